@@ -1,0 +1,66 @@
+// Status and Result<T>: the one way fallible calls report failure across gwctl and
+// the engine. A Status is ok or carries a code and a message meant for a person;
+// Result<T> holds either a value or a non-ok Status. Neither throws.
+#pragma once
+
+#include <cassert>
+#include <string>
+#include <utility>
+#include <variant>
+
+namespace gw {
+
+enum class StatusCode {
+  kOk,
+  kInvalidArgument,     // the caller's input is wrong; retrying will not help
+  kNotFound,
+  kAlreadyExists,
+  kConflict,            // held by someone else (a domain, the lease)
+  kFailedPrecondition,  // a version or state check failed
+  kResourceExhausted,   // a size or count limit was hit
+  kUnavailable,         // the environment failed (I/O, network); retrying may help
+  kInternal,
+};
+
+class Status {
+ public:
+  Status() = default;
+  Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+
+  static Status Ok() { return {}; }
+
+  bool ok() const { return code_ == StatusCode::kOk; }
+  StatusCode code() const { return code_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  StatusCode code_ = StatusCode::kOk;
+  std::string message_;
+};
+
+template <typename T>
+class Result {
+ public:
+  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
+    assert(!std::get<Status>(state_).ok() && "a Result needs a value or an error");
+  }
+
+  bool ok() const { return std::holds_alternative<T>(state_); }
+  const Status& status() const {
+    static const Status kOk;
+    return ok() ? kOk : std::get<Status>(state_);
+  }
+  T& value() & { return std::get<T>(state_); }
+  const T& value() const& { return std::get<T>(state_); }
+  T&& value() && { return std::get<T>(std::move(state_)); }
+  T* operator->() { return &value(); }
+  const T* operator->() const { return &value(); }
+  T& operator*() & { return value(); }
+  const T& operator*() const& { return value(); }
+
+ private:
+  std::variant<T, Status> state_;
+};
+
+}  // namespace gw

@@ -1,0 +1,51 @@
+// Diagnostics: mistakes in the user's input, each at a location, collected rather than
+// thrown so that one run reports every mistake in the repository. Failures of the
+// environment (an unreadable directory, a gateway that is down) are gw::Status, not
+// diagnostics.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace gwctl {
+
+// A place in the repository. `file` is relative to the repository root, '/'-separated
+// ("customers/acme.yaml"); empty for the repository as a whole. Line and column are
+// 1-based; 0 means "the whole file" (or "the whole line").
+struct Location {
+  std::string file;
+  int line = 0;
+  int column = 0;
+};
+
+enum class Severity { kError, kWarning };
+
+struct Diagnostic {
+  Severity severity = Severity::kError;
+  Location location;
+  std::string message;
+  std::string rule;  // a stable id such as "domain-duplicate", for filtering and docs
+};
+
+class Diagnostics {
+ public:
+  void Error(Location where, std::string rule, std::string message);
+  void Warning(Location where, std::string rule, std::string message);
+  void Add(Diagnostic diagnostic);
+  void Append(const Diagnostics& other);
+
+  // Orders by file, line, column, then severity and message: the order people read in.
+  void Sort();
+
+  const std::vector<Diagnostic>& items() const { return items_; }
+  size_t error_count() const { return errors_; }
+  size_t warning_count() const { return items_.size() - errors_; }
+  bool has_errors() const { return errors_ > 0; }
+
+ private:
+  std::vector<Diagnostic> items_;
+  size_t errors_ = 0;
+};
+
+}  // namespace gwctl

@@ -1,0 +1,19 @@
+// Quantities written with units in manifests: sizes ("150MiB") and durations in days
+// ("90d"). The schema checks their shape; these turn them into numbers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "gateway/status.h"
+
+namespace gwctl {
+
+// Bytes in "150MiB", "1.5GB", "200000B" (B, KB, KiB, MB, MiB, GB, GiB; decimal or binary).
+gw::Result<uint64_t> ParseSize(std::string_view text);
+
+// Days in "90d".
+gw::Result<int64_t> ParseDays(std::string_view text);
+
+}  // namespace gwctl

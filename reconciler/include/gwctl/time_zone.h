@@ -1,0 +1,12 @@
+// Time zone names for spam report schedules.
+#pragma once
+
+#include <string_view>
+
+namespace gwctl {
+
+// True when `name` is an IANA time zone known to this machine's tz database
+// ($TZDIR, else /usr/share/zoneinfo), such as "Europe/London" or "UTC".
+bool IsKnownTimeZone(std::string_view name);
+
+}  // namespace gwctl

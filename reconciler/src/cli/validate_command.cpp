@@ -1,0 +1,60 @@
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "gwctl/diagnostic_format.h"
+#include "gwctl/exit_codes.h"
+#include "gwctl/validate.h"
+
+namespace gwctl::cli {
+
+bool UseColor(int fd) {
+  const char* no_color = std::getenv("NO_COLOR");
+  return isatty(fd) && !(no_color && *no_color);
+}
+
+void RegisterValidateCommand(CLI::App& app, int& exit_code) {
+  struct Options {
+    std::string directory = ".";
+    std::string format = "text";
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "validate", "Check every manifest in a repository (schema and rules); no gateway is contacted");
+  command->add_option("DIR", options->directory, "The repository directory (holding gwctl.yaml)")
+      ->capture_default_str();
+  command->add_option("--format", options->format, "Output: text, json or github (workflow annotations)")
+      ->check(CLI::IsMember({"text", "json", "github"}))
+      ->capture_default_str();
+  command->footer("Exit codes: 0 valid (warnings allowed), 1 invalid, 4 could not run.");
+  command->callback([options, &exit_code] {
+    auto tree = OpenDirectoryTree(options->directory);
+    if (!tree.ok()) {
+      std::cerr << "gwctl: " << tree.status().message() << "\n";
+      exit_code = kExitCouldNotRun;
+      return;
+    }
+    auto report = ValidateRepository(**tree);
+    if (!report.ok()) {
+      std::cerr << "gwctl: " << report.status().message() << "\n";
+      exit_code = kExitCouldNotRun;
+      return;
+    }
+    DiagnosticOutput output;
+    output.format = options->format == "json"     ? OutputFormat::kJson
+                    : options->format == "github" ? OutputFormat::kGithub
+                                                  : OutputFormat::kText;
+    output.display_root = options->directory;
+    while (output.display_root.size() > 1 && output.display_root.back() == '/') output.display_root.pop_back();
+    output.color = output.format == OutputFormat::kText && UseColor(STDOUT_FILENO);
+    output.files = report->files;
+    WriteDiagnostics(std::cout, report->diagnostics, output);
+    exit_code = report->diagnostics.has_errors() ? kExitInvalid : kExitOk;
+  });
+}
+
+}  // namespace gwctl::cli

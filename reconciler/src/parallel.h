@@ -1,0 +1,30 @@
+// ParallelFor: runs fn(i) for i in [0, count) on up to hardware_concurrency threads.
+// fn must be safe to run concurrently for different i.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <thread>
+#include <vector>
+
+namespace gwctl {
+
+template <typename Fn>
+void ParallelFor(size_t count, Fn fn) {
+  size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), count);
+  if (workers <= 1) {
+    for (size_t i = 0; i < count; ++i) fn(i);
+    return;
+  }
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> threads;
+  for (size_t w = 0; w < workers; ++w) {
+    threads.emplace_back([&] {
+      for (size_t i = next++; i < count; i = next++) fn(i);
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace gwctl

@@ -1,0 +1,265 @@
+#include "gwctl/validate.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <unordered_map>
+
+#include <fmt/format.h>
+
+#include "customer_rules.h"
+#include "gateway/schema.h"
+#include "gwctl/domain_name.h"
+#include "gwctl/destination.h"
+#include "json_cursor.h"
+#include "parallel.h"
+
+namespace gwctl {
+
+namespace {
+
+using gw::SchemaSet;
+
+std::string Where(const Location& location) {
+  return location.line > 0 ? fmt::format("{}:{}", location.file, location.line) : location.file;
+}
+
+const std::map<std::string, std::string>& KindSchemas() {
+  static const std::map<std::string, std::string> schemas = {{"Repository", "repository.schema.json"},
+                                                             {"PartnerDefaults", "partner-defaults.schema.json"},
+                                                             {"Customer", "customer.schema.json"}};
+  return schemas;
+}
+
+// Rule 1 (shape): the envelope, then the kind's schema. Returns the kind when known.
+std::string CheckShape(const LocatedDocument& document, Diagnostics& diagnostics) {
+  JsonCursor root = JsonCursor::Root(document);
+  std::string kind = root["kind"].string_or("");
+  auto schema = KindSchemas().find(kind);
+  const bool known = root.is_object() && schema != KindSchemas().end();
+  std::string ref = known ? schema->second : "manifest.schema.json";
+  for (const auto& violation : SchemaSet::Builtin().Validate(ref, document.value())) {
+    std::string message = violation.message;
+    if (violation.pointer.empty() && !root.is_object()) {
+      message = "a manifest must be a mapping with apiVersion, kind, metadata and spec";
+    }
+    diagnostics.Error(document.LocationOf(violation.pointer, violation.at_key), "schema", message);
+  }
+  return known ? kind : "";
+}
+
+struct Document {
+  LocatedDocument located;
+  std::string kind;
+  std::string name;
+};
+
+// Rule 2: names unique per kind; exactly one Repository; at most one PartnerDefaults.
+void CheckNames(const std::vector<Document*>& documents, Diagnostics& diagnostics) {
+  std::map<std::pair<std::string, std::string>, const Document*> seen;
+  const Document* repository = nullptr;
+  const Document* defaults = nullptr;
+  for (const Document* d : documents) {
+    JsonCursor name = JsonCursor::Root(d->located)["metadata"]["name"];
+    Location at = d->located.LocationOf(name.pointer());
+    if (d->kind == "Repository") {
+      if (repository) {
+        diagnostics.Error(at, "repository-count",
+                          fmt::format("a second Repository document; the repository is already defined at {}",
+                                      Where(repository->located.LocationOf(""))));
+        continue;
+      }
+      repository = d;
+    }
+    if (d->kind == "PartnerDefaults") {
+      if (defaults) {
+        diagnostics.Error(at, "defaults-count",
+                          fmt::format("a second PartnerDefaults document; defaults are already defined at {}",
+                                      Where(defaults->located.LocationOf(""))));
+        continue;
+      }
+      defaults = d;
+    }
+    if (d->name.empty()) continue;
+    auto [it, inserted] = seen.emplace(std::make_pair(d->kind, d->name), d);
+    if (!inserted) {
+      diagnostics.Error(at, "name-duplicate",
+                        fmt::format("{} '{}' is already defined at {}", d->kind, d->name,
+                                    Where(it->second->located.LocationOf("/metadata/name"))));
+    }
+  }
+  if (!repository) {
+    diagnostics.Error({"gwctl.yaml", 0, 0}, "repository-count",
+                      "no Repository document found: a repository needs a gwctl.yaml with kind: Repository");
+  }
+}
+
+std::string GatewayHost(const LocatedDocument* repository) {
+  if (!repository) return {};
+  std::string url = JsonCursor::Root(*repository)["spec"]["gateway"]["url"].string_or("");
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return {};
+  std::string authority = url.substr(scheme + 3);
+  authority = authority.substr(0, authority.find('/'));
+  if (!authority.empty() && authority.front() == '[') {
+    authority = authority.substr(1, authority.find(']') - 1);
+  } else {
+    authority = authority.substr(0, authority.find(':'));
+  }
+  auto host = NormalizeHost(authority);
+  return host.ok() ? *host : authority;
+}
+
+// Rule 3 across customers: a domain belongs to one customer; a subdomain of another
+// customer's domain is suspicious.
+void CheckDomainClaims(const std::vector<CustomerManifest>& customers, const std::vector<CustomerClaims>& claims,
+                       Diagnostics& diagnostics) {
+  std::unordered_map<std::string, std::pair<size_t, Location>> owner;
+  for (size_t c = 0; c < customers.size(); ++c) {
+    for (const auto& [domain, at] : claims[c].domains) {
+      auto [it, inserted] = owner.emplace(domain, std::make_pair(c, at));
+      if (!inserted) {
+        diagnostics.Error(at, "domain-duplicate",
+                          fmt::format("domain '{}' is already claimed by customer '{}' ({})", domain,
+                                      customers[it->second.first].name, Where(it->second.second)));
+      }
+    }
+  }
+  for (size_t c = 0; c < customers.size(); ++c) {
+    for (const auto& [domain, at] : claims[c].domains) {
+      for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1)) {
+        auto it = owner.find(domain.substr(dot + 1));
+        if (it != owner.end() && it->second.first != c) {
+          diagnostics.Warning(at, "subdomain",
+                              fmt::format("'{}' is a subdomain of '{}', which belongs to customer '{}'", domain,
+                                          it->first, customers[it->second.first].name));
+          break;
+        }
+      }
+    }
+  }
+}
+
+// Rule 5 across customers: the relay identifies a customer by source address, so no
+// two customers' sources may overlap. Sorted by network address, an overlapping block
+// is always contained in one still open on the stack.
+void CheckRelayClaims(const std::vector<CustomerManifest>& customers, const std::vector<CustomerClaims>& claims,
+                      Diagnostics& diagnostics) {
+  struct Claim {
+    IpRange range;
+    size_t customer;
+    const Location* at;
+  };
+  std::vector<Claim> all;
+  for (size_t c = 0; c < customers.size(); ++c) {
+    for (const auto& [range, at] : claims[c].relay_sources) all.push_back({range, c, &at});
+  }
+  std::sort(all.begin(), all.end(), [](const Claim& a, const Claim& b) {
+    if (a.range < b.range || b.range < a.range) return a.range < b.range;
+    return a.customer < b.customer;
+  });
+  std::vector<const Claim*> open;
+  for (const Claim& claim : all) {
+    while (!open.empty() && !open.back()->range.Contains(claim.range)) open.pop_back();
+    for (auto it = open.rbegin(); it != open.rend(); ++it) {
+      if ((*it)->customer == claim.customer) continue;
+      diagnostics.Error(*claim.at, "relay-source-conflict",
+                        fmt::format("relay source {} overlaps {} of customer '{}' ({})", claim.range.ToString(),
+                                    (*it)->range.ToString(), customers[(*it)->customer].name, Where(*(*it)->at)));
+      break;
+    }
+    open.push_back(&claim);
+  }
+}
+
+}  // namespace
+
+gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const ValidationLimits& limits) {
+  ValidationReport report;
+  auto files = tree.ListManifestFiles(report.diagnostics);
+  if (!files.ok()) return files.status();
+
+  // Read, parse and check the shape of every file in parallel; each file's findings
+  // are kept apart and merged in order so the output does not depend on scheduling.
+  struct FileResult {
+    std::vector<Document> documents;
+    Diagnostics diagnostics;
+    gw::Status failure;
+  };
+  std::vector<FileResult> parsed(files->size());
+  ParallelFor(files->size(), [&](size_t i) {
+    const std::string& file = (*files)[i];
+    FileResult& out = parsed[i];
+    auto contents = tree.Read(file, limits.yaml.max_file_bytes);
+    if (!contents.ok()) {
+      switch (contents.status().code()) {
+        case gw::StatusCode::kResourceExhausted:
+          out.diagnostics.Error({file, 0, 0}, "file-size",
+                                fmt::format("file is larger than the {} MiB limit for manifests",
+                                            limits.yaml.max_file_bytes >> 20));
+          return;
+        case gw::StatusCode::kInvalidArgument:
+          out.diagnostics.Error({file, 0, 0}, "path-escape", contents.status().message());
+          return;
+        default:
+          out.failure = contents.status();
+          return;
+      }
+    }
+    for (auto& located : ParseYamlDocuments(file, *contents, out.diagnostics, limits.yaml)) {
+      Document document{std::move(located), "", ""};
+      document.kind = CheckShape(document.located, out.diagnostics);
+      document.name = JsonCursor::Root(document.located)["metadata"]["name"].string_or("");
+      out.documents.push_back(std::move(document));
+    }
+  });
+
+  std::vector<Document*> documents;
+  for (auto& file : parsed) {
+    if (!file.failure.ok()) return file.failure;
+    report.diagnostics.Append(file.diagnostics);
+    for (auto& d : file.documents) {
+      if (!d.kind.empty()) documents.push_back(&d);
+    }
+  }
+  report.files = files->size();
+  CheckNames(documents, report.diagnostics);
+
+  Manifests& manifests = report.manifests;
+  std::set<std::string> customer_names;
+  for (Document* d : documents) {
+    if (d->kind == "Repository" && !manifests.repository) manifests.repository = std::move(d->located);
+    if (d->kind == "PartnerDefaults" && !manifests.defaults) manifests.defaults = std::move(d->located);
+  }
+  for (Document* d : documents) {
+    if (d->kind != "Customer" || d->name.empty() || !customer_names.insert(d->name).second) continue;
+    CustomerManifest customer;
+    customer.name = d->name;
+    customer.document = std::move(d->located);
+    manifests.customers.push_back(std::move(customer));
+  }
+
+  CustomerRuleContext context{tree, limits, GatewayHost(manifests.repository ? &*manifests.repository : nullptr)};
+  const LocatedDocument* defaults = manifests.defaults ? &*manifests.defaults : nullptr;
+  std::vector<CustomerClaims> claims(manifests.customers.size());
+  std::vector<Diagnostics> customer_diagnostics(manifests.customers.size());
+  std::vector<size_t> csv_files(manifests.customers.size());
+  ParallelFor(manifests.customers.size(), [&](size_t i) {
+    CustomerManifest& customer = manifests.customers[i];
+    customer.effective = MergeDefaults(customer.document, defaults);
+    csv_files[i] = CheckCustomer(customer, context, customer_diagnostics[i], claims[i]);
+  });
+  for (size_t i = 0; i < manifests.customers.size(); ++i) {
+    report.diagnostics.Append(customer_diagnostics[i]);
+    report.files += csv_files[i];
+  }
+  CheckDomainClaims(manifests.customers, claims, report.diagnostics);
+  CheckRelayClaims(manifests.customers, claims, report.diagnostics);
+
+  std::sort(manifests.customers.begin(), manifests.customers.end(),
+            [](const CustomerManifest& a, const CustomerManifest& b) { return a.name < b.name; });
+  report.diagnostics.Sort();
+  return report;
+}
+
+}  // namespace gwctl
