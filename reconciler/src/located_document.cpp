@@ -1,5 +1,6 @@
 #include "gwctl/located_document.h"
 
+#include <algorithm>
 #include <cmath>
 #include <regex>
 
@@ -138,9 +139,9 @@ json ResolvePlainScalar(const std::string& text) {
 
 class Converter {
  public:
-  Converter(const std::string& file, LocatedDocument& document, Diagnostics& diagnostics,
+  Converter(const std::string& file, std::string_view text, LocatedDocument& document, Diagnostics& diagnostics,
             const YamlLimits& limits)
-      : file_(file), document_(document), diagnostics_(diagnostics), limits_(limits) {}
+      : file_(file), text_(text), document_(document), diagnostics_(diagnostics), limits_(limits) {}
 
   bool failed() const { return failed_; }
 
@@ -202,6 +203,10 @@ class Converter {
   json Scalar(const YAML::Node& node) {
     const std::string& tag = node.Tag();
     const std::string& text = node.Scalar();
+    if (tag == "!" && !QuoteIsClosed(node.Mark())) {
+      Fail(node.Mark(), "yaml-syntax", "quoted string is never closed");
+      return nullptr;
+    }
     if (tag == "?") return ResolvePlainScalar(text);
     if (tag == "!" || tag == "tag:yaml.org,2002:str") return text;
     json resolved = ResolvePlainScalar(text);
@@ -214,12 +219,33 @@ class Converter {
     return text;
   }
 
+  // yaml-cpp 0.7 accepts a quoted scalar that runs to the end of the file; find its
+  // closing quote in the source ourselves.
+  bool QuoteIsClosed(const YAML::Mark& mark) const {
+    if (mark.pos < 0 || static_cast<size_t>(mark.pos) >= text_.size()) return true;
+    char quote = text_[mark.pos];
+    if (quote != '"' && quote != '\'') return true;  // a block scalar or an explicit tag
+    for (size_t i = mark.pos + 1; i < text_.size(); ++i) {
+      if (quote == '"' && text_[i] == '\\') {
+        ++i;
+      } else if (text_[i] == quote) {
+        if (quote == '\'' && i + 1 < text_.size() && text_[i + 1] == '\'') {
+          ++i;
+        } else {
+          return true;
+        }
+      }
+    }
+    return false;
+  }
+
   void Fail(const YAML::Mark& mark, const char* rule, std::string message) {
     failed_ = true;
     diagnostics_.Error(At(file_, mark), rule, std::move(message));
   }
 
   const std::string& file_;
+  std::string_view text_;
   LocatedDocument& document_;
   Diagnostics& diagnostics_;
   const YamlLimits& limits_;
@@ -267,11 +293,15 @@ std::vector<LocatedDocument> ParseYamlDocuments(const std::string& file, std::st
     return {};
   }
 
+  // Without aliases a file cannot hold more values than bytes; allow generous reuse of
+  // anchors but stop exponential expansion early.
+  YamlLimits budget = limits;
+  budget.max_values = std::min(limits.max_values, 16 * text.size() + 10000);
   std::vector<LocatedDocument> documents;
   for (const auto& node : nodes) {
     if (node.IsNull()) continue;
     LocatedDocument document(file);
-    Converter converter(file, document, diagnostics, limits);
+    Converter converter(file, text, document, diagnostics, budget);
     json value = converter.Convert(node, "", 0);
     if (converter.failed()) continue;
     document.mutable_value() = std::move(value);

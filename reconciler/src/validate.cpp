@@ -55,7 +55,8 @@ struct Document {
 };
 
 // Rule 2: names unique per kind; exactly one Repository; at most one PartnerDefaults.
-void CheckNames(const std::vector<Document*>& documents, Diagnostics& diagnostics) {
+// `gwctl_yaml_failed`: gwctl.yaml has errors already, so its Repository may be there.
+void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed, Diagnostics& diagnostics) {
   std::map<std::pair<std::string, std::string>, const Document*> seen;
   const Document* repository = nullptr;
   const Document* defaults = nullptr;
@@ -88,7 +89,7 @@ void CheckNames(const std::vector<Document*>& documents, Diagnostics& diagnostic
                                     Where(it->second->located.LocationOf("/metadata/name"))));
     }
   }
-  if (!repository) {
+  if (!repository && !gwctl_yaml_failed) {
     diagnostics.Error({"gwctl.yaml", 0, 0}, "repository-count",
                       "no Repository document found: a repository needs a gwctl.yaml with kind: Repository");
   }
@@ -223,7 +224,9 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const Va
     }
   }
   report.files = files->size();
-  CheckNames(documents, report.diagnostics);
+  bool gwctl_yaml_failed = std::any_of(report.diagnostics.items().begin(), report.diagnostics.items().end(),
+                                       [](const Diagnostic& d) { return d.location.file == "gwctl.yaml"; });
+  CheckNames(documents, gwctl_yaml_failed, report.diagnostics);
 
   Manifests& manifests = report.manifests;
   std::set<std::string> customer_names;
