@@ -54,6 +54,14 @@ class CustomerChecker {
       : customer_(customer), context_(context), diagnostics_(diagnostics), claims_(claims),
         doc_(customer.effective), spec_(JsonCursor::Root(doc_)["spec"]) {}
 
+  // The checks that need nothing but the values themselves, for PartnerDefaults.
+  void RunValueChecks() {
+    CheckContentFilter();
+    CheckSpamReport();
+    CheckRetention(spec_["continuity"]["retention"]);
+    CheckArchiving();
+  }
+
   size_t Run() {
     if (!spec_.is_object()) return 0;
     CheckDomains();
@@ -289,7 +297,7 @@ class CustomerChecker {
       Error(at, "csv-path", path.status().message());
       return;
     }
-    auto contents = context_.tree.Read(*path, context_.limits.max_csv_bytes);
+    auto contents = context_.tree->Read(*path, context_.limits.max_csv_bytes);
     if (!contents.ok()) {
       Error(at, contents.status().code() == gw::StatusCode::kInvalidArgument ? "path-escape" : "csv-path",
             contents.status().message());
@@ -556,12 +564,7 @@ class CustomerChecker {
         Error(enabled, "continuity", "continuity needs a destination: it keeps mail while that server is down");
       }
     }
-    if (const std::string* retention = continuity["retention"].string()) {
-      auto days = ParseDays(*retention);
-      if (days.ok() && (*days < 1 || *days > 365)) {
-        Error(continuity["retention"], "continuity", fmt::format("retention {} is outside 1d-365d", *retention));
-      }
-    }
+    CheckRetention(continuity["retention"]);
     auto members = continuity["members"];
     std::string scope = continuity["scope"].string_or("all");
     if (members.size() > 0 && scope != "selected") {
@@ -579,6 +582,15 @@ class CustomerChecker {
         Error(members[i], "continuity", address.status().message());
       } else if (!owners_.count(address->ToString()) && !has_ldap) {
         Error(members[i], "continuity", fmt::format("member '{}' is not one of this customer's users", *text));
+      }
+    }
+  }
+
+  void CheckRetention(const JsonCursor& retention) {
+    if (const std::string* text = retention.string()) {
+      auto days = ParseDays(*text);
+      if (days.ok() && (*days < 1 || *days > 365)) {
+        Error(retention, "continuity", fmt::format("retention {} is outside 1d-365d", *text));
       }
     }
   }
@@ -603,6 +615,16 @@ class CustomerChecker {
 };
 
 }  // namespace
+
+void CheckDefaults(const LocatedDocument& defaults, Diagnostics& diagnostics) {
+  // Runs on a copy shaped like a customer; nothing is read through the tree.
+  CustomerManifest holder;
+  holder.effective = defaults;
+  CustomerClaims unused_claims;
+  ValidationLimits unused_limits;
+  CustomerRuleContext no_tree{nullptr, unused_limits, ""};
+  CustomerChecker(holder, no_tree, diagnostics, unused_claims).RunValueChecks();
+}
 
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context, Diagnostics& diagnostics,
                      CustomerClaims& claims) {

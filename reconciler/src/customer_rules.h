@@ -14,7 +14,7 @@
 namespace gwctl {
 
 struct CustomerRuleContext {
-  const SourceTree& tree;
+  const SourceTree* tree;  // where CSV files are read; null when there are none to read
   const ValidationLimits& limits;
   std::string gateway_host;  // normalised host of the Repository's gateway URL, if any
 };
@@ -31,5 +31,9 @@ struct CustomerClaims {
 // Returns the number of CSV files read.
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context, Diagnostics& diagnostics,
                      CustomerClaims& claims);
+
+// Checks the values of PartnerDefaults that have rules of their own (sizes, spam report,
+// retention), so a mistake there is found even when every customer overrides it.
+void CheckDefaults(const LocatedDocument& defaults, Diagnostics& diagnostics);
 
 }  // namespace gwctl

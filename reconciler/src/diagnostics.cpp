@@ -29,4 +29,26 @@ void Diagnostics::Sort() {
   });
 }
 
+void Diagnostics::Deduplicate() {
+  Sort();
+  auto same_place = [](const Location& a, const Location& b) {
+    return a.file == b.file && a.line == b.line && a.column == b.column;
+  };
+  std::vector<Diagnostic> kept;
+  for (size_t i = 0; i < items_.size(); ++i) {
+    const Diagnostic& d = items_[i];
+    if (!kept.empty() && same_place(kept.back().location, d.location) && kept.back().message == d.message) continue;
+    bool schema_here = false;
+    for (size_t j = i; j-- > 0 && same_place(items_[j].location, d.location);) schema_here |= items_[j].rule == "schema";
+    for (size_t j = i + 1; j < items_.size() && same_place(items_[j].location, d.location); ++j) {
+      schema_here |= items_[j].rule == "schema";
+    }
+    if (schema_here && d.rule != "schema" && d.location.line > 0) continue;
+    kept.push_back(d);
+  }
+  items_ = std::move(kept);
+  errors_ = static_cast<size_t>(
+      std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) { return d.severity == Severity::kError; }));
+}
+
 }  // namespace gwctl

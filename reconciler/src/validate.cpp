@@ -223,6 +223,10 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const Va
       if (!d.kind.empty()) documents.push_back(&d);
     }
   }
+  // The root gwctl.yaml is the repository's own file: its documents come first, so a
+  // stray Repository elsewhere is the one reported as the second.
+  std::stable_partition(documents.begin(), documents.end(),
+                        [](const Document* d) { return d->located.file() == "gwctl.yaml"; });
   report.files = files->size();
   bool gwctl_yaml_failed = std::any_of(report.diagnostics.items().begin(), report.diagnostics.items().end(),
                                        [](const Diagnostic& d) { return d.location.file == "gwctl.yaml"; });
@@ -242,8 +246,9 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const Va
     manifests.customers.push_back(std::move(customer));
   }
 
-  CustomerRuleContext context{tree, limits, GatewayHost(manifests.repository ? &*manifests.repository : nullptr)};
+  CustomerRuleContext context{&tree, limits, GatewayHost(manifests.repository ? &*manifests.repository : nullptr)};
   const LocatedDocument* defaults = manifests.defaults ? &*manifests.defaults : nullptr;
+  if (defaults) CheckDefaults(*defaults, report.diagnostics);
   std::vector<CustomerClaims> claims(manifests.customers.size());
   std::vector<Diagnostics> customer_diagnostics(manifests.customers.size());
   std::vector<size_t> csv_files(manifests.customers.size());
@@ -261,7 +266,7 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const Va
 
   std::sort(manifests.customers.begin(), manifests.customers.end(),
             [](const CustomerManifest& a, const CustomerManifest& b) { return a.name < b.name; });
-  report.diagnostics.Sort();
+  report.diagnostics.Deduplicate();
   return report;
 }
 

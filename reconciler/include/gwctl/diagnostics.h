@@ -38,6 +38,11 @@ class Diagnostics {
   // Orders by file, line, column, then severity and message: the order people read in.
   void Sort();
 
+  // Sorts, then keeps one diagnostic per message and place (a mistake in defaults.yaml
+  // is found through every customer that inherits it), and one per value: where the
+  // schema already rejected a value, the rules' findings at the same place are dropped.
+  void Deduplicate();
+
   const std::vector<Diagnostic>& items() const { return items_; }
   size_t error_count() const { return errors_; }
   size_t warning_count() const { return items_.size() - errors_; }
