@@ -66,33 +66,45 @@ std::string Pointer(const std::vector<std::string>& tokens) {
 
 std::string JsonTypeName(const json& value) {
   switch (value.type()) {
-    case json::value_t::object: return "a mapping";
-    case json::value_t::array: return "a list";
-    case json::value_t::string: return "a string";
-    case json::value_t::boolean: return "a boolean";
+    case json::value_t::object:
+      return "a mapping";
+    case json::value_t::array:
+      return "a list";
+    case json::value_t::string:
+      return "a string";
+    case json::value_t::boolean:
+      return "a boolean";
     case json::value_t::number_integer:
-    case json::value_t::number_unsigned: return "an integer";
-    case json::value_t::number_float: return "a number";
-    case json::value_t::null: return "null";
-    default: return "a value";
+    case json::value_t::number_unsigned:
+      return "an integer";
+    case json::value_t::number_float:
+      return "a number";
+    case json::value_t::null:
+      return "null";
+    default:
+      return "a value";
   }
 }
 
 std::string SchemaTypeName(const std::string& type) {
   static const std::map<std::string, std::string> names = {
-      {"object", "a mapping"},    {"array", "a list"},      {"string", "a string"},
-      {"boolean", "true or false"}, {"integer", "an integer"}, {"number", "a number"},
+      {"object", "a mapping"},   {"array", "a list"},
+      {"string", "a string"},    {"boolean", "true or false"},
+      {"integer", "an integer"}, {"number", "a number"},
       {"null", "null"}};
   auto it = names.find(type);
   return it == names.end() ? type : it->second;
 }
 
-std::string Scalar(const json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); }
+std::string Scalar(const json& v) {
+  return v.is_string() ? v.get<std::string>() : v.dump();
+}
 
 std::string NumberText(const json& v) {
   if (v.is_number_float()) {
     double d = v.get<double>();
-    if (d == static_cast<double>(static_cast<long long>(d))) return std::to_string(static_cast<long long>(d));
+    if (d == static_cast<double>(static_cast<long long>(d)))
+      return std::to_string(static_cast<long long>(d));
   }
   return v.dump();
 }
@@ -232,7 +244,8 @@ std::vector<SchemaViolation> SchemaSet::Validate(std::string_view ref, const jso
   std::vector<SchemaViolation> out;
   std::set<std::pair<std::string, std::string>> seen;
   auto add = [&](std::string pointer, bool at_key, std::string message) {
-    if (seen.emplace(pointer, message).second) out.push_back({std::move(pointer), at_key, std::move(message)});
+    if (seen.emplace(pointer, message).second)
+      out.push_back({std::move(pointer), at_key, std::move(message)});
   };
 
   valijson::ValidationResults::Error error;
@@ -299,7 +312,8 @@ std::vector<SchemaViolation> SchemaSet::Validate(std::string_view ref, const jso
           for (const auto& one : t) wanted.push_back(SchemaTypeName(one));
         }
       }
-      std::string expected = wanted.empty() ? "another type" : fmt::format("{}", fmt::join(wanted, " or "));
+      std::string expected =
+          wanted.empty() ? "another type" : fmt::format("{}", fmt::join(wanted, " or "));
       add(pointer, false,
           fmt::format("expected {}, found {}", expected, value ? JsonTypeName(*value) : "nothing"));
     } else if (StartsWith(raw, "Failed to match against any enum values")) {
@@ -309,29 +323,37 @@ std::vector<SchemaViolation> SchemaSet::Validate(std::string_view ref, const jso
       }
       std::string found = value ? fmt::format(" (found '{}')", Scalar(*value)) : "";
       add(pointer, false,
-          allowed.empty() ? raw : fmt::format("must be one of: {}{}", fmt::join(allowed, ", "), found));
+          allowed.empty() ? raw
+                          : fmt::format("must be one of: {}{}", fmt::join(allowed, ", "), found));
     } else if (StartsWith(raw, "Failed to match expected value set by 'const'")) {
-      add(pointer, false, sub_has("const") ? fmt::format("must be '{}'", Scalar((*sub)["const"])) : raw);
+      add(pointer, false,
+          sub_has("const") ? fmt::format("must be '{}'", Scalar((*sub)["const"])) : raw);
     } else if (StartsWith(raw, "Failed to match regex")) {
       add(pointer, false,
           !pattern_message.empty()
               ? pattern_message
-              : fmt::format("does not match the pattern {}",
-                            sub_has("pattern") ? (*sub)["pattern"].get<std::string>() : "required"));
+              : fmt::format(
+                    "does not match the pattern {}",
+                    sub_has("pattern") ? (*sub)["pattern"].get<std::string>() : "required"));
     } else if (StartsWith(raw, "Expected number greater than or equal to")) {
       add(pointer, false,
-          sub_has("minimum") ? fmt::format("must be at least {}", NumberText((*sub)["minimum"])) : raw);
+          sub_has("minimum") ? fmt::format("must be at least {}", NumberText((*sub)["minimum"]))
+                             : raw);
     } else if (StartsWith(raw, "Expected number less than or equal to")) {
       add(pointer, false,
-          sub_has("maximum") ? fmt::format("must be at most {}", NumberText((*sub)["maximum"])) : raw);
+          sub_has("maximum") ? fmt::format("must be at most {}", NumberText((*sub)["maximum"]))
+                             : raw);
     } else if (StartsWith(raw, "Array should contain no fewer than")) {
       size_t n = sub_has("minItems") ? (*sub)["minItems"].get<size_t>() : 1;
-      add(pointer, false, n == 1 ? "must not be empty" : fmt::format("must have at least {} items", n));
+      add(pointer, false,
+          n == 1 ? "must not be empty" : fmt::format("must have at least {} items", n));
     } else if (StartsWith(raw, "String should be no fewer than")) {
       size_t n = sub_has("minLength") ? (*sub)["minLength"].get<size_t>() : 1;
-      add(pointer, false, n == 1 ? "must not be empty" : fmt::format("must be at least {} characters", n));
+      add(pointer, false,
+          n == 1 ? "must not be empty" : fmt::format("must be at least {} characters", n));
     } else if (StartsWith(raw, "String should be no more than") && sub_has("maxLength")) {
-      add(pointer, false, fmt::format("must be at most {} characters", NumberText((*sub)["maxLength"])));
+      add(pointer, false,
+          fmt::format("must be at most {} characters", NumberText((*sub)["maxLength"])));
     } else if ((StartsWith(raw, "Object should have no more than") ||
                 StartsWith(raw, "Object should have no fewer than")) &&
                sub_has("properties")) {

@@ -65,7 +65,8 @@ class CsvParser {
         Advance();
         while (true) {
           if (pos_ >= text_.size()) {
-            diagnostics_.Error({file_, field.line, field.column}, "csv", "quoted field is never closed");
+            diagnostics_.Error({file_, field.line, field.column}, "csv",
+                               "quoted field is never closed");
             return false;
           }
           if (text_[pos_] == '"') {
@@ -83,14 +84,16 @@ class CsvParser {
         }
         if (pos_ < text_.size() && text_[pos_] != ',' && !AtLineEnd()) {
           diagnostics_.Error({file_, line_, column_}, "csv",
-                             "unexpected text after a closing quote (write a quote inside a quoted field as \"\")");
+                             "unexpected text after a closing quote (write a quote inside a quoted "
+                             "field as \"\")");
           return false;
         }
       } else {
         while (pos_ < text_.size() && text_[pos_] != ',' && !AtLineEnd()) {
           if (text_[pos_] == '"') {
-            diagnostics_.Error({file_, line_, column_}, "csv",
-                               "quote inside an unquoted field (quote the whole field and double the quote)");
+            diagnostics_.Error(
+                {file_, line_, column_}, "csv",
+                "quote inside an unquoted field (quote the whole field and double the quote)");
             return false;
           }
           field.value += text_[pos_];
@@ -118,7 +121,8 @@ class CsvParser {
 
 }  // namespace
 
-std::vector<CsvRecord> ParseCsv(const std::string& file, std::string_view text, Diagnostics& diagnostics) {
+std::vector<CsvRecord> ParseCsv(const std::string& file, std::string_view text,
+                                Diagnostics& diagnostics) {
   return CsvParser(file, text, diagnostics).Parse();
 }
 

@@ -19,7 +19,7 @@ namespace {
 
 constexpr uint64_t kMinMessageSize = 1024;
 constexpr uint64_t kMaxMessageSize = 2ull << 30;
-const std::set<std::string> kAttachmentCategories = {"executable", "docmacro", "xlsmacro",
+const std::set<std::string> kAttachmentCategories = {"executable", "docmacro",  "xlsmacro",
                                                      "pptmacro",   "mediafile", "archive"};
 const std::set<std::string> kUserTypes = {"mailbox", "shared", "resource", "alias"};
 
@@ -49,10 +49,14 @@ std::string Where(const Location& location) {
 
 class CustomerChecker {
  public:
-  CustomerChecker(CustomerManifest& customer, const CustomerRuleContext& context, Diagnostics& diagnostics,
-                  CustomerClaims& claims)
-      : customer_(customer), context_(context), diagnostics_(diagnostics), claims_(claims),
-        doc_(customer.effective), spec_(JsonCursor::Root(doc_)["spec"]) {}
+  CustomerChecker(CustomerManifest& customer, const CustomerRuleContext& context,
+                  Diagnostics& diagnostics, CustomerClaims& claims)
+      : customer_(customer),
+        context_(context),
+        diagnostics_(diagnostics),
+        claims_(claims),
+        doc_(customer.effective),
+        spec_(JsonCursor::Root(doc_)["spec"]) {}
 
   // The checks that need nothing but the values themselves, for PartnerDefaults.
   void RunValueChecks() {
@@ -104,7 +108,8 @@ class CustomerChecker {
         return;
       }
       if (!domain_set_.insert(*normalized).second) {
-        Error(at, "domain-duplicate", fmt::format("domain '{}' is listed twice for this customer", *text));
+        Error(at, "domain-duplicate",
+              fmt::format("domain '{}' is listed twice for this customer", *text));
         return;
       }
       customer_.domains.push_back(*normalized);
@@ -141,7 +146,8 @@ class CustomerChecker {
         Destination d;
         d.host = std::move(normalized).value();
         d.port = static_cast<int>(entry["port"].integer().value_or(25));
-        d.preference = static_cast<int>(entry["preference"].integer().value_or(DefaultPreference(i)));
+        d.preference =
+            static_cast<int>(entry["preference"].integer().value_or(DefaultPreference(i)));
         parsed.emplace_back(std::move(d), entry);
       }
     }
@@ -152,10 +158,11 @@ class CustomerChecker {
               fmt::format("destination {}:{} is listed twice", destination.host, destination.port));
         continue;
       }
-      if (destination.host == context_.gateway_host || destination.host == "127.0.0.1" || destination.host == "::1" ||
-          destination.host == "localhost") {
-        Error(at, "destination-self",
-              fmt::format("destination {} is the gateway itself; mail would loop", destination.host));
+      if (destination.host == context_.gateway_host || destination.host == "127.0.0.1" ||
+          destination.host == "::1" || destination.host == "localhost") {
+        Error(
+            at, "destination-self",
+            fmt::format("destination {} is the gateway itself; mail would loop", destination.host));
         continue;
       }
       customer_.destinations.push_back(destination);
@@ -163,7 +170,8 @@ class CustomerChecker {
     bool filtering = spec_["filtering"]["enabled"].boolean_or(true);
     if (filtering && !destinations.exists()) {
       Error(spec_, "destination-missing",
-            "filtering is enabled but no destinations are set: the gateway would have nowhere to deliver mail");
+            "filtering is enabled but no destinations are set: the gateway would have nowhere to "
+            "deliver mail");
     }
   }
 
@@ -176,7 +184,8 @@ class CustomerChecker {
     if (sources.exists() && relay["service"].exists()) {
       Error(relay, "relay-config", "set either sources or service, not both");
     } else if (enabled && !sources.exists() && !relay["service"].exists()) {
-      Error(relay, "relay-config", "the outbound relay is enabled but has neither sources nor service");
+      Error(relay, "relay-config",
+            "the outbound relay is enabled but has neither sources nor service");
     }
     std::vector<std::pair<std::string, JsonCursor>> entries;
     if (const std::string* comma = sources.string()) {
@@ -194,18 +203,21 @@ class CustomerChecker {
         continue;
       }
       if (!seen.insert(*range).second) {
-        Error(at, "relay-source-duplicate", fmt::format("relay source {} is listed twice", range->ToString()));
+        Error(at, "relay-source-duplicate",
+              fmt::format("relay source {} is listed twice", range->ToString()));
         continue;
       }
       int widest = range->is_v6() ? 48 : 16;
       if (range->prefix_length() < widest) {
         Warning(at, "relay-source-wide",
-                fmt::format("relay source {} is wider than /{}: everyone in it may relay as this customer",
-                            range->ToString(), widest));
+                fmt::format(
+                    "relay source {} is wider than /{}: everyone in it may relay as this customer",
+                    range->ToString(), widest));
       }
       if (range->IsPrivate()) {
         Warning(at, "relay-source-private",
-                fmt::format("relay source {} is a private range; the gateway sees the customer's public address",
+                fmt::format("relay source {} is a private range; the gateway sees the customer's "
+                            "public address",
                             range->ToString()));
       }
       customer_.relay_sources.push_back(*range);
@@ -232,7 +244,8 @@ class CustomerChecker {
       for (size_t k = 0; k < aliases.size(); ++k) {
         if (auto alias = CheckAddress(aliases[k])) user.aliases.push_back(*alias);
       }
-      AddUser(std::move(user), [&](const std::string& message) { Error(entry, "user-duplicate", message); });
+      AddUser(std::move(user),
+              [&](const std::string& message) { Error(entry, "user-duplicate", message); });
     }
     auto csv = users["csv"];
     for (size_t i = 0; i < csv.size(); ++i) {
@@ -240,11 +253,13 @@ class CustomerChecker {
     }
     std::sort(customer_.users.begin(), customer_.users.end(),
               [](const UserRecord& a, const UserRecord& b) { return a.address < b.address; });
-    auto billable = static_cast<int64_t>(
-        std::count_if(customer_.users.begin(), customer_.users.end(), [](const UserRecord& u) { return u.billable(); }));
+    auto billable =
+        static_cast<int64_t>(std::count_if(customer_.users.begin(), customer_.users.end(),
+                                           [](const UserRecord& u) { return u.billable(); }));
     if (auto declared = spec_["billableUsers"].integer(); declared && billable > *declared) {
       Warning(spec_["billableUsers"], "billable-users",
-              fmt::format("{} billable mailboxes are listed but billableUsers is {}", billable, *declared));
+              fmt::format("{} billable mailboxes are listed but billableUsers is {}", billable,
+                          *declared));
     }
   }
 
@@ -255,7 +270,8 @@ class CustomerChecker {
     if (!text) return std::nullopt;
     auto message = AddressProblem(*text);
     if (message.empty()) return ParseEmailAddress(*text)->ToString();
-    Error(at, message.rfind("is not", 0) == 0 ? "user-invalid" : "user-domain", message.substr(message.find(':') + 1));
+    Error(at, message.rfind("is not", 0) == 0 ? "user-invalid" : "user-domain",
+          message.substr(message.find(':') + 1));
     return std::nullopt;
   }
 
@@ -281,7 +297,8 @@ class CustomerChecker {
       auto it = owners_.find(name);
       if (it == owners_.end()) continue;
       const UserRecord& existing = customer_.users[it->second];
-      if (user.source == "csv" && existing.source == "manifest" && name == user.address && existing.address == name) {
+      if (user.source == "csv" && existing.source == "manifest" && name == user.address &&
+          existing.address == name) {
         return;  // merged: the inline mailbox wins
       }
       report(fmt::format("address '{}' is already defined at {}", name, Where(existing.location)));
@@ -299,43 +316,54 @@ class CustomerChecker {
     }
     auto contents = context_.tree->Read(*path, context_.limits.max_csv_bytes);
     if (!contents.ok()) {
-      Error(at, contents.status().code() == gw::StatusCode::kInvalidArgument ? "path-escape" : "csv-path",
-            contents.status().message());
+      Error(
+          at,
+          contents.status().code() == gw::StatusCode::kInvalidArgument ? "path-escape" : "csv-path",
+          contents.status().message());
       return;
     }
     ++csv_files_;
     int line = 0, column = 0;
     if (FindInvalidUtf8(*contents, line, column)) {
-      diagnostics_.Error({*path, line, column}, "utf8", "invalid UTF-8; CSV files must be UTF-8 text");
+      diagnostics_.Error({*path, line, column}, "utf8",
+                         "invalid UTF-8; CSV files must be UTF-8 text");
       return;
     }
     auto records = ParseCsv(*path, *contents, diagnostics_);
     if (records.empty()) {
-      diagnostics_.Error({*path, 1, 1}, "csv", "the file is empty; a header row with an email column is required");
+      diagnostics_.Error({*path, 1, 1}, "csv",
+                         "the file is empty; a header row with an email column is required");
       return;
     }
-    static const std::set<std::string> kColumns = {"email", "first_name", "last_name", "type", "aliases"};
+    static const std::set<std::string> kColumns = {"email", "first_name", "last_name", "type",
+                                                   "aliases"};
     std::map<std::string, size_t> columns;
     for (size_t i = 0; i < records[0].fields.size(); ++i) {
       const CsvField& header = records[0].fields[i];
       std::string name = Trim(header.value);
       if (!kColumns.count(name)) {
-        diagnostics_.Error({*path, header.line, header.column}, "csv",
-                           fmt::format("unknown column '{}' (columns: email, first_name, last_name, type, aliases)", name));
+        diagnostics_.Error(
+            {*path, header.line, header.column}, "csv",
+            fmt::format(
+                "unknown column '{}' (columns: email, first_name, last_name, type, aliases)",
+                name));
       } else if (!columns.emplace(name, i).second) {
-        diagnostics_.Error({*path, header.line, header.column}, "csv", fmt::format("column '{}' appears twice", name));
+        diagnostics_.Error({*path, header.line, header.column}, "csv",
+                           fmt::format("column '{}' appears twice", name));
       }
     }
     if (!columns.count("email")) {
-      diagnostics_.Error({*path, records[0].line, 1}, "csv", "the header row has no 'email' column");
+      diagnostics_.Error({*path, records[0].line, 1}, "csv",
+                         "the header row has no 'email' column");
       return;
     }
     size_t width = records[0].fields.size();
     for (size_t r = 1; r < records.size(); ++r) {
       const CsvRecord& record = records[r];
       if (record.fields.size() != width) {
-        diagnostics_.Error({*path, record.line, 1}, "csv",
-                           fmt::format("row has {} fields; the header has {}", record.fields.size(), width));
+        diagnostics_.Error(
+            {*path, record.line, 1}, "csv",
+            fmt::format("row has {} fields; the header has {}", record.fields.size(), width));
         continue;
       }
       auto field = [&](const char* name) -> const CsvField* {
@@ -355,7 +383,8 @@ class CustomerChecker {
         continue;
       }
       if (!problem.empty()) {
-        error(email, problem.rfind("is not", 0) == 0 ? "user-invalid" : "user-domain", problem.substr(problem.find(':') + 1));
+        error(email, problem.rfind("is not", 0) == 0 ? "user-invalid" : "user-domain",
+              problem.substr(problem.find(':') + 1));
         continue;
       }
       user.address = ParseEmailAddress(Trim(email.value))->ToString();
@@ -364,7 +393,9 @@ class CustomerChecker {
       if (const CsvField* f = field("type"); f && !Trim(f->value).empty()) {
         user.type = Trim(f->value);
         if (!kUserTypes.count(user.type)) {
-          error(*f, "csv", fmt::format("type '{}' must be one of: mailbox, shared, resource, alias", user.type));
+          error(
+              *f, "csv",
+              fmt::format("type '{}' must be one of: mailbox, shared, resource, alias", user.type));
           continue;
         }
       }
@@ -382,7 +413,8 @@ class CustomerChecker {
         }
       }
       if (!aliases_ok) continue;
-      AddUser(std::move(user), [&](const std::string& message) { error(email, "user-duplicate", message); });
+      AddUser(std::move(user),
+              [&](const std::string& message) { error(email, "user-duplicate", message); });
     }
   }
 
@@ -402,24 +434,31 @@ class CustomerChecker {
       if (!authority.empty() && authority.front() == '[') {
         size_t close = authority.find(']');
         host = authority.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-        if (close != std::string::npos && close + 1 < authority.size()) port = std::atoi(authority.c_str() + close + 2);
+        if (close != std::string::npos && close + 1 < authority.size())
+          port = std::atoi(authority.c_str() + close + 2);
       } else if (auto colon = authority.find(':'); colon != std::string::npos) {
         host = authority.substr(0, colon);
         port = std::atoi(authority.c_str() + colon + 1);
       }
       bool starttls = source["startTLS"].boolean_or(false);
-      if (ldaps && starttls) Error(source["startTLS"], "ldap-config", "startTLS upgrades ldap:// connections; ldaps:// is TLS already");
+      if (ldaps && starttls)
+        Error(source["startTLS"], "ldap-config",
+              "startTLS upgrades ldap:// connections; ldaps:// is TLS already");
       bool tls = ldaps || starttls;
       bool host_is_ip = IpRange::Parse(host).ok();
       if (tls && host_is_ip) {
-        Error(source["url"], "ldap-tls-host",
-              fmt::format("TLS certificate checking needs a hostname, not the IP address {}", host));
+        Error(
+            source["url"], "ldap-tls-host",
+            fmt::format("TLS certificate checking needs a hostname, not the IP address {}", host));
       }
-      if (port == 636 && !tls) Warning(source["url"], "ldap-port", "port 636 is LDAPS; this source does not use TLS");
-      if (ldaps && port == 389) Warning(source["url"], "ldap-port", "ldaps:// on port 389, the plain LDAP port");
+      if (port == 636 && !tls)
+        Warning(source["url"], "ldap-port", "port 636 is LDAPS; this source does not use TLS");
+      if (ldaps && port == 389)
+        Warning(source["url"], "ldap-port", "ldaps:// on port 389, the plain LDAP port");
       if (port < 1 || port > 65535) Error(source["url"], "ldap-config", "the port must be 1-65535");
       if (source["bindDN"].exists() && !source["bindPasswordRef"].exists()) {
-        Error(source, "ldap-config", "bindDN is set but bindPasswordRef is not (omit bindDN for an anonymous bind)");
+        Error(source, "ldap-config",
+              "bindDN is set but bindPasswordRef is not (omit bindDN for an anonymous bind)");
       }
       if (!source["bindDN"].exists() && source["bindPasswordRef"].exists()) {
         Error(source["bindPasswordRef"], "ldap-config", "bindPasswordRef is set but bindDN is not");
@@ -442,17 +481,22 @@ class CustomerChecker {
       const std::string* entry = attachments[i].string();
       if (!entry || kAttachmentCategories.count(*entry)) continue;
       std::string lower = *entry;
-      std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-      bool extension_chars = lower.size() > 1 && std::all_of(lower.begin() + 1, lower.end(), [](unsigned char c) {
-        return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-      });
+      std::transform(lower.begin(), lower.end(), lower.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      bool extension_chars =
+          lower.size() > 1 && std::all_of(lower.begin() + 1, lower.end(), [](unsigned char c) {
+            return std::isalnum(c) || c == '-' || c == '_' || c == '.';
+          });
       if (entry->front() == '.' && extension_chars && lower != *entry) {
-        Error(attachments[i], "attachment-type", fmt::format("extension '{}' must be lowercase: '{}'", *entry, lower));
-      } else if (entry->front() != '.' || !extension_chars) {
         Error(attachments[i], "attachment-type",
-              fmt::format("'{}' is neither a category (executable, docmacro, xlsmacro, pptmacro, mediafile, "
-                          "archive) nor an extension such as .iso",
-                          *entry));
+              fmt::format("extension '{}' must be lowercase: '{}'", *entry, lower));
+      } else if (entry->front() != '.' || !extension_chars) {
+        Error(
+            attachments[i], "attachment-type",
+            fmt::format(
+                "'{}' is neither a category (executable, docmacro, xlsmacro, pptmacro, mediafile, "
+                "archive) nor an extension such as .iso",
+                *entry));
       }
     }
   }
@@ -461,7 +505,8 @@ class CustomerChecker {
   void CheckLists() {
     auto lists = spec_["lists"];
     std::map<std::string, JsonCursor> allowed;
-    auto normalize_entry = [&](const JsonCursor& entry, bool own_domain_warning) -> std::optional<std::string> {
+    auto normalize_entry = [&](const JsonCursor& entry,
+                               bool own_domain_warning) -> std::optional<std::string> {
       for (const char* field : {"sender", "senderDomain", "ip", "recipient", "recipientDomain"}) {
         const std::string* value = entry[field].string();
         if (!value) continue;
@@ -471,7 +516,8 @@ class CustomerChecker {
         if (kind == "sender" || kind == "recipient") {
           auto address = ParseEmailAddress(*value);
           if (address.ok()) domain = address->domain;
-          normalized = address.ok() ? gw::Result<std::string>(address->ToString()) : address.status();
+          normalized =
+              address.ok() ? gw::Result<std::string>(address->ToString()) : address.status();
         } else if (kind == "ip") {
           auto range = IpRange::Parse(*value);
           normalized = range.ok() ? gw::Result<std::string>(range->ToString()) : range.status();
@@ -486,8 +532,10 @@ class CustomerChecker {
         if (own_domain_warning && !domain.empty()) {
           for (const auto& own : customer_.domains) {
             if (IsSameOrSubdomain(domain, own)) {
-              Warning(entry[field], "allow-own-domain",
-                      fmt::format("allow-listing the customer's own domain {} lets spoofed mail through", own));
+              Warning(
+                  entry[field], "allow-own-domain",
+                  fmt::format(
+                      "allow-listing the customer's own domain {} lets spoofed mail through", own));
               break;
             }
           }
@@ -506,8 +554,8 @@ class CustomerChecker {
       if (!key) continue;
       if (auto it = allowed.find(*key); it != allowed.end()) {
         Error(block[i], "list-conflict",
-              fmt::format("{} is on both the allow list ({}) and the block list", key->substr(key->find(':') + 1),
-                          Where(At(it->second))));
+              fmt::format("{} is on both the allow list ({}) and the block list",
+                          key->substr(key->find(':') + 1), Where(At(it->second))));
       }
     }
     auto outbound = lists["outboundBlock"];
@@ -519,7 +567,8 @@ class CustomerChecker {
       if (!local) continue;
       if (*local == "*") {
         Error(recipient_allow[i], "recipient-allow-all",
-              "recipientAllow: \"*\" would deliver every message unfiltered, switching filtering off");
+              "recipientAllow: \"*\" would deliver every message unfiltered, switching filtering "
+              "off");
       }
       allowed_recipients.emplace(*local, recipient_allow[i]);
     }
@@ -529,7 +578,8 @@ class CustomerChecker {
       if (!local) continue;
       if (auto it = allowed_recipients.find(*local); it != allowed_recipients.end()) {
         Error(recipient_block[i], "list-conflict",
-              fmt::format("'{}' is on both recipientAllow ({}) and recipientBlock", *local, Where(At(it->second))));
+              fmt::format("'{}' is on both recipientAllow ({}) and recipientBlock", *local,
+                          Where(At(it->second))));
       }
     }
   }
@@ -539,11 +589,14 @@ class CustomerChecker {
     auto report = spec_["filtering"]["spamReport"];
     if (!report.is_object()) return;
     if (report["enabled"].boolean_or(false)) {
-      if (report["days"].size() == 0) Error(report, "spam-report", "the spam report is enabled but has no days");
-      if (report["times"].size() == 0) Error(report, "spam-report", "the spam report is enabled but has no times");
+      if (report["days"].size() == 0)
+        Error(report, "spam-report", "the spam report is enabled but has no days");
+      if (report["times"].size() == 0)
+        Error(report, "spam-report", "the spam report is enabled but has no times");
     }
     if (const std::string* zone = report["timezone"].string(); zone && !IsKnownTimeZone(*zone)) {
-      Error(report["timezone"], "spam-report", fmt::format("unknown time zone '{}' (use an IANA name such as Europe/London)", *zone));
+      Error(report["timezone"], "spam-report",
+            fmt::format("unknown time zone '{}' (use an IANA name such as Europe/London)", *zone));
     }
   }
 
@@ -556,12 +609,13 @@ class CustomerChecker {
     if (enabled.boolean_or(false)) {
       if (spec_["product"].string_or("") != "ultimate-access" && spec_["product"].exists()) {
         Error(spec_["product"], "continuity",
-              fmt::format("continuity is enabled ({}) but needs product ultimate-access, not {}", origin,
-                          spec_["product"].string_or("")));
+              fmt::format("continuity is enabled ({}) but needs product ultimate-access, not {}",
+                          origin, spec_["product"].string_or("")));
       }
       // With filtering on, a missing destination is already reported by rule 4.
       if (!spec_["destinations"].exists() && !spec_["filtering"]["enabled"].boolean_or(true)) {
-        Error(enabled, "continuity", "continuity needs a destination: it keeps mail while that server is down");
+        Error(enabled, "continuity",
+              "continuity needs a destination: it keeps mail while that server is down");
       }
     }
     CheckRetention(continuity["retention"]);
@@ -581,7 +635,8 @@ class CustomerChecker {
       if (!address.ok()) {
         Error(members[i], "continuity", address.status().message());
       } else if (!owners_.count(address->ToString()) && !has_ldap) {
-        Error(members[i], "continuity", fmt::format("member '{}' is not one of this customer's users", *text));
+        Error(members[i], "continuity",
+              fmt::format("member '{}' is not one of this customer's users", *text));
       }
     }
   }
@@ -626,8 +681,8 @@ void CheckDefaults(const LocatedDocument& defaults, Diagnostics& diagnostics) {
   CustomerChecker(holder, no_tree, diagnostics, unused_claims).RunValueChecks();
 }
 
-size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context, Diagnostics& diagnostics,
-                     CustomerClaims& claims) {
+size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
+                     Diagnostics& diagnostics, CustomerClaims& claims) {
   return CustomerChecker(customer, context, diagnostics, claims).Run();
 }
 

@@ -29,8 +29,8 @@ struct CustomerClaims {
 // Checks `customer.effective` and fills in the customer's normalised domains,
 // destinations, relay sources and users (reading its CSV files through the tree).
 // Returns the number of CSV files read.
-size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context, Diagnostics& diagnostics,
-                     CustomerClaims& claims);
+size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
+                     Diagnostics& diagnostics, CustomerClaims& claims);
 
 // Checks the values of PartnerDefaults that have rules of their own (sizes, spam report,
 // retention), so a mistake there is found even when every customer overrides it.

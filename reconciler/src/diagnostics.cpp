@@ -37,9 +37,12 @@ void Diagnostics::Deduplicate() {
   std::vector<Diagnostic> kept;
   for (size_t i = 0; i < items_.size(); ++i) {
     const Diagnostic& d = items_[i];
-    if (!kept.empty() && same_place(kept.back().location, d.location) && kept.back().message == d.message) continue;
+    if (!kept.empty() && same_place(kept.back().location, d.location) &&
+        kept.back().message == d.message)
+      continue;
     bool schema_here = false;
-    for (size_t j = i; j-- > 0 && same_place(items_[j].location, d.location);) schema_here |= items_[j].rule == "schema";
+    for (size_t j = i; j-- > 0 && same_place(items_[j].location, d.location);)
+      schema_here |= items_[j].rule == "schema";
     for (size_t j = i + 1; j < items_.size() && same_place(items_[j].location, d.location); ++j) {
       schema_here |= items_[j].rule == "schema";
     }
@@ -47,8 +50,10 @@ void Diagnostics::Deduplicate() {
     kept.push_back(d);
   }
   items_ = std::move(kept);
-  errors_ = static_cast<size_t>(
-      std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) { return d.severity == Severity::kError; }));
+  errors_ =
+      static_cast<size_t>(std::count_if(items_.begin(), items_.end(), [](const Diagnostic& d) {
+        return d.severity == Severity::kError;
+      }));
 }
 
 }  // namespace gwctl

@@ -32,7 +32,9 @@ bool IsInside(const fs::path& root, const fs::path& path) {
 class DirectoryTree final : public SourceTree {
  public:
   DirectoryTree(fs::path root, fs::path canonical_root, std::string description)
-      : root_(std::move(root)), canonical_root_(std::move(canonical_root)), description_(std::move(description)) {}
+      : root_(std::move(root)),
+        canonical_root_(std::move(canonical_root)),
+        description_(std::move(description)) {}
 
   std::string Describe() const override { return description_; }
 
@@ -40,10 +42,13 @@ class DirectoryTree final : public SourceTree {
     std::vector<std::string> files;
     std::error_code ec;
     fs::recursive_directory_iterator it(root_, fs::directory_options::none, ec);
-    if (ec) return Status(StatusCode::kUnavailable, fmt::format("cannot read {}: {}", description_, ec.message()));
+    if (ec)
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("cannot read {}: {}", description_, ec.message()));
     for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
       if (ec) {
-        return Status(StatusCode::kUnavailable, fmt::format("cannot read {}: {}", description_, ec.message()));
+        return Status(StatusCode::kUnavailable,
+                      fmt::format("cannot read {}: {}", description_, ec.message()));
       }
       const fs::directory_entry& entry = *it;
       std::string relative = fs::path(entry.path()).lexically_relative(root_).generic_string();
@@ -57,9 +62,10 @@ class DirectoryTree final : public SourceTree {
         bool leaves = ec || !IsInside(canonical_root_, target);
         bool is_manifest = IsManifestName(entry.path());
         if (leaves && (is_manifest || fs::is_directory(entry.path(), ec))) {
-          diagnostics.Error({relative, 0, 0}, "path-escape",
-                            fmt::format("symbolic link points outside the repository ({}); not read",
-                                        fs::read_symlink(entry.path(), ec).string()));
+          diagnostics.Error(
+              {relative, 0, 0}, "path-escape",
+              fmt::format("symbolic link points outside the repository ({}); not read",
+                          fs::read_symlink(entry.path(), ec).string()));
         } else if (is_manifest && fs::is_regular_file(target, ec)) {
           files.push_back(relative);
         }
@@ -88,7 +94,8 @@ class DirectoryTree final : public SourceTree {
       return Status(StatusCode::kUnavailable, fmt::format("{}: {}", path, ec.message()));
     }
     if (!IsInside(canonical_root_, canonical)) {
-      return Status(StatusCode::kInvalidArgument, fmt::format("{}: leaves the repository (through a symbolic link)", path));
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("{}: leaves the repository (through a symbolic link)", path));
     }
     if (!fs::is_regular_file(canonical, ec)) {
       return Status(StatusCode::kInvalidArgument, fmt::format("{}: not a regular file", path));
@@ -118,24 +125,31 @@ class DirectoryTree final : public SourceTree {
 Result<std::unique_ptr<SourceTree>> OpenDirectoryTree(const fs::path& root) {
   std::error_code ec;
   fs::path canonical = fs::canonical(root, ec);
-  if (ec) return Status(StatusCode::kUnavailable, fmt::format("cannot open {}: {}", root.string(), ec.message()));
+  if (ec)
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("cannot open {}: {}", root.string(), ec.message()));
   if (!fs::is_directory(canonical, ec)) {
     return Status(StatusCode::kUnavailable, fmt::format("{} is not a directory", root.string()));
   }
-  std::unique_ptr<SourceTree> tree = std::make_unique<DirectoryTree>(root, canonical, root.string());
+  std::unique_ptr<SourceTree> tree =
+      std::make_unique<DirectoryTree>(root, canonical, root.string());
   return tree;
 }
 
-Result<std::string> ResolveRepositoryPath(const std::string& from_file, const std::string& relative) {
+Result<std::string> ResolveRepositoryPath(const std::string& from_file,
+                                          const std::string& relative) {
   fs::path written(relative);
   if (written.is_absolute()) {
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("'{}' is absolute; paths are relative to the manifest, inside the repository", relative));
+    return Status(
+        StatusCode::kInvalidArgument,
+        fmt::format("'{}' is absolute; paths are relative to the manifest, inside the repository",
+                    relative));
   }
   fs::path joined = (fs::path(from_file).parent_path() / written).lexically_normal();
   std::string result = joined.generic_string();
   if (result.empty() || result == "." || result == ".." || result.rfind("../", 0) == 0) {
-    return Status(StatusCode::kInvalidArgument, fmt::format("'{}' leaves the repository", relative));
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("'{}' leaves the repository", relative));
   }
   return result;
 }

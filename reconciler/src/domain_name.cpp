@@ -15,7 +15,9 @@ using gw::StatusCode;
 
 namespace {
 
-Status Invalid(std::string message) { return Status(StatusCode::kInvalidArgument, std::move(message)); }
+Status Invalid(std::string message) {
+  return Status(StatusCode::kInvalidArgument, std::move(message));
+}
 
 std::string AsciiLower(std::string_view text) {
   std::string out(text);
@@ -29,15 +31,19 @@ Result<std::string> NormalizeDomain(std::string_view text) {
   std::string input(text);
   if (!input.empty() && input.back() == '.') input.pop_back();
   if (input.empty()) return Invalid("empty domain name");
-  bool ascii = std::all_of(input.begin(), input.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
+  bool ascii = std::all_of(input.begin(), input.end(),
+                           [](char c) { return static_cast<unsigned char>(c) < 0x80; });
   std::string domain;
   if (ascii) {
     domain = AsciiLower(input);
   } else {
     char* output = nullptr;
-    int rc = idn2_lookup_u8(reinterpret_cast<const uint8_t*>(input.c_str()), reinterpret_cast<uint8_t**>(&output),
-                            IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
-    if (rc != IDN2_OK) return Invalid(fmt::format("'{}' is not a valid international domain name: {}", text, idn2_strerror(rc)));
+    int rc =
+        idn2_lookup_u8(reinterpret_cast<const uint8_t*>(input.c_str()),
+                       reinterpret_cast<uint8_t**>(&output), IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL);
+    if (rc != IDN2_OK)
+      return Invalid(fmt::format("'{}' is not a valid international domain name: {}", text,
+                                 idn2_strerror(rc)));
     domain = AsciiLower(output);
     idn2_free(output);
   }
@@ -50,10 +56,12 @@ Result<std::string> NormalizeDomain(std::string_view text) {
     if (end == std::string::npos) end = domain.size();
     std::string_view label(domain.data() + start, end - start);
     if (label.empty()) return Invalid(fmt::format("'{}' has an empty label", text));
-    if (label.size() > 63) return Invalid(fmt::format("'{}' has a label longer than 63 characters", text));
+    if (label.size() > 63)
+      return Invalid(fmt::format("'{}' has a label longer than 63 characters", text));
     for (char c : label) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') {
-        return Invalid(fmt::format("'{}' contains '{}'; domain names use letters, digits and '-'", text, c));
+        return Invalid(
+            fmt::format("'{}' contains '{}'; domain names use letters, digits and '-'", text, c));
       }
     }
     if (label.front() == '-' || label.back() == '-') {
@@ -64,7 +72,8 @@ Result<std::string> NormalizeDomain(std::string_view text) {
     start = end + 1;
   }
   if (labels < 2) return Invalid(fmt::format("'{}' is not a fully qualified domain name", text));
-  if (std::all_of(last_label.begin(), last_label.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
+  if (std::all_of(last_label.begin(), last_label.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {
     return Invalid(fmt::format("'{}' is not a domain name (the last label is numeric)", text));
   }
   return domain;
@@ -82,9 +91,11 @@ Result<EmailAddress> ParseEmailAddress(std::string_view text) {
     return Invalid(fmt::format("'{}' is not an email address (local@domain)", text));
   }
   std::string_view local = text.substr(0, at);
-  if (local.size() > 64) return Invalid(fmt::format("'{}': the part before @ is longer than 64 characters", text));
+  if (local.size() > 64)
+    return Invalid(fmt::format("'{}': the part before @ is longer than 64 characters", text));
   if (local.front() == '.' || local.back() == '.' || local.find("..") != std::string_view::npos) {
-    return Invalid(fmt::format("'{}': the part before @ cannot start or end with '.' or hold '..'", text));
+    return Invalid(
+        fmt::format("'{}': the part before @ cannot start or end with '.' or hold '..'", text));
   }
   static constexpr std::string_view kAllowed = "!#$%&'*+-/=?^_`{|}~.";
   for (char c : local) {

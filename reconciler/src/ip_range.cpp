@@ -28,19 +28,21 @@ bool PrefixMatches(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 1
 
 Result<IpRange> IpRange::Parse(std::string_view text) {
   auto invalid = [&](std::string why) {
-    return Status(StatusCode::kInvalidArgument, fmt::format("'{}' is not an IP address or CIDR block{}", text, why));
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("'{}' is not an IP address or CIDR block{}", text, why));
   };
   std::string address(text.substr(0, text.find('/')));
   IpRange range;
   range.v6_ = address.find(':') != std::string::npos;
-  if (inet_pton(range.v6_ ? AF_INET6 : AF_INET, address.c_str(), range.bytes_.data()) != 1) return invalid("");
+  if (inet_pton(range.v6_ ? AF_INET6 : AF_INET, address.c_str(), range.bytes_.data()) != 1)
+    return invalid("");
   int max_prefix = range.v6_ ? 128 : 32;
   range.prefix_ = max_prefix;
   if (auto slash = text.find('/'); slash != std::string_view::npos) {
     std::string_view digits = text.substr(slash + 1);
     auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), range.prefix_);
-    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() || range.prefix_ < 0 ||
-        range.prefix_ > max_prefix) {
+    if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty() ||
+        range.prefix_ < 0 || range.prefix_ > max_prefix) {
       return invalid(fmt::format(" (the prefix length must be 0-{})", max_prefix));
     }
     IpRange network = range;
@@ -48,8 +50,9 @@ Result<IpRange> IpRange::Parse(std::string_view text) {
       network.bytes_[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
     }
     if (network.bytes_ != range.bytes_) {
-      return Status(StatusCode::kInvalidArgument,
-                    fmt::format("'{}' has host bits set; the block is {}", text, network.ToString()));
+      return Status(
+          StatusCode::kInvalidArgument,
+          fmt::format("'{}' has host bits set; the block is {}", text, network.ToString()));
     }
   }
   return range;
@@ -61,13 +64,14 @@ bool IpRange::Overlaps(const IpRange& other) const {
 }
 
 bool IpRange::Contains(const IpRange& other) const {
-  return v6_ == other.v6_ && prefix_ <= other.prefix_ && PrefixMatches(bytes_, other.bytes_, prefix_);
+  return v6_ == other.v6_ && prefix_ <= other.prefix_ &&
+         PrefixMatches(bytes_, other.bytes_, prefix_);
 }
 
 bool IpRange::IsPrivate() const {
-  static const char* const kPrivate[] = {"10.0.0.0/8",     "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10",
-                                         "127.0.0.0/8",    "169.254.0.0/16", "fc00::/7",      "fe80::/10",
-                                         "::1/128"};
+  static const char* const kPrivate[] = {"10.0.0.0/8",    "172.16.0.0/12", "192.168.0.0/16",
+                                         "100.64.0.0/10", "127.0.0.0/8",   "169.254.0.0/16",
+                                         "fc00::/7",      "fe80::/10",     "::1/128"};
   for (const char* block : kPrivate) {
     auto parsed = Parse(block);
     if (parsed->Overlaps(*this)) return true;

@@ -17,7 +17,8 @@ namespace gwctl {
 class JsonCursor {
  public:
   JsonCursor() = default;
-  JsonCursor(const nlohmann::json* value, std::string pointer) : value_(value), pointer_(std::move(pointer)) {}
+  JsonCursor(const nlohmann::json* value, std::string pointer)
+      : value_(value), pointer_(std::move(pointer)) {}
   static JsonCursor Root(const LocatedDocument& document) { return {&document.value(), ""}; }
 
   JsonCursor operator[](std::string_view key) const {
@@ -34,11 +35,15 @@ class JsonCursor {
   bool exists() const { return value_ != nullptr; }
   const nlohmann::json* get() const { return value_; }
   const std::string& pointer() const { return pointer_; }
-  size_t size() const { return value_ && (value_->is_array() || value_->is_object()) ? value_->size() : 0; }
+  size_t size() const {
+    return value_ && (value_->is_array() || value_->is_object()) ? value_->size() : 0;
+  }
   bool is_array() const { return value_ && value_->is_array(); }
   bool is_object() const { return value_ && value_->is_object(); }
 
-  const std::string* string() const { return value_ && value_->is_string() ? value_->get_ptr<const std::string*>() : nullptr; }
+  const std::string* string() const {
+    return value_ && value_->is_string() ? value_->get_ptr<const std::string*>() : nullptr;
+  }
   std::optional<bool> boolean() const {
     if (value_ && value_->is_boolean()) return value_->get<bool>();
     return std::nullopt;
@@ -47,7 +52,9 @@ class JsonCursor {
     if (value_ && value_->is_number_integer()) return value_->get<int64_t>();
     return std::nullopt;
   }
-  std::string string_or(std::string fallback) const { return string() ? *string() : std::move(fallback); }
+  std::string string_or(std::string fallback) const {
+    return string() ? *string() : std::move(fallback);
+  }
   bool boolean_or(bool fallback) const { return boolean().value_or(fallback); }
 
  private:

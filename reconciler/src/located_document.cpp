@@ -85,7 +85,11 @@ bool FindInvalidUtf8(std::string_view text, int& line, int& column) {
   size_t i = 0;
   while (i < text.size()) {
     auto c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    size_t length = c < 0x80           ? 1
+                    : (c >> 5) == 0x6  ? 2
+                    : (c >> 4) == 0xE  ? 3
+                    : (c >> 3) == 0x1E ? 4
+                                       : 0;
     if (length == 0 || i + length > text.size()) return true;
     uint32_t code = length == 1 ? c : c & (0x7F >> length);
     for (size_t k = 1; k < length; ++k) {
@@ -95,7 +99,8 @@ bool FindInvalidUtf8(std::string_view text, int& line, int& column) {
     }
     // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
     static const uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return true;
+    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+      return true;
     if (c == '\n') {
       ++line;
       column = 1;
@@ -119,7 +124,8 @@ json ResolvePlainScalar(const std::string& text) {
   static const std::regex kOctal(R"(0o[0-7]+)");
   static const std::regex kHex(R"(0x[0-9a-fA-F]+)");
   static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-  if (text == "null" || text == "Null" || text == "NULL" || text == "~" || text.empty()) return nullptr;
+  if (text == "null" || text == "Null" || text == "NULL" || text == "~" || text.empty())
+    return nullptr;
   if (text == "true" || text == "True" || text == "TRUE") return true;
   if (text == "false" || text == "False" || text == "FALSE") return false;
   if (text.size() > 40) return text;  // no number is this long; keeps the regexes cheap
@@ -139,8 +145,8 @@ json ResolvePlainScalar(const std::string& text) {
 
 class Converter {
  public:
-  Converter(const std::string& file, std::string_view text, LocatedDocument& document, Diagnostics& diagnostics,
-            const YamlLimits& limits)
+  Converter(const std::string& file, std::string_view text, LocatedDocument& document,
+            Diagnostics& diagnostics, const YamlLimits& limits)
       : file_(file), text_(text), document_(document), diagnostics_(diagnostics), limits_(limits) {}
 
   bool failed() const { return failed_; }
@@ -179,15 +185,17 @@ class Converter {
         for (const auto& member : node) {
           const YAML::Node& key = member.first;
           if (!key.IsScalar()) {
-            diagnostics_.Error(At(file_, key.Mark()), "yaml-syntax", "mapping keys must be plain strings");
+            diagnostics_.Error(At(file_, key.Mark()), "yaml-syntax",
+                               "mapping keys must be plain strings");
             continue;
           }
           const std::string& name = key.Scalar();
           std::string child = PointerAppend(pointer, name);
           if (object.contains(name)) {
             Location first = document_.LocationOf(child, true);
-            diagnostics_.Error(At(file_, key.Mark()), "duplicate-key",
-                               fmt::format("duplicate key '{}' (first set at line {})", name, first.line));
+            diagnostics_.Error(
+                At(file_, key.Mark()), "duplicate-key",
+                fmt::format("duplicate key '{}' (first set at line {})", name, first.line));
             continue;
           }
           document_.SetLocation(child, true, At(file_, key.Mark()));
@@ -262,11 +270,12 @@ std::string HumanBytes(size_t bytes) {
 }  // namespace
 
 std::vector<LocatedDocument> ParseYamlDocuments(const std::string& file, std::string_view text,
-                                                Diagnostics& diagnostics, const YamlLimits& limits) {
+                                                Diagnostics& diagnostics,
+                                                const YamlLimits& limits) {
   if (text.size() > limits.max_file_bytes) {
     diagnostics.Error({file, 0, 0}, "file-size",
-                      fmt::format("file is {}; manifests are limited to {}", HumanBytes(text.size()),
-                                  HumanBytes(limits.max_file_bytes)));
+                      fmt::format("file is {}; manifests are limited to {}",
+                                  HumanBytes(text.size()), HumanBytes(limits.max_file_bytes)));
     return {};
   }
   if (text.substr(0, 3) == "\xEF\xBB\xBF") text.remove_prefix(3);

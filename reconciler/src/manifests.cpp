@@ -11,8 +11,9 @@ std::string Manifests::partner() const {
 
 namespace {
 
-void MergeObject(nlohmann::json& target, const std::string& target_pointer, const nlohmann::json& source,
-                 const std::string& source_pointer, const LocatedDocument& defaults, LocatedDocument& result) {
+void MergeObject(nlohmann::json& target, const std::string& target_pointer,
+                 const nlohmann::json& source, const std::string& source_pointer,
+                 const LocatedDocument& defaults, LocatedDocument& result) {
   for (const auto& [key, value] : source.items()) {
     std::string to = PointerAppend(target_pointer, key);
     std::string from = PointerAppend(source_pointer, key);
@@ -33,7 +34,8 @@ LocatedDocument MergeDefaults(const LocatedDocument& customer, const LocatedDocu
   if (!defaults) return result;
   const auto& defaults_spec = JsonCursor::Root(*defaults)["spec"];
   auto& value = result.mutable_value();
-  if (!defaults_spec.is_object() || !value.is_object() || !value.contains("spec") || !value["spec"].is_object()) {
+  if (!defaults_spec.is_object() || !value.is_object() || !value.contains("spec") ||
+      !value["spec"].is_object()) {
     return result;
   }
   MergeObject(value["spec"], "/spec", *defaults_spec.get(), "/spec", *defaults, result);

@@ -14,14 +14,17 @@ using gw::StatusCode;
 
 gw::Result<uint64_t> ParseSize(std::string_view text) {
   static const std::pair<std::string_view, double> kUnits[] = {
-      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1.0}};
+      {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
+      {"GB", 1e9},     {"B", 1.0}};
   for (const auto& [unit, factor] : kUnits) {
     if (text.size() <= unit.size() || text.substr(text.size() - unit.size()) != unit) continue;
     std::string number(text.substr(0, text.size() - unit.size()));
     if (!number.empty() && number.back() == ' ') number.pop_back();
     char* end = nullptr;
     double value = std::strtod(number.c_str(), &end);
-    if (number.empty() || *end != '\0' || !std::isfinite(value) || value < 0 || value * factor > 1e18) break;
+    if (number.empty() || *end != '\0' || !std::isfinite(value) || value < 0 ||
+        value * factor > 1e18)
+      break;
     return static_cast<uint64_t>(std::llround(value * factor));
   }
   return Status(StatusCode::kInvalidArgument,
@@ -34,7 +37,8 @@ gw::Result<int64_t> ParseDays(std::string_view text) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, days);
     if (ec == std::errc() && end == text.data() + text.size() - 1) return days;
   }
-  return Status(StatusCode::kInvalidArgument, fmt::format("'{}' is not a number of days such as 90d", text));
+  return Status(StatusCode::kInvalidArgument,
+                fmt::format("'{}' is not a number of days such as 90d", text));
 }
 
 }  // namespace gwctl

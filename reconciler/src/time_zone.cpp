@@ -14,7 +14,8 @@ bool IsKnownTimeZone(std::string_view name) {
   std::string zone(name);
   if (!std::regex_match(zone, kZoneName)) return false;
   const char* tzdir = std::getenv("TZDIR");
-  std::filesystem::path path = std::filesystem::path(tzdir && *tzdir ? tzdir : "/usr/share/zoneinfo") / zone;
+  std::filesystem::path path =
+      std::filesystem::path(tzdir && *tzdir ? tzdir : "/usr/share/zoneinfo") / zone;
   std::ifstream in(path, std::ios::binary);
   char magic[4] = {};
   return in.read(magic, 4) && std::string_view(magic, 4) == "TZif";

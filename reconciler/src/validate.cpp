@@ -9,8 +9,8 @@
 
 #include "customer_rules.h"
 #include "gateway/schema.h"
-#include "gwctl/domain_name.h"
 #include "gwctl/destination.h"
+#include "gwctl/domain_name.h"
 #include "json_cursor.h"
 #include "parallel.h"
 
@@ -25,9 +25,10 @@ std::string Where(const Location& location) {
 }
 
 const std::map<std::string, std::string>& KindSchemas() {
-  static const std::map<std::string, std::string> schemas = {{"Repository", "repository.schema.json"},
-                                                             {"PartnerDefaults", "partner-defaults.schema.json"},
-                                                             {"Customer", "customer.schema.json"}};
+  static const std::map<std::string, std::string> schemas = {
+      {"Repository", "repository.schema.json"},
+      {"PartnerDefaults", "partner-defaults.schema.json"},
+      {"Customer", "customer.schema.json"}};
   return schemas;
 }
 
@@ -56,7 +57,8 @@ struct Document {
 
 // Rule 2: names unique per kind; exactly one Repository; at most one PartnerDefaults.
 // `gwctl_yaml_failed`: gwctl.yaml has errors already, so its Repository may be there.
-void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed, Diagnostics& diagnostics) {
+void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
+                Diagnostics& diagnostics) {
   std::map<std::pair<std::string, std::string>, const Document*> seen;
   const Document* repository = nullptr;
   const Document* defaults = nullptr;
@@ -65,18 +67,20 @@ void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
     Location at = d->located.LocationOf(name.pointer());
     if (d->kind == "Repository") {
       if (repository) {
-        diagnostics.Error(at, "repository-count",
-                          fmt::format("a second Repository document; the repository is already defined at {}",
-                                      Where(repository->located.LocationOf(""))));
+        diagnostics.Error(
+            at, "repository-count",
+            fmt::format("a second Repository document; the repository is already defined at {}",
+                        Where(repository->located.LocationOf(""))));
         continue;
       }
       repository = d;
     }
     if (d->kind == "PartnerDefaults") {
       if (defaults) {
-        diagnostics.Error(at, "defaults-count",
-                          fmt::format("a second PartnerDefaults document; defaults are already defined at {}",
-                                      Where(defaults->located.LocationOf(""))));
+        diagnostics.Error(
+            at, "defaults-count",
+            fmt::format("a second PartnerDefaults document; defaults are already defined at {}",
+                        Where(defaults->located.LocationOf(""))));
         continue;
       }
       defaults = d;
@@ -90,8 +94,9 @@ void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
     }
   }
   if (!repository && !gwctl_yaml_failed) {
-    diagnostics.Error({"gwctl.yaml", 0, 0}, "repository-count",
-                      "no Repository document found: a repository needs a gwctl.yaml with kind: Repository");
+    diagnostics.Error(
+        {"gwctl.yaml", 0, 0}, "repository-count",
+        "no Repository document found: a repository needs a gwctl.yaml with kind: Repository");
   }
 }
 
@@ -113,27 +118,30 @@ std::string GatewayHost(const LocatedDocument* repository) {
 
 // Rule 3 across customers: a domain belongs to one customer; a subdomain of another
 // customer's domain is suspicious.
-void CheckDomainClaims(const std::vector<CustomerManifest>& customers, const std::vector<CustomerClaims>& claims,
-                       Diagnostics& diagnostics) {
+void CheckDomainClaims(const std::vector<CustomerManifest>& customers,
+                       const std::vector<CustomerClaims>& claims, Diagnostics& diagnostics) {
   std::unordered_map<std::string, std::pair<size_t, Location>> owner;
   for (size_t c = 0; c < customers.size(); ++c) {
     for (const auto& [domain, at] : claims[c].domains) {
       auto [it, inserted] = owner.emplace(domain, std::make_pair(c, at));
       if (!inserted) {
-        diagnostics.Error(at, "domain-duplicate",
-                          fmt::format("domain '{}' is already claimed by customer '{}' ({})", domain,
-                                      customers[it->second.first].name, Where(it->second.second)));
+        diagnostics.Error(
+            at, "domain-duplicate",
+            fmt::format("domain '{}' is already claimed by customer '{}' ({})", domain,
+                        customers[it->second.first].name, Where(it->second.second)));
       }
     }
   }
   for (size_t c = 0; c < customers.size(); ++c) {
     for (const auto& [domain, at] : claims[c].domains) {
-      for (size_t dot = domain.find('.'); dot != std::string::npos; dot = domain.find('.', dot + 1)) {
+      for (size_t dot = domain.find('.'); dot != std::string::npos;
+           dot = domain.find('.', dot + 1)) {
         auto it = owner.find(domain.substr(dot + 1));
         if (it != owner.end() && it->second.first != c) {
-          diagnostics.Warning(at, "subdomain",
-                              fmt::format("'{}' is a subdomain of '{}', which belongs to customer '{}'", domain,
-                                          it->first, customers[it->second.first].name));
+          diagnostics.Warning(
+              at, "subdomain",
+              fmt::format("'{}' is a subdomain of '{}', which belongs to customer '{}'", domain,
+                          it->first, customers[it->second.first].name));
           break;
         }
       }
@@ -144,8 +152,8 @@ void CheckDomainClaims(const std::vector<CustomerManifest>& customers, const std
 // Rule 5 across customers: the relay identifies a customer by source address, so no
 // two customers' sources may overlap. Sorted by network address, an overlapping block
 // is always contained in one still open on the stack.
-void CheckRelayClaims(const std::vector<CustomerManifest>& customers, const std::vector<CustomerClaims>& claims,
-                      Diagnostics& diagnostics) {
+void CheckRelayClaims(const std::vector<CustomerManifest>& customers,
+                      const std::vector<CustomerClaims>& claims, Diagnostics& diagnostics) {
   struct Claim {
     IpRange range;
     size_t customer;
@@ -164,9 +172,10 @@ void CheckRelayClaims(const std::vector<CustomerManifest>& customers, const std:
     while (!open.empty() && !open.back()->range.Contains(claim.range)) open.pop_back();
     for (auto it = open.rbegin(); it != open.rend(); ++it) {
       if ((*it)->customer == claim.customer) continue;
-      diagnostics.Error(*claim.at, "relay-source-conflict",
-                        fmt::format("relay source {} overlaps {} of customer '{}' ({})", claim.range.ToString(),
-                                    (*it)->range.ToString(), customers[(*it)->customer].name, Where(*(*it)->at)));
+      diagnostics.Error(
+          *claim.at, "relay-source-conflict",
+          fmt::format("relay source {} overlaps {} of customer '{}' ({})", claim.range.ToString(),
+                      (*it)->range.ToString(), customers[(*it)->customer].name, Where(*(*it)->at)));
       break;
     }
     open.push_back(&claim);
@@ -175,7 +184,8 @@ void CheckRelayClaims(const std::vector<CustomerManifest>& customers, const std:
 
 }  // namespace
 
-gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const ValidationLimits& limits) {
+gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
+                                                const ValidationLimits& limits) {
   ValidationReport report;
   auto files = tree.ListManifestFiles(report.diagnostics);
   if (!files.ok()) return files.status();
@@ -228,25 +238,30 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const Va
   std::stable_partition(documents.begin(), documents.end(),
                         [](const Document* d) { return d->located.file() == "gwctl.yaml"; });
   report.files = files->size();
-  bool gwctl_yaml_failed = std::any_of(report.diagnostics.items().begin(), report.diagnostics.items().end(),
-                                       [](const Diagnostic& d) { return d.location.file == "gwctl.yaml"; });
+  bool gwctl_yaml_failed =
+      std::any_of(report.diagnostics.items().begin(), report.diagnostics.items().end(),
+                  [](const Diagnostic& d) { return d.location.file == "gwctl.yaml"; });
   CheckNames(documents, gwctl_yaml_failed, report.diagnostics);
 
   Manifests& manifests = report.manifests;
   std::set<std::string> customer_names;
   for (Document* d : documents) {
-    if (d->kind == "Repository" && !manifests.repository) manifests.repository = std::move(d->located);
-    if (d->kind == "PartnerDefaults" && !manifests.defaults) manifests.defaults = std::move(d->located);
+    if (d->kind == "Repository" && !manifests.repository)
+      manifests.repository = std::move(d->located);
+    if (d->kind == "PartnerDefaults" && !manifests.defaults)
+      manifests.defaults = std::move(d->located);
   }
   for (Document* d : documents) {
-    if (d->kind != "Customer" || d->name.empty() || !customer_names.insert(d->name).second) continue;
+    if (d->kind != "Customer" || d->name.empty() || !customer_names.insert(d->name).second)
+      continue;
     CustomerManifest customer;
     customer.name = d->name;
     customer.document = std::move(d->located);
     manifests.customers.push_back(std::move(customer));
   }
 
-  CustomerRuleContext context{&tree, limits, GatewayHost(manifests.repository ? &*manifests.repository : nullptr)};
+  CustomerRuleContext context{&tree, limits,
+                              GatewayHost(manifests.repository ? &*manifests.repository : nullptr)};
   const LocatedDocument* defaults = manifests.defaults ? &*manifests.defaults : nullptr;
   if (defaults) CheckDefaults(*defaults, report.diagnostics);
   std::vector<CustomerClaims> claims(manifests.customers.size());

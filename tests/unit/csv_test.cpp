@@ -7,7 +7,11 @@ namespace {
 
 TEST(CsvTest, ParsesQuotesCrlfAndBom) {
   Diagnostics d;
-  auto records = ParseCsv("u.csv", "\xEF\xBB\xBF" "email,name\r\na@x.example,\"Smith, \"\"Al\"\"\"\r\n\r\nb@x.example,\"two\nlines\"\n", d);
+  auto records = ParseCsv(
+      "u.csv",
+      "\xEF\xBB\xBF"
+      "email,name\r\na@x.example,\"Smith, \"\"Al\"\"\"\r\n\r\nb@x.example,\"two\nlines\"\n",
+      d);
   EXPECT_FALSE(d.has_errors());
   ASSERT_EQ(records.size(), 3u);
   EXPECT_EQ(records[0].fields[0].value, "email");

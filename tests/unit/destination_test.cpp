@@ -6,7 +6,8 @@ namespace gwctl {
 namespace {
 
 TEST(DestinationTest, ParsesThePanelShorthand) {
-  auto list = ParseDestinationShorthand("Mail.Acme.Example:2525#5;203.0.113.10;[2001:db8::25]:26#1;bücher.example");
+  auto list = ParseDestinationShorthand(
+      "Mail.Acme.Example:2525#5;203.0.113.10;[2001:db8::25]:26#1;bücher.example");
   ASSERT_TRUE(list.ok()) << list.status().message();
   ASSERT_EQ(list->size(), 4u);
   EXPECT_EQ((*list)[0].host, "mail.acme.example");

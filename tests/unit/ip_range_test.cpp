@@ -18,7 +18,8 @@ TEST(IpRangeTest, ParsesAddressesAndBlocks) {
 TEST(IpRangeTest, HostBitsNameTheIntendedBlock) {
   auto parsed = IpRange::Parse("198.51.100.5/28");
   ASSERT_FALSE(parsed.ok());
-  EXPECT_EQ(parsed.status().message(), "'198.51.100.5/28' has host bits set; the block is 198.51.100.0/28");
+  EXPECT_EQ(parsed.status().message(),
+            "'198.51.100.5/28' has host bits set; the block is 198.51.100.0/28");
 }
 
 TEST(IpRangeTest, OverlapAndContainment) {

@@ -7,14 +7,17 @@ namespace {
 
 using nlohmann::json;
 
-std::vector<LocatedDocument> Parse(const std::string& text, Diagnostics& diagnostics, YamlLimits limits = {}) {
+std::vector<LocatedDocument> Parse(const std::string& text, Diagnostics& diagnostics,
+                                   YamlLimits limits = {}) {
   return ParseYamlDocuments("f.yaml", text, diagnostics, limits);
 }
 
 TEST(LocatedDocumentTest, ResolvesScalarsWithYaml12CoreSchema) {
   Diagnostics d;
   auto docs = Parse(
-      "a: yes\nb: no\nc: on\nd: 08:00\ne: 25\nf: 1.5\ng: true\nh: ~\ni: '25'\nj: 0x1F\nk: \"true\"\nl: 1e3\n", d);
+      "a: yes\nb: no\nc: on\nd: 08:00\ne: 25\nf: 1.5\ng: true\nh: ~\ni: '25'\nj: 0x1F\nk: "
+      "\"true\"\nl: 1e3\n",
+      d);
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_FALSE(d.has_errors());
   const json& v = docs[0].value();
@@ -88,8 +91,8 @@ TEST(LocatedDocumentTest, RefusesAnAliasBombWithoutExpandingIt) {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x]\n";
   for (char c = 'b'; c <= 'j'; ++c) {
     std::string prev(1, static_cast<char>(c - 1));
-    bomb += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev +
-            ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
+    bomb += std::string(1, c) + ": &" + c + " [*" + prev + ", *" + prev + ", *" + prev + ", *" +
+            prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
   }
   Diagnostics d;
   auto docs = Parse(bomb, d);

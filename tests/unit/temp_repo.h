@@ -31,7 +31,8 @@ class TempRepo {
 
   // The minimal valid gwctl.yaml.
   void WriteRepository(const std::string& name = "northwind") const {
-    Write("gwctl.yaml", "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: " + name + "}\nspec: {}\n");
+    Write("gwctl.yaml",
+          "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: " + name + "}\nspec: {}\n");
   }
 
   ValidationReport Validate() const {
@@ -50,9 +51,10 @@ class TempRepo {
 inline std::vector<std::string> Lines(const Diagnostics& diagnostics) {
   std::vector<std::string> out;
   for (const auto& d : diagnostics.items()) {
-    out.push_back(d.location.file + ":" + std::to_string(d.location.line) + ":" + std::to_string(d.location.column) +
-                  ": " + (d.severity == Severity::kError ? "error" : "warning") + ": " + d.message + " [" + d.rule +
-                  "]");
+    out.push_back(d.location.file + ":" + std::to_string(d.location.line) + ":" +
+                  std::to_string(d.location.column) + ": " +
+                  (d.severity == Severity::kError ? "error" : "warning") + ": " + d.message + " [" +
+                  d.rule + "]");
   }
   return out;
 }

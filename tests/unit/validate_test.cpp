@@ -12,28 +12,34 @@ using ::gwctl::testing::Lines;
 using ::gwctl::testing::TempRepo;
 using ::testing::ElementsAre;
 
-std::string CustomerYaml(const std::string& name, const std::string& domain, const std::string& extra = "") {
+std::string CustomerYaml(const std::string& name, const std::string& domain,
+                         const std::string& extra = "") {
   return "apiVersion: gwctl/v1\nkind: Customer\nmetadata: {name: " + name +
-         "}\nspec:\n  product: ultimate-access\n  billableUsers: 10\n  domains: {primary: " + domain +
-         "}\n  destinations: mail." + domain + "\n" + extra;
+         "}\nspec:\n  product: ultimate-access\n  billableUsers: 10\n  domains: {primary: " +
+         domain + "}\n  destinations: mail." + domain + "\n" + extra;
 }
 
 TEST(ValidateTest, EmptyRepositoryNeedsARepositoryDocument) {
   TempRepo repo;
   auto report = repo.Validate();
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("gwctl.yaml:0:0: error: no Repository document found: a repository needs a gwctl.yaml "
-                          "with kind: Repository [repository-count]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "gwctl.yaml:0:0: error: no Repository document found: a repository needs a gwctl.yaml "
+          "with kind: Repository [repository-count]"));
 }
 
 TEST(ValidateTest, TwoRepositoryDocumentsAreAnError) {
   TempRepo repo;
   repo.WriteRepository();
-  repo.Write("other.yaml", "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: second}\nspec: {}\n");
+  repo.Write("other.yaml",
+             "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: second}\nspec: {}\n");
   auto report = repo.Validate();
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("other.yaml:3:18: error: a second Repository document; the repository is already defined "
-                          "at gwctl.yaml:1 [repository-count]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "other.yaml:3:18: error: a second Repository document; the repository is already defined "
+          "at gwctl.yaml:1 [repository-count]"));
 }
 
 TEST(ValidateTest, ADocumentThatIsAListIsAnError) {
@@ -41,9 +47,11 @@ TEST(ValidateTest, ADocumentThatIsAListIsAnError) {
   repo.WriteRepository();
   repo.Write("list.yaml", "- a\n- b\n");
   auto report = repo.Validate();
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("list.yaml:1:1: error: a manifest must be a mapping with apiVersion, kind, metadata and "
-                          "spec [schema]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "list.yaml:1:1: error: a manifest must be a mapping with apiVersion, kind, metadata and "
+          "spec [schema]"));
 }
 
 TEST(ValidateTest, SymlinksOutOfTheRepositoryAreNotRead) {
@@ -53,7 +61,8 @@ TEST(ValidateTest, SymlinksOutOfTheRepositoryAreNotRead) {
   outside.Write("secret.yaml", "apiVersion: gwctl/v1\n");
   std::filesystem::create_symlink(outside.root() / "secret.yaml", repo.root() / "link.yaml");
   std::filesystem::create_directories(repo.root() / "customers");
-  std::filesystem::create_directory_symlink(outside.root(), repo.root() / "customers" / "elsewhere");
+  std::filesystem::create_directory_symlink(outside.root(),
+                                            repo.root() / "customers" / "elsewhere");
   auto report = repo.Validate();
   ASSERT_EQ(report.diagnostics.items().size(), 2u);
   EXPECT_EQ(report.diagnostics.items()[0].location.file, "customers/elsewhere");
@@ -68,16 +77,21 @@ TEST(ValidateTest, CsvPathsMayNotLeaveTheRepository) {
   repo.WriteRepository();
   outside.Write("users.csv", "email\nx@acme.example\n");
   std::filesystem::create_directories(repo.root() / "customers");
-  std::filesystem::create_symlink(outside.root() / "users.csv", repo.root() / "customers" / "linked.csv");
+  std::filesystem::create_symlink(outside.root() / "users.csv",
+                                  repo.root() / "customers" / "linked.csv");
   repo.Write("customers/acme.yaml",
-             CustomerYaml("acme", "acme.example", "  users:\n    csv: [../../etc/passwd, /etc/passwd, linked.csv]\n"));
+             CustomerYaml("acme", "acme.example",
+                          "  users:\n    csv: [../../etc/passwd, /etc/passwd, linked.csv]\n"));
   auto report = repo.Validate();
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("customers/acme.yaml:10:11: error: '../../etc/passwd' leaves the repository [csv-path]",
-                          "customers/acme.yaml:10:29: error: '/etc/passwd' is absolute; paths are relative to the "
-                          "manifest, inside the repository [csv-path]",
-                          "customers/acme.yaml:10:42: error: customers/linked.csv: leaves the repository (through a "
-                          "symbolic link) [path-escape]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "customers/acme.yaml:10:11: error: '../../etc/passwd' leaves the repository [csv-path]",
+          "customers/acme.yaml:10:29: error: '/etc/passwd' is absolute; paths are relative to the "
+          "manifest, inside the repository [csv-path]",
+          "customers/acme.yaml:10:42: error: customers/linked.csv: leaves the repository (through "
+          "a "
+          "symbolic link) [path-escape]"));
 }
 
 TEST(ValidateTest, AFiftyMegabyteFileIsRefusedQuickly) {
@@ -87,8 +101,10 @@ TEST(ValidateTest, AFiftyMegabyteFileIsRefusedQuickly) {
   auto started = std::chrono::steady_clock::now();
   auto report = repo.Validate();
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("huge.yaml:0:0: error: file is larger than the 16 MiB limit for manifests [file-size]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "huge.yaml:0:0: error: file is larger than the 16 MiB limit for manifests [file-size]"));
 }
 
 TEST(ValidateTest, HiddenDirectoriesAndNestedRepositoriesAreSkipped) {
@@ -106,12 +122,14 @@ TEST(ValidateTest, DefaultsMergeKeyByKeyAndTheCustomerWins) {
   TempRepo repo;
   repo.WriteRepository();
   repo.Write("defaults.yaml",
-             "apiVersion: gwctl/v1\nkind: PartnerDefaults\nmetadata: {name: defaults}\nspec:\n  filtering:\n"
+             "apiVersion: gwctl/v1\nkind: PartnerDefaults\nmetadata: {name: defaults}\nspec:\n  "
+             "filtering:\n"
              "    level: premium\n    contentFilter:\n      maxMessageSize: 150MiB\n"
              "      forbiddenAttachments: [docmacro, executable]\n");
-  repo.Write("customers/acme.yaml",
-             CustomerYaml("acme", "acme.example",
-                          "  filtering:\n    contentFilter:\n      forbiddenAttachments: [archive]\n"));
+  repo.Write(
+      "customers/acme.yaml",
+      CustomerYaml("acme", "acme.example",
+                   "  filtering:\n    contentFilter:\n      forbiddenAttachments: [archive]\n"));
   auto report = repo.Validate();
   ASSERT_FALSE(report.diagnostics.has_errors());
   ASSERT_EQ(report.manifests.customers.size(), 1u);
@@ -122,7 +140,8 @@ TEST(ValidateTest, DefaultsMergeKeyByKeyAndTheCustomerWins) {
   EXPECT_EQ(filtering["contentFilter"]["forbiddenAttachments"], nlohmann::json::array({"archive"}));
   EXPECT_EQ(effective.LocationOf("/spec/filtering/level").file, "defaults.yaml");
   EXPECT_EQ(effective.LocationOf("/spec/filtering/contentFilter/maxMessageSize").line, 8);
-  EXPECT_EQ(effective.LocationOf("/spec/filtering/contentFilter/forbiddenAttachments").file, "customers/acme.yaml");
+  EXPECT_EQ(effective.LocationOf("/spec/filtering/contentFilter/forbiddenAttachments").file,
+            "customers/acme.yaml");
 }
 
 TEST(ValidateTest, InheritedValuesAreCheckedAgainstEachCustomer) {
@@ -136,18 +155,22 @@ TEST(ValidateTest, InheritedValuesAreCheckedAgainstEachCustomer) {
   globex.replace(globex.find("ultimate-access"), 15, "ultimate-defense");
   repo.Write("customers/globex.yaml", globex);
   auto report = repo.Validate();
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("customers/globex.yaml:5:12: error: continuity is enabled (defaults.yaml:5) but needs "
-                          "product ultimate-access, not ultimate-defense [continuity]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "customers/globex.yaml:5:12: error: continuity is enabled (defaults.yaml:5) but needs "
+          "product ultimate-access, not ultimate-defense [continuity]"));
 }
 
 TEST(ValidateTest, CsvUsersMergeWithInlineMailboxesAndReportBadRows) {
   TempRepo repo;
   repo.WriteRepository();
-  repo.Write("customers/acme.yaml",
-             CustomerYaml("acme", "acme.example",
-                          "  users:\n    mailboxes:\n      - {address: alice@acme.example, firstName: Alice}\n"
-                          "    csv: [acme.csv]\n"));
+  repo.Write(
+      "customers/acme.yaml",
+      CustomerYaml(
+          "acme", "acme.example",
+          "  users:\n    mailboxes:\n      - {address: alice@acme.example, firstName: Alice}\n"
+          "    csv: [acme.csv]\n"));
   repo.Write("customers/acme.csv",
              "email,first_name,type,aliases\r\n"
              "ALICE@acme.example,Alicia,,\r\n"  // merged: the inline entry wins
@@ -158,17 +181,19 @@ TEST(ValidateTest, CsvUsersMergeWithInlineMailboxesAndReportBadRows) {
              "erin@acme.example,Erin\r\n"
              "frank@acme.example,Frank,,bob@acme.example;f@acme.example\r\n");
   auto report = repo.Validate();
-  EXPECT_THAT(
-      Lines(report.diagnostics),
-      ElementsAre(
-          "customers/acme.csv:4:1: error: 'carol@other.example' is not in this customer's domains (acme.example) "
-          "[user-domain]",
-          "customers/acme.csv:5:1: error: address 'bob@acme.example' is already defined at customers/acme.csv:3 "
-          "[user-duplicate]",
-          "customers/acme.csv:6:24: error: type 'boss' must be one of: mailbox, shared, resource, alias [csv]",
-          "customers/acme.csv:7:1: error: row has 2 fields; the header has 4 [csv]",
-          "customers/acme.csv:8:1: error: address 'bob@acme.example' is already defined at customers/acme.csv:3 "
-          "[user-duplicate]"));
+  EXPECT_THAT(Lines(report.diagnostics),
+              ElementsAre("customers/acme.csv:4:1: error: 'carol@other.example' is not in this "
+                          "customer's domains (acme.example) "
+                          "[user-domain]",
+                          "customers/acme.csv:5:1: error: address 'bob@acme.example' is already "
+                          "defined at customers/acme.csv:3 "
+                          "[user-duplicate]",
+                          "customers/acme.csv:6:24: error: type 'boss' must be one of: mailbox, "
+                          "shared, resource, alias [csv]",
+                          "customers/acme.csv:7:1: error: row has 2 fields; the header has 4 [csv]",
+                          "customers/acme.csv:8:1: error: address 'bob@acme.example' is already "
+                          "defined at customers/acme.csv:3 "
+                          "[user-duplicate]"));
   const auto& users = report.manifests.customers[0].users;
   ASSERT_EQ(users.size(), 2u);
   EXPECT_EQ(users[0].address, "alice@acme.example");
@@ -185,24 +210,31 @@ TEST(ValidateTest, DomainsAreComparedAfterIdnaNormalisation) {
   repo.Write("customers/b.yaml", CustomerYaml("b", "XN--BCHER-KVA.example"));
   repo.Write("customers/c.yaml", CustomerYaml("c", "eu.bücher.example"));
   auto report = repo.Validate();
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("customers/b.yaml:7:22: error: domain 'xn--bcher-kva.example' is already claimed by "
-                          "customer 'a' (customers/a.yaml:7) [domain-duplicate]",
-                          "customers/c.yaml:7:22: warning: 'eu.xn--bcher-kva.example' is a subdomain of "
-                          "'xn--bcher-kva.example', which belongs to customer 'a' [subdomain]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "customers/b.yaml:7:22: error: domain 'xn--bcher-kva.example' is already claimed by "
+          "customer 'a' (customers/a.yaml:7) [domain-duplicate]",
+          "customers/c.yaml:7:22: warning: 'eu.xn--bcher-kva.example' is a subdomain of "
+          "'xn--bcher-kva.example', which belongs to customer 'a' [subdomain]"));
 }
 
 TEST(ValidateTest, RelaySourcesMayNotOverlapBetweenCustomers) {
   TempRepo repo;
   repo.WriteRepository();
   repo.Write("customers/a.yaml",
-             CustomerYaml("a", "a.example", "  outboundRelay: {sources: [198.51.100.0/24, 203.0.113.1]}\n"));
-  repo.Write("customers/b.yaml", CustomerYaml("b", "b.example", "  outboundRelay: {sources: \"198.51.100.64/26\"}\n"));
-  repo.Write("customers/c.yaml", CustomerYaml("c", "c.example", "  outboundRelay: {sources: [203.0.113.2]}\n"));
+             CustomerYaml("a", "a.example",
+                          "  outboundRelay: {sources: [198.51.100.0/24, 203.0.113.1]}\n"));
+  repo.Write("customers/b.yaml",
+             CustomerYaml("b", "b.example", "  outboundRelay: {sources: \"198.51.100.64/26\"}\n"));
+  repo.Write("customers/c.yaml",
+             CustomerYaml("c", "c.example", "  outboundRelay: {sources: [203.0.113.2]}\n"));
   auto report = repo.Validate();
-  EXPECT_THAT(Lines(report.diagnostics),
-              ElementsAre("customers/b.yaml:9:28: error: relay source 198.51.100.64/26 overlaps 198.51.100.0/24 of "
-                          "customer 'a' (customers/a.yaml:9) [relay-source-conflict]"));
+  EXPECT_THAT(
+      Lines(report.diagnostics),
+      ElementsAre(
+          "customers/b.yaml:9:28: error: relay source 198.51.100.64/26 overlaps 198.51.100.0/24 of "
+          "customer 'a' (customers/a.yaml:9) [relay-source-conflict]"));
 }
 
 TEST(ValidateTest, ReportsMistakesInEveryFileInOneRun) {

@@ -31,7 +31,8 @@ class SchemaSet {
 
   // Checks `document` against the schema file `name` of schemas/, e.g.
   // "customer.schema.json". An unknown name is a programming error and aborts.
-  std::vector<SchemaViolation> Validate(std::string_view name, const nlohmann::json& document) const;
+  std::vector<SchemaViolation> Validate(std::string_view name,
+                                        const nlohmann::json& document) const;
 
   // The schema files as {file name, JSON text}, e.g. for `gwctl schema`.
   static const std::vector<std::pair<std::string_view, std::string_view>>& Files();

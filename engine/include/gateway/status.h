@@ -12,7 +12,7 @@ namespace gw {
 
 enum class StatusCode {
   kOk,
-  kInvalidArgument,     // the caller's input is wrong; retrying will not help
+  kInvalidArgument,  // the caller's input is wrong; retrying will not help
   kNotFound,
   kAlreadyExists,
   kConflict,            // held by someone else (a domain, the lease)
@@ -41,7 +41,7 @@ class Status {
 template <typename T>
 class Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : state_(std::move(value)) {}        // NOLINT: implicit by design
   Result(Status status) : state_(std::move(status)) {  // NOLINT: implicit by design
     assert(!std::get<Status>(state_).ok() && "a Result needs a value or an error");
   }

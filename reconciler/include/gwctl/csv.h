@@ -25,6 +25,7 @@ struct CsvRecord {
 // Parses `text`. Blank lines are skipped. A record with a syntax error (an unclosed
 // quote, text after a closing quote) is reported in `diagnostics` and left out;
 // parsing resumes on the next line.
-std::vector<CsvRecord> ParseCsv(const std::string& file, std::string_view text, Diagnostics& diagnostics);
+std::vector<CsvRecord> ParseCsv(const std::string& file, std::string_view text,
+                                Diagnostics& diagnostics);
 
 }  // namespace gwctl

@@ -23,7 +23,9 @@ gw::Result<std::string> NormalizeHost(std::string_view host);
 
 // The default preference of the entry at `index` when none is written: 10, 20, 30...
 // so the written order is the delivery order, as in the vendor panels.
-inline int DefaultPreference(size_t index) { return static_cast<int>(10 * (index + 1)); }
+inline int DefaultPreference(size_t index) {
+  return static_cast<int>(10 * (index + 1));
+}
 
 // Parses the panel shorthand "mail.example.com:25#10;203.0.113.10#20;[2001:db8::25]:2525".
 // Port defaults to 25, preference to DefaultPreference(position). The error names the

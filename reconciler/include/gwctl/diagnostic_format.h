@@ -19,7 +19,8 @@ struct DiagnosticOutput {
   size_t files = 0;  // files read, for the summary
 };
 
-void WriteDiagnostics(std::ostream& out, const Diagnostics& diagnostics, const DiagnosticOutput& options);
+void WriteDiagnostics(std::ostream& out, const Diagnostics& diagnostics,
+                      const DiagnosticOutput& options);
 
 // "examples/customers/acme.yaml:12:5", or the file alone when the line is unknown.
 std::string FormatLocation(const Location& location, const std::string& display_root);

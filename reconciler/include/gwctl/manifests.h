@@ -19,10 +19,10 @@ struct UserRecord {
   std::string address;  // normalised local@domain
   std::string first_name;
   std::string last_name;
-  std::string type = "mailbox";  // mailbox | shared | resource | alias
+  std::string type = "mailbox";      // mailbox | shared | resource | alias
   std::vector<std::string> aliases;  // normalised
-  std::string source;  // "manifest" | "csv"
-  Location location;   // the mailbox entry or CSV row that defines it
+  std::string source;                // "manifest" | "csv"
+  Location location;                 // the mailbox entry or CSV row that defines it
 
   bool billable() const { return type == "mailbox"; }
 };
@@ -34,7 +34,7 @@ struct CustomerManifest {
   std::vector<std::string> domains;       // normalised; the primary first
   std::vector<Destination> destinations;  // normalised, in written order
   std::vector<IpRange> relay_sources;
-  std::vector<UserRecord> users;          // sorted by address, one per address
+  std::vector<UserRecord> users;  // sorted by address, one per address
 };
 
 struct Manifests {

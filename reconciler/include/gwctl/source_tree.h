@@ -27,7 +27,8 @@ class SourceTree {
   // subdirectory holding its own gwctl.yaml (another repository). Entries that cannot
   // be read safely (symbolic links out of the repository) are reported in `diagnostics`.
   // Fails only when the tree itself cannot be read.
-  virtual gw::Result<std::vector<std::string>> ListManifestFiles(Diagnostics& diagnostics) const = 0;
+  virtual gw::Result<std::vector<std::string>> ListManifestFiles(
+      Diagnostics& diagnostics) const = 0;
 
   // The contents of `path`. kNotFound if missing, kInvalidArgument if it leaves the
   // repository or is not a regular file, kResourceExhausted if larger than max_bytes,
@@ -41,6 +42,7 @@ gw::Result<std::unique_ptr<SourceTree>> OpenDirectoryTree(const std::filesystem:
 // Joins `relative` (as written in a manifest) to the directory of `from_file` and
 // normalises "." and ".." lexically. Fails if the result would leave the repository or
 // `relative` is absolute.
-gw::Result<std::string> ResolveRepositoryPath(const std::string& from_file, const std::string& relative);
+gw::Result<std::string> ResolveRepositoryPath(const std::string& from_file,
+                                              const std::string& relative);
 
 }  // namespace gwctl

@@ -24,6 +24,7 @@ struct ValidationReport {
 
 // Reads and validates every manifest in `tree`. Fails (rather than reporting
 // diagnostics) only when the tree cannot be read at all.
-gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree, const ValidationLimits& limits = {});
+gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
+                                                const ValidationLimits& limits = {});
 
 }  // namespace gwctl

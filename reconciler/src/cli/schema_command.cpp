@@ -14,8 +14,10 @@ void RegisterSchemaCommand(CLI::App& app, int& exit_code) {
     std::string out;
   };
   auto options = std::make_shared<Options>();
-  CLI::App* command = app.add_subcommand("schema", "Print or write the JSON Schemas of the manifest kinds, for editors");
-  command->add_option("NAME", options->name, "A schema to print: repository, partner-defaults, customer, common");
+  CLI::App* command = app.add_subcommand(
+      "schema", "Print or write the JSON Schemas of the manifest kinds, for editors");
+  command->add_option("NAME", options->name,
+                      "A schema to print: repository, partner-defaults, customer, common");
   command->add_option("--out", options->out, "Write every schema file into this directory");
   command->footer(
       "Editors using yaml-language-server validate while typing with a modeline such as\n"

@@ -24,10 +24,13 @@ void RegisterValidateCommand(CLI::App& app, int& exit_code) {
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
-      "validate", "Check every manifest in a repository (schema and rules); no gateway is contacted");
+      "validate",
+      "Check every manifest in a repository (schema and rules); no gateway is contacted");
   command->add_option("DIR", options->directory, "The repository directory (holding gwctl.yaml)")
       ->capture_default_str();
-  command->add_option("--format", options->format, "Output: text, json or github (workflow annotations)")
+  command
+      ->add_option("--format", options->format,
+                   "Output: text, json or github (workflow annotations)")
       ->check(CLI::IsMember({"text", "json", "github"}))
       ->capture_default_str();
   command->footer("Exit codes: 0 valid (warnings allowed), 1 invalid, 4 could not run.");
@@ -49,7 +52,8 @@ void RegisterValidateCommand(CLI::App& app, int& exit_code) {
                     : options->format == "github" ? OutputFormat::kGithub
                                                   : OutputFormat::kText;
     output.display_root = options->directory;
-    while (output.display_root.size() > 1 && output.display_root.back() == '/') output.display_root.pop_back();
+    while (output.display_root.size() > 1 && output.display_root.back() == '/')
+      output.display_root.pop_back();
     output.color = output.format == OutputFormat::kText && UseColor(STDOUT_FILENO);
     output.files = report->files;
     WriteDiagnostics(std::cout, report->diagnostics, output);
