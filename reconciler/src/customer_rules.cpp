@@ -43,10 +43,6 @@ std::vector<std::string> Split(std::string_view text, char separator) {
   return parts;
 }
 
-std::string Where(const Location& location) {
-  return location.line > 0 ? fmt::format("{}:{}", location.file, location.line) : location.file;
-}
-
 class CustomerChecker {
  public:
   CustomerChecker(CustomerManifest& customer, const CustomerRuleContext& context,
@@ -263,28 +259,33 @@ class CustomerChecker {
     }
   }
 
+  struct AddressProblem {
+    const char* rule;  // user-invalid or user-domain
+    std::string message;
+  };
+
+  // Why `text` is not a valid address in one of the customer's domains, if it is not.
+  std::optional<AddressProblem> FindAddressProblem(const std::string& text) const {
+    auto address = ParseEmailAddress(text);
+    if (!address.ok()) return AddressProblem{"user-invalid", address.status().message()};
+    if (!InCustomerDomains(address->domain)) {
+      return AddressProblem{"user-domain",
+                            fmt::format("'{}' is not in this customer's domains ({})", text,
+                                        fmt::join(customer_.domains, ", "))};
+    }
+    return std::nullopt;
+  }
+
   // Parses an address written at `at` and checks its domain; reports and returns
   // nothing when it is invalid.
   std::optional<std::string> CheckAddress(const JsonCursor& at) {
     const std::string* text = at.string();
     if (!text) return std::nullopt;
-    auto message = AddressProblem(*text);
-    if (message.empty()) return ParseEmailAddress(*text)->ToString();
-    Error(at, message.rfind("is not", 0) == 0 ? "user-invalid" : "user-domain",
-          message.substr(message.find(':') + 1));
-    return std::nullopt;
-  }
-
-  // Empty when `text` is a valid address in one of the customer's domains, else
-  // "kind:message".
-  std::string AddressProblem(const std::string& text) const {
-    auto address = ParseEmailAddress(text);
-    if (!address.ok()) return "is not:" + address.status().message();
-    if (!InCustomerDomains(address->domain)) {
-      return fmt::format("outside:'{}' is not in this customer's domains ({})", text,
-                         fmt::join(customer_.domains, ", "));
+    if (auto problem = FindAddressProblem(*text)) {
+      Error(at, problem->rule, problem->message);
+      return std::nullopt;
     }
-    return {};
+    return ParseEmailAddress(*text)->ToString();
   }
 
   // Records a user and its aliases; on a clash, an inline entry wins over a CSV one
@@ -301,7 +302,8 @@ class CustomerChecker {
           existing.address == name) {
         return;  // merged: the inline mailbox wins
       }
-      report(fmt::format("address '{}' is already defined at {}", name, Where(existing.location)));
+      report(fmt::format("address '{}' is already defined at {}", name,
+                         FileAndLine(existing.location)));
       return;
     }
     for (const auto& name : names) owners_[name] = customer_.users.size();
@@ -377,14 +379,12 @@ class CustomerChecker {
       user.source = "csv";
       user.location = {*path, record.line, 0};
       const CsvField& email = *field("email");
-      std::string problem = AddressProblem(Trim(email.value));
       if (Trim(email.value).empty()) {
         error(email, "csv", "email is empty");
         continue;
       }
-      if (!problem.empty()) {
-        error(email, problem.rfind("is not", 0) == 0 ? "user-invalid" : "user-domain",
-              problem.substr(problem.find(':') + 1));
+      if (auto problem = FindAddressProblem(Trim(email.value))) {
+        error(email, problem->rule, problem->message);
         continue;
       }
       user.address = ParseEmailAddress(Trim(email.value))->ToString();
@@ -402,10 +402,8 @@ class CustomerChecker {
       bool aliases_ok = true;
       if (const CsvField* f = field("aliases")) {
         for (const auto& alias : Split(f->value, ';')) {
-          std::string alias_problem = AddressProblem(alias);
-          if (!alias_problem.empty()) {
-            error(*f, alias_problem.rfind("is not", 0) == 0 ? "user-invalid" : "user-domain",
-                  alias_problem.substr(alias_problem.find(':') + 1));
+          if (auto problem = FindAddressProblem(alias)) {
+            error(*f, problem->rule, problem->message);
             aliases_ok = false;
             continue;
           }
@@ -555,7 +553,7 @@ class CustomerChecker {
       if (auto it = allowed.find(*key); it != allowed.end()) {
         Error(block[i], "list-conflict",
               fmt::format("{} is on both the allow list ({}) and the block list",
-                          key->substr(key->find(':') + 1), Where(At(it->second))));
+                          key->substr(key->find(':') + 1), FileAndLine(At(it->second))));
       }
     }
     auto outbound = lists["outboundBlock"];
@@ -579,7 +577,7 @@ class CustomerChecker {
       if (auto it = allowed_recipients.find(*local); it != allowed_recipients.end()) {
         Error(recipient_block[i], "list-conflict",
               fmt::format("'{}' is on both recipientAllow ({}) and recipientBlock", *local,
-                          Where(At(it->second))));
+                          FileAndLine(At(it->second))));
       }
     }
   }
@@ -605,7 +603,7 @@ class CustomerChecker {
     auto continuity = spec_["continuity"];
     if (!continuity.is_object()) return;
     auto enabled = continuity["enabled"];
-    std::string origin = Where(At(enabled));
+    std::string origin = FileAndLine(At(enabled));
     if (enabled.boolean_or(false)) {
       if (spec_["product"].string_or("") != "ultimate-access" && spec_["product"].exists()) {
         Error(spec_["product"], "continuity",

@@ -5,6 +5,10 @@
 
 namespace gwctl {
 
+std::string FileAndLine(const Location& location) {
+  return location.line > 0 ? location.file + ":" + std::to_string(location.line) : location.file;
+}
+
 void Diagnostics::Error(Location where, std::string rule, std::string message) {
   Add({Severity::kError, std::move(where), std::move(message), std::move(rule)});
 }

@@ -20,10 +20,6 @@ namespace {
 
 using gw::SchemaSet;
 
-std::string Where(const Location& location) {
-  return location.line > 0 ? fmt::format("{}:{}", location.file, location.line) : location.file;
-}
-
 const std::map<std::string, std::string>& KindSchemas() {
   static const std::map<std::string, std::string> schemas = {
       {"Repository", "repository.schema.json"},
@@ -70,7 +66,7 @@ void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
         diagnostics.Error(
             at, "repository-count",
             fmt::format("a second Repository document; the repository is already defined at {}",
-                        Where(repository->located.LocationOf(""))));
+                        FileAndLine(repository->located.LocationOf(""))));
         continue;
       }
       repository = d;
@@ -80,7 +76,7 @@ void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
         diagnostics.Error(
             at, "defaults-count",
             fmt::format("a second PartnerDefaults document; defaults are already defined at {}",
-                        Where(defaults->located.LocationOf(""))));
+                        FileAndLine(defaults->located.LocationOf(""))));
         continue;
       }
       defaults = d;
@@ -90,7 +86,7 @@ void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
     if (!inserted) {
       diagnostics.Error(at, "name-duplicate",
                         fmt::format("{} '{}' is already defined at {}", d->kind, d->name,
-                                    Where(it->second->located.LocationOf("/metadata/name"))));
+                                    FileAndLine(it->second->located.LocationOf("/metadata/name"))));
     }
   }
   if (!repository && !gwctl_yaml_failed) {
@@ -128,7 +124,7 @@ void CheckDomainClaims(const std::vector<CustomerManifest>& customers,
         diagnostics.Error(
             at, "domain-duplicate",
             fmt::format("domain '{}' is already claimed by customer '{}' ({})", domain,
-                        customers[it->second.first].name, Where(it->second.second)));
+                        customers[it->second.first].name, FileAndLine(it->second.second)));
       }
     }
   }
@@ -172,10 +168,10 @@ void CheckRelayClaims(const std::vector<CustomerManifest>& customers,
     while (!open.empty() && !open.back()->range.Contains(claim.range)) open.pop_back();
     for (auto it = open.rbegin(); it != open.rend(); ++it) {
       if ((*it)->customer == claim.customer) continue;
-      diagnostics.Error(
-          *claim.at, "relay-source-conflict",
-          fmt::format("relay source {} overlaps {} of customer '{}' ({})", claim.range.ToString(),
-                      (*it)->range.ToString(), customers[(*it)->customer].name, Where(*(*it)->at)));
+      diagnostics.Error(*claim.at, "relay-source-conflict",
+                        fmt::format("relay source {} overlaps {} of customer '{}' ({})",
+                                    claim.range.ToString(), (*it)->range.ToString(),
+                                    customers[(*it)->customer].name, FileAndLine(*(*it)->at)));
       break;
     }
     open.push_back(&claim);

@@ -19,6 +19,9 @@ struct Location {
   int column = 0;
 };
 
+// "customers/acme.yaml:12", for naming another place inside a message.
+std::string FileAndLine(const Location& location);
+
 enum class Severity { kError, kWarning };
 
 struct Diagnostic {
