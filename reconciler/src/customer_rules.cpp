@@ -7,13 +7,17 @@
 
 #include <fmt/format.h>
 
+#include "gateway/domain_name.h"
 #include "gwctl/csv.h"
-#include "gwctl/domain_name.h"
 #include "gwctl/quantity.h"
 #include "gwctl/time_zone.h"
 #include "json_cursor.h"
 
 namespace gwctl {
+
+using gw::IsSameOrSubdomain;
+using gw::NormalizeDomain;
+using gw::ParseEmailAddress;
 
 namespace {
 

@@ -4,10 +4,14 @@
 
 #include <fmt/format.h>
 
-#include "gwctl/domain_name.h"
+#include "gateway/domain_name.h"
 #include "gwctl/ip_range.h"
 
 namespace gwctl {
+
+using gw::IsSameOrSubdomain;
+using gw::NormalizeDomain;
+using gw::ParseEmailAddress;
 
 using gw::Result;
 using gw::Status;

@@ -8,13 +8,17 @@
 #include <fmt/format.h>
 
 #include "customer_rules.h"
+#include "gateway/domain_name.h"
 #include "gateway/schema.h"
 #include "gwctl/destination.h"
-#include "gwctl/domain_name.h"
 #include "json_cursor.h"
 #include "parallel.h"
 
 namespace gwctl {
+
+using gw::IsSameOrSubdomain;
+using gw::NormalizeDomain;
+using gw::ParseEmailAddress;
 
 namespace {
 

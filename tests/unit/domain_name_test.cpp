@@ -1,8 +1,8 @@
-#include "gwctl/domain_name.h"
+#include "gateway/domain_name.h"
 
 #include <gtest/gtest.h>
 
-namespace gwctl {
+namespace gw {
 namespace {
 
 TEST(DomainNameTest, LowercasesAndConvertsInternationalNames) {
@@ -38,4 +38,4 @@ TEST(DomainNameTest, ParsesAndNormalisesAddresses) {
 }
 
 }  // namespace
-}  // namespace gwctl
+}  // namespace gw

@@ -15,10 +15,14 @@ enum class StatusCode {
   kInvalidArgument,  // the caller's input is wrong; retrying will not help
   kNotFound,
   kAlreadyExists,
-  kConflict,            // held by someone else (a domain, the lease)
-  kFailedPrecondition,  // a version or state check failed
-  kResourceExhausted,   // a size or count limit was hit
-  kUnavailable,         // the environment failed (I/O, network); retrying may help
+  kConflict,              // held by someone else (a domain, the lease)
+  kFailedPrecondition,    // a version or state check failed
+  kPreconditionRequired,  // a write came without the version check it needs
+  kUnauthenticated,       // no credentials, or wrong ones
+  kPermissionDenied,      // authenticated, but not allowed to do this
+  kMalformed,             // the request itself cannot be read (not JSON)
+  kResourceExhausted,     // a size or count limit was hit
+  kUnavailable,           // the environment failed (I/O, network); retrying may help
   kInternal,
 };
 
@@ -26,16 +30,21 @@ class Status {
  public:
   Status() = default;
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
+  // `field` is the JSON pointer of the offending value, e.g. "/spec/destinations/1/port".
+  Status(StatusCode code, std::string message, std::string field)
+      : code_(code), message_(std::move(message)), field_(std::move(field)) {}
 
   static Status Ok() { return {}; }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
+  const std::string& field() const { return field_; }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string field_;
 };
 
 template <typename T>

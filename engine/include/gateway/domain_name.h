@@ -7,7 +7,7 @@
 
 #include "gateway/status.h"
 
-namespace gwctl {
+namespace gw {
 
 // The normalised form of a mail domain, or kInvalidArgument with a message that says
 // what is wrong. A domain needs at least two labels; one trailing dot is accepted.
@@ -26,4 +26,4 @@ struct EmailAddress {
 // Parses and normalises local@domain.
 gw::Result<EmailAddress> ParseEmailAddress(std::string_view text);
 
-}  // namespace gwctl
+}  // namespace gw

@@ -1,4 +1,4 @@
-#include "gwctl/domain_name.h"
+#include "gateway/domain_name.h"
 
 #include <idn2.h>
 
@@ -7,11 +7,7 @@
 
 #include <fmt/format.h>
 
-namespace gwctl {
-
-using gw::Result;
-using gw::Status;
-using gw::StatusCode;
+namespace gw {
 
 namespace {
 
@@ -109,4 +105,4 @@ Result<EmailAddress> ParseEmailAddress(std::string_view text) {
   return EmailAddress{AsciiLower(local), std::move(domain).value()};
 }
 
-}  // namespace gwctl
+}  // namespace gw

@@ -1,0 +1,43 @@
+// AdminServer: gatewayd's HTTP admin API (/v1, /healthz, /metrics) over a Service.
+// Every request but /healthz needs a bearer token from the TokenStore; errors have one
+// JSON shape, {"error": {"code", "message", "field"}}. Stop() stops accepting and lets
+// requests in flight finish.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "gateway/service.h"
+#include "gateway/status.h"
+#include "gateway/tokens.h"
+
+namespace gw {
+
+struct AdminServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8025;       // 0 picks a free port
+  std::string tls_cert;  // both set: HTTPS
+  std::string tls_key;
+  size_t max_body_bytes = 64u << 20;
+  int threads = 8;
+};
+
+class AdminServer {
+ public:
+  // Binds the listening socket (so the port is known) without serving yet.
+  static Result<std::unique_ptr<AdminServer>> Bind(Service& service, const TokenStore& tokens,
+                                                   const AdminServerOptions& options);
+  ~AdminServer();
+
+  int port() const;
+  std::string url() const;  // http(s)://host:port
+  void Serve();             // blocks until Stop()
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gw

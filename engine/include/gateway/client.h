@@ -1,0 +1,57 @@
+// GatewayClient: how gwctl talks to a gateway, whichever way it is reached. Two
+// implementations behave identically (a shared conformance suite runs on both):
+//   http://host:port, https://host:port   gatewayd's admin API, with a bearer token
+//   embedded:PATH                          the engine in this process, on the store at PATH
+// Errors come back as the Service reports them (kNotFound, kConflict, ...); failures to
+// reach the gateway are kUnavailable, and timeouts are bounded by ClientOptions.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/model.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+class GatewayClient {
+ public:
+  virtual ~GatewayClient() = default;
+
+  // "http://127.0.0.1:8025" or "embedded:/path/gateway.db", for messages.
+  virtual std::string Describe() const = 0;
+
+  // Creates the partner if it does not exist (an operator's right; always allowed embedded).
+  virtual Status EnsurePartner(const std::string& partner) = 0;
+  virtual Result<PartnerState> GetState(const std::string& partner) = 0;
+  virtual Result<Customer> GetCustomer(const std::string& partner, const std::string& name) = 0;
+  virtual Result<Customer> PutCustomer(const std::string& partner, const std::string& name,
+                                       const CustomerWrite& write, WriteCondition condition) = 0;
+  virtual Status DeleteCustomer(const std::string& partner, const std::string& name,
+                                int64_t version) = 0;
+  virtual Result<UserPage> ListUsers(const std::string& partner, const std::string& customer,
+                                     const std::string& after, size_t limit) = 0;
+  virtual Result<UserBatchResult> BatchUsers(const std::string& partner,
+                                             const std::string& customer,
+                                             const UserBatch& batch) = 0;
+  virtual Result<Lease> TakeLease(const std::string& partner, const std::string& holder,
+                                  int64_t ttl_seconds) = 0;
+  virtual Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
+                                                    size_t limit) = 0;
+};
+
+struct ClientOptions {
+  std::string token;    // bearer token for http(s); ignored when embedded
+  std::string ca_file;  // extra CA certificates for https
+  std::chrono::milliseconds connect_timeout{5000};
+  std::chrono::milliseconds request_timeout{60000};
+};
+
+// Connects by URL. Embedded clients open (and create) the store at once; HTTP clients
+// connect lazily, so an unreachable server shows on the first call.
+Result<std::unique_ptr<GatewayClient>> ConnectGateway(const std::string& url,
+                                                      const ClientOptions& options = {});
+
+}  // namespace gw

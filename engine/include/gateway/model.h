@@ -1,0 +1,120 @@
+// The gateway's data model: partners own customers; a customer is a settings document
+// (a Customer manifest's spec with defaults merged and users split out) plus its users.
+// These types travel unchanged between gwctl, the HTTP API and the store.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace gw {
+
+// An address of a customer that the gateway accepts mail for.
+struct User {
+  std::string address;           // normalised local@domain (lowercase, IDNA A-labels)
+  std::string type = "mailbox";  // mailbox | shared | resource | alias
+  std::string first_name;
+  std::string last_name;
+  std::vector<std::string> aliases;  // normalised, sorted
+  std::string source = "manifest";   // manifest | csv | ldap | discovered
+  bool active = true;
+
+  bool operator==(const User&) const = default;
+};
+
+// A customer as the gateway holds it.
+struct Customer {
+  std::string name;
+  int64_t version = 0;  // bumped by every change of the settings document; the ETag
+  std::string owner;    // who manages it, e.g. "gwctl:northwind-msp"; empty if made by hand
+  std::string applied_revision;  // the git commit that last wrote it
+  std::map<std::string, std::string> labels;
+  nlohmann::json spec = nlohmann::json::object();
+  // Write-only values (passwords) are never stored or returned: only a fingerprint per
+  // JSON pointer of the secret, e.g. {"/panelLogin/password": "sha256:..."}.
+  std::map<std::string, std::string> secret_fingerprints;
+  int64_t user_count = 0;
+  std::string users_digest;  // UsersDigest() of all its users: equal digests, equal users
+  std::string created_at;    // RFC 3339, UTC
+  std::string updated_at;
+};
+
+// What a create or replace carries.
+struct CustomerWrite {
+  std::string owner;
+  std::string applied_revision;
+  std::map<std::string, std::string> labels;
+  nlohmann::json spec = nlohmann::json::object();
+  std::map<std::string, std::string> secrets;  // JSON pointer -> value; only fingerprints are kept
+};
+
+// The check a write makes against the stored version.
+struct WriteCondition {
+  enum class Kind { kCreateOnly, kVersion };
+  Kind kind = Kind::kCreateOnly;
+  int64_t version = 0;
+
+  static WriteCondition CreateOnly() { return {Kind::kCreateOnly, 0}; }
+  static WriteCondition AtVersion(int64_t v) { return {Kind::kVersion, v}; }
+};
+
+// An atomic change to a customer's users: all of it applies, or none.
+struct UserBatch {
+  std::vector<User> upsert;
+  std::vector<std::string> remove;  // addresses; removing an absent one is not an error
+};
+
+struct UserBatchResult {
+  int64_t upserted = 0;  // users created or changed (identical ones are not counted)
+  int64_t removed = 0;
+  int64_t user_count = 0;
+  std::string users_digest;
+};
+
+struct UserPage {
+  std::vector<User> users;  // sorted by address
+  std::string next_after;   // pass as `after` for the next page; empty at the end
+};
+
+// Everything a planner needs about one partner, read in one transaction.
+struct PartnerState {
+  std::string partner;
+  int64_t revision = 0;             // bumped by every write to the partner; a plan records it
+  std::vector<Customer> customers;  // sorted by name
+};
+
+struct Lease {
+  std::string holder;
+  int64_t expires_at_unix = 0;
+};
+
+struct AuditEntry {
+  int64_t id = 0;
+  std::string at;  // RFC 3339
+  std::string partner;
+  std::string actor;  // the token's name, or "local" in embedded mode
+  std::string
+      action;  // customer.create, customer.update, customer.delete, users.batch, partner.create
+  std::string target;
+  nlohmann::json detail;  // never holds a secret
+};
+
+// The fingerprint of a write-only value, as stored and returned: gwctl computes the
+// same from the value it would write and compares, without either side showing it.
+std::string SecretFingerprint(const std::string& partner, const std::string& customer,
+                              const std::string& pointer, const std::string& value);
+
+// 16 bytes (hex) that identify one user's full record; the users digest of a customer
+// is the XOR of these over its users, so it can be kept up to date one user at a time.
+std::string UserHash(const User& user);
+std::string UsersDigest(const std::vector<User>& users);
+std::string XorHex(const std::string& a, const std::string& b);
+
+nlohmann::json ToJson(const User& user);
+nlohmann::json ToJson(const Customer& customer);
+nlohmann::json ToJson(const AuditEntry& entry);
+
+}  // namespace gw

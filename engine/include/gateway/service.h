@@ -1,0 +1,91 @@
+// Service: the gateway engine. Every rule about what may be written lives here, once,
+// behind both the admin API (gatewayd) and the in-process client (embedded:PATH).
+//
+// Contract:
+// - Each write is one SQLite transaction in a WAL-mode store with synchronous=FULL: once
+//   a call returns success the change survives a crash of the process or the machine.
+// - Every settings document is validated against the same JSON Schema gwctl uses
+//   (schemas/customer.schema.json); violations are kInvalidArgument with the field.
+// - Domains are unique across the whole gateway; claiming one held elsewhere is
+//   kConflict without saying who holds it. Users' addresses lie in their customer's domains.
+// - A replace that changes nothing returns the stored customer without a new version.
+// - An actor sees only its own partner (others are kNotFound) unless it is an operator.
+// - Secrets are never stored, logged or audited: only their fingerprints.
+// Thread-safe: calls are serialised internally.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gateway/model.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+struct Actor {
+  std::string name;  // recorded in the audit log
+  bool is_operator = false;
+  std::string partner;  // the only partner a non-operator may touch
+
+  static Actor Local() { return {"local", true, ""}; }
+};
+
+struct ServiceOptions {
+  size_t max_users_per_batch = 50'000;
+  size_t max_page_size = 10'000;
+};
+
+class Service {
+ public:
+  // Opens the store at `path` (a file; created with its directory if missing). Fails
+  // with a clear message, changing nothing, if the file is not a store, is corrupt, is
+  // read-only, or was written by a newer version.
+  static Result<std::unique_ptr<Service>> Open(const std::string& path,
+                                               ServiceOptions options = {});
+  ~Service();
+
+  // Partners (operator only). Creating an existing partner is a no-op.
+  Status PutPartner(const Actor& actor, const std::string& partner);
+  Result<std::vector<std::string>> ListPartners(const Actor& actor);
+
+  Result<std::vector<Customer>> ListCustomers(const Actor& actor, const std::string& partner);
+  Result<Customer> GetCustomer(const Actor& actor, const std::string& partner,
+                               const std::string& name);
+  // Creates or replaces. kFailedPrecondition if the condition does not hold (exists on
+  // create-only, other version on replace); kNotFound when replacing a missing customer.
+  Result<Customer> PutCustomer(const Actor& actor, const std::string& partner,
+                               const std::string& name, const CustomerWrite& write,
+                               WriteCondition condition);
+  // Deletes the customer with its domains and users, if it is still at `version`.
+  Status DeleteCustomer(const Actor& actor, const std::string& partner, const std::string& name,
+                        int64_t version);
+
+  Result<UserPage> ListUsers(const Actor& actor, const std::string& partner,
+                             const std::string& customer, const std::string& after, size_t limit);
+  // All of the batch, or nothing: one invalid user rejects the whole batch.
+  Result<UserBatchResult> BatchUsers(const Actor& actor, const std::string& partner,
+                                     const std::string& customer, const UserBatch& batch);
+
+  // Every customer of the partner, read in one transaction.
+  Result<PartnerState> GetState(const Actor& actor, const std::string& partner);
+
+  // Takes or renews the partner's apply lease for `ttl_seconds`; 0 releases it.
+  // kConflict while another holder's lease is live.
+  Result<Lease> TakeLease(const Actor& actor, const std::string& partner, const std::string& holder,
+                          int64_t ttl_seconds);
+
+  Result<std::vector<AuditEntry>> ListAudit(const Actor& actor, const std::string& partner,
+                                            int64_t after, size_t limit);
+
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+ private:
+  struct Impl;
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gw

@@ -1,0 +1,48 @@
+// Tokens: who may call gatewayd. The tokens file holds only SHA-256 hashes:
+//   tokens:
+//     - {name: ops, role: operator, sha256: "<64 hex>"}
+//     - {name: northwind-ci, partner: northwind-msp, sha256: "<64 hex>"}
+// Authenticate() is safe to call concurrently with Reload().
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/service.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+// Hex SHA-256 of a token, as written in the tokens file.
+std::string HashToken(std::string_view token);
+
+class TokenStore {
+ public:
+  // Reads and checks the file: every entry needs a name, a 64-hex sha256, and either
+  // role: operator or a partner. Errors name the entry.
+  static Result<std::unique_ptr<TokenStore>> Load(const std::string& path);
+
+  // Re-reads the file; on error the previous tokens stay in force.
+  Status Reload();
+
+  // The actor a bearer token stands for, if any. Compares in constant time.
+  std::optional<Actor> Authenticate(std::string_view token) const;
+  size_t size() const;
+
+ private:
+  struct Entry {
+    Actor actor;
+    std::string sha256;
+  };
+  static Result<std::vector<Entry>> Parse(const std::string& path);
+
+  std::string path_;
+  mutable std::mutex mutex_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace gw

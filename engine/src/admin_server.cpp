@@ -1,0 +1,401 @@
+#include "gateway/admin_server.h"
+
+#include <httplib.h>
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include <fmt/format.h>
+
+#include "json_codec.h"
+
+namespace gw {
+
+using nlohmann::json;
+
+namespace {
+
+int HttpStatusFor(StatusCode code) {
+  switch (code) {
+    case StatusCode::kOk:
+      return 200;
+    case StatusCode::kMalformed:
+      return 400;
+    case StatusCode::kUnauthenticated:
+      return 401;
+    case StatusCode::kPermissionDenied:
+      return 403;
+    case StatusCode::kNotFound:
+      return 404;
+    case StatusCode::kConflict:
+      return 409;
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return 412;
+    case StatusCode::kResourceExhausted:
+      return 413;
+    case StatusCode::kInvalidArgument:
+      return 422;
+    case StatusCode::kPreconditionRequired:
+      return 428;
+    case StatusCode::kUnavailable:
+      return 503;
+    case StatusCode::kInternal:
+      return 500;
+  }
+  return 500;
+}
+
+const char* ErrorCodeName(int http) {
+  switch (http) {
+    case 400:
+      return "malformed";
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 409:
+      return "conflict";
+    case 412:
+      return "precondition_failed";
+    case 413:
+      return "too_large";
+    case 422:
+      return "invalid";
+    case 428:
+      return "precondition_required";
+    case 503:
+      return "unavailable";
+    default:
+      return "internal";
+  }
+}
+
+void WriteError(httplib::Response& res, int http, const std::string& message,
+                const std::string& field = "") {
+  json error = {{"code", ErrorCodeName(http)}, {"message", message}};
+  if (!field.empty()) error["field"] = field;
+  res.status = http;
+  res.set_content(json{{"error", error}}.dump(), "application/json");
+}
+
+void WriteStatus(httplib::Response& res, const Status& status) {
+  WriteError(res, HttpStatusFor(status.code()), status.message(), status.field());
+}
+
+void WriteJson(httplib::Response& res, int http, const json& body) {
+  res.status = http;
+  res.set_content(body.dump(), "application/json");
+}
+
+// Accepts "7", "\"7\"" and W/"7".
+std::optional<int64_t> ParseEtag(std::string value) {
+  if (value.rfind("W/", 0) == 0) value = value.substr(2);
+  if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+    value = value.substr(1, value.size() - 2);
+  try {
+    size_t used = 0;
+    int64_t v = std::stoll(value, &used);
+    if (used == value.size()) return v;
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+struct AdminServer::Impl {
+  Service& service;
+  const TokenStore& tokens;
+  AdminServerOptions options;
+  std::unique_ptr<httplib::Server> server;
+  int port = 0;
+
+  std::mutex metrics_mutex;
+  std::map<std::pair<std::string, int>, uint64_t> requests;  // (method, status) -> count
+  double duration_sum = 0;
+  uint64_t duration_count = 0;
+  static constexpr double kBuckets[] = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
+  uint64_t bucket_counts[std::size(kBuckets)] = {};
+
+  Impl(Service& s, const TokenStore& t, AdminServerOptions o)
+      : service(s), tokens(t), options(std::move(o)) {}
+
+  // Authenticates, runs `body`, and records how long it took.
+  template <typename Body>
+  httplib::Server::Handler Route(Body body) {
+    return [this, body](const httplib::Request& req, httplib::Response& res) {
+      auto started = std::chrono::steady_clock::now();
+      std::string header = req.get_header_value("Authorization");
+      std::optional<Actor> actor;
+      if (header.rfind("Bearer ", 0) == 0)
+        actor = tokens.Authenticate(std::string_view(header).substr(7));
+      if (!actor) {
+        res.set_header("WWW-Authenticate", "Bearer");
+        WriteError(res, 401, header.empty() ? "missing bearer token" : "unknown token");
+      } else {
+        body(*actor, req, res);
+      }
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      std::lock_guard lock(metrics_mutex);
+      duration_sum += seconds;
+      ++duration_count;
+      for (size_t i = 0; i < std::size(kBuckets); ++i) {
+        if (seconds <= kBuckets[i]) ++bucket_counts[i];
+      }
+    };
+  }
+
+  // Parses the JSON body or answers 400.
+  static std::optional<json> Body(const httplib::Request& req, httplib::Response& res) {
+    json parsed = json::parse(req.body, nullptr, false);
+    if (parsed.is_discarded()) {
+      WriteError(res, 400, "the request body is not valid JSON");
+      return std::nullopt;
+    }
+    return parsed;
+  }
+
+  std::string Metrics() {
+    std::lock_guard lock(metrics_mutex);
+    std::string out =
+        "# HELP gatewayd_http_requests_total Admin API requests by method and status.\n"
+        "# TYPE gatewayd_http_requests_total counter\n";
+    for (const auto& [key, count] : requests) {
+      out += fmt::format("gatewayd_http_requests_total{{method=\"{}\",code=\"{}\"}} {}\n",
+                         key.first, key.second, count);
+    }
+    out +=
+        "# HELP gatewayd_http_request_duration_seconds Time to answer authenticated requests.\n"
+        "# TYPE gatewayd_http_request_duration_seconds histogram\n";
+    for (size_t i = 0; i < std::size(kBuckets); ++i) {
+      out += fmt::format("gatewayd_http_request_duration_seconds_bucket{{le=\"{}\"}} {}\n",
+                         kBuckets[i], bucket_counts[i]);
+    }
+    out += fmt::format("gatewayd_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
+                       duration_count);
+    out += fmt::format("gatewayd_http_request_duration_seconds_sum {}\n", duration_sum);
+    out += fmt::format("gatewayd_http_request_duration_seconds_count {}\n", duration_count);
+    return out;
+  }
+
+  void Install() {
+    httplib::Server& s = *server;
+    s.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
+    s.set_payload_max_length(options.max_body_bytes);
+    s.set_read_timeout(std::chrono::seconds(30));
+    s.set_write_timeout(std::chrono::seconds(30));
+    s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      std::lock_guard lock(metrics_mutex);
+      ++requests[{req.method, res.status}];
+    });
+    s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      WriteError(res, res.status,
+                 res.status == 413   ? "the request body is too large"
+                 : res.status == 404 ? "no such resource"
+                 : res.status == 400
+                     ? "the request could not be read (PUT and POST need a body, even {})"
+                     : fmt::format("HTTP {}", res.status));
+    });
+    s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
+                               std::exception_ptr) { WriteError(res, 500, "internal error"); });
+
+    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("ok\n", "text/plain");
+    });
+    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      res.set_content(Metrics(), "text/plain; version=0.0.4");
+    });
+
+    s.Get("/v1/partners",
+          Route([this](const Actor& actor, const httplib::Request&, httplib::Response& res) {
+            auto partners = service.ListPartners(actor);
+            if (!partners.ok()) return WriteStatus(res, partners.status());
+            WriteJson(res, 200, {{"partners", *partners}});
+          }));
+    s.Put(R"(/v1/partners/([^/]+))",
+          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+            if (Status st = service.PutPartner(actor, req.matches[1]); !st.ok())
+              return WriteStatus(res, st);
+            WriteJson(res, 200, {{"name", req.matches[1]}});
+          }));
+    s.Get(R"(/v1/partners/([^/]+)/state)",
+          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+            auto state = service.GetState(actor, req.matches[1]);
+            if (!state.ok()) return WriteStatus(res, state.status());
+            WriteJson(res, 200, ToJson(*state));
+          }));
+    s.Get(R"(/v1/partners/([^/]+)/customers)",
+          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+            auto customers = service.ListCustomers(actor, req.matches[1]);
+            if (!customers.ok()) return WriteStatus(res, customers.status());
+            json list = json::array();
+            for (const auto& c : *customers) list.push_back(ToJson(c));
+            WriteJson(res, 200, {{"customers", std::move(list)}});
+          }));
+    s.Get(R"(/v1/partners/([^/]+)/customers/([^/]+))",
+          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+            auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
+            if (!customer.ok()) return WriteStatus(res, customer.status());
+            res.set_header("ETag", fmt::format("\"{}\"", customer->version));
+            WriteJson(res, 200, ToJson(*customer));
+          }));
+    s.Put(R"(/v1/partners/([^/]+)/customers/([^/]+))",
+          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+            WriteCondition condition;
+            if (req.get_header_value("If-None-Match") == "*") {
+              condition = WriteCondition::CreateOnly();
+            } else if (req.has_header("If-Match")) {
+              auto version = ParseEtag(req.get_header_value("If-Match"));
+              if (!version)
+                return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
+              condition = WriteCondition::AtVersion(*version);
+            } else {
+              return WriteError(
+                  res, 428, "send If-None-Match: * to create, or If-Match: <version> to replace");
+            }
+            auto body = Body(req, res);
+            if (!body) return;
+            auto write = CustomerWriteFromJson(*body);
+            if (!write.ok()) return WriteStatus(res, write.status());
+            auto customer =
+                service.PutCustomer(actor, req.matches[1], req.matches[2], *write, condition);
+            if (!customer.ok()) return WriteStatus(res, customer.status());
+            res.set_header("ETag", fmt::format("\"{}\"", customer->version));
+            bool created = condition.kind == WriteCondition::Kind::kCreateOnly;
+            WriteJson(res, created ? 201 : 200, ToJson(*customer));
+          }));
+    s.Delete(R"(/v1/partners/([^/]+)/customers/([^/]+))",
+             Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+               if (!req.has_header("If-Match"))
+                 return WriteError(res, 428, "send If-Match: <version> to delete");
+               auto version = ParseEtag(req.get_header_value("If-Match"));
+               if (!version)
+                 return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
+               Status st = service.DeleteCustomer(actor, req.matches[1], req.matches[2], *version);
+               if (!st.ok()) return WriteStatus(res, st);
+               res.status = 204;
+             }));
+    s.Get(R"(/v1/partners/([^/]+)/customers/([^/]+)/users)",
+          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+            size_t limit = 1000;
+            if (req.has_param("limit")) {
+              try {
+                limit = std::stoul(req.get_param_value("limit"));
+              } catch (const std::exception&) {
+                return WriteError(res, 400, "limit must be a number", "limit");
+              }
+            }
+            auto page = service.ListUsers(actor, req.matches[1], req.matches[2],
+                                          req.get_param_value("after"), limit);
+            if (!page.ok()) return WriteStatus(res, page.status());
+            WriteJson(res, 200, ToJson(*page));
+          }));
+    s.Post(R"(/v1/partners/([^/]+)/customers/([^/]+)/users:batch)",
+           Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+             auto body = Body(req, res);
+             if (!body) return;
+             auto batch = UserBatchFromJson(*body);
+             if (!batch.ok()) return WriteStatus(res, batch.status());
+             auto result = service.BatchUsers(actor, req.matches[1], req.matches[2], *batch);
+             if (!result.ok()) return WriteStatus(res, result.status());
+             WriteJson(res, 200, ToJson(*result));
+           }));
+    s.Post(
+        R"(/v1/partners/([^/]+)/lease)",
+        Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+          auto body = Body(req, res);
+          if (!body) return;
+          if (!body->is_object() || !(*body)["holder"].is_string() ||
+              (body->contains("ttlSeconds") && !(*body)["ttlSeconds"].is_number_integer())) {
+            return WriteError(res, 422, "expected {\"holder\": string, \"ttlSeconds\": integer}",
+                              "/holder");
+          }
+          auto lease = service.TakeLease(actor, req.matches[1], (*body)["holder"],
+                                         body->value("ttlSeconds", 60));
+          if (!lease.ok()) return WriteStatus(res, lease.status());
+          WriteJson(res, 200, {{"holder", lease->holder}, {"expiresAt", lease->expires_at_unix}});
+        }));
+    s.Get("/v1/audit",
+          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+            int64_t after = 0;
+            size_t limit = 1000;
+            try {
+              if (req.has_param("after")) after = std::stoll(req.get_param_value("after"));
+              if (req.has_param("limit")) limit = std::stoul(req.get_param_value("limit"));
+            } catch (const std::exception&) {
+              return WriteError(res, 400, "after and limit must be numbers");
+            }
+            std::string partner = req.get_param_value("partner");
+            if (partner.empty()) partner = actor.partner;
+            auto entries = service.ListAudit(actor, partner, after, limit);
+            if (!entries.ok()) return WriteStatus(res, entries.status());
+            json list = json::array();
+            for (const auto& e : *entries) list.push_back(ToJson(e));
+            WriteJson(res, 200, {{"entries", std::move(list)}});
+          }));
+  }
+};
+
+AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+AdminServer::~AdminServer() = default;
+
+Result<std::unique_ptr<AdminServer>> AdminServer::Bind(Service& service, const TokenStore& tokens,
+                                                       const AdminServerOptions& options) {
+  auto impl = std::make_unique<Impl>(service, tokens, options);
+  if (options.tls_cert.empty() != options.tls_key.empty()) {
+    return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
+  }
+  if (!options.tls_cert.empty()) {
+    auto ssl =
+        std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
+    if (!ssl->is_valid()) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("cannot use TLS certificate {} with key {}", options.tls_cert,
+                                options.tls_key));
+    }
+    impl->server = std::move(ssl);
+  } else {
+    impl->server = std::make_unique<httplib::Server>();
+  }
+  impl->Install();
+  if (options.port == 0) {
+    impl->port = impl->server->bind_to_any_port(options.host);
+  } else {
+    impl->port = impl->server->bind_to_port(options.host, options.port) ? options.port : -1;
+  }
+  if (impl->port <= 0) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("cannot listen on {}:{}", options.host, options.port));
+  }
+  return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
+}
+
+int AdminServer::port() const {
+  return impl_->port;
+}
+
+std::string AdminServer::url() const {
+  std::string host = impl_->options.host.find(':') != std::string::npos
+                         ? "[" + impl_->options.host + "]"
+                         : impl_->options.host;
+  return fmt::format("{}://{}:{}", impl_->options.tls_cert.empty() ? "http" : "https", host,
+                     impl_->port);
+}
+
+void AdminServer::Serve() {
+  impl_->server->listen_after_bind();
+}
+void AdminServer::Stop() {
+  impl_->server->stop();
+}
+
+}  // namespace gw

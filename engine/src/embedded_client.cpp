@@ -1,0 +1,62 @@
+// The in-process transport: the Service itself, acting as the local operator.
+#include "embedded_client.h"
+
+namespace gw {
+
+namespace {
+
+class EmbeddedClient final : public GatewayClient {
+ public:
+  EmbeddedClient(std::unique_ptr<Service> service, std::string path)
+      : service_(std::move(service)), path_(std::move(path)) {}
+
+  std::string Describe() const override { return "embedded:" + path_; }
+  Status EnsurePartner(const std::string& partner) override {
+    return service_->PutPartner(actor_, partner);
+  }
+  Result<PartnerState> GetState(const std::string& partner) override {
+    return service_->GetState(actor_, partner);
+  }
+  Result<Customer> GetCustomer(const std::string& partner, const std::string& name) override {
+    return service_->GetCustomer(actor_, partner, name);
+  }
+  Result<Customer> PutCustomer(const std::string& partner, const std::string& name,
+                               const CustomerWrite& write, WriteCondition condition) override {
+    return service_->PutCustomer(actor_, partner, name, write, condition);
+  }
+  Status DeleteCustomer(const std::string& partner, const std::string& name,
+                        int64_t version) override {
+    return service_->DeleteCustomer(actor_, partner, name, version);
+  }
+  Result<UserPage> ListUsers(const std::string& partner, const std::string& customer,
+                             const std::string& after, size_t limit) override {
+    return service_->ListUsers(actor_, partner, customer, after, limit);
+  }
+  Result<UserBatchResult> BatchUsers(const std::string& partner, const std::string& customer,
+                                     const UserBatch& batch) override {
+    return service_->BatchUsers(actor_, partner, customer, batch);
+  }
+  Result<Lease> TakeLease(const std::string& partner, const std::string& holder,
+                          int64_t ttl_seconds) override {
+    return service_->TakeLease(actor_, partner, holder, ttl_seconds);
+  }
+  Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
+                                            size_t limit) override {
+    return service_->ListAudit(actor_, partner, after, limit);
+  }
+
+ private:
+  std::unique_ptr<Service> service_;
+  std::string path_;
+  Actor actor_ = Actor::Local();
+};
+
+}  // namespace
+
+Result<std::unique_ptr<GatewayClient>> OpenEmbeddedClient(const std::string& path) {
+  auto service = Service::Open(path);
+  if (!service.ok()) return service.status();
+  return std::unique_ptr<GatewayClient>(new EmbeddedClient(std::move(*service), path));
+}
+
+}  // namespace gw

@@ -1,0 +1,140 @@
+// gatewayd: the gateway engine as a server. main only wires the store, the tokens and
+// the admin API together, and turns signals into stop (SIGTERM/SIGINT) and reload (SIGHUP).
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <CLI/CLI.hpp>
+
+#include "gateway/admin_server.h"
+#include "gateway/service.h"
+#include "gateway/tokens.h"
+
+namespace {
+
+void Log(const std::string& message) {
+  std::fprintf(stderr, "gatewayd: %s\n", message.c_str());
+}
+
+int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
+          gw::AdminServerOptions options) {
+  auto colon = listen.rfind(':');
+  if (colon == std::string::npos) {
+    Log(fmt::format("--listen {}: expected HOST:PORT", listen));
+    return 2;
+  }
+  options.host = listen.substr(0, colon);
+  if (options.host.size() > 2 && options.host.front() == '[')
+    options.host = options.host.substr(1, options.host.size() - 2);
+  try {
+    options.port = std::stoi(listen.substr(colon + 1));
+  } catch (const std::exception&) {
+    Log(fmt::format("--listen {}: the port is not a number", listen));
+    return 2;
+  }
+
+  // Signals go to one thread that waits for them; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  std::string store_path = (std::filesystem::path(data) / "gateway.db").string();
+  auto service = gw::Service::Open(store_path);
+  if (!service.ok()) {
+    Log(service.status().message());
+    return 1;
+  }
+  Log(fmt::format("opened store {}", store_path));
+  auto tokens = gw::TokenStore::Load(tokens_path);
+  if (!tokens.ok()) {
+    Log(tokens.status().message());
+    return 1;
+  }
+  Log(fmt::format("loaded {} token(s) from {}", (*tokens)->size(), tokens_path));
+  auto server = gw::AdminServer::Bind(**service, **tokens, options);
+  if (!server.ok()) {
+    Log(server.status().message());
+    return 1;
+  }
+  std::thread waiter([&] {
+    while (true) {
+      int signal = 0;
+      sigwait(&signals, &signal);
+      if (signal == SIGHUP) {
+        gw::Status reloaded = (*tokens)->Reload();
+        Log(reloaded.ok()
+                ? fmt::format("SIGHUP: reloaded {} token(s)", (*tokens)->size())
+                : fmt::format("SIGHUP: kept the previous tokens: {}", reloaded.message()));
+        continue;
+      }
+      Log(fmt::format("{}: finishing requests in flight, then stopping",
+                      signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+      (*server)->Stop();
+      return;
+    }
+  });
+  Log(fmt::format("listening on {}", (*server)->url()));
+  (*server)->Serve();
+  waiter.join();
+  Log("stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app("gatewayd: the email security gateway engine and its admin API", "gatewayd");
+  std::string data = ".", listen = "127.0.0.1:8025", tokens;
+  gw::AdminServerOptions options;
+  app.add_option("--data", data, "Directory of the store (gateway.db, SQLite in WAL mode)")
+      ->capture_default_str();
+  app.add_option("--listen", listen, "HOST:PORT to serve the admin API on (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--tokens", tokens, "Tokens file (hashes only; see `gatewayd hash-token`)");
+  app.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve HTTPS");
+  app.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
+  app.add_option("--max-body-bytes", options.max_body_bytes, "Largest request body accepted")
+      ->capture_default_str();
+  app.add_option("--threads", options.threads, "Request threads")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.footer(
+      "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
+      "file.\n"
+      "Example: gatewayd --data /var/lib/gatewayd --tokens /etc/gatewayd/tokens.yaml");
+  CLI::App* hash =
+      app.add_subcommand("hash-token", "Read a token on stdin and print its tokens-file entry");
+  std::string name = "NAME", partner;
+  hash->add_option("--name", name, "Name for the entry")->capture_default_str();
+  hash->add_option("--partner", partner, "Scope the token to this partner (default: operator)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (hash->parsed()) {
+    std::string token;
+    std::getline(std::cin, token);
+    if (token.empty()) {
+      Log("hash-token: no token on stdin");
+      return 2;
+    }
+    std::string scope = partner.empty() ? "role: operator" : "partner: " + partner;
+    std::cout << fmt::format("  - {{name: {}, {}, sha256: \"{}\"}}\n", name, scope,
+                             gw::HashToken(token));
+    return 0;
+  }
+  if (tokens.empty()) {
+    Log("--tokens FILE is required (see --help)");
+    return 2;
+  }
+  return Serve(data, listen, tokens, options);
+}

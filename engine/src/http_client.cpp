@@ -1,0 +1,220 @@
+// The HTTP transport: gatewayd's admin API through cpp-httplib, mapping HTTP statuses
+// back to the Status codes the Service returned on the other side.
+#include <httplib.h>
+
+#include <fmt/format.h>
+
+#include "embedded_client.h"
+#include "json_codec.h"
+
+namespace gw {
+
+using nlohmann::json;
+
+namespace {
+
+StatusCode CodeForHttp(int status) {
+  switch (status) {
+    case 400:
+      return StatusCode::kMalformed;
+    case 401:
+      return StatusCode::kUnauthenticated;
+    case 403:
+      return StatusCode::kPermissionDenied;
+    case 404:
+      return StatusCode::kNotFound;
+    case 409:
+      return StatusCode::kConflict;
+    case 412:
+      return StatusCode::kFailedPrecondition;
+    case 413:
+      return StatusCode::kResourceExhausted;
+    case 422:
+      return StatusCode::kInvalidArgument;
+    case 428:
+      return StatusCode::kPreconditionRequired;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return StatusCode::kUnavailable;
+    default:
+      return StatusCode::kInternal;
+  }
+}
+
+std::string Escape(const std::string& segment) {
+  std::string out;
+  for (unsigned char c : segment) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '@') {
+      out += static_cast<char>(c);
+    } else {
+      out += fmt::format("%{:02X}", c);
+    }
+  }
+  return out;
+}
+
+class HttpClient final : public GatewayClient {
+ public:
+  HttpClient(std::string url, const ClientOptions& options) : url_(std::move(url)), client_(url_) {
+    client_.set_connection_timeout(options.connect_timeout);
+    client_.set_read_timeout(options.request_timeout);
+    client_.set_write_timeout(options.request_timeout);
+    if (!options.token.empty()) client_.set_bearer_token_auth(options.token.c_str());
+    if (!options.ca_file.empty()) client_.set_ca_cert_path(options.ca_file.c_str());
+    client_.set_keep_alive(true);
+  }
+
+  std::string Describe() const override { return url_; }
+
+  Status EnsurePartner(const std::string& partner) override {
+    return Call("PUT", "/v1/partners/" + Escape(partner), json::object()).status();
+  }
+
+  Result<PartnerState> GetState(const std::string& partner) override {
+    auto body = Call("GET", Partner(partner) + "/state");
+    if (!body.ok()) return body.status();
+    return Decode(PartnerStateFromJson(*body));
+  }
+
+  Result<Customer> GetCustomer(const std::string& partner, const std::string& name) override {
+    auto body = Call("GET", Partner(partner) + "/customers/" + Escape(name));
+    if (!body.ok()) return body.status();
+    return Decode(CustomerFromJson(*body));
+  }
+
+  Result<Customer> PutCustomer(const std::string& partner, const std::string& name,
+                               const CustomerWrite& write, WriteCondition condition) override {
+    httplib::Headers headers;
+    if (condition.kind == WriteCondition::Kind::kCreateOnly) {
+      headers.emplace("If-None-Match", "*");
+    } else {
+      headers.emplace("If-Match", fmt::format("\"{}\"", condition.version));
+    }
+    auto body =
+        Call("PUT", Partner(partner) + "/customers/" + Escape(name), ToJson(write), headers);
+    if (!body.ok()) return body.status();
+    return Decode(CustomerFromJson(*body));
+  }
+
+  Status DeleteCustomer(const std::string& partner, const std::string& name,
+                        int64_t version) override {
+    httplib::Headers headers = {{"If-Match", fmt::format("\"{}\"", version)}};
+    return Call("DELETE", Partner(partner) + "/customers/" + Escape(name), std::nullopt, headers)
+        .status();
+  }
+
+  Result<UserPage> ListUsers(const std::string& partner, const std::string& customer,
+                             const std::string& after, size_t limit) override {
+    std::string path =
+        fmt::format("{}/customers/{}/users?limit={}", Partner(partner), Escape(customer), limit);
+    if (!after.empty()) path += "&after=" + Escape(after);
+    auto body = Call("GET", path);
+    if (!body.ok()) return body.status();
+    return Decode(UserPageFromJson(*body));
+  }
+
+  Result<UserBatchResult> BatchUsers(const std::string& partner, const std::string& customer,
+                                     const UserBatch& batch) override {
+    auto body = Call("POST", Partner(partner) + "/customers/" + Escape(customer) + "/users:batch",
+                     ToJson(batch));
+    if (!body.ok()) return body.status();
+    return Decode(UserBatchResultFromJson(*body));
+  }
+
+  Result<Lease> TakeLease(const std::string& partner, const std::string& holder,
+                          int64_t ttl_seconds) override {
+    auto body = Call("POST", Partner(partner) + "/lease",
+                     json{{"holder", holder}, {"ttlSeconds", ttl_seconds}});
+    if (!body.ok()) return body.status();
+    return Lease{body->value("holder", ""), body->value("expiresAt", int64_t{0})};
+  }
+
+  Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
+                                            size_t limit) override {
+    auto body = Call("GET", fmt::format("/v1/audit?partner={}&after={}&limit={}", Escape(partner),
+                                        after, limit));
+    if (!body.ok()) return body.status();
+    std::vector<AuditEntry> entries;
+    for (const auto& e : body->value("entries", json::array())) {
+      auto entry = AuditEntryFromJson(e);
+      if (!entry.ok()) return Decode(Result<AuditEntry>(entry.status())).status();
+      entries.push_back(std::move(*entry));
+    }
+    return entries;
+  }
+
+ private:
+  static std::string Partner(const std::string& partner) {
+    return "/v1/partners/" + Escape(partner);
+  }
+
+  template <typename T>
+  Result<T> Decode(Result<T> decoded) const {
+    if (decoded.ok()) return decoded;
+    return Status(StatusCode::kInternal, fmt::format("{} answered with an unexpected body: {}",
+                                                     url_, decoded.status().message()));
+  }
+
+  Result<json> Call(const std::string& method, const std::string& path,
+                    std::optional<json> request = std::nullopt,
+                    const httplib::Headers& headers = {}) {
+    std::string body = request ? request->dump() : "";
+    httplib::Result response =
+        method == "GET"    ? client_.Get(path, headers)
+        : method == "PUT"  ? client_.Put(path, headers, body, "application/json")
+        : method == "POST" ? client_.Post(path, headers, body, "application/json")
+                           : client_.Delete(path, headers);
+    if (!response) {
+      return Status(StatusCode::kUnavailable, fmt::format("cannot reach gateway at {}: {}", url_,
+                                                          httplib::to_string(response.error())));
+    }
+    json parsed = json::parse(response->body, nullptr, false);
+    if (response->status >= 200 && response->status < 300) {
+      if (response->body.empty()) return json::object();
+      if (parsed.is_discarded()) {
+        return Status(StatusCode::kInternal,
+                      fmt::format("{} answered {} {} with a body that is not JSON", url_, method,
+                                  path.substr(0, path.find('?'))));
+      }
+      return parsed;
+    }
+    std::string message = fmt::format("HTTP {}", response->status), field;
+    if (!parsed.is_discarded() && parsed.contains("error") && parsed["error"].is_object()) {
+      message = parsed["error"].value("message", message);
+      field = parsed["error"].value("field", "");
+    }
+    return Status(CodeForHttp(response->status), message, field);
+  }
+
+  std::string url_;
+  httplib::Client client_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<GatewayClient>> OpenHttpClient(const std::string& url,
+                                                      const ClientOptions& options) {
+  std::string base = url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  return std::unique_ptr<GatewayClient>(new HttpClient(base, options));
+}
+
+Result<std::unique_ptr<GatewayClient>> ConnectGateway(const std::string& url,
+                                                      const ClientOptions& options) {
+  if (url.rfind("embedded:", 0) == 0) {
+    std::string path = url.substr(9);
+    if (path.empty())
+      return Status(StatusCode::kInvalidArgument,
+                    "embedded: needs a store path, e.g. embedded:gateway.db");
+    return OpenEmbeddedClient(path);
+  }
+  if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0)
+    return OpenHttpClient(url, options);
+  return Status(
+      StatusCode::kInvalidArgument,
+      fmt::format("gateway '{}' is not http://HOST:PORT, https://HOST:PORT or embedded:PATH", url));
+}
+
+}  // namespace gw

@@ -1,0 +1,264 @@
+#include "json_codec.h"
+
+#include <algorithm>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "gateway/domain_name.h"
+
+namespace gw {
+
+using nlohmann::json;
+
+namespace {
+
+Status Invalid(std::string message, std::string field) {
+  return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
+}
+
+// Reads optional typed members, remembering the first problem.
+class Reader {
+ public:
+  Reader(const json& value, std::string at) : value_(value), at_(std::move(at)) {
+    if (!value_.is_object()) status_ = Invalid("expected an object", at_.empty() ? "/" : at_);
+  }
+
+  void AllowOnly(std::initializer_list<const char*> keys) {
+    if (!status_.ok()) return;
+    for (const auto& [key, unused] : value_.items()) {
+      if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; })) {
+        status_ = Invalid(fmt::format("unknown field '{}'", key), at_ + "/" + key);
+        return;
+      }
+    }
+  }
+
+  template <typename T>
+  void Get(const char* key, T& out, bool required = false) {
+    if (!status_.ok()) return;
+    auto it = value_.find(key);
+    if (it == value_.end() || it->is_null()) {
+      if (required)
+        status_ = Invalid(fmt::format("missing required field '{}'", key), at_ + "/" + key);
+      return;
+    }
+    try {
+      out = it->get<T>();
+    } catch (const json::exception&) {
+      status_ = Invalid(fmt::format("field '{}' has the wrong type", key), at_ + "/" + key);
+    }
+  }
+
+  const json* Raw(const char* key) const {
+    auto it = value_.find(key);
+    return it == value_.end() ? nullptr : &*it;
+  }
+  const Status& status() const { return status_; }
+  void Fail(Status s) {
+    if (status_.ok()) status_ = std::move(s);
+  }
+
+ private:
+  const json& value_;
+  std::string at_;
+  Status status_;
+};
+
+}  // namespace
+
+Result<User> UserFromJson(const json& value, const std::string& at) {
+  Reader r(value, at);
+  r.AllowOnly({"address", "type", "firstName", "lastName", "aliases", "source", "active"});
+  User user;
+  r.Get("address", user.address, true);
+  r.Get("type", user.type);
+  r.Get("firstName", user.first_name);
+  r.Get("lastName", user.last_name);
+  r.Get("aliases", user.aliases);
+  r.Get("source", user.source);
+  r.Get("active", user.active);
+  if (!r.status().ok()) return r.status();
+  return user;
+}
+
+Result<User> NormalizeUser(const User& user, const std::string& at) {
+  static const std::set<std::string> kTypes = {"mailbox", "shared", "resource", "alias"};
+  static const std::set<std::string> kSources = {"manifest", "csv", "ldap", "discovered"};
+  User out = user;
+  auto address = ParseEmailAddress(user.address);
+  if (!address.ok()) return Invalid(address.status().message(), at + "/address");
+  out.address = address->ToString();
+  if (!kTypes.count(user.type)) {
+    return Invalid(fmt::format("type must be one of: mailbox, shared, resource, alias (found '{}')",
+                               user.type),
+                   at + "/type");
+  }
+  if (!kSources.count(user.source)) {
+    return Invalid(
+        fmt::format("source must be one of: manifest, csv, ldap, discovered (found '{}')",
+                    user.source),
+        at + "/source");
+  }
+  if (user.first_name.size() > 256 || user.last_name.size() > 256) {
+    return Invalid("names are limited to 256 bytes", at + "/firstName");
+  }
+  out.aliases.clear();
+  for (size_t i = 0; i < user.aliases.size(); ++i) {
+    auto alias = ParseEmailAddress(user.aliases[i]);
+    if (!alias.ok()) return Invalid(alias.status().message(), fmt::format("{}/aliases/{}", at, i));
+    if (alias->ToString() != out.address) out.aliases.push_back(alias->ToString());
+  }
+  std::sort(out.aliases.begin(), out.aliases.end());
+  out.aliases.erase(std::unique(out.aliases.begin(), out.aliases.end()), out.aliases.end());
+  return out;
+}
+
+Result<Customer> CustomerFromJson(const json& value) {
+  Reader r(value, "");
+  Customer c;
+  r.Get("name", c.name, true);
+  r.Get("version", c.version, true);
+  r.Get("owner", c.owner);
+  r.Get("appliedRevision", c.applied_revision);
+  r.Get("labels", c.labels);
+  r.Get("secretFingerprints", c.secret_fingerprints);
+  r.Get("userCount", c.user_count);
+  r.Get("usersDigest", c.users_digest);
+  r.Get("createdAt", c.created_at);
+  r.Get("updatedAt", c.updated_at);
+  if (const json* spec = r.Raw("spec")) c.spec = *spec;
+  if (!r.status().ok()) return r.status();
+  return c;
+}
+
+Result<CustomerWrite> CustomerWriteFromJson(const json& value) {
+  Reader r(value, "");
+  r.AllowOnly({"owner", "appliedRevision", "labels", "spec", "secrets"});
+  CustomerWrite w;
+  r.Get("owner", w.owner);
+  r.Get("appliedRevision", w.applied_revision);
+  r.Get("labels", w.labels);
+  r.Get("secrets", w.secrets);
+  const json* spec = r.Raw("spec");
+  if (!spec) r.Fail(Invalid("missing required field 'spec'", "/spec"));
+  if (!r.status().ok()) return r.status();
+  w.spec = *spec;
+  return w;
+}
+
+json ToJson(const CustomerWrite& w) {
+  json out = {{"owner", w.owner},
+              {"appliedRevision", w.applied_revision},
+              {"labels", w.labels},
+              {"spec", w.spec}};
+  if (!w.secrets.empty()) out["secrets"] = w.secrets;
+  return out;
+}
+
+Result<UserBatch> UserBatchFromJson(const json& value) {
+  Reader r(value, "");
+  r.AllowOnly({"upsert", "delete"});
+  UserBatch batch;
+  r.Get("delete", batch.remove);
+  if (!r.status().ok()) return r.status();
+  if (const json* upsert = r.Raw("upsert")) {
+    if (!upsert->is_array()) return Invalid("expected a list", "/upsert");
+    batch.upsert.reserve(upsert->size());
+    for (size_t i = 0; i < upsert->size(); ++i) {
+      auto user = UserFromJson((*upsert)[i], fmt::format("/upsert/{}", i));
+      if (!user.ok()) return user.status();
+      batch.upsert.push_back(std::move(*user));
+    }
+  }
+  return batch;
+}
+
+json ToJson(const UserBatch& batch) {
+  json upsert = json::array();
+  for (const auto& u : batch.upsert) upsert.push_back(ToJson(u));
+  return {{"upsert", std::move(upsert)}, {"delete", batch.remove}};
+}
+
+json ToJson(const UserBatchResult& r) {
+  return {{"upserted", r.upserted},
+          {"removed", r.removed},
+          {"userCount", r.user_count},
+          {"usersDigest", r.users_digest}};
+}
+
+Result<UserBatchResult> UserBatchResultFromJson(const json& value) {
+  Reader r(value, "");
+  UserBatchResult out;
+  r.Get("upserted", out.upserted, true);
+  r.Get("removed", out.removed, true);
+  r.Get("userCount", out.user_count, true);
+  r.Get("usersDigest", out.users_digest, true);
+  if (!r.status().ok()) return r.status();
+  return out;
+}
+
+json ToJson(const UserPage& page) {
+  json users = json::array();
+  for (const auto& u : page.users) users.push_back(ToJson(u));
+  json out = {{"users", std::move(users)}};
+  if (!page.next_after.empty()) out["nextAfter"] = page.next_after;
+  return out;
+}
+
+Result<UserPage> UserPageFromJson(const json& value) {
+  Reader r(value, "");
+  UserPage page;
+  r.Get("nextAfter", page.next_after);
+  if (!r.status().ok()) return r.status();
+  const json* users = r.Raw("users");
+  if (!users || !users->is_array()) return Invalid("expected a list of users", "/users");
+  for (size_t i = 0; i < users->size(); ++i) {
+    auto user = UserFromJson((*users)[i], fmt::format("/users/{}", i));
+    if (!user.ok()) return user.status();
+    page.users.push_back(std::move(*user));
+  }
+  return page;
+}
+
+json ToJson(const PartnerState& state) {
+  json customers = json::array();
+  for (const auto& c : state.customers) customers.push_back(ToJson(c));
+  return {{"partner", state.partner},
+          {"revision", state.revision},
+          {"customers", std::move(customers)}};
+}
+
+Result<PartnerState> PartnerStateFromJson(const json& value) {
+  Reader r(value, "");
+  PartnerState state;
+  r.Get("partner", state.partner, true);
+  r.Get("revision", state.revision, true);
+  if (!r.status().ok()) return r.status();
+  const json* customers = r.Raw("customers");
+  if (!customers || !customers->is_array())
+    return Invalid("expected a list of customers", "/customers");
+  state.customers.reserve(customers->size());
+  for (const auto& c : *customers) {
+    auto customer = CustomerFromJson(c);
+    if (!customer.ok()) return customer.status();
+    state.customers.push_back(std::move(*customer));
+  }
+  return state;
+}
+
+Result<AuditEntry> AuditEntryFromJson(const json& value) {
+  Reader r(value, "");
+  AuditEntry e;
+  r.Get("id", e.id, true);
+  r.Get("at", e.at);
+  r.Get("partner", e.partner);
+  r.Get("actor", e.actor);
+  r.Get("action", e.action);
+  r.Get("target", e.target);
+  if (!r.status().ok()) return r.status();
+  if (const json* detail = r.Raw("detail")) e.detail = *detail;
+  return e;
+}
+
+}  // namespace gw

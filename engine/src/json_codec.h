@@ -1,0 +1,31 @@
+// JSON <-> model for the admin API, shared by the HTTP server and the HTTP client so
+// both read and write exactly the same shapes. Readers report the JSON pointer of the
+// first offending field (prefixed with `at`).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/model.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+Result<User> UserFromJson(const nlohmann::json& value, const std::string& at);
+// Checks and normalises a user: address and aliases (lowercase, IDNA), type, source.
+Result<User> NormalizeUser(const User& user, const std::string& at);
+Result<Customer> CustomerFromJson(const nlohmann::json& value);
+Result<CustomerWrite> CustomerWriteFromJson(const nlohmann::json& value);
+nlohmann::json ToJson(const CustomerWrite& write);
+Result<UserBatch> UserBatchFromJson(const nlohmann::json& value);
+nlohmann::json ToJson(const UserBatch& batch);
+nlohmann::json ToJson(const UserBatchResult& result);
+Result<UserBatchResult> UserBatchResultFromJson(const nlohmann::json& value);
+nlohmann::json ToJson(const UserPage& page);
+Result<UserPage> UserPageFromJson(const nlohmann::json& value);
+nlohmann::json ToJson(const PartnerState& state);
+Result<PartnerState> PartnerStateFromJson(const nlohmann::json& value);
+Result<AuditEntry> AuditEntryFromJson(const nlohmann::json& value);
+
+}  // namespace gw

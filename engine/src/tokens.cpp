@@ -1,0 +1,100 @@
+#include "gateway/tokens.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <regex>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+namespace gw {
+
+std::string HashToken(std::string_view token) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  std::string hex;
+  for (unsigned char byte : digest) hex += fmt::format("{:02x}", byte);
+  return hex;
+}
+
+Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Status(StatusCode::kUnavailable, fmt::format("cannot read tokens file {}", path));
+  } catch (const YAML::Exception& e) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
+  }
+  static const std::regex kHex("[0-9a-f]{64}");
+  std::vector<Entry> entries;
+  const YAML::Node tokens = root["tokens"];
+  if (!tokens || !tokens.IsSequence()) {
+    return Status(StatusCode::kInvalidArgument, fmt::format("{}: expected a 'tokens:' list", path));
+  }
+  for (const auto& node : tokens) {
+    auto where = fmt::format("{}:{}", path, node.Mark().line + 1);
+    if (!node.IsMap())
+      return Status(StatusCode::kInvalidArgument, where + ": each token is a mapping");
+    Entry entry;
+    entry.actor.name = node["name"] ? node["name"].as<std::string>() : "";
+    entry.sha256 = node["sha256"] ? node["sha256"].as<std::string>() : "";
+    std::string role = node["role"] ? node["role"].as<std::string>() : "";
+    entry.actor.partner = node["partner"] ? node["partner"].as<std::string>() : "";
+    entry.actor.is_operator = role == "operator";
+    if (entry.actor.name.empty())
+      return Status(StatusCode::kInvalidArgument, where + ": a token needs a name");
+    if (!std::regex_match(entry.sha256, kHex)) {
+      return Status(
+          StatusCode::kInvalidArgument,
+          where + ": sha256 must be 64 lowercase hex digits (gatewayd hash-token prints it)");
+    }
+    if (!role.empty() && role != "operator") {
+      return Status(StatusCode::kInvalidArgument,
+                    where + ": role must be 'operator' (or give a partner instead)");
+    }
+    if (entry.actor.is_operator == !entry.actor.partner.empty()) {
+      return Status(StatusCode::kInvalidArgument,
+                    where + ": a token has either role: operator or a partner");
+    }
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+Result<std::unique_ptr<TokenStore>> TokenStore::Load(const std::string& path) {
+  auto entries = Parse(path);
+  if (!entries.ok()) return entries.status();
+  auto store = std::make_unique<TokenStore>();
+  store->path_ = path;
+  store->entries_ = std::move(*entries);
+  return store;
+}
+
+Status TokenStore::Reload() {
+  auto entries = Parse(path_);
+  if (!entries.ok()) return entries.status();
+  std::lock_guard lock(mutex_);
+  entries_ = std::move(*entries);
+  return Status::Ok();
+}
+
+std::optional<Actor> TokenStore::Authenticate(std::string_view token) const {
+  if (token.empty()) return std::nullopt;
+  std::string hash = HashToken(token);
+  std::lock_guard lock(mutex_);
+  std::optional<Actor> found;
+  for (const auto& entry : entries_) {
+    if (CRYPTO_memcmp(entry.sha256.data(), hash.data(), hash.size()) == 0) found = entry.actor;
+  }
+  return found;
+}
+
+size_t TokenStore::size() const {
+  std::lock_guard lock(mutex_);
+  return entries_.size();
+}
+
+}  // namespace gw
