@@ -190,8 +190,11 @@ struct AdminServer::Impl {
     httplib::Server& s = *server;
     s.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
     s.set_payload_max_length(options.max_body_bytes);
+    s.set_tcp_nodelay(true);  // small JSON answers must not wait for delayed ACKs
     s.set_read_timeout(std::chrono::seconds(30));
     s.set_write_timeout(std::chrono::seconds(30));
+    // Idle keep-alive connections hold up a drain on SIGTERM for this long.
+    s.set_keep_alive_timeout(1);
     s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       std::lock_guard lock(metrics_mutex);
       ++requests[{req.method, res.status}];

@@ -64,6 +64,7 @@ class HttpClient final : public GatewayClient {
     if (!options.token.empty()) client_.set_bearer_token_auth(options.token.c_str());
     if (!options.ca_file.empty()) client_.set_ca_cert_path(options.ca_file.c_str());
     client_.set_keep_alive(true);
+    client_.set_tcp_nodelay(true);
   }
 
   std::string Describe() const override { return url_; }

@@ -1,0 +1,141 @@
+// Engine benchmark: user write throughput in batches, customer writes, and the time to
+// take a partner's state snapshot with 5,000 customers and 200,000 users; embedded and
+// over HTTP to a real gatewayd on loopback.
+//   engine_bench [--customers N] [--users N] [--batch N]
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "gatewayd_fixture.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+gw::CustomerWrite Write(const std::string& name) {
+  gw::CustomerWrite w;
+  w.owner = "gwctl:bench";
+  w.spec = {
+      {"product", "ultimate-access"},
+      {"billableUsers", 40},
+      {"domains", {{"primary", name + ".example"}, {"aliases", {name + "-corp.example"}}}},
+      {"destinations", {{{"host", "mail." + name + ".example"}, {"port", 25}, {"preference", 10}}}},
+      {"outboundRelay", {{"enabled", true}, {"sources", {"198.51.100.0/28"}}}},
+      {"filtering", {{"level", "premium"}, {"contentFilter", {{"maxMessageSize", "50MiB"}}}}},
+      {"continuity", {{"enabled", true}, {"retention", "90d"}}}};
+  return w;
+}
+
+void Run(const std::string& label, gw::GatewayClient& client, long customers, long users,
+         long batch_size) {
+  if (gw::Status s = client.EnsurePartner("bench");
+      !s.ok() && s.code() != gw::StatusCode::kPermissionDenied) {
+    std::fprintf(stderr, "cannot create partner\n");
+    std::exit(1);
+  }
+  auto started = Clock::now();
+  for (long c = 0; c < customers; ++c) {
+    std::string name = fmt::format("c{:05d}", c);
+    auto put = client.PutCustomer("bench", name, Write(name), gw::WriteCondition::CreateOnly());
+    if (!put.ok()) {
+      std::fprintf(stderr, "%s\n", put.status().message().c_str());
+      std::exit(1);
+    }
+  }
+  double customer_seconds = Seconds(started);
+  std::printf("%-9s customers: %ld created in %.2f s (%.0f/s)\n", label.c_str(), customers,
+              customer_seconds, customers / customer_seconds);
+
+  // Users go to customers in batches, as gwctl apply sends them.
+  long per_customer = users / customers;
+  started = Clock::now();
+  long written = 0;
+  gw::UserBatch batch;
+  auto flush = [&](const std::string& customer) {
+    if (batch.upsert.empty()) return;
+    auto result = client.BatchUsers("bench", customer, batch);
+    if (!result.ok()) {
+      std::fprintf(stderr, "%s\n", result.status().message().c_str());
+      std::exit(1);
+    }
+    written += static_cast<long>(batch.upsert.size());
+    batch.upsert.clear();
+  };
+  for (long c = 0; c < customers; ++c) {
+    std::string name = fmt::format("c{:05d}", c);
+    for (long u = 0; u < per_customer; ++u) {
+      gw::User user;
+      user.address = fmt::format("user{}@{}.example", u, name);
+      user.first_name = "First";
+      user.last_name = "Last";
+      user.source = "csv";
+      batch.upsert.push_back(std::move(user));
+      if (static_cast<long>(batch.upsert.size()) == batch_size) flush(name);
+    }
+    flush(name);
+  }
+  double user_seconds = Seconds(started);
+  std::printf(
+      "%-9s users: %ld written in %.2f s (%.0f users/s, batches of up to %ld per customer)\n",
+      label.c_str(), written, user_seconds, written / user_seconds, batch_size);
+
+  // One big batch to one customer: the throughput of the batch path itself.
+  gw::UserBatch big;
+  for (long u = 0; u < 50000; ++u) {
+    gw::User user;
+    user.address = fmt::format("bulk{}@c00000.example", u);
+    big.upsert.push_back(std::move(user));
+  }
+  started = Clock::now();
+  auto bulk = client.BatchUsers("bench", "c00000", big);
+  double bulk_seconds = Seconds(started);
+  if (!bulk.ok()) std::fprintf(stderr, "%s\n", bulk.status().message().c_str());
+  std::printf("%-9s one 50,000-user batch: %.2f s (%.0f users/s)\n", label.c_str(), bulk_seconds,
+              50000 / bulk_seconds);
+
+  for (int i = 0; i < 3; ++i) {
+    started = Clock::now();
+    auto state = client.GetState("bench");
+    double snapshot_seconds = Seconds(started);
+    std::printf("%-9s state snapshot: %zu customers in %.3f s\n", label.c_str(),
+                state.ok() ? state->customers.size() : 0, snapshot_seconds);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long customers = 5000, users = 200000, batch = 10000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--customers") customers = std::atol(argv[i + 1]);
+    if (flag == "--users") users = std::atol(argv[i + 1]);
+    if (flag == "--batch") batch = std::atol(argv[i + 1]);
+  }
+  auto dir = gwtest::MakeTempDir("engine-bench");
+  {
+    auto embedded =
+        std::move(gw::ConnectGateway("embedded:" + (dir / "embedded.db").string())).value();
+    Run("embedded", *embedded, customers, users, batch);
+  }
+  {
+    gwtest::Gatewayd gatewayd({"bench"});
+    if (!gatewayd.started()) {
+      std::fprintf(stderr, "gatewayd did not start\n");
+      return 1;
+    }
+    gatewayd.Client(gwtest::Gatewayd::kOperatorToken)->EnsurePartner("bench");
+    auto http = gatewayd.Client(gwtest::Gatewayd::PartnerToken("bench"));
+    Run("http", *http, customers, users, batch);
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}

@@ -1,0 +1,354 @@
+// The GatewayClient conformance suite: every test runs against the embedded engine and
+// against a real gatewayd process over HTTP, and must pass identically on both.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include <fmt/format.h>
+#include "gateway/client.h"
+
+#include "gatewayd_fixture.h"
+
+namespace {
+
+using gw::Customer;
+using gw::CustomerWrite;
+using gw::StatusCode;
+using gw::User;
+using gw::UserBatch;
+using gw::WriteCondition;
+using nlohmann::json;
+
+class ConformanceTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "embedded") {
+      dir_ = gwtest::MakeTempDir("conformance");
+      client_ = std::move(gw::ConnectGateway("embedded:" + (dir_ / "gateway.db").string())).value();
+      other_ = nullptr;  // one in-process client serves both partners
+    } else {
+      gatewayd_ = std::make_unique<gwtest::Gatewayd>();
+      ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
+      auto ops = gatewayd_->Client(gwtest::Gatewayd::kOperatorToken);
+      ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+      ASSERT_TRUE(ops->EnsurePartner("contoso").ok());
+      client_ = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("northwind"));
+      other_ = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("contoso"));
+    }
+    if (!other_) {
+      ASSERT_TRUE(client_->EnsurePartner("northwind").ok());
+      ASSERT_TRUE(client_->EnsurePartner("contoso").ok());
+    }
+  }
+  void TearDown() override {
+    client_.reset();
+    other_.reset();
+    gatewayd_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  gw::GatewayClient& client() { return *client_; }
+  gw::GatewayClient& other() { return other_ ? *other_ : *client_; }
+
+  static CustomerWrite Write(const std::string& domain, json extra = json::object()) {
+    CustomerWrite w;
+    w.owner = "gwctl:northwind";
+    w.applied_revision = "abc1234";
+    w.spec = {{"product", "ultimate-access"},
+              {"billableUsers", 10},
+              {"domains", {{"primary", domain}}},
+              {"destinations", "mx." + domain}};
+    w.spec.update(extra);
+    return w;
+  }
+
+  static User MakeUser(const std::string& address, const std::string& first = "") {
+    User u;
+    u.address = address;
+    u.first_name = first;
+    return u;
+  }
+
+  Customer Create(const std::string& name, const std::string& domain) {
+    auto created =
+        client().PutCustomer("northwind", name, Write(domain), WriteCondition::CreateOnly());
+    EXPECT_TRUE(created.ok()) << created.status().message();
+    return created.ok() ? *created : Customer{};
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<gwtest::Gatewayd> gatewayd_;
+  std::unique_ptr<gw::GatewayClient> client_;
+  std::unique_ptr<gw::GatewayClient> other_;
+};
+
+TEST_P(ConformanceTest, CreateReadReplaceWithVersions) {
+  Customer created = Create("acme", "acme.example");
+  EXPECT_EQ(created.version, 1);
+  EXPECT_EQ(created.owner, "gwctl:northwind");
+  EXPECT_EQ(created.applied_revision, "abc1234");
+
+  auto read = client().GetCustomer("northwind", "acme");
+  ASSERT_TRUE(read.ok());
+  EXPECT_EQ(read->spec, Write("acme.example").spec);
+
+  auto replaced =
+      client().PutCustomer("northwind", "acme", Write("acme.example", {{"billableUsers", 12}}),
+                           WriteCondition::AtVersion(1));
+  ASSERT_TRUE(replaced.ok()) << replaced.status().message();
+  EXPECT_EQ(replaced->version, 2);
+  EXPECT_EQ(replaced->spec["billableUsers"], 12);
+}
+
+TEST_P(ConformanceTest, IdenticalWriteKeepsTheVersion) {
+  Create("acme", "acme.example");
+  auto again = client().PutCustomer("northwind", "acme", Write("acme.example"),
+                                    WriteCondition::AtVersion(1));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->version, 1);
+  auto state = client().GetState("northwind");
+  ASSERT_TRUE(state.ok());
+  EXPECT_EQ(state->revision, 1);  // only the create counted
+}
+
+TEST_P(ConformanceTest, PreconditionsAreEnforced) {
+  Create("acme", "acme.example");
+  auto stale =
+      client().PutCustomer("northwind", "acme", Write("acme.example", {{"billableUsers", 3}}),
+                           WriteCondition::AtVersion(7));
+  EXPECT_EQ(stale.status().code(), StatusCode::kFailedPrecondition);
+  auto duplicate = client().PutCustomer("northwind", "acme", Write("acme.example"),
+                                        WriteCondition::CreateOnly());
+  EXPECT_EQ(duplicate.status().code(), StatusCode::kFailedPrecondition);
+  auto missing = client().PutCustomer("northwind", "ghost", Write("ghost.example"),
+                                      WriteCondition::AtVersion(1));
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+}
+
+TEST_P(ConformanceTest, SchemaViolationsNameTheField) {
+  auto bad = client().PutCustomer(
+      "northwind", "acme",
+      Write("acme.example", {{"destinations", {{{"host", "mx.acme.example"}, {"port", 0}}}}}),
+      WriteCondition::CreateOnly());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().field(), "/spec/destinations/0/port");
+  EXPECT_EQ(bad.status().message(), "must be at least 1");
+
+  auto unknown =
+      client().PutCustomer("northwind", "acme", Write("acme.example", {{"colour", "red"}}),
+                           WriteCondition::CreateOnly());
+  EXPECT_EQ(unknown.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(unknown.status().field(), "/spec/colour");
+
+  auto bad_name = client().PutCustomer("northwind", "Not_A_Name", Write("x.example"),
+                                       WriteCondition::CreateOnly());
+  EXPECT_EQ(bad_name.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad_name.status().field(), "/name");
+}
+
+TEST_P(ConformanceTest, DomainsAreUniqueAcrossPartnersWithoutRevealingTheHolder) {
+  Create("acme", "acme.example");
+  CustomerWrite w = Write("ACME.example");
+  auto taken =
+      other().PutCustomer("contoso", "secret-holder-test", w, WriteCondition::CreateOnly());
+  ASSERT_EQ(taken.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(taken.status().field(), "/spec/domains/primary");
+  EXPECT_THAT(taken.status().message(), ::testing::Not(::testing::HasSubstr("northwind")));
+  EXPECT_THAT(taken.status().message(), ::testing::Not(::testing::HasSubstr("acme\'")));
+  // International forms are the same domain.
+  Create("buecher", "bücher.example");
+  auto idna = other().PutCustomer("contoso", "b", Write("xn--bcher-kva.example"),
+                                  WriteCondition::CreateOnly());
+  EXPECT_EQ(idna.status().code(), StatusCode::kConflict);
+}
+
+TEST_P(ConformanceTest, UsersArePagedByAddressAndDigested) {
+  Create("acme", "acme.example");
+  UserBatch batch;
+  std::vector<User> expected;
+  for (int i = 0; i < 25; ++i) {
+    batch.upsert.push_back(MakeUser(fmt::format("user{:02d}@acme.example", 24 - i), "U"));
+  }
+  auto result = client().BatchUsers("northwind", "acme", batch);
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_EQ(result->upserted, 25);
+  EXPECT_EQ(result->user_count, 25);
+
+  std::vector<User> all;
+  std::string after;
+  int pages = 0;
+  do {
+    auto page = client().ListUsers("northwind", "acme", after, 10);
+    ASSERT_TRUE(page.ok());
+    all.insert(all.end(), page->users.begin(), page->users.end());
+    after = page->next_after;
+    ++pages;
+  } while (!after.empty());
+  EXPECT_EQ(pages, 3);
+  ASSERT_EQ(all.size(), 25u);
+  EXPECT_EQ(all.front().address, "user00@acme.example");
+  EXPECT_TRUE(std::is_sorted(all.begin(), all.end(),
+                             [](auto& a, auto& b) { return a.address < b.address; }));
+  EXPECT_EQ(result->users_digest, gw::UsersDigest(all));
+  auto customer = client().GetCustomer("northwind", "acme");
+  EXPECT_EQ(customer->users_digest, gw::UsersDigest(all));
+  EXPECT_EQ(customer->version, 1);  // users do not change the settings version
+
+  // The same batch again changes nothing; a removal updates the digest.
+  EXPECT_EQ(client().BatchUsers("northwind", "acme", batch)->upserted, 0);
+  UserBatch removal;
+  removal.remove = {"user00@acme.example", "nobody@acme.example"};
+  auto removed = client().BatchUsers("northwind", "acme", removal);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->removed, 1);
+  all.erase(all.begin());
+  EXPECT_EQ(removed->users_digest, gw::UsersDigest(all));
+}
+
+TEST_P(ConformanceTest, UserAddressesAreNormalisedAndMustBeInTheDomains) {
+  Create("acme", "acme.example");
+  UserBatch batch;
+  batch.upsert = {MakeUser("Alice@ACME.example")};
+  batch.upsert[0].aliases = {"A.Smith@acme.example"};
+  ASSERT_TRUE(client().BatchUsers("northwind", "acme", batch).ok());
+  auto page = client().ListUsers("northwind", "acme", "", 10);
+  ASSERT_EQ(page->users.size(), 1u);
+  EXPECT_EQ(page->users[0].address, "alice@acme.example");
+  EXPECT_EQ(page->users[0].aliases, std::vector<std::string>{"a.smith@acme.example"});
+
+  UserBatch outside;
+  outside.upsert = {MakeUser("bob@acme.example"), MakeUser("eve@elsewhere.example")};
+  auto rejected = client().BatchUsers("northwind", "acme", outside);
+  EXPECT_EQ(rejected.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(rejected.status().field(), "/upsert/1/address");
+  // Nothing of the rejected batch was written.
+  EXPECT_EQ(client().ListUsers("northwind", "acme", "", 10)->users.size(), 1u);
+}
+
+TEST_P(ConformanceTest, TenThousandUsersInOneAtomicBatch) {
+  Create("acme", "acme.example");
+  UserBatch batch;
+  for (int i = 0; i < 10000; ++i)
+    batch.upsert.push_back(MakeUser(fmt::format("u{:05d}@acme.example", i)));
+  auto result = client().BatchUsers("northwind", "acme", batch);
+  ASSERT_TRUE(result.ok()) << result.status().message();
+  EXPECT_EQ(result->user_count, 10000);
+
+  // One bad user at the end rejects all 10,000 others with it.
+  UserBatch bad;
+  for (int i = 0; i < 9999; ++i)
+    bad.upsert.push_back(MakeUser(fmt::format("v{:05d}@acme.example", i)));
+  bad.upsert.push_back(MakeUser("not-an-address"));
+  auto rejected = client().BatchUsers("northwind", "acme", bad);
+  EXPECT_EQ(rejected.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(rejected.status().field(), "/upsert/9999/address");
+  EXPECT_EQ(client().GetCustomer("northwind", "acme")->user_count, 10000);
+}
+
+TEST_P(ConformanceTest, RemovingADomainThatHasUsersIsRefused) {
+  Create("acme", "acme.example");
+  auto with_alias = client().PutCustomer(
+      "northwind", "acme",
+      Write("acme.example",
+            {{"domains", {{"primary", "acme.example"}, {"aliases", {"acme.co.uk"}}}}}),
+      WriteCondition::AtVersion(1));
+  ASSERT_TRUE(with_alias.ok());
+  UserBatch batch;
+  batch.upsert = {MakeUser("bob@acme.co.uk")};
+  ASSERT_TRUE(client().BatchUsers("northwind", "acme", batch).ok());
+  auto shrink = client().PutCustomer("northwind", "acme", Write("acme.example"),
+                                     WriteCondition::AtVersion(2));
+  EXPECT_EQ(shrink.status().code(), StatusCode::kConflict);
+  EXPECT_THAT(shrink.status().message(), ::testing::HasSubstr("bob@acme.co.uk"));
+}
+
+TEST_P(ConformanceTest, DeleteNeedsTheVersionAndFreesDomainsAndUsers) {
+  Create("acme", "acme.example");
+  UserBatch batch;
+  batch.upsert = {MakeUser("bob@acme.example")};
+  ASSERT_TRUE(client().BatchUsers("northwind", "acme", batch).ok());
+  EXPECT_EQ(client().DeleteCustomer("northwind", "acme", 5).code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(client().DeleteCustomer("northwind", "acme", 1).ok());
+  EXPECT_EQ(client().GetCustomer("northwind", "acme").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client().DeleteCustomer("northwind", "acme", 1).code(), StatusCode::kNotFound);
+  // The domain is free again, and the new customer starts without users.
+  auto again =
+      other().PutCustomer("contoso", "acme", Write("acme.example"), WriteCondition::CreateOnly());
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->user_count, 0);
+}
+
+TEST_P(ConformanceTest, StateIsOneSnapshotWithARevision) {
+  Create("globex", "globex.example");
+  Create("acme", "acme.example");
+  auto state = client().GetState("northwind");
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->customers.size(), 2u);
+  EXPECT_EQ(state->customers[0].name, "acme");
+  EXPECT_EQ(state->revision, 2);
+  EXPECT_TRUE(other().GetState("contoso")->customers.empty());
+}
+
+TEST_P(ConformanceTest, SecretsAreKeptOnlyAsFingerprints) {
+  CustomerWrite w = Write("acme.example", {{"panelLogin",
+                                            {{"email", "it@acme.example"},
+                                             {"status", "activated"},
+                                             {"passwordRef", "env:ACME_PANEL"}}}});
+  w.secrets["/panelLogin/password"] = "correct horse battery staple";
+  auto created = client().PutCustomer("northwind", "acme", w, WriteCondition::CreateOnly());
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(created->secret_fingerprints.at("/panelLogin/password"),
+            gw::SecretFingerprint("northwind", "acme", "/panelLogin/password",
+                                  "correct horse battery staple"));
+  w.secrets["/panelLogin/password"] = "Tr0ub4dor&3";
+  auto changed = client().PutCustomer("northwind", "acme", w, WriteCondition::AtVersion(1));
+  ASSERT_TRUE(changed.ok());
+  EXPECT_EQ(changed->version, 2);
+  auto audit = client().ListAudit("northwind", 0, 100);
+  ASSERT_TRUE(audit.ok());
+  std::string everything;
+  for (const auto& entry : *audit) everything += gw::ToJson(entry).dump();
+  EXPECT_THAT(everything, ::testing::HasSubstr("secretsChanged"));
+  EXPECT_THAT(everything, ::testing::Not(::testing::HasSubstr("horse")));
+  EXPECT_THAT(everything, ::testing::Not(::testing::HasSubstr("Tr0ub4dor")));
+}
+
+TEST_P(ConformanceTest, TheAuditLogRecordsWhoChangedWhat) {
+  Create("acme", "acme.example");
+  ASSERT_TRUE(client().DeleteCustomer("northwind", "acme", 1).ok());
+  auto audit = client().ListAudit("northwind", 0, 100);
+  ASSERT_TRUE(audit.ok());
+  std::vector<std::string> actions;
+  for (const auto& e : *audit) {
+    if (e.target == "acme") actions.push_back(e.action);
+  }
+  EXPECT_EQ(actions, (std::vector<std::string>{"customer.create", "customer.delete"}));
+  auto later = client().ListAudit("northwind", audit->back().id, 100);
+  EXPECT_TRUE(later->empty());
+}
+
+TEST_P(ConformanceTest, TheLeaseHasOneHolderAtATime) {
+  auto first = client().TakeLease("northwind", "ci-run-1", 60);
+  ASSERT_TRUE(first.ok());
+  EXPECT_GT(first->expires_at_unix, 0);
+  auto second = client().TakeLease("northwind", "loop", 60);
+  EXPECT_EQ(second.status().code(), StatusCode::kConflict);
+  EXPECT_THAT(second.status().message(), ::testing::HasSubstr("ci-run-1"));
+  EXPECT_TRUE(client().TakeLease("northwind", "ci-run-1", 120).ok());  // renew
+  EXPECT_TRUE(client().TakeLease("northwind", "ci-run-1", 0).ok());    // release
+  EXPECT_TRUE(client().TakeLease("northwind", "loop", 60).ok());
+}
+
+TEST_P(ConformanceTest, UnknownPartnersAndCustomersAreNotFound) {
+  EXPECT_EQ(client().GetCustomer("northwind", "ghost").status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(client().ListUsers("northwind", "ghost", "", 10).status().code(),
+            StatusCode::kNotFound);
+  EXPECT_EQ(client().BatchUsers("northwind", "ghost", {}).status().code(), StatusCode::kNotFound);
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest, ::testing::Values("embedded", "http"),
+                         [](const auto& param_info) { return param_info.param; });
+
+}  // namespace

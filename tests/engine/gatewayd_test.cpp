@@ -1,0 +1,210 @@
+// gatewayd as a process: authentication, the error shape, limits, signals and TLS.
+#include <httplib.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "gatewayd_fixture.h"
+
+namespace {
+
+using gwtest::Gatewayd;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+httplib::Headers Auth(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+const std::string kCustomer =
+    R"({"spec": {"product": "ultimate-access", "billableUsers": 1, "domains": {"primary": "acme.example"},
+        "destinations": "mx.acme.example"}})";
+
+class GatewaydTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gatewayd_ = std::make_unique<Gatewayd>(std::vector<std::string>{"northwind", "contoso"},
+                                           std::vector<std::string>{"--max-body-bytes", "65536"});
+    ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
+    http_ = std::make_unique<httplib::Client>(gatewayd_->url());
+    auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
+    ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+    ASSERT_TRUE(ops->EnsurePartner("contoso").ok());
+  }
+
+  httplib::Result PutCustomer(const std::string& body,
+                              const std::string& token = Gatewayd::PartnerToken("northwind"),
+                              const std::string& path = "/v1/partners/northwind/customers/acme") {
+    auto headers = Auth(token);
+    headers.emplace("If-None-Match", "*");
+    return http_->Put(path, headers, body, "application/json");
+  }
+
+  static json Error(const httplib::Result& r) { return json::parse(r->body)["error"]; }
+
+  std::unique_ptr<Gatewayd> gatewayd_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+TEST_F(GatewaydTest, StartupLogsSayWhereItListensAndWhatStoreItOpened) {
+  EXPECT_THAT(gatewayd_->process().output(), HasSubstr("opened store " + gatewayd_->store_path()));
+  EXPECT_THAT(gatewayd_->process().output(), HasSubstr("listening on http://127.0.0.1:"));
+}
+
+TEST_F(GatewaydTest, MissingOrWrongTokensAre401) {
+  auto missing = http_->Get("/v1/partners/northwind/state");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 401);
+  EXPECT_EQ(Error(missing)["code"], "unauthenticated");
+  auto wrong = http_->Get("/v1/partners/northwind/state", Auth("guessed"));
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(Error(wrong)["message"], "unknown token");
+}
+
+TEST_F(GatewaydTest, AnotherPartnersObjectsAre404) {
+  ASSERT_EQ(PutCustomer(kCustomer)->status, 201);
+  auto other =
+      http_->Get("/v1/partners/northwind/customers/acme", Auth(Gatewayd::PartnerToken("contoso")));
+  EXPECT_EQ(other->status, 404);
+  auto write = PutCustomer(kCustomer, Gatewayd::PartnerToken("contoso"));
+  EXPECT_EQ(write->status, 404);
+  auto partners = http_->Get("/v1/partners", Auth(Gatewayd::PartnerToken("contoso")));
+  EXPECT_EQ(partners->status, 403);
+}
+
+TEST_F(GatewaydTest, MalformedJsonIs400) {
+  auto r = PutCustomer("{\"spec\": ");
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(Error(r)["code"], "malformed");
+}
+
+TEST_F(GatewaydTest, UnknownFieldsAndSchemaViolationsAre422NamingTheField) {
+  auto unknown = PutCustomer(R"({"spec": {}, "colour": "red"})");
+  EXPECT_EQ(unknown->status, 422);
+  EXPECT_EQ(Error(unknown)["field"], "/colour");
+  auto invalid = PutCustomer(
+      R"({"spec": {"product": "gold", "billableUsers": 1, "domains": {"primary": "a.example"}}})");
+  EXPECT_EQ(invalid->status, 422);
+  EXPECT_EQ(Error(invalid)["field"], "/spec/product");
+  EXPECT_THAT(Error(invalid)["message"].get<std::string>(), HasSubstr("must be one of"));
+}
+
+TEST_F(GatewaydTest, AWriteWithoutAPreconditionIs428AndAStaleOneIs412) {
+  auto none = http_->Put("/v1/partners/northwind/customers/acme",
+                         Auth(Gatewayd::PartnerToken("northwind")), kCustomer, "application/json");
+  EXPECT_EQ(none->status, 428);
+  ASSERT_EQ(PutCustomer(kCustomer)->status, 201);
+  auto headers = Auth(Gatewayd::PartnerToken("northwind"));
+  headers.emplace("If-Match", "\"9\"");
+  auto stale =
+      http_->Put("/v1/partners/northwind/customers/acme", headers, kCustomer, "application/json");
+  EXPECT_EQ(stale->status, 412);
+  auto get = http_->Get("/v1/partners/northwind/customers/acme",
+                        Auth(Gatewayd::PartnerToken("northwind")));
+  EXPECT_EQ(get->get_header_value("ETag"), "\"1\"");
+}
+
+TEST_F(GatewaydTest, ADomainOfAnotherPartnerIs409) {
+  ASSERT_EQ(PutCustomer(kCustomer)->status, 201);
+  auto r = PutCustomer(kCustomer, Gatewayd::PartnerToken("contoso"),
+                       "/v1/partners/contoso/customers/mine");
+  EXPECT_EQ(r->status, 409);
+  EXPECT_THAT(r->body, ::testing::Not(HasSubstr("northwind")));
+}
+
+TEST_F(GatewaydTest, OversizedBodiesAre413) {
+  std::string big = "{\"spec\": {\"x\": \"" + std::string(100000, 'a') + "\"}}";
+  auto r = PutCustomer(big);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 413);
+  EXPECT_EQ(Error(r)["code"], "too_large");
+}
+
+TEST_F(GatewaydTest, HealthAndMetrics) {
+  auto health = http_->Get("/healthz");
+  EXPECT_EQ(health->status, 200);
+  http_->Get("/v1/partners/northwind/state");  // a 401 to count
+  auto metrics = http_->Get("/metrics");
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("gatewayd_http_requests_total{method=\"GET\",code=\"401\"}"));
+  EXPECT_THAT(metrics->body, HasSubstr("gatewayd_http_request_duration_seconds_count"));
+}
+
+TEST_F(GatewaydTest, SighupReloadsTheTokens) {
+  EXPECT_EQ(http_->Get("/v1/partners/northwind/state", Auth("new-token"))->status, 401);
+  {
+    std::ofstream tokens(gatewayd_->dir() / "tokens.yaml", std::ios::app);
+    tokens << "  - {name: added, partner: northwind, sha256: \"" << gw::HashToken("new-token")
+           << "\"}\n";
+  }
+  gatewayd_->process().Signal(SIGHUP);
+  ASSERT_TRUE(gatewayd_->process().WaitForLine("reloaded 4 token(s)"));
+  EXPECT_EQ(http_->Get("/v1/partners/northwind/state", Auth("new-token"))->status, 200);
+}
+
+TEST_F(GatewaydTest, SigtermFinishesTheRequestInFlightAndExitsZero) {
+  ASSERT_EQ(PutCustomer(kCustomer)->status, 201);
+  json batch = {{"upsert", json::array()}};
+  for (int i = 0; i < 20000; ++i)
+    batch["upsert"].push_back({{"address", fmt::format("u{}@acme.example", i)}});
+  gatewayd_.reset();  // restart without the small body limit
+  gatewayd_ = std::make_unique<Gatewayd>();
+  ASSERT_TRUE(gatewayd_->started());
+  ASSERT_TRUE(gatewayd_->Client(Gatewayd::kOperatorToken)->EnsurePartner("northwind").ok());
+  http_ = std::make_unique<httplib::Client>(gatewayd_->url());
+  ASSERT_EQ(PutCustomer(kCustomer)->status, 201);
+
+  int in_flight_status = 0;
+  std::thread request([&] {
+    auto in_flight =
+        http_->Post("/v1/partners/northwind/customers/acme/users:batch",
+                    Auth(Gatewayd::PartnerToken("northwind")), batch.dump(), "application/json");
+    in_flight_status = in_flight ? in_flight->status : -1;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  gatewayd_->process().Signal(SIGTERM);
+  request.join();
+  EXPECT_EQ(gatewayd_->process().Wait(), 0);
+  EXPECT_THAT(gatewayd_->process().output(), HasSubstr("SIGTERM: finishing requests in flight"));
+  EXPECT_THAT(gatewayd_->process().output(), HasSubstr("gatewayd: stopped"));
+  // Either the batch was answered (and then it is stored), or it never reached the server.
+  if (in_flight_status == 200) {
+    gatewayd_->Start();
+    ASSERT_TRUE(gatewayd_->started());
+    auto customer =
+        gatewayd_->Client(Gatewayd::PartnerToken("northwind"))->GetCustomer("northwind", "acme");
+    ASSERT_TRUE(customer.ok());
+    EXPECT_EQ(customer->user_count, 20000);
+  }
+}
+
+TEST(GatewaydTlsTest, ServesHttpsWithTheGivenCertificate) {
+  auto dir = gwtest::MakeTempDir("gatewayd-tls");
+  std::string cert = (dir / "cert.pem").string(), key = (dir / "key.pem").string();
+  std::string command =
+      "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost -addext "
+      "subjectAltName=IP:127.0.0.1 -keyout " +
+      key + " -out " + cert + " 2>/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0) << "openssl is needed (ci/setup installs it)";
+  Gatewayd gatewayd({"northwind"}, {"--tls-cert", cert, "--tls-key", key});
+  ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+  EXPECT_EQ(gatewayd.url().substr(0, 8), "https://");
+  gw::ClientOptions options;
+  options.token = Gatewayd::kOperatorToken;
+  options.ca_file = cert;
+  auto client = std::move(gw::ConnectGateway(gatewayd.url(), options)).value();
+  EXPECT_TRUE(client->EnsurePartner("northwind").ok());
+  // Without trusting the certificate, the client refuses to talk.
+  options.ca_file = "";
+  auto untrusting = std::move(gw::ConnectGateway(gatewayd.url(), options)).value();
+  EXPECT_EQ(untrusting->EnsurePartner("northwind").code(), gw::StatusCode::kUnavailable);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace

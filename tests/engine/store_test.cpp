@@ -1,0 +1,188 @@
+// The store under crashes and damage: kill -9 during writes loses nothing that was
+// acknowledged; a corrupt, foreign, read-only or newer store is refused at start with a
+// clear message and left exactly as it was.
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <fstream>
+#include <iterator>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "gatewayd_fixture.h"
+
+namespace {
+
+using gwtest::Gatewayd;
+using ::testing::HasSubstr;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+gw::CustomerWrite Write(const std::string& name) {
+  gw::CustomerWrite w;
+  w.spec = {{"product", "ultimate-defense"},
+            {"billableUsers", 1},
+            {"domains", {{"primary", name + ".example"}}},
+            {"destinations", "mx." + name + ".example"}};
+  return w;
+}
+
+TEST(StoreTest, KillNineDuringWritesLosesNothingAcknowledged) {
+  auto dir = gwtest::MakeTempDir("store-kill");
+  std::mt19937 random(std::random_device{}());
+  std::set<std::string> acknowledged;
+  std::map<std::string, int64_t> acknowledged_users;
+  for (int round = 0; round < 3; ++round) {
+    Gatewayd gatewayd({"northwind"}, {}, dir);
+    ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+    auto ops = gatewayd.Client(Gatewayd::kOperatorToken);
+    ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+    // Everything acknowledged in earlier rounds survived the kill.
+    auto state = ops->GetState("northwind");
+    ASSERT_TRUE(state.ok()) << state.status().message();
+    std::set<std::string> present;
+    for (const auto& c : state->customers) {
+      present.insert(c.name);
+      if (acknowledged_users.count(c.name)) {
+        EXPECT_GE(c.user_count, acknowledged_users[c.name]) << c.name;
+      }
+    }
+    for (const auto& name : acknowledged)
+      EXPECT_TRUE(present.count(name)) << name << " was acknowledged, then lost";
+
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::thread writer([&] {
+      auto client = gatewayd.Client(Gatewayd::PartnerToken("northwind"));
+      for (int i = 0; !stop; ++i) {
+        std::string name = fmt::format("r{}c{}", round, i);
+        if (!client->PutCustomer("northwind", name, Write(name), gw::WriteCondition::CreateOnly())
+                 .ok())
+          break;
+        {
+          std::lock_guard lock(mutex);
+          acknowledged.insert(name);
+        }
+        gw::UserBatch batch;
+        for (int u = 0; u < 200; ++u) {
+          gw::User user;
+          user.address = fmt::format("u{}@{}.example", u, name);
+          batch.upsert.push_back(user);
+        }
+        if (!client->BatchUsers("northwind", name, batch).ok()) break;
+        std::lock_guard lock(mutex);
+        acknowledged_users[name] = 200;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 + random() % 300));
+    gatewayd.process().Signal(SIGKILL);
+    EXPECT_EQ(gatewayd.process().Wait(), 128 + SIGKILL);
+    stop = true;
+    writer.join();
+  }
+  EXPECT_GT(acknowledged.size(), 5u);
+  Gatewayd last({"northwind"}, {}, dir);
+  ASSERT_TRUE(last.started());
+  auto state = last.Client(Gatewayd::kOperatorToken)->GetState("northwind");
+  ASSERT_TRUE(state.ok());
+  std::set<std::string> present;
+  for (const auto& c : state->customers) present.insert(c.name);
+  for (const auto& name : acknowledged) EXPECT_TRUE(present.count(name)) << name;
+  std::filesystem::remove_all(dir);
+}
+
+class DamagedStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = gwtest::MakeTempDir("store-damage");
+    // A real store with some data in it.
+    Gatewayd gatewayd({"northwind"}, {}, dir_);
+    ASSERT_TRUE(gatewayd.started());
+    auto client = gatewayd.Client(Gatewayd::kOperatorToken);
+    ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+    for (int i = 0; i < 50; ++i) {
+      std::string name = fmt::format("c{}", i);
+      ASSERT_TRUE(
+          client->PutCustomer("northwind", name, Write(name), gw::WriteCondition::CreateOnly())
+              .ok());
+    }
+    gatewayd.process().Signal(SIGTERM);
+    ASSERT_EQ(gatewayd.process().Wait(), 0);
+    store_ = (dir_ / "data" / "gateway.db").string();
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Starts gatewayd on the damaged store and returns what it said; expects exit 1.
+  std::string StartExpectingFailure(int run_as_uid = -1) {
+    std::vector<std::string> argv = {
+        GATEWAYD_BINARY, "--data",   (dir_ / "data").string(),       "--listen",
+        "127.0.0.1:0",   "--tokens", (dir_ / "tokens.yaml").string()};
+    gwtest::ChildProcess process(argv, run_as_uid);
+    EXPECT_EQ(process.Wait(), 1) << process.output();
+    return process.output();
+  }
+
+  std::filesystem::path dir_;
+  std::string store_;
+};
+
+TEST_F(DamagedStoreTest, AFileThatIsNotAStoreIsRefusedAndKept) {
+  std::ofstream(store_, std::ios::binary | std::ios::trunc) << std::string(8192, 'x');
+  std::filesystem::remove(store_ + "-wal");
+  std::string before = ReadAll(store_);
+  EXPECT_THAT(StartExpectingFailure(), HasSubstr("is not a gatewayd store or is corrupt"));
+  EXPECT_EQ(ReadAll(store_), before);
+}
+
+TEST_F(DamagedStoreTest, ACorruptPageIsRefusedAndKept) {
+  std::string contents = ReadAll(store_);
+  ASSERT_GT(contents.size(), 3 * 4096u);
+  // Scribble over the second page (a b-tree page), keeping the header intact.
+  for (size_t i = 4096 + 8; i < 2 * 4096; ++i) contents[i] = static_cast<char>(i * 7);
+  std::ofstream(store_, std::ios::binary | std::ios::trunc) << contents;
+  std::string before = ReadAll(store_);
+  std::string output = StartExpectingFailure();
+  EXPECT_THAT(output, HasSubstr("corrupt"));
+  EXPECT_EQ(ReadAll(store_), before);
+}
+
+TEST_F(DamagedStoreTest, AStoreThisUserCannotWriteIsRefused) {
+  int uid = -1;
+  if (geteuid() == 0) {
+    // Root may write anything: run gatewayd as an unprivileged service user instead.
+    uid = 65534;
+    std::filesystem::permissions(dir_, std::filesystem::perms::all);
+    std::filesystem::permissions(dir_ / "data", std::filesystem::perms::all);
+    std::filesystem::permissions(dir_ / "tokens.yaml", std::filesystem::perms::owner_all |
+                                                           std::filesystem::perms::group_read |
+                                                           std::filesystem::perms::others_read);
+    chmod(store_.c_str(), 0644);
+  } else {
+    chmod(store_.c_str(), 0444);
+  }
+  std::string before = ReadAll(store_);
+  EXPECT_THAT(StartExpectingFailure(uid), HasSubstr("is not writable by this user"));
+  EXPECT_EQ(ReadAll(store_), before);
+}
+
+TEST_F(DamagedStoreTest, AStoreFromANewerVersionIsRefused) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(store_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version = 99", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_THAT(StartExpectingFailure(),
+              HasSubstr("schema version 99, newer than this gatewayd understands"));
+}
+
+}  // namespace
