@@ -195,6 +195,7 @@ struct AdminServer::Impl {
     s.set_write_timeout(std::chrono::seconds(30));
     // Idle keep-alive connections hold up a drain on SIGTERM for this long.
     s.set_keep_alive_timeout(1);
+    s.set_keep_alive_max_count(10000);  // a planner makes thousands of requests in a row
     s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
       std::lock_guard lock(metrics_mutex);
       ++requests[{req.method, res.status}];

@@ -25,7 +25,11 @@ std::string SecretFingerprint(const std::string& partner, const std::string& cus
 }
 
 std::string UserHash(const User& user) {
-  return Sha256Hex(ToJson(user).dump(), 16);
+  return UserRecordHash(ToJson(user).dump());
+}
+
+std::string UserRecordHash(const std::string& serialized_user) {
+  return Sha256Hex(serialized_user, 16);
 }
 
 std::string XorHex(const std::string& a, const std::string& b) {

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <regex>
 #include <set>
+#include <string_view>
+#include <unordered_map>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -104,6 +106,20 @@ struct Service::Impl {
   ServiceOptions options;
   std::unique_ptr<sqlite::Database> db;
   std::mutex mutex;
+  std::unordered_map<std::string_view, sqlite::Statement> statements;
+
+  // A prepared statement for `sql` (a string literal), reset and ready to bind; prepared
+  // once per store. The pointer stays valid while the service lives.
+  Result<sqlite::Statement*> Prepare(std::string_view sql) {
+    auto it = statements.find(sql);
+    if (it == statements.end()) {
+      auto prepared = db->Prepare(sql);
+      if (!prepared.ok()) return prepared.status();
+      it = statements.emplace(sql, std::move(*prepared)).first;
+    }
+    it->second.Reset();
+    return &it->second;
+  }
 
   // Runs `body` in one write transaction; rolls back on any error.
   template <typename T, typename Body>
@@ -125,11 +141,11 @@ struct Service::Impl {
     if (!actor.is_operator && actor.partner != partner) {
       return Status(StatusCode::kNotFound, fmt::format("partner '{}' not found", partner));
     }
-    auto statement = db->Prepare("SELECT 1 FROM partners WHERE name = ?");
+    auto statement = Prepare("SELECT 1 FROM partners WHERE name = ?");
     if (!statement.ok()) return statement.status();
-    statement->Bind(1, partner);
+    (*statement)->Bind(1, partner);
     Status status;
-    bool found = statement->Step(status);
+    bool found = (*statement)->Step(status);
     if (!status.ok()) return status;
     if (!found)
       return Status(StatusCode::kNotFound, fmt::format("partner '{}' not found", partner));
@@ -138,18 +154,18 @@ struct Service::Impl {
 
   Result<std::optional<Customer>> LoadCustomer(const std::string& partner,
                                                const std::string& name) {
-    auto statement = db->Prepare(
+    auto statement = Prepare(
         "SELECT name, version, owner, applied_revision, labels, spec, secret_fingerprints, "
         "user_count, users_digest, "
         "created_at, updated_at FROM customers WHERE partner = ? AND name = ?");
     if (!statement.ok()) return statement.status();
-    statement->Bind(1, partner).Bind(2, name);
+    (*statement)->Bind(1, partner).Bind(2, name);
     Status status;
-    if (!statement->Step(status)) {
+    if (!(*statement)->Step(status)) {
       if (!status.ok()) return status;
       return std::optional<Customer>();
     }
-    return std::optional<Customer>(ReadCustomer(*statement));
+    return std::optional<Customer>(ReadCustomer(**statement));
   }
 
   static Customer ReadCustomer(const sqlite::Statement& row) {
@@ -169,17 +185,18 @@ struct Service::Impl {
   }
 
   Status BumpRevision(const std::string& partner) {
-    auto statement = db->Prepare("UPDATE partners SET revision = revision + 1 WHERE name = ?");
+    auto statement = Prepare("UPDATE partners SET revision = revision + 1 WHERE name = ?");
     if (!statement.ok()) return statement.status();
-    return statement->Bind(1, partner).Run();
+    return (*statement)->Bind(1, partner).Run();
   }
 
   Status Audit(const Actor& actor, const std::string& partner, const std::string& action,
                const std::string& target, const json& detail) {
-    auto statement = db->Prepare(
+    auto statement = Prepare(
         "INSERT INTO audit(at, partner, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)");
     if (!statement.ok()) return statement.status();
-    return statement->Bind(1, Now())
+    return (*statement)
+        ->Bind(1, Now())
         .Bind(2, partner)
         .Bind(3, actor.name)
         .Bind(4, action)
@@ -190,12 +207,12 @@ struct Service::Impl {
 
   Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
                                                    const std::string& customer) {
-    auto statement = db->Prepare("SELECT domain FROM domains WHERE partner = ? AND customer = ?");
+    auto statement = Prepare("SELECT domain FROM domains WHERE partner = ? AND customer = ?");
     if (!statement.ok()) return statement.status();
-    statement->Bind(1, partner).Bind(2, customer);
+    (*statement)->Bind(1, partner).Bind(2, customer);
     std::vector<std::string> domains;
     Status status;
-    while (statement->Step(status)) domains.push_back(statement->Text(0));
+    while ((*statement)->Step(status)) domains.push_back((*statement)->Text(0));
     if (!status.ok()) return status;
     return domains;
   }
@@ -293,9 +310,9 @@ Status Service::PutPartner(const Actor& actor, const std::string& partner) {
   std::lock_guard lock(impl_->mutex);
   auto result = impl_->Write<bool>([&]() -> Result<bool> {
     auto statement =
-        impl_->db->Prepare("INSERT OR IGNORE INTO partners(name, created_at) VALUES (?, ?)");
+        impl_->Prepare("INSERT OR IGNORE INTO partners(name, created_at) VALUES (?, ?)");
     if (!statement.ok()) return statement.status();
-    if (Status s = statement->Bind(1, partner).Bind(2, Now()).Run(); !s.ok()) return s;
+    if (Status s = (*statement)->Bind(1, partner).Bind(2, Now()).Run(); !s.ok()) return s;
     if (impl_->db->Changes() == 0) return false;
     if (Status s = impl_->Audit(actor, partner, "partner.create", partner, json::object()); !s.ok())
       return s;
@@ -308,11 +325,11 @@ Result<std::vector<std::string>> Service::ListPartners(const Actor& actor) {
   if (!actor.is_operator)
     return Status(StatusCode::kPermissionDenied, "only an operator can list partners");
   std::lock_guard lock(impl_->mutex);
-  auto statement = impl_->db->Prepare("SELECT name FROM partners ORDER BY name");
+  auto statement = impl_->Prepare("SELECT name FROM partners ORDER BY name");
   if (!statement.ok()) return statement.status();
   std::vector<std::string> partners;
   Status status;
-  while (statement->Step(status)) partners.push_back(statement->Text(0));
+  while ((*statement)->Step(status)) partners.push_back((*statement)->Text(0));
   if (!status.ok()) return status;
   return partners;
 }
@@ -331,20 +348,20 @@ Result<PartnerState> Service::GetState(const Actor& actor, const std::string& pa
   PartnerState state;
   state.partner = partner;
   Status status;
-  auto revision = impl_->db->Prepare("SELECT revision FROM partners WHERE name = ?");
+  auto revision = impl_->Prepare("SELECT revision FROM partners WHERE name = ?");
   if (revision.ok()) {
-    revision->Bind(1, partner);
-    if (revision->Step(status)) state.revision = revision->Int(0);
+    (*revision)->Bind(1, partner);
+    if ((*revision)->Step(status)) state.revision = (*revision)->Int(0);
   } else {
     status = revision.status();
   }
-  auto rows = impl_->db->Prepare(
+  auto rows = impl_->Prepare(
       "SELECT name, version, owner, applied_revision, labels, spec, secret_fingerprints, "
       "user_count, users_digest, "
       "created_at, updated_at FROM customers WHERE partner = ? ORDER BY name");
   if (status.ok() && rows.ok()) {
-    rows->Bind(1, partner);
-    while (rows->Step(status)) state.customers.push_back(Impl::ReadCustomer(*rows));
+    (*rows)->Bind(1, partner);
+    while ((*rows)->Step(status)) state.customers.push_back(Impl::ReadCustomer(**rows));
   } else if (status.ok()) {
     status = rows.status();
   }
@@ -418,14 +435,14 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
       return *before;  // identical: no new version
     }
     // Domains: free, or already this customer's.
-    auto lookup = impl_->db->Prepare("SELECT partner, customer FROM domains WHERE domain = ?");
+    auto lookup = impl_->Prepare("SELECT partner, customer FROM domains WHERE domain = ?");
     if (!lookup.ok()) return lookup.status();
     for (size_t i = 0; i < domains->size(); ++i) {
-      lookup->Bind(1, (*domains)[i]);
+      (*lookup)->Bind(1, (*domains)[i]);
       Status status;
-      bool held = lookup->Step(status);
-      bool ours = held && lookup->Text(0) == partner && lookup->Text(1) == name;
-      lookup->Reset();
+      bool held = (*lookup)->Step(status);
+      bool ours = held && (*lookup)->Text(0) == partner && (*lookup)->Text(1) == name;
+      (*lookup)->Reset();
       if (!status.ok()) return status;
       if (held && !ours) {
         return Status(
@@ -441,21 +458,21 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
       if (!old_domains.ok()) return old_domains.status();
       for (const auto& old_domain : *old_domains) {
         if (std::find(domains->begin(), domains->end(), old_domain) != domains->end()) continue;
-        auto count = impl_->db->Prepare(
+        auto count = impl_->Prepare(
             "SELECT count(*), min(address) FROM users WHERE partner = ? AND customer = ? AND "
             "address LIKE ?");
         if (!count.ok()) return count.status();
-        count->Bind(1, partner).Bind(2, name).Bind(3, "%@" + old_domain);
+        (*count)->Bind(1, partner).Bind(2, name).Bind(3, "%@" + old_domain);
         Status status;
-        count->Step(status);
+        (*count)->Step(status);
         if (!status.ok()) return status;
-        if (count->Int(0) > 0) {
+        if ((*count)->Int(0) > 0) {
           return Status(
               StatusCode::kConflict,
               fmt::format(
                   "{} users are in domain '{}', which this change removes (first: {}); remove them "
                   "first",
-                  count->Int(0), old_domain, count->Text(1)),
+                  (*count)->Int(0), old_domain, (*count)->Text(1)),
               "/spec/domains");
         }
       }
@@ -472,13 +489,14 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     after.users_digest = before ? before->users_digest : kEmptyDigest;
     after.updated_at = Now();
     after.created_at = before ? before->created_at : after.updated_at;
-    auto upsert = impl_->db->Prepare(
+    auto upsert = impl_->Prepare(
         "INSERT OR REPLACE INTO customers(partner, name, version, owner, applied_revision, labels, "
         "spec, "
         "secret_fingerprints, user_count, users_digest, created_at, updated_at) VALUES "
         "(?,?,?,?,?,?,?,?,?,?,?,?)");
     if (!upsert.ok()) return upsert.status();
-    upsert->Bind(1, partner)
+    (*upsert)
+        ->Bind(1, partner)
         .Bind(2, name)
         .Bind(3, after.version)
         .Bind(4, after.owner)
@@ -490,15 +508,15 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
         .Bind(10, after.users_digest)
         .Bind(11, after.created_at)
         .Bind(12, after.updated_at);
-    if (Status s = upsert->Run(); !s.ok()) return s;
-    auto clear = impl_->db->Prepare("DELETE FROM domains WHERE partner = ? AND customer = ?");
+    if (Status s = (*upsert)->Run(); !s.ok()) return s;
+    auto clear = impl_->Prepare("DELETE FROM domains WHERE partner = ? AND customer = ?");
     if (!clear.ok()) return clear.status();
-    if (Status s = clear->Bind(1, partner).Bind(2, name).Run(); !s.ok()) return s;
-    auto claim =
-        impl_->db->Prepare("INSERT INTO domains(domain, partner, customer) VALUES (?, ?, ?)");
+    if (Status s = (*clear)->Bind(1, partner).Bind(2, name).Run(); !s.ok()) return s;
+    auto claim = impl_->Prepare("INSERT INTO domains(domain, partner, customer) VALUES (?, ?, ?)");
     if (!claim.ok()) return claim.status();
     for (const auto& domain : *domains) {
-      if (Status s = claim->Bind(1, domain).Bind(2, partner).Bind(3, name).Run(); !s.ok()) return s;
+      if (Status s = (*claim)->Bind(1, domain).Bind(2, partner).Bind(3, name).Run(); !s.ok())
+        return s;
     }
     if (Status s = impl_->BumpRevision(partner); !s.ok()) return s;
     json detail = {{"version", after.version}};
@@ -547,9 +565,9 @@ Status Service::DeleteCustomer(const Actor& actor, const std::string& partner,
         for (const char* sql : {"DELETE FROM users WHERE partner = ? AND customer = ?",
                                 "DELETE FROM domains WHERE partner = ? AND customer = ?",
                                 "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
-          auto statement = impl_->db->Prepare(sql);
+          auto statement = impl_->Prepare(sql);
           if (!statement.ok()) return statement.status();
-          if (Status s = statement->Bind(1, partner).Bind(2, name).Run(); !s.ok()) return s;
+          if (Status s = (*statement)->Bind(1, partner).Bind(2, name).Run(); !s.ok()) return s;
         }
         if (Status s = impl_->BumpRevision(partner); !s.ok()) return s;
         json detail = {{"version", version}, {"users", (*existing)->user_count}};
@@ -570,18 +588,19 @@ Result<UserPage> Service::ListUsers(const Actor& actor, const std::string& partn
   if (!exists.ok()) return exists.status();
   if (!*exists)
     return Status(StatusCode::kNotFound, fmt::format("customer '{}' not found", customer));
-  auto statement = impl_->db->Prepare(
+  auto statement = impl_->Prepare(
       "SELECT record FROM users WHERE partner = ? AND customer = ? AND address > ? ORDER BY "
       "address LIMIT ?");
   if (!statement.ok()) return statement.status();
-  statement->Bind(1, partner)
+  (*statement)
+      ->Bind(1, partner)
       .Bind(2, customer)
       .Bind(3, after)
       .Bind(4, static_cast<int64_t>(limit + 1));
   UserPage page;
   Status status;
-  while (statement->Step(status)) {
-    auto user = UserFromJson(json::parse(statement->Text(0)), "");
+  while ((*statement)->Step(status)) {
+    auto user = UserFromJson(json::parse((*statement)->Text(0)), "");
     if (!user.ok())
       return Status(StatusCode::kInternal,
                     "store holds an unreadable user: " + user.status().message());
@@ -644,34 +663,36 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
     UserBatchResult result;
     result.user_count = (*existing)->user_count;
     result.users_digest = (*existing)->users_digest;
-    auto lookup = impl_->db->Prepare(
-        "SELECT hash FROM users WHERE partner = ? AND customer = ? AND address = ?");
-    auto upsert = impl_->db->Prepare(
+    auto lookup =
+        impl_->Prepare("SELECT hash FROM users WHERE partner = ? AND customer = ? AND address = ?");
+    auto upsert = impl_->Prepare(
         "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, ?, ?, "
         "?, ?)");
     auto remove =
-        impl_->db->Prepare("DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?");
+        impl_->Prepare("DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?");
     if (!lookup.ok() || !upsert.ok() || !remove.ok()) return impl_->db->Error("prepare users");
     auto old_hash = [&](const std::string& address, std::string& hash) -> Result<bool> {
-      lookup->Bind(1, partner).Bind(2, customer).Bind(3, address);
+      (*lookup)->Bind(1, partner).Bind(2, customer).Bind(3, address);
       Status status;
-      bool found = lookup->Step(status);
-      if (found) hash = lookup->Text(0);
-      lookup->Reset();
+      bool found = (*lookup)->Step(status);
+      if (found) hash = (*lookup)->Text(0);
+      (*lookup)->Reset();
       if (!status.ok()) return status;
       return found;
     };
     for (const auto& user : upserts) {
-      std::string hash = UserHash(user), previous;
+      std::string record = ToJson(user).dump();
+      std::string hash = UserRecordHash(record), previous;
       auto found = old_hash(user.address, previous);
       if (!found.ok()) return found.status();
       if (*found && previous == hash) continue;
-      upsert->Bind(1, partner)
+      (*upsert)
+          ->Bind(1, partner)
           .Bind(2, customer)
           .Bind(3, user.address)
           .Bind(4, ToJson(user).dump())
           .Bind(5, hash);
-      if (Status s = upsert->Run(); !s.ok()) return s;
+      if (Status s = (*upsert)->Run(); !s.ok()) return s;
       result.users_digest =
           XorHex(XorHex(result.users_digest, hash), *found ? previous : kEmptyDigest);
       if (!*found) ++result.user_count;
@@ -682,17 +703,18 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
       auto found = old_hash(address, previous);
       if (!found.ok()) return found.status();
       if (!*found) continue;
-      if (Status s = remove->Bind(1, partner).Bind(2, customer).Bind(3, address).Run(); !s.ok())
+      if (Status s = (*remove)->Bind(1, partner).Bind(2, customer).Bind(3, address).Run(); !s.ok())
         return s;
       result.users_digest = XorHex(result.users_digest, previous);
       --result.user_count;
       ++result.removed;
     }
     if (result.upserted == 0 && result.removed == 0) return result;
-    auto update = impl_->db->Prepare(
+    auto update = impl_->Prepare(
         "UPDATE customers SET user_count = ?, users_digest = ? WHERE partner = ? AND name = ?");
     if (!update.ok()) return update.status();
-    if (Status s = update->Bind(1, result.user_count)
+    if (Status s = (*update)
+                       ->Bind(1, result.user_count)
                        .Bind(2, result.users_digest)
                        .Bind(3, partner)
                        .Bind(4, customer)
@@ -718,27 +740,28 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_->Write<Lease>([&]() -> Result<Lease> {
     int64_t now = UnixNow();
-    auto current = impl_->db->Prepare("SELECT holder, expires_at FROM leases WHERE partner = ?");
+    auto current = impl_->Prepare("SELECT holder, expires_at FROM leases WHERE partner = ?");
     if (!current.ok()) return current.status();
-    current->Bind(1, partner);
+    (*current)->Bind(1, partner);
     Status status;
-    if (current->Step(status) && current->Text(0) != holder && current->Int(1) > now) {
+    if ((*current)->Step(status) && (*current)->Text(0) != holder && (*current)->Int(1) > now) {
       return Status(
           StatusCode::kConflict,
           fmt::format("the apply lease of partner '{}' is held by '{}' for {} more seconds",
-                      partner, current->Text(0), current->Int(1) - now));
+                      partner, (*current)->Text(0), (*current)->Int(1) - now));
     }
     if (!status.ok()) return status;
     if (ttl_seconds == 0) {
-      auto release = impl_->db->Prepare("DELETE FROM leases WHERE partner = ? AND holder = ?");
+      auto release = impl_->Prepare("DELETE FROM leases WHERE partner = ? AND holder = ?");
       if (!release.ok()) return release.status();
-      if (Status s = release->Bind(1, partner).Bind(2, holder).Run(); !s.ok()) return s;
+      if (Status s = (*release)->Bind(1, partner).Bind(2, holder).Run(); !s.ok()) return s;
       return Lease{holder, 0};
     }
-    auto take = impl_->db->Prepare(
+    auto take = impl_->Prepare(
         "INSERT OR REPLACE INTO leases(partner, holder, expires_at) VALUES (?, ?, ?)");
     if (!take.ok()) return take.status();
-    if (Status s = take->Bind(1, partner).Bind(2, holder).Bind(3, now + ttl_seconds).Run(); !s.ok())
+    if (Status s = (*take)->Bind(1, partner).Bind(2, holder).Bind(3, now + ttl_seconds).Run();
+        !s.ok())
       return s;
     return Lease{holder, now + ttl_seconds};
   });
@@ -749,18 +772,18 @@ Result<std::vector<AuditEntry>> Service::ListAudit(const Actor& actor, const std
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
   std::lock_guard lock(impl_->mutex);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
-  auto statement = impl_->db->Prepare(
+  auto statement = impl_->Prepare(
       "SELECT id, at, partner, actor, action, target, detail FROM audit WHERE partner = ? AND id > "
       "? ORDER BY id "
       "LIMIT ?");
   if (!statement.ok()) return statement.status();
-  statement->Bind(1, partner).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
+  (*statement)->Bind(1, partner).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
   std::vector<AuditEntry> entries;
   Status status;
-  while (statement->Step(status)) {
-    entries.push_back({statement->Int(0), statement->Text(1), statement->Text(2),
-                       statement->Text(3), statement->Text(4), statement->Text(5),
-                       json::parse(statement->Text(6))});
+  while ((*statement)->Step(status)) {
+    entries.push_back({(*statement)->Int(0), (*statement)->Text(1), (*statement)->Text(2),
+                       (*statement)->Text(3), (*statement)->Text(4), (*statement)->Text(5),
+                       json::parse((*statement)->Text(6))});
   }
   if (!status.ok()) return status;
   return entries;

@@ -208,3 +208,29 @@ TEST(GatewaydTlsTest, ServesHttpsWithTheGivenCertificate) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(TokensTest, TheSampleTokensFileLoadsAndItsExampleTokensAuthenticate) {
+  auto tokens = gw::TokenStore::Load(GWCTL_SOURCE_DIR "/examples/gatewayd/tokens.yaml.sample");
+  ASSERT_TRUE(tokens.ok()) << tokens.status().message();
+  auto ops = (*tokens)->Authenticate("example-operator-token");
+  ASSERT_TRUE(ops);
+  EXPECT_TRUE(ops->is_operator);
+  auto ci = (*tokens)->Authenticate("example-northwind-token");
+  ASSERT_TRUE(ci);
+  EXPECT_EQ(ci->partner, "northwind-msp");
+  EXPECT_FALSE((*tokens)->Authenticate("example-northwind-token "));
+}
+
+TEST(TokensTest, BadEntriesAreNamedByLine) {
+  auto dir = gwtest::MakeTempDir("tokens");
+  std::ofstream(dir / "t.yaml") << "tokens:\n  - {name: a, role: operator, sha256: \"abc\"}\n";
+  auto tokens = gw::TokenStore::Load((dir / "t.yaml").string());
+  ASSERT_FALSE(tokens.ok());
+  EXPECT_THAT(tokens.status().message(),
+              HasSubstr("t.yaml:2: sha256 must be 64 lowercase hex digits"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
