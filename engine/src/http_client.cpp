@@ -2,6 +2,9 @@
 // back to the Status codes the Service returned on the other side.
 #include <httplib.h>
 
+#include <mutex>
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "embedded_client.h"
@@ -57,15 +60,8 @@ std::string Escape(const std::string& segment) {
 
 class HttpClient final : public GatewayClient {
  public:
-  HttpClient(std::string url, const ClientOptions& options) : url_(std::move(url)), client_(url_) {
-    client_.set_connection_timeout(options.connect_timeout);
-    client_.set_read_timeout(options.request_timeout);
-    client_.set_write_timeout(options.request_timeout);
-    if (!options.token.empty()) client_.set_bearer_token_auth(options.token.c_str());
-    if (!options.ca_file.empty()) client_.set_ca_cert_path(options.ca_file.c_str());
-    client_.set_keep_alive(true);
-    client_.set_tcp_nodelay(true);
-  }
+  HttpClient(std::string url, const ClientOptions& options)
+      : url_(std::move(url)), options_(options) {}
 
   std::string Describe() const override { return url_; }
 
@@ -162,11 +158,13 @@ class HttpClient final : public GatewayClient {
                     std::optional<json> request = std::nullopt,
                     const httplib::Headers& headers = {}) {
     std::string body = request ? request->dump() : "";
+    std::unique_ptr<httplib::Client> client = Acquire();
     httplib::Result response =
-        method == "GET"    ? client_.Get(path, headers)
-        : method == "PUT"  ? client_.Put(path, headers, body, "application/json")
-        : method == "POST" ? client_.Post(path, headers, body, "application/json")
-                           : client_.Delete(path, headers);
+        method == "GET"    ? client->Get(path, headers)
+        : method == "PUT"  ? client->Put(path, headers, body, "application/json")
+        : method == "POST" ? client->Post(path, headers, body, "application/json")
+                           : client->Delete(path, headers);
+    Release(std::move(client));
     if (!response) {
       return Status(StatusCode::kUnavailable, fmt::format("cannot reach gateway at {}: {}", url_,
                                                           httplib::to_string(response.error())));
@@ -189,8 +187,36 @@ class HttpClient final : public GatewayClient {
     return Status(CodeForHttp(response->status), message, field);
   }
 
+  // One connection per concurrent call: httplib clients serialise their requests.
+  std::unique_ptr<httplib::Client> Acquire() {
+    {
+      std::lock_guard lock(pool_mutex_);
+      if (!idle_.empty()) {
+        auto client = std::move(idle_.back());
+        idle_.pop_back();
+        return client;
+      }
+    }
+    auto client = std::make_unique<httplib::Client>(url_);
+    client->set_connection_timeout(options_.connect_timeout);
+    client->set_read_timeout(options_.request_timeout);
+    client->set_write_timeout(options_.request_timeout);
+    if (!options_.token.empty()) client->set_bearer_token_auth(options_.token.c_str());
+    if (!options_.ca_file.empty()) client->set_ca_cert_path(options_.ca_file.c_str());
+    client->set_keep_alive(true);
+    client->set_tcp_nodelay(true);
+    return client;
+  }
+
+  void Release(std::unique_ptr<httplib::Client> client) {
+    std::lock_guard lock(pool_mutex_);
+    idle_.push_back(std::move(client));
+  }
+
   std::string url_;
-  httplib::Client client_;
+  ClientOptions options_;
+  std::mutex pool_mutex_;
+  std::vector<std::unique_ptr<httplib::Client>> idle_;
 };
 
 }  // namespace

@@ -10,6 +10,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", GWCTL_VERSION);
   int exit_code = gwctl::kExitOk;
   gwctl::cli::RegisterValidateCommand(app, exit_code);
+  gwctl::cli::RegisterPlanCommand(app, exit_code);
+  gwctl::cli::RegisterApplyCommand(app, exit_code);
   gwctl::cli::RegisterSchemaCommand(app, exit_code);
   try {
     app.parse(argc, argv);

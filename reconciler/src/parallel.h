@@ -1,5 +1,5 @@
-// ParallelFor: runs fn(i) for i in [0, count) on up to hardware_concurrency threads.
-// fn must be safe to run concurrently for different i.
+// ParallelFor: runs fn(i) for i in [0, count) on up to `max_workers` threads
+// (default: the number of cores). fn must be safe to run concurrently for different i.
 #pragma once
 
 #include <algorithm>
@@ -11,8 +11,8 @@
 namespace gwctl {
 
 template <typename Fn>
-void ParallelFor(size_t count, Fn fn) {
-  size_t workers = std::min<size_t>(std::max(1u, std::thread::hardware_concurrency()), count);
+void ParallelFor(size_t count, size_t max_workers, Fn fn) {
+  size_t workers = std::min<size_t>(max_workers, count);
   if (workers <= 1) {
     for (size_t i = 0; i < count; ++i) fn(i);
     return;
@@ -25,6 +25,11 @@ void ParallelFor(size_t count, Fn fn) {
     });
   }
   for (auto& t : threads) t.join();
+}
+
+template <typename Fn>
+void ParallelFor(size_t count, Fn fn) {
+  ParallelFor(count, std::max(1u, std::thread::hardware_concurrency()), fn);
 }
 
 }  // namespace gwctl

@@ -1,0 +1,48 @@
+// Applying a plan: the partner's lease is held throughout; customers are written in
+// parallel, each in a safe order (user removals, then the settings document, then new
+// and changed users in batches; replacements delete first); deletes come last. Calls
+// that fail for a passing reason (unreachable, 5xx, overload) are retried with
+// exponential backoff and jitter; a version conflict re-plans that customer from what
+// the gateway holds now. Every step is idempotent, so a run cut short at any point is
+// finished by the next one.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "gateway/client.h"
+#include "gwctl/desired_state.h"
+#include "gwctl/plan.h"
+
+namespace gwctl {
+
+struct ApplyOptions {
+  int parallelism = 8;
+  size_t user_batch = 5000;
+  std::string lease_holder;     // who we are, in the lease and in conflicts
+  int lease_ttl_seconds = 30;   // renewed every third of it while applying
+  int lease_wait_seconds = 60;  // how long to wait for another holder's lease
+  int max_attempts = 6;         // per gateway call, for passing failures
+  std::function<void(size_t done, size_t total)> progress;
+};
+
+struct ApplyReport {
+  size_t customers_written = 0;
+  size_t customers_deleted = 0;
+  size_t users_written = 0;
+  size_t users_removed = 0;
+  std::vector<std::string> failures;  // per customer; the others were still applied
+  bool ok() const { return failures.empty(); }
+};
+
+// Applies the changes of `plan` (conflicts are skipped; they are the caller's to refuse).
+// Fails as a whole only when the lease cannot be had.
+gw::Result<ApplyReport> ApplyPlan(const Plan& plan, const DesiredState& desired,
+                                  gw::GatewayClient& gateway, const ApplyOptions& options);
+
+// Runs `call` until it succeeds, fails for a reason retrying cannot fix, or runs out of
+// attempts; waits 100 ms * 2^attempt (up to 5 s), with jitter, between tries.
+gw::Status WithRetries(int max_attempts, const std::function<gw::Status()>& call);
+
+}  // namespace gwctl

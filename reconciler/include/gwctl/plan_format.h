@@ -1,0 +1,30 @@
+// Rendering a Plan: text for people (each change with the manifest line that caused it,
+// and whether the value came from defaults), markdown for a pull-request comment, and
+// JSON for machines ("format_version": 1). Secret values never appear in any of them.
+#pragma once
+
+#include <ostream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "gwctl/plan.h"
+
+namespace gwctl {
+
+enum class PlanFormat { kText, kJson, kMarkdown };
+
+struct PlanOutput {
+  PlanFormat format = PlanFormat::kText;
+  std::string display_root;  // joined to file names, as the user named the repository
+  std::string defaults_file = "defaults.yaml";
+  bool color = false;
+};
+
+void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options);
+nlohmann::json PlanToJson(const Plan& plan);
+
+// "Plan: 1 to create, 2 to update, 0 to delete; users +130 ~1 -3."
+std::string PlanSummary(const Plan& plan);
+
+}  // namespace gwctl

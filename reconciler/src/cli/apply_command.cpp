@@ -1,0 +1,117 @@
+#include <unistd.h>
+
+#include <iostream>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "gwctl/apply.h"
+#include "gwctl/exit_codes.h"
+#include "pipeline.h"
+
+namespace gwctl::cli {
+
+int PlanExitCode(const Plan& plan);
+
+namespace {
+
+std::string DefaultHolder() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return fmt::format("gwctl@{}/{}", host, getpid());
+}
+
+}  // namespace
+
+void RegisterApplyCommand(CLI::App& app, int& exit_code) {
+  struct Options : PipelineOptions {
+    bool yes = false;
+    int parallelism = 8;
+    std::string holder;
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "apply", "Make the gateway match the repository: plan, then apply the plan and check it");
+  AddPipelineOptions(command, *options);
+  command->add_flag("--yes,-y", options->yes, "Do not ask for confirmation on a terminal");
+  command->add_option("--parallelism", options->parallelism, "Customers applied at once")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  command->add_option("--lease-holder", options->holder,
+                      "Name in the partner's apply lease (default gwctl@HOST/PID)");
+  command->footer(
+      "Exit codes: 0 converged, 3 refused by a safety limit or in conflict, 1 invalid manifests, 4 "
+      "failed "
+      "(whatever was applied is safe to re-run).");
+  command->callback([options, &exit_code] {
+    Pipeline pipeline;
+    if (auto failed = BuildPlan(*options, pipeline)) {
+      exit_code = *failed;
+      return;
+    }
+    const Plan& plan = pipeline.plan;
+    WritePlan(std::cout, plan, pipeline.output);
+    if (PlanExitCode(plan) == kExitRefused) {
+      std::cout << "Nothing was applied.\n";
+      exit_code = kExitRefused;
+      return;
+    }
+    if (plan.empty()) {
+      exit_code = kExitOk;
+      return;
+    }
+    if (!options->yes && isatty(STDIN_FILENO)) {
+      std::cout << "\nApply these changes to " << pipeline.gateway->Describe()
+                << "? Only 'yes' is accepted: " << std::flush;
+      std::string answer;
+      std::getline(std::cin, answer);
+      if (answer != "yes") {
+        std::cout << "Not applied.\n";
+        exit_code = kExitOk;
+        return;
+      }
+    }
+    ApplyOptions apply;
+    apply.parallelism = options->parallelism;
+    apply.lease_holder = options->holder.empty() ? DefaultHolder() : options->holder;
+    bool tty = isatty(STDERR_FILENO);
+    if (tty) {
+      apply.progress = [](size_t done, size_t total) {
+        std::cerr << fmt::format("\rapplying: {}/{} customers", done, total)
+                  << (done == total ? "\n" : "") << std::flush;
+      };
+    }
+    auto report = ApplyPlan(plan, pipeline.desired, *pipeline.gateway, apply);
+    if (!report.ok()) {
+      std::cerr << "gwctl: " << report.status().message() << "\n";
+      exit_code = kExitCouldNotRun;
+      return;
+    }
+    std::cout << fmt::format(
+        "\nApplied: {} customers written, {} deleted; users {} written, {} removed.\n",
+        report->customers_written, report->customers_deleted, report->users_written,
+        report->users_removed);
+    for (const auto& failure : report->failures) std::cerr << "gwctl: failed: " << failure << "\n";
+
+    // Level-triggered: read the gateway again; what remains is reported, and a re-run finishes it.
+    auto check = Replan(pipeline);
+    if (!check.ok()) {
+      std::cerr << "gwctl: could not re-read the gateway: " << check.status().message() << "\n";
+      exit_code = kExitCouldNotRun;
+      return;
+    }
+    size_t remaining = check->changes.size() - check->Count(ChangeKind::kConflict);
+    if (remaining > 0 || !report->ok()) {
+      std::cout << "The gateway still differs from the repository:\n";
+      WritePlan(std::cout, *check, pipeline.output);
+      std::cout << "Run apply again to finish.\n";
+      exit_code = kExitCouldNotRun;
+      return;
+    }
+    std::cout << "Converged: the gateway matches the repository.\n";
+    exit_code = kExitOk;
+  });
+}
+
+}  // namespace gwctl::cli

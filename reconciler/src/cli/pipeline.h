@@ -1,0 +1,48 @@
+// The steps plan and apply share: validate the repository, connect to the gateway,
+// build the desired state and compute the plan, reporting failures with the right exit
+// code. Each step's output is kept for the next.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "gateway/client.h"
+#include "gwctl/desired_state.h"
+#include "gwctl/plan.h"
+#include "gwctl/plan_format.h"
+#include "gwctl/validate.h"
+
+namespace gwctl::cli {
+
+struct PipelineOptions {
+  std::string directory = ".";
+  std::string gateway;  // --gateway; else $GWCTL_GATEWAY, the Repository's url, or embedded default
+  std::vector<std::string> customers;
+  std::string format = "text";
+  bool force = false;
+};
+
+// Adds the options plan and apply share to `command`.
+void AddPipelineOptions(CLI::App* command, PipelineOptions& options);
+
+struct Pipeline {
+  ValidationReport validation;
+  std::unique_ptr<gw::GatewayClient> gateway;
+  DesiredState desired;
+  PlanOptions plan_options;
+  Plan plan;
+  PlanOutput output;
+};
+
+// Runs the steps up to a plan. On failure prints why and returns the exit code to use.
+std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline);
+
+// Recomputes the plan against the gateway as it is now (after an apply).
+gw::Result<Plan> Replan(Pipeline& pipeline);
+
+}  // namespace gwctl::cli

@@ -1,0 +1,42 @@
+#include <iostream>
+
+#include "commands.h"
+#include "gwctl/exit_codes.h"
+#include "pipeline.h"
+
+namespace gwctl::cli {
+
+// Exit code for a computed plan: refused (3) when over a safety limit or in conflict,
+// else 2 with changes, 0 without.
+int PlanExitCode(const Plan& plan) {
+  if (!plan.refusals.empty() || plan.Count(ChangeKind::kConflict) > 0) return kExitRefused;
+  return plan.empty() ? kExitOk : kExitChanges;
+}
+
+void RegisterPlanCommand(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<PipelineOptions>();
+  CLI::App* command = app.add_subcommand("plan",
+                                         "Show what apply would change on the gateway to make it "
+                                         "match the repository; changes nothing");
+  AddPipelineOptions(command, *options);
+  command
+      ->add_option("--format", options->format,
+                   "Output: text, json or markdown (a pull-request comment)")
+      ->check(CLI::IsMember({"text", "json", "markdown"}))
+      ->capture_default_str();
+  command->footer(
+      "Exit codes: 0 no changes, 2 changes, 3 refused by a safety limit or in conflict, 1 invalid "
+      "manifests, "
+      "4 could not run.");
+  command->callback([options, &exit_code] {
+    Pipeline pipeline;
+    if (auto failed = BuildPlan(*options, pipeline)) {
+      exit_code = *failed;
+      return;
+    }
+    WritePlan(std::cout, pipeline.plan, pipeline.output);
+    exit_code = PlanExitCode(pipeline.plan);
+  });
+}
+
+}  // namespace gwctl::cli

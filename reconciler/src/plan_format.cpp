@@ -1,0 +1,275 @@
+#include "gwctl/plan_format.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "gwctl/diagnostic_format.h"
+
+namespace gwctl {
+
+using nlohmann::json;
+
+namespace {
+
+std::string Show(const json& value) {
+  if (value.is_null()) return "(unset)";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+bool ScalarList(const json& value) {
+  return value.is_array() &&
+         std::all_of(value.begin(), value.end(), [](const json& v) { return !v.is_structured(); });
+}
+
+struct Totals {
+  size_t add = 0, change = 0, remove = 0;
+};
+
+Totals UserTotals(const Plan& plan) {
+  Totals t;
+  for (const auto& c : plan.changes) {
+    t.add += c.users.add.size();
+    t.change += c.users.change.size();
+    t.remove += c.users.remove.size();
+  }
+  return t;
+}
+
+class TextWriter {
+ public:
+  TextWriter(std::ostream& out, const PlanOutput& options) : out_(out), options_(options) {}
+
+  void Write(const Plan& plan) {
+    for (const auto& change : plan.changes) WriteChange(change);
+    if (!plan.changes.empty()) out_ << "\n";
+    for (const auto& warning : plan.warnings) out_ << Paint("33", "warning: ") << warning << "\n";
+    for (const auto& refusal : plan.refusals) out_ << Paint("31", "refused: ") << refusal << "\n";
+    if (plan.changes.empty()) {
+      out_ << "No changes. The gateway matches the repository.\n";
+    } else {
+      out_ << PlanSummary(plan) << "\n";
+    }
+    if (!plan.refusals.empty()) out_ << "The plan is over a safety limit; --force goes past it.\n";
+  }
+
+ private:
+  std::string Paint(const char* code, const std::string& text) const {
+    return options_.color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
+  }
+
+  std::string Where(const Location& location) const {
+    if (location.file.empty()) return "";
+    std::string at = FormatLocation({location.file, location.line, 0}, options_.display_root);
+    return location.file == options_.defaults_file ? fmt::format("   ({}, from defaults)", at)
+                                                   : fmt::format("   ({})", at);
+  }
+
+  std::string File(const std::string& file) const {
+    return FormatLocation({file, 0, 0}, options_.display_root);
+  }
+
+  void WriteChange(const CustomerChange& c) {
+    switch (c.kind) {
+      case ChangeKind::kCreate:
+        out_ << Paint("32", "+ customer " + c.customer) << " (" << File(c.file)
+             << "): " << c.domains << " domain" << (c.domains == 1 ? "" : "s") << ", "
+             << c.destinations << " destination" << (c.destinations == 1 ? "" : "s") << ", "
+             << c.desired_users << " user" << (c.desired_users == 1 ? "" : "s") << "\n";
+        break;
+      case ChangeKind::kDelete:
+        out_ << Paint("31", "- customer " + c.customer)
+             << ": owned by this repository, no longer in the manifests (" << c.desired_users
+             << " users)\n";
+        break;
+      case ChangeKind::kConflict:
+        out_ << Paint("31", "! customer " + c.customer) << " (" << File(c.file)
+             << "): exists on the gateway but "
+             << (c.observed_owner.empty() ? "was made by hand (no owner)"
+                                          : fmt::format("is owned by '{}'", c.observed_owner))
+             << "; not changed\n";
+        break;
+      case ChangeKind::kReplace:
+      case ChangeKind::kUpdate:
+        out_ << (c.kind == ChangeKind::kReplace
+                     ? Paint("31", "-/+ customer " + c.customer) + " (replace)"
+                     : "customer " + c.customer)
+             << " (" << File(c.file) << ")\n";
+        for (const auto& f : c.fields) WriteField(f);
+        WriteUsers(c);
+        break;
+    }
+    for (const auto& note : c.notes) out_ << "  note: " << note << "\n";
+  }
+
+  void WriteField(const FieldChange& f) {
+    std::string where = Where(f.source);
+    std::string tag = f.immutable ? "   [immutable: forces replacement]" : "";
+    if (f.secret) {
+      const char* what = f.before.is_null() ? "set" : f.after.is_null() ? "removed" : "changed";
+      out_ << "  " << Paint("33", "~") << " " << f.path << ": (secret " << what << ")" << where
+           << "\n";
+      return;
+    }
+    if (ScalarList(f.before.is_null() ? json::array() : f.before) &&
+        ScalarList(f.after.is_null() ? json::array() : f.after) &&
+        (f.before.is_array() || f.after.is_array())) {
+      json before = f.before.is_null() ? json::array() : f.before;
+      json after = f.after.is_null() ? json::array() : f.after;
+      for (const auto& v : after) {
+        if (std::find(before.begin(), before.end(), v) == before.end()) {
+          out_ << "  " << Paint("32", "+") << " " << f.path << ": " << Show(v) << where << "\n";
+        }
+      }
+      for (const auto& v : before) {
+        if (std::find(after.begin(), after.end(), v) == after.end()) {
+          out_ << "  " << Paint("31", "-") << " " << f.path << ": " << Show(v) << where << "\n";
+        }
+      }
+      if (std::is_permutation(before.begin(), before.end(), after.begin(), after.end())) {
+        out_ << "  " << Paint("33", "~") << " " << f.path << ": reordered " << Show(before)
+             << " -> " << Show(after) << where << "\n";
+      }
+      return;
+    }
+    if (f.before.is_null()) {
+      out_ << "  " << Paint("32", "+") << " " << f.path << ": " << Show(f.after) << where << "\n";
+    } else if (f.after.is_null()) {
+      out_ << "  " << Paint("31", "-") << " " << f.path << ": " << Show(f.before) << where << "\n";
+    } else {
+      out_ << "  " << Paint("33", "~") << " " << f.path << ": " << Show(f.before) << " -> "
+           << Show(f.after) << where << tag << "\n";
+    }
+  }
+
+  void WriteUsers(const CustomerChange& c) {
+    const UserChanges& u = c.users;
+    if (u.empty() && u.kept == 0) return;
+    out_ << "  users: +" << u.add.size() << " ~" << u.change.size() << " -" << u.remove.size();
+    if (!u.remove.empty()) {
+      std::vector<std::string> shown(u.remove.begin(),
+                                     u.remove.begin() + std::min<size_t>(u.remove.size(), 5));
+      out_ << "   (-" << u.remove.size() << ": " << fmt::format("{}", fmt::join(shown, ", "))
+           << (u.remove.size() > shown.size() ? ", ..." : "") << ")";
+    }
+    if (u.kept > 0)
+      out_ << "   (" << u.kept << " kept: discovered by the gateway or from a source not read)";
+    out_ << "\n";
+  }
+
+  std::ostream& out_;
+  const PlanOutput& options_;
+};
+
+}  // namespace
+
+std::string PlanSummary(const Plan& plan) {
+  Totals users = UserTotals(plan);
+  std::string replaced = plan.Count(ChangeKind::kReplace)
+                             ? fmt::format(", {} to replace", plan.Count(ChangeKind::kReplace))
+                             : "";
+  std::string conflicts = plan.Count(ChangeKind::kConflict)
+                              ? fmt::format(", {} in conflict", plan.Count(ChangeKind::kConflict))
+                              : "";
+  return fmt::format("Plan: {} to create, {} to update, {} to delete{}{}; users +{} ~{} -{}.",
+                     plan.Count(ChangeKind::kCreate), plan.Count(ChangeKind::kUpdate),
+                     plan.Count(ChangeKind::kDelete), replaced, conflicts, users.add, users.change,
+                     users.remove);
+}
+
+json PlanToJson(const Plan& plan) {
+  Totals users = UserTotals(plan);
+  json changes = json::array();
+  for (const auto& c : plan.changes) {
+    json fields = json::array();
+    for (const auto& f : c.fields) {
+      json field = {{"path", f.path}, {"secret", f.secret}, {"immutable", f.immutable}};
+      field["before"] = f.secret ? json(f.before.is_null() ? json() : json("(secret)")) : f.before;
+      field["after"] = f.secret ? json(f.after.is_null() ? json() : json("(secret)")) : f.after;
+      if (!f.source.file.empty())
+        field["source"] = {{"file", f.source.file}, {"line", f.source.line}};
+      fields.push_back(std::move(field));
+    }
+    auto addresses = [](const std::vector<gw::User>& list) {
+      json out = json::array();
+      for (const auto& u : list) out.push_back(u.address);
+      return out;
+    };
+    changes.push_back({{"kind", ChangeKindName(c.kind)},
+                       {"customer", c.customer},
+                       {"file", c.file},
+                       {"observedVersion", c.observed_version},
+                       {"observedOwner", c.observed_owner},
+                       {"fields", std::move(fields)},
+                       {"users",
+                        {{"add", addresses(c.users.add)},
+                         {"change", addresses(c.users.change)},
+                         {"remove", c.users.remove},
+                         {"kept", c.users.kept}}},
+                       {"notes", c.notes}});
+  }
+  return {{"format_version", 1},
+          {"partner", plan.partner},
+          {"gateway", plan.gateway},
+          {"observedRevision", plan.observed_revision},
+          {"repositoryRevision", plan.repository_revision},
+          {"summary",
+           {{"create", plan.Count(ChangeKind::kCreate)},
+            {"update", plan.Count(ChangeKind::kUpdate)},
+            {"replace", plan.Count(ChangeKind::kReplace)},
+            {"delete", plan.Count(ChangeKind::kDelete)},
+            {"conflict", plan.Count(ChangeKind::kConflict)},
+            {"usersAdd", users.add},
+            {"usersChange", users.change},
+            {"usersRemove", users.remove}}},
+          {"refusals", plan.refusals},
+          {"warnings", plan.warnings},
+          {"changes", std::move(changes)}};
+}
+
+void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options) {
+  switch (options.format) {
+    case PlanFormat::kJson:
+      out << PlanToJson(plan).dump(2) << "\n";
+      return;
+    case PlanFormat::kText:
+      TextWriter(out, options).Write(plan);
+      return;
+    case PlanFormat::kMarkdown: {
+      PlanOutput plain = options;
+      plain.color = false;
+      std::ostringstream details;
+      TextWriter(details, plain).Write(plan);
+      out << "### gwctl plan for `" << plan.partner << "`\n\n";
+      out << "**" << (plan.changes.empty() ? "No changes." : PlanSummary(plan)) << "**\n\n";
+      for (const auto& r : plan.refusals) out << "> :no_entry: Refused: " << r << "\n\n";
+      if (!plan.changes.empty()) {
+        out << "| | customer | change |\n|---|---|---|\n";
+        for (const auto& c : plan.changes) {
+          static const char* const kSigns[] = {"+", "~", "-/+", "-", "!"};
+          std::string what =
+              c.kind == ChangeKind::kCreate
+                  ? fmt::format("create: {} domains, {} users", c.domains, c.desired_users)
+              : c.kind == ChangeKind::kDelete ? "delete"
+              : c.kind == ChangeKind::kConflict
+                  ? "conflict: not owned by this repository"
+                  : fmt::format("{} field{}, users +{} ~{} -{}", c.fields.size(),
+                                c.fields.size() == 1 ? "" : "s", c.users.add.size(),
+                                c.users.change.size(), c.users.remove.size());
+          out << "| " << kSigns[static_cast<int>(c.kind)] << " | `" << c.customer << "` | " << what
+              << " |\n";
+        }
+        out << "\n<details><summary>Details</summary>\n\n```diff\n"
+            << details.str() << "```\n</details>\n";
+      }
+      out << "\n<sub>gateway " << plan.gateway << " at revision " << plan.observed_revision;
+      if (!plan.repository_revision.empty()) out << ", repository at " << plan.repository_revision;
+      out << "</sub>\n";
+      return;
+    }
+  }
+}
+
+}  // namespace gwctl
