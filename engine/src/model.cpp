@@ -4,11 +4,13 @@
 
 #include <fmt/format.h>
 
+#include "json_codec.h"
+
 namespace gw {
 
 namespace {
 
-std::string Sha256Hex(const std::string& data, size_t bytes) {
+std::string Sha256Hex(std::string_view data, size_t bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
   std::string hex;
@@ -51,11 +53,27 @@ std::string UsersDigest(const std::vector<User>& users) {
   return digest;
 }
 
+std::string ContentChecksum(std::string_view bytes) {
+  return "sha256:" + Sha256Hex(bytes, 32);
+}
+
+std::string StateChecksum(const PartnerState& state) {
+  std::string material = state.partner;
+  for (const auto& c : state.customers) {
+    material += fmt::format("\n{}\t{}\t{}\t{}", c.name, c.version, c.owner, c.users_digest);
+  }
+  return ContentChecksum(material);
+}
+
 nlohmann::json ToJson(const User& user) {
   // Field order is fixed (nlohmann sorts keys), so the hash is stable.
   return {{"address", user.address},    {"type", user.type},       {"firstName", user.first_name},
           {"lastName", user.last_name}, {"aliases", user.aliases}, {"source", user.source},
           {"active", user.active}};
+}
+
+Result<User> UserFromJsonValue(const nlohmann::json& value) {
+  return UserFromJson(value, "");
 }
 
 nlohmann::json ToJson(const Customer& c) {

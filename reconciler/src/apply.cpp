@@ -114,6 +114,10 @@ class Applier {
     for (int attempt = 0; attempt < 3; ++attempt) {
       gw::Status status = ApplyOnce(desired, change);
       if (status.code() != gw::StatusCode::kFailedPrecondition) return status;
+      if (!options_.replan_on_conflict) {
+        return gw::Status(status.code(),
+                          "changed on the gateway since the plan was made; plan again");
+      }
       // Someone changed the customer since the plan: plan it again from what is there now.
       gw::Result<gw::Customer> now = gw::Status(gw::StatusCode::kInternal, "");
       gw::Status read = Retry([&] {

@@ -297,6 +297,7 @@ gw::Result<Plan> ComputePlan(const DesiredState& desired, gw::GatewayClient& gat
   plan.partner = desired.partner;
   plan.gateway = gateway.Describe();
   plan.observed_revision = state->revision;
+  plan.observed_checksum = gw::StateChecksum(*state);
   std::map<std::string, const gw::Customer*> observed;
   for (const auto& c : state->customers) {
     observed.emplace(c.name, &c);

@@ -6,9 +6,12 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "gateway/status.h"
 
 namespace gw {
 
@@ -114,7 +117,16 @@ std::string UserRecordHash(const std::string& serialized_user);  // of ToJson(us
 std::string UsersDigest(const std::vector<User>& users);
 std::string XorHex(const std::string& a, const std::string& b);
 
+// "sha256:<hex>" of some bytes: for checksums over plans and states.
+std::string ContentChecksum(std::string_view bytes);
+
+// A checksum over what a planner reads of a partner: every customer's name, version,
+// owner and users digest. Equal checksums, equal state.
+std::string StateChecksum(const PartnerState& state);
+
 nlohmann::json ToJson(const User& user);
+// The inverse of ToJson(User); errors name the field.
+Result<User> UserFromJsonValue(const nlohmann::json& value);
 nlohmann::json ToJson(const Customer& customer);
 nlohmann::json ToJson(const AuditEntry& entry);
 

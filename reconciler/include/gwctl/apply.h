@@ -20,10 +20,11 @@ namespace gwctl {
 struct ApplyOptions {
   int parallelism = 8;
   size_t user_batch = 5000;
-  std::string lease_holder;     // who we are, in the lease and in conflicts
-  int lease_ttl_seconds = 30;   // renewed every third of it while applying
-  int lease_wait_seconds = 60;  // how long to wait for another holder's lease
-  int max_attempts = 6;         // per gateway call, for passing failures
+  std::string lease_holder;        // who we are, in the lease and in conflicts
+  int lease_ttl_seconds = 30;      // renewed every third of it while applying
+  int lease_wait_seconds = 60;     // how long to wait for another holder's lease
+  int max_attempts = 6;            // per gateway call, for passing failures
+  bool replan_on_conflict = true;  // false for a saved plan: a changed customer fails instead
   std::function<void(size_t done, size_t total)> progress;
 };
 

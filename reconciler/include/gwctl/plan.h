@@ -69,6 +69,7 @@ struct Plan {
   std::string partner;
   std::string gateway;            // where it was computed against
   int64_t observed_revision = 0;  // the gateway's revision of the partner then
+  std::string observed_checksum;  // gw::StateChecksum of the state it was computed against
   std::string repository_revision;
   size_t owned_customers = 0;           // existing customers this repository manages
   std::vector<CustomerChange> changes;  // creates, updates and replacements by name, then deletes

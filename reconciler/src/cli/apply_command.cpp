@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -8,6 +9,7 @@
 #include "commands.h"
 #include "gwctl/apply.h"
 #include "gwctl/exit_codes.h"
+#include "gwctl/saved_plan.h"
 #include "pipeline.h"
 
 namespace gwctl::cli {
@@ -22,6 +24,66 @@ std::string DefaultHolder() {
   return fmt::format("gwctl@{}/{}", host, getpid());
 }
 
+// apply --plan FILE: exactly the saved plan, if the gateway is still as it was then.
+int ApplySavedPlan(const std::string& file, const PipelineOptions& options, ApplyOptions apply) {
+  std::ifstream in(file);
+  nlohmann::json saved = nlohmann::json::parse(in, nullptr, false);
+  if (!in || saved.is_discarded()) {
+    std::cerr << "gwctl: " << file << " is not a readable plan file\n";
+    return kExitCouldNotRun;
+  }
+  auto loaded = LoadPlan(saved);
+  if (!loaded.ok()) {
+    std::cerr << "gwctl: " << file << ": " << loaded.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  if (!loaded->plan.refusals.empty() && !options.force) {
+    std::cerr << "gwctl: the saved plan was refused by a safety limit when it was made; --force "
+                 "goes past it\n";
+    return kExitRefused;
+  }
+  if (gw::Status s = ResolveSavedSecrets(*loaded, options.directory); !s.ok()) {
+    std::cerr << "gwctl: " << s.message() << "\n";
+    return kExitCouldNotRun;
+  }
+  gw::ClientOptions client_options;
+  if (const char* token = std::getenv("GWCTL_TOKEN")) client_options.token = token;
+  std::string url = options.gateway.empty() ? loaded->plan.gateway : options.gateway;
+  auto gateway = gw::ConnectGateway(url, client_options);
+  if (!gateway.ok()) {
+    std::cerr << "gwctl: " << gateway.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  auto state = (*gateway)->GetState(loaded->plan.partner);
+  if (!state.ok()) {
+    std::cerr << "gwctl: " << url << ": " << state.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  if (gw::StateChecksum(*state) != loaded->plan.observed_checksum) {
+    std::cerr << fmt::format(
+        "gwctl: the gateway changed since the plan was made (revision {} then, {} now); nothing "
+        "was applied. "
+        "Plan again.\n",
+        loaded->plan.observed_revision, state->revision);
+    return kExitRefused;
+  }
+  PlanOutput output;
+  output.color = UseColor(STDOUT_FILENO);
+  WritePlan(std::cout, loaded->plan, output);
+  apply.replan_on_conflict = false;
+  auto report = ApplyPlan(loaded->plan, loaded->desired, **gateway, apply);
+  if (!report.ok()) {
+    std::cerr << "gwctl: " << report.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  std::cout << fmt::format(
+      "\nApplied the saved plan: {} customers written, {} deleted; users {} written, {} removed.\n",
+      report->customers_written, report->customers_deleted, report->users_written,
+      report->users_removed);
+  for (const auto& failure : report->failures) std::cerr << "gwctl: failed: " << failure << "\n";
+  return report->ok() ? kExitOk : kExitCouldNotRun;
+}
+
 }  // namespace
 
 void RegisterApplyCommand(CLI::App& app, int& exit_code) {
@@ -29,6 +91,7 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
     bool yes = false;
     int parallelism = 8;
     std::string holder;
+    std::string plan_file;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
@@ -40,11 +103,28 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 64));
   command->add_option("--lease-holder", options->holder,
                       "Name in the partner's apply lease (default gwctl@HOST/PID)");
+  command->add_option(
+      "--plan", options->plan_file,
+      "Apply exactly this saved plan (from plan --out); refused if the gateway changed since. DIR "
+      "is then only where file: secrets are read from");
   command->footer(
       "Exit codes: 0 converged, 3 refused by a safety limit or in conflict, 1 invalid manifests, 4 "
       "failed "
       "(whatever was applied is safe to re-run).");
   command->callback([options, &exit_code] {
+    ApplyOptions apply;
+    apply.parallelism = options->parallelism;
+    apply.lease_holder = options->holder.empty() ? DefaultHolder() : options->holder;
+    if (isatty(STDERR_FILENO)) {
+      apply.progress = [](size_t done, size_t total) {
+        std::cerr << fmt::format("\rapplying: {}/{} customers", done, total)
+                  << (done == total ? "\n" : "") << std::flush;
+      };
+    }
+    if (!options->plan_file.empty()) {
+      exit_code = ApplySavedPlan(options->plan_file, *options, apply);
+      return;
+    }
     Pipeline pipeline;
     if (auto failed = BuildPlan(*options, pipeline)) {
       exit_code = *failed;
@@ -71,16 +151,6 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
         exit_code = kExitOk;
         return;
       }
-    }
-    ApplyOptions apply;
-    apply.parallelism = options->parallelism;
-    apply.lease_holder = options->holder.empty() ? DefaultHolder() : options->holder;
-    bool tty = isatty(STDERR_FILENO);
-    if (tty) {
-      apply.progress = [](size_t done, size_t total) {
-        std::cerr << fmt::format("\rapplying: {}/{} customers", done, total)
-                  << (done == total ? "\n" : "") << std::flush;
-      };
     }
     auto report = ApplyPlan(plan, pipeline.desired, *pipeline.gateway, apply);
     if (!report.ok()) {

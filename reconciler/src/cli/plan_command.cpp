@@ -1,7 +1,11 @@
+#include <sys/stat.h>
+
+#include <fstream>
 #include <iostream>
 
 #include "commands.h"
 #include "gwctl/exit_codes.h"
+#include "gwctl/saved_plan.h"
 #include "pipeline.h"
 
 namespace gwctl::cli {
@@ -14,11 +18,17 @@ int PlanExitCode(const Plan& plan) {
 }
 
 void RegisterPlanCommand(CLI::App& app, int& exit_code) {
-  auto options = std::make_shared<PipelineOptions>();
+  struct Options : PipelineOptions {
+    std::string out;
+  };
+  auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand("plan",
                                          "Show what apply would change on the gateway to make it "
                                          "match the repository; changes nothing");
   AddPipelineOptions(command, *options);
+  command->add_option(
+      "--out", options->out,
+      "Also save the plan (with checksums over it and the gateway state) for `apply --plan FILE`");
   command
       ->add_option("--format", options->format,
                    "Output: text, json or markdown (a pull-request comment)")
@@ -36,6 +46,21 @@ void RegisterPlanCommand(CLI::App& app, int& exit_code) {
     }
     WritePlan(std::cout, pipeline.plan, pipeline.output);
     exit_code = PlanExitCode(pipeline.plan);
+    if (!options->out.empty()) {
+      nlohmann::json saved = SavePlan(pipeline.plan, pipeline.desired);
+      mode_t old_mask = umask(077);  // plans hold settings and user lists: not for everyone
+      std::ofstream file(options->out, std::ios::trunc);
+      umask(old_mask);
+      file << saved.dump(1) << "\n";
+      if (!file.flush()) {
+        std::cerr << "gwctl: cannot write " << options->out << "\n";
+        exit_code = kExitCouldNotRun;
+        return;
+      }
+      std::cerr << "Saved the plan to " << options->out << " ("
+                << saved["checksum"].get<std::string>() << "); apply it with: gwctl apply --plan "
+                << options->out << "\n";
+    }
   });
 }
 
