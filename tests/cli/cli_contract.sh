@@ -66,5 +66,56 @@ for f in common customer manifest partner-defaults repository; do
 done
 rm -rf "$tmp"
 
+# plan and apply on a copy of the examples, against an embedded store of the test's own.
+work=$(mktemp -d)
+cp -r "$src/examples" "$work/repo"
+rm -rf "$work/repo/invalid" "$work/repo/gatewayd"
+gw="embedded:$work/gateway.db"
+export ACME_PANEL_PASSWORD=contract-test-secret
+
+check plan-missing-secret 4 env -u ACME_PANEL_PASSWORD "$gwctl" plan "$work/repo" --gateway "$gw"
+contains plan-missing-secret-where "$work/repo/customers/acme.yaml:14:18: secret env:ACME_PANEL_PASSWORD"
+check plan-changes 2 "$gwctl" plan "$work/repo" --gateway "$gw"
+contains plan-summary "Plan: 7 to create, 0 to update, 0 to delete; users +18 ~0 -0."
+check plan-json 2 "$gwctl" plan --format json "$work/repo" --gateway "$gw"
+contains plan-json-version '"format_version": 1'
+check plan-markdown 2 "$gwctl" plan --format markdown "$work/repo" --gateway "$gw"
+contains plan-markdown-heading '### gwctl plan for `northwind-msp`'
+check apply 0 "$gwctl" apply "$work/repo" --gateway "$gw" --yes
+contains apply-converged "Converged: the gateway matches the repository."
+check plan-clean 0 "$gwctl" plan "$work/repo" --gateway "$gw"
+contains plan-clean-text "No changes."
+if grep -rq "contract-test-secret" "$work"/gateway.db*; then echo "FAIL the secret is in the store"; failures=$((failures + 1)); fi
+
+# A field change shows where it came from; the secret shows only that it changed.
+sed -i 's/maxMessageSize: 50MiB/maxMessageSize: 40MiB/' "$work/repo/customers/acme.yaml"
+ACME_PANEL_PASSWORD=rotated check plan-field 2 "$gwctl" plan "$work/repo" --gateway "$gw"
+contains plan-field-line "~ filtering.contentFilter.maxMessageSize: 50MiB -> 40MiB   ($work/repo/customers/acme.yaml:38)"
+contains plan-secret-line "~ panelLogin.password: (secret changed)"
+if grep -q rotated <<<"$out"; then echo "FAIL the secret value is in the plan"; failures=$((failures + 1)); fi
+
+# Saved plans: applied exactly once; refused when the gateway moved or the file was edited.
+check plan-out 2 "$gwctl" plan "$work/repo" --gateway "$gw" --out "$work/plan.json"
+sed 's/40MiB/30MiB/' "$work/plan.json" > "$work/edited.json"
+check apply-edited-plan 4 "$gwctl" apply --plan "$work/edited.json" "$work/repo"
+contains apply-edited-plan-message "checksum does not match"
+check apply-saved-plan 0 "$gwctl" apply --plan "$work/plan.json" "$work/repo"
+check apply-stale-plan 3 "$gwctl" apply --plan "$work/plan.json" "$work/repo"
+contains apply-stale-plan-message "the gateway changed since the plan was made"
+
+# Safety: deleting a protected customer is refused (exit 3) and applies nothing.
+rm "$work/repo/customers/hooli.yaml"
+check apply-refused 3 "$gwctl" apply "$work/repo" --gateway "$gw" --yes
+contains apply-refused-message "customers are protected"
+check apply-forced 0 "$gwctl" apply "$work/repo" --gateway "$gw" --yes --force
+
+# Invalid manifests stop plan before the gateway; an unreachable gateway is exit 4.
+check plan-invalid 1 "$gwctl" plan "$src/examples/invalid/03-domains" --gateway "$gw"
+GWCTL_TOKEN=x check plan-unreachable 4 "$gwctl" plan "$work/repo" --gateway http://127.0.0.1:9
+contains plan-unreachable-message "cannot reach gateway at http://127.0.0.1:9"
+check apply-help 0 "$gwctl" apply --help
+contains apply-help-plan "--plan"
+rm -rf "$work"
+
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
 echo "cli contract: all checks passed"
