@@ -2,6 +2,9 @@
 
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <array>
+
 #include <fmt/format.h>
 
 #include "json_codec.h"
@@ -26,12 +29,57 @@ std::string SecretFingerprint(const std::string& partner, const std::string& cus
   return "sha256:" + Sha256Hex(material, 16);
 }
 
-std::string UserHash(const User& user) {
-  return UserRecordHash(ToJson(user).dump());
+namespace {
+
+// The bytes a user's hash covers: every field, in a fixed order, with separators that
+// cannot appear in addresses or names, so it is unambiguous and cheap to build.
+std::string CanonicalUser(const User& user) {
+  std::string out;
+  out.reserve(64 + user.aliases.size() * 32);
+  out += user.address;
+  out += '\x1f';
+  out += user.type;
+  out += '\x1f';
+  out += user.first_name;
+  out += '\x1f';
+  out += user.last_name;
+  out += '\x1f';
+  for (const auto& alias : user.aliases) {
+    out += alias;
+    out += '\x1e';
+  }
+  out += '\x1f';
+  out += user.source;
+  out += '\x1f';
+  out += user.active ? '1' : '0';
+  return out;
 }
 
-std::string UserRecordHash(const std::string& serialized_user) {
-  return Sha256Hex(serialized_user, 16);
+using Hash16 = std::array<unsigned char, 16>;
+
+Hash16 RawUserHash(const User& user) {
+  std::string canonical = CanonicalUser(user);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(canonical.data()), canonical.size(), digest);
+  Hash16 out;
+  std::copy(digest, digest + 16, out.begin());
+  return out;
+}
+
+std::string Hex(const Hash16& bytes) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string hex(32, '0');
+  for (size_t i = 0; i < 16; ++i) {
+    hex[2 * i] = kDigits[bytes[i] >> 4];
+    hex[2 * i + 1] = kDigits[bytes[i] & 15];
+  }
+  return hex;
+}
+
+}  // namespace
+
+std::string UserHash(const User& user) {
+  return Hex(RawUserHash(user));
 }
 
 std::string XorHex(const std::string& a, const std::string& b) {
@@ -48,9 +96,12 @@ std::string XorHex(const std::string& a, const std::string& b) {
 }
 
 std::string UsersDigest(const std::vector<User>& users) {
-  std::string digest(32, '0');
-  for (const auto& user : users) digest = XorHex(digest, UserHash(user));
-  return digest;
+  Hash16 digest{};
+  for (const auto& user : users) {
+    Hash16 h = RawUserHash(user);
+    for (size_t i = 0; i < 16; ++i) digest[i] ^= h[i];
+  }
+  return Hex(digest);
 }
 
 std::string ContentChecksum(std::string_view bytes) {

@@ -682,7 +682,7 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
     };
     for (const auto& user : upserts) {
       std::string record = ToJson(user).dump();
-      std::string hash = UserRecordHash(record), previous;
+      std::string hash = UserHash(user), previous;
       auto found = old_hash(user.address, previous);
       if (!found.ok()) return found.status();
       if (*found && previous == hash) continue;

@@ -7,6 +7,7 @@
 #include "gwctl/diagnostic_format.h"
 #include "gwctl/secrets.h"
 #include "json_cursor.h"
+#include "parallel.h"
 
 namespace gwctl {
 
@@ -92,11 +93,15 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
         if (known.insert(u.address).second) customer.users.push_back(std::move(u));
       }
     }
+    state.customers.push_back(std::move(customer));
+  }
+  // Hashing every user is most of the cost here: spread it over the cores.
+  ParallelFor(state.customers.size(), [&](size_t i) {
+    DesiredCustomer& customer = state.customers[i];
     std::sort(customer.users.begin(), customer.users.end(),
               [](const gw::User& a, const gw::User& b) { return a.address < b.address; });
     customer.users_digest = gw::UsersDigest(customer.users);
-    state.customers.push_back(std::move(customer));
-  }
+  });
   return state;
 }
 

@@ -113,7 +113,6 @@ std::string SecretFingerprint(const std::string& partner, const std::string& cus
 // 16 bytes (hex) that identify one user's full record; the users digest of a customer
 // is the XOR of these over its users, so it can be kept up to date one user at a time.
 std::string UserHash(const User& user);
-std::string UserRecordHash(const std::string& serialized_user);  // of ToJson(user).dump()
 std::string UsersDigest(const std::vector<User>& users);
 std::string XorHex(const std::string& a, const std::string& b);
 
