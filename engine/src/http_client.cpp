@@ -184,7 +184,13 @@ class HttpClient final : public GatewayClient {
       message = parsed["error"].value("message", message);
       field = parsed["error"].value("field", "");
     }
-    return Status(CodeForHttp(response->status), message, field);
+    Status status(CodeForHttp(response->status), message, field);
+    if (response->has_header("Retry-After")) {
+      // Seconds (the HTTP-date form is not used by gatewayd).
+      status.set_retry_after_ms(1000 *
+                                std::atoll(response->get_header_value("Retry-After").c_str()));
+    }
+    return status;
   }
 
   // One connection per concurrent call: httplib clients serialise their requests.

@@ -240,7 +240,10 @@ gw::Status WithRetries(int max_attempts, const std::function<gw::Status()>& call
     if (attempt > 0) {
       int base = std::min(5000, 100 << std::min(attempt, 6));
       std::uniform_int_distribution<int> jitter(base / 2, base);
-      std::this_thread::sleep_for(std::chrono::milliseconds(jitter(random)));
+      // Never sooner than the gateway asked (Retry-After on 429/503), capped at a minute.
+      int64_t wait =
+          std::max<int64_t>(jitter(random), std::min<int64_t>(status.retry_after_ms(), 60000));
+      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
     }
     status = call();
     if (status.ok() || !Retryable(status.code())) return status;

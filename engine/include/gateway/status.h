@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cassert>
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <variant>
@@ -40,11 +41,18 @@ class Status {
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
   const std::string& field() const { return field_; }
+  // How long the other side asked us to wait before trying again (HTTP Retry-After), if it did.
+  int64_t retry_after_ms() const { return retry_after_ms_; }
+  Status& set_retry_after_ms(int64_t ms) {
+    retry_after_ms_ = ms;
+    return *this;
+  }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   std::string field_;
+  int64_t retry_after_ms_ = 0;
 };
 
 template <typename T>
