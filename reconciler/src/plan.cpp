@@ -301,11 +301,14 @@ gw::Result<Plan> ComputePlan(const DesiredState& desired, gw::GatewayClient& gat
   std::map<std::string, const gw::Customer*> observed;
   for (const auto& c : state->customers) {
     observed.emplace(c.name, &c);
-    if (c.owner == desired.owner) ++plan.owned_customers;
+    if (c.owner == desired.owner) {
+      ++plan.owned_customers;
+      ++plan.gateway_revisions[c.applied_revision];
+    }
   }
   std::set<std::string> wanted;
   auto selected = [&](const std::string& name) {
-    return options.only.empty() || options.only.count(name) > 0;
+    return !options.only || options.only->count(name) > 0;
   };
   for (const auto& customer : desired.customers) {
     wanted.insert(customer.name);

@@ -43,6 +43,8 @@ class TextWriter {
   TextWriter(std::ostream& out, const PlanOutput& options) : out_(out), options_(options) {}
 
   void Write(const Plan& plan) {
+    std::string provenance = Provenance(plan);
+    if (!provenance.empty()) out_ << provenance << "\n\n";
     for (const auto& change : plan.changes) WriteChange(change);
     if (!plan.changes.empty()) out_ << "\n";
     for (const auto& warning : plan.warnings) out_ << Paint("33", "warning: ") << warning << "\n";
@@ -165,6 +167,27 @@ class TextWriter {
 
 }  // namespace
 
+std::string Provenance(const Plan& plan) {
+  std::vector<std::string> parts;
+  if (!plan.repository_revision.empty()) {
+    parts.push_back(plan.base_revision.empty()
+                        ? fmt::format("repository at {}", plan.repository_revision.substr(0, 7))
+                        : fmt::format("repository at {}, compared with {}",
+                                      plan.repository_revision.substr(0, 7),
+                                      plan.base_revision.substr(0, 7)));
+  }
+  std::vector<std::string> applied;
+  for (const auto& [revision, count] : plan.gateway_revisions) {
+    if (!revision.empty())
+      applied.push_back(fmt::format("{} ({} customers)", revision.substr(0, 7), count));
+  }
+  if (!applied.empty()) parts.push_back(fmt::format("gateway at {}", fmt::join(applied, ", ")));
+  if (parts.empty()) return "";
+  std::string text = fmt::format("{}", fmt::join(parts, "; "));
+  text[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(text[0])));
+  return text + ".";
+}
+
 std::string PlanSummary(const Plan& plan) {
   Totals users = UserTotals(plan);
   std::string replaced = plan.Count(ChangeKind::kReplace)
@@ -215,6 +238,8 @@ json PlanToJson(const Plan& plan) {
           {"gateway", plan.gateway},
           {"observedRevision", plan.observed_revision},
           {"repositoryRevision", plan.repository_revision},
+          {"baseRevision", plan.base_revision},
+          {"gatewayRevisions", plan.gateway_revisions},
           {"summary",
            {{"create", plan.Count(ChangeKind::kCreate)},
             {"update", plan.Count(ChangeKind::kUpdate)},
@@ -264,8 +289,10 @@ void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options) {
         out << "\n<details><summary>Details</summary>\n\n```diff\n"
             << details.str() << "```\n</details>\n";
       }
-      out << "\n<sub>gateway " << plan.gateway << " at revision " << plan.observed_revision;
-      if (!plan.repository_revision.empty()) out << ", repository at " << plan.repository_revision;
+      out << "\n<sub>" << plan.gateway << " (state revision " << plan.observed_revision << ")";
+      if (!plan.repository_revision.empty())
+        out << ", repository commit " << plan.repository_revision;
+      if (!plan.base_revision.empty()) out << ", base commit " << plan.base_revision;
       out << "</sub>\n";
       return;
     }

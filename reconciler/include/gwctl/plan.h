@@ -10,6 +10,8 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -67,11 +69,13 @@ struct SafetyLimits {
 
 struct Plan {
   std::string partner;
-  std::string gateway;            // where it was computed against
-  int64_t observed_revision = 0;  // the gateway's revision of the partner then
-  std::string observed_checksum;  // gw::StateChecksum of the state it was computed against
-  std::string repository_revision;
-  size_t owned_customers = 0;           // existing customers this repository manages
+  std::string gateway;              // where it was computed against
+  int64_t observed_revision = 0;    // the gateway's revision of the partner then
+  std::string observed_checksum;    // gw::StateChecksum of the state it was computed against
+  std::string repository_revision;  // the commit the manifests were read at (with --repo)
+  std::string base_revision;        // with --since: the commit the change is compared with
+  std::map<std::string, size_t> gateway_revisions;  // applied revision -> customers that carry it
+  size_t owned_customers = 0;                       // existing customers this repository manages
   std::vector<CustomerChange> changes;  // creates, updates and replacements by name, then deletes
   std::vector<std::string> refusals;    // why the safety checks refuse it (empty: allowed)
   std::vector<std::string> warnings;
@@ -82,8 +86,9 @@ struct Plan {
 
 struct PlanOptions {
   SafetyLimits safety;
-  bool force = false;          // go past safety limits and replacements
-  std::set<std::string> only;  // when set, plan only these customers (creates, updates and deletes)
+  bool force = false;  // go past safety limits and replacements
+  std::optional<std::set<std::string>>
+      only;  // when set, plan only these customers (and deletes of them)
 };
 
 // Reads the gateway (one snapshot, plus the users of customers whose users differ) and

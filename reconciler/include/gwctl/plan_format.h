@@ -27,4 +27,8 @@ nlohmann::json PlanToJson(const Plan& plan);
 // "Plan: 1 to create, 2 to update, 0 to delete; users +130 ~1 -3."
 std::string PlanSummary(const Plan& plan);
 
+// "Repository at def5678, compared with abc1234; gateway at abc1234 (7 customers)."
+// Empty when nothing is known of either.
+std::string Provenance(const Plan& plan);
+
 }  // namespace gwctl

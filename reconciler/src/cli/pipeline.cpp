@@ -17,8 +17,11 @@
 namespace gwctl::cli {
 
 void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
-  command->add_option("DIR", options.directory, "The repository directory (holding gwctl.yaml)")
-      ->capture_default_str();
+  AddSourceOptions(command, options);
+  command->add_option(
+      "--since", options.since,
+      "With --repo: only customers whose files changed between this revision and --ref (a pull "
+      "request's plan); all of them when gwctl.yaml or the defaults changed");
   command->add_option(
       "--gateway", options.gateway,
       "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then gwctl.yaml's "
@@ -30,7 +33,8 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
 
 namespace {
 
-std::string GatewayUrl(const PipelineOptions& options, const Manifests& manifests) {
+std::string GatewayUrl(const PipelineOptions& options, const Manifests& manifests,
+                       const std::filesystem::path& local_root) {
   if (!options.gateway.empty()) return options.gateway;
   if (const char* env = std::getenv("GWCTL_GATEWAY"); env && *env) return env;
   if (manifests.repository) {
@@ -39,7 +43,7 @@ std::string GatewayUrl(const PipelineOptions& options, const Manifests& manifest
     if (!url.empty()) {
       // A relative embedded path is relative to the repository.
       if (url.rfind("embedded:", 0) == 0 && std::filesystem::path(url.substr(9)).is_relative()) {
-        return "embedded:" + (std::filesystem::path(options.directory) / url.substr(9)).string();
+        return "embedded:" + (local_root / url.substr(9)).string();
       }
       return url;
     }
@@ -60,19 +64,16 @@ gw::Result<std::string> GatewayToken(const Manifests& manifests, const std::stri
 }  // namespace
 
 std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
-  auto tree = OpenDirectoryTree(options.directory);
-  if (!tree.ok()) {
-    std::cerr << "gwctl: " << tree.status().message() << "\n";
-    return kExitCouldNotRun;
-  }
-  auto report = ValidateRepository(**tree);
+  auto source = OpenSource(options);
+  if (!source) return kExitCouldNotRun;
+  p.source = std::move(*source);
+  auto report = ValidateRepository(*p.source.tree);
   if (!report.ok()) {
     std::cerr << "gwctl: " << report.status().message() << "\n";
     return kExitCouldNotRun;
   }
   p.validation = std::move(*report);
-  std::string display_root = options.directory;
-  while (display_root.size() > 1 && display_root.back() == '/') display_root.pop_back();
+  const std::string& display_root = p.source.display_root;
   if (p.validation.diagnostics.has_errors() || p.validation.diagnostics.warning_count() > 0) {
     DiagnosticOutput diagnostics;
     diagnostics.display_root = display_root;
@@ -91,7 +92,8 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   }
 
   DesiredOptions desired_options;
-  desired_options.repository_root = options.directory;
+  desired_options.repository_root = p.source.local_root;
+  desired_options.revision = p.source.commit;
   auto desired = BuildDesiredState(manifests, desired_options);
   if (!desired.ok()) {
     std::cerr << "gwctl: " << desired.status().message() << "\n";
@@ -99,10 +101,10 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   }
   p.desired = std::move(*desired);
 
-  std::string url = GatewayUrl(options, manifests);
+  std::string url = GatewayUrl(options, manifests, p.source.local_root);
   gw::ClientOptions client_options;
   if (url.rfind("embedded:", 0) != 0) {  // the in-process engine needs no token
-    auto token = GatewayToken(manifests, options.directory);
+    auto token = GatewayToken(manifests, p.source.local_root);
     if (!token.ok()) {
       std::cerr << "gwctl: gateway token: " << token.status().message() << "\n";
       return kExitCouldNotRun;
@@ -126,13 +128,44 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   p.plan_options.safety =
       SafetyFromRepository(manifests.repository ? &*manifests.repository : nullptr);
   p.plan_options.force = options.force;
-  p.plan_options.only = only;
+  if (!only.empty()) p.plan_options.only = only;
+  std::string base;
+  if (!options.since.empty()) {
+    if (!p.source.git) {
+      std::cerr << "gwctl: --since needs --repo\n";
+      return kExitCouldNotRun;
+    }
+    auto resolved = p.source.git->Resolve(options.since);
+    if (!resolved.ok()) {
+      std::cerr << "gwctl: --since: " << resolved.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    base = *resolved;
+    auto affected = CustomersAffected(*p.source.git, base, p.source.commit, manifests);
+    if (!affected.ok()) {
+      std::cerr << "gwctl: --since: " << affected.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    if (*affected) {
+      std::set<std::string> selected = **affected;
+      if (p.plan_options.only) {  // --customer and --since together: both must hold
+        std::set<std::string> both;
+        for (const auto& name : selected) {
+          if (p.plan_options.only->count(name)) both.insert(name);
+        }
+        selected = std::move(both);
+      }
+      p.plan_options.only = std::move(selected);
+    }
+  }
   auto plan = ComputePlan(p.desired, *p.gateway, p.plan_options);
   if (!plan.ok()) {
     std::cerr << "gwctl: " << p.gateway->Describe() << ": " << plan.status().message() << "\n";
     return kExitCouldNotRun;
   }
   p.plan = std::move(*plan);
+  p.plan.repository_revision = p.source.commit;
+  p.plan.base_revision = base;
 
   p.output.format = options.format == "json"       ? PlanFormat::kJson
                     : options.format == "markdown" ? PlanFormat::kMarkdown

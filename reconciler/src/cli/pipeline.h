@@ -16,11 +16,12 @@
 #include "gwctl/plan.h"
 #include "gwctl/plan_format.h"
 #include "gwctl/validate.h"
+#include "source.h"
 
 namespace gwctl::cli {
 
-struct PipelineOptions {
-  std::string directory = ".";
+struct PipelineOptions : SourceOptions {
+  std::string since;    // --since: with --repo, plan only what changed since this revision
   std::string gateway;  // --gateway; else $GWCTL_GATEWAY, the Repository's url, or embedded default
   std::vector<std::string> customers;
   std::string format = "text";
@@ -31,6 +32,7 @@ struct PipelineOptions {
 void AddPipelineOptions(CLI::App* command, PipelineOptions& options);
 
 struct Pipeline {
+  OpenedSource source;
   ValidationReport validation;
   std::unique_ptr<gw::GatewayClient> gateway;
   DesiredState desired;

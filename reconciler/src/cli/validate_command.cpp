@@ -9,6 +9,7 @@
 #include "gwctl/diagnostic_format.h"
 #include "gwctl/exit_codes.h"
 #include "gwctl/validate.h"
+#include "source.h"
 
 namespace gwctl::cli {
 
@@ -18,16 +19,14 @@ bool UseColor(int fd) {
 }
 
 void RegisterValidateCommand(CLI::App& app, int& exit_code) {
-  struct Options {
-    std::string directory = ".";
+  struct Options : SourceOptions {
     std::string format = "text";
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand(
       "validate",
       "Check every manifest in a repository (schema and rules); no gateway is contacted");
-  command->add_option("DIR", options->directory, "The repository directory (holding gwctl.yaml)")
-      ->capture_default_str();
+  AddSourceOptions(command, *options);
   command
       ->add_option("--format", options->format,
                    "Output: text, json or github (workflow annotations)")
@@ -35,13 +34,12 @@ void RegisterValidateCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->footer("Exit codes: 0 valid (warnings allowed), 1 invalid, 4 could not run.");
   command->callback([options, &exit_code] {
-    auto tree = OpenDirectoryTree(options->directory);
-    if (!tree.ok()) {
-      std::cerr << "gwctl: " << tree.status().message() << "\n";
+    auto source = OpenSource(*options);
+    if (!source) {
       exit_code = kExitCouldNotRun;
       return;
     }
-    auto report = ValidateRepository(**tree);
+    auto report = ValidateRepository(*source->tree);
     if (!report.ok()) {
       std::cerr << "gwctl: " << report.status().message() << "\n";
       exit_code = kExitCouldNotRun;

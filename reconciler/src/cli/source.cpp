@@ -1,0 +1,61 @@
+#include "source.h"
+
+#include <iostream>
+
+namespace gwctl::cli {
+
+void AddSourceOptions(CLI::App* command, SourceOptions& options) {
+  command->add_option("DIR", options.directory, "The repository directory (holding gwctl.yaml)")
+      ->capture_default_str();
+  command->add_option(
+      "--repo", options.repo,
+      "Read the manifests from git instead of DIR: a local repository, or a URL (https://, ssh://, "
+      "file://; token from $GWCTL_GIT_TOKEN), without a checkout");
+  command->add_option("--ref", options.ref,
+                      "With --repo: the branch, tag or commit to read (default HEAD)");
+}
+
+std::optional<OpenedSource> OpenSource(const SourceOptions& options) {
+  OpenedSource opened;
+  if (options.repo.empty()) {
+    if (!options.ref.empty()) {
+      std::cerr << "gwctl: --ref needs --repo\n";
+      return std::nullopt;
+    }
+    auto tree = OpenDirectoryTree(options.directory);
+    if (!tree.ok()) {
+      std::cerr << "gwctl: " << tree.status().message() << "\n";
+      return std::nullopt;
+    }
+    opened.tree = std::move(*tree);
+    opened.display_root = options.directory;
+    while (opened.display_root.size() > 1 && opened.display_root.back() == '/')
+      opened.display_root.pop_back();
+    opened.local_root = options.directory;
+    return opened;
+  }
+  auto git = GitSource::Open(options.repo);
+  if (!git.ok()) {
+    std::cerr << "gwctl: " << git.status().message() << "\n";
+    return std::nullopt;
+  }
+  auto commit = (*git)->Resolve(options.ref.empty() ? "HEAD" : options.ref);
+  if (!commit.ok()) {
+    std::cerr << "gwctl: " << commit.status().message() << "\n";
+    return std::nullopt;
+  }
+  auto tree = (*git)->TreeAt(*commit);
+  if (!tree.ok()) {
+    std::cerr << "gwctl: " << tree.status().message() << "\n";
+    return std::nullopt;
+  }
+  opened.git = std::move(*git);
+  opened.tree = std::move(*tree);
+  opened.commit = *commit;
+  opened.local_root = ".";
+  std::cerr << "gwctl: reading " << options.repo << " at " << commit->substr(0, 12)
+            << (options.ref.empty() ? "" : " (" + options.ref + ")") << "\n";
+  return opened;
+}
+
+}  // namespace gwctl::cli

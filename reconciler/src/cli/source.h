@@ -1,0 +1,36 @@
+// Where the manifests come from: a directory (the positional DIR), or a git repository
+// at a ref (--repo URL|PATH --ref REF), read without a checkout.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "gwctl/git_source.h"
+#include "gwctl/source_tree.h"
+
+namespace gwctl::cli {
+
+struct SourceOptions {
+  std::string directory = ".";
+  std::string repo;  // --repo: a git URL or path; DIR is then not read
+  std::string ref;   // --ref: branch, tag or commit (default HEAD)
+};
+
+void AddSourceOptions(CLI::App* command, SourceOptions& options);
+
+struct OpenedSource {
+  std::unique_ptr<GitSource> git;  // set with --repo
+  std::unique_ptr<SourceTree> tree;
+  std::string commit;                // the full commit id read, with --repo
+  std::string display_root;          // prefix for file names in messages ("" with --repo)
+  std::filesystem::path local_root;  // where relative file: secrets and the embedded store live
+};
+
+// Opens the source; on failure prints why and returns nothing (exit 4).
+std::optional<OpenedSource> OpenSource(const SourceOptions& options);
+
+}  // namespace gwctl::cli

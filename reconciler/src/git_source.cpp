@@ -1,0 +1,370 @@
+#include "gwctl/git_source.h"
+
+#include <git2.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <mutex>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "gateway/model.h"
+#include "gwctl/located_document.h"
+#include "json_cursor.h"
+
+namespace gwctl {
+
+namespace fs = std::filesystem;
+using gw::Result;
+using gw::Status;
+using gw::StatusCode;
+
+namespace {
+
+void InitOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] { git_libgit2_init(); });
+}
+
+std::string LastError(const char* fallback) {
+  const git_error* e = git_error_last();
+  return e && e->message ? e->message : fallback;
+}
+
+template <typename T, void (*Free)(T*)>
+struct Owned {
+  T* ptr = nullptr;
+  ~Owned() {
+    if (ptr) Free(ptr);
+  }
+  T** out() { return &ptr; }
+  T* get() const { return ptr; }
+};
+
+using Repository = Owned<git_repository, git_repository_free>;
+using Object = Owned<git_object, git_object_free>;
+using Commit = Owned<git_commit, git_commit_free>;
+using Tree = Owned<git_tree, git_tree_free>;
+using TreeEntry = Owned<git_tree_entry, git_tree_entry_free>;
+using Blob = Owned<git_blob, git_blob_free>;
+using Remote = Owned<git_remote, git_remote_free>;
+using Diff = Owned<git_diff, git_diff_free>;
+
+bool IsManifestName(const std::string& path) {
+  auto dot = path.rfind('.');
+  if (dot == std::string::npos) return false;
+  std::string extension = path.substr(dot);
+  return extension == ".yaml" || extension == ".yml";
+}
+
+int Credentials(git_credential** out, const char*, const char*, unsigned int allowed,
+                void* payload) {
+  const GitOptions* options = static_cast<const GitOptions*>(payload);
+  if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !options->token.empty()) {
+    return git_credential_userpass_plaintext_new(out, options->username.c_str(),
+                                                 options->token.c_str());
+  }
+  if (allowed & GIT_CREDENTIAL_SSH_KEY) return git_credential_ssh_key_from_agent(out, "git");
+  return GIT_PASSTHROUGH;
+}
+
+// The files of one commit's tree.
+class GitTree final : public SourceTree {
+ public:
+  GitTree(git_repository* repo, git_tree* tree, std::string description)
+      : repo_(repo), tree_(tree), description_(std::move(description)) {}
+  ~GitTree() override { git_tree_free(tree_); }
+
+  std::string Describe() const override { return description_; }
+
+  Result<std::vector<std::string>> ListManifestFiles(Diagnostics& diagnostics) const override {
+    struct Walk {
+      std::vector<std::pair<std::string, git_filemode_t>> files;
+      std::set<std::string> nested_repositories;
+    } walk;
+    auto visit = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
+      auto* w = static_cast<Walk*>(payload);
+      std::string name = git_tree_entry_name(entry);
+      if (!name.empty() && name.front() == '.') return 1;  // hidden: skip (and do not descend)
+      std::string path = std::string(root) + name;
+      git_filemode_t mode = git_tree_entry_filemode(entry);
+      if (mode == GIT_FILEMODE_TREE) return 0;
+      if (name == "gwctl.yaml" && !std::string(root).empty()) w->nested_repositories.insert(root);
+      if (IsManifestName(name)) w->files.emplace_back(path, mode);
+      return 0;
+    };
+    if (git_tree_walk(tree_, GIT_TREEWALK_PRE, visit, &walk) != 0) {
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("{}: {}", description_, LastError("cannot walk the tree")));
+    }
+    std::vector<std::string> files;
+    for (const auto& [path, mode] : walk.files) {
+      bool nested = std::any_of(walk.nested_repositories.begin(), walk.nested_repositories.end(),
+                                [&](const std::string& dir) { return path.rfind(dir, 0) == 0; });
+      if (nested) continue;
+      if (mode == GIT_FILEMODE_LINK) {
+        auto target = LinkTarget(path);
+        if (!target.ok()) {
+          diagnostics.Error({path, 0, 0}, "path-escape", target.status().message());
+          continue;
+        }
+      }
+      files.push_back(path);
+    }
+    std::sort(files.begin(), files.end());
+    return files;
+  }
+
+  Result<std::string> Read(const std::string& path, size_t max_bytes) const override {
+    std::string resolved = path;
+    for (int hops = 0; hops < 8; ++hops) {
+      TreeEntry entry;
+      if (git_tree_entry_bypath(entry.out(), tree_, resolved.c_str()) != 0) {
+        return Status(StatusCode::kNotFound,
+                      fmt::format("{}: no such file in {}", path, description_));
+      }
+      git_filemode_t mode = git_tree_entry_filemode(entry.get());
+      if (mode == GIT_FILEMODE_LINK) {
+        auto target = LinkTarget(resolved);
+        if (!target.ok()) return target.status();
+        resolved = *target;
+        continue;
+      }
+      if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
+        return Status(StatusCode::kInvalidArgument, fmt::format("{}: not a regular file", path));
+      }
+      Blob blob;
+      if (git_blob_lookup(blob.out(), repo_, git_tree_entry_id(entry.get())) != 0) {
+        return Status(StatusCode::kUnavailable,
+                      fmt::format("{}: {}", path, LastError("cannot read the blob")));
+      }
+      auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+      if (size > max_bytes) {
+        return Status(
+            StatusCode::kResourceExhausted,
+            fmt::format("{}: {} bytes, over the limit of {} bytes", path, size, max_bytes));
+      }
+      return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
+    }
+    return Status(StatusCode::kInvalidArgument, fmt::format("{}: too many symbolic links", path));
+  }
+
+ private:
+  // Where a symbolic link in the tree points, as a path in the tree; an error if it
+  // leaves the repository.
+  Result<std::string> LinkTarget(const std::string& path) const {
+    TreeEntry entry;
+    Blob blob;
+    if (git_tree_entry_bypath(entry.out(), tree_, path.c_str()) != 0 ||
+        git_blob_lookup(blob.out(), repo_, git_tree_entry_id(entry.get())) != 0) {
+      return Status(StatusCode::kNotFound, fmt::format("{}: no such file", path));
+    }
+    std::string target(static_cast<const char*>(git_blob_rawcontent(blob.get())),
+                       static_cast<size_t>(git_blob_rawsize(blob.get())));
+    auto resolved = ResolveRepositoryPath(path, target);
+    if (!resolved.ok()) {
+      return Status(
+          StatusCode::kInvalidArgument,
+          fmt::format("symbolic link points outside the repository ({}); not read", target));
+    }
+    return *resolved;
+  }
+
+  git_repository* repo_;
+  git_tree* tree_;
+  std::string description_;
+};
+
+}  // namespace
+
+struct GitSource::Impl {
+  Repository repo;
+  GitOptions options;
+  bool remote = false;
+};
+
+GitSource::GitSource(std::unique_ptr<Impl> impl, std::string location)
+    : impl_(std::move(impl)), location_(std::move(location)) {}
+GitSource::~GitSource() = default;
+
+Result<std::unique_ptr<GitSource>> GitSource::Open(const std::string& location,
+                                                   const GitOptions& given) {
+  InitOnce();
+  auto impl = std::make_unique<Impl>();
+  impl->options = given;
+  if (impl->options.token.empty()) {
+    if (const char* token = std::getenv("GWCTL_GIT_TOKEN")) impl->options.token = token;
+  }
+  bool is_url =
+      location.find("://") != std::string::npos ||
+      (location.find('@') != std::string::npos && location.find(':') != std::string::npos);
+  if (!is_url) {
+    if (git_repository_open_ext(impl->repo.out(), location.c_str(), GIT_REPOSITORY_OPEN_NO_SEARCH,
+                                nullptr) != 0) {
+      return Status(StatusCode::kUnavailable, fmt::format("{} is not a git repository: {}",
+                                                          location, LastError("cannot open it")));
+    }
+    return std::unique_ptr<GitSource>(new GitSource(std::move(impl), location));
+  }
+
+  impl->remote = true;
+  std::string cache = impl->options.cache_dir;
+  if (cache.empty()) {
+    const char* xdg = std::getenv("XDG_CACHE_HOME");
+    const char* home = std::getenv("HOME");
+    cache = xdg && *xdg ? fs::path(xdg) / "gwctl" / "git"
+                        : fs::path(home ? home : "/tmp") / ".cache" / "gwctl" / "git";
+  }
+  // One bare clone per URL; the name is a hash so any URL makes a safe directory name.
+  fs::path path = fs::path(cache) / gw::ContentChecksum(location).substr(7, 24);
+  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
+  fetch.callbacks.credentials = Credentials;
+  fetch.callbacks.payload = &impl->options;
+  fetch.prune = GIT_FETCH_PRUNE;
+  fetch.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+  std::error_code ec;
+  if (fs::exists(path / "HEAD", ec) &&
+      git_repository_open_bare(impl->repo.out(), path.c_str()) == 0) {
+    Remote remote;
+    if (git_remote_lookup(remote.out(), impl->repo.get(), "origin") != 0) {
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("cache {}: {}", path.string(), LastError("no origin")));
+    }
+    // Branches mirror the remote's, force-pushes included.
+    const char* refspecs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+    git_strarray specs = {const_cast<char**>(refspecs), 2};
+    if (git_remote_fetch(remote.get(), &specs, &fetch, "gwctl fetch") != 0) {
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("cannot fetch {}: {}", location, LastError("fetch failed")));
+    }
+  } else {
+    fs::remove_all(path, ec);
+    fs::create_directories(path.parent_path(), ec);
+    git_clone_options clone = GIT_CLONE_OPTIONS_INIT;
+    clone.bare = 1;
+    clone.fetch_opts = fetch;
+    // A bare clone keeps the remote's branches as its own (refs/heads/*).
+    clone.remote_cb = [](git_remote** out, git_repository* repo, const char* name, const char* url,
+                         void*) {
+      return git_remote_create_with_fetchspec(out, repo, name, url, "+refs/heads/*:refs/heads/*");
+    };
+    if (git_clone(impl->repo.out(), location.c_str(), path.c_str(), &clone) != 0) {
+      std::string why = LastError("clone failed");
+      fs::remove_all(path, ec);
+      return Status(StatusCode::kUnavailable, fmt::format("cannot clone {}: {}", location, why));
+    }
+  }
+  return std::unique_ptr<GitSource>(new GitSource(std::move(impl), location));
+}
+
+Result<std::string> GitSource::Resolve(const std::string& ref) {
+  for (const std::string& candidate :
+       {ref, "refs/tags/" + ref, "refs/heads/" + ref, "refs/remotes/origin/" + ref}) {
+    Object object;
+    if (git_revparse_single(object.out(), impl_->repo.get(), (candidate + "^{commit}").c_str()) ==
+        0) {
+      char id[GIT_OID_HEXSZ + 1] = {};
+      git_oid_tostr(id, sizeof id, git_object_id(object.get()));
+      return std::string(id);
+    }
+  }
+  return Status(StatusCode::kNotFound,
+                fmt::format("{}: no branch, tag or commit named '{}'", location_, ref));
+}
+
+Result<std::unique_ptr<SourceTree>> GitSource::TreeAt(const std::string& commit_id) {
+  git_oid oid;
+  Commit commit;
+  if (git_oid_fromstr(&oid, commit_id.c_str()) != 0 ||
+      git_commit_lookup(commit.out(), impl_->repo.get(), &oid) != 0) {
+    return Status(StatusCode::kNotFound, fmt::format("{}: no commit {}", location_, commit_id));
+  }
+  git_tree* tree = nullptr;
+  if (git_commit_tree(&tree, commit.get()) != 0) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("{}: {}", location_, LastError("cannot read the tree")));
+  }
+  std::unique_ptr<SourceTree> out = std::make_unique<GitTree>(
+      impl_->repo.get(), tree, fmt::format("{}@{}", location_, commit_id.substr(0, 7)));
+  return out;
+}
+
+Result<std::vector<std::string>> GitSource::ChangedPaths(const std::string& from_commit,
+                                                         const std::string& to_commit) {
+  auto tree_of = [&](const std::string& id, Tree& tree) -> Status {
+    git_oid oid;
+    Commit commit;
+    if (git_oid_fromstr(&oid, id.c_str()) != 0 ||
+        git_commit_lookup(commit.out(), impl_->repo.get(), &oid) != 0 ||
+        git_commit_tree(tree.out(), commit.get()) != 0) {
+      return Status(StatusCode::kNotFound, fmt::format("{}: no commit {}", location_, id));
+    }
+    return Status::Ok();
+  };
+  Tree from, to;
+  if (Status s = tree_of(from_commit, from); !s.ok()) return s;
+  if (Status s = tree_of(to_commit, to); !s.ok()) return s;
+  Diff diff;
+  if (git_diff_tree_to_tree(diff.out(), impl_->repo.get(), from.get(), to.get(), nullptr) != 0) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("{}: {}", location_, LastError("diff failed")));
+  }
+  git_diff_find_options find = GIT_DIFF_FIND_OPTIONS_INIT;
+  find.flags = GIT_DIFF_FIND_RENAMES;
+  git_diff_find_similar(diff.get(), &find);
+  std::set<std::string> paths;
+  for (size_t i = 0; i < git_diff_num_deltas(diff.get()); ++i) {
+    const git_diff_delta* delta = git_diff_get_delta(diff.get(), i);
+    if (delta->old_file.path) paths.insert(delta->old_file.path);
+    if (delta->new_file.path) paths.insert(delta->new_file.path);
+  }
+  return std::vector<std::string>(paths.begin(), paths.end());
+}
+
+Result<std::optional<std::set<std::string>>> CustomersAffected(GitSource& git,
+                                                               const std::string& base,
+                                                               const std::string& commit,
+                                                               const Manifests& manifests) {
+  auto changed_list = git.ChangedPaths(base, commit);
+  if (!changed_list.ok()) return changed_list.status();
+  std::set<std::string> changed(changed_list->begin(), changed_list->end());
+  auto touched = [&](const std::string& file) { return changed.count(file) > 0; };
+  if (touched("gwctl.yaml") || (manifests.repository && touched(manifests.repository->file())) ||
+      (manifests.defaults && touched(manifests.defaults->file()))) {
+    return std::optional<std::set<std::string>>();  // everything may have changed
+  }
+  std::set<std::string> affected;
+  for (const auto& customer : manifests.customers) {
+    if (touched(customer.document.file())) affected.insert(customer.name);
+    JsonCursor csv = JsonCursor::Root(customer.document)["spec"]["users"]["csv"];
+    for (size_t i = 0; i < csv.size(); ++i) {
+      auto path = ResolveRepositoryPath(customer.document.file(), csv[i].string_or(""));
+      if (path.ok() && touched(*path)) affected.insert(customer.name);
+    }
+  }
+  // Customers of files that are gone (deleted, or renamed away) are read at the base:
+  // they may have to be deleted. A defaults file that was deleted affects everyone.
+  auto base_tree = git.TreeAt(base);
+  if (!base_tree.ok()) return base_tree.status();
+  std::set<std::string> files_now;
+  for (const auto& customer : manifests.customers) files_now.insert(customer.document.file());
+  for (const auto& path : changed) {
+    if (!IsManifestName(path) || files_now.count(path)) continue;
+    auto text = (*base_tree)->Read(path, 16u << 20);
+    if (!text.ok()) continue;  // added at commit, or not a file at base
+    Diagnostics ignored;
+    for (const auto& document : ParseYamlDocuments(path, *text, ignored)) {
+      JsonCursor root = JsonCursor::Root(document);
+      std::string kind = root["kind"].string_or("");
+      if (kind == "Customer") affected.insert(root["metadata"]["name"].string_or(""));
+      if (kind == "PartnerDefaults" || kind == "Repository")
+        return std::optional<std::set<std::string>>();
+    }
+  }
+  affected.erase("");
+  return std::optional<std::set<std::string>>(std::move(affected));
+}
+
+}  // namespace gwctl

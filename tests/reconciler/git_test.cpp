@@ -1,0 +1,240 @@
+// Manifests straight from git: real repositories made with the git CLI in temporary
+// directories, and a remote served by `git daemon` on loopback.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "gatewayd_fixture.h"
+#include "gwctl/git_source.h"
+#include "gwctl/validate.h"
+#include "process.h"
+#include "temp_repo.h"
+
+namespace gwctl {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+// Runs git hermetically (no system or user configuration) in `dir`; returns its stdout.
+std::string Git(const std::filesystem::path& dir, const std::string& args) {
+  std::string command = fmt::format(
+      "cd '{}' && GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git -c user.name=Test -c "
+      "user.email=t@example.com "
+      "-c init.defaultBranch=main -c advice.detachedHead=false {} 2>&1",
+      dir.string(), args);
+  std::string output;
+  FILE* pipe = popen(command.c_str(), "r");
+  char buffer[4096];
+  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  int status = pclose(pipe);
+  EXPECT_EQ(status, 0) << command << "\n" << output;
+  return output;
+}
+
+std::string CustomerYaml(const std::string& name, int billable = 5, const std::string& csv = "") {
+  return fmt::format(
+      "apiVersion: gwctl/v1\nkind: Customer\nmetadata: {{name: {0}}}\nspec:\n  product: "
+      "ultimate-defense\n"
+      "  billableUsers: {1}\n  domains: {{primary: {0}.example}}\n  destinations: "
+      "mx.{0}.example\n{2}",
+      name, billable, csv.empty() ? "" : "  users: {csv: [" + csv + "]}\n");
+}
+
+int RunGwctl(const std::vector<std::string>& args, std::string* output = nullptr) {
+  std::vector<std::string> argv = {GWCTL_BINARY};
+  argv.insert(argv.end(), args.begin(), args.end());
+  gwtest::ChildProcess process(argv);
+  int code = process.Wait();
+  if (output) *output = process.output();
+  return code;
+}
+
+class GitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    repo_.WriteRepository("northwind");
+    repo_.Write("customers/a.yaml", CustomerYaml("a"));
+    repo_.Write("customers/b.yaml", CustomerYaml("b"));
+    repo_.Write("customers/c.yaml", CustomerYaml("c", 5, "c.csv"));
+    repo_.Write("customers/c.csv", "email\nx@c.example\n");
+    repo_.Write("customers/d.yaml", CustomerYaml("d"));
+    Git(repo_.root(), "init -q");
+    Git(repo_.root(), "add -A");
+    Git(repo_.root(), "commit -q -m first");
+    Git(repo_.root(), "tag v1");
+    // The second commit: a changed, b renamed, c's CSV changed, d deleted.
+    repo_.Write("customers/a.yaml", CustomerYaml("a", 9));
+    Git(repo_.root(), "mv customers/b.yaml customers/bee.yaml");
+    repo_.Write("customers/c.csv", "email\nx@c.example\ny@c.example\n");
+    Git(repo_.root(), "rm -q customers/d.yaml");
+    Git(repo_.root(), "add -A");
+    Git(repo_.root(), "commit -q -m second");
+    // Uncommitted edits are not read: gwctl reads commits.
+    repo_.Write("customers/a.yaml", "this: [is not committed\n");
+  }
+
+  std::vector<std::string> CustomersAt(GitSource& git, const std::string& ref) {
+    auto commit = git.Resolve(ref);
+    EXPECT_TRUE(commit.ok()) << commit.status().message();
+    auto tree = git.TreeAt(*commit);
+    auto report = ValidateRepository(**tree);
+    EXPECT_TRUE(report.ok());
+    EXPECT_FALSE(report->diagnostics.has_errors());
+    std::vector<std::string> names;
+    for (const auto& c : report->manifests.customers) names.push_back(c.name);
+    return names;
+  }
+
+  testing::TempRepo repo_;
+};
+
+TEST_F(GitTest, ReadsATagAndABranchWithoutACheckout) {
+  auto git = GitSource::Open(repo_.root().string());
+  ASSERT_TRUE(git.ok()) << git.status().message();
+  EXPECT_THAT(CustomersAt(**git, "v1"), ElementsAre("a", "b", "c", "d"));
+  EXPECT_THAT(CustomersAt(**git, "main"), ElementsAre("a", "b", "c"));
+  EXPECT_NE(*(*git)->Resolve("v1"), *(*git)->Resolve("main"));
+  EXPECT_EQ((*git)->Resolve("main")->size(), 40u);
+  // An abbreviated commit works too.
+  EXPECT_THAT(CustomersAt(**git, (*git)->Resolve("v1")->substr(0, 8)),
+              ElementsAre("a", "b", "c", "d"));
+}
+
+TEST_F(GitTest, SinceSelectsExactlyTheChangedCustomers) {
+  auto git = GitSource::Open(repo_.root().string());
+  ASSERT_TRUE(git.ok());
+  std::string base = *(*git)->Resolve("v1"), head = *(*git)->Resolve("main");
+  auto tree = (*git)->TreeAt(head);
+  auto report = ValidateRepository(**tree);
+  auto affected = CustomersAffected(**git, base, head, report->manifests);
+  ASSERT_TRUE(affected.ok()) << affected.status().message();
+  ASSERT_TRUE(affected->has_value());
+  // a: edited; b: renamed (its file changed name); c: its CSV; d: deleted (read at v1).
+  EXPECT_THAT(std::vector<std::string>((*affected)->begin(), (*affected)->end()),
+              ElementsAre("a", "b", "c", "d"));
+
+  // Nothing changed between a commit and itself.
+  auto none = CustomersAffected(**git, head, head, report->manifests);
+  EXPECT_TRUE((*none)->empty());
+
+  // A change to the defaults affects every customer.
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 9));
+  repo_.Write("defaults.yaml",
+              "apiVersion: gwctl/v1\nkind: PartnerDefaults\nmetadata: {name: d}\nspec:\n"
+              "  filtering: {level: standard}\n");
+  Git(repo_.root(), "add -A");
+  Git(repo_.root(), "commit -q -m defaults");
+  auto git2 = GitSource::Open(repo_.root().string());
+  std::string third = *(*git2)->Resolve("main");
+  auto tree3 = (*git2)->TreeAt(third);
+  auto report3 = ValidateRepository(**tree3);
+  auto all = CustomersAffected(**git2, head, third, report3->manifests);
+  ASSERT_TRUE(all.ok());
+  EXPECT_FALSE(all->has_value());
+}
+
+TEST_F(GitTest, UnknownRefsAndRepositoriesAreClearErrors) {
+  auto git = GitSource::Open(repo_.root().string());
+  auto missing = (*git)->Resolve("no-such-branch");
+  EXPECT_EQ(missing.status().code(), gw::StatusCode::kNotFound);
+  EXPECT_THAT(missing.status().message(),
+              HasSubstr("no branch, tag or commit named 'no-such-branch'"));
+
+  std::string output;
+  EXPECT_EQ(RunGwctl({"plan", "--repo", repo_.root().string(), "--ref", "no-such-branch"}, &output),
+            4);
+  EXPECT_THAT(output, HasSubstr("no branch, tag or commit named 'no-such-branch'"));
+
+  setenv("XDG_CACHE_HOME", (repo_.root() / "cache").c_str(), 1);  // keep the failed clone here
+  auto store = repo_.root() / "never-created.db";
+  EXPECT_EQ(RunGwctl({"apply", "--yes", "--repo", "git://127.0.0.1:9/nothing.git", "--gateway",
+                      "embedded:" + store.string()},
+                     &output),
+            4);
+  EXPECT_THAT(output, HasSubstr("cannot clone git://127.0.0.1:9/nothing.git"));
+  EXPECT_FALSE(std::filesystem::exists(store));  // nothing was applied, not even a store made
+}
+
+TEST_F(GitTest, ApplyRecordsTheCommitAndPlanShowsBoth) {
+  std::string store = "embedded:" + (repo_.root() / "gw.db").string();
+  std::string head = Git(repo_.root(), "rev-parse HEAD");
+  head.pop_back();
+  std::string output;
+  ASSERT_EQ(RunGwctl({"apply", "--yes", "--repo", repo_.root().string(), "--ref", "main",
+                      "--gateway", store},
+                     &output),
+            0)
+      << output;
+  auto client = std::move(gw::ConnectGateway(store)).value();
+  auto customer = client->GetCustomer("northwind", "a");
+  ASSERT_TRUE(customer.ok());
+  EXPECT_EQ(customer->applied_revision, head);
+  EXPECT_EQ(customer->spec["billableUsers"], 9);  // the committed value, not the working copy
+
+  // Planning the older tag against it: both commits are named.
+  std::string v1 = Git(repo_.root(), "rev-parse v1");
+  v1.pop_back();
+  // The plan goes to stdout, which RunGwctl does not keep: write it to a file.
+  auto out = repo_.root() / "plan.txt";
+  std::string command = fmt::format("'{}' plan --repo '{}' --ref v1 --gateway '{}' > '{}' 2>&1",
+                                    GWCTL_BINARY, repo_.root().string(), store, out.string());
+  EXPECT_EQ(WEXITSTATUS(std::system(command.c_str())), 2);
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(text, HasSubstr(fmt::format("Repository at {}; gateway at {} (3 customers).",
+                                          v1.substr(0, 7), head.substr(0, 7))));
+  EXPECT_THAT(text, HasSubstr("+ customer d"));
+}
+
+TEST_F(GitTest, FollowsAForcePushedBranchOfAServedRemote) {
+  // A bare copy served read-only by git daemon on a free loopback port.
+  auto served = gwtest::MakeTempDir("git-served");
+  Git(served, fmt::format("clone -q --bare '{}' repo.git", repo_.root().string()));
+  int probe = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
+  int port = ntohs(address.sin_port);
+  close(probe);
+  gwtest::ChildProcess daemon({"/usr/bin/git", "daemon", "--verbose", "--reuseaddr", "--export-all",
+                               "--listen=127.0.0.1", fmt::format("--port={}", port),
+                               "--base-path=" + served.string(), served.string()});
+  ASSERT_TRUE(daemon.WaitForLine("Ready to rumble", std::chrono::seconds(10))) << daemon.output();
+
+  GitOptions options;
+  options.cache_dir = (served / "cache").string();
+  std::string url = fmt::format("git://127.0.0.1:{}/repo.git", port);
+  auto first = GitSource::Open(url, options);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  std::string before = *(*first)->Resolve("main");
+  EXPECT_THAT(CustomersAt(**first, "main"), ElementsAre("a", "b", "c"));
+
+  // Rewrite history: main goes back to v1 plus a different commit, force-pushed.
+  Git(repo_.root(), "checkout -q -f v1");
+  Git(repo_.root(), "checkout -q -B main");
+  repo_.Write("customers/e.yaml", CustomerYaml("e"));
+  Git(repo_.root(), "add -A");
+  Git(repo_.root(), "commit -q -m rewritten");
+  Git(repo_.root(), fmt::format("push -q --force '{}' main", (served / "repo.git").string()));
+
+  auto second = GitSource::Open(url, options);  // fetches into the same cache
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_NE(*(*second)->Resolve("main"), before);
+  EXPECT_THAT(CustomersAt(**second, "main"), ElementsAre("a", "b", "c", "d", "e"));
+  std::filesystem::remove_all(served);
+}
+
+}  // namespace
+}  // namespace gwctl
