@@ -129,7 +129,12 @@ TEST_F(GatewaydTest, HealthAndMetrics) {
   auto health = http_->Get("/healthz");
   EXPECT_EQ(health->status, 200);
   http_->Get("/v1/partners/northwind/state");  // a 401 to count
-  auto metrics = http_->Get("/metrics");
+  // A request is counted just after its answer is sent: give the count a moment.
+  httplib::Result metrics = http_->Get("/metrics");
+  for (int i = 0; i < 50 && metrics->body.find("code=\"401\"") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    metrics = http_->Get("/metrics");
+  }
   EXPECT_EQ(metrics->status, 200);
   EXPECT_THAT(metrics->body,
               HasSubstr("gatewayd_http_requests_total{method=\"GET\",code=\"401\"}"));
