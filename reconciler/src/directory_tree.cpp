@@ -120,7 +120,35 @@ class DirectoryTree final : public SourceTree {
   std::string description_;
 };
 
+class RestrictedTree final : public SourceTree {
+ public:
+  RestrictedTree(std::unique_ptr<SourceTree> inner, std::set<std::string> files)
+      : inner_(std::move(inner)), files_(std::move(files)) {}
+  std::string Describe() const override { return inner_->Describe(); }
+  Result<std::vector<std::string>> ListManifestFiles(Diagnostics& diagnostics) const override {
+    auto all = inner_->ListManifestFiles(diagnostics);
+    if (!all.ok()) return all;
+    std::vector<std::string> kept;
+    for (auto& f : *all) {
+      if (files_.count(f)) kept.push_back(std::move(f));
+    }
+    return kept;
+  }
+  Result<std::string> Read(const std::string& path, size_t max_bytes) const override {
+    return inner_->Read(path, max_bytes);
+  }
+
+ private:
+  std::unique_ptr<SourceTree> inner_;
+  std::set<std::string> files_;
+};
+
 }  // namespace
+
+std::unique_ptr<SourceTree> RestrictManifests(std::unique_ptr<SourceTree> tree,
+                                              std::set<std::string> files) {
+  return std::make_unique<RestrictedTree>(std::move(tree), std::move(files));
+}
 
 Result<std::unique_ptr<SourceTree>> OpenDirectoryTree(const fs::path& root) {
   std::error_code ec;

@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <regex>
 #include <set>
+#include <unordered_map>
 
 #include <fmt/format.h>
 
@@ -47,7 +49,6 @@ using Repository = Owned<git_repository, git_repository_free>;
 using Object = Owned<git_object, git_object_free>;
 using Commit = Owned<git_commit, git_commit_free>;
 using Tree = Owned<git_tree, git_tree_free>;
-using TreeEntry = Owned<git_tree_entry, git_tree_entry_free>;
 using Blob = Owned<git_blob, git_blob_free>;
 using Remote = Owned<git_remote, git_remote_free>;
 using Diff = Owned<git_diff, git_diff_free>;
@@ -70,41 +71,49 @@ int Credentials(git_credential** out, const char*, const char*, unsigned int all
   return GIT_PASSTHROUGH;
 }
 
-// The files of one commit's tree.
+// The files of one commit's tree, indexed once: looking paths up in git trees one by
+// one re-reads large directories for every file.
 class GitTree final : public SourceTree {
  public:
   GitTree(git_repository* repo, git_tree* tree, std::string description)
-      : repo_(repo), tree_(tree), description_(std::move(description)) {}
-  ~GitTree() override { git_tree_free(tree_); }
+      : repo_(repo), description_(std::move(description)) {
+    auto visit = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
+      auto* self = static_cast<GitTree*>(payload);
+      git_filemode_t mode = git_tree_entry_filemode(entry);
+      if (mode == GIT_FILEMODE_TREE || mode == GIT_FILEMODE_COMMIT) return 0;
+      self->entries_.emplace(std::string(root) + git_tree_entry_name(entry),
+                             Entry{*git_tree_entry_id(entry), mode});
+      return 0;
+    };
+    walked_ = git_tree_walk(tree, GIT_TREEWALK_PRE, visit, this) == 0;
+    git_tree_free(tree);
+  }
 
   std::string Describe() const override { return description_; }
 
   Result<std::vector<std::string>> ListManifestFiles(Diagnostics& diagnostics) const override {
-    struct Walk {
-      std::vector<std::pair<std::string, git_filemode_t>> files;
-      std::set<std::string> nested_repositories;
-    } walk;
-    auto visit = [](const char* root, const git_tree_entry* entry, void* payload) -> int {
-      auto* w = static_cast<Walk*>(payload);
-      std::string name = git_tree_entry_name(entry);
-      if (!name.empty() && name.front() == '.') return 1;  // hidden: skip (and do not descend)
-      std::string path = std::string(root) + name;
-      git_filemode_t mode = git_tree_entry_filemode(entry);
-      if (mode == GIT_FILEMODE_TREE) return 0;
-      if (name == "gwctl.yaml" && !std::string(root).empty()) w->nested_repositories.insert(root);
-      if (IsManifestName(name)) w->files.emplace_back(path, mode);
-      return 0;
-    };
-    if (git_tree_walk(tree_, GIT_TREEWALK_PRE, visit, &walk) != 0) {
+    if (!walked_) {
       return Status(StatusCode::kUnavailable,
                     fmt::format("{}: {}", description_, LastError("cannot walk the tree")));
     }
+    auto hidden = [](const std::string& path) {
+      return path.front() == '.' || path.find("/.") != std::string::npos;
+    };
+    std::set<std::string>
+        nested_repositories;  // directories (with '/') holding their own gwctl.yaml
+    for (const auto& [path, entry] : entries_) {
+      auto slash = path.rfind('/');
+      if (slash != std::string::npos && path.substr(slash + 1) == "gwctl.yaml") {
+        nested_repositories.insert(path.substr(0, slash + 1));
+      }
+    }
     std::vector<std::string> files;
-    for (const auto& [path, mode] : walk.files) {
-      bool nested = std::any_of(walk.nested_repositories.begin(), walk.nested_repositories.end(),
+    for (const auto& [path, entry] : entries_) {
+      if (!IsManifestName(path) || hidden(path)) continue;
+      bool nested = std::any_of(nested_repositories.begin(), nested_repositories.end(),
                                 [&](const std::string& dir) { return path.rfind(dir, 0) == 0; });
       if (nested) continue;
-      if (mode == GIT_FILEMODE_LINK) {
+      if (entry.mode == GIT_FILEMODE_LINK) {
         auto target = LinkTarget(path);
         if (!target.ok()) {
           diagnostics.Error({path, 0, 0}, "path-escape", target.status().message());
@@ -120,61 +129,66 @@ class GitTree final : public SourceTree {
   Result<std::string> Read(const std::string& path, size_t max_bytes) const override {
     std::string resolved = path;
     for (int hops = 0; hops < 8; ++hops) {
-      TreeEntry entry;
-      if (git_tree_entry_bypath(entry.out(), tree_, resolved.c_str()) != 0) {
+      auto it = entries_.find(resolved);
+      if (it == entries_.end()) {
         return Status(StatusCode::kNotFound,
                       fmt::format("{}: no such file in {}", path, description_));
       }
-      git_filemode_t mode = git_tree_entry_filemode(entry.get());
-      if (mode == GIT_FILEMODE_LINK) {
+      if (it->second.mode == GIT_FILEMODE_LINK) {
         auto target = LinkTarget(resolved);
         if (!target.ok()) return target.status();
         resolved = *target;
         continue;
       }
-      if (mode != GIT_FILEMODE_BLOB && mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
+      if (it->second.mode != GIT_FILEMODE_BLOB && it->second.mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
         return Status(StatusCode::kInvalidArgument, fmt::format("{}: not a regular file", path));
       }
-      Blob blob;
-      if (git_blob_lookup(blob.out(), repo_, git_tree_entry_id(entry.get())) != 0) {
-        return Status(StatusCode::kUnavailable,
-                      fmt::format("{}: {}", path, LastError("cannot read the blob")));
-      }
-      auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
-      if (size > max_bytes) {
-        return Status(
-            StatusCode::kResourceExhausted,
-            fmt::format("{}: {} bytes, over the limit of {} bytes", path, size, max_bytes));
-      }
-      return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
+      return ReadBlob(it->second.id, path, max_bytes);
     }
     return Status(StatusCode::kInvalidArgument, fmt::format("{}: too many symbolic links", path));
   }
 
  private:
+  struct Entry {
+    git_oid id;
+    git_filemode_t mode;
+  };
+
+  Result<std::string> ReadBlob(const git_oid& id, const std::string& path, size_t max_bytes) const {
+    Blob blob;
+    if (git_blob_lookup(blob.out(), repo_, &id) != 0) {
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("{}: {}", path, LastError("cannot read the blob")));
+    }
+    auto size = static_cast<size_t>(git_blob_rawsize(blob.get()));
+    if (size > max_bytes) {
+      return Status(StatusCode::kResourceExhausted,
+                    fmt::format("{}: {} bytes, over the limit of {} bytes", path, size, max_bytes));
+    }
+    return std::string(static_cast<const char*>(git_blob_rawcontent(blob.get())), size);
+  }
+
   // Where a symbolic link in the tree points, as a path in the tree; an error if it
   // leaves the repository.
   Result<std::string> LinkTarget(const std::string& path) const {
-    TreeEntry entry;
-    Blob blob;
-    if (git_tree_entry_bypath(entry.out(), tree_, path.c_str()) != 0 ||
-        git_blob_lookup(blob.out(), repo_, git_tree_entry_id(entry.get())) != 0) {
+    auto it = entries_.find(path);
+    if (it == entries_.end())
       return Status(StatusCode::kNotFound, fmt::format("{}: no such file", path));
-    }
-    std::string target(static_cast<const char*>(git_blob_rawcontent(blob.get())),
-                       static_cast<size_t>(git_blob_rawsize(blob.get())));
-    auto resolved = ResolveRepositoryPath(path, target);
+    auto target = ReadBlob(it->second.id, path, 4096);
+    if (!target.ok()) return target.status();
+    auto resolved = ResolveRepositoryPath(path, *target);
     if (!resolved.ok()) {
       return Status(
           StatusCode::kInvalidArgument,
-          fmt::format("symbolic link points outside the repository ({}); not read", target));
+          fmt::format("symbolic link points outside the repository ({}); not read", *target));
     }
     return *resolved;
   }
 
   git_repository* repo_;
-  git_tree* tree_;
   std::string description_;
+  std::unordered_map<std::string, Entry> entries_;
+  bool walked_ = false;
 };
 
 }  // namespace
@@ -321,6 +335,53 @@ Result<std::vector<std::string>> GitSource::ChangedPaths(const std::string& from
     if (delta->new_file.path) paths.insert(delta->new_file.path);
   }
   return std::vector<std::string>(paths.begin(), paths.end());
+}
+
+Result<std::optional<std::set<std::string>>> FilesForChange(GitSource& git,
+                                                            const SourceTree& at_commit,
+                                                            const std::string& base,
+                                                            const std::string& commit) {
+  auto changed_list = git.ChangedPaths(base, commit);
+  if (!changed_list.ok()) return changed_list.status();
+  std::set<std::string> changed(changed_list->begin(), changed_list->end());
+  static const std::regex kGlobalKind(
+      R"((^|\n)kind:[ \t]*(Repository|PartnerDefaults)[ \t]*(\r?\n|$))");
+  auto defines_global = [](const std::string& text) {
+    return std::regex_search(text, kGlobalKind);
+  };
+  std::vector<std::string> changed_csv_names;
+  for (const auto& path : changed) {
+    if (!IsManifestName(path)) changed_csv_names.push_back(path.substr(path.rfind('/') + 1));
+  }
+  Diagnostics ignored;
+  auto files = at_commit.ListManifestFiles(ignored);
+  if (!files.ok()) return files.status();
+  std::set<std::string> needed;
+  for (const auto& file : *files) {
+    auto text = at_commit.Read(file, 16u << 20);
+    if (!text.ok()) {
+      needed.insert(file);  // let validation report it
+      continue;
+    }
+    if (defines_global(*text)) {
+      if (changed.count(file)) return std::optional<std::set<std::string>>();
+      needed.insert(file);
+      continue;
+    }
+    if (changed.count(file)) needed.insert(file);
+    for (const auto& csv : changed_csv_names) {
+      if (text->find(csv) != std::string::npos) needed.insert(file);
+    }
+  }
+  // A Repository or defaults file deleted or renamed away changes everything too.
+  auto base_tree = git.TreeAt(base);
+  if (!base_tree.ok()) return base_tree.status();
+  for (const auto& path : changed) {
+    if (!IsManifestName(path)) continue;
+    auto text = (*base_tree)->Read(path, 16u << 20);
+    if (text.ok() && defines_global(*text)) return std::optional<std::set<std::string>>();
+  }
+  return std::optional<std::set<std::string>>(std::move(needed));
 }
 
 Result<std::optional<std::set<std::string>>> CustomersAffected(GitSource& git,

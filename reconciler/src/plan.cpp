@@ -222,7 +222,7 @@ void CheckSafety(const DesiredState& desired, const PlanOptions& options, Plan& 
   size_t owned = plan.owned_customers;
   size_t deletes = plan.Count(ChangeKind::kDelete);
   size_t updates = plan.Count(ChangeKind::kUpdate);
-  if (desired.customers.empty() && owned > 0) {
+  if (desired.customers.empty() && owned > 0 && !options.only) {  // a subset may rightly be empty
     refusals.push_back(
         fmt::format("the manifests hold no customers but the gateway holds {} managed by this "
                     "repository; refusing to delete "

@@ -195,6 +195,29 @@ TEST_F(GitTest, ApplyRecordsTheCommitAndPlanShowsBoth) {
   EXPECT_THAT(text, HasSubstr("+ customer d"));
 }
 
+TEST_F(GitTest, APlanSinceABaseShowsOnlyWhatTheChangeDoes) {
+  std::string store = "embedded:" + (repo_.root() / "gw.db").string();
+  std::string output;
+  ASSERT_EQ(RunGwctl({"apply", "--yes", "--repo", repo_.root().string(), "--ref", "v1", "--gateway",
+                      store},
+                     &output),
+            0)
+      << output;
+  auto out = repo_.root() / "plan.txt";
+  std::string command =
+      fmt::format("'{}' plan --repo '{}' --ref main --since v1 --gateway '{}' > '{}' 2>&1",
+                  GWCTL_BINARY, repo_.root().string(), store, out.string());
+  EXPECT_EQ(WEXITSTATUS(std::system(command.c_str())), 2);
+  std::ifstream in(out);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  EXPECT_THAT(text, HasSubstr("customer a (customers/a.yaml)\n  ~ billableUsers: 5 -> 9"));
+  EXPECT_THAT(text, HasSubstr("customer c (customers/c.yaml)\n  users: +1 ~0 -0"));
+  EXPECT_THAT(text,
+              HasSubstr("- customer d: owned by this repository, no longer in the manifests"));
+  EXPECT_THAT(text, ::testing::Not(HasSubstr("customer b")));  // renamed, unchanged
+  EXPECT_THAT(text, HasSubstr("Plan: 0 to create, 2 to update, 1 to delete; users +1 ~0 -0."));
+}
+
 TEST_F(GitTest, FollowsAForcePushedBranchOfAServedRemote) {
   // A bare copy served read-only by git daemon on a free loopback port.
   auto served = gwtest::MakeTempDir("git-served");

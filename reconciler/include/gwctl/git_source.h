@@ -57,6 +57,15 @@ class GitSource {
   std::string location_;
 };
 
+// The manifest files a plan of the change from `base` to `commit` needs: files that
+// define the Repository or PartnerDefaults, changed manifests, and manifests that name a
+// changed CSV file. nullopt (read everything) when the Repository or defaults changed.
+// Finding them reads the files' bytes, not their YAML.
+gw::Result<std::optional<std::set<std::string>>> FilesForChange(GitSource& git,
+                                                                const SourceTree& at_commit,
+                                                                const std::string& base,
+                                                                const std::string& commit);
+
 // The customers that a change from `base` to `commit` can affect (for a pull request's
 // plan): those whose manifest or CSV files changed, those defined in files deleted or
 // renamed away (read at `base`), and all of them (nullopt) when gwctl.yaml or the

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,11 @@ class SourceTree {
 
 // A tree rooted at a local directory. Fails if `root` is not a readable directory.
 gw::Result<std::unique_ptr<SourceTree>> OpenDirectoryTree(const std::filesystem::path& root);
+
+// A view of `tree` whose ListManifestFiles holds only `files` (reads are not limited,
+// so CSV files referenced from them still load).
+std::unique_ptr<SourceTree> RestrictManifests(std::unique_ptr<SourceTree> tree,
+                                              std::set<std::string> files);
 
 // Joins `relative` (as written in a manifest) to the directory of `from_file` and
 // normalises "." and ".." lexically. Fails if the result would leave the repository or

@@ -67,6 +67,26 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   auto source = OpenSource(options);
   if (!source) return kExitCouldNotRun;
   p.source = std::move(*source);
+  std::string base;
+  if (!options.since.empty()) {
+    if (!p.source.git) {
+      std::cerr << "gwctl: --since needs --repo\n";
+      return kExitCouldNotRun;
+    }
+    auto resolved = p.source.git->Resolve(options.since);
+    if (!resolved.ok()) {
+      std::cerr << "gwctl: --since: " << resolved.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    base = *resolved;
+    // Read only what the change can touch, unless the Repository or defaults changed.
+    auto files = FilesForChange(*p.source.git, *p.source.tree, base, p.source.commit);
+    if (!files.ok()) {
+      std::cerr << "gwctl: --since: " << files.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    if (*files) p.source.tree = RestrictManifests(std::move(p.source.tree), std::move(**files));
+  }
   auto report = ValidateRepository(*p.source.tree);
   if (!report.ok()) {
     std::cerr << "gwctl: " << report.status().message() << "\n";
@@ -129,18 +149,7 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
       SafetyFromRepository(manifests.repository ? &*manifests.repository : nullptr);
   p.plan_options.force = options.force;
   if (!only.empty()) p.plan_options.only = only;
-  std::string base;
-  if (!options.since.empty()) {
-    if (!p.source.git) {
-      std::cerr << "gwctl: --since needs --repo\n";
-      return kExitCouldNotRun;
-    }
-    auto resolved = p.source.git->Resolve(options.since);
-    if (!resolved.ok()) {
-      std::cerr << "gwctl: --since: " << resolved.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    base = *resolved;
+  if (!base.empty()) {
     auto affected = CustomersAffected(*p.source.git, base, p.source.commit, manifests);
     if (!affected.ok()) {
       std::cerr << "gwctl: --since: " << affected.status().message() << "\n";
