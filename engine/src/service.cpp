@@ -51,6 +51,12 @@ constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 const std::string kEmptyDigest(32, '0');
 
+// The columns ReadCustomer reads, in its order. A macro so that queries built from it
+// stay string literals (the statement cache keys on them).
+#define kSelectCustomers                                                               \
+  "SELECT name, version, owner, applied_revision, labels, spec, secret_fingerprints, " \
+  "user_count, users_digest, created_at, updated_at FROM customers "
+
 std::string Now() {
   auto now = std::chrono::system_clock::now();
   auto millis =
@@ -154,10 +160,7 @@ struct Service::Impl {
 
   Result<std::optional<Customer>> LoadCustomer(const std::string& partner,
                                                const std::string& name) {
-    auto statement = Prepare(
-        "SELECT name, version, owner, applied_revision, labels, spec, secret_fingerprints, "
-        "user_count, users_digest, "
-        "created_at, updated_at FROM customers WHERE partner = ? AND name = ?");
+    auto statement = Prepare(kSelectCustomers "WHERE partner = ? AND name = ?");
     if (!statement.ok()) return statement.status();
     (*statement)->Bind(1, partner).Bind(2, name);
     Status status;
@@ -355,10 +358,7 @@ Result<PartnerState> Service::GetState(const Actor& actor, const std::string& pa
   } else {
     status = revision.status();
   }
-  auto rows = impl_->Prepare(
-      "SELECT name, version, owner, applied_revision, labels, spec, secret_fingerprints, "
-      "user_count, users_digest, "
-      "created_at, updated_at FROM customers WHERE partner = ? ORDER BY name");
+  auto rows = impl_->Prepare(kSelectCustomers "WHERE partner = ? ORDER BY name");
   if (status.ok() && rows.ok()) {
     (*rows)->Bind(1, partner);
     while ((*rows)->Step(status)) state.customers.push_back(Impl::ReadCustomer(**rows));

@@ -16,11 +16,6 @@ using gw::StatusCode;
 
 namespace {
 
-bool IsManifestName(const fs::path& path) {
-  auto extension = path.extension().string();
-  return extension == ".yaml" || extension == ".yml";
-}
-
 bool IsInside(const fs::path& root, const fs::path& path) {
   auto r = root.begin(), p = path.begin();
   for (; r != root.end(); ++r, ++p) {
@@ -60,7 +55,7 @@ class DirectoryTree final : public SourceTree {
       if (entry.is_symlink(ec)) {
         fs::path target = fs::weakly_canonical(entry.path(), ec);
         bool leaves = ec || !IsInside(canonical_root_, target);
-        bool is_manifest = IsManifestName(entry.path());
+        bool is_manifest = IsManifestFileName(entry.path().string());
         if (leaves && (is_manifest || fs::is_directory(entry.path(), ec))) {
           diagnostics.Error(
               {relative, 0, 0}, "path-escape",
@@ -77,7 +72,8 @@ class DirectoryTree final : public SourceTree {
         if (fs::exists(entry.path() / "gwctl.yaml", ec)) it.disable_recursion_pending();
         continue;
       }
-      if (entry.is_regular_file(ec) && IsManifestName(entry.path())) files.push_back(relative);
+      if (entry.is_regular_file(ec) && IsManifestFileName(entry.path().string()))
+        files.push_back(relative);
     }
     std::sort(files.begin(), files.end());
     return files;
@@ -144,6 +140,13 @@ class RestrictedTree final : public SourceTree {
 };
 
 }  // namespace
+
+bool IsManifestFileName(std::string_view path) {
+  auto ends_with = [&](std::string_view suffix) {
+    return path.size() > suffix.size() && path.substr(path.size() - suffix.size()) == suffix;
+  };
+  return ends_with(".yaml") || ends_with(".yml");
+}
 
 std::unique_ptr<SourceTree> RestrictManifests(std::unique_ptr<SourceTree> tree,
                                               std::set<std::string> files) {

@@ -53,13 +53,6 @@ using Blob = Owned<git_blob, git_blob_free>;
 using Remote = Owned<git_remote, git_remote_free>;
 using Diff = Owned<git_diff, git_diff_free>;
 
-bool IsManifestName(const std::string& path) {
-  auto dot = path.rfind('.');
-  if (dot == std::string::npos) return false;
-  std::string extension = path.substr(dot);
-  return extension == ".yaml" || extension == ".yml";
-}
-
 int Credentials(git_credential** out, const char*, const char*, unsigned int allowed,
                 void* payload) {
   const GitOptions* options = static_cast<const GitOptions*>(payload);
@@ -109,7 +102,7 @@ class GitTree final : public SourceTree {
     }
     std::vector<std::string> files;
     for (const auto& [path, entry] : entries_) {
-      if (!IsManifestName(path) || hidden(path)) continue;
+      if (!IsManifestFileName(path) || hidden(path)) continue;
       bool nested = std::any_of(nested_repositories.begin(), nested_repositories.end(),
                                 [&](const std::string& dir) { return path.rfind(dir, 0) == 0; });
       if (nested) continue;
@@ -351,7 +344,7 @@ Result<std::optional<std::set<std::string>>> FilesForChange(GitSource& git,
   };
   std::vector<std::string> changed_csv_names;
   for (const auto& path : changed) {
-    if (!IsManifestName(path)) changed_csv_names.push_back(path.substr(path.rfind('/') + 1));
+    if (!IsManifestFileName(path)) changed_csv_names.push_back(path.substr(path.rfind('/') + 1));
   }
   Diagnostics ignored;
   auto files = at_commit.ListManifestFiles(ignored);
@@ -377,7 +370,7 @@ Result<std::optional<std::set<std::string>>> FilesForChange(GitSource& git,
   auto base_tree = git.TreeAt(base);
   if (!base_tree.ok()) return base_tree.status();
   for (const auto& path : changed) {
-    if (!IsManifestName(path)) continue;
+    if (!IsManifestFileName(path)) continue;
     auto text = (*base_tree)->Read(path, 16u << 20);
     if (text.ok() && defines_global(*text)) return std::optional<std::set<std::string>>();
   }
@@ -412,7 +405,7 @@ Result<std::optional<std::set<std::string>>> CustomersAffected(GitSource& git,
   std::set<std::string> files_now;
   for (const auto& customer : manifests.customers) files_now.insert(customer.document.file());
   for (const auto& path : changed) {
-    if (!IsManifestName(path) || files_now.count(path)) continue;
+    if (!IsManifestFileName(path) || files_now.count(path)) continue;
     auto text = (*base_tree)->Read(path, 16u << 20);
     if (!text.ok()) continue;  // added at commit, or not a file at base
     Diagnostics ignored;

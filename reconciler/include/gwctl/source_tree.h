@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/status.h"
@@ -39,6 +40,9 @@ class SourceTree {
 
 // A tree rooted at a local directory. Fails if `root` is not a readable directory.
 gw::Result<std::unique_ptr<SourceTree>> OpenDirectoryTree(const std::filesystem::path& root);
+
+// True for the names manifests have: *.yaml and *.yml.
+bool IsManifestFileName(std::string_view path);
 
 // A view of `tree` whose ListManifestFiles holds only `files` (reads are not limited,
 // so CSV files referenced from them still load).
