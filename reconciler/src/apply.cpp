@@ -171,30 +171,25 @@ class Applier {
     return Batches(change.customer, upserts, {});
   }
 
+  // Sends removals, then upserts, in batches of options_.user_batch.
   gw::Status Batches(const std::string& customer, const std::vector<gw::User>& upserts,
                      const std::vector<std::string>& removals) {
     size_t step = std::max<size_t>(1, options_.user_batch);
-    for (size_t i = 0; i < removals.size(); i += step) {
-      gw::UserBatch batch;
-      batch.remove.assign(removals.begin() + i,
-                          removals.begin() + std::min(removals.size(), i + step));
-      gw::Status s =
-          Retry([&] { return gateway_.BatchUsers(plan_.partner, customer, batch).status(); });
-      if (!s.ok()) return s;
-      std::lock_guard lock(mutex_);
-      report_.users_removed += batch.remove.size();
-    }
-    for (size_t i = 0; i < upserts.size(); i += step) {
-      gw::UserBatch batch;
-      batch.upsert.assign(upserts.begin() + i,
-                          upserts.begin() + std::min(upserts.size(), i + step));
-      gw::Status s =
-          Retry([&] { return gateway_.BatchUsers(plan_.partner, customer, batch).status(); });
-      if (!s.ok()) return s;
-      std::lock_guard lock(mutex_);
-      report_.users_written += batch.upsert.size();
-    }
-    return gw::Status::Ok();
+    auto send = [&](const auto& items, auto member, size_t& counter) -> gw::Status {
+      for (size_t i = 0; i < items.size(); i += step) {
+        gw::UserBatch batch;
+        (batch.*member).assign(items.begin() + i, items.begin() + std::min(items.size(), i + step));
+        gw::Status s =
+            Retry([&] { return gateway_.BatchUsers(plan_.partner, customer, batch).status(); });
+        if (!s.ok()) return s;
+        std::lock_guard lock(mutex_);
+        counter += (batch.*member).size();
+      }
+      return gw::Status::Ok();
+    };
+    if (gw::Status s = send(removals, &gw::UserBatch::remove, report_.users_removed); !s.ok())
+      return s;
+    return send(upserts, &gw::UserBatch::upsert, report_.users_written);
   }
 
   gw::Status DeleteCustomer(const CustomerChange& change) {

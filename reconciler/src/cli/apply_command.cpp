@@ -14,8 +14,6 @@
 
 namespace gwctl::cli {
 
-int PlanExitCode(const Plan& plan);
-
 namespace {
 
 std::string DefaultHolder() {

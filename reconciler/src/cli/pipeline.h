@@ -44,6 +44,10 @@ struct Pipeline {
 // Runs the steps up to a plan. On failure prints why and returns the exit code to use.
 std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline);
 
+// The exit code a computed plan stands for: refused (3) when over a safety limit or in
+// conflict, else 2 with changes, 0 without.
+int PlanExitCode(const Plan& plan);
+
 // Recomputes the plan against the gateway as it is now (after an apply).
 gw::Result<Plan> Replan(Pipeline& pipeline);
 

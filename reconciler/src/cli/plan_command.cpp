@@ -10,8 +10,6 @@
 
 namespace gwctl::cli {
 
-// Exit code for a computed plan: refused (3) when over a safety limit or in conflict,
-// else 2 with changes, 0 without.
 int PlanExitCode(const Plan& plan) {
   if (!plan.refusals.empty() || plan.Count(ChangeKind::kConflict) > 0) return kExitRefused;
   return plan.empty() ? kExitOk : kExitChanges;
