@@ -1,10 +1,14 @@
 #include "gwctl/git_source.h"
 
+#include <fcntl.h>
 #include <git2.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -328,6 +332,119 @@ Result<std::vector<std::string>> GitSource::ChangedPaths(const std::string& from
     if (delta->new_file.path) paths.insert(delta->new_file.path);
   }
   return std::vector<std::string>(paths.begin(), paths.end());
+}
+
+Result<std::pair<std::string, std::string>> GitSource::CommitSignature(const std::string& commit) {
+  git_oid oid;
+  if (git_oid_fromstr(&oid, commit.c_str()) != 0) {
+    return Status(StatusCode::kNotFound, fmt::format("{}: no commit {}", location_, commit));
+  }
+  git_buf signature = GIT_BUF_INIT, data = GIT_BUF_INIT;
+  int rc = git_commit_extract_signature(&signature, &data, impl_->repo.get(), &oid, nullptr);
+  if (rc != 0) {
+    git_buf_dispose(&signature);
+    git_buf_dispose(&data);
+    return Status(StatusCode::kNotFound,
+                  fmt::format("commit {} is not signed", commit.substr(0, 12)));
+  }
+  std::pair<std::string, std::string> out(std::string(signature.ptr, signature.size),
+                                          std::string(data.ptr, data.size));
+  git_buf_dispose(&signature);
+  git_buf_dispose(&data);
+  return out;
+}
+
+namespace {
+
+// Runs a program (no shell) with stdin from a file; returns its exit code and output.
+int RunTool(const std::vector<std::string>& argv, const std::string& stdin_file,
+            std::string& output, const std::vector<std::string>& environment = {}) {
+  int pipe_fds[2];
+  if (pipe(pipe_fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(stdin_file.empty() ? "/dev/null" : stdin_file.c_str(), O_RDONLY);
+    dup2(in, STDIN_FILENO);
+    dup2(pipe_fds[1], STDOUT_FILENO);
+    dup2(pipe_fds[1], STDERR_FILENO);
+    close(pipe_fds[0]);
+    for (const auto& assignment : environment) putenv(const_cast<char*>(assignment.c_str()));
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    _exit(127);
+  }
+  close(pipe_fds[1]);
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(pipe_fds[0], buffer, sizeof buffer)) > 0)
+    output.append(buffer, static_cast<size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+}  // namespace
+
+Status VerifyCommitSignature(GitSource& git, const std::string& commit,
+                             const SignaturePolicy& policy) {
+  std::string short_id = commit.substr(0, 12);
+  auto signed_commit = git.CommitSignature(commit);
+  if (!signed_commit.ok()) {
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("commit {} is not signed, and --require-signed is set", short_id));
+  }
+  const auto& [signature, data] = *signed_commit;
+  std::error_code ec;
+  fs::path dir = fs::temp_directory_path() / fmt::format("gwctl-verify-{}", getpid());
+  fs::create_directories(dir, ec);
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ignored;
+      fs::remove_all(dir, ignored);
+    }
+  } cleanup{dir};
+  std::ofstream(dir / "signature", std::ios::binary) << signature;
+  std::ofstream(dir / "data", std::ios::binary) << data;
+  std::string output;
+  auto refuse = [&](const std::string& why) {
+    return Status(StatusCode::kFailedPrecondition, fmt::format("commit {}: {}", short_id, why));
+  };
+  if (signature.rfind("-----BEGIN SSH SIGNATURE-----", 0) == 0) {
+    if (policy.allowed_signers.empty())
+      return refuse("signed with SSH, but no --allowed-signers file was given");
+    std::string signers = fs::absolute(policy.allowed_signers).string();
+    if (RunTool({"ssh-keygen", "-Y", "find-principals", "-f", signers, "-s",
+                 (dir / "signature").string()},
+                "", output) != 0) {
+      return refuse("signed by an SSH key that is not in " + policy.allowed_signers);
+    }
+    std::string principal = output.substr(0, output.find('\n'));
+    output.clear();
+    if (RunTool({"ssh-keygen", "-Y", "verify", "-f", signers, "-I", principal, "-n", "git", "-s",
+                 (dir / "signature").string()},
+                (dir / "data").string(), output) != 0) {
+      return refuse("the SSH signature does not verify: " + output.substr(0, output.find('\n')));
+    }
+    return Status::Ok();
+  }
+  if (signature.rfind("-----BEGIN PGP SIGNATURE-----", 0) == 0) {
+    if (policy.gpg_keyring.empty())
+      return refuse("signed with GPG, but no --allowed-gpg-keyring was given");
+    fs::create_directories(dir / "gnupg", ec);
+    fs::permissions(dir / "gnupg", fs::perms::owner_all, ec);
+    if (RunTool({"gpg", "--batch", "--no-default-keyring", "--keyring",
+                 fs::absolute(policy.gpg_keyring).string(), "--trust-model", "always", "--verify",
+                 (dir / "signature").string(), (dir / "data").string()},
+                "", output, {"GNUPGHOME=" + (dir / "gnupg").string()}) != 0) {
+      return refuse("the GPG signature is not by a key in " + policy.gpg_keyring);
+    }
+    return Status::Ok();
+  }
+  return refuse("the signature is of an unknown kind");
 }
 
 Result<std::optional<std::set<std::string>>> FilesForChange(GitSource& git,

@@ -218,6 +218,76 @@ TEST_F(GitTest, APlanSinceABaseShowsOnlyWhatTheChangeDoes) {
   EXPECT_THAT(text, HasSubstr("Plan: 0 to create, 2 to update, 1 to delete; users +1 ~0 -0."));
 }
 
+TEST_F(GitTest, RequireSignedAcceptsOnlyCommitsSignedByAnAllowedKey) {
+  auto keys = gwtest::MakeTempDir("signing-keys");
+  for (const char* name : {"allowed", "stranger"}) {
+    std::string command =
+        fmt::format("ssh-keygen -q -t ed25519 -N '' -C {0} -f '{1}/{0}'", name, keys.string());
+    ASSERT_EQ(std::system(command.c_str()), 0) << "ssh-keygen is needed (openssh-client)";
+  }
+  std::ifstream public_key(keys / "allowed.pub");
+  std::string key((std::istreambuf_iterator<char>(public_key)), {});
+  std::ofstream(keys / "allowed_signers") << "t@example.com " << key;
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 9));  // undo SetUp's uncommitted edit
+  auto sign = [&](const char* with, const char* message) {
+    repo_.Write(fmt::format("customers/{}.yaml", message), CustomerYaml(message));
+    Git(repo_.root(), "add -A");
+    Git(repo_.root(), fmt::format("-c gpg.format=ssh -c user.signingkey='{}/{}' commit -q -S -m {}",
+                                  keys.string(), with, message));
+  };
+  sign("allowed", "signed");
+  std::string good = Git(repo_.root(), "rev-parse HEAD");
+  sign("stranger", "foreign");
+
+  auto run = [&](const std::string& ref, std::string* output) {
+    return RunGwctl({"validate", "--repo", repo_.root().string(), "--ref", ref, "--require-signed",
+                     "--allowed-signers", (keys / "allowed_signers").string()},
+                    output);
+  };
+  std::string output;
+  EXPECT_EQ(run(good.substr(0, 12), &output), 0) << output;
+  EXPECT_THAT(output, HasSubstr("is signed by an allowed key"));
+  EXPECT_EQ(run("main", &output), 3);
+  EXPECT_THAT(output, HasSubstr("signed by an SSH key that is not in"));
+  EXPECT_EQ(run("v1", &output), 3);
+  EXPECT_THAT(output, HasSubstr("is not signed, and --require-signed is set"));
+  std::filesystem::remove_all(keys);
+}
+
+TEST_F(GitTest, RequireSignedChecksGpgSignaturesAgainstAKeyring) {
+  auto dir = gwtest::MakeTempDir("gpg-keys");
+  for (const char* who : {"allowed", "stranger"}) {
+    std::filesystem::create_directories(dir / who);
+    std::filesystem::permissions(dir / who, std::filesystem::perms::owner_all);
+    std::string command = fmt::format(
+        "gpg --homedir '{0}/{1}' --batch --passphrase '' --quick-gen-key '{1} <{1}@example.com>' "
+        "ed25519 sign never "
+        ">/dev/null 2>&1 && gpg --homedir '{0}/{1}' --export > '{0}/{1}.gpg'",
+        dir.string(), who);
+    ASSERT_EQ(std::system(command.c_str()), 0) << "gpg is needed (gnupg)";
+  }
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 9));  // undo SetUp's uncommitted edit
+  repo_.Write("customers/g.yaml", CustomerYaml("g"));
+  Git(repo_.root(), "add -A");
+  setenv("GNUPGHOME", (dir / "allowed").c_str(), 1);
+  Git(repo_.root(), "-c user.signingkey=allowed@example.com commit -q -S -m gpg-signed");
+  unsetenv("GNUPGHOME");
+  std::string output;
+  auto run = [&](const char* keyring) {
+    return RunGwctl({"validate", "--repo", repo_.root().string(), "--require-signed",
+                     "--allowed-gpg-keyring", (dir / keyring).string()},
+                    &output);
+  };
+  EXPECT_EQ(run("allowed.gpg"), 0) << output;
+  EXPECT_EQ(run("stranger.gpg"), 3) << output;
+  EXPECT_THAT(output, HasSubstr("the GPG signature is not by a key in"));
+  for (const char* who : {"allowed", "stranger"}) {  // key generation started an agent each
+    std::system(
+        fmt::format("gpgconf --homedir '{}/{}' --kill gpg-agent", dir.string(), who).c_str());
+  }
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(GitTest, FollowsAForcePushedBranchOfAServedRemote) {
   // A bare copy served read-only by git daemon on a free loopback port.
   auto served = gwtest::MakeTempDir("git-served");

@@ -47,6 +47,9 @@ class GitSource {
 
   const std::string& location() const { return location_; }
 
+  // The signature and the signed bytes of a commit; kNotFound when it is unsigned.
+  gw::Result<std::pair<std::string, std::string>> CommitSignature(const std::string& commit);
+
   GitSource(const GitSource&) = delete;
   GitSource& operator=(const GitSource&) = delete;
 
@@ -56,6 +59,20 @@ class GitSource {
   std::unique_ptr<Impl> impl_;
   std::string location_;
 };
+
+// Which commit signatures `--require-signed` accepts: SSH signatures by a key in an
+// allowed-signers file (git's gpg.ssh.allowedSignersFile format), GPG signatures by a
+// key in a keyring file of allowed public keys.
+struct SignaturePolicy {
+  std::string allowed_signers;
+  std::string gpg_keyring;
+};
+
+// OK when `commit` carries a signature that verifies against the policy; otherwise
+// kFailedPrecondition saying why (unsigned, unknown key, bad signature). Verification
+// runs ssh-keygen -Y verify or gpg --verify.
+gw::Status VerifyCommitSignature(GitSource& git, const std::string& commit,
+                                 const SignaturePolicy& policy);
 
 // The manifest files a plan of the change from `base` to `commit` needs: files that
 // define the Repository or PartnerDefaults, changed manifests, and manifests that name a

@@ -64,8 +64,9 @@ gw::Result<std::string> GatewayToken(const Manifests& manifests, const std::stri
 }  // namespace
 
 std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
-  auto source = OpenSource(options);
-  if (!source) return kExitCouldNotRun;
+  int source_failure = kExitCouldNotRun;
+  auto source = OpenSource(options, source_failure);
+  if (!source) return source_failure;
   p.source = std::move(*source);
   std::string base;
   if (!options.since.empty()) {

@@ -13,10 +13,21 @@ void AddSourceOptions(CLI::App* command, SourceOptions& options) {
       "file://; token from $GWCTL_GIT_TOKEN), without a checkout");
   command->add_option("--ref", options.ref,
                       "With --repo: the branch, tag or commit to read (default HEAD)");
+  command->add_flag("--require-signed", options.require_signed,
+                    "With --repo: refuse a commit that is not signed by an allowed key");
+  command->add_option("--allowed-signers", options.signatures.allowed_signers,
+                      "SSH keys allowed to sign (git's allowed_signers format)");
+  command->add_option("--allowed-gpg-keyring", options.signatures.gpg_keyring,
+                      "A keyring file of the GPG keys allowed to sign");
 }
 
-std::optional<OpenedSource> OpenSource(const SourceOptions& options) {
+std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code) {
+  exit_code = 4;
   OpenedSource opened;
+  if (options.require_signed && options.repo.empty()) {
+    std::cerr << "gwctl: --require-signed needs --repo\n";
+    return std::nullopt;
+  }
   if (options.repo.empty()) {
     if (!options.ref.empty()) {
       std::cerr << "gwctl: --ref needs --repo\n";
@@ -48,6 +59,14 @@ std::optional<OpenedSource> OpenSource(const SourceOptions& options) {
   if (!tree.ok()) {
     std::cerr << "gwctl: " << tree.status().message() << "\n";
     return std::nullopt;
+  }
+  if (options.require_signed) {
+    if (gw::Status s = VerifyCommitSignature(**git, *commit, options.signatures); !s.ok()) {
+      std::cerr << "gwctl: refused: " << s.message() << "\n";
+      exit_code = 3;
+      return std::nullopt;
+    }
+    std::cerr << "gwctl: commit " << commit->substr(0, 12) << " is signed by an allowed key\n";
   }
   opened.git = std::move(*git);
   opened.tree = std::move(*tree);

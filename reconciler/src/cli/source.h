@@ -18,6 +18,8 @@ struct SourceOptions {
   std::string directory = ".";
   std::string repo;  // --repo: a git URL or path; DIR is then not read
   std::string ref;   // --ref: branch, tag or commit (default HEAD)
+  bool require_signed = false;
+  SignaturePolicy signatures;
 };
 
 void AddSourceOptions(CLI::App* command, SourceOptions& options);
@@ -30,7 +32,8 @@ struct OpenedSource {
   std::filesystem::path local_root;  // where relative file: secrets and the embedded store live
 };
 
-// Opens the source; on failure prints why and returns nothing (exit 4).
-std::optional<OpenedSource> OpenSource(const SourceOptions& options);
+// Opens the source; on failure prints why and sets `exit_code` (4, or 3 when a required
+// signature is missing or wrong).
+std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code);
 
 }  // namespace gwctl::cli

@@ -34,11 +34,8 @@ void RegisterValidateCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->footer("Exit codes: 0 valid (warnings allowed), 1 invalid, 4 could not run.");
   command->callback([options, &exit_code] {
-    auto source = OpenSource(*options);
-    if (!source) {
-      exit_code = kExitCouldNotRun;
-      return;
-    }
+    auto source = OpenSource(*options, exit_code);
+    if (!source) return;
     auto report = ValidateRepository(*source->tree);
     if (!report.ok()) {
       std::cerr << "gwctl: " << report.status().message() << "\n";
