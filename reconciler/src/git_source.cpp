@@ -2,13 +2,17 @@
 
 #include <fcntl.h>
 #include <git2.h>
+#include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <regex>
 #include <set>
@@ -200,6 +204,98 @@ GitSource::GitSource(std::unique_ptr<Impl> impl, std::string location)
     : impl_(std::move(impl)), location_(std::move(location)) {}
 GitSource::~GitSource() = default;
 
+namespace {
+
+// Brings the bare cache at `path` up to date with `location`: a fetch if it is there, a
+// fresh clone if not (or if it is damaged).
+Status CloneOrFetch(const std::string& location, const fs::path& path, const GitOptions& options) {
+  Repository repo;
+  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
+  fetch.callbacks.credentials = Credentials;
+  fetch.callbacks.payload = const_cast<GitOptions*>(&options);
+  fetch.prune = GIT_FETCH_PRUNE;
+  fetch.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
+  std::error_code ec;
+  if (fs::exists(path / "HEAD", ec) && git_repository_open_bare(repo.out(), path.c_str()) == 0) {
+    Remote remote;
+    if (git_remote_lookup(remote.out(), repo.get(), "origin") == 0) {
+      // Branches mirror the remote's, force-pushes included.
+      const char* refspecs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
+      git_strarray specs = {const_cast<char**>(refspecs), 2};
+      if (git_remote_fetch(remote.get(), &specs, &fetch, "gwctl fetch") != 0) {
+        return Status(StatusCode::kUnavailable,
+                      fmt::format("cannot fetch {}: {}", location, LastError("fetch failed")));
+      }
+      return Status::Ok();
+    }
+  }
+  Repository cloned;
+  fs::remove_all(path, ec);
+  fs::create_directories(path.parent_path(), ec);
+  git_clone_options clone = GIT_CLONE_OPTIONS_INIT;
+  clone.bare = 1;
+  clone.fetch_opts = fetch;
+  // A bare clone keeps the remote's branches as its own (refs/heads/*).
+  clone.remote_cb = [](git_remote** out, git_repository* r, const char* name, const char* url,
+                       void*) {
+    return git_remote_create_with_fetchspec(out, r, name, url, "+refs/heads/*:refs/heads/*");
+  };
+  if (git_clone(cloned.out(), location.c_str(), path.c_str(), &clone) != 0) {
+    std::string why = LastError("clone failed");
+    fs::remove_all(path, ec);
+    return Status(StatusCode::kUnavailable, fmt::format("cannot clone {}: {}", location, why));
+  }
+  return Status::Ok();
+}
+
+// Runs `work` in a child process and waits at most `seconds` for it; the child's Status
+// comes back through a pipe.
+Status WithDeadline(int seconds, const std::function<Status()>& work) {
+  int fds[2];
+  if (pipe(fds) != 0) return work();
+  pid_t child = fork();
+  if (child < 0) {
+    close(fds[0]);
+    close(fds[1]);
+    return work();
+  }
+  if (child == 0) {
+    close(fds[0]);
+    Status status = work();
+    std::string message = status.ok() ? "" : status.message();
+    ssize_t ignored = write(fds[1], message.data(), message.size());
+    (void)ignored;
+    _exit(status.ok() ? 0 : 1);
+  }
+  close(fds[1]);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  std::string message;
+  int status = 0;
+  while (true) {
+    pid_t done = waitpid(child, &status, WNOHANG);
+    char buffer[1024];
+    pollfd fd{fds[0], POLLIN, 0};
+    if (poll(&fd, 1, done ? 0 : 50) > 0) {
+      ssize_t n = read(fds[0], buffer, sizeof buffer);
+      if (n > 0) message.append(buffer, static_cast<size_t>(n));
+    }
+    if (done == child) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      kill(child, SIGKILL);
+      waitpid(child, &status, 0);
+      close(fds[0]);
+      return Status(
+          StatusCode::kUnavailable,
+          fmt::format("gave up after {} s (the git server did not answer in time)", seconds));
+    }
+  }
+  close(fds[0]);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return Status::Ok();
+  return Status(StatusCode::kUnavailable, message.empty() ? "the git transfer failed" : message);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<GitSource>> GitSource::Open(const std::string& location,
                                                    const GitOptions& given) {
   InitOnce();
@@ -230,42 +326,15 @@ Result<std::unique_ptr<GitSource>> GitSource::Open(const std::string& location,
   }
   // One bare clone per URL; the name is a hash so any URL makes a safe directory name.
   fs::path path = fs::path(cache) / gw::ContentChecksum(location).substr(7, 24);
-  git_fetch_options fetch = GIT_FETCH_OPTIONS_INIT;
-  fetch.callbacks.credentials = Credentials;
-  fetch.callbacks.payload = &impl->options;
-  fetch.prune = GIT_FETCH_PRUNE;
-  fetch.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_ALL;
-  std::error_code ec;
-  if (fs::exists(path / "HEAD", ec) &&
-      git_repository_open_bare(impl->repo.out(), path.c_str()) == 0) {
-    Remote remote;
-    if (git_remote_lookup(remote.out(), impl->repo.get(), "origin") != 0) {
-      return Status(StatusCode::kUnavailable,
-                    fmt::format("cache {}: {}", path.string(), LastError("no origin")));
-    }
-    // Branches mirror the remote's, force-pushes included.
-    const char* refspecs[] = {"+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"};
-    git_strarray specs = {const_cast<char**>(refspecs), 2};
-    if (git_remote_fetch(remote.get(), &specs, &fetch, "gwctl fetch") != 0) {
-      return Status(StatusCode::kUnavailable,
-                    fmt::format("cannot fetch {}: {}", location, LastError("fetch failed")));
-    }
-  } else {
-    fs::remove_all(path, ec);
-    fs::create_directories(path.parent_path(), ec);
-    git_clone_options clone = GIT_CLONE_OPTIONS_INIT;
-    clone.bare = 1;
-    clone.fetch_opts = fetch;
-    // A bare clone keeps the remote's branches as its own (refs/heads/*).
-    clone.remote_cb = [](git_remote** out, git_repository* repo, const char* name, const char* url,
-                         void*) {
-      return git_remote_create_with_fetchspec(out, repo, name, url, "+refs/heads/*:refs/heads/*");
-    };
-    if (git_clone(impl->repo.out(), location.c_str(), path.c_str(), &clone) != 0) {
-      std::string why = LastError("clone failed");
-      fs::remove_all(path, ec);
-      return Status(StatusCode::kUnavailable, fmt::format("cannot clone {}: {}", location, why));
-    }
+  // libgit2 1.5 has no network timeouts: the clone or fetch runs in a child process that
+  // is stopped at the deadline. (gwctl has started no threads yet when it gets here.)
+  Status fetched = WithDeadline(impl->options.timeout_seconds, [&]() -> Status {
+    return CloneOrFetch(location, path, impl->options);
+  });
+  if (!fetched.ok()) return fetched;
+  if (git_repository_open_bare(impl->repo.out(), path.c_str()) != 0) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("cache {}: {}", path.string(), LastError("cannot open it")));
   }
   return std::unique_ptr<GitSource>(new GitSource(std::move(impl), location));
 }

@@ -288,6 +288,69 @@ TEST_F(GitTest, RequireSignedChecksGpgSignaturesAgainstAKeyring) {
   std::filesystem::remove_all(dir);
 }
 
+TEST_F(GitTest, AGitServerThatNeverAnswersTimesOut) {
+  // Accepts connections (the kernel's backlog does) but never says a word.
+  int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(listen(listener, 8), 0);
+  socklen_t length = sizeof address;
+  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  setenv("XDG_CACHE_HOME", (repo_.root() / "cache").c_str(), 1);
+  std::string output;
+  auto started = std::chrono::steady_clock::now();
+  EXPECT_EQ(RunGwctl({"validate", "--repo",
+                      fmt::format("git://127.0.0.1:{}/silent.git", ntohs(address.sin_port)),
+                      "--git-timeout", "2"},
+                     &output),
+            4);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
+  EXPECT_THAT(output, HasSubstr("gave up after 2 s"));
+  close(listener);
+}
+
+TEST_F(GitTest, AHugeHistoryIsNotRead) {
+  // 3,000 commits, each changing a customer; then a clone with only the last commit's
+  // objects. gwctl reads that commit's tree and nothing of the history, so the history
+  // may as well not be there.
+  auto dir = gwtest::MakeTempDir("git-history");
+  {
+    std::ofstream stream(dir / "stream");
+    for (int i = 1; i <= 3000; ++i) {
+      std::string manifest = CustomerYaml("busy", i);
+      std::string repository =
+          "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\nspec: {}\n";
+      stream << "commit refs/heads/main\ncommitter T <t@example.com> " << 1700000000 + i
+             << " +0000\n"
+             << "data 3\nc" << i % 10 << "\n";
+      stream << "M 100644 inline gwctl.yaml\ndata " << repository.size() << "\n"
+             << repository << "\n"
+             << "M 100644 inline customers/busy.yaml\ndata " << manifest.size() << "\n"
+             << manifest << "\n";
+    }
+  }
+  std::filesystem::create_directories(dir / "full");
+  Git(dir / "full", "init -q --bare");
+  Git(dir / "full", fmt::format("fast-import --quiet < '{}'", (dir / "stream").string()));
+  EXPECT_EQ(Git(dir / "full", "rev-list --count main"), "3000\n");
+  Git(dir, fmt::format("clone -q --bare --depth 1 'file://{}' shallow", (dir / "full").string()));
+  EXPECT_EQ(Git(dir / "shallow", "rev-list --count main"), "1\n");
+
+  auto git = GitSource::Open((dir / "shallow").string());
+  ASSERT_TRUE(git.ok()) << git.status().message();
+  auto commit = (*git)->Resolve("main");
+  ASSERT_TRUE(commit.ok());
+  auto tree = (*git)->TreeAt(*commit);
+  auto report = ValidateRepository(**tree);
+  ASSERT_TRUE(report.ok());
+  EXPECT_FALSE(report->diagnostics.has_errors());
+  ASSERT_EQ(report->manifests.customers.size(), 1u);
+  EXPECT_EQ(report->manifests.customers[0].effective.value()["spec"]["billableUsers"], 3000);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(GitTest, FollowsAForcePushedBranchOfAServedRemote) {
   // A bare copy served read-only by git daemon on a free loopback port.
   auto served = gwtest::MakeTempDir("git-served");

@@ -21,8 +21,9 @@ struct GitOptions {
   std::string cache_dir;  // where remote repositories are kept (default: $XDG_CACHE_HOME or
                           // ~/.cache, /gwctl/git)
   std::string token;      // for https: sent as the password (default: $GWCTL_GIT_TOKEN)
-  std::string username =
-      "x-access-token";  // with the token (GitHub's convention; GitLab accepts any)
+  // Sent with the token: GitHub's convention; GitLab accepts any name.
+  std::string username = "x-access-token";
+  int timeout_seconds = 120;  // for a clone or fetch as a whole: stopped after this
 };
 
 class GitSource {

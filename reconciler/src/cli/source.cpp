@@ -13,6 +13,11 @@ void AddSourceOptions(CLI::App* command, SourceOptions& options) {
       "file://; token from $GWCTL_GIT_TOKEN), without a checkout");
   command->add_option("--ref", options.ref,
                       "With --repo: the branch, tag or commit to read (default HEAD)");
+  command
+      ->add_option("--git-timeout", options.git_timeout,
+                   "With a --repo URL: seconds a clone or fetch may take")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
   command->add_flag("--require-signed", options.require_signed,
                     "With --repo: refuse a commit that is not signed by an allowed key");
   command->add_option("--allowed-signers", options.signatures.allowed_signers,
@@ -45,7 +50,9 @@ std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_c
     opened.local_root = options.directory;
     return opened;
   }
-  auto git = GitSource::Open(options.repo);
+  GitOptions git_options;
+  git_options.timeout_seconds = options.git_timeout;
+  auto git = GitSource::Open(options.repo, git_options);
   if (!git.ok()) {
     std::cerr << "gwctl: " << git.status().message() << "\n";
     return std::nullopt;
