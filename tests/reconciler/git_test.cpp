@@ -1,6 +1,7 @@
 // Manifests straight from git: real repositories made with the git CLI in temporary
 // directories, and a remote served by `git daemon` on loopback.
 #include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
@@ -8,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -349,6 +351,72 @@ TEST_F(GitTest, AHugeHistoryIsNotRead) {
   ASSERT_EQ(report->manifests.customers.size(), 1u);
   EXPECT_EQ(report->manifests.customers[0].effective.value()["spec"]["billableUsers"], 3000);
   std::filesystem::remove_all(dir);
+}
+
+// git http-backend behind a small loopback server that wants a token (HTTP basic auth,
+// as GitHub and GitLab take one over https).
+TEST_F(GitTest, AnHttpRemoteNeedsItsToken) {
+  auto served = gwtest::MakeTempDir("git-http");
+  Git(served, fmt::format("clone -q --bare '{}' repo.git", repo_.root().string()));
+  const std::string expected =
+      "Basic " +
+      std::string("eC1hY2Nlc3MtdG9rZW46czNjcmV0LXRva2Vu");  // x-access-token:s3cret-token
+  httplib::Server server;
+  auto cgi = [&](const httplib::Request& req, httplib::Response& res) {
+    if (req.get_header_value("Authorization") != expected) {
+      res.status = 401;
+      res.set_header("WWW-Authenticate", "Basic realm=\"git\"");
+      return;
+    }
+    std::string query;
+    for (const auto& [key, value] : req.params)
+      query += (query.empty() ? "" : "&") + key + "=" + value;
+    auto body_file = served / "body";
+    std::ofstream(body_file, std::ios::binary) << req.body;
+    std::string command = fmt::format(
+        "GIT_PROJECT_ROOT='{}' GIT_HTTP_EXPORT_ALL=1 REQUEST_METHOD='{}' PATH_INFO='{}' "
+        "QUERY_STRING='{}' "
+        "CONTENT_TYPE='{}' CONTENT_LENGTH={} /usr/lib/git-core/git-http-backend < '{}'",
+        served.string(), req.method, req.path, query, req.get_header_value("Content-Type"),
+        req.body.size(), body_file.string());
+    std::string output;
+    FILE* pipe = popen(command.c_str(), "r");
+    char buffer[65536];
+    while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+    pclose(pipe);
+    // CGI: headers, a blank line, the body.
+    size_t end = output.find("\r\n\r\n");
+    size_t skip = 4;
+    if (end == std::string::npos) end = output.find("\n\n"), skip = 2;
+    std::string content_type = "application/octet-stream";
+    std::istringstream headers(output.substr(0, end));
+    for (std::string line; std::getline(headers, line);) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      if (line.rfind("Status: ", 0) == 0) res.status = std::atoi(line.c_str() + 8);
+      if (line.rfind("Content-Type: ", 0) == 0) content_type = line.substr(14);
+    }
+    res.set_content(output.substr(end + skip), content_type);
+  };
+  server.Get(R"(/repo\.git/.*)", cgi);
+  server.Post(R"(/repo\.git/.*)", cgi);
+  int port = server.bind_to_any_port("127.0.0.1");
+  std::thread serving([&] { server.listen_after_bind(); });
+  while (!server.is_running()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+
+  std::string url = fmt::format("http://127.0.0.1:{}/repo.git", port);
+  GitOptions options;
+  options.cache_dir = (served / "cache").string();
+  auto refused = GitSource::Open(url, options);
+  EXPECT_EQ(refused.status().code(), gw::StatusCode::kUnavailable);
+  options.token = "s3cret-token";
+  auto opened = GitSource::Open(url, options);
+  EXPECT_TRUE(opened.ok()) << opened.status().message();
+  if (opened.ok()) {
+    EXPECT_THAT(CustomersAt(**opened, "main"), ElementsAre("a", "b", "c"));
+  }
+  server.stop();
+  serving.join();
+  std::filesystem::remove_all(served);
 }
 
 TEST_F(GitTest, FollowsAForcePushedBranchOfAServedRemote) {
