@@ -197,7 +197,6 @@ class GitTree final : public SourceTree {
 struct GitSource::Impl {
   Repository repo;
   GitOptions options;
-  bool remote = false;
 };
 
 GitSource::GitSource(std::unique_ptr<Impl> impl, std::string location)
@@ -316,7 +315,6 @@ Result<std::unique_ptr<GitSource>> GitSource::Open(const std::string& location,
     return std::unique_ptr<GitSource>(new GitSource(std::move(impl), location));
   }
 
-  impl->remote = true;
   std::string cache = impl->options.cache_dir;
   if (cache.empty()) {
     const char* xdg = std::getenv("XDG_CACHE_HOME");

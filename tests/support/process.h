@@ -56,7 +56,7 @@ class ChildProcess {
   std::optional<std::string> WaitForLine(
       const std::string& needle, std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    size_t scanned = 0;
+    size_t scanned = output_consumed_;  // continue after the previous match
     while (true) {
       for (size_t end; (end = output_.find('\n', scanned)) != std::string::npos;
            scanned = end + 1) {
