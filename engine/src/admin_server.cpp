@@ -17,37 +17,6 @@ using nlohmann::json;
 
 namespace {
 
-int HttpStatusFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk:
-      return 200;
-    case StatusCode::kMalformed:
-      return 400;
-    case StatusCode::kUnauthenticated:
-      return 401;
-    case StatusCode::kPermissionDenied:
-      return 403;
-    case StatusCode::kNotFound:
-      return 404;
-    case StatusCode::kConflict:
-      return 409;
-    case StatusCode::kAlreadyExists:
-    case StatusCode::kFailedPrecondition:
-      return 412;
-    case StatusCode::kResourceExhausted:
-      return 413;
-    case StatusCode::kInvalidArgument:
-      return 422;
-    case StatusCode::kPreconditionRequired:
-      return 428;
-    case StatusCode::kUnavailable:
-      return 503;
-    case StatusCode::kInternal:
-      return 500;
-  }
-  return 500;
-}
-
 const char* ErrorCodeName(int http) {
   switch (http) {
     case 400:

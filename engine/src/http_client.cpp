@@ -16,36 +16,6 @@ using nlohmann::json;
 
 namespace {
 
-StatusCode CodeForHttp(int status) {
-  switch (status) {
-    case 400:
-      return StatusCode::kMalformed;
-    case 401:
-      return StatusCode::kUnauthenticated;
-    case 403:
-      return StatusCode::kPermissionDenied;
-    case 404:
-      return StatusCode::kNotFound;
-    case 409:
-      return StatusCode::kConflict;
-    case 412:
-      return StatusCode::kFailedPrecondition;
-    case 413:
-      return StatusCode::kResourceExhausted;
-    case 422:
-      return StatusCode::kInvalidArgument;
-    case 428:
-      return StatusCode::kPreconditionRequired;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return StatusCode::kUnavailable;
-    default:
-      return StatusCode::kInternal;
-  }
-}
-
 std::string Escape(const std::string& segment) {
   std::string out;
   for (unsigned char c : segment) {
@@ -184,7 +154,7 @@ class HttpClient final : public GatewayClient {
       message = parsed["error"].value("message", message);
       field = parsed["error"].value("field", "");
     }
-    Status status(CodeForHttp(response->status), message, field);
+    Status status(StatusCodeForHttp(response->status), message, field);
     if (response->has_header("Retry-After")) {
       // Seconds (the HTTP-date form is not used by gatewayd).
       status.set_retry_after_ms(1000 *

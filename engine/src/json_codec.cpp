@@ -65,7 +65,46 @@ class Reader {
   Status status_;
 };
 
+struct HttpMapping {
+  StatusCode code;
+  int http;
+};
+// Read top down: the first row for a code gives its HTTP status, the first row for a
+// status gives its code.
+constexpr HttpMapping kHttpMappings[] = {
+    {StatusCode::kOk, 200},
+    {StatusCode::kMalformed, 400},
+    {StatusCode::kUnauthenticated, 401},
+    {StatusCode::kPermissionDenied, 403},
+    {StatusCode::kNotFound, 404},
+    {StatusCode::kConflict, 409},
+    {StatusCode::kFailedPrecondition, 412},
+    {StatusCode::kAlreadyExists, 412},
+    {StatusCode::kResourceExhausted, 413},
+    {StatusCode::kInvalidArgument, 422},
+    {StatusCode::kPreconditionRequired, 428},
+    {StatusCode::kUnavailable, 503},
+    {StatusCode::kUnavailable, 429},  // overload and gateway errors from proxies: try again
+    {StatusCode::kUnavailable, 502},
+    {StatusCode::kUnavailable, 504},
+    {StatusCode::kInternal, 500},
+};
+
 }  // namespace
+
+int HttpStatusFor(StatusCode code) {
+  for (const auto& m : kHttpMappings) {
+    if (m.code == code) return m.http;
+  }
+  return 500;
+}
+
+StatusCode StatusCodeForHttp(int http_status) {
+  for (const auto& m : kHttpMappings) {
+    if (m.http == http_status) return m.code;
+  }
+  return StatusCode::kInternal;
+}
 
 Result<User> UserFromJson(const json& value, const std::string& at) {
   Reader r(value, at);

@@ -12,6 +12,11 @@
 
 namespace gw {
 
+// The HTTP status each StatusCode travels as, and back: one table, so the server and the
+// client cannot drift apart.
+int HttpStatusFor(StatusCode code);
+StatusCode StatusCodeForHttp(int http_status);
+
 Result<User> UserFromJson(const nlohmann::json& value, const std::string& at);
 // Checks and normalises a user: address and aliases (lowercase, IDNA), type, source.
 Result<User> NormalizeUser(const User& user, const std::string& at);
