@@ -514,13 +514,17 @@ Status VerifyCommitSignature(GitSource& git, const std::string& commit,
   return refuse("the signature is of an unknown kind");
 }
 
-Result<std::optional<std::set<std::string>>> FilesForChange(GitSource& git,
-                                                            const SourceTree& at_commit,
-                                                            const std::string& base,
-                                                            const std::string& commit) {
-  auto changed_list = git.ChangedPaths(base, commit);
-  if (!changed_list.ok()) return changed_list.status();
-  std::set<std::string> changed(changed_list->begin(), changed_list->end());
+Result<Change> CompareCommits(GitSource& git, const std::string& base, const std::string& commit) {
+  auto paths = git.ChangedPaths(base, commit);
+  if (!paths.ok()) return paths.status();
+  auto base_tree = git.TreeAt(base);
+  if (!base_tree.ok()) return base_tree.status();
+  return Change{std::set<std::string>(paths->begin(), paths->end()), std::move(*base_tree)};
+}
+
+Result<std::optional<std::set<std::string>>> FilesForChange(const Change& change,
+                                                            const SourceTree& at_commit) {
+  const std::set<std::string>& changed = change.paths;
   static const std::regex kGlobalKind(
       R"((^|\n)kind:[ \t]*(Repository|PartnerDefaults)[ \t]*(\r?\n|$))");
   auto defines_global = [](const std::string& text) {
@@ -551,23 +555,17 @@ Result<std::optional<std::set<std::string>>> FilesForChange(GitSource& git,
     }
   }
   // A Repository or defaults file deleted or renamed away changes everything too.
-  auto base_tree = git.TreeAt(base);
-  if (!base_tree.ok()) return base_tree.status();
   for (const auto& path : changed) {
     if (!IsManifestFileName(path)) continue;
-    auto text = (*base_tree)->Read(path, 16u << 20);
+    auto text = change.base_tree->Read(path, 16u << 20);
     if (text.ok() && defines_global(*text)) return std::optional<std::set<std::string>>();
   }
   return std::optional<std::set<std::string>>(std::move(needed));
 }
 
-Result<std::optional<std::set<std::string>>> CustomersAffected(GitSource& git,
-                                                               const std::string& base,
-                                                               const std::string& commit,
+Result<std::optional<std::set<std::string>>> CustomersAffected(const Change& change,
                                                                const Manifests& manifests) {
-  auto changed_list = git.ChangedPaths(base, commit);
-  if (!changed_list.ok()) return changed_list.status();
-  std::set<std::string> changed(changed_list->begin(), changed_list->end());
+  const std::set<std::string>& changed = change.paths;
   auto touched = [&](const std::string& file) { return changed.count(file) > 0; };
   if (touched("gwctl.yaml") || (manifests.repository && touched(manifests.repository->file())) ||
       (manifests.defaults && touched(manifests.defaults->file()))) {
@@ -584,13 +582,11 @@ Result<std::optional<std::set<std::string>>> CustomersAffected(GitSource& git,
   }
   // Customers of files that are gone (deleted, or renamed away) are read at the base:
   // they may have to be deleted. A defaults file that was deleted affects everyone.
-  auto base_tree = git.TreeAt(base);
-  if (!base_tree.ok()) return base_tree.status();
   std::set<std::string> files_now;
   for (const auto& customer : manifests.customers) files_now.insert(customer.document.file());
   for (const auto& path : changed) {
     if (!IsManifestFileName(path) || files_now.count(path)) continue;
-    auto text = (*base_tree)->Read(path, 16u << 20);
+    auto text = change.base_tree->Read(path, 16u << 20);
     if (!text.ok()) continue;  // added at commit, or not a file at base
     Diagnostics ignored;
     for (const auto& document : ParseYamlDocuments(path, *text, ignored)) {

@@ -117,7 +117,9 @@ TEST_F(GitTest, SinceSelectsExactlyTheChangedCustomers) {
   std::string base = *(*git)->Resolve("v1"), head = *(*git)->Resolve("main");
   auto tree = (*git)->TreeAt(head);
   auto report = ValidateRepository(**tree);
-  auto affected = CustomersAffected(**git, base, head, report->manifests);
+  auto change = CompareCommits(**git, base, head);
+  ASSERT_TRUE(change.ok()) << change.status().message();
+  auto affected = CustomersAffected(*change, report->manifests);
   ASSERT_TRUE(affected.ok()) << affected.status().message();
   ASSERT_TRUE(affected->has_value());
   // a: edited; b: renamed (its file changed name); c: its CSV; d: deleted (read at v1).
@@ -125,7 +127,7 @@ TEST_F(GitTest, SinceSelectsExactlyTheChangedCustomers) {
               ElementsAre("a", "b", "c", "d"));
 
   // Nothing changed between a commit and itself.
-  auto none = CustomersAffected(**git, head, head, report->manifests);
+  auto none = CustomersAffected(*CompareCommits(**git, head, head), report->manifests);
   EXPECT_TRUE((*none)->empty());
 
   // A change to the defaults affects every customer.
@@ -139,7 +141,7 @@ TEST_F(GitTest, SinceSelectsExactlyTheChangedCustomers) {
   std::string third = *(*git2)->Resolve("main");
   auto tree3 = (*git2)->TreeAt(third);
   auto report3 = ValidateRepository(**tree3);
-  auto all = CustomersAffected(**git2, head, third, report3->manifests);
+  auto all = CustomersAffected(*CompareCommits(**git2, head, third), report3->manifests);
   ASSERT_TRUE(all.ok());
   EXPECT_FALSE(all->has_value());
 }

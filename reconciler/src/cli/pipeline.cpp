@@ -69,6 +69,7 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   if (!source) return source_failure;
   p.source = std::move(*source);
   std::string base;
+  std::optional<Change> change;
   if (!options.since.empty()) {
     if (!p.source.git) {
       std::cerr << "gwctl: --since needs --repo\n";
@@ -81,7 +82,13 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
     }
     base = *resolved;
     // Read only what the change can touch, unless the Repository or defaults changed.
-    auto files = FilesForChange(*p.source.git, *p.source.tree, base, p.source.commit);
+    auto compared = CompareCommits(*p.source.git, base, p.source.commit);
+    if (!compared.ok()) {
+      std::cerr << "gwctl: --since: " << compared.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    change = std::move(*compared);
+    auto files = FilesForChange(*change, *p.source.tree);
     if (!files.ok()) {
       std::cerr << "gwctl: --since: " << files.status().message() << "\n";
       return kExitCouldNotRun;
@@ -150,8 +157,8 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
       SafetyFromRepository(manifests.repository ? &*manifests.repository : nullptr);
   p.plan_options.force = options.force;
   if (!only.empty()) p.plan_options.only = only;
-  if (!base.empty()) {
-    auto affected = CustomersAffected(*p.source.git, base, p.source.commit, manifests);
+  if (change) {
+    auto affected = CustomersAffected(*change, manifests);
     if (!affected.ok()) {
       std::cerr << "gwctl: --since: " << affected.status().message() << "\n";
       return kExitCouldNotRun;
