@@ -25,11 +25,55 @@ gw::User ToGatewayUser(const UserRecord& record) {
   return user;
 }
 
+// Users per inline list and CSV file, in the order the manifest names them.
+std::vector<UserSourceReport> ReportFileSources(const std::vector<UserRecord>& records) {
+  std::vector<UserSourceReport> reports;
+  for (const auto& record : records) {
+    std::string kind = record.source == "csv" ? "csv" : "inline";
+    std::string name = kind == "csv" ? record.location.file : "";
+    auto it = std::find_if(reports.begin(), reports.end(), [&](const UserSourceReport& r) {
+      return r.kind == kind && r.name == name;
+    });
+    if (it == reports.end())
+      it = reports.insert(reports.end(), UserSourceReport{kind, name, 0, false, ""});
+    ++it->users;
+  }
+  return reports;
+}
+
+// Adds directory users to `users`; an address or alias another source already has stays
+// there (inline and CSV entries win). Returns how many users were added.
+size_t MergeDirectoryUsers(std::vector<gw::User> incoming, std::vector<gw::User>& users) {
+  std::set<std::string> taken;
+  for (const auto& u : users) {
+    taken.insert(u.address);
+    taken.insert(u.aliases.begin(), u.aliases.end());
+  }
+  size_t added = 0;
+  for (auto& u : incoming) {
+    if (taken.count(u.address)) continue;
+    std::erase_if(u.aliases, [&](const std::string& a) { return taken.count(a) > 0; });
+    taken.insert(u.address);
+    taken.insert(u.aliases.begin(), u.aliases.end());
+    users.push_back(std::move(u));
+    ++added;
+  }
+  return added;
+}
+
+struct DirectoryJob {
+  size_t customer;  // index in DesiredState::customers
+  size_t report;    // index in its sources
+  DirectoryRequest request;
+  gw::Result<DirectoryUsers> result = gw::Status(gw::StatusCode::kUnavailable, "not read");
+};
+
 }  // namespace
 
 gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
                                            const DesiredOptions& options) {
   DesiredState state;
+  std::vector<DirectoryJob> jobs;
   state.partner = manifests.partner();
   state.owner = "gwctl:" + state.partner;
   for (const CustomerManifest& manifest : manifests.customers) {
@@ -69,31 +113,39 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
     }
 
     for (const auto& record : manifest.users) customer.users.push_back(ToGatewayUser(record));
+    customer.sources = ReportFileSources(manifest.users);
     auto ldap = root["spec"]["users"]["ldap"];
     for (size_t i = 0; i < ldap.size(); ++i) {
-      if (!options.ldap) {
+      customer.has_directory_sources = true;
+      UserSourceReport report{"ldap", ldap[i]["url"].string_or("?"), 0, false, ""};
+      bool planned = !options.only || options.only->count(customer.name) > 0;
+      if (!options.ldap || !planned) {
         customer.failed_sources.insert("ldap");
-        customer.notes.push_back(fmt::format(
-            "LDAP source {} was not read: its users on the gateway are kept as they are",
-            ldap[i]["url"].string_or("?")));
-        continue;
+        report.failed = true;
+        report.detail = "--no-ldap";
+      } else {
+        DirectoryRequest request{
+            customer.name, ldap[i].get(), {manifest.domains.begin(), manifest.domains.end()}};
+        jobs.push_back({state.customers.size(), customer.sources.size(), std::move(request)});
       }
-      auto users = options.ldap(customer.name, *ldap[i].get());
-      if (!users.ok()) {
-        customer.failed_sources.insert("ldap");
-        customer.notes.push_back(
-            fmt::format("LDAP source {} failed, so its users are kept as they are: {}",
-                        ldap[i]["url"].string_or("?"), users.status().message()));
-        continue;
-      }
-      // Inline and CSV entries win over directory ones for the same address.
-      std::set<std::string> known;
-      for (const auto& u : customer.users) known.insert(u.address);
-      for (auto& u : *users) {
-        if (known.insert(u.address).second) customer.users.push_back(std::move(u));
-      }
+      customer.sources.push_back(std::move(report));
     }
     state.customers.push_back(std::move(customer));
+  }
+  // Directory servers answer slowly and independently: ask several at once.
+  ParallelFor(jobs.size(), options.directory_parallelism,
+              [&](size_t i) { jobs[i].result = options.ldap(jobs[i].request); });
+  for (DirectoryJob& job : jobs) {
+    DesiredCustomer& customer = state.customers[job.customer];
+    UserSourceReport& report = customer.sources[job.report];
+    if (!job.result.ok()) {
+      customer.failed_sources.insert("ldap");
+      report.failed = true;
+      report.detail = job.result.status().message();
+      continue;
+    }
+    report.users = MergeDirectoryUsers(std::move(job.result->users), customer.users);
+    report.detail = std::move(job.result->detail);
   }
   // Hashing every user is most of the cost here: spread it over the cores.
   ParallelFor(state.customers.size(), [&](size_t i) {

@@ -135,7 +135,6 @@ gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
   change.customer = desired.name;
   change.file = desired.file;
   change.write = desired.write;
-  change.notes = desired.notes;
   change.domains = CountDomains(desired.write.spec);
   change.destinations = CountDestinations(desired.write.spec);
   change.desired_users = desired.users.size();
@@ -215,6 +214,18 @@ SafetyLimits SafetyFromRepository(const LocatedDocument* repository) {
 }
 
 namespace {
+
+void ReportUserSources(const DesiredCustomer& customer, Plan& plan) {
+  if (!customer.has_directory_sources) return;
+  plan.user_sources.push_back({customer.name, customer.sources});
+  for (const auto& source : customer.sources) {
+    if (!source.failed) continue;
+    plan.warnings.push_back(fmt::format(
+        "customer {}: {} source {} was not read, so the users it gave stay on the gateway as "
+        "they are: {}",
+        customer.name, source.kind, source.name, source.detail));
+  }
+}
 
 void CheckSafety(const DesiredState& desired, const PlanOptions& options, Plan& plan) {
   const SafetyLimits& limits = options.safety;
@@ -313,6 +324,7 @@ gw::Result<Plan> ComputePlan(const DesiredState& desired, gw::GatewayClient& gat
   for (const auto& customer : desired.customers) {
     wanted.insert(customer.name);
     if (!selected(customer.name)) continue;
+    ReportUserSources(customer, plan);
     auto it = observed.find(customer.name);
     auto change = PlanCustomer(customer, it == observed.end() ? nullptr : it->second, desired.owner,
                                gateway, desired.partner);

@@ -47,6 +47,7 @@ class TextWriter {
     if (!provenance.empty()) out_ << provenance << "\n\n";
     for (const auto& change : plan.changes) WriteChange(change);
     if (!plan.changes.empty()) out_ << "\n";
+    WriteUserSources(plan);
     for (const auto& warning : plan.warnings) out_ << Paint("33", "warning: ") << warning << "\n";
     for (const auto& refusal : plan.refusals) out_ << Paint("31", "refused: ") << refusal << "\n";
     if (plan.changes.empty()) {
@@ -58,6 +59,25 @@ class TextWriter {
   }
 
  private:
+  void WriteUserSources(const Plan& plan) {
+    if (plan.user_sources.empty()) return;
+    out_ << "User sources:\n";
+    for (const auto& customer : plan.user_sources) {
+      for (const auto& source : customer.sources) {
+        std::string name = source.kind == "csv" ? File(source.name) : source.name;
+        out_ << "  " << customer.customer << ": " << source.kind << (name.empty() ? "" : " ")
+             << name << ": ";
+        if (source.failed) {
+          out_ << Paint("33", "not read") << ", its users are kept (see the warning below)\n";
+          continue;
+        }
+        out_ << source.users << " user" << (source.users == 1 ? "" : "s")
+             << (source.detail.empty() ? "" : "; " + source.detail) << "\n";
+      }
+    }
+    out_ << "\n";
+  }
+
   std::string Paint(const char* code, const std::string& text) const {
     return options_.color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
   }
@@ -103,7 +123,6 @@ class TextWriter {
         WriteUsers(c);
         break;
     }
-    for (const auto& note : c.notes) out_ << "  note: " << note << "\n";
   }
 
   void WriteField(const FieldChange& f) {
@@ -202,6 +221,26 @@ std::string PlanSummary(const Plan& plan) {
                      users.remove);
 }
 
+namespace {
+
+json UserSourcesToJson(const Plan& plan) {
+  json out = json::array();
+  for (const auto& customer : plan.user_sources) {
+    json sources = json::array();
+    for (const auto& s : customer.sources) {
+      sources.push_back({{"kind", s.kind},
+                         {"name", s.name},
+                         {"users", s.users},
+                         {"failed", s.failed},
+                         {"detail", s.detail}});
+    }
+    out.push_back({{"customer", customer.customer}, {"sources", std::move(sources)}});
+  }
+  return out;
+}
+
+}  // namespace
+
 json PlanToJson(const Plan& plan) {
   Totals users = UserTotals(plan);
   json changes = json::array();
@@ -230,8 +269,7 @@ json PlanToJson(const Plan& plan) {
                         {{"add", addresses(c.users.add)},
                          {"change", addresses(c.users.change)},
                          {"remove", c.users.remove},
-                         {"kept", c.users.kept}}},
-                       {"notes", c.notes}});
+                         {"kept", c.users.kept}}}});
   }
   return {{"format_version", 1},
           {"partner", plan.partner},
@@ -251,6 +289,7 @@ json PlanToJson(const Plan& plan) {
             {"usersRemove", users.remove}}},
           {"refusals", plan.refusals},
           {"warnings", plan.warnings},
+          {"userSources", UserSourcesToJson(plan)},
           {"changes", std::move(changes)}};
 }
 
@@ -270,6 +309,7 @@ void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options) {
       out << "### gwctl plan for `" << plan.partner << "`\n\n";
       out << "**" << (plan.changes.empty() ? "No changes." : PlanSummary(plan)) << "**\n\n";
       for (const auto& r : plan.refusals) out << "> :no_entry: Refused: " << r << "\n\n";
+      for (const auto& w : plan.warnings) out << "> :warning: " << w << "\n\n";
       if (!plan.changes.empty()) {
         out << "| | customer | change |\n|---|---|---|\n";
         for (const auto& c : plan.changes) {

@@ -115,7 +115,6 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
       }
       change.users.remove = c.at("users").at("remove").get<std::vector<std::string>>();
       change.users.kept = c.at("users").at("kept");
-      change.notes = c.at("notes").get<std::vector<std::string>>();
       if (c.contains("write")) {
         DesiredCustomer desired;
         desired.name = change.customer;

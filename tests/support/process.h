@@ -74,6 +74,17 @@ class ChildProcess {
 
   void Signal(int signal) { kill(pid_, signal); }
 
+  // Whether the child has exited (without waiting); its output is then read in full.
+  bool Exited() {
+    if (exited_) return true;
+    int status = 0;
+    if (waitpid(pid_, &status, WNOHANG) != pid_) return false;
+    exited_ = true;
+    while (ReadSome(100)) {
+    }
+    return true;
+  }
+
   // Waits for exit; returns the exit code, or 128+signal.
   int Wait() {
     int status = 0;

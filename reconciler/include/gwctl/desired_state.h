@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,15 @@
 #include "gwctl/manifests.h"
 
 namespace gwctl {
+
+// What one user source of a customer contributed, shown in the plan.
+struct UserSourceReport {
+  std::string kind;  // "inline" | "csv" | "ldap"
+  std::string name;  // the CSV file or the LDAP URL; "" for inline
+  size_t users = 0;  // users it added (an address another source already has counts there)
+  bool failed = false;
+  std::string detail;  // why it failed, or what it skipped
+};
 
 struct DesiredCustomer {
   std::string name;
@@ -31,7 +41,8 @@ struct DesiredCustomer {
   std::string users_digest;
   // Sources whose users could not be read this time: their users on the gateway stay.
   std::set<std::string> failed_sources;  // e.g. "ldap"
-  std::vector<std::string> notes;        // said loudly in the plan
+  std::vector<UserSourceReport> sources;
+  bool has_directory_sources = false;
 };
 
 struct DesiredState {
@@ -40,15 +51,29 @@ struct DesiredState {
   std::vector<DesiredCustomer> customers;  // sorted by name
 };
 
-// Fills in the users of one directory source of a customer (LDAP: issue 6 plugs in
-// here). Returning an error marks the source failed for that customer.
-using UserSourceResolver = std::function<gw::Result<std::vector<gw::User>>(
-    const std::string& customer, const nlohmann::json& source)>;
+// One directory source of one customer, to be read.
+struct DirectoryRequest {
+  std::string customer;
+  const nlohmann::json* source = nullptr;  // the manifest's source object
+  std::set<std::string> domains;           // the customer's domains, normalised
+};
+
+struct DirectoryUsers {
+  std::vector<gw::User> users;
+  std::string detail;  // what was skipped, for the plan ("" if nothing)
+};
+
+// Reads the users of one directory source. Returning an error marks the source failed
+// for that customer. Called concurrently for different requests.
+using UserSourceResolver = std::function<gw::Result<DirectoryUsers>(const DirectoryRequest&)>;
 
 struct DesiredOptions {
   std::filesystem::path repository_root;  // for file: secrets
   std::string revision;                   // the commit being applied, if known
   UserSourceResolver ldap;                // unset: LDAP sources are not read (their users are kept)
+  // When set, directory sources are read only for these customers (the ones planned).
+  std::optional<std::set<std::string>> only;
+  size_t directory_parallelism = 8;  // sources read at once (they wait on the network)
 };
 
 // Fails when a secret cannot be resolved (the message names the reference and the

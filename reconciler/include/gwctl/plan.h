@@ -53,8 +53,7 @@ struct CustomerChange {
   std::string observed_owner;
   std::vector<FieldChange> fields;
   UserChanges users;
-  gw::CustomerWrite write;  // for create, update, replace: the document to write
-  std::vector<std::string> notes;
+  gw::CustomerWrite write;               // for create, update, replace: the document to write
   size_t domains = 0, destinations = 0;  // for the summary of a create
   size_t desired_users = 0;
 };
@@ -65,6 +64,12 @@ struct SafetyLimits {
   int min_existing = 10;
   std::vector<std::string> protect;  // customers | domains | users
   bool prune = true;                 // prune: owned
+};
+
+// Where a planned customer's users came from, for customers with a directory source.
+struct CustomerUserSources {
+  std::string customer;
+  std::vector<UserSourceReport> sources;
 };
 
 struct Plan {
@@ -78,7 +83,8 @@ struct Plan {
   size_t owned_customers = 0;                       // existing customers this repository manages
   std::vector<CustomerChange> changes;  // creates, updates and replacements by name, then deletes
   std::vector<std::string> refusals;    // why the safety checks refuse it (empty: allowed)
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings;    // a failed directory source is one
+  std::vector<CustomerUserSources> user_sources;
 
   bool empty() const { return changes.empty(); }
   size_t Count(ChangeKind kind) const;

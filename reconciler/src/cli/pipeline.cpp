@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "gwctl/diagnostic_format.h"
+#include "gwctl/directory_users.h"
 #include "gwctl/exit_codes.h"
 #include "gwctl/secrets.h"
 #include "json_cursor.h"
@@ -27,6 +28,9 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
       "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then gwctl.yaml's "
       "spec.gateway.url, then embedded:DIR/.gwctl/gateway.db); token from $GWCTL_TOKEN");
   command->add_option("--customer", options.customers, "Only these customers (repeatable)");
+  command->add_flag(
+      "--no-ldap", options.no_ldap,
+      "Do not query LDAP sources; the users they gave stay on the gateway as they are");
   command->add_flag("--force", options.force,
                     "Go past safety limits and replacements of immutable fields");
 }
@@ -119,9 +123,31 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
     if (!known) std::cerr << "gwctl: warning: --customer " << name << " is not in the manifests\n";
   }
 
+  if (!only.empty()) p.plan_options.only = only;
+  if (change) {
+    auto affected = CustomersAffected(*change, manifests);
+    if (!affected.ok()) {
+      std::cerr << "gwctl: --since: " << affected.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    if (*affected) {
+      std::set<std::string> selected = **affected;
+      if (p.plan_options.only) {  // --customer and --since together: both must hold
+        std::set<std::string> both;
+        for (const auto& name : selected) {
+          if (p.plan_options.only->count(name)) both.insert(name);
+        }
+        selected = std::move(both);
+      }
+      p.plan_options.only = std::move(selected);
+    }
+  }
+
   DesiredOptions desired_options;
   desired_options.repository_root = p.source.local_root;
   desired_options.revision = p.source.commit;
+  if (!options.no_ldap) desired_options.ldap = LdapUserResolver(p.source.local_root);
+  desired_options.only = p.plan_options.only;  // directories are read only for planned customers
   auto desired = BuildDesiredState(manifests, desired_options);
   if (!desired.ok()) {
     std::cerr << "gwctl: " << desired.status().message() << "\n";
@@ -156,25 +182,6 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   p.plan_options.safety =
       SafetyFromRepository(manifests.repository ? &*manifests.repository : nullptr);
   p.plan_options.force = options.force;
-  if (!only.empty()) p.plan_options.only = only;
-  if (change) {
-    auto affected = CustomersAffected(*change, manifests);
-    if (!affected.ok()) {
-      std::cerr << "gwctl: --since: " << affected.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    if (*affected) {
-      std::set<std::string> selected = **affected;
-      if (p.plan_options.only) {  // --customer and --since together: both must hold
-        std::set<std::string> both;
-        for (const auto& name : selected) {
-          if (p.plan_options.only->count(name)) both.insert(name);
-        }
-        selected = std::move(both);
-      }
-      p.plan_options.only = std::move(selected);
-    }
-  }
   auto plan = ComputePlan(p.desired, *p.gateway, p.plan_options);
   if (!plan.ok()) {
     std::cerr << "gwctl: " << p.gateway->Describe() << ": " << plan.status().message() << "\n";

@@ -26,6 +26,7 @@ struct PipelineOptions : SourceOptions {
   std::vector<std::string> customers;
   std::string format = "text";
   bool force = false;
+  bool no_ldap = false;  // --no-ldap: directory sources are not read (their users are kept)
 };
 
 // Adds the options plan and apply share to `command`.
