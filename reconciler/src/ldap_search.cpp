@@ -3,11 +3,16 @@
 #include "tls_certificate.h"
 
 #include <ldap.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -28,6 +33,65 @@ struct LdapCloser {
   void operator()(LDAP* ld) const { ldap_unbind_ext_s(ld, nullptr, nullptr); }
 };
 using LdapHandle = std::unique_ptr<LDAP, LdapCloser>;
+
+// libldap bounds connecting and each request, but not the TLS handshake of ldaps:// or
+// StartTLS, which blocks reading the socket (and retries a read that times out). A
+// watchdog shuts the socket down when the deadline passes instead.
+struct SocketWatch {
+  std::mutex mutex;
+  std::condition_variable changed;
+  int fd = -1;
+  bool done = false;
+  bool fired = false;
+};
+
+int RememberSocket(LDAP*, Sockbuf* sb, LDAPURLDesc*, sockaddr*, ldap_conncb* hook) {
+  auto* watch = static_cast<SocketWatch*>(hook->lc_arg);
+  std::lock_guard lock(watch->mutex);
+  ber_sockbuf_ctrl(sb, LBER_SB_OPT_GET_FD, &watch->fd);
+  return 0;
+}
+void ForgetSocket(LDAP*, Sockbuf*, ldap_conncb* hook) {
+  auto* watch = static_cast<SocketWatch*>(hook->lc_arg);
+  std::lock_guard lock(watch->mutex);
+  watch->fd = -1;
+}
+
+// Shuts the watched socket down if the scope is still running after `seconds`.
+class HandshakeDeadline {
+ public:
+  HandshakeDeadline(SocketWatch& watch, int seconds)
+      : watch_(watch), thread_([this, seconds] {
+          std::unique_lock lock(watch_.mutex);
+          if (!watch_.changed.wait_for(lock, std::chrono::seconds(seconds),
+                                       [&] { return watch_.done; }) &&
+              watch_.fd >= 0) {
+            watch_.fired = true;
+            shutdown(watch_.fd, SHUT_RDWR);
+          }
+        }) {}
+  ~HandshakeDeadline() {
+    {
+      std::lock_guard lock(watch_.mutex);
+      watch_.done = true;
+    }
+    watch_.changed.notify_all();
+    thread_.join();
+  }
+
+ private:
+  SocketWatch& watch_;
+  std::thread thread_;
+};
+
+// A handle with its socket hook; members are destroyed in reverse, so the hook (which
+// libldap keeps a pointer to) outlives the handle.
+struct Connection {
+  std::unique_ptr<SocketWatch> watch = std::make_unique<SocketWatch>();
+  std::unique_ptr<ldap_conncb> hook;
+  LdapHandle handle;
+  LDAP* get() const { return handle.get(); }
+};
 
 struct MessageFree {
   void operator()(LDAPMessage* m) const { ldap_msgfree(m); }
@@ -75,22 +139,28 @@ gw::Status SetOption(LDAP* ld, int option, const void* value, const char* name) 
 }
 
 // Every option gwctl relies on is set on the handle, so no ldap.conf can change it.
-// `verify_certificate` false is only for explaining a TLS failure: nothing is sent then.
-gw::Result<LdapHandle> Open(const LdapSource& source, bool verify_certificate = true) {
+// `verify_certificate` false is only for explaining a TLS failure: no bind follows it.
+gw::Result<Connection> Open(const LdapSource& source, bool verify_certificate = true,
+                            bool* timed_out = nullptr) {
   LDAP* raw = nullptr;
   if (int rc = ldap_initialize(&raw, source.url.c_str()); rc != LDAP_SUCCESS) {
     return gw::Status(gw::StatusCode::kInvalidArgument,
                       fmt::format("{}: {}", source.url, ldap_err2string(rc)));
   }
-  LdapHandle ld(raw);
+  Connection connection;
+  connection.hook = std::make_unique<ldap_conncb>(
+      ldap_conncb{&RememberSocket, &ForgetSocket, connection.watch.get()});
+  connection.handle.reset(raw);
+  LDAP* ld = raw;
   int version = LDAP_VERSION3;
   timeval timeout{source.timeout_seconds, 0};
   for (gw::Status s : {
-           SetOption(ld.get(), LDAP_OPT_PROTOCOL_VERSION, &version, "protocol version"),
-           SetOption(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &timeout, "network timeout"),
-           SetOption(ld.get(), LDAP_OPT_TIMEOUT, &timeout, "timeout"),
-           SetOption(ld.get(), LDAP_OPT_REFERRALS,
-                     source.follow_referrals ? LDAP_OPT_ON : LDAP_OPT_OFF, "referrals"),
+           SetOption(ld, LDAP_OPT_CONNECT_CB, connection.hook.get(), "connect callback"),
+           SetOption(ld, LDAP_OPT_PROTOCOL_VERSION, &version, "protocol version"),
+           SetOption(ld, LDAP_OPT_NETWORK_TIMEOUT, &timeout, "network timeout"),
+           SetOption(ld, LDAP_OPT_TIMEOUT, &timeout, "timeout"),
+           SetOption(ld, LDAP_OPT_REFERRALS, source.follow_referrals ? LDAP_OPT_ON : LDAP_OPT_OFF,
+                     "referrals"),
        }) {
     if (!s.ok()) return s;
   }
@@ -103,34 +173,46 @@ gw::Result<LdapHandle> Open(const LdapSource& source, bool verify_certificate = 
     int require_cert = verify_certificate ? LDAP_OPT_X_TLS_DEMAND : LDAP_OPT_X_TLS_ALLOW;
     int new_context = 0;
     for (gw::Status s : {
-             SetOption(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &require_cert, "TLS require cert"),
+             SetOption(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &require_cert, "TLS require cert"),
              ca_file.empty()
                  ? gw::Status::Ok()
-                 : SetOption(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, ca_file.c_str(), "TLS CA file"),
+                 : SetOption(ld, LDAP_OPT_X_TLS_CACERTFILE, ca_file.c_str(), "TLS CA file"),
          }) {
       if (!s.ok()) return s;
     }
     // Applies the TLS options above to this handle alone; fails on an unreadable CA file.
-    if (ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &new_context) != LDAP_OPT_SUCCESS) {
+    if (ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &new_context) != LDAP_OPT_SUCCESS) {
       return gw::Status(gw::StatusCode::kFailedPrecondition,
                         fmt::format("{}: TLS: cannot load the CA certificates in {}", source.url,
                                     ca_file.empty() ? "(none found)" : ca_file));
     }
   }
-  if (int rc = ldap_connect(ld.get()); rc != LDAP_SUCCESS) {
-    return Failure(ld.get(), source, "connect", rc);
-  }
-  if (source.start_tls) {
-    if (int rc = ldap_start_tls_s(ld.get(), nullptr, nullptr); rc != LDAP_SUCCESS) {
-      return Failure(ld.get(), source, "StartTLS", rc);
+  gw::Status connected = [&] {
+    HandshakeDeadline deadline(*connection.watch, source.timeout_seconds);
+    if (int rc = ldap_connect(ld); rc != LDAP_SUCCESS) return Failure(ld, source, "connect", rc);
+    if (source.start_tls) {
+      if (int rc = ldap_start_tls_s(ld, nullptr, nullptr); rc != LDAP_SUCCESS) {
+        return Failure(ld, source, "StartTLS", rc);
+      }
     }
+    return gw::Status::Ok();
+  }();
+  if (connection.watch->fired) {
+    if (timed_out) *timed_out = true;
+    return gw::Status(
+        gw::StatusCode::kUnavailable,
+        fmt::format("{}: {}: no answer within {} s", source.url,
+                    source.start_tls ? "StartTLS" : "connect", source.timeout_seconds));
   }
-  return ld;
+  if (!connected.ok()) return connected;
+  return connection;
 }
 
-gw::Result<LdapHandle> Connect(const LdapSource& source) {
-  auto opened = Open(source);
-  if (opened.ok() || !UsesTls(source) || opened.status().code() == gw::StatusCode::kNotFound) {
+gw::Result<Connection> Connect(const LdapSource& source) {
+  bool timed_out = false;
+  auto opened = Open(source, /*verify_certificate=*/true, &timed_out);
+  if (opened.ok() || !UsesTls(source) || timed_out ||
+      opened.status().code() == gw::StatusCode::kNotFound) {
     return opened;
   }
   // libldap reports every certificate problem as "Connect error": look at the certificate

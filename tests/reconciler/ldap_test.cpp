@@ -129,15 +129,34 @@ TEST(LdapSearch, AServerThatNeverAnswersTimesOut) {
   ASSERT_EQ(listen(fd, 8), 0);
   socklen_t length = sizeof address;
   getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  LdapSource source = SourceFor(fmt::format("ldap://127.0.0.1:{}", ntohs(address.sin_port)));
-  source.timeout_seconds = 1;
-  auto started = std::chrono::steady_clock::now();
-  auto found = SearchDirectory(source, "irrelevant");
-  auto took = std::chrono::steady_clock::now() - started;
+  for (const char* scheme : {"ldap", "ldaps"}) {  // ldaps: the TLS handshake never completes
+    LdapSource source =
+        SourceFor(fmt::format("{}://127.0.0.1:{}", scheme, ntohs(address.sin_port)));
+    source.timeout_seconds = 1;
+    auto started = std::chrono::steady_clock::now();
+    auto found = SearchDirectory(source, "irrelevant");
+    auto took = std::chrono::steady_clock::now() - started;
+    ASSERT_FALSE(found.ok()) << scheme;
+    EXPECT_EQ(found.status().code(), gw::StatusCode::kUnavailable) << found.status().message();
+    EXPECT_THAT(found.status().message(),
+                HasSubstr(scheme == std::string("ldap")
+                              ? ": bind as cn=gateway,dc=corp,dc=example: Timed out"
+                              : ": connect: no answer within 1 s"));
+    EXPECT_LT(took, std::chrono::seconds(4)) << scheme;
+  }
   close(fd);
-  ASSERT_FALSE(found.ok());
-  EXPECT_THAT(found.status().message(), HasSubstr("Timed out"));
-  EXPECT_LT(took, std::chrono::seconds(4));
+}
+
+TEST(LdapSearch, ReferralsAreCountedNotFollowed) {
+  std::string referral = std::string("dn: ou=branch,ou=people,") + gwtest::Slapd::kSuffix +
+                         "\nobjectClass: referral\nobjectClass: extensibleObject\nou: branch\n"
+                         "ref: ldap://branch.corp.example/ou=branch,dc=corp,dc=example\n\n";
+  gwtest::Slapd slapd({.people_ldif = People(5) + referral});
+  ASSERT_TRUE(slapd.started()) << slapd.log();
+  auto found = SearchDirectory(SourceFor(slapd.url()), gwtest::Slapd::kBindPassword);
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  EXPECT_EQ(found->entries.size(), 5u);
+  EXPECT_EQ(found->referrals_skipped, 1u);
 }
 
 TEST(LdapSearch, TlsVerifiesTheServerAgainstTheCaFileAndTheHostName) {
