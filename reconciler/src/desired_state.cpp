@@ -142,6 +142,10 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
       customer.failed_sources.insert("ldap");
       report.failed = true;
       report.detail = job.result.status().message();
+      // The report names the source already.
+      if (report.detail.rfind(report.name + ": ", 0) == 0) {
+        report.detail.erase(0, report.name.size() + 2);
+      }
       continue;
     }
     report.users = MergeDirectoryUsers(std::move(job.result->users), customer.users);
