@@ -90,18 +90,28 @@ class Applier {
     }
     total_ = writes.size() + deletes.size();
     ParallelFor(writes.size(), static_cast<size_t>(std::max(1, options_.parallelism)),
-                [&](size_t i) { Record(writes[i]->customer, ApplyCustomer(*writes[i])); });
+                [&](size_t i) {
+                  if (!Stopping()) Record(writes[i]->customer, ApplyCustomer(*writes[i]));
+                });
     ParallelFor(deletes.size(), static_cast<size_t>(std::max(1, options_.parallelism)),
-                [&](size_t i) { Record(deletes[i]->customer, DeleteCustomer(*deletes[i])); });
+                [&](size_t i) {
+                  if (!Stopping()) Record(deletes[i]->customer, DeleteCustomer(*deletes[i]));
+                });
+    report_.not_started = total_ - done_;
     return report_;
   }
 
  private:
+  bool Stopping() const { return options_.stop && options_.stop->load(); }
+
   void Record(const std::string& customer, const gw::Status& status) {
     std::lock_guard lock(mutex_);
-    if (!status.ok())
+    if (!status.ok()) {
       report_.failures.push_back(fmt::format("customer {}: {}", customer, status.message()));
-    if (options_.progress) options_.progress(++done_, total_);
+      report_.failed[customer] = status.message();
+    }
+    ++done_;
+    if (options_.progress) options_.progress(done_, total_);
   }
 
   gw::Status Retry(const std::function<gw::Status()>& call) {

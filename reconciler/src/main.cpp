@@ -5,13 +5,16 @@
 #include "gwctl/exit_codes.h"
 
 int main(int argc, char** argv) {
-  CLI::App app("gwctl: validate, plan and apply email security gateway manifests", "gwctl");
+  CLI::App app(
+      "gwctl: validate, plan and apply email security gateway manifests, once or as a loop",
+      "gwctl");
   app.require_subcommand(1);
   app.set_version_flag("--version", GWCTL_VERSION);
   int exit_code = gwctl::kExitOk;
   gwctl::cli::RegisterValidateCommand(app, exit_code);
   gwctl::cli::RegisterPlanCommand(app, exit_code);
   gwctl::cli::RegisterApplyCommand(app, exit_code);
+  gwctl::cli::RegisterRunCommand(app, exit_code);
   gwctl::cli::RegisterSchemaCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -1,7 +1,9 @@
 #include "gwctl/quantity.h"
 
+#include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <utility>
 
@@ -39,6 +41,22 @@ gw::Result<int64_t> ParseDays(std::string_view text) {
   }
   return Status(StatusCode::kInvalidArgument,
                 fmt::format("'{}' is not a number of days such as 90d", text));
+}
+
+gw::Result<int64_t> ParseDurationMs(std::string_view text) {
+  static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + digits, value);
+  if (digits > 0 && ec == std::errc() && end == text.data() + digits) {
+    for (const auto& [unit, factor] : kUnits) {
+      if (text.substr(digits) == unit && value <= INT64_MAX / factor) return value * factor;
+    }
+  }
+  return Status(StatusCode::kInvalidArgument,
+                fmt::format("'{}' is not a duration such as 500ms, 30s, 5m or 1h", text));
 }
 
 }  // namespace gwctl

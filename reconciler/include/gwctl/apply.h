@@ -7,7 +7,9 @@
 // finished by the next one.
 #pragma once
 
+#include <atomic>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,9 @@ struct ApplyOptions {
   int max_attempts = 6;            // per gateway call, for passing failures
   bool replan_on_conflict = true;  // false for a saved plan: a changed customer fails instead
   std::function<void(size_t done, size_t total)> progress;
+  // Once true, customers not yet started are left for the next run (SIGTERM in the loop:
+  // the changes in flight finish).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct ApplyReport {
@@ -33,8 +38,10 @@ struct ApplyReport {
   size_t customers_deleted = 0;
   size_t users_written = 0;
   size_t users_removed = 0;
-  std::vector<std::string> failures;  // per customer; the others were still applied
-  bool ok() const { return failures.empty(); }
+  std::vector<std::string> failures;          // per customer; the others were still applied
+  std::map<std::string, std::string> failed;  // customer -> why
+  size_t not_started = 0;                     // left because `stop` was set
+  bool ok() const { return failures.empty() && not_started == 0; }
 };
 
 // Applies the changes of `plan` (conflicts are skipped; they are the caller's to refuse).

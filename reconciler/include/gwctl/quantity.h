@@ -1,5 +1,6 @@
 // Quantities written with units in manifests: sizes ("150MiB") and durations in days
-// ("90d"). The schema checks their shape; these turn them into numbers.
+// ("90d"), and durations on the command line ("30s"). The schema checks their shape; these turn
+// them into numbers.
 #pragma once
 
 #include <cstdint>
@@ -15,5 +16,8 @@ gw::Result<uint64_t> ParseSize(std::string_view text);
 
 // Days in "90d".
 gw::Result<int64_t> ParseDays(std::string_view text);
+
+// Milliseconds in "500ms", "30s", "5m", "1h" (a whole number and one unit).
+gw::Result<int64_t> ParseDurationMs(std::string_view text);
 
 }  // namespace gwctl

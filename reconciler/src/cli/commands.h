@@ -10,6 +10,7 @@ void RegisterValidateCommand(CLI::App& app, int& exit_code);
 void RegisterSchemaCommand(CLI::App& app, int& exit_code);
 void RegisterPlanCommand(CLI::App& app, int& exit_code);
 void RegisterApplyCommand(CLI::App& app, int& exit_code);
+void RegisterRunCommand(CLI::App& app, int& exit_code);
 
 // True when colour is wanted on the stream: a terminal, and NO_COLOR unset.
 bool UseColor(int fd);

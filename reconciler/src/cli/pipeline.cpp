@@ -67,41 +67,43 @@ gw::Result<std::string> GatewayToken(const Manifests& manifests, const std::stri
 
 }  // namespace
 
-std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
-  int source_failure = kExitCouldNotRun;
-  auto source = OpenSource(options, source_failure);
-  if (!source) return source_failure;
-  p.source = std::move(*source);
+std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::ostream& err) {
+  if (!p.source.tree) {  // the loop opens the source itself to see the commit first
+    int source_failure = kExitCouldNotRun;
+    auto source = OpenSource(options, source_failure, err);
+    if (!source) return source_failure;
+    p.source = std::move(*source);
+  }
   std::string base;
   std::optional<Change> change;
   if (!options.since.empty()) {
     if (!p.source.git) {
-      std::cerr << "gwctl: --since needs --repo\n";
+      err << "gwctl: --since needs --repo\n";
       return kExitCouldNotRun;
     }
     auto resolved = p.source.git->Resolve(options.since);
     if (!resolved.ok()) {
-      std::cerr << "gwctl: --since: " << resolved.status().message() << "\n";
+      err << "gwctl: --since: " << resolved.status().message() << "\n";
       return kExitCouldNotRun;
     }
     base = *resolved;
     // Read only what the change can touch, unless the Repository or defaults changed.
     auto compared = CompareCommits(*p.source.git, base, p.source.commit);
     if (!compared.ok()) {
-      std::cerr << "gwctl: --since: " << compared.status().message() << "\n";
+      err << "gwctl: --since: " << compared.status().message() << "\n";
       return kExitCouldNotRun;
     }
     change = std::move(*compared);
     auto files = FilesForChange(*change, *p.source.tree);
     if (!files.ok()) {
-      std::cerr << "gwctl: --since: " << files.status().message() << "\n";
+      err << "gwctl: --since: " << files.status().message() << "\n";
       return kExitCouldNotRun;
     }
     if (*files) p.source.tree = RestrictManifests(std::move(p.source.tree), std::move(**files));
   }
   auto report = ValidateRepository(*p.source.tree);
   if (!report.ok()) {
-    std::cerr << "gwctl: " << report.status().message() << "\n";
+    err << "gwctl: " << report.status().message() << "\n";
     return kExitCouldNotRun;
   }
   p.validation = std::move(*report);
@@ -109,9 +111,9 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   if (p.validation.diagnostics.has_errors() || p.validation.diagnostics.warning_count() > 0) {
     DiagnosticOutput diagnostics;
     diagnostics.display_root = display_root;
-    diagnostics.color = UseColor(STDERR_FILENO);
+    diagnostics.color = &err == &std::cerr && UseColor(STDERR_FILENO);
     diagnostics.files = p.validation.files;
-    WriteDiagnostics(std::cerr, p.validation.diagnostics, diagnostics);
+    WriteDiagnostics(err, p.validation.diagnostics, diagnostics);
     if (p.validation.diagnostics.has_errors()) return kExitInvalid;
   }
   Manifests& manifests = p.validation.manifests;
@@ -120,14 +122,14 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   for (const auto& name : only) {
     bool known = std::any_of(manifests.customers.begin(), manifests.customers.end(),
                              [&](const CustomerManifest& c) { return c.name == name; });
-    if (!known) std::cerr << "gwctl: warning: --customer " << name << " is not in the manifests\n";
+    if (!known) err << "gwctl: warning: --customer " << name << " is not in the manifests\n";
   }
 
   if (!only.empty()) p.plan_options.only = only;
   if (change) {
     auto affected = CustomersAffected(*change, manifests);
     if (!affected.ok()) {
-      std::cerr << "gwctl: --since: " << affected.status().message() << "\n";
+      err << "gwctl: --since: " << affected.status().message() << "\n";
       return kExitCouldNotRun;
     }
     if (*affected) {
@@ -150,32 +152,34 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   desired_options.only = p.plan_options.only;  // directories are read only for planned customers
   auto desired = BuildDesiredState(manifests, desired_options);
   if (!desired.ok()) {
-    std::cerr << "gwctl: " << desired.status().message() << "\n";
+    err << "gwctl: " << desired.status().message() << "\n";
     return kExitCouldNotRun;
   }
   p.desired = std::move(*desired);
 
-  std::string url = GatewayUrl(options, manifests, p.source.local_root);
-  gw::ClientOptions client_options;
-  if (url.rfind("embedded:", 0) != 0) {  // the in-process engine needs no token
-    auto token = GatewayToken(manifests, p.source.local_root);
-    if (!token.ok()) {
-      std::cerr << "gwctl: gateway token: " << token.status().message() << "\n";
+  if (!p.gateway) {  // the loop keeps its client from one pass to the next
+    std::string url = GatewayUrl(options, manifests, p.source.local_root);
+    gw::ClientOptions client_options;
+    if (url.rfind("embedded:", 0) != 0) {  // the in-process engine needs no token
+      auto token = GatewayToken(manifests, p.source.local_root);
+      if (!token.ok()) {
+        err << "gwctl: gateway token: " << token.status().message() << "\n";
+        return kExitCouldNotRun;
+      }
+      client_options.token = *token;
+    }
+    auto gateway = gw::ConnectGateway(url, client_options);
+    if (!gateway.ok()) {
+      err << "gwctl: " << gateway.status().message() << "\n";
       return kExitCouldNotRun;
     }
-    client_options.token = *token;
+    p.gateway = std::move(*gateway);
   }
-  auto gateway = gw::ConnectGateway(url, client_options);
-  if (!gateway.ok()) {
-    std::cerr << "gwctl: " << gateway.status().message() << "\n";
-    return kExitCouldNotRun;
-  }
-  p.gateway = std::move(*gateway);
   // Embedded (or with an operator token) the partner is made on first use; otherwise an
   // operator must have created it, and reading its state says so.
   if (gw::Status s = p.gateway->EnsurePartner(p.desired.partner);
       !s.ok() && s.code() != gw::StatusCode::kPermissionDenied) {
-    std::cerr << "gwctl: " << p.gateway->Describe() << ": " << s.message() << "\n";
+    err << "gwctl: " << p.gateway->Describe() << ": " << s.message() << "\n";
     return kExitCouldNotRun;
   }
 
@@ -184,7 +188,7 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p) {
   p.plan_options.force = options.force;
   auto plan = ComputePlan(p.desired, *p.gateway, p.plan_options);
   if (!plan.ok()) {
-    std::cerr << "gwctl: " << p.gateway->Describe() << ": " << plan.status().message() << "\n";
+    err << "gwctl: " << p.gateway->Describe() << ": " << plan.status().message() << "\n";
     return kExitCouldNotRun;
   }
   p.plan = std::move(*plan);

@@ -3,6 +3,7 @@
 // code. Each step's output is kept for the next.
 #pragma once
 
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <set>
@@ -42,8 +43,10 @@ struct Pipeline {
   PlanOutput output;
 };
 
-// Runs the steps up to a plan. On failure prints why and returns the exit code to use.
-std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline);
+// Runs the steps up to a plan. On failure writes why to `err` and returns the exit code
+// to use. A source or gateway client already in `pipeline` is used as it is.
+std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline,
+                             std::ostream& err = std::cerr);
 
 // The exit code a computed plan stands for: refused (3) when over a safety limit or in
 // conflict, else 2 with changes, 0 without.

@@ -26,21 +26,22 @@ void AddSourceOptions(CLI::App* command, SourceOptions& options) {
                       "A keyring file of the GPG keys allowed to sign");
 }
 
-std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code) {
+std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,
+                                       std::ostream& err) {
   exit_code = 4;
   OpenedSource opened;
   if (options.require_signed && options.repo.empty()) {
-    std::cerr << "gwctl: --require-signed needs --repo\n";
+    err << "gwctl: --require-signed needs --repo\n";
     return std::nullopt;
   }
   if (options.repo.empty()) {
     if (!options.ref.empty()) {
-      std::cerr << "gwctl: --ref needs --repo\n";
+      err << "gwctl: --ref needs --repo\n";
       return std::nullopt;
     }
     auto tree = OpenDirectoryTree(options.directory);
     if (!tree.ok()) {
-      std::cerr << "gwctl: " << tree.status().message() << "\n";
+      err << "gwctl: " << tree.status().message() << "\n";
       return std::nullopt;
     }
     opened.tree = std::move(*tree);
@@ -54,33 +55,33 @@ std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_c
   git_options.timeout_seconds = options.git_timeout;
   auto git = GitSource::Open(options.repo, git_options);
   if (!git.ok()) {
-    std::cerr << "gwctl: " << git.status().message() << "\n";
+    err << "gwctl: " << git.status().message() << "\n";
     return std::nullopt;
   }
   auto commit = (*git)->Resolve(options.ref.empty() ? "HEAD" : options.ref);
   if (!commit.ok()) {
-    std::cerr << "gwctl: " << commit.status().message() << "\n";
+    err << "gwctl: " << commit.status().message() << "\n";
     return std::nullopt;
   }
   auto tree = (*git)->TreeAt(*commit);
   if (!tree.ok()) {
-    std::cerr << "gwctl: " << tree.status().message() << "\n";
+    err << "gwctl: " << tree.status().message() << "\n";
     return std::nullopt;
   }
   if (options.require_signed) {
     if (gw::Status s = VerifyCommitSignature(**git, *commit, options.signatures); !s.ok()) {
-      std::cerr << "gwctl: refused: " << s.message() << "\n";
+      err << "gwctl: refused: " << s.message() << "\n";
       exit_code = 3;
       return std::nullopt;
     }
-    std::cerr << "gwctl: commit " << commit->substr(0, 12) << " is signed by an allowed key\n";
+    err << "gwctl: commit " << commit->substr(0, 12) << " is signed by an allowed key\n";
   }
   opened.git = std::move(*git);
   opened.tree = std::move(*tree);
   opened.commit = *commit;
   opened.local_root = ".";
-  std::cerr << "gwctl: reading " << options.repo << " at " << commit->substr(0, 12)
-            << (options.ref.empty() ? "" : " (" + options.ref + ")") << "\n";
+  err << "gwctl: reading " << options.repo << " at " << commit->substr(0, 12)
+      << (options.ref.empty() ? "" : " (" + options.ref + ")") << "\n";
   return opened;
 }
 

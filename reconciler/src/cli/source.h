@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,8 +34,9 @@ struct OpenedSource {
   std::filesystem::path local_root;  // where relative file: secrets and the embedded store live
 };
 
-// Opens the source; on failure prints why and sets `exit_code` (4, or 3 when a required
-// signature is missing or wrong).
-std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code);
+// Opens the source; on failure writes why to `err` and sets `exit_code` (4, or 3 when a
+// required signature is missing or wrong).
+std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,
+                                       std::ostream& err = std::cerr);
 
 }  // namespace gwctl::cli

@@ -1,0 +1,390 @@
+#include "loop.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <boost/asio/post.hpp>
+
+#include "gwctl/apply.h"
+#include "gwctl/exit_codes.h"
+
+namespace gwctl::cli {
+
+namespace {
+
+using SystemClock = std::chrono::system_clock;
+
+constexpr auto kCustomerBackoffFirst = std::chrono::seconds(2);
+constexpr auto kCustomerBackoffMax = std::chrono::minutes(5);
+constexpr auto kPassBackoffFirst = std::chrono::seconds(1);
+constexpr auto kPassBackoffMax = std::chrono::seconds(30);
+
+std::chrono::milliseconds Backoff(int failures, std::chrono::milliseconds first,
+                                  std::chrono::milliseconds max) {
+  auto wait = first * (int64_t{1} << std::min(failures - 1, 20));
+  return std::min(wait, max);
+}
+
+std::string Short(const std::string& commit) {
+  return commit.substr(0, 12);
+}
+
+// The last lines a failed step wrote, without the trailing newline.
+std::string Trimmed(const std::string& text) {
+  std::string out = text;
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+std::string ReasonNames(unsigned reasons) {
+  std::vector<std::string> names;
+  if (reasons & ReconcileLoop::kSync) names.push_back("sync");
+  if (reasons & ReconcileLoop::kDrift) names.push_back("drift");
+  if (reasons & ReconcileLoop::kRetry) names.push_back("retry");
+  return fmt::format("{}", fmt::join(names, "+"));
+}
+
+}  // namespace
+
+nlohmann::json StatusToJson(const LoopStatus& status) {
+  nlohmann::json customers = nlohmann::json::array();
+  for (const auto& [name, c] : status.customers) {
+    nlohmann::json entry = {{"name", name},
+                            {"state", c.state},
+                            {"appliedCommit", c.applied_commit},
+                            {"lastError", c.last_error},
+                            {"failures", c.failures}};
+    entry["nextRetry"] = c.next_retry ? nlohmann::json(IsoTime(*c.next_retry)) : nlohmann::json();
+    customers.push_back(std::move(entry));
+  }
+  return {{"branchCommit", status.branch_commit},
+          {"appliedCommit", status.applied_commit},
+          {"rejectedCommit", status.rejected_commit},
+          {"ready", status.ready},
+          {"passes", status.passes},
+          {"lastPass",
+           {{"result", status.last_result},
+            {"error", status.last_error},
+            {"at", status.last_pass_at ? nlohmann::json(IsoTime(*status.last_pass_at))
+                                       : nlohmann::json()},
+            {"seconds", status.last_pass_seconds}}},
+          {"customers", std::move(customers)}};
+}
+
+ReconcileLoop::ReconcileLoop(LoopOptions options, LoopLog& log, LoopMetrics& metrics)
+    : options_(std::move(options)), log_(log), metrics_(metrics), retry_timer_(work_) {}
+
+ReconcileLoop::~ReconcileLoop() = default;
+
+void ReconcileLoop::Request(Reason reason) {
+  std::lock_guard lock(mutex_);
+  queued_ |= reason;
+  if (posted_) return;  // the queued pass will take this reason too
+  posted_ = true;
+  boost::asio::post(work_, [this] { RunQueued(); });
+}
+
+void ReconcileLoop::Reconnect() {
+  reconnect_ = true;
+}
+
+LoopStatus ReconcileLoop::Status() const {
+  std::lock_guard lock(mutex_);
+  return status_;
+}
+
+void ReconcileLoop::Run() {
+  auto guard = boost::asio::make_work_guard(work_);
+  work_.run();
+}
+
+void ReconcileLoop::Stop() {
+  stop_ = true;
+  boost::asio::post(work_, [this] {
+    retry_timer_.cancel();
+    work_.stop();
+  });
+}
+
+void ReconcileLoop::RunQueued() {
+  unsigned reasons;
+  {
+    std::lock_guard lock(mutex_);
+    reasons = queued_;
+    queued_ = 0;
+    posted_ = false;
+  }
+  if (stop_ || reasons == 0) return;
+  RunPass(reasons);
+  if (!stop_) ScheduleRetries();
+}
+
+void ReconcileLoop::PassFailed(const std::string& result, const std::string& error) {
+  ++pass_failures_;
+  auto wait = Backoff(pass_failures_, kPassBackoffFirst, kPassBackoffMax);
+  pass_retry_at_ = std::chrono::steady_clock::now() + wait;
+  log_.Error(
+      "pass failed",
+      {{"result", result}, {"error", error}, {"retry_in_ms", static_cast<int64_t>(wait.count())}});
+  std::lock_guard lock(mutex_);
+  status_.last_error = error;
+}
+
+void ReconcileLoop::RunPass(unsigned reasons) {
+  auto started = std::chrono::steady_clock::now();
+  std::string result;
+  auto finish = [&](const std::string& outcome) {
+    result = outcome;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    metrics_.PassFinished(result, seconds);
+    std::lock_guard lock(mutex_);
+    ++status_.passes;
+    status_.last_result = result;
+    status_.last_pass_at = SystemClock::now();
+    status_.last_pass_seconds = seconds;
+    if (result == "ok" || result == "partial" || result == "drift-reported" ||
+        result == "unchanged") {
+      status_.ready = true;
+      status_.last_error.clear();
+      metrics_.SetReady(true);
+    }
+  };
+
+  // A pass after one that could not run starts over completely.
+  bool recovering = pass_retry_at_.has_value();
+  if (recovering) reasons |= kSync;
+  pass_retry_at_.reset();
+
+  std::ostringstream errors;
+  int code = kExitCouldNotRun;
+  auto opened = OpenSource(options_.pipeline, code, errors);
+  if (!opened) {
+    PassFailed(code == kExitRefused ? "refused" : "failed", Trimmed(errors.str()));
+    finish(code == kExitRefused ? "refused" : "failed");
+    return;
+  }
+  std::string branch = opened->commit;  // "" for a plain directory: always re-read
+  std::string applied, rejected;
+  std::set<std::string> due;
+  {
+    std::lock_guard lock(mutex_);
+    status_.branch_commit = branch;
+    applied = status_.applied_commit;
+    rejected = status_.rejected_commit;
+    auto now = SystemClock::now();
+    for (const auto& [name, c] : status_.customers) {
+      if (c.state == "failed" && c.next_retry && *c.next_retry <= now) due.insert(name);
+    }
+  }
+  bool is_new = branch.empty() || branch != applied;
+  bool known_bad = !branch.empty() && branch == rejected;
+  bool customer_retry = (reasons & kRetry) && !recovering && !(reasons & kDrift);
+
+  if (is_new && !known_bad && !customer_retry) {
+    log_.Info("pass started", {{"reason", ReasonNames(reasons)}, {"commit", Short(branch)}});
+    auto outcome = Enforce(branch, &*opened, reasons, {}, /*is_new=*/true);
+    if (outcome != "invalid" && outcome != "refused") {
+      if (outcome == "failed") PassFailed(outcome, Status().last_error);
+      finish(outcome);
+      return;
+    }
+    // Not applied: the last good commit stays enforced (drift and retries go on with it).
+    if (applied.empty() || !(reasons & (kDrift | kRetry))) {
+      finish(outcome);
+      return;
+    }
+  }
+  if (applied.empty() || (!(reasons & (kDrift | kRetry)) && !recovering)) {
+    finish("unchanged");
+    return;
+  }
+  if (customer_retry && due.empty()) {
+    finish("unchanged");
+    return;
+  }
+  log_.Info("pass started", {{"reason", ReasonNames(reasons)},
+                             {"commit", Short(applied)},
+                             {"customers", customer_retry ? nlohmann::json(due) : "all"}});
+  auto outcome = Enforce(applied, nullptr, reasons, customer_retry ? due : std::set<std::string>{},
+                         /*is_new=*/false);
+  if (outcome == "failed") PassFailed(outcome, Status().last_error);
+  finish(outcome);
+}
+
+// Plans `commit` (read from `opened`, or opened again at that commit) and applies it.
+// Returns the pass result: ok | partial | failed | invalid | refused | drift-reported.
+std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* opened,
+                                   unsigned reasons, const std::set<std::string>& only,
+                                   bool is_new) {
+  Pipeline p;
+  PipelineOptions options = options_.pipeline;
+  if (opened) {
+    p.source = std::move(*opened);
+  } else if (!commit.empty()) {
+    options.ref = commit;
+  }
+  options.customers.assign(only.begin(), only.end());
+  if (reconnect_.exchange(false)) gateway_.reset();
+  p.gateway = std::move(gateway_);
+  std::ostringstream errors;
+  auto failed = BuildPlan(options, p, errors);
+  gateway_ = std::move(p.gateway);
+  auto reject = [&](const std::string& result, const std::string& why) {
+    log_.Error(
+        fmt::format("commit {} is not applied: {}", Short(commit),
+                    result == "invalid" ? "the manifests are invalid" : "the plan is refused"),
+        {{"commit", Short(commit)}, {"detail", why}});
+    std::lock_guard lock(mutex_);
+    status_.rejected_commit = commit;
+    status_.last_error = fmt::format("commit {}: {}", Short(commit), why);
+    return result;
+  };
+  if (failed) {
+    std::string why = Trimmed(errors.str());
+    if (*failed == kExitInvalid && is_new) return reject("invalid", why);
+    if (*failed == kExitRefused && is_new) return reject("refused", why);
+    std::lock_guard lock(mutex_);
+    status_.last_error = why;
+    return "failed";
+  }
+  const Plan& plan = p.plan;
+  for (const auto& warning : plan.warnings) log_.Warn(warning, {{"commit", Short(commit)}});
+  if (!plan.refusals.empty()) {
+    std::string why = fmt::format("{}", fmt::join(plan.refusals, "; "));
+    if (is_new) return reject("refused", why);
+    std::lock_guard lock(mutex_);
+    status_.last_error = why;
+    return "refused";
+  }
+  std::vector<std::string> changed;
+  for (const auto& c : plan.changes) {
+    if (c.kind != ChangeKind::kConflict) changed.push_back(c.customer);
+  }
+  if (!is_new && !changed.empty() && (reasons & kDrift)) {
+    metrics_.DriftFound(changed.size());
+    log_.Warn("drift found",
+              {{"customers", changed},
+               {"action", options_.drift == DriftMode::kCorrect ? "correct" : "report"}});
+    if (options_.drift == DriftMode::kReport) {
+      std::lock_guard lock(mutex_);
+      for (const auto& name : changed) status_.customers[name].state = "drifted";
+      return "drift-reported";
+    }
+  }
+  ApplyReport report;
+  if (!changed.empty()) {
+    ApplyOptions apply;
+    apply.parallelism = options_.parallelism;
+    apply.lease_holder = options_.lease_holder;
+    apply.lease_wait_seconds = options_.lease_wait_seconds;
+    apply.stop = &stop_;
+    auto applied = ApplyPlan(plan, p.desired, *gateway_, apply);
+    if (!applied.ok()) {
+      std::lock_guard lock(mutex_);
+      status_.last_error = applied.status().message();
+      return "failed";
+    }
+    report = std::move(*applied);
+    for (const char* kind : {"create", "update", "replace", "delete"}) {
+      size_t n = 0;
+      for (const auto& c : plan.changes) {
+        if (ChangeKindName(c.kind) == std::string(kind) && !report.failed.count(c.customer)) ++n;
+      }
+      if (n) metrics_.ChangesApplied(kind, n);
+    }
+    metrics_.ChangesApplied("users-written", report.users_written);
+    metrics_.ChangesApplied("users-removed", report.users_removed);
+    log_.Info("applied", {{"commit", Short(commit)},
+                          {"customers_written", report.customers_written},
+                          {"customers_deleted", report.customers_deleted},
+                          {"users_written", report.users_written},
+                          {"users_removed", report.users_removed},
+                          {"failed", report.failed.size()}});
+  }
+  RecordApply(plan, report, commit, p.desired, only);
+  {
+    std::lock_guard lock(mutex_);
+    if (is_new) {
+      status_.applied_commit = commit;
+      metrics_.SetCommit(commit);
+    }
+  }
+  for (const auto& [customer, why] : report.failed) {
+    log_.Error("customer failed", {{"customer", customer}, {"error", why}});
+  }
+  metrics_.CustomerFailed(report.failed.size());
+  return report.failed.empty() && report.not_started == 0 ? "ok" : "partial";
+}
+
+void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,
+                                const std::string& commit, const DesiredState& desired,
+                                const std::set<std::string>& only) {
+  std::set<std::string> planned;
+  std::set<std::string> deleted;
+  std::map<std::string, std::string> conflicts;
+  for (const auto& c : plan.changes) {
+    planned.insert(c.customer);
+    if (c.kind == ChangeKind::kDelete && !report.failed.count(c.customer))
+      deleted.insert(c.customer);
+    if (c.kind == ChangeKind::kConflict) {
+      conflicts[c.customer] = c.observed_owner.empty()
+                                  ? "exists on the gateway without an owner"
+                                  : "exists on the gateway owned by " + c.observed_owner;
+    }
+  }
+  auto now = SystemClock::now();
+  std::lock_guard lock(mutex_);
+  for (const auto& name : deleted) status_.customers.erase(name);
+  for (const auto& [name, why] : conflicts) {
+    auto& c = status_.customers[name];
+    c.state = "conflict";
+    c.last_error = why;
+  }
+  for (const auto& [name, why] : report.failed) {
+    auto& c = status_.customers[name];
+    c.state = "failed";
+    c.last_error = why;
+    ++c.failures;
+    c.next_retry = now + Backoff(c.failures, kCustomerBackoffFirst, kCustomerBackoffMax);
+  }
+  // Everything else the plan covered now matches `commit`.
+  for (const auto& customer : desired.customers) {
+    const std::string& name = customer.name;
+    if ((!only.empty() && !only.count(name)) || report.failed.count(name) ||
+        conflicts.count(name)) {
+      continue;
+    }
+    if (planned.count(name) && report.not_started > 0) continue;  // stopped: maybe not written
+    auto& c = status_.customers[name];
+    c.state = "in-sync";
+    c.applied_commit = commit;
+    c.last_error.clear();
+    c.failures = 0;
+    c.next_retry.reset();
+  }
+}
+
+void ReconcileLoop::ScheduleRetries() {
+  std::optional<std::chrono::steady_clock::time_point> earliest = pass_retry_at_;
+  {
+    std::lock_guard lock(mutex_);
+    auto now_system = SystemClock::now();
+    auto now_steady = std::chrono::steady_clock::now();
+    for (const auto& [name, c] : status_.customers) {
+      if (c.state != "failed" || !c.next_retry) continue;
+      auto at = now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                 *c.next_retry - now_system);
+      if (!earliest || at < *earliest) earliest = at;
+    }
+  }
+  if (!earliest) return;
+  retry_timer_.expires_at(*earliest);
+  retry_timer_.async_wait([this](const boost::system::error_code& error) {
+    if (!error) Request(kRetry);
+  });
+}
+
+}  // namespace gwctl::cli

@@ -1,0 +1,52 @@
+// StatusServer: the HTTP side of `gwctl run` (cpp-httplib, its own threads).
+//   GET  /healthz     200 while the process runs
+//   GET  /readyz      200 once a pass has succeeded, else 503
+//   GET  /metrics     Prometheus text format
+//   GET  /status      JSON: the loop's status, per customer
+//   GET  /            a read-only status page (no external assets; refreshes itself)
+//   POST /hooks/git   a push notification: verified (HMAC-SHA256 or GitLab token), then
+//                     a pass is queued (202); unsigned or wrong: 401, and logged
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gateway/status.h"
+#include "gwctl/loop_metrics.h"
+#include "loop.h"
+#include "loop_log.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace gwctl::cli {
+
+class StatusServer {
+ public:
+  // `webhook_secret` is asked on every webhook, so a reloaded secret applies at once.
+  StatusServer(ReconcileLoop& loop, LoopMetrics& metrics, LoopLog& log,
+               std::function<std::string()> webhook_secret);
+  ~StatusServer();
+
+  // Binds "HOST:PORT" (port 0: one the kernel picks) and serves on a thread.
+  gw::Status Start(const std::string& listen);
+  std::string url() const { return url_; }
+  void Stop();
+
+ private:
+  ReconcileLoop& loop_;
+  LoopMetrics& metrics_;
+  LoopLog& log_;
+  std::function<std::string()> webhook_secret_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  std::string url_;
+};
+
+// The status page for `status` (server-rendered, so it reads without JavaScript).
+std::string StatusPage(const LoopStatus& status);
+
+}  // namespace gwctl::cli
