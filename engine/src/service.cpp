@@ -744,18 +744,34 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
     if (!current.ok()) return current.status();
     (*current)->Bind(1, partner);
     Status status;
-    if ((*current)->Step(status) && (*current)->Text(0) != holder && (*current)->Int(1) > now) {
-      return Status(
-          StatusCode::kConflict,
-          fmt::format("the apply lease of partner '{}' is held by '{}' for {} more seconds",
-                      partner, (*current)->Text(0), (*current)->Int(1) - now));
+    bool ours = false;  // held by `holder` and not expired: a renewal or a release
+    if ((*current)->Step(status) && (*current)->Int(1) > now) {
+      if ((*current)->Text(0) != holder) {
+        return Status(
+            StatusCode::kConflict,
+            fmt::format("the apply lease of partner '{}' is held by '{}' for {} more seconds",
+                        partner, (*current)->Text(0), (*current)->Int(1) - now));
+      }
+      ours = true;
     }
     if (!status.ok()) return status;
     if (ttl_seconds == 0) {
       auto release = impl_->Prepare("DELETE FROM leases WHERE partner = ? AND holder = ?");
       if (!release.ok()) return release.status();
       if (Status s = (*release)->Bind(1, partner).Bind(2, holder).Run(); !s.ok()) return s;
+      if (ours) {
+        if (Status s = impl_->Audit(actor, partner, "lease.release", holder, json::object());
+            !s.ok())
+          return s;
+      }
       return Lease{holder, 0};
+    }
+    // Who held the lease when is in the audit log; renewals are not.
+    if (!ours) {
+      if (Status s = impl_->Audit(actor, partner, "lease.acquire", holder,
+                                  json{{"ttlSeconds", ttl_seconds}});
+          !s.ok())
+        return s;
     }
     auto take = impl_->Prepare(
         "INSERT OR REPLACE INTO leases(partner, holder, expires_at) VALUES (?, ?, ?)");

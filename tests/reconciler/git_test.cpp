@@ -15,6 +15,7 @@
 #include <fmt/format.h>
 
 #include "gatewayd_fixture.h"
+#include "git_cli.h"
 #include "gwctl/git_source.h"
 #include "gwctl/validate.h"
 #include "process.h"
@@ -26,21 +27,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Runs git hermetically (no system or user configuration) in `dir`; returns its stdout.
-std::string Git(const std::filesystem::path& dir, const std::string& args) {
-  std::string command = fmt::format(
-      "cd '{}' && GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null git -c user.name=Test -c "
-      "user.email=t@example.com "
-      "-c init.defaultBranch=main -c advice.detachedHead=false {} 2>&1",
-      dir.string(), args);
-  std::string output;
-  FILE* pipe = popen(command.c_str(), "r");
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
-  int status = pclose(pipe);
-  EXPECT_EQ(status, 0) << command << "\n" << output;
-  return output;
-}
+using gwtest::Git;
 
 std::string CustomerYaml(const std::string& name, int billable = 5, const std::string& csv = "") {
   return fmt::format(

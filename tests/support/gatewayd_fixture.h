@@ -49,12 +49,21 @@ class Gatewayd {
   void Start(std::vector<std::string> extra_args = {}, int run_as_uid = -1) {
     std::vector<std::string> argv = {
         GATEWAYD_BINARY, "--data",   (dir_ / "data").string(),       "--listen",
-        "127.0.0.1:0",   "--tokens", (dir_ / "tokens.yaml").string()};
+        listen_,         "--tokens", (dir_ / "tokens.yaml").string()};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
     process_ = std::make_unique<ChildProcess>(argv, run_as_uid);
     auto line = process_->WaitForLine("listening on ");
     url_ = line ? line->substr(line->find("http")) : "";
   }
+
+  // Stops gatewayd (SIGKILL) and starts it again on the same port and store: clients
+  // configured with url() reach it again.
+  void Restart() {
+    process_.reset();
+    listen_ = url_.substr(url_.find("//") + 2);
+    Start();
+  }
+  void Kill() { process_.reset(); }
 
   bool started() const { return !url_.empty(); }
   const std::string& url() const { return url_; }
@@ -74,6 +83,7 @@ class Gatewayd {
   bool owns_dir_;
   std::unique_ptr<ChildProcess> process_;
   std::string url_;
+  std::string listen_ = "127.0.0.1:0";
 };
 
 }  // namespace gwtest

@@ -49,7 +49,12 @@ class ChildProcess {
   ChildProcess& operator=(const ChildProcess&) = delete;
 
   pid_t pid() const { return pid_; }
-  const std::string& output() const { return output_; }
+  // What the child wrote to stderr so far (reading what is waiting in the pipe first).
+  const std::string& output() {
+    while (stderr_fd_ >= 0 && ReadSome(0)) {
+    }
+    return output_;
+  }
 
   // Reads stderr until a line contains `needle`; returns that line, or nothing on
   // timeout or exit.

@@ -98,9 +98,9 @@ struct AuditEntry {
   int64_t id = 0;
   std::string at;  // RFC 3339
   std::string partner;
-  std::string actor;  // the token's name, or "local" in embedded mode
-  std::string
-      action;  // customer.create, customer.update, customer.delete, users.batch, partner.create
+  std::string actor;   // the token's name, or "local" in embedded mode
+  std::string action;  // customer.create, customer.update, customer.delete, users.batch,
+                       // partner.create, lease.acquire, lease.release (target: the holder)
   std::string target;
   nlohmann::json detail;  // never holds a secret
 };

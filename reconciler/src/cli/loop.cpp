@@ -140,6 +140,9 @@ void ReconcileLoop::RunPass(unsigned reasons) {
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     metrics_.PassFinished(result, seconds);
+    if (result != "unchanged") {
+      log_.Info("pass finished", {{"result", result}, {"seconds", seconds}});
+    }
     std::lock_guard lock(mutex_);
     ++status_.passes;
     status_.last_result = result;

@@ -1,0 +1,390 @@
+// gwctl run, started as a process against a real gatewayd and a real git repository:
+// polling, webhooks, drift, invalid commits, an unreachable gateway, SIGTERM mid-apply,
+// and two loops sharing one partner.
+#include <httplib.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "gatewayd_fixture.h"
+#include "git_cli.h"
+#include "gwctl/webhook.h"
+#include "process.h"
+#include "temp_repo.h"
+
+namespace gwctl {
+namespace {
+
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+
+std::string CustomerYaml(const std::string& name, int billable, int users = 0) {
+  std::string text = fmt::format(
+      "apiVersion: gwctl/v1\nkind: Customer\nmetadata: {{name: {0}}}\nspec:\n"
+      "  product: ultimate-defense\n  billableUsers: {1}\n  domains: {{primary: {0}.example}}\n"
+      "  destinations: mx.{0}.example\n",
+      name, billable);
+  if (users > 0) {
+    text += "  users:\n    mailboxes:\n";
+    for (int i = 0; i < users; ++i)
+      text += fmt::format("      - {{address: u{}@{}.example}}\n", i, name);
+  }
+  return text;
+}
+
+// Polls `done` every 20 ms until it holds or `timeout` passes.
+bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return done();
+}
+
+class LoopTest : public ::testing::Test {
+ protected:
+  static constexpr const char* kSecret = "webhook-secret-for-tests";
+
+  void SetUp() override {
+    ASSERT_TRUE(gatewayd_.started());
+    ASSERT_TRUE(Operator()->EnsurePartner("northwind").ok());
+    setenv("GWCTL_TOKEN", gwtest::Gatewayd::PartnerToken("northwind").c_str(), 1);
+    repo_.WriteRepository("northwind");
+    repo_.Write("customers/a.yaml", CustomerYaml("a", 5));
+    repo_.Write("customers/b.yaml", CustomerYaml("b", 5));
+    repo_.Write("secret.txt", kSecret);  // outside the manifests; read by --webhook-secret-file
+    gwtest::Git(repo_.root(), "init -q");
+    Commit("first");
+  }
+
+  std::string Commit(const std::string& message) {
+    gwtest::Git(repo_.root(), "add -A");
+    gwtest::Git(repo_.root(), "commit -q -m '" + message + "'");
+    std::string head = gwtest::Git(repo_.root(), "rev-parse HEAD");
+    return head.substr(0, 40);
+  }
+
+  std::unique_ptr<gw::GatewayClient> Operator() {
+    return gatewayd_.Client(gwtest::Gatewayd::kOperatorToken);
+  }
+
+  // Starts `gwctl run`; returns the status server's URL ("" if it did not start).
+  std::string StartLoop(std::unique_ptr<gwtest::ChildProcess>& loop,
+                        std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv = {GWCTL_BINARY,
+                                     "run",
+                                     "--repo",
+                                     repo_.root().string(),
+                                     "--ref",
+                                     "main",
+                                     "--gateway",
+                                     gatewayd_.url(),
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--webhook-secret-file",
+                                     (repo_.root() / "secret.txt").string()};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    loop = std::make_unique<gwtest::ChildProcess>(argv);
+    auto line = loop->WaitForLine("listening on ");
+    if (!line) return "";
+    size_t start = line->find("http://");
+    return line->substr(start, line->find(' ', start) - start);
+  }
+
+  nlohmann::json Status(const std::string& url) {
+    httplib::Client client(url);
+    auto res = client.Get("/status");
+    if (!res || res->status != 200) return {};
+    return nlohmann::json::parse(res->body);
+  }
+
+  bool Ready(const std::string& url) {
+    httplib::Client client(url);
+    auto res = client.Get("/readyz");
+    return res && res->status == 200;
+  }
+
+  int64_t Billable(const std::string& customer) {
+    auto c = Operator()->GetCustomer("northwind", customer);
+    return c.ok() ? c->spec.value("billableUsers", int64_t{-1}) : -1;
+  }
+
+  gwtest::Gatewayd gatewayd_{{"northwind"}};
+  testing::TempRepo repo_;
+};
+
+TEST_F(LoopTest, APushIsAppliedWithinThePollInterval) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1s"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+  EXPECT_EQ(Billable("a"), 5);
+
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 9));
+  std::string head = Commit("a: 9 users");
+  // 1 s ± 10%, plus the pass itself.
+  ASSERT_TRUE(WaitUntil([&] { return Billable("a") == 9; }, std::chrono::seconds(3)))
+      << loop->output();
+  ASSERT_TRUE(
+      WaitUntil([&] { return Status(url)["appliedCommit"] == head; }, std::chrono::seconds(2)));
+  auto status = Status(url);
+  EXPECT_EQ(status["customers"][0]["name"], "a");
+  EXPECT_EQ(status["customers"][0]["state"], "in-sync");
+  EXPECT_EQ(status["customers"][0]["appliedCommit"], head);
+
+  httplib::Client client(url);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("gwctl_changes_applied_total{kind=\"update\"} 1"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr(fmt::format("gwctl_applied_commit_info{{commit=\"{}\"}} 1", head)));
+  EXPECT_THAT(metrics->body, HasSubstr("gwctl_pass_duration_seconds_count"));
+  EXPECT_THAT(metrics->body, HasSubstr("gwctl_ready 1"));
+
+  loop->Signal(SIGTERM);
+  EXPECT_EQ(loop->Wait(), 0);
+}
+
+TEST_F(LoopTest, ASignedWebhookIsAppliedAtOnceAndABadOneIsRefused) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+
+  repo_.Write("customers/b.yaml", CustomerYaml("b", 7));
+  Commit("b: 7 users");
+  std::string body = R"({"ref":"refs/heads/main"})";
+  httplib::Client client(url);
+  auto unsigned_hook = client.Post("/hooks/git", body, "application/json");
+  ASSERT_TRUE(unsigned_hook);
+  EXPECT_EQ(unsigned_hook->status, 401);
+  auto forged =
+      client.Post("/hooks/git", {{"X-Hub-Signature-256", "sha256=" + HmacSha256Hex("guess", body)}},
+                  body, "application/json");
+  ASSERT_TRUE(forged);
+  EXPECT_EQ(forged->status, 401);
+  EXPECT_TRUE(loop->WaitForLine("webhook refused: bad signature"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(Billable("b"), 5);  // neither started a pass
+
+  auto sent = Clock::now();
+  auto signed_hook =
+      client.Post("/hooks/git", {{"X-Hub-Signature-256", "sha256=" + HmacSha256Hex(kSecret, body)}},
+                  body, "application/json");
+  ASSERT_TRUE(signed_hook);
+  EXPECT_EQ(signed_hook->status, 202);
+  ASSERT_TRUE(WaitUntil([&] { return Billable("b") == 7; }, std::chrono::seconds(1)))
+      << loop->output();
+  std::cerr << "webhook to live: "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent).count()
+            << " ms\n";
+
+  // GitLab's form: the secret itself in a header.
+  repo_.Write("customers/b.yaml", CustomerYaml("b", 8));
+  Commit("b: 8 users");
+  auto gitlab = client.Post("/hooks/git", {{"X-Gitlab-Token", kSecret}}, body, "application/json");
+  ASSERT_TRUE(gitlab);
+  EXPECT_EQ(gitlab->status, 202);
+  EXPECT_TRUE(WaitUntil([&] { return Billable("b") == 8; }, std::chrono::seconds(1)));
+
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("gwctl_webhooks_total{result=\"accepted\"} 2"));
+  EXPECT_THAT(metrics->body, HasSubstr("gwctl_webhooks_total{result=\"bad-signature\"} 1"));
+  EXPECT_THAT(metrics->body, HasSubstr("gwctl_webhooks_total{result=\"unsigned\"} 1"));
+}
+
+TEST_F(LoopTest, AHandEditOnTheGatewayIsCorrected) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h", "--drift-interval", "500ms"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+
+  auto partner = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+  auto a = partner->GetCustomer("northwind", "a");
+  ASSERT_TRUE(a.ok());
+  gw::CustomerWrite edit{a->owner, a->applied_revision, a->labels, a->spec, {}};
+  edit.spec["billableUsers"] = 99;  // someone in the panel
+  ASSERT_TRUE(
+      partner->PutCustomer("northwind", "a", edit, gw::WriteCondition::AtVersion(a->version)).ok());
+  ASSERT_EQ(Billable("a"), 99);
+  EXPECT_TRUE(WaitUntil([&] { return Billable("a") == 5; }, std::chrono::seconds(3)))
+      << loop->output();
+  EXPECT_TRUE(loop->WaitForLine("drift found"));
+  httplib::Client client(url);
+  auto metrics = client.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("gwctl_drift_found_total 1"));
+}
+
+TEST_F(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url =
+      StartLoop(loop, {"--interval", "1h", "--drift-interval", "300ms", "--drift", "report"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+  auto partner = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+  auto b = partner->GetCustomer("northwind", "b");
+  ASSERT_TRUE(b.ok());
+  gw::CustomerWrite edit{b->owner, b->applied_revision, b->labels, b->spec, {}};
+  edit.spec["billableUsers"] = 42;
+  ASSERT_TRUE(
+      partner->PutCustomer("northwind", "b", edit, gw::WriteCondition::AtVersion(b->version)).ok());
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto status = Status(url);
+        return status["customers"].size() == 2 && status["customers"][1]["state"] == "drifted";
+      },
+      std::chrono::seconds(3)))
+      << loop->output();
+  EXPECT_EQ(Billable("b"), 42);  // left as it was
+}
+
+TEST_F(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "300ms", "--drift-interval", "500ms"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+  std::string good = Status(url)["appliedCommit"];
+
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 9) + "  bogusField: 1\n");
+  std::string bad = Commit("a broken manifest");
+  ASSERT_TRUE(
+      WaitUntil([&] { return Status(url)["rejectedCommit"] == bad; }, std::chrono::seconds(3)))
+      << loop->output();
+  auto status = Status(url);
+  EXPECT_EQ(status["appliedCommit"], good);
+  EXPECT_THAT(status["lastPass"]["error"].get<std::string>(), HasSubstr("bogusField"));
+  EXPECT_EQ(Billable("a"), 5);
+  EXPECT_TRUE(loop->WaitForLine("is not applied: the manifests are invalid"));
+
+  // The good commit is still enforced: drift is put back.
+  auto partner = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+  auto a = partner->GetCustomer("northwind", "a");
+  gw::CustomerWrite edit{a->owner, a->applied_revision, a->labels, a->spec, {}};
+  edit.spec["billableUsers"] = 77;
+  ASSERT_TRUE(
+      partner->PutCustomer("northwind", "a", edit, gw::WriteCondition::AtVersion(a->version)).ok());
+  EXPECT_TRUE(WaitUntil([&] { return Billable("a") == 5; }, std::chrono::seconds(3)))
+      << loop->output();
+
+  // A fixed commit is applied.
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 9));
+  std::string fixed = Commit("fixed");
+  EXPECT_TRUE(WaitUntil([&] { return Billable("a") == 9; }, std::chrono::seconds(3)));
+  EXPECT_TRUE(
+      WaitUntil([&] { return Status(url)["appliedCommit"] == fixed; }, std::chrono::seconds(2)));
+}
+
+TEST_F(LoopTest, AGatewayDownForAWhileThenBackConverges) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "300ms"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+
+  gatewayd_.Kill();
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 11));
+  Commit("a: 11 while the gateway is down");
+  EXPECT_TRUE(loop->WaitForLine("pass failed", std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  gatewayd_.Restart();
+  ASSERT_TRUE(gatewayd_.started());
+  EXPECT_TRUE(WaitUntil([&] { return Billable("a") == 11; }, std::chrono::seconds(10)))
+      << loop->output();
+}
+
+TEST_F(LoopTest, SigtermDuringAnApplyLeavesAStateTheNextStartFinishes) {
+  for (int i = 0; i < 60; ++i)
+    repo_.Write(fmt::format("customers/c{}.yaml", i),
+                CustomerYaml(fmt::format("c{}", i), 500, 400));
+  std::string head = Commit("sixty customers with 400 users each");
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h", "--parallelism", "1"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(loop->WaitForLine("pass started"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  loop->Signal(SIGTERM);
+  auto stopped = Clock::now();
+  EXPECT_EQ(loop->Wait(), 0) << loop->output();
+  EXPECT_LT(Clock::now() - stopped, std::chrono::seconds(10));
+  EXPECT_THAT(loop->output(), HasSubstr("stopping: the changes in flight finish"));
+  // It was stopped part way: some customers written, the rest left for the next start.
+  EXPECT_THAT(loop->output(), HasSubstr("pass finished result=partial"));
+
+  std::unique_ptr<gwtest::ChildProcess> again;
+  url = StartLoop(again, {"--interval", "1h"});
+  ASSERT_FALSE(url.empty()) << again->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(30))) << again->output();
+  auto state = Operator()->GetState("northwind");
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->customers.size(), 62u);
+  for (const auto& c : state->customers) {
+    if (c.name.rfind("c", 0) == 0) {
+      EXPECT_EQ(c.user_count, 400) << c.name;
+    }
+    EXPECT_EQ(c.applied_revision, head) << c.name;
+  }
+}
+
+TEST_F(LoopTest, TwoLoopsAgainstOnePartnerNeverApplyAtOnce) {
+  // Every round updates all customers: lift the update limit that would refuse that.
+  repo_.Write("gwctl.yaml",
+              "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\n"
+              "spec: {safety: {maxUpdatePercent: 100}}\n");
+  for (int i = 0; i < 20; ++i)
+    repo_.Write(fmt::format("customers/c{}.yaml", i),
+                CustomerYaml(fmt::format("c{}", i), 500, 200));
+  Commit("twenty customers");
+  std::unique_ptr<gwtest::ChildProcess> first, second;
+  std::string url1 = StartLoop(first, {"--interval", "200ms", "--lease-holder", "loop-one"});
+  std::string url2 = StartLoop(second, {"--interval", "200ms", "--lease-holder", "loop-two"});
+  ASSERT_FALSE(url1.empty() || url2.empty());
+  // Both edit the same customers, commit after commit.
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 20; ++i)
+      repo_.Write(fmt::format("customers/c{}.yaml", i),
+                  CustomerYaml(fmt::format("c{}", i), 501 + round, 200));
+    Commit(fmt::format("round {}", round));
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return Billable("c19") == 504; }, std::chrono::seconds(20)))
+      << first->output() << "\n-----\n"
+      << second->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url1) && Ready(url2); }, std::chrono::seconds(20)));
+
+  // The audit log: every acquisition is released before the next one, and every write
+  // happens while some loop holds the lease.
+  auto audit = Operator()->ListAudit("northwind", 0, 100000);
+  ASSERT_TRUE(audit.ok());
+  std::string holder;
+  std::set<std::string> holders;
+  size_t writes = 0;
+  for (const auto& entry : *audit) {
+    if (entry.action == "lease.acquire") {
+      EXPECT_EQ(holder, "") << "acquired by " << entry.target << " while " << holder << " held it";
+      holder = entry.target;
+      holders.insert(holder);
+    } else if (entry.action == "lease.release") {
+      EXPECT_EQ(holder, entry.target);
+      holder.clear();
+    } else if (entry.action != "partner.create") {
+      EXPECT_NE(holder, "") << entry.action << " " << entry.target << " outside a lease";
+      ++writes;
+    }
+  }
+  EXPECT_GT(writes, 20u);
+  EXPECT_EQ(holders, (std::set<std::string>{"loop-one", "loop-two"}));
+}
+
+}  // namespace
+}  // namespace gwctl
