@@ -8,6 +8,7 @@
 #include <fstream>
 #include <functional>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include <fmt/format.h>
@@ -98,7 +99,7 @@ class LoopTest : public ::testing::Test {
     auto line = loop->WaitForLine("listening on ");
     if (!line) return "";
     size_t start = line->find("http://");
-    return line->substr(start, line->find(' ', start) - start);
+    return line->substr(start, line->find_first_of(" \"", start) - start);
   }
 
   nlohmann::json Status(const std::string& url) {
@@ -119,7 +120,7 @@ class LoopTest : public ::testing::Test {
     return c.ok() ? c->spec.value("billableUsers", int64_t{-1}) : -1;
   }
 
-  gwtest::Gatewayd gatewayd_{{"northwind"}};
+  gwtest::Gatewayd gatewayd_{{"northwind", "contoso"}};
   testing::TempRepo repo_;
 };
 
@@ -384,6 +385,109 @@ TEST_F(LoopTest, TwoLoopsAgainstOnePartnerNeverApplyAtOnce) {
   }
   EXPECT_GT(writes, 20u);
   EXPECT_EQ(holders, (std::set<std::string>{"loop-one", "loop-two"}));
+}
+
+TEST_F(LoopTest, AFailingCustomerIsRetriedWithBackoffWhileTheOthersConverge) {
+  // Another partner holds the domain, so the gateway refuses this customer (409).
+  auto contoso = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("contoso"));
+  ASSERT_TRUE(Operator()->EnsurePartner("contoso").ok());
+  gw::CustomerWrite squatter;
+  squatter.spec = {
+      {"product", "ultimate-defense"},
+      {"billableUsers", 1},
+      {"domains", {{"primary", "blocked.example"}}},
+      {"destinations", {{{"host", "mx.blocked.example"}, {"port", 25}, {"preference", 10}}}}};
+  auto held =
+      contoso->PutCustomer("contoso", "squatter", squatter, gw::WriteCondition::CreateOnly());
+  ASSERT_TRUE(held.ok()) << held.status().message();
+  repo_.Write("customers/blocked.yaml", CustomerYaml("blocked", 3));
+  Commit("a customer whose domain is taken");
+
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+  auto customer = [&](const std::string& name) -> nlohmann::json {
+    nlohmann::json status = Status(url);
+    for (const auto& c : status["customers"]) {
+      if (c["name"] == name) return c;
+    }
+    return nullptr;
+  };
+  EXPECT_EQ(customer("a")["state"], "in-sync");
+  EXPECT_EQ(customer("b")["state"], "in-sync");
+  EXPECT_EQ(customer("blocked")["state"], "failed");
+  EXPECT_THAT(customer("blocked")["lastError"].get<std::string>(), HasSubstr("blocked.example"));
+  EXPECT_FALSE(customer("blocked")["nextRetry"].is_null());
+  // Retried on its own (2 s, then 4 s later).
+  ASSERT_TRUE(
+      WaitUntil([&] { return customer("blocked")["failures"] == 2; }, std::chrono::seconds(5)))
+      << loop->output();
+  EXPECT_TRUE(loop->WaitForLine("reason=retry commit="));
+
+  ASSERT_TRUE(contoso->DeleteCustomer("contoso", "squatter", held->version).ok());
+  EXPECT_TRUE(
+      WaitUntil([&] { return customer("blocked")["state"] == "in-sync"; }, std::chrono::seconds(8)))
+      << loop->output();
+  EXPECT_EQ(Billable("blocked"), 3);
+}
+
+TEST_F(LoopTest, SighupReReadsTheWebhookSecret) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h", "--log-format", "json"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+  repo_.Write("secret.txt", "rotated-secret");
+  loop->Signal(SIGHUP);
+  ASSERT_TRUE(loop->WaitForLine("configuration reloaded"));
+  httplib::Client client(url);
+  std::string body = "{}";
+  auto old_secret =
+      client.Post("/hooks/git", {{"X-Gitlab-Token", kSecret}}, body, "application/json");
+  ASSERT_TRUE(old_secret);
+  EXPECT_EQ(old_secret->status, 401);
+  auto new_secret =
+      client.Post("/hooks/git", {{"X-Gitlab-Token", "rotated-secret"}}, body, "application/json");
+  ASSERT_TRUE(new_secret);
+  EXPECT_EQ(new_secret->status, 202);
+
+  loop->Signal(SIGTERM);
+  EXPECT_EQ(loop->Wait(), 0);
+  // --log-format json: every line one object with time, level and msg; no secret in any.
+  std::istringstream lines(loop->output());
+  size_t count = 0;
+  for (std::string line; std::getline(lines, line);) {
+    auto object = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(object.is_discarded()) << line;
+    EXPECT_TRUE(object.contains("time") && object.contains("level") && object.contains("msg"));
+    EXPECT_THAT(line, ::testing::Not(HasSubstr("rotated-secret")));
+    ++count;
+  }
+  EXPECT_GE(count, 5u);
+}
+
+TEST_F(LoopTest, TheStatusPageRendersInAHeadlessBrowser) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+  auto profile = gwtest::MakeTempDir("chromium-profile");
+  auto dom_file = profile / "dom.html";
+  // The page's script fetches /status and re-renders (body data-refreshed="yes") under the
+  // page's own Content-Security-Policy; virtual time lets it run before the DOM is dumped.
+  std::string command = fmt::format(
+      "'{}' --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir='{}' "
+      "--virtual-time-budget=5000 --dump-dom '{}/' > '{}' 2>/dev/null",
+      CHROMIUM_BINARY, profile.string(), url, dom_file.string());
+  ASSERT_EQ(std::system(command.c_str()), 0) << "chromium is needed (ci/setup --tests)";
+  std::ifstream in(dom_file);
+  std::string dom((std::istreambuf_iterator<char>(in)), {});
+  std::filesystem::remove_all(profile);
+  EXPECT_THAT(dom, HasSubstr("data-refreshed=\"yes\""));
+  EXPECT_THAT(
+      dom, HasSubstr("<tr data-customer=\"a\"><td>a</td><td class=\"state in-sync\">in-sync</td>"));
+  EXPECT_THAT(dom, HasSubstr("<tr data-customer=\"b\">"));
+  EXPECT_THAT(dom, HasSubstr("<b id=\"last-result\">"));
 }
 
 }  // namespace
