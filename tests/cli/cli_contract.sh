@@ -1,6 +1,5 @@
 #!/usr/bin/env bash
-# The command-line contract of gwctl validate and gwctl schema: exit codes, output
-# formats, colour rules and help. Usage: cli_contract.sh GWCTL SOURCE_DIR
+# The command-line contract of gwctl: exit codes, output formats, colour rules and help. Usage: cli_contract.sh GWCTL SOURCE_DIR
 set -uo pipefail
 gwctl=$1
 src=$2
@@ -115,6 +114,18 @@ GWCTL_TOKEN=x check plan-unreachable 4 "$gwctl" plan "$work/repo" --gateway http
 contains plan-unreachable-message "cannot reach gateway at http://127.0.0.1:9"
 check apply-help 0 "$gwctl" apply --help
 contains apply-help-plan "--plan"
+
+# gwctl run refuses what it cannot use before it starts anything.
+check run-help 0 "$gwctl" run --help
+contains run-help-drift "--drift-interval"
+contains run-help-signals "SIGHUP re-reads"
+check run-bad-interval 4 "$gwctl" run "$work/repo" --interval soon
+contains run-bad-interval-message "'soon' is not a duration such as 500ms, 30s, 5m or 1h"
+check run-bad-listen 4 "$gwctl" run "$work/repo" --listen nowhere
+contains run-bad-listen-message "--listen nowhere: expected HOST:PORT"
+check run-bad-drift 4 "$gwctl" run "$work/repo" --drift fix
+check run-missing-secret-file 4 "$gwctl" run "$work/repo" --webhook-secret-file /nonexistent/secret
+contains run-missing-secret-file-message "cannot read the webhook secret file /nonexistent/secret"
 rm -rf "$work"
 
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
