@@ -32,7 +32,11 @@ until curl -sf "$url/readyz" >/dev/null; do
 done
 echo "repository: $customers customers, $users users; first pass (apply of everything): $(since "$start") s"
 
-applied() { curl -s "$url/status" | grep -o '"appliedCommit": "[0-9a-f]*"' | grep -q "$1"; }
+applied() {  # the top-level appliedCommit comes first (keys are sorted)
+  local status
+  status=$(curl -s "$url/status")
+  [[ "${status:0:120}" == *"\"appliedCommit\": \"$1\""* ]]
+}
 for run in 1 2 3; do
   sed -i "s/billableUsers: \([0-9]*\)/billableUsers: $((100 + run))/" "$dir/repo/customers/c00001.yaml"
   g commit -qam "bench $run"
