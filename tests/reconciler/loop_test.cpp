@@ -265,7 +265,7 @@ TEST_F(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
       << loop->output();
   auto status = Status(url);
   EXPECT_EQ(status["appliedCommit"], good);
-  EXPECT_THAT(status["lastPass"]["error"].get<std::string>(), HasSubstr("bogusField"));
+  EXPECT_THAT(status["rejectedReason"].get<std::string>(), HasSubstr("bogusField"));
   EXPECT_EQ(Billable("a"), 5);
   EXPECT_TRUE(loop->WaitForLine("is not applied: the manifests are invalid"));
 

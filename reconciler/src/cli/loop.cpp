@@ -62,6 +62,7 @@ nlohmann::json StatusToJson(const LoopStatus& status) {
   return {{"branchCommit", status.branch_commit},
           {"appliedCommit", status.applied_commit},
           {"rejectedCommit", status.rejected_commit},
+          {"rejectedReason", status.rejected_reason},
           {"ready", status.ready},
           {"passes", status.passes},
           {"lastPass",
@@ -148,8 +149,7 @@ void ReconcileLoop::RunPass(unsigned reasons) {
     status_.last_result = result;
     status_.last_pass_at = SystemClock::now();
     status_.last_pass_seconds = seconds;
-    if (result == "ok" || result == "partial" || result == "drift-reported" ||
-        result == "unchanged") {
+    if (result == "ok" || result == "partial" || result == "drift-reported") {
       status_.ready = true;
       status_.last_error.clear();
       metrics_.SetReady(true);
@@ -184,7 +184,8 @@ void ReconcileLoop::RunPass(unsigned reasons) {
   }
   bool is_new = branch.empty() || branch != applied;
   bool known_bad = !branch.empty() && branch == rejected;
-  bool customer_retry = (reasons & kRetry) && !recovering && !(reasons & kDrift);
+  // Only retry timers fired: just the customers that are due. Anything else is a full pass.
+  bool customer_retry = reasons == kRetry && !recovering;
 
   if (is_new && !known_bad && !customer_retry) {
     log_.Info("pass started", {{"reason", ReasonNames(reasons)}, {"commit", Short(branch)}});
@@ -242,6 +243,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
         {{"commit", Short(commit)}, {"detail", why}});
     std::lock_guard lock(mutex_);
     status_.rejected_commit = commit;
+    status_.rejected_reason = why;
     status_.last_error = fmt::format("commit {}: {}", Short(commit), why);
     return result;
   };
@@ -312,6 +314,8 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
     std::lock_guard lock(mutex_);
     if (is_new) {
       status_.applied_commit = commit;
+      status_.rejected_commit.clear();  // the branch has moved past it
+      status_.rejected_reason.clear();
       metrics_.SetCommit(commit);
     }
   }

@@ -58,7 +58,8 @@ struct LoopStatus {
   std::string branch_commit;    // the newest commit seen on the branch
   std::string applied_commit;   // the last good commit, enforced
   std::string rejected_commit;  // the newest commit not applied (invalid or refused), if any
-  std::string last_result;      // of the last pass
+  std::string rejected_reason;
+  std::string last_result;  // of the last pass
   std::string last_error;
   std::optional<std::chrono::system_clock::time_point> last_pass_at;
   double last_pass_seconds = 0;

@@ -53,7 +53,8 @@ async function refresh(){
     document.getElementById('summary').innerHTML=
       'Applied commit <code>'+esc((s.appliedCommit||'none').slice(0,12))+'</code>; branch at <code>'+
       esc((s.branchCommit||'').slice(0,12))+'</code>; last pass: <b id="last-result">'+esc(s.lastPass.result)+
-      '</b> ('+esc(s.passes)+' passes)'+(s.lastPass.error?'<br><span class="failed">'+esc(s.lastPass.error)+'</span>':'');
+      '</b> ('+esc(s.passes)+' passes)'+(s.lastPass.error?'<br><span class="failed">'+esc(s.lastPass.error)+'</span>':'')+
+      (s.rejectedCommit?'<br><span class="failed">Not applied: commit <code>'+esc(s.rejectedCommit.slice(0,12))+'</code>: '+esc(s.rejectedReason)+'</span>':'');
     document.getElementById('customers').innerHTML=s.customers.map(c=>
       '<tr data-customer="'+esc(c.name)+'"><td>'+esc(c.name)+'</td><td class="state '+esc(c.state)+'">'+esc(c.state)+
       '</td><td><code>'+esc((c.appliedCommit||'').slice(0,12))+'</code></td><td>'+esc(c.lastError)+
@@ -78,6 +79,11 @@ std::string StatusPage(const LoopStatus& status) {
   std::string error = status.last_error.empty()
                           ? ""
                           : "<br><span class=\"failed\">" + Escape(status.last_error) + "</span>";
+  if (!status.rejected_commit.empty()) {
+    error +=
+        fmt::format("<br><span class=\"failed\">Not applied: commit <code>{}</code>: {}</span>",
+                    Escape(status.rejected_commit.substr(0, 12)), Escape(status.rejected_reason));
+  }
   return fmt::format(
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
       "<title>gwctl run</title><style>{}</style></head><body>\n"
