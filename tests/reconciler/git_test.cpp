@@ -18,6 +18,7 @@
 #include "git_cli.h"
 #include "gwctl/git_source.h"
 #include "gwctl/validate.h"
+#include "loopback.h"
 #include "process.h"
 #include "temp_repo.h"
 
@@ -280,26 +281,18 @@ TEST_F(GitTest, RequireSignedChecksGpgSignaturesAgainstAKeyring) {
 }
 
 TEST_F(GitTest, AGitServerThatNeverAnswersTimesOut) {
-  // Accepts connections (the kernel's backlog does) but never says a word.
-  int listener = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(listen(listener, 8), 0);
-  socklen_t length = sizeof address;
-  getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  gwtest::SilentListener silent;
+  ASSERT_NE(silent.port(), 0);
   setenv("XDG_CACHE_HOME", (repo_.root() / "cache").c_str(), 1);
   std::string output;
   auto started = std::chrono::steady_clock::now();
-  EXPECT_EQ(RunGwctl({"validate", "--repo",
-                      fmt::format("git://127.0.0.1:{}/silent.git", ntohs(address.sin_port)),
-                      "--git-timeout", "2"},
-                     &output),
-            4);
+  EXPECT_EQ(
+      RunGwctl({"validate", "--repo", fmt::format("git://127.0.0.1:{}/silent.git", silent.port()),
+                "--git-timeout", "2"},
+               &output),
+      4);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(20));
   EXPECT_THAT(output, HasSubstr("gave up after 2 s"));
-  close(listener);
 }
 
 TEST_F(GitTest, AHugeHistoryIsNotRead) {
@@ -412,15 +405,7 @@ TEST_F(GitTest, FollowsAForcePushedBranchOfAServedRemote) {
   // A bare copy served read-only by git daemon on a free loopback port.
   auto served = gwtest::MakeTempDir("git-served");
   Git(served, fmt::format("clone -q --bare '{}' repo.git", repo_.root().string()));
-  int probe = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  socklen_t length = sizeof address;
-  getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length);
-  int port = ntohs(address.sin_port);
-  close(probe);
+  int port = gwtest::PickFreePort();
   gwtest::ChildProcess daemon({"/usr/bin/git", "daemon", "--verbose", "--reuseaddr", "--export-all",
                                "--listen=127.0.0.1", fmt::format("--port={}", port),
                                "--base-path=" + served.string(), served.string()});

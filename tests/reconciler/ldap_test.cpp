@@ -1,9 +1,6 @@
 // LDAP sources against a real slapd: paging past a size limit, TLS in both forms,
 // Active Directory shaped entries, and every failure leaving the gateway's users alone
 // (end to end through the gwctl binary and a real gatewayd).
-#include <netinet/in.h>
-#include <sys/socket.h>
-
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -120,18 +117,10 @@ TEST(LdapSearch, AnUnreachableServerFailsFast) {
 }
 
 TEST(LdapSearch, AServerThatNeverAnswersTimesOut) {
-  // Accepts connections (the kernel completes the handshake) but never reads.
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
-  ASSERT_EQ(listen(fd, 8), 0);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  gwtest::SilentListener silent;  // accepts connections, never answers
+  ASSERT_NE(silent.port(), 0);
   for (const char* scheme : {"ldap", "ldaps"}) {  // ldaps: the TLS handshake never completes
-    LdapSource source =
-        SourceFor(fmt::format("{}://127.0.0.1:{}", scheme, ntohs(address.sin_port)));
+    LdapSource source = SourceFor(fmt::format("{}://127.0.0.1:{}", scheme, silent.port()));
     source.timeout_seconds = 1;
     auto started = std::chrono::steady_clock::now();
     auto found = SearchDirectory(source, "irrelevant");
@@ -144,7 +133,6 @@ TEST(LdapSearch, AServerThatNeverAnswersTimesOut) {
                               : ": connect: no answer within 1 s"));
     EXPECT_LT(took, std::chrono::seconds(4)) << scheme;
   }
-  close(fd);
 }
 
 TEST(LdapSearch, ReferralsAreCountedNotFollowed) {

@@ -16,12 +16,6 @@ namespace gwctl::cli {
 
 namespace {
 
-std::string DefaultHolder() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return fmt::format("gwctl@{}/{}", host, getpid());
-}
-
 // apply --plan FILE: exactly the saved plan, if the gateway is still as it was then.
 int ApplySavedPlan(const std::string& file, const PipelineOptions& options, ApplyOptions apply) {
   std::ifstream in(file);
@@ -112,7 +106,7 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
   command->callback([options, &exit_code] {
     ApplyOptions apply;
     apply.parallelism = options->parallelism;
-    apply.lease_holder = options->holder.empty() ? DefaultHolder() : options->holder;
+    apply.lease_holder = options->holder.empty() ? DefaultLeaseHolder("gwctl") : options->holder;
     if (isatty(STDERR_FILENO)) {
       apply.progress = [](size_t done, size_t total) {
         std::cerr << fmt::format("\rapplying: {}/{} customers", done, total)

@@ -204,6 +204,12 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   return std::nullopt;
 }
 
+std::string DefaultLeaseHolder(const std::string& program) {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return fmt::format("{}@{}/{}", program, host, getpid());
+}
+
 gw::Result<Plan> Replan(Pipeline& p) {
   return ComputePlan(p.desired, *p.gateway, p.plan_options);
 }

@@ -52,6 +52,9 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline,
 // conflict, else 2 with changes, 0 without.
 int PlanExitCode(const Plan& plan);
 
+// "PROGRAM@HOST/PID": who holds the partner's apply lease, unless --lease-holder says.
+std::string DefaultLeaseHolder(const std::string& program);
+
 // Recomputes the plan against the gateway as it is now (after an apply).
 gw::Result<Plan> Replan(Pipeline& pipeline);
 

@@ -1,6 +1,5 @@
 // gwctl run: wires the reconcile loop, its timers and signals (Boost.Asio) and its status
 // server together. The behaviour lives in loop.h and status_server.h.
-#include <unistd.h>
 
 #include <csignal>
 #include <fstream>
@@ -91,12 +90,6 @@ class JitteredTimer {
   std::mt19937 random_;
 };
 
-std::string DefaultHolder() {
-  char host[256] = {};
-  gethostname(host, sizeof host - 1);
-  return fmt::format("gwctl-run@{}/{}", host, getpid());
-}
-
 int Run(const RunOptions& options) {
   LoopLog log(options.log_format == "json");
   auto interval = ParseDurationMs(options.interval);
@@ -121,7 +114,8 @@ int Run(const RunOptions& options) {
   loop_options.pipeline = options;
   loop_options.drift = options.drift == "report" ? DriftMode::kReport : DriftMode::kCorrect;
   loop_options.parallelism = options.parallelism;
-  loop_options.lease_holder = options.holder.empty() ? DefaultHolder() : options.holder;
+  loop_options.lease_holder =
+      options.holder.empty() ? DefaultLeaseHolder("gwctl-run") : options.holder;
   LoopMetrics metrics;
   ReconcileLoop loop(loop_options, log, metrics);
 
