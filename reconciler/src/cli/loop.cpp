@@ -149,7 +149,7 @@ void ReconcileLoop::RunPass(unsigned reasons) {
     if (result != "unchanged") {
       log_.Info("pass finished", {{"result", result}, {"seconds", seconds}});
     }
-    if (result != "failed") pass_failures_ = 0;  // the pass ran: the backoff starts over
+    if (!pass_retry_at_) pass_failures_ = 0;  // the pass ran: the backoff starts over
     std::lock_guard lock(mutex_);
     ++status_.passes;
     status_.last_result = result;
