@@ -122,7 +122,7 @@ class Applier {
     const DesiredCustomer& desired = *by_name_.at(planned.customer);
     CustomerChange change = planned;
     for (int attempt = 0; attempt < 3; ++attempt) {
-      gw::Status status = ApplyOnce(desired, change);
+      gw::Status status = ApplyOnce(change);
       if (status.code() != gw::StatusCode::kFailedPrecondition) return status;
       if (!options_.replan_on_conflict) {
         return gw::Status(status.code(),
@@ -150,7 +150,7 @@ class Applier {
                       "kept changing on the gateway while being applied");
   }
 
-  gw::Status ApplyOnce(const DesiredCustomer& desired, const CustomerChange& change) {
+  gw::Status ApplyOnce(const CustomerChange& change) {
     const std::string& partner = plan_.partner;
     bool create = change.kind == ChangeKind::kCreate;
     if (change.kind == ChangeKind::kReplace) {
@@ -170,7 +170,7 @@ class Applier {
                                          ? gw::WriteCondition::CreateOnly()
                                          : gw::WriteCondition::AtVersion(change.observed_version);
       gw::Status s = Retry([&] {
-        return gateway_.PutCustomer(partner, change.customer, desired.write, condition).status();
+        return gateway_.PutCustomer(partner, change.customer, change.write, condition).status();
       });
       if (!s.ok()) return s;
       std::lock_guard lock(mutex_);

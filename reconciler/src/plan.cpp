@@ -82,6 +82,18 @@ gw::Result<std::vector<gw::User>> ReadAllUsers(gw::GatewayClient& gateway,
   return users;
 }
 
+// Equal, taking inline and CSV as one kind of source: moving a user between a manifest
+// and its CSV file (as export does by count) is not a change on the gateway.
+bool SameDeclaredUser(const gw::User& observed, const gw::User& desired) {
+  auto declared = [](const std::string& source) { return source == "manifest" || source == "csv"; };
+  if (declared(observed.source) && declared(desired.source)) {
+    gw::User same = observed;
+    same.source = desired.source;
+    return same == desired;
+  }
+  return observed == desired;
+}
+
 UserChanges DiffUsers(const std::vector<gw::User>& desired, const std::vector<gw::User>& observed,
                       const std::set<std::string>& failed_sources) {
   UserChanges changes;
@@ -93,7 +105,7 @@ UserChanges DiffUsers(const std::vector<gw::User>& desired, const std::vector<gw
     auto it = have.find(u.address);
     if (it == have.end()) {
       changes.add.push_back(u);
-    } else if (!(*it->second == u)) {
+    } else if (!SameDeclaredUser(*it->second, u)) {
       changes.change.push_back(u);
     }
   }
@@ -130,7 +142,8 @@ size_t CountDomains(const json& spec) {
 
 gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
                                         const gw::Customer* observed, const std::string& owner,
-                                        gw::GatewayClient& gateway, const std::string& partner) {
+                                        gw::GatewayClient& gateway, const std::string& partner,
+                                        bool adopt) {
   CustomerChange change;
   change.customer = desired.name;
   change.file = desired.file;
@@ -145,11 +158,16 @@ gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
   }
   change.observed_version = observed->version;
   change.observed_owner = observed->owner;
-  if (observed->owner != owner) {
+  bool adopting = observed->owner != owner;
+  if (adopting && (!adopt || !observed->owner.empty())) {
     change.kind = ChangeKind::kConflict;
     return change;
   }
   DiffJson(observed->spec, desired.write.spec, "", desired, change.fields);
+  // Where a secret comes from is the repository's business; the secret itself is compared
+  // by fingerprint below.
+  std::erase_if(change.fields,
+                [](const FieldChange& f) { return f.path == "panelLogin.passwordRef"; });
   for (const auto& [key, value] : desired.write.labels) {
     auto it = observed->labels.find(key);
     if (it == observed->labels.end() || it->second != value) {
@@ -191,6 +209,30 @@ gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
     auto users = ReadAllUsers(gateway, partner, desired.name);
     if (!users.ok()) return users.status();
     change.users = DiffUsers(desired.users, *users, desired.failed_sources);
+  }
+  if (adopting) {
+    // Adoption takes only what already matches: ownership is all that changes.
+    if (!change.fields.empty() || !change.users.empty()) {
+      change.kind = ChangeKind::kConflict;
+      change.detail = fmt::format(
+          "differs from its manifest ({} field{}, users +{} ~{} -{}); --adopt takes only exact "
+          "matches",
+          change.fields.size(), change.fields.size() == 1 ? "" : "s", change.users.add.size(),
+          change.users.change.size(), change.users.remove.size());
+      change.fields.clear();
+      change.users = {};
+      return change;
+    }
+    // The document as the gateway has it, with the owner: nothing else is rewritten.
+    change.write.spec = observed->spec;
+    change.write.labels = observed->labels;
+    FieldChange f;
+    f.path = "owner";
+    f.after = owner;
+    f.source = desired.effective ? desired.effective->LocationOf("/metadata/name") : Location{};
+    change.fields.push_back(std::move(f));
+    change.kind = ChangeKind::kUpdate;
+    return change;
   }
   bool replace = std::any_of(change.fields.begin(), change.fields.end(),
                              [](const FieldChange& f) { return f.immutable; });
@@ -327,7 +369,7 @@ gw::Result<Plan> ComputePlan(const DesiredState& desired, gw::GatewayClient& gat
     ReportUserSources(customer, plan);
     auto it = observed.find(customer.name);
     auto change = PlanCustomer(customer, it == observed.end() ? nullptr : it->second, desired.owner,
-                               gateway, desired.partner);
+                               gateway, desired.partner, options.adopt);
     if (!change.ok()) return change.status();
     bool changed =
         change->kind != ChangeKind::kUpdate || !change->fields.empty() || !change->users.empty();

@@ -111,7 +111,11 @@ class TextWriter {
              << "): exists on the gateway but "
              << (c.observed_owner.empty() ? "was made by hand (no owner)"
                                           : fmt::format("is owned by '{}'", c.observed_owner))
-             << "; not changed\n";
+             << "; not changed"
+             << (c.detail.empty()
+                     ? c.observed_owner.empty() ? " (--adopt takes it if it matches)" : ""
+                     : ": " + c.detail)
+             << "\n";
         break;
       case ChangeKind::kReplace:
       case ChangeKind::kUpdate:
@@ -264,6 +268,7 @@ json PlanToJson(const Plan& plan) {
                        {"file", c.file},
                        {"observedVersion", c.observed_version},
                        {"observedOwner", c.observed_owner},
+                       {"detail", c.detail},
                        {"fields", std::move(fields)},
                        {"users",
                         {{"add", addresses(c.users.add)},

@@ -54,6 +54,7 @@ struct CustomerChange {
   std::vector<FieldChange> fields;
   UserChanges users;
   gw::CustomerWrite write;               // for create, update, replace: the document to write
+  std::string detail;                    // for a conflict: why adoption was not possible
   size_t domains = 0, destinations = 0;  // for the summary of a create
   size_t desired_users = 0;
 };
@@ -95,6 +96,9 @@ struct PlanOptions {
   bool force = false;  // go past safety limits and replacements
   std::optional<std::set<std::string>>
       only;  // when set, plan only these customers (and deletes of them)
+  // Take ownership of customers without an owner that match their manifests exactly
+  // (an update of `owner` alone); any difference leaves them a conflict.
+  bool adopt = false;
 };
 
 // Reads the gateway (one snapshot, plus the users of customers whose users differ) and
@@ -109,6 +113,7 @@ SafetyLimits SafetyFromRepository(const LocatedDocument* repository);
 // a version conflict). `observed` is null when the gateway has no such customer.
 gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
                                         const gw::Customer* observed, const std::string& owner,
-                                        gw::GatewayClient& gateway, const std::string& partner);
+                                        gw::GatewayClient& gateway, const std::string& partner,
+                                        bool adopt = false);
 
 }  // namespace gwctl

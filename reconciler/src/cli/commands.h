@@ -11,6 +11,7 @@ void RegisterSchemaCommand(CLI::App& app, int& exit_code);
 void RegisterPlanCommand(CLI::App& app, int& exit_code);
 void RegisterApplyCommand(CLI::App& app, int& exit_code);
 void RegisterRunCommand(CLI::App& app, int& exit_code);
+void RegisterExportCommand(CLI::App& app, int& exit_code);
 
 // True when colour is wanted on the stream: a terminal, and NO_COLOR unset.
 bool UseColor(int fd);

@@ -31,6 +31,9 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
   command->add_flag(
       "--no-ldap", options.no_ldap,
       "Do not query LDAP sources; the users they gave stay on the gateway as they are");
+  command->add_flag("--adopt", options.adopt,
+                    "Take ownership of customers made without gwctl (no owner) that match their "
+                    "manifests exactly; nothing else about them changes");
   command->add_flag("--force", options.force,
                     "Go past safety limits and replacements of immutable fields");
 }
@@ -186,6 +189,7 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   p.plan_options.safety =
       SafetyFromRepository(manifests.repository ? &*manifests.repository : nullptr);
   p.plan_options.force = options.force;
+  p.plan_options.adopt = options.adopt;
   auto plan = ComputePlan(p.desired, *p.gateway, p.plan_options);
   if (!plan.ok()) {
     err << "gwctl: " << p.gateway->Describe() << ": " << plan.status().message() << "\n";

@@ -27,7 +27,9 @@ struct PipelineOptions : SourceOptions {
   std::vector<std::string> customers;
   std::string format = "text";
   bool force = false;
-  bool no_ldap = false;  // --no-ldap: directory sources are not read (their users are kept)
+  bool no_ldap = false;
+  bool adopt = false;  // --adopt: take ownership of exactly matching customers without an owner  //
+                       // --no-ldap: directory sources are not read (their users are kept)
 };
 
 // Adds the options plan and apply share to `command`.

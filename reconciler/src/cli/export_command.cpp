@@ -1,0 +1,187 @@
+// gwctl export: writes customers the gateway holds as manifests (see gwctl/export.h).
+#include <algorithm>
+#include <fstream>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "commands.h"
+#include "gateway/client.h"
+#include "gwctl/exit_codes.h"
+#include "gwctl/export.h"
+#include "gwctl/located_document.h"
+
+namespace gwctl::cli {
+
+namespace {
+
+struct ExportCommandOptions {
+  std::string out;
+  std::vector<std::string> customers;
+  bool all = false;
+  std::string gateway;
+  std::string partner;
+  std::string defaults;
+  size_t inline_users = 50;
+  bool force = false;
+};
+
+// The first document of a YAML file (gwctl.yaml, a defaults file), as JSON.
+gw::Result<nlohmann::json> ReadDocument(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  if (!in && !in.eof()) {
+    return gw::Status(gw::StatusCode::kNotFound, fmt::format("cannot read {}", file));
+  }
+  Diagnostics diagnostics;
+  auto documents = ParseYamlDocuments(file, text, diagnostics);
+  if (diagnostics.has_errors() || documents.empty()) {
+    return gw::Status(gw::StatusCode::kInvalidArgument,
+                      fmt::format("{} is not a YAML document (gwctl validate says why)", file));
+  }
+  return documents.front().value();
+}
+
+int Export(const ExportCommandOptions& options) {
+  namespace fs = std::filesystem;
+  fs::path out = options.out;
+  std::string partner = options.partner;
+  std::string url = options.gateway;
+  if (fs::exists(out / "gwctl.yaml")) {
+    auto repository = ReadDocument((out / "gwctl.yaml").string());
+    if (!repository.ok()) {
+      std::cerr << "gwctl: " << repository.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    if (partner.empty()) partner = repository->value("/metadata/name"_json_pointer, "");
+    if (url.empty()) url = repository->value("/spec/gateway/url"_json_pointer, "");
+  }
+  if (url.empty()) {
+    if (const char* env = std::getenv("GWCTL_GATEWAY"); env && *env) url = env;
+  }
+  if (url.empty()) url = "embedded:" + (out / ".gwctl" / "gateway.db").string();
+  if (partner.empty()) {
+    std::cerr << "gwctl: which partner? --partner NAME, or a gwctl.yaml in " << out.string()
+              << "\n";
+    return kExitCouldNotRun;
+  }
+  if (options.customers.empty() && !options.all) {
+    std::cerr << "gwctl: name customers with --customer NAME, or export them all with --all\n";
+    return kExitCouldNotRun;
+  }
+  nlohmann::json defaults;
+  if (!options.defaults.empty()) {
+    auto read = ReadDocument(options.defaults);
+    if (!read.ok()) {
+      std::cerr << "gwctl: " << read.status().message() << "\n";
+      return kExitCouldNotRun;
+    }
+    defaults = read->value("spec", nlohmann::json::object());
+  }
+
+  gw::ClientOptions client_options;
+  if (const char* token = std::getenv("GWCTL_TOKEN")) client_options.token = token;
+  auto gateway = gw::ConnectGateway(url, client_options);
+  if (!gateway.ok()) {
+    std::cerr << "gwctl: " << gateway.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  auto state = (*gateway)->GetState(partner);
+  if (!state.ok()) {
+    std::cerr << "gwctl: " << url << ": " << state.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  std::vector<const gw::Customer*> chosen;
+  for (const auto& c : state->customers) {
+    if (options.all || std::find(options.customers.begin(), options.customers.end(), c.name) !=
+                           options.customers.end()) {
+      chosen.push_back(&c);
+    }
+  }
+  for (const auto& name : options.customers) {
+    if (std::none_of(chosen.begin(), chosen.end(),
+                     [&](const gw::Customer* c) { return c->name == name; })) {
+      std::cerr << "gwctl: partner " << partner << " has no customer " << name << " on " << url
+                << "\n";
+      return kExitCouldNotRun;
+    }
+  }
+
+  ExportOptions export_options;
+  export_options.inline_users_max = options.inline_users;
+  export_options.defaults_spec = options.defaults.empty() ? nullptr : &defaults;
+  export_options.origin = (*gateway)->Describe();
+  std::vector<ExportedFile> files;
+  for (const gw::Customer* c : chosen) {
+    std::vector<gw::User> users;
+    std::string after;
+    do {
+      auto page = (*gateway)->ListUsers(partner, c->name, after, 10000);
+      if (!page.ok()) {
+        std::cerr << "gwctl: " << url << ": users of " << c->name << ": " << page.status().message()
+                  << "\n";
+        return kExitCouldNotRun;
+      }
+      for (auto& u : page->users) users.push_back(std::move(u));
+      after = page->next_after;
+    } while (!after.empty());
+    auto exported = ExportCustomer(*c, users, export_options);
+    files.insert(files.end(), exported.begin(), exported.end());
+  }
+  // Nothing is overwritten unless asked: check every file before writing any.
+  if (!options.force) {
+    for (const auto& f : files) {
+      if (fs::exists(out / f.path)) {
+        std::cerr << "gwctl: " << (out / f.path).string()
+                  << " exists; nothing was written (--force overwrites)\n";
+        return kExitCouldNotRun;
+      }
+    }
+  }
+  if (!fs::exists(out / "gwctl.yaml")) {
+    files.push_back(
+        {"gwctl.yaml", fmt::format("apiVersion: gwctl/v1\nkind: Repository\nmetadata:\n  "
+                                   "name: {}\nspec: {{}}\n",
+                                   partner)});
+  }
+  for (const auto& f : files) {
+    fs::create_directories((out / f.path).parent_path());
+    std::ofstream file(out / f.path, std::ios::trunc);
+    file << f.content;
+    if (!file.flush()) {
+      std::cerr << "gwctl: cannot write " << (out / f.path).string() << "\n";
+      return kExitCouldNotRun;
+    }
+    std::cout << "wrote " << (out / f.path).string() << "\n";
+  }
+  std::cout << fmt::format("Exported {} customer{} of {} from {}.\n", chosen.size(),
+                           chosen.size() == 1 ? "" : "s", partner, (*gateway)->Describe());
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterExportCommand(CLI::App& app, int& exit_code) {
+  auto options = std::make_shared<ExportCommandOptions>();
+  CLI::App* command = app.add_subcommand(
+      "export", "Write customers the gateway holds as manifests (to adopt them: apply --adopt)");
+  command->add_option("--out", options->out, "The repository directory to write into")->required();
+  command->add_option("--customer", options->customers, "Export this customer (repeatable)");
+  command->add_flag("--all", options->all, "Export every customer of the partner");
+  command->add_option("--gateway", options->gateway,
+                      "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then "
+                      "OUT/gwctl.yaml's spec.gateway.url); token from $GWCTL_TOKEN");
+  command->add_option("--partner", options->partner,
+                      "The partner (default: OUT/gwctl.yaml's metadata.name)");
+  command->add_option("--defaults", options->defaults,
+                      "A PartnerDefaults file: values equal to it are left out of the manifests");
+  command
+      ->add_option("--inline-users", options->inline_users,
+                   "Up to this many users inline; more go to NAME.users.csv")
+      ->capture_default_str();
+  command->add_flag("--force", options->force, "Overwrite files that exist");
+  command->footer("Exit codes: 0 written, 4 could not run (nothing written).");
+  command->callback([options, &exit_code] { exit_code = Export(*options); });
+}
+
+}  // namespace gwctl::cli
