@@ -196,8 +196,17 @@ std::vector<ExportedFile> ExportCustomer(const gw::Customer& customer,
   }
 
   std::vector<const gw::User*> declared;
+  size_t from_directory = 0;
   for (const auto& u : users) {
     if (u.source == "manifest" || u.source == "csv") declared.push_back(&u);
+    if (u.source == "ldap") ++from_directory;
+  }
+  bool has_ldap_source = spec.contains("users") && spec["users"].contains("ldap");
+  if (from_directory > 0 && !has_ldap_source) {
+    header.push_back(
+        fmt::format("note: {} users came from a directory that is not described here; add it under "
+                    "users.ldap, or the plan will remove them.",
+                    from_directory));
   }
   std::vector<ExportedFile> files;
   if (!declared.empty()) {

@@ -116,6 +116,15 @@ check apply-help 0 "$gwctl" apply --help
 contains apply-help-plan "--plan"
 
 # gwctl run refuses what it cannot use before it starts anything.
+# gwctl export needs a target and a choice of customers.
+check export-help 0 "$gwctl" export --help
+contains export-help-adopt "apply --adopt"
+check export-no-out 4 "$gwctl" export --all
+check export-no-choice 4 "$gwctl" export --out "$work/exported" --partner p --gateway "$gw"
+contains export-no-choice-message "name customers with --customer NAME, or export them all with --all"
+check export-no-partner 4 "$gwctl" export --out "$work/nowhere" --all --gateway "$gw"
+contains export-no-partner-message "which partner?"
+
 check run-help 0 "$gwctl" run --help
 contains run-help-drift "--drift-interval"
 contains run-help-signals "SIGHUP re-reads"
