@@ -220,4 +220,17 @@ Result<std::unique_ptr<GatewayClient>> ConnectGateway(const std::string& url,
       fmt::format("gateway '{}' is not http://HOST:PORT, https://HOST:PORT or embedded:PATH", url));
 }
 
+Result<std::vector<User>> ListAllUsers(GatewayClient& gateway, const std::string& partner,
+                                       const std::string& customer) {
+  std::vector<User> users;
+  std::string after;
+  do {
+    auto page = gateway.ListUsers(partner, customer, after, 10000);
+    if (!page.ok()) return page.status();
+    for (auto& u : page->users) users.push_back(std::move(u));
+    after = page->next_after;
+  } while (!after.empty());
+  return users;
+}
+
 }  // namespace gw

@@ -68,20 +68,6 @@ void DiffJson(const json& before, const json& after, const std::string& pointer,
   out.push_back(std::move(change));
 }
 
-gw::Result<std::vector<gw::User>> ReadAllUsers(gw::GatewayClient& gateway,
-                                               const std::string& partner,
-                                               const std::string& customer) {
-  std::vector<gw::User> users;
-  std::string after;
-  do {
-    auto page = gateway.ListUsers(partner, customer, after, 10000);
-    if (!page.ok()) return page.status();
-    for (auto& u : page->users) users.push_back(std::move(u));
-    after = page->next_after;
-  } while (!after.empty());
-  return users;
-}
-
 // Equal, taking inline and CSV as one kind of source: moving a user between a manifest
 // and its CSV file (as export does by count) is not a change on the gateway.
 bool SameDeclaredUser(const gw::User& observed, const gw::User& desired) {
@@ -206,7 +192,7 @@ gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
     change.fields.push_back(std::move(f));
   }
   if (desired.users_digest != observed->users_digest) {
-    auto users = ReadAllUsers(gateway, partner, desired.name);
+    auto users = gw::ListAllUsers(gateway, partner, desired.name);
     if (!users.ok()) return users.status();
     change.users = DiffUsers(desired.users, *users, desired.failed_sources);
   }

@@ -49,6 +49,10 @@ struct ClientOptions {
   std::chrono::milliseconds request_timeout{60000};
 };
 
+// Every user of a customer, page by page, sorted by address.
+Result<std::vector<User>> ListAllUsers(GatewayClient& gateway, const std::string& partner,
+                                       const std::string& customer);
+
 // Connects by URL. Embedded clients open (and create) the store at once; HTTP clients
 // connect lazily, so an unreachable server shows on the first call.
 Result<std::unique_ptr<GatewayClient>> ConnectGateway(const std::string& url,

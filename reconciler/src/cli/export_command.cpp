@@ -113,19 +113,13 @@ int Export(const ExportCommandOptions& options) {
   export_options.origin = (*gateway)->Describe();
   std::vector<ExportedFile> files;
   for (const gw::Customer* c : chosen) {
-    std::vector<gw::User> users;
-    std::string after;
-    do {
-      auto page = (*gateway)->ListUsers(partner, c->name, after, 10000);
-      if (!page.ok()) {
-        std::cerr << "gwctl: " << url << ": users of " << c->name << ": " << page.status().message()
-                  << "\n";
-        return kExitCouldNotRun;
-      }
-      for (auto& u : page->users) users.push_back(std::move(u));
-      after = page->next_after;
-    } while (!after.empty());
-    auto exported = ExportCustomer(*c, users, export_options);
+    auto users = gw::ListAllUsers(**gateway, partner, c->name);
+    if (!users.ok()) {
+      std::cerr << "gwctl: " << url << ": users of " << c->name << ": " << users.status().message()
+                << "\n";
+      return kExitCouldNotRun;
+    }
+    auto exported = ExportCustomer(*c, *users, export_options);
     files.insert(files.end(), exported.begin(), exported.end());
   }
   // Nothing is overwritten unless asked: check every file before writing any.
