@@ -133,6 +133,8 @@ contains run-bad-interval-message "'soon' is not a duration such as 500ms, 30s, 
 check run-bad-listen 4 "$gwctl" run "$work/repo" --listen nowhere
 contains run-bad-listen-message "--listen nowhere: expected HOST:PORT"
 check run-bad-drift 4 "$gwctl" run "$work/repo" --drift fix
+check run-since 4 "$gwctl" run "$work/repo" --since HEAD~1
+contains run-since-message "--since is for a pull request's plan"
 check run-missing-secret-file 4 "$gwctl" run "$work/repo" --webhook-secret-file /nonexistent/secret
 contains run-missing-secret-file-message "cannot read the webhook secret file /nonexistent/secret"
 rm -rf "$work"

@@ -104,6 +104,12 @@ int Run(const RunOptions& options) {
     log.Error("--interval and --drift-interval must be at least 100ms");
     return kExitCouldNotRun;
   }
+  if (!options.since.empty()) {
+    log.Error(
+        "--since is for a pull request's plan; the loop compares each commit with the "
+        "last one it applied by itself");
+    return kExitCouldNotRun;
+  }
   WebhookSecret secret(options.webhook_secret_file);
   if (gw::Status s = secret.Load(); !s.ok()) {
     log.Error(s.message());
