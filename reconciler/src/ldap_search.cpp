@@ -216,7 +216,7 @@ gw::Result<Connection> Connect(const LdapSource& source) {
     return opened;
   }
   // libldap reports every certificate problem as "Connect error": look at the certificate
-  // again, unverified and without sending anything, to say what is wrong with it.
+  // again, unverified and with no bind, to say what is wrong with it.
   auto unverified = Open(source, /*verify_certificate=*/false);
   if (!unverified.ok()) return opened;  // not a certificate problem
   berval der{};
