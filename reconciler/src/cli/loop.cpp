@@ -127,15 +127,23 @@ void ReconcileLoop::RunQueued() {
   if (!stop_) ScheduleRetries();
 }
 
-void ReconcileLoop::PassFailed(const std::string& result, const std::string& error) {
+bool ReconcileLoop::Ready() const {
+  std::lock_guard lock(mutex_);
+  return status_.ready;
+}
+
+void ReconcileLoop::PassFailed(const std::string& result) {
   ++pass_failures_;
   auto wait = Backoff(pass_failures_, kPassBackoffFirst, kPassBackoffMax);
   pass_retry_at_ = std::chrono::steady_clock::now() + wait;
+  std::string error;
+  {
+    std::lock_guard lock(mutex_);
+    error = status_.last_error;
+  }
   log_.Error(
       "pass failed",
       {{"result", result}, {"error", error}, {"retry_in_ms", static_cast<int64_t>(wait.count())}});
-  std::lock_guard lock(mutex_);
-  status_.last_error = error;
 }
 
 void ReconcileLoop::RunPass(unsigned reasons) {
@@ -171,7 +179,11 @@ void ReconcileLoop::RunPass(unsigned reasons) {
   int code = kExitCouldNotRun;
   auto opened = OpenSource(options_.pipeline, code, errors);
   if (!opened) {
-    PassFailed(code == kExitRefused ? "refused" : "failed", Trimmed(errors.str()));
+    {
+      std::lock_guard lock(mutex_);
+      status_.last_error = Trimmed(errors.str());
+    }
+    PassFailed(code == kExitRefused ? "refused" : "failed");
     finish(code == kExitRefused ? "refused" : "failed");
     return;
   }
@@ -197,7 +209,7 @@ void ReconcileLoop::RunPass(unsigned reasons) {
     log_.Info("pass started", {{"reason", ReasonNames(reasons)}, {"commit", Short(branch)}});
     auto outcome = Enforce(branch, &*opened, reasons, {}, /*is_new=*/true);
     if (outcome != "invalid" && outcome != "refused") {
-      if (outcome == "failed") PassFailed(outcome, Status().last_error);
+      if (outcome == "failed") PassFailed(outcome);
       finish(outcome);
       return;
     }
@@ -220,7 +232,7 @@ void ReconcileLoop::RunPass(unsigned reasons) {
                              {"customers", customer_retry ? nlohmann::json(due) : "all"}});
   auto outcome = Enforce(applied, nullptr, reasons, customer_retry ? due : std::set<std::string>{},
                          /*is_new=*/false);
-  if (outcome == "failed") PassFailed(outcome, Status().last_error);
+  if (outcome == "failed") PassFailed(outcome);
   finish(outcome);
 }
 
@@ -231,7 +243,11 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
                                    bool is_new) {
   Pipeline p;
   PipelineOptions options = options_.pipeline;
-  std::string previous = Status().applied_commit;
+  std::string previous;  // the last good commit
+  {
+    std::lock_guard lock(mutex_);
+    previous = status_.applied_commit;
+  }
   if (opened) {
     // A new commit: read and plan only what changed since the last good one, as a pull
     // request's plan does (drift passes still cover everything).

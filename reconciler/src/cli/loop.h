@@ -81,7 +81,8 @@ class ReconcileLoop {
   void Request(Reason reason);
   // Thread-safe: the gateway client is made again (token and URL re-read) before the next pass.
   void Reconnect();
-  LoopStatus Status() const;
+  LoopStatus Status() const;  // a copy, per customer: for /status and the page
+  bool Ready() const;
 
   // Serves requests on the calling thread until Stop().
   void Run();
@@ -95,7 +96,8 @@ class ReconcileLoop {
   void RecordApply(const Plan& plan, const ApplyReport& report, const std::string& commit,
                    const DesiredState& desired, const std::set<std::string>& only);
   void ScheduleRetries();
-  void PassFailed(const std::string& result, const std::string& error);
+  // Schedules the whole pass again with backoff; the reason is in status_.last_error.
+  void PassFailed(const std::string& result);
 
   LoopOptions options_;
   LoopLog& log_;

@@ -111,7 +111,7 @@ StatusServer::StatusServer(ReconcileLoop& loop, LoopMetrics& metrics, LoopLog& l
     res.set_content("ok\n", "text/plain");
   });
   s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
-    bool ready = loop_.Status().ready;
+    bool ready = loop_.Ready();
     res.status = ready ? 200 : 503;
     res.set_content(ready ? "ready\n" : "not ready: no pass has succeeded yet\n", "text/plain");
   });
