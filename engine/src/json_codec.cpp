@@ -195,6 +195,23 @@ json ToJson(const CustomerWrite& w) {
   return out;
 }
 
+namespace {
+
+// A list of users at `pointer` (errors name the element: /upsert/3/address).
+Result<std::vector<User>> UsersFromJson(const json& list, const std::string& pointer) {
+  if (!list.is_array()) return Invalid("expected a list of users", pointer);
+  std::vector<User> users;
+  users.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    auto user = UserFromJson(list[i], fmt::format("{}/{}", pointer, i));
+    if (!user.ok()) return user.status();
+    users.push_back(std::move(*user));
+  }
+  return users;
+}
+
+}  // namespace
+
 Result<UserBatch> UserBatchFromJson(const json& value) {
   Reader r(value, "");
   r.AllowOnly({"upsert", "delete"});
@@ -202,13 +219,9 @@ Result<UserBatch> UserBatchFromJson(const json& value) {
   r.Get("delete", batch.remove);
   if (!r.status().ok()) return r.status();
   if (const json* upsert = r.Raw("upsert")) {
-    if (!upsert->is_array()) return Invalid("expected a list", "/upsert");
-    batch.upsert.reserve(upsert->size());
-    for (size_t i = 0; i < upsert->size(); ++i) {
-      auto user = UserFromJson((*upsert)[i], fmt::format("/upsert/{}", i));
-      if (!user.ok()) return user.status();
-      batch.upsert.push_back(std::move(*user));
-    }
+    auto users = UsersFromJson(*upsert, "/upsert");
+    if (!users.ok()) return users.status();
+    batch.upsert = std::move(*users);
   }
   return batch;
 }
@@ -251,12 +264,10 @@ Result<UserPage> UserPageFromJson(const json& value) {
   r.Get("nextAfter", page.next_after);
   if (!r.status().ok()) return r.status();
   const json* users = r.Raw("users");
-  if (!users || !users->is_array()) return Invalid("expected a list of users", "/users");
-  for (size_t i = 0; i < users->size(); ++i) {
-    auto user = UserFromJson((*users)[i], fmt::format("/users/{}", i));
-    if (!user.ok()) return user.status();
-    page.users.push_back(std::move(*user));
-  }
+  if (!users) return Invalid("expected a list of users", "/users");
+  auto parsed = UsersFromJson(*users, "/users");
+  if (!parsed.ok()) return parsed.status();
+  page.users = std::move(*parsed);
   return page;
 }
 

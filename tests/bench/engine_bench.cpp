@@ -113,13 +113,8 @@ void Run(const std::string& label, gw::GatewayClient& client, long customers, lo
   auto state = client.GetState("bench");
   size_t users_read = 0;
   for (const auto& customer : state->customers) {
-    std::string after;
-    do {
-      auto page = client.ListUsers("bench", customer.name, after, 10000);
-      if (!page.ok()) break;
-      users_read += page->users.size();
-      after = page->next_after;
-    } while (!after.empty());
+    auto read = gw::ListAllUsers(client, "bench", customer.name);
+    if (read.ok()) users_read += read->size();
   }
   std::printf("%-9s full state with users: %zu customers and %zu users in %.2f s\n", label.c_str(),
               state->customers.size(), users_read, Seconds(started));

@@ -171,16 +171,9 @@ class PlanApplyTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::vector<gw::User> UsersOf(const std::string& customer) {
-    std::vector<gw::User> users;
-    std::string after;
-    do {
-      auto page = gateway_->ListUsers(kPartner, customer, after, 1000);
-      EXPECT_TRUE(page.ok());
-      if (!page.ok()) break;
-      users.insert(users.end(), page->users.begin(), page->users.end());
-      after = page->next_after;
-    } while (!after.empty());
-    return users;
+    auto users = gw::ListAllUsers(*gateway_, kPartner, customer);
+    EXPECT_TRUE(users.ok()) << users.status().message();
+    return users.ok() ? std::move(*users) : std::vector<gw::User>{};
   }
 
   testing::TempRepo repo_;
