@@ -10,6 +10,7 @@
 #include <set>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -113,9 +114,28 @@ struct Service::Impl {
   std::unique_ptr<sqlite::Database> db;
   std::mutex mutex;
   std::unordered_map<std::string_view, sqlite::Statement> statements;
+  std::unordered_set<sqlite::Statement*> used;  // since the session began
+
+  // One public call: holds the mutex, and at the end resets every statement it used. A
+  // statement left stepped holds its read transaction open, and the connection would go
+  // on seeing that snapshot, blind to what other processes write to the store.
+  class Session {
+   public:
+    explicit Session(Impl& impl) : impl_(impl), lock_(impl.mutex) {}
+    ~Session() {
+      for (sqlite::Statement* statement : impl_.used) statement->Reset();
+      impl_.used.clear();
+    }
+    Session(const Session&) = delete;
+    Session& operator=(const Session&) = delete;
+
+   private:
+    Impl& impl_;
+    std::lock_guard<std::mutex> lock_;
+  };
 
   // A prepared statement for `sql` (a string literal), reset and ready to bind; prepared
-  // once per store. The pointer stays valid while the service lives.
+  // once per store. The pointer stays valid while the service lives. Only within a Session.
   Result<sqlite::Statement*> Prepare(std::string_view sql) {
     auto it = statements.find(sql);
     if (it == statements.end()) {
@@ -124,6 +144,7 @@ struct Service::Impl {
       it = statements.emplace(sql, std::move(*prepared)).first;
     }
     it->second.Reset();
+    used.insert(&it->second);
     return &it->second;
   }
 
@@ -310,7 +331,7 @@ Status Service::PutPartner(const Actor& actor, const std::string& partner) {
     return Status(StatusCode::kPermissionDenied, "only an operator can create partners");
   if (!ValidName(partner))
     return Invalid(fmt::format("'{}' is not a valid partner name", partner), "/name");
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   auto result = impl_->Write<bool>([&]() -> Result<bool> {
     auto statement =
         impl_->Prepare("INSERT OR IGNORE INTO partners(name, created_at) VALUES (?, ?)");
@@ -327,7 +348,7 @@ Status Service::PutPartner(const Actor& actor, const std::string& partner) {
 Result<std::vector<std::string>> Service::ListPartners(const Actor& actor) {
   if (!actor.is_operator)
     return Status(StatusCode::kPermissionDenied, "only an operator can list partners");
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   auto statement = impl_->Prepare("SELECT name FROM partners ORDER BY name");
   if (!statement.ok()) return statement.status();
   std::vector<std::string> partners;
@@ -345,7 +366,7 @@ Result<std::vector<Customer>> Service::ListCustomers(const Actor& actor,
 }
 
 Result<PartnerState> Service::GetState(const Actor& actor, const std::string& partner) {
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   if (Status s = impl_->db->Execute("BEGIN"); !s.ok()) return s;
   PartnerState state;
@@ -372,7 +393,7 @@ Result<PartnerState> Service::GetState(const Actor& actor, const std::string& pa
 
 Result<Customer> Service::GetCustomer(const Actor& actor, const std::string& partner,
                                       const std::string& name) {
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   auto customer = impl_->LoadCustomer(partner, name);
   if (!customer.ok()) return customer.status();
@@ -410,7 +431,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     fingerprints[pointer] = SecretFingerprint(partner, name, pointer, value);
   }
 
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_->Write<Customer>([&]() -> Result<Customer> {
     auto existing = impl_->LoadCustomer(partner, name);
@@ -549,7 +570,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
 
 Status Service::DeleteCustomer(const Actor& actor, const std::string& partner,
                                const std::string& name, int64_t version) {
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_
       ->Write<bool>([&]() -> Result<bool> {
@@ -582,7 +603,7 @@ Result<UserPage> Service::ListUsers(const Actor& actor, const std::string& partn
                                     const std::string& customer, const std::string& after,
                                     size_t limit) {
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   auto exists = impl_->LoadCustomer(partner, customer);
   if (!exists.ok()) return exists.status();
@@ -620,7 +641,7 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
     return Status(StatusCode::kResourceExhausted, fmt::format("a batch holds at most {} users",
                                                               impl_->options.max_users_per_batch));
   }
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_->Write<UserBatchResult>([&]() -> Result<UserBatchResult> {
     auto existing = impl_->LoadCustomer(partner, customer);
@@ -736,7 +757,7 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
   if (holder.empty()) return Invalid("a lease needs a holder", "/holder");
   if (ttl_seconds < 0 || ttl_seconds > 3600)
     return Invalid("ttl must be 0-3600 seconds", "/ttlSeconds");
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_->Write<Lease>([&]() -> Result<Lease> {
     int64_t now = UnixNow();
@@ -786,7 +807,7 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
 Result<std::vector<AuditEntry>> Service::ListAudit(const Actor& actor, const std::string& partner,
                                                    int64_t after, size_t limit) {
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
-  std::lock_guard lock(impl_->mutex);
+  Impl::Session session(*impl_);
   if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   auto statement = impl_->Prepare(
       "SELECT id, at, partner, actor, action, target, detail FROM audit WHERE partner = ? AND id > "

@@ -102,6 +102,49 @@ TEST(StoreTest, KillNineDuringWritesLosesNothingAcknowledged) {
   std::filesystem::remove_all(dir);
 }
 
+// Two processes on one store (a long-running `gwctl run` and a CI `gwctl apply`, both
+// embedded) are two connections: each must see what the other wrote, at once, and the
+// lease one holds must hold the other off.
+TEST(StoreTest, TwoConnectionsToOneStoreSeeEachOthersWrites) {
+  auto dir = gwtest::MakeTempDir("store-shared");
+  std::string url = "embedded:" + (dir / "gateway.db").string();
+  auto first = std::move(gw::ConnectGateway(url)).value();
+  auto second = std::move(gw::ConnectGateway(url)).value();
+  ASSERT_TRUE(first->EnsurePartner("northwind").ok());
+  ASSERT_TRUE(second->GetState("northwind").ok());  // reads before the other's writes
+
+  ASSERT_TRUE(
+      first->PutCustomer("northwind", "acme", Write("acme"), gw::WriteCondition::CreateOnly())
+          .ok());
+  auto seen = second->GetState("northwind");
+  ASSERT_TRUE(seen.ok()) << seen.status().message();
+  ASSERT_EQ(seen->customers.size(), 1u);
+  EXPECT_EQ(seen->customers[0].name, "acme");
+
+  ASSERT_TRUE(
+      second->PutCustomer("northwind", "globex", Write("globex"), gw::WriteCondition::CreateOnly())
+          .ok());
+  gw::UserBatch batch;
+  gw::User ann;
+  ann.address = "ann@globex.example";
+  batch.upsert.push_back(ann);
+  ASSERT_TRUE(second->BatchUsers("northwind", "globex", batch).ok());
+  auto both = first->GetState("northwind");
+  ASSERT_TRUE(both.ok()) << both.status().message();
+  EXPECT_EQ(both->customers.size(), 2u);
+  EXPECT_EQ(both->revision, seen->revision + 2);
+  auto users = gw::ListAllUsers(*first, "northwind", "globex");
+  ASSERT_TRUE(users.ok()) << users.status().message();
+  ASSERT_EQ(users->size(), 1u);
+
+  ASSERT_TRUE(first->TakeLease("northwind", "loop", 60).ok());
+  auto refused = second->TakeLease("northwind", "ci", 60);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), gw::StatusCode::kConflict);
+  ASSERT_TRUE(first->TakeLease("northwind", "loop", 0).ok());
+  EXPECT_TRUE(second->TakeLease("northwind", "ci", 60).ok());
+}
+
 class DamagedStoreTest : public ::testing::Test {
  protected:
   void SetUp() override {

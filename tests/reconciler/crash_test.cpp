@@ -15,22 +15,41 @@ namespace {
 
 class CrashTest : public ::testing::TestWithParam<std::string> {};
 
-TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
-  gwctl::testing::TempRepo repo;
-  repo.WriteRepository("northwind");
-  constexpr int kCustomers = 40, kUsers = 300;
-  for (int c = 0; c < kCustomers; ++c) {
+// Round `round` of the repository: every customer's billableUsers and every user's first
+// name change, so each round is a full apply (40 customer updates, 12,000 user updates).
+void WriteRound(const gwctl::testing::TempRepo& repo, int round, int customers, int users) {
+  for (int c = 0; c < customers; ++c) {
     std::string name = fmt::format("c{:02d}", c);
     repo.Write("customers/" + name + ".yaml",
                fmt::format("apiVersion: gwctl/v1\nkind: Customer\nmetadata: {{name: {0}}}\nspec:\n"
-                           "  product: ultimate-defense\n  billableUsers: 500\n  domains: "
+                           "  product: ultimate-defense\n  billableUsers: {1}\n  domains: "
                            "{{primary: {0}.example}}\n"
                            "  destinations: mx.{0}.example\n  users: {{csv: [{0}.csv]}}\n",
-                           name));
+                           name, 500 + round));
     std::string csv = "email,first_name\n";
-    for (int u = 0; u < kUsers; ++u) csv += fmt::format("u{}@{}.example,U{}\n", u, name, u);
+    for (int u = 0; u < users; ++u)
+      csv += fmt::format("u{}@{}.example,U{} r{}\n", u, name, u, round);
     repo.Write("customers/" + name + ".csv", csv);
   }
+}
+
+// How many customers on the gateway carry round `round`'s billableUsers.
+int CustomersAtRound(gw::GatewayClient& client, int round) {
+  auto state = client.GetState("northwind");
+  if (!state.ok()) return -1;
+  int count = 0;
+  for (const auto& customer : state->customers)
+    if (customer.spec.value("billableUsers", 0) == 500 + round) ++count;
+  return count;
+}
+
+TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
+  gwctl::testing::TempRepo repo;
+  // Every round updates every customer, which the default safety limit refuses.
+  repo.Write("gwctl.yaml",
+             "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\n"
+             "spec: {safety: {maxUpdatePercent: 100}}\n");
+  constexpr int kCustomers = 40, kUsers = 300, kRounds = 12;
 
   std::unique_ptr<gwtest::Gatewayd> gatewayd;
   std::string url;
@@ -44,20 +63,40 @@ TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
   } else {
     url = "embedded:" + (repo.root() / "gateway.db").string();
   }
+  gw::ClientOptions options;
+  options.token = gwtest::Gatewayd::PartnerToken("northwind");
+  // The test watches the gateway while gwctl writes (over HTTP, or as a second SQLite
+  // connection to the embedded store).
+  auto client = std::move(gw::ConnectGateway(url, options)).value();
   std::vector<std::string> apply = {GWCTL_BINARY,    "apply", repo.root().string(), "--yes",
                                     "--gateway",     url,     "--lease-holder",     "crash-test",
                                     "--parallelism", "4"};
 
+  // Even rounds are killed once a random number of customers are written, so the kill
+  // always lands inside the apply however fast this machine is; odd rounds after a random
+  // delay, which may fall in planning, in the lease, or after the end.
   std::mt19937 random(std::random_device{}());
   int killed_mid_apply = 0;
-  for (int i = 0; i < 12; ++i) {
+  for (int round = 1; round <= kRounds; ++round) {
+    WriteRound(repo, round, kCustomers, kUsers);
     gwtest::ChildProcess gwctl(apply);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20 + random() % 250));
+    if (round % 2 == 0) {
+      int target = 1 + static_cast<int>(random() % (kCustomers - 10));
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+      while (!gwctl.Exited() && CustomersAtRound(*client, round) < target &&
+             std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(random() % 150));
+    }
     gwctl.Signal(SIGKILL);
-    if (gwctl.Wait() == 128 + SIGKILL) ++killed_mid_apply;
+    int code = gwctl.Wait();
+    int written = CustomersAtRound(*client, round);
+    if (code == 128 + SIGKILL && written > 0 && written < kCustomers) ++killed_mid_apply;
   }
+  std::printf("killed with some customers written and some not in %d of %d runs\n",
+              killed_mid_apply, kRounds);
   EXPECT_GT(killed_mid_apply, 0);
-  std::printf("killed mid-apply in %d of 12 runs\n", killed_mid_apply);
 
   gwtest::ChildProcess finish(apply);
   EXPECT_EQ(finish.Wait(), 0) << finish.output();
@@ -65,15 +104,20 @@ TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
   gwtest::ChildProcess check(plan);
   EXPECT_EQ(check.Wait(), 0) << check.output();
 
-  // Directly on the gateway: every customer with exactly its users.
-  gw::ClientOptions options;
-  options.token = gwtest::Gatewayd::PartnerToken("northwind");
-  auto client = std::move(gw::ConnectGateway(url, options)).value();
+  // Directly on the gateway: every customer at the last round, with exactly its users.
   auto state = client->GetState("northwind");
   ASSERT_TRUE(state.ok()) << state.status().message();
   ASSERT_EQ(state->customers.size(), static_cast<size_t>(kCustomers));
-  for (const auto& customer : state->customers)
+  for (const auto& customer : state->customers) {
     EXPECT_EQ(customer.user_count, kUsers) << customer.name;
+    EXPECT_EQ(customer.spec.value("billableUsers", 0), 500 + kRounds) << customer.name;
+  }
+  auto users = gw::ListAllUsers(*client, "northwind", "c07");
+  ASSERT_TRUE(users.ok()) << users.status().message();
+  ASSERT_EQ(users->size(), static_cast<size_t>(kUsers));
+  for (const auto& user : *users)
+    EXPECT_EQ(user.first_name.substr(user.first_name.find(' ')), fmt::format(" r{}", kRounds))
+        << user.address;
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, CrashTest, ::testing::Values("embedded", "http"),
