@@ -313,7 +313,15 @@ TEST_F(LoopTest, SigtermDuringAnApplyLeavesAStateTheNextStartFinishes) {
   std::string url = StartLoop(loop, {"--interval", "1h", "--parallelism", "1"});
   ASSERT_FALSE(url.empty()) << loop->output();
   ASSERT_TRUE(loop->WaitForLine("pass started"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  // Signalled once the first customer is on the gateway: inside the apply, however fast
+  // this machine is.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto written = Operator()->GetState("northwind");
+        return written.ok() && written->customers.size() > 2;
+      },
+      std::chrono::seconds(30)))
+      << loop->output();
   loop->Signal(SIGTERM);
   auto stopped = Clock::now();
   EXPECT_EQ(loop->Wait(), 0) << loop->output();
