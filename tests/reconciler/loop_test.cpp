@@ -89,7 +89,7 @@ class LoopTest : public ::testing::Test {
                                      "--ref",
                                      "main",
                                      "--gateway",
-                                     gatewayd_.url(),
+                                     gateway_url_.empty() ? gatewayd_.url() : gateway_url_,
                                      "--listen",
                                      "127.0.0.1:0",
                                      "--webhook-secret-file",
@@ -121,6 +121,7 @@ class LoopTest : public ::testing::Test {
   }
 
   gwtest::Gatewayd gatewayd_{{"northwind", "contoso"}};
+  std::string gateway_url_;  // the loop's --gateway when not gatewayd_
   testing::TempRepo repo_;
 };
 
@@ -226,6 +227,40 @@ TEST_F(LoopTest, AHandEditOnTheGatewayIsCorrected) {
   auto metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("gwctl_drift_found_total 1"));
+}
+
+// The embedded store shared by processes: the loop keeps its connection open from pass to
+// pass, and must still see a hand edit another process makes, and let a CI apply through.
+TEST_F(LoopTest, AnEmbeddedLoopSeesWhatOtherProcessesWriteToItsStore) {
+  gateway_url_ = "embedded:" + (repo_.root() / "gateway.db").string();
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h", "--drift-interval", "300ms"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
+
+  auto store = std::move(gw::ConnectGateway(gateway_url_)).value();
+  auto billable = [&] {
+    auto c = store->GetCustomer("northwind", "a");
+    return c.ok() ? c->spec.value("billableUsers", int64_t{-1}) : -1;
+  };
+  auto a = store->GetCustomer("northwind", "a");
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  gw::CustomerWrite edit{a->owner, a->applied_revision, a->labels, a->spec, {}};
+  edit.spec["billableUsers"] = 99;
+  ASSERT_TRUE(
+      store->PutCustomer("northwind", "a", edit, gw::WriteCondition::AtVersion(a->version)).ok());
+  EXPECT_TRUE(WaitUntil([&] { return billable() == 5; }, std::chrono::seconds(5)))
+      << loop->output();
+
+  // A CI job applies a newer manifest to the same store while the loop runs.
+  repo_.Write("customers/a.yaml", CustomerYaml("a", 12));
+  gwtest::ChildProcess apply({GWCTL_BINARY, "apply", repo_.root().string(), "--yes", "--gateway",
+                              gateway_url_, "--lease-holder", "ci"});
+  EXPECT_EQ(apply.Wait(), 0) << apply.output();
+  EXPECT_EQ(billable(), 12);
+  // The loop enforces its branch, which does not have that commit: it puts 5 back.
+  EXPECT_TRUE(WaitUntil([&] { return billable() == 5; }, std::chrono::seconds(5)))
+      << loop->output();
 }
 
 TEST_F(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
