@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -56,6 +57,11 @@ void WriteError(httplib::Response& res, int http, const std::string& message,
 
 void WriteStatus(httplib::Response& res, const Status& status) {
   WriteError(res, HttpStatusFor(status.code()), status.message(), status.field());
+  // A busy store clears within seconds: tell clients when to come back, not to give up.
+  if (status.code() == StatusCode::kUnavailable) {
+    int64_t seconds = std::max<int64_t>(1, (status.retry_after_ms() + 999) / 1000);
+    res.set_header("Retry-After", std::to_string(seconds));
+  }
 }
 
 void WriteJson(httplib::Response& res, int http, const json& body) {

@@ -22,7 +22,7 @@ void Log(const std::string& message) {
 }
 
 int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
-          gw::AdminServerOptions options) {
+          const gw::ServiceOptions& store, gw::AdminServerOptions options) {
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
     Log(fmt::format("--listen {}: expected HOST:PORT", listen));
@@ -47,7 +47,7 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::string store_path = (std::filesystem::path(data) / "gateway.db").string();
-  auto service = gw::Service::Open(store_path);
+  auto service = gw::Service::Open(store_path, store);
   if (!service.ok()) {
     Log(service.status().message());
     return 1;
@@ -106,6 +106,12 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "Request threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  gw::ServiceOptions store;
+  app.add_option("--store-busy-timeout-ms", store.busy_timeout_ms,
+                 "How long a write waits while another process holds the store; then the "
+                 "request is answered 503 with Retry-After")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600'000));
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"
@@ -136,5 +142,5 @@ int main(int argc, char** argv) {
     Log("--tokens FILE is required (see --help)");
     return 2;
   }
-  return Serve(data, listen, tokens, options);
+  return Serve(data, listen, tokens, store, options);
 }

@@ -263,7 +263,7 @@ Result<std::unique_ptr<Service>> Service::Open(const std::string& path, ServiceO
       return Status(StatusCode::kUnavailable,
                     fmt::format("cannot create {}: {}", parent.string(), ec.message()));
   }
-  auto db = sqlite::Database::Open(path, !exists);
+  auto db = sqlite::Database::Open(path, !exists, options.busy_timeout_ms);
   if (!db.ok()) return db.status();
   auto impl = std::make_unique<Impl>();
   impl->options = options;

@@ -22,13 +22,28 @@ Statement& Statement::BindNull(int index) {
   return *this;
 }
 
+namespace {
+
+// An error from SQLite as a Status: a store another connection keeps locked is a
+// temporary condition the caller may retry, a read-only one an environment failure.
+Status StoreError(int rc, const std::string& message) {
+  if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("store: busy: another writer held the store too long ({}); "
+                              "try again",
+                              message))
+        .set_retry_after_ms(1000);
+  }
+  return Status(rc == SQLITE_READONLY ? StatusCode::kUnavailable : StatusCode::kInternal,
+                fmt::format("store: {}", message));
+}
+
+}  // namespace
+
 bool Statement::Step(Status& status) {
   int rc = sqlite3_step(statement_);
   if (rc == SQLITE_ROW) return true;
-  if (rc != SQLITE_DONE) {
-    status = Status(rc == SQLITE_READONLY ? StatusCode::kUnavailable : StatusCode::kInternal,
-                    fmt::format("store: {}", sqlite3_errmsg(db_)));
-  }
+  if (rc != SQLITE_DONE) status = StoreError(rc, sqlite3_errmsg(db_));
   return false;
 }
 
@@ -45,7 +60,8 @@ void Statement::Reset() {
   sqlite3_clear_bindings(statement_);
 }
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool create) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool create,
+                                                 int busy_timeout_ms) {
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
@@ -54,17 +70,17 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool c
     sqlite3_close_v2(db);
     return Status(StatusCode::kUnavailable, fmt::format("cannot open store {}: {}", path, message));
   }
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, busy_timeout_ms);
   sqlite3_extended_result_codes(db, 0);
   return std::unique_ptr<Database>(new Database(db));
 }
 
 Status Database::Execute(const std::string& sql) {
   char* error = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
+  if (int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &error); rc != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errstr(rc);
     sqlite3_free(error);
-    return Status(StatusCode::kInternal, fmt::format("store: {}", message));
+    return StoreError(rc, message);
   }
   return Status::Ok();
 }

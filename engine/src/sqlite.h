@@ -55,8 +55,11 @@ class Statement {
 
 class Database {
  public:
-  // Opens an existing file, or creates it when `create` is true.
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, bool create);
+  // Opens an existing file, or creates it when `create` is true. A statement that finds
+  // the store locked by another connection waits up to `busy_timeout_ms`, then fails
+  // with kUnavailable and a retry hint.
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, bool create,
+                                                int busy_timeout_ms);
   ~Database() { sqlite3_close_v2(db_); }
 
   Status Execute(const std::string& sql);  // one or more statements, no rows

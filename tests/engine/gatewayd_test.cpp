@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "gatewayd_fixture.h"
+#include "store_lock.h"
 
 namespace {
 
@@ -115,6 +116,34 @@ TEST_F(GatewaydTest, ADomainOfAnotherPartnerIs409) {
                        "/v1/partners/contoso/customers/mine");
   EXPECT_EQ(r->status, 409);
   EXPECT_THAT(r->body, ::testing::Not(HasSubstr("northwind")));
+}
+
+// Another process (an embedded gwctl, a backup) holding the store's write lock past the
+// busy timeout: a write is 503 with Retry-After and changes nothing; reads go on.
+TEST_F(GatewaydTest, AStoreLockedByAnotherProcessIs503WithRetryAfter) {
+  gatewayd_ =
+      std::make_unique<Gatewayd>(std::vector<std::string>{"northwind"},
+                                 std::vector<std::string>{"--store-busy-timeout-ms", "200"});
+  ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
+  ASSERT_TRUE(gatewayd_->Client(Gatewayd::kOperatorToken)->EnsurePartner("northwind").ok());
+  http_ = std::make_unique<httplib::Client>(gatewayd_->url());
+
+  gwtest::StoreWriteLock lock(gatewayd_->store_path());
+  ASSERT_TRUE(lock.held());
+  auto refused = PutCustomer(kCustomer);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(Error(refused)["code"], "unavailable");
+  EXPECT_THAT(Error(refused)["message"].get<std::string>(), HasSubstr("busy"));
+  auto state =
+      http_->Get("/v1/partners/northwind/state", Auth(Gatewayd::PartnerToken("northwind")));
+  ASSERT_TRUE(state);
+  EXPECT_EQ(state->status, 200);
+  EXPECT_EQ(json::parse(state->body)["customers"].size(), 0u);
+
+  lock.Release();
+  EXPECT_EQ(PutCustomer(kCustomer)->status, 201);
 }
 
 TEST_F(GatewaydTest, OversizedBodiesAre413) {

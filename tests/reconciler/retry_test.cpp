@@ -1,6 +1,6 @@
 // WithRetries and the HTTP client together against a gateway that is overloaded at
-// first: 503 and 429 with Retry-After, then an answer. (The server here is a stand-in
-// that only answers GET /state; every other behaviour is tested against gatewayd.)
+// first: 503 and 429 with Retry-After, then an answer; first from a stand-in server that
+// only answers GET /state, then from gatewayd whose store another process keeps locked.
 #include <httplib.h>
 
 #include <gtest/gtest.h>
@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "gateway/client.h"
+#include "gatewayd_fixture.h"
 #include "gwctl/apply.h"
+#include "store_lock.h"
 
 namespace {
 
@@ -52,6 +54,38 @@ TEST(RetryTest, HonoursRetryAfterAndRetriesPassingFailures) {
   EXPECT_EQ(state->revision, 7);
   EXPECT_EQ(calls, 3);
   EXPECT_GE(waited, std::chrono::seconds(2));  // two Retry-After: 1, each honoured
+}
+
+TEST(RetryTest, AWriteWaitsOutAStoreAnotherProcessHoldsForAWhile) {
+  gwtest::Gatewayd gatewayd({"northwind"}, {"--store-busy-timeout-ms", "200"});
+  ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+  ASSERT_TRUE(gatewayd.Client(gwtest::Gatewayd::kOperatorToken)->EnsurePartner("northwind").ok());
+  auto client = gatewayd.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+
+  gwtest::StoreWriteLock lock(gatewayd.store_path());
+  ASSERT_TRUE(lock.held());
+  std::thread releaser([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    lock.Release();
+  });
+  gw::CustomerWrite write;
+  write.spec = {{"product", "ultimate-defense"},
+                {"billableUsers", 1},
+                {"domains", {{"primary", "acme.example"}}},
+                {"destinations", "mx.acme.example"}};
+  int calls = 0;
+  auto started = std::chrono::steady_clock::now();
+  gw::Status status = gwctl::WithRetries(5, [&] {
+    ++calls;
+    return client->PutCustomer("northwind", "acme", write, gw::WriteCondition::CreateOnly())
+        .status();
+  });
+  auto waited = std::chrono::steady_clock::now() - started;
+  releaser.join();
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_GE(calls, 2);
+  EXPECT_GE(waited, std::chrono::milliseconds(1500));
+  EXPECT_TRUE(client->GetCustomer("northwind", "acme").ok());
 }
 
 TEST(RetryTest, MistakesAreNotRetried) {

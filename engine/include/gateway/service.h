@@ -35,6 +35,10 @@ struct Actor {
 struct ServiceOptions {
   size_t max_users_per_batch = 50'000;
   size_t max_page_size = 10'000;
+  // How long a call waits while another process (a second gatewayd, an embedded gwctl)
+  // holds the store's write lock; then it fails with kUnavailable, which gatewayd answers
+  // with 503 and Retry-After.
+  int busy_timeout_ms = 5000;
 };
 
 class Service {
