@@ -337,6 +337,13 @@ TEST_F(LoopTest, AGatewayDownForAWhileThenBackConverges) {
   ASSERT_TRUE(gatewayd_.started());
   EXPECT_TRUE(WaitUntil([&] { return Billable("a") == 11; }, std::chrono::seconds(10)))
       << loop->output();
+  // Down for about 2 s with a poll every 300 ms: the backoff (1 s, then 2 s), not the
+  // poll, set the pace of the attempts.
+  size_t failed = 0;
+  for (size_t at = 0; (at = loop->output().find("pass failed", at)) != std::string::npos; ++at)
+    ++failed;
+  EXPECT_GE(failed, 1u);
+  EXPECT_LE(failed, 4u) << loop->output();
 }
 
 TEST_F(LoopTest, SigtermDuringAnApplyLeavesAStateTheNextStartFinishes) {

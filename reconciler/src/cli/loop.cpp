@@ -120,6 +120,13 @@ void ReconcileLoop::RunQueued() {
     posted_ = false;
   }
   if (stop_ || reasons == 0) return;
+  // While passes cannot run (gateway or git unreachable), polls and drift ticks wait for
+  // the backoff; the retry starts over with a full pass anyway. A reload (SIGHUP, perhaps
+  // with the fix) tries at once.
+  if (pass_retry_at_ && std::chrono::steady_clock::now() < *pass_retry_at_ && !reconnect_) {
+    ScheduleRetries();
+    return;
+  }
   RunPass(reasons);
   // A pass over thousands of customers leaves hundreds of MiB freed but kept by malloc;
   // an idle daemon should give them back.
@@ -402,7 +409,7 @@ void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,
 
 void ReconcileLoop::ScheduleRetries() {
   std::optional<std::chrono::steady_clock::time_point> earliest = pass_retry_at_;
-  {
+  if (!earliest) {  // a failed pass retries every customer with it
     std::lock_guard lock(mutex_);
     auto now_system = SystemClock::now();
     auto now_steady = std::chrono::steady_clock::now();
