@@ -121,8 +121,8 @@ void ReconcileLoop::RunQueued() {
   }
   if (stop_ || reasons == 0) return;
   // While passes cannot run (gateway or git unreachable), polls, drift ticks and webhooks
-  // wait for the backoff; the retry starts over with a full pass anyway. A reload (SIGHUP, perhaps
-  // with the fix) tries at once.
+  // wait for the backoff; the retry starts over with a full pass anyway. A reload
+  // (SIGHUP, perhaps with the fix) tries at once.
   if (pass_retry_at_ && std::chrono::steady_clock::now() < *pass_retry_at_ && !reconnect_) {
     ScheduleRetries();
     return;
