@@ -102,9 +102,9 @@ class LoopTest : public ::testing::Test {
     return line->substr(start, line->find_first_of(" \"", start) - start);
   }
 
-  nlohmann::json Status(const std::string& url) {
+  nlohmann::json Status(const std::string& url, const std::string& query = "") {
     httplib::Client client(url);
-    auto res = client.Get("/status");
+    auto res = client.Get("/status" + query);
     if (!res || res->status != 200) return {};
     return nlohmann::json::parse(res->body);
   }
@@ -516,28 +516,86 @@ TEST_F(LoopTest, SighupReReadsTheWebhookSecret) {
   EXPECT_GE(count, 5u);
 }
 
+// The status page at `url` as headless Chromium leaves it: the page's script fetches
+// /status and re-renders (body data-refreshed="yes") under the page's own
+// Content-Security-Policy; virtual time lets it run before the DOM is dumped.
+std::string RenderedPage(const std::string& url) {
+  auto profile = gwtest::MakeTempDir("chromium-profile");
+  auto dom_file = profile / "dom.html";
+  std::string command = fmt::format(
+      "'{}' --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir='{}' "
+      "--virtual-time-budget=5000 --dump-dom '{}/' > '{}' 2>/dev/null",
+      CHROMIUM_BINARY, profile.string(), url, dom_file.string());
+  int code = std::system(command.c_str());
+  std::ifstream in(dom_file);
+  std::string dom((std::istreambuf_iterator<char>(in)), {});
+  std::filesystem::remove_all(profile);
+  EXPECT_EQ(code, 0) << "chromium is needed (ci/setup --tests)";
+  return dom;
+}
+
 TEST_F(LoopTest, TheStatusPageRendersInAHeadlessBrowser) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1h"});
   ASSERT_FALSE(url.empty()) << loop->output();
   ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
-  auto profile = gwtest::MakeTempDir("chromium-profile");
-  auto dom_file = profile / "dom.html";
-  // The page's script fetches /status and re-renders (body data-refreshed="yes") under the
-  // page's own Content-Security-Policy; virtual time lets it run before the DOM is dumped.
-  std::string command = fmt::format(
-      "'{}' --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir='{}' "
-      "--virtual-time-budget=5000 --dump-dom '{}/' > '{}' 2>/dev/null",
-      CHROMIUM_BINARY, profile.string(), url, dom_file.string());
-  ASSERT_EQ(std::system(command.c_str()), 0) << "chromium is needed (ci/setup --tests)";
-  std::ifstream in(dom_file);
-  std::string dom((std::istreambuf_iterator<char>(in)), {});
-  std::filesystem::remove_all(profile);
+  std::string dom = RenderedPage(url);
   EXPECT_THAT(dom, HasSubstr("data-refreshed=\"yes\""));
   EXPECT_THAT(
       dom, HasSubstr("<tr data-customer=\"a\"><td>a</td><td class=\"state in-sync\">in-sync</td>"));
   EXPECT_THAT(dom, HasSubstr("<tr data-customer=\"b\">"));
   EXPECT_THAT(dom, HasSubstr("<b id=\"last-result\">"));
+}
+
+// Hundreds of customers: /status filters by state and by name and counts every state;
+// the page lists the customers that need attention and counts the rest.
+TEST_F(LoopTest, StatusFiltersAndThePageOfALargePartnerListsWhatNeedsAttention) {
+  ASSERT_TRUE(Operator()->EnsurePartner("contoso").ok());
+  gw::CustomerWrite squatter;
+  squatter.spec = {{"product", "ultimate-defense"},
+                   {"billableUsers", 1},
+                   {"domains", {{"primary", "blocked.example"}}},
+                   {"destinations", "mx.blocked.example"}};
+  ASSERT_TRUE(gatewayd_.Client(gwtest::Gatewayd::PartnerToken("contoso"))
+                  ->PutCustomer("contoso", "squatter", squatter, gw::WriteCondition::CreateOnly())
+                  .ok());
+  for (int i = 0; i < 250; ++i)
+    repo_.Write(fmt::format("customers/c{:03d}.yaml", i),
+                CustomerYaml(fmt::format("c{:03d}", i), 1));
+  repo_.Write("customers/blocked.yaml", CustomerYaml("blocked", 3));
+  Commit("252 customers and one whose domain is taken");
+
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(20))) << loop->output();
+  nlohmann::json all = Status(url);
+  EXPECT_EQ(all["customerStates"], (nlohmann::json{{"in-sync", 252}, {"failed", 1}}));
+  EXPECT_EQ(all["customers"].size(), 253u);
+
+  nlohmann::json failed = Status(url, "?state=failed,conflict");
+  ASSERT_EQ(failed["customers"].size(), 1u);
+  EXPECT_EQ(failed["customers"][0]["name"], "blocked");
+  EXPECT_EQ(failed["customerStates"], all["customerStates"]);
+  nlohmann::json one = Status(url, "?customer=c007");
+  ASSERT_EQ(one["customers"].size(), 1u);
+  EXPECT_EQ(one["customers"][0]["state"], "in-sync");
+  EXPECT_EQ(Status(url, "?customer=nobody")["customers"].size(), 0u);
+  auto bogus = httplib::Client(url).Get("/status?state=broken");
+  ASSERT_TRUE(bogus);
+  EXPECT_EQ(bogus->status, 400);
+  EXPECT_THAT(bogus->body, HasSubstr("unknown state 'broken'"));
+
+  // The page as served, and as its script re-renders it.
+  auto served = httplib::Client(url).Get("/");
+  ASSERT_TRUE(served);
+  std::string dom = RenderedPage(url);
+  for (const std::string& page : {served->body, dom}) {
+    EXPECT_THAT(page, HasSubstr("<tr data-customer=\"blocked\">"));
+    EXPECT_THAT(page, ::testing::Not(HasSubstr("data-customer=\"c007\"")));
+    EXPECT_THAT(page, HasSubstr("252 customers in sync are not listed"));
+  }
+  EXPECT_THAT(dom, HasSubstr("data-refreshed=\"yes\""));
 }
 
 }  // namespace

@@ -50,9 +50,17 @@ std::string ReasonNames(unsigned reasons) {
 
 }  // namespace
 
-nlohmann::json StatusToJson(const LoopStatus& status) {
+bool StatusFilter::Selects(const std::string& name, const CustomerStatus& customer_status) const {
+  return (customer.empty() || customer == name) &&
+         (states.empty() || states.count(customer_status.state));
+}
+
+nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter) {
   nlohmann::json customers = nlohmann::json::array();
+  nlohmann::json counts = nlohmann::json::object();
   for (const auto& [name, c] : status.customers) {
+    counts[c.state] = counts.value(c.state, 0) + 1;
+    if (!filter.Selects(name, c)) continue;
     nlohmann::json entry = {{"name", name},
                             {"state", c.state},
                             {"appliedCommit", c.applied_commit},
@@ -73,6 +81,7 @@ nlohmann::json StatusToJson(const LoopStatus& status) {
             {"at", status.last_pass_at ? nlohmann::json(IsoTime(*status.last_pass_at))
                                        : nlohmann::json()},
             {"seconds", status.last_pass_seconds}}},
+          {"customerStates", std::move(counts)},
           {"customers", std::move(customers)}};
 }
 

@@ -68,7 +68,18 @@ struct LoopStatus {
   std::map<std::string, CustomerStatus> customers;
 };
 
-nlohmann::json StatusToJson(const LoopStatus& status);
+// Which customers /status lists; empty members select everything.
+struct StatusFilter {
+  std::set<std::string> states;  // e.g. {"failed", "conflict"}
+  std::string customer;          // one customer by name
+  bool Selects(const std::string& name, const CustomerStatus& customer_status) const;
+};
+inline const std::set<std::string> kCustomerStates = {"in-sync", "failed", "drifted", "conflict",
+                                                      "pending"};
+
+// The loop's status as /status serves it: `customerStates` counts every customer by
+// state; `customers` lists those `filter` selects, by name.
+nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter = {});
 
 class ReconcileLoop {
  public:

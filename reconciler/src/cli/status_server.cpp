@@ -3,12 +3,26 @@
 #include <httplib.h>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "gwctl/webhook.h"
 
 namespace gwctl::cli {
 
 namespace {
+
+// "a,b,,c" -> {"a", "b", "c"}
+std::vector<std::string> Split(const std::string& text, char separator) {
+  std::vector<std::string> pieces;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(separator, start);
+    if (end == std::string::npos) end = text.size();
+    if (end > start) pieces.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  return pieces;
+}
 
 std::string Escape(const std::string& text) {
   std::string out;
@@ -44,11 +58,18 @@ th,td{text-align:left;padding:.3em .6em;border-bottom:1px solid #ddd;vertical-al
 .drifted,.pending{color:#9a6700}code{font-size:.95em}.muted{color:#666}
 )";
 
+// Up to this many customers the page lists them all; above it, only those not in sync
+// (a partner opens the page to find what is wrong, not to scroll 5,000 green rows).
+constexpr size_t kPageListsAllUpTo = 200;
+
 // Re-renders the table from /status every 5 s; the page is complete without it.
 constexpr const char* kPageScript = R"(
 async function refresh(){
   try{
-    const s=await (await fetch('/status')).json();
+    let s=await (await fetch('/status?state=failed,conflict,drifted,pending')).json();
+    const inSync=s.customerStates['in-sync']||0;
+    const total=Object.values(s.customerStates).reduce((a,b)=>a+b,0);
+    if(total<=LIST_ALL_UP_TO)s=await (await fetch('/status')).json();
     const esc=t=>String(t??'').replace(/[&<>"']/g,c=>({'&':'&amp;','<':'&lt;','>':'&gt;','"':'&quot;',"'":'&#39;'}[c]));
     document.getElementById('summary').innerHTML=
       'Applied commit <code>'+esc((s.appliedCommit||'none').slice(0,12))+'</code>; branch at <code>'+
@@ -59,6 +80,8 @@ async function refresh(){
       '<tr data-customer="'+esc(c.name)+'"><td>'+esc(c.name)+'</td><td class="state '+esc(c.state)+'">'+esc(c.state)+
       '</td><td><code>'+esc((c.appliedCommit||'').slice(0,12))+'</code></td><td>'+esc(c.lastError)+
       '</td><td>'+esc(c.nextRetry||'')+'</td></tr>').join('');
+    document.getElementById('unlisted').textContent=total>LIST_ALL_UP_TO&&inSync?
+      inSync+' customers in sync are not listed (/status?state=in-sync lists them).':'';
     document.body.dataset.refreshed='yes';
   }catch(e){}
 }
@@ -68,8 +91,14 @@ setInterval(refresh,5000);refresh();
 }  // namespace
 
 std::string StatusPage(const LoopStatus& status) {
+  bool list_all = status.customers.size() <= kPageListsAllUpTo;
+  size_t unlisted = 0;
   std::string rows;
   for (const auto& [name, c] : status.customers) {
+    if (!list_all && c.state == "in-sync") {
+      ++unlisted;
+      continue;
+    }
     rows += fmt::format(
         "<tr data-customer=\"{0}\"><td>{0}</td><td class=\"state {1}\">{1}</td><td><code>{2}</code>"
         "</td><td>{3}</td><td>{4}</td></tr>\n",
@@ -91,12 +120,19 @@ std::string StatusPage(const LoopStatus& status) {
       "<code>{}</code>; last pass: <b id=\"last-result\">{}</b> ({} passes){}</p>\n"
       "<table><thead><tr><th>customer</th><th>state</th><th>commit</th><th>last error</th>"
       "<th>next retry</th></tr></thead>\n<tbody id=\"customers\">\n{}</tbody></table>\n"
+      "<p id=\"unlisted\">{}</p>\n"
       "<p class=\"muted\">Read-only. Also: <a href=\"/status\">/status</a>, "
-      "<a href=\"/metrics\">/metrics</a>.</p>\n<script>{}</script></body></html>\n",
+      "<a href=\"/metrics\">/metrics</a>.</p>\n<script>const LIST_ALL_UP_TO={};{}</script>"
+      "</body></html>\n",
       kPageStyle,
       Escape(status.applied_commit.empty() ? "none" : status.applied_commit.substr(0, 12)),
       Escape(status.branch_commit.substr(0, 12)), Escape(status.last_result), status.passes, error,
-      rows, kPageScript);
+      rows,
+      unlisted
+          ? fmt::format("{} customers in sync are not listed (/status?state=in-sync lists them).",
+                        unlisted)
+          : "",
+      kPageListsAllUpTo, kPageScript);
 }
 
 StatusServer::StatusServer(ReconcileLoop& loop, LoopMetrics& metrics, LoopLog& log,
@@ -118,8 +154,23 @@ StatusServer::StatusServer(ReconcileLoop& loop, LoopMetrics& metrics, LoopLog& l
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
     res.set_content(metrics_.Render(), "text/plain; version=0.0.4");
   });
-  s.Get("/status", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(StatusToJson(loop_.Status()).dump(2) + "\n", "application/json");
+  s.Get("/status", [this](const httplib::Request& req, httplib::Response& res) {
+    StatusFilter filter;
+    filter.customer = req.get_param_value("customer");
+    for (const auto& state : Split(req.get_param_value("state"), ',')) {
+      if (!kCustomerStates.count(state)) {
+        res.status = 400;
+        res.set_content(
+            nlohmann::json{{"error", fmt::format("unknown state '{}'; the states are {}", state,
+                                                 fmt::join(kCustomerStates, ", "))}}
+                    .dump() +
+                "\n",
+            "application/json");
+        return;
+      }
+      filter.states.insert(state);
+    }
+    res.set_content(StatusToJson(loop_.Status(), filter).dump(2) + "\n", "application/json");
   });
   s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
     res.set_header("Content-Security-Policy",

@@ -2,8 +2,10 @@
 //   GET  /healthz     200 while the process runs
 //   GET  /readyz      200 once a pass has succeeded, else 503
 //   GET  /metrics     Prometheus text format
-//   GET  /status      JSON: the loop's status, per customer
-//   GET  /            a read-only status page (no external assets; refreshes itself)
+//   GET  /status      JSON: the loop's status, per customer, and a count per state;
+//                     ?state=S1,S2 and ?customer=NAME narrow the list (400: unknown state)
+//   GET  /            a read-only status page (no external assets; refreshes itself);
+//                     above 200 customers it lists only those not in sync
 //   POST /hooks/git   a push notification: verified (HMAC-SHA256 or GitLab token), then
 //                     a pass is queued (202); unsigned or wrong: 401, and logged
 #pragma once
