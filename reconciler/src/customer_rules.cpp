@@ -12,6 +12,7 @@
 #include "gwctl/quantity.h"
 #include "gwctl/time_zone.h"
 #include "json_cursor.h"
+#include "text.h"
 
 namespace gwctl {
 
@@ -26,26 +27,6 @@ constexpr uint64_t kMaxMessageSize = 2ull << 30;
 const std::set<std::string> kAttachmentCategories = {"executable", "docmacro",  "xlsmacro",
                                                      "pptmacro",   "mediafile", "archive"};
 const std::set<std::string> kUserTypes = {"mailbox", "shared", "resource", "alias"};
-
-std::string Trim(std::string_view text) {
-  size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  size_t end = text.find_last_not_of(" \t");
-  return std::string(text.substr(begin, end - begin + 1));
-}
-
-std::vector<std::string> Split(std::string_view text, char separator) {
-  std::vector<std::string> parts;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(separator, start);
-    if (end == std::string_view::npos) end = text.size();
-    std::string part = Trim(text.substr(start, end - start));
-    if (!part.empty()) parts.push_back(std::move(part));
-    start = end + 1;
-  }
-  return parts;
-}
 
 class CustomerChecker {
  public:

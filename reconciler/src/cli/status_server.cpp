@@ -6,23 +6,11 @@
 #include <fmt/ranges.h>
 
 #include "gwctl/webhook.h"
+#include "text.h"
 
 namespace gwctl::cli {
 
 namespace {
-
-// "a,b,,c" -> {"a", "b", "c"}
-std::vector<std::string> Split(const std::string& text, char separator) {
-  std::vector<std::string> pieces;
-  size_t start = 0;
-  while (start <= text.size()) {
-    size_t end = text.find(separator, start);
-    if (end == std::string::npos) end = text.size();
-    if (end > start) pieces.push_back(text.substr(start, end - start));
-    start = end + 1;
-  }
-  return pieces;
-}
 
 std::string Escape(const std::string& text) {
   std::string out;
