@@ -40,6 +40,8 @@ const char* ErrorCodeName(int http) {
       return "invalid";
     case 428:
       return "precondition_required";
+    case 429:
+      return "too_many_requests";
     case 503:
       return "unavailable";
     default:
@@ -92,6 +94,10 @@ struct AdminServer::Impl {
   std::unique_ptr<httplib::Server> server;
   int port = 0;
 
+  std::mutex in_flight_mutex;
+  std::map<std::string, int> in_flight;  // partner -> its requests being answered
+  int in_flight_total = 0;
+
   std::mutex metrics_mutex;
   std::map<std::pair<std::string, int>, uint64_t> requests;  // (method, status) -> count
   double duration_sum = 0;
@@ -102,7 +108,37 @@ struct AdminServer::Impl {
   Impl(Service& s, const TokenStore& t, AdminServerOptions o)
       : service(s), tokens(t), options(std::move(o)) {}
 
-  // Authenticates, runs `body`, and records how long it took.
+  // Counts a request in flight for its partner while it lives; ok() is false (and
+  // nothing is counted) when the partner is already at its limit.
+  class InFlight {
+   public:
+    InFlight(Impl& impl, std::string partner) : impl_(impl), partner_(std::move(partner)) {
+      std::lock_guard lock(impl_.in_flight_mutex);
+      if (!partner_.empty() &&
+          impl_.in_flight[partner_] >= impl_.options.max_in_flight_per_partner) {
+        ok_ = false;
+        return;
+      }
+      if (!partner_.empty()) ++impl_.in_flight[partner_];
+      ++impl_.in_flight_total;
+    }
+    ~InFlight() {
+      if (!ok_) return;
+      std::lock_guard lock(impl_.in_flight_mutex);
+      if (!partner_.empty() && --impl_.in_flight[partner_] == 0) impl_.in_flight.erase(partner_);
+      --impl_.in_flight_total;
+    }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    bool ok() const { return ok_; }
+
+   private:
+    Impl& impl_;
+    std::string partner_;
+    bool ok_ = true;
+  };
+
+  // Authenticates, admits, runs `body`, and records how long it took.
   template <typename Body>
   httplib::Server::Handler Route(Body body) {
     return [this, body](const httplib::Request& req, httplib::Response& res) {
@@ -114,6 +150,13 @@ struct AdminServer::Impl {
       if (!actor) {
         res.set_header("WWW-Authenticate", "Bearer");
         WriteError(res, 401, header.empty() ? "missing bearer token" : "unknown token");
+      } else if (InFlight admitted(*this, actor->is_operator ? "" : actor->partner);
+                 !admitted.ok()) {
+        res.set_header("Retry-After", "1");
+        WriteError(res, 429,
+                   fmt::format("partner {} already has {} requests in flight, the most it may; "
+                               "try again",
+                               actor->partner, options.max_in_flight_per_partner));
       } else {
         body(*actor, req, res);
       }
@@ -139,10 +182,19 @@ struct AdminServer::Impl {
   }
 
   std::string Metrics() {
+    int answering;
+    {
+      std::lock_guard lock(in_flight_mutex);
+      answering = in_flight_total;
+    }
     std::lock_guard lock(metrics_mutex);
-    std::string out =
+    std::string out = fmt::format(
+        "# HELP gatewayd_http_requests_in_flight Authenticated requests being answered.\n"
+        "# TYPE gatewayd_http_requests_in_flight gauge\n"
+        "gatewayd_http_requests_in_flight {}\n"
         "# HELP gatewayd_http_requests_total Admin API requests by method and status.\n"
-        "# TYPE gatewayd_http_requests_total counter\n";
+        "# TYPE gatewayd_http_requests_total counter\n",
+        answering);
     for (const auto& [key, count] : requests) {
       out += fmt::format("gatewayd_http_requests_total{{method=\"{}\",code=\"{}\"}} {}\n",
                          key.first, key.second, count);

@@ -106,6 +106,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", options.threads, "Request threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  app.add_option("--max-in-flight-per-partner", options.max_in_flight_per_partner,
+                 "Requests one partner may have in flight; more are answered 429 with "
+                 "Retry-After (keep it below --threads so other partners get one)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1024));
   gw::ServiceOptions store;
   app.add_option("--store-busy-timeout-ms", store.busy_timeout_ms,
                  "How long a write waits while another process holds the store; then the "

@@ -122,10 +122,7 @@ struct Service::Impl {
   class Session {
    public:
     explicit Session(Impl& impl) : impl_(impl), lock_(impl.mutex) {}
-    ~Session() {
-      for (sqlite::Statement* statement : impl_.used) statement->Reset();
-      impl_.used.clear();
-    }
+    ~Session() { impl_.ResetUsed(); }
     Session(const Session&) = delete;
     Session& operator=(const Session&) = delete;
 
@@ -148,9 +145,18 @@ struct Service::Impl {
     return &it->second;
   }
 
+  // Ends the read transaction that statements left stepped keep open.
+  void ResetUsed() {
+    for (sqlite::Statement* statement : used) statement->Reset();
+    used.clear();
+  }
+
   // Runs `body` in one write transaction; rolls back on any error.
   template <typename T, typename Body>
   Result<T> Write(Body body) {
+    // A connection inside a read transaction cannot wait for another process's write
+    // lock (SQLite answers busy at once): end it, so the busy timeout applies.
+    ResetUsed();
     if (Status s = db->Execute("BEGIN IMMEDIATE"); !s.ok()) return s;
     Result<T> result = body();
     if (!result.ok()) {

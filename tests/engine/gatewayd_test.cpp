@@ -130,8 +130,10 @@ TEST_F(GatewaydTest, AStoreLockedByAnotherProcessIs503WithRetryAfter) {
 
   gwtest::StoreWriteLock lock(gatewayd_->store_path());
   ASSERT_TRUE(lock.held());
+  auto started = std::chrono::steady_clock::now();
   auto refused = PutCustomer(kCustomer);
   ASSERT_TRUE(refused);
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(200));
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
   EXPECT_EQ(Error(refused)["code"], "unavailable");
@@ -144,6 +146,69 @@ TEST_F(GatewaydTest, AStoreLockedByAnotherProcessIs503WithRetryAfter) {
 
   lock.Release();
   EXPECT_EQ(PutCustomer(kCustomer)->status, 201);
+}
+
+// One partner at its limit of requests in flight gets 429 with Retry-After; another
+// partner is still served.
+TEST_F(GatewaydTest, APartnerOverItsShareOfRequestsIs429AndOthersAreServed) {
+  gatewayd_ =
+      std::make_unique<Gatewayd>(std::vector<std::string>{"northwind", "contoso"},
+                                 std::vector<std::string>{"--max-in-flight-per-partner", "1",
+                                                          "--store-busy-timeout-ms", "10000"});
+  ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
+  auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
+  ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+  ASSERT_TRUE(ops->EnsurePartner("contoso").ok());
+  auto in_flight = [&](int count) {
+    auto metrics = httplib::Client(gatewayd_->url()).Get("/metrics");
+    return metrics && metrics->body.find(fmt::format("gatewayd_http_requests_in_flight {}\n",
+                                                     count)) != std::string::npos;
+  };
+  auto wait_in_flight = [&](int count) {
+    for (int i = 0; i < 250 && !in_flight(count); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return in_flight(count);
+  };
+
+  // A write that waits for the store (held by another process) stays in flight. (The
+  // threads are joined however the test ends: the write ends at the busy timeout.)
+  auto lock = std::make_unique<gwtest::StoreWriteLock>(gatewayd_->store_path());
+  ASSERT_TRUE(lock->held());
+  int waiting_status = 0;
+  std::jthread waiting([&] {
+    auto headers = Auth(Gatewayd::PartnerToken("northwind"));
+    headers.emplace("If-None-Match", "*");
+    auto r =
+        httplib::Client(gatewayd_->url())
+            .Put("/v1/partners/northwind/customers/acme", headers, kCustomer, "application/json");
+    waiting_status = r ? r->status : -1;
+  });
+  ASSERT_TRUE(wait_in_flight(1)) << "status " << waiting_status;
+
+  auto refused =
+      httplib::Client(gatewayd_->url())
+          .Get("/v1/partners/northwind/state", Auth(Gatewayd::PartnerToken("northwind")));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 429);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  EXPECT_EQ(Error(refused)["code"], "too_many_requests");
+  // Another partner's request is admitted (it waits its turn for the store, then answers).
+  int other_status = 0;
+  std::jthread other([&] {
+    auto r = httplib::Client(gatewayd_->url())
+                 .Get("/v1/partners/contoso/state", Auth(Gatewayd::PartnerToken("contoso")));
+    other_status = r ? r->status : -1;
+  });
+  EXPECT_TRUE(wait_in_flight(2));
+  lock.reset();
+  waiting.join();
+  other.join();
+  EXPECT_EQ(waiting_status, 201);
+  EXPECT_EQ(other_status, 200);
+  EXPECT_EQ(httplib::Client(gatewayd_->url())
+                .Get("/v1/partners/northwind/state", Auth(Gatewayd::PartnerToken("northwind")))
+                ->status,
+            200);
 }
 
 TEST_F(GatewaydTest, OversizedBodiesAre413) {

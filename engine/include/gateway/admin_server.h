@@ -1,7 +1,8 @@
 // AdminServer: gatewayd's HTTP admin API (/v1, /healthz, /metrics) over a Service.
 // Every request but /healthz needs a bearer token from the TokenStore; errors have one
-// JSON shape, {"error": {"code", "message", "field"}}. Stop() stops accepting and lets
-// requests in flight finish.
+// JSON shape, {"error": {"code", "message", "field"}}. Under overload the answer is 429
+// (a partner over its share) or 503 (the store busy), both with Retry-After. Stop() stops
+// accepting and lets requests in flight finish.
 #pragma once
 
 #include <memory>
@@ -19,7 +20,11 @@ struct AdminServerOptions {
   std::string tls_cert;  // both set: HTTPS
   std::string tls_key;
   size_t max_body_bytes = 64u << 20;
-  int threads = 8;
+  int threads = 16;
+  // Requests one partner may have in flight at once; more are answered 429 with
+  // Retry-After, so a partner's flood leaves threads for the others. Operators are exempt.
+  // One gwctl at its default parallelism (8 customers, plus its lease) stays below it.
+  int max_in_flight_per_partner = 12;
 };
 
 class AdminServer {
