@@ -106,10 +106,7 @@ class Applier {
 
   void Record(const std::string& customer, const gw::Status& status) {
     std::lock_guard lock(mutex_);
-    if (!status.ok()) {
-      report_.failures.push_back(fmt::format("customer {}: {}", customer, status.message()));
-      report_.failed[customer] = status.message();
-    }
+    if (!status.ok()) report_.failed[customer] = status.message();
     ++done_;
     if (options_.progress) options_.progress(done_, total_);
   }

@@ -38,10 +38,9 @@ struct ApplyReport {
   size_t customers_deleted = 0;
   size_t users_written = 0;
   size_t users_removed = 0;
-  std::vector<std::string> failures;          // per customer; the others were still applied
-  std::map<std::string, std::string> failed;  // customer -> why
+  std::map<std::string, std::string> failed;  // customer -> why; the others were still applied
   size_t not_started = 0;                     // left because `stop` was set
-  bool ok() const { return failures.empty() && not_started == 0; }
+  bool ok() const { return failed.empty() && not_started == 0; }
 };
 
 // Applies the changes of `plan` (conflicts are skipped; they are the caller's to refuse).

@@ -16,6 +16,11 @@ namespace gwctl::cli {
 
 namespace {
 
+void WriteFailures(const ApplyReport& report) {
+  for (const auto& [customer, why] : report.failed)
+    std::cerr << "gwctl: failed: customer " << customer << ": " << why << "\n";
+}
+
 // apply --plan FILE: exactly the saved plan, if the gateway is still as it was then.
 int ApplySavedPlan(const std::string& file, const PipelineOptions& options, ApplyOptions apply) {
   std::ifstream in(file);
@@ -72,7 +77,7 @@ int ApplySavedPlan(const std::string& file, const PipelineOptions& options, Appl
       "\nApplied the saved plan: {} customers written, {} deleted; users {} written, {} removed.\n",
       report->customers_written, report->customers_deleted, report->users_written,
       report->users_removed);
-  for (const auto& failure : report->failures) std::cerr << "gwctl: failed: " << failure << "\n";
+  WriteFailures(*report);
   return report->ok() ? kExitOk : kExitCouldNotRun;
 }
 
@@ -154,7 +159,7 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
         "\nApplied: {} customers written, {} deleted; users {} written, {} removed.\n",
         report->customers_written, report->customers_deleted, report->users_written,
         report->users_removed);
-    for (const auto& failure : report->failures) std::cerr << "gwctl: failed: " << failure << "\n";
+    WriteFailures(*report);
 
     // Level-triggered: read the gateway again; what remains is reported, and a re-run finishes it.
     auto check = Replan(pipeline);

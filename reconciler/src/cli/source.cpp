@@ -2,6 +2,8 @@
 
 #include <iostream>
 
+#include "gwctl/exit_codes.h"
+
 namespace gwctl::cli {
 
 void AddSourceOptions(CLI::App* command, SourceOptions& options) {
@@ -28,7 +30,7 @@ void AddSourceOptions(CLI::App* command, SourceOptions& options) {
 
 std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,
                                        std::ostream& err) {
-  exit_code = 4;
+  exit_code = kExitCouldNotRun;
   OpenedSource opened;
   if (options.require_signed && options.repo.empty()) {
     err << "gwctl: --require-signed needs --repo\n";
@@ -71,7 +73,7 @@ std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_c
   if (options.require_signed) {
     if (gw::Status s = VerifyCommitSignature(**git, *commit, options.signatures); !s.ok()) {
       err << "gwctl: refused: " << s.message() << "\n";
-      exit_code = 3;
+      exit_code = kExitRefused;
       return std::nullopt;
     }
     err << "gwctl: commit " << commit->substr(0, 12) << " is signed by an allowed key\n";
