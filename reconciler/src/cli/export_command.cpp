@@ -10,6 +10,7 @@
 #include "gwctl/exit_codes.h"
 #include "gwctl/export.h"
 #include "gwctl/located_document.h"
+#include "pipeline.h"
 
 namespace gwctl::cli {
 
@@ -46,7 +47,10 @@ int Export(const ExportCommandOptions& options) {
   namespace fs = std::filesystem;
   fs::path out = options.out;
   std::string partner = options.partner;
-  std::string url = options.gateway;
+  GatewaySettings settings;
+  settings.flag = options.gateway;
+  settings.local_root = out;
+  settings.default_dir = out;
   if (fs::exists(out / "gwctl.yaml")) {
     auto repository = ReadDocument((out / "gwctl.yaml").string());
     if (!repository.ok()) {
@@ -54,12 +58,9 @@ int Export(const ExportCommandOptions& options) {
       return kExitCouldNotRun;
     }
     if (partner.empty()) partner = repository->value("/metadata/name"_json_pointer, "");
-    if (url.empty()) url = repository->value("/spec/gateway/url"_json_pointer, "");
+    settings.repository_url = repository->value("/spec/gateway/url"_json_pointer, "");
+    settings.token_ref = repository->value("/spec/gateway/tokenRef"_json_pointer, "");
   }
-  if (url.empty()) {
-    if (const char* env = std::getenv("GWCTL_GATEWAY"); env && *env) url = env;
-  }
-  if (url.empty()) url = "embedded:" + (out / ".gwctl" / "gateway.db").string();
   if (partner.empty()) {
     std::cerr << "gwctl: which partner? --partner NAME, or a gwctl.yaml in " << out.string()
               << "\n";
@@ -79,13 +80,12 @@ int Export(const ExportCommandOptions& options) {
     defaults = read->value("spec", nlohmann::json::object());
   }
 
-  gw::ClientOptions client_options;
-  if (const char* token = std::getenv("GWCTL_TOKEN")) client_options.token = token;
-  auto gateway = gw::ConnectGateway(url, client_options);
+  auto gateway = ConnectConfiguredGateway(settings);
   if (!gateway.ok()) {
     std::cerr << "gwctl: " << gateway.status().message() << "\n";
     return kExitCouldNotRun;
   }
+  std::string url = (*gateway)->Describe();
   auto state = (*gateway)->GetState(partner);
   if (!state.ok()) {
     std::cerr << "gwctl: " << url << ": " << state.status().message() << "\n";
@@ -164,7 +164,8 @@ void RegisterExportCommand(CLI::App& app, int& exit_code) {
   command->add_flag("--all", options->all, "Export every customer of the partner");
   command->add_option("--gateway", options->gateway,
                       "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then "
-                      "OUT/gwctl.yaml's spec.gateway.url); token from $GWCTL_TOKEN");
+                      "OUT/gwctl.yaml's spec.gateway.url, then embedded:OUT/.gwctl/gateway.db); "
+                      "token from $GWCTL_TOKEN or spec.gateway.tokenRef");
   command->add_option("--partner", options->partner,
                       "The partner (default: OUT/gwctl.yaml's metadata.name)");
   command->add_option("--defaults", options->defaults,

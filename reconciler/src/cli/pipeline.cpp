@@ -38,37 +38,7 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
                     "Go past safety limits and replacements of immutable fields");
 }
 
-namespace {
-
-std::string GatewayUrl(const PipelineOptions& options, const Manifests& manifests,
-                       const std::filesystem::path& local_root) {
-  if (!options.gateway.empty()) return options.gateway;
-  if (const char* env = std::getenv("GWCTL_GATEWAY"); env && *env) return env;
-  if (manifests.repository) {
-    std::string url =
-        JsonCursor::Root(*manifests.repository)["spec"]["gateway"]["url"].string_or("");
-    if (!url.empty()) {
-      // A relative embedded path is relative to the repository.
-      if (url.rfind("embedded:", 0) == 0 && std::filesystem::path(url.substr(9)).is_relative()) {
-        return "embedded:" + (local_root / url.substr(9)).string();
-      }
-      return url;
-    }
-  }
-  return "embedded:" +
-         (std::filesystem::path(options.directory) / ".gwctl" / "gateway.db").string();
-}
-
-gw::Result<std::string> GatewayToken(const Manifests& manifests, const std::string& root) {
-  if (const char* env = std::getenv("GWCTL_TOKEN"); env && *env) return std::string(env);
-  if (!manifests.repository) return std::string();
-  std::string ref =
-      JsonCursor::Root(*manifests.repository)["spec"]["gateway"]["tokenRef"].string_or("");
-  if (ref.empty()) return std::string();
-  return ResolveSecret(ref, root);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::ostream& err) {
   if (!p.source.tree) {  // the loop opens the source itself to see the commit first
@@ -161,17 +131,16 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   p.desired = std::move(*desired);
 
   if (!p.gateway) {  // the loop keeps its client from one pass to the next
-    std::string url = GatewayUrl(options, manifests, p.source.local_root);
-    gw::ClientOptions client_options;
-    if (url.rfind("embedded:", 0) != 0) {  // the in-process engine needs no token
-      auto token = GatewayToken(manifests, p.source.local_root);
-      if (!token.ok()) {
-        err << "gwctl: gateway token: " << token.status().message() << "\n";
-        return kExitCouldNotRun;
-      }
-      client_options.token = *token;
+    GatewaySettings settings;
+    settings.flag = options.gateway;
+    if (manifests.repository) {
+      auto gateway_spec = JsonCursor::Root(*manifests.repository)["spec"]["gateway"];
+      settings.repository_url = gateway_spec["url"].string_or("");
+      settings.token_ref = gateway_spec["tokenRef"].string_or("");
     }
-    auto gateway = gw::ConnectGateway(url, client_options);
+    settings.local_root = p.source.local_root;
+    settings.default_dir = options.directory;
+    auto gateway = ConnectConfiguredGateway(settings);
     if (!gateway.ok()) {
       err << "gwctl: " << gateway.status().message() << "\n";
       return kExitCouldNotRun;
@@ -206,6 +175,34 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   p.output.color = p.output.format == PlanFormat::kText && UseColor(STDOUT_FILENO);
   if (manifests.defaults) p.output.defaults_file = manifests.defaults->file();
   return std::nullopt;
+}
+
+gw::Result<std::unique_ptr<gw::GatewayClient>> ConnectConfiguredGateway(
+    const GatewaySettings& settings) {
+  std::string url = settings.flag;
+  if (url.empty()) {
+    if (const char* env = std::getenv("GWCTL_GATEWAY"); env && *env) url = env;
+  }
+  if (url.empty() && !settings.repository_url.empty()) {
+    url = settings.repository_url;
+    // A relative embedded path is relative to the repository.
+    if (url.rfind("embedded:", 0) == 0 && std::filesystem::path(url.substr(9)).is_relative())
+      url = "embedded:" + (settings.local_root / url.substr(9)).string();
+  }
+  if (url.empty()) url = "embedded:" + (settings.default_dir / ".gwctl" / "gateway.db").string();
+
+  gw::ClientOptions client_options;
+  if (url.rfind("embedded:", 0) != 0) {  // the in-process engine needs no token
+    if (const char* env = std::getenv("GWCTL_TOKEN"); env && *env) {
+      client_options.token = env;
+    } else if (!settings.token_ref.empty()) {
+      auto token = ResolveSecret(settings.token_ref, settings.local_root);
+      if (!token.ok())
+        return gw::Status(token.status().code(), "gateway token: " + token.status().message());
+      client_options.token = *token;
+    }
+  }
+  return gw::ConnectGateway(url, client_options);
 }
 
 std::string DefaultLeaseHolder(const std::string& program) {

@@ -3,6 +3,7 @@
 // code. Each step's output is kept for the next.
 #pragma once
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -27,9 +28,8 @@ struct PipelineOptions : SourceOptions {
   std::vector<std::string> customers;
   std::string format = "text";
   bool force = false;
-  bool no_ldap = false;
-  bool adopt = false;  // --adopt: take ownership of exactly matching customers without an owner  //
-                       // --no-ldap: directory sources are not read (their users are kept)
+  bool no_ldap = false;  // --no-ldap: directory sources are not read (their users are kept)
+  bool adopt = false;    // --adopt: take ownership of exactly matching customers without an owner
 };
 
 // Adds the options plan and apply share to `command`.
@@ -53,6 +53,20 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline,
 // The exit code a computed plan stands for: refused (3) when over a safety limit or in
 // conflict, else 2 with changes, 0 without.
 int PlanExitCode(const Plan& plan);
+
+// Where the gateway is and how to reach it, as gwctl.yaml and the command line say.
+struct GatewaySettings {
+  std::string flag;                   // --gateway
+  std::string repository_url;         // gwctl.yaml's spec.gateway.url
+  std::string token_ref;              // gwctl.yaml's spec.gateway.tokenRef
+  std::filesystem::path local_root;   // relative embedded: paths and file: secrets start here
+  std::filesystem::path default_dir;  // the default store is DEFAULT_DIR/.gwctl/gateway.db
+};
+
+// The gateway is --gateway, else $GWCTL_GATEWAY, else spec.gateway.url, else the default
+// embedded store; an HTTP gateway's token is $GWCTL_TOKEN, else spec.gateway.tokenRef.
+gw::Result<std::unique_ptr<gw::GatewayClient>> ConnectConfiguredGateway(
+    const GatewaySettings& settings);
 
 // "PROGRAM@HOST/PID": who holds the partner's apply lease, unless --lease-holder says.
 std::string DefaultLeaseHolder(const std::string& program);
