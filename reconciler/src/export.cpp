@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "gwctl/located_document.h"
+
 namespace gwctl {
 
 namespace {
@@ -90,26 +92,19 @@ void WriteEntry(const std::string& lead, const json& value, int indent, const st
   Write(value, indent + 2, pointer, comments, out);
 }
 
-std::string EscapePointer(const std::string& key) {
-  std::string out;
-  for (char c : key) out += c == '~' ? "~0" : c == '/' ? "~1" : std::string(1, c);
-  return out;
-}
-
 void Write(const json& value, int indent, const std::string& pointer,
            const std::map<std::string, std::string>& comments, std::string& out) {
   std::string pad(static_cast<size_t>(indent), ' ');
   if (value.is_object()) {
     for (const auto& key : KeysInOrder(value)) {
       std::string name = PlainSafe(key) ? key : json(key).dump();
-      WriteEntry(pad + name + ":", value[key], indent, pointer + "/" + EscapePointer(key), comments,
-                 out);
+      WriteEntry(pad + name + ":", value[key], indent, PointerAppend(pointer, key), comments, out);
     }
     return;
   }
   for (size_t i = 0; i < value.size(); ++i) {
     const json& item = value[i];
-    std::string item_pointer = fmt::format("{}/{}", pointer, i);
+    std::string item_pointer = PointerAppend(pointer, i);
     if (item.is_object() && !item.empty()) {
       // "- key: value" with the rest of the object aligned under the first key.
       std::string nested;
