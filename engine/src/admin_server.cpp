@@ -1,7 +1,5 @@
 #include "gateway/admin_server.h"
 
-#include <httplib.h>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -10,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "gateway/bounded_json.h"
+#include "gateway/http_server.h"
 #include "json_codec.h"
 
 namespace gw {
@@ -49,26 +49,26 @@ const char* ErrorCodeName(int http) {
   }
 }
 
-void WriteError(httplib::Response& res, int http, const std::string& message,
+void WriteError(HttpResponse& res, int http, const std::string& message,
                 const std::string& field = "") {
   json error = {{"code", ErrorCodeName(http)}, {"message", message}};
   if (!field.empty()) error["field"] = field;
   res.status = http;
-  res.set_content(json{{"error", error}}.dump(), "application/json");
+  res.SetContent(json{{"error", error}}.dump(), "application/json");
 }
 
-void WriteStatus(httplib::Response& res, const Status& status) {
+void WriteStatus(HttpResponse& res, const Status& status) {
   WriteError(res, HttpStatusFor(status.code()), status.message(), status.field());
   // A busy store clears within seconds: tell clients when to come back, not to give up.
   if (status.code() == StatusCode::kUnavailable) {
     int64_t seconds = std::max<int64_t>(1, (status.retry_after_ms() + 999) / 1000);
-    res.set_header("Retry-After", std::to_string(seconds));
+    res.SetHeader("Retry-After", std::to_string(seconds));
   }
 }
 
-void WriteJson(httplib::Response& res, int http, const json& body) {
+void WriteJson(HttpResponse& res, int http, const json& body) {
   res.status = http;
-  res.set_content(body.dump(), "application/json");
+  res.SetContent(body.dump(), "application/json");
 }
 
 // Accepts "7", "\"7\"" and W/"7".
@@ -91,8 +91,7 @@ struct AdminServer::Impl {
   Service& service;
   const TokenStore& tokens;
   AdminServerOptions options;
-  std::unique_ptr<httplib::Server> server;
-  int port = 0;
+  std::unique_ptr<HttpServer> server;
 
   std::mutex in_flight_mutex;
   std::map<std::string, int> in_flight;  // partner -> its requests being answered
@@ -140,19 +139,19 @@ struct AdminServer::Impl {
 
   // Authenticates, admits, runs `body`, and records how long it took.
   template <typename Body>
-  httplib::Server::Handler Route(Body body) {
-    return [this, body](const httplib::Request& req, httplib::Response& res) {
+  HttpHandler Route(Body body) {
+    return [this, body](const HttpRequest& req, HttpResponse& res) {
       auto started = std::chrono::steady_clock::now();
-      std::string header = req.get_header_value("Authorization");
+      std::string header = req.Header("Authorization");
       std::optional<Actor> actor;
       if (header.rfind("Bearer ", 0) == 0)
         actor = tokens.Authenticate(std::string_view(header).substr(7));
       if (!actor) {
-        res.set_header("WWW-Authenticate", "Bearer");
+        res.SetHeader("WWW-Authenticate", "Bearer");
         WriteError(res, 401, header.empty() ? "missing bearer token" : "unknown token");
       } else if (InFlight admitted(*this, actor->is_operator ? "" : actor->partner);
                  !admitted.ok()) {
-        res.set_header("Retry-After", "1");
+        res.SetHeader("Retry-After", "1");
         WriteError(res, 429,
                    fmt::format("partner {} already has {} requests in flight, the most it may; "
                                "try again",
@@ -172,16 +171,17 @@ struct AdminServer::Impl {
   }
 
   // Parses the JSON body or answers 400.
-  static std::optional<json> Body(const httplib::Request& req, httplib::Response& res) {
-    json parsed = json::parse(req.body, nullptr, false);
-    if (parsed.is_discarded()) {
-      WriteError(res, 400, "the request body is not valid JSON");
+  static std::optional<json> Body(const HttpRequest& req, HttpResponse& res) {
+    auto parsed = ParseBoundedJson(req.body);
+    if (!parsed.ok()) {
+      WriteError(res, 400, "request body: " + parsed.status().message());
       return std::nullopt;
     }
-    return parsed;
+    return std::move(*parsed);
   }
 
   std::string Metrics() {
+    HttpServerStats connections = server->stats();
     int answering;
     {
       std::lock_guard lock(in_flight_mutex);
@@ -192,9 +192,21 @@ struct AdminServer::Impl {
         "# HELP gatewayd_http_requests_in_flight Authenticated requests being answered.\n"
         "# TYPE gatewayd_http_requests_in_flight gauge\n"
         "gatewayd_http_requests_in_flight {}\n"
+        "# HELP gatewayd_http_connections_open Admin API connections open.\n"
+        "# TYPE gatewayd_http_connections_open gauge\n"
+        "gatewayd_http_connections_open {}\n"
+        "# HELP gatewayd_http_connections_total Admin API connections by outcome: accepted, "
+        "refused over a cap, evicted to make room, timed out, or over a size limit.\n"
+        "# TYPE gatewayd_http_connections_total counter\n"
+        "gatewayd_http_connections_total{{outcome=\"accepted\"}} {}\n"
+        "gatewayd_http_connections_total{{outcome=\"refused\"}} {}\n"
+        "gatewayd_http_connections_total{{outcome=\"evicted\"}} {}\n"
+        "gatewayd_http_connections_total{{outcome=\"timed_out\"}} {}\n"
+        "gatewayd_http_connections_total{{outcome=\"too_large\"}} {}\n"
         "# HELP gatewayd_http_requests_total Admin API requests by method and status.\n"
         "# TYPE gatewayd_http_requests_total counter\n",
-        answering);
+        answering, connections.open_connections, connections.accepted, connections.refused,
+        connections.evicted, connections.timed_out, connections.too_large);
     for (const auto& [key, count] : requests) {
       out += fmt::format("gatewayd_http_requests_total{{method=\"{}\",code=\"{}\"}} {}\n",
                          key.first, key.second, count);
@@ -214,78 +226,53 @@ struct AdminServer::Impl {
   }
 
   void Install() {
-    httplib::Server& s = *server;
-    s.new_task_queue = [threads = options.threads] { return new httplib::ThreadPool(threads); };
-    s.set_payload_max_length(options.max_body_bytes);
-    s.set_tcp_nodelay(true);  // small JSON answers must not wait for delayed ACKs
-    s.set_read_timeout(std::chrono::seconds(30));
-    s.set_write_timeout(std::chrono::seconds(30));
-    // Idle keep-alive connections hold up a drain on SIGTERM for this long.
-    s.set_keep_alive_timeout(1);
-    s.set_keep_alive_max_count(10000);  // a planner makes thousands of requests in a row
-    s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      std::lock_guard lock(metrics_mutex);
-      ++requests[{req.method, res.status}];
-    });
-    s.set_error_handler([](const httplib::Request&, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      WriteError(res, res.status,
-                 res.status == 413   ? "the request body is too large"
-                 : res.status == 404 ? "no such resource"
-                 : res.status == 400
-                     ? "the request could not be read (PUT and POST need a body, even {})"
-                     : fmt::format("HTTP {}", res.status));
-    });
-    s.set_exception_handler([](const httplib::Request&, httplib::Response& res,
-                               std::exception_ptr) { WriteError(res, 500, "internal error"); });
-
-    s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content("ok\n", "text/plain");
-    });
-    s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-      res.set_content(Metrics(), "text/plain; version=0.0.4");
+    HttpServer& s = *server;
+    s.RouteInline("GET", "/healthz",
+                  [](const HttpRequest&, HttpResponse& res) { res.SetContent("ok\n", "text/plain"); });
+    s.Route("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
+      res.SetContent(Metrics(), "text/plain; version=0.0.4");
     });
 
-    s.Get("/v1/partners",
-          Route([this](const Actor& actor, const httplib::Request&, httplib::Response& res) {
+    s.Route("GET", "/v1/partners",
+          Route([this](const Actor& actor, const HttpRequest&, HttpResponse& res) {
             auto partners = service.ListPartners(actor);
             if (!partners.ok()) return WriteStatus(res, partners.status());
             WriteJson(res, 200, {{"partners", *partners}});
           }));
-    s.Put(R"(/v1/partners/([^/]+))",
-          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("PUT", "/v1/partners/{}",
+          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
             if (Status st = service.PutPartner(actor, req.matches[1]); !st.ok())
               return WriteStatus(res, st);
             WriteJson(res, 200, {{"name", req.matches[1]}});
           }));
-    s.Get(R"(/v1/partners/([^/]+)/state)",
-          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("GET", "/v1/partners/{}/state",
+          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
             auto state = service.GetState(actor, req.matches[1]);
             if (!state.ok()) return WriteStatus(res, state.status());
             WriteJson(res, 200, ToJson(*state));
           }));
-    s.Get(R"(/v1/partners/([^/]+)/customers)",
-          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("GET", "/v1/partners/{}/customers",
+          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
             auto customers = service.ListCustomers(actor, req.matches[1]);
             if (!customers.ok()) return WriteStatus(res, customers.status());
             json list = json::array();
             for (const auto& c : *customers) list.push_back(ToJson(c));
             WriteJson(res, 200, {{"customers", std::move(list)}});
           }));
-    s.Get(R"(/v1/partners/([^/]+)/customers/([^/]+))",
-          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("GET", "/v1/partners/{}/customers/{}",
+          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
             auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
             if (!customer.ok()) return WriteStatus(res, customer.status());
-            res.set_header("ETag", fmt::format("\"{}\"", customer->version));
+            res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
             WriteJson(res, 200, ToJson(*customer));
           }));
-    s.Put(R"(/v1/partners/([^/]+)/customers/([^/]+))",
-          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("PUT", "/v1/partners/{}/customers/{}",
+          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
             WriteCondition condition;
-            if (req.get_header_value("If-None-Match") == "*") {
+            if (req.Header("If-None-Match") == "*") {
               condition = WriteCondition::CreateOnly();
-            } else if (req.has_header("If-Match")) {
-              auto version = ParseEtag(req.get_header_value("If-Match"));
+            } else if (req.HasHeader("If-Match")) {
+              auto version = ParseEtag(req.Header("If-Match"));
               if (!version)
                 return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
               condition = WriteCondition::AtVersion(*version);
@@ -300,38 +287,38 @@ struct AdminServer::Impl {
             auto customer =
                 service.PutCustomer(actor, req.matches[1], req.matches[2], *write, condition);
             if (!customer.ok()) return WriteStatus(res, customer.status());
-            res.set_header("ETag", fmt::format("\"{}\"", customer->version));
+            res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
             bool created = condition.kind == WriteCondition::Kind::kCreateOnly;
             WriteJson(res, created ? 201 : 200, ToJson(*customer));
           }));
-    s.Delete(R"(/v1/partners/([^/]+)/customers/([^/]+))",
-             Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
-               if (!req.has_header("If-Match"))
+    s.Route("DELETE", "/v1/partners/{}/customers/{}",
+             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+               if (!req.HasHeader("If-Match"))
                  return WriteError(res, 428, "send If-Match: <version> to delete");
-               auto version = ParseEtag(req.get_header_value("If-Match"));
+               auto version = ParseEtag(req.Header("If-Match"));
                if (!version)
                  return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
                Status st = service.DeleteCustomer(actor, req.matches[1], req.matches[2], *version);
                if (!st.ok()) return WriteStatus(res, st);
                res.status = 204;
              }));
-    s.Get(R"(/v1/partners/([^/]+)/customers/([^/]+)/users)",
-          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("GET", "/v1/partners/{}/customers/{}/users",
+          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
             size_t limit = 1000;
-            if (req.has_param("limit")) {
+            if (req.HasParam("limit")) {
               try {
-                limit = std::stoul(req.get_param_value("limit"));
+                limit = std::stoul(req.Param("limit"));
               } catch (const std::exception&) {
                 return WriteError(res, 400, "limit must be a number", "limit");
               }
             }
             auto page = service.ListUsers(actor, req.matches[1], req.matches[2],
-                                          req.get_param_value("after"), limit);
+                                          req.Param("after"), limit);
             if (!page.ok()) return WriteStatus(res, page.status());
             WriteJson(res, 200, ToJson(*page));
           }));
-    s.Post(R"(/v1/partners/([^/]+)/customers/([^/]+)/users:batch)",
-           Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("POST", "/v1/partners/{}/customers/{}/users:batch",
+           Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
              auto body = Body(req, res);
              if (!body) return;
              auto batch = UserBatchFromJson(*body);
@@ -340,9 +327,8 @@ struct AdminServer::Impl {
              if (!result.ok()) return WriteStatus(res, result.status());
              WriteJson(res, 200, ToJson(*result));
            }));
-    s.Post(
-        R"(/v1/partners/([^/]+)/lease)",
-        Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("POST", "/v1/partners/{}/lease",
+        Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
           auto body = Body(req, res);
           if (!body) return;
           if (!body->is_object() || !(*body)["holder"].is_string() ||
@@ -355,17 +341,17 @@ struct AdminServer::Impl {
           if (!lease.ok()) return WriteStatus(res, lease.status());
           WriteJson(res, 200, {{"holder", lease->holder}, {"expiresAt", lease->expires_at_unix}});
         }));
-    s.Get("/v1/audit",
-          Route([this](const Actor& actor, const httplib::Request& req, httplib::Response& res) {
+    s.Route("GET", "/v1/audit",
+          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
             int64_t after = 0;
             size_t limit = 1000;
             try {
-              if (req.has_param("after")) after = std::stoll(req.get_param_value("after"));
-              if (req.has_param("limit")) limit = std::stoul(req.get_param_value("limit"));
+              if (req.HasParam("after")) after = std::stoll(req.Param("after"));
+              if (req.HasParam("limit")) limit = std::stoul(req.Param("limit"));
             } catch (const std::exception&) {
               return WriteError(res, 400, "after and limit must be numbers");
             }
-            std::string partner = req.get_param_value("partner");
+            std::string partner = req.Param("partner");
             if (partner.empty()) partner = actor.partner;
             auto entries = service.ListAudit(actor, partner, after, limit);
             if (!entries.ok()) return WriteStatus(res, entries.status());
@@ -382,51 +368,39 @@ AdminServer::~AdminServer() = default;
 Result<std::unique_ptr<AdminServer>> AdminServer::Bind(Service& service, const TokenStore& tokens,
                                                        const AdminServerOptions& options) {
   auto impl = std::make_unique<Impl>(service, tokens, options);
-  if (options.tls_cert.empty() != options.tls_key.empty()) {
-    return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
-  }
-  if (!options.tls_cert.empty()) {
-    auto ssl =
-        std::make_unique<httplib::SSLServer>(options.tls_cert.c_str(), options.tls_key.c_str());
-    if (!ssl->is_valid()) {
-      return Status(StatusCode::kInvalidArgument,
-                    fmt::format("cannot use TLS certificate {} with key {}", options.tls_cert,
-                                options.tls_key));
-    }
-    impl->server = std::move(ssl);
-  } else {
-    impl->server = std::make_unique<httplib::Server>();
-  }
+  HttpServerOptions http;
+  http.host = options.host;
+  http.port = options.port;
+  http.tls_cert = options.tls_cert;
+  http.tls_key = options.tls_key;
+  http.limits = options.limits;
+  http.error_body = [](HttpResponse& res, int status, const std::string& message) {
+    WriteError(res, status, message);
+  };
+  http.on_answer = [impl = impl.get()](const HttpRequest& req, const HttpResponse& res) {
+    std::lock_guard lock(impl->metrics_mutex);
+    ++impl->requests[{req.method.empty() ? "unread" : req.method, res.status}];
+  };
+  auto server = HttpServer::Bind(std::move(http));
+  if (!server.ok()) return server.status();
+  impl->server = std::move(*server);
   impl->Install();
-  if (options.port == 0) {
-    impl->port = impl->server->bind_to_any_port(options.host);
-  } else {
-    impl->port = impl->server->bind_to_port(options.host, options.port) ? options.port : -1;
-  }
-  if (impl->port <= 0) {
-    return Status(StatusCode::kUnavailable,
-                  fmt::format("cannot listen on {}:{}", options.host, options.port));
-  }
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
 }
 
 int AdminServer::port() const {
-  return impl_->port;
+  return impl_->server->port();
 }
 
 std::string AdminServer::url() const {
-  std::string host = impl_->options.host.find(':') != std::string::npos
-                         ? "[" + impl_->options.host + "]"
-                         : impl_->options.host;
-  return fmt::format("{}://{}:{}", impl_->options.tls_cert.empty() ? "http" : "https", host,
-                     impl_->port);
+  return impl_->server->url();
 }
 
 void AdminServer::Serve() {
-  impl_->server->listen_after_bind();
+  impl_->server->Serve();
 }
 void AdminServer::Stop() {
-  impl_->server->stop();
+  impl_->server->Stop();
 }
 
 }  // namespace gw

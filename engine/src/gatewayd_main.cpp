@@ -46,6 +46,7 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
   sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  gw::RaiseOpenFileLimit();
   std::string store_path = (std::filesystem::path(data) / "gateway.db").string();
   auto service = gw::Service::Open(store_path, store);
   if (!service.ok()) {
@@ -101,11 +102,29 @@ int main(int argc, char** argv) {
   app.add_option("--tokens", tokens, "Tokens file (hashes only; see `gatewayd hash-token`)");
   app.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve HTTPS");
   app.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
-  app.add_option("--max-body-bytes", options.max_body_bytes, "Largest request body accepted")
+  gw::HttpServerLimits& limits = options.limits;
+  app.add_option("--max-body-bytes", limits.max_body_bytes,
+                 "Largest request body accepted; a larger Content-Length is answered 413 "
+                 "before the body is read")
       ->capture_default_str();
-  app.add_option("--threads", options.threads, "Request threads")
+  app.add_option("--threads", limits.worker_threads, "Request threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));
+  app.add_option("--max-connections", limits.max_connections,
+                 "Connections open at once; past it, the one waiting longest for its request "
+                 "head is closed to make room")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
+  app.add_option("--max-connections-per-address", limits.max_connections_per_address,
+                 "Connections open at once from one client address")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
+  int head_timeout_ms = static_cast<int>(limits.head_timeout.count());
+  app.add_option("--head-timeout-ms", head_timeout_ms,
+                 "Time a client has to send a request's head (line and headers), the TLS "
+                 "handshake included")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600'000));
   app.add_option("--max-in-flight-per-partner", options.max_in_flight_per_partner,
                  "Requests one partner may have in flight; more are answered 429 with "
                  "Retry-After (keep it below --threads so other partners get one)")
@@ -131,6 +150,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  limits.head_timeout = std::chrono::milliseconds(head_timeout_ms);
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);

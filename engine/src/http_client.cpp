@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "embedded_client.h"
+#include "gateway/bounded_json.h"
 #include "json_codec.h"
 
 namespace gw {
@@ -139,7 +140,9 @@ class HttpClient final : public GatewayClient {
       return Status(StatusCode::kUnavailable, fmt::format("cannot reach gateway at {}: {}", url_,
                                                           httplib::to_string(response.error())));
     }
-    json parsed = json::parse(response->body, nullptr, false);
+    // A gateway is trusted with configuration, not with this process's stack.
+    auto bounded = ParseBoundedJson(response->body);
+    json parsed = bounded.ok() ? std::move(*bounded) : json(json::value_t::discarded);
     if (response->status >= 200 && response->status < 300) {
       if (response->body.empty()) return json::object();
       if (parsed.is_discarded()) {

@@ -1,13 +1,16 @@
 #include "gwctl/csv.h"
 
+#include <fmt/format.h>
+
 namespace gwctl {
 
 namespace {
 
 class CsvParser {
  public:
-  CsvParser(const std::string& file, std::string_view text, Diagnostics& diagnostics)
-      : file_(file), text_(text), diagnostics_(diagnostics) {
+  CsvParser(const std::string& file, std::string_view text, Diagnostics& diagnostics,
+            const CsvLimits& limits)
+      : file_(file), text_(text), diagnostics_(diagnostics), limits_(limits) {
     if (text_.substr(0, 3) == "\xEF\xBB\xBF") text_.remove_prefix(3);
   }
 
@@ -55,9 +58,21 @@ class CsvParser {
     if (pos_ < text_.size()) Advance();
   }
 
+  bool TooLong(const CsvField& field) {
+    if (field.value.size() < limits_.max_field_bytes) return false;
+    diagnostics_.Error({file_, field.line, field.column}, "csv",
+                       fmt::format("field is longer than {} bytes", limits_.max_field_bytes));
+    return true;
+  }
+
   // Reads one record up to and including its line end.
   bool ParseRecord(CsvRecord& record) {
     while (true) {
+      if (record.fields.size() == limits_.max_fields) {
+        diagnostics_.Error({file_, line_, column_}, "csv",
+                           fmt::format("record has more than {} fields", limits_.max_fields));
+        return false;
+      }
       CsvField field;
       field.line = line_;
       field.column = column_;
@@ -79,6 +94,7 @@ class CsvParser {
             Advance();
             break;
           }
+          if (TooLong(field)) return false;
           field.value += text_[pos_];
           Advance();
         }
@@ -96,6 +112,7 @@ class CsvParser {
                 "quote inside an unquoted field (quote the whole field and double the quote)");
             return false;
           }
+          if (TooLong(field)) return false;
           field.value += text_[pos_];
           Advance();
         }
@@ -114,6 +131,7 @@ class CsvParser {
   const std::string& file_;
   std::string_view text_;
   Diagnostics& diagnostics_;
+  const CsvLimits& limits_;
   size_t pos_ = 0;
   int line_ = 1;
   int column_ = 1;
@@ -122,8 +140,8 @@ class CsvParser {
 }  // namespace
 
 std::vector<CsvRecord> ParseCsv(const std::string& file, std::string_view text,
-                                Diagnostics& diagnostics) {
-  return CsvParser(file, text, diagnostics).Parse();
+                                Diagnostics& diagnostics, const CsvLimits& limits) {
+  return CsvParser(file, text, diagnostics, limits).Parse();
 }
 
 }  // namespace gwctl

@@ -5,7 +5,10 @@
 #include <regex>
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
+
+#include "gateway/utf8.h"
 
 namespace gwctl {
 
@@ -80,36 +83,19 @@ std::string PointerAppend(std::string_view pointer, size_t index) {
 }
 
 bool FindInvalidUtf8(std::string_view text, int& line, int& column) {
+  size_t bad = gw::FindInvalidUtf8(text);
+  if (bad == std::string_view::npos) return false;
   line = 1;
   column = 1;
-  size_t i = 0;
-  while (i < text.size()) {
-    auto c = static_cast<unsigned char>(text[i]);
-    size_t length = c < 0x80           ? 1
-                    : (c >> 5) == 0x6  ? 2
-                    : (c >> 4) == 0xE  ? 3
-                    : (c >> 3) == 0x1E ? 4
-                                       : 0;
-    if (length == 0 || i + length > text.size()) return true;
-    uint32_t code = length == 1 ? c : c & (0x7F >> length);
-    for (size_t k = 1; k < length; ++k) {
-      auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return true;
-      code = (code << 6) | (next & 0x3F);
-    }
-    // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
-    static const uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
-      return true;
-    if (c == '\n') {
+  for (size_t i = 0; i < bad; ++i) {
+    if (text[i] == '\n') {
       ++line;
       column = 1;
-    } else {
-      ++column;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++column;  // characters, not continuation bytes
     }
-    i += length;
   }
-  return false;
+  return true;
 }
 
 namespace {
@@ -288,6 +274,11 @@ std::vector<LocatedDocument> ParseYamlDocuments(const std::string& file, std::st
   std::vector<YAML::Node> nodes;
   try {
     nodes = YAML::LoadAll(std::string(text));
+  } catch (const YAML::DeepRecursion& e) {
+    // yaml-cpp stops at its own depth (2000) with the message "bad file".
+    diagnostics.Error(e.mark.is_null() ? Location{file, 0, 0} : At(file, e.mark), "document-size",
+                      fmt::format("document nests deeper than {} levels", limits.max_depth));
+    return {};
   } catch (const YAML::Exception& e) {
     std::string message = e.msg;
     if (message == "end of map not found" || message == "illegal map value") {

@@ -42,5 +42,23 @@ TEST(CsvTest, ReportsBadRowsAndKeepsGoing) {
   EXPECT_EQ(d.items()[2].message, "quoted field is never closed");
 }
 
+TEST(CsvTest, RecordsOverTheLimitsAreReportedAndSkipped) {
+  Diagnostics d;
+  CsvLimits limits;
+  limits.max_fields = 4;
+  limits.max_field_bytes = 16;
+  auto records = ParseCsv("u.csv",
+                          "email\n1,2,3,4,5\n\"01234567890123456789\"\n01234567890123456789\nok@x.example\n", d,
+                          limits);
+  ASSERT_EQ(records.size(), 2u);  // the header and ok@x.example
+  EXPECT_EQ(records[1].fields[0].value, "ok@x.example");
+  ASSERT_EQ(d.items().size(), 3u);
+  EXPECT_EQ(d.items()[0].message, "record has more than 4 fields");
+  EXPECT_EQ(d.items()[0].location.line, 2);
+  EXPECT_EQ(d.items()[1].message, "field is longer than 16 bytes");
+  EXPECT_EQ(d.items()[1].location.line, 3);
+  EXPECT_EQ(d.items()[2].location.line, 4);
+}
+
 }  // namespace
 }  // namespace gwctl

@@ -119,6 +119,23 @@ TEST(LocatedDocumentTest, RefusesDeepNesting) {
   EXPECT_EQ(d.items()[0].rule, "document-size");
 }
 
+// Past yaml-cpp's own limit (2000) its message was "bad file".
+TEST(LocatedDocumentTest, NestingPastTheYamlParsersLimitNamesTheLimit) {
+  for (const std::string& deep : {std::string(100'000, '[') + std::string(100'000, ']'),
+                                  [] {
+                                    std::string text;
+                                    for (int i = 0; i < 3000; ++i) text += std::string(i, ' ') + "a:\n";
+                                    return text;
+                                  }()}) {
+    Diagnostics d;
+    auto docs = Parse(deep + "\n", d);
+    EXPECT_TRUE(docs.empty());
+    ASSERT_EQ(d.items().size(), 1u);
+    EXPECT_EQ(d.items()[0].rule, "document-size");
+    EXPECT_EQ(d.items()[0].message, "document nests deeper than 64 levels");
+  }
+}
+
 TEST(LocatedDocumentTest, InvalidUtf8IsReportedAtItsByte) {
   Diagnostics d;
   auto docs = Parse("a: ok\nb: caf\xC3\x28\n", d);

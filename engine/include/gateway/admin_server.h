@@ -1,13 +1,16 @@
-// AdminServer: gatewayd's HTTP admin API (/v1, /healthz, /metrics) over a Service.
+// AdminServer: gatewayd's HTTP admin API (/v1, /healthz, /metrics) over a Service,
+// served by an HttpServer (so slow or hostile clients are bounded as it describes).
 // Every request but /healthz needs a bearer token from the TokenStore; errors have one
-// JSON shape, {"error": {"code", "message", "field"}}. Under overload the answer is 429
-// (a partner over its share) or 503 (the store busy), both with Retry-After. Stop() stops
+// JSON shape, {"error": {"code", "message", "field"}}. Bodies nested deeper than
+// kMaxJsonDepth are 400 before they are parsed. Under overload the answer is 429 (a
+// partner over its share) or 503 (the store busy), both with Retry-After. Stop() stops
 // accepting and lets requests in flight finish.
 #pragma once
 
 #include <memory>
 #include <string>
 
+#include "gateway/http_server.h"
 #include "gateway/service.h"
 #include "gateway/status.h"
 #include "gateway/tokens.h"
@@ -19,8 +22,7 @@ struct AdminServerOptions {
   int port = 8025;       // 0 picks a free port
   std::string tls_cert;  // both set: HTTPS
   std::string tls_key;
-  size_t max_body_bytes = 64u << 20;
-  int threads = 16;
+  HttpServerLimits limits;  // worker threads, body size, deadlines, connection caps
   // Requests one partner may have in flight at once; more are answered 429 with
   // Retry-After, so a partner's flood leaves threads for the others. Operators are exempt.
   // One gwctl at its default parallelism (8 customers, plus its lease) stays below it.

@@ -22,10 +22,17 @@ struct CsvRecord {
   std::vector<CsvField> fields;
 };
 
+// Bounds on one record, so a file of one endless line or field costs a diagnostic, not
+// gigabytes of fields (the file's size is bounded by its reader).
+struct CsvLimits {
+  size_t max_fields = 256;
+  size_t max_field_bytes = 64u << 10;
+};
+
 // Parses `text`. Blank lines are skipped. A record with a syntax error (an unclosed
-// quote, text after a closing quote) is reported in `diagnostics` and left out;
-// parsing resumes on the next line.
+// quote, text after a closing quote) or over a limit is reported in `diagnostics` and
+// left out; parsing resumes on the next line.
 std::vector<CsvRecord> ParseCsv(const std::string& file, std::string_view text,
-                                Diagnostics& diagnostics);
+                                Diagnostics& diagnostics, const CsvLimits& limits = {});
 
 }  // namespace gwctl

@@ -2,11 +2,13 @@
 
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <string>
 
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "gateway/bounded_json.h"
 #include "gwctl/apply.h"
 #include "gwctl/exit_codes.h"
 #include "gwctl/saved_plan.h"
@@ -24,12 +26,15 @@ void WriteFailures(const ApplyReport& report) {
 // apply --plan FILE: exactly the saved plan, if the gateway is still as it was then.
 int ApplySavedPlan(const std::string& file, const PipelineOptions& options, ApplyOptions apply) {
   std::ifstream in(file);
-  nlohmann::json saved = nlohmann::json::parse(in, nullptr, false);
-  if (!in || saved.is_discarded()) {
-    std::cerr << "gwctl: " << file << " is not a readable plan file\n";
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  // A plan nests customer values inside its own structure: deeper than a request body.
+  auto saved = gw::ParseBoundedJson(text, 4 * gw::kMaxJsonDepth);
+  if (!in || !saved.ok()) {
+    std::cerr << "gwctl: " << file << " is not a readable plan file"
+              << (in ? ": " + saved.status().message() : "") << "\n";
     return kExitCouldNotRun;
   }
-  auto loaded = LoadPlan(saved);
+  auto loaded = LoadPlan(*saved);
   if (!loaded.ok()) {
     std::cerr << "gwctl: " << file << ": " << loaded.status().message() << "\n";
     return kExitCouldNotRun;

@@ -1,7 +1,5 @@
 #include "status_server.h"
 
-#include <httplib.h>
-
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -125,30 +123,33 @@ std::string StatusPage(const LoopStatus& status) {
 
 StatusServer::StatusServer(ReconcileLoop& loop, LoopMetrics& metrics, LoopLog& log,
                            std::function<std::string()> webhook_secret)
-    : loop_(loop),
-      metrics_(metrics),
-      log_(log),
-      webhook_secret_(std::move(webhook_secret)),
-      server_(std::make_unique<httplib::Server>()) {
-  httplib::Server& s = *server_;
-  s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-    res.set_content("ok\n", "text/plain");
-  });
-  s.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+    : loop_(loop), metrics_(metrics), log_(log), webhook_secret_(std::move(webhook_secret)) {}
+
+StatusServer::~StatusServer() {
+  Stop();
+}
+
+void StatusServer::Install(gw::HttpServer& s) {
+  using gw::HttpRequest;
+  using gw::HttpResponse;
+  // Health and readiness are answered on the I/O thread, whatever the workers are doing.
+  s.RouteInline("GET", "/healthz",
+                [](const HttpRequest&, HttpResponse& res) { res.SetContent("ok\n", "text/plain"); });
+  s.RouteInline("GET", "/readyz", [this](const HttpRequest&, HttpResponse& res) {
     bool ready = loop_.Ready();
     res.status = ready ? 200 : 503;
-    res.set_content(ready ? "ready\n" : "not ready: no pass has succeeded yet\n", "text/plain");
+    res.SetContent(ready ? "ready\n" : "not ready: no pass has succeeded yet\n", "text/plain");
   });
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.Render(), "text/plain; version=0.0.4");
+  s.Route("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
+    res.SetContent(metrics_.Render(), "text/plain; version=0.0.4");
   });
-  s.Get("/status", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Route("GET", "/status", [this](const HttpRequest& req, HttpResponse& res) {
     StatusFilter filter;
-    filter.customer = req.get_param_value("customer");
-    for (const auto& state : Split(req.get_param_value("state"), ',')) {
+    filter.customer = req.Param("customer");
+    for (const auto& state : Split(req.Param("state"), ',')) {
       if (!kCustomerStates.count(state)) {
         res.status = 400;
-        res.set_content(
+        res.SetContent(
             nlohmann::json{{"error", fmt::format("unknown state '{}'; the states are {}", state,
                                                  fmt::join(kCustomerStates, ", "))}}
                     .dump() +
@@ -158,49 +159,44 @@ StatusServer::StatusServer(ReconcileLoop& loop, LoopMetrics& metrics, LoopLog& l
       }
       filter.states.insert(state);
     }
-    res.set_content(StatusToJson(loop_.Status(), filter).dump(2) + "\n", "application/json");
+    res.SetContent(StatusToJson(loop_.Status(), filter).dump(2) + "\n", "application/json");
   });
-  s.Get("/", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_header("Content-Security-Policy",
-                   "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-                   "connect-src 'self'");
-    res.set_content(StatusPage(loop_.Status()), "text/html; charset=utf-8");
+  s.Route("GET", "/", [this](const HttpRequest&, HttpResponse& res) {
+    res.SetHeader("Content-Security-Policy",
+                  "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+                  "connect-src 'self'");
+    res.SetContent(StatusPage(loop_.Status()), "text/html; charset=utf-8");
   });
-  s.Post("/hooks/git", [this](const httplib::Request& req, httplib::Response& res) {
+  s.Route("POST", "/hooks/git", [this](const HttpRequest& req, HttpResponse& res) {
     std::string secret = webhook_secret_();
     if (secret.empty()) {
       res.status = 404;
-      res.set_content("webhooks are off: set GWCTL_WEBHOOK_SECRET or --webhook-secret-file\n",
-                      "text/plain");
+      res.SetContent("webhooks are off: set GWCTL_WEBHOOK_SECRET or --webhook-secret-file\n",
+                     "text/plain");
       return;
     }
-    WebhookRequest hook{req.get_header_value("X-Hub-Signature-256"),
-                        req.get_header_value("X-Gitlab-Token"), req.body};
+    WebhookRequest hook{req.Header("X-Hub-Signature-256"), req.Header("X-Gitlab-Token"),
+                        req.body};
     switch (VerifyWebhook(hook, secret)) {
       case WebhookVerdict::kAccepted:
         metrics_.Webhook("accepted");
-        log_.Info("webhook accepted", {{"from", req.remote_addr}});
+        log_.Info("webhook accepted", {{"from", req.remote_address}});
         loop_.Request(ReconcileLoop::kSync);
         res.status = 202;
-        res.set_content("queued\n", "text/plain");
+        res.SetContent("queued\n", "text/plain");
         return;
       case WebhookVerdict::kUnsigned:
         metrics_.Webhook("unsigned");
-        log_.Warn("webhook refused: not signed", {{"from", req.remote_addr}});
+        log_.Warn("webhook refused: not signed", {{"from", req.remote_address}});
         break;
       case WebhookVerdict::kBadSignature:
         metrics_.Webhook("bad-signature");
-        log_.Warn("webhook refused: bad signature", {{"from", req.remote_addr}});
+        log_.Warn("webhook refused: bad signature", {{"from", req.remote_address}});
         break;
     }
     res.status = 401;
-    res.set_content("signature missing or wrong\n", "text/plain");
+    res.SetContent("signature missing or wrong\n", "text/plain");
   });
-  s.set_payload_max_length(5 * 1024 * 1024);  // push events are small
-}
-
-StatusServer::~StatusServer() {
-  Stop();
 }
 
 gw::Status StatusServer::Start(const std::string& listen) {
@@ -209,30 +205,37 @@ gw::Status StatusServer::Start(const std::string& listen) {
     return gw::Status(gw::StatusCode::kInvalidArgument,
                       fmt::format("--listen {}: expected HOST:PORT", listen));
   }
-  std::string host = listen.substr(0, colon);
-  int port = 0;
+  gw::HttpServerOptions options;
+  options.host = listen.substr(0, colon);
+  if (options.host.size() > 2 && options.host.front() == '[')
+    options.host = options.host.substr(1, options.host.size() - 2);
   try {
-    port = std::stoi(listen.substr(colon + 1));
+    options.port = std::stoi(listen.substr(colon + 1));
   } catch (const std::exception&) {
-    port = -1;
+    options.port = -1;
   }
-  if (port < 0 || port > 65535) {
+  if (options.port < 0 || options.port > 65535) {
     return gw::Status(gw::StatusCode::kInvalidArgument,
                       fmt::format("--listen {}: the port must be 0-65535", listen));
   }
-  int bound =
-      port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (bound < 0) {
-    return gw::Status(gw::StatusCode::kUnavailable, fmt::format("cannot listen on {}", listen));
+  options.limits.max_body_bytes = 5u << 20;  // push events are small
+  options.limits.worker_threads = 4;         // pages and webhooks, not a store
+  gw::RaiseOpenFileLimit();
+  auto server = gw::HttpServer::Bind(std::move(options));
+  if (!server.ok()) {
+    return gw::Status(gw::StatusCode::kUnavailable,
+                      fmt::format("cannot listen on {}: {}", listen, server.status().message()));
   }
-  url_ = fmt::format("http://{}:{}", host, bound);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  server_ = std::move(*server);
+  Install(*server_);
+  url_ = server_->url();
+  thread_ = std::thread([this] { server_->Serve(); });
   return gw::Status::Ok();
 }
 
 void StatusServer::Stop() {
   if (!thread_.joinable()) return;
-  server_->stop();
+  server_->Stop();
   thread_.join();
 }
 

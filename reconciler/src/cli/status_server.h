@@ -1,4 +1,5 @@
-// StatusServer: the HTTP side of `gwctl run` (cpp-httplib, its own threads).
+// StatusServer: the HTTP side of `gwctl run`, on a gw::HttpServer (it faces the
+// internet for webhooks, so it gets the same bounds as the admin API).
 //   GET  /healthz     200 while the process runs
 //   GET  /readyz      200 once a pass has succeeded, else 503
 //   GET  /metrics     Prometheus text format
@@ -15,14 +16,11 @@
 #include <string>
 #include <thread>
 
+#include "gateway/http_server.h"
 #include "gateway/status.h"
 #include "gwctl/loop_metrics.h"
 #include "loop.h"
 #include "loop_log.h"
-
-namespace httplib {
-class Server;
-}
 
 namespace gwctl::cli {
 
@@ -43,7 +41,9 @@ class StatusServer {
   LoopMetrics& metrics_;
   LoopLog& log_;
   std::function<std::string()> webhook_secret_;
-  std::unique_ptr<httplib::Server> server_;
+  void Install(gw::HttpServer& server);
+
+  std::unique_ptr<gw::HttpServer> server_;
   std::thread thread_;
   std::string url_;
 };
