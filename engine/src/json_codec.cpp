@@ -26,7 +26,8 @@ class Reader {
 
   void AllowOnly(std::initializer_list<const char*> keys) {
     if (!status_.ok()) return;
-    for (const auto& [key, unused] : value_.items()) {
+    for (const auto& item : value_.items()) {
+      const std::string& key = item.key();
       if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; })) {
         status_ = Invalid(fmt::format("unknown field '{}'", key), at_ + "/" + key);
         return;

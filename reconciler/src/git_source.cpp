@@ -112,7 +112,7 @@ class GitTree final : public SourceTree {
     for (const auto& [path, entry] : entries_) {
       if (!IsManifestFileName(path) || hidden(path)) continue;
       bool nested = std::any_of(nested_repositories.begin(), nested_repositories.end(),
-                                [&](const std::string& dir) { return path.rfind(dir, 0) == 0; });
+                                [&path = path](const std::string& dir) { return path.rfind(dir, 0) == 0; });
       if (nested) continue;
       if (entry.mode == GIT_FILEMODE_LINK) {
         auto target = LinkTarget(path);
