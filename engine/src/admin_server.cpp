@@ -137,18 +137,33 @@ struct AdminServer::Impl {
     bool ok_ = true;
   };
 
+  std::optional<Actor> Authenticate(const HttpRequest& req) const {
+    std::string header = req.Header("Authorization");
+    if (header.rfind("Bearer ", 0) != 0) return std::nullopt;
+    return tokens.Authenticate(std::string_view(header).substr(7));
+  }
+
+  static void WriteUnauthenticated(const HttpRequest& req, HttpResponse& res) {
+    res.SetHeader("WWW-Authenticate", "Bearer");
+    WriteError(res, 401, req.HasHeader("Authorization") ? "unknown token" : "missing bearer token");
+  }
+
+  // Before a /v1 request's body is read: no token, no body.
+  std::optional<HttpResponse> CheckHead(const HttpRequest& req) const {
+    if (req.path.rfind("/v1/", 0) != 0 || Authenticate(req)) return std::nullopt;
+    HttpResponse res;
+    WriteUnauthenticated(req, res);
+    return res;
+  }
+
   // Authenticates, admits, runs `body`, and records how long it took.
   template <typename Body>
   HttpHandler Route(Body body) {
     return [this, body](const HttpRequest& req, HttpResponse& res) {
       auto started = std::chrono::steady_clock::now();
-      std::string header = req.Header("Authorization");
-      std::optional<Actor> actor;
-      if (header.rfind("Bearer ", 0) == 0)
-        actor = tokens.Authenticate(std::string_view(header).substr(7));
+      std::optional<Actor> actor = Authenticate(req);
       if (!actor) {
-        res.SetHeader("WWW-Authenticate", "Bearer");
-        WriteError(res, 401, header.empty() ? "missing bearer token" : "unknown token");
+        WriteUnauthenticated(req, res);
       } else if (InFlight admitted(*this, actor->is_operator ? "" : actor->partner);
                  !admitted.ok()) {
         res.SetHeader("Retry-After", "1");
@@ -377,6 +392,7 @@ Result<std::unique_ptr<AdminServer>> AdminServer::Bind(Service& service, const T
   http.error_body = [](HttpResponse& res, int status, const std::string& message) {
     WriteError(res, status, message);
   };
+  http.check_head = [impl = impl.get()](const HttpRequest& req) { return impl->CheckHead(req); };
   http.on_answer = [impl = impl.get()](const HttpRequest& req, const HttpResponse& res) {
     std::lock_guard lock(impl->metrics_mutex);
     ++impl->requests[{req.method.empty() ? "unread" : req.method, res.status}];

@@ -107,6 +107,10 @@ int main(int argc, char** argv) {
                  "Largest request body accepted; a larger Content-Length is answered 413 "
                  "before the body is read")
       ->capture_default_str();
+  app.add_option("--max-buffered-body-bytes", limits.max_buffered_body_bytes,
+                 "Request bodies being received at once, all clients together; past it a "
+                 "request with a body is answered 503 with Retry-After")
+      ->capture_default_str();
   app.add_option("--threads", limits.worker_threads, "Request threads")
       ->capture_default_str()
       ->check(CLI::Range(1, 256));

@@ -113,6 +113,7 @@ struct ServerCore {
   std::list<Connection*> connections;
   std::unordered_map<std::string, size_t> per_address;
   bool stopping = false;
+  size_t buffered_body_bytes = 0;
   asio::steady_timer drain_timer{io};
   asio::steady_timer accept_retry{io};
 
@@ -159,6 +160,14 @@ struct ServerCore {
     victim->Close();
     return true;
   }
+
+  // The budget of request bytes being received at once (limits.max_buffered_body_bytes).
+  bool ReserveBody(size_t bytes) {
+    if (buffered_body_bytes + bytes > options.limits.max_buffered_body_bytes) return false;
+    buffered_body_bytes += bytes;
+    return true;
+  }
+  void ReleaseBody(size_t bytes) { buffered_body_bytes -= bytes; }
 
   void Accept();
   void Admit(tcp::socket socket);
@@ -215,6 +224,7 @@ class Session : public Connection {
   void Close() override {
     if (closed) return;
     closed = true;
+    ReleaseBody();
     beast::error_code ignored;
     Transport().socket().shutdown(tcp::socket::shutdown_both, ignored);
     Transport().close();
@@ -230,6 +240,11 @@ class Session : public Connection {
   void Enter(Phase next) {
     phase = next;
     phase_since = Clock::now();
+  }
+
+  void ReleaseBody() {
+    server_.ReleaseBody(reserved_);
+    reserved_ = 0;
   }
 
   void NewParser() {
@@ -268,11 +283,63 @@ class Session : public Connection {
                             });
   }
 
+  // The head is complete: route it, let the owner check it, and only then read a body.
   void OnHead() {
     const auto& head = parser_->get();
+    keep_alive_ = head.keep_alive();
+    request_ = std::make_shared<HttpRequest>();
+    HttpRequest& request = *request_;
+    request.method = std::string(head.method_string());
     std::string_view target(head.target().data(), head.target().size());
+    size_t question = target.find('?');
+    request.path = std::string(target.substr(0, question));
+    request.remote_address = address;
+    for (const auto& field : head)
+      request.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+
     if (target.empty() || target.front() != '/')
       return Refuse(400, "the request target must be a path");
+    auto segments = DecodePath(request.path);
+    if (!segments.ok()) return Refuse(400, segments.status().message());
+    if (question != std::string_view::npos) {
+      auto params = ParseQuery(target.substr(question + 1));
+      if (!params) return Refuse(400, "the query has an invalid %-escape");
+      request.params = std::move(*params);
+    }
+    std::string allowed;
+    std::vector<std::string> captures;
+    for (const auto& entry : server_.routes) {
+      if (!entry.Matches(*segments, captures)) continue;
+      if (entry.method == request.method) {
+        route_ = &entry;
+        break;
+      }
+      allowed += (allowed.empty() ? "" : ", ") + entry.method;
+    }
+    if (!route_) {
+      if (allowed.empty()) return Refuse(404, "no such resource");
+      HttpResponse response = ErrorAnswer(
+          405, fmt::format("{} is not allowed here; use {}", request.method, allowed));
+      response.SetHeader("Allow", allowed);
+      return Answer(std::move(response));
+    }
+    request.matches.push_back(request.path);
+    for (auto& capture : captures) request.matches.push_back(std::move(capture));
+
+    if (server_.options.check_head) {
+      if (auto refusal = server_.options.check_head(request)) return Answer(std::move(*refusal));
+    }
+    if (!parser_->is_done()) {
+      // Chunked bodies may grow to the limit: reserve all of it.
+      reserved_ = parser_->content_length().value_or(server_.options.limits.max_body_bytes);
+      if (!server_.ReserveBody(reserved_)) {
+        reserved_ = 0;
+        HttpResponse busy = ErrorAnswer(
+            503, "the gateway is receiving too many request bodies at once; try again");
+        busy.SetHeader("Retry-After", "1");
+        return Answer(std::move(busy));
+      }
+    }
     auto expect = head[http::field::expect];
     if (!EqualsIgnoringCase(std::string_view(expect.data(), expect.size()), "100-continue") ||
         parser_->is_done()) {
@@ -299,56 +366,14 @@ class Session : public Connection {
 
   void Dispatch() {
     Transport().expires_never();
-    auto message = parser_->release();
-    keep_alive_ = message.keep_alive();
-    auto request = std::make_shared<HttpRequest>();
-    request->method = std::string(message.method_string());
-    std::string_view target(message.target().data(), message.target().size());
-    size_t question = target.find('?');
-    request->path = std::string(target.substr(0, question));
-    request->remote_address = address;
-    for (const auto& field : message)
-      request->headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    request->body = std::move(message.body());
-
-    auto segments = DecodePath(request->path);
-    if (!segments.ok()) return Answer(request, ErrorAnswer(400, segments.status().message()));
-    std::optional<std::multimap<std::string, std::string>> params;
-    if (question != std::string_view::npos) {
-      params = ParseQuery(target.substr(question + 1));
-      if (!params) return Answer(request, ErrorAnswer(400, "the query has an invalid %-escape"));
-      request->params = std::move(*params);
-    }
-
-    const RouteEntry* route = nullptr;
-    std::string allowed;
-    std::vector<std::string> captures;
-    for (const auto& entry : server_.routes) {
-      if (!entry.Matches(*segments, captures)) continue;
-      if (entry.method == request->method) {
-        route = &entry;
-        break;
-      }
-      allowed += (allowed.empty() ? "" : ", ") + entry.method;
-    }
-    if (!route) {
-      if (allowed.empty()) return Answer(request, ErrorAnswer(404, "no such resource"));
-      HttpResponse response = ErrorAnswer(
-          405, fmt::format("{} is not allowed here; use {}", request->method, allowed));
-      response.SetHeader("Allow", allowed);
-      return Answer(request, std::move(response));
-    }
-    // Re-match: `captures` may hold the last non-matching route's segments.
-    route->Matches(*segments, captures);
-    request->matches.push_back(request->path);
-    for (auto& capture : captures) request->matches.push_back(std::move(capture));
-
-    if (route->inline_answer) return Answer(request, Run(*route, *request));
+    request_->body = std::move(parser_->get().body());
+    const RouteEntry* route = route_;
+    if (route->inline_answer) return Answer(Run(*route, *request_));
     Enter(Phase::kHandling);
-    asio::post(server_.workers, [self = Self(), route, request] {
+    asio::post(server_.workers, [self = Self(), route, request = request_] {
       HttpResponse response = self->Run(*route, *request);
-      asio::post(self->server_.io, [self, request, response = std::move(response)]() mutable {
-        self->Answer(request, std::move(response));
+      asio::post(self->server_.io, [self, response = std::move(response)]() mutable {
+        self->Answer(std::move(response));
       });
     });
   }
@@ -369,17 +394,24 @@ class Session : public Connection {
     return response;
   }
 
-  // Answers a request that could not be read, then closes without reading the rest.
+  // Answers a request that could not be read or routed.
   void Refuse(int status, const std::string& message) {
-    keep_alive_ = false;
-    auto request = std::make_shared<HttpRequest>();
-    request->remote_address = address;
-    Answer(request, ErrorAnswer(status, message));
+    if (!request_) {
+      request_ = std::make_shared<HttpRequest>();
+      request_->remote_address = address;
+    }
+    Answer(ErrorAnswer(status, message));
   }
 
-  void Answer(const std::shared_ptr<HttpRequest>& request, HttpResponse answer) {
+  // Sends the answer; the connection stays open for the next request only if this one
+  // was read whole (an answer made before the body was read closes it).
+  void Answer(HttpResponse answer) {
     if (closed) return;
-    if (server_.options.on_answer) server_.options.on_answer(*request, answer);
+    ReleaseBody();
+    if (!parser_->is_done()) keep_alive_ = false;
+    if (server_.options.on_answer) server_.options.on_answer(*request_, answer);
+    request_.reset();
+    route_ = nullptr;
     Enter(Phase::kWriting);
     bool keep = keep_alive_ && !server_.stopping;
     response_.emplace(static_cast<http::status>(answer.status), 11);
@@ -449,6 +481,9 @@ class Session : public Connection {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> response_;
+  std::shared_ptr<HttpRequest> request_;  // from its head until it is answered
+  const RouteEntry* route_ = nullptr;
+  size_t reserved_ = 0;  // of the server's body budget
   bool keep_alive_ = false;
 };
 

@@ -18,6 +18,7 @@
 
 #include "gatewayd_fixture.h"
 #include "git_cli.h"
+#include "hostile_clients.h"
 #include "gwctl/webhook.h"
 #include "process.h"
 #include "temp_repo.h"
@@ -153,6 +154,33 @@ TEST_F(LoopTest, APushIsAppliedWithinThePollInterval) {
   EXPECT_THAT(metrics->body, HasSubstr("gwctl_pass_duration_seconds_count"));
   EXPECT_THAT(metrics->body, HasSubstr("gwctl_ready 1"));
 
+  loop->Signal(SIGTERM);
+  EXPECT_EQ(loop->Wait(), 0);
+}
+
+// The status server faces the internet (webhooks): 1,000 slow clients must not take
+// /healthz away from the supervisor, and a huge webhook body is refused from its head.
+TEST_F(LoopTest, SlowClientsAndHugeBodiesLeaveTheHealthCheckAnswered) {
+  std::unique_ptr<gwtest::ChildProcess> loop;
+  std::string url = StartLoop(loop, {"--interval", "1h"});
+  ASSERT_FALSE(url.empty()) << loop->output();
+  int port = gwtest::PortOf(url);
+  {
+    gwtest::SlowClients slow(port, 1000, "POST /hooks/g");
+    for (int round = 0; round < 3; ++round) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      auto started = Clock::now();
+      httplib::Client client(url);
+      client.set_read_timeout(std::chrono::seconds(5));
+      auto health = client.Get("/healthz");
+      ASSERT_TRUE(health) << "round " << round;
+      EXPECT_EQ(health->status, 200);
+      EXPECT_LT(std::chrono::duration<double>(Clock::now() - started).count(), 1.0);
+    }
+  }
+  std::string answer = gwtest::RawExchange(
+      port, "POST /hooks/git HTTP/1.1\r\nHost: x\r\nContent-Length: 83886080\r\n\r\n");
+  EXPECT_EQ(gwtest::StatusOf(answer), 413) << answer;
   loop->Signal(SIGTERM);
   EXPECT_EQ(loop->Wait(), 0);
 }

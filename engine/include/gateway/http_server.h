@@ -6,11 +6,13 @@
 // to a worker thread only once its head and body are complete; inline routes (health
 // checks) are answered on the I/O thread and so stay answerable while every worker is
 // busy. Every phase has a deadline (TLS handshake and request head together, body,
-// write, idle keep-alive). Connections are capped per client address and in total; when
-// a cap is reached the connection that has waited longest without sending a complete
-// request head (idle keep-alive first) is closed to make room, so a flood of slow
-// clients only ever displaces itself. A Content-Length over the body limit is answered
-// 413 before the body is read.
+// write, idle keep-alive), and the bodies being received at once share a budget.
+// Connections are capped per client address and in total; when a cap is reached the
+// connection that has waited longest without sending a complete request head (idle
+// keep-alive first) is closed to make room, so a flood of slow clients only ever
+// displaces itself. A request is routed and checked (check_head) as soon as its head is
+// in: a Content-Length over the body limit is answered 413, an unknown path 404 and a
+// refused token 401, all before the body is read.
 //
 // Paths are routed by segment ("/v1/partners/{}/customers/{}"): each `{}` matches one
 // non-empty, percent-decoded segment, never "." or "..", never with a control character
@@ -22,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -77,6 +80,9 @@ struct HttpServerLimits {
   std::chrono::milliseconds drain_timeout{30'000};
   size_t max_head_bytes = 16u << 10;
   size_t max_body_bytes = 64u << 20;
+  // Request bodies being received and answered at once, all connections together; a
+  // request whose Content-Length (a chunked one: max_body_bytes) would pass it is 503.
+  size_t max_buffered_body_bytes = 512u << 20;
   size_t max_connections = 4096;
   size_t max_connections_per_address = 256;
   int worker_threads = 16;
@@ -91,8 +97,13 @@ struct HttpServerOptions {
   // Writes the body of an answer the server makes itself (400, 404, 405, 413, 431, 503).
   // Default: the message as text/plain.
   std::function<void(HttpResponse&, int status, const std::string& message)> error_body;
-  // Called on a worker or the I/O thread after each answer (for metrics and logs).
-  // `request.method` is empty when the request could not be read.
+  // Runs on the I/O thread once a request's head is read and routed, before its body: an
+  // answer returned here is sent at once and the body is never read. Authentication
+  // belongs here, so that no anonymous client can make the server receive a body. Must
+  // not block.
+  std::function<std::optional<HttpResponse>(const HttpRequest& head)> check_head;
+  // Called on the I/O thread after each answer (for metrics and logs). `request.method`
+  // is empty when the request could not be read.
   std::function<void(const HttpRequest&, const HttpResponse&)> on_answer;
 };
 
