@@ -86,6 +86,7 @@ class CsvParser {
           }
           if (text_[pos_] == '"') {
             if (pos_ + 1 < text_.size() && text_[pos_ + 1] == '"') {
+              if (TooLong(field)) return false;
               field.value += '"';
               Advance();
               Advance();

@@ -2,10 +2,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <regex>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <yaml-cpp/depthguard.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include "gateway/utf8.h"
@@ -247,6 +251,46 @@ class Converter {
   bool failed_ = false;
 };
 
+// yaml-cpp 0.7 never consumes a ',' where a document should begin (",a", or "x" then a
+// line ",y"): LoadAll then appends empty documents until memory runs out. This pass only
+// watches where each document begins, and stops at the first that begins where the last
+// one did.
+class DocumentStarts final : public YAML::EventHandler {
+ public:
+  std::optional<YAML::Mark> stuck;
+
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    if (started_ && mark.pos == last_.pos) stuck = mark;
+    last_ = mark;
+    started_ = true;
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+
+ private:
+  YAML::Mark last_;
+  bool started_ = false;
+};
+
+// Where a document would make yaml-cpp loop, if one would. Throws as LoadAll does.
+std::optional<YAML::Mark> FindStuckDocument(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentStarts starts;
+  while (!starts.stuck && parser.HandleNextDocument(starts)) {
+  }
+  return starts.stuck;
+}
+
 std::string HumanBytes(size_t bytes) {
   if (bytes >= (1u << 20)) return fmt::format("{:.1f} MiB", bytes / 1048576.0);
   if (bytes >= 1024) return fmt::format("{:.1f} KiB", bytes / 1024.0);
@@ -273,7 +317,13 @@ std::vector<LocatedDocument> ParseYamlDocuments(const std::string& file, std::st
 
   std::vector<YAML::Node> nodes;
   try {
-    nodes = YAML::LoadAll(std::string(text));
+    std::string owned(text);
+    if (auto stuck = FindStuckDocument(owned)) {
+      diagnostics.Error(At(file, *stuck), "yaml-syntax",
+                        "unexpected ',' (a document cannot begin with a comma)");
+      return {};
+    }
+    nodes = YAML::LoadAll(owned);
   } catch (const YAML::DeepRecursion& e) {
     // yaml-cpp stops at its own depth (2000) with the message "bad file".
     diagnostics.Error(e.mark.is_null() ? Location{file, 0, 0} : At(file, e.mark), "document-size",

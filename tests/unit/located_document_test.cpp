@@ -136,6 +136,21 @@ TEST(LocatedDocumentTest, NestingPastTheYamlParsersLimitNamesTheLimit) {
   }
 }
 
+// yaml-cpp 0.7 loops, allocating, on a document that begins with a comma (found by
+// fuzzing: a 40-byte manifest took all the memory of the machine).
+TEST(LocatedDocumentTest, ADocumentBeginningWithACommaIsASyntaxErrorNotALoop) {
+  for (const auto& [text, line] : std::vector<std::pair<std::string, int>>{
+           {",a\n", 1}, {"\"q\"\n,\n", 2}, {"a: 1\n---\n ,b\n", 3}, {"&x ,a\n", 1}}) {
+    Diagnostics d;
+    auto docs = Parse(text, d);
+    EXPECT_TRUE(docs.empty()) << text;
+    ASSERT_EQ(d.items().size(), 1u) << text;
+    EXPECT_EQ(d.items()[0].rule, "yaml-syntax");
+    EXPECT_EQ(d.items()[0].location.line, line) << text;
+    EXPECT_NE(d.items()[0].message.find("unexpected ','"), std::string::npos);
+  }
+}
+
 TEST(LocatedDocumentTest, InvalidUtf8IsReportedAtItsByte) {
   Diagnostics d;
   auto docs = Parse("a: ok\nb: caf\xC3\x28\n", d);
