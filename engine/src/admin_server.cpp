@@ -242,107 +242,109 @@ struct AdminServer::Impl {
 
   void Install() {
     HttpServer& s = *server;
-    s.RouteInline("GET", "/healthz",
-                  [](const HttpRequest&, HttpResponse& res) { res.SetContent("ok\n", "text/plain"); });
+    s.RouteInline("GET", "/healthz", [](const HttpRequest&, HttpResponse& res) {
+      res.SetContent("ok\n", "text/plain");
+    });
     s.Route("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
       res.SetContent(Metrics(), "text/plain; version=0.0.4");
     });
 
     s.Route("GET", "/v1/partners",
-          Route([this](const Actor& actor, const HttpRequest&, HttpResponse& res) {
-            auto partners = service.ListPartners(actor);
-            if (!partners.ok()) return WriteStatus(res, partners.status());
-            WriteJson(res, 200, {{"partners", *partners}});
-          }));
+            Route([this](const Actor& actor, const HttpRequest&, HttpResponse& res) {
+              auto partners = service.ListPartners(actor);
+              if (!partners.ok()) return WriteStatus(res, partners.status());
+              WriteJson(res, 200, {{"partners", *partners}});
+            }));
     s.Route("PUT", "/v1/partners/{}",
-          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-            if (Status st = service.PutPartner(actor, req.matches[1]); !st.ok())
-              return WriteStatus(res, st);
-            WriteJson(res, 200, {{"name", req.matches[1]}});
-          }));
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              if (Status st = service.PutPartner(actor, req.matches[1]); !st.ok())
+                return WriteStatus(res, st);
+              WriteJson(res, 200, {{"name", req.matches[1]}});
+            }));
     s.Route("GET", "/v1/partners/{}/state",
-          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-            auto state = service.GetState(actor, req.matches[1]);
-            if (!state.ok()) return WriteStatus(res, state.status());
-            WriteJson(res, 200, ToJson(*state));
-          }));
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto state = service.GetState(actor, req.matches[1]);
+              if (!state.ok()) return WriteStatus(res, state.status());
+              WriteJson(res, 200, ToJson(*state));
+            }));
     s.Route("GET", "/v1/partners/{}/customers",
-          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-            auto customers = service.ListCustomers(actor, req.matches[1]);
-            if (!customers.ok()) return WriteStatus(res, customers.status());
-            json list = json::array();
-            for (const auto& c : *customers) list.push_back(ToJson(c));
-            WriteJson(res, 200, {{"customers", std::move(list)}});
-          }));
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto customers = service.ListCustomers(actor, req.matches[1]);
+              if (!customers.ok()) return WriteStatus(res, customers.status());
+              json list = json::array();
+              for (const auto& c : *customers) list.push_back(ToJson(c));
+              WriteJson(res, 200, {{"customers", std::move(list)}});
+            }));
     s.Route("GET", "/v1/partners/{}/customers/{}",
-          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-            auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
-            if (!customer.ok()) return WriteStatus(res, customer.status());
-            res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
-            WriteJson(res, 200, ToJson(*customer));
-          }));
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
+              if (!customer.ok()) return WriteStatus(res, customer.status());
+              res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
+              WriteJson(res, 200, ToJson(*customer));
+            }));
     s.Route("PUT", "/v1/partners/{}/customers/{}",
-          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-            WriteCondition condition;
-            if (req.Header("If-None-Match") == "*") {
-              condition = WriteCondition::CreateOnly();
-            } else if (req.HasHeader("If-Match")) {
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              WriteCondition condition;
+              if (req.Header("If-None-Match") == "*") {
+                condition = WriteCondition::CreateOnly();
+              } else if (req.HasHeader("If-Match")) {
+                auto version = ParseEtag(req.Header("If-Match"));
+                if (!version)
+                  return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
+                condition = WriteCondition::AtVersion(*version);
+              } else {
+                return WriteError(
+                    res, 428, "send If-None-Match: * to create, or If-Match: <version> to replace");
+              }
+              auto body = Body(req, res);
+              if (!body) return;
+              auto write = CustomerWriteFromJson(*body);
+              if (!write.ok()) return WriteStatus(res, write.status());
+              auto customer =
+                  service.PutCustomer(actor, req.matches[1], req.matches[2], *write, condition);
+              if (!customer.ok()) return WriteStatus(res, customer.status());
+              res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
+              bool created = condition.kind == WriteCondition::Kind::kCreateOnly;
+              WriteJson(res, created ? 201 : 200, ToJson(*customer));
+            }));
+    s.Route("DELETE", "/v1/partners/{}/customers/{}",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              if (!req.HasHeader("If-Match"))
+                return WriteError(res, 428, "send If-Match: <version> to delete");
               auto version = ParseEtag(req.Header("If-Match"));
               if (!version)
                 return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
-              condition = WriteCondition::AtVersion(*version);
-            } else {
-              return WriteError(
-                  res, 428, "send If-None-Match: * to create, or If-Match: <version> to replace");
-            }
-            auto body = Body(req, res);
-            if (!body) return;
-            auto write = CustomerWriteFromJson(*body);
-            if (!write.ok()) return WriteStatus(res, write.status());
-            auto customer =
-                service.PutCustomer(actor, req.matches[1], req.matches[2], *write, condition);
-            if (!customer.ok()) return WriteStatus(res, customer.status());
-            res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
-            bool created = condition.kind == WriteCondition::Kind::kCreateOnly;
-            WriteJson(res, created ? 201 : 200, ToJson(*customer));
-          }));
-    s.Route("DELETE", "/v1/partners/{}/customers/{}",
-             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-               if (!req.HasHeader("If-Match"))
-                 return WriteError(res, 428, "send If-Match: <version> to delete");
-               auto version = ParseEtag(req.Header("If-Match"));
-               if (!version)
-                 return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
-               Status st = service.DeleteCustomer(actor, req.matches[1], req.matches[2], *version);
-               if (!st.ok()) return WriteStatus(res, st);
-               res.status = 204;
-             }));
+              Status st = service.DeleteCustomer(actor, req.matches[1], req.matches[2], *version);
+              if (!st.ok()) return WriteStatus(res, st);
+              res.status = 204;
+            }));
     s.Route("GET", "/v1/partners/{}/customers/{}/users",
-          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-            size_t limit = 1000;
-            if (req.HasParam("limit")) {
-              try {
-                limit = std::stoul(req.Param("limit"));
-              } catch (const std::exception&) {
-                return WriteError(res, 400, "limit must be a number", "limit");
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              size_t limit = 1000;
+              if (req.HasParam("limit")) {
+                try {
+                  limit = std::stoul(req.Param("limit"));
+                } catch (const std::exception&) {
+                  return WriteError(res, 400, "limit must be a number", "limit");
+                }
               }
-            }
-            auto page = service.ListUsers(actor, req.matches[1], req.matches[2],
-                                          req.Param("after"), limit);
-            if (!page.ok()) return WriteStatus(res, page.status());
-            WriteJson(res, 200, ToJson(*page));
-          }));
+              auto page = service.ListUsers(actor, req.matches[1], req.matches[2],
+                                            req.Param("after"), limit);
+              if (!page.ok()) return WriteStatus(res, page.status());
+              WriteJson(res, 200, ToJson(*page));
+            }));
     s.Route("POST", "/v1/partners/{}/customers/{}/users:batch",
-           Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-             auto body = Body(req, res);
-             if (!body) return;
-             auto batch = UserBatchFromJson(*body);
-             if (!batch.ok()) return WriteStatus(res, batch.status());
-             auto result = service.BatchUsers(actor, req.matches[1], req.matches[2], *batch);
-             if (!result.ok()) return WriteStatus(res, result.status());
-             WriteJson(res, 200, ToJson(*result));
-           }));
-    s.Route("POST", "/v1/partners/{}/lease",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto body = Body(req, res);
+              if (!body) return;
+              auto batch = UserBatchFromJson(*body);
+              if (!batch.ok()) return WriteStatus(res, batch.status());
+              auto result = service.BatchUsers(actor, req.matches[1], req.matches[2], *batch);
+              if (!result.ok()) return WriteStatus(res, result.status());
+              WriteJson(res, 200, ToJson(*result));
+            }));
+    s.Route(
+        "POST", "/v1/partners/{}/lease",
         Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
           auto body = Body(req, res);
           if (!body) return;
@@ -357,23 +359,23 @@ struct AdminServer::Impl {
           WriteJson(res, 200, {{"holder", lease->holder}, {"expiresAt", lease->expires_at_unix}});
         }));
     s.Route("GET", "/v1/audit",
-          Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-            int64_t after = 0;
-            size_t limit = 1000;
-            try {
-              if (req.HasParam("after")) after = std::stoll(req.Param("after"));
-              if (req.HasParam("limit")) limit = std::stoul(req.Param("limit"));
-            } catch (const std::exception&) {
-              return WriteError(res, 400, "after and limit must be numbers");
-            }
-            std::string partner = req.Param("partner");
-            if (partner.empty()) partner = actor.partner;
-            auto entries = service.ListAudit(actor, partner, after, limit);
-            if (!entries.ok()) return WriteStatus(res, entries.status());
-            json list = json::array();
-            for (const auto& e : *entries) list.push_back(ToJson(e));
-            WriteJson(res, 200, {{"entries", std::move(list)}});
-          }));
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              int64_t after = 0;
+              size_t limit = 1000;
+              try {
+                if (req.HasParam("after")) after = std::stoll(req.Param("after"));
+                if (req.HasParam("limit")) limit = std::stoul(req.Param("limit"));
+              } catch (const std::exception&) {
+                return WriteError(res, 400, "after and limit must be numbers");
+              }
+              std::string partner = req.Param("partner");
+              if (partner.empty()) partner = actor.partner;
+              auto entries = service.ListAudit(actor, partner, after, limit);
+              if (!entries.ok()) return WriteStatus(res, entries.status());
+              json list = json::array();
+              for (const auto& e : *entries) list.push_back(ToJson(e));
+              WriteJson(res, 200, {{"entries", std::move(list)}});
+            }));
   }
 };
 

@@ -8,12 +8,12 @@
 #include <optional>
 #include <unordered_map>
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
 
 #include "http_target.h"
 
@@ -199,7 +199,6 @@ struct ServerCore {
   }
 };
 
-
 template <typename Stream>
 class Session : public Connection {
  public:
@@ -318,8 +317,8 @@ class Session : public Connection {
     }
     if (!route_) {
       if (allowed.empty()) return Refuse(404, "no such resource");
-      HttpResponse response = ErrorAnswer(
-          405, fmt::format("{} is not allowed here; use {}", request.method, allowed));
+      HttpResponse response =
+          ErrorAnswer(405, fmt::format("{} is not allowed here; use {}", request.method, allowed));
       response.SetHeader("Allow", allowed);
       return Answer(std::move(response));
     }
@@ -334,8 +333,8 @@ class Session : public Connection {
       reserved_ = parser_->content_length().value_or(server_.options.limits.max_body_bytes);
       if (!server_.ReserveBody(reserved_)) {
         reserved_ = 0;
-        HttpResponse busy = ErrorAnswer(
-            503, "the gateway is receiving too many request bodies at once; try again");
+        HttpResponse busy =
+            ErrorAnswer(503, "the gateway is receiving too many request bodies at once; try again");
         busy.SetHeader("Retry-After", "1");
         return Answer(std::move(busy));
       }
@@ -346,8 +345,8 @@ class Session : public Connection {
       return ReadBody();
     }
     Transport().expires_after(server_.options.limits.write_timeout);
-    auto proceed = std::make_shared<http::response<http::empty_body>>(http::status::continue_,
-                                                                      head.version());
+    auto proceed =
+        std::make_shared<http::response<http::empty_body>>(http::status::continue_, head.version());
     http::async_write(stream_, *proceed, [self = Self(), proceed](beast::error_code ec, size_t) {
       if (ec) return self->Fail(ec);
       self->ReadBody();

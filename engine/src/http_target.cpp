@@ -56,9 +56,8 @@ Result<std::vector<std::string>> DecodePath(std::string_view path) {
     if (!segment) return Status(StatusCode::kMalformed, "the path has an invalid %-escape");
     if (*segment == "." || *segment == "..")
       return Status(StatusCode::kMalformed, "the path has a '.' or '..' segment");
-    if (std::any_of(segment->begin(), segment->end(), [](char c) {
-          return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
-        })) {
+    if (std::any_of(segment->begin(), segment->end(),
+                    [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7F; })) {
       return Status(StatusCode::kMalformed, "the path has a control character");
     }
     if (FindInvalidUtf8(*segment) != std::string_view::npos)

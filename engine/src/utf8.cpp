@@ -21,8 +21,7 @@ size_t FindInvalidUtf8(std::string_view text) {
       code = (code << 6) | (next & 0x3F);
     }
     static const uint32_t kMinimum[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
-      return i;
+    if (code < kMinimum[length] || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return i;
     i += length;
   }
   return std::string_view::npos;

@@ -111,8 +111,9 @@ class GitTree final : public SourceTree {
     std::vector<std::string> files;
     for (const auto& [path, entry] : entries_) {
       if (!IsManifestFileName(path) || hidden(path)) continue;
-      bool nested = std::any_of(nested_repositories.begin(), nested_repositories.end(),
-                                [&path = path](const std::string& dir) { return path.rfind(dir, 0) == 0; });
+      bool nested =
+          std::any_of(nested_repositories.begin(), nested_repositories.end(),
+                      [&path = path](const std::string& dir) { return path.rfind(dir, 0) == 0; });
       if (nested) continue;
       if (entry.mode == GIT_FILEMODE_LINK) {
         auto target = LinkTarget(path);

@@ -93,7 +93,7 @@ TEST_F(HostileClientTest, DeeplyNestedBodiesAre400AndTheGatewayStaysUp) {
         "/v1/partners/northwind/lease"}) {
     std::string answer = gwtest::RawExchange(
         port_, Request(path.find("customers/x") != std::string::npos && path.back() == 'x' ? "PUT"
-                                                                                            : "POST",
+                                                                                           : "POST",
                        path, token, deep));
     EXPECT_EQ(gwtest::StatusOf(answer), 400) << path << ": " << answer.substr(0, 200);
     EXPECT_THAT(answer, HasSubstr("nests deeper than 64 levels")) << path;
@@ -125,9 +125,10 @@ TEST_F(HostileClientTest, AThousandSlowClientsDoNotStarveANormalOne) {
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   long rss_after = Rss();
-  std::printf("slow clients: worst normal answer %.3f s; RSS %ld KiB before, %ld during, %ld "
-              "after; %d slow connections displaced and reopened\n",
-              worst, rss_before, rss_during, rss_after, reconnects);
+  std::printf(
+      "slow clients: worst normal answer %.3f s; RSS %ld KiB before, %ld during, %ld "
+      "after; %d slow connections displaced and reopened\n",
+      worst, rss_before, rss_during, rss_after, reconnects);
   // 256 connections per address are kept; the others displace the oldest of them.
   EXPECT_GT(reconnects, 0);
   EXPECT_LT(rss_during - rss_before, 32 * 1024);
@@ -155,8 +156,9 @@ TEST_F(HostileClientTest, SlowClientsFromManyAddressesCannotFillTheServer) {
   auto metrics = client.Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("gatewayd_http_connections_total{outcome=\"evicted\"}"));
-  EXPECT_THAT(metrics->body, ::testing::Not(HasSubstr(
-                                 "gatewayd_http_connections_total{outcome=\"evicted\"} 0\n")));
+  EXPECT_THAT(
+      metrics->body,
+      ::testing::Not(HasSubstr("gatewayd_http_connections_total{outcome=\"evicted\"} 0\n")));
   for (int fd : fds) close(fd);
 }
 
@@ -210,9 +212,10 @@ TEST_F(HostileClientTest, HugeAndAnonymousBodiesAreRefusedBeforeTheyAreRead) {
   EXPECT_EQ(gwtest::StatusOf(answer), 401) << answer;
   close(fd);
   long rss_after = Rss();
-  std::printf("80 MB body: RSS %ld KiB before, %ld after; %zu bytes sent before the server stopped "
-              "reading\n",
-              rss_before, rss_after, sent);
+  std::printf(
+      "80 MB body: RSS %ld KiB before, %ld after; %zu bytes sent before the server stopped "
+      "reading\n",
+      rss_before, rss_after, sent);
   EXPECT_LT(rss_after - rss_before, 8 * 1024);
 }
 
@@ -244,7 +247,8 @@ TEST_F(HostileClientTest, ControlCharactersAndInvalidUtf8AreRefusedNeverStored) 
        {"/v1/partners/northwind/customers/a%00b", "/v1/partners/northwind/customers/a%C3%28",
         "/v1/partners/northwind/customers/a%0Ab", "/v1/partners/north%ZZwind/customers/a",
         "/v1/partners/northwind/customers/%ED%A0%80", "/v1/partners/northwind/customers/%C0%AF"}) {
-    std::string answer = gwtest::RawExchange(port_, Request("PUT", path, token, Customer("a.example")));
+    std::string answer =
+        gwtest::RawExchange(port_, Request("PUT", path, token, Customer("a.example")));
     EXPECT_EQ(gwtest::StatusOf(answer), 400) << path << ": " << answer;
   }
   // Raw bytes the HTTP grammar does not allow in a request line.
@@ -273,9 +277,9 @@ TEST_F(HostileClientTest, AnotherPartnersDataIsOutOfReachThroughEveryRouteAndSpe
   StartGatewayd();
   std::string own = Gatewayd::PartnerToken("northwind");
   std::string other = Gatewayd::PartnerToken("contoso");
-  ASSERT_EQ(gwtest::StatusOf(gwtest::RawExchange(
-                port_, Request("PUT", "/v1/partners/northwind/customers/acme", own,
-                               Customer("acme.example")))),
+  ASSERT_EQ(gwtest::StatusOf(
+                gwtest::RawExchange(port_, Request("PUT", "/v1/partners/northwind/customers/acme",
+                                                   own, Customer("acme.example")))),
             201);
   auto before = gatewayd_->Client(own)->GetCustomer("northwind", "acme");
   ASSERT_TRUE(before.ok());
@@ -287,9 +291,9 @@ TEST_F(HostileClientTest, AnotherPartnersDataIsOutOfReachThroughEveryRouteAndSpe
   };
   std::vector<Attempt> attempts;
   for (const std::string partner :
-       {"northwind", "NORTHWIND", "Northwind", "%6eorthwind", "northwind%20", "contoso/../northwind",
-        "contoso/%2e%2e/northwind", "contoso%2F..%2Fnorthwind", "contoso/./../northwind",
-        "%2e%2e/northwind", "northwind%2F"}) {
+       {"northwind", "NORTHWIND", "Northwind", "%6eorthwind", "northwind%20",
+        "contoso/../northwind", "contoso/%2e%2e/northwind", "contoso%2F..%2Fnorthwind",
+        "contoso/./../northwind", "%2e%2e/northwind", "northwind%2F"}) {
     std::string base = "/v1/partners/" + partner;
     attempts.push_back({"GET", base + "/state", ""});
     attempts.push_back({"PUT", base, ""});
@@ -317,7 +321,8 @@ TEST_F(HostileClientTest, AnotherPartnersDataIsOutOfReachThroughEveryRouteAndSpe
   // The same routes answer their owner, in either spelling of the name: the refusals
   // above are about the caller, not about paths that do not exist.
   for (const std::string partner : {"northwind", "%6eorthwind"}) {
-    for (const std::string tail : {"/state", "/customers", "/customers/acme", "/customers/acme/users"}) {
+    for (const std::string tail :
+         {"/state", "/customers", "/customers/acme", "/customers/acme/users"}) {
       std::string answer =
           gwtest::RawExchange(port_, Request("GET", "/v1/partners/" + partner + tail, own));
       EXPECT_EQ(gwtest::StatusOf(answer), 200) << partner << tail << ": " << answer;
@@ -346,8 +351,9 @@ TEST_F(HostileClientTest, KillDuringWritesKeepsEveryAcknowledgedWrite) {
     writers.emplace_back([&, w] {
       httplib::Client client(gatewayd_->url());
       client.set_read_timeout(std::chrono::seconds(5));
-      httplib::Headers headers = {{"Authorization", "Bearer " + Gatewayd::PartnerToken("northwind")},
-                                  {"If-None-Match", "*"}};
+      httplib::Headers headers = {
+          {"Authorization", "Bearer " + Gatewayd::PartnerToken("northwind")},
+          {"If-None-Match", "*"}};
       for (int i = 0; !stop; ++i) {
         std::string name = fmt::format("w{}-c{}", w, i);
         auto res = client.Put("/v1/partners/northwind/customers/" + name, headers,

@@ -9,8 +9,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gwctl::CsvLimits limits;
   limits.max_fields = 16;
   limits.max_field_bytes = 256;
-  auto records = gwctl::ParseCsv("fuzz.csv", std::string_view(reinterpret_cast<const char*>(data), size),
-                                 diagnostics, limits);
+  auto records = gwctl::ParseCsv(
+      "fuzz.csv", std::string_view(reinterpret_cast<const char*>(data), size), diagnostics, limits);
   for (const auto& record : records) {
     if (record.fields.empty() || record.fields.size() > limits.max_fields) __builtin_trap();
     for (const auto& field : record.fields)

@@ -37,9 +37,10 @@ constexpr const char* kUsers = "email,first_name,last_name,type,aliases\na@acme.
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  MemoryTree tree({{"gwctl.yaml", kRepository},
-                   {"customers/users.csv", kUsers},
-                   {"customers/fuzz.yaml", std::string(reinterpret_cast<const char*>(data), size)}});
+  MemoryTree tree(
+      {{"gwctl.yaml", kRepository},
+       {"customers/users.csv", kUsers},
+       {"customers/fuzz.yaml", std::string(reinterpret_cast<const char*>(data), size)}});
   auto report = gwctl::ValidateRepository(tree);
   if (!report.ok()) __builtin_trap();  // a readable tree must always give a report
   return 0;

@@ -18,8 +18,8 @@
 
 #include "gatewayd_fixture.h"
 #include "git_cli.h"
-#include "hostile_clients.h"
 #include "gwctl/webhook.h"
+#include "hostile_clients.h"
 #include "process.h"
 #include "temp_repo.h"
 

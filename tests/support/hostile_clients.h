@@ -84,7 +84,8 @@ inline std::string RawExchange(int port, std::string_view request,
     size_t head_end = answer.find("\r\n\r\n");
     if (head_end != std::string::npos) {
       size_t length_at = answer.find("Content-Length: ");
-      size_t length = length_at == std::string::npos ? 0 : std::stoul(answer.substr(length_at + 16));
+      size_t length =
+          length_at == std::string::npos ? 0 : std::stoul(answer.substr(length_at + 16));
       if (answer.size() >= head_end + 4 + length) break;
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -47,9 +47,9 @@ TEST(CsvTest, RecordsOverTheLimitsAreReportedAndSkipped) {
   CsvLimits limits;
   limits.max_fields = 4;
   limits.max_field_bytes = 16;
-  auto records = ParseCsv("u.csv",
-                          "email\n1,2,3,4,5\n\"01234567890123456789\"\n01234567890123456789\nok@x.example\n", d,
-                          limits);
+  auto records = ParseCsv(
+      "u.csv", "email\n1,2,3,4,5\n\"01234567890123456789\"\n01234567890123456789\nok@x.example\n",
+      d, limits);
   ASSERT_EQ(records.size(), 2u);  // the header and ok@x.example
   EXPECT_EQ(records[1].fields[0].value, "ok@x.example");
   ASSERT_EQ(d.items().size(), 3u);

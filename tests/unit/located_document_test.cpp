@@ -121,10 +121,10 @@ TEST(LocatedDocumentTest, RefusesDeepNesting) {
 
 // Past yaml-cpp's own limit (2000) its message was "bad file".
 TEST(LocatedDocumentTest, NestingPastTheYamlParsersLimitNamesTheLimit) {
-  for (const std::string& deep : {std::string(100'000, '[') + std::string(100'000, ']'),
-                                  [] {
+  for (const std::string& deep : {std::string(100'000, '[') + std::string(100'000, ']'), [] {
                                     std::string text;
-                                    for (int i = 0; i < 3000; ++i) text += std::string(i, ' ') + "a:\n";
+                                    for (int i = 0; i < 3000; ++i)
+                                      text += std::string(i, ' ') + "a:\n";
                                     return text;
                                   }()}) {
     Diagnostics d;

@@ -133,8 +133,9 @@ void StatusServer::Install(gw::HttpServer& s) {
   using gw::HttpRequest;
   using gw::HttpResponse;
   // Health and readiness are answered on the I/O thread, whatever the workers are doing.
-  s.RouteInline("GET", "/healthz",
-                [](const HttpRequest&, HttpResponse& res) { res.SetContent("ok\n", "text/plain"); });
+  s.RouteInline("GET", "/healthz", [](const HttpRequest&, HttpResponse& res) {
+    res.SetContent("ok\n", "text/plain");
+  });
   s.RouteInline("GET", "/readyz", [this](const HttpRequest&, HttpResponse& res) {
     bool ready = loop_.Ready();
     res.status = ready ? 200 : 503;
@@ -175,8 +176,7 @@ void StatusServer::Install(gw::HttpServer& s) {
                      "text/plain");
       return;
     }
-    WebhookRequest hook{req.Header("X-Hub-Signature-256"), req.Header("X-Gitlab-Token"),
-                        req.body};
+    WebhookRequest hook{req.Header("X-Hub-Signature-256"), req.Header("X-Gitlab-Token"), req.body};
     switch (VerifyWebhook(hook, secret)) {
       case WebhookVerdict::kAccepted:
         metrics_.Webhook("accepted");
