@@ -385,12 +385,7 @@ AdminServer::~AdminServer() = default;
 Result<std::unique_ptr<AdminServer>> AdminServer::Bind(Service& service, const TokenStore& tokens,
                                                        const AdminServerOptions& options) {
   auto impl = std::make_unique<Impl>(service, tokens, options);
-  HttpServerOptions http;
-  http.host = options.host;
-  http.port = options.port;
-  http.tls_cert = options.tls_cert;
-  http.tls_key = options.tls_key;
-  http.limits = options.limits;
+  HttpServerOptions http = options.http;
   http.error_body = [](HttpResponse& res, int status, const std::string& message) {
     WriteError(res, status, message);
   };

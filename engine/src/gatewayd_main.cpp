@@ -23,18 +23,8 @@ void Log(const std::string& message) {
 
 int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
           const gw::ServiceOptions& store, gw::AdminServerOptions options) {
-  auto colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    Log(fmt::format("--listen {}: expected HOST:PORT", listen));
-    return 2;
-  }
-  options.host = listen.substr(0, colon);
-  if (options.host.size() > 2 && options.host.front() == '[')
-    options.host = options.host.substr(1, options.host.size() - 2);
-  try {
-    options.port = std::stoi(listen.substr(colon + 1));
-  } catch (const std::exception&) {
-    Log(fmt::format("--listen {}: the port is not a number", listen));
+  if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
+    Log(parsed.message());
     return 2;
   }
 
@@ -100,9 +90,9 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "HOST:PORT to serve the admin API on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--tokens", tokens, "Tokens file (hashes only; see `gatewayd hash-token`)");
-  app.add_option("--tls-cert", options.tls_cert, "PEM certificate: serve HTTPS");
-  app.add_option("--tls-key", options.tls_key, "PEM private key for --tls-cert");
-  gw::HttpServerLimits& limits = options.limits;
+  app.add_option("--tls-cert", options.http.tls_cert, "PEM certificate: serve HTTPS");
+  app.add_option("--tls-key", options.http.tls_key, "PEM private key for --tls-cert");
+  gw::HttpServerLimits& limits = options.http.limits;
   app.add_option("--max-body-bytes", limits.max_body_bytes,
                  "Largest request body accepted; a larger Content-Length is answered 413 "
                  "before the body is read")

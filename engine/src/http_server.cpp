@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <list>
 #include <optional>
 #include <unordered_map>
@@ -635,6 +636,26 @@ void HttpServer::Serve() {
 
 void HttpServer::Stop() {
   asio::post(impl_->io, [this] { impl_->BeginStop(); });
+}
+
+Status ParseListenAddress(std::string_view listen, HttpServerOptions& options) {
+  size_t colon = listen.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("--listen {}: expected HOST:PORT", listen));
+  }
+  std::string_view host = listen.substr(0, colon), port = listen.substr(colon + 1);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  int number = -1;
+  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (error != std::errc() || end != port.data() + port.size() || number < 0 || number > 65535) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("--listen {}: the port must be a number from 0 to 65535", listen));
+  }
+  options.host = std::string(host);
+  options.port = number;
+  return Status::Ok();
 }
 
 void RaiseOpenFileLimit() {

@@ -18,11 +18,9 @@
 namespace gw {
 
 struct AdminServerOptions {
-  std::string host = "127.0.0.1";
-  int port = 8025;       // 0 picks a free port
-  std::string tls_cert;  // both set: HTTPS
-  std::string tls_key;
-  HttpServerLimits limits;  // worker threads, body size, deadlines, connection caps
+  // Address, TLS, worker threads, body size, deadlines and connection caps. The admin
+  // server sets its error_body, check_head and on_answer itself.
+  HttpServerOptions http;
   // Requests one partner may have in flight at once; more are answered 429 with
   // Retry-After, so a partner's flood leaves threads for the others. Operators are exempt.
   // One gwctl at its default parallelism (8 customers, plus its lease) stays below it.

@@ -144,6 +144,10 @@ class HttpServer {
   std::unique_ptr<Impl> impl_;
 };
 
+// Reads a --listen value, "HOST:PORT" or "[V6]:PORT" (port 0: one the kernel picks), into
+// `options`; the error names the flag's value.
+Status ParseListenAddress(std::string_view listen, HttpServerOptions& options);
+
 // Raises this process's open-file limit to its hard limit, so connection caps, not the
 // kernel's default of 1024 descriptors, decide how many clients are served.
 void RaiseOpenFileLimit();

@@ -200,24 +200,8 @@ void StatusServer::Install(gw::HttpServer& s) {
 }
 
 gw::Status StatusServer::Start(const std::string& listen) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return gw::Status(gw::StatusCode::kInvalidArgument,
-                      fmt::format("--listen {}: expected HOST:PORT", listen));
-  }
   gw::HttpServerOptions options;
-  options.host = listen.substr(0, colon);
-  if (options.host.size() > 2 && options.host.front() == '[')
-    options.host = options.host.substr(1, options.host.size() - 2);
-  try {
-    options.port = std::stoi(listen.substr(colon + 1));
-  } catch (const std::exception&) {
-    options.port = -1;
-  }
-  if (options.port < 0 || options.port > 65535) {
-    return gw::Status(gw::StatusCode::kInvalidArgument,
-                      fmt::format("--listen {}: the port must be 0-65535", listen));
-  }
+  if (gw::Status parsed = gw::ParseListenAddress(listen, options); !parsed.ok()) return parsed;
   options.limits.max_body_bytes = 5u << 20;  // push events are small
   options.limits.worker_threads = 4;         // pages and webhooks, not a store
   gw::RaiseOpenFileLimit();
