@@ -70,6 +70,19 @@ inline std::string ReadFor(int fd, std::chrono::milliseconds timeout, size_t eno
   return got;
 }
 
+// Whether the server closes `fd` within `timeout` (what it sends first is read and dropped).
+inline bool ClosedWithin(int fd, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  char buffer[4096];
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    pollfd p{fd, POLLIN, 0};
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+    if (recv(fd, buffer, sizeof buffer, 0) <= 0) return true;
+  }
+}
+
 // Sends `request` on a new connection and returns what the server answers within
 // `timeout`: until it closes the connection or the answer is complete.
 inline std::string RawExchange(int port, std::string_view request,
