@@ -204,7 +204,7 @@ gw::Status StatusServer::Start(const std::string& listen) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options); !parsed.ok()) return parsed;
   options.limits.max_body_bytes = 5u << 20;  // push events are small
   options.limits.max_buffered_body_bytes = 64u << 20;
-  options.limits.worker_threads = 4;         // pages and webhooks, not a store
+  options.limits.worker_threads = 4;  // pages and webhooks, not a store
   gw::RaiseOpenFileLimit();
   auto server = gw::HttpServer::Bind(std::move(options));
   if (!server.ok()) {
