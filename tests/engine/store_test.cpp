@@ -85,7 +85,21 @@ TEST(StoreTest, KillNineDuringWritesLosesNothingAcknowledged) {
         acknowledged_users[name] = 200;
       }
     });
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 + random() % 300));
+    // Kill once this round has written something, however slow the build (ASan) or the
+    // machine, then at a random moment of the writes that follow.
+    size_t before;
+    {
+      std::lock_guard lock(mutex);
+      before = acknowledged.size();
+    }
+    for (int wait = 0; wait < 1500; ++wait) {
+      {
+        std::lock_guard lock(mutex);
+        if (acknowledged.size() >= before + 2) break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(random() % 300));
     gatewayd.process().Signal(SIGKILL);
     EXPECT_EQ(gatewayd.process().Wait(), 128 + SIGKILL);
     stop = true;
