@@ -76,6 +76,17 @@ TEST_F(GatewaydTest, AnotherPartnersObjectsAre404) {
   EXPECT_EQ(write->status, 404);
   auto partners = http_->Get("/v1/partners", Auth(Gatewayd::PartnerToken("contoso")));
   EXPECT_EQ(partners->status, 403);
+  // A partner may confirm its own partner (gwctl does before every plan), nothing more.
+  EXPECT_EQ(http_
+                ->Put("/v1/partners/contoso", Auth(Gatewayd::PartnerToken("contoso")), "{}",
+                      "application/json")
+                ->status,
+            200);
+  EXPECT_EQ(http_
+                ->Put("/v1/partners/northwind", Auth(Gatewayd::PartnerToken("contoso")), "{}",
+                      "application/json")
+                ->status,
+            403);
 }
 
 TEST_F(GatewaydTest, MalformedJsonIs400) {

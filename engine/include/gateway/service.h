@@ -50,7 +50,8 @@ class Service {
                                                ServiceOptions options = {});
   ~Service();
 
-  // Partners (operator only). Creating an existing partner is a no-op.
+  // Partners (operator only). Creating an existing partner is a no-op, and a partner's own
+  // token may make that no-op for its own partner.
   Status PutPartner(const Actor& actor, const std::string& partner);
   Result<std::vector<std::string>> ListPartners(const Actor& actor);
 

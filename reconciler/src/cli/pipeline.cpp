@@ -147,8 +147,9 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
     }
     p.gateway = std::move(*gateway);
   }
-  // Embedded (or with an operator token) the partner is made on first use; otherwise an
-  // operator must have created it, and reading its state says so.
+  // Embedded (or with an operator token) the partner is made on first use; a partner's
+  // token confirms its existing partner, and for a missing one (403) reading its state
+  // says what is wrong.
   if (gw::Status s = p.gateway->EnsurePartner(p.desired.partner);
       !s.ok() && s.code() != gw::StatusCode::kPermissionDenied) {
     err << "gwctl: " << p.gateway->Describe() << ": " << s.message() << "\n";
