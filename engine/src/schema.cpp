@@ -10,11 +10,16 @@
 #include <set>
 
 #include <fmt/format.h>
+// GCC 12 at -O3 reports a -Wrestrict false positive inside valijson's JSON pointer code
+// (std::string::replace, a known GCC 12 issue); only these headers are exempt.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wrestrict"
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
+#pragma GCC diagnostic pop
 
 namespace gw {
 namespace detail {
@@ -60,7 +65,10 @@ std::vector<std::string> ContextTokens(const std::vector<std::string>& context) 
 
 std::string Pointer(const std::vector<std::string>& tokens) {
   std::string out;
-  for (const auto& t : tokens) out += "/" + EscapePointerToken(t);
+  for (const auto& t : tokens) {
+    out += '/';
+    out += EscapePointerToken(t);
+  }
   return out;
 }
 
