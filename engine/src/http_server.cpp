@@ -30,11 +30,10 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
+// Beast 1.74 compares boost::string_view.
+bool SameHeaderName(std::string_view a, std::string_view b) {
+  return beast::iequals(beast::string_view(a.data(), a.size()),
+                        beast::string_view(b.data(), b.size()));
 }
 
 struct RouteEntry {
@@ -62,13 +61,13 @@ struct RouteEntry {
 
 std::string HttpRequest::Header(std::string_view name) const {
   for (const auto& [key, value] : headers)
-    if (EqualsIgnoringCase(key, name)) return value;
+    if (SameHeaderName(key, name)) return value;
   return "";
 }
 
 bool HttpRequest::HasHeader(std::string_view name) const {
   return std::any_of(headers.begin(), headers.end(),
-                     [&](const auto& header) { return EqualsIgnoringCase(header.first, name); });
+                     [&](const auto& header) { return SameHeaderName(header.first, name); });
 }
 
 std::string HttpRequest::Param(const std::string& name) const {
@@ -123,13 +122,15 @@ struct ServerCore {
   explicit ServerCore(HttpServerOptions o)
       : options(std::move(o)), workers(std::max(1, options.limits.worker_threads)) {}
 
-  void ErrorBody(HttpResponse& response, int status, const std::string& message) const {
+  HttpResponse ErrorAnswer(int status, const std::string& message) const {
+    HttpResponse response;
     response.status = status;
     if (options.error_body) {
       options.error_body(response, status, message);
     } else {
       response.SetContent(message + "\n", "text/plain");
     }
+    return response;
   }
 
   void Register(Connection& connection) {
@@ -207,10 +208,12 @@ class Session : public Connection {
   Session(ServerCore& server, Args&&... args)
       : server_(server), stream_(std::forward<Args>(args)...) {}
 
+  // The first head's deadline runs from accept, across the TLS handshake.
   void Start() override {
     Transport().socket().set_option(tcp::no_delay(true));
+    NewParser();
+    Transport().expires_after(server_.options.limits.head_timeout);
     if constexpr (kTls) {
-      Transport().expires_after(server_.options.limits.head_timeout);
       stream_.async_handshake(asio::ssl::stream_base::server,
                               [self = Self()](beast::error_code ec) {
                                 if (ec) return self->Fail(ec);
@@ -256,26 +259,25 @@ class Session : public Connection {
   // Between requests: wait for the first byte of the next one within the idle timeout.
   void ReadNext() {
     NewParser();
-    if (buffer_.size() > 0) return ReadHead(false);  // pipelined
+    if (buffer_.size() > 0) return NextHead();  // pipelined
     Enter(Phase::kIdle);
     Transport().expires_after(server_.options.limits.idle_timeout);
     stream_.async_read_some(buffer_.prepare(4096),
                             [self = Self()](beast::error_code ec, size_t bytes) {
                               if (ec) return self->Fail(ec);
                               self->buffer_.commit(bytes);
-                              self->ReadHead(false);
+                              self->NextHead();
                             });
   }
 
-  void ReadHead(bool first = true) {
-    if (first) {
-      NewParser();
-    } else {
-      Enter(Phase::kHead);
-      Transport().expires_after(server_.options.limits.head_timeout);
-    }
-    // On a new connection the deadline started at accept (and covers the handshake).
-    if (first && !kTls) Transport().expires_after(server_.options.limits.head_timeout);
+  // A later request's head: its deadline runs from its first byte.
+  void NextHead() {
+    Enter(Phase::kHead);
+    Transport().expires_after(server_.options.limits.head_timeout);
+    ReadHead();
+  }
+
+  void ReadHead() {
     http::async_read_header(stream_, buffer_, *parser_,
                             [self = Self()](beast::error_code ec, size_t) {
                               if (ec) return self->Fail(ec);
@@ -318,8 +320,8 @@ class Session : public Connection {
     }
     if (!route_) {
       if (allowed.empty()) return Refuse(404, "no such resource");
-      HttpResponse response =
-          ErrorAnswer(405, fmt::format("{} is not allowed here; use {}", request.method, allowed));
+      HttpResponse response = server_.ErrorAnswer(
+          405, fmt::format("{} is not allowed here; use {}", request.method, allowed));
       response.SetHeader("Allow", allowed);
       return Answer(std::move(response));
     }
@@ -334,15 +336,13 @@ class Session : public Connection {
       reserved_ = parser_->content_length().value_or(server_.options.limits.max_body_bytes);
       if (!server_.ReserveBody(reserved_)) {
         reserved_ = 0;
-        HttpResponse busy =
-            ErrorAnswer(503, "the gateway is receiving too many request bodies at once; try again");
+        HttpResponse busy = server_.ErrorAnswer(
+            503, "the gateway is receiving too many request bodies at once; try again");
         busy.SetHeader("Retry-After", "1");
         return Answer(std::move(busy));
       }
     }
-    auto expect = head[http::field::expect];
-    if (!EqualsIgnoringCase(std::string_view(expect.data(), expect.size()), "100-continue") ||
-        parser_->is_done()) {
+    if (!beast::iequals(head[http::field::expect], "100-continue") || parser_->is_done()) {
       return ReadBody();
     }
     Transport().expires_after(server_.options.limits.write_timeout);
@@ -383,14 +383,8 @@ class Session : public Connection {
     try {
       route.handler(request, response);
     } catch (const std::exception&) {
-      response = ErrorAnswer(500, "internal error");
+      response = server_.ErrorAnswer(500, "internal error");
     }
-    return response;
-  }
-
-  HttpResponse ErrorAnswer(int status, const std::string& message) {
-    HttpResponse response;
-    server_.ErrorBody(response, status, message);
     return response;
   }
 
@@ -400,7 +394,7 @@ class Session : public Connection {
       request_ = std::make_shared<HttpRequest>();
       request_->remote_address = address;
     }
-    Answer(ErrorAnswer(status, message));
+    Answer(server_.ErrorAnswer(status, message));
   }
 
   // Sends the answer; the connection stays open for the next request only if this one

@@ -167,7 +167,7 @@ TEST_F(HostileClientTest, AThousandSlowClientsDoNotStarveANormalOne) {
 // Many addresses, each under its own cap, filling the total: still answered.
 TEST_F(HostileClientTest, SlowClientsFromManyAddressesCannotFillTheServer) {
   StartGatewayd({"--max-connections", "200", "--max-connections-per-address", "50"});
-  gwtest::RaiseOpenFileLimitForTest();
+  gw::RaiseOpenFileLimit();
   std::vector<int> fds;
   for (int host = 2; host < 8; ++host) {
     std::string from = fmt::format("127.0.0.{}", host);

@@ -7,16 +7,18 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "gateway/http_server.h"
 
 namespace gwtest {
 
@@ -52,35 +54,40 @@ inline bool SendAll(int fd, std::string_view bytes) {
   return true;
 }
 
-// Reads until the peer closes, `timeout` passes, or `enough` bytes have arrived.
-inline std::string ReadFor(int fd, std::chrono::milliseconds timeout, size_t enough = 1 << 20) {
-  std::string got;
+struct Received {
+  std::string bytes;
+  bool closed = false;  // the peer closed (or reset) the connection
+};
+
+// Reads until the peer closes, `timeout` passes, or `done(bytes)` holds.
+inline Received ReadUntil(int fd, std::chrono::milliseconds timeout,
+                          const std::function<bool(const std::string&)>& done = nullptr) {
+  Received got;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   char buffer[16384];
-  while (got.size() < enough) {
+  while (!done || !done(got.bytes)) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
+    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
     ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    got.append(buffer, static_cast<size_t>(n));
+    if (n <= 0) {
+      got.closed = true;
+      break;
+    }
+    got.bytes.append(buffer, static_cast<size_t>(n));
   }
   return got;
 }
 
-// Whether the server closes `fd` within `timeout` (what it sends first is read and dropped).
+inline std::string ReadFor(int fd, std::chrono::milliseconds timeout, size_t enough = 1 << 20) {
+  return ReadUntil(fd, timeout, [enough](const std::string& b) { return b.size() >= enough; })
+      .bytes;
+}
+
+// Whether the server closes `fd` within `timeout` (what it sends first is dropped).
 inline bool ClosedWithin(int fd, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buffer[4096];
-  while (true) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
-    if (recv(fd, buffer, sizeof buffer, 0) <= 0) return true;
-  }
+  return ReadUntil(fd, timeout).closed;
 }
 
 // Sends `request` on a new connection and returns what the server answers within
@@ -90,25 +97,14 @@ inline std::string RawExchange(int port, std::string_view request,
   int fd = ConnectLoopback(port);
   if (fd < 0) return "";
   SendAll(fd, request);
-  std::string answer;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  char buffer[16384];
-  while (true) {
+  auto complete = [](const std::string& answer) {
     size_t head_end = answer.find("\r\n\r\n");
-    if (head_end != std::string::npos) {
-      size_t length_at = answer.find("Content-Length: ");
-      size_t length =
-          length_at == std::string::npos ? 0 : std::stoul(answer.substr(length_at + 16));
-      if (answer.size() >= head_end + 4 + length) break;
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    pollfd p{fd, POLLIN, 0};
-    if (left.count() <= 0 || poll(&p, 1, static_cast<int>(left.count())) <= 0) break;
-    ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-    if (n <= 0) break;
-    answer.append(buffer, static_cast<size_t>(n));
-  }
+    if (head_end == std::string::npos) return false;
+    size_t length_at = answer.find("Content-Length: ");
+    size_t length = length_at == std::string::npos ? 0 : std::stoul(answer.substr(length_at + 16));
+    return answer.size() >= head_end + 4 + length;
+  };
+  std::string answer = ReadUntil(fd, timeout, complete).bytes;
   close(fd);
   return answer;
 }
@@ -124,20 +120,12 @@ inline long ProcessRssKib(pid_t pid) {
   return -1;
 }
 
-// The open-file limit must cover the test's own sockets.
-inline void RaiseOpenFileLimitForTest() {
-  rlimit limit{};
-  getrlimit(RLIMIT_NOFILE, &limit);
-  limit.rlim_cur = limit.rlim_max;
-  setrlimit(RLIMIT_NOFILE, &limit);
-}
-
 class SlowClients {
  public:
   SlowClients(int port, int count, std::string head_start = "GET /v1/partn",
               std::chrono::milliseconds interval = std::chrono::seconds(1))
       : port_(port), head_start_(std::move(head_start)), interval_(interval) {
-    RaiseOpenFileLimitForTest();
+    gw::RaiseOpenFileLimit();  // for the test's own sockets
     for (int i = 0; i < count; ++i) fds_.push_back(Open());
     thread_ = std::thread([this] { Trickle(); });
   }
