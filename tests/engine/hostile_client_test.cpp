@@ -115,8 +115,10 @@ TEST_F(HostileClientTest, FiftyConnectionsAtOnceAreAllServedPromptly) {
       ++ready;
       while (!go) std::this_thread::yield();
       auto started = Clock::now();
-      std::string answer = gwtest::RawExchange(port_, Request("GET", "/v1/partners/northwind/state",
-                                                              Gatewayd::PartnerToken("northwind")));
+      // The operator, exempt from the per-partner limit: 50 of one partner's requests at
+      // once would rightly be 429 past 12 in flight on a busy machine.
+      std::string answer = gwtest::RawExchange(
+          port_, Request("GET", "/v1/partners/northwind/state", Gatewayd::kOperatorToken));
       if (gwtest::StatusOf(answer) == 200)
         seconds[i] = std::chrono::duration<double>(Clock::now() - started).count();
     });
