@@ -239,7 +239,15 @@ const SchemaSet& SchemaSet::Builtin() {
 }
 
 const std::vector<std::pair<std::string_view, std::string_view>>& SchemaSet::Files() {
-  return detail::embedded_files();
+  // schemas/ also holds data files (relay-services.json); only *.schema.json are schemas.
+  static const auto* schemas = [] {
+    auto* out = new std::vector<std::pair<std::string_view, std::string_view>>();
+    for (const auto& file : detail::embedded_files()) {
+      if (file.first.ends_with(".schema.json")) out->push_back(file);
+    }
+    return out;
+  }();
+  return *schemas;
 }
 
 std::vector<SchemaViolation> SchemaSet::Validate(std::string_view ref, const json& document) const {

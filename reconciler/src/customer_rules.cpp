@@ -9,202 +9,47 @@
 
 #include "gateway/domain_name.h"
 #include "gwctl/csv.h"
-#include "gwctl/quantity.h"
-#include "gwctl/time_zone.h"
-#include "json_cursor.h"
 #include "text.h"
 
 namespace gwctl {
 
-using gw::IsSameOrSubdomain;
-using gw::NormalizeDomain;
 using gw::ParseEmailAddress;
 
 namespace {
 
-constexpr uint64_t kMinMessageSize = 1024;
-constexpr uint64_t kMaxMessageSize = 2ull << 30;
-const std::set<std::string> kAttachmentCategories = {"executable", "docmacro",  "xlsmacro",
-                                                     "pptmacro",   "mediafile", "archive"};
 const std::set<std::string> kUserTypes = {"mailbox", "shared", "resource", "alias"};
 
-class CustomerChecker {
+// The rules of users, which live in the repository (inline mailboxes and CSV files)
+// and never reach the engine's settings document; the rest are the engine's.
+class UserChecker {
  public:
-  CustomerChecker(CustomerManifest& customer, const CustomerRuleContext& context,
-                  Diagnostics& diagnostics, CustomerClaims& claims)
+  UserChecker(CustomerManifest& customer, const CustomerRuleContext& context,
+              Diagnostics& diagnostics)
       : customer_(customer),
         context_(context),
         diagnostics_(diagnostics),
-        claims_(claims),
         doc_(customer.effective),
-        spec_(JsonCursor::Root(doc_)["spec"]) {}
-
-  // The checks that need nothing but the values themselves, for PartnerDefaults.
-  void RunValueChecks() {
-    CheckContentFilter();
-    CheckSpamReport();
-    CheckRetention(spec_["continuity"]["retention"]);
-    CheckArchiving();
-  }
+        spec_(JsonCursor::Root(doc_.value())["spec"]) {}
 
   size_t Run() {
     if (!spec_.is_object()) return 0;
-    CheckDomains();
-    CheckDestinations();
-    CheckOutboundRelay();
     CheckUsers();
-    CheckLdapSources();
-    CheckContentFilter();
-    CheckLists();
-    CheckSpamReport();
-    CheckContinuity();
-    CheckArchiving();
+    gw::RuleFindings findings;
+    gw::CheckContinuityMembers(
+        doc_.value(), [&](const std::string& address) { return owners_.count(address) > 0; },
+        findings);
+    AddFindings(doc_, findings, diagnostics_);
     return csv_files_;
   }
 
  private:
-  void Error(const JsonCursor& at, const char* rule, std::string message, bool key = false) {
-    diagnostics_.Error(doc_.LocationOf(at.pointer(), key), rule, std::move(message));
+  void Error(const JsonCursor& at, const std::string& rule, std::string message) {
+    diagnostics_.Error(doc_.LocationOf(at.pointer()), rule, std::move(message));
   }
   void Warning(const JsonCursor& at, const char* rule, std::string message) {
     diagnostics_.Warning(doc_.LocationOf(at.pointer()), rule, std::move(message));
   }
   Location At(const JsonCursor& at) const { return doc_.LocationOf(at.pointer()); }
-
-  bool InCustomerDomains(const std::string& domain) const { return domain_set_.count(domain) > 0; }
-
-  // Rule 3 (this customer's part): valid names, alias != primary, no repeats.
-  void CheckDomains() {
-    auto domains = spec_["domains"];
-    auto add = [&](const JsonCursor& at, bool is_alias) {
-      const std::string* text = at.string();
-      if (!text) return;
-      auto normalized = NormalizeDomain(*text);
-      if (!normalized.ok()) {
-        Error(at, "domain-invalid", normalized.status().message());
-        return;
-      }
-      if (is_alias && !customer_.domains.empty() && *normalized == customer_.domains.front()) {
-        Error(at, "alias-equals-primary", fmt::format("alias '{}' is the primary domain", *text));
-        return;
-      }
-      if (!domain_set_.insert(*normalized).second) {
-        Error(at, "domain-duplicate",
-              fmt::format("domain '{}' is listed twice for this customer", *text));
-        return;
-      }
-      customer_.domains.push_back(*normalized);
-      claims_.domains.emplace_back(*normalized, At(at));
-    };
-    add(domains["primary"], false);
-    if (customer_.domains.empty()) customer_.domains.push_back("");  // keeps the primary slot
-    auto aliases = domains["aliases"];
-    for (size_t i = 0; i < aliases.size(); ++i) add(aliases[i], true);
-    if (customer_.domains.front().empty()) customer_.domains.erase(customer_.domains.begin());
-  }
-
-  // Rule 4.
-  void CheckDestinations() {
-    auto destinations = spec_["destinations"];
-    std::vector<std::pair<Destination, JsonCursor>> parsed;
-    if (const std::string* shorthand = destinations.string()) {
-      auto list = ParseDestinationShorthand(*shorthand);
-      if (!list.ok()) {
-        Error(destinations, "destination-invalid", list.status().message());
-      } else {
-        for (auto& d : *list) parsed.emplace_back(std::move(d), destinations);
-      }
-    } else {
-      for (size_t i = 0; i < destinations.size(); ++i) {
-        auto entry = destinations[i];
-        const std::string* host = entry["host"].string();
-        if (!host) continue;
-        auto normalized = NormalizeHost(*host);
-        if (!normalized.ok()) {
-          Error(entry["host"], "destination-invalid", normalized.status().message());
-          continue;
-        }
-        Destination d;
-        d.host = std::move(normalized).value();
-        d.port = static_cast<int>(entry["port"].integer().value_or(25));
-        d.preference =
-            static_cast<int>(entry["preference"].integer().value_or(DefaultPreference(i)));
-        parsed.emplace_back(std::move(d), entry);
-      }
-    }
-    std::map<std::pair<std::string, int>, const JsonCursor*> seen;
-    for (const auto& [destination, at] : parsed) {
-      if (!seen.emplace(std::make_pair(destination.host, destination.port), &at).second) {
-        Error(at, "destination-duplicate",
-              fmt::format("destination {}:{} is listed twice", destination.host, destination.port));
-        continue;
-      }
-      if (destination.host == context_.gateway_host || destination.host == "127.0.0.1" ||
-          destination.host == "::1" || destination.host == "localhost") {
-        Error(
-            at, "destination-self",
-            fmt::format("destination {} is the gateway itself; mail would loop", destination.host));
-        continue;
-      }
-      customer_.destinations.push_back(destination);
-    }
-    bool filtering = spec_["filtering"]["enabled"].boolean_or(true);
-    if (filtering && !destinations.exists()) {
-      Error(spec_, "destination-missing",
-            "filtering is enabled but no destinations are set: the gateway would have nowhere to "
-            "deliver mail");
-    }
-  }
-
-  // Rule 5 (this customer's part; overlaps between customers are checked repository-wide).
-  void CheckOutboundRelay() {
-    auto relay = spec_["outboundRelay"];
-    if (!relay.is_object()) return;
-    auto sources = relay["sources"];
-    bool enabled = relay["enabled"].boolean_or(true);
-    if (sources.exists() && relay["service"].exists()) {
-      Error(relay, "relay-config", "set either sources or service, not both");
-    } else if (enabled && !sources.exists() && !relay["service"].exists()) {
-      Error(relay, "relay-config",
-            "the outbound relay is enabled but has neither sources nor service");
-    }
-    std::vector<std::pair<std::string, JsonCursor>> entries;
-    if (const std::string* comma = sources.string()) {
-      for (auto& part : Split(*comma, ',')) entries.emplace_back(std::move(part), sources);
-    } else {
-      for (size_t i = 0; i < sources.size(); ++i) {
-        if (const std::string* text = sources[i].string()) entries.emplace_back(*text, sources[i]);
-      }
-    }
-    std::set<IpRange> seen;
-    for (const auto& [text, at] : entries) {
-      auto range = IpRange::Parse(text);
-      if (!range.ok()) {
-        Error(at, "relay-source-invalid", range.status().message());
-        continue;
-      }
-      if (!seen.insert(*range).second) {
-        Error(at, "relay-source-duplicate",
-              fmt::format("relay source {} is listed twice", range->ToString()));
-        continue;
-      }
-      int widest = range->is_v6() ? 48 : 16;
-      if (range->prefix_length() < widest) {
-        Warning(at, "relay-source-wide",
-                fmt::format(
-                    "relay source {} is wider than /{}: everyone in it may relay as this customer",
-                    range->ToString(), widest));
-      }
-      if (range->IsPrivate()) {
-        Warning(at, "relay-source-private",
-                fmt::format("relay source {} is a private range; the gateway sees the customer's "
-                            "public address",
-                            range->ToString()));
-      }
-      customer_.relay_sources.push_back(*range);
-      claims_.relay_sources.emplace_back(*range, At(at));
-    }
-  }
 
   // Rule 6: inline mailboxes and CSV files.
   void CheckUsers() {
@@ -244,21 +89,8 @@ class CustomerChecker {
     }
   }
 
-  struct AddressProblem {
-    const char* rule;  // user-invalid or user-domain
-    std::string message;
-  };
-
-  // Why `text` is not a valid address in one of the customer's domains, if it is not.
-  std::optional<AddressProblem> FindAddressProblem(const std::string& text) const {
-    auto address = ParseEmailAddress(text);
-    if (!address.ok()) return AddressProblem{"user-invalid", address.status().message()};
-    if (!InCustomerDomains(address->domain)) {
-      return AddressProblem{"user-domain",
-                            fmt::format("'{}' is not in this customer's domains ({})", text,
-                                        fmt::join(customer_.domains, ", "))};
-    }
-    return std::nullopt;
+  std::optional<gw::AddressProblem> FindAddressProblem(const std::string& text) const {
+    return gw::FindAddressProblem(text, customer_.domains());
   }
 
   // Parses an address written at `at` and checks its domain; reports and returns
@@ -357,7 +189,7 @@ class CustomerChecker {
         auto it = columns.find(name);
         return it == columns.end() ? nullptr : &record.fields[it->second];
       };
-      auto error = [&](const CsvField& f, const char* rule, std::string message) {
+      auto error = [&](const CsvField& f, const std::string& rule, std::string message) {
         diagnostics_.Error({*path, f.line, f.column}, rule, std::move(message));
       };
       UserRecord user;
@@ -401,272 +233,44 @@ class CustomerChecker {
     }
   }
 
-  // Rule 7.
-  void CheckLdapSources() {
-    auto sources = spec_["users"]["ldap"];
-    for (size_t i = 0; i < sources.size(); ++i) {
-      auto source = sources[i];
-      const std::string* url = source["url"].string();
-      if (!url) continue;
-      bool ldaps = url->rfind("ldaps://", 0) == 0;
-      if (!ldaps && url->rfind("ldap://", 0) != 0) continue;  // the schema reports it
-      std::string authority = url->substr(ldaps ? 8 : 7);
-      if (!authority.empty() && authority.back() == '/') authority.pop_back();
-      std::string host = authority;
-      int port = ldaps ? 636 : 389;
-      if (!authority.empty() && authority.front() == '[') {
-        size_t close = authority.find(']');
-        host = authority.substr(1, close == std::string::npos ? std::string::npos : close - 1);
-        if (close != std::string::npos && close + 1 < authority.size())
-          port = std::atoi(authority.c_str() + close + 2);
-      } else if (auto colon = authority.find(':'); colon != std::string::npos) {
-        host = authority.substr(0, colon);
-        port = std::atoi(authority.c_str() + colon + 1);
-      }
-      bool starttls = source["startTLS"].boolean_or(false);
-      if (ldaps && starttls)
-        Error(source["startTLS"], "ldap-config",
-              "startTLS upgrades ldap:// connections; ldaps:// is TLS already");
-      bool tls = ldaps || starttls;
-      bool host_is_ip = IpRange::Parse(host).ok();
-      if (tls && host_is_ip) {
-        Error(
-            source["url"], "ldap-tls-host",
-            fmt::format("TLS certificate checking needs a hostname, not the IP address {}", host));
-      }
-      if (port == 636 && !tls)
-        Warning(source["url"], "ldap-port", "port 636 is LDAPS; this source does not use TLS");
-      if (ldaps && port == 389)
-        Warning(source["url"], "ldap-port", "ldaps:// on port 389, the plain LDAP port");
-      if (port < 1 || port > 65535) Error(source["url"], "ldap-config", "the port must be 1-65535");
-      if (source["bindDN"].exists() && !source["bindPasswordRef"].exists()) {
-        Error(source, "ldap-config",
-              "bindDN is set but bindPasswordRef is not (omit bindDN for an anonymous bind)");
-      }
-      if (!source["bindDN"].exists() && source["bindPasswordRef"].exists()) {
-        Error(source["bindPasswordRef"], "ldap-config", "bindPasswordRef is set but bindDN is not");
-      }
-    }
-  }
-
-  // Rule 8.
-  void CheckContentFilter() {
-    auto filter = spec_["filtering"]["contentFilter"];
-    if (const std::string* size = filter["maxMessageSize"].string()) {
-      auto bytes = ParseSize(*size);
-      if (bytes.ok() && (*bytes < kMinMessageSize || *bytes > kMaxMessageSize)) {
-        Error(filter["maxMessageSize"], "content-filter-size",
-              fmt::format("maxMessageSize {} is outside 1KiB-2GiB", *size));
-      }
-    }
-    auto attachments = filter["forbiddenAttachments"];
-    for (size_t i = 0; i < attachments.size(); ++i) {
-      const std::string* entry = attachments[i].string();
-      if (!entry || kAttachmentCategories.count(*entry)) continue;
-      std::string lower = *entry;
-      std::transform(lower.begin(), lower.end(), lower.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-      bool extension_chars =
-          lower.size() > 1 && std::all_of(lower.begin() + 1, lower.end(), [](unsigned char c) {
-            return std::isalnum(c) || c == '-' || c == '_' || c == '.';
-          });
-      if (entry->front() == '.' && extension_chars && lower != *entry) {
-        Error(attachments[i], "attachment-type",
-              fmt::format("extension '{}' must be lowercase: '{}'", *entry, lower));
-      } else if (entry->front() != '.' || !extension_chars) {
-        Error(
-            attachments[i], "attachment-type",
-            fmt::format(
-                "'{}' is neither a category (executable, docmacro, xlsmacro, pptmacro, mediafile, "
-                "archive) nor an extension such as .iso",
-                *entry));
-      }
-    }
-  }
-
-  // Rule 9.
-  void CheckLists() {
-    auto lists = spec_["lists"];
-    std::map<std::string, JsonCursor> allowed;
-    auto normalize_entry = [&](const JsonCursor& entry,
-                               bool own_domain_warning) -> std::optional<std::string> {
-      for (const char* field : {"sender", "senderDomain", "ip", "recipient", "recipientDomain"}) {
-        const std::string* value = entry[field].string();
-        if (!value) continue;
-        std::string kind(field);
-        gw::Result<std::string> normalized = gw::Status(gw::StatusCode::kInvalidArgument, "");
-        std::string domain;
-        if (kind == "sender" || kind == "recipient") {
-          auto address = ParseEmailAddress(*value);
-          if (address.ok()) domain = address->domain;
-          normalized =
-              address.ok() ? gw::Result<std::string>(address->ToString()) : address.status();
-        } else if (kind == "ip") {
-          auto range = IpRange::Parse(*value);
-          normalized = range.ok() ? gw::Result<std::string>(range->ToString()) : range.status();
-        } else {
-          normalized = NormalizeDomain(*value);
-          if (normalized.ok()) domain = *normalized;
-        }
-        if (!normalized.ok()) {
-          Error(entry[field], "list-entry-invalid", normalized.status().message());
-          return std::nullopt;
-        }
-        if (own_domain_warning && !domain.empty()) {
-          for (const auto& own : customer_.domains) {
-            if (IsSameOrSubdomain(domain, own)) {
-              Warning(
-                  entry[field], "allow-own-domain",
-                  fmt::format(
-                      "allow-listing the customer's own domain {} lets spoofed mail through", own));
-              break;
-            }
-          }
-        }
-        return kind + ":" + *normalized;
-      }
-      return std::nullopt;
-    };
-    auto allow = lists["allow"];
-    for (size_t i = 0; i < allow.size(); ++i) {
-      if (auto key = normalize_entry(allow[i], true)) allowed.emplace(*key, allow[i]);
-    }
-    auto block = lists["block"];
-    for (size_t i = 0; i < block.size(); ++i) {
-      auto key = normalize_entry(block[i], false);
-      if (!key) continue;
-      if (auto it = allowed.find(*key); it != allowed.end()) {
-        Error(block[i], "list-conflict",
-              fmt::format("{} is on both the allow list ({}) and the block list",
-                          key->substr(key->find(':') + 1), FileAndLine(At(it->second))));
-      }
-    }
-    auto outbound = lists["outboundBlock"];
-    for (size_t i = 0; i < outbound.size(); ++i) normalize_entry(outbound[i], false);
-    auto recipient_allow = lists["recipientAllow"];
-    std::map<std::string, JsonCursor> allowed_recipients;
-    for (size_t i = 0; i < recipient_allow.size(); ++i) {
-      const std::string* local = recipient_allow[i].string();
-      if (!local) continue;
-      if (*local == "*") {
-        Error(recipient_allow[i], "recipient-allow-all",
-              "recipientAllow: \"*\" would deliver every message unfiltered, switching filtering "
-              "off");
-      }
-      allowed_recipients.emplace(*local, recipient_allow[i]);
-    }
-    auto recipient_block = lists["recipientBlock"];
-    for (size_t i = 0; i < recipient_block.size(); ++i) {
-      const std::string* local = recipient_block[i].string();
-      if (!local) continue;
-      if (auto it = allowed_recipients.find(*local); it != allowed_recipients.end()) {
-        Error(recipient_block[i], "list-conflict",
-              fmt::format("'{}' is on both recipientAllow ({}) and recipientBlock", *local,
-                          FileAndLine(At(it->second))));
-      }
-    }
-  }
-
-  // Rule 10.
-  void CheckSpamReport() {
-    auto report = spec_["filtering"]["spamReport"];
-    if (!report.is_object()) return;
-    if (report["enabled"].boolean_or(false)) {
-      if (report["days"].size() == 0)
-        Error(report, "spam-report", "the spam report is enabled but has no days");
-      if (report["times"].size() == 0)
-        Error(report, "spam-report", "the spam report is enabled but has no times");
-    }
-    if (const std::string* zone = report["timezone"].string(); zone && !IsKnownTimeZone(*zone)) {
-      Error(report["timezone"], "spam-report",
-            fmt::format("unknown time zone '{}' (use an IANA name such as Europe/London)", *zone));
-    }
-  }
-
-  // Rule 11.
-  void CheckContinuity() {
-    auto continuity = spec_["continuity"];
-    if (!continuity.is_object()) return;
-    auto enabled = continuity["enabled"];
-    std::string origin = FileAndLine(At(enabled));
-    if (enabled.boolean_or(false)) {
-      if (spec_["product"].string_or("") != "ultimate-access" && spec_["product"].exists()) {
-        Error(spec_["product"], "continuity",
-              fmt::format("continuity is enabled ({}) but needs product ultimate-access, not {}",
-                          origin, spec_["product"].string_or("")));
-      }
-      // With filtering on, a missing destination is already reported by rule 4.
-      if (!spec_["destinations"].exists() && !spec_["filtering"]["enabled"].boolean_or(true)) {
-        Error(enabled, "continuity",
-              "continuity needs a destination: it keeps mail while that server is down");
-      }
-    }
-    CheckRetention(continuity["retention"]);
-    auto members = continuity["members"];
-    std::string scope = continuity["scope"].string_or("all");
-    if (members.size() > 0 && scope != "selected") {
-      Error(members, "continuity", "members are only used with scope: selected");
-    }
-    if (scope == "selected" && members.size() == 0) {
-      Error(continuity["scope"], "continuity", "scope: selected needs at least one member");
-    }
-    bool has_ldap = spec_["users"]["ldap"].size() > 0;  // LDAP users are known only at plan time
-    for (size_t i = 0; i < members.size(); ++i) {
-      const std::string* text = members[i].string();
-      if (!text) continue;
-      auto address = ParseEmailAddress(*text);
-      if (!address.ok()) {
-        Error(members[i], "continuity", address.status().message());
-      } else if (!owners_.count(address->ToString()) && !has_ldap) {
-        Error(members[i], "continuity",
-              fmt::format("member '{}' is not one of this customer's users", *text));
-      }
-    }
-  }
-
-  void CheckRetention(const JsonCursor& retention) {
-    if (const std::string* text = retention.string()) {
-      auto days = ParseDays(*text);
-      if (days.ok() && (*days < 1 || *days > 365)) {
-        Error(retention, "continuity", fmt::format("retention {} is outside 1d-365d", *text));
-      }
-    }
-  }
-
-  void CheckArchiving() {
-    auto retention = spec_["archiving"]["retention"];
-    if (const std::string* text = retention.string()) {
-      auto days = ParseDays(*text);
-      if (days.ok() && *days < 1) Error(retention, "archiving", "retention must be at least 1d");
-    }
-  }
-
   CustomerManifest& customer_;
   const CustomerRuleContext& context_;
   Diagnostics& diagnostics_;
-  CustomerClaims& claims_;
   const LocatedDocument& doc_;
   JsonCursor spec_;
-  std::set<std::string> domain_set_;
   std::unordered_map<std::string, size_t> owners_;  // address or alias -> index in users
   size_t csv_files_ = 0;
 };
 
 }  // namespace
 
+void AddFindings(const LocatedDocument& document, const gw::RuleFindings& findings,
+                 Diagnostics& diagnostics) {
+  for (const auto& finding : findings) {
+    std::string message = finding.Text(
+        [&](const std::string& pointer) { return FileAndLine(document.LocationOf(pointer)); });
+    Location at = document.LocationOf(finding.pointer, finding.at_key);
+    if (finding.is_error()) {
+      diagnostics.Error(std::move(at), finding.rule, std::move(message));
+    } else {
+      diagnostics.Warning(std::move(at), finding.rule, std::move(message));
+    }
+  }
+}
+
 void CheckDefaults(const LocatedDocument& defaults, Diagnostics& diagnostics) {
-  // Runs on a copy shaped like a customer; nothing is read through the tree.
-  CustomerManifest holder;
-  holder.effective = defaults;
-  CustomerClaims unused_claims;
-  ValidationLimits unused_limits;
-  CustomerRuleContext no_tree{nullptr, unused_limits, ""};
-  CustomerChecker(holder, no_tree, diagnostics, unused_claims).RunValueChecks();
+  gw::RuleFindings findings;
+  gw::CheckPartnerDefaults(defaults.value(), findings);
+  AddFindings(defaults, findings, diagnostics);
 }
 
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
-                     Diagnostics& diagnostics, CustomerClaims& claims) {
-  return CustomerChecker(customer, context, diagnostics, claims).Run();
+                     Diagnostics& diagnostics) {
+  gw::RuleFindings findings;
+  customer.compiled =
+      gw::CompileCustomer(customer.effective.value(), {context.gateway_host}, findings);
+  AddFindings(customer.effective, findings, diagnostics);
+  return UserChecker(customer, context, diagnostics).Run();
 }
 
 }  // namespace gwctl

@@ -1,11 +1,9 @@
-// The semantic rules that concern one customer (rules 3-11 of the manifest language,
-// minus their cross-customer parts), run on the effective document.
+// gwctl's side of the customer rules: the engine's rules (gateway/customer_rules.h) run
+// on the effective manifest with their findings placed at file:line:column, plus the
+// rules of users, which only the repository has (inline mailboxes and CSV files).
 #pragma once
 
-#include <string>
-#include <utility>
-#include <vector>
-
+#include "gateway/customer_rules.h"
 #include "gwctl/diagnostics.h"
 #include "gwctl/manifests.h"
 #include "gwctl/source_tree.h"
@@ -14,26 +12,22 @@
 namespace gwctl {
 
 struct CustomerRuleContext {
-  const SourceTree* tree;  // where CSV files are read; null when there are none to read
+  const SourceTree* tree;  // where CSV files are read
   const ValidationLimits& limits;
   std::string gateway_host;  // normalised host of the Repository's gateway URL, if any
 };
 
-// What a customer claims that no other customer may: domains and relay sources, with
-// where each was written. Checked across the repository after every customer.
-struct CustomerClaims {
-  std::vector<std::pair<std::string, Location>> domains;  // normalised
-  std::vector<std::pair<IpRange, Location>> relay_sources;
-};
-
-// Checks `customer.effective` and fills in the customer's normalised domains,
-// destinations, relay sources and users (reading its CSV files through the tree).
-// Returns the number of CSV files read.
+// Compiles `customer.effective` into `customer.compiled` and reads its users (CSV files
+// through the tree) into `customer.users`. Returns the number of CSV files read.
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
-                     Diagnostics& diagnostics, CustomerClaims& claims);
+                     Diagnostics& diagnostics);
 
-// Checks the values of PartnerDefaults that have rules of their own (sizes, spam report,
-// retention), so a mistake there is found even when every customer overrides it.
+// Checks the values of PartnerDefaults that have rules of their own.
 void CheckDefaults(const LocatedDocument& defaults, Diagnostics& diagnostics);
+
+// Places the engine's findings on `document`: each at the location of its pointer, and
+// a related value named by file and line.
+void AddFindings(const LocatedDocument& document, const gw::RuleFindings& findings,
+                 Diagnostics& diagnostics);
 
 }  // namespace gwctl

@@ -4,9 +4,9 @@
 
 #include <fmt/format.h>
 
+#include "gateway/json_cursor.h"
 #include "gwctl/diagnostic_format.h"
 #include "gwctl/secrets.h"
-#include "json_cursor.h"
 #include "parallel.h"
 
 namespace gwctl {
@@ -81,7 +81,7 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
     customer.name = manifest.name;
     customer.file = manifest.document.file();
     customer.effective = &manifest.effective;
-    JsonCursor root = JsonCursor::Root(manifest.effective);
+    JsonCursor root = JsonCursor::Root(manifest.effective.value());
     nlohmann::json spec = *root["spec"].get();
     // Users are kept apart from the settings document: only how they are sourced stays.
     if (spec.contains("users")) {
@@ -125,7 +125,7 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
         report.detail = "--no-ldap";
       } else {
         DirectoryRequest request{
-            customer.name, ldap[i].get(), {manifest.domains.begin(), manifest.domains.end()}};
+            customer.name, ldap[i].get(), {manifest.domains().begin(), manifest.domains().end()}};
         jobs.push_back({state.customers.size(), customer.sources.size(), std::move(request)});
       }
       customer.sources.push_back(std::move(report));

@@ -20,9 +20,9 @@
 
 #include <fmt/format.h>
 
+#include "gateway/json_cursor.h"
 #include "gateway/model.h"
 #include "gwctl/located_document.h"
-#include "json_cursor.h"
 
 namespace gwctl {
 
@@ -575,7 +575,7 @@ Result<std::optional<std::set<std::string>>> CustomersAffected(const Change& cha
   std::set<std::string> affected;
   for (const auto& customer : manifests.customers) {
     if (touched(customer.document.file())) affected.insert(customer.name);
-    JsonCursor csv = JsonCursor::Root(customer.document)["spec"]["users"]["csv"];
+    JsonCursor csv = JsonCursor::Root(customer.document.value())["spec"]["users"]["csv"];
     for (size_t i = 0; i < csv.size(); ++i) {
       auto path = ResolveRepositoryPath(customer.document.file(), csv[i].string_or(""));
       if (path.ok() && touched(*path)) affected.insert(customer.name);
@@ -591,7 +591,7 @@ Result<std::optional<std::set<std::string>>> CustomersAffected(const Change& cha
     if (!text.ok()) continue;  // added at commit, or not a file at base
     Diagnostics ignored;
     for (const auto& document : ParseYamlDocuments(path, *text, ignored)) {
-      JsonCursor root = JsonCursor::Root(document);
+      JsonCursor root = JsonCursor::Root(document.value());
       std::string kind = root["kind"].string_or("");
       if (kind == "Customer") affected.insert(root["metadata"]["name"].string_or(""));
       if (kind == "PartnerDefaults" || kind == "Repository")

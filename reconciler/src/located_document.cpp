@@ -67,25 +67,6 @@ void LocatedDocument::CopyLocations(const LocatedDocument& other, std::string_vi
   copy(other.keys_, true);
 }
 
-std::string PointerAppend(std::string_view pointer, std::string_view token) {
-  std::string out(pointer);
-  out += '/';
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
-std::string PointerAppend(std::string_view pointer, size_t index) {
-  return std::string(pointer) + "/" + std::to_string(index);
-}
-
 bool FindInvalidUtf8(std::string_view text, int& line, int& column) {
   size_t bad = gw::FindInvalidUtf8(text);
   if (bad == std::string_view::npos) return false;

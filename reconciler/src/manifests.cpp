@@ -1,12 +1,12 @@
 #include "gwctl/manifests.h"
 
-#include "json_cursor.h"
+#include "gateway/json_cursor.h"
 
 namespace gwctl {
 
 std::string Manifests::partner() const {
   if (!repository) return {};
-  return JsonCursor::Root(*repository)["metadata"]["name"].string_or("");
+  return JsonCursor::Root(repository->value())["metadata"]["name"].string_or("");
 }
 
 namespace {
@@ -32,7 +32,7 @@ void MergeObject(nlohmann::json& target, const std::string& target_pointer,
 LocatedDocument MergeDefaults(const LocatedDocument& customer, const LocatedDocument* defaults) {
   LocatedDocument result = customer;
   if (!defaults) return result;
-  const auto& defaults_spec = JsonCursor::Root(*defaults)["spec"];
+  const auto& defaults_spec = JsonCursor::Root(defaults->value())["spec"];
   auto& value = result.mutable_value();
   if (!defaults_spec.is_object() || !value.is_object() || !value.contains("spec") ||
       !value["spec"].is_object()) {

@@ -6,7 +6,7 @@
 
 #include <fmt/format.h>
 
-#include "json_cursor.h"
+#include "gateway/json_cursor.h"
 
 namespace gwctl {
 
@@ -230,7 +230,7 @@ gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
 SafetyLimits SafetyFromRepository(const LocatedDocument* repository) {
   SafetyLimits limits;
   if (!repository) return limits;
-  JsonCursor spec = JsonCursor::Root(*repository)["spec"];
+  JsonCursor spec = JsonCursor::Root(repository->value())["spec"];
   JsonCursor safety = spec["safety"];
   limits.max_delete_percent = static_cast<int>(safety["maxDeletePercent"].integer().value_or(30));
   limits.max_update_percent = static_cast<int>(safety["maxUpdatePercent"].integer().value_or(50));

@@ -8,14 +8,15 @@
 #include <fmt/format.h>
 
 #include "customer_rules.h"
+#include "gateway/destination.h"
 #include "gateway/domain_name.h"
+#include "gateway/json_cursor.h"
 #include "gateway/schema.h"
-#include "gwctl/destination.h"
-#include "json_cursor.h"
 #include "parallel.h"
 
 namespace gwctl {
 
+using gw::IpRange;
 using gw::IsSameOrSubdomain;
 using gw::NormalizeDomain;
 using gw::ParseEmailAddress;
@@ -34,7 +35,7 @@ const std::map<std::string, std::string>& KindSchemas() {
 
 // Rule 1 (shape): the envelope, then the kind's schema. Returns the kind when known.
 std::string CheckShape(const LocatedDocument& document, Diagnostics& diagnostics) {
-  JsonCursor root = JsonCursor::Root(document);
+  JsonCursor root = JsonCursor::Root(document.value());
   std::string kind = root["kind"].string_or("");
   auto schema = KindSchemas().find(kind);
   const bool known = root.is_object() && schema != KindSchemas().end();
@@ -63,7 +64,7 @@ void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
   const Document* repository = nullptr;
   const Document* defaults = nullptr;
   for (const Document* d : documents) {
-    JsonCursor name = JsonCursor::Root(d->located)["metadata"]["name"];
+    JsonCursor name = JsonCursor::Root(d->located.value())["metadata"]["name"];
     Location at = d->located.LocationOf(name.pointer());
     if (d->kind == "Repository") {
       if (repository) {
@@ -102,7 +103,7 @@ void CheckNames(const std::vector<Document*>& documents, bool gwctl_yaml_failed,
 
 std::string GatewayHost(const LocatedDocument* repository) {
   if (!repository) return {};
-  std::string url = JsonCursor::Root(*repository)["spec"]["gateway"]["url"].string_or("");
+  std::string url = JsonCursor::Root(repository->value())["spec"]["gateway"]["url"].string_or("");
   auto scheme = url.find("://");
   if (scheme == std::string::npos) return {};
   std::string authority = url.substr(scheme + 3);
@@ -112,75 +113,80 @@ std::string GatewayHost(const LocatedDocument* repository) {
   } else {
     authority = authority.substr(0, authority.find(':'));
   }
-  auto host = NormalizeHost(authority);
+  auto host = gw::NormalizeHost(authority);
   return host.ok() ? *host : authority;
 }
 
-// Rule 3 across customers: a domain belongs to one customer; a subdomain of another
-// customer's domain is suspicious.
-void CheckDomainClaims(const std::vector<CustomerManifest>& customers,
-                       const std::vector<CustomerClaims>& claims, Diagnostics& diagnostics) {
-  std::unordered_map<std::string, std::pair<size_t, Location>> owner;
-  for (size_t c = 0; c < customers.size(); ++c) {
-    for (const auto& [domain, at] : claims[c].domains) {
-      auto [it, inserted] = owner.emplace(domain, std::make_pair(c, at));
-      if (!inserted) {
-        diagnostics.Error(
-            at, "domain-duplicate",
-            fmt::format("domain '{}' is already claimed by customer '{}' ({})", domain,
-                        customers[it->second.first].name, FileAndLine(it->second.second)));
+// Who holds what across the repository, for the engine's claim rules: the first customer
+// (in repository order) to write a domain or relay source holds it, so of two customers
+// that clash, the second is the one reported.
+class RepositoryClaims : public gw::ClaimLookup {
+ public:
+  explicit RepositoryClaims(const std::vector<CustomerManifest>& customers)
+      : customers_(customers) {
+    for (size_t c = 0; c < customers.size(); ++c) {
+      const gw::CompiledCustomer& compiled = customers[c].compiled;
+      for (size_t i = 0; i < compiled.domain_pointers.size(); ++i)
+        domains_.emplace(compiled.config.domains[i], Claim{c, compiled.domain_pointers[i]});
+      if (!compiled.config.relay.service.empty()) continue;
+      for (size_t i = 0; i < compiled.relay_source_pointers.size(); ++i) {
+        relay_sources_[compiled.config.relay.sources[i]].push_back(
+            Claim{c, compiled.relay_source_pointers[i]});
       }
     }
   }
-  for (size_t c = 0; c < customers.size(); ++c) {
-    for (const auto& [domain, at] : claims[c].domains) {
-      for (size_t dot = domain.find('.'); dot != std::string::npos;
-           dot = domain.find('.', dot + 1)) {
-        auto it = owner.find(domain.substr(dot + 1));
-        if (it != owner.end() && it->second.first != c) {
-          diagnostics.Warning(
-              at, "subdomain",
-              fmt::format("'{}' is a subdomain of '{}', which belongs to customer '{}'", domain,
-                          it->first, customers[it->second.first].name));
-          break;
-        }
-      }
-    }
-  }
-}
 
-// Rule 5 across customers: the relay identifies a customer by source address, so no
-// two customers' sources may overlap. Sorted by network address, an overlapping block
-// is always contained in one still open on the stack.
-void CheckRelayClaims(const std::vector<CustomerManifest>& customers,
-                      const std::vector<CustomerClaims>& claims, Diagnostics& diagnostics) {
-  struct Claim {
-    IpRange range;
-    size_t customer;
-    const Location* at;
-  };
-  std::vector<Claim> all;
-  for (size_t c = 0; c < customers.size(); ++c) {
-    for (const auto& [range, at] : claims[c].relay_sources) all.push_back({range, c, &at});
+  void CheckFor(size_t customer) { current_ = customer; }
+
+  gw::Result<std::optional<gw::ClaimHolder>> DomainHolder(const std::string& domain) override {
+    auto it = domains_.find(domain);
+    if (it == domains_.end() || it->second.customer == current_)
+      return std::optional<gw::ClaimHolder>();
+    return std::optional<gw::ClaimHolder>(Holder(it->second));
   }
-  std::sort(all.begin(), all.end(), [](const Claim& a, const Claim& b) {
-    if (a.range < b.range || b.range < a.range) return a.range < b.range;
-    return a.customer < b.customer;
-  });
-  std::vector<const Claim*> open;
-  for (const Claim& claim : all) {
-    while (!open.empty() && !open.back()->range.Contains(claim.range)) open.pop_back();
-    for (auto it = open.rbegin(); it != open.rend(); ++it) {
-      if ((*it)->customer == claim.customer) continue;
-      diagnostics.Error(*claim.at, "relay-source-conflict",
-                        fmt::format("relay source {} overlaps {} of customer '{}' ({})",
-                                    claim.range.ToString(), (*it)->range.ToString(),
-                                    customers[(*it)->customer].name, FileAndLine(*(*it)->at)));
-      break;
+
+  gw::Result<std::optional<std::pair<IpRange, gw::ClaimHolder>>> RelayOverlap(
+      const IpRange& range) override {
+    // CIDR blocks nest or are apart: an overlapping block contains this one (one of
+    // its supernets) or lies inside it (sorted right after it).
+    for (int prefix = 0; prefix <= range.prefix_length(); ++prefix) {
+      auto it = relay_sources_.find(range.Truncated(prefix));
+      if (it == relay_sources_.end()) continue;
+      if (auto claim = Earlier(it->second)) return Found(it->first, *claim);
     }
-    open.push_back(&claim);
+    for (auto it = relay_sources_.upper_bound(range);
+         it != relay_sources_.end() && range.Contains(it->first); ++it) {
+      if (auto claim = Earlier(it->second)) return Found(it->first, *claim);
+    }
+    return std::optional<std::pair<IpRange, gw::ClaimHolder>>();
   }
-}
+
+ private:
+  struct Claim {
+    size_t customer;
+    std::string pointer;
+  };
+
+  const Claim* Earlier(const std::vector<Claim>& claims) const {
+    for (const Claim& claim : claims) {
+      if (claim.customer < current_) return &claim;
+    }
+    return nullptr;
+  }
+  gw::ClaimHolder Holder(const Claim& claim) const {
+    const CustomerManifest& holder = customers_[claim.customer];
+    return {holder.name, true, FileAndLine(holder.effective.LocationOf(claim.pointer))};
+  }
+  std::optional<std::pair<IpRange, gw::ClaimHolder>> Found(const IpRange& range,
+                                                           const Claim& claim) const {
+    return std::make_pair(range, Holder(claim));
+  }
+
+  const std::vector<CustomerManifest>& customers_;
+  std::unordered_map<std::string, Claim> domains_;  // the first claim of each
+  std::map<IpRange, std::vector<Claim>> relay_sources_;
+  size_t current_ = 0;
+};
 
 }  // namespace
 
@@ -220,7 +226,7 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
     for (auto& located : ParseYamlDocuments(file, *contents, out.diagnostics, limits.yaml)) {
       Document document{std::move(located), "", ""};
       document.kind = CheckShape(document.located, out.diagnostics);
-      document.name = JsonCursor::Root(document.located)["metadata"]["name"].string_or("");
+      document.name = JsonCursor::Root(document.located.value())["metadata"]["name"].string_or("");
       out.documents.push_back(std::move(document));
     }
   });
@@ -264,20 +270,25 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
                               GatewayHost(manifests.repository ? &*manifests.repository : nullptr)};
   const LocatedDocument* defaults = manifests.defaults ? &*manifests.defaults : nullptr;
   if (defaults) CheckDefaults(*defaults, report.diagnostics);
-  std::vector<CustomerClaims> claims(manifests.customers.size());
   std::vector<Diagnostics> customer_diagnostics(manifests.customers.size());
   std::vector<size_t> csv_files(manifests.customers.size());
   ParallelFor(manifests.customers.size(), [&](size_t i) {
     CustomerManifest& customer = manifests.customers[i];
     customer.effective = MergeDefaults(customer.document, defaults);
-    csv_files[i] = CheckCustomer(customer, context, customer_diagnostics[i], claims[i]);
+    csv_files[i] = CheckCustomer(customer, context, customer_diagnostics[i]);
   });
   for (size_t i = 0; i < manifests.customers.size(); ++i) {
     report.diagnostics.Append(customer_diagnostics[i]);
     report.files += csv_files[i];
   }
-  CheckDomainClaims(manifests.customers, claims, report.diagnostics);
-  CheckRelayClaims(manifests.customers, claims, report.diagnostics);
+  RepositoryClaims claims(manifests.customers);
+  for (size_t i = 0; i < manifests.customers.size(); ++i) {
+    gw::RuleFindings findings;
+    claims.CheckFor(i);
+    // The lookup reads memory only; it cannot fail.
+    (void)gw::CheckClaims(manifests.customers[i].compiled, claims, findings);
+    AddFindings(manifests.customers[i].effective, findings, report.diagnostics);
+  }
 
   std::sort(manifests.customers.begin(), manifests.customers.end(),
             [](const CustomerManifest& a, const CustomerManifest& b) { return a.name < b.name; });

@@ -5,39 +5,39 @@
 #include <cstdint>
 #include <string_view>
 
-#include "gwctl/destination.h"
-#include "gwctl/ip_range.h"
-#include "gwctl/quantity.h"
-#include "gwctl/time_zone.h"
+#include "gateway/destination.h"
+#include "gateway/ip_range.h"
+#include "gateway/quantity.h"
+#include "gateway/time_zone.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
   switch (data[0] % 6) {
     case 0:
-      gwctl::ParseSize(text);
+      gw::ParseSize(text);
       break;
     case 1:
-      gwctl::ParseDays(text);
-      gwctl::ParseDurationMs(text);
+      gw::ParseDays(text);
+      gw::ParseDurationMs(text);
       break;
     case 2:
-      if (auto host = gwctl::NormalizeHost(text); host.ok()) {
-        auto again = gwctl::NormalizeHost(*host);
+      if (auto host = gw::NormalizeHost(text); host.ok()) {
+        auto again = gw::NormalizeHost(*host);
         if (!again.ok() || *again != *host) __builtin_trap();
       }
       break;
     case 3:
-      gwctl::ParseDestinationShorthand(text);
+      gw::ParseDestinationShorthand(text);
       break;
     case 4:
-      if (auto range = gwctl::IpRange::Parse(text); range.ok()) {
-        auto again = gwctl::IpRange::Parse(range->ToString());
+      if (auto range = gw::IpRange::Parse(text); range.ok()) {
+        auto again = gw::IpRange::Parse(range->ToString());
         if (!again.ok() || !(*again == *range) || !range->Contains(*range)) __builtin_trap();
       }
       break;
     case 5:
-      gwctl::IsKnownTimeZone(text);
+      gw::IsKnownTimeZone(text);
       break;
   }
   return 0;

@@ -1,8 +1,8 @@
-#include "gwctl/destination.h"
+#include "gateway/destination.h"
 
 #include <gtest/gtest.h>
 
-namespace gwctl {
+namespace gw {
 namespace {
 
 TEST(DestinationTest, ParsesThePanelShorthand) {
@@ -30,4 +30,4 @@ TEST(DestinationTest, NamesTheBadEntry) {
 }
 
 }  // namespace
-}  // namespace gwctl
+}  // namespace gw

@@ -1,8 +1,8 @@
-#include "gwctl/ip_range.h"
+#include "gateway/ip_range.h"
 
 #include <gtest/gtest.h>
 
-namespace gwctl {
+namespace gw {
 namespace {
 
 TEST(IpRangeTest, ParsesAddressesAndBlocks) {
@@ -42,4 +42,4 @@ TEST(IpRangeTest, PrivateRanges) {
 }
 
 }  // namespace
-}  // namespace gwctl
+}  // namespace gw

@@ -1,8 +1,8 @@
-#include "gwctl/quantity.h"
+#include "gateway/quantity.h"
 
 #include <gtest/gtest.h>
 
-namespace gwctl {
+namespace gw {
 namespace {
 
 TEST(QuantityTest, Sizes) {
@@ -23,4 +23,4 @@ TEST(QuantityTest, Days) {
 }
 
 }  // namespace
-}  // namespace gwctl
+}  // namespace gw

@@ -16,6 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/json_cursor.h"
 #include "gwctl/diagnostics.h"
 
 namespace gwctl {
@@ -71,9 +72,8 @@ std::vector<LocatedDocument> ParseYamlDocuments(const std::string& file, std::st
                                                 Diagnostics& diagnostics,
                                                 const YamlLimits& limits = {});
 
-// Appends a JSON pointer token, escaping '~' and '/'.
-std::string PointerAppend(std::string_view pointer, std::string_view token);
-std::string PointerAppend(std::string_view pointer, size_t index);
+using gw::JsonCursor;
+using gw::PointerAppend;
 
 // Position of the first invalid UTF-8 byte (1-based line, column), if any.
 bool FindInvalidUtf8(std::string_view text, int& line, int& column);

@@ -8,9 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "gwctl/destination.h"
+#include "gateway/customer_rules.h"
 #include "gwctl/diagnostics.h"
-#include "gwctl/ip_range.h"
 #include "gwctl/located_document.h"
 
 namespace gwctl {
@@ -29,12 +28,12 @@ struct UserRecord {
 
 struct CustomerManifest {
   std::string name;
-  LocatedDocument document;   // as written in its file
-  LocatedDocument effective;  // with PartnerDefaults merged in (locations point to either file)
-  std::vector<std::string> domains;       // normalised; the primary first
-  std::vector<Destination> destinations;  // normalised, in written order
-  std::vector<IpRange> relay_sources;
+  LocatedDocument document;       // as written in its file
+  LocatedDocument effective;      // with PartnerDefaults merged in (locations point to either file)
+  gw::CompiledCustomer compiled;  // the typed settings, from the engine's own rules
   std::vector<UserRecord> users;  // sorted by address, one per address
+
+  const std::vector<std::string>& domains() const { return compiled.config.domains; }
 };
 
 struct Manifests {

@@ -9,11 +9,11 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "gateway/json_cursor.h"
 #include "gwctl/diagnostic_format.h"
 #include "gwctl/directory_users.h"
 #include "gwctl/exit_codes.h"
 #include "gwctl/secrets.h"
-#include "json_cursor.h"
 
 namespace gwctl::cli {
 
@@ -134,7 +134,7 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
     GatewaySettings settings;
     settings.flag = options.gateway;
     if (manifests.repository) {
-      auto gateway_spec = JsonCursor::Root(*manifests.repository)["spec"]["gateway"];
+      auto gateway_spec = JsonCursor::Root(manifests.repository->value())["spec"]["gateway"];
       settings.repository_url = gateway_spec["url"].string_or("");
       settings.token_ref = gateway_spec["tokenRef"].string_or("");
     }

@@ -12,8 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "commands.h"
+#include "gateway/quantity.h"
 #include "gwctl/exit_codes.h"
-#include "gwctl/quantity.h"
 #include "loop.h"
 #include "status_server.h"
 
@@ -92,8 +92,8 @@ class JitteredTimer {
 
 int Run(const RunOptions& options) {
   LoopLog log(options.log_format == "json");
-  auto interval = ParseDurationMs(options.interval);
-  auto drift_interval = ParseDurationMs(options.drift_interval);
+  auto interval = gw::ParseDurationMs(options.interval);
+  auto drift_interval = gw::ParseDurationMs(options.drift_interval);
   for (const auto* parsed : {&interval, &drift_interval}) {
     if (!parsed->ok()) {
       log.Error(parsed->status().message());

@@ -1,4 +1,4 @@
-#include "gwctl/quantity.h"
+#include "gateway/quantity.h"
 
 #include <cctype>
 #include <charconv>
@@ -9,12 +9,9 @@
 
 #include <fmt/format.h>
 
-namespace gwctl {
+namespace gw {
 
-using gw::Status;
-using gw::StatusCode;
-
-gw::Result<uint64_t> ParseSize(std::string_view text) {
+Result<uint64_t> ParseSize(std::string_view text) {
   static const std::pair<std::string_view, double> kUnits[] = {
       {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}, {"KB", 1e3}, {"MB", 1e6},
       {"GB", 1e9},     {"B", 1.0}};
@@ -33,7 +30,7 @@ gw::Result<uint64_t> ParseSize(std::string_view text) {
                 fmt::format("'{}' is not a size with a unit (B, KB, KiB, MB, MiB, GB, GiB)", text));
 }
 
-gw::Result<int64_t> ParseDays(std::string_view text) {
+Result<int64_t> ParseDays(std::string_view text) {
   int64_t days = 0;
   if (text.size() >= 2 && text.back() == 'd') {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size() - 1, days);
@@ -43,7 +40,7 @@ gw::Result<int64_t> ParseDays(std::string_view text) {
                 fmt::format("'{}' is not a number of days such as 90d", text));
 }
 
-gw::Result<int64_t> ParseDurationMs(std::string_view text) {
+Result<int64_t> ParseDurationMs(std::string_view text) {
   static constexpr std::pair<std::string_view, int64_t> kUnits[] = {
       {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}};
   size_t digits = 0;
@@ -59,4 +56,4 @@ gw::Result<int64_t> ParseDurationMs(std::string_view text) {
                 fmt::format("'{}' is not a duration such as 500ms, 30s, 5m or 1h", text));
 }
 
-}  // namespace gwctl
+}  // namespace gw

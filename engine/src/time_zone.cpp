@@ -1,4 +1,4 @@
-#include "gwctl/time_zone.h"
+#include "gateway/time_zone.h"
 
 #include <cstdlib>
 #include <filesystem>
@@ -6,7 +6,7 @@
 #include <regex>
 #include <string>
 
-namespace gwctl {
+namespace gw {
 
 bool IsKnownTimeZone(std::string_view name) {
   // The name becomes a path: allow only the characters zone names use, never "..".
@@ -21,4 +21,4 @@ bool IsKnownTimeZone(std::string_view name) {
   return in.read(magic, 4) && std::string_view(magic, 4) == "TZif";
 }
 
-}  // namespace gwctl
+}  // namespace gw

@@ -10,13 +10,13 @@
 
 #include "gateway/status.h"
 
-namespace gwctl {
+namespace gw {
 
 class IpRange {
  public:
   // Parses an address (a /32 or /128) or a CIDR block. A block with host bits set is
   // refused with the network address it probably meant.
-  static gw::Result<IpRange> Parse(std::string_view text);
+  static Result<IpRange> Parse(std::string_view text);
 
   bool is_v6() const { return v6_; }
   int prefix_length() const { return prefix_; }
@@ -24,7 +24,14 @@ class IpRange {
   bool IsPrivate() const;
   bool Overlaps(const IpRange& other) const;
   bool Contains(const IpRange& other) const;
-  std::string ToString() const;  // canonical form, address without /32 or /128
+  std::string ToString() const;
+
+  // The block of `prefix` bits (at most prefix_length()) that contains this one.
+  IpRange Truncated(int prefix) const;
+  // The first and last address as fixed-width hex: within a family, comparing them as
+  // strings compares the addresses (an index key for stores).
+  std::string FirstHex() const;
+  std::string LastHex() const;  // canonical form, address without /32 or /128
 
   friend bool operator<(const IpRange& a, const IpRange& b) {
     return std::tie(a.v6_, a.bytes_, a.prefix_) < std::tie(b.v6_, b.bytes_, b.prefix_);
@@ -37,4 +44,4 @@ class IpRange {
   int prefix_ = 0;
 };
 
-}  // namespace gwctl
+}  // namespace gw

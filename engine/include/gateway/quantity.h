@@ -9,15 +9,15 @@
 
 #include "gateway/status.h"
 
-namespace gwctl {
+namespace gw {
 
 // Bytes in "150MiB", "1.5GB", "200000B" (B, KB, KiB, MB, MiB, GB, GiB; decimal or binary).
-gw::Result<uint64_t> ParseSize(std::string_view text);
+Result<uint64_t> ParseSize(std::string_view text);
 
 // Days in "90d".
-gw::Result<int64_t> ParseDays(std::string_view text);
+Result<int64_t> ParseDays(std::string_view text);
 
 // Milliseconds in "500ms", "30s", "5m", "1h" (a whole number and one unit).
-gw::Result<int64_t> ParseDurationMs(std::string_view text);
+Result<int64_t> ParseDurationMs(std::string_view text);
 
-}  // namespace gwctl
+}  // namespace gw

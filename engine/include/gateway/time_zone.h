@@ -3,10 +3,10 @@
 
 #include <string_view>
 
-namespace gwctl {
+namespace gw {
 
 // True when `name` is an IANA time zone known to this machine's tz database
 // ($TZDIR, else /usr/share/zoneinfo), such as "Europe/London" or "UTC".
 bool IsKnownTimeZone(std::string_view name);
 
-}  // namespace gwctl
+}  // namespace gw

@@ -9,7 +9,7 @@
 
 #include "gateway/status.h"
 
-namespace gwctl {
+namespace gw {
 
 struct Destination {
   std::string host;  // normalised: an IP address, or a lowercase A-label hostname
@@ -19,7 +19,7 @@ struct Destination {
 
 // Normalises a destination host: IPv4, IPv6 (without brackets), or a hostname
 // (international names become A-labels).
-gw::Result<std::string> NormalizeHost(std::string_view host);
+Result<std::string> NormalizeHost(std::string_view host);
 
 // The default preference of the entry at `index` when none is written: 10, 20, 30...
 // so the written order is the delivery order, as in the vendor panels.
@@ -30,6 +30,6 @@ inline int DefaultPreference(size_t index) {
 // Parses the panel shorthand "mail.example.com:25#10;203.0.113.10#20;[2001:db8::25]:2525".
 // Port defaults to 25, preference to DefaultPreference(position). The error names the
 // offending entry.
-gw::Result<std::vector<Destination>> ParseDestinationShorthand(std::string_view text);
+Result<std::vector<Destination>> ParseDestinationShorthand(std::string_view text);
 
-}  // namespace gwctl
+}  // namespace gw

@@ -1,21 +1,13 @@
-#include "gwctl/destination.h"
+#include "gateway/destination.h"
 
 #include <charconv>
 
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
-#include "gwctl/ip_range.h"
+#include "gateway/ip_range.h"
 
-namespace gwctl {
-
-using gw::IsSameOrSubdomain;
-using gw::NormalizeDomain;
-using gw::ParseEmailAddress;
-
-using gw::Result;
-using gw::Status;
-using gw::StatusCode;
+namespace gw {
 
 Result<std::string> NormalizeHost(std::string_view host) {
   if (host.size() > 2 && host.front() == '[' && host.back() == ']')
@@ -86,4 +78,4 @@ Result<std::vector<Destination>> ParseDestinationShorthand(std::string_view text
   return out;
 }
 
-}  // namespace gwctl
+}  // namespace gw

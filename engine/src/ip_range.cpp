@@ -1,17 +1,14 @@
-#include "gwctl/ip_range.h"
+#include "gateway/ip_range.h"
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <tuple>
 
 #include <fmt/format.h>
 
-namespace gwctl {
-
-using gw::Result;
-using gw::Status;
-using gw::StatusCode;
+namespace gw {
 
 namespace {
 
@@ -79,6 +76,42 @@ bool IpRange::IsPrivate() const {
   return false;
 }
 
+IpRange IpRange::Truncated(int prefix) const {
+  IpRange block = *this;
+  block.prefix_ = std::clamp(prefix, 0, prefix_);
+  for (int bit = block.prefix_; bit < prefix_; ++bit) {
+    block.bytes_[bit / 8] &= static_cast<uint8_t>(~(0x80 >> (bit % 8)));
+  }
+  return block;
+}
+
+namespace {
+
+std::string Hex(const std::array<uint8_t, 16>& bytes, size_t size) {
+  static const char kDigits[] = "0123456789abcdef";
+  std::string out;
+  for (size_t i = 0; i < size; ++i) {
+    out += kDigits[bytes[i] >> 4];
+    out += kDigits[bytes[i] & 15];
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string IpRange::FirstHex() const {
+  return Hex(bytes_, v6_ ? 16 : 4);
+}
+
+std::string IpRange::LastHex() const {
+  std::array<uint8_t, 16> last = bytes_;
+  int max_prefix = v6_ ? 128 : 32;
+  for (int bit = prefix_; bit < max_prefix; ++bit) {
+    last[bit / 8] |= static_cast<uint8_t>(0x80 >> (bit % 8));
+  }
+  return Hex(last, v6_ ? 16 : 4);
+}
+
 std::string IpRange::ToString() const {
   char buffer[INET6_ADDRSTRLEN] = {};
   inet_ntop(v6_ ? AF_INET6 : AF_INET, bytes_.data(), buffer, sizeof buffer);
@@ -86,4 +119,4 @@ std::string IpRange::ToString() const {
   return prefix_ == max_prefix ? std::string(buffer) : fmt::format("{}/{}", buffer, prefix_);
 }
 
-}  // namespace gwctl
+}  // namespace gw

@@ -10,16 +10,18 @@
 
 #include <nlohmann/json.hpp>
 
-#include "gwctl/located_document.h"
+namespace gw {
 
-namespace gwctl {
+// Appends a JSON pointer token, escaping '~' and '/'.
+std::string PointerAppend(std::string_view pointer, std::string_view token);
+std::string PointerAppend(std::string_view pointer, size_t index);
 
 class JsonCursor {
  public:
   JsonCursor() = default;
   JsonCursor(const nlohmann::json* value, std::string pointer)
       : value_(value), pointer_(std::move(pointer)) {}
-  static JsonCursor Root(const LocatedDocument& document) { return {&document.value(), ""}; }
+  static JsonCursor Root(const nlohmann::json& document) { return {&document, ""}; }
 
   JsonCursor operator[](std::string_view key) const {
     if (!value_ || !value_->is_object()) return {};
@@ -62,4 +64,4 @@ class JsonCursor {
   std::string pointer_;
 };
 
-}  // namespace gwctl
+}  // namespace gw

@@ -1,0 +1,82 @@
+// CustomerConfig: one customer's settings compiled into typed, normalised values. It is
+// what the mail data plane reads (sizes in bytes, destinations in delivery order, relay
+// sources as ranges), so nothing on the mail path parses "50MiB" or "host:25#10" again.
+//
+// Contract: a CustomerConfig comes only from CompileCustomer (customer_rules.h); when that
+// reports no errors, every value here has passed the schema and every rule. Values the
+// manifest leaves out hold the gateway's defaults, stated next to each field.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/destination.h"
+#include "gateway/ip_range.h"
+
+namespace gw {
+
+// Who may send outbound mail through the gateway as this customer.
+struct RelayPolicy {
+  bool enabled = false;
+  std::string service;           // "office365" | "google" | "" (sources written by hand)
+  std::vector<IpRange> sources;  // written sources, or the service's published ranges
+};
+
+// One allow- or block-list entry, normalised: kind is sender | senderDomain | ip |
+// recipient | recipientDomain; value is an address, domain or canonical IP range.
+struct ListEntry {
+  std::string kind;
+  std::string value;
+  bool operator==(const ListEntry&) const = default;
+};
+
+struct Lists {
+  std::vector<ListEntry> allow;
+  std::vector<ListEntry> block;
+  std::vector<ListEntry> outbound_block;
+  std::vector<std::string> recipient_allow;  // local parts
+  std::vector<std::string> recipient_block;
+};
+
+struct SpamReportSchedule {
+  bool enabled = false;
+  std::vector<std::string> days;   // mon..sun
+  std::vector<std::string> times;  // HH:MM
+  std::string time_zone = "UTC";   // a known IANA name
+};
+
+struct ContinuityPolicy {
+  bool enabled = false;
+  int64_t retention_days = 30;
+  bool all_users = true;             // scope: all
+  std::vector<std::string> members;  // scope: selected; normalised addresses
+};
+
+struct CustomerConfig {
+  std::string product;
+  std::vector<std::string> domains;       // normalised; the primary first
+  std::vector<Destination> destinations;  // lowest preference first; equal ones as written
+  bool filtering_enabled = true;
+  uint64_t max_message_size_bytes = 0;             // 0: none set; the gateway's own limit applies
+  std::vector<std::string> forbidden_attachments;  // categories and ".ext" extensions
+  RelayPolicy relay;
+  Lists lists;
+  SpamReportSchedule spam_report;
+  ContinuityPolicy continuity;
+  bool archiving_enabled = false;
+  int64_t archive_retention_days = 0;  // 0: kept without limit
+};
+
+// The published sending ranges of a named relay service ("office365", "google"), from
+// schemas/relay-services.json; null for an unknown name.
+const std::vector<IpRange>* RelayServiceRanges(std::string_view service);
+
+// The typed values as JSON (sizes as integers, ranges in canonical text), for the
+// store and for people inspecting it.
+nlohmann::json ToJson(const CustomerConfig& config);
+
+}  // namespace gw
