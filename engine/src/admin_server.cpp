@@ -50,15 +50,18 @@ const char* ErrorCodeName(int http) {
 }
 
 void WriteError(HttpResponse& res, int http, const std::string& message,
-                const std::string& field = "") {
+                const std::string& field = "", const std::vector<StatusDetail>& details = {}) {
   json error = {{"code", ErrorCodeName(http)}, {"message", message}};
   if (!field.empty()) error["field"] = field;
+  for (const auto& d : details) {
+    error["details"].push_back({{"field", d.field}, {"rule", d.rule}, {"message", d.message}});
+  }
   res.status = http;
   res.SetContent(json{{"error", error}}.dump(), "application/json");
 }
 
 void WriteStatus(HttpResponse& res, const Status& status) {
-  WriteError(res, HttpStatusFor(status.code()), status.message(), status.field());
+  WriteError(res, HttpStatusFor(status.code()), status.message(), status.field(), status.details());
   // A busy store clears within seconds: tell clients when to come back, not to give up.
   if (status.code() == StatusCode::kUnavailable) {
     int64_t seconds = std::max<int64_t>(1, (status.retry_after_ms() + 999) / 1000);

@@ -153,11 +153,25 @@ class HttpClient final : public GatewayClient {
       return parsed;
     }
     std::string message = fmt::format("HTTP {}", response->status), field;
+    std::vector<StatusDetail> details;
     if (!parsed.is_discarded() && parsed.contains("error") && parsed["error"].is_object()) {
-      message = parsed["error"].value("message", message);
-      field = parsed["error"].value("field", "");
+      // Read leniently: a field of the wrong type is left out, never thrown.
+      auto text = [](const json& object, const char* key, std::string fallback = "") {
+        auto it = object.find(key);
+        return it != object.end() && it->is_string() ? it->get<std::string>() : fallback;
+      };
+      const json& error = parsed["error"];
+      message = text(error, "message", message);
+      field = text(error, "field");
+      if (auto list = error.find("details"); list != error.end() && list->is_array()) {
+        for (const auto& d : *list) {
+          if (d.is_object())
+            details.push_back({text(d, "field"), text(d, "rule"), text(d, "message")});
+        }
+      }
     }
     Status status(StatusCodeForHttp(response->status), message, field);
+    status.set_details(std::move(details));
     if (response->has_header("Retry-After")) {
       // Seconds (the HTTP-date form is not used by gatewayd).
       status.set_retry_after_ms(1000 *

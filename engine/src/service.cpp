@@ -1,62 +1,27 @@
 #include "gateway/service.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
-#include <filesystem>
 #include <mutex>
+#include <optional>
 #include <regex>
 #include <set>
-#include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "gateway/customer_rules.h"
 #include "gateway/domain_name.h"
 #include "gateway/schema.h"
 #include "json_codec.h"
-#include "sqlite.h"
 
 namespace gw {
 
 namespace {
 
 using nlohmann::json;
-namespace fs = std::filesystem;
-
-// Each entry moves the store from version i to i+1; never edit a released one.
-const char* const kMigrations[] = {
-    R"sql(
-CREATE TABLE partners(name TEXT PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
-CREATE TABLE customers(
-  partner TEXT NOT NULL REFERENCES partners(name), name TEXT NOT NULL, version INTEGER NOT NULL,
-  owner TEXT NOT NULL, applied_revision TEXT NOT NULL, labels TEXT NOT NULL, spec TEXT NOT NULL,
-  secret_fingerprints TEXT NOT NULL, user_count INTEGER NOT NULL, users_digest TEXT NOT NULL,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY(partner, name)) WITHOUT ROWID;
-CREATE TABLE domains(domain TEXT PRIMARY KEY, partner TEXT NOT NULL, customer TEXT NOT NULL) WITHOUT ROWID;
-CREATE INDEX domains_by_customer ON domains(partner, customer);
-CREATE TABLE users(
-  partner TEXT NOT NULL, customer TEXT NOT NULL, address TEXT NOT NULL, record TEXT NOT NULL, hash TEXT NOT NULL,
-  PRIMARY KEY(partner, customer, address)) WITHOUT ROWID;
-CREATE TABLE leases(partner TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
-CREATE TABLE audit(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, partner TEXT NOT NULL, actor TEXT NOT NULL,
-  action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE INDEX audit_by_partner ON audit(partner, id);
-)sql",
-};
-constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 const std::string kEmptyDigest(32, '0');
-
-// The columns ReadCustomer reads, in its order. A macro so that queries built from it
-// stay string literals (the statement cache keys on them).
-#define kSelectCustomers                                                               \
-  "SELECT name, version, owner, applied_revision, labels, spec, secret_fingerprints, " \
-  "user_count, users_digest, created_at, updated_at FROM customers "
 
 std::string Now() {
   auto now = std::chrono::system_clock::now();
@@ -76,175 +41,152 @@ Status Invalid(std::string message, std::string field) {
   return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
 }
 
+Status NotFound(std::string what) {
+  return Status(StatusCode::kNotFound, fmt::format("{} not found", what));
+}
+
 bool ValidName(const std::string& name) {
   static const std::regex kName("[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?");
   return std::regex_match(name, kName);
 }
 
-// The customer's normalised domains from its spec (already schema-valid).
-Result<std::vector<std::string>> SpecDomains(const json& spec) {
-  std::vector<std::string> domains;
-  std::vector<std::pair<std::string, std::string>> written = {
-      {spec["domains"]["primary"].get<std::string>(), "/spec/domains/primary"}};
-  if (spec["domains"].contains("aliases")) {
-    size_t i = 0;
-    for (const auto& alias : spec["domains"]["aliases"]) {
-      written.emplace_back(alias.get<std::string>(), fmt::format("/spec/domains/aliases/{}", i++));
-    }
+// A refusal that names every problem: the first in field() and message() for clients
+// that read one, all of them in details().
+Status Refusal(std::vector<StatusDetail> details) {
+  std::string message;
+  if (details.size() == 1) {
+    message = details.front().message;
+  } else {
+    message = fmt::format("{} problems:", details.size());
+    for (const auto& d : details)
+      message += fmt::format(" {}: {} [{}];", d.field, d.message, d.rule);
+    message.pop_back();
   }
-  for (const auto& [text, field] : written) {
-    auto domain = NormalizeDomain(text);
-    if (!domain.ok()) return Invalid(domain.status().message(), field);
-    if (std::find(domains.begin(), domains.end(), *domain) != domains.end()) {
-      return Invalid(fmt::format("domain '{}' is listed twice", text), field);
-    }
-    domains.push_back(*domain);
-  }
-  return domains;
+  std::string field = details.front().field;
+  return Invalid(std::move(message), std::move(field)).set_details(std::move(details));
 }
 
-std::string DomainOf(const std::string& address) {
-  return address.substr(address.rfind('@') + 1);
+// The request's pointer for a pointer into the manifest-shaped document the schema and
+// rules read: the name and labels travel outside the spec.
+std::string RequestField(const std::string& pointer) {
+  if (pointer.rfind("/metadata/name", 0) == 0) return "/name";
+  if (pointer.rfind("/metadata/labels", 0) == 0) return pointer.substr(9);
+  return pointer;
+}
+
+// Domains and relay sources as the store holds them, for the claim rules.
+class StoreClaims : public ClaimLookup {
+ public:
+  StoreClaims(Store& store, ClaimOwner self) : store_(store), self_(std::move(self)) {}
+
+  Result<std::optional<ClaimHolder>> DomainHolder(const std::string& domain) override {
+    auto owner = store_.DomainOwner(domain);
+    if (!owner.ok()) return owner.status();
+    if (!*owner || ((**owner).partner == self_.partner && (**owner).customer == self_.customer))
+      return std::optional<ClaimHolder>();
+    return std::optional<ClaimHolder>(Holder(**owner));
+  }
+
+  Result<std::optional<std::pair<IpRange, ClaimHolder>>> RelayOverlap(
+      const IpRange& range) override {
+    auto claim = store_.RelayOverlap(range, self_);
+    if (!claim.ok()) return claim.status();
+    if (!*claim) return std::optional<std::pair<IpRange, ClaimHolder>>();
+    return std::optional<std::pair<IpRange, ClaimHolder>>(
+        std::make_pair((**claim).range, Holder((**claim).owner)));
+  }
+
+ private:
+  ClaimHolder Holder(const ClaimOwner& owner) const {
+    bool same_partner = owner.partner == self_.partner;
+    return {same_partner ? owner.customer : "", same_partner, ""};
+  }
+
+  Store& store_;
+  ClaimOwner self_;
+};
+
+// Which top-level settings a replace changed, for the audit log.
+std::vector<std::string> ChangedSettings(const json& before, const json& after) {
+  std::vector<std::string> changed;
+  for (const auto& [key, value] : after.items()) {
+    if (!before.contains(key) || before[key] != value) changed.push_back(key);
+  }
+  for (const auto& [key, value] : before.items()) {
+    if (!after.contains(key)) changed.push_back(key);
+  }
+  return changed;
 }
 
 }  // namespace
 
 struct Service::Impl {
   ServiceOptions options;
-  std::unique_ptr<sqlite::Database> db;
+  std::unique_ptr<Store> store;
   std::mutex mutex;
-  std::unordered_map<std::string_view, sqlite::Statement> statements;
-  std::unordered_set<sqlite::Statement*> used;  // since the session began
 
-  // One public call: holds the mutex, and at the end resets every statement it used. A
-  // statement left stepped holds its read transaction open, and the connection would go
-  // on seeing that snapshot, blind to what other processes write to the store.
-  class Session {
-   public:
-    explicit Session(Impl& impl) : impl_(impl), lock_(impl.mutex) {}
-    ~Session() { impl_.ResetUsed(); }
-    Session(const Session&) = delete;
-    Session& operator=(const Session&) = delete;
-
-   private:
-    Impl& impl_;
-    std::lock_guard<std::mutex> lock_;
-  };
-
-  // A prepared statement for `sql` (a string literal), reset and ready to bind; prepared
-  // once per store. The pointer stays valid while the service lives. Only within a Session.
-  Result<sqlite::Statement*> Prepare(std::string_view sql) {
-    auto it = statements.find(sql);
-    if (it == statements.end()) {
-      auto prepared = db->Prepare(sql);
-      if (!prepared.ok()) return prepared.status();
-      it = statements.emplace(sql, std::move(*prepared)).first;
-    }
-    it->second.Reset();
-    used.insert(&it->second);
-    return &it->second;
+  // Runs `body` (returning Result<T>) as one store transaction, serialised with every
+  // other call. The body's writes are kept only if it succeeds.
+  template <typename T, typename Body>
+  Result<T> Transact(bool write, Body body) {
+    std::lock_guard lock(mutex);
+    std::optional<Result<T>> result;
+    Status status = store->Transaction(write, [&]() -> Status {
+      result.emplace(body());
+      return result->status();
+    });
+    if (!status.ok()) return status;
+    return std::move(*result);
   }
-
-  // Ends the read transaction that statements left stepped keep open.
-  void ResetUsed() {
-    for (sqlite::Statement* statement : used) statement->Reset();
-    used.clear();
+  template <typename T, typename Body>
+  Result<T> Read(Body body) {
+    return Transact<T>(false, std::move(body));
   }
-
-  // Runs `body` in one write transaction; rolls back on any error.
   template <typename T, typename Body>
   Result<T> Write(Body body) {
-    // A connection inside a read transaction cannot wait for another process's write
-    // lock (SQLite answers busy at once): end it, so the busy timeout applies.
-    ResetUsed();
-    if (Status s = db->Execute("BEGIN IMMEDIATE"); !s.ok()) return s;
-    Result<T> result = body();
-    if (!result.ok()) {
-      db->Execute("ROLLBACK");
-      return result;
-    }
-    if (Status s = db->Execute("COMMIT"); !s.ok()) {
-      db->Execute("ROLLBACK");
-      return s;
-    }
-    return result;
+    return Transact<T>(true, std::move(body));
   }
 
   Status CheckPartner(const Actor& actor, const std::string& partner) {
-    if (!actor.is_operator && actor.partner != partner) {
-      return Status(StatusCode::kNotFound, fmt::format("partner '{}' not found", partner));
-    }
-    auto statement = Prepare("SELECT 1 FROM partners WHERE name = ?");
-    if (!statement.ok()) return statement.status();
-    (*statement)->Bind(1, partner);
-    Status status;
-    bool found = (*statement)->Step(status);
-    if (!status.ok()) return status;
-    if (!found)
-      return Status(StatusCode::kNotFound, fmt::format("partner '{}' not found", partner));
+    if (!actor.is_operator && actor.partner != partner)
+      return NotFound(fmt::format("partner '{}'", partner));
+    auto exists = store->PartnerExists(partner);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) return NotFound(fmt::format("partner '{}'", partner));
     return Status::Ok();
   }
 
-  Result<std::optional<Customer>> LoadCustomer(const std::string& partner,
-                                               const std::string& name) {
-    auto statement = Prepare(kSelectCustomers "WHERE partner = ? AND name = ?");
-    if (!statement.ok()) return statement.status();
-    (*statement)->Bind(1, partner).Bind(2, name);
-    Status status;
-    if (!(*statement)->Step(status)) {
-      if (!status.ok()) return status;
-      return std::optional<Customer>();
-    }
-    return std::optional<Customer>(ReadCustomer(**statement));
+  Result<Customer> ExistingCustomer(const std::string& partner, const std::string& name) {
+    auto customer = store->LoadCustomer(partner, name);
+    if (!customer.ok()) return customer.status();
+    if (!*customer) return NotFound(fmt::format("customer '{}'", name));
+    return std::move(**customer);
   }
 
-  static Customer ReadCustomer(const sqlite::Statement& row) {
-    Customer c;
-    c.name = row.Text(0);
-    c.version = row.Int(1);
-    c.owner = row.Text(2);
-    c.applied_revision = row.Text(3);
-    c.labels = json::parse(row.Text(4)).get<std::map<std::string, std::string>>();
-    c.spec = json::parse(row.Text(5));
-    c.secret_fingerprints = json::parse(row.Text(6)).get<std::map<std::string, std::string>>();
-    c.user_count = row.Int(7);
-    c.users_digest = row.Text(8);
-    c.created_at = row.Text(9);
-    c.updated_at = row.Text(10);
-    return c;
-  }
-
-  Status BumpRevision(const std::string& partner) {
-    auto statement = Prepare("UPDATE partners SET revision = revision + 1 WHERE name = ?");
-    if (!statement.ok()) return statement.status();
-    return (*statement)->Bind(1, partner).Run();
+  // Records a change and bumps the partner's revision, which every change does.
+  Status Changed(const Actor& actor, const std::string& partner, const std::string& action,
+                 const std::string& target, json detail) {
+    if (Status s = store->BumpPartnerRevision(partner); !s.ok()) return s;
+    return Audit(actor, partner, action, target, std::move(detail));
   }
 
   Status Audit(const Actor& actor, const std::string& partner, const std::string& action,
-               const std::string& target, const json& detail) {
-    auto statement = Prepare(
-        "INSERT INTO audit(at, partner, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)");
-    if (!statement.ok()) return statement.status();
-    return (*statement)
-        ->Bind(1, Now())
-        .Bind(2, partner)
-        .Bind(3, actor.name)
-        .Bind(4, action)
-        .Bind(5, target)
-        .Bind(6, detail.dump())
-        .Run();
+               const std::string& target, json detail) {
+    return store->AppendAudit({0, Now(), partner, actor.name, action, target, std::move(detail)});
   }
 
-  Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
-                                                   const std::string& customer) {
-    auto statement = Prepare("SELECT domain FROM domains WHERE partner = ? AND customer = ?");
-    if (!statement.ok()) return statement.status();
-    (*statement)->Bind(1, partner).Bind(2, customer);
-    std::vector<std::string> domains;
-    Status status;
-    while ((*statement)->Step(status)) domains.push_back((*statement)->Text(0));
-    if (!status.ok()) return status;
-    return domains;
+  // Compiles a stored customer's settings and records its configuration and claims,
+  // for customers written before the store kept them.
+  Status Recompile(const ClaimOwner& owner) {
+    auto customer = ExistingCustomer(owner.partner, owner.customer);
+    if (!customer.ok()) return customer.status();
+    RuleFindings ignored;  // stored before the rules ran; kept as they are
+    CompiledCustomer compiled = CompileCustomer(json{{"spec", customer->spec}}, {}, ignored);
+    if (Status s = store->SaveCustomer(owner.partner, *customer, ToJson(compiled.config)); !s.ok())
+      return s;
+    std::vector<IpRange> relay_claims;
+    if (compiled.config.relay.service.empty()) relay_claims = compiled.config.relay.sources;
+    return store->ReplaceClaims(owner, compiled.config.domains, relay_claims);
   }
 };
 
@@ -252,83 +194,25 @@ Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() = default;
 
 Result<std::unique_ptr<Service>> Service::Open(const std::string& path, ServiceOptions options) {
-  std::error_code ec;
-  bool exists = fs::exists(path, ec);
-  if (exists) {
-    if (!fs::is_regular_file(path, ec)) {
-      return Status(StatusCode::kUnavailable, fmt::format("store {} is not a regular file", path));
-    }
-    if (access(path.c_str(), R_OK | W_OK) != 0) {
-      return Status(
-          StatusCode::kUnavailable,
-          fmt::format("store {} is not writable by this user; gatewayd needs to write it", path));
-    }
-  } else if (fs::path parent = fs::path(path).parent_path(); !parent.empty()) {
-    fs::create_directories(parent, ec);
-    if (ec)
-      return Status(StatusCode::kUnavailable,
-                    fmt::format("cannot create {}: {}", parent.string(), ec.message()));
-  }
-  auto db = sqlite::Database::Open(path, !exists, options.busy_timeout_ms);
-  if (!db.ok()) return db.status();
+  auto store = OpenSqliteStore(path, {options.busy_timeout_ms});
+  if (!store.ok()) return store.status();
+  return Create(std::move(*store), options);
+}
+
+Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
+                                                 ServiceOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  impl->db = std::move(*db);
-  sqlite::Database& d = *impl->db;
-
-  // Read before writing anything, so a foreign or damaged file is left as it was.
-  auto version_statement = d.Prepare("PRAGMA user_version");
-  if (!version_statement.ok()) {
-    return Status(StatusCode::kUnavailable,
-                  fmt::format("store {} is not a gatewayd store or is corrupt ({})", path,
-                              version_statement.status().message()));
-  }
-  Status status;
-  version_statement->Step(status);
-  if (!status.ok()) {
-    return Status(
-        StatusCode::kUnavailable,
-        fmt::format("store {} is not a gatewayd store or is corrupt ({})", path, status.message()));
-  }
-  int64_t version = version_statement->Int(0);
-  version_statement->Reset();
-  if (version > kSchemaVersion) {
-    return Status(
-        StatusCode::kUnavailable,
-        fmt::format("store {} has schema version {}, newer than this gatewayd understands ({})",
-                    path, version, kSchemaVersion));
-  }
-  if (exists) {
-    auto check = d.Prepare("PRAGMA quick_check");
-    if (!check.ok())
-      return Status(StatusCode::kUnavailable, fmt::format("store {} is corrupt", path));
-    check->Step(status);
-    std::string verdict = check->Text(0);
-    check->Reset();
-    if (!status.ok() || verdict != "ok") {
-      return Status(StatusCode::kUnavailable,
-                    fmt::format("store {} is corrupt ({}); it was not changed", path,
-                                status.ok() ? verdict : status.message()));
+  impl->store = std::move(store);
+  auto upgraded = impl->Write<bool>([&]() -> Result<bool> {
+    auto stale = impl->store->CustomersWithoutConfig();
+    if (!stale.ok()) return stale.status();
+    for (const auto& owner : *stale) {
+      if (Status s = impl->Recompile(owner); !s.ok()) return s;
     }
-  }
-  if (d.ReadOnly())
-    return Status(StatusCode::kUnavailable, fmt::format("store {} is read-only", path));
-  for (const char* pragma :
-       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
-    if (Status s = d.Execute(pragma); !s.ok()) {
-      return Status(StatusCode::kUnavailable, fmt::format("store {}: {}", path, s.message()));
-    }
-  }
-  for (int64_t v = version; v < kSchemaVersion; ++v) {
-    std::string sql =
-        fmt::format("BEGIN; {} PRAGMA user_version = {}; COMMIT;", kMigrations[v], v + 1);
-    if (Status s = d.Execute(sql); !s.ok()) {
-      d.Execute("ROLLBACK");
-      return Status(
-          StatusCode::kUnavailable,
-          fmt::format("store {}: migration to version {} failed: {}", path, v + 1, s.message()));
-    }
-  }
+    return true;
+  });
+  if (!upgraded.ok()) return upgraded.status();
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }
 
@@ -337,38 +221,32 @@ Status Service::PutPartner(const Actor& actor, const std::string& partner) {
     // A partner may confirm its own partner exists (gwctl does before every plan), so
     // that costs neither a refusal nor a write; only an operator creates one.
     if (actor.partner == partner) {
-      Impl::Session session(*impl_);
-      if (impl_->CheckPartner(actor, partner).ok()) return Status::Ok();
+      auto exists = impl_->Read<bool>([&]() -> Result<bool> {
+        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+        return true;
+      });
+      if (exists.ok()) return Status::Ok();
     }
     return Status(StatusCode::kPermissionDenied, "only an operator can create partners");
   }
   if (!ValidName(partner))
     return Invalid(fmt::format("'{}' is not a valid partner name", partner), "/name");
-  Impl::Session session(*impl_);
-  auto result = impl_->Write<bool>([&]() -> Result<bool> {
-    auto statement =
-        impl_->Prepare("INSERT OR IGNORE INTO partners(name, created_at) VALUES (?, ?)");
-    if (!statement.ok()) return statement.status();
-    if (Status s = (*statement)->Bind(1, partner).Bind(2, Now()).Run(); !s.ok()) return s;
-    if (impl_->db->Changes() == 0) return false;
-    if (Status s = impl_->Audit(actor, partner, "partner.create", partner, json::object()); !s.ok())
-      return s;
-    return true;
-  });
-  return result.status();
+  return impl_
+      ->Write<bool>([&]() -> Result<bool> {
+        auto inserted = impl_->store->InsertPartner(partner, Now());
+        if (!inserted.ok() || !*inserted) return inserted;
+        if (Status s = impl_->Audit(actor, partner, "partner.create", partner, json::object());
+            !s.ok())
+          return s;
+        return true;
+      })
+      .status();
 }
 
 Result<std::vector<std::string>> Service::ListPartners(const Actor& actor) {
   if (!actor.is_operator)
     return Status(StatusCode::kPermissionDenied, "only an operator can list partners");
-  Impl::Session session(*impl_);
-  auto statement = impl_->Prepare("SELECT name FROM partners ORDER BY name");
-  if (!statement.ok()) return statement.status();
-  std::vector<std::string> partners;
-  Status status;
-  while ((*statement)->Step(status)) partners.push_back((*statement)->Text(0));
-  if (!status.ok()) return status;
-  return partners;
+  return impl_->Read<std::vector<std::string>>([&] { return impl_->store->ListPartners(); });
 }
 
 Result<std::vector<Customer>> Service::ListCustomers(const Actor& actor,
@@ -379,40 +257,26 @@ Result<std::vector<Customer>> Service::ListCustomers(const Actor& actor,
 }
 
 Result<PartnerState> Service::GetState(const Actor& actor, const std::string& partner) {
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
-  if (Status s = impl_->db->Execute("BEGIN"); !s.ok()) return s;
-  PartnerState state;
-  state.partner = partner;
-  Status status;
-  auto revision = impl_->Prepare("SELECT revision FROM partners WHERE name = ?");
-  if (revision.ok()) {
-    (*revision)->Bind(1, partner);
-    if ((*revision)->Step(status)) state.revision = (*revision)->Int(0);
-  } else {
-    status = revision.status();
-  }
-  auto rows = impl_->Prepare(kSelectCustomers "WHERE partner = ? ORDER BY name");
-  if (status.ok() && rows.ok()) {
-    (*rows)->Bind(1, partner);
-    while ((*rows)->Step(status)) state.customers.push_back(Impl::ReadCustomer(**rows));
-  } else if (status.ok()) {
-    status = rows.status();
-  }
-  impl_->db->Execute("COMMIT");
-  if (!status.ok()) return status;
-  return state;
+  return impl_->Read<PartnerState>([&]() -> Result<PartnerState> {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    PartnerState state;
+    state.partner = partner;
+    auto revision = impl_->store->PartnerRevision(partner);
+    if (!revision.ok()) return revision.status();
+    state.revision = *revision;
+    auto customers = impl_->store->ListCustomers(partner);
+    if (!customers.ok()) return customers.status();
+    state.customers = std::move(*customers);
+    return state;
+  });
 }
 
 Result<Customer> Service::GetCustomer(const Actor& actor, const std::string& partner,
                                       const std::string& name) {
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
-  auto customer = impl_->LoadCustomer(partner, name);
-  if (!customer.ok()) return customer.status();
-  if (!*customer)
-    return Status(StatusCode::kNotFound, fmt::format("customer '{}' not found", name));
-  return std::move(**customer);
+  return impl_->Read<Customer>([&]() -> Result<Customer> {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    return impl_->ExistingCustomer(partner, name);
+  });
 }
 
 Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& partner,
@@ -425,14 +289,11 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
                    {"spec", write.spec}};
   auto violations = SchemaSet::Builtin().Validate("customer.schema.json", document);
   if (!violations.empty()) {
-    const SchemaViolation& first = violations.front();
-    std::string field = first.pointer.rfind("/metadata/name", 0) == 0     ? "/name"
-                        : first.pointer.rfind("/metadata/labels", 0) == 0 ? first.pointer.substr(9)
-                                                                          : first.pointer;
-    return Invalid(first.message, field);
+    std::vector<StatusDetail> details;
+    for (const auto& v : violations)
+      details.push_back({RequestField(v.pointer), "schema", v.message});
+    return Refusal(std::move(details));
   }
-  auto domains = SpecDomains(write.spec);
-  if (!domains.ok()) return domains.status();
   std::map<std::string, std::string> fingerprints;
   for (const auto& [pointer, value] : write.secrets) {
     if (pointer.empty() || pointer.front() != '/') {
@@ -443,71 +304,55 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     }
     fingerprints[pointer] = SecretFingerprint(partner, name, pointer, value);
   }
+  RuleFindings findings;
+  CompiledCustomer compiled = CompileCustomer(document, {}, findings);
 
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_->Write<Customer>([&]() -> Result<Customer> {
-    auto existing = impl_->LoadCustomer(partner, name);
+    Store& store = *impl_->store;
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    auto existing = store.LoadCustomer(partner, name);
     if (!existing.ok()) return existing.status();
-    if (condition.kind == WriteCondition::Kind::kCreateOnly && *existing) {
+    const Customer* before = existing->has_value() ? &**existing : nullptr;
+    if (condition.kind == WriteCondition::Kind::kCreateOnly && before) {
       return Status(StatusCode::kFailedPrecondition,
                     fmt::format("customer '{}' already exists", name));
     }
     if (condition.kind == WriteCondition::Kind::kVersion) {
-      if (!*existing)
-        return Status(StatusCode::kNotFound, fmt::format("customer '{}' not found", name));
-      if ((*existing)->version != condition.version) {
+      if (!before) return NotFound(fmt::format("customer '{}'", name));
+      if (before->version != condition.version) {
         return Status(StatusCode::kFailedPrecondition,
-                      fmt::format("customer '{}' is at version {}, not {}", name,
-                                  (*existing)->version, condition.version));
+                      fmt::format("customer '{}' is at version {}, not {}", name, before->version,
+                                  condition.version));
       }
     }
-    const Customer* before = existing->has_value() ? &**existing : nullptr;
+    StoreClaims claims(store, {partner, name});
+    if (Status s = CheckClaims(compiled, claims, findings); !s.ok()) return s;
+    std::vector<StatusDetail> problems;
+    for (const auto& f : findings) {
+      if (!f.is_error()) continue;
+      problems.push_back({f.pointer, f.rule, f.Text([](const std::string& p) { return p; })});
+    }
+    if (!problems.empty()) return Refusal(std::move(problems));
     if (before && before->spec == write.spec && before->labels == write.labels &&
         before->owner == write.owner && before->applied_revision == write.applied_revision &&
         before->secret_fingerprints == fingerprints) {
       return *before;  // identical: no new version
     }
-    // Domains: free, or already this customer's.
-    auto lookup = impl_->Prepare("SELECT partner, customer FROM domains WHERE domain = ?");
-    if (!lookup.ok()) return lookup.status();
-    for (size_t i = 0; i < domains->size(); ++i) {
-      (*lookup)->Bind(1, (*domains)[i]);
-      Status status;
-      bool held = (*lookup)->Step(status);
-      bool ours = held && (*lookup)->Text(0) == partner && (*lookup)->Text(1) == name;
-      (*lookup)->Reset();
-      if (!status.ok()) return status;
-      if (held && !ours) {
-        return Status(
-            StatusCode::kConflict,
-            fmt::format("domain '{}' is already held by another customer on this gateway",
-                        (*domains)[i]),
-            i == 0 ? "/spec/domains/primary" : fmt::format("/spec/domains/aliases/{}", i - 1));
-      }
-    }
+    const std::vector<std::string>& domains = compiled.config.domains;
     if (before) {
       // Users must stay inside the customer's domains.
-      auto old_domains = impl_->CustomerDomains(partner, name);
+      auto old_domains = store.CustomerDomains(partner, name);
       if (!old_domains.ok()) return old_domains.status();
       for (const auto& old_domain : *old_domains) {
-        if (std::find(domains->begin(), domains->end(), old_domain) != domains->end()) continue;
-        auto count = impl_->Prepare(
-            "SELECT count(*), min(address) FROM users WHERE partner = ? AND customer = ? AND "
-            "address LIKE ?");
-        if (!count.ok()) return count.status();
-        (*count)->Bind(1, partner).Bind(2, name).Bind(3, "%@" + old_domain);
-        Status status;
-        (*count)->Step(status);
-        if (!status.ok()) return status;
-        if ((*count)->Int(0) > 0) {
-          return Status(
-              StatusCode::kConflict,
-              fmt::format(
-                  "{} users are in domain '{}', which this change removes (first: {}); remove them "
-                  "first",
-                  (*count)->Int(0), old_domain, (*count)->Text(1)),
-              "/spec/domains");
+        if (std::find(domains.begin(), domains.end(), old_domain) != domains.end()) continue;
+        auto users = store.UsersInDomain(partner, name, old_domain);
+        if (!users.ok()) return users.status();
+        if (users->first > 0) {
+          return Status(StatusCode::kConflict,
+                        fmt::format("{} users are in domain '{}', which this change removes "
+                                    "(first: {}); remove them first",
+                                    users->first, old_domain, users->second),
+                        "/spec/domains");
         }
       }
     }
@@ -523,46 +368,13 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     after.users_digest = before ? before->users_digest : kEmptyDigest;
     after.updated_at = Now();
     after.created_at = before ? before->created_at : after.updated_at;
-    auto upsert = impl_->Prepare(
-        "INSERT OR REPLACE INTO customers(partner, name, version, owner, applied_revision, labels, "
-        "spec, "
-        "secret_fingerprints, user_count, users_digest, created_at, updated_at) VALUES "
-        "(?,?,?,?,?,?,?,?,?,?,?,?)");
-    if (!upsert.ok()) return upsert.status();
-    (*upsert)
-        ->Bind(1, partner)
-        .Bind(2, name)
-        .Bind(3, after.version)
-        .Bind(4, after.owner)
-        .Bind(5, after.applied_revision)
-        .Bind(6, json(after.labels).dump())
-        .Bind(7, after.spec.dump())
-        .Bind(8, json(fingerprints).dump())
-        .Bind(9, after.user_count)
-        .Bind(10, after.users_digest)
-        .Bind(11, after.created_at)
-        .Bind(12, after.updated_at);
-    if (Status s = (*upsert)->Run(); !s.ok()) return s;
-    auto clear = impl_->Prepare("DELETE FROM domains WHERE partner = ? AND customer = ?");
-    if (!clear.ok()) return clear.status();
-    if (Status s = (*clear)->Bind(1, partner).Bind(2, name).Run(); !s.ok()) return s;
-    auto claim = impl_->Prepare("INSERT INTO domains(domain, partner, customer) VALUES (?, ?, ?)");
-    if (!claim.ok()) return claim.status();
-    for (const auto& domain : *domains) {
-      if (Status s = (*claim)->Bind(1, domain).Bind(2, partner).Bind(3, name).Run(); !s.ok())
-        return s;
-    }
-    if (Status s = impl_->BumpRevision(partner); !s.ok()) return s;
+    if (Status s = store.SaveCustomer(partner, after, ToJson(compiled.config)); !s.ok()) return s;
+    std::vector<IpRange> relay_claims;
+    if (compiled.config.relay.service.empty()) relay_claims = compiled.config.relay.sources;
+    if (Status s = store.ReplaceClaims({partner, name}, domains, relay_claims); !s.ok()) return s;
     json detail = {{"version", after.version}};
     if (before) {
-      std::vector<std::string> changed;
-      for (const auto& [key, value] : after.spec.items()) {
-        if (!before->spec.contains(key) || before->spec[key] != value) changed.push_back(key);
-      }
-      for (const auto& [key, value] : before->spec.items()) {
-        if (!after.spec.contains(key)) changed.push_back(key);
-      }
-      detail["changed"] = changed;
+      detail["changed"] = ChangedSettings(before->spec, after.spec);
       std::vector<std::string> secrets_changed;
       for (const auto& [pointer, fingerprint] : fingerprints) {
         auto old = before->secret_fingerprints.find(pointer);
@@ -572,8 +384,8 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
       if (!secrets_changed.empty()) detail["secretsChanged"] = secrets_changed;
     }
     if (!write.applied_revision.empty()) detail["appliedRevision"] = write.applied_revision;
-    if (Status s = impl_->Audit(actor, partner, before ? "customer.update" : "customer.create",
-                                name, detail);
+    if (Status s = impl_->Changed(actor, partner, before ? "customer.update" : "customer.create",
+                                  name, std::move(detail));
         !s.ok()) {
       return s;
     }
@@ -583,29 +395,19 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
 
 Status Service::DeleteCustomer(const Actor& actor, const std::string& partner,
                                const std::string& name, int64_t version) {
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_
       ->Write<bool>([&]() -> Result<bool> {
-        auto existing = impl_->LoadCustomer(partner, name);
+        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+        auto existing = impl_->ExistingCustomer(partner, name);
         if (!existing.ok()) return existing.status();
-        if (!*existing)
-          return Status(StatusCode::kNotFound, fmt::format("customer '{}' not found", name));
-        if ((*existing)->version != version) {
+        if (existing->version != version) {
           return Status(StatusCode::kFailedPrecondition,
                         fmt::format("customer '{}' is at version {}, not {}", name,
-                                    (*existing)->version, version));
+                                    existing->version, version));
         }
-        for (const char* sql : {"DELETE FROM users WHERE partner = ? AND customer = ?",
-                                "DELETE FROM domains WHERE partner = ? AND customer = ?",
-                                "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
-          auto statement = impl_->Prepare(sql);
-          if (!statement.ok()) return statement.status();
-          if (Status s = (*statement)->Bind(1, partner).Bind(2, name).Run(); !s.ok()) return s;
-        }
-        if (Status s = impl_->BumpRevision(partner); !s.ok()) return s;
-        json detail = {{"version", version}, {"users", (*existing)->user_count}};
-        if (Status s = impl_->Audit(actor, partner, "customer.delete", name, detail); !s.ok())
+        if (Status s = impl_->store->DeleteCustomer(partner, name); !s.ok()) return s;
+        json detail = {{"version", version}, {"users", existing->user_count}};
+        if (Status s = impl_->Changed(actor, partner, "customer.delete", name, detail); !s.ok())
           return s;
         return true;
       })
@@ -616,36 +418,20 @@ Result<UserPage> Service::ListUsers(const Actor& actor, const std::string& partn
                                     const std::string& customer, const std::string& after,
                                     size_t limit) {
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
-  auto exists = impl_->LoadCustomer(partner, customer);
-  if (!exists.ok()) return exists.status();
-  if (!*exists)
-    return Status(StatusCode::kNotFound, fmt::format("customer '{}' not found", customer));
-  auto statement = impl_->Prepare(
-      "SELECT record FROM users WHERE partner = ? AND customer = ? AND address > ? ORDER BY "
-      "address LIMIT ?");
-  if (!statement.ok()) return statement.status();
-  (*statement)
-      ->Bind(1, partner)
-      .Bind(2, customer)
-      .Bind(3, after)
-      .Bind(4, static_cast<int64_t>(limit + 1));
-  UserPage page;
-  Status status;
-  while ((*statement)->Step(status)) {
-    auto user = UserFromJson(json::parse((*statement)->Text(0)), "");
-    if (!user.ok())
-      return Status(StatusCode::kInternal,
-                    "store holds an unreadable user: " + user.status().message());
-    page.users.push_back(std::move(*user));
-  }
-  if (!status.ok()) return status;
-  if (page.users.size() > limit) {
-    page.users.pop_back();
-    page.next_after = page.users.back().address;
-  }
-  return page;
+  return impl_->Read<UserPage>([&]() -> Result<UserPage> {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    if (auto exists = impl_->ExistingCustomer(partner, customer); !exists.ok())
+      return exists.status();
+    auto users = impl_->store->ListUsers(partner, customer, after, limit + 1);
+    if (!users.ok()) return users.status();
+    UserPage page;
+    page.users = std::move(*users);
+    if (page.users.size() > limit) {
+      page.users.pop_back();
+      page.next_after = page.users.back().address;
+    }
+    return page;
+  });
 }
 
 Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::string& partner,
@@ -654,113 +440,83 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
     return Status(StatusCode::kResourceExhausted, fmt::format("a batch holds at most {} users",
                                                               impl_->options.max_users_per_batch));
   }
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_->Write<UserBatchResult>([&]() -> Result<UserBatchResult> {
-    auto existing = impl_->LoadCustomer(partner, customer);
+    Store& store = *impl_->store;
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    auto existing = impl_->ExistingCustomer(partner, customer);
     if (!existing.ok()) return existing.status();
-    if (!*existing)
-      return Status(StatusCode::kNotFound, fmt::format("customer '{}' not found", customer));
-    auto domain_list = impl_->CustomerDomains(partner, customer);
-    if (!domain_list.ok()) return domain_list.status();
-    std::set<std::string> domains(domain_list->begin(), domain_list->end());
+    auto domains = store.CustomerDomains(partner, customer);
+    if (!domains.ok()) return domains.status();
 
-    // Validate everything before writing anything.
+    // Validate everything before writing anything; report every problem (up to a page).
+    constexpr size_t kMaxProblems = 100;
+    std::vector<StatusDetail> problems;
     std::vector<User> upserts;
     upserts.reserve(batch.upsert.size());
     std::set<std::string> seen;
-    for (size_t i = 0; i < batch.upsert.size(); ++i) {
+    for (size_t i = 0; i < batch.upsert.size() && problems.size() < kMaxProblems; ++i) {
       auto user = NormalizeUser(batch.upsert[i], fmt::format("/upsert/{}", i));
-      if (!user.ok()) return user.status();
+      if (!user.ok()) {
+        problems.push_back({user.status().field(), "user-invalid", user.status().message()});
+        continue;
+      }
+      bool in_domains = true;
       for (size_t k = 0; k <= user->aliases.size(); ++k) {
         const std::string& address = k == 0 ? user->address : user->aliases[k - 1];
-        std::string field = k == 0 ? fmt::format("/upsert/{}/address", i)
-                                   : fmt::format("/upsert/{}/aliases/{}", i, k - 1);
-        if (!domains.count(DomainOf(address))) {
-          return Invalid(fmt::format("'{}' is not in customer '{}''s domains", address, customer),
-                         field);
+        if (auto problem = FindAddressProblem(address, *domains)) {
+          problems.push_back({k == 0 ? fmt::format("/upsert/{}/address", i)
+                                     : fmt::format("/upsert/{}/aliases/{}", i, k - 1),
+                              problem->rule, problem->message});
+          in_domains = false;
         }
       }
       if (!seen.insert(user->address).second) {
-        return Invalid(fmt::format("'{}' appears twice in the batch", user->address),
-                       fmt::format("/upsert/{}", i));
+        problems.push_back({fmt::format("/upsert/{}", i), "user-duplicate",
+                            fmt::format("'{}' appears twice in the batch", user->address)});
       }
-      upserts.push_back(std::move(*user));
+      if (in_domains) upserts.push_back(std::move(*user));
     }
-    for (size_t i = 0; i < batch.remove.size(); ++i) {
+    for (size_t i = 0; i < batch.remove.size() && problems.size() < kMaxProblems; ++i) {
       if (seen.count(batch.remove[i])) {
-        return Invalid(fmt::format("'{}' is both upserted and removed", batch.remove[i]),
-                       fmt::format("/delete/{}", i));
+        problems.push_back({fmt::format("/delete/{}", i), "user-duplicate",
+                            fmt::format("'{}' is both upserted and removed", batch.remove[i])});
       }
     }
+    if (!problems.empty()) return Refusal(std::move(problems));
 
     UserBatchResult result;
-    result.user_count = (*existing)->user_count;
-    result.users_digest = (*existing)->users_digest;
-    auto lookup =
-        impl_->Prepare("SELECT hash FROM users WHERE partner = ? AND customer = ? AND address = ?");
-    auto upsert = impl_->Prepare(
-        "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, ?, ?, "
-        "?, ?)");
-    auto remove =
-        impl_->Prepare("DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?");
-    if (!lookup.ok() || !upsert.ok() || !remove.ok()) return impl_->db->Error("prepare users");
-    auto old_hash = [&](const std::string& address, std::string& hash) -> Result<bool> {
-      (*lookup)->Bind(1, partner).Bind(2, customer).Bind(3, address);
-      Status status;
-      bool found = (*lookup)->Step(status);
-      if (found) hash = (*lookup)->Text(0);
-      (*lookup)->Reset();
-      if (!status.ok()) return status;
-      return found;
-    };
+    result.user_count = existing->user_count;
+    result.users_digest = existing->users_digest;
     for (const auto& user : upserts) {
-      std::string record = ToJson(user).dump();
-      std::string hash = UserHash(user), previous;
-      auto found = old_hash(user.address, previous);
-      if (!found.ok()) return found.status();
-      if (*found && previous == hash) continue;
-      (*upsert)
-          ->Bind(1, partner)
-          .Bind(2, customer)
-          .Bind(3, user.address)
-          .Bind(4, ToJson(user).dump())
-          .Bind(5, hash);
-      if (Status s = (*upsert)->Run(); !s.ok()) return s;
+      std::string hash = UserHash(user);
+      auto previous = store.UserHashOf(partner, customer, user.address);
+      if (!previous.ok()) return previous.status();
+      if (*previous == hash) continue;
+      if (Status s = store.PutUser(partner, customer, user, hash); !s.ok()) return s;
       result.users_digest =
-          XorHex(XorHex(result.users_digest, hash), *found ? previous : kEmptyDigest);
-      if (!*found) ++result.user_count;
+          XorHex(XorHex(result.users_digest, hash), previous->value_or(kEmptyDigest));
+      if (!*previous) ++result.user_count;
       ++result.upserted;
     }
     for (const auto& address : batch.remove) {
-      std::string previous;
-      auto found = old_hash(address, previous);
-      if (!found.ok()) return found.status();
-      if (!*found) continue;
-      if (Status s = (*remove)->Bind(1, partner).Bind(2, customer).Bind(3, address).Run(); !s.ok())
-        return s;
-      result.users_digest = XorHex(result.users_digest, previous);
+      auto previous = store.UserHashOf(partner, customer, address);
+      if (!previous.ok()) return previous.status();
+      if (!*previous) continue;
+      if (Status s = store.RemoveUser(partner, customer, address); !s.ok()) return s;
+      result.users_digest = XorHex(result.users_digest, **previous);
       --result.user_count;
       ++result.removed;
     }
     if (result.upserted == 0 && result.removed == 0) return result;
-    auto update = impl_->Prepare(
-        "UPDATE customers SET user_count = ?, users_digest = ? WHERE partner = ? AND name = ?");
-    if (!update.ok()) return update.status();
-    if (Status s = (*update)
-                       ->Bind(1, result.user_count)
-                       .Bind(2, result.users_digest)
-                       .Bind(3, partner)
-                       .Bind(4, customer)
-                       .Run();
+    if (Status s = store.SetUserSummary(partner, customer, result.user_count, result.users_digest);
         !s.ok()) {
       return s;
     }
-    if (Status s = impl_->BumpRevision(partner); !s.ok()) return s;
     json detail = {{"upserted", result.upserted},
                    {"removed", result.removed},
                    {"userCount", result.user_count}};
-    if (Status s = impl_->Audit(actor, partner, "users.batch", customer, detail); !s.ok()) return s;
+    if (Status s = impl_->Changed(actor, partner, "users.batch", customer, detail); !s.ok())
+      return s;
     return result;
   });
 }
@@ -770,29 +526,24 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
   if (holder.empty()) return Invalid("a lease needs a holder", "/holder");
   if (ttl_seconds < 0 || ttl_seconds > 3600)
     return Invalid("ttl must be 0-3600 seconds", "/ttlSeconds");
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
   return impl_->Write<Lease>([&]() -> Result<Lease> {
+    Store& store = *impl_->store;
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
     int64_t now = UnixNow();
-    auto current = impl_->Prepare("SELECT holder, expires_at FROM leases WHERE partner = ?");
+    auto current = store.GetLease(partner);
     if (!current.ok()) return current.status();
-    (*current)->Bind(1, partner);
-    Status status;
     bool ours = false;  // held by `holder` and not expired: a renewal or a release
-    if ((*current)->Step(status) && (*current)->Int(1) > now) {
-      if ((*current)->Text(0) != holder) {
+    if (*current && (**current).expires_at_unix > now) {
+      if ((**current).holder != holder) {
         return Status(
             StatusCode::kConflict,
             fmt::format("the apply lease of partner '{}' is held by '{}' for {} more seconds",
-                        partner, (*current)->Text(0), (*current)->Int(1) - now));
+                        partner, (**current).holder, (**current).expires_at_unix - now));
       }
       ours = true;
     }
-    if (!status.ok()) return status;
     if (ttl_seconds == 0) {
-      auto release = impl_->Prepare("DELETE FROM leases WHERE partner = ? AND holder = ?");
-      if (!release.ok()) return release.status();
-      if (Status s = (*release)->Bind(1, partner).Bind(2, holder).Run(); !s.ok()) return s;
+      if (Status s = store.DeleteLease(partner, holder); !s.ok()) return s;
       if (ours) {
         if (Status s = impl_->Audit(actor, partner, "lease.release", holder, json::object());
             !s.ok())
@@ -807,36 +558,19 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
           !s.ok())
         return s;
     }
-    auto take = impl_->Prepare(
-        "INSERT OR REPLACE INTO leases(partner, holder, expires_at) VALUES (?, ?, ?)");
-    if (!take.ok()) return take.status();
-    if (Status s = (*take)->Bind(1, partner).Bind(2, holder).Bind(3, now + ttl_seconds).Run();
-        !s.ok())
-      return s;
-    return Lease{holder, now + ttl_seconds};
+    Lease lease{holder, now + ttl_seconds};
+    if (Status s = store.PutLease(partner, lease); !s.ok()) return s;
+    return lease;
   });
 }
 
 Result<std::vector<AuditEntry>> Service::ListAudit(const Actor& actor, const std::string& partner,
                                                    int64_t after, size_t limit) {
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
-  Impl::Session session(*impl_);
-  if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
-  auto statement = impl_->Prepare(
-      "SELECT id, at, partner, actor, action, target, detail FROM audit WHERE partner = ? AND id > "
-      "? ORDER BY id "
-      "LIMIT ?");
-  if (!statement.ok()) return statement.status();
-  (*statement)->Bind(1, partner).Bind(2, after).Bind(3, static_cast<int64_t>(limit));
-  std::vector<AuditEntry> entries;
-  Status status;
-  while ((*statement)->Step(status)) {
-    entries.push_back({(*statement)->Int(0), (*statement)->Text(1), (*statement)->Text(2),
-                       (*statement)->Text(3), (*statement)->Text(4), (*statement)->Text(5),
-                       json::parse((*statement)->Text(6))});
-  }
-  if (!status.ok()) return status;
-  return entries;
+  return impl_->Read<std::vector<AuditEntry>>([&]() -> Result<std::vector<AuditEntry>> {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    return impl_->store->ListAudit(partner, after, limit);
+  });
 }
 
 }  // namespace gw

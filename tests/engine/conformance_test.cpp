@@ -152,7 +152,9 @@ TEST_P(ConformanceTest, DomainsAreUniqueAcrossPartnersWithoutRevealingTheHolder)
   CustomerWrite w = Write("ACME.example");
   auto taken =
       other().PutCustomer("contoso", "secret-holder-test", w, WriteCondition::CreateOnly());
-  ASSERT_EQ(taken.status().code(), StatusCode::kConflict);
+  ASSERT_EQ(taken.status().code(), StatusCode::kInvalidArgument);
+  ASSERT_EQ(taken.status().details().size(), 1u);
+  EXPECT_EQ(taken.status().details()[0].rule, "domain-duplicate");
   EXPECT_EQ(taken.status().field(), "/spec/domains/primary");
   EXPECT_THAT(taken.status().message(), ::testing::Not(::testing::HasSubstr("northwind")));
   EXPECT_THAT(taken.status().message(), ::testing::Not(::testing::HasSubstr("acme\'")));
@@ -160,7 +162,7 @@ TEST_P(ConformanceTest, DomainsAreUniqueAcrossPartnersWithoutRevealingTheHolder)
   Create("buecher", "bücher.example");
   auto idna = other().PutCustomer("contoso", "b", Write("xn--bcher-kva.example"),
                                   WriteCondition::CreateOnly());
-  EXPECT_EQ(idna.status().code(), StatusCode::kConflict);
+  EXPECT_EQ(idna.status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST_P(ConformanceTest, UsersArePagedByAddressAndDigested) {

@@ -121,11 +121,13 @@ TEST_F(GatewaydTest, AWriteWithoutAPreconditionIs428AndAStaleOneIs412) {
   EXPECT_EQ(get->get_header_value("ETag"), "\"1\"");
 }
 
-TEST_F(GatewaydTest, ADomainOfAnotherPartnerIs409) {
+TEST_F(GatewaydTest, ADomainOfAnotherPartnerIs422WithTheRuleAndNoHolder) {
   ASSERT_EQ(PutCustomer(kCustomer)->status, 201);
   auto r = PutCustomer(kCustomer, Gatewayd::PartnerToken("contoso"),
                        "/v1/partners/contoso/customers/mine");
-  EXPECT_EQ(r->status, 409);
+  EXPECT_EQ(r->status, 422);
+  EXPECT_EQ(Error(r)["details"][0]["rule"], "domain-duplicate");
+  EXPECT_EQ(Error(r)["details"][0]["field"], "/spec/domains/primary");
   EXPECT_THAT(r->body, ::testing::Not(HasSubstr("northwind")));
 }
 

@@ -2,12 +2,16 @@
 // behind both the admin API (gatewayd) and the in-process client (embedded:PATH).
 //
 // Contract:
-// - Each write is one SQLite transaction in a WAL-mode store with synchronous=FULL: once
-//   a call returns success the change survives a crash of the process or the machine.
-// - Every settings document is validated against the same JSON Schema gwctl uses
-//   (schemas/customer.schema.json); violations are kInvalidArgument with the field.
-// - Domains are unique across the whole gateway; claiming one held elsewhere is
-//   kConflict without saying who holds it. Users' addresses lie in their customer's domains.
+// - Each call is one Store transaction (store.h): a write that fails leaves nothing
+//   behind, and once it returns success the change is durable.
+// - Every settings document is checked against the same JSON Schema and the same rules
+//   (customer_rules.h) as gwctl validate; a refusal is kInvalidArgument carrying every
+//   problem as a StatusDetail (pointer, rule id, message), not just the first.
+// - Domains are held by one customer of the whole gateway and hand-written relay sources
+//   may not overlap another customer's (rules domain-duplicate, relay-source-conflict);
+//   a holder of another partner is never named. Users' addresses lie in their customer's
+//   domains.
+// - Beside each settings document the store keeps its compiled CustomerConfig.
 // - A replace that changes nothing returns the stored customer without a new version.
 // - An actor sees only its own partner (others are kNotFound) unless it is an operator.
 // - Secrets are never stored, logged or audited: only their fingerprints.
@@ -21,6 +25,7 @@
 
 #include "gateway/model.h"
 #include "gateway/status.h"
+#include "gateway/store.h"
 
 namespace gw {
 
@@ -48,6 +53,10 @@ class Service {
   // read-only, or was written by a newer version.
   static Result<std::unique_ptr<Service>> Open(const std::string& path,
                                                ServiceOptions options = {});
+  // A service over any store; compiles the settings of customers the store holds
+  // without a configuration (written by an older gatewayd).
+  static Result<std::unique_ptr<Service>> Create(std::unique_ptr<Store> store,
+                                                 ServiceOptions options = {});
   ~Service();
 
   // Partners (operator only). Creating an existing partner is a no-op, and a partner's own

@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace gw {
 
@@ -25,6 +26,13 @@ enum class StatusCode {
   kResourceExhausted,     // a size or count limit was hit
   kUnavailable,           // the environment failed (I/O, network); retrying may help
   kInternal,
+};
+
+// One of several problems with a request, e.g. every rule a customer's settings break.
+struct StatusDetail {
+  std::string field;  // JSON pointer
+  std::string rule;   // stable id, e.g. "relay-source-conflict"
+  std::string message;
 };
 
 class Status {
@@ -47,12 +55,19 @@ class Status {
     retry_after_ms_ = ms;
     return *this;
   }
+  // Every problem, when there is more than one thing wrong (message() then sums them up).
+  const std::vector<StatusDetail>& details() const { return details_; }
+  Status& set_details(std::vector<StatusDetail> details) {
+    details_ = std::move(details);
+    return *this;
+  }
 
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
   std::string field_;
   int64_t retry_after_ms_ = 0;
+  std::vector<StatusDetail> details_;
 };
 
 template <typename T>

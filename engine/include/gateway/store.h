@@ -1,0 +1,121 @@
+// Store: where the gateway keeps partners, customers, their claims and users, leases and
+// the audit log. A store knows rows, not rules: Service decides what may be written,
+// bumps versions and writes the audit entry, all inside one Store transaction per call.
+// A second store (PostgreSQL) or a test double (one that fails on purpose) is one class.
+//
+// Contract:
+// - Every method except Transaction is called only inside Transaction's body.
+// - Transaction(write=true, body) commits the body's writes only if body returns ok and
+//   the commit succeeds; otherwise none of them is visible, to this or any process.
+//   Once it returns ok, the writes are durable.
+// - A read transaction sees one consistent snapshot.
+// - Failures of the medium are kUnavailable (retrying may help, e.g. a lock held by
+//   another process past the busy timeout) or kInternal.
+// Not thread-safe: Service serialises its calls.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gateway/ip_range.h"
+#include "gateway/model.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+// The customer that holds a domain or a relay source.
+struct ClaimOwner {
+  std::string partner;
+  std::string customer;
+};
+
+struct RelayClaim {
+  IpRange range;
+  ClaimOwner owner;
+};
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Status Transaction(bool write, const std::function<Status()>& body) = 0;
+
+  // Partners.
+  virtual Result<bool> PartnerExists(const std::string& partner) = 0;
+  // False when it existed already (and nothing was written).
+  virtual Result<bool> InsertPartner(const std::string& partner, const std::string& created_at) = 0;
+  virtual Result<std::vector<std::string>> ListPartners() = 0;
+  virtual Result<int64_t> PartnerRevision(const std::string& partner) = 0;
+  virtual Status BumpPartnerRevision(const std::string& partner) = 0;
+
+  // Customers: the settings row, with its compiled configuration (customer_config.h) kept
+  // beside it for the data plane.
+  virtual Result<std::optional<Customer>> LoadCustomer(const std::string& partner,
+                                                       const std::string& name) = 0;
+  virtual Result<std::vector<Customer>> ListCustomers(const std::string& partner) = 0;
+  virtual Status SaveCustomer(const std::string& partner, const Customer& customer,
+                              const nlohmann::json& config) = 0;
+  // Removes the customer row, its claims and its users.
+  virtual Status DeleteCustomer(const std::string& partner, const std::string& name) = 0;
+  virtual Status SetUserSummary(const std::string& partner, const std::string& name,
+                                int64_t user_count, const std::string& users_digest) = 0;
+  // Customers whose compiled configuration is missing (stored by an older gatewayd).
+  virtual Result<std::vector<ClaimOwner>> CustomersWithoutConfig() = 0;
+
+  // Claims: domains (held by one customer of the whole gateway) and hand-written relay
+  // sources. ReplaceClaims sets a customer's claims to exactly these.
+  virtual Result<std::optional<ClaimOwner>> DomainOwner(const std::string& domain) = 0;
+  virtual Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
+                                                           const std::string& customer) = 0;
+  // A relay source of a customer other than `except` that overlaps `range`, if any.
+  virtual Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
+                                                         const ClaimOwner& except) = 0;
+  virtual Status ReplaceClaims(const ClaimOwner& owner, const std::vector<std::string>& domains,
+                               const std::vector<IpRange>& relay_sources) = 0;
+
+  // Users. The hash is UserHash(user), kept so a batch can skip identical records.
+  virtual Result<std::optional<std::string>> UserHashOf(const std::string& partner,
+                                                        const std::string& customer,
+                                                        const std::string& address) = 0;
+  virtual Status PutUser(const std::string& partner, const std::string& customer, const User& user,
+                         const std::string& hash) = 0;
+  virtual Status RemoveUser(const std::string& partner, const std::string& customer,
+                            const std::string& address) = 0;
+  // Up to `limit` users after `after`, by address.
+  virtual Result<std::vector<User>> ListUsers(const std::string& partner,
+                                              const std::string& customer, const std::string& after,
+                                              size_t limit) = 0;
+  // How many of the customer's users lie in `domain`, and the first of them.
+  virtual Result<std::pair<int64_t, std::string>> UsersInDomain(const std::string& partner,
+                                                                const std::string& customer,
+                                                                const std::string& domain) = 0;
+
+  // Leases.
+  virtual Result<std::optional<Lease>> GetLease(const std::string& partner) = 0;
+  virtual Status PutLease(const std::string& partner, const Lease& lease) = 0;
+  virtual Status DeleteLease(const std::string& partner, const std::string& holder) = 0;
+
+  // The audit log (entry.id is assigned by the store).
+  virtual Status AppendAudit(const AuditEntry& entry) = 0;
+  virtual Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
+                                                    size_t limit) = 0;
+};
+
+struct SqliteStoreOptions {
+  // How long a write waits for another process holding the store's lock, then kUnavailable.
+  int busy_timeout_ms = 5000;
+};
+
+// The SQLite store at `path` (created with its directory if missing; WAL mode,
+// synchronous=FULL). Fails with a clear message, changing nothing, if the file is not a
+// store, is corrupt, is read-only, or was written by a newer version.
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               SqliteStoreOptions options = {});
+
+}  // namespace gw

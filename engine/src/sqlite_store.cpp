@@ -1,0 +1,514 @@
+// The SQLite Store: one file in WAL mode, statements prepared once per store.
+#include <unistd.h>
+
+#include <filesystem>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "gateway/store.h"
+#include "json_codec.h"
+#include "sqlite.h"
+
+namespace gw {
+
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+// Each entry moves the store from version i to i+1; never edit a released one.
+const char* const kMigrations[] = {
+    R"sql(
+CREATE TABLE partners(name TEXT PRIMARY KEY, revision INTEGER NOT NULL DEFAULT 0, created_at TEXT NOT NULL);
+CREATE TABLE customers(
+  partner TEXT NOT NULL REFERENCES partners(name), name TEXT NOT NULL, version INTEGER NOT NULL,
+  owner TEXT NOT NULL, applied_revision TEXT NOT NULL, labels TEXT NOT NULL, spec TEXT NOT NULL,
+  secret_fingerprints TEXT NOT NULL, user_count INTEGER NOT NULL, users_digest TEXT NOT NULL,
+  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, PRIMARY KEY(partner, name)) WITHOUT ROWID;
+CREATE TABLE domains(domain TEXT PRIMARY KEY, partner TEXT NOT NULL, customer TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX domains_by_customer ON domains(partner, customer);
+CREATE TABLE users(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, address TEXT NOT NULL, record TEXT NOT NULL, hash TEXT NOT NULL,
+  PRIMARY KEY(partner, customer, address)) WITHOUT ROWID;
+CREATE TABLE leases(partner TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at INTEGER NOT NULL);
+CREATE TABLE audit(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, partner TEXT NOT NULL, actor TEXT NOT NULL,
+  action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX audit_by_partner ON audit(partner, id);
+)sql",
+    // 2: the compiled configuration beside the settings, and relay sources as claims.
+    // Customers stored before have config '' until Service compiles them on open. The
+    // key columns come first: SQLite 3.40's quick_check misreads a WITHOUT ROWID table
+    // with a non-key column between them ("NULL value in ...").
+    R"sql(
+ALTER TABLE customers ADD COLUMN config TEXT NOT NULL DEFAULT '';
+CREATE TABLE relay_sources(
+  family INTEGER NOT NULL, first TEXT NOT NULL, prefix INTEGER NOT NULL, partner TEXT NOT NULL,
+  customer TEXT NOT NULL, source TEXT NOT NULL,
+  PRIMARY KEY(family, first, prefix, partner, customer)) WITHOUT ROWID;
+CREATE INDEX relay_sources_by_customer ON relay_sources(partner, customer);
+)sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+// The columns ReadCustomer reads, in its order. A macro so that queries built from it
+// stay string literals (the statement cache keys on them).
+#define kSelectCustomers                                                               \
+  "SELECT name, version, owner, applied_revision, labels, spec, secret_fingerprints, " \
+  "user_count, users_digest, created_at, updated_at FROM customers "
+
+Customer ReadCustomer(const sqlite::Statement& row) {
+  Customer c;
+  c.name = row.Text(0);
+  c.version = row.Int(1);
+  c.owner = row.Text(2);
+  c.applied_revision = row.Text(3);
+  c.labels = json::parse(row.Text(4)).get<std::map<std::string, std::string>>();
+  c.spec = json::parse(row.Text(5));
+  c.secret_fingerprints = json::parse(row.Text(6)).get<std::map<std::string, std::string>>();
+  c.user_count = row.Int(7);
+  c.users_digest = row.Text(8);
+  c.created_at = row.Text(9);
+  c.updated_at = row.Text(10);
+  return c;
+}
+
+void BindAll(sqlite::Statement&, int) {}
+template <typename First, typename... Rest>
+void BindAll(sqlite::Statement& statement, int index, const First& first, const Rest&... rest) {
+  if constexpr (std::is_integral_v<First>) {
+    statement.Bind(index, static_cast<int64_t>(first));
+  } else {
+    statement.Bind(index, std::string_view(first));
+  }
+  BindAll(statement, index + 1, rest...);
+}
+
+class SqliteStore : public Store {
+ public:
+  explicit SqliteStore(std::unique_ptr<sqlite::Database> db) : db_(std::move(db)) {}
+
+  Status Transaction(bool write, const std::function<Status()>& body) override {
+    // A connection inside a read transaction cannot wait for another process's write
+    // lock (SQLite answers busy at once): end it, so the busy timeout applies.
+    ResetUsed();
+    if (Status s = db_->Execute(write ? "BEGIN IMMEDIATE" : "BEGIN"); !s.ok()) return s;
+    Status status = body();
+    // A statement left stepped holds its read transaction open, and the connection
+    // would go on seeing that snapshot, blind to what other processes write.
+    ResetUsed();
+    if (!status.ok()) {
+      db_->Execute("ROLLBACK");
+      return status;
+    }
+    if (Status s = db_->Execute("COMMIT"); !s.ok()) {
+      db_->Execute("ROLLBACK");
+      return s;
+    }
+    return Status::Ok();
+  }
+
+  Result<bool> PartnerExists(const std::string& partner) override {
+    return Exists("SELECT 1 FROM partners WHERE name = ?", partner);
+  }
+
+  Result<bool> InsertPartner(const std::string& partner, const std::string& created_at) override {
+    if (Status s = Run("INSERT OR IGNORE INTO partners(name, created_at) VALUES (?, ?)", partner,
+                       created_at);
+        !s.ok())
+      return s;
+    return db_->Changes() > 0;
+  }
+
+  Result<std::vector<std::string>> ListPartners() override {
+    return Column("SELECT name FROM partners ORDER BY name");
+  }
+
+  Result<int64_t> PartnerRevision(const std::string& partner) override {
+    auto row = Query("SELECT revision FROM partners WHERE name = ?", partner);
+    if (!row.ok()) return row.status();
+    Status status;
+    int64_t revision = (*row)->Step(status) ? (*row)->Int(0) : 0;
+    if (!status.ok()) return status;
+    return revision;
+  }
+
+  Status BumpPartnerRevision(const std::string& partner) override {
+    return Run("UPDATE partners SET revision = revision + 1 WHERE name = ?", partner);
+  }
+
+  Result<std::optional<Customer>> LoadCustomer(const std::string& partner,
+                                               const std::string& name) override {
+    auto row = Query(kSelectCustomers "WHERE partner = ? AND name = ?", partner, name);
+    if (!row.ok()) return row.status();
+    Status status;
+    if (!(*row)->Step(status)) {
+      if (!status.ok()) return status;
+      return std::optional<Customer>();
+    }
+    return std::optional<Customer>(ReadCustomer(**row));
+  }
+
+  Result<std::vector<Customer>> ListCustomers(const std::string& partner) override {
+    auto rows = Query(kSelectCustomers "WHERE partner = ? ORDER BY name", partner);
+    if (!rows.ok()) return rows.status();
+    std::vector<Customer> customers;
+    Status status;
+    while ((*rows)->Step(status)) customers.push_back(ReadCustomer(**rows));
+    if (!status.ok()) return status;
+    return customers;
+  }
+
+  Status SaveCustomer(const std::string& partner, const Customer& c,
+                      const nlohmann::json& config) override {
+    return Run(
+        "INSERT OR REPLACE INTO customers(partner, name, version, owner, applied_revision, "
+        "labels, spec, secret_fingerprints, user_count, users_digest, created_at, updated_at, "
+        "config) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        partner, c.name, c.version, c.owner, c.applied_revision, json(c.labels).dump(),
+        c.spec.dump(), json(c.secret_fingerprints).dump(), c.user_count, c.users_digest,
+        c.created_at, c.updated_at, config.dump());
+  }
+
+  Status DeleteCustomer(const std::string& partner, const std::string& name) override {
+    for (std::string_view sql : {"DELETE FROM users WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM domains WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM relay_sources WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
+      if (Status s = Run(sql, partner, name); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
+  Status SetUserSummary(const std::string& partner, const std::string& name, int64_t user_count,
+                        const std::string& users_digest) override {
+    return Run(
+        "UPDATE customers SET user_count = ?, users_digest = ? WHERE partner = ? AND name = ?",
+        user_count, users_digest, partner, name);
+  }
+
+  Result<std::optional<ClaimOwner>> DomainOwner(const std::string& domain) override {
+    auto row = Query("SELECT partner, customer FROM domains WHERE domain = ?", domain);
+    if (!row.ok()) return row.status();
+    Status status;
+    if (!(*row)->Step(status)) {
+      if (!status.ok()) return status;
+      return std::optional<ClaimOwner>();
+    }
+    return std::optional<ClaimOwner>(ClaimOwner{(*row)->Text(0), (*row)->Text(1)});
+  }
+
+  Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
+                                                   const std::string& customer) override {
+    return Column("SELECT domain FROM domains WHERE partner = ? AND customer = ?", partner,
+                  customer);
+  }
+
+  Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
+                                                 const ClaimOwner& except) override {
+    // CIDR blocks nest or are apart, so an overlapping block either contains this one
+    // (it is one of its supernets: one indexed lookup per prefix length) or starts
+    // inside it (an index range scan).
+    int family = range.is_v6() ? 6 : 4;
+    for (int prefix = 0; prefix <= range.prefix_length(); ++prefix) {
+      IpRange block = range.Truncated(prefix);
+      auto found = FirstRelay(
+          "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first = ? "
+          "AND prefix = ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
+          family, block.FirstHex(), prefix, except.partner, except.customer);
+      if (!found.ok() || *found) return found;
+    }
+    return FirstRelay(
+        "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first >= ? AND "
+        "first <= ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
+        family, range.FirstHex(), range.LastHex(), except.partner, except.customer);
+  }
+
+  Status ReplaceClaims(const ClaimOwner& owner, const std::vector<std::string>& domains,
+                       const std::vector<IpRange>& relay_sources) override {
+    for (std::string_view sql : {"DELETE FROM domains WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM relay_sources WHERE partner = ? AND customer = ?"}) {
+      if (Status s = Run(sql, owner.partner, owner.customer); !s.ok()) return s;
+    }
+    for (const auto& domain : domains) {
+      if (Status s = Run("INSERT INTO domains(domain, partner, customer) VALUES (?, ?, ?)", domain,
+                         owner.partner, owner.customer);
+          !s.ok())
+        return s;
+    }
+    for (const auto& range : relay_sources) {
+      if (Status s =
+              Run("INSERT OR IGNORE INTO relay_sources(family, first, prefix, partner, customer, "
+                  "source) VALUES (?, ?, ?, ?, ?, ?)",
+                  range.is_v6() ? 6 : 4, range.FirstHex(), range.prefix_length(), owner.partner,
+                  owner.customer, range.ToString());
+          !s.ok())
+        return s;
+    }
+    return Status::Ok();
+  }
+
+  Result<std::optional<std::string>> UserHashOf(const std::string& partner,
+                                                const std::string& customer,
+                                                const std::string& address) override {
+    auto row = Query("SELECT hash FROM users WHERE partner = ? AND customer = ? AND address = ?",
+                     partner, customer, address);
+    if (!row.ok()) return row.status();
+    Status status;
+    bool found = (*row)->Step(status);
+    std::optional<std::string> hash;
+    if (found) hash = (*row)->Text(0);
+    (*row)->Reset();
+    if (!status.ok()) return status;
+    return hash;
+  }
+
+  Status PutUser(const std::string& partner, const std::string& customer, const User& user,
+                 const std::string& hash) override {
+    return Run(
+        "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, ?, ?, "
+        "?, ?)",
+        partner, customer, user.address, ToJson(user).dump(), hash);
+  }
+
+  Status RemoveUser(const std::string& partner, const std::string& customer,
+                    const std::string& address) override {
+    return Run("DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?", partner,
+               customer, address);
+  }
+
+  Result<std::vector<User>> ListUsers(const std::string& partner, const std::string& customer,
+                                      const std::string& after, size_t limit) override {
+    auto rows = Query(
+        "SELECT record FROM users WHERE partner = ? AND customer = ? AND address > ? ORDER BY "
+        "address LIMIT ?",
+        partner, customer, after, static_cast<int64_t>(limit));
+    if (!rows.ok()) return rows.status();
+    std::vector<User> users;
+    Status status;
+    while ((*rows)->Step(status)) {
+      auto user = UserFromJson(json::parse((*rows)->Text(0)), "");
+      if (!user.ok())
+        return Status(StatusCode::kInternal,
+                      "store holds an unreadable user: " + user.status().message());
+      users.push_back(std::move(*user));
+    }
+    if (!status.ok()) return status;
+    return users;
+  }
+
+  Result<std::pair<int64_t, std::string>> UsersInDomain(const std::string& partner,
+                                                        const std::string& customer,
+                                                        const std::string& domain) override {
+    auto row = Query(
+        "SELECT count(*), min(address) FROM users WHERE partner = ? AND customer = ? AND "
+        "address LIKE ?",
+        partner, customer, "%@" + domain);
+    if (!row.ok()) return row.status();
+    Status status;
+    (*row)->Step(status);
+    if (!status.ok()) return status;
+    return std::make_pair((*row)->Int(0), (*row)->Text(1));
+  }
+
+  Result<std::optional<Lease>> GetLease(const std::string& partner) override {
+    auto row = Query("SELECT holder, expires_at FROM leases WHERE partner = ?", partner);
+    if (!row.ok()) return row.status();
+    Status status;
+    if (!(*row)->Step(status)) {
+      if (!status.ok()) return status;
+      return std::optional<Lease>();
+    }
+    return std::optional<Lease>(Lease{(*row)->Text(0), (*row)->Int(1)});
+  }
+
+  Status PutLease(const std::string& partner, const Lease& lease) override {
+    return Run("INSERT OR REPLACE INTO leases(partner, holder, expires_at) VALUES (?, ?, ?)",
+               partner, lease.holder, lease.expires_at_unix);
+  }
+
+  Status DeleteLease(const std::string& partner, const std::string& holder) override {
+    return Run("DELETE FROM leases WHERE partner = ? AND holder = ?", partner, holder);
+  }
+
+  Status AppendAudit(const AuditEntry& e) override {
+    return Run(
+        "INSERT INTO audit(at, partner, actor, action, target, detail) VALUES (?, ?, ?, ?, ?, ?)",
+        e.at, e.partner, e.actor, e.action, e.target, e.detail.dump());
+  }
+
+  Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
+                                            size_t limit) override {
+    auto rows = Query(
+        "SELECT id, at, partner, actor, action, target, detail FROM audit WHERE partner = ? AND "
+        "id > ? ORDER BY id LIMIT ?",
+        partner, after, static_cast<int64_t>(limit));
+    if (!rows.ok()) return rows.status();
+    std::vector<AuditEntry> entries;
+    Status status;
+    while ((*rows)->Step(status)) {
+      const sqlite::Statement& row = **rows;
+      entries.push_back({row.Int(0), row.Text(1), row.Text(2), row.Text(3), row.Text(4),
+                         row.Text(5), json::parse(row.Text(6))});
+    }
+    if (!status.ok()) return status;
+    return entries;
+  }
+
+  Result<std::vector<ClaimOwner>> CustomersWithoutConfig() override {
+    auto rows = Query("SELECT partner, name FROM customers WHERE config = ''");
+    if (!rows.ok()) return rows.status();
+    std::vector<ClaimOwner> out;
+    Status status;
+    while ((*rows)->Step(status)) out.push_back({(*rows)->Text(0), (*rows)->Text(1)});
+    if (!status.ok()) return status;
+    return out;
+  }
+
+ private:
+  // A prepared statement for `sql` (a string literal), reset, bound and ready to step;
+  // prepared once per store.
+  template <typename... Args>
+  Result<sqlite::Statement*> Query(std::string_view sql, const Args&... args) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      auto prepared = db_->Prepare(sql);
+      if (!prepared.ok()) return prepared.status();
+      it = statements_.emplace(sql, std::move(*prepared)).first;
+    }
+    it->second.Reset();
+    used_.insert(&it->second);
+    BindAll(it->second, 1, args...);
+    return &it->second;
+  }
+
+  template <typename... Args>
+  Status Run(std::string_view sql, const Args&... args) {
+    auto statement = Query(sql, args...);
+    if (!statement.ok()) return statement.status();
+    return (*statement)->Run();
+  }
+
+  template <typename... Args>
+  Result<bool> Exists(std::string_view sql, const Args&... args) {
+    auto row = Query(sql, args...);
+    if (!row.ok()) return row.status();
+    Status status;
+    bool found = (*row)->Step(status);
+    if (!status.ok()) return status;
+    return found;
+  }
+
+  template <typename... Args>
+  Result<std::vector<std::string>> Column(std::string_view sql, const Args&... args) {
+    auto rows = Query(sql, args...);
+    if (!rows.ok()) return rows.status();
+    std::vector<std::string> out;
+    Status status;
+    while ((*rows)->Step(status)) out.push_back((*rows)->Text(0));
+    if (!status.ok()) return status;
+    return out;
+  }
+
+  template <typename... Args>
+  Result<std::optional<RelayClaim>> FirstRelay(std::string_view sql, const Args&... args) {
+    auto row = Query(sql, args...);
+    if (!row.ok()) return row.status();
+    Status status;
+    if (!(*row)->Step(status)) {
+      if (!status.ok()) return status;
+      return std::optional<RelayClaim>();
+    }
+    auto range = IpRange::Parse((*row)->Text(0));
+    if (!range.ok()) return Status(StatusCode::kInternal, "store holds an unreadable relay source");
+    return std::optional<RelayClaim>(
+        RelayClaim{*range, ClaimOwner{(*row)->Text(1), (*row)->Text(2)}});
+  }
+
+  void ResetUsed() {
+    for (sqlite::Statement* statement : used_) statement->Reset();
+    used_.clear();
+  }
+
+  std::unique_ptr<sqlite::Database> db_;
+  std::unordered_map<std::string_view, sqlite::Statement> statements_;
+  std::unordered_set<sqlite::Statement*> used_;  // since the transaction began
+};
+
+Status Unavailable(std::string message) {
+  return Status(StatusCode::kUnavailable, std::move(message));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               SqliteStoreOptions options) {
+  std::error_code ec;
+  bool exists = fs::exists(path, ec);
+  if (exists) {
+    if (!fs::is_regular_file(path, ec))
+      return Unavailable(fmt::format("store {} is not a regular file", path));
+    if (access(path.c_str(), R_OK | W_OK) != 0) {
+      return Unavailable(
+          fmt::format("store {} is not writable by this user; gatewayd needs to write it", path));
+    }
+  } else if (fs::path parent = fs::path(path).parent_path(); !parent.empty()) {
+    fs::create_directories(parent, ec);
+    if (ec) return Unavailable(fmt::format("cannot create {}: {}", parent.string(), ec.message()));
+  }
+  auto db = sqlite::Database::Open(path, !exists, options.busy_timeout_ms);
+  if (!db.ok()) return db.status();
+  sqlite::Database& d = **db;
+
+  // Read before writing anything, so a foreign or damaged file is left as it was.
+  auto version_statement = d.Prepare("PRAGMA user_version");
+  if (!version_statement.ok()) {
+    return Unavailable(fmt::format("store {} is not a gatewayd store or is corrupt ({})", path,
+                                   version_statement.status().message()));
+  }
+  Status status;
+  version_statement->Step(status);
+  if (!status.ok()) {
+    return Unavailable(
+        fmt::format("store {} is not a gatewayd store or is corrupt ({})", path, status.message()));
+  }
+  int64_t version = version_statement->Int(0);
+  version_statement->Reset();
+  if (version > kSchemaVersion) {
+    return Unavailable(
+        fmt::format("store {} has schema version {}, newer than this gatewayd understands ({})",
+                    path, version, kSchemaVersion));
+  }
+  if (exists) {
+    auto check = d.Prepare("PRAGMA quick_check");
+    if (!check.ok()) return Unavailable(fmt::format("store {} is corrupt", path));
+    check->Step(status);
+    std::string verdict = check->Text(0);
+    check->Reset();
+    if (!status.ok() || verdict != "ok") {
+      return Unavailable(fmt::format("store {} is corrupt ({}); it was not changed", path,
+                                     status.ok() ? verdict : status.message()));
+    }
+  }
+  if (d.ReadOnly()) return Unavailable(fmt::format("store {} is read-only", path));
+  for (const char* pragma :
+       {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+    if (Status s = d.Execute(pragma); !s.ok())
+      return Unavailable(fmt::format("store {}: {}", path, s.message()));
+  }
+  for (int64_t v = version; v < kSchemaVersion; ++v) {
+    std::string sql =
+        fmt::format("BEGIN; {} PRAGMA user_version = {}; COMMIT;", kMigrations[v], v + 1);
+    if (Status s = d.Execute(sql); !s.ok()) {
+      d.Execute("ROLLBACK");
+      return Unavailable(
+          fmt::format("store {}: migration to version {} failed: {}", path, v + 1, s.message()));
+    }
+  }
+  return std::unique_ptr<Store>(new SqliteStore(std::move(*db)));
+}
+
+}  // namespace gw
