@@ -287,12 +287,14 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
                    {"kind", "Customer"},
                    {"metadata", {{"name", name}, {"labels", write.labels}}},
                    {"spec", write.spec}};
-  auto violations = SchemaSet::Builtin().Validate("customer.schema.json", document);
-  if (!violations.empty()) {
-    std::vector<StatusDetail> details;
-    for (const auto& v : violations)
-      details.push_back({RequestField(v.pointer), "schema", v.message});
-    return Refusal(std::move(details));
+  // Then the rules, also on a document the schema refused (they skip what they cannot
+  // read), so one answer lists every problem; a value the schema refused is not
+  // reported again by a rule.
+  std::vector<StatusDetail> problems;
+  std::set<std::string> refused_values;
+  for (const auto& v : SchemaSet::Builtin().Validate("customer.schema.json", document)) {
+    problems.push_back({RequestField(v.pointer), "schema", v.message});
+    refused_values.insert(v.pointer);
   }
   std::map<std::string, std::string> fingerprints;
   for (const auto& [pointer, value] : write.secrets) {
@@ -327,9 +329,8 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     }
     StoreClaims claims(store, {partner, name});
     if (Status s = CheckClaims(compiled, claims, findings); !s.ok()) return s;
-    std::vector<StatusDetail> problems;
     for (const auto& f : findings) {
-      if (!f.is_error()) continue;
+      if (!f.is_error() || refused_values.count(f.pointer)) continue;
       problems.push_back({f.pointer, f.rule, f.Text([](const std::string& p) { return p; })});
     }
     if (!problems.empty()) return Refusal(std::move(problems));

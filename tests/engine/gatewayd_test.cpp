@@ -1,6 +1,8 @@
 // gatewayd as a process: authentication, the error shape, limits, signals and TLS.
 #include <httplib.h>
 
+#include <set>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -129,6 +131,59 @@ TEST_F(GatewaydTest, ADomainOfAnotherPartnerIs422WithTheRuleAndNoHolder) {
   EXPECT_EQ(Error(r)["details"][0]["rule"], "domain-duplicate");
   EXPECT_EQ(Error(r)["details"][0]["field"], "/spec/domains/primary");
   EXPECT_THAT(r->body, ::testing::Not(HasSubstr("northwind")));
+}
+
+// What a new user typed straight into the API used to be stored; now one 422 names every
+// problem with its rule, and nothing is stored.
+TEST_F(GatewaydTest, EveryBrokenRuleIsOne422WithPointersAndRuleIds) {
+  const std::string other =
+      R"({"spec": {"product": "ultimate-defense", "billableUsers": 1,
+          "domains": {"primary": "globex.example"}, "destinations": "mx.globex.example",
+          "outboundRelay": {"sources": ["0.0.0.0/0"]}}})";
+  ASSERT_EQ(
+      PutCustomer(other, Gatewayd::PartnerToken("contoso"), "/v1/partners/contoso/customers/globex")
+          ->status,
+      201);
+  const std::string broken =
+      R"({"spec": {"product": "ultimate-defense", "billableUsers": 1,
+          "domains": {"primary": "acme.example"},
+          "destinations": [{"host": "mx.acme.example", "port": 2525}, {"host": "MX.acme.example", "port": 2525}],
+          "outboundRelay": {"sources": ["0.0.0.0/0"]},
+          "filtering": {"contentFilter": {"maxMessageSize": "3GiB"},
+                        "spamReport": {"enabled": true, "days": ["mon"], "times": ["08:00"], "timezone": "Mars/X"}},
+          "continuity": {"enabled": true, "retention": "999d"}}})";
+  auto r = PutCustomer(broken);
+  ASSERT_EQ(r->status, 422) << r->body;
+  auto rules_found = [](const httplib::Result& answer) {
+    std::set<std::pair<std::string, std::string>> out;
+    json details = Error(answer)["details"];
+    for (const auto& d : details) out.emplace(d["field"], d["rule"]);
+    return out;
+  };
+  auto found = rules_found(r);
+  std::set<std::pair<std::string, std::string>> expected = {
+      {"/spec/destinations/1", "destination-duplicate"},
+      {"/spec/outboundRelay/sources/0", "relay-source-conflict"},
+      {"/spec/filtering/contentFilter/maxMessageSize", "content-filter-size"},
+      {"/spec/filtering/spamReport/timezone", "spam-report"},
+      {"/spec/product", "continuity"},
+      {"/spec/continuity/retention", "continuity"}};
+  EXPECT_EQ(found, expected) << r->body;
+  // The other customer is another partner's: it is not named.
+  EXPECT_THAT(r->body, ::testing::Not(HasSubstr("globex")));
+  auto state = http_->Get("/v1/partners/northwind/customers/acme",
+                          Auth(Gatewayd::PartnerToken("northwind")));
+  EXPECT_EQ(state->status, 404);
+  // A port the schema refuses is reported beside the rules, not instead of them.
+  auto port = PutCustomer(
+      R"({"spec": {"product": "ultimate-defense", "billableUsers": 1, "domains": {"primary": "acme.example"},
+          "destinations": [{"host": "mx.acme.example", "port": 99999}],
+          "continuity": {"enabled": true}}})");
+  ASSERT_EQ(port->status, 422);
+  EXPECT_EQ(rules_found(port),
+            (std::set<std::pair<std::string, std::string>>{{"/spec/destinations/0/port", "schema"},
+                                                           {"/spec/product", "continuity"}}))
+      << port->body;
 }
 
 // Another process (an embedded gwctl, a backup) holding the store's write lock past the

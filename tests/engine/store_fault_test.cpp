@@ -1,0 +1,305 @@
+// Service over a store that fails on purpose: a decorator around the real SQLite store
+// fails the Nth write a call makes (or its commit), for every N the call reaches. Each
+// time, the call fails and nothing of it is visible afterwards — not the customer row
+// without its claims, not users without their digest, not an audit entry of a change that
+// did not happen — and the same call succeeds once the fault is gone.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include <fmt/format.h>
+
+#include "gateway/service.h"
+#include "gateway/store.h"
+#include "gatewayd_fixture.h"
+
+namespace {
+
+using gw::ClaimOwner;
+using gw::Result;
+using gw::Status;
+using gw::StatusCode;
+using nlohmann::json;
+
+// Forwards to a real store; while armed, fails the `fail_at`th write (1-based), or
+// with fail_at == 0 the commit of the next write transaction.
+class FaultyStore : public gw::Store {
+ public:
+  explicit FaultyStore(std::unique_ptr<gw::Store> inner) : inner_(std::move(inner)) {}
+
+  void Arm(int fail_at) {
+    armed_ = true;
+    fail_at_ = fail_at;
+    writes_ = 0;
+    fired_ = false;
+  }
+  void Disarm() { armed_ = false; }
+  bool fired() const { return fired_; }
+  gw::Store& inner() { return *inner_; }
+
+  Status Transaction(bool write, const std::function<Status()>& body) override {
+    return inner_->Transaction(write, [&]() -> Status {
+      Status status = body();
+      if (status.ok() && write && armed_ && fail_at_ == 0 && !fired_) {
+        fired_ = true;
+        return Injected();  // as if COMMIT failed: the store rolls back
+      }
+      return status;
+    });
+  }
+
+  Result<bool> PartnerExists(const std::string& p) override { return inner_->PartnerExists(p); }
+  Result<bool> InsertPartner(const std::string& p, const std::string& at) override {
+    if (Fail()) return Injected();
+    return inner_->InsertPartner(p, at);
+  }
+  Result<std::vector<std::string>> ListPartners() override { return inner_->ListPartners(); }
+  Result<int64_t> PartnerRevision(const std::string& p) override {
+    return inner_->PartnerRevision(p);
+  }
+  Status BumpPartnerRevision(const std::string& p) override {
+    return Fail() ? Injected() : inner_->BumpPartnerRevision(p);
+  }
+  Result<std::optional<gw::Customer>> LoadCustomer(const std::string& p,
+                                                   const std::string& n) override {
+    return inner_->LoadCustomer(p, n);
+  }
+  Result<std::vector<gw::Customer>> ListCustomers(const std::string& p) override {
+    return inner_->ListCustomers(p);
+  }
+  Status SaveCustomer(const std::string& p, const gw::Customer& c, const json& config) override {
+    return Fail() ? Injected() : inner_->SaveCustomer(p, c, config);
+  }
+  Status DeleteCustomer(const std::string& p, const std::string& n) override {
+    return Fail() ? Injected() : inner_->DeleteCustomer(p, n);
+  }
+  Status SetUserSummary(const std::string& p, const std::string& n, int64_t count,
+                        const std::string& digest) override {
+    return Fail() ? Injected() : inner_->SetUserSummary(p, n, count, digest);
+  }
+  Result<std::vector<ClaimOwner>> CustomersWithoutConfig() override {
+    return inner_->CustomersWithoutConfig();
+  }
+  Result<std::optional<ClaimOwner>> DomainOwner(const std::string& d) override {
+    return inner_->DomainOwner(d);
+  }
+  Result<std::vector<std::string>> CustomerDomains(const std::string& p,
+                                                   const std::string& c) override {
+    return inner_->CustomerDomains(p, c);
+  }
+  Result<std::optional<gw::RelayClaim>> RelayOverlap(const gw::IpRange& r,
+                                                     const ClaimOwner& except) override {
+    return inner_->RelayOverlap(r, except);
+  }
+  Status ReplaceClaims(const ClaimOwner& o, const std::vector<std::string>& d,
+                       const std::vector<gw::IpRange>& r) override {
+    return Fail() ? Injected() : inner_->ReplaceClaims(o, d, r);
+  }
+  Result<std::optional<std::string>> UserHashOf(const std::string& p, const std::string& c,
+                                                const std::string& a) override {
+    return inner_->UserHashOf(p, c, a);
+  }
+  Status PutUser(const std::string& p, const std::string& c, const gw::User& u,
+                 const std::string& h) override {
+    return Fail() ? Injected() : inner_->PutUser(p, c, u, h);
+  }
+  Status RemoveUser(const std::string& p, const std::string& c, const std::string& a) override {
+    return Fail() ? Injected() : inner_->RemoveUser(p, c, a);
+  }
+  Result<std::vector<gw::User>> ListUsers(const std::string& p, const std::string& c,
+                                          const std::string& after, size_t limit) override {
+    return inner_->ListUsers(p, c, after, limit);
+  }
+  Result<std::pair<int64_t, std::string>> UsersInDomain(const std::string& p, const std::string& c,
+                                                        const std::string& d) override {
+    return inner_->UsersInDomain(p, c, d);
+  }
+  Result<std::optional<gw::Lease>> GetLease(const std::string& p) override {
+    return inner_->GetLease(p);
+  }
+  Status PutLease(const std::string& p, const gw::Lease& l) override {
+    return Fail() ? Injected() : inner_->PutLease(p, l);
+  }
+  Status DeleteLease(const std::string& p, const std::string& h) override {
+    return Fail() ? Injected() : inner_->DeleteLease(p, h);
+  }
+  Status AppendAudit(const gw::AuditEntry& e) override {
+    return Fail() ? Injected() : inner_->AppendAudit(e);
+  }
+  Result<std::vector<gw::AuditEntry>> ListAudit(const std::string& p, int64_t after,
+                                                size_t limit) override {
+    return inner_->ListAudit(p, after, limit);
+  }
+
+ private:
+  static Status Injected() { return Status(StatusCode::kUnavailable, "injected store failure"); }
+  bool Fail() {
+    if (!armed_ || fail_at_ == 0 || fired_) return false;
+    if (++writes_ != fail_at_) return false;
+    fired_ = true;
+    return true;
+  }
+
+  std::unique_ptr<gw::Store> inner_;
+  bool armed_ = false;
+  int fail_at_ = 0;
+  int writes_ = 0;
+  bool fired_ = false;
+};
+
+const gw::Actor kLocal = gw::Actor::Local();
+constexpr const char* kPartner = "northwind";
+
+gw::CustomerWrite Write(const std::string& domain, const std::string& relay_source) {
+  gw::CustomerWrite w;
+  w.spec = {{"product", "ultimate-defense"},
+            {"billableUsers", 2},
+            {"domains", {{"primary", domain}}},
+            {"destinations", "mx." + domain},
+            {"outboundRelay", {{"sources", {relay_source}}}}};
+  return w;
+}
+
+gw::User MakeUser(const std::string& address) {
+  gw::User u;
+  u.address = address;
+  u.first_name = "U";
+  return u;
+}
+
+class StoreFaultTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = gwtest::MakeTempDir("store-fault");
+    auto inner = gw::OpenSqliteStore(dir_ + "/gateway.db");
+    ASSERT_TRUE(inner.ok()) << inner.status().message();
+    auto faulty = std::make_unique<FaultyStore>(std::move(*inner));
+    store_ = faulty.get();
+    auto service = gw::Service::Create(std::move(faulty));
+    ASSERT_TRUE(service.ok()) << service.status().message();
+    service_ = std::move(*service);
+    ASSERT_TRUE(service_->PutPartner(kLocal, kPartner).ok());
+    auto acme =
+        service_->PutCustomer(kLocal, kPartner, "acme", Write("acme.example", "203.0.113.0/28"),
+                              gw::WriteCondition::CreateOnly());
+    ASSERT_TRUE(acme.ok()) << acme.status().message();
+    gw::UserBatch batch;
+    batch.upsert = {MakeUser("a@acme.example"), MakeUser("b@acme.example")};
+    ASSERT_TRUE(service_->BatchUsers(kLocal, kPartner, "acme", batch).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  // Everything a call could have half-written, read back through the store itself.
+  json Snapshot() {
+    json out;
+    Status status = store_->inner().Transaction(false, [&]() -> Status {
+      out["partners"] = *store_->inner().ListPartners();
+      out["revision"] = *store_->inner().PartnerRevision(kPartner);
+      auto customers = store_->inner().ListCustomers(kPartner);
+      for (const auto& c : *customers) {
+        json users = json::array();
+        auto listed = store_->inner().ListUsers(kPartner, c.name, "", 1000);
+        for (const auto& u : *listed) users.push_back(gw::ToJson(u));
+        out["customers"][c.name] = {
+            {"row", gw::ToJson(c)},
+            {"users", users},
+            {"domains", *store_->inner().CustomerDomains(kPartner, c.name)}};
+      }
+      for (const char* domain : {"acme.example", "globex.example", "acme.test"}) {
+        auto owner = *store_->inner().DomainOwner(domain);
+        out["domainOwners"][domain] = owner ? owner->customer : "";
+      }
+      for (const char* range : {"203.0.113.0/28", "198.51.100.0/24"}) {
+        auto overlap = *store_->inner().RelayOverlap(*gw::IpRange::Parse(range), {"", ""});
+        out["relayOwners"][range] = overlap ? overlap->owner.customer : "";
+      }
+      auto lease = *store_->inner().GetLease(kPartner);
+      out["lease"] = lease ? lease->holder : "";
+      json audit = json::array();
+      for (const char* partner : {kPartner, "contoso"}) {
+        auto entries = store_->inner().ListAudit(partner, 0, 1000);
+        for (const auto& e : *entries) audit.push_back(gw::ToJson(e));
+      }
+      out["audit"] = audit;
+      return Status::Ok();
+    });
+    EXPECT_TRUE(status.ok()) << status.message();
+    return out;
+  }
+
+  // Fails `call` at every write it makes and at its commit; each time nothing changes.
+  // Then runs it without faults and returns how many faults were tried.
+  int FailEverywhere(const std::string& what, const std::function<Status()>& call) {
+    int tried = 0;
+    for (int fail_at = 0;; ++fail_at) {
+      json before = Snapshot();
+      store_->Arm(fail_at);
+      Status status = call();
+      bool fired = store_->fired();
+      store_->Disarm();
+      if (!fired) {
+        EXPECT_TRUE(status.ok()) << what << ": " << status.message();
+        break;
+      }
+      ++tried;
+      EXPECT_FALSE(status.ok()) << what << ": a failed write was reported as success";
+      EXPECT_EQ(Snapshot(), before) << what << ": failing write " << fail_at << " left changes";
+      if (fail_at > 1000) break;
+    }
+    return tried;
+  }
+
+  std::string dir_;
+  FaultyStore* store_ = nullptr;
+  std::unique_ptr<gw::Service> service_;
+};
+
+TEST_F(StoreFaultTest, NoCallLeavesAnythingHalfWritten) {
+  auto version = [&](const std::string& name) {
+    return service_->GetCustomer(kLocal, kPartner, name)->version;
+  };
+  int create = FailEverywhere("create", [&] {
+    return service_
+        ->PutCustomer(kLocal, kPartner, "globex", Write("globex.example", "198.51.100.0/24"),
+                      gw::WriteCondition::CreateOnly())
+        .status();
+  });
+  int update = FailEverywhere("update with new claims", [&] {
+    gw::CustomerWrite w = Write("acme.example", "203.0.113.0/28");
+    w.spec["domains"]["aliases"] = {"acme.test"};
+    w.spec["outboundRelay"]["sources"] = {"203.0.113.0/28", "192.0.2.10"};
+    return service_
+        ->PutCustomer(kLocal, kPartner, "acme", w, gw::WriteCondition::AtVersion(version("acme")))
+        .status();
+  });
+  int batch = FailEverywhere("users batch", [&] {
+    gw::UserBatch b;
+    b.upsert = {MakeUser("c@acme.example"), MakeUser("d@acme.test")};
+    b.remove = {"a@acme.example"};
+    return service_->BatchUsers(kLocal, kPartner, "acme", b).status();
+  });
+  int lease = FailEverywhere(
+      "lease", [&] { return service_->TakeLease(kLocal, kPartner, "gwctl@host", 60).status(); });
+  int remove = FailEverywhere("delete", [&] {
+    return service_->DeleteCustomer(kLocal, kPartner, "globex", version("globex"));
+  });
+  int partner = FailEverywhere("partner", [&] { return service_->PutPartner(kLocal, "contoso"); });
+  // Each call was failed at every write it makes (at least the change, the revision
+  // and the audit entry) and at its commit.
+  EXPECT_GE(create, 5);
+  EXPECT_GE(update, 5);
+  EXPECT_GE(batch, 6);
+  EXPECT_GE(lease, 3);
+  EXPECT_GE(remove, 4);
+  EXPECT_GE(partner, 3);
+  // And what succeeded in the end is all there.
+  json after = Snapshot();
+  EXPECT_EQ(after["domainOwners"]["acme.test"], "acme");
+  EXPECT_EQ(after["relayOwners"]["203.0.113.0/28"], "acme");
+  EXPECT_EQ(after["relayOwners"]["198.51.100.0/24"], "");  // globex was deleted
+  EXPECT_EQ(after["customers"]["acme"]["users"].size(), 3u);
+  EXPECT_EQ(after["lease"], "gwctl@host");
+}
+
+}  // namespace
