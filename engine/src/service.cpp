@@ -12,6 +12,7 @@
 
 #include "gateway/customer_rules.h"
 #include "gateway/domain_name.h"
+#include "gateway/field_annotations.h"
 #include "gateway/schema.h"
 #include "json_codec.h"
 
@@ -325,6 +326,19 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
         return Status(StatusCode::kFailedPrecondition,
                       fmt::format("customer '{}' is at version {}, not {}", name, before->version,
                                   condition.version));
+      }
+    }
+    if (before) {
+      // A field that names where the customer lives cannot move under it.
+      for (const auto& field : CustomerFields::Get().immutable()) {
+        json::json_pointer at(field);
+        if (!before->spec.contains(at) ||
+            (write.spec.contains(at) && write.spec[at] == before->spec[at]))
+          continue;
+        problems.push_back({"/spec" + field, "immutable",
+                            fmt::format("{} cannot change once set (it is {}); delete the customer "
+                                        "and create it again",
+                                        field.substr(1), before->spec[at].dump())});
       }
     }
     StoreClaims claims(store, {partner, name});

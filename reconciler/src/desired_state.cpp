@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/field_annotations.h"
 #include "gateway/json_cursor.h"
 #include "gwctl/diagnostic_format.h"
 #include "gwctl/secrets.h"
@@ -97,19 +98,22 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
           root["metadata"]["labels"].get()->get<std::map<std::string, std::string>>();
     }
 
-    // Secrets: the panel login password is the one write-only value the gateway keeps.
-    if (const std::string* reference = root["spec"]["panelLogin"]["passwordRef"].string()) {
-      auto value = ResolveSecret(*reference, options.repository_root);
+    // Secrets: write-only values the gateway keeps only a fingerprint of.
+    for (const auto& secret : gw::CustomerFields::Get().secrets()) {
+      const auto& spec_value = *root["spec"].get();
+      nlohmann::json::json_pointer at(secret.reference);
+      if (!spec_value.contains(at) || !spec_value[at].is_string()) continue;
+      auto value = ResolveSecret(spec_value[at].get<std::string>(), options.repository_root);
       if (!value.ok()) {
-        Location at = manifest.effective.LocationOf("/spec/panelLogin/passwordRef");
+        Location where = manifest.effective.LocationOf("/spec" + secret.reference);
         return gw::Status(
             gw::StatusCode::kNotFound,
-            fmt::format("{}: {}", FormatLocation(at, options.repository_root.string()),
+            fmt::format("{}: {}", FormatLocation(where, options.repository_root.string()),
                         value.status().message()));
       }
-      customer.write.secrets["/panelLogin/password"] = *value;
-      customer.secret_fingerprints["/panelLogin/password"] =
-          gw::SecretFingerprint(state.partner, customer.name, "/panelLogin/password", *value);
+      customer.write.secrets[secret.gateway_field] = *value;
+      customer.secret_fingerprints[secret.gateway_field] =
+          gw::SecretFingerprint(state.partner, customer.name, secret.gateway_field, *value);
     }
 
     for (const auto& record : manifest.users) customer.users.push_back(ToGatewayUser(record));

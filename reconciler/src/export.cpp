@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "gateway/field_annotations.h"
+
 #include "gwctl/located_document.h"
 
 namespace gwctl {
@@ -14,32 +16,15 @@ namespace {
 
 using nlohmann::json;
 
-// Manifest keys in the order a person writes them; others follow alphabetically.
-const std::vector<std::string>& PreferredOrder() {
-  static const std::vector<std::string> order = {
-      "apiVersion",    "kind",          "metadata",
-      "name",          "labels",        "spec",
-      "product",       "billableUsers", "contact",
-      "region",        "domains",       "primary",
-      "address",       "firstName",     "lastName",
-      "type",          "aliases",       "destinations",
-      "host",          "port",          "preference",
-      "outboundRelay", "enabled",       "service",
-      "sources",       "users",         "addressDiscovery",
-      "mailboxes",     "csv",           "ldap",
-      "url",           "filtering",     "level",
-      "continuity",    "archiving",     "panelLogin",
-      "lists"};
-  return order;
-}
-
-std::vector<std::string> KeysInOrder(const json& object) {
+// Keys in the order the schema lists them (the order a person writes them in); keys the
+// schema does not list follow alphabetically.
+std::vector<std::string> KeysInOrder(const json& object, const std::string& pointer) {
   std::vector<std::string> keys;
   for (const auto& [key, value] : object.items()) keys.push_back(key);
-  const auto& order = PreferredOrder();
+  const auto& order = gw::CustomerFields::Get().KeyOrder(pointer);
   auto rank = [&](const std::string& key) {
     auto it = std::find(order.begin(), order.end(), key);
-    return it == order.end() ? order.size() : static_cast<size_t>(it - order.begin());
+    return static_cast<size_t>(it - order.begin());
   };
   std::stable_sort(keys.begin(), keys.end(), [&](const std::string& a, const std::string& b) {
     return rank(a) != rank(b) ? rank(a) < rank(b) : a < b;
@@ -96,7 +81,7 @@ void Write(const json& value, int indent, const std::string& pointer,
            const std::map<std::string, std::string>& comments, std::string& out) {
   std::string pad(static_cast<size_t>(indent), ' ');
   if (value.is_object()) {
-    for (const auto& key : KeysInOrder(value)) {
+    for (const auto& key : KeysInOrder(value, pointer)) {
       std::string name = PlainSafe(key) ? key : json(key).dump();
       WriteEntry(pad + name + ":", value[key], indent, PointerAppend(pointer, key), comments, out);
     }
@@ -172,13 +157,13 @@ std::vector<ExportedFile> ExportCustomer(const gw::Customer& customer,
   json spec = customer.spec;
 
   // Secrets: only their fingerprints are on the gateway; write a reference to fill in.
-  if (customer.secret_fingerprints.count("/panelLogin/password")) {
-    json& login = spec["panelLogin"];
-    if (!login.contains("passwordRef")) {
-      login["passwordRef"] = "env:" + EnvName(customer.name, "PANEL_PASSWORD");
-    }
-    comments["/spec/panelLogin/passwordRef"] =
-        "fill in: must resolve to the current password (the gateway keeps only a fingerprint)";
+  for (const auto& secret : gw::CustomerFields::Get().secrets()) {
+    if (!customer.secret_fingerprints.count(secret.gateway_field)) continue;
+    json::json_pointer reference(secret.reference);
+    if (!spec.contains(reference))
+      spec[reference] = "env:" + EnvName(customer.name, secret.export_env);
+    comments["/spec" + secret.reference] =
+        "fill in: must resolve to the current secret (the gateway keeps only a fingerprint)";
   }
   if (options.defaults_spec) {
     std::vector<std::string> missing;

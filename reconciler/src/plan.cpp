@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/field_annotations.h"
 #include "gateway/json_cursor.h"
 
 namespace gwctl {
@@ -35,8 +36,6 @@ size_t Plan::Count(ChangeKind kind) const {
 
 namespace {
 
-const std::set<std::string> kImmutable = {"domains.primary", "region"};
-
 std::string DottedPath(const std::string& pointer) {
   std::string path;
   for (char c : pointer.substr(1)) path += c == '/' ? '.' : c;
@@ -63,7 +62,7 @@ void DiffJson(const json& before, const json& after, const std::string& pointer,
   change.path = DottedPath(pointer);
   change.before = before;
   change.after = after;
-  change.immutable = kImmutable.count(change.path) > 0 && !before.is_null();
+  change.immutable = gw::CustomerFields::Get().IsImmutable(pointer) && !before.is_null();
   change.source = desired.effective->LocationOf("/spec" + pointer);
   out.push_back(std::move(change));
 }
@@ -188,7 +187,10 @@ gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
     f.secret = true;
     if (have != observed->secret_fingerprints.end()) f.before = "(secret)";
     if (want != desired.secret_fingerprints.end()) f.after = "(secret)";
-    f.source = desired.effective->LocationOf("/spec/panelLogin/passwordRef");
+    for (const auto& secret : gw::CustomerFields::Get().secrets()) {
+      if (secret.gateway_field == pointer)
+        f.source = desired.effective->LocationOf("/spec" + secret.reference);
+    }
     change.fields.push_back(std::move(f));
   }
   if (desired.users_digest != observed->users_digest) {

@@ -1,5 +1,7 @@
 // The GatewayClient conformance suite: every test runs against the embedded engine and
 // against a real gatewayd process over HTTP, and must pass identically on both.
+#include <set>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -163,6 +165,23 @@ TEST_P(ConformanceTest, DomainsAreUniqueAcrossPartnersWithoutRevealingTheHolder)
   auto idna = other().PutCustomer("contoso", "b", Write("xn--bcher-kva.example"),
                                   WriteCondition::CreateOnly());
   EXPECT_EQ(idna.status().code(), StatusCode::kInvalidArgument);
+}
+
+// The schema's x-gwctl-immutable fields: set once, then fixed; a change is a refusal
+// naming the field and the rule, and the stored customer is unchanged.
+TEST_P(ConformanceTest, ImmutableFieldsCannotChangeOnceSet) {
+  Customer acme = Create("acme", "acme.example");
+  auto set = client().PutCustomer("northwind", "acme", Write("acme.example", {{"region", "eu"}}),
+                                  WriteCondition::AtVersion(acme.version));
+  ASSERT_TRUE(set.ok()) << set.status().message();  // absent before: setting it is no change
+  auto moved = client().PutCustomer("northwind", "acme", Write("acme.test", {{"region", "us"}}),
+                                    WriteCondition::AtVersion(set->version));
+  ASSERT_EQ(moved.status().code(), StatusCode::kInvalidArgument);
+  std::set<std::pair<std::string, std::string>> found;
+  for (const auto& d : moved.status().details()) found.emplace(d.field, d.rule);
+  EXPECT_EQ(found, (std::set<std::pair<std::string, std::string>>{
+                       {"/spec/region", "immutable"}, {"/spec/domains/primary", "immutable"}}));
+  EXPECT_EQ(client().GetCustomer("northwind", "acme")->version, set->version);
 }
 
 TEST_P(ConformanceTest, UsersArePagedByAddressAndDigested) {

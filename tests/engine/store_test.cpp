@@ -243,3 +243,58 @@ TEST_F(DamagedStoreTest, AStoreFromANewerVersionIsRefused) {
 }
 
 }  // namespace
+
+// A store written before relay sources were claims and configurations were kept (schema
+// 1): opening it adds both, compiled from the stored settings, so the rules hold against
+// customers that were there before the upgrade.
+TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
+  auto dir = gwtest::MakeTempDir("store-upgrade");
+  std::string path = (dir / "gateway.db").string();
+  const gw::Actor local = gw::Actor::Local();
+  {
+    auto service = gw::Service::Open(path);
+    ASSERT_TRUE(service.ok()) << service.status().message();
+    ASSERT_TRUE((*service)->PutPartner(local, "northwind").ok());
+    gw::CustomerWrite acme = Write("acme");
+    acme.spec["outboundRelay"] = {{"sources", {"203.0.113.0/28"}}};
+    ASSERT_TRUE(
+        (*service)
+            ->PutCustomer(local, "northwind", "acme", acme, gw::WriteCondition::CreateOnly())
+            .ok());
+  }
+  // Back to what schema 1 held.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TABLE relay_sources; ALTER TABLE customers DROP COLUMN config; "
+                         "PRAGMA user_version = 1",
+                         nullptr, nullptr, &error),
+            SQLITE_OK)
+      << error;
+  sqlite3_close(db);
+
+  auto service = gw::Service::Open(path);
+  ASSERT_TRUE(service.ok()) << service.status().message();
+  gw::CustomerWrite globex = Write("globex");
+  globex.spec["outboundRelay"] = {{"sources", {"203.0.113.8"}}};
+  auto refused = (*service)->PutCustomer(local, "northwind", "globex", globex,
+                                         gw::WriteCondition::CreateOnly());
+  ASSERT_EQ(refused.status().code(), gw::StatusCode::kInvalidArgument);
+  ASSERT_EQ(refused.status().details().size(), 1u);
+  EXPECT_EQ(refused.status().details()[0].rule, "relay-source-conflict");
+  EXPECT_THAT(refused.status().message(), HasSubstr("customer 'acme'"));
+
+  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* row = nullptr;
+  ASSERT_EQ(
+      sqlite3_prepare_v2(db, "SELECT config FROM customers WHERE name = 'acme'", -1, &row, nullptr),
+      SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(row), SQLITE_ROW);
+  auto config = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(row, 0)));
+  EXPECT_EQ(config["relay"]["sources"], nlohmann::json::array({"203.0.113.0/28"}));
+  EXPECT_EQ(config["domains"], nlohmann::json::array({"acme.example"}));
+  sqlite3_finalize(row);
+  sqlite3_close(db);
+  std::filesystem::remove_all(dir);
+}
