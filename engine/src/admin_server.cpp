@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "gateway/bounded_json.h"
+#include "gateway/customer_rules.h"
 #include "gateway/http_server.h"
 #include "json_codec.h"
 
@@ -284,6 +285,15 @@ struct AdminServer::Impl {
               if (!customer.ok()) return WriteStatus(res, customer.status());
               res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
               WriteJson(res, 200, ToJson(*customer));
+            }));
+    // The compiled configuration the mail path reads: sizes in bytes, destinations in
+    // delivery order, relay sources as ranges.
+    s.Route("GET", "/v1/partners/{}/customers/{}/config",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
+              if (!customer.ok()) return WriteStatus(res, customer.status());
+              res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
+              WriteJson(res, 200, ToJson(CompiledConfig(*customer)));
             }));
     s.Route("PUT", "/v1/partners/{}/customers/{}",
             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {

@@ -549,6 +549,11 @@ CompiledCustomer CompileCustomer(const nlohmann::json& document, const CustomerR
   return Rules(document, options, findings).Compile();
 }
 
+CustomerConfig CompiledConfig(const Customer& customer) {
+  RuleFindings ignored;
+  return CompileCustomer(nlohmann::json{{"spec", customer.spec}}, {}, ignored).config;
+}
+
 void CheckPartnerDefaults(const nlohmann::json& document, RuleFindings& findings) {
   CustomerRuleOptions options;
   Rules(document, options, findings).CheckValues();

@@ -107,6 +107,12 @@ class StoreClaims : public ClaimLookup {
   ClaimOwner self_;
 };
 
+// The relay sources that identify the customer: written ones. A named service's ranges
+// are shared by everyone using that service.
+std::vector<IpRange> RelayClaims(const CustomerConfig& config) {
+  return config.relay.service.empty() ? config.relay.sources : std::vector<IpRange>{};
+}
+
 // Which top-level settings a replace changed, for the audit log.
 std::vector<std::string> ChangedSettings(const json& before, const json& after) {
   std::vector<std::string> changed;
@@ -181,13 +187,10 @@ struct Service::Impl {
   Status Recompile(const ClaimOwner& owner) {
     auto customer = ExistingCustomer(owner.partner, owner.customer);
     if (!customer.ok()) return customer.status();
-    RuleFindings ignored;  // stored before the rules ran; kept as they are
-    CompiledCustomer compiled = CompileCustomer(json{{"spec", customer->spec}}, {}, ignored);
-    if (Status s = store->SaveCustomer(owner.partner, *customer, ToJson(compiled.config)); !s.ok())
-      return s;
-    std::vector<IpRange> relay_claims;
-    if (compiled.config.relay.service.empty()) relay_claims = compiled.config.relay.sources;
-    return store->ReplaceClaims(owner, compiled.config.domains, relay_claims);
+    // Stored before the rules ran: kept as it is, findings or not.
+    CustomerConfig config = CompiledConfig(*customer);
+    if (Status s = store->SaveCustomer(owner.partner, *customer, ToJson(config)); !s.ok()) return s;
+    return store->ReplaceClaims(owner, config.domains, RelayClaims(config));
   }
 };
 
@@ -384,9 +387,9 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     after.updated_at = Now();
     after.created_at = before ? before->created_at : after.updated_at;
     if (Status s = store.SaveCustomer(partner, after, ToJson(compiled.config)); !s.ok()) return s;
-    std::vector<IpRange> relay_claims;
-    if (compiled.config.relay.service.empty()) relay_claims = compiled.config.relay.sources;
-    if (Status s = store.ReplaceClaims({partner, name}, domains, relay_claims); !s.ok()) return s;
+    if (Status s = store.ReplaceClaims({partner, name}, domains, RelayClaims(compiled.config));
+        !s.ok())
+      return s;
     json detail = {{"version", after.version}};
     if (before) {
       detail["changed"] = ChangedSettings(before->spec, after.spec);

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 
+#include "gwctl/diagnostic_format.h"
 #include "parallel.h"
 
 namespace gwctl {
@@ -106,9 +107,25 @@ class Applier {
 
   void Record(const std::string& customer, const gw::Status& status) {
     std::lock_guard lock(mutex_);
-    if (!status.ok()) report_.failed[customer] = status.message();
+    if (!status.ok()) report_.failed[customer] = Explain(customer, status);
     ++done_;
     if (options_.progress) options_.progress(done_, total_);
+  }
+
+  // The gateway names each problem by JSON pointer; a settings problem is placed in the
+  // manifest it came from (gwctl validate runs the same rules, so this is rare: another
+  // customer's claim, or a gateway of a newer version).
+  std::string Explain(const std::string& customer, const gw::Status& status) const {
+    if (status.details().empty()) return status.message();
+    auto desired = by_name_.find(customer);
+    std::string out = "the gateway refused it:";
+    for (const auto& d : status.details()) {
+      std::string where = d.field;
+      if (desired != by_name_.end() && d.field.rfind("/spec", 0) == 0)
+        where = FormatLocation(desired->second->effective->LocationOf(d.field), "");
+      out += fmt::format("\n  {}: {} [{}]", where, d.message, d.rule);
+    }
+    return out;
   }
 
   gw::Status Retry(const std::function<gw::Status()>& call) {

@@ -186,6 +186,30 @@ TEST_F(GatewaydTest, EveryBrokenRuleIsOne422WithPointersAndRuleIds) {
       << port->body;
 }
 
+TEST_F(GatewaydTest, TheCompiledConfigurationIsServedTyped) {
+  ASSERT_EQ(PutCustomer(R"({"spec": {"product": "ultimate-access", "billableUsers": 1,
+      "domains": {"primary": "acme.example"}, "destinations": "b.acme.example#20;a.acme.example:2525#10",
+      "filtering": {"contentFilter": {"maxMessageSize": "50MiB"}},
+      "outboundRelay": {"service": "google"}}})")
+                ->status,
+            201);
+  auto r = http_->Get("/v1/partners/northwind/customers/acme/config",
+                      Auth(Gatewayd::PartnerToken("northwind")));
+  ASSERT_EQ(r->status, 200) << r->body;
+  json config = json::parse(r->body);
+  EXPECT_EQ(config["maxMessageSizeBytes"], 50 * 1024 * 1024);
+  EXPECT_EQ(config["destinations"][0],
+            json({{"host", "a.acme.example"}, {"port", 2525}, {"preference", 10}}));
+  EXPECT_EQ(config["relay"]["service"], "google");
+  EXPECT_GT(config["relay"]["sources"].size(), 10u);
+  EXPECT_EQ(r->get_header_value("ETag"), "\"1\"");
+  EXPECT_EQ(http_
+                ->Get("/v1/partners/northwind/customers/acme/config",
+                      Auth(Gatewayd::PartnerToken("contoso")))
+                ->status,
+            404);
+}
+
 // Another process (an embedded gwctl, a backup) holding the store's write lock past the
 // busy timeout: a write is 503 with Retry-After and changes nothing; reads go on.
 TEST_F(GatewaydTest, AStoreLockedByAnotherProcessIs503WithRetryAfter) {

@@ -293,6 +293,36 @@ TEST_P(PlanApplyTest, ACustomerOwnedElsewhereIsAConflictAndLeftAlone) {
   EXPECT_EQ(gateway_->GetCustomer(kPartner, "acme")->owner, "gwctl:someone-else");
 }
 
+// What only the gateway can know (another customer, not in this repository, holds a
+// domain) fails that one customer, at the line of the manifest that claims it; the rest
+// is applied.
+TEST_P(PlanApplyTest, AClaimHeldOutsideTheRepositoryFailsThatCustomerAtItsLine) {
+  gw::CustomerWrite theirs;
+  theirs.owner = "gwctl:someone-else";
+  theirs.spec = {{"product", "ultimate-defense"},
+                 {"billableUsers", 1},
+                 {"domains", {{"primary", "held.example"}}},
+                 {"destinations", "mx.held.example"}};
+  ASSERT_TRUE(
+      gateway_->PutCustomer(kPartner, "holder", theirs, gw::WriteCondition::CreateOnly()).ok());
+  WriteCustomer("acme", 1);
+  WriteCustomer("globex", 1);
+  std::string acme = Customer("acme");
+  acme.replace(acme.find("aliases: [acme.co.uk]"), 21, "aliases: [held.example]");
+  repo_.Write("customers/acme.yaml", acme);
+  Plan plan = MakePlan();
+  ApplyOptions options;
+  options.lease_holder = "test";
+  auto report = ApplyPlan(plan, desired_, *gateway_, options);
+  ASSERT_TRUE(report.ok()) << report.status().message();
+  ASSERT_EQ(report->failed.size(), 1u);
+  EXPECT_EQ(report->failed.at("acme"),
+            "the gateway refused it:\n  customers/acme.yaml:8:46: domain 'held.example' is "
+            "already claimed by customer 'holder' [domain-duplicate]");
+  EXPECT_TRUE(gateway_->GetCustomer(kPartner, "globex").ok());
+  EXPECT_EQ(gateway_->GetCustomer(kPartner, "acme").status().code(), gw::StatusCode::kNotFound);
+}
+
 TEST_P(PlanApplyTest, SafetyLimitsRefuseLargeDeletesAndEmptyRepositories) {
   for (int i = 0; i < 5; ++i) WriteCustomer(fmt::format("c{}", i), 1);
   Converge();

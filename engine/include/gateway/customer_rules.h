@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/customer_config.h"
+#include "gateway/model.h"
 
 namespace gw {
 
@@ -61,6 +62,9 @@ struct CompiledCustomer {
 // Findings are appended to `findings`; the config is complete only when none is an error.
 CompiledCustomer CompileCustomer(const nlohmann::json& document, const CustomerRuleOptions& options,
                                  RuleFindings& findings);
+
+// The configuration of a stored customer (whose settings passed the rules when written).
+CustomerConfig CompiledConfig(const Customer& customer);
 
 // The rules for the values PartnerDefaults may set (sizes, spam report, retention), so
 // a mistake there is found even when every customer overrides it.
