@@ -473,7 +473,7 @@ TEST_F(LoopTest, TwoLoopsAgainstOnePartnerNeverApplyAtOnce) {
 }
 
 TEST_F(LoopTest, AFailingCustomerIsRetriedWithBackoffWhileTheOthersConverge) {
-  // Another partner holds the domain, so the gateway refuses this customer (409).
+  // Another partner holds the domain, so the gateway refuses this customer (422).
   auto contoso = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("contoso"));
   ASSERT_TRUE(Operator()->EnsurePartner("contoso").ok());
   gw::CustomerWrite squatter;
