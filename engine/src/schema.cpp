@@ -10,6 +10,9 @@
 #include <set>
 
 #include <fmt/format.h>
+
+#include "gateway/json_cursor.h"
+
 // GCC 12 at -O3 reports a -Wrestrict false positive inside valijson's JSON pointer code
 // (std::string::replace, a known GCC 12 issue); only these headers are exempt.
 #pragma GCC diagnostic push
@@ -35,20 +38,6 @@ using nlohmann::json;
   std::abort();
 }
 
-std::string EscapePointerToken(std::string_view token) {
-  std::string out;
-  for (char c : token) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 // valijson names a path as {"<root>", "[spec]", "[2]", ...}.
 std::vector<std::string> ContextTokens(const std::vector<std::string>& context) {
   std::vector<std::string> tokens;
@@ -65,10 +54,7 @@ std::vector<std::string> ContextTokens(const std::vector<std::string>& context) 
 
 std::string Pointer(const std::vector<std::string>& tokens) {
   std::string out;
-  for (const auto& t : tokens) {
-    out += '/';
-    out += EscapePointerToken(t);
-  }
+  for (const auto& t : tokens) out = PointerAppend(out, t);
   return out;
 }
 
@@ -312,7 +298,7 @@ std::vector<SchemaViolation> SchemaSet::Validate(std::string_view ref, const jso
           if (d < best_distance) best_distance = d, best = known;
         }
         if (!best.empty()) message += fmt::format(" (did you mean '{}'?)", best);
-        add(pointer + "/" + EscapePointerToken(key), true, message);
+        add(PointerAppend(pointer, key), true, message);
       }
     } else if (StartsWith(raw, "Missing required property '")) {
       std::string name = raw.substr(27, raw.rfind('\'') - 27);

@@ -142,14 +142,8 @@ class SqliteStore : public Store {
 
   Result<std::optional<Customer>> LoadCustomer(const std::string& partner,
                                                const std::string& name) override {
-    auto row = Query(kSelectCustomers "WHERE partner = ? AND name = ?", partner, name);
-    if (!row.ok()) return row.status();
-    Status status;
-    if (!(*row)->Step(status)) {
-      if (!status.ok()) return status;
-      return std::optional<Customer>();
-    }
-    return std::optional<Customer>(ReadCustomer(**row));
+    return First<Customer>(kSelectCustomers "WHERE partner = ? AND name = ?", ReadCustomer, partner,
+                           name);
   }
 
   Result<std::vector<Customer>> ListCustomers(const std::string& partner) override {
@@ -191,14 +185,12 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<ClaimOwner>> DomainOwner(const std::string& domain) override {
-    auto row = Query("SELECT partner, customer FROM domains WHERE domain = ?", domain);
-    if (!row.ok()) return row.status();
-    Status status;
-    if (!(*row)->Step(status)) {
-      if (!status.ok()) return status;
-      return std::optional<ClaimOwner>();
-    }
-    return std::optional<ClaimOwner>(ClaimOwner{(*row)->Text(0), (*row)->Text(1)});
+    return First<ClaimOwner>(
+        "SELECT partner, customer FROM domains WHERE domain = ?",
+        [](const sqlite::Statement& row) {
+          return ClaimOwner{row.Text(0), row.Text(1)};
+        },
+        domain);
   }
 
   Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
@@ -254,16 +246,9 @@ class SqliteStore : public Store {
   Result<std::optional<std::string>> UserHashOf(const std::string& partner,
                                                 const std::string& customer,
                                                 const std::string& address) override {
-    auto row = Query("SELECT hash FROM users WHERE partner = ? AND customer = ? AND address = ?",
-                     partner, customer, address);
-    if (!row.ok()) return row.status();
-    Status status;
-    bool found = (*row)->Step(status);
-    std::optional<std::string> hash;
-    if (found) hash = (*row)->Text(0);
-    (*row)->Reset();
-    if (!status.ok()) return status;
-    return hash;
+    return First<std::string>(
+        "SELECT hash FROM users WHERE partner = ? AND customer = ? AND address = ?",
+        [](const sqlite::Statement& row) { return row.Text(0); }, partner, customer, address);
   }
 
   Status PutUser(const std::string& partner, const std::string& customer, const User& user,
@@ -315,14 +300,12 @@ class SqliteStore : public Store {
   }
 
   Result<std::optional<Lease>> GetLease(const std::string& partner) override {
-    auto row = Query("SELECT holder, expires_at FROM leases WHERE partner = ?", partner);
-    if (!row.ok()) return row.status();
-    Status status;
-    if (!(*row)->Step(status)) {
-      if (!status.ok()) return status;
-      return std::optional<Lease>();
-    }
-    return std::optional<Lease>(Lease{(*row)->Text(0), (*row)->Int(1)});
+    return First<Lease>(
+        "SELECT holder, expires_at FROM leases WHERE partner = ?",
+        [](const sqlite::Statement& row) {
+          return Lease{row.Text(0), row.Int(1)};
+        },
+        partner);
   }
 
   Status PutLease(const std::string& partner, const Lease& lease) override {
@@ -413,19 +396,32 @@ class SqliteStore : public Store {
     return out;
   }
 
-  template <typename... Args>
-  Result<std::optional<RelayClaim>> FirstRelay(std::string_view sql, const Args&... args) {
+  // The first row of `sql`, read by `read`, or nothing.
+  template <typename T, typename Read, typename... Args>
+  Result<std::optional<T>> First(std::string_view sql, Read read, const Args&... args) {
     auto row = Query(sql, args...);
     if (!row.ok()) return row.status();
     Status status;
     if (!(*row)->Step(status)) {
       if (!status.ok()) return status;
-      return std::optional<RelayClaim>();
+      return std::optional<T>();
     }
-    auto range = IpRange::Parse((*row)->Text(0));
+    return std::optional<T>(read(**row));
+  }
+
+  template <typename... Args>
+  Result<std::optional<RelayClaim>> FirstRelay(std::string_view sql, const Args&... args) {
+    auto found = First<std::pair<std::string, ClaimOwner>>(
+        sql,
+        [](const sqlite::Statement& row) {
+          return std::make_pair(row.Text(0), ClaimOwner{row.Text(1), row.Text(2)});
+        },
+        args...);
+    if (!found.ok()) return found.status();
+    if (!*found) return std::optional<RelayClaim>();
+    auto range = IpRange::Parse((*found)->first);
     if (!range.ok()) return Status(StatusCode::kInternal, "store holds an unreadable relay source");
-    return std::optional<RelayClaim>(
-        RelayClaim{*range, ClaimOwner{(*row)->Text(1), (*row)->Text(2)}});
+    return std::optional<RelayClaim>(RelayClaim{*range, std::move((*found)->second)});
   }
 
   void ResetUsed() {
