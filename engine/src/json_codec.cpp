@@ -123,13 +123,12 @@ Result<User> UserFromJson(const json& value, const std::string& at) {
 }
 
 Result<User> NormalizeUser(const User& user, const std::string& at) {
-  static const std::set<std::string> kTypes = {"mailbox", "shared", "resource", "alias"};
   static const std::set<std::string> kSources = {"manifest", "csv", "ldap", "discovered"};
   User out = user;
   auto address = ParseEmailAddress(user.address);
   if (!address.ok()) return Invalid(address.status().message(), at + "/address");
   out.address = address->ToString();
-  if (!kTypes.count(user.type)) {
+  if (!IsUserType(user.type)) {
     return Invalid(fmt::format("type must be one of: mailbox, shared, resource, alias (found '{}')",
                                user.type),
                    at + "/type");

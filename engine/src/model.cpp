@@ -23,6 +23,10 @@ std::string Sha256Hex(std::string_view data, size_t bytes) {
 
 }  // namespace
 
+bool IsUserType(std::string_view type) {
+  return type == "mailbox" || type == "shared" || type == "resource" || type == "alias";
+}
+
 std::string SecretFingerprint(const std::string& partner, const std::string& customer,
                               const std::string& pointer, const std::string& value) {
   std::string material = partner + '\0' + customer + '\0' + pointer + '\0' + value;

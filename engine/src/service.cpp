@@ -301,12 +301,15 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     refused_values.insert(v.pointer);
   }
   std::map<std::string, std::string> fingerprints;
+  const auto& secret_fields = CustomerFields::Get().secrets();
   for (const auto& [pointer, value] : write.secrets) {
-    if (pointer.empty() || pointer.front() != '/') {
-      return Invalid(
-          fmt::format("secret key '{}' must be a JSON pointer such as /panelLogin/password",
-                      pointer),
-          "/secrets");
+    if (std::none_of(secret_fields.begin(), secret_fields.end(),
+                     [&](const auto& field) { return field.gateway_field == pointer; })) {
+      std::vector<std::string> known;
+      for (const auto& field : secret_fields) known.push_back(field.gateway_field);
+      return Invalid(fmt::format("'{}' is not a secret the gateway keeps (known: {})", pointer,
+                                 fmt::join(known, ", ")),
+                     "/secrets");
     }
     fingerprints[pointer] = SecretFingerprint(partner, name, pointer, value);
   }

@@ -17,8 +17,6 @@ using gw::ParseEmailAddress;
 
 namespace {
 
-const std::set<std::string> kUserTypes = {"mailbox", "shared", "resource", "alias"};
-
 // The rules of users, which live in the repository (inline mailboxes and CSV files)
 // and never reach the engine's settings document; the rest are the engine's.
 class UserChecker {
@@ -209,7 +207,7 @@ class UserChecker {
       if (const CsvField* f = field("last_name")) user.last_name = Trim(f->value);
       if (const CsvField* f = field("type"); f && !Trim(f->value).empty()) {
         user.type = Trim(f->value);
-        if (!kUserTypes.count(user.type)) {
+        if (!gw::IsUserType(user.type)) {
           error(
               *f, "csv",
               fmt::format("type '{}' must be one of: mailbox, shared, resource, alias", user.type));

@@ -167,6 +167,41 @@ TEST_P(ConformanceTest, DomainsAreUniqueAcrossPartnersWithoutRevealingTheHolder)
   EXPECT_EQ(idna.status().code(), StatusCode::kInvalidArgument);
 }
 
+// The customer rules run on every write through either transport: every problem comes
+// back with its pointer and rule id, and relay sources are claims across partners.
+TEST_P(ConformanceTest, EveryRuleIsCheckedOnWriteWithPointerAndRuleId) {
+  ASSERT_TRUE(client()
+                  .PutCustomer("northwind", "acme",
+                               Write("acme.example",
+                                     {{"outboundRelay", {{"sources", {"198.51.100.0/24"}}}}}),
+                               WriteCondition::CreateOnly())
+                  .ok());
+  CustomerWrite broken =
+      Write("globex.example", {{"destinations", "mx.globex.example;MX.Globex.Example"},
+                               {"outboundRelay", {{"sources", "198.51.100.7,192.0.2.0/24"}}},
+                               {"filtering", {{"contentFilter", {{"maxMessageSize", "500B"}}}}},
+                               {"lists", {{"recipientAllow", {"*"}}}}});
+  auto refused = other().PutCustomer("contoso", "globex", broken, WriteCondition::CreateOnly());
+  ASSERT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  std::set<std::pair<std::string, std::string>> found;
+  for (const auto& d : refused.status().details()) found.emplace(d.field, d.rule);
+  EXPECT_EQ(found, (std::set<std::pair<std::string, std::string>>{
+                       {"/spec/destinations", "destination-duplicate"},
+                       {"/spec/outboundRelay/sources", "relay-source-conflict"},
+                       {"/spec/filtering/contentFilter/maxMessageSize", "content-filter-size"},
+                       {"/spec/lists/recipientAllow/0", "recipient-allow-all"}}));
+  EXPECT_THAT(refused.status().message(), ::testing::Not(::testing::HasSubstr("acme")));
+  // Fixed, it is stored; a named service shares its ranges with anyone.
+  CustomerWrite fixed = Write("globex.example", {{"outboundRelay", {{"service", "office365"}}}});
+  ASSERT_TRUE(other().PutCustomer("contoso", "globex", fixed, WriteCondition::CreateOnly()).ok());
+  ASSERT_TRUE(
+      client()
+          .PutCustomer("northwind", "initech",
+                       Write("initech.example", {{"outboundRelay", {{"service", "office365"}}}}),
+                       WriteCondition::CreateOnly())
+          .ok());
+}
+
 // The schema's x-gwctl-immutable fields: set once, then fixed; a change is a refusal
 // naming the field and the rule, and the stored customer is unchanged.
 TEST_P(ConformanceTest, ImmutableFieldsCannotChangeOnceSet) {

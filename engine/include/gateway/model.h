@@ -28,6 +28,9 @@ struct User {
   bool operator==(const User&) const = default;
 };
 
+// mailbox | shared | resource | alias.
+bool IsUserType(std::string_view type);
+
 // A customer as the gateway holds it.
 struct Customer {
   std::string name;
