@@ -113,6 +113,55 @@ std::vector<IpRange> RelayClaims(const CustomerConfig& config) {
   return config.relay.service.empty() ? config.relay.sources : std::vector<IpRange>{};
 }
 
+// An address names one user of a customer: no user's address or alias may be another's
+// (rule user-duplicate, as gwctl validate checks across inline mailboxes and CSV files).
+// `upserts` are normalised and in the customer's domains; users they replace and users
+// removed in the same batch give their addresses up.
+Status CheckAddressesAreFree(Store& store, const std::string& partner, const std::string& customer,
+                             const std::vector<User>& upserts,
+                             const std::vector<std::string>& removed,
+                             std::vector<StatusDetail>& problems) {
+  std::set<std::string> changing(removed.begin(), removed.end());
+  for (const auto& user : upserts) changing.insert(user.address);
+  std::map<std::string, std::string> claimed;  // address or alias -> user, in this batch
+  for (const auto& user : upserts) claimed.emplace(user.address, user.address);
+  for (size_t i = 0; i < upserts.size(); ++i) {
+    const User& user = upserts[i];
+    auto owner = store.AliasOwner(partner, customer, user.address);
+    if (!owner.ok()) return owner.status();
+    if (*owner && !changing.count(**owner)) {
+      problems.push_back(
+          {fmt::format("/upsert/{}/address", i), "user-duplicate",
+           fmt::format("'{}' is already an alias of user '{}'", user.address, **owner)});
+    }
+    for (size_t k = 0; k < user.aliases.size(); ++k) {
+      const std::string& alias = user.aliases[k];
+      std::string field = fmt::format("/upsert/{}/aliases/{}", i, k);
+      auto [it, fresh] = claimed.emplace(alias, user.address);
+      if (!fresh) {
+        problems.push_back(
+            {field, "user-duplicate",
+             fmt::format(
+                 "'{}' is also {} in this batch", alias,
+                 it->second == alias ? "a user" : fmt::format("an alias of '{}'", it->second))});
+        continue;
+      }
+      auto user_hash = store.UserHashOf(partner, customer, alias);
+      if (!user_hash.ok()) return user_hash.status();
+      auto alias_owner = store.AliasOwner(partner, customer, alias);
+      if (!alias_owner.ok()) return alias_owner.status();
+      if (*user_hash && !changing.count(alias)) {
+        problems.push_back({field, "user-duplicate", fmt::format("'{}' is already a user", alias)});
+      } else if (*alias_owner && **alias_owner != user.address && !changing.count(**alias_owner)) {
+        problems.push_back(
+            {field, "user-duplicate",
+             fmt::format("'{}' is already an alias of user '{}'", alias, **alias_owner)});
+      }
+    }
+  }
+  return Status::Ok();
+}
+
 // Which top-level settings a replace changed, for the audit log.
 std::vector<std::string> ChangedSettings(const json& before, const json& after) {
   std::vector<std::string> changed;
@@ -503,6 +552,10 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
                             fmt::format("'{}' is both upserted and removed", batch.remove[i])});
       }
     }
+    if (!problems.empty()) return Refusal(std::move(problems));
+    if (Status s = CheckAddressesAreFree(store, partner, customer, upserts, batch.remove, problems);
+        !s.ok())
+      return s;
     if (!problems.empty()) return Refusal(std::move(problems));
 
     UserBatchResult result;

@@ -39,7 +39,8 @@ CREATE TABLE audit(
   action TEXT NOT NULL, target TEXT NOT NULL, detail TEXT NOT NULL);
 CREATE INDEX audit_by_partner ON audit(partner, id);
 )sql",
-    // 2: the compiled configuration beside the settings, and relay sources as claims.
+    // 2: the compiled configuration beside the settings, relay sources as claims, and
+    // an index of aliases, so that an address names one user.
     // Customers stored before have config '' until Service compiles them on open. The
     // key columns come first: SQLite 3.40's quick_check misreads a WITHOUT ROWID table
     // with a non-key column between them ("NULL value in ...").
@@ -50,6 +51,12 @@ CREATE TABLE relay_sources(
   customer TEXT NOT NULL, source TEXT NOT NULL,
   PRIMARY KEY(family, first, prefix, partner, customer)) WITHOUT ROWID;
 CREATE INDEX relay_sources_by_customer ON relay_sources(partner, customer);
+CREATE TABLE user_aliases(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, alias TEXT NOT NULL, owner TEXT NOT NULL,
+  PRIMARY KEY(partner, customer, alias)) WITHOUT ROWID;
+CREATE INDEX user_aliases_by_owner ON user_aliases(partner, customer, owner);
+INSERT OR IGNORE INTO user_aliases
+  SELECT u.partner, u.customer, a.value, u.address FROM users u, json_each(u.record, '$.aliases') a;
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
@@ -169,6 +176,7 @@ class SqliteStore : public Store {
 
   Status DeleteCustomer(const std::string& partner, const std::string& name) override {
     for (std::string_view sql : {"DELETE FROM users WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM user_aliases WHERE partner = ? AND customer = ?",
                                  "DELETE FROM domains WHERE partner = ? AND customer = ?",
                                  "DELETE FROM relay_sources WHERE partner = ? AND customer = ?",
                                  "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
@@ -253,16 +261,41 @@ class SqliteStore : public Store {
 
   Status PutUser(const std::string& partner, const std::string& customer, const User& user,
                  const std::string& hash) override {
-    return Run(
-        "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, ?, ?, "
-        "?, ?)",
-        partner, customer, user.address, ToJson(user).dump(), hash);
+    if (Status s = Run(
+            "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, ?, "
+            "?, ?, ?)",
+            partner, customer, user.address, ToJson(user).dump(), hash);
+        !s.ok())
+      return s;
+    if (Status s = DeleteAliases(partner, customer, user.address); !s.ok()) return s;
+    for (const auto& alias : user.aliases) {
+      // REPLACE: within one batch an alias may move to this user before its old owner
+      // is rewritten (Service has checked that it is free or moving).
+      if (Status s = Run(
+              "INSERT OR REPLACE INTO user_aliases(partner, customer, alias, owner) VALUES (?, ?, "
+              "?, ?)",
+              partner, customer, alias, user.address);
+          !s.ok())
+        return s;
+    }
+    return Status::Ok();
   }
 
   Status RemoveUser(const std::string& partner, const std::string& customer,
                     const std::string& address) override {
-    return Run("DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?", partner,
-               customer, address);
+    if (Status s = Run("DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?",
+                       partner, customer, address);
+        !s.ok())
+      return s;
+    return DeleteAliases(partner, customer, address);
+  }
+
+  Result<std::optional<std::string>> AliasOwner(const std::string& partner,
+                                                const std::string& customer,
+                                                const std::string& alias) override {
+    return First<std::string>(
+        "SELECT owner FROM user_aliases WHERE partner = ? AND customer = ? AND alias = ?",
+        [](const sqlite::Statement& row) { return row.Text(0); }, partner, customer, alias);
   }
 
   Result<std::vector<User>> ListUsers(const std::string& partner, const std::string& customer,
@@ -422,6 +455,12 @@ class SqliteStore : public Store {
     auto range = IpRange::Parse((*found)->first);
     if (!range.ok()) return Status(StatusCode::kInternal, "store holds an unreadable relay source");
     return std::optional<RelayClaim>(RelayClaim{*range, std::move((*found)->second)});
+  }
+
+  Status DeleteAliases(const std::string& partner, const std::string& customer,
+                       const std::string& owner) {
+    return Run("DELETE FROM user_aliases WHERE partner = ? AND customer = ? AND owner = ?", partner,
+               customer, owner);
   }
 
   void ResetUsed() {

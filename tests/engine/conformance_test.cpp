@@ -219,6 +219,49 @@ TEST_P(ConformanceTest, ImmutableFieldsCannotChangeOnceSet) {
   EXPECT_EQ(client().GetCustomer("northwind", "acme")->version, set->version);
 }
 
+// An address names one user: an alias may not be another user's address or alias,
+// unless that user gives it up in the same batch.
+TEST_P(ConformanceTest, AnAddressBelongsToOneUser) {
+  Create("acme", "acme.example");
+  auto user = [](const std::string& address, std::vector<std::string> aliases) {
+    User u = MakeUser(address, "U");
+    u.aliases = std::move(aliases);
+    return u;
+  };
+  UserBatch first;
+  first.upsert = {user("ann@acme.example", {"sales@acme.example"}), user("bob@acme.example", {})};
+  ASSERT_TRUE(client().BatchUsers("northwind", "acme", first).ok());
+
+  UserBatch clash;
+  clash.upsert = {user("cy@acme.example", {"sales@acme.example", "bob@acme.example"}),
+                  user("sales@acme.example", {}), user("dee@acme.example", {"info@acme.example"}),
+                  user("eve@acme.example", {"info@acme.example"})};
+  auto refused = client().BatchUsers("northwind", "acme", clash);
+  ASSERT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  std::set<std::pair<std::string, std::string>> found;
+  for (const auto& d : refused.status().details()) found.emplace(d.field, d.rule);
+  EXPECT_EQ(found, (std::set<std::pair<std::string, std::string>>{
+                       {"/upsert/0/aliases/0", "user-duplicate"},    // a user in this batch
+                       {"/upsert/0/aliases/1", "user-duplicate"},    // bob, a user already
+                       {"/upsert/1/address", "user-duplicate"},      // ann's alias
+                       {"/upsert/3/aliases/0", "user-duplicate"}}))  // dee's in this batch
+      << refused.status().message();
+  EXPECT_EQ(client().ListUsers("northwind", "acme", "", 100)->users.size(), 2u);
+
+  // Moving the alias from ann to cy in one batch is fine, and so is taking a removed
+  // user's address as an alias.
+  UserBatch move;
+  move.upsert = {user("ann@acme.example", {}),
+                 user("cy@acme.example", {"sales@acme.example", "bob@acme.example"})};
+  move.remove = {"bob@acme.example"};
+  auto moved = client().BatchUsers("northwind", "acme", move);
+  ASSERT_TRUE(moved.ok()) << moved.status().message();
+  UserBatch reuse;
+  reuse.upsert = {user("dee@acme.example", {"sales@acme.example"})};
+  EXPECT_EQ(client().BatchUsers("northwind", "acme", reuse).status().code(),
+            StatusCode::kInvalidArgument);  // cy has it now
+}
+
 TEST_P(ConformanceTest, UsersArePagedByAddressAndDigested) {
   Create("acme", "acme.example");
   UserBatch batch;

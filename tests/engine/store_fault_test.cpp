@@ -107,6 +107,10 @@ class FaultyStore : public gw::Store {
   Status RemoveUser(const std::string& p, const std::string& c, const std::string& a) override {
     return Fail() ? Injected() : inner_->RemoveUser(p, c, a);
   }
+  Result<std::optional<std::string>> AliasOwner(const std::string& p, const std::string& c,
+                                                const std::string& a) override {
+    return inner_->AliasOwner(p, c, a);
+  }
   Result<std::vector<gw::User>> ListUsers(const std::string& p, const std::string& c,
                                           const std::string& after, size_t limit) override {
     return inner_->ListUsers(p, c, after, limit);
@@ -214,6 +218,8 @@ class StoreFaultTest : public ::testing::Test {
         auto overlap = *store_->inner().RelayOverlap(*gw::IpRange::Parse(range), {"", ""});
         out["relayOwners"][range] = overlap ? overlap->owner.customer : "";
       }
+      auto alias_owner = *store_->inner().AliasOwner(kPartner, "acme", "sales@acme.example");
+      out["aliasOwner"] = alias_owner ? *alias_owner : "";
       auto lease = *store_->inner().GetLease(kPartner);
       out["lease"] = lease ? lease->holder : "";
       json audit = json::array();
@@ -276,6 +282,7 @@ TEST_F(StoreFaultTest, NoCallLeavesAnythingHalfWritten) {
   int batch = FailEverywhere("users batch", [&] {
     gw::UserBatch b;
     b.upsert = {MakeUser("c@acme.example"), MakeUser("d@acme.test")};
+    b.upsert[0].aliases = {"sales@acme.example"};
     b.remove = {"a@acme.example"};
     return service_->BatchUsers(kLocal, kPartner, "acme", b).status();
   });
@@ -299,6 +306,7 @@ TEST_F(StoreFaultTest, NoCallLeavesAnythingHalfWritten) {
   EXPECT_EQ(after["relayOwners"]["203.0.113.0/28"], "acme");
   EXPECT_EQ(after["relayOwners"]["198.51.100.0/24"], "");  // globex was deleted
   EXPECT_EQ(after["customers"]["acme"]["users"].size(), 3u);
+  EXPECT_EQ(after["aliasOwner"], "c@acme.example");
   EXPECT_EQ(after["lease"], "gwctl@host");
 }
 

@@ -244,9 +244,9 @@ TEST_F(DamagedStoreTest, AStoreFromANewerVersionIsRefused) {
 
 }  // namespace
 
-// A store written before relay sources were claims and configurations were kept (schema
-// 1): opening it adds both, compiled from the stored settings, so the rules hold against
-// customers that were there before the upgrade.
+// A store written before relay sources were claims, configurations were kept and aliases
+// were indexed (schema 1): opening it adds all three from what it holds, so the rules
+// hold against customers and users that were there before the upgrade.
 TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   auto dir = gwtest::MakeTempDir("store-upgrade");
   std::string path = (dir / "gateway.db").string();
@@ -261,13 +261,17 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
         (*service)
             ->PutCustomer(local, "northwind", "acme", acme, gw::WriteCondition::CreateOnly())
             .ok());
+    gw::UserBatch users;
+    users.upsert.push_back({"ann@acme.example", "mailbox", "Ann", "", {"sales@acme.example"}});
+    ASSERT_TRUE((*service)->BatchUsers(local, "northwind", "acme", users).ok());
   }
   // Back to what schema 1 held.
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   char* error = nullptr;
   ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE relay_sources; ALTER TABLE customers DROP COLUMN config; "
+                         "DROP TABLE relay_sources; DROP TABLE user_aliases; "
+                         "ALTER TABLE customers DROP COLUMN config; "
                          "PRAGMA user_version = 1",
                          nullptr, nullptr, &error),
             SQLITE_OK)
@@ -284,6 +288,11 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   ASSERT_EQ(refused.status().details().size(), 1u);
   EXPECT_EQ(refused.status().details()[0].rule, "relay-source-conflict");
   EXPECT_THAT(refused.status().message(), HasSubstr("customer 'acme'"));
+  gw::UserBatch taker;
+  taker.upsert.push_back({"bob@acme.example", "mailbox", "Bob", "", {"sales@acme.example"}});
+  auto taken = (*service)->BatchUsers(local, "northwind", "acme", taker);
+  ASSERT_EQ(taken.status().code(), gw::StatusCode::kInvalidArgument);
+  EXPECT_THAT(taken.status().message(), HasSubstr("already an alias of user 'ann@acme.example'"));
 
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   sqlite3_stmt* row = nullptr;

@@ -83,10 +83,16 @@ class Store {
   virtual Result<std::optional<std::string>> UserHashOf(const std::string& partner,
                                                         const std::string& customer,
                                                         const std::string& address) = 0;
+  // Writes the user and makes its aliases its own (taking them from another user).
   virtual Status PutUser(const std::string& partner, const std::string& customer, const User& user,
                          const std::string& hash) = 0;
+  // Removes the user and its aliases.
   virtual Status RemoveUser(const std::string& partner, const std::string& customer,
                             const std::string& address) = 0;
+  // The user that has `alias` as an alias, if any.
+  virtual Result<std::optional<std::string>> AliasOwner(const std::string& partner,
+                                                        const std::string& customer,
+                                                        const std::string& alias) = 0;
   // Up to `limit` users after `after`, by address.
   virtual Result<std::vector<User>> ListUsers(const std::string& partner,
                                               const std::string& customer, const std::string& after,
