@@ -130,6 +130,9 @@ int main(int argc, char** argv) {
                  "request is answered 503 with Retry-After")
       ->capture_default_str()
       ->check(CLI::Range(1, 600'000));
+  app.add_option("--hostname", store.gateway_host,
+                 "The gateway's own host name, as customers' MX records name it: a destination "
+                 "naming it is refused (mail would loop)");
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"

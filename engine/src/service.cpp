@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "gateway/customer_rules.h"
+#include "gateway/destination.h"
 #include "gateway/domain_name.h"
 #include "gateway/field_annotations.h"
 #include "gateway/schema.h"
@@ -178,6 +179,7 @@ std::vector<std::string> ChangedSettings(const json& before, const json& after) 
 
 struct Service::Impl {
   ServiceOptions options;
+  std::string gateway_host;  // normalised options.gateway_host
   std::unique_ptr<Store> store;
   std::mutex mutex;
 
@@ -256,6 +258,13 @@ Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
                                                  ServiceOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  if (!options.gateway_host.empty()) {
+    auto host = NormalizeHost(options.gateway_host);
+    if (!host.ok())
+      return Status(StatusCode::kInvalidArgument,
+                    "the gateway's host name: " + host.status().message());
+    impl->gateway_host = *host;
+  }
   impl->store = std::move(store);
   auto upgraded = impl->Write<bool>([&]() -> Result<bool> {
     auto stale = impl->store->CustomersWithoutConfig();
@@ -363,7 +372,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     fingerprints[pointer] = SecretFingerprint(partner, name, pointer, value);
   }
   RuleFindings findings;
-  CompiledCustomer compiled = CompileCustomer(document, {}, findings);
+  CompiledCustomer compiled = CompileCustomer(document, {impl_->gateway_host}, findings);
 
   return impl_->Write<Customer>([&]() -> Result<Customer> {
     Store& store = *impl_->store;

@@ -44,6 +44,8 @@ struct ServiceOptions {
   // holds the store's write lock; then it fails with kUnavailable, which gatewayd answers
   // with 503 and Retry-After.
   int busy_timeout_ms = 5000;
+  // The gateway's own host name: a destination naming it would loop (rule destination-self).
+  std::string gateway_host;
 };
 
 class Service {
