@@ -122,13 +122,17 @@ Status CheckAddressesAreFree(Store& store, const std::string& partner, const std
                              const std::vector<User>& upserts,
                              const std::vector<std::string>& removed,
                              std::vector<StatusDetail>& problems) {
+  // Most customers have no aliases at all: then no address can be one.
+  auto stored_aliases = store.HasAliases(partner, customer);
+  if (!stored_aliases.ok()) return stored_aliases.status();
   std::set<std::string> changing(removed.begin(), removed.end());
   for (const auto& user : upserts) changing.insert(user.address);
   std::map<std::string, std::string> claimed;  // address or alias -> user, in this batch
   for (const auto& user : upserts) claimed.emplace(user.address, user.address);
   for (size_t i = 0; i < upserts.size(); ++i) {
     const User& user = upserts[i];
-    auto owner = store.AliasOwner(partner, customer, user.address);
+    Result<std::optional<std::string>> owner = std::optional<std::string>();
+    if (*stored_aliases) owner = store.AliasOwner(partner, customer, user.address);
     if (!owner.ok()) return owner.status();
     if (*owner && !changing.count(**owner)) {
       problems.push_back(
@@ -575,7 +579,8 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
       auto previous = store.UserHashOf(partner, customer, user.address);
       if (!previous.ok()) return previous.status();
       if (*previous == hash) continue;
-      if (Status s = store.PutUser(partner, customer, user, hash); !s.ok()) return s;
+      if (Status s = store.PutUser(partner, customer, user, hash, previous->has_value()); !s.ok())
+        return s;
       result.users_digest =
           XorHex(XorHex(result.users_digest, hash), previous->value_or(kEmptyDigest));
       if (!*previous) ++result.user_count;

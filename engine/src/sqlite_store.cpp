@@ -210,16 +210,19 @@ class SqliteStore : public Store {
   Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
                                                  const ClaimOwner& except) override {
     // CIDR blocks nest or are apart, so an overlapping block either contains this one
-    // (it is one of its supernets: one indexed lookup per prefix length) or starts
-    // inside it (an index range scan).
+    // (it is one of its supernets) or starts inside it (an index range scan). Supernets
+    // that share a network address are one lookup: prefixes [shortest, longest] of it.
     int family = range.is_v6() ? 6 : 4;
-    for (int prefix = 0; prefix <= range.prefix_length(); ++prefix) {
-      IpRange block = range.Truncated(prefix);
+    for (int longest = range.prefix_length(); longest >= 0;) {
+      std::string first = range.Truncated(longest).FirstHex();
+      int shortest = longest;
+      while (shortest > 0 && !range.bit(shortest - 1)) --shortest;
       auto found = FirstRelay(
           "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first = ? "
-          "AND prefix = ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
-          family, block.FirstHex(), prefix, except.partner, except.customer);
+          "AND prefix BETWEEN ? AND ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
+          family, first, shortest, longest, except.partner, except.customer);
       if (!found.ok() || *found) return found;
+      longest = shortest - 1;
     }
     return FirstRelay(
         "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first >= ? AND "
@@ -260,14 +263,16 @@ class SqliteStore : public Store {
   }
 
   Status PutUser(const std::string& partner, const std::string& customer, const User& user,
-                 const std::string& hash) override {
+                 const std::string& hash, bool replacing) override {
     if (Status s = Run(
             "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, ?, "
             "?, ?, ?)",
             partner, customer, user.address, ToJson(user).dump(), hash);
         !s.ok())
       return s;
-    if (Status s = DeleteAliases(partner, customer, user.address); !s.ok()) return s;
+    if (replacing) {
+      if (Status s = DeleteAliases(partner, customer, user.address); !s.ok()) return s;
+    }
     for (const auto& alias : user.aliases) {
       // REPLACE: within one batch an alias may move to this user before its old owner
       // is rewritten (Service has checked that it is free or moving).
@@ -288,6 +293,11 @@ class SqliteStore : public Store {
         !s.ok())
       return s;
     return DeleteAliases(partner, customer, address);
+  }
+
+  Result<bool> HasAliases(const std::string& partner, const std::string& customer) override {
+    return Exists("SELECT 1 FROM user_aliases WHERE partner = ? AND customer = ? LIMIT 1", partner,
+                  customer);
   }
 
   Result<std::optional<std::string>> AliasOwner(const std::string& partner,

@@ -101,8 +101,11 @@ class FaultyStore : public gw::Store {
     return inner_->UserHashOf(p, c, a);
   }
   Status PutUser(const std::string& p, const std::string& c, const gw::User& u,
-                 const std::string& h) override {
-    return Fail() ? Injected() : inner_->PutUser(p, c, u, h);
+                 const std::string& h, bool replacing) override {
+    return Fail() ? Injected() : inner_->PutUser(p, c, u, h, replacing);
+  }
+  Result<bool> HasAliases(const std::string& p, const std::string& c) override {
+    return inner_->HasAliases(p, c);
   }
   Status RemoveUser(const std::string& p, const std::string& c, const std::string& a) override {
     return Fail() ? Injected() : inner_->RemoveUser(p, c, a);

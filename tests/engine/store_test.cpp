@@ -307,3 +307,40 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   sqlite3_close(db);
   std::filesystem::remove_all(dir);
 }
+
+// Relay sources overlap when one block holds the other, in either direction, whatever
+// their prefix lengths; a customer never overlaps itself.
+TEST(StoreClaimsTest, RelayOverlapFindsContainingAndContainedBlocks) {
+  auto dir = gwtest::MakeTempDir("store-claims");
+  auto store = gw::OpenSqliteStore((dir / "gateway.db").string());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto range = [](const char* text) { return *gw::IpRange::Parse(text); };
+  gw::Status written = (*store)->Transaction(true, [&] {
+    return (*store)->ReplaceClaims({"northwind", "acme"}, {},
+                                   {range("10.1.2.3"), range("2001:db8::/48")});
+  });
+  ASSERT_TRUE(written.ok()) << written.message();
+  auto overlaps = [&](const char* text, gw::ClaimOwner except = {"contoso", "globex"}) {
+    std::string found;
+    gw::Status read = (*store)->Transaction(false, [&]() -> gw::Status {
+      auto claim = (*store)->RelayOverlap(range(text), except);
+      if (!claim.ok()) return claim.status();
+      if (*claim) found = (*claim)->range.ToString() + " of " + (*claim)->owner.customer;
+      return gw::Status::Ok();
+    });
+    EXPECT_TRUE(read.ok()) << read.message();
+    return found;
+  };
+  EXPECT_EQ(overlaps("10.1.2.3"), "10.1.2.3 of acme");
+  EXPECT_EQ(overlaps("10.0.0.0/8"), "10.1.2.3 of acme");
+  EXPECT_EQ(overlaps("10.1.2.0/30"), "10.1.2.3 of acme");
+  EXPECT_EQ(overlaps("0.0.0.0/0"), "10.1.2.3 of acme");
+  EXPECT_EQ(overlaps("10.1.2.4"), "");
+  EXPECT_EQ(overlaps("10.1.2.0/31"), "");
+  EXPECT_EQ(overlaps("2001:db8:0:1::/64"), "2001:db8::/48 of acme");
+  EXPECT_EQ(overlaps("2001:db8::1"), "2001:db8::/48 of acme");
+  EXPECT_EQ(overlaps("2001:d00::/24"), "2001:db8::/48 of acme");
+  EXPECT_EQ(overlaps("2001:db9::/48"), "");
+  EXPECT_EQ(overlaps("10.1.2.3", {"northwind", "acme"}), "");
+  std::filesystem::remove_all(dir);
+}

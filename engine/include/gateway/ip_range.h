@@ -26,6 +26,8 @@ class IpRange {
   bool Contains(const IpRange& other) const;
   std::string ToString() const;
 
+  // Bit `index` (0 = the most significant) of the network address.
+  bool bit(int index) const { return (bytes_[index / 8] >> (7 - index % 8)) & 1; }
   // The block of `prefix` bits (at most prefix_length()) that contains this one.
   IpRange Truncated(int prefix) const;
   // The first and last address as fixed-width hex: within a family, comparing them as

@@ -83,12 +83,15 @@ class Store {
   virtual Result<std::optional<std::string>> UserHashOf(const std::string& partner,
                                                         const std::string& customer,
                                                         const std::string& address) = 0;
-  // Writes the user and makes its aliases its own (taking them from another user).
+  // Writes the user and makes its aliases its own (taking them from another user);
+  // `replacing`: a user with this address exists (whose old aliases are dropped).
   virtual Status PutUser(const std::string& partner, const std::string& customer, const User& user,
-                         const std::string& hash) = 0;
+                         const std::string& hash, bool replacing) = 0;
   // Removes the user and its aliases.
   virtual Status RemoveUser(const std::string& partner, const std::string& customer,
                             const std::string& address) = 0;
+  // Whether any user of the customer has an alias.
+  virtual Result<bool> HasAliases(const std::string& partner, const std::string& customer) = 0;
   // The user that has `alias` as an alias, if any.
   virtual Result<std::optional<std::string>> AliasOwner(const std::string& partner,
                                                         const std::string& customer,
