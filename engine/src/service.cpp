@@ -125,6 +125,9 @@ Status CheckAddressesAreFree(Store& store, const std::string& partner, const std
   // Most customers have no aliases at all: then no address can be one.
   auto stored_aliases = store.HasAliases(partner, customer);
   if (!stored_aliases.ok()) return stored_aliases.status();
+  bool batch_aliases = std::any_of(upserts.begin(), upserts.end(),
+                                   [](const User& user) { return !user.aliases.empty(); });
+  if (!*stored_aliases && !batch_aliases) return Status::Ok();  // addresses are unique already
   std::set<std::string> changing(removed.begin(), removed.end());
   for (const auto& user : upserts) changing.insert(user.address);
   std::map<std::string, std::string> claimed;  // address or alias -> user, in this batch

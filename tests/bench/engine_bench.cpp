@@ -20,7 +20,8 @@ double Seconds(Clock::time_point since) {
   return std::chrono::duration<double>(Clock::now() - since).count();
 }
 
-gw::CustomerWrite Write(const std::string& name) {
+// Each customer relays from its own address: relay sources may not overlap.
+gw::CustomerWrite Write(const std::string& name, long index) {
   gw::CustomerWrite w;
   w.owner = "gwctl:bench";
   w.spec = {
@@ -28,7 +29,10 @@ gw::CustomerWrite Write(const std::string& name) {
       {"billableUsers", 40},
       {"domains", {{"primary", name + ".example"}, {"aliases", {name + "-corp.example"}}}},
       {"destinations", {{{"host", "mail." + name + ".example"}, {"port", 25}, {"preference", 10}}}},
-      {"outboundRelay", {{"enabled", true}, {"sources", {"198.51.100.0/28"}}}},
+      {"outboundRelay",
+       {{"enabled", true},
+        {"sources",
+         {fmt::format("44.{}.{}.{}", index >> 16 & 255, index >> 8 & 255, index & 255)}}}},
       {"filtering", {{"level", "premium"}, {"contentFilter", {{"maxMessageSize", "50MiB"}}}}},
       {"continuity", {{"enabled", true}, {"retention", "90d"}}}};
   return w;
@@ -44,7 +48,7 @@ void Run(const std::string& label, gw::GatewayClient& client, long customers, lo
   auto started = Clock::now();
   for (long c = 0; c < customers; ++c) {
     std::string name = fmt::format("c{:05d}", c);
-    auto put = client.PutCustomer("bench", name, Write(name), gw::WriteCondition::CreateOnly());
+    auto put = client.PutCustomer("bench", name, Write(name, c), gw::WriteCondition::CreateOnly());
     if (!put.ok()) {
       std::fprintf(stderr, "%s\n", put.status().message().c_str());
       std::exit(1);
