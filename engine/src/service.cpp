@@ -108,12 +108,6 @@ class StoreClaims : public ClaimLookup {
   ClaimOwner self_;
 };
 
-// The relay sources that identify the customer: written ones. A named service's ranges
-// are shared by everyone using that service.
-std::vector<IpRange> RelayClaims(const CustomerConfig& config) {
-  return config.relay.service.empty() ? config.relay.sources : std::vector<IpRange>{};
-}
-
 // An address names one user of a customer: no user's address or alias may be another's
 // (rule user-duplicate, as gwctl validate checks across inline mailboxes and CSV files).
 // `upserts` are normalised and in the customer's domains; users they replace and users
@@ -246,9 +240,10 @@ struct Service::Impl {
     auto customer = ExistingCustomer(owner.partner, owner.customer);
     if (!customer.ok()) return customer.status();
     // Stored before the rules ran: kept as it is, findings or not.
-    CustomerConfig config = CompiledConfig(*customer);
-    if (Status s = store->SaveCustomer(owner.partner, *customer, ToJson(config)); !s.ok()) return s;
-    return store->ReplaceClaims(owner, config.domains, RelayClaims(config));
+    CompiledCustomer compiled = CompileStored(*customer);
+    if (Status s = store->SaveCustomer(owner.partner, *customer, ToJson(compiled.config)); !s.ok())
+      return s;
+    return store->ReplaceClaims(owner, compiled.config.domains, RelayClaims(compiled));
   }
 };
 
@@ -368,8 +363,9 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
   std::map<std::string, std::string> fingerprints;
   const auto& secret_fields = CustomerFields::Get().secrets();
   for (const auto& [pointer, value] : write.secrets) {
-    if (std::none_of(secret_fields.begin(), secret_fields.end(),
-                     [&](const auto& field) { return field.gateway_field == pointer; })) {
+    if (std::none_of(
+            secret_fields.begin(), secret_fields.end(),
+            [&pointer = pointer](const auto& field) { return field.gateway_field == pointer; })) {
       std::vector<std::string> known;
       for (const auto& field : secret_fields) known.push_back(field.gateway_field);
       return Invalid(fmt::format("'{}' is not a secret the gateway keeps (known: {})", pointer,
@@ -455,8 +451,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     after.updated_at = Now();
     after.created_at = before ? before->created_at : after.updated_at;
     if (Status s = store.SaveCustomer(partner, after, ToJson(compiled.config)); !s.ok()) return s;
-    if (Status s = store.ReplaceClaims({partner, name}, domains, RelayClaims(compiled.config));
-        !s.ok())
+    if (Status s = store.ReplaceClaims({partner, name}, domains, RelayClaims(compiled)); !s.ok())
       return s;
     json detail = {{"version", after.version}};
     if (before) {
