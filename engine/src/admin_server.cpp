@@ -293,7 +293,7 @@ struct AdminServer::Impl {
               auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
               if (!customer.ok()) return WriteStatus(res, customer.status());
               res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
-              WriteJson(res, 200, ToJson(CompiledConfig(*customer)));
+              WriteJson(res, 200, ToJson(CompileStored(*customer).config));
             }));
     s.Route("PUT", "/v1/partners/{}/customers/{}",
             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {

@@ -549,9 +549,17 @@ CompiledCustomer CompileCustomer(const nlohmann::json& document, const CustomerR
   return Rules(document, options, findings).Compile();
 }
 
-CustomerConfig CompiledConfig(const Customer& customer) {
+CompiledCustomer CompileStored(const Customer& customer) {
   RuleFindings ignored;
-  return CompileCustomer(nlohmann::json{{"spec", customer.spec}}, {}, ignored).config;
+  return CompileCustomer(nlohmann::json{{"spec", customer.spec}}, {}, ignored);
+}
+
+std::vector<IpRange> RelayClaims(const CompiledCustomer& customer) {
+  // Compile keeps one pointer per hand-written source, in order; a service's ranges
+  // have none.
+  const auto& sources = customer.config.relay.sources;
+  return {sources.begin(),
+          sources.begin() + static_cast<std::ptrdiff_t>(customer.relay_source_pointers.size())};
 }
 
 void CheckPartnerDefaults(const nlohmann::json& document, RuleFindings& findings) {
@@ -604,10 +612,9 @@ Status CheckClaims(const CompiledCustomer& customer, ClaimLookup& lookup, RuleFi
       }
     }
   }
-  if (!config.relay.service.empty()) return Status::Ok();  // service ranges are shared
-  for (size_t i = 0; i < config.relay.sources.size() && i < customer.relay_source_pointers.size();
-       ++i) {
-    const IpRange& range = config.relay.sources[i];
+  std::vector<IpRange> claims = RelayClaims(customer);
+  for (size_t i = 0; i < claims.size(); ++i) {
+    const IpRange& range = claims[i];
     auto overlap = lookup.RelayOverlap(range);
     if (!overlap.ok()) return overlap.status();
     if (!*overlap) continue;

@@ -128,11 +128,9 @@ class RepositoryClaims : public gw::ClaimLookup {
       const gw::CompiledCustomer& compiled = customers[c].compiled;
       for (size_t i = 0; i < compiled.domain_pointers.size(); ++i)
         domains_.emplace(compiled.config.domains[i], Claim{c, compiled.domain_pointers[i]});
-      if (!compiled.config.relay.service.empty()) continue;
-      for (size_t i = 0; i < compiled.relay_source_pointers.size(); ++i) {
-        relay_sources_[compiled.config.relay.sources[i]].push_back(
-            Claim{c, compiled.relay_source_pointers[i]});
-      }
+      std::vector<IpRange> relay_claims = gw::RelayClaims(compiled);
+      for (size_t i = 0; i < relay_claims.size(); ++i)
+        relay_sources_[relay_claims[i]].push_back(Claim{c, compiled.relay_source_pointers[i]});
     }
   }
 

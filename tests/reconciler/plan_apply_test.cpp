@@ -170,6 +170,17 @@ class PlanApplyTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // A customer another repository manages, made straight on the gateway.
+  gw::Status PutForeignCustomer(const std::string& name, const std::string& domain) {
+    gw::CustomerWrite theirs;
+    theirs.owner = "gwctl:someone-else";
+    theirs.spec = {{"product", "ultimate-defense"},
+                   {"billableUsers", 1},
+                   {"domains", {{"primary", domain}}},
+                   {"destinations", "mx." + domain}};
+    return gateway_->PutCustomer(kPartner, name, theirs, gw::WriteCondition::CreateOnly()).status();
+  }
+
   std::vector<gw::User> UsersOf(const std::string& customer) {
     auto users = gw::ListAllUsers(*gateway_, kPartner, customer);
     EXPECT_TRUE(users.ok()) << users.status().message();
@@ -276,14 +287,7 @@ TEST_P(PlanApplyTest, DeletingAFileDeletesOnlyCustomersThisRepositoryOwns) {
 }
 
 TEST_P(PlanApplyTest, ACustomerOwnedElsewhereIsAConflictAndLeftAlone) {
-  gw::CustomerWrite theirs;
-  theirs.owner = "gwctl:someone-else";
-  theirs.spec = {{"product", "ultimate-defense"},
-                 {"billableUsers", 1},
-                 {"domains", {{"primary", "other.example"}}},
-                 {"destinations", "mx.other.example"}};
-  ASSERT_TRUE(
-      gateway_->PutCustomer(kPartner, "acme", theirs, gw::WriteCondition::CreateOnly()).ok());
+  ASSERT_TRUE(PutForeignCustomer("acme", "other.example").ok());
   WriteCustomer("acme", 1);
   Plan plan = MakePlan();
   ASSERT_THAT(plan.changes, SizeIs(1));
@@ -297,14 +301,7 @@ TEST_P(PlanApplyTest, ACustomerOwnedElsewhereIsAConflictAndLeftAlone) {
 // domain) fails that one customer, at the line of the manifest that claims it; the rest
 // is applied.
 TEST_P(PlanApplyTest, AClaimHeldOutsideTheRepositoryFailsThatCustomerAtItsLine) {
-  gw::CustomerWrite theirs;
-  theirs.owner = "gwctl:someone-else";
-  theirs.spec = {{"product", "ultimate-defense"},
-                 {"billableUsers", 1},
-                 {"domains", {{"primary", "held.example"}}},
-                 {"destinations", "mx.held.example"}};
-  ASSERT_TRUE(
-      gateway_->PutCustomer(kPartner, "holder", theirs, gw::WriteCondition::CreateOnly()).ok());
+  ASSERT_TRUE(PutForeignCustomer("holder", "held.example").ok());
   WriteCustomer("acme", 1);
   WriteCustomer("globex", 1);
   std::string acme = Customer("acme");

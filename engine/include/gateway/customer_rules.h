@@ -63,8 +63,13 @@ struct CompiledCustomer {
 CompiledCustomer CompileCustomer(const nlohmann::json& document, const CustomerRuleOptions& options,
                                  RuleFindings& findings);
 
-// The configuration of a stored customer (whose settings passed the rules when written).
-CustomerConfig CompiledConfig(const Customer& customer);
+// A stored customer compiled again (its settings passed the rules when written, or were
+// stored before the rules existed: its findings are not asked for).
+CompiledCustomer CompileStored(const Customer& customer);
+
+// The relay sources that tell this customer apart: the hand-written ones. A named
+// service's ranges are shared by everyone using that service, so they claim nothing.
+std::vector<IpRange> RelayClaims(const CompiledCustomer& customer);
 
 // The rules for the values PartnerDefaults may set (sizes, spam report, retention), so
 // a mistake there is found even when every customer overrides it.
