@@ -51,6 +51,7 @@ class Rules {
   CompiledCustomer Compile() {
     if (!spec_.is_object()) return Finish();
     config_.product = spec_["product"].string_or("");
+    config_.address_discovery = spec_["users"]["addressDiscovery"].boolean_or(false);
     CheckDomains();
     CheckDestinations();
     CheckOutboundRelay();
@@ -674,6 +675,7 @@ nlohmann::json ToJson(const CustomerConfig& config) {
       {"product", config.product},
       {"domains", config.domains},
       {"destinations", destinations},
+      {"addressDiscovery", config.address_discovery},
       {"filteringEnabled", config.filtering_enabled},
       {"maxMessageSizeBytes", config.max_message_size_bytes},
       {"forbiddenAttachments", config.forbidden_attachments},

@@ -16,6 +16,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "gateway/endpoint.h"
 #include "http_target.h"
 
 namespace gw {
@@ -633,22 +634,10 @@ void HttpServer::Stop() {
 }
 
 Status ParseListenAddress(std::string_view listen, HttpServerOptions& options) {
-  size_t colon = listen.rfind(':');
-  if (colon == std::string_view::npos) {
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("--listen {}: expected HOST:PORT", listen));
-  }
-  std::string_view host = listen.substr(0, colon), port = listen.substr(colon + 1);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  int number = -1;
-  auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-  if (error != std::errc() || end != port.data() + port.size() || number < 0 || number > 65535) {
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("--listen {}: the port must be a number from 0 to 65535", listen));
-  }
-  options.host = std::string(host);
-  options.port = number;
+  auto endpoint = ParseEndpoint(listen, "--listen");
+  if (!endpoint.ok()) return endpoint.status();
+  options.host = endpoint->host;
+  options.port = endpoint->port;
   return Status::Ok();
 }
 

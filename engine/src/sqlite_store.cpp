@@ -115,7 +115,46 @@ class SqliteStore : public Store {
       db_->Execute("ROLLBACK");
       return s;
     }
+    if (write) ++own_commits_;
     return Status::Ok();
+  }
+
+  Result<int64_t> ChangeMark() override {
+    // data_version changes with other connections' commits only; add our own.
+    auto row = Query("PRAGMA data_version");
+    if (!row.ok()) return row.status();
+    Status status;
+    if (!(*row)->Step(status)) return status.ok() ? Status(StatusCode::kInternal, "no data_version") : status;
+    return (own_commits_ << 32) + (*row)->Int(0);
+  }
+
+  Result<std::vector<CustomerMark>> ListCustomerMarks() override {
+    auto rows = Query("SELECT partner, name, version, users_digest FROM customers");
+    if (!rows.ok()) return rows.status();
+    std::vector<CustomerMark> marks;
+    Status status;
+    while ((*rows)->Step(status)) {
+      marks.push_back({{(*rows)->Text(0), (*rows)->Text(1)}, (*rows)->Int(2), (*rows)->Text(3)});
+    }
+    if (!status.ok()) return status;
+    return marks;
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> ListRecipients(
+      const std::string& partner, const std::string& customer) override {
+    auto rows = Query(
+        "SELECT address, address FROM users WHERE partner = ?1 AND customer = ?2 AND "
+        "json_extract(record, '$.active') "
+        "UNION ALL SELECT a.alias, a.owner FROM user_aliases a JOIN users u ON u.partner = "
+        "a.partner AND u.customer = a.customer AND u.address = a.owner WHERE a.partner = ?1 AND "
+        "a.customer = ?2 AND json_extract(u.record, '$.active')",
+        partner, customer);
+    if (!rows.ok()) return rows.status();
+    std::vector<std::pair<std::string, std::string>> recipients;
+    Status status;
+    while ((*rows)->Step(status)) recipients.emplace_back((*rows)->Text(0), (*rows)->Text(1));
+    if (!status.ok()) return status;
+    return recipients;
   }
 
   Result<bool> PartnerExists(const std::string& partner) override {
@@ -479,6 +518,7 @@ class SqliteStore : public Store {
   }
 
   std::unique_ptr<sqlite::Database> db_;
+  int64_t own_commits_ = 0;  // write transactions this connection committed
   std::unordered_map<std::string_view, sqlite::Statement> statements_;
   std::unordered_set<sqlite::Statement*> used_;  // since the transaction began
 };

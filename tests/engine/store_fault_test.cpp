@@ -131,6 +131,14 @@ class FaultyStore : public gw::Store {
   Status DeleteLease(const std::string& p, const std::string& h) override {
     return Fail() ? Injected() : inner_->DeleteLease(p, h);
   }
+  Result<int64_t> ChangeMark() override { return inner_->ChangeMark(); }
+  Result<std::vector<gw::CustomerMark>> ListCustomerMarks() override {
+    return inner_->ListCustomerMarks();
+  }
+  Result<std::vector<std::pair<std::string, std::string>>> ListRecipients(
+      const std::string& p, const std::string& c) override {
+    return inner_->ListRecipients(p, c);
+  }
   Status AppendAudit(const gw::AuditEntry& e) override {
     return Fail() ? Injected() : inner_->AppendAudit(e);
   }

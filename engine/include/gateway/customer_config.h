@@ -60,6 +60,9 @@ struct CustomerConfig {
   std::string product;
   std::vector<std::string> domains;       // normalised; the primary first
   std::vector<Destination> destinations;  // lowest preference first; equal ones as written
+  // Addresses the destination accepts (250 to a probe) become users; unknown ones are
+  // probed rather than refused.
+  bool address_discovery = false;
   bool filtering_enabled = true;
   uint64_t max_message_size_bytes = 0;             // 0: none set; the gateway's own limit applies
   std::vector<std::string> forbidden_attachments;  // categories and ".ext" extensions

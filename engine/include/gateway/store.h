@@ -40,6 +40,13 @@ struct RelayClaim {
   ClaimOwner owner;
 };
 
+// What identifies one state of a customer: equal marks, equal settings and users.
+struct CustomerMark {
+  ClaimOwner customer;
+  int64_t version = 0;
+  std::string users_digest;
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -109,6 +116,15 @@ class Store {
   virtual Result<std::optional<Lease>> GetLease(const std::string& partner) = 0;
   virtual Status PutLease(const std::string& partner, const Lease& lease) = 0;
   virtual Status DeleteLease(const std::string& partner, const std::string& holder) = 0;
+
+  // For the mail data plane, which keeps a copy and re-reads only what changed.
+  // A value that differs once any writer, in this process or another, has committed.
+  virtual Result<int64_t> ChangeMark() = 0;
+  // Every customer of every partner.
+  virtual Result<std::vector<CustomerMark>> ListCustomerMarks() = 0;
+  // The customer's active users' addresses and aliases, each with its user's address.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> ListRecipients(
+      const std::string& partner, const std::string& customer) = 0;
 
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;

@@ -1,0 +1,67 @@
+// MailDirectory: what the mail path knows at one moment: the domains the gateway takes
+// mail for, every recipient address, and each customer's compiled settings. gatewayd's
+// Postfix lookups answer from one; gwctl trace builds one from a repository.
+//
+// Contract:
+// - Immutable once made, so threads share it without locks. A store change makes a new
+//   directory (mail_directory_feed.h) that reuses the customers that did not change.
+// - Lookups take addresses and domains in any case; callers need not lower-case them.
+// - A customer's recipients are its active users' addresses and aliases.
+// - A domain names at most one customer (the store's claims guarantee it; given two, the
+//   first customer listed keeps it).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "gateway/customer_config.h"
+
+namespace gw {
+
+struct MailCustomer {
+  std::string partner;
+  std::string name;
+  CustomerConfig config;
+  // Each recipient address (a user's address or alias) -> that user's address.
+  std::unordered_map<std::string, std::string> recipients;
+  // Postfix's transport answer for the customer's mail, computed once (TransportOf).
+  std::string transport;
+};
+
+// A MailCustomer with its transport answer filled in.
+std::shared_ptr<const MailCustomer> MakeMailCustomer(
+    std::string partner, std::string name, CustomerConfig config,
+    std::unordered_map<std::string, std::string> recipients);
+
+// The Postfix transport answer that delivers to `config`'s destinations in preference
+// order, one after the other: "smtp:[mail.example]:25, [203.0.113.10]:25". Without
+// destinations, a "retry:" answer that keeps the mail queued rather than bouncing it.
+std::string TransportOf(const CustomerConfig& config);
+
+class MailDirectory {
+ public:
+  MailDirectory() = default;
+  explicit MailDirectory(std::vector<std::shared_ptr<const MailCustomer>> customers);
+
+  // The customer whose primary or alias domain this is; null when the gateway does not
+  // take mail for it.
+  const MailCustomer* CustomerFor(std::string_view domain) const;
+
+  const std::vector<std::shared_ptr<const MailCustomer>>& customers() const { return customers_; }
+  size_t domain_count() const { return by_domain_.size(); }
+  size_t recipient_count() const { return recipient_count_; }
+
+ private:
+  std::vector<std::shared_ptr<const MailCustomer>> customers_;
+  std::unordered_map<std::string, const MailCustomer*> by_domain_;
+  size_t recipient_count_ = 0;
+};
+
+// Lower-cases ASCII letters (addresses and domains on the mail path are compared this way).
+std::string LowerAscii(std::string_view text);
+
+}  // namespace gw

@@ -1,0 +1,81 @@
+// PostfixLookupServers: the TCP servers Postfix asks while it moves mail, all answering
+// from a MailDirectoryFeed's current directory:
+// - socketmap (relay_domains, relay_recipient_maps, transport_maps),
+// - policy delegation (smtpd_recipient_restrictions, smtpd_end_of_data_restrictions and
+//   the relay listener's restrictions),
+// - memcache (address_verify_map): verify(8)'s probe results, where a destination's 250
+//   for a discovering customer's unknown address becomes a `discovered` user.
+// These protocols carry no authentication: listen on loopback or a private network only.
+//
+// Contract:
+// - Bad input (malformed framing, oversized requests, unknown maps, missing policy
+//   attributes) gets a protocol error or a temporary answer, is logged once, and never
+//   disturbs other connections. A client that starts a request and does not finish it
+//   within request_timeout is disconnected.
+// - Until the feed has a directory, every lookup answers "temporary failure" (Postfix
+//   then defers mail: nothing is accepted unchecked, nothing bounced).
+// Thread-safe; Stop() (or the destructor) closes every listener and connection.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gateway/endpoint.h"
+#include "gateway/mail_directory_feed.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+struct PostfixLookupOptions {
+  std::optional<Endpoint> socketmap, policy, verify;  // each served only when given
+  int threads = 2;
+  size_t max_connections = 4096;  // all servers together
+  std::chrono::milliseconds request_timeout{10'000};
+  // A connection with no request in progress is closed after this long (Postfix's own
+  // clients close theirs sooner: socketmap after 10 s, policy after 300 s).
+  std::chrono::milliseconds idle_timeout{600'000};
+  size_t verify_cache_entries = 200'000;
+  std::function<void(const std::string&)> log;  // may be empty
+  // Each address a destination accepted for a customer with address discovery that is
+  // not one of its users yet. Called on a thread of its own, one address at a time; the
+  // same address may come again.
+  std::function<void(const ClaimOwner& customer, const std::string& address)> discovered;
+};
+
+struct PostfixLookupCounters {
+  std::atomic<int64_t> connections{0};
+  std::atomic<int64_t> problems{0};  // bad input, each also logged
+  std::atomic<int64_t> timeouts{0};
+  std::atomic<int64_t> refused_connections{0};
+  std::atomic<int64_t> discovered{0};
+};
+
+class PostfixLookupServers {
+ public:
+  // Binds every listener given (failing, with nothing left running, if one cannot be
+  // bound) and starts serving.
+  static Result<std::unique_ptr<PostfixLookupServers>> Start(const MailDirectoryFeed& feed,
+                                                             PostfixLookupOptions options);
+  ~PostfixLookupServers();
+  void Stop();
+
+  // Where each listener is bound (the kernel's port when 0 was asked for).
+  std::optional<Endpoint> socketmap() const;
+  std::optional<Endpoint> policy() const;
+  std::optional<Endpoint> verify() const;
+  const PostfixLookupCounters& counters() const;
+
+  PostfixLookupServers(const PostfixLookupServers&) = delete;
+  PostfixLookupServers& operator=(const PostfixLookupServers&) = delete;
+
+ private:
+  struct Impl;
+  explicit PostfixLookupServers(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace gw

@@ -1,0 +1,54 @@
+#include "gateway/mail_directory.h"
+
+#include <fmt/format.h>
+
+namespace gw {
+
+std::string LowerAscii(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+std::string TransportOf(const CustomerConfig& config) {
+  if (config.destinations.empty()) return "retry:4.3.5 no destination is configured";
+  std::string answer = "smtp:";
+  for (size_t i = 0; i < config.destinations.size(); ++i) {
+    const Destination& d = config.destinations[i];
+    // [brackets]: deliver to this host, no MX lookup; Postfix wants IPv6 as [ipv6:...].
+    bool v6 = d.host.find(':') != std::string::npos;
+    answer += fmt::format("{}[{}{}]:{}", i ? ", " : "", v6 ? "ipv6:" : "", d.host, d.port);
+  }
+  return answer;
+}
+
+std::shared_ptr<const MailCustomer> MakeMailCustomer(
+    std::string partner, std::string name, CustomerConfig config,
+    std::unordered_map<std::string, std::string> recipients) {
+  auto customer = std::make_shared<MailCustomer>();
+  customer->partner = std::move(partner);
+  customer->name = std::move(name);
+  customer->transport = TransportOf(config);
+  customer->config = std::move(config);
+  customer->recipients = std::move(recipients);
+  return customer;
+}
+
+MailDirectory::MailDirectory(std::vector<std::shared_ptr<const MailCustomer>> customers)
+    : customers_(std::move(customers)) {
+  for (const auto& customer : customers_) {
+    recipient_count_ += customer->recipients.size();
+    for (const auto& domain : customer->config.domains) {
+      by_domain_.emplace(domain, customer.get());
+    }
+  }
+}
+
+const MailCustomer* MailDirectory::CustomerFor(std::string_view domain) const {
+  auto it = by_domain_.find(LowerAscii(domain));
+  return it == by_domain_.end() ? nullptr : it->second;
+}
+
+}  // namespace gw

@@ -1,0 +1,311 @@
+#include "gateway/postfix_lookups.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <boost/asio.hpp>
+
+#include "postfix_protocols.h"
+
+namespace gw {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+struct Shared {
+  PostfixLookupOptions options;
+  PostfixLookupCounters counters;
+  std::atomic<size_t> open_connections{0};
+
+  void Log(const std::string& message) const {
+    if (options.log) options.log(message);
+  }
+};
+
+// One client connection: reads, lets the protocol answer, writes, until either side
+// closes, the protocol gives up, or a timeout passes.
+class Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  Connection(tcp::socket socket, std::unique_ptr<postfix::Protocol> protocol, Shared& shared,
+             std::string server)
+      : socket_(std::move(socket)),
+        timer_(socket_.get_executor()),
+        protocol_(std::move(protocol)),
+        shared_(shared),
+        server_(std::move(server)) {
+    ++shared_.open_connections;
+  }
+  ~Connection() { --shared_.open_connections; }
+
+  void Start() { Read(); }
+
+ private:
+  void Read() {
+    // The clock runs from a request's first byte, so trickling bytes buys no time.
+    auto deadline = input_.empty() ? Clock::now() + shared_.options.idle_timeout
+                                   : request_started_ + shared_.options.request_timeout;
+    timer_.expires_at(deadline);
+    timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (!self->input_.empty()) {
+        ++self->shared_.counters.timeouts;
+        self->shared_.Log(fmt::format("{}: a client did not finish its request in {} ms; closing it",
+                                      self->server_,
+                                      self->shared_.options.request_timeout.count()));
+      }
+      boost::system::error_code ignored;
+      self->socket_.close(ignored);
+    });
+    socket_.async_read_some(
+        asio::buffer(buffer_),
+        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+          self->timer_.cancel();
+          if (ec) return;
+          if (self->input_.empty()) self->request_started_ = Clock::now();
+          self->input_.append(self->buffer_.data(), n);
+          bool keep = self->protocol_->Consume(self->input_, self->output_);
+          if (self->input_.empty()) self->request_started_ = Clock::now();
+          self->Write(keep);
+        });
+  }
+
+  void Write(bool keep) {
+    if (output_.empty()) {
+      if (keep) Read();
+      return;
+    }
+    sending_.swap(output_);
+    output_.clear();
+    asio::async_write(socket_, asio::buffer(sending_),
+                      [self = shared_from_this(), keep](boost::system::error_code ec, size_t) {
+                        self->sending_.clear();
+                        if (ec) return;
+                        if (keep) {
+                          self->Read();
+                        } else {
+                          boost::system::error_code ignored;
+                          self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+                          self->socket_.close(ignored);
+                        }
+                      });
+  }
+
+  tcp::socket socket_;
+  asio::steady_timer timer_;
+  std::unique_ptr<postfix::Protocol> protocol_;
+  Shared& shared_;
+  std::string server_;
+  std::array<char, 16 * 1024> buffer_{};
+  std::string input_, output_, sending_;
+  Clock::time_point request_started_ = Clock::now();
+};
+
+class Listener {
+ public:
+  using Factory = std::function<std::unique_ptr<postfix::Protocol>()>;
+
+  Listener(asio::io_context& io, Shared& shared, std::string name, Factory factory)
+      : io_(io), acceptor_(io), shared_(shared), name_(std::move(name)), factory_(std::move(factory)) {}
+
+  Status Bind(const Endpoint& endpoint) {
+    boost::system::error_code ec;
+    auto address = asio::ip::make_address(endpoint.host, ec);
+    if (ec) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("--{} {}: the host must be an IP address", name_,
+                                endpoint.ToString()));
+    }
+    tcp::endpoint at(address, static_cast<unsigned short>(endpoint.port));
+    acceptor_.open(at.protocol(), ec);
+    if (!ec) acceptor_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(at, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status(StatusCode::kUnavailable, fmt::format("--{} {}: cannot listen: {}", name_,
+                                                          endpoint.ToString(), ec.message()));
+    }
+    bound_ = Endpoint{endpoint.host, acceptor_.local_endpoint().port()};
+    return Status::Ok();
+  }
+
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
+                                                          tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        if (shared_.open_connections >= shared_.options.max_connections) {
+          if (shared_.counters.refused_connections++ % 1000 == 0) {
+            shared_.Log(fmt::format("{}: {} connections are open; refusing more", name_,
+                                    shared_.options.max_connections));
+          }
+          boost::system::error_code ignored;
+          socket.close(ignored);
+        } else {
+          ++shared_.counters.connections;
+          std::make_shared<Connection>(std::move(socket), factory_(), shared_, name_)->Start();
+        }
+      }
+      Accept();
+    });
+  }
+
+  void Close() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+  const Endpoint& bound() const { return bound_; }
+
+ private:
+  asio::io_context& io_;
+  tcp::acceptor acceptor_;
+  Shared& shared_;
+  std::string name_;
+  Factory factory_;
+  Endpoint bound_;
+};
+
+// Hands discovered addresses to the callback on one thread of its own, so a slow store
+// write never holds up an I/O thread. Bounded; repeats of a queued address are dropped.
+class DiscoveryQueue {
+ public:
+  explicit DiscoveryQueue(Shared& shared) : shared_(shared) {
+    worker_ = std::thread([this] { Run(); });
+  }
+  ~DiscoveryQueue() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    worker_.join();
+  }
+
+  void Push(const MailCustomer& customer, const std::string& address) {
+    std::lock_guard lock(mutex_);
+    if (queue_.size() >= 10'000 || !queued_.insert(address).second) return;
+    queue_.push_back({{customer.partner, customer.name}, address});
+    wake_.notify_one();
+  }
+
+ private:
+  struct Item {
+    ClaimOwner customer;
+    std::string address;
+  };
+
+  void Run() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (stopping_) return;
+      Item item = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      shared_.options.discovered(item.customer, item.address);
+      ++shared_.counters.discovered;
+      lock.lock();
+      queued_.erase(item.address);
+    }
+  }
+
+  Shared& shared_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Item> queue_;
+  std::set<std::string> queued_;
+  bool stopping_ = false;
+  std::thread worker_;
+};
+
+}  // namespace
+
+struct PostfixLookupServers::Impl {
+  Shared shared;
+  asio::io_context io;
+  std::unique_ptr<postfix::VerifyCache> verify_cache;
+  std::unique_ptr<DiscoveryQueue> discovery;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::optional<Endpoint> socketmap, policy, verify;
+  std::vector<std::thread> threads;
+  bool stopped = false;
+};
+
+PostfixLookupServers::PostfixLookupServers(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+PostfixLookupServers::~PostfixLookupServers() { Stop(); }
+
+void PostfixLookupServers::Stop() {
+  if (impl_->stopped) return;
+  impl_->stopped = true;
+  asio::post(impl_->io, [impl = impl_.get()] {
+    for (auto& listener : impl->listeners) listener->Close();
+  });
+  impl_->io.stop();
+  for (auto& thread : impl_->threads) thread.join();
+  impl_->discovery.reset();
+}
+
+Result<std::unique_ptr<PostfixLookupServers>> PostfixLookupServers::Start(
+    const MailDirectoryFeed& feed, PostfixLookupOptions options) {
+  auto impl = std::make_unique<Impl>();
+  Impl* raw = impl.get();
+  raw->shared.options = std::move(options);
+  Shared& shared = raw->shared;
+  postfix::DirectoryGetter directory = [&feed] { return feed.current(); };
+  postfix::ProblemLog problem = [&shared](const std::string& message) {
+    ++shared.counters.problems;
+    shared.Log(message);
+  };
+  raw->verify_cache = std::make_unique<postfix::VerifyCache>(shared.options.verify_cache_entries);
+  if (shared.options.discovered) raw->discovery = std::make_unique<DiscoveryQueue>(shared);
+
+  auto add = [&](const std::optional<Endpoint>& at, const char* name, Listener::Factory factory,
+                 std::optional<Endpoint>& bound) -> Status {
+    if (!at) return Status::Ok();
+    auto listener = std::make_unique<Listener>(raw->io, shared, name, std::move(factory));
+    if (Status s = listener->Bind(*at); !s.ok()) return s;
+    bound = listener->bound();
+    raw->listeners.push_back(std::move(listener));
+    return Status::Ok();
+  };
+  Status status = add(shared.options.socketmap, "socketmap",
+                      [=] { return postfix::MakeSocketmap(directory, problem); }, raw->socketmap);
+  if (status.ok()) {
+    status = add(shared.options.policy, "policy",
+                 [=] { return postfix::MakePolicy(directory, problem); }, raw->policy);
+  }
+  if (status.ok()) {
+    postfix::DiscoveredAddress discovered = [raw](const MailCustomer& customer,
+                                                  const std::string& address) {
+      if (raw->discovery) raw->discovery->Push(customer, address);
+    };
+    status = add(shared.options.verify, "verify",
+                 [=] {
+                   return postfix::MakeVerifyMemcache(*raw->verify_cache, directory, discovered,
+                                                      problem);
+                 },
+                 raw->verify);
+  }
+  if (!status.ok()) return status;
+  for (auto& listener : raw->listeners) listener->Accept();
+  int threads = std::max(1, shared.options.threads);
+  for (int i = 0; i < threads; ++i) raw->threads.emplace_back([raw] { raw->io.run(); });
+  return std::unique_ptr<PostfixLookupServers>(new PostfixLookupServers(std::move(impl)));
+}
+
+std::optional<Endpoint> PostfixLookupServers::socketmap() const { return impl_->socketmap; }
+std::optional<Endpoint> PostfixLookupServers::policy() const { return impl_->policy; }
+std::optional<Endpoint> PostfixLookupServers::verify() const { return impl_->verify; }
+const PostfixLookupCounters& PostfixLookupServers::counters() const {
+  return impl_->shared.counters;
+}
+
+}  // namespace gw

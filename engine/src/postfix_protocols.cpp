@@ -1,0 +1,378 @@
+#include "postfix_protocols.h"
+
+#include <charconv>
+#include <map>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gateway/mail_policy.h"
+
+namespace gw::postfix {
+namespace {
+
+// Longest socketmap request: a map name and an address (at most 254 bytes) fit easily.
+constexpr size_t kMaxSocketmapRequest = 4096;
+// Longest memcache command line (keys are at most 250 bytes).
+constexpr size_t kMaxMemcacheLine = 1024;
+
+std::optional<uint64_t> ParseNumber(std::string_view text) {
+  uint64_t value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::string_view DomainOf(std::string_view address) {
+  size_t at = address.rfind('@');
+  return at == std::string_view::npos ? address : address.substr(at + 1);
+}
+
+// Printable for a log line: control bytes escaped, long text cut.
+std::string Quote(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 120)) {
+    auto byte = static_cast<unsigned char>(c);
+    out += byte < 0x20 || byte >= 0x7f ? fmt::format("\\x{:02x}", byte) : std::string(1, c);
+  }
+  return text.size() > 120 ? out + "..." : out;
+}
+
+class Socketmap : public Protocol {
+ public:
+  Socketmap(DirectoryGetter directory, ProblemLog log)
+      : directory_(std::move(directory)), log_(std::move(log)) {}
+
+  bool Consume(std::string& input, std::string& output) override {
+    size_t pos = 0;
+    bool open = true;
+    while (pos < input.size()) {
+      size_t digits = pos;
+      while (digits < input.size() && digits - pos < 6 && input[digits] >= '0' &&
+             input[digits] <= '9') {
+        ++digits;
+      }
+      if (digits == input.size()) break;  // the length is still arriving
+      auto length = ParseNumber(std::string_view(input).substr(pos, digits - pos));
+      if (input[digits] != ':' || !length) {
+        open = Fail(output, "malformed netstring", input.substr(pos, 40));
+        break;
+      }
+      if (*length > kMaxSocketmapRequest) {
+        open = Fail(output, fmt::format("request of {} bytes is too large", *length), "");
+        break;
+      }
+      size_t end = digits + 1 + *length;
+      if (end >= input.size()) break;  // the rest is still arriving
+      if (input[end] != ',') {
+        open = Fail(output, "malformed netstring", input.substr(pos, 40));
+        break;
+      }
+      Reply(output, Answer(std::string_view(input).substr(digits + 1, *length)));
+      pos = end + 1;
+    }
+    if (!open) {
+      input.clear();
+      return false;
+    }
+    input.erase(0, pos);
+    return true;
+  }
+
+ private:
+  static void Reply(std::string& output, const std::string& answer) {
+    output += fmt::format("{}:{},", answer.size(), answer);
+  }
+
+  bool Fail(std::string& output, const std::string& problem, const std::string& sample) {
+    log_(fmt::format("socketmap: {}{}; closing the connection", problem,
+                     sample.empty() ? "" : " (" + Quote(sample) + ")"));
+    Reply(output, "TEMP " + problem);
+    return false;
+  }
+
+  std::string Answer(std::string_view request) {
+    size_t space = request.find(' ');
+    if (space == std::string_view::npos) {
+      log_(fmt::format("socketmap: request without a key ({})", Quote(request)));
+      return "PERM request without a key";
+    }
+    std::string_view map = request.substr(0, space);
+    std::string_view key = request.substr(space + 1);
+    auto directory = directory_();
+    if (!directory) return "TEMP the gateway has not loaded its configuration yet";
+    if (map == "domains") {
+      const MailCustomer* customer = directory->CustomerFor(key);
+      return customer ? "OK " + customer->partner + "/" + customer->name : "NOTFOUND ";
+    }
+    if (map == "recipients") {
+      RecipientLookup found = FindRecipient(*directory, key);
+      if (!found.customer) return "NOTFOUND ";
+      if (!found.user.empty()) return "OK " + found.user;
+      // Unknown addresses of a discovering customer go on to the policy, which probes them.
+      return found.customer->config.address_discovery ? "OK discovery" : "NOTFOUND ";
+    }
+    if (map == "transport") {
+      const MailCustomer* customer = directory->CustomerFor(DomainOf(key));
+      return customer ? "OK " + customer->transport : "NOTFOUND ";
+    }
+    log_(fmt::format("socketmap: unknown map '{}'", Quote(map)));
+    return fmt::format("PERM unknown map '{}' (maps: domains, recipients, transport)", Quote(map));
+  }
+
+  DirectoryGetter directory_;
+  ProblemLog log_;
+};
+
+class Policy : public Protocol {
+ public:
+  Policy(DirectoryGetter directory, ProblemLog log)
+      : directory_(std::move(directory)), log_(std::move(log)) {}
+
+  bool Consume(std::string& input, std::string& output) override {
+    size_t pos = 0;
+    while (true) {
+      size_t end = input.find("\n\n", pos);
+      if (end == std::string::npos) {
+        if (input.size() - pos > kMaxRequestBytes) {
+          log_(fmt::format("policy: request over {} bytes; closing the connection",
+                           kMaxRequestBytes));
+          output += "action=451 4.3.5 policy request too large\n\n";
+          input.clear();
+          return false;
+        }
+        break;
+      }
+      std::map<std::string, std::string, std::less<>> attributes;
+      std::string_view block = std::string_view(input).substr(pos, end - pos);
+      while (!block.empty()) {
+        size_t eol = block.find('\n');
+        std::string_view line = block.substr(0, eol);
+        block = eol == std::string_view::npos ? std::string_view() : block.substr(eol + 1);
+        size_t equals = line.find('=');
+        if (equals != std::string_view::npos) {
+          attributes.insert_or_assign(std::string(line.substr(0, equals)),
+                                      std::string(line.substr(equals + 1)));
+        }
+      }
+      output += "action=" + Decide(attributes) + "\n\n";
+      pos = end + 2;
+    }
+    input.erase(0, pos);
+    return true;
+  }
+
+ private:
+  using Attributes = std::map<std::string, std::string, std::less<>>;
+
+  static std::string Get(const Attributes& attributes, std::string_view name) {
+    auto it = attributes.find(name);
+    return it == attributes.end() ? "" : it->second;
+  }
+
+  std::string Incomplete(const std::string& problem) {
+    log_("policy: " + problem);
+    return "451 4.3.5 incomplete policy request";
+  }
+
+  std::string Decide(const Attributes& attributes) {
+    if (Get(attributes, "request") != "smtpd_access_policy") {
+      return Incomplete("a request without request=smtpd_access_policy");
+    }
+    std::string state = Get(attributes, "protocol_state");
+    if (state.empty()) return Incomplete("a request without protocol_state");
+    auto directory = directory_();
+    if (!directory) return "451 4.3.0 the gateway has not loaded its configuration yet";
+    Envelope envelope{Get(attributes, "sender"), Get(attributes, "recipient"), 0,
+                      Get(attributes, "client_address")};
+    auto size = ParseNumber(Get(attributes, "size"));
+    if (state == "RCPT" || state == "END-OF-MESSAGE") {
+      if (!size) return Incomplete(fmt::format("{} without a numeric size", state));
+      envelope.size = *size;
+    }
+    std::string instance = Get(attributes, "instance");
+    if (Get(attributes, "policy_context") == "outbound") {
+      if (state != "RCPT") return "DUNNO";
+      if (envelope.recipient.empty()) return Incomplete("RCPT without a recipient");
+      Verdict verdict = DecideRelay(*directory, envelope);
+      return verdict.accepted() ? "OK" : verdict.reply;
+    }
+    if (state == "RCPT") {
+      if (envelope.recipient.empty()) return Incomplete("RCPT without a recipient");
+      Verdict verdict = DecideRecipient(*directory, envelope);
+      if (verdict.action != Verdict::Action::kAccept && verdict.action != Verdict::Action::kProbe) {
+        return verdict.reply;
+      }
+      // One customer per transaction, so the end-of-data rules (and the milters') are
+      // that customer's; clients send the other recipients again in a new transaction.
+      std::string owner = verdict.customer->partner + "/" + verdict.customer->name;
+      if (instance != instance_) {
+        instance_ = instance;
+        instance_customer_ = owner;
+        instance_domain_ = verdict.customer->config.domains.front();
+      } else if (owner != instance_customer_) {
+        return fmt::format("452 4.5.3 <{}>: send mail for this domain in a separate transaction",
+                           envelope.recipient);
+      }
+      return verdict.action == Verdict::Action::kProbe ? kDiscoveryClass : "DUNNO";
+    }
+    if (state == "END-OF-MESSAGE") {
+      const MailCustomer* customer = nullptr;
+      if (!envelope.recipient.empty()) {
+        customer = FindRecipient(*directory, envelope.recipient).customer;
+      } else if (!instance.empty() && instance == instance_) {
+        customer = directory->CustomerFor(instance_domain_);
+      }
+      if (!customer) return "451 4.3.0 the recipients of this message are not known; try again";
+      Verdict verdict = DecideSize(*customer, envelope.size);
+      return verdict.accepted() ? "DUNNO" : verdict.reply;
+    }
+    return "DUNNO";
+  }
+
+  DirectoryGetter directory_;
+  ProblemLog log_;
+  // The transaction in progress on this connection (one smtpd process, one at a time).
+  std::string instance_, instance_customer_, instance_domain_;
+};
+
+class VerifyMemcache : public Protocol {
+ public:
+  VerifyMemcache(VerifyCache& cache, DirectoryGetter directory, DiscoveredAddress discovered,
+                 ProblemLog log)
+      : cache_(cache),
+        directory_(std::move(directory)),
+        discovered_(std::move(discovered)),
+        log_(std::move(log)) {}
+
+  bool Consume(std::string& input, std::string& output) override {
+    size_t pos = 0;
+    bool open = true;
+    while (open) {
+      size_t eol = input.find('\n', pos);
+      if (eol == std::string::npos) {
+        if (input.size() - pos > kMaxMemcacheLine) open = Fail(output, "command line too long");
+        break;
+      }
+      std::string_view line = std::string_view(input).substr(pos, eol - pos);
+      if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+      std::vector<std::string_view> words;
+      for (size_t start = 0; start < line.size();) {
+        size_t space = line.find(' ', start);
+        if (space == std::string_view::npos) space = line.size();
+        if (space > start) words.push_back(line.substr(start, space - start));
+        start = space + 1;
+      }
+      size_t next = eol + 1;
+      if (words.empty()) {
+        output += "ERROR\r\n";
+      } else if (words[0] == "get" || words[0] == "gets") {
+        for (size_t i = 1; i < words.size(); ++i) {
+          std::string value;
+          if (cache_.Get(std::string(words[i]), value)) {
+            output += fmt::format("VALUE {} 0 {}\r\n{}\r\n", words[i], value.size(), value);
+          }
+        }
+        output += "END\r\n";
+      } else if (words[0] == "set" && (words.size() == 5 || words.size() == 6)) {
+        auto bytes = ParseNumber(words[4]);
+        if (!bytes || *bytes > kMaxRequestBytes) {
+          open = Fail(output, "set with a bad or too large byte count");
+          break;
+        }
+        if (input.size() < next + *bytes + 2) break;  // the value is still arriving
+        if (input.compare(next + *bytes, 2, "\r\n") != 0) {
+          open = Fail(output, "set value not followed by CRLF");
+          break;
+        }
+        std::string key(words[1]);
+        std::string value = input.substr(next, *bytes);
+        next += *bytes + 2;
+        Learn(key, value);
+        cache_.Set(key, std::move(value));
+        if (words.size() == 5) output += "STORED\r\n";
+      } else if (words[0] == "delete" && (words.size() == 2 || words.size() == 3)) {
+        bool deleted = cache_.Delete(std::string(words[1]));
+        if (words.size() == 2) output += deleted ? "DELETED\r\n" : "NOT_FOUND\r\n";
+      } else if (words[0] == "quit") {
+        open = false;
+      } else {
+        log_(fmt::format("verify memcache: unknown command ({})", Quote(line)));
+        output += "ERROR\r\n";
+      }
+      pos = next;
+    }
+    if (!open) {
+      input.clear();
+      return false;
+    }
+    input.erase(0, pos);
+    return true;
+  }
+
+ private:
+  bool Fail(std::string& output, const std::string& problem) {
+    log_(fmt::format("verify memcache: {}; closing the connection", problem));
+    output += "CLIENT_ERROR " + problem + "\r\n";
+    return false;
+  }
+
+  // verify(8) stores "status:probed:updated:text" under "verify:ADDRESS"; status 0 is
+  // "deliverable": the destination answered 250.
+  void Learn(const std::string& key, const std::string& value) {
+    constexpr std::string_view kPrefix = "verify:";
+    if (key.compare(0, kPrefix.size(), kPrefix) != 0 || value.compare(0, 2, "0:") != 0) return;
+    std::string address = LowerAscii(std::string_view(key).substr(kPrefix.size()));
+    auto directory = directory_();
+    if (!directory) return;
+    RecipientLookup found = FindRecipient(*directory, address);
+    if (found.customer && found.user.empty() && found.customer->config.address_discovery) {
+      discovered_(*found.customer, address);
+    }
+  }
+
+  VerifyCache& cache_;
+  DirectoryGetter directory_;
+  DiscoveredAddress discovered_;
+  ProblemLog log_;
+};
+
+}  // namespace
+
+void VerifyCache::Set(const std::string& key, std::string value) {
+  std::lock_guard lock(mutex_);
+  if (entries_.size() >= capacity_ && !entries_.count(key)) entries_.erase(entries_.begin());
+  entries_.insert_or_assign(key, std::move(value));
+}
+
+bool VerifyCache::Get(const std::string& key, std::string& value) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(key);
+  if (it == entries_.end()) return false;
+  value = it->second;
+  return true;
+}
+
+bool VerifyCache::Delete(const std::string& key) {
+  std::lock_guard lock(mutex_);
+  return entries_.erase(key) > 0;
+}
+
+std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory, ProblemLog log) {
+  return std::make_unique<Socketmap>(std::move(directory), std::move(log));
+}
+
+std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log) {
+  return std::make_unique<Policy>(std::move(directory), std::move(log));
+}
+
+std::unique_ptr<Protocol> MakeVerifyMemcache(VerifyCache& cache, DirectoryGetter directory,
+                                             DiscoveredAddress discovered, ProblemLog log) {
+  return std::make_unique<VerifyMemcache>(cache, std::move(directory), std::move(discovered),
+                                          std::move(log));
+}
+
+}  // namespace gw::postfix

@@ -1,0 +1,69 @@
+// The three conversations Postfix holds with gatewayd, as byte-in/byte-out state machines
+// without sockets, so they can be tested and fuzzed alone (postfix_lookups.cpp carries
+// them over TCP):
+// - socketmap (socketmap_table(5)): netstring "NAME KEY" -> "OK value" | "NOTFOUND " |
+//   "TEMP reason" | "PERM reason"; maps `domains`, `recipients`, `transport`.
+// - policy delegation (SMTPD_POLICY_README): "name=value" lines and an empty line ->
+//   "action=..." and an empty line.
+// - memcache text protocol (get/set/delete), as Postfix's verify(8) uses it to keep
+//   address probe results in gatewayd (address_verify_map = memcache:...).
+//
+// Contract of Consume: takes whole requests from the front of `input` (a partial request
+// stays there for the next call), appends the replies to `output`, and returns false
+// when the connection must close once `output` is written (a request that cannot be
+// framed, or is larger than the limit). Never throws; any bytes are safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "gateway/mail_directory.h"
+
+namespace gw::postfix {
+
+using DirectoryGetter = std::function<std::shared_ptr<const MailDirectory>()>;
+using ProblemLog = std::function<void(const std::string&)>;
+
+// The restriction class (main.cf smtpd_restriction_classes) the policy names for an
+// address to probe: it holds reject_unverified_recipient.
+inline constexpr const char* kDiscoveryClass = "gw_discover";
+
+// Requests larger than this are refused and the connection closed.
+inline constexpr size_t kMaxRequestBytes = 64 * 1024;
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  virtual bool Consume(std::string& input, std::string& output) = 0;
+};
+
+std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory, ProblemLog log);
+std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log);
+
+// verify(8)'s results, shared by every memcache connection. Bounded: past `capacity`
+// entries an arbitrary one is forgotten (verify then probes that address again).
+class VerifyCache {
+ public:
+  explicit VerifyCache(size_t capacity) : capacity_(capacity) {}
+  void Set(const std::string& key, std::string value);
+  bool Get(const std::string& key, std::string& value) const;
+  bool Delete(const std::string& key);
+
+ private:
+  size_t capacity_;
+  mutable std::mutex mutex_;
+  std::unordered_map<std::string, std::string> entries_;
+};
+
+// Called with each address a destination accepted for a probe (status 0) that is not a
+// user yet of a customer with address discovery.
+using DiscoveredAddress = std::function<void(const MailCustomer&, const std::string& address)>;
+
+std::unique_ptr<Protocol> MakeVerifyMemcache(VerifyCache& cache, DirectoryGetter directory,
+                                             DiscoveredAddress discovered, ProblemLog log);
+
+}  // namespace gw::postfix
