@@ -159,9 +159,7 @@ class Rules {
               fmt::format("destination {}:{} is listed twice", destination.host, destination.port));
         continue;
       }
-      if ((!options_.gateway_host.empty() && destination.host == options_.gateway_host) ||
-          destination.host == "127.0.0.1" || destination.host == "::1" ||
-          destination.host == "localhost") {
+      if (IsGatewayItself(destination)) {
         Error(
             at, "destination-self",
             fmt::format("destination {} is the gateway itself; mail would loop", destination.host));
@@ -178,6 +176,24 @@ class Rules {
             "filtering is enabled but no destinations are set: the gateway would have nowhere to "
             "deliver mail");
     }
+  }
+
+  bool IsGatewayItself(const Destination& destination) const {
+    const auto& hosts = options_.gateway_hosts;
+    if (std::find(hosts.begin(), hosts.end(), destination.host) != hosts.end()) return true;
+    bool loopback = destination.host == "localhost";
+    if (auto address = IpRange::Parse(destination.host); address.ok()) {
+      static const IpRange kLoopback4 = *IpRange::Parse("127.0.0.0/8");
+      static const IpRange kLoopback6 = *IpRange::Parse("::1");
+      loopback = kLoopback4.Contains(*address) || kLoopback6.Contains(*address);
+    }
+    if (options_.gateway_smtp.empty()) return loopback && destination.port == 25;
+    return std::any_of(options_.gateway_smtp.begin(), options_.gateway_smtp.end(),
+                       [&](const Endpoint& smtp) {
+                         bool wildcard = smtp.host == "0.0.0.0" || smtp.host == "::";
+                         return smtp.port == destination.port &&
+                                (smtp.host == destination.host || (wildcard && loopback));
+                       });
   }
 
   // Rule 5 (this customer's part; overlaps with other customers are CheckClaims').

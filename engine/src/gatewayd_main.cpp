@@ -1,5 +1,6 @@
-// gatewayd: the gateway engine as a server. main only wires the store, the tokens and
-// the admin API together, and turns signals into stop (SIGTERM/SIGINT) and reload (SIGHUP).
+// gatewayd: the gateway engine as a server. main only wires the store, the tokens, the
+// admin API and the mail lookups together, and turns signals into stop (SIGTERM/SIGINT)
+// and reload (SIGHUP). `gatewayd postfix-config` writes the Postfix instance that asks it.
 #include <signal.h>
 
 #include <cstdio>
@@ -7,11 +8,16 @@
 #include <iostream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
 #include "gateway/admin_server.h"
+#include "gateway/endpoint.h"
+#include "gateway/mail_directory_feed.h"
+#include "gateway/postfix_config.h"
+#include "gateway/postfix_lookups.h"
 #include "gateway/service.h"
 #include "gateway/tokens.h"
 
@@ -21,8 +27,87 @@ void Log(const std::string& message) {
   std::fprintf(stderr, "gatewayd: %s\n", message.c_str());
 }
 
+struct MailFlags {
+  std::string socketmap, policy, verify;
+  int threads = 2;
+};
+
+// The lookup servers Postfix asks, over a store connection of their own; discovered
+// addresses are written through the service like any other users.
+gw::Result<std::pair<std::unique_ptr<gw::MailDirectoryFeed>,
+                     std::unique_ptr<gw::PostfixLookupServers>>>
+StartMailLookups(const MailFlags& flags, const std::string& store_path,
+                 const gw::ServiceOptions& store, gw::Service& service) {
+  gw::PostfixLookupOptions options;
+  options.threads = flags.threads;
+  for (auto [flag, text, target] :
+       {std::tuple{"--socketmap", &flags.socketmap, &options.socketmap},
+        std::tuple{"--policy", &flags.policy, &options.policy},
+        std::tuple{"--verify", &flags.verify, &options.verify}}) {
+    if (text->empty()) continue;
+    auto endpoint = gw::ParseEndpoint(*text, flag);
+    if (!endpoint.ok()) return endpoint.status();
+    *target = *endpoint;
+  }
+  auto reader = gw::OpenSqliteStore(store_path, {store.busy_timeout_ms});
+  if (!reader.ok()) return reader.status();
+  auto feed = gw::MailDirectoryFeed::Start(std::move(*reader), {std::chrono::milliseconds(250), Log});
+  if (!feed.ok()) return feed.status();
+  options.log = Log;
+  options.discovered = [&service](const gw::ClaimOwner& owner, const std::string& address) {
+    gw::User user;
+    user.address = address;
+    user.source = "discovered";
+    auto added = service.BatchUsers({"gatewayd:discovery", true, ""}, owner.partner,
+                                    owner.customer, {{user}, {}});
+    Log(added.ok() ? fmt::format("discovered {} (customer {}/{})", address, owner.partner,
+                                 owner.customer)
+                   : fmt::format("discovered {} but could not add it: {}", address,
+                                 added.status().message()));
+  };
+  auto servers = gw::PostfixLookupServers::Start(**feed, std::move(options));
+  if (!servers.ok()) return servers.status();
+  const auto& directory = *(*feed)->current();
+  Log(fmt::format("mail directory: {} customers, {} domains, {} addresses",
+                  directory.customers().size(), directory.domain_count(),
+                  directory.recipient_count()));
+  for (auto [name, bound] : {std::pair{"socketmap", (*servers)->socketmap()},
+                             std::pair{"policy", (*servers)->policy()},
+                             std::pair{"verify", (*servers)->verify()}}) {
+    if (bound) Log(fmt::format("{} on {}", name, bound->ToString()));
+  }
+  return std::make_pair(std::move(*feed), std::move(*servers));
+}
+
+int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& smtp,
+                       const std::string& relay_smtp, const std::string& smarthost,
+                       const MailFlags& lookups) {
+  auto parse = [](const std::string& text, const char* flag, gw::Endpoint& out) {
+    auto endpoint = gw::ParseEndpoint(text, flag);
+    if (!endpoint.ok()) {
+      Log(endpoint.status().message());
+      return false;
+    }
+    out = *endpoint;
+    return true;
+  };
+  if (!parse(smtp, "--smtp", options.smtp) || !parse(lookups.socketmap, "--socketmap", options.socketmap) ||
+      !parse(lookups.policy, "--policy", options.policy) || !parse(lookups.verify, "--verify", options.verify)) {
+    return 2;
+  }
+  if (!relay_smtp.empty() && !parse(relay_smtp, "--relay-smtp", options.relay_smtp.emplace())) return 2;
+  if (!smarthost.empty() && !parse(smarthost, "--smarthost", options.smarthost.emplace())) return 2;
+  if (gw::Status written = gw::WritePostfixInstance(options); !written.ok()) {
+    Log(written.message());
+    return written.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cout << fmt::format("wrote a Postfix instance in {0}\nstart it with: postfix -c {0}/etc start\n",
+                           std::filesystem::absolute(options.dir).string());
+  return 0;
+}
+
 int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
-          const gw::ServiceOptions& store, gw::AdminServerOptions options) {
+          const gw::ServiceOptions& store, gw::AdminServerOptions options, const MailFlags& mail) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
     Log(parsed.message());
     return 2;
@@ -50,6 +135,16 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
     return 1;
   }
   Log(fmt::format("loaded {} token(s) from {}", (*tokens)->size(), tokens_path));
+  std::unique_ptr<gw::MailDirectoryFeed> feed;
+  std::unique_ptr<gw::PostfixLookupServers> lookups;
+  if (!mail.socketmap.empty() || !mail.policy.empty() || !mail.verify.empty()) {
+    auto started = StartMailLookups(mail, store_path, store, **service);
+    if (!started.ok()) {
+      Log(started.status().message());
+      return started.status().code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    std::tie(feed, lookups) = std::move(*started);
+  }
   auto server = gw::AdminServer::Bind(**service, **tokens, options);
   if (!server.ok()) {
     Log(server.status().message());
@@ -69,6 +164,7 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
       Log(fmt::format("{}: finishing requests in flight, then stopping",
                       signal == SIGTERM ? "SIGTERM" : "SIGINT"));
       (*server)->Stop();
+      if (lookups) lookups->Stop();
       return;
     }
   });
@@ -130,9 +226,25 @@ int main(int argc, char** argv) {
                  "request is answered 503 with Retry-After")
       ->capture_default_str()
       ->check(CLI::Range(1, 600'000));
-  app.add_option("--hostname", store.gateway_host,
-                 "The gateway's own host name, as customers' MX records name it: a destination "
-                 "naming it is refused (mail would loop)");
+  app.add_option("--hostname", store.gateway_hosts,
+                 "The gateway's own host name, as customers' MX records name it (repeatable): a "
+                 "destination naming it is refused (mail would loop)");
+  std::vector<std::string> smtp_addresses;
+  app.add_option("--smtp", smtp_addresses,
+                 "HOST:PORT of the gateway's own SMTP listener (repeatable): a destination at "
+                 "one is refused (mail would loop). Without any, loopback port 25 is refused");
+  MailFlags mail;
+  app.add_option("--socketmap", mail.socketmap,
+                 "HOST:PORT to answer Postfix's socketmap lookups on (domains, recipients, "
+                 "transport); loopback or a private network only");
+  app.add_option("--policy", mail.policy,
+                 "HOST:PORT to answer Postfix's policy delegation on (the customers' rules)");
+  app.add_option("--verify", mail.verify,
+                 "HOST:PORT to serve Postfix's address_verify_map on (memcache protocol): "
+                 "address discovery");
+  app.add_option("--lookup-threads", mail.threads, "Threads answering the mail lookups")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"
@@ -142,12 +254,49 @@ int main(int argc, char** argv) {
   std::string name = "NAME", partner;
   hash->add_option("--name", name, "Name for the entry")->capture_default_str();
   hash->add_option("--partner", partner, "Scope the token to this partner (default: operator)");
+  CLI::App* postfix = app.add_subcommand(
+      "postfix-config", "Write a private Postfix instance wired to gatewayd's lookup servers");
+  gw::PostfixInstanceOptions instance;
+  std::string instance_smtp, relay_smtp, smarthost;
+  MailFlags instance_lookups;
+  postfix->add_option("--out", instance.dir, "Directory of the instance (etc/, spool/)")->required();
+  postfix->add_option("--smtp", instance_smtp, "HOST:PORT receiving customers' inbound mail (25 in production)")
+      ->required();
+  postfix->add_option("--relay-smtp", relay_smtp,
+                      "HOST:PORT on which customers' servers relay outbound mail (587 in "
+                      "production); none: no outbound relay");
+  postfix->add_option("--socketmap", instance_lookups.socketmap, "gatewayd's --socketmap")->required();
+  postfix->add_option("--policy", instance_lookups.policy, "gatewayd's --policy")->required();
+  postfix->add_option("--verify", instance_lookups.verify, "gatewayd's --verify")->required();
+  postfix->add_option("--hostname", instance.hostname, "The gateway's host name (banner, HELO)")
+      ->capture_default_str();
+  postfix->add_option("--smarthost", smarthost,
+                      "HOST:PORT to send outbound mail through, instead of the recipient "
+                      "domain's MX");
+  postfix->add_option("--tls-cert", instance.tls_cert, "PEM certificate: offer STARTTLS");
+  postfix->add_option("--tls-key", instance.tls_key, "PEM private key for --tls-cert");
+  postfix->add_option("--message-size-limit", instance.message_size_limit,
+                      "Largest message in bytes (customers' own limits are checked per message)")
+      ->capture_default_str();
+  postfix->add_flag("--fast-retry", instance.fast_retry,
+                    "Retry deferred mail every 10 s, connect timeout 5 s (tests and demos)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   limits.head_timeout = std::chrono::milliseconds(head_timeout_ms);
+  if (postfix->parsed()) {
+    return WritePostfixConfig(instance, instance_smtp, relay_smtp, smarthost, instance_lookups);
+  }
+  for (const std::string& text : smtp_addresses) {
+    auto endpoint = gw::ParseEndpoint(text, "--smtp");
+    if (!endpoint.ok()) {
+      Log(endpoint.status().message());
+      return 2;
+    }
+    store.gateway_smtp.push_back(*endpoint);
+  }
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);
@@ -164,5 +313,5 @@ int main(int argc, char** argv) {
     Log("--tokens FILE is required (see --help)");
     return 2;
   }
-  return Serve(data, listen, tokens, store, options);
+  return Serve(data, listen, tokens, store, options, mail);
 }

@@ -202,28 +202,37 @@ class Policy : public Protocol {
     }
     if (state == "RCPT") {
       if (envelope.recipient.empty()) return Incomplete("RCPT without a recipient");
+      // Mail to other domains got here only through the relay restrictions, which
+      // decided it; "" stands for it in the transaction's record.
       Verdict verdict = DecideRecipient(*directory, envelope);
-      if (verdict.action != Verdict::Action::kAccept && verdict.action != Verdict::Action::kProbe) {
-        return verdict.reply;
+      std::string owner;
+      if (verdict.customer) {
+        if (verdict.action != Verdict::Action::kAccept &&
+            verdict.action != Verdict::Action::kProbe) {
+          return verdict.reply;
+        }
+        owner = verdict.customer->partner + "/" + verdict.customer->name;
       }
       // One customer per transaction, so the end-of-data rules (and the milters') are
       // that customer's; clients send the other recipients again in a new transaction.
-      std::string owner = verdict.customer->partner + "/" + verdict.customer->name;
       if (instance != instance_) {
         instance_ = instance;
         instance_customer_ = owner;
-        instance_domain_ = verdict.customer->config.domains.front();
+        instance_domain_ = verdict.customer ? verdict.customer->config.domains.front() : "";
       } else if (owner != instance_customer_) {
         return fmt::format("452 4.5.3 <{}>: send mail for this domain in a separate transaction",
                            envelope.recipient);
       }
+      if (!verdict.customer) return "DUNNO";
       return verdict.action == Verdict::Action::kProbe ? kDiscoveryClass : "DUNNO";
     }
     if (state == "END-OF-MESSAGE") {
       const MailCustomer* customer = nullptr;
       if (!envelope.recipient.empty()) {
         customer = FindRecipient(*directory, envelope.recipient).customer;
+        if (!customer) return "DUNNO";  // relayed out
       } else if (!instance.empty() && instance == instance_) {
+        if (instance_customer_.empty()) return "DUNNO";  // relayed out
         customer = directory->CustomerFor(instance_domain_);
       }
       if (!customer) return "451 4.3.0 the recipients of this message are not known; try again";

@@ -180,7 +180,7 @@ std::vector<std::string> ChangedSettings(const json& before, const json& after) 
 
 struct Service::Impl {
   ServiceOptions options;
-  std::string gateway_host;  // normalised options.gateway_host
+  CustomerRuleOptions rules;  // options' gateway names, normalised
   std::unique_ptr<Store> store;
   std::mutex mutex;
 
@@ -260,12 +260,20 @@ Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
                                                  ServiceOptions options) {
   auto impl = std::make_unique<Impl>();
   impl->options = options;
-  if (!options.gateway_host.empty()) {
-    auto host = NormalizeHost(options.gateway_host);
+  for (const std::string& name : options.gateway_hosts) {
+    auto host = NormalizeHost(name);
     if (!host.ok())
       return Status(StatusCode::kInvalidArgument,
                     "the gateway's host name: " + host.status().message());
-    impl->gateway_host = *host;
+    impl->rules.gateway_hosts.push_back(*host);
+  }
+  for (Endpoint smtp : options.gateway_smtp) {
+    auto host = NormalizeHost(smtp.host);
+    if (!host.ok())
+      return Status(StatusCode::kInvalidArgument,
+                    "the gateway's SMTP address: " + host.status().message());
+    smtp.host = *host;
+    impl->rules.gateway_smtp.push_back(smtp);
   }
   impl->store = std::move(store);
   auto upgraded = impl->Write<bool>([&]() -> Result<bool> {
@@ -375,7 +383,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     fingerprints[pointer] = SecretFingerprint(partner, name, pointer, value);
   }
   RuleFindings findings;
-  CompiledCustomer compiled = CompileCustomer(document, {impl_->gateway_host}, findings);
+  CompiledCustomer compiled = CompileCustomer(document, impl_->rules, findings);
 
   return impl_->Write<Customer>([&]() -> Result<Customer> {
     Store& store = *impl_->store;

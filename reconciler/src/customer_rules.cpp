@@ -266,7 +266,7 @@ size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& cont
                      Diagnostics& diagnostics) {
   gw::RuleFindings findings;
   customer.compiled =
-      gw::CompileCustomer(customer.effective.value(), {context.gateway_host}, findings);
+      gw::CompileCustomer(customer.effective.value(), context.rule_options, findings);
   AddFindings(customer.effective, findings, diagnostics);
   return UserChecker(customer, context, diagnostics).Run();
 }

@@ -14,7 +14,8 @@ namespace gwctl {
 struct CustomerRuleContext {
   const SourceTree* tree;  // where CSV files are read
   const ValidationLimits& limits;
-  std::string gateway_host;  // normalised host of the Repository's gateway URL, if any
+  // The self-loops known offline: the host of the Repository's gateway URL, if any.
+  gw::CustomerRuleOptions rule_options;
 };
 
 // Compiles `customer.effective` into `customer.compiled` and reads its users (CSV files

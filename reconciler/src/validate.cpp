@@ -264,8 +264,9 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
     manifests.customers.push_back(std::move(customer));
   }
 
-  CustomerRuleContext context{&tree, limits,
-                              GatewayHost(manifests.repository ? &*manifests.repository : nullptr)};
+  CustomerRuleContext context{&tree, limits, {}};
+  std::string gateway_host = GatewayHost(manifests.repository ? &*manifests.repository : nullptr);
+  if (!gateway_host.empty()) context.rule_options.gateway_hosts.push_back(gateway_host);
   const LocatedDocument* defaults = manifests.defaults ? &*manifests.defaults : nullptr;
   if (defaults) CheckDefaults(*defaults, report.diagnostics);
   std::vector<Diagnostics> customer_diagnostics(manifests.customers.size());

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gateway/customer_config.h"
+#include "gateway/endpoint.h"
 #include "gateway/model.h"
 
 namespace gw {
@@ -47,8 +48,12 @@ using RuleFindings = std::vector<RuleFinding>;
 bool HasErrors(const RuleFindings& findings);
 
 struct CustomerRuleOptions {
-  // Normalised host name of the gateway itself: a destination naming it would loop.
-  std::string gateway_host;
+  // Normalised host names of the gateway itself: a destination naming one would loop.
+  std::vector<std::string> gateway_hosts;
+  // The gateway's own SMTP listeners: a destination at one of them would loop. When none
+  // is known (gwctl offline), loopback port 25 is taken to be the gateway, so a customer
+  // server on loopback beside a gateway on another port is allowed either way.
+  std::vector<Endpoint> gateway_smtp;
 };
 
 struct CompiledCustomer {

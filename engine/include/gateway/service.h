@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/endpoint.h"
 #include "gateway/model.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
@@ -44,8 +45,10 @@ struct ServiceOptions {
   // holds the store's write lock; then it fails with kUnavailable, which gatewayd answers
   // with 503 and Retry-After.
   int busy_timeout_ms = 5000;
-  // The gateway's own host name: a destination naming it would loop (rule destination-self).
-  std::string gateway_host;
+  // The gateway's own host names and SMTP listeners: a destination naming one would loop
+  // (rule destination-self; see CustomerRuleOptions).
+  std::vector<std::string> gateway_hosts;
+  std::vector<Endpoint> gateway_smtp;
 };
 
 class Service {

@@ -1,0 +1,39 @@
+// A Postfix instance whose routing and rules are gatewayd's: main.cf, master.cf and the
+// memcache client file, written into one directory that `postfix -c DIR start` runs as a
+// private instance (its own queue, log and lock; nothing under /etc/postfix is read).
+//
+// Contract: WritePostfixInstance creates `dir` (mode 755, as Postfix's unprivileged
+// daemons need) with etc/ holding the configuration and spool/ the queue, and leaves
+// data/ for Postfix to create. Writing into a directory that already holds an instance
+// replaces its configuration and keeps its queue. Values with spaces or commas, which
+// Postfix's files cannot carry, are refused.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "gateway/endpoint.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+struct PostfixInstanceOptions {
+  std::string dir;
+  std::string hostname = "gateway.invalid";  // myhostname: the banner, HELO, Received:
+  Endpoint smtp;                             // inbound mail for customers' domains
+  std::optional<Endpoint> relay_smtp;        // customers' servers relaying outbound mail
+  Endpoint socketmap, policy, verify;        // gatewayd's lookup servers
+  // Where outbound mail goes: the recipient domain's MX when empty, else this host
+  // (a smarthost; a sink in tests).
+  std::optional<Endpoint> smarthost;
+  uint64_t message_size_limit = 100ull << 20;  // the ceiling; customers' limits are lower
+  std::string tls_cert, tls_key;               // PEM files: offer STARTTLS when both given
+  // Retry deferred mail every 10 s and give up connecting after 5 s (tests and demos;
+  // production keeps Postfix's defaults).
+  bool fast_retry = false;
+};
+
+Status WritePostfixInstance(const PostfixInstanceOptions& options);
+
+}  // namespace gw

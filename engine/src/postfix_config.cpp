@@ -1,0 +1,201 @@
+#include "gateway/postfix_config.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace gw {
+namespace {
+
+namespace fs = std::filesystem;
+
+bool IsLoopback(const std::string& host) {
+  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
+}
+
+Status WriteFile(const fs::path& path, const std::string& text) {
+  fs::path temporary = path.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text;
+    if (!out.flush()) {
+      return Status(StatusCode::kUnavailable, fmt::format("cannot write {}", temporary.string()));
+    }
+  }
+  std::error_code ec;
+  fs::rename(temporary, path, ec);
+  if (ec) return Status(StatusCode::kUnavailable, fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  return Status::Ok();
+}
+
+std::string Inet(const Endpoint& endpoint) { return "inet:" + endpoint.ToString(); }
+
+}  // namespace
+
+Status WritePostfixInstance(const PostfixInstanceOptions& o) {
+  std::vector<std::pair<std::string, std::string>> values = {
+      {"--out", o.dir}, {"--hostname", o.hostname}, {"--tls-cert", o.tls_cert},
+      {"--tls-key", o.tls_key}};
+  for (const auto& [flag, value] : values) {
+    if (value.find_first_of(" ,\t\n{}") != std::string::npos) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("{} '{}': Postfix's files cannot hold spaces, commas or braces",
+                                flag, value));
+    }
+  }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
+  }
+  fs::path dir = fs::absolute(o.dir);
+  std::error_code ec;
+  fs::create_directories(dir / "etc", ec);
+  if (!ec) fs::create_directories(dir / "spool", ec);
+  if (ec) return Status(StatusCode::kUnavailable, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  // Postfix's daemons run unprivileged and must reach the queue and data directories.
+  ::chmod(dir.c_str(), 0755);
+
+  std::vector<Endpoint> listeners = {o.smtp};
+  if (o.relay_smtp) listeners.push_back(*o.relay_smtp);
+  bool loopback_only = true, v6 = false;
+  std::string interfaces;
+  for (const auto& l : listeners) {
+    loopback_only = loopback_only && IsLoopback(l.host);
+    v6 = v6 || l.host.find(':') != std::string::npos;
+    if (interfaces.find(l.host) == std::string::npos) {
+      interfaces += (interfaces.empty() ? "" : ", ") + l.host;
+    }
+  }
+  std::string policy = Inet(o.policy);
+  std::string socketmap = "socketmap:" + Inet(o.socketmap);
+
+  std::string main = fmt::format(R"(# Written by `gatewayd postfix-config`: a private Postfix instance whose routing and
+# rules are answered live by gatewayd. Run it with: postfix -c {etc} start
+compatibility_level = 3.6
+queue_directory = {dir}/spool
+data_directory = {dir}/data
+maillog_file_prefixes = {dir}, /dev/stdout
+maillog_file = {dir}/maillog
+myhostname = {hostname}
+mydomain = {hostname}
+myorigin = $myhostname
+mydestination =
+local_recipient_maps =
+local_transport = error:5.1.1 local delivery is disabled
+alias_maps =
+alias_database =
+inet_interfaces = {interfaces}
+inet_protocols = {protocols}
+mynetworks = 127.0.0.0/8
+biff = no
+append_dot_mydomain = no
+smtpd_banner = $myhostname ESMTP
+message_size_limit = {size_limit}
+
+# Which domains and addresses are customers', and where their mail goes: asked live.
+relay_domains = {socketmap}:domains
+relay_recipient_maps = {socketmap}:recipients
+transport_maps = {socketmap}:transport
+default_transport = {default_transport}
+
+# The rules: per customer, per recipient, by gatewayd's policy server.
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_recipient_restrictions = reject_unlisted_recipient, check_policy_service {policy}
+smtpd_end_of_data_restrictions = check_policy_service {policy}
+outbound_relay_restrictions = check_policy_service {{ {policy}, policy_context=outbound }}, reject
+
+# Address discovery: the policy names this class for an unknown address of a customer
+# that discovers its users; verify(8) probes the destination and reports to gatewayd.
+smtpd_restriction_classes = gw_discover
+gw_discover = reject_unverified_recipient
+unverified_recipient_reject_code = 550
+address_verify_map = memcache:{etc}/verify-memcache.cf
+address_verify_cache_cleanup_interval = 0
+address_verify_poll_count = 5
+address_verify_poll_delay = 1s
+)",
+      fmt::arg("etc", (dir / "etc").string()), fmt::arg("dir", dir.string()),
+      fmt::arg("hostname", o.hostname),
+      fmt::arg("interfaces", loopback_only ? interfaces : "all"),
+      fmt::arg("protocols", v6 ? "all" : "ipv4"), fmt::arg("size_limit", o.message_size_limit),
+      fmt::arg("socketmap", socketmap), fmt::arg("policy", policy),
+      fmt::arg("default_transport",
+               o.smarthost ? fmt::format("smtp:[{}]:{}", o.smarthost->host, o.smarthost->port)
+                           : "smtp"));
+  if (!o.tls_cert.empty()) {
+    main += fmt::format(R"(
+# STARTTLS offered to senders, and used towards destinations that offer it.
+smtpd_tls_cert_file = {}
+smtpd_tls_key_file = {}
+smtpd_tls_security_level = may
+smtp_tls_security_level = may
+)",
+                        o.tls_cert, o.tls_key);
+  }
+  if (o.fast_retry) {
+    main += R"(
+# --fast-retry: deferred mail is retried every 10 s (tests and demos).
+smtp_connect_timeout = 5s
+queue_run_delay = 10s
+minimal_backoff_time = 10s
+maximal_backoff_time = 20s
+)";
+  }
+
+  // smtpd keeps every address it resolved (domain class, lookup failures included) for
+  // its whole life: short lives bound how long an answer from before a change, or a
+  // failure while gatewayd was away, is reused.
+  std::string master = fmt::format(
+      R"(# Written by `gatewayd postfix-config`. Every service runs unchrooted (chroot = n).
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+{smtp} inet n - n - - smtpd
+  -o max_use=10
+  -o max_idle=30s
+)",
+      fmt::arg("smtp", o.smtp.ToString()));
+  if (o.relay_smtp) {
+    master += fmt::format(R"({} inet n - n - - smtpd
+  -o syslog_name=postfix/relay
+  -o smtpd_relay_restrictions=$outbound_relay_restrictions
+  -o max_use=10
+  -o max_idle=30s
+)",
+                          o.relay_smtp->ToString());
+  }
+  master += R"(pickup    unix  n       -       n       60      1       pickup
+cleanup   unix  n       -       n       -       0       cleanup
+qmgr      unix  n       -       n       300     1       qmgr
+rewrite   unix  -       -       n       -       -       trivial-rewrite
+bounce    unix  -       -       n       -       0       bounce
+defer     unix  -       -       n       -       0       bounce
+trace     unix  -       -       n       -       0       bounce
+verify    unix  -       -       n       -       1       verify
+flush     unix  n       -       n       1000?   0       flush
+proxymap  unix  -       -       n       -       -       proxymap
+proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
+relay     unix  -       -       n       -       -       smtp
+showq     unix  n       -       n       -       -       showq
+error     unix  -       -       n       -       -       error
+retry     unix  -       -       n       -       -       error
+discard   unix  -       -       n       -       -       discard
+lmtp      unix  -       -       n       -       -       lmtp
+anvil     unix  -       -       n       -       1       anvil
+scache    unix  -       -       n       -       1       scache
+postlog   unix-dgram n  -       n       -       1       postlogd
+)";
+  std::string memcache = fmt::format(
+      "# verify(8)'s cache is gatewayd: probe results, and discovered addresses.\n"
+      "memcache = {}\nkey_format = verify:%s\nttl = 2678400\n",
+      Inet(o.verify));
+  for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
+           {"main.cf", main}, {"master.cf", master}, {"verify-memcache.cf", memcache}}) {
+    if (Status s = WriteFile(dir / "etc" / name, text); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace gw
