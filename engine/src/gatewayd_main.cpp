@@ -279,7 +279,7 @@ int main(int argc, char** argv) {
                       "Largest message in bytes (customers' own limits are checked per message)")
       ->capture_default_str();
   postfix->add_flag("--fast-retry", instance.fast_retry,
-                    "Retry deferred mail every 10 s, connect timeout 5 s (tests and demos)");
+                    "Retry deferred mail every 10 s; give up on a destination that does not connect or greet in 5 s (tests and demos)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

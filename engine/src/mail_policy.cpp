@@ -100,12 +100,20 @@ Verdict Accept(std::string rule, std::string reason, std::string pointer = "") {
   return v;
 }
 
+// The user an address names: by address or alias, then without its +extension; in an
+// alias domain, then as the same local part in the primary domain.
 std::string UserOf(const MailCustomer& customer, const Address& address) {
   const auto& recipients = customer.recipients;
-  if (auto it = recipients.find(address.full()); it != recipients.end()) return it->second;
-  if (address.base == address.local) return "";
-  auto it = recipients.find(address.base + "@" + address.domain);
-  return it == recipients.end() ? "" : it->second;
+  const std::string& primary = customer.config.domains.front();
+  for (const std::string& domain : {address.domain, primary}) {
+    for (const std::string& local : {address.local, address.base}) {
+      if (auto it = recipients.find(local + "@" + domain); it != recipients.end()) {
+        return it->second;
+      }
+    }
+    if (domain == primary) break;
+  }
+  return "";
 }
 
 const char* kMaxSizePointer = "/spec/filtering/contentFilter/maxMessageSize";

@@ -57,6 +57,16 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   if (ec) return Status(StatusCode::kUnavailable, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
   // Postfix's daemons run unprivileged and must reach the queue and data directories.
   ::chmod(dir.c_str(), 0755);
+  for (fs::path up = dir.parent_path(); !up.empty() && up != up.root_path(); up = up.parent_path()) {
+    struct stat info {};
+    if (::stat(up.c_str(), &info) == 0 && !(info.st_mode & S_IXOTH)) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("{} is closed to other users (mode {:o}): Postfix's daemons, which "
+                                "run unprivileged, could not reach {}; chmod o+x it or choose "
+                                "another --out",
+                                up.string(), info.st_mode & 07777, dir.string()));
+    }
+  }
 
   std::vector<Endpoint> listeners = {o.smtp};
   if (o.relay_smtp) listeners.push_back(*o.relay_smtp);
@@ -137,8 +147,10 @@ smtp_tls_security_level = may
   }
   if (o.fast_retry) {
     main += R"(
-# --fast-retry: deferred mail is retried every 10 s (tests and demos).
+# --fast-retry: deferred mail is retried every 10 s, a silent server given up after 5 s
+# (tests and demos).
 smtp_connect_timeout = 5s
+smtp_helo_timeout = 5s
 queue_run_delay = 10s
 minimal_backoff_time = 10s
 maximal_backoff_time = 20s

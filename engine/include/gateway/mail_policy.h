@@ -6,7 +6,7 @@
 // Inbound, in this order (the first that applies decides):
 //   domain not a customer's              -> refused 554 (relay access denied)
 //   local part on recipientBlock         -> refused 550, whatever the sender
-//   address not a user (nor user+ext)    -> refused 550; probed at the destination instead
+//   address not a user                   -> refused 550; probed at the destination instead
 //                                           when the customer uses address discovery
 //   announced size over maxMessageSize   -> refused 552 (DecideSize repeats it at end of data)
 //   local part on recipientAllow         -> accepted
@@ -14,6 +14,9 @@
 //   sender/domain/client on the block list -> refused 550
 //   no destination to deliver to         -> deferred 451
 //   otherwise                            -> accepted, routed to the destinations
+// An address names a user by its address or an alias, also with a +extension, and in an
+// alias domain also by the same local part in the primary domain (alias domains mirror
+// the primary's users).
 // Outbound (a customer's server relaying out): the sender's domain names the customer,
 // whose relay must be enabled and list the client's address; outboundBlock refuses
 // recipients. Domains match themselves and their subdomains; addresses match whole.
@@ -62,8 +65,7 @@ const char* ActionName(Verdict::Action action);
 
 struct RecipientLookup {
   const MailCustomer* customer = nullptr;  // whose domain the address is in; null: none
-  std::string user;                        // its user, found by address, alias or
-                                           // address without +extension; empty: none
+  std::string user;                        // the user it names (see above); empty: none
 };
 RecipientLookup FindRecipient(const MailDirectory& directory, std::string_view address);
 

@@ -29,8 +29,8 @@ struct PostfixInstanceOptions {
   std::optional<Endpoint> smarthost;
   uint64_t message_size_limit = 100ull << 20;  // the ceiling; customers' limits are lower
   std::string tls_cert, tls_key;               // PEM files: offer STARTTLS when both given
-  // Retry deferred mail every 10 s and give up connecting after 5 s (tests and demos;
-  // production keeps Postfix's defaults).
+  // Retry deferred mail every 10 s, give up on a server that does not connect or greet
+  // within 5 s (tests and demos; production keeps Postfix's defaults).
   bool fast_retry = false;
 };
 

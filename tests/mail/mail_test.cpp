@@ -1,0 +1,363 @@
+// The mail data plane end to end: a real Postfix asking a real gatewayd, aiosmtpd as the
+// customers' mail servers (and as "the internet" for outbound mail), swaks as the sender.
+// Each test starts its own instance on kernel-chosen loopback ports. Needs root (Postfix);
+// skipped, saying why, otherwise.
+#include <chrono>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "mail_fixture.h"
+
+namespace {
+
+using gwtest::Gatewayd;
+using gwtest::MailGateway;
+using gwtest::Sink;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Clock = std::chrono::steady_clock;
+
+json Destination(int port, int preference) {
+  return {{"host", "127.0.0.1"}, {"port", port}, {"preference", preference}};
+}
+
+class MailTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
+      GTEST_SKIP() << "mail data plane test skipped: " << missing;
+    }
+    internet_ = std::make_unique<Sink>();
+    ASSERT_TRUE(internet_->ready());
+    gateway_ = std::make_unique<MailGateway>(internet_->port());
+    ASSERT_EQ(gateway_->problem(), "");
+    ASSERT_TRUE(Client()->EnsurePartner("northwind").ok());
+  }
+
+  std::unique_ptr<gw::GatewayClient> Client() {
+    return gateway_->gatewayd().Client(Gatewayd::kOperatorToken);
+  }
+
+  // A customer acme.example (alias acme.co.uk) delivering to `destinations`, with the
+  // user alice@acme.example (alias a.smith@acme.example); `extra` is merged into the spec.
+  void PutAcme(json destinations, json extra = json::object()) {
+    json spec = {{"product", "ultimate-access"},
+                 {"billableUsers", 5},
+                 {"domains", {{"primary", "acme.example"}, {"aliases", {"acme.co.uk"}}}},
+                 {"destinations", std::move(destinations)}};
+    spec.merge_patch(extra);
+    PutCustomer("acme", spec);
+    gw::User alice;
+    alice.address = "alice@acme.example";
+    alice.aliases = {"a.smith@acme.example"};
+    auto added = Client()->BatchUsers("northwind", "acme", {{alice}, {}});
+    ASSERT_TRUE(added.ok()) << added.status().message();
+    WaitForDirectory();
+  }
+
+  void PutCustomer(const std::string& name, const json& spec) {
+    auto client = Client();
+    auto existing = client->GetCustomer("northwind", name);
+    gw::CustomerWrite write;
+    write.spec = spec;
+    auto put = client->PutCustomer("northwind", name, write,
+                                   existing.ok() ? gw::WriteCondition::AtVersion(existing->version)
+                                                 : gw::WriteCondition::CreateOnly());
+    ASSERT_TRUE(put.ok()) << put.status().message();
+    WaitForDirectory();
+  }
+
+  // The mail directory follows the store within its poll interval (250 ms).
+  static void WaitForDirectory() { std::this_thread::sleep_for(std::chrono::milliseconds(600)); }
+
+  std::unique_ptr<Sink> internet_;
+  std::unique_ptr<MailGateway> gateway_;
+};
+
+TEST_F(MailTest, InboundMailToACustomersDomainsIsDeliveredAndAnythingElseRefused) {
+  Sink destination;
+  ASSERT_TRUE(destination.ready());
+  PutAcme(json::array({Destination(destination.port(), 10)}));
+
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.co.uk").accepted()) << "alias domain";
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "a.smith@acme.example").accepted()) << "user alias";
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "alice+news@acme.example").accepted())
+      << "+extension";
+
+  auto unknown_domain = gateway_->Send("bob@ext.example", "x@unknown.example");
+  EXPECT_EQ(unknown_domain.code, 554) << unknown_domain.transcript;
+  EXPECT_THAT(unknown_domain.reply, HasSubstr("Relay access denied"));
+  auto unknown_user = gateway_->Send("bob@ext.example", "zed@acme.example");
+  EXPECT_EQ(unknown_user.code, 550) << unknown_user.transcript;
+  EXPECT_THAT(unknown_user.reply, HasSubstr("User unknown"));
+  auto subdomain = gateway_->Send("bob@ext.example", "x@sub.acme.example");
+  EXPECT_EQ(subdomain.code, 554) << subdomain.transcript;
+
+  ASSERT_EQ(destination.WaitForMessages(4), 4u) << gateway_->MailLog();
+  auto messages = destination.Messages();
+  EXPECT_THAT(messages[0], HasSubstr("X-Sink-To: alice@acme.example"));
+  EXPECT_THAT(messages[1], HasSubstr("X-Sink-To: alice@acme.co.uk"));
+}
+
+TEST_F(MailTest, DestinationsAreTriedInPreferenceOrderPastRefusingBusyAndSilentServers) {
+  int closed = gwtest::PickFreePort();
+  gwtest::SinkOptions greeting_421;
+  greeting_421.greeting_421 = true;
+  Sink busy(gwtest::PickFreePort(), greeting_421);
+  gwtest::SilentListener silent;
+  Sink good;
+  ASSERT_TRUE(busy.ready() && good.ready());
+  // Written out of order: the preference decides.
+  PutAcme(json::array({Destination(good.port(), 40), Destination(busy.port(), 20),
+                       Destination(closed, 10), Destination(silent.port(), 30)}));
+
+  auto started = Clock::now();
+  ASSERT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
+  ASSERT_EQ(good.WaitForMessages(1, std::chrono::seconds(30)), 1u) << gateway_->MailLog();
+  double seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  std::string log = gateway_->MailLog();
+  size_t refused = log.find(fmt::format(":{}: Connection refused", closed));
+  size_t turned_away = log.find("refused to talk to me: 421");
+  size_t timed_out = log.find(fmt::format(":{}: Connection timed out", silent.port()));
+  if (timed_out == std::string::npos) timed_out = log.find("timed out while receiving the initial server greeting");
+  ASSERT_NE(refused, std::string::npos) << log;
+  ASSERT_NE(turned_away, std::string::npos) << log;
+  ASSERT_NE(timed_out, std::string::npos) << log;
+  EXPECT_LT(refused, turned_away);
+  EXPECT_LT(turned_away, timed_out);
+  RecordProperty("failover_seconds", fmt::format("{:.1f}", seconds));
+}
+
+TEST_F(MailTest, WhenEveryDestinationIsDownMailWaitsInTheQueueUntilOneReturns) {
+  Sink destination;
+  ASSERT_TRUE(destination.ready());
+  PutAcme(json::array({Destination(destination.port(), 10)}));
+  destination.Stop();
+
+  ASSERT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_THAT(gateway_->Queue(), HasSubstr("alice@acme.example")) << gateway_->MailLog();
+  EXPECT_THAT(gateway_->MailLog(), HasSubstr("status=deferred"));
+
+  auto back = Clock::now();
+  destination.Start();
+  ASSERT_TRUE(destination.ready());
+  // Postfix retries on its own (--fast-retry: every 10-20 s); no flush.
+  ASSERT_EQ(destination.WaitForMessages(1, std::chrono::seconds(45)), 1u) << gateway_->MailLog();
+  RecordProperty("retry_seconds",
+                 fmt::format("{:.1f}", std::chrono::duration<double>(Clock::now() - back).count()));
+  EXPECT_THAT(gateway_->MailLog(), Not(HasSubstr("status=bounced")));
+}
+
+TEST_F(MailTest, TheCustomersSizeLimitRefusesAtSizeWhenAnnouncedAndAtEndOfDataOtherwise) {
+  Sink destination;
+  ASSERT_TRUE(destination.ready());
+  PutAcme(json::array({Destination(destination.port(), 10)}),
+          {{"filtering", {{"contentFilter", {{"maxMessageSize", "4KiB"}}}}}});
+
+  std::string big = gateway_->postfix_dir().string() + "/big.txt";
+  std::ofstream(big) << std::string(8000, 'x');
+  auto at_end = gateway_->Send("bob@ext.example", "alice@acme.example", "--attach-body @" + big);
+  EXPECT_EQ(at_end.code, 552) << at_end.transcript;
+  EXPECT_THAT(at_end.reply, HasSubstr("End-of-data rejected"));
+  EXPECT_THAT(at_end.reply, HasSubstr("exceeds the limit of acme.example (4096 bytes)"));
+
+  // swaks cannot announce SIZE=; Python's smtplib is the client for that.
+  auto announced = gwtest::RunCommand(fmt::format(
+      "/usr/bin/python3 -c \"import smtplib; s = smtplib.SMTP('127.0.0.1', {}); s.ehlo('c.test'); "
+      "s.mail('bob@ext.example', ['SIZE=50000']); print(s.rcpt('alice@acme.example'))\"",
+      gateway_->smtp_port()));
+  EXPECT_THAT(announced.output, HasSubstr("552"));
+  EXPECT_THAT(announced.output, HasSubstr("Recipient address rejected: message size 50000"));
+
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
+  EXPECT_EQ(destination.WaitForMessages(1), 1u);
+}
+
+TEST_F(MailTest, AllowBlockAndRecipientListsDecideAtRcpt) {
+  Sink destination;
+  ASSERT_TRUE(destination.ready());
+  PutAcme(json::array({Destination(destination.port(), 10)}),
+          {{"lists",
+            {{"allow", {{{"sender", "friend@spam.example"}}}},
+             {"block", {{{"senderDomain", "spam.example"}}}},
+             {"recipientAllow", {"postmaster"}},
+             {"recipientBlock", {"former"}}}}});
+  gw::User postmaster, former;
+  postmaster.address = "postmaster@acme.example";
+  former.address = "former@acme.example";
+  ASSERT_TRUE(Client()->BatchUsers("northwind", "acme", {{postmaster, former}, {}}).ok());
+  WaitForDirectory();
+
+  auto blocked = gateway_->Send("x@spam.example", "alice@acme.example");
+  EXPECT_EQ(blocked.code, 550) << blocked.transcript;
+  EXPECT_THAT(blocked.reply, HasSubstr("sender is blocked by acme.example"));
+  auto subdomain = gateway_->Send("x@mx.spam.example", "alice@acme.example");
+  EXPECT_EQ(subdomain.code, 550) << "a domain entry covers its subdomains";
+  EXPECT_TRUE(gateway_->Send("friend@spam.example", "alice@acme.example").accepted())
+      << "the allow list beats the block list";
+  EXPECT_TRUE(gateway_->Send("x@spam.example", "postmaster@acme.example").accepted())
+      << "recipientAllow takes mail from anyone";
+  auto former_employee = gateway_->Send("bob@ext.example", "former@acme.example");
+  EXPECT_EQ(former_employee.code, 550) << former_employee.transcript;
+  EXPECT_THAT(former_employee.reply, HasSubstr("recipient blocked"));
+  EXPECT_EQ(destination.WaitForMessages(2), 2u);
+}
+
+TEST_F(MailTest, OutboundRelayIsForTheCustomersServersAndDomainsOnly) {
+  Sink destination;
+  ASSERT_TRUE(destination.ready());
+  PutAcme(json::array({Destination(destination.port(), 10)}),
+          {{"outboundRelay", {{"sources", {"127.0.0.5"}}}},
+           {"lists", {{"outboundBlock", {{{"recipientDomain", "competitor.example"}}}}}}});
+  int relay = gateway_->relay_port();
+  std::string from_relay_ip = "--local-interface 127.0.0.5";
+
+  EXPECT_TRUE(gateway_->Send("bob@acme.example", "someone@external.example", from_relay_ip, relay)
+                  .accepted());
+  EXPECT_TRUE(gateway_->Send("bob@acme.co.uk", "someone@external.example", from_relay_ip, relay)
+                  .accepted())
+      << "any of the customer's domains";
+  auto other_client = gateway_->Send("bob@acme.example", "someone@external.example", "", relay);
+  EXPECT_EQ(other_client.code, 554) << other_client.transcript;
+  EXPECT_THAT(other_client.reply, HasSubstr("relay not permitted for acme.example from 127.0.0.1"));
+  auto other_sender =
+      gateway_->Send("x@other.example", "someone@external.example", from_relay_ip, relay);
+  EXPECT_EQ(other_sender.code, 554) << other_sender.transcript;
+  auto blocked = gateway_->Send("bob@acme.example", "ceo@competitor.example", from_relay_ip, relay);
+  EXPECT_EQ(blocked.code, 550) << blocked.transcript;
+  auto inbound_port = gateway_->Send("bob@acme.example", "someone@external.example", from_relay_ip);
+  EXPECT_EQ(inbound_port.code, 554) << "the inbound listener relays for no one";
+
+  ASSERT_EQ(internet_->WaitForMessages(2), 2u) << gateway_->MailLog();
+  EXPECT_THAT(internet_->Messages()[0], HasSubstr("X-Sink-To: someone@external.example"));
+}
+
+TEST_F(MailTest, AnAppliedChangeIsInForceForTheNextMessageAndADeletedCustomersMailIsRefused) {
+  Sink destination;
+  ASSERT_TRUE(destination.ready());
+  // gwctl apply, through the admin API, of a repository that then adds a user.
+  std::filesystem::path repo = gwtest::MakeTempDir("mail-repo");
+  std::filesystem::create_directories(repo / "customers");
+  std::ofstream(repo / "gwctl.yaml") << "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: "
+                                        "northwind}\nspec: {}\n";
+  auto write_acme = [&](const std::string& mailboxes) {
+    std::ofstream(repo / "customers" / "acme.yaml") << fmt::format(
+        R"(apiVersion: gwctl/v1
+kind: Customer
+metadata: {{name: acme}}
+spec:
+  product: ultimate-access
+  billableUsers: 5
+  domains: {{primary: acme.example}}
+  destinations: [{{host: 127.0.0.1, port: {}}}]
+  users:
+    mailboxes: [{}]
+)",
+        destination.port(), mailboxes);
+  };
+  auto apply = [&] {
+    return gwtest::RunCommand(fmt::format("GWCTL_TOKEN={} {} apply --yes --gateway {} {}",
+                                          Gatewayd::kOperatorToken, GWCTL_BINARY,
+                                          gateway_->gatewayd().url(), repo.string()));
+  };
+  write_acme("{address: alice@acme.example}");
+  auto first = apply();
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  WaitForDirectory();
+  ASSERT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
+  ASSERT_EQ(gateway_->Send("bob@ext.example", "newhire@acme.example").code, 550);
+
+  write_acme("{address: alice@acme.example}, {address: newhire@acme.example}");
+  auto second = apply();
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  auto applied_at = Clock::now();
+  gwtest::SmtpOutcome outcome;
+  while ((outcome = gateway_->Send("bob@ext.example", "newhire@acme.example")).code == 550 &&
+         Clock::now() - applied_at < std::chrono::seconds(5)) {
+  }
+  EXPECT_TRUE(outcome.accepted()) << outcome.transcript;
+  RecordProperty("apply_to_mail_ms",
+                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    Clock::now() - applied_at)
+                                    .count()));
+
+  auto acme = Client()->GetCustomer("northwind", "acme");
+  ASSERT_TRUE(acme.ok());
+  ASSERT_TRUE(Client()->DeleteCustomer("northwind", "acme", acme->version).ok());
+  WaitForDirectory();
+  auto refused = gateway_->Send("bob@ext.example", "alice@acme.example");
+  EXPECT_GE(refused.code, 550) << refused.transcript;
+  auto refused_new = gateway_->Send("carol@ext.example", "newhire@acme.example");
+  EXPECT_GE(refused_new.code, 550) << refused_new.transcript;
+  EXPECT_EQ(destination.WaitForMessages(2), 2u);
+  std::filesystem::remove_all(repo);
+}
+
+TEST_F(MailTest, WhileGatewaydIsDownMailIsDeferredNeverBouncedAndItRecovers) {
+  Sink destination;
+  ASSERT_TRUE(destination.ready());
+  PutAcme(json::array({Destination(destination.port(), 10)}));
+  gateway_->KillGatewayd();
+
+  auto down = gateway_->Send("bob@ext.example", "alice@acme.example");
+  EXPECT_GE(down.code, 400) << down.transcript;
+  EXPECT_LT(down.code, 500) << down.transcript;
+  auto unknown = gateway_->Send("bob@ext.example", "x@unknown.example");
+  EXPECT_GE(unknown.code, 400) << "not even an unknown domain is refused for good";
+  EXPECT_LT(unknown.code, 500) << unknown.transcript;
+
+  gateway_->StartGatewayd();
+  ASSERT_TRUE(gateway_->gatewayd().started());
+  // smtpd keeps a lookup failure for its process's life: it ends after 10 sessions.
+  auto back = Clock::now();
+  gwtest::SmtpOutcome outcome;
+  int attempts = 0;
+  while (!(outcome = gateway_->Send("bob@ext.example", "alice@acme.example")).accepted() &&
+         ++attempts < 15) {
+  }
+  EXPECT_TRUE(outcome.accepted()) << outcome.transcript;
+  RecordProperty("recovery_attempts", attempts + 1);
+  RecordProperty("recovery_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                   Clock::now() - back)
+                                                   .count()));
+  EXPECT_EQ(destination.WaitForMessages(1), 1u);
+  EXPECT_THAT(gateway_->MailLog(), Not(HasSubstr("status=bounced")));
+}
+
+TEST_F(MailTest, AddressDiscoveryKeepsWhatTheDestinationAcceptsAndRefusesWhatItDoesNot) {
+  gwtest::SinkOptions knows;
+  knows.known = "newguy@acme.example,alice@acme.example";
+  Sink destination(gwtest::PickFreePort(), knows);
+  ASSERT_TRUE(destination.ready());
+  PutAcme(json::array({Destination(destination.port(), 10)}),
+          {{"users", {{"addressDiscovery", true}}}});
+
+  auto accepted = gateway_->Send("bob@ext.example", "newguy@acme.example");
+  EXPECT_TRUE(accepted.accepted()) << accepted.transcript << gateway_->MailLog();
+  auto refused = gateway_->Send("bob@ext.example", "ghost@acme.example");
+  EXPECT_EQ(refused.code, 550) << refused.transcript;
+  EXPECT_THAT(refused.reply, HasSubstr("user unknown at destination"));
+
+  gw::UserPage page;
+  for (int i = 0; i < 50; ++i) {
+    auto listed = Client()->ListUsers("northwind", "acme", "", 100);
+    ASSERT_TRUE(listed.ok());
+    page = *listed;
+    if (page.users.size() == 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(page.users.size(), 2u);
+  EXPECT_EQ(page.users[1].address, "newguy@acme.example");
+  EXPECT_EQ(page.users[1].source, "discovered");
+  EXPECT_EQ(destination.WaitForMessages(1), 1u);
+}
+
+}  // namespace

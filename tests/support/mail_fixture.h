@@ -1,0 +1,265 @@
+// Test support for the mail data plane: a gatewayd serving Postfix's lookups beside a
+// private Postfix instance written by `gatewayd postfix-config`, customers' mail
+// servers (aiosmtpd, tests/mail/sink.py) and a real SMTP client (swaks). Everything runs
+// on loopback, on ports the kernel picked, and is stopped and removed by the destructor.
+// Postfix needs root: MailPlaneAvailable() says why a test must skip.
+#pragma once
+
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gatewayd_fixture.h"
+#include "loopback.h"
+#include "process.h"
+
+namespace gwtest {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr together
+};
+
+inline CommandResult RunCommand(const std::string& command) {
+  CommandResult result;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return result;
+  char buffer[4096];
+  size_t n;
+  while ((n = fread(buffer, 1, sizeof buffer, pipe)) > 0) result.output.append(buffer, n);
+  int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// Empty when the mail tests can run here; otherwise why not.
+inline std::string MailPlaneMissing() {
+  if (geteuid() != 0) return "needs root: Postfix's `postfix` command is reserved for the superuser";
+  for (const char* tool : {"/usr/sbin/postfix", "/usr/bin/swaks"}) {
+    if (access(tool, X_OK) != 0) return fmt::format("needs {} (ci/setup --tests)", tool);
+  }
+  if (RunCommand("/usr/bin/python3 -c 'import aiosmtpd'").exit_code != 0) {
+    return "needs python3-aiosmtpd (ci/setup --tests)";
+  }
+  return "";
+}
+
+struct SinkOptions {
+  std::string known;       // only these recipients (comma-separated) get 250
+  std::string rcpt_reply;  // every RCPT gets this reply
+  bool greeting_421 = false;
+};
+
+// A customer's mail server: aiosmtpd saving each message it accepts as a file.
+class Sink {
+ public:
+  explicit Sink(int port = PickFreePort(), SinkOptions options = SinkOptions())
+      : port_(port), dir_(MakeTempDir("sink")), options_(std::move(options)) {
+    Start();
+  }
+  ~Sink() {
+    process_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void Start() {
+    std::vector<std::string> argv = {"/usr/bin/python3", GWCTL_SOURCE_DIR "/tests/mail/sink.py",
+                                     "--port", std::to_string(port_), "--out", dir_.string()};
+    if (!options_.known.empty()) argv.insert(argv.end(), {"--known", options_.known});
+    if (!options_.rcpt_reply.empty()) argv.insert(argv.end(), {"--rcpt-reply", options_.rcpt_reply});
+    if (options_.greeting_421) argv.push_back("--greeting-421");
+    process_ = std::make_unique<ChildProcess>(argv);
+    ready_ = process_->WaitForLine("sink ready").has_value();
+  }
+  void Stop() { process_.reset(); }
+
+  bool ready() const { return ready_; }
+  int port() const { return port_; }
+
+  // The messages received so far, oldest first (with X-Sink-From/X-Sink-To headers).
+  std::vector<std::string> Messages() const {
+    std::vector<std::string> messages;
+    for (int i = 1;; ++i) {
+      std::ifstream in(dir_ / fmt::format("{}.eml", i), std::ios::binary);
+      if (!in) break;
+      std::stringstream text;
+      text << in.rdbuf();
+      messages.push_back(text.str());
+    }
+    return messages;
+  }
+  // Waits until `count` messages arrived; returns how many did.
+  size_t WaitForMessages(size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (Messages().size() < count && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return Messages().size();
+  }
+
+ private:
+  int port_;
+  std::filesystem::path dir_;
+  SinkOptions options_;
+  std::unique_ptr<ChildProcess> process_;
+  bool ready_ = false;
+};
+
+// What the gateway answered a message: the first refusal, or the final "queued" reply.
+struct SmtpOutcome {
+  int code = 0;  // 250 when queued; otherwise the refusing reply's code; 0: no answer
+  std::string reply;
+  std::string transcript;
+  bool accepted() const { return code == 250; }
+};
+
+inline SmtpOutcome ParseSwaks(const std::string& transcript) {
+  SmtpOutcome outcome;
+  outcome.transcript = transcript;
+  std::istringstream lines(transcript);
+  std::string line;
+  static const std::regex kFailed(R"(^<\*\*\s+(\d{3})[ -](.*)$)");
+  static const std::regex kQueued(R"(^<-\s+(250)[ -](.*queued.*)$)");
+  std::smatch match;
+  while (std::getline(lines, line)) {
+    if (std::regex_match(line, match, kFailed) || std::regex_match(line, match, kQueued)) {
+      outcome.code = std::stoi(match[1]);
+      outcome.reply = match[1].str() + " " + match[2].str();
+      if (outcome.code != 250) break;
+    }
+  }
+  return outcome;
+}
+
+// gatewayd with its lookup servers, and the Postfix instance that asks them.
+class MailGateway {
+ public:
+  // `smarthost_port`: where outbound mail goes (a Sink standing for the internet).
+  explicit MailGateway(int smarthost_port, std::vector<std::string> partners = {"northwind"})
+      : dir_(MakeTempDir("mail-gateway")),
+        smtp_port_(PickFreePort()),
+        relay_port_(PickFreePort()),
+        socketmap_(PickFreePort()),
+        policy_(PickFreePort()),
+        verify_(PickFreePort()) {
+    // Postfix's unprivileged daemons must reach the instance inside.
+    std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
+                                 std::filesystem::perm_options::add);
+    gatewayd_ = std::make_unique<Gatewayd>(partners, LookupArgs());
+    if (!gatewayd_->started()) return;
+    auto written = RunCommand(fmt::format(
+        "{} postfix-config --out {} --smtp 127.0.0.1:{} --relay-smtp 127.0.0.1:{} "
+        "--socketmap 127.0.0.1:{} --policy 127.0.0.1:{} --verify 127.0.0.1:{} --hostname "
+        "gw.test --smarthost 127.0.0.1:{} --fast-retry",
+        GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
+        verify_, smarthost_port));
+    if (written.exit_code != 0) {
+      problem_ = "postfix-config failed: " + written.output;
+      return;
+    }
+    auto started = Postfix("start");
+    if (started.exit_code != 0) {
+      problem_ = "postfix start failed: " + started.output + "\n" + MailLog();
+      return;
+    }
+    for (int i = 0; i < 100 && !CanConnect(smtp_port_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    if (!CanConnect(smtp_port_)) problem_ = "Postfix does not listen:\n" + MailLog();
+  }
+
+  ~MailGateway() {
+    // Daemons of the instance that outlive their master would keep its ports.
+    std::vector<pid_t> children = PostfixProcesses();
+    Postfix("stop");
+    for (pid_t pid : children) kill(pid, SIGKILL);
+    gatewayd_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Empty when everything started; otherwise what did not.
+  std::string problem() const {
+    if (!gatewayd_ || !gatewayd_->started()) return "gatewayd did not start";
+    return problem_;
+  }
+
+  Gatewayd& gatewayd() { return *gatewayd_; }
+  int smtp_port() const { return smtp_port_; }
+  int relay_port() const { return relay_port_; }
+  int socketmap_port() const { return socketmap_; }
+  std::filesystem::path postfix_dir() const { return dir_ / "postfix"; }
+
+  // Kills gatewayd and starts it again with the same store and ports.
+  void KillGatewayd() { gatewayd_->Kill(); }
+  void StartGatewayd() { gatewayd_->Start(LookupArgs()); }
+
+  // One message through swaks: `extra` are more swaks arguments.
+  SmtpOutcome Send(const std::string& from, const std::string& to, const std::string& extra = "",
+                   int port = 0) const {
+    auto result = RunCommand(fmt::format("/usr/bin/swaks --server 127.0.0.1:{} --from '{}' --to '{}' "
+                                         "--timeout 60 {}",
+                                         port ? port : smtp_port_, from, to, extra));
+    return ParseSwaks(result.output);
+  }
+
+  std::string MailLog() const {
+    std::ifstream in(postfix_dir() / "maillog");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+  CommandResult Postfix(const std::string& command) const {
+    return RunCommand(fmt::format("/usr/sbin/postfix -c {}/etc {}", postfix_dir().string(), command));
+  }
+  void FlushQueue() const {
+    RunCommand(fmt::format("/usr/sbin/postqueue -c {}/etc -f", postfix_dir().string()));
+  }
+  // Queue ids of messages waiting in the queue.
+  std::string Queue() const {
+    return RunCommand(fmt::format("/usr/sbin/postqueue -c {}/etc -p", postfix_dir().string())).output;
+  }
+
+ private:
+  std::vector<std::string> LookupArgs() const {
+    return {"--socketmap", fmt::format("127.0.0.1:{}", socketmap_),
+            "--policy",    fmt::format("127.0.0.1:{}", policy_),
+            "--verify",    fmt::format("127.0.0.1:{}", verify_),
+            "--smtp",      fmt::format("127.0.0.1:{}", smtp_port_),
+            "--smtp",      fmt::format("127.0.0.1:{}", relay_port_)};
+  }
+
+  // The master and its children, by the master's pid file.
+  std::vector<pid_t> PostfixProcesses() const {
+    std::vector<pid_t> pids;
+    std::ifstream pid_file(postfix_dir() / "spool" / "pid" / "master.pid");
+    pid_t master = 0;
+    if (!(pid_file >> master) || master <= 0) return pids;
+    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+      std::ifstream stat(entry.path() / "stat");
+      std::string pid, name, state;
+      pid_t parent = 0;
+      if (stat >> pid >> name >> state >> parent && parent == master) pids.push_back(std::stoi(pid));
+    }
+    return pids;
+  }
+
+  std::filesystem::path dir_;
+  int smtp_port_, relay_port_, socketmap_, policy_, verify_;
+  std::unique_ptr<Gatewayd> gatewayd_;
+  std::string problem_;
+};
+
+}  // namespace gwtest
