@@ -30,6 +30,7 @@ void Log(const std::string& message) {
 struct MailFlags {
   std::string socketmap, policy, verify;
   int threads = 2;
+  int request_timeout_ms = 10'000;
 };
 
 // The lookup servers Postfix asks, over a store connection of their own; discovered
@@ -40,6 +41,7 @@ StartMailLookups(const MailFlags& flags, const std::string& store_path,
                  const gw::ServiceOptions& store, gw::Service& service) {
   gw::PostfixLookupOptions options;
   options.threads = flags.threads;
+  options.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms);
   for (auto [flag, text, target] :
        {std::tuple{"--socketmap", &flags.socketmap, &options.socketmap},
         std::tuple{"--policy", &flags.policy, &options.policy},
@@ -245,6 +247,11 @@ int main(int argc, char** argv) {
   app.add_option("--lookup-threads", mail.threads, "Threads answering the mail lookups")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  app.add_option("--lookup-request-timeout-ms", mail.request_timeout_ms,
+                 "Time a lookup client has to finish a request it started; then it is "
+                 "disconnected")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 600'000));
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"

@@ -1,0 +1,246 @@
+// gatewayd's lookup servers for Postfix, spoken to directly: answers from the store as it
+// changes (also when another process writes it), and every kind of bad input answered
+// with a protocol error or a temporary failure, logged once, while others are served.
+// No Postfix and no root needed (tests/mail has those).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "gatewayd_fixture.h"
+#include "hostile_clients.h"
+
+namespace {
+
+using gwtest::Gatewayd;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+std::string Netstring(const std::string& text) { return fmt::format("{}:{},", text.size(), text); }
+
+class PostfixLookupsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    gatewayd_ = std::make_unique<Gatewayd>(
+        std::vector<std::string>{"northwind"},
+        std::vector<std::string>{"--socketmap", "127.0.0.1:0", "--policy", "127.0.0.1:0",
+                                 "--verify", "127.0.0.1:0", "--lookup-request-timeout-ms", "500",
+                                 "--smtp", "127.0.0.1:2525"});
+    ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
+    socketmap_ = PortFromLog("socketmap on ");
+    policy_ = PortFromLog("policy on ");
+    verify_ = PortFromLog("verify on ");
+    ASSERT_TRUE(socketmap_ && policy_ && verify_) << gatewayd_->process().output();
+    auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
+    ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+  }
+
+  int PortFromLog(const std::string& what) {
+    const std::string& log = gatewayd_->process().output();
+    size_t at = log.find(what);
+    if (at == std::string::npos) return 0;
+    return gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
+  }
+
+  gw::Status PutCustomer(const std::string& name, json spec) {
+    gw::CustomerWrite write;
+    write.spec = std::move(spec);
+    return gatewayd_->Client(Gatewayd::kOperatorToken)
+        ->PutCustomer("northwind", name, write, gw::WriteCondition::CreateOnly())
+        .status();
+  }
+
+  static json Acme(int port) {
+    return {{"product", "ultimate-access"},
+            {"billableUsers", 1},
+            {"domains", {{"primary", "acme.example"}}},
+            {"destinations", {{{"host", "127.0.0.1"}, {"port", port}}}},
+            {"users", {{"addressDiscovery", true}}}};
+  }
+
+  // One socketmap request and its reply on connection `fd`.
+  static std::string Ask(int fd, const std::string& request) {
+    gwtest::SendAll(fd, Netstring(request));
+    auto reply = gwtest::ReadUntil(fd, 5s, [](const std::string& b) { return !b.empty() && b.back() == ','; });
+    return reply.bytes;
+  }
+
+  // Polls until the socketmap gives `expected` for `request` (the directory follows the
+  // store within a poll interval).
+  bool Eventually(const std::string& request, const std::string& expected) {
+    for (int i = 0; i < 40; ++i) {
+      int fd = gwtest::ConnectLoopback(socketmap_);
+      std::string reply = Ask(fd, request);
+      close(fd);
+      if (reply == Netstring(expected)) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  size_t LogCount(const std::string& text) {
+    const std::string& log = gatewayd_->process().output();
+    size_t count = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++count;
+    return count;
+  }
+
+  std::unique_ptr<Gatewayd> gatewayd_;
+  int socketmap_ = 0, policy_ = 0, verify_ = 0;
+};
+
+TEST_F(PostfixLookupsTest, TheSocketmapAnswersEveryMapOnOnePersistentConnection) {
+  ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
+  ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));
+  int fd = gwtest::ConnectLoopback(socketmap_);
+  EXPECT_EQ(Ask(fd, "domains ACME.example"), Netstring("OK northwind/acme"));
+  EXPECT_EQ(Ask(fd, "domains other.example"), Netstring("NOTFOUND "));
+  EXPECT_EQ(Ask(fd, "recipients anyone@acme.example"), Netstring("OK discovery"));
+  EXPECT_EQ(Ask(fd, "transport anyone@acme.example"), Netstring("OK smtp:[127.0.0.1]:2626"));
+  EXPECT_EQ(Ask(fd, "transport *"), Netstring("NOTFOUND "));
+  // Two requests in one write (Postfix pipelines nothing, but a client may).
+  gwtest::SendAll(fd, Netstring("domains acme.example") + Netstring("domains x.example"));
+  auto both = gwtest::ReadUntil(fd, 5s, [](const std::string& b) {
+    return b.find("NOTFOUND") != std::string::npos;
+  });
+  EXPECT_EQ(both.bytes, Netstring("OK northwind/acme") + Netstring("NOTFOUND "));
+  close(fd);
+}
+
+TEST_F(PostfixLookupsTest, AWriteByAnotherProcessIsAnsweredWithinTheBound) {
+  // gwctl's embedded engine writes the same SQLite file from its own process.
+  std::filesystem::path repo = gwtest::MakeTempDir("lookup-repo");
+  std::filesystem::create_directories(repo / "customers");
+  std::ofstream(repo / "gwctl.yaml") << "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: "
+                                        "northwind}\nspec: {}\n";
+  std::ofstream(repo / "customers" / "initech.yaml")
+      << "apiVersion: gwctl/v1\nkind: Customer\nmetadata: {name: initech}\nspec:\n"
+         "  product: ultimate-defense\n  billableUsers: 1\n  domains: {primary: initech.example}\n"
+         "  destinations: [{host: 127.0.0.1, port: 2627}]\n";
+  auto start = std::chrono::steady_clock::now();
+  std::string command = fmt::format("{} apply --yes --gateway embedded:{} {} 2>&1", GWCTL_BINARY,
+                                    gatewayd_->store_path(), repo.string());
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto applied = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Eventually("domains initech.example", "OK northwind/initech"));
+  auto seen = std::chrono::steady_clock::now();
+  RecordProperty("apply_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(applied - start).count()));
+  RecordProperty("visible_after_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(seen - applied).count()));
+  EXPECT_LT(seen - applied, 2s);
+  std::filesystem::remove_all(repo);
+}
+
+TEST_F(PostfixLookupsTest, BadSocketmapInputGetsAnErrorIsLoggedOnceAndOthersAreServed) {
+  ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
+  ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));
+  int good = gwtest::ConnectLoopback(socketmap_);
+
+  int unknown = gwtest::ConnectLoopback(socketmap_);
+  EXPECT_THAT(Ask(unknown, "aliases x@acme.example"), HasSubstr("PERM unknown map 'aliases'"));
+  EXPECT_EQ(Ask(unknown, "domains acme.example"), Netstring("OK northwind/acme"))
+      << "an unknown map is the client's mistake; its connection stays usable";
+  close(unknown);
+
+  int malformed = gwtest::ConnectLoopback(socketmap_);
+  gwtest::SendAll(malformed, "12x:domains a,");
+  auto reply = gwtest::ReadUntil(malformed, 2s);
+  EXPECT_THAT(reply.bytes, HasSubstr("TEMP malformed netstring"));
+  EXPECT_TRUE(reply.closed);
+  close(malformed);
+
+  int oversized = gwtest::ConnectLoopback(socketmap_);
+  gwtest::SendAll(oversized, "999999:domains ");
+  auto big = gwtest::ReadUntil(oversized, 2s);
+  EXPECT_THAT(big.bytes, HasSubstr("TEMP request of 999999 bytes is too large"));
+  EXPECT_TRUE(big.closed);
+  close(oversized);
+
+  int stalled = gwtest::ConnectLoopback(socketmap_);
+  gwtest::SendAll(stalled, "20:domains acme");
+  EXPECT_EQ(Ask(good, "domains acme.example"), Netstring("OK northwind/acme"));
+  EXPECT_TRUE(gwtest::ClosedWithin(stalled, 3s)) << "an unfinished request times out";
+  close(stalled);
+  EXPECT_EQ(Ask(good, "domains acme.example"), Netstring("OK northwind/acme"));
+  close(good);
+
+  EXPECT_EQ(LogCount("unknown map 'aliases'"), 1u);
+  EXPECT_EQ(LogCount("malformed netstring"), 1u);
+  EXPECT_EQ(LogCount("request of 999999 bytes is too large"), 1u);
+  EXPECT_EQ(LogCount("did not finish its request"), 1u);
+}
+
+TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTemporarily) {
+  ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
+  ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));
+  int fd = gwtest::ConnectLoopback(policy_);
+  auto ask = [&](const std::string& attributes) {
+    gwtest::SendAll(fd, attributes + "\n");
+    return gwtest::ReadUntil(fd, 5s, [](const std::string& b) {
+             return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
+           }).bytes;
+  };
+  std::string rcpt =
+      "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.1\n"
+      "sender=bob@ext.example\nsize=0\ninstance=a.1\n";
+  EXPECT_EQ(ask(rcpt + "recipient=new@acme.example\n"), "action=gw_discover\n\n");
+  EXPECT_EQ(ask(rcpt + "recipient=x@elsewhere.example\n"),
+            "action=452 4.5.3 <x@elsewhere.example>: send mail for this domain in a separate "
+            "transaction\n\n");
+  EXPECT_EQ(ask("request=smtpd_access_policy\nrecipient=new@acme.example\n"),
+            "action=451 4.3.5 incomplete policy request\n\n");
+  EXPECT_EQ(ask("protocol_state=RCPT\n"), "action=451 4.3.5 incomplete policy request\n\n");
+  EXPECT_EQ(ask("request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\nsize=12\n"
+                "instance=a.1\nrecipient=\n"),
+            "action=DUNNO\n\n");
+  EXPECT_EQ(ask("request=smtpd_access_policy\nprotocol_state=END-OF-MESSAGE\nsize=12\n"
+                "instance=b.2\nrecipient=\n"),
+            "action=451 4.3.0 the recipients of this message are not known; try again\n\n");
+  gwtest::SendAll(fd, "request=" + std::string(70'000, 'x'));
+  auto flood = gwtest::ReadUntil(fd, 2s);
+  EXPECT_THAT(flood.bytes, HasSubstr("action=451 4.3.5 policy request too large"));
+  EXPECT_TRUE(flood.closed);
+  close(fd);
+  EXPECT_EQ(LogCount("a request without request=smtpd_access_policy"), 1u);
+  EXPECT_EQ(LogCount("a request without protocol_state"), 1u);
+}
+
+TEST_F(PostfixLookupsTest, TheVerifyCacheKeepsProbeResultsAndBadCommandsAreErrors) {
+  int fd = gwtest::ConnectLoopback(verify_);
+  auto ask = [&](const std::string& text, const std::string& until) {
+    gwtest::SendAll(fd, text);
+    return gwtest::ReadUntil(fd, 5s, [&](const std::string& b) {
+             return b.find(until) != std::string::npos;
+           }).bytes;
+  };
+  EXPECT_EQ(ask("get verify:x@acme.example\r\n", "END\r\n"), "END\r\n");
+  EXPECT_EQ(ask("set verify:x@acme.example 0 0 5\r\n2:0:1\r\n", "\r\n"), "STORED\r\n");
+  EXPECT_EQ(ask("get verify:x@acme.example\r\n", "END\r\n"),
+            "VALUE verify:x@acme.example 0 5\r\n2:0:1\r\nEND\r\n");
+  EXPECT_EQ(ask("flush_all\r\n", "\r\n"), "ERROR\r\n");
+  EXPECT_EQ(ask("delete verify:x@acme.example\r\n", "\r\n"), "DELETED\r\n");
+  EXPECT_EQ(ask("set k 0 0 3\r\nabcXY", "\r\n"), "CLIENT_ERROR set value not followed by CRLF\r\n");
+  EXPECT_TRUE(gwtest::ClosedWithin(fd, 2s));
+  close(fd);
+}
+
+TEST_F(PostfixLookupsTest, ADestinationIsTheGatewayOnlyAtItsOwnSmtpAddress) {
+  // gatewayd runs with --smtp 127.0.0.1:2525: a customer server beside it is fine.
+  EXPECT_TRUE(PutCustomer("beside", {{"product", "ultimate-access"},
+                                     {"billableUsers", 1},
+                                     {"domains", {{"primary", "beside.example"}}},
+                                     {"destinations", {{{"host", "127.0.0.1"}, {"port", 2626}}}}})
+                  .ok());
+  gw::Status loop = PutCustomer("loop", {{"product", "ultimate-access"},
+                                         {"billableUsers", 1},
+                                         {"domains", {{"primary", "loop.example"}}},
+                                         {"destinations", {{{"host", "127.0.0.1"}, {"port", 2525}}}}});
+  ASSERT_FALSE(loop.ok());
+  ASSERT_EQ(loop.details().size(), 1u);
+  EXPECT_EQ(loop.details()[0].rule, "destination-self");
+}
+
+}  // namespace

@@ -1,0 +1,160 @@
+// The mail decision (gateway/mail_policy.h) on a directory built in memory: each rule,
+// its order, and the setting each verdict names.
+#include "gateway/mail_policy.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "gateway/customer_rules.h"
+
+namespace gw {
+namespace {
+
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+std::shared_ptr<const MailCustomer> Customer(const std::string& name, json spec,
+                                             std::vector<std::string> users) {
+  RuleFindings findings;
+  json base = {{"product", "ultimate-access"}, {"billableUsers", 3}};
+  base.merge_patch(spec);
+  auto compiled = CompileCustomer(json{{"spec", base}}, {}, findings);
+  EXPECT_FALSE(HasErrors(findings)) << (findings.empty() ? "" : findings[0].message);
+  std::unordered_map<std::string, std::string> recipients;
+  for (const auto& user : users) {  // "address" or "alias=user"
+    size_t equals = user.find('=');
+    recipients.emplace(user.substr(0, equals),
+                       equals == std::string::npos ? user : user.substr(equals + 1));
+  }
+  return MakeMailCustomer("northwind", name, compiled.config, std::move(recipients));
+}
+
+class MailPolicyTest : public ::testing::Test {
+ protected:
+  MailPolicyTest()
+      : directory_({Customer("acme",
+                             {{"domains", {{"primary", "acme.example"}, {"aliases", {"acme.co.uk"}}}},
+                              {"destinations", "mx2.acme.example#20;mx1.acme.example#10;[2001:db8::25]:2525#30"},
+                              {"outboundRelay", {{"sources", {"203.0.113.10"}}}},
+                              {"filtering", {{"contentFilter", {{"maxMessageSize", "1KiB"}}}}},
+                              {"lists",
+                               {{"allow", {{{"sender", "friend@spam.example"}}, {{"ip", "192.0.2.0/24"}}}},
+                                {"block", {{{"senderDomain", "spam.example"}}}},
+                                {"outboundBlock", {{{"recipientDomain", "rival.example"}}}},
+                                {"recipientAllow", {"postmaster"}},
+                                {"recipientBlock", {"former"}}}}},
+                             {"alice@acme.example", "a.smith@acme.example=alice@acme.example", "postmaster@acme.example",
+                              "former@acme.example"}),
+                    Customer("hooli",
+                             {{"domains", {{"primary", "hooli.example"}}},
+                              {"destinations", "mx.hooli.example"},
+                              {"outboundRelay", {{"service", "office365"}}},
+                              {"users", {{"addressDiscovery", true}}}},
+                             {"gavin@hooli.example"})}) {}
+
+  Verdict Inbound(const std::string& from, const std::string& to, uint64_t size = 0,
+                  const std::string& client = "198.51.100.7") {
+    return DecideRecipient(directory_, {from, to, size, client});
+  }
+
+  MailDirectory directory_;
+};
+
+TEST_F(MailPolicyTest, UsersAreFoundByAddressAliasExtensionAndAliasDomain) {
+  for (const char* to : {"alice@acme.example", "ALICE@Acme.Example", "a.smith@acme.example",
+                         "alice+news@acme.example", "alice@acme.co.uk", "alice+x@acme.co.uk"}) {
+    Verdict v = Inbound("bob@ext.example", to);
+    EXPECT_EQ(v.action, Verdict::Action::kAccept) << to << ": " << v.reason;
+    EXPECT_EQ(v.user, "alice@acme.example") << to;
+  }
+  Verdict unknown = Inbound("bob@ext.example", "zed@acme.example");
+  EXPECT_EQ(unknown.action, Verdict::Action::kRefuse);
+  EXPECT_EQ(unknown.rule, "unknown-recipient");
+  EXPECT_THAT(unknown.reply, HasSubstr("550 5.1.1"));
+  Verdict foreign = Inbound("bob@ext.example", "x@sub.acme.example");
+  EXPECT_EQ(foreign.rule, "unknown-domain");
+  EXPECT_EQ(foreign.customer, nullptr);
+  EXPECT_EQ(Inbound("bob@ext.example", "not-an-address").rule, "unknown-domain");
+}
+
+TEST_F(MailPolicyTest, RulesApplyInTheirOrderAndNameTheSettingThatDecided) {
+  Verdict blocked = Inbound("x@spam.example", "alice@acme.example");
+  EXPECT_EQ(blocked.rule, "block-list");
+  EXPECT_EQ(blocked.pointer, "/spec/lists/block/0");
+  EXPECT_EQ(Inbound("x@mail.spam.example", "alice@acme.example").rule, "block-list");
+  EXPECT_EQ(Inbound("friend@spam.example", "alice@acme.example").rule, "allow-list");
+  Verdict by_ip = Inbound("x@spam.example", "alice@acme.example", 0, "192.0.2.9");
+  EXPECT_EQ(by_ip.rule, "allow-list");
+  EXPECT_EQ(by_ip.pointer, "/spec/lists/allow/1");
+  EXPECT_EQ(Inbound("x@spam.example", "postmaster@acme.example").rule, "recipient-allow");
+  // recipientBlock beats the allow list; the size limit beats recipientAllow.
+  Verdict former = Inbound("friend@spam.example", "former@acme.example");
+  EXPECT_EQ(former.rule, "recipient-block");
+  EXPECT_EQ(former.pointer, "/spec/lists/recipientBlock/0");
+  Verdict big = Inbound("bob@ext.example", "postmaster@acme.example", 4096);
+  EXPECT_EQ(big.rule, "max-size");
+  EXPECT_THAT(big.reply, HasSubstr("552 5.3.4"));
+  EXPECT_EQ(big.pointer, "/spec/filtering/contentFilter/maxMessageSize");
+  EXPECT_TRUE(DecideSize(*directory_.CustomerFor("acme.example"), 1024).accepted());
+  EXPECT_FALSE(DecideSize(*directory_.CustomerFor("acme.example"), 1025).accepted());
+}
+
+TEST_F(MailPolicyTest, AcceptedMailIsRoutedToTheDestinationsInPreferenceOrder) {
+  Verdict v = Inbound("bob@ext.example", "alice@acme.example");
+  EXPECT_EQ(v.route, "smtp:[mx1.acme.example]:25, [mx2.acme.example]:25, [ipv6:2001:db8::25]:2525");
+  EXPECT_EQ(TransportOf(CustomerConfig{}), "retry:4.3.5 no destination is configured");
+}
+
+TEST_F(MailPolicyTest, UnknownAddressesOfADiscoveringCustomerAreProbed) {
+  Verdict v = Inbound("bob@ext.example", "newguy@hooli.example");
+  EXPECT_EQ(v.action, Verdict::Action::kProbe);
+  EXPECT_EQ(v.pointer, "/spec/users/addressDiscovery");
+  EXPECT_EQ(Inbound("bob@ext.example", "gavin@hooli.example").action, Verdict::Action::kAccept);
+}
+
+TEST_F(MailPolicyTest, OutboundRelayNeedsTheCustomersSourceAndDomain) {
+  auto relay = [&](const std::string& from, const std::string& to, const std::string& client) {
+    return DecideRelay(directory_, {from, to, 0, client});
+  };
+  EXPECT_TRUE(relay("bob@acme.example", "x@external.example", "203.0.113.10").accepted());
+  EXPECT_TRUE(relay("bob@acme.co.uk", "x@external.example", "203.0.113.10").accepted());
+  EXPECT_TRUE(relay("", "x@external.example", "203.0.113.10").accepted()) << "a bounce";
+  Verdict elsewhere = relay("bob@acme.example", "x@external.example", "198.51.100.1");
+  EXPECT_EQ(elsewhere.rule, "relay-source");
+  EXPECT_THAT(elsewhere.reply, HasSubstr("554 5.7.1 relay not permitted for acme.example from 198.51.100.1"));
+  EXPECT_EQ(relay("x@other.example", "x@external.example", "203.0.113.10").rule,
+            "relay-unknown-sender");
+  Verdict rival = relay("bob@acme.example", "ceo@rival.example", "203.0.113.10");
+  EXPECT_EQ(rival.rule, "outbound-block");
+  EXPECT_EQ(rival.pointer, "/spec/lists/outboundBlock/0");
+  // A named service relays from its published ranges.
+  EXPECT_TRUE(relay("gavin@hooli.example", "x@external.example", "40.92.1.2").accepted());
+  EXPECT_TRUE(relay("gavin@hooli.example", "x@external.example", "2a01:111:f400::1").accepted());
+  EXPECT_EQ(relay("gavin@hooli.example", "x@external.example", "203.0.113.10").pointer,
+            "/spec/outboundRelay/service");
+  // Mail between two customers of the gateway goes to the other's destinations.
+  EXPECT_EQ(relay("bob@acme.example", "gavin@hooli.example", "203.0.113.10").route,
+            "smtp:[mx.hooli.example]:25");
+}
+
+TEST_F(MailPolicyTest, TraceTakesTheDirectionFromTheAddresses) {
+  EXPECT_TRUE(Trace(directory_, {"bob@acme.example", "x@external.example", 0, "203.0.113.10"})
+                  .outbound);
+  Verdict inbound = Trace(directory_, {"bob@ext.example", "alice@acme.example", 4096, ""});
+  EXPECT_FALSE(inbound.outbound);
+  EXPECT_EQ(inbound.rule, "max-size");
+  Verdict neither = Trace(directory_, {"bob@ext.example", "x@elsewhere.example", 0, ""});
+  EXPECT_EQ(neither.rule, "unknown-domain");
+}
+
+TEST(MailDirectoryTest, ADomainNamesOneCustomer) {
+  MailDirectory directory({Customer("a", {{"domains", {{"primary", "a.example"}}}, {"destinations", "mx.a.example"}}, {}),
+                           Customer("b", {{"domains", {{"primary", "b.example"}}}, {"destinations", "mx.b.example"}}, {"x@b.example"})});
+  EXPECT_EQ(directory.CustomerFor("A.EXAMPLE")->name, "a");
+  EXPECT_EQ(directory.CustomerFor("c.example"), nullptr);
+  EXPECT_EQ(directory.domain_count(), 2u);
+  EXPECT_EQ(directory.recipient_count(), 1u);
+}
+
+}  // namespace
+}  // namespace gw
