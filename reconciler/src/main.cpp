@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   gwctl::cli::RegisterApplyCommand(app, exit_code);
   gwctl::cli::RegisterRunCommand(app, exit_code);
   gwctl::cli::RegisterExportCommand(app, exit_code);
+  gwctl::cli::RegisterTraceCommand(app, exit_code);
   gwctl::cli::RegisterSchemaCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -12,6 +12,7 @@
 #include "gateway/domain_name.h"
 #include "gateway/json_cursor.h"
 #include "gateway/schema.h"
+#include "gwctl/mail_trace.h"
 #include "parallel.h"
 
 namespace gwctl {
@@ -29,7 +30,8 @@ const std::map<std::string, std::string>& KindSchemas() {
   static const std::map<std::string, std::string> schemas = {
       {"Repository", "repository.schema.json"},
       {"PartnerDefaults", "partner-defaults.schema.json"},
-      {"Customer", "customer.schema.json"}};
+      {"Customer", "customer.schema.json"},
+      {"MailTest", "mail-test.schema.json"}};
   return schemas;
 }
 
@@ -254,6 +256,7 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
       manifests.repository = std::move(d->located);
     if (d->kind == "PartnerDefaults" && !manifests.defaults)
       manifests.defaults = std::move(d->located);
+    if (d->kind == "MailTest") manifests.mail_tests.push_back(std::move(d->located));
   }
   for (Document* d : documents) {
     if (d->kind != "Customer" || d->name.empty() || !customer_names.insert(d->name).second)
@@ -291,6 +294,9 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
 
   std::sort(manifests.customers.begin(), manifests.customers.end(),
             [](const CustomerManifest& a, const CustomerManifest& b) { return a.name < b.name; });
+  // Mail expectations are checked against a repository without errors only: a partly
+  // compiled customer would make them fail for the wrong reason.
+  if (!report.diagnostics.has_errors()) CheckMailTests(manifests, report.diagnostics);
   report.diagnostics.Deduplicate();
   return report;
 }

@@ -23,6 +23,17 @@ contains valid-summary "valid: 0 errors, 0 warnings"
 check invalid 1 "$gwctl" validate "$src/examples/invalid/03-domains"
 contains display-root "$src/examples/invalid/03-domains/customers/globex.yaml:8:14: error:"
 
+# trace: the gateway's own decision, offline, with the line that decides it.
+check trace-refused 2 "$gwctl" trace --from x@spam.example --to alice@acme.example "$src/examples"
+contains trace-reply "reply:  550 5.7.1 sender is blocked by acme.example"
+contains trace-where "set at: $src/examples/customers/acme.yaml:45:9 (/spec/lists/block/0)"
+check trace-accepted 0 "$gwctl" trace --from x@example.org --to a.smith@acme.example "$src/examples"
+contains trace-route "route:  smtp:[mail.acme.example]:25, [203.0.113.10]:25"
+check trace-json 2 "$gwctl" trace --format json --from it@acme.example --to x@else.example --client 192.0.2.1 "$src/examples"
+contains trace-json-rule '"rule": "relay-source"'
+check trace-invalid 1 "$gwctl" trace --from a@b.example --to c@d.example "$src/examples/invalid/03-domains"
+check trace-usage 4 "$gwctl" trace --to c@d.example "$src/examples"
+
 check missing-dir 4 "$gwctl" validate /nonexistent/repository
 contains missing-dir-message "cannot open /nonexistent/repository"
 
@@ -102,8 +113,13 @@ check apply-saved-plan 0 "$gwctl" apply --plan "$work/plan.json" "$work/repo"
 check apply-stale-plan 3 "$gwctl" apply --plan "$work/plan.json" "$work/repo"
 contains apply-stale-plan-message "the gateway changed since the plan was made"
 
-# Safety: deleting a protected customer is refused (exit 3) and applies nothing.
+# Deleting a customer whose mail a MailTest expects to flow is invalid (exit 1).
 rm "$work/repo/customers/hooli.yaml"
+check validate-mail-test 1 "$gwctl" validate "$work/repo"
+contains validate-mail-test-message "to <gavin@hooli.example> would be refused"
+rm -r "$work/repo/tests"
+
+# Safety: deleting a protected customer is refused (exit 3) and applies nothing.
 check apply-refused 3 "$gwctl" apply "$work/repo" --gateway "$gw" --yes
 contains apply-refused-message "customers are protected"
 check apply-forced 0 "$gwctl" apply "$work/repo" --gateway "$gw" --yes --force

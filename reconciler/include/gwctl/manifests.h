@@ -40,6 +40,7 @@ struct Manifests {
   std::optional<LocatedDocument> repository;
   std::optional<LocatedDocument> defaults;
   std::vector<CustomerManifest> customers;  // sorted by name
+  std::vector<LocatedDocument> mail_tests;  // kind: MailTest (mail_trace.h)
 
   // The Repository's metadata.name: the partner on the gateway. Empty if unknown.
   std::string partner() const;

@@ -131,16 +131,8 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   p.desired = std::move(*desired);
 
   if (!p.gateway) {  // the loop keeps its client from one pass to the next
-    GatewaySettings settings;
-    settings.flag = options.gateway;
-    if (manifests.repository) {
-      auto gateway_spec = JsonCursor::Root(manifests.repository->value())["spec"]["gateway"];
-      settings.repository_url = gateway_spec["url"].string_or("");
-      settings.token_ref = gateway_spec["tokenRef"].string_or("");
-    }
-    settings.local_root = p.source.local_root;
-    settings.default_dir = options.directory;
-    auto gateway = ConnectConfiguredGateway(settings);
+    auto gateway = ConnectConfiguredGateway(
+        GatewaySettingsOf(manifests, p.source, options.gateway, options.directory));
     if (!gateway.ok()) {
       err << "gwctl: " << gateway.status().message() << "\n";
       return kExitCouldNotRun;
@@ -176,6 +168,21 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   p.output.color = p.output.format == PlanFormat::kText && UseColor(STDOUT_FILENO);
   if (manifests.defaults) p.output.defaults_file = manifests.defaults->file();
   return std::nullopt;
+}
+
+GatewaySettings GatewaySettingsOf(const Manifests& manifests, const OpenedSource& source,
+                                  const std::string& flag,
+                                  const std::filesystem::path& default_dir) {
+  GatewaySettings settings;
+  settings.flag = flag;
+  if (manifests.repository) {
+    auto gateway_spec = JsonCursor::Root(manifests.repository->value())["spec"]["gateway"];
+    settings.repository_url = gateway_spec["url"].string_or("");
+    settings.token_ref = gateway_spec["tokenRef"].string_or("");
+  }
+  settings.local_root = source.local_root;
+  settings.default_dir = default_dir;
+  return settings;
 }
 
 gw::Result<std::unique_ptr<gw::GatewayClient>> ConnectConfiguredGateway(

@@ -63,6 +63,11 @@ struct GatewaySettings {
   std::filesystem::path default_dir;  // the default store is DEFAULT_DIR/.gwctl/gateway.db
 };
 
+// The settings gwctl.yaml and the command line give (`flag`: --gateway).
+GatewaySettings GatewaySettingsOf(const Manifests& manifests, const OpenedSource& source,
+                                  const std::string& flag,
+                                  const std::filesystem::path& default_dir);
+
 // The gateway is --gateway, else $GWCTL_GATEWAY, else spec.gateway.url, else the default
 // embedded store; an HTTP gateway's token is $GWCTL_TOKEN, else spec.gateway.tokenRef.
 gw::Result<std::unique_ptr<gw::GatewayClient>> ConnectConfiguredGateway(

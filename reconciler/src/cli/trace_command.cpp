@@ -1,0 +1,153 @@
+// gwctl trace: what the gateway does with one message, decided by the engine's own
+// function on the repository's desired state (or, with --gateway, on the live one).
+#include <unistd.h>
+
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "commands.h"
+#include "gateway/customer_rules.h"
+#include "gwctl/diagnostic_format.h"
+#include "gwctl/exit_codes.h"
+#include "gwctl/mail_trace.h"
+#include "gwctl/validate.h"
+#include "pipeline.h"
+#include "source.h"
+
+namespace gwctl::cli {
+namespace {
+
+constexpr int kExitNotAccepted = 2;  // refused or deferred
+
+// The live gateway's mail directory: every customer of the partner with its users.
+gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway, const std::string& partner) {
+  auto state = gateway.GetState(partner);
+  if (!state.ok()) return state.status();
+  std::vector<std::shared_ptr<const gw::MailCustomer>> customers;
+  for (const auto& customer : state->customers) {
+    std::unordered_map<std::string, std::string> recipients;
+    for (std::string after;;) {
+      auto page = gateway.ListUsers(partner, customer.name, after, 10'000);
+      if (!page.ok()) return page.status();
+      for (const auto& user : page->users) {
+        if (!user.active) continue;
+        recipients.emplace(user.address, user.address);
+        for (const auto& alias : user.aliases) recipients.emplace(alias, user.address);
+      }
+      if (page->next_after.empty()) break;
+      after = page->next_after;
+    }
+    customers.push_back(gw::MakeMailCustomer(partner, customer.name,
+                                             gw::CompileStored(customer).config,
+                                             std::move(recipients)));
+  }
+  return gw::MailDirectory(std::move(customers));
+}
+
+}  // namespace
+
+void RegisterTraceCommand(CLI::App& app, int& exit_code) {
+  struct Options : SourceOptions {
+    gw::Envelope envelope;
+    std::optional<std::string> gateway;
+    std::string format = "text";
+  };
+  auto options = std::make_shared<Options>();
+  CLI::App* command = app.add_subcommand(
+      "trace", "Show what the gateway would do with a message: accept or refuse, why, and where");
+  AddSourceOptions(command, *options);
+  command->add_option("--from", options->envelope.sender, "Envelope sender (\"\" for a bounce)")
+      ->required();
+  command->add_option("--to", options->envelope.recipient, "Envelope recipient")->required();
+  command->add_option("--size", options->envelope.size, "Message size in bytes");
+  command->add_option("--client", options->envelope.client_address,
+                      "The sending server's IP address (allow lists, outbound relay sources)");
+  command
+      ->add_option("--gateway", options->gateway,
+                   "Trace on the live gateway instead of the repository (URL optional: "
+                   "$GWCTL_GATEWAY, then gwctl.yaml's)")
+      ->expected(0, 1);
+  command->add_option("--format", options->format, "Output: text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  command->footer(
+      "Offline, users come from the repository's mailboxes and CSV files (not LDAP).\n"
+      "Exit codes: 0 accepted (or probed: address discovery), 2 refused or deferred, 1 invalid "
+      "repository, 4 could not run.");
+  command->callback([options, &exit_code] {
+    auto source = OpenSource(*options, exit_code);
+    if (!source) return;
+    auto report = ValidateRepository(*source->tree);
+    if (!report.ok()) {
+      std::cerr << "gwctl: " << report.status().message() << "\n";
+      exit_code = kExitCouldNotRun;
+      return;
+    }
+    if (report->diagnostics.has_errors()) {
+      DiagnosticOutput output;
+      output.display_root = source->display_root;
+      WriteDiagnostics(std::cerr, report->diagnostics, output);
+      exit_code = kExitInvalid;
+      return;
+    }
+    const Manifests& manifests = report->manifests;
+    gw::MailDirectory directory;
+    bool live = options->gateway.has_value();
+    if (live) {
+      auto gateway = ConnectConfiguredGateway(
+          GatewaySettingsOf(manifests, *source, *options->gateway, options->directory));
+      gw::Result<gw::MailDirectory> read =
+          gateway.ok() ? LiveDirectory(**gateway, manifests.partner()) : gateway.status();
+      if (!read.ok()) {
+        std::cerr << "gwctl: " << read.status().message() << "\n";
+        exit_code = kExitCouldNotRun;
+        return;
+      }
+      directory = std::move(*read);
+    } else {
+      directory = MailDirectoryOf(manifests);
+    }
+    TracedMail traced = TraceMail(manifests, directory, options->envelope);
+    const gw::Verdict& v = traced.verdict;
+    std::string where =
+        live || traced.decided_at.file.empty() ? "" : FormatLocation(traced.decided_at, source->display_root);
+    if (options->format == "json") {
+      nlohmann::json out = {{"format_version", 1},
+                            {"action", gw::ActionName(v.action)},
+                            {"direction", v.outbound ? "outbound" : "inbound"},
+                            {"rule", v.rule},
+                            {"reason", v.reason},
+                            {"reply", v.reply},
+                            {"setting", v.pointer},
+                            {"decidedAt", where},
+                            {"customer", v.customer ? v.customer->name : ""},
+                            {"user", v.user},
+                            {"route", v.route},
+                            {"usersIncomplete", traced.users_incomplete}};
+      std::cout << out.dump(2) << "\n";
+    } else {
+      std::cout << fmt::format("{}: <{}> -> <{}> ({}{})\n", gw::ActionName(v.action),
+                               options->envelope.sender, options->envelope.recipient,
+                               v.outbound ? "outbound" : "inbound",
+                               v.customer ? ", customer " + v.customer->name : "");
+      if (!v.reply.empty()) std::cout << "  reply:  " << v.reply << "\n";
+      std::cout << "  why:    " << v.reason << " [" << v.rule << "]\n";
+      if (!where.empty() || !v.pointer.empty()) {
+        std::cout << "  set at: " << (where.empty() ? v.pointer : where + " (" + v.pointer + ")")
+                  << (live ? " on the gateway" : "") << "\n";
+      }
+      if (!v.user.empty()) std::cout << "  user:   " << v.user << "\n";
+      if (!v.route.empty()) std::cout << "  route:  " << v.route << "\n";
+      if (traced.users_incomplete) {
+        std::cout << "  note:   " << v.customer->name
+                  << " reads users from LDAP, which an offline trace does not; try --gateway\n";
+      }
+    }
+    bool through = v.action == gw::Verdict::Action::kAccept || v.action == gw::Verdict::Action::kProbe;
+    exit_code = through ? kExitOk : kExitNotAccepted;
+  });
+}
+
+}  // namespace gwctl::cli
