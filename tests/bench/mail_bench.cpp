@@ -1,0 +1,298 @@
+// Mail data plane benchmark: gatewayd's Postfix lookups on a large store, and messages
+// through a real Postfix asking gatewayd versus the same Postfix with static hash maps.
+//   mail_bench [--customers N] [--users-per-customer N] [--seconds S] [--connections N]
+//              [--messages N] [--skip-postfix]
+// The Postfix part needs root (it is skipped, saying so, otherwise). Numbers go to stdout.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gateway/service.h"
+#include "gateway/tokens.h"
+#include "hostile_clients.h"
+#include "loopback.h"
+#include "mail_fixture.h"
+#include "process.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double Seconds(Clock::time_point since) {
+  return std::chrono::duration<double>(Clock::now() - since).count();
+}
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "mail_bench: %s\n", message.c_str());
+  std::exit(1);
+}
+
+std::string CustomerName(long c) { return fmt::format("c{:05d}", c); }
+std::string UserAddress(long c, long u) { return fmt::format("user{}@{}.example", u, CustomerName(c)); }
+
+// 10,000 customers, each with its own domain and an alias domain, delivering to
+// `destination_port` on loopback; users in batches as gwctl sends them.
+void BuildStore(const fs::path& store, long customers, long per_customer, int destination_port) {
+  auto service = gw::Service::Open(store.string());
+  if (!service.ok()) Die(service.status().message());
+  gw::Actor actor = gw::Actor::Local();
+  if (gw::Status s = (*service)->PutPartner(actor, "bench"); !s.ok()) Die(s.message());
+  auto started = Clock::now();
+  for (long c = 0; c < customers; ++c) {
+    std::string name = CustomerName(c);
+    gw::CustomerWrite write;
+    write.spec = {{"product", "ultimate-access"},
+                  {"billableUsers", per_customer},
+                  {"domains", {{"primary", name + ".example"}, {"aliases", {name + "-corp.example"}}}},
+                  {"destinations", {{{"host", "127.0.0.1"}, {"port", destination_port}}}},
+                  {"filtering", {{"contentFilter", {{"maxMessageSize", "20MiB"}}}}},
+                  {"lists", {{"block", {{{"senderDomain", "spam.example"}}}}}}};
+    auto put = (*service)->PutCustomer(actor, "bench", name, write, gw::WriteCondition::CreateOnly());
+    if (!put.ok()) Die(put.status().message());
+    gw::UserBatch batch;
+    for (long u = 0; u < per_customer; ++u) {
+      gw::User user;
+      user.address = UserAddress(c, u);
+      user.source = "csv";
+      batch.upsert.push_back(std::move(user));
+    }
+    auto added = (*service)->BatchUsers(actor, "bench", name, batch);
+    if (!added.ok()) Die(added.status().message());
+    if ((c + 1) % 1000 == 0) std::fprintf(stderr, "  %ld customers written\n", c + 1);
+  }
+  std::printf("store: %ld customers, %ld users written in %.1f s\n", customers,
+              customers * per_customer, Seconds(started));
+}
+
+int PortAfter(const std::string& log, const std::string& what) {
+  size_t at = log.find(what);
+  if (at == std::string::npos) Die("gatewayd did not say where " + what);
+  return gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
+}
+
+struct LoadResult {
+  long requests = 0;
+  double seconds = 0;
+  std::vector<double> latencies_us;
+};
+
+// `connections` clients, each on one persistent connection, asking as fast as answers
+// come, for `seconds`.
+LoadResult Load(int port, int connections, double seconds,
+                const std::function<std::string(std::mt19937&)>& request,
+                const std::function<bool(const std::string&)>& complete) {
+  std::vector<std::thread> threads;
+  std::vector<std::vector<double>> latencies(connections);
+  std::atomic<long> total{0};
+  auto started = Clock::now();
+  auto deadline = started + std::chrono::duration<double>(seconds);
+  for (int i = 0; i < connections; ++i) {
+    threads.emplace_back([&, i] {
+      std::mt19937 random(i + 1);
+      int fd = gwtest::ConnectLoopback(port);
+      if (fd < 0) return;
+      std::string reply;
+      char buffer[4096];
+      while (Clock::now() < deadline) {
+        std::string ask = request(random);
+        auto sent = Clock::now();
+        if (!gwtest::SendAll(fd, ask)) break;
+        reply.clear();
+        while (!complete(reply)) {
+          ssize_t n = recv(fd, buffer, sizeof buffer, 0);
+          if (n <= 0) break;
+          reply.append(buffer, static_cast<size_t>(n));
+        }
+        latencies[i].push_back(std::chrono::duration<double, std::micro>(Clock::now() - sent).count());
+        ++total;
+      }
+      close(fd);
+    });
+  }
+  for (auto& t : threads) t.join();
+  LoadResult result;
+  result.requests = total;
+  result.seconds = Seconds(started);
+  for (auto& l : latencies) result.latencies_us.insert(result.latencies_us.end(), l.begin(), l.end());
+  std::sort(result.latencies_us.begin(), result.latencies_us.end());
+  return result;
+}
+
+void Report(const std::string& label, const LoadResult& r) {
+  auto at = [&](double q) {
+    return r.latencies_us.empty() ? 0.0 : r.latencies_us[static_cast<size_t>(q * (r.latencies_us.size() - 1))];
+  };
+  std::printf("%-28s %9.0f lookups/s   p50 %6.0f us   p99 %6.0f us   p99.9 %6.0f us\n", label.c_str(),
+              r.requests / r.seconds, at(0.5), at(0.99), at(0.999));
+}
+
+// Sends `messages` through the instance at `smtp_port` with smtp-source (several senders
+// at once, to users of different customers) and waits for the queue to empty.
+double MessagesPerSecond(const fs::path& etc, int smtp_port, long messages, long customers) {
+  const int senders = 4;
+  auto started = Clock::now();
+  std::vector<std::thread> threads;
+  for (int s = 0; s < senders; ++s) {
+    threads.emplace_back([&, s] {
+      gwtest::RunCommand(fmt::format(
+          "/usr/sbin/smtp-source -s 10 -m {} -l 2000 -f sender@ext.example -t {} 127.0.0.1:{}",
+          messages / senders, UserAddress((s * 7919) % customers, s), smtp_port));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < 6000; ++i) {
+    auto queue = gwtest::RunCommand(fmt::format("/usr/sbin/postqueue -c {} -p", etc.string()));
+    if (queue.output.find("Mail queue is empty") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return messages / Seconds(started);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long customers = 10'000, per_customer = 100, messages = 2'000;
+  int connections = 8;
+  double seconds = 5;
+  bool skip_postfix = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    if (flag == "--skip-postfix") {
+      skip_postfix = true;
+      continue;
+    }
+    if (i + 1 >= argc) Die(flag + " needs a value");
+    std::string value = argv[++i];
+    if (flag == "--customers") customers = std::stol(value);
+    else if (flag == "--users-per-customer") per_customer = std::stol(value);
+    else if (flag == "--seconds") seconds = std::stod(value);
+    else if (flag == "--connections") connections = std::stoi(value);
+    else if (flag == "--messages") messages = std::stol(value);
+    else Die("unknown flag " + flag);
+  }
+  std::string missing = gwtest::MailPlaneMissing();
+  bool with_postfix = !skip_postfix && missing.empty();
+  fs::path dir = gwtest::MakeTempDir("mail-bench");
+  fs::permissions(dir, fs::perms::others_exec, fs::perm_options::add);
+  int sink_port = gwtest::PickFreePort();
+  BuildStore(dir / "data" / "gateway.db", customers, per_customer, sink_port);
+
+  std::ofstream(dir / "tokens.yaml") << "tokens: []\n";
+  auto started = Clock::now();
+  gwtest::ChildProcess gatewayd({GATEWAYD_BINARY, "--data", (dir / "data").string(), "--tokens",
+                                 (dir / "tokens.yaml").string(), "--listen", "127.0.0.1:0",
+                                 "--socketmap", "127.0.0.1:0", "--policy", "127.0.0.1:0",
+                                 "--verify", "127.0.0.1:0", "--lookup-threads", "2"});
+  if (!gatewayd.WaitForLine("listening on ", std::chrono::minutes(5))) Die(gatewayd.output());
+  double startup = Seconds(started);
+  std::string log = gatewayd.output();
+  int socketmap = PortAfter(log, "socketmap on "), policy = PortAfter(log, "policy on "),
+      verify = PortAfter(log, "verify on ");
+  std::printf("gatewayd start with the mail directory loaded: %.2f s; RSS %ld MiB\n", startup,
+              gwtest::ProcessRssKib(gatewayd.pid()) / 1024);
+
+  auto netstring = [](const std::string& s) { return fmt::format("{}:{},", s.size(), s); };
+  auto address = [&](std::mt19937& random) {
+    long c = static_cast<long>(random() % customers);
+    long u = static_cast<long>(random() % (per_customer + per_customer / 10));  // ~9% unknown
+    return UserAddress(c, u);
+  };
+  auto netstring_done = [](const std::string& b) { return !b.empty() && b.back() == ','; };
+  auto policy_done = [](const std::string& b) {
+    return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
+  };
+  std::printf("lookups with %d client connections, %.0f s each (2 lookup threads):\n", connections,
+              seconds);
+  Report("socketmap recipients", Load(socketmap, connections, seconds, [&](std::mt19937& r) {
+           return netstring("recipients " + address(r));
+         }, netstring_done));
+  Report("socketmap transport", Load(socketmap, connections, seconds, [&](std::mt19937& r) {
+           return netstring("transport " + address(r));
+         }, netstring_done));
+  Report("policy RCPT", Load(policy, connections, seconds, [&](std::mt19937& r) {
+           return fmt::format(
+               "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.{}\n"
+               "sender=someone@ext.example\nrecipient={}\nsize=0\ninstance=i{}\n\n",
+               r() % 250, address(r), r());
+         }, policy_done));
+  std::printf("gatewayd RSS after the lookups: %ld MiB\n", gwtest::ProcessRssKib(gatewayd.pid()) / 1024);
+
+  if (!with_postfix) {
+    std::printf("Postfix messages/s: skipped (%s)\n", skip_postfix ? "--skip-postfix" : missing.c_str());
+    fs::remove_all(dir);
+    return 0;
+  }
+  gwtest::ChildProcess sink({"/usr/sbin/smtp-sink", "-u", "nobody", fmt::format("127.0.0.1:{}", sink_port), "1000"});
+  // The same data as static hash maps, for the comparison.
+  fs::path maps = dir / "maps";
+  fs::create_directories(maps);
+  {
+    std::ofstream domains(maps / "domains"), recipients(maps / "recipients"), transport(maps / "transport");
+    for (long c = 0; c < customers; ++c) {
+      for (const std::string& domain : {CustomerName(c) + ".example", CustomerName(c) + "-corp.example"}) {
+        domains << domain << " ok\n";
+        transport << domain << " smtp:[127.0.0.1]:" << sink_port << "\n";
+      }
+      for (long u = 0; u < per_customer; ++u) recipients << UserAddress(c, u) << " ok\n";
+    }
+  }
+
+  struct Instance {
+    std::string name;
+    fs::path dir;
+    int smtp;
+  };
+  std::vector<Instance> instances = {{"gatewayd lookups", dir / "pf-live", gwtest::PickFreePort()},
+                                     {"static hash maps", dir / "pf-static", gwtest::PickFreePort()}};
+  std::vector<double> rates;
+  for (const auto& instance : instances) {
+    auto written = gwtest::RunCommand(fmt::format(
+        "{} postfix-config --out {} --smtp 127.0.0.1:{} --socketmap 127.0.0.1:{} --policy "
+        "127.0.0.1:{} --verify 127.0.0.1:{} --hostname gw.bench",
+        GATEWAYD_BINARY, instance.dir.string(), instance.smtp, socketmap, policy, verify));
+    if (written.exit_code != 0) Die(written.output);
+    fs::path etc = instance.dir / "etc";
+    if (instance.name == "static hash maps") {
+      auto indexing = Clock::now();
+      for (const char* map : {"domains", "recipients", "transport"}) {
+        auto made = gwtest::RunCommand(
+            fmt::format("/usr/sbin/postmap -c {} hash:{}", etc.string(), (maps / map).string()));
+        if (made.exit_code != 0) Die("postmap: " + made.output);
+      }
+      std::printf("postmap of the static maps: %.1f s\n", Seconds(indexing));
+      auto set = gwtest::RunCommand(fmt::format(
+          "/usr/sbin/postconf -c {0} -e 'relay_domains = hash:{1}/domains' "
+          "'relay_recipient_maps = hash:{1}/recipients' 'transport_maps = hash:{1}/transport' "
+          "'smtpd_recipient_restrictions = reject_unlisted_recipient' "
+          "'smtpd_end_of_data_restrictions =' 'address_verify_map ='",
+          etc.string(), maps.string()));
+      if (set.exit_code != 0) Die(set.output);
+    }
+    auto up = gwtest::RunCommand(fmt::format("/usr/sbin/postfix -c {} start", etc.string()));
+    if (up.exit_code != 0) Die("postfix start: " + up.output);
+    for (int i = 0; i < 100 && !gwtest::CanConnect(instance.smtp); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    MessagesPerSecond(etc, instance.smtp, 200, customers);  // warm up
+    double rate = MessagesPerSecond(etc, instance.smtp, messages, customers);
+    rates.push_back(rate);
+    std::printf("Postfix with %-18s %6.0f messages/s (%ld messages, 2 KB, received and delivered)\n",
+                instance.name.c_str(), rate, messages);
+    gwtest::RunCommand(fmt::format("/usr/sbin/postfix -c {} stop", etc.string()));
+  }
+  std::printf("ratio gatewayd/static: %.2f\n", rates[0] / rates[1]);
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  fs::remove_all(dir);
+  return 0;
+}
