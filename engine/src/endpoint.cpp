@@ -8,13 +8,14 @@ namespace gw {
 
 std::string Endpoint::ToString() const {
   return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
-                                              : fmt::format("{}:{}", host, port);
+                                             : fmt::format("{}:{}", host, port);
 }
 
 Result<Endpoint> ParseEndpoint(std::string_view text, std::string_view flag) {
   size_t colon = text.rfind(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return Status(StatusCode::kInvalidArgument, fmt::format("{} {}: expected HOST:PORT", flag, text));
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("{} {}: expected HOST:PORT", flag, text));
   }
   std::string_view host = text.substr(0, colon), port = text.substr(colon + 1);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {

@@ -35,17 +35,16 @@ struct MailFlags {
 
 // The lookup servers Postfix asks, over a store connection of their own; discovered
 // addresses are written through the service like any other users.
-gw::Result<std::pair<std::unique_ptr<gw::MailDirectoryFeed>,
-                     std::unique_ptr<gw::PostfixLookupServers>>>
+gw::Result<
+    std::pair<std::unique_ptr<gw::MailDirectoryFeed>, std::unique_ptr<gw::PostfixLookupServers>>>
 StartMailLookups(const MailFlags& flags, const std::string& store_path,
                  const gw::ServiceOptions& store, gw::Service& service) {
   gw::PostfixLookupOptions options;
   options.threads = flags.threads;
   options.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms);
-  for (auto [flag, text, target] :
-       {std::tuple{"--socketmap", &flags.socketmap, &options.socketmap},
-        std::tuple{"--policy", &flags.policy, &options.policy},
-        std::tuple{"--verify", &flags.verify, &options.verify}}) {
+  for (auto [flag, text, target] : {std::tuple{"--socketmap", &flags.socketmap, &options.socketmap},
+                                    std::tuple{"--policy", &flags.policy, &options.policy},
+                                    std::tuple{"--verify", &flags.verify, &options.verify}}) {
     if (text->empty()) continue;
     auto endpoint = gw::ParseEndpoint(*text, flag);
     if (!endpoint.ok()) return endpoint.status();
@@ -53,19 +52,20 @@ StartMailLookups(const MailFlags& flags, const std::string& store_path,
   }
   auto reader = gw::OpenSqliteStore(store_path, {store.busy_timeout_ms});
   if (!reader.ok()) return reader.status();
-  auto feed = gw::MailDirectoryFeed::Start(std::move(*reader), {std::chrono::milliseconds(250), Log});
+  auto feed =
+      gw::MailDirectoryFeed::Start(std::move(*reader), {std::chrono::milliseconds(250), Log});
   if (!feed.ok()) return feed.status();
   options.log = Log;
   options.discovered = [&service](const gw::ClaimOwner& owner, const std::string& address) {
     gw::User user;
     user.address = address;
     user.source = "discovered";
-    auto added = service.BatchUsers({"gatewayd:discovery", true, ""}, owner.partner,
-                                    owner.customer, {{user}, {}});
-    Log(added.ok() ? fmt::format("discovered {} (customer {}/{})", address, owner.partner,
-                                 owner.customer)
-                   : fmt::format("discovered {} but could not add it: {}", address,
-                                 added.status().message()));
+    auto added = service.BatchUsers({"gatewayd:discovery", true, ""}, owner.partner, owner.customer,
+                                    {{user}, {}});
+    Log(added.ok()
+            ? fmt::format("discovered {} (customer {}/{})", address, owner.partner, owner.customer)
+            : fmt::format("discovered {} but could not add it: {}", address,
+                          added.status().message()));
   };
   auto servers = gw::PostfixLookupServers::Start(**feed, std::move(options));
   if (!servers.ok()) return servers.status();
@@ -73,9 +73,9 @@ StartMailLookups(const MailFlags& flags, const std::string& store_path,
   Log(fmt::format("mail directory: {} customers, {} domains, {} addresses",
                   directory.customers().size(), directory.domain_count(),
                   directory.recipient_count()));
-  for (auto [name, bound] : {std::pair{"socketmap", (*servers)->socketmap()},
-                             std::pair{"policy", (*servers)->policy()},
-                             std::pair{"verify", (*servers)->verify()}}) {
+  for (auto [name, bound] :
+       {std::pair{"socketmap", (*servers)->socketmap()}, std::pair{"policy", (*servers)->policy()},
+        std::pair{"verify", (*servers)->verify()}}) {
     if (bound) Log(fmt::format("{} on {}", name, bound->ToString()));
   }
   return std::make_pair(std::move(*feed), std::move(*servers));
@@ -93,18 +93,22 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
     out = *endpoint;
     return true;
   };
-  if (!parse(smtp, "--smtp", options.smtp) || !parse(lookups.socketmap, "--socketmap", options.socketmap) ||
-      !parse(lookups.policy, "--policy", options.policy) || !parse(lookups.verify, "--verify", options.verify)) {
+  if (!parse(smtp, "--smtp", options.smtp) ||
+      !parse(lookups.socketmap, "--socketmap", options.socketmap) ||
+      !parse(lookups.policy, "--policy", options.policy) ||
+      !parse(lookups.verify, "--verify", options.verify)) {
     return 2;
   }
-  if (!relay_smtp.empty() && !parse(relay_smtp, "--relay-smtp", options.relay_smtp.emplace())) return 2;
+  if (!relay_smtp.empty() && !parse(relay_smtp, "--relay-smtp", options.relay_smtp.emplace()))
+    return 2;
   if (!smarthost.empty() && !parse(smarthost, "--smarthost", options.smarthost.emplace())) return 2;
   if (gw::Status written = gw::WritePostfixInstance(options); !written.ok()) {
     Log(written.message());
     return written.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  std::cout << fmt::format("wrote a Postfix instance in {0}\nstart it with: postfix -c {0}/etc start\n",
-                           std::filesystem::absolute(options.dir).string());
+  std::cout << fmt::format(
+      "wrote a Postfix instance in {0}\nstart it with: postfix -c {0}/etc start\n",
+      std::filesystem::absolute(options.dir).string());
   return 0;
 }
 
@@ -266,13 +270,17 @@ int main(int argc, char** argv) {
   gw::PostfixInstanceOptions instance;
   std::string instance_smtp, relay_smtp, smarthost;
   MailFlags instance_lookups;
-  postfix->add_option("--out", instance.dir, "Directory of the instance (etc/, spool/)")->required();
-  postfix->add_option("--smtp", instance_smtp, "HOST:PORT receiving customers' inbound mail (25 in production)")
+  postfix->add_option("--out", instance.dir, "Directory of the instance (etc/, spool/)")
+      ->required();
+  postfix
+      ->add_option("--smtp", instance_smtp,
+                   "HOST:PORT receiving customers' inbound mail (25 in production)")
       ->required();
   postfix->add_option("--relay-smtp", relay_smtp,
                       "HOST:PORT on which customers' servers relay outbound mail (587 in "
                       "production); none: no outbound relay");
-  postfix->add_option("--socketmap", instance_lookups.socketmap, "gatewayd's --socketmap")->required();
+  postfix->add_option("--socketmap", instance_lookups.socketmap, "gatewayd's --socketmap")
+      ->required();
   postfix->add_option("--policy", instance_lookups.policy, "gatewayd's --policy")->required();
   postfix->add_option("--verify", instance_lookups.verify, "gatewayd's --verify")->required();
   postfix->add_option("--hostname", instance.hostname, "The gateway's host name (banner, HELO)")
@@ -282,11 +290,13 @@ int main(int argc, char** argv) {
                       "domain's MX");
   postfix->add_option("--tls-cert", instance.tls_cert, "PEM certificate: offer STARTTLS");
   postfix->add_option("--tls-key", instance.tls_key, "PEM private key for --tls-cert");
-  postfix->add_option("--message-size-limit", instance.message_size_limit,
-                      "Largest message in bytes (customers' own limits are checked per message)")
+  postfix
+      ->add_option("--message-size-limit", instance.message_size_limit,
+                   "Largest message in bytes (customers' own limits are checked per message)")
       ->capture_default_str();
   postfix->add_flag("--fast-retry", instance.fast_retry,
-                    "Retry deferred mail every 10 s; give up on a destination that does not connect or greet in 5 s (tests and demos)");
+                    "Retry deferred mail every 10 s; give up on a destination that does not "
+                    "connect or greet in 5 s (tests and demos)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -44,7 +44,8 @@ struct MailDirectoryFeed::Impl {
     auto recipients = store->ListRecipients(partner, name);
     if (!recipients.ok()) return recipients.status();
     std::unordered_map<std::string, std::string> by_address(recipients->size());
-    for (auto& [address, user] : *recipients) by_address.emplace(std::move(address), std::move(user));
+    for (auto& [address, user] : *recipients)
+      by_address.emplace(std::move(address), std::move(user));
     return MakeMailCustomer(partner, name, CompileStored(**customer).config, std::move(by_address));
   }
 
@@ -83,8 +84,9 @@ struct MailDirectoryFeed::Impl {
       return Status::Ok();
     });
     if (!status.ok()) {
-      if (!failing) Log(fmt::format("mail directory: refresh failed, keeping the last one: {}",
-                                    status.message()));
+      if (!failing)
+        Log(fmt::format("mail directory: refresh failed, keeping the last one: {}",
+                        status.message()));
       failing = true;
       return status;
     }
@@ -93,8 +95,9 @@ struct MailDirectoryFeed::Impl {
     last_mark = mark_seen;
     if (!built) return Status::Ok();
     known = std::move(next);
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                    .count();
+    double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count();
     std::lock_guard lock(current_mutex);
     current = std::move(built);
     ++stats.refreshes;

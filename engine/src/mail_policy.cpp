@@ -122,11 +122,11 @@ Verdict SizeVerdict(const MailCustomer& customer, uint64_t size) {
   uint64_t limit = customer.config.max_message_size_bytes;
   if (limit == 0 || size <= limit) return Accept("max-size", "within the size limit");
   const std::string& domain = customer.config.domains.front();
-  return Refuse(
-      fmt::format("552 5.3.4 message size {} exceeds the limit of {} ({} bytes)", size, domain,
-                  limit),
-      "max-size", fmt::format("{} bytes is over the customer's limit of {} bytes", size, limit),
-      kMaxSizePointer);
+  return Refuse(fmt::format("552 5.3.4 message size {} exceeds the limit of {} ({} bytes)", size,
+                            domain, limit),
+                "max-size",
+                fmt::format("{} bytes is over the customer's limit of {} bytes", size, limit),
+                kMaxSizePointer);
 }
 
 Verdict Inbound(const MailDirectory& directory, const Envelope& envelope) {
@@ -150,10 +150,9 @@ Verdict Inbound(const MailDirectory& directory, const Envelope& envelope) {
   }
   std::string user = UserOf(*customer, *recipient);
   if (user.empty() && !customer->config.address_discovery) {
-    return decided(Refuse(fmt::format("550 5.1.1 <{}>: user unknown", recipient->full()),
-                          "unknown-recipient",
-                          fmt::format("{} is not an address of any user", recipient->full()),
-                          "/spec/users"));
+    return decided(
+        Refuse(fmt::format("550 5.1.1 <{}>: user unknown", recipient->full()), "unknown-recipient",
+               fmt::format("{} is not an address of any user", recipient->full()), "/spec/users"));
   }
   auto finish = [&](Verdict v) {
     v.customer = customer;
@@ -179,24 +178,26 @@ Verdict Inbound(const MailDirectory& directory, const Envelope& envelope) {
   auto sender = SplitAddress(envelope.sender);
   auto client = ParseClient(envelope.client_address);
   if (auto i = SenderMatch(lists.allow, sender, client)) {
-    return finish(Accept("allow-list", fmt::format("{} is on the allow list", lists.allow[*i].value),
+    return finish(Accept("allow-list",
+                         fmt::format("{} is on the allow list", lists.allow[*i].value),
                          ListPointer("allow", *i)));
   }
   if (auto i = SenderMatch(lists.block, sender, client)) {
     const ListEntry& entry = lists.block[*i];
-    return finish(Refuse(
-        fmt::format("550 5.7.1 {} is blocked by {}",
-                    entry.kind == "ip" ? "client " + envelope.client_address : "sender",
-                    customer->config.domains.front()),
-        "block-list", fmt::format("{} is on the block list", entry.value), ListPointer("block", *i)));
+    return finish(
+        Refuse(fmt::format("550 5.7.1 {} is blocked by {}",
+                           entry.kind == "ip" ? "client " + envelope.client_address : "sender",
+                           customer->config.domains.front()),
+               "block-list", fmt::format("{} is on the block list", entry.value),
+               ListPointer("block", *i)));
   }
   if (customer->config.destinations.empty()) {
     return finish(Refuse("451 4.3.5 no destination is configured for this domain",
                          "destination-missing", "the customer has no destinations",
                          "/spec/destinations"));
   }
-  return finish(Accept("delivered", "accepted for the customer's destinations",
-                       "/spec/destinations"));
+  return finish(
+      Accept("delivered", "accepted for the customer's destinations", "/spec/destinations"));
 }
 
 // The customer whose server relays from `client` without a sender address (a bounce).
@@ -249,8 +250,8 @@ Verdict DecideSize(const MailCustomer& customer, uint64_t size) {
 Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope) {
   auto sender = SplitAddress(envelope.sender);
   auto client = ParseClient(envelope.client_address);
-  const MailCustomer* customer = sender ? directory.CustomerFor(sender->domain)
-                                        : RelayCustomerOfClient(directory, client);
+  const MailCustomer* customer =
+      sender ? directory.CustomerFor(sender->domain) : RelayCustomerOfClient(directory, client);
   auto outbound = [&](Verdict v) {
     v.outbound = true;
     v.customer = customer;
@@ -258,10 +259,10 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope) {
   };
   std::string who = sender ? sender->domain : "the null sender";
   auto denied = [&](std::string rule, std::string reason, std::string pointer) {
-    return outbound(Refuse(fmt::format("554 5.7.1 relay not permitted for {} from {}", who,
-                                       envelope.client_address.empty() ? "this client"
-                                                                       : envelope.client_address),
-                           std::move(rule), std::move(reason), std::move(pointer)));
+    return outbound(Refuse(
+        fmt::format("554 5.7.1 relay not permitted for {} from {}", who,
+                    envelope.client_address.empty() ? "this client" : envelope.client_address),
+        std::move(rule), std::move(reason), std::move(pointer)));
   };
   if (!customer) {
     return denied("relay-unknown-sender",
@@ -279,11 +280,11 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope) {
   std::string sources_pointer =
       relay.service.empty() ? "/spec/outboundRelay/sources" : "/spec/outboundRelay/service";
   if (!from_source) {
-    return denied("relay-source",
-                  fmt::format("{} is not one of the customer's relay sources",
-                              envelope.client_address.empty() ? "the client"
-                                                              : envelope.client_address),
-                  sources_pointer);
+    return denied(
+        "relay-source",
+        fmt::format("{} is not one of the customer's relay sources",
+                    envelope.client_address.empty() ? "the client" : envelope.client_address),
+        sources_pointer);
   }
   auto recipient = SplitAddress(envelope.recipient);
   if (!recipient) {
@@ -297,8 +298,8 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope) {
         fmt::format("{} is on outboundBlock", customer->config.lists.outbound_block[*i].value),
         ListPointer("outboundBlock", *i)));
   }
-  Verdict v = outbound(Accept("outbound-relay", "relayed from one of the customer's sources",
-                              sources_pointer));
+  Verdict v = outbound(
+      Accept("outbound-relay", "relayed from one of the customer's sources", sources_pointer));
   const MailCustomer* local = directory.CustomerFor(recipient->domain);
   v.route = local ? local->transport : "smtp: (the recipient domain's MX)";
   return v;

@@ -28,18 +28,23 @@ Status WriteFile(const fs::path& path, const std::string& text) {
   }
   std::error_code ec;
   fs::rename(temporary, path, ec);
-  if (ec) return Status(StatusCode::kUnavailable, fmt::format("cannot write {}: {}", path.string(), ec.message()));
+  if (ec)
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("cannot write {}: {}", path.string(), ec.message()));
   return Status::Ok();
 }
 
-std::string Inet(const Endpoint& endpoint) { return "inet:" + endpoint.ToString(); }
+std::string Inet(const Endpoint& endpoint) {
+  return "inet:" + endpoint.ToString();
+}
 
 }  // namespace
 
 Status WritePostfixInstance(const PostfixInstanceOptions& o) {
-  std::vector<std::pair<std::string, std::string>> values = {
-      {"--out", o.dir}, {"--hostname", o.hostname}, {"--tls-cert", o.tls_cert},
-      {"--tls-key", o.tls_key}};
+  std::vector<std::pair<std::string, std::string>> values = {{"--out", o.dir},
+                                                             {"--hostname", o.hostname},
+                                                             {"--tls-cert", o.tls_cert},
+                                                             {"--tls-key", o.tls_key}};
   for (const auto& [flag, value] : values) {
     if (value.find_first_of(" ,\t\n{}") != std::string::npos) {
       return Status(StatusCode::kInvalidArgument,
@@ -54,10 +59,13 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   std::error_code ec;
   fs::create_directories(dir / "etc", ec);
   if (!ec) fs::create_directories(dir / "spool", ec);
-  if (ec) return Status(StatusCode::kUnavailable, fmt::format("cannot create {}: {}", dir.string(), ec.message()));
+  if (ec)
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("cannot create {}: {}", dir.string(), ec.message()));
   // Postfix's daemons run unprivileged and must reach the queue and data directories.
   ::chmod(dir.c_str(), 0755);
-  for (fs::path up = dir.parent_path(); !up.empty() && up != up.root_path(); up = up.parent_path()) {
+  for (fs::path up = dir.parent_path(); !up.empty() && up != up.root_path();
+       up = up.parent_path()) {
     struct stat info {};
     if (::stat(up.c_str(), &info) == 0 && !(info.st_mode & S_IXOTH)) {
       return Status(StatusCode::kInvalidArgument,
@@ -82,7 +90,8 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   std::string policy = Inet(o.policy);
   std::string socketmap = "socketmap:" + Inet(o.socketmap);
 
-  std::string main = fmt::format(R"(# Written by `gatewayd postfix-config`: a private Postfix instance whose routing and
+  std::string main = fmt::format(
+      R"(# Written by `gatewayd postfix-config`: a private Postfix instance whose routing and
 # rules are answered live by gatewayd. Run it with: postfix -c {etc} start
 compatibility_level = 3.6
 queue_directory = {dir}/spool
@@ -128,8 +137,7 @@ address_verify_poll_count = 5
 address_verify_poll_delay = 1s
 )",
       fmt::arg("etc", (dir / "etc").string()), fmt::arg("dir", dir.string()),
-      fmt::arg("hostname", o.hostname),
-      fmt::arg("interfaces", loopback_only ? interfaces : "all"),
+      fmt::arg("hostname", o.hostname), fmt::arg("interfaces", loopback_only ? interfaces : "all"),
       fmt::arg("protocols", v6 ? "all" : "ipv4"), fmt::arg("size_limit", o.message_size_limit),
       fmt::arg("socketmap", socketmap), fmt::arg("policy", policy),
       fmt::arg("default_transport",

@@ -56,24 +56,23 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (ec) return;
       if (!self->input_.empty()) {
         ++self->shared_.counters.timeouts;
-        self->shared_.Log(fmt::format("{}: a client did not finish its request in {} ms; closing it",
-                                      self->server_,
-                                      self->shared_.options.request_timeout.count()));
+        self->shared_.Log(
+            fmt::format("{}: a client did not finish its request in {} ms; closing it",
+                        self->server_, self->shared_.options.request_timeout.count()));
       }
       boost::system::error_code ignored;
       self->socket_.close(ignored);
     });
-    socket_.async_read_some(
-        asio::buffer(buffer_),
-        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-          self->timer_.cancel();
-          if (ec) return;
-          if (self->input_.empty()) self->request_started_ = Clock::now();
-          self->input_.append(self->buffer_.data(), n);
-          bool keep = self->protocol_->Consume(self->input_, self->output_);
-          if (self->input_.empty()) self->request_started_ = Clock::now();
-          self->Write(keep);
-        });
+    socket_.async_read_some(asio::buffer(buffer_),
+                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+                              self->timer_.cancel();
+                              if (ec) return;
+                              if (self->input_.empty()) self->request_started_ = Clock::now();
+                              self->input_.append(self->buffer_.data(), n);
+                              bool keep = self->protocol_->Consume(self->input_, self->output_);
+                              if (self->input_.empty()) self->request_started_ = Clock::now();
+                              self->Write(keep);
+                            });
   }
 
   void Write(bool keep) {
@@ -112,15 +111,19 @@ class Listener {
   using Factory = std::function<std::unique_ptr<postfix::Protocol>()>;
 
   Listener(asio::io_context& io, Shared& shared, std::string name, Factory factory)
-      : io_(io), acceptor_(io), shared_(shared), name_(std::move(name)), factory_(std::move(factory)) {}
+      : io_(io),
+        acceptor_(io),
+        shared_(shared),
+        name_(std::move(name)),
+        factory_(std::move(factory)) {}
 
   Status Bind(const Endpoint& endpoint) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(endpoint.host, ec);
     if (ec) {
-      return Status(StatusCode::kInvalidArgument,
-                    fmt::format("--{} {}: the host must be an IP address", name_,
-                                endpoint.ToString()));
+      return Status(
+          StatusCode::kInvalidArgument,
+          fmt::format("--{} {}: the host must be an IP address", name_, endpoint.ToString()));
     }
     tcp::endpoint at(address, static_cast<unsigned short>(endpoint.port));
     acceptor_.open(at.protocol(), ec);
@@ -136,24 +139,24 @@ class Listener {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
-                                                          tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        if (shared_.open_connections >= shared_.options.max_connections) {
-          if (shared_.counters.refused_connections++ % 1000 == 0) {
-            shared_.Log(fmt::format("{}: {} connections are open; refusing more", name_,
-                                    shared_.options.max_connections));
+    acceptor_.async_accept(
+        asio::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            if (shared_.open_connections >= shared_.options.max_connections) {
+              if (shared_.counters.refused_connections++ % 1000 == 0) {
+                shared_.Log(fmt::format("{}: {} connections are open; refusing more", name_,
+                                        shared_.options.max_connections));
+              }
+              boost::system::error_code ignored;
+              socket.close(ignored);
+            } else {
+              ++shared_.counters.connections;
+              std::make_shared<Connection>(std::move(socket), factory_(), shared_, name_)->Start();
+            }
           }
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          ++shared_.counters.connections;
-          std::make_shared<Connection>(std::move(socket), factory_(), shared_, name_)->Start();
-        }
-      }
-      Accept();
-    });
+          Accept();
+        });
   }
 
   void Close() {
@@ -240,7 +243,9 @@ struct PostfixLookupServers::Impl {
 
 PostfixLookupServers::PostfixLookupServers(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
-PostfixLookupServers::~PostfixLookupServers() { Stop(); }
+PostfixLookupServers::~PostfixLookupServers() {
+  Stop();
+}
 
 void PostfixLookupServers::Stop() {
   if (impl_->stopped) return;
@@ -276,23 +281,25 @@ Result<std::unique_ptr<PostfixLookupServers>> PostfixLookupServers::Start(
     raw->listeners.push_back(std::move(listener));
     return Status::Ok();
   };
-  Status status = add(shared.options.socketmap, "socketmap",
-                      [=] { return postfix::MakeSocketmap(directory, problem); }, raw->socketmap);
+  Status status = add(
+      shared.options.socketmap, "socketmap",
+      [=] { return postfix::MakeSocketmap(directory, problem); }, raw->socketmap);
   if (status.ok()) {
-    status = add(shared.options.policy, "policy",
-                 [=] { return postfix::MakePolicy(directory, problem); }, raw->policy);
+    status = add(
+        shared.options.policy, "policy", [=] { return postfix::MakePolicy(directory, problem); },
+        raw->policy);
   }
   if (status.ok()) {
     postfix::DiscoveredAddress discovered = [raw](const MailCustomer& customer,
                                                   const std::string& address) {
       if (raw->discovery) raw->discovery->Push(customer, address);
     };
-    status = add(shared.options.verify, "verify",
-                 [=] {
-                   return postfix::MakeVerifyMemcache(*raw->verify_cache, directory, discovered,
-                                                      problem);
-                 },
-                 raw->verify);
+    status = add(
+        shared.options.verify, "verify",
+        [=] {
+          return postfix::MakeVerifyMemcache(*raw->verify_cache, directory, discovered, problem);
+        },
+        raw->verify);
   }
   if (!status.ok()) return status;
   for (auto& listener : raw->listeners) listener->Accept();
@@ -301,9 +308,15 @@ Result<std::unique_ptr<PostfixLookupServers>> PostfixLookupServers::Start(
   return std::unique_ptr<PostfixLookupServers>(new PostfixLookupServers(std::move(impl)));
 }
 
-std::optional<Endpoint> PostfixLookupServers::socketmap() const { return impl_->socketmap; }
-std::optional<Endpoint> PostfixLookupServers::policy() const { return impl_->policy; }
-std::optional<Endpoint> PostfixLookupServers::verify() const { return impl_->verify; }
+std::optional<Endpoint> PostfixLookupServers::socketmap() const {
+  return impl_->socketmap;
+}
+std::optional<Endpoint> PostfixLookupServers::policy() const {
+  return impl_->policy;
+}
+std::optional<Endpoint> PostfixLookupServers::verify() const {
+  return impl_->verify;
+}
 const PostfixLookupCounters& PostfixLookupServers::counters() const {
   return impl_->shared.counters;
 }

@@ -124,7 +124,8 @@ class SqliteStore : public Store {
     auto row = Query("PRAGMA data_version");
     if (!row.ok()) return row.status();
     Status status;
-    if (!(*row)->Step(status)) return status.ok() ? Status(StatusCode::kInternal, "no data_version") : status;
+    if (!(*row)->Step(status))
+      return status.ok() ? Status(StatusCode::kInternal, "no data_version") : status;
     return (own_commits_ << 32) + (*row)->Int(0);
   }
 

@@ -92,9 +92,8 @@ void CheckMailTests(const Manifests& manifests, Diagnostics& diagnostics) {
           at, "mail-test",
           fmt::format("mail from <{}> to <{}> would be {} ({}{}{}{}); expected {}{}",
                       envelope.sender, envelope.recipient, Participle(v.action),
-                      v.reply.empty() ? "" : v.reply + "; ", v.rule,
-                      decided.empty() ? "" : " at ", decided, expect,
-                      rule.empty() ? "" : " by " + rule));
+                      v.reply.empty() ? "" : v.reply + "; ", v.rule, decided.empty() ? "" : " at ",
+                      decided, expect, rule.empty() ? "" : " by " + rule));
     }
   }
 }

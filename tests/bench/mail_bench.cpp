@@ -40,8 +40,12 @@ double Seconds(Clock::time_point since) {
   std::exit(1);
 }
 
-std::string CustomerName(long c) { return fmt::format("c{:05d}", c); }
-std::string UserAddress(long c, long u) { return fmt::format("user{}@{}.example", u, CustomerName(c)); }
+std::string CustomerName(long c) {
+  return fmt::format("c{:05d}", c);
+}
+std::string UserAddress(long c, long u) {
+  return fmt::format("user{}@{}.example", u, CustomerName(c));
+}
 
 // 10,000 customers, each with its own domain and an alias domain, delivering to
 // `destination_port` on loopback; users in batches as gwctl sends them.
@@ -54,13 +58,15 @@ void BuildStore(const fs::path& store, long customers, long per_customer, int de
   for (long c = 0; c < customers; ++c) {
     std::string name = CustomerName(c);
     gw::CustomerWrite write;
-    write.spec = {{"product", "ultimate-access"},
-                  {"billableUsers", per_customer},
-                  {"domains", {{"primary", name + ".example"}, {"aliases", {name + "-corp.example"}}}},
-                  {"destinations", {{{"host", "127.0.0.1"}, {"port", destination_port}}}},
-                  {"filtering", {{"contentFilter", {{"maxMessageSize", "20MiB"}}}}},
-                  {"lists", {{"block", {{{"senderDomain", "spam.example"}}}}}}};
-    auto put = (*service)->PutCustomer(actor, "bench", name, write, gw::WriteCondition::CreateOnly());
+    write.spec = {
+        {"product", "ultimate-access"},
+        {"billableUsers", per_customer},
+        {"domains", {{"primary", name + ".example"}, {"aliases", {name + "-corp.example"}}}},
+        {"destinations", {{{"host", "127.0.0.1"}, {"port", destination_port}}}},
+        {"filtering", {{"contentFilter", {{"maxMessageSize", "20MiB"}}}}},
+        {"lists", {{"block", {{{"senderDomain", "spam.example"}}}}}}};
+    auto put =
+        (*service)->PutCustomer(actor, "bench", name, write, gw::WriteCondition::CreateOnly());
     if (!put.ok()) Die(put.status().message());
     gw::UserBatch batch;
     for (long u = 0; u < per_customer; ++u) {
@@ -116,7 +122,8 @@ LoadResult Load(int port, int connections, double seconds,
           if (n <= 0) break;
           reply.append(buffer, static_cast<size_t>(n));
         }
-        latencies[i].push_back(std::chrono::duration<double, std::micro>(Clock::now() - sent).count());
+        latencies[i].push_back(
+            std::chrono::duration<double, std::micro>(Clock::now() - sent).count());
         ++total;
       }
       close(fd);
@@ -126,17 +133,20 @@ LoadResult Load(int port, int connections, double seconds,
   LoadResult result;
   result.requests = total;
   result.seconds = Seconds(started);
-  for (auto& l : latencies) result.latencies_us.insert(result.latencies_us.end(), l.begin(), l.end());
+  for (auto& l : latencies)
+    result.latencies_us.insert(result.latencies_us.end(), l.begin(), l.end());
   std::sort(result.latencies_us.begin(), result.latencies_us.end());
   return result;
 }
 
 void Report(const std::string& label, const LoadResult& r) {
   auto at = [&](double q) {
-    return r.latencies_us.empty() ? 0.0 : r.latencies_us[static_cast<size_t>(q * (r.latencies_us.size() - 1))];
+    return r.latencies_us.empty()
+               ? 0.0
+               : r.latencies_us[static_cast<size_t>(q * (r.latencies_us.size() - 1))];
   };
-  std::printf("%-28s %9.0f lookups/s   p50 %6.0f us   p99 %6.0f us   p99.9 %6.0f us\n", label.c_str(),
-              r.requests / r.seconds, at(0.5), at(0.99), at(0.999));
+  std::printf("%-28s %9.0f lookups/s   p50 %6.0f us   p99 %6.0f us   p99.9 %6.0f us\n",
+              label.c_str(), r.requests / r.seconds, at(0.5), at(0.99), at(0.999));
 }
 
 // Sends `messages` through the instance at `smtp_port` with smtp-source (several senders
@@ -176,12 +186,18 @@ int main(int argc, char** argv) {
     }
     if (i + 1 >= argc) Die(flag + " needs a value");
     std::string value = argv[++i];
-    if (flag == "--customers") customers = std::stol(value);
-    else if (flag == "--users-per-customer") per_customer = std::stol(value);
-    else if (flag == "--seconds") seconds = std::stod(value);
-    else if (flag == "--connections") connections = std::stoi(value);
-    else if (flag == "--messages") messages = std::stol(value);
-    else Die("unknown flag " + flag);
+    if (flag == "--customers")
+      customers = std::stol(value);
+    else if (flag == "--users-per-customer")
+      per_customer = std::stol(value);
+    else if (flag == "--seconds")
+      seconds = std::stod(value);
+    else if (flag == "--connections")
+      connections = std::stoi(value);
+    else if (flag == "--messages")
+      messages = std::stol(value);
+    else
+      Die("unknown flag " + flag);
   }
   std::string missing = gwtest::MailPlaneMissing();
   bool with_postfix = !skip_postfix && missing.empty();
@@ -216,33 +232,46 @@ int main(int argc, char** argv) {
   };
   std::printf("lookups with %d client connections, %.0f s each (2 lookup threads):\n", connections,
               seconds);
-  Report("socketmap recipients", Load(socketmap, connections, seconds, [&](std::mt19937& r) {
-           return netstring("recipients " + address(r));
-         }, netstring_done));
-  Report("socketmap transport", Load(socketmap, connections, seconds, [&](std::mt19937& r) {
-           return netstring("transport " + address(r));
-         }, netstring_done));
-  Report("policy RCPT", Load(policy, connections, seconds, [&](std::mt19937& r) {
-           return fmt::format(
-               "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.{}\n"
-               "sender=someone@ext.example\nrecipient={}\nsize=0\ninstance=i{}\n\n",
-               r() % 250, address(r), r());
-         }, policy_done));
-  std::printf("gatewayd RSS after the lookups: %ld MiB\n", gwtest::ProcessRssKib(gatewayd.pid()) / 1024);
+  Report(
+      "socketmap recipients",
+      Load(
+          socketmap, connections, seconds,
+          [&](std::mt19937& r) { return netstring("recipients " + address(r)); }, netstring_done));
+  Report(
+      "socketmap transport",
+      Load(
+          socketmap, connections, seconds,
+          [&](std::mt19937& r) { return netstring("transport " + address(r)); }, netstring_done));
+  Report("policy RCPT",
+         Load(
+             policy, connections, seconds,
+             [&](std::mt19937& r) {
+               return fmt::format(
+                   "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.{}\n"
+                   "sender=someone@ext.example\nrecipient={}\nsize=0\ninstance=i{}\n\n",
+                   r() % 250, address(r), r());
+             },
+             policy_done));
+  std::printf("gatewayd RSS after the lookups: %ld MiB\n",
+              gwtest::ProcessRssKib(gatewayd.pid()) / 1024);
 
   if (!with_postfix) {
-    std::printf("Postfix messages/s: skipped (%s)\n", skip_postfix ? "--skip-postfix" : missing.c_str());
+    std::printf("Postfix messages/s: skipped (%s)\n",
+                skip_postfix ? "--skip-postfix" : missing.c_str());
     fs::remove_all(dir);
     return 0;
   }
-  gwtest::ChildProcess sink({"/usr/sbin/smtp-sink", "-u", "nobody", fmt::format("127.0.0.1:{}", sink_port), "1000"});
+  gwtest::ChildProcess sink(
+      {"/usr/sbin/smtp-sink", "-u", "nobody", fmt::format("127.0.0.1:{}", sink_port), "1000"});
   // The same data as static hash maps, for the comparison.
   fs::path maps = dir / "maps";
   fs::create_directories(maps);
   {
-    std::ofstream domains(maps / "domains"), recipients(maps / "recipients"), transport(maps / "transport");
+    std::ofstream domains(maps / "domains"), recipients(maps / "recipients"),
+        transport(maps / "transport");
     for (long c = 0; c < customers; ++c) {
-      for (const std::string& domain : {CustomerName(c) + ".example", CustomerName(c) + "-corp.example"}) {
+      for (const std::string& domain :
+           {CustomerName(c) + ".example", CustomerName(c) + "-corp.example"}) {
         domains << domain << " ok\n";
         transport << domain << " smtp:[127.0.0.1]:" << sink_port << "\n";
       }
@@ -286,16 +315,18 @@ int main(int argc, char** argv) {
           etc.string(), maps.string()));
       if (set.exit_code != 0) Die(set.output);
       if (instance.name == "static hash maps") {
-        set = gwtest::RunCommand(fmt::format(
-            "/usr/sbin/postconf -c {} -e 'smtpd_recipient_restrictions = reject_unlisted_recipient' "
-            "'smtpd_end_of_data_restrictions ='",
-            etc.string()));
+        set = gwtest::RunCommand(
+            fmt::format("/usr/sbin/postconf -c {} -e 'smtpd_recipient_restrictions = "
+                        "reject_unlisted_recipient' "
+                        "'smtpd_end_of_data_restrictions ='",
+                        etc.string()));
         if (set.exit_code != 0) Die(set.output);
       }
     }
     auto up = gwtest::RunCommand(fmt::format("/usr/sbin/postfix -c {} start", etc.string()));
     if (up.exit_code != 0) Die("postfix start: " + up.output);
-    for (int i = 0; i < 100 && !gwtest::CanConnect(instance.smtp); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    for (int i = 0; i < 100 && !gwtest::CanConnect(instance.smtp); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     MessagesPerSecond(etc, instance.smtp, 200, customers);  // warm up
   }
   // Rounds alternate between the instances, and each reports its median: the machine's
@@ -311,8 +342,11 @@ int main(int argc, char** argv) {
   for (size_t i = 0; i < instances.size(); ++i) {
     std::sort(samples[i].begin(), samples[i].end());
     rates.push_back(samples[i][rounds / 2]);
-    std::printf("Postfix with %-21s %6.0f messages/s (median of %d rounds: %.0f-%.0f; %ld 2 KB messages each, received and delivered)\n",
-                instances[i].name.c_str(), rates.back(), rounds, samples[i].front(), samples[i].back(), messages);
+    std::printf(
+        "Postfix with %-21s %6.0f messages/s (median of %d rounds: %.0f-%.0f; %ld 2 KB messages "
+        "each, received and delivered)\n",
+        instances[i].name.c_str(), rates.back(), rounds, samples[i].front(), samples[i].back(),
+        messages);
   }
   for (const auto& instance : instances) {
     gwtest::RunCommand(fmt::format("/usr/sbin/postfix -c {}/etc stop", instance.dir.string()));

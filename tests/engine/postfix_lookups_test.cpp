@@ -20,7 +20,9 @@ using nlohmann::json;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
-std::string Netstring(const std::string& text) { return fmt::format("{}:{},", text.size(), text); }
+std::string Netstring(const std::string& text) {
+  return fmt::format("{}:{},", text.size(), text);
+}
 
 class PostfixLookupsTest : public ::testing::Test {
  protected:
@@ -65,7 +67,8 @@ class PostfixLookupsTest : public ::testing::Test {
   // One socketmap request and its reply on connection `fd`.
   static std::string Ask(int fd, const std::string& request) {
     gwtest::SendAll(fd, Netstring(request));
-    auto reply = gwtest::ReadUntil(fd, 5s, [](const std::string& b) { return !b.empty() && b.back() == ','; });
+    auto reply = gwtest::ReadUntil(
+        fd, 5s, [](const std::string& b) { return !b.empty() && b.back() == ','; });
     return reply.bytes;
   }
 
@@ -104,9 +107,8 @@ TEST_F(PostfixLookupsTest, TheSocketmapAnswersEveryMapOnOnePersistentConnection)
   EXPECT_EQ(Ask(fd, "transport *"), Netstring("NOTFOUND "));
   // Two requests in one write (Postfix pipelines nothing, but a client may).
   gwtest::SendAll(fd, Netstring("domains acme.example") + Netstring("domains x.example"));
-  auto both = gwtest::ReadUntil(fd, 5s, [](const std::string& b) {
-    return b.find("NOTFOUND") != std::string::npos;
-  });
+  auto both = gwtest::ReadUntil(
+      fd, 5s, [](const std::string& b) { return b.find("NOTFOUND") != std::string::npos; });
   EXPECT_EQ(both.bytes, Netstring("OK northwind/acme") + Netstring("NOTFOUND "));
   close(fd);
 }
@@ -128,8 +130,14 @@ TEST_F(PostfixLookupsTest, AWriteByAnotherProcessIsAnsweredWithinTheBound) {
   auto applied = std::chrono::steady_clock::now();
   EXPECT_TRUE(Eventually("domains initech.example", "OK northwind/initech"));
   auto seen = std::chrono::steady_clock::now();
-  RecordProperty("apply_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(applied - start).count()));
-  RecordProperty("visible_after_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(seen - applied).count()));
+  RecordProperty(
+      "apply_ms",
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(applied - start).count()));
+  RecordProperty(
+      "visible_after_ms",
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(seen - applied).count()));
   EXPECT_LT(seen - applied, 2s);
   std::filesystem::remove_all(repo);
 }
@@ -179,9 +187,11 @@ TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTem
   int fd = gwtest::ConnectLoopback(policy_);
   auto ask = [&](const std::string& attributes) {
     gwtest::SendAll(fd, attributes + "\n");
-    return gwtest::ReadUntil(fd, 5s, [](const std::string& b) {
-             return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
-           }).bytes;
+    return gwtest::ReadUntil(fd, 5s,
+                             [](const std::string& b) {
+                               return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
+                             })
+        .bytes;
   };
   std::string rcpt =
       "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.1\n"
@@ -212,9 +222,9 @@ TEST_F(PostfixLookupsTest, TheVerifyCacheKeepsProbeResultsAndBadCommandsAreError
   int fd = gwtest::ConnectLoopback(verify_);
   auto ask = [&](const std::string& text, const std::string& until) {
     gwtest::SendAll(fd, text);
-    return gwtest::ReadUntil(fd, 5s, [&](const std::string& b) {
-             return b.find(until) != std::string::npos;
-           }).bytes;
+    return gwtest::ReadUntil(
+               fd, 5s, [&](const std::string& b) { return b.find(until) != std::string::npos; })
+        .bytes;
   };
   EXPECT_EQ(ask("get verify:x@acme.example\r\n", "END\r\n"), "END\r\n");
   EXPECT_EQ(ask("set verify:x@acme.example 0 0 5\r\n2:0:1\r\n", "\r\n"), "STORED\r\n");
@@ -234,10 +244,11 @@ TEST_F(PostfixLookupsTest, ADestinationIsTheGatewayOnlyAtItsOwnSmtpAddress) {
                                      {"domains", {{"primary", "beside.example"}}},
                                      {"destinations", {{{"host", "127.0.0.1"}, {"port", 2626}}}}})
                   .ok());
-  gw::Status loop = PutCustomer("loop", {{"product", "ultimate-access"},
-                                         {"billableUsers", 1},
-                                         {"domains", {{"primary", "loop.example"}}},
-                                         {"destinations", {{{"host", "127.0.0.1"}, {"port", 2525}}}}});
+  gw::Status loop =
+      PutCustomer("loop", {{"product", "ultimate-access"},
+                           {"billableUsers", 1},
+                           {"domains", {{"primary", "loop.example"}}},
+                           {"destinations", {{{"host", "127.0.0.1"}, {"port", 2525}}}}});
   ASSERT_FALSE(loop.ok());
   ASSERT_EQ(loop.details().size(), 1u);
   EXPECT_EQ(loop.details()[0].rule, "destination-self");

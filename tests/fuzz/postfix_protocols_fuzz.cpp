@@ -44,8 +44,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto& protocol : protocols) {
     std::string input, output;
     bool open = true;
-    for (std::string_view piece : {std::string_view(text).substr(0, split),
-                                   std::string_view(text).substr(split)}) {
+    for (std::string_view piece :
+         {std::string_view(text).substr(0, split), std::string_view(text).substr(split)}) {
       if (!open) break;
       input.append(piece);
       open = protocol->Consume(input, output);

@@ -126,7 +126,8 @@ TEST_F(MailTest, DestinationsAreTriedInPreferenceOrderPastRefusingBusyAndSilentS
   size_t refused = log.find(fmt::format(":{}: Connection refused", closed));
   size_t turned_away = log.find("refused to talk to me: 421");
   size_t timed_out = log.find(fmt::format(":{}: Connection timed out", silent.port()));
-  if (timed_out == std::string::npos) timed_out = log.find("timed out while receiving the initial server greeting");
+  if (timed_out == std::string::npos)
+    timed_out = log.find("timed out while receiving the initial server greeting");
   ASSERT_NE(refused, std::string::npos) << log;
   ASSERT_NE(turned_away, std::string::npos) << log;
   ASSERT_NE(timed_out, std::string::npos) << log;
@@ -222,8 +223,8 @@ TEST_F(MailTest, OutboundRelayIsForTheCustomersServersAndDomainsOnly) {
 
   EXPECT_TRUE(gateway_->Send("bob@acme.example", "someone@external.example", from_relay_ip, relay)
                   .accepted());
-  EXPECT_TRUE(gateway_->Send("bob@acme.co.uk", "someone@external.example", from_relay_ip, relay)
-                  .accepted())
+  EXPECT_TRUE(
+      gateway_->Send("bob@acme.co.uk", "someone@external.example", from_relay_ip, relay).accepted())
       << "any of the customer's domains";
   auto other_client = gateway_->Send("bob@acme.example", "someone@external.example", "", relay);
   EXPECT_EQ(other_client.code, 554) << other_client.transcript;
@@ -285,8 +286,8 @@ spec:
   }
   EXPECT_TRUE(outcome.accepted()) << outcome.transcript;
   RecordProperty("apply_to_mail_ms",
-                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                    Clock::now() - applied_at)
+                 std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() -
+                                                                                      applied_at)
                                     .count()));
 
   auto acme = Client()->GetCustomer("northwind", "acme");
@@ -325,9 +326,10 @@ TEST_F(MailTest, WhileGatewaydIsDownMailIsDeferredNeverBouncedAndItRecovers) {
   }
   EXPECT_TRUE(outcome.accepted()) << outcome.transcript;
   RecordProperty("recovery_attempts", attempts + 1);
-  RecordProperty("recovery_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                   Clock::now() - back)
-                                                   .count()));
+  RecordProperty(
+      "recovery_ms",
+      std::to_string(
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - back).count()));
   EXPECT_EQ(destination.WaitForMessages(1), 1u);
   EXPECT_THAT(gateway_->MailLog(), Not(HasSubstr("status=bounced")));
 }

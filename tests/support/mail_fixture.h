@@ -47,7 +47,8 @@ inline CommandResult RunCommand(const std::string& command) {
 
 // Empty when the mail tests can run here; otherwise why not.
 inline std::string MailPlaneMissing() {
-  if (geteuid() != 0) return "needs root: Postfix's `postfix` command is reserved for the superuser";
+  if (geteuid() != 0)
+    return "needs root: Postfix's `postfix` command is reserved for the superuser";
   for (const char* tool : {"/usr/sbin/postfix", "/usr/bin/swaks"}) {
     if (access(tool, X_OK) != 0) return fmt::format("needs {} (ci/setup --tests)", tool);
   }
@@ -76,10 +77,15 @@ class Sink {
   }
 
   void Start() {
-    std::vector<std::string> argv = {"/usr/bin/python3", GWCTL_SOURCE_DIR "/tests/mail/sink.py",
-                                     "--port", std::to_string(port_), "--out", dir_.string()};
+    std::vector<std::string> argv = {"/usr/bin/python3",
+                                     GWCTL_SOURCE_DIR "/tests/mail/sink.py",
+                                     "--port",
+                                     std::to_string(port_),
+                                     "--out",
+                                     dir_.string()};
     if (!options_.known.empty()) argv.insert(argv.end(), {"--known", options_.known});
-    if (!options_.rcpt_reply.empty()) argv.insert(argv.end(), {"--rcpt-reply", options_.rcpt_reply});
+    if (!options_.rcpt_reply.empty())
+      argv.insert(argv.end(), {"--rcpt-reply", options_.rcpt_reply});
     if (options_.greeting_421) argv.push_back("--greeting-421");
     process_ = std::make_unique<ChildProcess>(argv);
     ready_ = process_->WaitForLine("sink ready").has_value();
@@ -102,7 +108,8 @@ class Sink {
     return messages;
   }
   // Waits until `count` messages arrived; returns how many did.
-  size_t WaitForMessages(size_t count, std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+  size_t WaitForMessages(size_t count,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (Messages().size() < count && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -209,9 +216,10 @@ class MailGateway {
   // One message through swaks: `extra` are more swaks arguments.
   SmtpOutcome Send(const std::string& from, const std::string& to, const std::string& extra = "",
                    int port = 0) const {
-    auto result = RunCommand(fmt::format("/usr/bin/swaks --server 127.0.0.1:{} --from '{}' --to '{}' "
-                                         "--timeout 60 {}",
-                                         port ? port : smtp_port_, from, to, extra));
+    auto result =
+        RunCommand(fmt::format("/usr/bin/swaks --server 127.0.0.1:{} --from '{}' --to '{}' "
+                               "--timeout 60 {}",
+                               port ? port : smtp_port_, from, to, extra));
     return ParseSwaks(result.output);
   }
 
@@ -222,14 +230,16 @@ class MailGateway {
     return text.str();
   }
   CommandResult Postfix(const std::string& command) const {
-    return RunCommand(fmt::format("/usr/sbin/postfix -c {}/etc {}", postfix_dir().string(), command));
+    return RunCommand(
+        fmt::format("/usr/sbin/postfix -c {}/etc {}", postfix_dir().string(), command));
   }
   void FlushQueue() const {
     RunCommand(fmt::format("/usr/sbin/postqueue -c {}/etc -f", postfix_dir().string()));
   }
   // Queue ids of messages waiting in the queue.
   std::string Queue() const {
-    return RunCommand(fmt::format("/usr/sbin/postqueue -c {}/etc -p", postfix_dir().string())).output;
+    return RunCommand(fmt::format("/usr/sbin/postqueue -c {}/etc -p", postfix_dir().string()))
+        .output;
   }
 
  private:
@@ -251,7 +261,8 @@ class MailGateway {
       std::ifstream stat(entry.path() / "stat");
       std::string pid, name, state;
       pid_t parent = 0;
-      if (stat >> pid >> name >> state >> parent && parent == master) pids.push_back(std::stoi(pid));
+      if (stat >> pid >> name >> state >> parent && parent == master)
+        pids.push_back(std::stoi(pid));
     }
     return pids;
   }

@@ -32,25 +32,27 @@ std::shared_ptr<const MailCustomer> Customer(const std::string& name, json spec,
 class MailPolicyTest : public ::testing::Test {
  protected:
   MailPolicyTest()
-      : directory_({Customer("acme",
-                             {{"domains", {{"primary", "acme.example"}, {"aliases", {"acme.co.uk"}}}},
-                              {"destinations", "mx2.acme.example#20;mx1.acme.example#10;[2001:db8::25]:2525#30"},
-                              {"outboundRelay", {{"sources", {"203.0.113.10"}}}},
-                              {"filtering", {{"contentFilter", {{"maxMessageSize", "1KiB"}}}}},
-                              {"lists",
-                               {{"allow", {{{"sender", "friend@spam.example"}}, {{"ip", "192.0.2.0/24"}}}},
-                                {"block", {{{"senderDomain", "spam.example"}}}},
-                                {"outboundBlock", {{{"recipientDomain", "rival.example"}}}},
-                                {"recipientAllow", {"postmaster"}},
-                                {"recipientBlock", {"former"}}}}},
-                             {"alice@acme.example", "a.smith@acme.example=alice@acme.example", "postmaster@acme.example",
-                              "former@acme.example"}),
-                    Customer("hooli",
-                             {{"domains", {{"primary", "hooli.example"}}},
-                              {"destinations", "mx.hooli.example"},
-                              {"outboundRelay", {{"service", "office365"}}},
-                              {"users", {{"addressDiscovery", true}}}},
-                             {"gavin@hooli.example"})}) {}
+      : directory_(
+            {Customer("acme",
+                      {{"domains", {{"primary", "acme.example"}, {"aliases", {"acme.co.uk"}}}},
+                       {"destinations",
+                        "mx2.acme.example#20;mx1.acme.example#10;[2001:db8::25]:2525#30"},
+                       {"outboundRelay", {{"sources", {"203.0.113.10"}}}},
+                       {"filtering", {{"contentFilter", {{"maxMessageSize", "1KiB"}}}}},
+                       {"lists",
+                        {{"allow", {{{"sender", "friend@spam.example"}}, {{"ip", "192.0.2.0/24"}}}},
+                         {"block", {{{"senderDomain", "spam.example"}}}},
+                         {"outboundBlock", {{{"recipientDomain", "rival.example"}}}},
+                         {"recipientAllow", {"postmaster"}},
+                         {"recipientBlock", {"former"}}}}},
+                      {"alice@acme.example", "a.smith@acme.example=alice@acme.example",
+                       "postmaster@acme.example", "former@acme.example"}),
+             Customer("hooli",
+                      {{"domains", {{"primary", "hooli.example"}}},
+                       {"destinations", "mx.hooli.example"},
+                       {"outboundRelay", {{"service", "office365"}}},
+                       {"users", {{"addressDiscovery", true}}}},
+                      {"gavin@hooli.example"})}) {}
 
   Verdict Inbound(const std::string& from, const std::string& to, uint64_t size = 0,
                   const std::string& client = "198.51.100.7") {
@@ -121,7 +123,8 @@ TEST_F(MailPolicyTest, OutboundRelayNeedsTheCustomersSourceAndDomain) {
   EXPECT_TRUE(relay("", "x@external.example", "203.0.113.10").accepted()) << "a bounce";
   Verdict elsewhere = relay("bob@acme.example", "x@external.example", "198.51.100.1");
   EXPECT_EQ(elsewhere.rule, "relay-source");
-  EXPECT_THAT(elsewhere.reply, HasSubstr("554 5.7.1 relay not permitted for acme.example from 198.51.100.1"));
+  EXPECT_THAT(elsewhere.reply,
+              HasSubstr("554 5.7.1 relay not permitted for acme.example from 198.51.100.1"));
   EXPECT_EQ(relay("x@other.example", "x@external.example", "203.0.113.10").rule,
             "relay-unknown-sender");
   Verdict rival = relay("bob@acme.example", "ceo@rival.example", "203.0.113.10");
@@ -138,8 +141,8 @@ TEST_F(MailPolicyTest, OutboundRelayNeedsTheCustomersSourceAndDomain) {
 }
 
 TEST_F(MailPolicyTest, TraceTakesTheDirectionFromTheAddresses) {
-  EXPECT_TRUE(Trace(directory_, {"bob@acme.example", "x@external.example", 0, "203.0.113.10"})
-                  .outbound);
+  EXPECT_TRUE(
+      Trace(directory_, {"bob@acme.example", "x@external.example", 0, "203.0.113.10"}).outbound);
   Verdict inbound = Trace(directory_, {"bob@ext.example", "alice@acme.example", 4096, ""});
   EXPECT_FALSE(inbound.outbound);
   EXPECT_EQ(inbound.rule, "max-size");
@@ -148,8 +151,11 @@ TEST_F(MailPolicyTest, TraceTakesTheDirectionFromTheAddresses) {
 }
 
 TEST(MailDirectoryTest, ADomainNamesOneCustomer) {
-  MailDirectory directory({Customer("a", {{"domains", {{"primary", "a.example"}}}, {"destinations", "mx.a.example"}}, {}),
-                           Customer("b", {{"domains", {{"primary", "b.example"}}}, {"destinations", "mx.b.example"}}, {"x@b.example"})});
+  MailDirectory directory(
+      {Customer("a", {{"domains", {{"primary", "a.example"}}}, {"destinations", "mx.a.example"}},
+                {}),
+       Customer("b", {{"domains", {{"primary", "b.example"}}}, {"destinations", "mx.b.example"}},
+                {"x@b.example"})});
   EXPECT_EQ(directory.CustomerFor("A.EXAMPLE")->name, "a");
   EXPECT_EQ(directory.CustomerFor("c.example"), nullptr);
   EXPECT_EQ(directory.domain_count(), 2u);

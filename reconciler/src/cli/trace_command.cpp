@@ -22,7 +22,8 @@ namespace {
 constexpr int kExitNotAccepted = 2;  // refused or deferred
 
 // The live gateway's mail directory: every customer of the partner with its users.
-gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway, const std::string& partner) {
+gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway,
+                                            const std::string& partner) {
   auto state = gateway.GetState(partner);
   if (!state.ok()) return state.status();
   std::vector<std::shared_ptr<const gw::MailCustomer>> customers;
@@ -39,9 +40,8 @@ gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway, const st
       if (page->next_after.empty()) break;
       after = page->next_after;
     }
-    customers.push_back(gw::MakeMailCustomer(partner, customer.name,
-                                             gw::CompileStored(customer).config,
-                                             std::move(recipients)));
+    customers.push_back(gw::MakeMailCustomer(
+        partner, customer.name, gw::CompileStored(customer).config, std::move(recipients)));
   }
   return gw::MailDirectory(std::move(customers));
 }
@@ -111,8 +111,9 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
     }
     TracedMail traced = TraceMail(manifests, directory, options->envelope);
     const gw::Verdict& v = traced.verdict;
-    std::string where =
-        live || traced.decided_at.file.empty() ? "" : FormatLocation(traced.decided_at, source->display_root);
+    std::string where = live || traced.decided_at.file.empty()
+                            ? ""
+                            : FormatLocation(traced.decided_at, source->display_root);
     if (options->format == "json") {
       nlohmann::json out = {{"format_version", 1},
                             {"action", gw::ActionName(v.action)},
@@ -145,7 +146,8 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
                   << " reads users from LDAP, which an offline trace does not; try --gateway\n";
       }
     }
-    bool through = v.action == gw::Verdict::Action::kAccept || v.action == gw::Verdict::Action::kProbe;
+    bool through =
+        v.action == gw::Verdict::Action::kAccept || v.action == gw::Verdict::Action::kProbe;
     exit_code = through ? kExitOk : kExitNotAccepted;
   });
 }
