@@ -26,6 +26,16 @@ std::optional<uint64_t> ParseNumber(std::string_view text) {
   return value;
 }
 
+// Drops the requests answered from the input (all of it when the connection closes).
+bool Finish(std::string& input, size_t consumed, bool open) {
+  if (open) {
+    input.erase(0, consumed);
+  } else {
+    input.clear();
+  }
+  return open;
+}
+
 std::string_view DomainOf(std::string_view address) {
   size_t at = address.rfind('@');
   return at == std::string_view::npos ? address : address.substr(at + 1);
@@ -74,12 +84,7 @@ class Socketmap : public Protocol {
       Reply(output, Answer(std::string_view(input).substr(digits + 1, *length)));
       pos = end + 1;
     }
-    if (!open) {
-      input.clear();
-      return false;
-    }
-    input.erase(0, pos);
-    return true;
+    return Finish(input, pos, open);
   }
 
  private:
@@ -141,8 +146,7 @@ class Policy : public Protocol {
           log_(fmt::format("policy: request over {} bytes; closing the connection",
                            kMaxRequestBytes));
           output += "action=451 4.3.5 policy request too large\n\n";
-          input.clear();
-          return false;
+          return Finish(input, pos, false);
         }
         break;
       }
@@ -161,8 +165,7 @@ class Policy : public Protocol {
       output += "action=" + Decide(attributes) + "\n\n";
       pos = end + 2;
     }
-    input.erase(0, pos);
-    return true;
+    return Finish(input, pos, true);
   }
 
  private:
@@ -314,12 +317,7 @@ class VerifyMemcache : public Protocol {
       }
       pos = next;
     }
-    if (!open) {
-      input.clear();
-      return false;
-    }
-    input.erase(0, pos);
-    return true;
+    return Finish(input, pos, open);
   }
 
  private:

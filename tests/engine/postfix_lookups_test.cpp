@@ -153,19 +153,16 @@ TEST_F(PostfixLookupsTest, BadSocketmapInputGetsAnErrorIsLoggedOnceAndOthersAreS
       << "an unknown map is the client's mistake; its connection stays usable";
   close(unknown);
 
-  int malformed = gwtest::ConnectLoopback(socketmap_);
-  gwtest::SendAll(malformed, "12x:domains a,");
-  auto reply = gwtest::ReadUntil(malformed, 2s);
-  EXPECT_THAT(reply.bytes, HasSubstr("TEMP malformed netstring"));
-  EXPECT_TRUE(reply.closed);
-  close(malformed);
-
-  int oversized = gwtest::ConnectLoopback(socketmap_);
-  gwtest::SendAll(oversized, "999999:domains ");
-  auto big = gwtest::ReadUntil(oversized, 2s);
-  EXPECT_THAT(big.bytes, HasSubstr("TEMP request of 999999 bytes is too large"));
-  EXPECT_TRUE(big.closed);
-  close(oversized);
+  for (auto [bytes, answer] :
+       {std::pair{"12x:domains a,", "TEMP malformed netstring"},
+        std::pair{"999999:domains ", "TEMP request of 999999 bytes is too large"}}) {
+    int fd = gwtest::ConnectLoopback(socketmap_);
+    gwtest::SendAll(fd, bytes);
+    auto reply = gwtest::ReadUntil(fd, 2s);
+    EXPECT_THAT(reply.bytes, HasSubstr(answer));
+    EXPECT_TRUE(reply.closed) << bytes;
+    close(fd);
+  }
 
   int stalled = gwtest::ConnectLoopback(socketmap_);
   gwtest::SendAll(stalled, "20:domains acme");
