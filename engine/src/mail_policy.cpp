@@ -142,17 +142,17 @@ Verdict Inbound(const MailDirectory& directory, const Envelope& envelope) {
     v.customer = customer;
     return v;
   };
-  if (auto i = LocalPartIn(lists.recipient_block, *recipient)) {
-    return decided(Refuse(fmt::format("550 5.7.1 <{}>: recipient blocked", recipient->full()),
-                          "recipient-block",
-                          fmt::format("'{}' is on recipientBlock", lists.recipient_block[*i]),
-                          ListPointer("recipientBlock", *i)));
-  }
   std::string user = UserOf(*customer, *recipient);
   if (user.empty() && !customer->config.address_discovery) {
     return decided(
         Refuse(fmt::format("550 5.1.1 <{}>: user unknown", recipient->full()), "unknown-recipient",
                fmt::format("{} is not an address of any user", recipient->full()), "/spec/users"));
+  }
+  if (auto i = LocalPartIn(lists.recipient_block, *recipient)) {
+    return decided(Refuse(fmt::format("550 5.7.1 <{}>: recipient blocked", recipient->full()),
+                          "recipient-block",
+                          fmt::format("'{}' is on recipientBlock", lists.recipient_block[*i]),
+                          ListPointer("recipientBlock", *i)));
   }
   auto finish = [&](Verdict v) {
     v.customer = customer;

@@ -93,6 +93,7 @@ TEST_F(MailPolicyTest, RulesApplyInTheirOrderAndNameTheSettingThatDecided) {
   Verdict former = Inbound("friend@spam.example", "former@acme.example");
   EXPECT_EQ(former.rule, "recipient-block");
   EXPECT_EQ(former.pointer, "/spec/lists/recipientBlock/0");
+  EXPECT_EQ(Inbound("bob@ext.example", "former+x@acme.example").rule, "recipient-block");
   Verdict big = Inbound("bob@ext.example", "postmaster@acme.example", 4096);
   EXPECT_EQ(big.rule, "max-size");
   EXPECT_THAT(big.reply, HasSubstr("552 5.3.4"));

@@ -3,11 +3,12 @@
 // from it live; gwctl trace runs it on a repository's desired state, so a change's effect
 // on mail can be seen, and tested, before it is applied.
 //
-// Inbound, in this order (the first that applies decides):
+// Inbound, in this order (the first that applies decides; Postfix asks in the same
+// order: the address first, then the policy):
 //   domain not a customer's              -> refused 554 (relay access denied)
-//   local part on recipientBlock         -> refused 550, whatever the sender
 //   address not a user                   -> refused 550; probed at the destination instead
 //                                           when the customer uses address discovery
+//   local part on recipientBlock         -> refused 550, whatever the sender
 //   announced size over maxMessageSize   -> refused 552 (DecideSize repeats it at end of data)
 //   local part on recipientAllow         -> accepted
 //   sender/domain/client on the allow list -> accepted (the allow list beats the block list)
