@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 
 #include "gatewayd_fixture.h"
+#include "hostile_clients.h"
 #include "loopback.h"
 #include "process.h"
 
@@ -208,6 +209,33 @@ class MailGateway {
   int relay_port() const { return relay_port_; }
   int socketmap_port() const { return socketmap_; }
   std::filesystem::path postfix_dir() const { return dir_ / "postfix"; }
+
+  // Waits until gatewayd's socketmap answers `request` (e.g. "recipients a@b.example")
+  // with a reply starting `expected` ("OK", "NOTFOUND"): the mail directory has caught
+  // up with the store.
+  bool WaitForLookup(const std::string& request, const std::string& expected,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string framed = fmt::format("{}:{},", request.size(), request);
+    std::string prefix = fmt::format(":{}", expected);
+    while (std::chrono::steady_clock::now() < deadline) {
+      int fd = ConnectLoopback(socketmap_);
+      if (fd >= 0 && SendAll(fd, framed)) {
+        std::string reply = ReadUntil(fd, std::chrono::seconds(2), [](const std::string& b) {
+                              return !b.empty() && b.back() == ',';
+                            }).bytes;
+        close(fd);
+        size_t colon = reply.find(':');
+        if (colon != std::string::npos && reply.compare(colon, prefix.size(), prefix) == 0) {
+          return true;
+        }
+      } else if (fd >= 0) {
+        close(fd);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    return false;
+  }
 
   // Kills gatewayd and starts it again with the same store and ports.
   void KillGatewayd() { gatewayd_->Kill(); }
