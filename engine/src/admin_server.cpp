@@ -241,6 +241,7 @@ struct AdminServer::Impl {
                        duration_count);
     out += fmt::format("gatewayd_http_request_duration_seconds_sum {}\n", duration_sum);
     out += fmt::format("gatewayd_http_request_duration_seconds_count {}\n", duration_count);
+    if (options.more_metrics) out += options.more_metrics();
     return out;
   }
 

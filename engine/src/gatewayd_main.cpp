@@ -150,6 +150,7 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
       return started.status().code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
     }
     std::tie(feed, lookups) = std::move(*started);
+    options.more_metrics = [&feed, &lookups] { return gw::MailMetrics(*feed, *lookups); };
   }
   auto server = gw::AdminServer::Bind(**service, **tokens, options);
   if (!server.ok()) {

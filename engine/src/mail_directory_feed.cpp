@@ -52,7 +52,6 @@ struct MailDirectoryFeed::Impl {
   Status RefreshLocked() {
     auto started = std::chrono::steady_clock::now();
     std::shared_ptr<const MailDirectory> built;
-    int64_t reread = 0;
     std::optional<int64_t> mark_seen;
     decltype(known) next;
     Status status = store->Transaction(false, [&]() -> Status {
@@ -75,7 +74,6 @@ struct MailDirectoryFeed::Impl {
           auto read = Read(m);
           if (!read.ok()) return read.status();
           customer = *read;
-          ++reread;
         }
         customers.push_back(customer);
         next.emplace(std::move(key), std::make_pair(std::move(m), std::move(customer)));
@@ -101,7 +99,6 @@ struct MailDirectoryFeed::Impl {
     std::lock_guard lock(current_mutex);
     current = std::move(built);
     ++stats.refreshes;
-    stats.customers_reread = reread;
     stats.last_refresh_ms = ms;
     return Status::Ok();
   }
@@ -132,19 +129,15 @@ MailDirectoryFeed::~MailDirectoryFeed() {
   }
 }
 
-std::unique_ptr<MailDirectoryFeed> MailDirectoryFeed::Manual(std::unique_ptr<Store> store) {
-  auto impl = std::make_unique<Impl>();
-  impl->store = std::move(store);
-  return std::unique_ptr<MailDirectoryFeed>(new MailDirectoryFeed(std::move(impl)));
-}
-
 Result<std::unique_ptr<MailDirectoryFeed>> MailDirectoryFeed::Start(
     std::unique_ptr<Store> store, MailDirectoryFeedOptions options) {
-  auto feed = Manual(std::move(store));
-  feed->impl_->options = std::move(options);
+  auto impl = std::make_unique<Impl>();
+  impl->store = std::move(store);
+  impl->options = std::move(options);
+  std::unique_ptr<MailDirectoryFeed> feed(new MailDirectoryFeed(std::move(impl)));
   if (Status s = feed->Refresh(); !s.ok()) return s;
-  Impl* impl = feed->impl_.get();
-  impl->poller = std::thread([impl] { impl->Poll(); });
+  Impl* running = feed->impl_.get();
+  running->poller = std::thread([running] { running->Poll(); });
   return feed;
 }
 

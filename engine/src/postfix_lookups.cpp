@@ -321,4 +321,39 @@ const PostfixLookupCounters& PostfixLookupServers::counters() const {
   return impl_->shared.counters;
 }
 
+std::string MailMetrics(const MailDirectoryFeed& feed, const PostfixLookupServers& servers) {
+  auto directory = feed.current();
+  MailDirectoryFeed::Stats stats = feed.stats();
+  const PostfixLookupCounters& c = servers.counters();
+  return fmt::format(
+      "# HELP gatewayd_mail_directory_customers Customers the mail lookups answer for.\n"
+      "# TYPE gatewayd_mail_directory_customers gauge\n"
+      "gatewayd_mail_directory_customers {}\n"
+      "# HELP gatewayd_mail_directory_addresses Recipient addresses (users and aliases).\n"
+      "# TYPE gatewayd_mail_directory_addresses gauge\n"
+      "gatewayd_mail_directory_addresses {}\n"
+      "# HELP gatewayd_mail_directory_refreshes_total Directories published after a store "
+      "change.\n"
+      "# TYPE gatewayd_mail_directory_refreshes_total counter\n"
+      "gatewayd_mail_directory_refreshes_total {}\n"
+      "# HELP gatewayd_mail_directory_refresh_seconds Duration of the last refresh.\n"
+      "# TYPE gatewayd_mail_directory_refresh_seconds gauge\n"
+      "gatewayd_mail_directory_refresh_seconds {:.6f}\n"
+      "# HELP gatewayd_mail_lookup_connections_total Postfix connections to the lookup "
+      "servers, by outcome.\n"
+      "# TYPE gatewayd_mail_lookup_connections_total counter\n"
+      "gatewayd_mail_lookup_connections_total{{outcome=\"accepted\"}} {}\n"
+      "gatewayd_mail_lookup_connections_total{{outcome=\"refused\"}} {}\n"
+      "gatewayd_mail_lookup_connections_total{{outcome=\"timed_out\"}} {}\n"
+      "# HELP gatewayd_mail_lookup_problems_total Requests that could not be read.\n"
+      "# TYPE gatewayd_mail_lookup_problems_total counter\n"
+      "gatewayd_mail_lookup_problems_total {}\n"
+      "# HELP gatewayd_mail_discovered_total Addresses found by address discovery.\n"
+      "# TYPE gatewayd_mail_discovered_total counter\n"
+      "gatewayd_mail_discovered_total {}\n",
+      directory ? directory->customers().size() : 0, directory ? directory->recipient_count() : 0,
+      stats.refreshes, stats.last_refresh_ms / 1000.0, c.connections.load(),
+      c.refused_connections.load(), c.timeouts.load(), c.problems.load(), c.discovered.load());
+}
+
 }  // namespace gw

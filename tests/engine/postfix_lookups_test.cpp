@@ -111,6 +111,12 @@ TEST_F(PostfixLookupsTest, TheSocketmapAnswersEveryMapOnOnePersistentConnection)
       fd, 5s, [](const std::string& b) { return b.find("NOTFOUND") != std::string::npos; });
   EXPECT_EQ(both.bytes, Netstring("OK northwind/acme") + Netstring("NOTFOUND "));
   close(fd);
+
+  std::string metrics = gwtest::RawExchange(gwtest::PortOf(gatewayd_->url()),
+                                            "GET /metrics HTTP/1.1\r\nHost: gw\r\n\r\n");
+  EXPECT_THAT(metrics, HasSubstr("\ngatewayd_mail_directory_customers 1\n"));
+  EXPECT_THAT(metrics,
+              HasSubstr("\ngatewayd_mail_lookup_connections_total{outcome=\"accepted\"} "));
 }
 
 TEST_F(PostfixLookupsTest, AWriteByAnotherProcessIsAnsweredWithinTheBound) {

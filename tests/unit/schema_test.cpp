@@ -92,7 +92,8 @@ TEST(SchemaTest, EnvelopeNamesUnknownKinds) {
   EXPECT_EQ(Messages(doc, "manifest.schema.json"),
             (std::vector<std::string>{
                 "/apiVersion: must be 'gwctl/v1'",
-                "/kind: must be one of: Repository, PartnerDefaults, Customer (found 'Tenant')"}));
+                "/kind: must be one of: Repository, PartnerDefaults, Customer, MailTest (found "
+                "'Tenant')"}));
 }
 
 TEST(SchemaTest, RepeatedListItemsPointAtTheRepeat) {

@@ -7,6 +7,7 @@
 // accepting and lets requests in flight finish.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -25,6 +26,8 @@ struct AdminServerOptions {
   // Retry-After, so a partner's flood leaves threads for the others. Operators are exempt.
   // One gwctl at its default parallelism (8 customers, plus its lease) stays below it.
   int max_in_flight_per_partner = 12;
+  // More Prometheus text for /metrics (the mail lookups'), if set.
+  std::function<std::string()> more_metrics;
 };
 
 class AdminServer {

@@ -33,8 +33,6 @@ class MailDirectoryFeed {
   // Reads the store once (failing if that fails), then refreshes in the background.
   static Result<std::unique_ptr<MailDirectoryFeed>> Start(std::unique_ptr<Store> store,
                                                           MailDirectoryFeedOptions options = {});
-  // A feed refreshed only by Refresh() calls (tests, gwctl).
-  static std::unique_ptr<MailDirectoryFeed> Manual(std::unique_ptr<Store> store);
   ~MailDirectoryFeed();  // stops the background refresh
 
   std::shared_ptr<const MailDirectory> current() const;
@@ -42,9 +40,8 @@ class MailDirectoryFeed {
   Status Refresh();
 
   struct Stats {
-    int64_t refreshes = 0;         // directories published
-    int64_t customers_reread = 0;  // by the last refresh
-    double last_refresh_ms = 0;    // duration of the last refresh that published
+    int64_t refreshes = 0;       // directories published
+    double last_refresh_ms = 0;  // duration of the last refresh that published
   };
   Stats stats() const;
 

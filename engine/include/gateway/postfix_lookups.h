@@ -78,4 +78,8 @@ class PostfixLookupServers {
   std::unique_ptr<Impl> impl_;
 };
 
+// The mail data plane's state as Prometheus text: the directory's size and refreshes, and
+// the lookup servers' counters.
+std::string MailMetrics(const MailDirectoryFeed& feed, const PostfixLookupServers& servers);
+
 }  // namespace gw
