@@ -34,7 +34,7 @@ class MailTest : public ::testing::Test {
       GTEST_SKIP() << "mail data plane test skipped: " << missing;
     }
     internet_ = std::make_unique<Sink>();
-    ASSERT_TRUE(internet_->ready());
+    ASSERT_TRUE(internet_->ready()) << internet_->output();
     gateway_ = std::make_unique<MailGateway>(internet_->port());
     ASSERT_EQ(gateway_->problem(), "");
     ASSERT_TRUE(Client()->EnsurePartner("northwind").ok());
@@ -79,7 +79,7 @@ class MailTest : public ::testing::Test {
 
 TEST_F(MailTest, InboundMailToACustomersDomainsIsDeliveredAndAnythingElseRefused) {
   Sink destination;
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   PutAcme(json::array({Destination(destination.port(), 10)}));
 
   EXPECT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
@@ -107,7 +107,7 @@ TEST_F(MailTest, DestinationsAreTriedInPreferenceOrderPastRefusingBusyAndSilentS
   int closed = gwtest::PickFreePort();
   gwtest::SinkOptions greeting_421;
   greeting_421.greeting_421 = true;
-  Sink busy(gwtest::PickFreePort(), greeting_421);
+  Sink busy(0, greeting_421);
   gwtest::SilentListener silent;
   Sink good;
   ASSERT_TRUE(busy.ready() && good.ready());
@@ -135,7 +135,7 @@ TEST_F(MailTest, DestinationsAreTriedInPreferenceOrderPastRefusingBusyAndSilentS
 
 TEST_F(MailTest, WhenEveryDestinationIsDownMailWaitsInTheQueueUntilOneReturns) {
   Sink destination;
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   PutAcme(json::array({Destination(destination.port(), 10)}));
   destination.Stop();
 
@@ -146,7 +146,7 @@ TEST_F(MailTest, WhenEveryDestinationIsDownMailWaitsInTheQueueUntilOneReturns) {
 
   auto back = Clock::now();
   destination.Start();
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   // Postfix retries on its own (--fast-retry: every 10-20 s); no flush.
   ASSERT_EQ(destination.WaitForMessages(1, std::chrono::seconds(45)), 1u) << gateway_->MailLog();
   RecordProperty("retry_seconds",
@@ -156,7 +156,7 @@ TEST_F(MailTest, WhenEveryDestinationIsDownMailWaitsInTheQueueUntilOneReturns) {
 
 TEST_F(MailTest, TheCustomersSizeLimitRefusesAtSizeWhenAnnouncedAndAtEndOfDataOtherwise) {
   Sink destination;
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   PutAcme(json::array({Destination(destination.port(), 10)}),
           {{"filtering", {{"contentFilter", {{"maxMessageSize", "4KiB"}}}}}});
 
@@ -181,7 +181,7 @@ TEST_F(MailTest, TheCustomersSizeLimitRefusesAtSizeWhenAnnouncedAndAtEndOfDataOt
 
 TEST_F(MailTest, AllowBlockAndRecipientListsDecideAtRcpt) {
   Sink destination;
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   PutAcme(json::array({Destination(destination.port(), 10)}),
           {{"lists",
             {{"allow", {{{"sender", "friend@spam.example"}}}},
@@ -211,7 +211,7 @@ TEST_F(MailTest, AllowBlockAndRecipientListsDecideAtRcpt) {
 
 TEST_F(MailTest, OutboundRelayIsForTheCustomersServersAndDomainsOnly) {
   Sink destination;
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   PutAcme(json::array({Destination(destination.port(), 10)}),
           {{"outboundRelay", {{"sources", {"127.0.0.5"}}}},
            {"lists", {{"outboundBlock", {{{"recipientDomain", "competitor.example"}}}}}}});
@@ -240,7 +240,7 @@ TEST_F(MailTest, OutboundRelayIsForTheCustomersServersAndDomainsOnly) {
 
 TEST_F(MailTest, AnAppliedChangeIsInForceForTheNextMessageAndADeletedCustomersMailIsRefused) {
   Sink destination;
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   // gwctl apply, through the admin API, of a repository that then adds a user.
   std::filesystem::path repo = gwtest::MakeTempDir("mail-repo");
   std::filesystem::create_directories(repo / "customers");
@@ -301,7 +301,7 @@ spec:
 
 TEST_F(MailTest, WhileGatewaydIsDownMailIsDeferredNeverBouncedAndItRecovers) {
   Sink destination;
-  ASSERT_TRUE(destination.ready());
+  ASSERT_TRUE(destination.ready()) << destination.output();
   PutAcme(json::array({Destination(destination.port(), 10)}));
   gateway_->KillGatewayd();
 
@@ -334,8 +334,8 @@ TEST_F(MailTest, WhileGatewaydIsDownMailIsDeferredNeverBouncedAndItRecovers) {
 TEST_F(MailTest, AddressDiscoveryKeepsWhatTheDestinationAcceptsAndRefusesWhatItDoesNot) {
   gwtest::SinkOptions knows;
   knows.known = "newguy@acme.example,alice@acme.example";
-  Sink destination(gwtest::PickFreePort(), knows);
-  ASSERT_TRUE(destination.ready());
+  Sink destination(0, knows);
+  ASSERT_TRUE(destination.ready()) << destination.output();
   PutAcme(json::array({Destination(destination.port(), 10)}),
           {{"users", {{"addressDiscovery", true}}}});
 

@@ -68,8 +68,12 @@ struct SinkOptions {
 // A customer's mail server: aiosmtpd saving each message it accepts as a file.
 class Sink {
  public:
-  explicit Sink(int port = PickFreePort(), SinkOptions options = SinkOptions())
-      : port_(port), dir_(MakeTempDir("sink")), options_(std::move(options)) {
+  // `port` 0: one the kernel picked a moment ago (another is tried if it is taken since).
+  explicit Sink(int port = 0, SinkOptions options = SinkOptions())
+      : port_(port),
+        fixed_port_(port != 0),
+        dir_(MakeTempDir("sink")),
+        options_(std::move(options)) {
     Start();
   }
   ~Sink() {
@@ -77,22 +81,31 @@ class Sink {
     std::filesystem::remove_all(dir_);
   }
 
+  // Starts the server (again, on the same port, after Stop()).
   void Start() {
-    std::vector<std::string> argv = {"/usr/bin/python3",
-                                     GWCTL_SOURCE_DIR "/tests/mail/sink.py",
-                                     "--port",
-                                     std::to_string(port_),
-                                     "--out",
-                                     dir_.string()};
-    if (!options_.known.empty()) argv.insert(argv.end(), {"--known", options_.known});
-    if (!options_.rcpt_reply.empty())
-      argv.insert(argv.end(), {"--rcpt-reply", options_.rcpt_reply});
-    if (options_.greeting_421) argv.push_back("--greeting-421");
-    process_ = std::make_unique<ChildProcess>(argv);
-    ready_ = process_->WaitForLine("sink ready").has_value();
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (!fixed_port_) port_ = PickFreePort();
+      std::vector<std::string> argv = {"/usr/bin/python3",
+                                       GWCTL_SOURCE_DIR "/tests/mail/sink.py",
+                                       "--port",
+                                       std::to_string(port_),
+                                       "--out",
+                                       dir_.string()};
+      if (!options_.known.empty()) argv.insert(argv.end(), {"--known", options_.known});
+      if (!options_.rcpt_reply.empty())
+        argv.insert(argv.end(), {"--rcpt-reply", options_.rcpt_reply});
+      if (options_.greeting_421) argv.push_back("--greeting-421");
+      process_ = std::make_unique<ChildProcess>(argv);
+      ready_ = process_->WaitForLine("sink ready", std::chrono::seconds(20)).has_value();
+      fixed_port_ = fixed_port_ || ready_;  // a restart comes back on the same port
+      if (ready_ || process_->output().find("address already in use") == std::string::npos) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
   }
   void Stop() { process_.reset(); }
 
+  // What the server wrote on stderr (for a failure message).
+  std::string output() const { return process_ ? process_->output() : ""; }
   bool ready() const { return ready_; }
   int port() const { return port_; }
 
@@ -120,6 +133,7 @@ class Sink {
 
  private:
   int port_;
+  bool fixed_port_;
   std::filesystem::path dir_;
   SinkOptions options_;
   std::unique_ptr<ChildProcess> process_;
@@ -157,36 +171,34 @@ class MailGateway {
  public:
   // `smarthost_port`: where outbound mail goes (a Sink standing for the internet).
   explicit MailGateway(int smarthost_port, std::vector<std::string> partners = {"northwind"})
-      : dir_(MakeTempDir("mail-gateway")),
-        smtp_port_(PickFreePort()),
-        relay_port_(PickFreePort()),
-        socketmap_(PickFreePort()),
-        policy_(PickFreePort()),
-        verify_(PickFreePort()) {
+      : dir_(MakeTempDir("mail-gateway")), smtp_port_(PickFreePort()), relay_port_(PickFreePort()) {
     // Postfix's unprivileged daemons must reach the instance inside.
     std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
                                  std::filesystem::perm_options::add);
+    // The lookup servers take ports from the kernel; a restart reuses them.
     gatewayd_ = std::make_unique<Gatewayd>(partners, LookupArgs());
     if (!gatewayd_->started()) return;
-    auto written = RunCommand(fmt::format(
-        "{} postfix-config --out {} --smtp 127.0.0.1:{} --relay-smtp 127.0.0.1:{} "
-        "--socketmap 127.0.0.1:{} --policy 127.0.0.1:{} --verify 127.0.0.1:{} --hostname "
-        "gw.test --smarthost 127.0.0.1:{} --fast-retry",
-        GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
-        verify_, smarthost_port));
-    if (written.exit_code != 0) {
-      problem_ = "postfix-config failed: " + written.output;
-      return;
+    const std::string& log = gatewayd_->process().output();
+    for (auto [what, port] :
+         {std::pair{"socketmap on ", &socketmap_}, std::pair{"policy on ", &policy_},
+          std::pair{"verify on ", &verify_}}) {
+      size_t at = log.find(what);
+      if (at == std::string::npos) {
+        problem_ = "gatewayd did not say where it serves " + std::string(what) + "\n" + log;
+        return;
+      }
+      *port = PortOf(log.substr(at, log.find('\n', at) - at));
     }
-    auto started = Postfix("start");
-    if (started.exit_code != 0) {
-      problem_ = "postfix start failed: " + started.output + "\n" + MailLog();
-      return;
+    // Postfix's own ports are picked before it binds them: another process may take one
+    // in between, and then new ones are tried.
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      if (attempt > 0) {
+        smtp_port_ = PickFreePort();
+        relay_port_ = PickFreePort();
+      }
+      problem_ = StartPostfix(smarthost_port);
+      if (problem_.empty() || problem_.find("Address already in use") == std::string::npos) return;
     }
-    for (int i = 0; i < 100 && !CanConnect(smtp_port_); ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (!CanConnect(smtp_port_)) problem_ = "Postfix does not listen:\n" + MailLog();
   }
 
   ~MailGateway() {
@@ -271,6 +283,23 @@ class MailGateway {
   }
 
  private:
+  // Empty when Postfix listens; otherwise why not.
+  std::string StartPostfix(int smarthost_port) {
+    auto written = RunCommand(fmt::format(
+        "{} postfix-config --out {} --smtp 127.0.0.1:{} --relay-smtp 127.0.0.1:{} "
+        "--socketmap 127.0.0.1:{} --policy 127.0.0.1:{} --verify 127.0.0.1:{} --hostname "
+        "gw.test --smarthost 127.0.0.1:{} --fast-retry",
+        GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
+        verify_, smarthost_port));
+    if (written.exit_code != 0) return "postfix-config failed: " + written.output;
+    auto started = Postfix("start");
+    if (started.exit_code != 0) return "postfix start failed: " + started.output + "\n" + MailLog();
+    for (int i = 0; i < 100 && !CanConnect(smtp_port_); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return CanConnect(smtp_port_) ? "" : "Postfix does not listen:\n" + MailLog();
+  }
+
   std::vector<std::string> LookupArgs() const {
     return {"--socketmap", fmt::format("127.0.0.1:{}", socketmap_),
             "--policy",    fmt::format("127.0.0.1:{}", policy_),
@@ -296,7 +325,8 @@ class MailGateway {
   }
 
   std::filesystem::path dir_;
-  int smtp_port_, relay_port_, socketmap_, policy_, verify_;
+  int smtp_port_, relay_port_;
+  int socketmap_ = 0, policy_ = 0, verify_ = 0;  // 0 until gatewayd has bound them
   std::unique_ptr<Gatewayd> gatewayd_;
   std::string problem_;
 };
