@@ -10,6 +10,7 @@
 
 #include "gateway/bounded_json.h"
 #include "gateway/customer_rules.h"
+#include "gateway/histogram.h"
 #include "gateway/http_server.h"
 #include "json_codec.h"
 
@@ -103,10 +104,7 @@ struct AdminServer::Impl {
 
   std::mutex metrics_mutex;
   std::map<std::pair<std::string, int>, uint64_t> requests;  // (method, status) -> count
-  double duration_sum = 0;
-  uint64_t duration_count = 0;
-  static constexpr double kBuckets[] = {0.005, 0.01, 0.05, 0.1, 0.5, 1, 5};
-  uint64_t bucket_counts[std::size(kBuckets)] = {};
+  Histogram durations{{0.005, 0.01, 0.05, 0.1, 0.5, 1, 5}};
 
   Impl(Service& s, const TokenStore& t, AdminServerOptions o)
       : service(s), tokens(t), options(std::move(o)) {}
@@ -181,11 +179,7 @@ struct AdminServer::Impl {
       double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       std::lock_guard lock(metrics_mutex);
-      duration_sum += seconds;
-      ++duration_count;
-      for (size_t i = 0; i < std::size(kBuckets); ++i) {
-        if (seconds <= kBuckets[i]) ++bucket_counts[i];
-      }
+      durations.Observe(seconds);
     };
   }
 
@@ -230,17 +224,8 @@ struct AdminServer::Impl {
       out += fmt::format("gatewayd_http_requests_total{{method=\"{}\",code=\"{}\"}} {}\n",
                          key.first, key.second, count);
     }
-    out +=
-        "# HELP gatewayd_http_request_duration_seconds Time to answer authenticated requests.\n"
-        "# TYPE gatewayd_http_request_duration_seconds histogram\n";
-    for (size_t i = 0; i < std::size(kBuckets); ++i) {
-      out += fmt::format("gatewayd_http_request_duration_seconds_bucket{{le=\"{}\"}} {}\n",
-                         kBuckets[i], bucket_counts[i]);
-    }
-    out += fmt::format("gatewayd_http_request_duration_seconds_bucket{{le=\"+Inf\"}} {}\n",
-                       duration_count);
-    out += fmt::format("gatewayd_http_request_duration_seconds_sum {}\n", duration_sum);
-    out += fmt::format("gatewayd_http_request_duration_seconds_count {}\n", duration_count);
+    out += durations.Render("gatewayd_http_request_duration_seconds",
+                            "Time to answer authenticated requests.");
     if (options.more_metrics) out += options.more_metrics();
     return out;
   }

@@ -7,11 +7,7 @@ namespace gwctl {
 void LoopMetrics::PassFinished(const std::string& result, double seconds) {
   std::lock_guard lock(mutex_);
   ++passes_[result];
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++bucket_counts_[i];
-  }
-  ++duration_count_;
-  duration_sum_ += seconds;
+  durations_.Observe(seconds);
 }
 
 void LoopMetrics::ChangesApplied(const std::string& kind, size_t count) {
@@ -70,14 +66,7 @@ std::string LoopMetrics::Render() const {
     out += fmt::format("gwctl_applied_commit_info{{commit=\"{}\"}} 1\n", commit_);
   family("gwctl_ready", "gauge", "1 once a pass has succeeded.");
   out += fmt::format("gwctl_ready {}\n", ready_ ? 1 : 0);
-  family("gwctl_pass_duration_seconds", "histogram", "How long reconcile passes took.");
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    out += fmt::format("gwctl_pass_duration_seconds_bucket{{le=\"{}\"}} {}\n", kBuckets[i],
-                       bucket_counts_[i]);
-  }
-  out += fmt::format("gwctl_pass_duration_seconds_bucket{{le=\"+Inf\"}} {}\n", duration_count_);
-  out += fmt::format("gwctl_pass_duration_seconds_sum {}\n", duration_sum_);
-  out += fmt::format("gwctl_pass_duration_seconds_count {}\n", duration_count_);
+  out += durations_.Render("gwctl_pass_duration_seconds", "How long reconcile passes took.");
   return out;
 }
 

@@ -2,10 +2,11 @@
 // (version 0.0.4). Thread-safe: passes record, the status server renders.
 #pragma once
 
-#include <array>
 #include <map>
 #include <mutex>
 #include <string>
+
+#include "gateway/histogram.h"
 
 namespace gwctl {
 
@@ -23,17 +24,13 @@ class LoopMetrics {
   std::string Render() const;
 
  private:
-  static constexpr std::array<double, 10> kBuckets = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
-
   mutable std::mutex mutex_;
   std::map<std::string, uint64_t> passes_;
   std::map<std::string, uint64_t> changes_;
   std::map<std::string, uint64_t> webhooks_;
   uint64_t customer_failures_ = 0;
   uint64_t drift_found_ = 0;
-  std::array<uint64_t, kBuckets.size()> bucket_counts_{};
-  uint64_t duration_count_ = 0;
-  double duration_sum_ = 0;
+  gw::Histogram durations_{{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}};
   std::string commit_;
   bool ready_ = false;
 };
