@@ -1,5 +1,6 @@
 // The in-process transport: the Service itself, acting as the local operator.
-#include "embedded_client.h"
+#include "gateway/service.h"
+#include "transports.h"
 
 namespace gw {
 
@@ -53,7 +54,13 @@ class EmbeddedClient final : public GatewayClient {
 
 }  // namespace
 
-Result<std::unique_ptr<GatewayClient>> OpenEmbeddedClient(const std::string& path) {
+Result<std::unique_ptr<GatewayClient>> OpenEmbeddedClient(const std::string& url,
+                                                          const ClientOptions&) {
+  std::string path = url.substr(url.find(':') + 1);
+  if (path.empty()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "embedded: needs a store path, e.g. embedded:gateway.db");
+  }
   auto service = Service::Open(path);
   if (!service.ok()) return service.status();
   return std::unique_ptr<GatewayClient>(new EmbeddedClient(std::move(*service), path));

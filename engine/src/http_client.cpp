@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "embedded_client.h"
 #include "gateway/bounded_json.h"
 #include "json_codec.h"
+#include "transports.h"
 
 namespace gw {
 
@@ -219,35 +219,6 @@ Result<std::unique_ptr<GatewayClient>> OpenHttpClient(const std::string& url,
   std::string base = url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   return std::unique_ptr<GatewayClient>(new HttpClient(base, options));
-}
-
-Result<std::unique_ptr<GatewayClient>> ConnectGateway(const std::string& url,
-                                                      const ClientOptions& options) {
-  if (url.rfind("embedded:", 0) == 0) {
-    std::string path = url.substr(9);
-    if (path.empty())
-      return Status(StatusCode::kInvalidArgument,
-                    "embedded: needs a store path, e.g. embedded:gateway.db");
-    return OpenEmbeddedClient(path);
-  }
-  if (url.rfind("http://", 0) == 0 || url.rfind("https://", 0) == 0)
-    return OpenHttpClient(url, options);
-  return Status(
-      StatusCode::kInvalidArgument,
-      fmt::format("gateway '{}' is not http://HOST:PORT, https://HOST:PORT or embedded:PATH", url));
-}
-
-Result<std::vector<User>> ListAllUsers(GatewayClient& gateway, const std::string& partner,
-                                       const std::string& customer) {
-  std::vector<User> users;
-  std::string after;
-  do {
-    auto page = gateway.ListUsers(partner, customer, after, 10000);
-    if (!page.ok()) return page.status();
-    for (auto& u : page->users) users.push_back(std::move(u));
-    after = page->next_after;
-  } while (!after.empty());
-  return users;
 }
 
 }  // namespace gw

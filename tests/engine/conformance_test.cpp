@@ -10,7 +10,7 @@
 #include <fmt/format.h>
 #include "gateway/client.h"
 
-#include "gatewayd_fixture.h"
+#include "test_gateway.h"
 
 namespace {
 
@@ -25,29 +25,19 @@ using nlohmann::json;
 class ConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
-    if (GetParam() == "embedded") {
-      dir_ = gwtest::MakeTempDir("conformance");
-      client_ = std::move(gw::ConnectGateway("embedded:" + (dir_ / "gateway.db").string())).value();
-      other_ = nullptr;  // one in-process client serves both partners
-    } else {
-      gatewayd_ = std::make_unique<gwtest::Gatewayd>();
-      ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
-      auto ops = gatewayd_->Client(gwtest::Gatewayd::kOperatorToken);
-      ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
-      ASSERT_TRUE(ops->EnsurePartner("contoso").ok());
-      client_ = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("northwind"));
-      other_ = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("contoso"));
-    }
-    if (!other_) {
-      ASSERT_TRUE(client_->EnsurePartner("northwind").ok());
-      ASSERT_TRUE(client_->EnsurePartner("contoso").ok());
-    }
+    dir_ = gwtest::MakeTempDir("conformance");
+    gateway_ = std::make_unique<gwtest::TestGateway>(
+        GetParam(), dir_ / "gateway.db", std::vector<std::string>{"northwind", "contoso"});
+    ASSERT_TRUE(gateway_->ready());
+    client_ = gateway_->Client("northwind");
+    // In-process, one client (the local operator) serves both partners.
+    if (!gateway_->embedded()) other_ = gateway_->Client("contoso");
   }
   void TearDown() override {
     client_.reset();
     other_.reset();
-    gatewayd_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+    gateway_.reset();
+    std::filesystem::remove_all(dir_);
   }
 
   gw::GatewayClient& client() { return *client_; }
@@ -80,7 +70,7 @@ class ConformanceTest : public ::testing::TestWithParam<std::string> {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<gwtest::Gatewayd> gatewayd_;
+  std::unique_ptr<gwtest::TestGateway> gateway_;
   std::unique_ptr<gw::GatewayClient> client_;
   std::unique_ptr<gw::GatewayClient> other_;
 };
@@ -447,7 +437,7 @@ TEST_P(ConformanceTest, UnknownPartnersAndCustomersAreNotFound) {
   EXPECT_EQ(client().BatchUsers("northwind", "ghost", {}).status().code(), StatusCode::kNotFound);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest, ::testing::Values("embedded", "http"),
-                         [](const auto& param_info) { return param_info.param; });
+INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
 
 }  // namespace

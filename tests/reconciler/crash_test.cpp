@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
-#include "gatewayd_fixture.h"
 #include "process.h"
 #include "temp_repo.h"
+#include "test_gateway.h"
 
 namespace {
 
@@ -51,23 +51,13 @@ TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
              "spec: {safety: {maxUpdatePercent: 100}}\n");
   constexpr int kCustomers = 40, kUsers = 300, kRounds = 12;
 
-  std::unique_ptr<gwtest::Gatewayd> gatewayd;
-  std::string url;
-  if (GetParam() == "http") {
-    gatewayd = std::make_unique<gwtest::Gatewayd>(std::vector<std::string>{"northwind"});
-    ASSERT_TRUE(gatewayd->started());
-    ASSERT_TRUE(
-        gatewayd->Client(gwtest::Gatewayd::kOperatorToken)->EnsurePartner("northwind").ok());
-    url = gatewayd->url();
-    setenv("GWCTL_TOKEN", gwtest::Gatewayd::PartnerToken("northwind").c_str(), 1);
-  } else {
-    url = "embedded:" + (repo.root() / "gateway.db").string();
-  }
-  gw::ClientOptions options;
-  options.token = gwtest::Gatewayd::PartnerToken("northwind");
+  gwtest::TestGateway gateway(GetParam(), repo.root() / "gateway.db", {"northwind"});
+  ASSERT_TRUE(gateway.ready());
+  const std::string& url = gateway.url();
+  gateway.ExportToken("northwind");
   // The test watches the gateway while gwctl writes (over HTTP, or as a second SQLite
   // connection to the embedded store).
-  auto client = std::move(gw::ConnectGateway(url, options)).value();
+  auto client = gateway.Client("northwind");
   std::vector<std::string> apply = {GWCTL_BINARY,    "apply", repo.root().string(), "--yes",
                                     "--gateway",     url,     "--lease-holder",     "crash-test",
                                     "--parallelism", "4"};
@@ -120,7 +110,7 @@ TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
         << user.address;
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, CrashTest, ::testing::Values("embedded", "http"),
-                         [](const auto& param_info) { return param_info.param; });
+INSTANTIATE_TEST_SUITE_P(Transports, CrashTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
 
 }  // namespace

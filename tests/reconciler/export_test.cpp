@@ -8,9 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "gatewayd_fixture.h"
 #include "gwctl/export.h"
 #include "temp_repo.h"
+#include "test_gateway.h"
 
 namespace gwctl {
 namespace {
@@ -29,28 +29,16 @@ class ExportTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     setenv("ACME_PANEL_PASSWORD", "the-panel-password", 1);
-    if (GetParam() == "embedded") {
-      gateway_url_ = "embedded:" + (work_.root() / "gateway.db").string();
-    } else {
-      gatewayd_ = std::make_unique<gwtest::Gatewayd>(std::vector<std::string>{kPartner});
-      ASSERT_TRUE(gatewayd_->started());
-      ASSERT_TRUE(
-          gatewayd_->Client(gwtest::Gatewayd::kOperatorToken)->EnsurePartner(kPartner).ok());
-      gateway_url_ = gatewayd_->url();
-      setenv("GWCTL_TOKEN", gwtest::Gatewayd::PartnerToken(kPartner).c_str(), 1);
-    }
+    gateway_ = std::make_unique<gwtest::TestGateway>(GetParam(), work_.root() / "gateway.db",
+                                                     std::vector<std::string>{kPartner});
+    ASSERT_TRUE(gateway_->ready());
+    gateway_url_ = gateway_->url();
+    gateway_->ExportToken(kPartner);
   }
   void TearDown() override { unsetenv("GWCTL_TOKEN"); }
 
   // A short-lived client: the embedded store is also opened by the gwctl processes.
-  std::unique_ptr<gw::GatewayClient> Client() {
-    gw::ClientOptions options;
-    options.token = gwtest::Gatewayd::PartnerToken(kPartner);
-    auto client = gw::ConnectGateway(gateway_url_, options);
-    EXPECT_TRUE(client.ok()) << client.status().message();
-    if (GetParam() == "embedded") (*client)->EnsurePartner(kPartner);
-    return std::move(client).value();
-  }
+  std::unique_ptr<gw::GatewayClient> Client() { return gateway_->Client(kPartner); }
 
   int Gwctl(const std::string& arguments, std::string& output) {
     auto out = work_.root() / "out.txt";
@@ -71,7 +59,7 @@ class ExportTest : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempRepo work_;
-  std::unique_ptr<gwtest::Gatewayd> gatewayd_;
+  std::unique_ptr<gwtest::TestGateway> gateway_;
   std::string gateway_url_;
 };
 
@@ -257,8 +245,8 @@ TEST(ExportYaml, StringsThatWouldReadBackAsSomethingElseAreQuoted) {
             "g: \"null\"\nh: \"x: y\"\ni: Jr. (3)\nj:\n  - 1\n  - two\nk: {}\n");
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, ExportTest, ::testing::Values("embedded", "http"),
-                         [](const auto& param_info) { return param_info.param; });
+INSTANTIATE_TEST_SUITE_P(Transports, ExportTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
 
 }  // namespace
 }  // namespace gwctl

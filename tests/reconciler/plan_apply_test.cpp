@@ -8,11 +8,11 @@
 
 #include <fmt/format.h>
 
-#include "gatewayd_fixture.h"
 #include "gwctl/apply.h"
 #include "gwctl/desired_state.h"
 #include "gwctl/plan.h"
 #include "temp_repo.h"
+#include "test_gateway.h"
 
 namespace gwctl {
 namespace {
@@ -112,19 +112,10 @@ class PlanApplyTest : public ::testing::TestWithParam<std::string> {
   void SetUp() override {
     setenv("ACME_PANEL_PASSWORD", "first-password", 1);
     repo_.WriteRepository(kPartner);
-    if (GetParam() == "embedded") {
-      gateway_ = std::move(gw::ConnectGateway("embedded:" +
-                                              (repo_.root() / ".gwctl" / "gateway.db").string()))
-                     .value();
-    } else {
-      gatewayd_ = std::make_unique<gwtest::Gatewayd>(std::vector<std::string>{kPartner});
-      ASSERT_TRUE(gatewayd_->started());
-      ASSERT_TRUE(
-          gatewayd_->Client(gwtest::Gatewayd::kOperatorToken)->EnsurePartner(kPartner).ok());
-      gateway_ = gatewayd_->Client(gwtest::Gatewayd::PartnerToken(kPartner));
-    }
-    ASSERT_TRUE(gateway_->EnsurePartner(kPartner).ok() ||
-                gateway_->EnsurePartner(kPartner).code() == gw::StatusCode::kPermissionDenied);
+    server_ = std::make_unique<gwtest::TestGateway>(
+        GetParam(), repo_.root() / ".gwctl" / "gateway.db", std::vector<std::string>{kPartner});
+    ASSERT_TRUE(server_->ready());
+    gateway_ = server_->Client(kPartner);
   }
 
   void WriteCustomer(const std::string& name, int users, const std::string& extra = "") {
@@ -188,7 +179,7 @@ class PlanApplyTest : public ::testing::TestWithParam<std::string> {
   }
 
   testing::TempRepo repo_;
-  std::unique_ptr<gwtest::Gatewayd> gatewayd_;
+  std::unique_ptr<gwtest::TestGateway> server_;
   std::unique_ptr<gw::GatewayClient> gateway_;
   ValidationReport validation_;
   DesiredState desired_;
@@ -420,8 +411,8 @@ TEST_P(PlanApplyTest, AGatewayFailingOneRequestInFiveStillConverges) {
   for (int i = 0; i < 12; ++i) EXPECT_EQ(UsersOf(fmt::format("c{}", i)).size(), 31u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, PlanApplyTest, ::testing::Values("embedded", "http"),
-                         [](const auto& param_info) { return param_info.param; });
+INSTANTIATE_TEST_SUITE_P(Transports, PlanApplyTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
 
 }  // namespace
 }  // namespace gwctl
