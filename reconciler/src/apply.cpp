@@ -13,6 +13,7 @@
 
 #include "gwctl/diagnostic_format.h"
 #include "parallel.h"
+#include "retry.h"
 
 namespace gwctl {
 
@@ -37,7 +38,7 @@ class LeaseKeeper {
           std::chrono::steady_clock::now() >= deadline) {
         return lease.status();
       }
-      std::this_thread::sleep_for(std::chrono::seconds(1));
+      std::this_thread::sleep_for(kLeaseRetry.Delay(1));
     }
     renewer_ = std::thread([this] {
       std::unique_lock lock(mutex_);
@@ -254,15 +255,13 @@ class Applier {
 
 gw::Status WithRetries(int max_attempts, const std::function<gw::Status()>& call) {
   thread_local std::mt19937 random(std::random_device{}());
+  std::uniform_real_distribution<double> draw(0, 1);
   gw::Status status;
   for (int attempt = 0; attempt < std::max(1, max_attempts); ++attempt) {
     if (attempt > 0) {
-      int base = std::min(5000, 100 << std::min(attempt, 6));
-      std::uniform_int_distribution<int> jitter(base / 2, base);
-      // Never sooner than the gateway asked (Retry-After on 429/503), capped at a minute.
-      int64_t wait =
-          std::max<int64_t>(jitter(random), std::min<int64_t>(status.retry_after_ms(), 60000));
-      std::this_thread::sleep_for(std::chrono::milliseconds(wait));
+      // Never sooner than the gateway asked (Retry-After on 429/503).
+      std::this_thread::sleep_for(kGatewayCallRetry.Delay(
+          attempt, std::chrono::milliseconds(status.retry_after_ms()), draw(random)));
     }
     status = call();
     if (status.ok() || !Retryable(status.code())) return status;

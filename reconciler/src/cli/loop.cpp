@@ -11,23 +11,13 @@
 
 #include "gwctl/apply.h"
 #include "gwctl/exit_codes.h"
+#include "retry.h"
 
 namespace gwctl::cli {
 
 namespace {
 
 using SystemClock = std::chrono::system_clock;
-
-constexpr auto kCustomerBackoffFirst = std::chrono::seconds(2);
-constexpr auto kCustomerBackoffMax = std::chrono::minutes(5);
-constexpr auto kPassBackoffFirst = std::chrono::seconds(1);
-constexpr auto kPassBackoffMax = std::chrono::seconds(30);
-
-std::chrono::milliseconds Backoff(int failures, std::chrono::milliseconds first,
-                                  std::chrono::milliseconds max) {
-  auto wait = first * (int64_t{1} << std::min(failures - 1, 20));
-  return std::min(wait, max);
-}
 
 std::string Short(const std::string& commit) {
   return commit.substr(0, 12);
@@ -150,7 +140,7 @@ bool ReconcileLoop::Ready() const {
 
 void ReconcileLoop::PassFailed(const std::string& result) {
   ++pass_failures_;
-  auto wait = Backoff(pass_failures_, kPassBackoffFirst, kPassBackoffMax);
+  auto wait = kPassRetry.Delay(pass_failures_);
   pass_retry_at_ = std::chrono::steady_clock::now() + wait;
   std::string error;
   {
@@ -397,7 +387,7 @@ void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,
     c.state = "failed";
     c.last_error = why;
     ++c.failures;
-    c.next_retry = now + Backoff(c.failures, kCustomerBackoffFirst, kCustomerBackoffMax);
+    c.next_retry = now + kCustomerRetry.Delay(c.failures);
   }
   // Everything else the plan covered now matches `commit`.
   for (const auto& customer : desired.customers) {
