@@ -15,8 +15,8 @@
 
 #include <fmt/format.h>
 
-#include "gwctl/directory_users.h"
-#include "gwctl/ldap_search.h"
+#include "directory_users.h"
+#include "ldap_search.h"
 #include "slapd_fixture.h"
 
 namespace {

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "gwctl/csv.h"
+#include "csv.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   gwctl::Diagnostics diagnostics;

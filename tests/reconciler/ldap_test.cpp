@@ -11,8 +11,8 @@
 #include <gtest/gtest.h>
 
 #include "gatewayd_fixture.h"
-#include "gwctl/directory_users.h"
-#include "gwctl/ldap_search.h"
+#include "directory_users.h"
+#include "ldap_search.h"
 #include "slapd_fixture.h"
 #include "temp_repo.h"
 

@@ -18,7 +18,7 @@
 
 #include "gatewayd_fixture.h"
 #include "git_cli.h"
-#include "gwctl/webhook.h"
+#include "webhook.h"
 #include "hostile_clients.h"
 #include "process.h"
 #include "temp_repo.h"

@@ -1,6 +1,6 @@
 // Directory entries to users (no server: entries are written by hand), and how directory
 // users merge into a customer's desired state (with an in-memory resolver).
-#include "gwctl/directory_users.h"
+#include "directory_users.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

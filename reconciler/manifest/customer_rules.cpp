@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
-#include "gwctl/csv.h"
+#include "csv.h"
 #include "text.h"
 
 namespace gwctl {

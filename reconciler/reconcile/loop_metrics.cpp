@@ -1,4 +1,4 @@
-#include "gwctl/loop_metrics.h"
+#include "loop_metrics.h"
 
 #include <fmt/format.h>
 

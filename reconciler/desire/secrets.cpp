@@ -1,4 +1,4 @@
-#include "gwctl/secrets.h"
+#include "secrets.h"
 
 #include <cstdlib>
 #include <fstream>

@@ -1,4 +1,4 @@
-#include "gwctl/ldap_search.h"
+#include "ldap_search.h"
 
 #include "tls_certificate.h"
 

@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "gateway/client.h"
-#include "gwctl/exit_codes.h"
+#include "exit_codes.h"
 #include "gwctl/export.h"
 #include "gwctl/located_document.h"
 #include "pipeline.h"

@@ -10,7 +10,7 @@
 #include <boost/asio/post.hpp>
 
 #include "gwctl/apply.h"
-#include "gwctl/exit_codes.h"
+#include "exit_codes.h"
 #include "retry.h"
 
 namespace gwctl::cli {

@@ -20,7 +20,7 @@
 
 #include "gateway/model.h"
 #include "gwctl/desired_state.h"
-#include "gwctl/ldap_search.h"
+#include "ldap_search.h"
 
 namespace gwctl {
 

@@ -13,7 +13,7 @@
 
 #include "commands.h"
 #include "gateway/quantity.h"
-#include "gwctl/exit_codes.h"
+#include "exit_codes.h"
 #include "loop.h"
 #include "status_server.h"
 

@@ -3,7 +3,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "gwctl/webhook.h"
+#include "webhook.h"
 #include "text.h"
 
 namespace gwctl::cli {

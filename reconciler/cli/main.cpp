@@ -1,8 +1,8 @@
 // gwctl: email security gateway configuration as code. main only wires the commands.
 #include <iostream>
 
-#include "cli/commands.h"
-#include "gwctl/exit_codes.h"
+#include "commands.h"
+#include "exit_codes.h"
 
 int main(int argc, char** argv) {
   CLI::App app(

@@ -11,9 +11,9 @@
 #include "commands.h"
 #include "gateway/json_cursor.h"
 #include "gwctl/diagnostic_format.h"
-#include "gwctl/directory_users.h"
-#include "gwctl/exit_codes.h"
-#include "gwctl/secrets.h"
+#include "directory_users.h"
+#include "exit_codes.h"
+#include "secrets.h"
 
 namespace gwctl::cli {
 

@@ -1,9 +1,9 @@
-#include "gwctl/saved_plan.h"
+#include "saved_plan.h"
 
 #include <fmt/format.h>
 
-#include "gwctl/plan_format.h"
-#include "gwctl/secrets.h"
+#include "plan_format.h"
+#include "secrets.h"
 
 namespace gwctl {
 

@@ -18,7 +18,7 @@
 
 #include "gateway/http_server.h"
 #include "gateway/status.h"
-#include "gwctl/loop_metrics.h"
+#include "loop_metrics.h"
 #include "loop.h"
 #include "loop_log.h"
 

@@ -1,4 +1,4 @@
-#include "gwctl/csv.h"
+#include "csv.h"
 
 #include <fmt/format.h>
 

@@ -1,4 +1,4 @@
-#include "gwctl/plan_format.h"
+#include "plan_format.h"
 
 #include <algorithm>
 #include <sstream>

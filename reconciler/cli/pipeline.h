@@ -16,7 +16,7 @@
 #include "gateway/client.h"
 #include "gwctl/desired_state.h"
 #include "gwctl/plan.h"
-#include "gwctl/plan_format.h"
+#include "plan_format.h"
 #include "gwctl/validate.h"
 #include "source.h"
 

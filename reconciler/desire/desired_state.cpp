@@ -7,7 +7,7 @@
 #include "gateway/field_annotations.h"
 #include "gateway/json_cursor.h"
 #include "gwctl/diagnostic_format.h"
-#include "gwctl/secrets.h"
+#include "secrets.h"
 #include "parallel.h"
 
 namespace gwctl {

@@ -30,7 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gwctl/apply.h"
-#include "gwctl/loop_metrics.h"
+#include "loop_metrics.h"
 #include "loop_log.h"
 #include "pipeline.h"
 

@@ -10,8 +10,8 @@
 #include "commands.h"
 #include "gateway/bounded_json.h"
 #include "gwctl/apply.h"
-#include "gwctl/exit_codes.h"
-#include "gwctl/saved_plan.h"
+#include "exit_codes.h"
+#include "saved_plan.h"
 #include "pipeline.h"
 
 namespace gwctl::cli {

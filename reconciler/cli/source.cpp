@@ -2,7 +2,7 @@
 
 #include <iostream>
 
-#include "gwctl/exit_codes.h"
+#include "exit_codes.h"
 
 namespace gwctl::cli {
 

@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "gwctl/diagnostic_format.h"
-#include "gwctl/exit_codes.h"
+#include "exit_codes.h"
 #include "gwctl/validate.h"
 #include "source.h"
 

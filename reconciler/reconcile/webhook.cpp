@@ -1,4 +1,4 @@
-#include "gwctl/webhook.h"
+#include "webhook.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>

@@ -1,4 +1,4 @@
-#include "gwctl/directory_users.h"
+#include "directory_users.h"
 
 #include <algorithm>
 #include <cctype>
@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
-#include "gwctl/secrets.h"
+#include "secrets.h"
 
 namespace gwctl {
 

@@ -4,7 +4,7 @@
 
 #include "commands.h"
 #include "gateway/schema.h"
-#include "gwctl/exit_codes.h"
+#include "exit_codes.h"
 
 namespace gwctl::cli {
 

@@ -4,8 +4,8 @@
 #include <iostream>
 
 #include "commands.h"
-#include "gwctl/exit_codes.h"
-#include "gwctl/saved_plan.h"
+#include "exit_codes.h"
+#include "saved_plan.h"
 #include "pipeline.h"
 
 namespace gwctl::cli {
