@@ -8,11 +8,11 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "exit_codes.h"
 #include "gateway/bounded_json.h"
 #include "gwctl/apply.h"
-#include "exit_codes.h"
-#include "saved_plan.h"
 #include "pipeline.h"
+#include "saved_plan.h"
 
 namespace gwctl::cli {
 

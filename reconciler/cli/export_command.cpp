@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "gateway/client.h"
 #include "exit_codes.h"
+#include "gateway/client.h"
 #include "gwctl/export.h"
 #include "gwctl/located_document.h"
 #include "pipeline.h"

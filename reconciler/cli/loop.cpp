@@ -9,8 +9,8 @@
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
 
-#include "gwctl/apply.h"
 #include "exit_codes.h"
+#include "gwctl/apply.h"
 #include "retry.h"
 
 namespace gwctl::cli {

@@ -30,8 +30,8 @@
 #include <nlohmann/json.hpp>
 
 #include "gwctl/apply.h"
-#include "loop_metrics.h"
 #include "loop_log.h"
+#include "loop_metrics.h"
 #include "pipeline.h"
 
 namespace gwctl::cli {

@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "gateway/json_cursor.h"
-#include "gwctl/diagnostic_format.h"
 #include "directory_users.h"
 #include "exit_codes.h"
+#include "gateway/json_cursor.h"
+#include "gwctl/diagnostic_format.h"
 #include "secrets.h"
 
 namespace gwctl::cli {

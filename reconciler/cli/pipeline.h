@@ -16,8 +16,8 @@
 #include "gateway/client.h"
 #include "gwctl/desired_state.h"
 #include "gwctl/plan.h"
-#include "plan_format.h"
 #include "gwctl/validate.h"
+#include "plan_format.h"
 #include "source.h"
 
 namespace gwctl::cli {

@@ -5,8 +5,8 @@
 
 #include "commands.h"
 #include "exit_codes.h"
-#include "saved_plan.h"
 #include "pipeline.h"
+#include "saved_plan.h"
 
 namespace gwctl::cli {
 

@@ -12,8 +12,8 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "commands.h"
-#include "gateway/quantity.h"
 #include "exit_codes.h"
+#include "gateway/quantity.h"
 #include "loop.h"
 #include "status_server.h"
 

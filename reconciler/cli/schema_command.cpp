@@ -3,8 +3,8 @@
 #include <iostream>
 
 #include "commands.h"
-#include "gateway/schema.h"
 #include "exit_codes.h"
+#include "gateway/schema.h"
 
 namespace gwctl::cli {
 

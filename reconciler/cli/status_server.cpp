@@ -3,8 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "webhook.h"
 #include "text.h"
+#include "webhook.h"
 
 namespace gwctl::cli {
 

@@ -18,9 +18,9 @@
 
 #include "gateway/http_server.h"
 #include "gateway/status.h"
-#include "loop_metrics.h"
 #include "loop.h"
 #include "loop_log.h"
+#include "loop_metrics.h"
 
 namespace gwctl::cli {
 

@@ -8,9 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
+#include "exit_codes.h"
 #include "gateway/customer_rules.h"
 #include "gwctl/diagnostic_format.h"
-#include "exit_codes.h"
 #include "gwctl/mail_trace.h"
 #include "gwctl/validate.h"
 #include "pipeline.h"

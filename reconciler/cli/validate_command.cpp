@@ -6,8 +6,8 @@
 #include <fmt/format.h>
 
 #include "commands.h"
-#include "gwctl/diagnostic_format.h"
 #include "exit_codes.h"
+#include "gwctl/diagnostic_format.h"
 #include "gwctl/validate.h"
 #include "source.h"
 

@@ -7,8 +7,8 @@
 #include "gateway/field_annotations.h"
 #include "gateway/json_cursor.h"
 #include "gwctl/diagnostic_format.h"
-#include "secrets.h"
 #include "parallel.h"
+#include "secrets.h"
 
 namespace gwctl {
 

@@ -7,8 +7,8 @@
 
 #include <fmt/format.h>
 
-#include "gateway/domain_name.h"
 #include "csv.h"
+#include "gateway/domain_name.h"
 #include "text.h"
 
 namespace gwctl {

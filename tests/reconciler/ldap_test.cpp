@@ -10,8 +10,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "gatewayd_fixture.h"
 #include "directory_users.h"
+#include "gatewayd_fixture.h"
 #include "ldap_search.h"
 #include "slapd_fixture.h"
 #include "temp_repo.h"

@@ -18,10 +18,10 @@
 
 #include "gatewayd_fixture.h"
 #include "git_cli.h"
-#include "webhook.h"
 #include "hostile_clients.h"
 #include "process.h"
 #include "temp_repo.h"
+#include "webhook.h"
 
 namespace gwctl {
 namespace {
