@@ -132,14 +132,14 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
       exit_code = *failed;
       return;
     }
-    const Plan& plan = pipeline.plan;
+    const Plan& plan = pipeline.pass.plan;
     WritePlan(std::cout, plan, pipeline.output);
-    if (PlanExitCode(plan) == kExitRefused) {
+    if (pipeline.pass.result == PassResult::kRefused) {
       std::cout << "Nothing was applied.\n";
       exit_code = kExitRefused;
       return;
     }
-    if (plan.empty()) {
+    if (pipeline.pass.result == PassResult::kNoChanges) {
       exit_code = kExitOk;
       return;
     }
@@ -154,7 +154,7 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
         return;
       }
     }
-    auto report = ApplyPlan(plan, pipeline.desired, *pipeline.gateway, apply);
+    auto report = ApplyPlan(plan, pipeline.pass.desired, *pipeline.gateway, apply);
     if (!report.ok()) {
       std::cerr << "gwctl: " << report.status().message() << "\n";
       exit_code = kExitCouldNotRun;

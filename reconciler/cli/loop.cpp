@@ -265,6 +265,17 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   options.customers.assign(only.begin(), only.end());
   if (reconnect_.exchange(false)) gateway_.reset();
   p.gateway = std::move(gateway_);
+  // Drift found on the enforced commit is put back, or in report mode only reported.
+  bool report_drift = !is_new && (reasons & kDrift) && options_.drift == DriftMode::kReport;
+  if (!report_drift) {
+    ApplyOptions apply;
+    apply.parallelism = options_.parallelism;
+    apply.lease_holder = options_.lease_holder;
+    apply.lease_wait_seconds = options_.lease_wait_seconds;
+    apply.stop = &stop_;
+    p.apply = apply;
+  }
+  p.conflicts_refuse = false;  // a customer in conflict is marked, the others applied
   std::ostringstream errors;
   auto failed = BuildPlan(options, p, errors);
   gateway_ = std::move(p.gateway);
@@ -282,14 +293,14 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   if (failed) {
     std::string why = Trimmed(errors.str());
     if (*failed == kExitInvalid && is_new) return reject("invalid", why);
-    if (*failed == kExitRefused && is_new) return reject("refused", why);
+    if (*failed == kExitRefused && is_new) return reject("refused", why);  // a signature
     std::lock_guard lock(mutex_);
     status_.last_error = why;
     return "failed";
   }
-  const Plan& plan = p.plan;
+  const Plan& plan = p.pass.plan;
   for (const auto& warning : plan.warnings) log_.Warn(warning, {{"commit", Short(commit)}});
-  if (!plan.refusals.empty()) {
+  if (p.pass.result == PassResult::kRefused) {
     std::string why = fmt::format("{}", fmt::join(plan.refusals, "; "));
     if (is_new) return reject("refused", why);
     std::lock_guard lock(mutex_);
@@ -303,28 +314,15 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   if (!is_new && !changed.empty() && (reasons & kDrift)) {
     metrics_.DriftFound(changed.size());
     log_.Warn("drift found",
-              {{"customers", changed},
-               {"action", options_.drift == DriftMode::kCorrect ? "correct" : "report"}});
-    if (options_.drift == DriftMode::kReport) {
+              {{"customers", changed}, {"action", report_drift ? "report" : "correct"}});
+    if (report_drift) {
       std::lock_guard lock(mutex_);
       for (const auto& name : changed) status_.customers[name].state = "drifted";
       return "drift-reported";
     }
   }
-  ApplyReport report;
-  if (!changed.empty()) {
-    ApplyOptions apply;
-    apply.parallelism = options_.parallelism;
-    apply.lease_holder = options_.lease_holder;
-    apply.lease_wait_seconds = options_.lease_wait_seconds;
-    apply.stop = &stop_;
-    auto applied = ApplyPlan(plan, p.desired, *gateway_, apply);
-    if (!applied.ok()) {
-      std::lock_guard lock(mutex_);
-      status_.last_error = applied.status().message();
-      return "failed";
-    }
-    report = std::move(*applied);
+  ApplyReport report = p.pass.applied.value_or(ApplyReport{});
+  if (p.pass.applied) {
     for (const char* kind : {"create", "update", "replace", "delete"}) {
       size_t n = 0;
       for (const auto& c : plan.changes) {
@@ -341,7 +339,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
                           {"users_removed", report.users_removed},
                           {"failed", report.failed.size()}});
   }
-  RecordApply(plan, report, commit, p.desired, only);
+  RecordApply(plan, report, commit, p.pass.desired, only);
   {
     std::lock_guard lock(mutex_);
     if (is_new) {
@@ -355,7 +353,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
     log_.Error("customer failed", {{"customer", customer}, {"error", why}});
   }
   metrics_.CustomerFailed(report.failed.size());
-  return report.failed.empty() && report.not_started == 0 ? "ok" : "partial";
+  return p.pass.result == PassResult::kPartial ? "partial" : "ok";
 }
 
 void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,

@@ -38,7 +38,22 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
                     "Go past safety limits and replacements of immutable fields");
 }
 
-namespace {}  // namespace
+int ExitCodeFor(const PassOutcome& outcome) {
+  switch (outcome.result) {
+    case PassResult::kInvalid:
+      return kExitInvalid;
+    case PassResult::kRefused:
+      return kExitRefused;
+    case PassResult::kNoChanges:
+    case PassResult::kApplied:
+      return kExitOk;
+    case PassResult::kChanges:
+      return kExitChanges;
+    case PassResult::kPartial:
+      return kExitCouldNotRun;
+  }
+  return kExitCouldNotRun;
+}
 
 std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::ostream& err) {
   if (!p.source.tree) {  // the loop opens the source itself to see the commit first
@@ -47,125 +62,44 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
     if (!source) return source_failure;
     p.source = std::move(*source);
   }
-  std::string base;
-  std::optional<Change> change;
-  if (!options.since.empty()) {
-    if (!p.source.git) {
-      err << "gwctl: --since needs --repo\n";
-      return kExitCouldNotRun;
-    }
-    auto resolved = p.source.git->Resolve(options.since);
-    if (!resolved.ok()) {
-      err << "gwctl: --since: " << resolved.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    base = *resolved;
-    // Read only what the change can touch, unless the Repository or defaults changed.
-    auto compared = CompareCommits(*p.source.git, base, p.source.commit);
-    if (!compared.ok()) {
-      err << "gwctl: --since: " << compared.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    change = std::move(*compared);
-    auto files = FilesForChange(*change, *p.source.tree);
-    if (!files.ok()) {
-      err << "gwctl: --since: " << files.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    if (*files) p.source.tree = RestrictManifests(std::move(p.source.tree), std::move(**files));
-  }
-  auto report = ValidateRepository(*p.source.tree);
-  if (!report.ok()) {
-    err << "gwctl: " << report.status().message() << "\n";
-    return kExitCouldNotRun;
-  }
-  p.validation = std::move(*report);
-  const std::string& display_root = p.source.display_root;
-  if (p.validation.diagnostics.has_errors() || p.validation.diagnostics.warning_count() > 0) {
-    DiagnosticOutput diagnostics;
-    diagnostics.display_root = display_root;
-    diagnostics.color = &err == &std::cerr && UseColor(STDERR_FILENO);
-    diagnostics.files = p.validation.files;
-    WriteDiagnostics(err, p.validation.diagnostics, diagnostics);
-    if (p.validation.diagnostics.has_errors()) return kExitInvalid;
-  }
-  Manifests& manifests = p.validation.manifests;
-
-  std::set<std::string> only(options.customers.begin(), options.customers.end());
-  for (const auto& name : only) {
-    bool known = std::any_of(manifests.customers.begin(), manifests.customers.end(),
-                             [&](const CustomerManifest& c) { return c.name == name; });
-    if (!known) err << "gwctl: warning: --customer " << name << " is not in the manifests\n";
-  }
-
-  if (!only.empty()) p.plan_options.only = only;
-  if (change) {
-    auto affected = CustomersAffected(*change, manifests);
-    if (!affected.ok()) {
-      err << "gwctl: --since: " << affected.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    if (*affected) {
-      std::set<std::string> selected = **affected;
-      if (p.plan_options.only) {  // --customer and --since together: both must hold
-        std::set<std::string> both;
-        for (const auto& name : selected) {
-          if (p.plan_options.only->count(name)) both.insert(name);
-        }
-        selected = std::move(both);
-      }
-      p.plan_options.only = std::move(selected);
-    }
-  }
-
-  DesiredOptions desired_options;
-  desired_options.repository_root = p.source.local_root;
-  desired_options.revision = p.source.commit;
-  if (!options.no_ldap) desired_options.ldap = LdapUserResolver(p.source.local_root);
-  desired_options.only = p.plan_options.only;  // directories are read only for planned customers
-  auto desired = BuildDesiredState(manifests, desired_options);
-  if (!desired.ok()) {
-    err << "gwctl: " << desired.status().message() << "\n";
-    return kExitCouldNotRun;
-  }
-  p.desired = std::move(*desired);
-
-  if (!p.gateway) {  // the loop keeps its client from one pass to the next
-    auto gateway = ConnectConfiguredGateway(
+  ReconcileTarget target;
+  target.customers.insert(options.customers.begin(), options.customers.end());
+  target.since = options.since;
+  ReconcileDeps deps;
+  deps.source = &p.source;
+  deps.gateway = &p.gateway;
+  deps.connect = [&](const Manifests& manifests) {
+    return ConnectConfiguredGateway(
         GatewaySettingsOf(manifests, p.source, options.gateway, options.directory));
-    if (!gateway.ok()) {
-      err << "gwctl: " << gateway.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    p.gateway = std::move(*gateway);
-  }
-  // Embedded (or with an operator token) the partner is made on first use; a partner's
-  // token confirms its existing partner, and for a missing one (403) reading its state
-  // says what is wrong.
-  if (gw::Status s = p.gateway->EnsurePartner(p.desired.partner);
-      !s.ok() && s.code() != gw::StatusCode::kPermissionDenied) {
-    err << "gwctl: " << p.gateway->Describe() << ": " << s.message() << "\n";
+  };
+  deps.validated = [&](const ValidationReport& validation) {
+    if (!validation.diagnostics.has_errors() && validation.diagnostics.warning_count() == 0) return;
+    DiagnosticOutput diagnostics;
+    diagnostics.display_root = p.source.display_root;
+    diagnostics.color = &err == &std::cerr && UseColor(STDERR_FILENO);
+    diagnostics.files = validation.files;
+    WriteDiagnostics(err, validation.diagnostics, diagnostics);
+  };
+  if (!options.no_ldap) deps.ldap = LdapUserResolver(p.source.local_root);
+  deps.force = options.force;
+  deps.adopt = options.adopt;
+  deps.apply = p.apply;
+  deps.conflicts_refuse = p.conflicts_refuse;
+  auto pass = Reconcile(target, deps);
+  if (!pass.ok()) {
+    err << "gwctl: " << pass.status().message() << "\n";
     return kExitCouldNotRun;
   }
-
-  p.plan_options.safety =
-      SafetyFromRepository(manifests.repository ? &*manifests.repository : nullptr);
-  p.plan_options.force = options.force;
-  p.plan_options.adopt = options.adopt;
-  auto plan = ComputePlan(p.desired, *p.gateway, p.plan_options);
-  if (!plan.ok()) {
-    err << "gwctl: " << p.gateway->Describe() << ": " << plan.status().message() << "\n";
-    return kExitCouldNotRun;
-  }
-  p.plan = std::move(*plan);
-  p.plan.repository_revision = p.source.commit;
-  p.plan.base_revision = base;
+  p.pass = std::move(*pass);
+  for (const auto& warning : p.pass.warnings) err << "gwctl: warning: " << warning << "\n";
+  if (p.pass.result == PassResult::kInvalid) return kExitInvalid;
 
   p.output.format = options.format == "json"       ? PlanFormat::kJson
                     : options.format == "markdown" ? PlanFormat::kMarkdown
                                                    : PlanFormat::kText;
-  p.output.display_root = display_root;
+  p.output.display_root = p.source.display_root;
   p.output.color = p.output.format == PlanFormat::kText && UseColor(STDOUT_FILENO);
+  const Manifests& manifests = p.pass.validation.manifests;
   if (manifests.defaults) p.output.defaults_file = manifests.defaults->file();
   return std::nullopt;
 }
@@ -220,7 +154,7 @@ std::string DefaultLeaseHolder(const std::string& program) {
 }
 
 gw::Result<Plan> Replan(Pipeline& p) {
-  return ComputePlan(p.desired, *p.gateway, p.plan_options);
+  return ComputePlan(p.pass.desired, *p.gateway, p.pass.plan_options);
 }
 
 }  // namespace gwctl::cli

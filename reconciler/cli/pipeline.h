@@ -16,6 +16,7 @@
 #include "gateway/client.h"
 #include "gwctl/desired_state.h"
 #include "gwctl/plan.h"
+#include "gwctl/reconcile.h"
 #include "gwctl/validate.h"
 #include "plan_format.h"
 #include "source.h"
@@ -37,22 +38,23 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options);
 
 struct Pipeline {
   OpenedSource source;
-  ValidationReport validation;
   std::unique_ptr<gw::GatewayClient> gateway;
-  DesiredState desired;
-  PlanOptions plan_options;
-  Plan plan;
+  std::optional<ApplyOptions> apply;  // set: the pass applies an allowed plan (the loop)
+  bool conflicts_refuse = true;
+  PassOutcome pass;
   PlanOutput output;
 };
 
-// Runs the steps up to a plan. On failure writes why to `err` and returns the exit code
-// to use. A source or gateway client already in `pipeline` is used as it is.
+// Runs a reconcile pass (reconcile.h) as the command line asks for it, writing its
+// diagnostics and warnings to `err`. Returns the exit code to stop with when the pass
+// could not run or the manifests are invalid; otherwise nothing, and `pipeline.pass`
+// holds the plan. A source or gateway client already in `pipeline` is used as it is.
 std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline,
                              std::ostream& err = std::cerr);
 
-// The exit code a computed plan stands for: refused (3) when over a safety limit or in
-// conflict, else 2 with changes, 0 without.
-int PlanExitCode(const Plan& plan);
+// The exit code a pass's outcome stands for (the one place they are mapped): 0 no changes
+// or applied, 2 changes, 3 refused, 1 invalid, 4 partly applied.
+int ExitCodeFor(const PassOutcome& outcome);
 
 // Where the gateway is and how to reach it, as gwctl.yaml and the command line say.
 struct GatewaySettings {

@@ -10,11 +10,6 @@
 
 namespace gwctl::cli {
 
-int PlanExitCode(const Plan& plan) {
-  if (!plan.refusals.empty() || plan.Count(ChangeKind::kConflict) > 0) return kExitRefused;
-  return plan.empty() ? kExitOk : kExitChanges;
-}
-
 void RegisterPlanCommand(CLI::App& app, int& exit_code) {
   struct Options : PipelineOptions {
     std::string out;
@@ -42,10 +37,10 @@ void RegisterPlanCommand(CLI::App& app, int& exit_code) {
       exit_code = *failed;
       return;
     }
-    WritePlan(std::cout, pipeline.plan, pipeline.output);
-    exit_code = PlanExitCode(pipeline.plan);
+    WritePlan(std::cout, pipeline.pass.plan, pipeline.output);
+    exit_code = ExitCodeFor(pipeline.pass);
     if (!options->out.empty()) {
-      nlohmann::json saved = SavePlan(pipeline.plan, pipeline.desired);
+      nlohmann::json saved = SavePlan(pipeline.pass.plan, pipeline.pass.desired);
       mode_t old_mask = umask(077);  // plans hold settings and user lists: not for everyone
       std::ofstream file(options->out, std::ios::trunc);
       umask(old_mask);

@@ -26,14 +26,6 @@ struct SourceOptions {
 
 void AddSourceOptions(CLI::App* command, SourceOptions& options);
 
-struct OpenedSource {
-  std::unique_ptr<GitSource> git;  // set with --repo
-  std::unique_ptr<SourceTree> tree;
-  std::string commit;                // the full commit id read, with --repo
-  std::string display_root;          // prefix for file names in messages ("" with --repo)
-  std::filesystem::path local_root;  // where relative file: secrets and the embedded store live
-};
-
 // Opens the source; on failure writes why to `err` and sets `exit_code` (4, or 3 when a
 // required signature is missing or wrong).
 std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,

@@ -4,6 +4,7 @@
 // is cloned once into a bare cache and fetched on later runs, force-pushes included.
 #pragma once
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -97,5 +98,14 @@ gw::Result<std::optional<std::set<std::string>>> FilesForChange(const Change& ch
 // changed. `manifests` are those at the newer commit.
 gw::Result<std::optional<std::set<std::string>>> CustomersAffected(const Change& change,
                                                                    const Manifests& manifests);
+
+// Manifests ready to read: a directory, or a git repository at a commit.
+struct OpenedSource {
+  std::unique_ptr<GitSource> git;  // set when read from git
+  std::unique_ptr<SourceTree> tree;
+  std::string commit;                // the full commit id read, from git
+  std::string display_root;          // prefix for file names in messages ("" from git)
+  std::filesystem::path local_root;  // where relative file: secrets and the embedded store live
+};
 
 }  // namespace gwctl

@@ -1,0 +1,163 @@
+#include "gwctl/reconcile.h"
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+namespace gwctl {
+namespace {
+
+gw::Status Failed(const std::string& message) {
+  return gw::Status(gw::StatusCode::kUnavailable, message);
+}
+
+// The stages before planning that narrow a `since` pass: the files to read, and later
+// the customers the change touches.
+struct Narrowing {
+  std::optional<Change> change;
+  std::string base;
+};
+
+gw::Result<Narrowing> NarrowToChange(const std::string& since, OpenedSource& source) {
+  Narrowing narrowing;
+  if (since.empty()) return narrowing;
+  if (!source.git) return gw::Status(gw::StatusCode::kInvalidArgument, "--since needs --repo");
+  auto resolved = source.git->Resolve(since);
+  if (!resolved.ok()) return Failed("--since: " + resolved.status().message());
+  narrowing.base = *resolved;
+  // Read only what the change can touch, unless the Repository or defaults changed.
+  auto compared = CompareCommits(*source.git, narrowing.base, source.commit);
+  if (!compared.ok()) return Failed("--since: " + compared.status().message());
+  narrowing.change = std::move(*compared);
+  auto files = FilesForChange(*narrowing.change, *source.tree);
+  if (!files.ok()) return Failed("--since: " + files.status().message());
+  if (*files) source.tree = RestrictManifests(std::move(source.tree), std::move(**files));
+  return narrowing;
+}
+
+// The customers a pass plans: the target's, and with `since`, those the change touches.
+gw::Result<std::optional<std::set<std::string>>> PlannedCustomers(const ReconcileTarget& target,
+                                                                  const Narrowing& narrowing,
+                                                                  const Manifests& manifests) {
+  std::optional<std::set<std::string>> only;
+  if (!target.customers.empty()) only = target.customers;
+  if (!narrowing.change) return only;
+  auto affected = CustomersAffected(*narrowing.change, manifests);
+  if (!affected.ok()) return Failed("--since: " + affected.status().message());
+  if (!*affected) return only;
+  std::set<std::string> selected = **affected;
+  if (only) {  // a target and --since together: both must hold
+    std::set<std::string> both;
+    for (const auto& name : selected) {
+      if (only->count(name)) both.insert(name);
+    }
+    selected = std::move(both);
+  }
+  return std::optional<std::set<std::string>>(std::move(selected));
+}
+
+bool Refused(const Plan& plan, bool conflicts_refuse) {
+  return !plan.refusals.empty() || (conflicts_refuse && plan.Count(ChangeKind::kConflict) > 0);
+}
+
+}  // namespace
+
+const char* PassResultName(PassResult result) {
+  switch (result) {
+    case PassResult::kInvalid:
+      return "invalid";
+    case PassResult::kRefused:
+      return "refused";
+    case PassResult::kNoChanges:
+      return "no-changes";
+    case PassResult::kChanges:
+      return "changes";
+    case PassResult::kApplied:
+      return "applied";
+    case PassResult::kPartial:
+      return "partial";
+  }
+  return "?";
+}
+
+gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& deps) {
+  OpenedSource& source = *deps.source;
+  auto narrowing = NarrowToChange(target.since, source);
+  if (!narrowing.ok()) return narrowing.status();
+
+  PassOutcome outcome;
+  auto report = ValidateRepository(*source.tree);
+  if (!report.ok()) return Failed(report.status().message());
+  outcome.validation = std::move(*report);
+  if (deps.validated) deps.validated(outcome.validation);
+  if (outcome.validation.diagnostics.has_errors()) {
+    outcome.result = PassResult::kInvalid;
+    return outcome;
+  }
+  const Manifests& manifests = outcome.validation.manifests;
+  for (const auto& name : target.customers) {
+    bool known = std::any_of(manifests.customers.begin(), manifests.customers.end(),
+                             [&](const CustomerManifest& c) { return c.name == name; });
+    if (!known)
+      outcome.warnings.push_back(fmt::format("--customer {} is not in the manifests", name));
+  }
+  PlanOptions& plan_options = outcome.plan_options;
+  auto only = PlannedCustomers(target, *narrowing, manifests);
+  if (!only.ok()) return only.status();
+  plan_options.only = *only;
+
+  DesiredOptions desired_options;
+  desired_options.repository_root = source.local_root;
+  desired_options.revision = source.commit;
+  desired_options.ldap = deps.ldap;
+  desired_options.only = plan_options.only;  // directories are read only for planned customers
+  auto desired = BuildDesiredState(manifests, desired_options);
+  if (!desired.ok()) return Failed(desired.status().message());
+  outcome.desired = std::move(*desired);
+
+  std::unique_ptr<gw::GatewayClient>& gateway = *deps.gateway;
+  if (!gateway) {
+    auto connected = deps.connect(manifests);
+    if (!connected.ok()) return Failed(connected.status().message());
+    gateway = std::move(*connected);
+  }
+  // Embedded (or with an operator token) the partner is made on first use; a partner's
+  // token confirms its existing partner, and for a missing one (403) reading its state
+  // says what is wrong.
+  if (gw::Status s = gateway->EnsurePartner(outcome.desired.partner);
+      !s.ok() && s.code() != gw::StatusCode::kPermissionDenied) {
+    return Failed(gateway->Describe() + ": " + s.message());
+  }
+  plan_options.safety =
+      SafetyFromRepository(manifests.repository ? &*manifests.repository : nullptr);
+  plan_options.force = deps.force;
+  plan_options.adopt = deps.adopt;
+  auto plan = ComputePlan(outcome.desired, *gateway, plan_options);
+  if (!plan.ok()) return Failed(gateway->Describe() + ": " + plan.status().message());
+  outcome.plan = std::move(*plan);
+  outcome.plan.repository_revision = source.commit;
+  outcome.plan.base_revision = narrowing->base;
+
+  if (Refused(outcome.plan, deps.conflicts_refuse)) {
+    outcome.result = PassResult::kRefused;
+    return outcome;
+  }
+  bool changes = outcome.plan.changes.size() > outcome.plan.Count(ChangeKind::kConflict);
+  if (!changes) {
+    outcome.result = PassResult::kNoChanges;
+    return outcome;
+  }
+  if (!deps.apply) {
+    outcome.result = PassResult::kChanges;
+    return outcome;
+  }
+  auto applied = ApplyPlan(outcome.plan, outcome.desired, *gateway, *deps.apply);
+  if (!applied.ok()) return applied.status();
+  outcome.applied = std::move(*applied);
+  outcome.result = outcome.applied->failed.empty() && outcome.applied->not_started == 0
+                       ? PassResult::kApplied
+                       : PassResult::kPartial;
+  return outcome;
+}
+
+}  // namespace gwctl
