@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "gwctl/change_scope.h"
+
 namespace gwctl {
 namespace {
 

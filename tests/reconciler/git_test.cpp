@@ -16,6 +16,7 @@
 
 #include "gatewayd_fixture.h"
 #include "git_cli.h"
+#include "gwctl/change_scope.h"
 #include "gwctl/git_source.h"
 #include "gwctl/validate.h"
 #include "loopback.h"
