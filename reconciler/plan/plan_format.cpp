@@ -245,19 +245,25 @@ json UserSourcesToJson(const Plan& plan) {
 
 }  // namespace
 
+json FieldToJson(const FieldChange& f) {
+  auto shown = [&](const json& value) {
+    return f.secret ? (value.is_null() ? json() : json("(secret)")) : value;
+  };
+  json field = {{"path", f.path},
+                {"secret", f.secret},
+                {"immutable", f.immutable},
+                {"before", shown(f.before)},
+                {"after", shown(f.after)}};
+  if (!f.source.file.empty()) field["source"] = {{"file", f.source.file}, {"line", f.source.line}};
+  return field;
+}
+
 json PlanToJson(const Plan& plan) {
   Totals users = UserTotals(plan);
   json changes = json::array();
   for (const auto& c : plan.changes) {
     json fields = json::array();
-    for (const auto& f : c.fields) {
-      json field = {{"path", f.path}, {"secret", f.secret}, {"immutable", f.immutable}};
-      field["before"] = f.secret ? json(f.before.is_null() ? json() : json("(secret)")) : f.before;
-      field["after"] = f.secret ? json(f.after.is_null() ? json() : json("(secret)")) : f.after;
-      if (!f.source.file.empty())
-        field["source"] = {{"file", f.source.file}, {"line", f.source.line}};
-      fields.push_back(std::move(field));
-    }
+    for (const auto& f : c.fields) fields.push_back(FieldToJson(f));
     auto addresses = [](const std::vector<gw::User>& list) {
       json out = json::array();
       for (const auto& u : list) out.push_back(u.address);

@@ -24,6 +24,10 @@ struct PlanOutput {
 void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options);
 nlohmann::json PlanToJson(const Plan& plan);
 
+// One field change as JSON (path, before, after, secret, immutable, source); a secret's
+// values are "(secret)", never the value. Shared by the display and the saved plan.
+nlohmann::json FieldToJson(const FieldChange& field);
+
 // "Plan: 1 to create, 2 to update, 0 to delete; users +130 ~1 -3."
 std::string PlanSummary(const Plan& plan);
 

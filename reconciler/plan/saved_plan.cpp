@@ -20,27 +20,41 @@ ChangeKind KindFromName(const std::string& name, bool& ok) {
   return ChangeKind::kUpdate;
 }
 
+// A change as LoadPlan reads it back: what to write and which users to upsert or
+// remove, beside what the plan showed (fields, detail) for printing it again.
+json SavedChange(const CustomerChange& c, const DesiredCustomer* desired) {
+  json fields = json::array();
+  for (const auto& f : c.fields) fields.push_back(FieldToJson(f));
+  json upsert = json::array();
+  for (const auto& u : c.users.add) upsert.push_back(gw::ToJson(u));
+  for (const auto& u : c.users.change) upsert.push_back(gw::ToJson(u));
+  json change = {
+      {"kind", ChangeKindName(c.kind)},
+      {"customer", c.customer},
+      {"file", c.file},
+      {"observedVersion", c.observed_version},
+      {"observedOwner", c.observed_owner},
+      {"detail", c.detail},
+      {"fields", std::move(fields)},
+      {"users",
+       {{"upsert", std::move(upsert)}, {"remove", c.users.remove}, {"kept", c.users.kept}}}};
+  if (desired) {
+    change["write"] = {{"owner", desired->write.owner},
+                       {"appliedRevision", desired->write.applied_revision},
+                       {"labels", desired->write.labels},
+                       {"spec", desired->write.spec},
+                       {"secretFingerprints", desired->secret_fingerprints}};
+  }
+  return change;
+}
+
 json Body(const Plan& plan, const DesiredState& desired) {
   std::map<std::string, const DesiredCustomer*> by_name;
   for (const auto& c : desired.customers) by_name.emplace(c.name, &c);
-  json shown = PlanToJson(plan);
   json changes = json::array();
-  for (size_t i = 0; i < plan.changes.size(); ++i) {
-    const CustomerChange& c = plan.changes[i];
-    json change = shown["changes"][i];
-    json upsert = json::array();
-    for (const auto& u : c.users.add) upsert.push_back(gw::ToJson(u));
-    for (const auto& u : c.users.change) upsert.push_back(gw::ToJson(u));
-    change["users"]["upsert"] = std::move(upsert);
-    if (auto it = by_name.find(c.customer); it != by_name.end()) {
-      const DesiredCustomer& d = *it->second;
-      change["write"] = {{"owner", d.write.owner},
-                         {"appliedRevision", d.write.applied_revision},
-                         {"labels", d.write.labels},
-                         {"spec", d.write.spec},
-                         {"secretFingerprints", d.secret_fingerprints}};
-    }
-    changes.push_back(std::move(change));
+  for (const CustomerChange& c : plan.changes) {
+    auto it = by_name.find(c.customer);
+    changes.push_back(SavedChange(c, it == by_name.end() ? nullptr : it->second));
   }
   return {{"format_version", 1},
           {"kind", "gwctl-saved-plan"},
@@ -97,6 +111,7 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
       change.file = c.at("file");
       change.observed_version = c.at("observedVersion");
       change.observed_owner = c.at("observedOwner");
+      change.detail = c.value("detail", "");
       for (const auto& f : c.at("fields")) {
         FieldChange field;
         field.path = f.at("path");
