@@ -110,6 +110,10 @@ void ReconcileLoop::Stop() {
   });
 }
 
+void ReconcileLoop::RunPending() {
+  RunQueued();
+}
+
 void ReconcileLoop::RunQueued() {
   unsigned reasons;
   {
@@ -122,7 +126,7 @@ void ReconcileLoop::RunQueued() {
   // While passes cannot run (gateway or git unreachable), polls, drift ticks and webhooks
   // wait for the backoff; the retry starts over with a full pass anyway. A reload
   // (SIGHUP, perhaps with the fix) tries at once.
-  if (pass_retry_at_ && std::chrono::steady_clock::now() < *pass_retry_at_ && !reconnect_) {
+  if (pass_retry_at_ && options_.now() < *pass_retry_at_ && !reconnect_) {
     ScheduleRetries();
     return;
   }
@@ -141,7 +145,7 @@ bool ReconcileLoop::Ready() const {
 void ReconcileLoop::PassFailed(const std::string& result) {
   ++pass_failures_;
   auto wait = kPassRetry.Delay(pass_failures_);
-  pass_retry_at_ = std::chrono::steady_clock::now() + wait;
+  pass_retry_at_ = options_.now() + wait;
   std::string error;
   {
     std::lock_guard lock(mutex_);
@@ -167,7 +171,7 @@ void ReconcileLoop::RunPass(unsigned reasons) {
     std::lock_guard lock(mutex_);
     ++status_.passes;
     status_.last_result = result;
-    status_.last_pass_at = SystemClock::now();
+    status_.last_pass_at = options_.now();
     status_.last_pass_seconds = seconds;
     if (result == "ok" || result == "partial" || result == "drift-reported") {
       status_.ready = true;
@@ -196,12 +200,15 @@ void ReconcileLoop::RunPass(unsigned reasons) {
   std::string branch = opened->commit;  // "" for a plain directory: always re-read
   std::string applied, rejected;
   std::set<std::string> due;
+  bool enforced;  // something good is enforced: retries and drift passes go on with it
   {
     std::lock_guard lock(mutex_);
     status_.branch_commit = branch;
     applied = status_.applied_commit;
+    // A directory has no commits: once a pass over it worked, it is what is enforced.
+    enforced = branch.empty() ? status_.ready : !applied.empty();
     rejected = status_.rejected_commit;
-    auto now = SystemClock::now();
+    auto now = options_.now();
     for (const auto& [name, c] : status_.customers) {
       if (c.state == "failed" && c.next_retry && *c.next_retry <= now) due.insert(name);
     }
@@ -225,7 +232,7 @@ void ReconcileLoop::RunPass(unsigned reasons) {
       return;
     }
   }
-  if (applied.empty() || (!(reasons & (kDrift | kRetry)) && !recovering)) {
+  if (!enforced || (!(reasons & (kDrift | kRetry)) && !recovering)) {
     finish("unchanged");
     return;
   }
@@ -372,7 +379,7 @@ void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,
                                   : "exists on the gateway owned by " + c.observed_owner;
     }
   }
-  auto now = SystemClock::now();
+  auto now = options_.now();
   std::lock_guard lock(mutex_);
   for (const auto& name : deleted) status_.customers.erase(name);
   for (const auto& [name, why] : conflicts) {
@@ -404,21 +411,21 @@ void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,
   }
 }
 
-void ReconcileLoop::ScheduleRetries() {
-  std::optional<std::chrono::steady_clock::time_point> earliest = pass_retry_at_;
-  if (!earliest) {  // a failed pass retries every customer with it
-    std::lock_guard lock(mutex_);
-    auto now_system = SystemClock::now();
-    auto now_steady = std::chrono::steady_clock::now();
-    for (const auto& [name, c] : status_.customers) {
-      if (c.state != "failed" || !c.next_retry) continue;
-      auto at = now_steady + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                                 *c.next_retry - now_system);
-      if (!earliest || at < *earliest) earliest = at;
-    }
+std::optional<SystemClock::time_point> ReconcileLoop::NextRetry() const {
+  std::optional<SystemClock::time_point> earliest = pass_retry_at_;
+  if (earliest) return earliest;  // a failed pass retries every customer with it
+  std::lock_guard lock(mutex_);
+  for (const auto& [name, c] : status_.customers) {
+    if (c.state != "failed" || !c.next_retry) continue;
+    if (!earliest || *c.next_retry < *earliest) earliest = c.next_retry;
   }
+  return earliest;
+}
+
+void ReconcileLoop::ScheduleRetries() {
+  auto earliest = NextRetry();
   if (!earliest) return;
-  retry_timer_.expires_at(*earliest);
+  retry_timer_.expires_after(std::max<SystemClock::duration>(*earliest - options_.now(), {}));
   retry_timer_.async_wait([this](const boost::system::error_code& error) {
     if (!error) Request(kRetry);
   });

@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,6 +45,8 @@ struct LoopOptions {
   int parallelism = 8;
   std::string lease_holder;
   int lease_wait_seconds = 10;
+  // The time every backoff is measured by (tests give one they move by hand).
+  std::function<std::chrono::system_clock::time_point()> now = std::chrono::system_clock::now;
 };
 
 struct CustomerStatus {
@@ -99,6 +102,13 @@ class ReconcileLoop {
   void Run();
   void Stop();
 
+  // Runs the requests queued so far on the calling thread, as Run() would (tests drive
+  // the loop this way, with their own clock, instead of Run()).
+  void RunPending();
+  // When the loop means to try again by itself: a pass that could not run, or the first
+  // failed customer's retry. Empty when nothing waits.
+  std::optional<std::chrono::system_clock::time_point> NextRetry() const;
+
  private:
   void RunQueued();
   void RunPass(unsigned reasons);
@@ -119,7 +129,7 @@ class ReconcileLoop {
   std::atomic<bool> reconnect_{false};
   std::unique_ptr<gw::GatewayClient> gateway_;  // kept from pass to pass
   int pass_failures_ = 0;                       // passes in a row that could not run
-  std::optional<std::chrono::steady_clock::time_point> pass_retry_at_;
+  std::optional<std::chrono::system_clock::time_point> pass_retry_at_;
 
   mutable std::mutex mutex_;  // guards what follows
   unsigned queued_ = 0;
