@@ -87,4 +87,17 @@ std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_c
   return opened;
 }
 
+std::optional<ValidatedSource> OpenAndValidate(const SourceOptions& options, int& exit_code,
+                                               std::ostream& err) {
+  auto source = OpenSource(options, exit_code, err);
+  if (!source) return std::nullopt;
+  auto report = ValidateRepository(*source->tree);
+  if (!report.ok()) {
+    err << "gwctl: " << report.status().message() << "\n";
+    exit_code = kExitCouldNotRun;
+    return std::nullopt;
+  }
+  return ValidatedSource{std::move(*source), std::move(*report)};
+}
+
 }  // namespace gwctl::cli

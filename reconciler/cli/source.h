@@ -12,6 +12,7 @@
 
 #include "gwctl/git_source.h"
 #include "gwctl/source_tree.h"
+#include "gwctl/validate.h"
 
 namespace gwctl::cli {
 
@@ -30,5 +31,15 @@ void AddSourceOptions(CLI::App* command, SourceOptions& options);
 // required signature is missing or wrong).
 std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,
                                        std::ostream& err = std::cerr);
+
+struct ValidatedSource {
+  OpenedSource source;
+  ValidationReport report;
+};
+
+// Opens the source and validates it; when either cannot run, writes why to `err` and
+// sets `exit_code`. Invalid manifests are a report, not a failure.
+std::optional<ValidatedSource> OpenAndValidate(const SourceOptions& options, int& exit_code,
+                                               std::ostream& err = std::cerr);
 
 }  // namespace gwctl::cli

@@ -77,14 +77,10 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
       "Exit codes: 0 accepted (or probed: address discovery), 2 refused or deferred, 1 invalid "
       "repository, 4 could not run.");
   command->callback([options, &exit_code] {
-    auto source = OpenSource(*options, exit_code);
-    if (!source) return;
-    auto report = ValidateRepository(*source->tree);
-    if (!report.ok()) {
-      std::cerr << "gwctl: " << report.status().message() << "\n";
-      exit_code = kExitCouldNotRun;
-      return;
-    }
+    auto validated = OpenAndValidate(*options, exit_code);
+    if (!validated) return;
+    const OpenedSource* source = &validated->source;
+    const ValidationReport* report = &validated->report;
     if (report->diagnostics.has_errors()) {
       DiagnosticOutput output;
       output.display_root = source->display_root;

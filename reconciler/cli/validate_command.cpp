@@ -34,14 +34,9 @@ void RegisterValidateCommand(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   command->footer("Exit codes: 0 valid (warnings allowed), 1 invalid, 4 could not run.");
   command->callback([options, &exit_code] {
-    auto source = OpenSource(*options, exit_code);
-    if (!source) return;
-    auto report = ValidateRepository(*source->tree);
-    if (!report.ok()) {
-      std::cerr << "gwctl: " << report.status().message() << "\n";
-      exit_code = kExitCouldNotRun;
-      return;
-    }
+    auto validated = OpenAndValidate(*options, exit_code);
+    if (!validated) return;
+    const ValidationReport* report = &validated->report;
     DiagnosticOutput output;
     output.format = options->format == "json"     ? OutputFormat::kJson
                     : options->format == "github" ? OutputFormat::kGithub

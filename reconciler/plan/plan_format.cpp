@@ -245,6 +245,18 @@ json UserSourcesToJson(const Plan& plan) {
 
 }  // namespace
 
+json ChangeToJson(const CustomerChange& c) {
+  json fields = json::array();
+  for (const auto& f : c.fields) fields.push_back(FieldToJson(f));
+  return {{"kind", ChangeKindName(c.kind)},
+          {"customer", c.customer},
+          {"file", c.file},
+          {"observedVersion", c.observed_version},
+          {"observedOwner", c.observed_owner},
+          {"detail", c.detail},
+          {"fields", std::move(fields)}};
+}
+
 json FieldToJson(const FieldChange& f) {
   auto shown = [&](const json& value) {
     return f.secret ? (value.is_null() ? json() : json("(secret)")) : value;
@@ -262,25 +274,17 @@ json PlanToJson(const Plan& plan) {
   Totals users = UserTotals(plan);
   json changes = json::array();
   for (const auto& c : plan.changes) {
-    json fields = json::array();
-    for (const auto& f : c.fields) fields.push_back(FieldToJson(f));
     auto addresses = [](const std::vector<gw::User>& list) {
       json out = json::array();
       for (const auto& u : list) out.push_back(u.address);
       return out;
     };
-    changes.push_back({{"kind", ChangeKindName(c.kind)},
-                       {"customer", c.customer},
-                       {"file", c.file},
-                       {"observedVersion", c.observed_version},
-                       {"observedOwner", c.observed_owner},
-                       {"detail", c.detail},
-                       {"fields", std::move(fields)},
-                       {"users",
-                        {{"add", addresses(c.users.add)},
-                         {"change", addresses(c.users.change)},
-                         {"remove", c.users.remove},
-                         {"kept", c.users.kept}}}});
+    json change = ChangeToJson(c);
+    change["users"] = {{"add", addresses(c.users.add)},
+                       {"change", addresses(c.users.change)},
+                       {"remove", c.users.remove},
+                       {"kept", c.users.kept}};
+    changes.push_back(std::move(change));
   }
   return {{"format_version", 1},
           {"partner", plan.partner},

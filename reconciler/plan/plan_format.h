@@ -24,6 +24,10 @@ struct PlanOutput {
 void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options);
 nlohmann::json PlanToJson(const Plan& plan);
 
+// One customer's change as JSON without its users: kind, customer, file, what was
+// observed, detail and every field. The display and the saved plan add users their way.
+nlohmann::json ChangeToJson(const CustomerChange& change);
+
 // One field change as JSON (path, before, after, secret, immutable, source); a secret's
 // values are "(secret)", never the value. Shared by the display and the saved plan.
 nlohmann::json FieldToJson(const FieldChange& field);

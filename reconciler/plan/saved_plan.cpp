@@ -23,21 +23,12 @@ ChangeKind KindFromName(const std::string& name, bool& ok) {
 // A change as LoadPlan reads it back: what to write and which users to upsert or
 // remove, beside what the plan showed (fields, detail) for printing it again.
 json SavedChange(const CustomerChange& c, const DesiredCustomer* desired) {
-  json fields = json::array();
-  for (const auto& f : c.fields) fields.push_back(FieldToJson(f));
   json upsert = json::array();
   for (const auto& u : c.users.add) upsert.push_back(gw::ToJson(u));
   for (const auto& u : c.users.change) upsert.push_back(gw::ToJson(u));
-  json change = {
-      {"kind", ChangeKindName(c.kind)},
-      {"customer", c.customer},
-      {"file", c.file},
-      {"observedVersion", c.observed_version},
-      {"observedOwner", c.observed_owner},
-      {"detail", c.detail},
-      {"fields", std::move(fields)},
-      {"users",
-       {{"upsert", std::move(upsert)}, {"remove", c.users.remove}, {"kept", c.users.kept}}}};
+  json change = ChangeToJson(c);
+  change["users"] = {
+      {"upsert", std::move(upsert)}, {"remove", c.users.remove}, {"kept", c.users.kept}};
   if (desired) {
     change["write"] = {{"owner", desired->write.owner},
                        {"appliedRevision", desired->write.applied_revision},
