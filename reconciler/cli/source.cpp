@@ -30,61 +30,13 @@ void AddSourceOptions(CLI::App* command, SourceOptions& options) {
 
 std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,
                                        std::ostream& err) {
-  exit_code = kExitCouldNotRun;
-  OpenedSource opened;
-  if (options.require_signed && options.repo.empty()) {
-    err << "gwctl: --require-signed needs --repo\n";
-    return std::nullopt;
-  }
-  if (options.repo.empty()) {
-    if (!options.ref.empty()) {
-      err << "gwctl: --ref needs --repo\n";
-      return std::nullopt;
-    }
-    auto tree = OpenDirectoryTree(options.directory);
-    if (!tree.ok()) {
-      err << "gwctl: " << tree.status().message() << "\n";
-      return std::nullopt;
-    }
-    opened.tree = std::move(*tree);
-    opened.display_root = options.directory;
-    while (opened.display_root.size() > 1 && opened.display_root.back() == '/')
-      opened.display_root.pop_back();
-    opened.local_root = options.directory;
-    return opened;
-  }
-  GitOptions git_options;
-  git_options.timeout_seconds = options.git_timeout;
-  auto git = GitSource::Open(options.repo, git_options);
-  if (!git.ok()) {
-    err << "gwctl: " << git.status().message() << "\n";
-    return std::nullopt;
-  }
-  auto commit = (*git)->Resolve(options.ref.empty() ? "HEAD" : options.ref);
-  if (!commit.ok()) {
-    err << "gwctl: " << commit.status().message() << "\n";
-    return std::nullopt;
-  }
-  auto tree = (*git)->TreeAt(*commit);
-  if (!tree.ok()) {
-    err << "gwctl: " << tree.status().message() << "\n";
-    return std::nullopt;
-  }
-  if (options.require_signed) {
-    if (gw::Status s = VerifyCommitSignature(**git, *commit, options.signatures); !s.ok()) {
-      err << "gwctl: refused: " << s.message() << "\n";
-      exit_code = kExitRefused;
-      return std::nullopt;
-    }
-    err << "gwctl: commit " << commit->substr(0, 12) << " is signed by an allowed key\n";
-  }
-  opened.git = std::move(*git);
-  opened.tree = std::move(*tree);
-  opened.commit = *commit;
-  opened.local_root = ".";
-  err << "gwctl: reading " << options.repo << " at " << commit->substr(0, 12)
-      << (options.ref.empty() ? "" : " (" + options.ref + ")") << "\n";
-  return opened;
+  auto opened = OpenManifestSource(
+      options, [&](const std::string& note) { err << "gwctl: " << note << "\n"; });
+  if (opened.ok()) return std::move(*opened);
+  bool refused = opened.status().code() == gw::StatusCode::kPermissionDenied;
+  err << "gwctl: " << (refused ? "refused: " : "") << opened.status().message() << "\n";
+  exit_code = refused ? kExitRefused : kExitCouldNotRun;
+  return std::nullopt;
 }
 
 std::optional<ValidatedSource> OpenAndValidate(const SourceOptions& options, int& exit_code,

@@ -16,14 +16,8 @@
 
 namespace gwctl::cli {
 
-struct SourceOptions {
-  std::string directory = ".";
-  std::string repo;       // --repo: a git URL or path; DIR is then not read
-  std::string ref;        // --ref: branch, tag or commit (default HEAD)
-  int git_timeout = 120;  // seconds for a clone or fetch
-  bool require_signed = false;
-  SignaturePolicy signatures;
-};
+// DIR, --repo, --ref, --git-timeout, --require-signed and the allowed signers.
+using SourceOptions = SourceSpec;
 
 void AddSourceOptions(CLI::App* command, SourceOptions& options);
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -84,5 +85,21 @@ struct OpenedSource {
   std::string display_root;          // prefix for file names in messages ("" from git)
   std::filesystem::path local_root;  // where relative file: secrets and the embedded store live
 };
+
+// Where the manifests are: a directory, or a git repository (a path or URL) at a ref.
+struct SourceSpec {
+  std::string directory = ".";
+  std::string repo;       // set: read git instead of the directory
+  std::string ref;        // with repo: branch, tag or commit (default HEAD)
+  int git_timeout = 120;  // seconds for a clone or fetch
+  bool require_signed = false;
+  SignaturePolicy signatures;
+};
+
+// Opens the manifests `spec` names; `note` hears what was read ("reading URL at COMMIT")
+// and a signature that was verified. kPermissionDenied: the commit's signature is
+// refused; kInvalidArgument: the spec itself is wrong (--ref without --repo).
+gw::Result<OpenedSource> OpenManifestSource(
+    const SourceSpec& spec, const std::function<void(const std::string&)>& note = nullptr);
 
 }  // namespace gwctl
