@@ -18,19 +18,14 @@
 #include "gwctl/plan.h"
 #include "gwctl/reconcile.h"
 #include "gwctl/validate.h"
+#include "pass_settings.h"
 #include "plan_format.h"
 #include "source.h"
 
 namespace gwctl::cli {
 
-struct PipelineOptions : SourceOptions {
-  std::string since;    // --since: with --repo, plan only what changed since this revision
-  std::string gateway;  // --gateway; else $GWCTL_GATEWAY, the Repository's url, or embedded default
-  std::vector<std::string> customers;
+struct PipelineOptions : PassSettings {
   std::string format = "text";
-  bool force = false;
-  bool no_ldap = false;  // --no-ldap: directory sources are not read (their users are kept)
-  bool adopt = false;    // --adopt: take ownership of exactly matching customers without an owner
 };
 
 // Adds the options plan and apply share to `command`.
@@ -55,25 +50,6 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& pipeline,
 // The exit code a pass's outcome stands for (the one place they are mapped): 0 no changes
 // or applied, 2 changes, 3 refused, 1 invalid, 4 partly applied.
 int ExitCodeFor(const PassOutcome& outcome);
-
-// Where the gateway is and how to reach it, as gwctl.yaml and the command line say.
-struct GatewaySettings {
-  std::string flag;                   // --gateway
-  std::string repository_url;         // gwctl.yaml's spec.gateway.url
-  std::string token_ref;              // gwctl.yaml's spec.gateway.tokenRef
-  std::filesystem::path local_root;   // relative embedded: paths and file: secrets start here
-  std::filesystem::path default_dir;  // the default store is DEFAULT_DIR/.gwctl/gateway.db
-};
-
-// The settings gwctl.yaml and the command line give (`flag`: --gateway).
-GatewaySettings GatewaySettingsOf(const Manifests& manifests, const OpenedSource& source,
-                                  const std::string& flag,
-                                  const std::filesystem::path& default_dir);
-
-// The gateway is --gateway, else $GWCTL_GATEWAY, else spec.gateway.url, else the default
-// embedded store; an HTTP gateway's token is $GWCTL_TOKEN, else spec.gateway.tokenRef.
-gw::Result<std::unique_ptr<gw::GatewayClient>> ConnectConfiguredGateway(
-    const GatewaySettings& settings);
 
 // "PROGRAM@HOST/PID": who holds the partner's apply lease, unless --lease-holder says.
 std::string DefaultLeaseHolder(const std::string& program);
