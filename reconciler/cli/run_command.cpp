@@ -15,6 +15,7 @@
 #include "exit_codes.h"
 #include "gateway/quantity.h"
 #include "loop.h"
+#include "pipeline.h"
 #include "status_server.h"
 
 namespace gwctl::cli {
@@ -117,7 +118,7 @@ int Run(const RunOptions& options) {
   }
 
   LoopOptions loop_options;
-  loop_options.pipeline = options;
+  loop_options.pass = options;
   loop_options.drift = options.drift == "report" ? DriftMode::kReport : DriftMode::kCorrect;
   loop_options.parallelism = options.parallelism;
   loop_options.lease_holder =

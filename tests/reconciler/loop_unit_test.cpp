@@ -12,7 +12,7 @@
 
 #include "temp_repo.h"
 
-namespace gwctl::cli {
+namespace gwctl {
 namespace {
 
 using namespace std::chrono_literals;
@@ -37,9 +37,9 @@ class LoopUnitTest : public ::testing::Test {
 
   std::unique_ptr<ReconcileLoop> MakeLoop(const std::string& gateway) {
     LoopOptions options;
-    options.pipeline.directory = repo_.root().string();
-    options.pipeline.gateway = gateway;
-    options.pipeline.no_ldap = true;
+    options.pass.directory = repo_.root().string();
+    options.pass.gateway = gateway;
+    options.pass.no_ldap = true;
     options.lease_holder = "loop-unit-test";
     options.lease_wait_seconds = 0;
     options.now = [this] { return now_; };
@@ -159,4 +159,4 @@ TEST_F(LoopUnitTest, ALeaseHeldByAnotherFailsThePassUntilItIsReleased) {
 }
 
 }  // namespace
-}  // namespace gwctl::cli
+}  // namespace gwctl

@@ -9,11 +9,10 @@
 #include <fmt/format.h>
 #include <boost/asio/post.hpp>
 
-#include "exit_codes.h"
 #include "gwctl/apply.h"
 #include "retry.h"
 
-namespace gwctl::cli {
+namespace gwctl {
 
 namespace {
 
@@ -185,16 +184,15 @@ void ReconcileLoop::RunPass(unsigned reasons) {
   if (recovering) reasons |= kSync;
   pass_retry_at_.reset();
 
-  std::ostringstream errors;
-  int code = kExitCouldNotRun;
-  auto opened = OpenSource(options_.pipeline, code, errors);
-  if (!opened) {
+  auto opened = OpenManifestSource(options_.pass);
+  if (!opened.ok()) {
+    bool refused = opened.status().code() == gw::StatusCode::kPermissionDenied;  // a signature
     {
       std::lock_guard lock(mutex_);
-      status_.last_error = Trimmed(errors.str());
+      status_.last_error = (refused ? "refused: " : "") + opened.status().message();
     }
-    PassFailed(code == kExitRefused ? "refused" : "failed");
-    finish(code == kExitRefused ? "refused" : "failed");
+    PassFailed(refused ? "refused" : "failed");
+    finish(refused ? "refused" : "failed");
     return;
   }
   std::string branch = opened->commit;  // "" for a plain directory: always re-read
@@ -254,8 +252,7 @@ void ReconcileLoop::RunPass(unsigned reasons) {
 std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* opened,
                                    unsigned reasons, const std::set<std::string>& only,
                                    bool is_new) {
-  Pipeline p;
-  PipelineOptions options = options_.pipeline;
+  PassSettings settings = options_.pass;
   std::string previous;  // the last good commit
   {
     std::lock_guard lock(mutex_);
@@ -264,28 +261,12 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   if (opened) {
     // A new commit: read and plan only what changed since the last good one, as a pull
     // request's plan does (drift passes still cover everything).
-    if (opened->git && !previous.empty()) options.since = previous;
-    p.source = std::move(*opened);
+    if (opened->git && !previous.empty()) settings.since = previous;
   } else if (!commit.empty()) {
-    options.ref = commit;
+    settings.ref = commit;
   }
-  options.customers.assign(only.begin(), only.end());
+  settings.customers.assign(only.begin(), only.end());
   if (reconnect_.exchange(false)) gateway_.reset();
-  p.gateway = std::move(gateway_);
-  // Drift found on the enforced commit is put back, or in report mode only reported.
-  bool report_drift = !is_new && (reasons & kDrift) && options_.drift == DriftMode::kReport;
-  if (!report_drift) {
-    ApplyOptions apply;
-    apply.parallelism = options_.parallelism;
-    apply.lease_holder = options_.lease_holder;
-    apply.lease_wait_seconds = options_.lease_wait_seconds;
-    apply.stop = &stop_;
-    p.apply = apply;
-  }
-  p.conflicts_refuse = false;  // a customer in conflict is marked, the others applied
-  std::ostringstream errors;
-  auto failed = BuildPlan(options, p, errors);
-  gateway_ = std::move(p.gateway);
   auto reject = [&](const std::string& result, const std::string& why) {
     log_.Error(
         fmt::format("commit {} is not applied: {}", Short(commit),
@@ -297,17 +278,42 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
     status_.last_error = fmt::format("commit {}: {}", Short(commit), why);
     return result;
   };
-  if (failed) {
-    std::string why = Trimmed(errors.str());
-    if (*failed == kExitInvalid && is_new) return reject("invalid", why);
-    if (*failed == kExitRefused && is_new) return reject("refused", why);  // a signature
+  auto failed = [&](const std::string& why) {
     std::lock_guard lock(mutex_);
     status_.last_error = why;
-    return "failed";
+    return std::string("failed");
+  };
+  OpenedSource source;
+  if (opened) {
+    source = std::move(*opened);
+  } else {
+    auto reopened = OpenManifestSource(settings);
+    if (!reopened.ok()) return failed(reopened.status().message());
+    source = std::move(*reopened);
   }
-  const Plan& plan = p.pass.plan;
+  std::ostringstream diagnostics;
+  ReconcileDeps deps = DepsOf(settings, source, gateway_, diagnostics, /*color=*/false);
+  // Drift found on the enforced commit is put back, or in report mode only reported.
+  bool report_drift = !is_new && (reasons & kDrift) && options_.drift == DriftMode::kReport;
+  if (!report_drift) {
+    ApplyOptions apply;
+    apply.parallelism = options_.parallelism;
+    apply.lease_holder = options_.lease_holder;
+    apply.lease_wait_seconds = options_.lease_wait_seconds;
+    apply.stop = &stop_;
+    deps.apply = apply;
+  }
+  deps.conflicts_refuse = false;  // a customer in conflict is marked, the others applied
+  auto pass = Reconcile(TargetOf(settings), deps);
+  if (!pass.ok()) return failed(pass.status().message());
+  if (pass->result == PassResult::kInvalid) {
+    std::string why = Trimmed(diagnostics.str());
+    return is_new ? reject("invalid", why) : failed(why);
+  }
+  const PassOutcome& outcome = *pass;
+  const Plan& plan = outcome.plan;
   for (const auto& warning : plan.warnings) log_.Warn(warning, {{"commit", Short(commit)}});
-  if (p.pass.result == PassResult::kRefused) {
+  if (outcome.result == PassResult::kRefused) {
     std::string why = fmt::format("{}", fmt::join(plan.refusals, "; "));
     if (is_new) return reject("refused", why);
     std::lock_guard lock(mutex_);
@@ -328,8 +334,8 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
       return "drift-reported";
     }
   }
-  ApplyReport report = p.pass.applied.value_or(ApplyReport{});
-  if (p.pass.applied) {
+  ApplyReport report = outcome.applied.value_or(ApplyReport{});
+  if (outcome.applied) {
     for (const char* kind : {"create", "update", "replace", "delete"}) {
       size_t n = 0;
       for (const auto& c : plan.changes) {
@@ -346,7 +352,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
                           {"users_removed", report.users_removed},
                           {"failed", report.failed.size()}});
   }
-  RecordApply(plan, report, commit, p.pass.desired, only);
+  RecordApply(plan, report, commit, outcome.desired, only);
   {
     std::lock_guard lock(mutex_);
     if (is_new) {
@@ -360,7 +366,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
     log_.Error("customer failed", {{"customer", customer}, {"error", why}});
   }
   metrics_.CustomerFailed(report.failed.size());
-  return p.pass.result == PassResult::kPartial ? "partial" : "ok";
+  return outcome.result == PassResult::kPartial ? "partial" : "ok";
 }
 
 void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,
@@ -431,4 +437,4 @@ void ReconcileLoop::ScheduleRetries() {
   });
 }
 
-}  // namespace gwctl::cli
+}  // namespace gwctl

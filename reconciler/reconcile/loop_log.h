@@ -13,7 +13,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace gwctl::cli {
+namespace gwctl {
 
 // 2026-11-23T21:00:00.000Z
 inline std::string IsoTime(std::chrono::system_clock::time_point at) {
@@ -63,4 +63,4 @@ class LoopLog {
   std::mutex mutex_;
 };
 
-}  // namespace gwctl::cli
+}  // namespace gwctl

@@ -31,16 +31,17 @@
 #include <nlohmann/json.hpp>
 
 #include "gwctl/apply.h"
+#include "gwctl/reconcile.h"
 #include "loop_log.h"
 #include "loop_metrics.h"
-#include "pipeline.h"
+#include "pass_settings.h"
 
-namespace gwctl::cli {
+namespace gwctl {
 
 enum class DriftMode { kCorrect, kReport };
 
 struct LoopOptions {
-  PipelineOptions pipeline;  // where the manifests and the gateway are
+  PassSettings pass;  // where the manifests and the gateway are
   DriftMode drift = DriftMode::kCorrect;
   int parallelism = 8;
   std::string lease_holder;
@@ -137,4 +138,4 @@ class ReconcileLoop {
   LoopStatus status_;
 };
 
-}  // namespace gwctl::cli
+}  // namespace gwctl
