@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
+#include "gateway/json_reader.h"
 
 namespace gw {
 
@@ -17,54 +18,7 @@ Status Invalid(std::string message, std::string field) {
   return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
 }
 
-// Reads optional typed members, remembering the first problem.
-class Reader {
- public:
-  Reader(const json& value, std::string at) : value_(value), at_(std::move(at)) {
-    if (!value_.is_object()) status_ = Invalid("expected an object", at_.empty() ? "/" : at_);
-  }
-
-  void AllowOnly(std::initializer_list<const char*> keys) {
-    if (!status_.ok()) return;
-    for (const auto& item : value_.items()) {
-      const std::string& key = item.key();
-      if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; })) {
-        status_ = Invalid(fmt::format("unknown field '{}'", key), at_ + "/" + key);
-        return;
-      }
-    }
-  }
-
-  template <typename T>
-  void Get(const char* key, T& out, bool required = false) {
-    if (!status_.ok()) return;
-    auto it = value_.find(key);
-    if (it == value_.end() || it->is_null()) {
-      if (required)
-        status_ = Invalid(fmt::format("missing required field '{}'", key), at_ + "/" + key);
-      return;
-    }
-    try {
-      out = it->get<T>();
-    } catch (const json::exception&) {
-      status_ = Invalid(fmt::format("field '{}' has the wrong type", key), at_ + "/" + key);
-    }
-  }
-
-  const json* Raw(const char* key) const {
-    auto it = value_.find(key);
-    return it == value_.end() ? nullptr : &*it;
-  }
-  const Status& status() const { return status_; }
-  void Fail(Status s) {
-    if (status_.ok()) status_ = std::move(s);
-  }
-
- private:
-  const json& value_;
-  std::string at_;
-  Status status_;
-};
+using Reader = JsonReader;
 
 struct HttpMapping {
   StatusCode code;

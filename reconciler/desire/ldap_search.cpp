@@ -1,5 +1,6 @@
 #include "ldap_search.h"
 
+#include "gateway/json_cursor.h"
 #include "tls_certificate.h"
 
 #include <ldap.h>
@@ -291,30 +292,31 @@ DirectoryEntry ReadEntry(LDAP* ld, LDAPMessage* message) {
 
 }  // namespace
 
-LdapSource LdapSource::FromJson(const nlohmann::json& source) {
+LdapSource LdapSource::FromJson(const nlohmann::json& document) {
+  // The manifest passed the schema: absent values take their defaults.
+  gw::JsonCursor source = gw::JsonCursor::Root(document);
   LdapSource s;
-  s.url = source.value("url", "");
-  s.start_tls = source.value("startTLS", false);
-  s.ca_file = source.value("caFile", "");
-  s.bind_dn = source.value("bindDN", "");
-  s.bind_password_ref = source.value("bindPasswordRef", "");
-  s.base_dn = source.value("baseDN", "");
-  s.filter = source.value("filter", s.filter);
-  s.scope = source.value("scope", s.scope);
-  if (source.value("directory", "openldap") == "active-directory") {
+  s.url = source["url"].string_or("");
+  s.start_tls = source["startTLS"].boolean_or(false);
+  s.ca_file = source["caFile"].string_or("");
+  s.bind_dn = source["bindDN"].string_or("");
+  s.bind_password_ref = source["bindPasswordRef"].string_or("");
+  s.base_dn = source["baseDN"].string_or("");
+  s.filter = source["filter"].string_or(s.filter);
+  s.scope = source["scope"].string_or(s.scope);
+  if (source["directory"].string_or("openldap") == "active-directory") {
     s.directory = DirectoryKind::kActiveDirectory;
     s.attributes.aliases = "proxyAddresses";
   }
-  if (source.contains("attributes")) {
-    const auto& a = source["attributes"];
-    s.attributes.address = a.value("address", s.attributes.address);
-    s.attributes.first_name = a.value("firstName", s.attributes.first_name);
-    s.attributes.last_name = a.value("lastName", s.attributes.last_name);
-    s.attributes.aliases = a.value("aliases", s.attributes.aliases);
-  }
-  if (source.contains("minUsers")) s.min_users = source["minUsers"].get<int64_t>();
-  s.timeout_seconds = source.value("timeoutSeconds", s.timeout_seconds);
-  s.follow_referrals = source.value("followReferrals", false);
+  gw::JsonCursor a = source["attributes"];
+  s.attributes.address = a["address"].string_or(s.attributes.address);
+  s.attributes.first_name = a["firstName"].string_or(s.attributes.first_name);
+  s.attributes.last_name = a["lastName"].string_or(s.attributes.last_name);
+  s.attributes.aliases = a["aliases"].string_or(s.attributes.aliases);
+  if (auto min_users = source["minUsers"].integer()) s.min_users = *min_users;
+  s.timeout_seconds =
+      static_cast<int>(source["timeoutSeconds"].integer().value_or(s.timeout_seconds));
+  s.follow_referrals = source["followReferrals"].boolean_or(false);
   return s;
 }
 

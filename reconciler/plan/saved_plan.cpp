@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/json_reader.h"
 #include "plan_format.h"
 #include "secrets.h"
 
@@ -72,6 +73,11 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
   auto invalid = [](std::string why) {
     return gw::Status(gw::StatusCode::kInvalidArgument, std::move(why));
   };
+  auto incomplete = [](const gw::Status& problem) {
+    return gw::Status(gw::StatusCode::kInvalidArgument,
+                      fmt::format("the saved plan is incomplete: {} (at {})", problem.message(),
+                                  problem.field()));
+  };
   if (!saved.is_object() || saved.value("kind", "") != "gwctl-saved-plan")
     return invalid("not a saved gwctl plan");
   if (saved.value("format_version", 0) != 1)
@@ -84,62 +90,89 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
   }
   LoadedPlan loaded;
   Plan& plan = loaded.plan;
-  try {
-    plan.partner = saved.at("partner");
-    plan.gateway = saved.at("gateway");
-    plan.observed_revision = saved.at("observedRevision");
-    plan.observed_checksum = saved.at("observedChecksum");
-    plan.repository_revision = saved.at("repositoryRevision");
-    plan.refusals = saved.at("refusals").get<std::vector<std::string>>();
-    loaded.desired.partner = plan.partner;
-    loaded.desired.owner = saved.at("owner");
-    for (const auto& c : saved.at("changes")) {
-      CustomerChange change;
-      bool ok = true;
-      change.kind = KindFromName(c.at("kind"), ok);
-      if (!ok) return invalid("unknown change kind " + c.at("kind").dump());
-      change.customer = c.at("customer");
-      change.file = c.at("file");
-      change.observed_version = c.at("observedVersion");
-      change.observed_owner = c.at("observedOwner");
-      change.detail = c.value("detail", "");
-      for (const auto& f : c.at("fields")) {
-        FieldChange field;
-        field.path = f.at("path");
-        field.before = f.at("before");
-        field.after = f.at("after");
-        field.secret = f.at("secret");
-        field.immutable = f.at("immutable");
-        if (f.contains("source"))
-          field.source = {f["source"].at("file"), f["source"].at("line"), 0};
-        change.fields.push_back(std::move(field));
-      }
-      for (const auto& u : c.at("users").at("upsert")) {
-        auto user = gw::UserFromJsonValue(u);
-        if (!user.ok()) return invalid("a user in the plan: " + user.status().message());
-        change.users.add.push_back(std::move(*user));
-      }
-      change.users.remove = c.at("users").at("remove").get<std::vector<std::string>>();
-      change.users.kept = c.at("users").at("kept");
-      if (c.contains("write")) {
-        DesiredCustomer desired;
-        desired.name = change.customer;
-        desired.file = change.file;
-        desired.effective = nullptr;
-        const json& w = c["write"];
-        desired.write.owner = w.at("owner");
-        desired.write.applied_revision = w.at("appliedRevision");
-        desired.write.labels = w.at("labels").get<std::map<std::string, std::string>>();
-        desired.write.spec = w.at("spec");
-        desired.secret_fingerprints =
-            w.at("secretFingerprints").get<std::map<std::string, std::string>>();
-        change.write = desired.write;
-        loaded.desired.customers.push_back(std::move(desired));
-      }
-      plan.changes.push_back(std::move(change));
+  gw::JsonReader top(saved, "");
+  top.Get("partner", plan.partner, true);
+  top.Get("gateway", plan.gateway, true);
+  top.Get("observedRevision", plan.observed_revision, true);
+  top.Get("observedChecksum", plan.observed_checksum, true);
+  top.Get("repositoryRevision", plan.repository_revision, true);
+  top.Get("refusals", plan.refusals, true);
+  top.Get("owner", loaded.desired.owner, true);
+  const json* changes = top.Raw("changes");
+  if (top.status().ok() && (!changes || !changes->is_array())) {
+    top.Fail(
+        gw::Status(gw::StatusCode::kInvalidArgument, "expected a list of changes", "/changes"));
+  }
+  if (!top.status().ok()) return incomplete(top.status());
+  loaded.desired.partner = plan.partner;
+  for (size_t i = 0; i < changes->size(); ++i) {
+    std::string at = fmt::format("/changes/{}", i);
+    const json& c = (*changes)[i];
+    gw::JsonReader r(c, at);
+    CustomerChange change;
+    std::string kind;
+    r.Get("kind", kind, true);
+    r.Get("customer", change.customer, true);
+    r.Get("file", change.file, true);
+    r.Get("observedVersion", change.observed_version, true);
+    r.Get("observedOwner", change.observed_owner, true);
+    r.Get("detail", change.detail);
+    const json* fields = r.Raw("fields");
+    const json* users = r.Raw("users");
+    if (r.status().ok() && (!fields || !fields->is_array() || !users)) {
+      r.Fail(gw::Status(gw::StatusCode::kInvalidArgument, "a change needs fields and users", at));
     }
-  } catch (const json::exception& e) {
-    return invalid(fmt::format("the saved plan is incomplete: {}", e.what()));
+    if (!r.status().ok()) return incomplete(r.status());
+    bool known = true;
+    change.kind = KindFromName(kind, known);
+    if (!known) return invalid("unknown change kind \"" + kind + "\" at " + at);
+    for (size_t j = 0; j < fields->size(); ++j) {
+      gw::JsonReader f((*fields)[j], fmt::format("{}/fields/{}", at, j));
+      FieldChange field;
+      f.Get("path", field.path, true);
+      f.Get("secret", field.secret, true);
+      f.Get("immutable", field.immutable, true);
+      if (const json* before = f.Raw("before")) field.before = *before;
+      if (const json* after = f.Raw("after")) field.after = *after;
+      if (const json* source = f.Raw("source")) {
+        gw::JsonReader where(*source, fmt::format("{}/fields/{}/source", at, j));
+        where.Get("file", field.source.file, true);
+        where.Get("line", field.source.line, true);
+        f.Fail(where.status());
+      }
+      if (!f.status().ok()) return incomplete(f.status());
+      change.fields.push_back(std::move(field));
+    }
+    gw::JsonReader u(*users, at + "/users");
+    u.Get("remove", change.users.remove, true);
+    u.Get("kept", change.users.kept, true);
+    const json* upsert = u.Raw("upsert");
+    if (u.status().ok() && (!upsert || !upsert->is_array())) {
+      u.Fail(gw::Status(gw::StatusCode::kInvalidArgument, "expected a list of users to upsert",
+                        at + "/users/upsert"));
+    }
+    if (!u.status().ok()) return incomplete(u.status());
+    for (const auto& record : *upsert) {
+      auto user = gw::UserFromJsonValue(record);
+      if (!user.ok()) return invalid("a user in the plan: " + user.status().message());
+      change.users.add.push_back(std::move(*user));
+    }
+    if (const json* write = r.Raw("write")) {
+      DesiredCustomer desired;
+      desired.name = change.customer;
+      desired.file = change.file;
+      desired.effective = nullptr;
+      gw::JsonReader w(*write, at + "/write");
+      w.Get("owner", desired.write.owner, true);
+      w.Get("appliedRevision", desired.write.applied_revision, true);
+      w.Get("labels", desired.write.labels, true);
+      w.Get("spec", desired.write.spec, true);
+      w.Get("secretFingerprints", desired.secret_fingerprints, true);
+      if (!w.status().ok()) return incomplete(w.status());
+      change.write = desired.write;
+      loaded.desired.customers.push_back(std::move(desired));
+    }
+    plan.changes.push_back(std::move(change));
   }
   return loaded;
 }
