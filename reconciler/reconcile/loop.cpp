@@ -352,7 +352,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
                           {"users_removed", report.users_removed},
                           {"failed", report.failed.size()}});
   }
-  RecordApply(plan, report, commit, outcome.desired, only);
+  RecordCustomers(outcome.customers, commit);
   {
     std::lock_guard lock(mutex_);
     if (is_new) {
@@ -369,51 +369,31 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   return outcome.result == PassResult::kPartial ? "partial" : "ok";
 }
 
-void ReconcileLoop::RecordApply(const Plan& plan, const ApplyReport& report,
-                                const std::string& commit, const DesiredState& desired,
-                                const std::set<std::string>& only) {
-  std::set<std::string> planned;
-  std::set<std::string> deleted;
-  std::map<std::string, std::string> conflicts;
-  for (const auto& c : plan.changes) {
-    planned.insert(c.customer);
-    if (c.kind == ChangeKind::kDelete && !report.failed.count(c.customer))
-      deleted.insert(c.customer);
-    if (c.kind == ChangeKind::kConflict) {
-      conflicts[c.customer] = c.observed_owner.empty()
-                                  ? "exists on the gateway without an owner"
-                                  : "exists on the gateway owned by " + c.observed_owner;
-    }
-  }
+void ReconcileLoop::RecordCustomers(const std::vector<CustomerResult>& customers,
+                                    const std::string& commit) {
+  using State = CustomerResult::State;
   auto now = options_.now();
   std::lock_guard lock(mutex_);
-  for (const auto& name : deleted) status_.customers.erase(name);
-  for (const auto& [name, why] : conflicts) {
-    auto& c = status_.customers[name];
-    c.state = "conflict";
-    c.last_error = why;
-  }
-  for (const auto& [name, why] : report.failed) {
-    auto& c = status_.customers[name];
-    c.state = "failed";
-    c.last_error = why;
-    ++c.failures;
-    c.next_retry = now + kCustomerRetry.Delay(c.failures);
-  }
-  // Everything else the plan covered now matches `commit`.
-  for (const auto& customer : desired.customers) {
-    const std::string& name = customer.name;
-    if ((!only.empty() && !only.count(name)) || report.failed.count(name) ||
-        conflicts.count(name)) {
+  for (const auto& result : customers) {
+    if (result.state == State::kDeleted) {
+      status_.customers.erase(result.name);
       continue;
     }
-    if (planned.count(name) && report.not_started > 0) continue;  // stopped: maybe not written
-    auto& c = status_.customers[name];
-    c.state = "in-sync";
-    c.applied_commit = commit;
-    c.last_error.clear();
-    c.failures = 0;
-    c.next_retry.reset();
+    if (result.state == State::kNotStarted || result.state == State::kPending) continue;
+    auto& c = status_.customers[result.name];
+    c.last_error = result.error;
+    if (result.state == State::kConflict) {
+      c.state = "conflict";
+    } else if (result.state == State::kFailed) {
+      c.state = "failed";
+      ++c.failures;
+      c.next_retry = now + kCustomerRetry.Delay(c.failures);
+    } else {
+      c.state = "in-sync";
+      c.applied_commit = commit;
+      c.failures = 0;
+      c.next_retry.reset();
+    }
   }
 }
 

@@ -115,8 +115,8 @@ class ReconcileLoop {
   void RunPass(unsigned reasons);
   std::string Enforce(const std::string& commit, OpenedSource* opened, unsigned reasons,
                       const std::set<std::string>& only, bool is_new);
-  void RecordApply(const Plan& plan, const ApplyReport& report, const std::string& commit,
-                   const DesiredState& desired, const std::set<std::string>& only);
+  // Takes the customers' standing from a pass over `commit`.
+  void RecordCustomers(const std::vector<CustomerResult>& customers, const std::string& commit);
   void ScheduleRetries();
   // Schedules the whole pass again with backoff; the reason is in status_.last_error.
   void PassFailed(const std::string& result);

@@ -1,6 +1,7 @@
 #include "gwctl/reconcile.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -56,6 +57,40 @@ gw::Result<std::optional<std::set<std::string>>> PlannedCustomers(const Reconcil
     selected = std::move(both);
   }
   return std::optional<std::set<std::string>>(std::move(selected));
+}
+
+// Each covered customer's standing, from the plan and what applying it did.
+std::vector<CustomerResult> CustomerResults(const Plan& plan, const ApplyReport* report,
+                                            const DesiredState& desired,
+                                            const std::set<std::string>& target) {
+  using State = CustomerResult::State;
+  std::map<std::string, CustomerResult> results;
+  auto covered = [&](const std::string& name) { return target.empty() || target.count(name); };
+  for (const auto& customer : desired.customers) {
+    if (covered(customer.name)) results[customer.name] = {customer.name, State::kInSync, ""};
+  }
+  for (const auto& c : plan.changes) {
+    if (!covered(c.customer)) continue;
+    CustomerResult& r = results[c.customer];
+    r.name = c.customer;
+    if (c.kind == ChangeKind::kConflict) {
+      r.state = State::kConflict;
+      r.error = c.observed_owner.empty() ? "exists on the gateway without an owner"
+                                         : "exists on the gateway owned by " + c.observed_owner;
+    } else if (!report) {
+      r.state = State::kPending;
+    } else if (auto failed = report->failed.find(c.customer); failed != report->failed.end()) {
+      r.state = State::kFailed;
+      r.error = failed->second;
+    } else if (report->not_started > 0) {
+      r.state = State::kNotStarted;  // stopped: maybe not written
+    } else {
+      r.state = c.kind == ChangeKind::kDelete ? State::kDeleted : State::kInSync;
+    }
+  }
+  std::vector<CustomerResult> out;
+  for (auto& [name, result] : results) out.push_back(std::move(result));
+  return out;
 }
 
 bool Refused(const Plan& plan, bool conflicts_refuse) {
@@ -145,20 +180,20 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
     return outcome;
   }
   bool changes = outcome.plan.changes.size() > outcome.plan.Count(ChangeKind::kConflict);
-  if (!changes) {
-    outcome.result = PassResult::kNoChanges;
-    return outcome;
+  if (changes && deps.apply) {
+    auto applied = ApplyPlan(outcome.plan, outcome.desired, *gateway, *deps.apply);
+    if (!applied.ok()) return applied.status();
+    outcome.applied = std::move(*applied);
   }
-  if (!deps.apply) {
-    outcome.result = PassResult::kChanges;
-    return outcome;
-  }
-  auto applied = ApplyPlan(outcome.plan, outcome.desired, *gateway, *deps.apply);
-  if (!applied.ok()) return applied.status();
-  outcome.applied = std::move(*applied);
-  outcome.result = outcome.applied->failed.empty() && outcome.applied->not_started == 0
+  outcome.result = !changes           ? PassResult::kNoChanges
+                   : !outcome.applied ? PassResult::kChanges
+                   : outcome.applied->failed.empty() && outcome.applied->not_started == 0
                        ? PassResult::kApplied
                        : PassResult::kPartial;
+  ApplyReport nothing_to_apply;
+  outcome.customers = CustomerResults(
+      outcome.plan, outcome.applied ? &*outcome.applied : (changes ? nullptr : &nothing_to_apply),
+      outcome.desired, target.customers);
   return outcome;
 }
 

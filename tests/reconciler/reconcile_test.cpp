@@ -76,9 +76,15 @@ TEST_F(ReconcileTest, APlanIsChangesThenAppliedThenNoChanges) {
   EXPECT_EQ(planned->plan.changes.size(), 2u);
   EXPECT_FALSE(planned->applied);
 
+  ASSERT_EQ(planned->customers.size(), 2u);
+  EXPECT_EQ(planned->customers[0].state, CustomerResult::State::kPending);
+
   auto applied = Pass(true);
   ASSERT_TRUE(applied.ok()) << applied.status().message();
   EXPECT_EQ(applied->result, PassResult::kApplied);
+  ASSERT_EQ(applied->customers.size(), 2u);
+  EXPECT_EQ(applied->customers[0].name, "acme");
+  EXPECT_EQ(applied->customers[0].state, CustomerResult::State::kInSync);
   ASSERT_TRUE(applied->applied);
   EXPECT_EQ(applied->applied->customers_written, 2);
   EXPECT_EQ(connects_, 1) << "the client made once is kept from pass to pass";
@@ -86,6 +92,14 @@ TEST_F(ReconcileTest, APlanIsChangesThenAppliedThenNoChanges) {
   auto again = Pass(true);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->result, PassResult::kNoChanges);
+  EXPECT_EQ(again->customers.size(), 2u);
+
+  std::filesystem::remove(repo_.root() / "customers" / "globex.yaml");
+  auto deleted = Pass(true);
+  ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+  ASSERT_EQ(deleted->customers.size(), 2u);
+  EXPECT_EQ(deleted->customers[1].name, "globex");
+  EXPECT_EQ(deleted->customers[1].state, CustomerResult::State::kDeleted);
 }
 
 TEST_F(ReconcileTest, ATargetLimitsThePassAndAnUnknownNameIsAWarning) {
@@ -95,6 +109,8 @@ TEST_F(ReconcileTest, ATargetLimitsThePassAndAnUnknownNameIsAWarning) {
   ASSERT_TRUE(pass.ok()) << pass.status().message();
   EXPECT_EQ(pass->result, PassResult::kApplied);
   EXPECT_EQ(pass->applied->customers_written, 1);
+  ASSERT_EQ(pass->customers.size(), 1u) << "only the target's customers are reported";
+  EXPECT_EQ(pass->customers[0].name, "acme");
   ASSERT_EQ(pass->warnings.size(), 1u);
   EXPECT_EQ(pass->warnings[0], "--customer nobody is not in the manifests");
 }

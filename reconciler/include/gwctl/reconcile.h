@@ -67,6 +67,21 @@ enum class PassResult {
 
 const char* PassResultName(PassResult result);
 
+// Where one customer stands after a pass that ran to a plan (and its apply, if any).
+struct CustomerResult {
+  enum class State {
+    kInSync,      // the gateway holds what the repository says
+    kFailed,      // its apply failed (error: why)
+    kConflict,    // a customer of that name on the gateway is not ours (error: whose)
+    kDeleted,     // removed from the gateway, as the repository no longer has it
+    kNotStarted,  // the apply stopped before it (it may or may not be written)
+    kPending,     // it has changes that were not applied (no `apply`)
+  };
+  std::string name;
+  State state = State::kPending;
+  std::string error;
+};
+
 struct PassOutcome {
   PassResult result = PassResult::kInvalid;
   ValidationReport validation;
@@ -75,6 +90,9 @@ struct PassOutcome {
   PlanOptions plan_options;           // how `plan` was computed (to compute it again)
   Plan plan;
   std::optional<ApplyReport> applied;  // kApplied and kPartial
+  // Every customer the pass covered (the target's, or all), by name; empty when kInvalid
+  // or kRefused.
+  std::vector<CustomerResult> customers;
 };
 
 gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& deps);
