@@ -63,8 +63,9 @@ size_t MergeDirectoryUsers(std::vector<gw::User> incoming, std::vector<gw::User>
 }
 
 struct DirectoryJob {
-  size_t customer;  // index in DesiredState::customers
-  size_t report;    // index in its sources
+  size_t customer;   // index in DesiredState::customers
+  size_t report;     // index in its sources
+  size_t directory;  // index in DesiredOptions::directories
   DirectoryRequest request;
   gw::Result<DirectoryUsers> result = gw::Status(gw::StatusCode::kUnavailable, "not read");
 };
@@ -118,32 +119,38 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
 
     for (const auto& record : manifest.users) customer.users.push_back(ToGatewayUser(record));
     customer.sources = ReportFileSources(manifest.users);
-    auto ldap = root["spec"]["users"]["ldap"];
-    for (size_t i = 0; i < ldap.size(); ++i) {
-      customer.has_directory_sources = true;
-      UserSourceReport report{"ldap", ldap[i]["url"].string_or("?"), 0, false, ""};
-      bool planned = !options.only || options.only->count(customer.name) > 0;
-      if (!options.ldap || !planned) {
-        customer.failed_sources.insert("ldap");
-        report.failed = true;
-        report.detail = "--no-ldap";
-      } else {
-        DirectoryRequest request{
-            customer.name, ldap[i].get(), {manifest.domains().begin(), manifest.domains().end()}};
-        jobs.push_back({state.customers.size(), customer.sources.size(), std::move(request)});
+    for (size_t d = 0; d < options.directories.size(); ++d) {
+      const UserDirectory& directory = options.directories[d];
+      auto sources = root["spec"]["users"][directory.kind];
+      for (size_t i = 0; i < sources.size(); ++i) {
+        customer.has_directory_sources = true;
+        UserSourceReport report{directory.kind, sources[i][directory.name_field].string_or("?"), 0,
+                                false, ""};
+        bool planned = !options.only || options.only->count(customer.name) > 0;
+        if (!directory.read || !planned) {
+          customer.failed_sources.insert(directory.kind);
+          report.failed = true;
+          report.detail = "--no-" + directory.kind;
+        } else {
+          DirectoryRequest request{customer.name,
+                                   sources[i].get(),
+                                   {manifest.domains().begin(), manifest.domains().end()}};
+          jobs.push_back({state.customers.size(), customer.sources.size(), d, std::move(request)});
+        }
+        customer.sources.push_back(std::move(report));
       }
-      customer.sources.push_back(std::move(report));
     }
     state.customers.push_back(std::move(customer));
   }
   // Directory servers answer slowly and independently: ask several at once.
-  ParallelFor(jobs.size(), options.directory_parallelism,
-              [&](size_t i) { jobs[i].result = options.ldap(jobs[i].request); });
+  ParallelFor(jobs.size(), options.directory_parallelism, [&](size_t i) {
+    jobs[i].result = options.directories[jobs[i].directory].read(jobs[i].request);
+  });
   for (DirectoryJob& job : jobs) {
     DesiredCustomer& customer = state.customers[job.customer];
     UserSourceReport& report = customer.sources[job.report];
     if (!job.result.ok()) {
-      customer.failed_sources.insert("ldap");
+      customer.failed_sources.insert(options.directories[job.directory].kind);
       report.failed = true;
       report.detail = job.result.status().message();
       // The report names the source already.

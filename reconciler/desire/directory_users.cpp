@@ -156,6 +156,11 @@ DirectoryMapping MapDirectoryEntries(const std::vector<DirectoryEntry>& entries,
   return mapping;
 }
 
+std::vector<UserDirectory> UserDirectories(const std::filesystem::path& repository_root,
+                                           bool read) {
+  return {{"ldap", "url", read ? LdapUserResolver(repository_root) : nullptr}};
+}
+
 UserSourceResolver LdapUserResolver(std::filesystem::path repository_root) {
   return [root = std::move(repository_root)](
              const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {

@@ -2,7 +2,6 @@
 
 #include <cstdlib>
 
-#include "directory_users.h"
 #include "gateway/json_cursor.h"
 #include "gwctl/diagnostic_format.h"
 #include "secrets.h"
@@ -79,7 +78,7 @@ ReconcileDeps DepsOf(const PassSettings& settings, OpenedSource& source,
     output.files = validation.files;
     WriteDiagnostics(diagnostics, validation.diagnostics, output);
   };
-  if (!settings.no_ldap) deps.ldap = LdapUserResolver(source.local_root);
+  deps.read_directories = !settings.no_ldap;
   deps.force = settings.force;
   deps.adopt = settings.adopt;
   return deps;

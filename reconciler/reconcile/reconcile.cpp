@@ -146,7 +146,7 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   DesiredOptions desired_options;
   desired_options.repository_root = source.local_root;
   desired_options.revision = source.commit;
-  desired_options.ldap = deps.ldap;
+  desired_options.directories = UserDirectories(source.local_root, deps.read_directories);
   desired_options.only = plan_options.only;  // directories are read only for planned customers
   auto desired = BuildDesiredState(manifests, desired_options);
   if (!desired.ok()) return Failed(desired.status().message());

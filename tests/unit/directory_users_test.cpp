@@ -132,7 +132,7 @@ spec:
 TEST_F(DirectoryMergeTest, InlineUsersWinAndEachSourceIsCounted) {
   std::vector<DirectoryRequest> seen;
   DesiredOptions options;
-  options.ldap = [&](const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
+  options.directories[0].read = [&](const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
     EXPECT_EQ(request.domains, (std::set<std::string>{"corp.example", "corp.test"}));
     if (request.source->at("url") == "ldap://dc2.corp.example") {
       return gw::Status(gw::StatusCode::kUnavailable, "dc2 is down");
@@ -164,7 +164,7 @@ TEST_F(DirectoryMergeTest, InlineUsersWinAndEachSourceIsCounted) {
 TEST_F(DirectoryMergeTest, CustomersNotPlannedAreNotAskedFor) {
   int calls = 0;
   DesiredOptions options;
-  options.ldap = [&](const DirectoryRequest&) -> gw::Result<DirectoryUsers> {
+  options.directories[0].read = [&](const DirectoryRequest&) -> gw::Result<DirectoryUsers> {
     ++calls;
     return DirectoryUsers{};
   };

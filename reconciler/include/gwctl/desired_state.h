@@ -67,10 +67,25 @@ struct DirectoryUsers {
 // for that customer. Called concurrently for different requests.
 using UserSourceResolver = std::function<gw::Result<DirectoryUsers>(const DirectoryRequest&)>;
 
+// A kind of directory customers take users from: the manifest's `spec.users.<kind>`
+// list, the field that names one source in the plan, and how to read one (unset: its
+// sources are not read this time, and the users they gave stay on the gateway).
+struct UserDirectory {
+  std::string kind;  // "ldap"
+  std::string name_field;
+  UserSourceResolver read;
+};
+
+// Every kind of directory gwctl reads users from; a new kind is one more entry here
+// (desire/directory_users.cpp) beside its resolver. With `read`, each is read (secrets
+// resolved from `repository_root`).
+std::vector<UserDirectory> UserDirectories(const std::filesystem::path& repository_root, bool read);
+
 struct DesiredOptions {
   std::filesystem::path repository_root;  // for file: secrets
   std::string revision;                   // the commit being applied, if known
-  UserSourceResolver ldap;                // unset: LDAP sources are not read (their users are kept)
+  // The kinds of directory sources, read or not (by default: known, not read).
+  std::vector<UserDirectory> directories = UserDirectories({}, false);
   // When set, directory sources are read only for these customers (the ones planned).
   std::optional<std::set<std::string>> only;
   size_t directory_parallelism = 8;  // sources read at once (they wait on the network)

@@ -47,7 +47,7 @@ struct ReconcileDeps {
   // Called once the repository is validated, before anything else can fail: a caller
   // shows the diagnostics where they belong.
   std::function<void(const ValidationReport&)> validated;
-  UserSourceResolver ldap;            // unset: LDAP sources are not read (their users are kept)
+  bool read_directories = false;      // unset: LDAP (etc.) sources are not read; their users stay
   bool force = false;                 // past safety limits and immutable-field replacements
   bool adopt = false;                 // take matching customers that have no owner
   std::optional<ApplyOptions> apply;  // set: apply an allowed plan with changes
