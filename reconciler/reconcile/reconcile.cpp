@@ -99,24 +99,6 @@ bool Refused(const Plan& plan, bool conflicts_refuse) {
 
 }  // namespace
 
-const char* PassResultName(PassResult result) {
-  switch (result) {
-    case PassResult::kInvalid:
-      return "invalid";
-    case PassResult::kRefused:
-      return "refused";
-    case PassResult::kNoChanges:
-      return "no-changes";
-    case PassResult::kChanges:
-      return "changes";
-    case PassResult::kApplied:
-      return "applied";
-    case PassResult::kPartial:
-      return "partial";
-  }
-  return "?";
-}
-
 gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& deps) {
   OpenedSource& source = *deps.source;
   auto narrowing = NarrowToChange(target.since, source);

@@ -65,8 +65,6 @@ enum class PassResult {
   kPartial,    // applied; some customers failed or were not started (see `applied`)
 };
 
-const char* PassResultName(PassResult result);
-
 // Where one customer stands after a pass that ran to a plan (and its apply, if any).
 struct CustomerResult {
   enum class State {
