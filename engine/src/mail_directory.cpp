@@ -2,15 +2,9 @@
 
 #include <fmt/format.h>
 
-namespace gw {
+#include "gateway/domain_name.h"
 
-std::string LowerAscii(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
+namespace gw {
 
 std::string TransportOf(const CustomerConfig& config) {
   if (config.destinations.empty()) return "retry:4.3.5 no destination is configured";
@@ -47,7 +41,7 @@ MailDirectory::MailDirectory(std::vector<std::shared_ptr<const MailCustomer>> cu
 }
 
 const MailCustomer* MailDirectory::CustomerFor(std::string_view domain) const {
-  auto it = by_domain_.find(LowerAscii(domain));
+  auto it = by_domain_.find(AsciiLower(domain));
   return it == by_domain_.end() ? nullptr : it->second;
 }
 

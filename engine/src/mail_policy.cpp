@@ -22,7 +22,7 @@ struct Address {
 std::optional<Address> SplitAddress(std::string_view text) {
   size_t at = text.rfind('@');
   if (at == std::string_view::npos || at == 0 || at + 1 == text.size()) return std::nullopt;
-  Address address{LowerAscii(text.substr(0, at)), "", LowerAscii(text.substr(at + 1))};
+  Address address{AsciiLower(text.substr(0, at)), "", AsciiLower(text.substr(at + 1))};
   address.base = address.local.substr(0, address.local.find('+'));
   if (address.base.empty()) address.base = address.local;
   return address;
@@ -129,7 +129,9 @@ Verdict SizeVerdict(const MailCustomer& customer, uint64_t size) {
                 kMaxSizePointer);
 }
 
-Verdict Inbound(const MailDirectory& directory, const Envelope& envelope) {
+}  // namespace
+
+Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope) {
   auto recipient = SplitAddress(envelope.recipient);
   const MailCustomer* customer = recipient ? directory.CustomerFor(recipient->domain) : nullptr;
   if (!customer) {
@@ -200,6 +202,8 @@ Verdict Inbound(const MailDirectory& directory, const Envelope& envelope) {
       Accept("delivered", "accepted for the customer's destinations", "/spec/destinations"));
 }
 
+namespace {
+
 // The customer whose server relays from `client` without a sender address (a bounce).
 const MailCustomer* RelayCustomerOfClient(const MailDirectory& directory,
                                           const std::optional<IpRange>& client) {
@@ -235,10 +239,6 @@ RecipientLookup FindRecipient(const MailDirectory& directory, std::string_view a
   const MailCustomer* customer = directory.CustomerFor(split->domain);
   if (!customer) return {};
   return {customer, UserOf(*customer, *split)};
-}
-
-Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope) {
-  return Inbound(directory, envelope);
 }
 
 Verdict DecideSize(const MailCustomer& customer, uint64_t size) {

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/domain_name.h"
 #include "gateway/mail_policy.h"
 
 namespace gw::postfix {
@@ -332,7 +333,7 @@ class VerifyMemcache : public Protocol {
   void Learn(const std::string& key, const std::string& value) {
     constexpr std::string_view kPrefix = "verify:";
     if (key.compare(0, kPrefix.size(), kPrefix) != 0 || value.compare(0, 2, "0:") != 0) return;
-    std::string address = LowerAscii(std::string_view(key).substr(kPrefix.size()));
+    std::string address = AsciiLower(std::string_view(key).substr(kPrefix.size()));
     auto directory = directory_();
     if (!directory) return;
     RecipientLookup found = FindRecipient(*directory, address);

@@ -60,8 +60,6 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   }
   ReconcileDeps deps =
       DepsOf(options, p.source, p.gateway, err, &err == &std::cerr && UseColor(STDERR_FILENO));
-  deps.apply = p.apply;
-  deps.conflicts_refuse = p.conflicts_refuse;
   auto pass = Reconcile(TargetOf(options), deps);
   if (!pass.ok()) {
     err << "gwctl: " << pass.status().message() << "\n";

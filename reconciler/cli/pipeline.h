@@ -34,8 +34,6 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options);
 struct Pipeline {
   OpenedSource source;
   std::unique_ptr<gw::GatewayClient> gateway;
-  std::optional<ApplyOptions> apply;  // set: the pass applies an allowed plan (the loop)
-  bool conflicts_refuse = true;
   PassOutcome pass;
   PlanOutput output;
 };

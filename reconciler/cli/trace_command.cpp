@@ -28,17 +28,13 @@ gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway,
   if (!state.ok()) return state.status();
   std::vector<std::shared_ptr<const gw::MailCustomer>> customers;
   for (const auto& customer : state->customers) {
+    auto users = gw::ListAllUsers(gateway, partner, customer.name);
+    if (!users.ok()) return users.status();
     std::unordered_map<std::string, std::string> recipients;
-    for (std::string after;;) {
-      auto page = gateway.ListUsers(partner, customer.name, after, 10'000);
-      if (!page.ok()) return page.status();
-      for (const auto& user : page->users) {
-        if (!user.active) continue;
-        recipients.emplace(user.address, user.address);
-        for (const auto& alias : user.aliases) recipients.emplace(alias, user.address);
-      }
-      if (page->next_after.empty()) break;
-      after = page->next_after;
+    for (const auto& user : *users) {
+      if (!user.active) continue;
+      recipients.emplace(user.address, user.address);
+      for (const auto& alias : user.aliases) recipients.emplace(alias, user.address);
     }
     customers.push_back(gw::MakeMailCustomer(
         partner, customer.name, gw::CompileStored(customer).config, std::move(recipients)));

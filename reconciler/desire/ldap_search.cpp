@@ -1,5 +1,6 @@
 #include "ldap_search.h"
 
+#include "gateway/domain_name.h"
 #include "gateway/json_cursor.h"
 #include "tls_certificate.h"
 
@@ -23,12 +24,6 @@ namespace {
 
 constexpr int kPageSize = 1000;  // Active Directory's default MaxPageSize
 constexpr const char* kSystemCaBundle = "/etc/ssl/certs/ca-certificates.crt";
-
-std::string Lower(std::string text) {
-  std::transform(text.begin(), text.end(), text.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return text;
-}
 
 struct LdapCloser {
   void operator()(LDAP* ld) const { ldap_unbind_ext_s(ld, nullptr, nullptr); }
@@ -279,7 +274,7 @@ DirectoryEntry ReadEntry(LDAP* ld, LDAPMessage* message) {
   BerElement* ber = nullptr;
   for (char* name = ldap_first_attribute(ld, message, &ber); name;
        name = ldap_next_attribute(ld, message, ber)) {
-    auto& values = entry.attributes[Lower(name)];
+    auto& values = entry.attributes[gw::AsciiLower(name)];
     if (berval** list = ldap_get_values_len(ld, message, name)) {
       for (berval** v = list; *v; ++v) values.emplace_back((*v)->bv_val, (*v)->bv_len);
       ldap_value_free_len(list);
@@ -321,7 +316,7 @@ LdapSource LdapSource::FromJson(const nlohmann::json& document) {
 }
 
 const std::vector<std::string>* DirectoryEntry::Values(const std::string& name) const {
-  auto it = attributes.find(Lower(name));
+  auto it = attributes.find(gw::AsciiLower(name));
   return it == attributes.end() ? nullptr : &it->second;
 }
 

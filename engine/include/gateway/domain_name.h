@@ -13,6 +13,9 @@ namespace gw {
 // what is wrong. A domain needs at least two labels; one trailing dot is accepted.
 gw::Result<std::string> NormalizeDomain(std::string_view text);
 
+// `text` with ASCII letters lower-cased (how the mail path compares addresses and domains).
+std::string AsciiLower(std::string_view text);
+
 // True when `child` equals `parent` or lies below it (both normalised).
 bool IsSameOrSubdomain(std::string_view child, std::string_view parent);
 

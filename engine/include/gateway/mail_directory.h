@@ -61,7 +61,4 @@ class MailDirectory {
   size_t recipient_count_ = 0;
 };
 
-// Lower-cases ASCII letters (addresses and domains on the mail path are compared this way).
-std::string LowerAscii(std::string_view text);
-
 }  // namespace gw
