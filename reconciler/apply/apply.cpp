@@ -11,7 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "gwctl/diagnostic_format.h"
+#include "gwctl/diagnostics.h"
 #include "parallel.h"
 #include "retry.h"
 
@@ -108,7 +108,11 @@ class Applier {
 
   void Record(const std::string& customer, const gw::Status& status) {
     std::lock_guard lock(mutex_);
-    if (!status.ok()) report_.failed[customer] = Explain(customer, status);
+    if (!status.ok()) {
+      report_.failed[customer] = Explain(customer, status);
+      report_.retry_after =
+          std::max(report_.retry_after, std::chrono::milliseconds(status.retry_after_ms()));
+    }
     ++done_;
     if (options_.progress) options_.progress(done_, total_);
   }

@@ -9,8 +9,8 @@
 #include "exit_codes.h"
 #include "gateway/client.h"
 #include "gwctl/export.h"
-#include "gwctl/located_document.h"
 #include "pipeline.h"
+#include "yaml_documents.h"
 
 namespace gwctl::cli {
 

@@ -10,8 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "gwctl/git_source.h"
-#include "gwctl/source_tree.h"
+#include "gwctl/source.h"
 #include "gwctl/validate.h"
 
 namespace gwctl::cli {

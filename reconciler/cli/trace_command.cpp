@@ -10,7 +10,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "gateway/customer_rules.h"
-#include "gwctl/diagnostic_format.h"
+#include "gwctl/diagnostics.h"
 #include "gwctl/mail_trace.h"
 #include "gwctl/validate.h"
 #include "pipeline.h"

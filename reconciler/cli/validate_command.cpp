@@ -7,7 +7,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
-#include "gwctl/diagnostic_format.h"
+#include "gwctl/diagnostics.h"
 #include "gwctl/validate.h"
 #include "source.h"
 

@@ -6,7 +6,7 @@
 
 #include "gateway/field_annotations.h"
 #include "gateway/json_cursor.h"
-#include "gwctl/diagnostic_format.h"
+#include "gwctl/diagnostics.h"
 #include "parallel.h"
 #include "secrets.h"
 

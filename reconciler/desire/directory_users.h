@@ -1,5 +1,6 @@
 // Directory users: turns the entries of an LDAP or Active Directory search into gateway
-// users, and plugs LDAP sources into the desired state (DesiredOptions::ldap).
+// users, and plugs LDAP sources into the desired state (UserDirectories, one entry per
+// kind of directory; DesiredOptions::directories).
 //
 // Mapping (per entry, entries taken in DN order so the outcome never depends on the
 // order the server answered in):

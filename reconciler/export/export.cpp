@@ -8,7 +8,7 @@
 
 #include "gateway/field_annotations.h"
 
-#include "gwctl/located_document.h"
+#include "gwctl/manifests.h"
 
 namespace gwctl {
 

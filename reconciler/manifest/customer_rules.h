@@ -6,7 +6,7 @@
 #include "gateway/customer_rules.h"
 #include "gwctl/diagnostics.h"
 #include "gwctl/manifests.h"
-#include "gwctl/source_tree.h"
+#include "gwctl/source.h"
 #include "gwctl/validate.h"
 
 namespace gwctl {

@@ -14,6 +14,7 @@
 #include "gateway/schema.h"
 #include "gwctl/mail_trace.h"
 #include "parallel.h"
+#include "yaml_documents.h"
 
 namespace gwctl {
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "gwctl/diagnostic_format.h"
+#include "gwctl/diagnostics.h"
 
 namespace gwctl {
 

@@ -352,7 +352,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
                           {"users_removed", report.users_removed},
                           {"failed", report.failed.size()}});
   }
-  RecordCustomers(outcome.customers, commit);
+  RecordCustomers(outcome.customers, commit, outcome.requeue_after.value_or(kCustomerRetry.first));
   {
     std::lock_guard lock(mutex_);
     if (is_new) {
@@ -370,7 +370,8 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
 }
 
 void ReconcileLoop::RecordCustomers(const std::vector<CustomerResult>& customers,
-                                    const std::string& commit) {
+                                    const std::string& commit,
+                                    std::chrono::milliseconds requeue_after) {
   using State = CustomerResult::State;
   auto now = options_.now();
   std::lock_guard lock(mutex_);
@@ -387,7 +388,8 @@ void ReconcileLoop::RecordCustomers(const std::vector<CustomerResult>& customers
     } else if (result.state == State::kFailed) {
       c.state = "failed";
       ++c.failures;
-      c.next_retry = now + kCustomerRetry.Delay(c.failures);
+      // Backs off from the pass's own wait, which the gateway may have lengthened.
+      c.next_retry = now + kCustomerRetry.Delay(c.failures, requeue_after);
     } else {
       c.state = "in-sync";
       c.applied_commit = commit;

@@ -115,8 +115,10 @@ class ReconcileLoop {
   void RunPass(unsigned reasons);
   std::string Enforce(const std::string& commit, OpenedSource* opened, unsigned reasons,
                       const std::set<std::string>& only, bool is_new);
-  // Takes the customers' standing from a pass over `commit`.
-  void RecordCustomers(const std::vector<CustomerResult>& customers, const std::string& commit);
+  // Takes the customers' standing from a pass over `commit`; failed customers wait at
+  // least `requeue_after`.
+  void RecordCustomers(const std::vector<CustomerResult>& customers, const std::string& commit,
+                       std::chrono::milliseconds requeue_after);
   void ScheduleRetries();
   // Schedules the whole pass again with backoff; the reason is in status_.last_error.
   void PassFailed(const std::string& result);

@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "gateway/json_cursor.h"
-#include "gwctl/diagnostic_format.h"
+#include "gwctl/diagnostics.h"
 #include "secrets.h"
 
 namespace gwctl {

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "gateway/client.h"
-#include "gwctl/git_source.h"
 #include "gwctl/reconcile.h"
+#include "gwctl/source.h"
 
 namespace gwctl {
 

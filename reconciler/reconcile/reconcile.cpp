@@ -5,7 +5,8 @@
 
 #include <fmt/format.h>
 
-#include "gwctl/change_scope.h"
+#include "change_scope.h"
+#include "retry.h"
 
 namespace gwctl {
 namespace {
@@ -172,6 +173,11 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
                    : outcome.applied->failed.empty() && outcome.applied->not_started == 0
                        ? PassResult::kApplied
                        : PassResult::kPartial;
+  if (outcome.result == PassResult::kPartial) {
+    const ApplyReport& applied = *outcome.applied;
+    outcome.requeue_after = applied.failed.empty() ? std::chrono::milliseconds(0)
+                                                   : kCustomerRetry.Delay(1, applied.retry_after);
+  }
   ApplyReport nothing_to_apply;
   outcome.customers = CustomerResults(
       outcome.plan, outcome.applied ? &*outcome.applied : (changes ? nullptr : &nothing_to_apply),

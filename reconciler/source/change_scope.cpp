@@ -1,9 +1,9 @@
-#include "gwctl/change_scope.h"
+#include "change_scope.h"
 
 #include <regex>
 
 #include "gateway/json_cursor.h"
-#include "gwctl/located_document.h"
+#include "yaml_documents.h"
 
 namespace gwctl {
 

@@ -5,7 +5,7 @@
 
 #include <fmt/format.h>
 
-#include "gwctl/source_tree.h"
+#include "gwctl/source.h"
 
 namespace gwctl {
 

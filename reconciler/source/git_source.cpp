@@ -1,4 +1,4 @@
-#include "gwctl/git_source.h"
+#include "git_source.h"
 
 #include <fcntl.h>
 #include <git2.h>

@@ -1,8 +1,14 @@
 #include <fmt/format.h>
 
-#include "gwctl/git_source.h"
+#include "git_source.h"
 
 namespace gwctl {
+
+// Out of line: GitSource is complete only here.
+OpenedSource::OpenedSource() = default;
+OpenedSource::~OpenedSource() = default;
+OpenedSource::OpenedSource(OpenedSource&&) noexcept = default;
+OpenedSource& OpenedSource::operator=(OpenedSource&&) noexcept = default;
 
 gw::Result<OpenedSource> OpenManifestSource(const SourceSpec& spec,
                                             const std::function<void(const std::string&)>& note) {

@@ -14,10 +14,10 @@
 
 #include <fmt/format.h>
 
+#include "change_scope.h"
 #include "gatewayd_fixture.h"
 #include "git_cli.h"
-#include "gwctl/change_scope.h"
-#include "gwctl/git_source.h"
+#include "git_source.h"
 #include "gwctl/validate.h"
 #include "loopback.h"
 #include "process.h"

@@ -132,6 +132,40 @@ TEST_F(ReconcileTest, ASafetyLimitRefusesThePlanAndNothingIsWritten) {
   EXPECT_TRUE(gateway_->GetCustomer("northwind", "acme").ok());
 }
 
+TEST_F(ReconcileTest, AFailedCustomerMakesThePassPartialWithAWaitBeforeTheNext) {
+  // Another partner holds globex.example: globex fails, acme is written.
+  auto other = gw::ConnectGateway(gateway_url_);
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE((*other)->EnsurePartner("contoso").ok());
+  gw::CustomerWrite squatter;
+  squatter.spec = {{"product", "ultimate-defense"},
+                   {"billableUsers", 1},
+                   {"domains", {{"primary", "globex.example"}}},
+                   {"destinations", "mx.globex.example"}};
+  ASSERT_TRUE((*other)
+                  ->PutCustomer("contoso", "squatter", squatter, gw::WriteCondition::CreateOnly())
+                  .ok());
+
+  auto pass = Pass(true);
+  ASSERT_TRUE(pass.ok()) << pass.status().message();
+  EXPECT_EQ(pass->result, PassResult::kPartial);
+  ASSERT_TRUE(pass->requeue_after);
+  EXPECT_EQ(*pass->requeue_after, std::chrono::seconds(2));
+  ASSERT_EQ(pass->customers.size(), 2u);
+  EXPECT_EQ(pass->customers[0].state, CustomerResult::State::kInSync);
+  EXPECT_EQ(pass->customers[1].state, CustomerResult::State::kFailed);
+  EXPECT_THAT(pass->customers[1].error, HasSubstr("globex.example"));
+
+  // Once the domain is free the next pass converges and asks for nothing more.
+  auto held = (*other)->GetCustomer("contoso", "squatter");
+  ASSERT_TRUE(held.ok());
+  ASSERT_TRUE((*other)->DeleteCustomer("contoso", "squatter", held->version).ok());
+  auto again = Pass(true);
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->result, PassResult::kApplied);
+  EXPECT_FALSE(again->requeue_after);
+}
+
 TEST_F(ReconcileTest, AGatewayThatCannotBeReachedFailsThePass) {
   gateway_url_ = "http://127.0.0.1:9";
   auto pass = Pass(false);

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <string>
@@ -40,6 +41,7 @@ struct ApplyReport {
   size_t users_removed = 0;
   std::map<std::string, std::string> failed;  // customer -> why; the others were still applied
   size_t not_started = 0;                     // left because `stop` was set
+  std::chrono::milliseconds retry_after{};    // the longest wait a failure's reply asked for
   bool ok() const { return failed.empty() && not_started == 0; }
 };
 

@@ -1,10 +1,13 @@
 // Diagnostics: mistakes in the user's input, each at a location, collected rather than
 // thrown so that one run reports every mistake in the repository. Failures of the
 // environment (an unreadable directory, a gateway that is down) are gw::Status, not
-// diagnostics.
+// diagnostics. They render for people (text), machines (json, format_version 1) and CI
+// (GitHub workflow annotations), file names joined to the repository as the user named
+// it, so they open from where gwctl was run.
 #pragma once
 
 #include <cstddef>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -55,5 +58,21 @@ class Diagnostics {
   std::vector<Diagnostic> items_;
   size_t errors_ = 0;
 };
+
+// How diagnostics are rendered (WriteDiagnostics).
+enum class OutputFormat { kText, kJson, kGithub };
+
+struct DiagnosticOutput {
+  OutputFormat format = OutputFormat::kText;
+  std::string display_root;  // "" or "." for the current directory
+  bool color = false;
+  size_t files = 0;  // files read, for the summary
+};
+
+void WriteDiagnostics(std::ostream& out, const Diagnostics& diagnostics,
+                      const DiagnosticOutput& options);
+
+// "examples/customers/acme.yaml:12:5", or the file alone when the line is unknown.
+std::string FormatLocation(const Location& location, const std::string& display_root);
 
 }  // namespace gwctl

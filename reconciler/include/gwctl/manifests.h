@@ -4,15 +4,63 @@
 // CSV files. This is the desired state the planner diffs against the gateway.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "gateway/customer_rules.h"
+#include "gateway/json_cursor.h"
 #include "gwctl/diagnostics.h"
-#include "gwctl/located_document.h"
 
 namespace gwctl {
+
+using gw::JsonCursor;
+using gw::PointerAppend;
+
+// One YAML document as JSON, remembering where in which file every value and every
+// mapping key was written, so any rule can point at its source.
+class LocatedDocument {
+ public:
+  LocatedDocument() = default;
+  explicit LocatedDocument(std::string file);
+
+  const nlohmann::json& value() const { return value_; }
+  nlohmann::json& mutable_value() { return value_; }
+
+  // The file the document (or, after merging, most of it) came from.
+  const std::string& file() const { return *files_.front(); }
+
+  // Where the value at `pointer` was written; with `key`, where its mapping key was.
+  // Falls back to the nearest ancestor that has a location, then to the file itself.
+  Location LocationOf(std::string_view pointer, bool key = false) const;
+
+  // Records a position for a pointer (used by the parser and by merging).
+  void SetLocation(const std::string& pointer, bool key, const Location& location);
+
+  // Copies the value and locations at `from_pointer` of `other` to `to_pointer` here
+  // (the value itself is set by the caller). Used when merging defaults.
+  void CopyLocations(const LocatedDocument& other, std::string_view from_pointer,
+                     std::string_view to_pointer);
+
+ private:
+  struct Position {
+    uint32_t file = 0;
+    int line = 0;
+    int column = 0;
+  };
+  uint32_t FileIndex(const std::string& file);
+
+  nlohmann::json value_;
+  std::vector<std::shared_ptr<const std::string>> files_;
+  std::unordered_map<std::string, Position> values_;
+  std::unordered_map<std::string, Position> keys_;
+};
 
 struct UserRecord {
   std::string address;  // normalised local@domain

@@ -15,6 +15,7 @@
 //   it is (the loop keeps one from pass to pass).
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -25,8 +26,8 @@
 #include "gateway/client.h"
 #include "gwctl/apply.h"
 #include "gwctl/desired_state.h"
-#include "gwctl/git_source.h"
 #include "gwctl/plan.h"
+#include "gwctl/source.h"
 #include "gwctl/validate.h"
 
 namespace gwctl {
@@ -91,6 +92,11 @@ struct PassOutcome {
   // Every customer the pass covered (the target's, or all), by name; empty when kInvalid
   // or kRefused.
   std::vector<CustomerResult> customers;
+  // Set when the pass left work undone (kPartial): the soonest another pass over the
+  // customers it left can help. Zero when only a stop left them; for a failed customer,
+  // the first wait of the customer retry policy, or longer if the gateway asked for it.
+  // A caller that retries again and again backs off from here.
+  std::optional<std::chrono::milliseconds> requeue_after;
 };
 
 gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& deps);

@@ -7,9 +7,17 @@
 #include "gateway/status.h"
 #include "gwctl/diagnostics.h"
 #include "gwctl/manifests.h"
-#include "gwctl/source_tree.h"
+#include "gwctl/source.h"
 
 namespace gwctl {
+
+// Limits that keep a hostile or accidental input from exhausting the machine.
+struct YamlLimits {
+  size_t max_file_bytes = 16u << 20;  // 16 MiB
+  size_t max_values = 1'000'000;      // after expanding anchors and aliases (and at most
+                                      // 16 per byte of the file, plus 10,000)
+  int max_depth = 64;
+};
 
 struct ValidationLimits {
   YamlLimits yaml;

@@ -1,4 +1,4 @@
-#include "gwctl/located_document.h"
+#include "yaml_documents.h"
 
 #include <algorithm>
 #include <cmath>

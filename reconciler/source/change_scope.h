@@ -9,9 +9,9 @@
 #include <string>
 
 #include "gateway/status.h"
-#include "gwctl/git_source.h"
+#include "git_source.h"
 #include "gwctl/manifests.h"
-#include "gwctl/source_tree.h"
+#include "gwctl/source.h"
 
 namespace gwctl {
 

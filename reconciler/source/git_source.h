@@ -4,18 +4,13 @@
 // is cloned once into a bare cache and fetched on later runs, force-pushes included.
 #pragma once
 
-#include <filesystem>
-#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include <optional>
-#include <set>
-
 #include "gateway/status.h"
-#include "gwctl/manifests.h"
-#include "gwctl/source_tree.h"
+#include "gwctl/source.h"
 
 namespace gwctl {
 
@@ -63,43 +58,10 @@ class GitSource {
   std::string location_;
 };
 
-// Which commit signatures `--require-signed` accepts: SSH signatures by a key in an
-// allowed-signers file (git's gpg.ssh.allowedSignersFile format), GPG signatures by a
-// key in a keyring file of allowed public keys.
-struct SignaturePolicy {
-  std::string allowed_signers;
-  std::string gpg_keyring;
-};
-
 // OK when `commit` carries a signature that verifies against the policy; otherwise
 // kFailedPrecondition saying why (unsigned, unknown key, bad signature). Verification
 // runs ssh-keygen -Y verify or gpg --verify.
 gw::Status VerifyCommitSignature(GitSource& git, const std::string& commit,
                                  const SignaturePolicy& policy);
-
-// Manifests ready to read: a directory, or a git repository at a commit.
-struct OpenedSource {
-  std::unique_ptr<GitSource> git;  // set when read from git
-  std::unique_ptr<SourceTree> tree;
-  std::string commit;                // the full commit id read, from git
-  std::string display_root;          // prefix for file names in messages ("" from git)
-  std::filesystem::path local_root;  // where relative file: secrets and the embedded store live
-};
-
-// Where the manifests are: a directory, or a git repository (a path or URL) at a ref.
-struct SourceSpec {
-  std::string directory = ".";
-  std::string repo;       // set: read git instead of the directory
-  std::string ref;        // with repo: branch, tag or commit (default HEAD)
-  int git_timeout = 120;  // seconds for a clone or fetch
-  bool require_signed = false;
-  SignaturePolicy signatures;
-};
-
-// Opens the manifests `spec` names; `note` hears what was read ("reading URL at COMMIT")
-// and a signature that was verified. kPermissionDenied: the commit's signature is
-// refused; kInvalidArgument: the spec itself is wrong (--ref without --repo).
-gw::Result<OpenedSource> OpenManifestSource(
-    const SourceSpec& spec, const std::function<void(const std::string&)>& note = nullptr);
 
 }  // namespace gwctl
