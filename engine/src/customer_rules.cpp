@@ -171,6 +171,8 @@ class Rules {
         config_.destinations.begin(), config_.destinations.end(),
         [](const Destination& a, const Destination& b) { return a.preference < b.preference; });
     config_.filtering_enabled = spec_["filtering"]["enabled"].boolean_or(true);
+    config_.filtering_level = spec_["filtering"]["level"].string_or("premium");
+    config_.infomail = spec_["filtering"]["infomail"].boolean_or(false);
     if (config_.filtering_enabled && !destinations.exists()) {
       Error(spec_, "destination-missing",
             "filtering is enabled but no destinations are set: the gateway would have nowhere to "
@@ -310,6 +312,8 @@ class Rules {
   // Rule 8.
   void CheckContentFilter() {
     auto filter = spec_["filtering"]["contentFilter"];
+    config_.forbid_encrypted_attachments = filter["forbidEncryptedAttachments"].boolean_or(false);
+    config_.attachment_action = filter["attachmentAction"].string_or("cut-and-inform");
     if (const std::string* size = filter["maxMessageSize"].string()) {
       auto bytes = ParseSize(*size);
       if (bytes.ok() && (*bytes < kMinMessageSize || *bytes > kMaxMessageSize)) {
@@ -693,8 +697,12 @@ nlohmann::json ToJson(const CustomerConfig& config) {
       {"destinations", destinations},
       {"addressDiscovery", config.address_discovery},
       {"filteringEnabled", config.filtering_enabled},
+      {"filteringLevel", config.filtering_level},
+      {"infomail", config.infomail},
       {"maxMessageSizeBytes", config.max_message_size_bytes},
       {"forbiddenAttachments", config.forbidden_attachments},
+      {"forbidEncryptedAttachments", config.forbid_encrypted_attachments},
+      {"attachmentAction", config.attachment_action},
       {"relay",
        {{"enabled", config.relay.enabled},
         {"service", config.relay.service},

@@ -83,7 +83,7 @@ StartMailLookups(const MailFlags& flags, const std::string& store_path,
 
 int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& smtp,
                        const std::string& relay_smtp, const std::string& smarthost,
-                       const MailFlags& lookups) {
+                       const std::vector<std::string>& milters, const MailFlags& lookups) {
   auto parse = [](const std::string& text, const char* flag, gw::Endpoint& out) {
     auto endpoint = gw::ParseEndpoint(text, flag);
     if (!endpoint.ok()) {
@@ -102,6 +102,9 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
   if (!relay_smtp.empty() && !parse(relay_smtp, "--relay-smtp", options.relay_smtp.emplace()))
     return 2;
   if (!smarthost.empty() && !parse(smarthost, "--smarthost", options.smarthost.emplace())) return 2;
+  for (const auto& milter : milters) {
+    if (!parse(milter, "--milter", options.milters.emplace_back())) return 2;
+  }
   if (gw::Status written = gw::WritePostfixInstance(options); !written.ok()) {
     Log(written.message());
     return written.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
@@ -270,6 +273,7 @@ int main(int argc, char** argv) {
       "postfix-config", "Write a private Postfix instance wired to gatewayd's lookup servers");
   gw::PostfixInstanceOptions instance;
   std::string instance_smtp, relay_smtp, smarthost;
+  std::vector<std::string> instance_milters;
   MailFlags instance_lookups;
   postfix->add_option("--out", instance.dir, "Directory of the instance (etc/, spool/)")
       ->required();
@@ -289,6 +293,9 @@ int main(int argc, char** argv) {
   postfix->add_option("--smarthost", smarthost,
                       "HOST:PORT to send outbound mail through, instead of the recipient "
                       "domain's MX");
+  postfix->add_option("--milter", instance_milters,
+                      "HOST:PORT of a milter inbound mail passes (repeatable, in order): "
+                      "gw-milter's --listen, then rspamd's proxy");
   postfix->add_option("--tls-cert", instance.tls_cert, "PEM certificate: offer STARTTLS");
   postfix->add_option("--tls-key", instance.tls_key, "PEM private key for --tls-cert");
   postfix
@@ -305,7 +312,8 @@ int main(int argc, char** argv) {
   }
   limits.head_timeout = std::chrono::milliseconds(head_timeout_ms);
   if (postfix->parsed()) {
-    return WritePostfixConfig(instance, instance_smtp, relay_smtp, smarthost, instance_lookups);
+    return WritePostfixConfig(instance, instance_smtp, relay_smtp, smarthost, instance_milters,
+                              instance_lookups);
   }
   for (const std::string& text : smtp_addresses) {
     auto endpoint = gw::ParseEndpoint(text, "--smtp");

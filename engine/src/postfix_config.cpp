@@ -168,6 +168,21 @@ maximal_backoff_time = 20s
   // smtpd keeps every address it resolved (domain class, lookup failures included) for
   // its whole life: short lives bound how long an answer from before a change, or a
   // failure while gatewayd was away, is reused.
+  std::string milters;
+  for (const auto& milter : o.milters) {
+    if (!milters.empty()) milters += ',';
+    milters += Inet(milter);
+  }
+  if (!milters.empty()) {
+    main += R"(
+# Content and spam filtering: inbound mail passes the milters (master.cf); while one is
+# unreachable, mail is deferred (4xx), never passed unfiltered.
+milter_protocol = 6
+milter_default_action = tempfail
+milter_connect_timeout = 10s
+milter_content_timeout = 120s
+)";
+  }
   std::string master = fmt::format(
       R"(# Written by `gatewayd postfix-config`. Every service runs unchrooted (chroot = n).
 # service type  private unpriv  chroot  wakeup  maxproc command + args
@@ -176,6 +191,7 @@ maximal_backoff_time = 20s
   -o max_idle=30s
 )",
       fmt::arg("smtp", o.smtp.ToString()));
+  if (!milters.empty()) master += "  -o smtpd_milters=" + milters + "\n";
   if (o.relay_smtp) {
     master += fmt::format(R"({} inet n - n - - smtpd
   -o syslog_name=postfix/relay

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
+#include "gateway/filter_profile.h"
 #include "gateway/mail_policy.h"
 
 namespace gw::postfix {
@@ -125,8 +126,16 @@ class Socketmap : public Protocol {
       const MailCustomer* customer = directory->CustomerFor(DomainOf(key));
       return customer ? "OK " + customer->transport : "NOTFOUND ";
     }
+    if (map == "filter") {  // for gw-milter: the filter settings of the recipient's customer
+      const MailCustomer* customer = directory->CustomerFor(DomainOf(key));
+      if (!customer) return "NOTFOUND ";
+      return "OK " +
+             ToJson(FilterProfileOf(customer->partner + "/" + customer->name, customer->config))
+                 .dump();
+    }
     log_(fmt::format("socketmap: unknown map '{}'", Quote(map)));
-    return fmt::format("PERM unknown map '{}' (maps: domains, recipients, transport)", Quote(map));
+    return fmt::format("PERM unknown map '{}' (maps: domains, recipients, transport, filter)",
+                       Quote(map));
   }
 
   DirectoryGetter directory_;

@@ -2,7 +2,8 @@
 // without sockets, so they can be tested and fuzzed alone (postfix_lookups.cpp carries
 // them over TCP):
 // - socketmap (socketmap_table(5)): netstring "NAME KEY" -> "OK value" | "NOTFOUND " |
-//   "TEMP reason" | "PERM reason"; maps `domains`, `recipients`, `transport`.
+//   "TEMP reason" | "PERM reason"; maps `domains`, `recipients`, `transport`, and
+//   `filter` (gw-milter's: a customer's filter settings as JSON, by recipient).
 // - policy delegation (SMTPD_POLICY_README): "name=value" lines and an empty line ->
 //   "action=..." and an empty line.
 // - memcache text protocol (get/set/delete), as Postfix's verify(8) uses it to keep

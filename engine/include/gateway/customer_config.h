@@ -64,8 +64,13 @@ struct CustomerConfig {
   // probed rather than refused.
   bool address_discovery = false;
   bool filtering_enabled = true;
-  uint64_t max_message_size_bytes = 0;             // 0: none set; the gateway's own limit applies
+  std::string filtering_level = "premium";  // standard | premium (spam thresholds)
+  bool infomail = false;                    // newsletters filtered as spam
+  uint64_t max_message_size_bytes = 0;      // 0: none set; the gateway's own limit applies
+  // Attachment rules (content_scan.h reads them).
   std::vector<std::string> forbidden_attachments;  // categories and ".ext" extensions
+  bool forbid_encrypted_attachments = false;
+  std::string attachment_action = "cut-and-inform";  // cut-and-inform | reject | quarantine
   RelayPolicy relay;
   Lists lists;
   SpamReportSchedule spam_report;

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gateway/endpoint.h"
 #include "gateway/status.h"
@@ -24,6 +25,9 @@ struct PostfixInstanceOptions {
   Endpoint smtp;                             // inbound mail for customers' domains
   std::optional<Endpoint> relay_smtp;        // customers' servers relaying outbound mail
   Endpoint socketmap, policy, verify;        // gatewayd's lookup servers
+  // Milters inbound mail passes through, in order (gw-milter, then rspamd). While one is
+  // unreachable mail is refused with a temporary error, never passed unfiltered.
+  std::vector<Endpoint> milters;
   // Where outbound mail goes: the recipient domain's MX when empty, else this host
   // (a smarthost; a sink in tests).
   std::optional<Endpoint> smarthost;

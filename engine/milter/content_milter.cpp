@@ -1,0 +1,131 @@
+#include "content_milter.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include <fmt/format.h>
+
+namespace gw {
+
+namespace {
+
+// An SMTP reply's text: printable ASCII, no '%' (libmilter's format character), bounded.
+std::string ReplyText(std::string_view text) {
+  std::string out;
+  for (char c : text.substr(0, 400)) {
+    auto byte = static_cast<unsigned char>(c);
+    out.push_back(byte < 0x20 || byte >= 0x7f || c == '%' ? '?' : c);
+  }
+  return out;
+}
+
+std::string LowerAscii(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+// The value of the top-level header `name` (unfolded), if the message has one.
+std::optional<std::string> HeaderValue(std::string_view message, std::string_view name) {
+  std::string wanted = LowerAscii(name) + ":";
+  size_t pos = 0;
+  while (pos < message.size()) {
+    size_t end = message.find('\n', pos);
+    if (end == std::string_view::npos) end = message.size();
+    std::string_view line = message.substr(pos, end - pos);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) return std::nullopt;  // the end of the headers
+    if (LowerAscii(line.substr(0, wanted.size())) == wanted) {
+      std::string value(line.substr(wanted.size()));
+      // Continuation lines belong to it.
+      for (size_t next = end + 1;
+           next < message.size() && (message[next] == ' ' || message[next] == '\t');) {
+        size_t next_end = message.find('\n', next);
+        if (next_end == std::string_view::npos) next_end = message.size();
+        std::string_view more = message.substr(next, next_end - next);
+        if (!more.empty() && more.back() == '\r') more.remove_suffix(1);
+        value += std::string(more);
+        next = next_end + 1;
+      }
+      size_t first = value.find_first_not_of(" \t");
+      return first == std::string::npos ? "" : value.substr(first);
+    }
+    pos = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string BodyOf(std::string_view message) {
+  size_t lf = message.find("\n\n");
+  size_t crlf = message.find("\r\n\r\n");
+  std::string_view body;
+  if (crlf != std::string_view::npos && (lf == std::string_view::npos || crlf < lf)) {
+    body = message.substr(crlf + 4);
+  } else if (lf != std::string_view::npos) {
+    body = message.substr(lf + 2);
+  }
+  std::string out;
+  out.reserve(body.size() + body.size() / 40);
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] == '\n' && (i == 0 || body[i - 1] != '\r')) out.push_back('\r');
+    out.push_back(body[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+MilterDecision DecideContent(const std::vector<std::string>& recipients, std::string_view message,
+                             const ProfileLookup& lookup, const ContentLimits& limits) {
+  using Kind = MilterDecision::Kind;
+  MilterDecision decision;
+  if (recipients.empty()) return decision;
+  // The policy service keeps each transaction to one customer: the first recipient's
+  // settings are everyone's.
+  auto found = lookup(recipients.front());
+  if (!found.ok()) {
+    decision.kind = Kind::kTempfail;
+    decision.reply = "the gateway's filter settings are unavailable; try again later";
+    decision.log = "tempfail: " + found.status().message();
+    return decision;
+  }
+  if (!*found) {
+    decision.log = "accept: " + recipients.front() + " is no customer's";
+    return decision;
+  }
+  const FilterProfile& profile = **found;
+  if (!profile.filtering || !profile.content.any()) {
+    decision.log = fmt::format("accept: {} has no attachment rules", profile.customer);
+    return decision;
+  }
+  bool cut = profile.content.action == AttachmentAction::kCutAndInform;
+  ContentVerdict verdict = ScanMessage(message, profile.content, cut, limits);
+  if (verdict.findings.empty()) {
+    decision.log = fmt::format("accept: {}: no forbidden attachment", profile.customer);
+    return decision;
+  }
+  std::string what = DescribeFindings(verdict.findings);
+  if (cut && !verdict.rewritten.empty()) {
+    decision.kind = Kind::kRewrite;
+    decision.body = BodyOf(verdict.rewritten);
+    for (const char* name : {"MIME-Version", "Content-Type", "Content-Transfer-Encoding"}) {
+      auto before = HeaderValue(message, name);
+      auto after = HeaderValue(verdict.rewritten, name);
+      if (before != after) decision.headers.emplace_back(name, after);
+    }
+    decision.removed = ReplyText(what);
+    decision.log = fmt::format("cut: {}: {}", profile.customer, what);
+    return decision;
+  }
+  // Refused: the action says so, or the message could not be cut (then refusing is the
+  // only way not to deliver what is forbidden).
+  // TODO(issue 16): the quarantine action keeps the message in gatewayd's quarantine.
+  decision.kind = Kind::kReject;
+  decision.reply =
+      ReplyText("message refused by the recipient's policy: forbidden attachment: " + what);
+  decision.log = fmt::format("reject: {}: {}", profile.customer, what);
+  return decision;
+}
+
+}  // namespace gw

@@ -1,0 +1,21 @@
+// A client of gatewayd's socketmap server (socketmap_table(5) framing): one lookup per
+// connection, bounded in time. gw-milter asks it for a recipient's filter settings.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "gateway/endpoint.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+// The value of `key` in `map`: a string for OK, nullopt for NOTFOUND. kUnavailable when
+// the server cannot be reached, answers TEMP, or does not answer within `timeout`;
+// kInvalidArgument for PERM or a reply that is not a netstring.
+Result<std::optional<std::string>> SocketmapLookup(const Endpoint& server, const std::string& map,
+                                                   const std::string& key,
+                                                   std::chrono::milliseconds timeout);
+
+}  // namespace gw

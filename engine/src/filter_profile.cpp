@@ -1,0 +1,71 @@
+#include "gateway/filter_profile.h"
+
+#include "gateway/json_reader.h"
+
+namespace gw {
+
+namespace {
+
+constexpr std::pair<AttachmentAction, const char*> kActions[] = {
+    {AttachmentAction::kCutAndInform, "cut-and-inform"},
+    {AttachmentAction::kReject, "reject"},
+    {AttachmentAction::kQuarantine, "quarantine"},
+};
+
+}  // namespace
+
+const char* AttachmentActionName(AttachmentAction action) {
+  for (const auto& [value, name] : kActions) {
+    if (value == action) return name;
+  }
+  return "cut-and-inform";
+}
+
+FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig& config) {
+  FilterProfile profile;
+  profile.customer = customer;
+  profile.filtering = config.filtering_enabled;
+  profile.level = config.filtering_level;
+  profile.infomail = config.infomail;
+  profile.content.forbidden = config.forbidden_attachments;
+  profile.content.forbid_encrypted = config.forbid_encrypted_attachments;
+  for (const auto& [value, name] : kActions) {
+    if (config.attachment_action == name) profile.content.action = value;
+  }
+  return profile;
+}
+
+nlohmann::json ToJson(const FilterProfile& profile) {
+  return {{"customer", profile.customer},
+          {"filtering", profile.filtering},
+          {"level", profile.level},
+          {"infomail", profile.infomail},
+          {"forbidden", profile.content.forbidden},
+          {"forbidEncrypted", profile.content.forbid_encrypted},
+          {"action", AttachmentActionName(profile.content.action)}};
+}
+
+Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
+  JsonReader r(value, "");
+  FilterProfile profile;
+  std::string action = "cut-and-inform";
+  r.Get("customer", profile.customer, true);
+  r.Get("filtering", profile.filtering);
+  r.Get("level", profile.level);
+  r.Get("infomail", profile.infomail);
+  r.Get("forbidden", profile.content.forbidden);
+  r.Get("forbidEncrypted", profile.content.forbid_encrypted);
+  r.Get("action", action);
+  if (!r.status().ok()) return r.status();
+  bool known = false;
+  for (const auto& [kind, name] : kActions) {
+    if (action == name) {
+      profile.content.action = kind;
+      known = true;
+    }
+  }
+  if (!known) return Status(StatusCode::kInvalidArgument, "unknown action '" + action + "'");
+  return profile;
+}
+
+}  // namespace gw

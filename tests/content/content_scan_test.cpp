@@ -1,0 +1,266 @@
+// The content scanner (gateway/content_scan.h) and gw-milter's decision
+// (content_milter.h) on built messages: what each category catches, by content rather
+// than name, inside archives; encryption; the limits on hostile input; cutting.
+#include "gateway/content_scan.h"
+
+#include <chrono>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+
+#include "content_milter.h"
+#include "mime_samples.h"
+
+namespace gw {
+namespace {
+
+using gwtest::Attachment;
+using gwtest::MessageWith;
+using gwtest::Zip;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+ContentRules Forbid(std::vector<std::string> forbidden, bool encrypted = false) {
+  ContentRules rules;
+  rules.forbidden = std::move(forbidden);
+  rules.forbid_encrypted = encrypted;
+  return rules;
+}
+
+// "name rule" of each finding, for compact expectations.
+std::vector<std::string> Found(const std::string& message, const ContentRules& rules,
+                               const ContentLimits& limits = {}) {
+  std::vector<std::string> out;
+  for (const auto& f : ScanMessage(message, rules, false, limits).findings)
+    out.push_back(f.name + " " + f.rule);
+  return out;
+}
+
+TEST(ContentScan, MacroDocumentsAreFoundByTheirVbaProjectWhateverTheirName) {
+  auto rules = Forbid({"docmacro"});
+  EXPECT_THAT(
+      Found(MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}}),
+            rules),
+      ::testing::ElementsAre("invoice.docm docmacro"));
+  // Renamed to .docx: still a macro document.
+  EXPECT_THAT(
+      Found(MessageWith({{"invoice.docx", "application/octet-stream", gwtest::MacroDocument()}}),
+            rules),
+      ::testing::ElementsAre("invoice.docx docmacro"));
+  // A document without macros passes, and is not an "archive" although it is a zip.
+  EXPECT_TRUE(
+      Found(MessageWith({{"report.docx", "application/octet-stream", gwtest::PlainDocument()}}),
+            Forbid({"docmacro", "archive"}))
+          .empty());
+  // Office 97-2003: the OLE2 directory names the VBA project and the application.
+  EXPECT_THAT(
+      Found(MessageWith({{"old.doc", "application/msword",
+                          gwtest::Ole2({"Root Entry", "WordDocument", "Macros", "_VBA_PROJECT"})}}),
+            rules),
+      ::testing::ElementsAre("old.doc docmacro"));
+  EXPECT_THAT(
+      Found(MessageWith(
+                {{"sheet.xls", "application/vnd.ms-excel",
+                  gwtest::Ole2({"Root Entry", "Workbook", "_VBA_PROJECT_CUR", "_VBA_PROJECT"})}}),
+            Forbid({"xlsmacro"})),
+      ::testing::ElementsAre("sheet.xls xlsmacro"));
+  EXPECT_TRUE(Found(MessageWith({{"plain.doc", "application/msword",
+                                  gwtest::Ole2({"Root Entry", "WordDocument"})}}),
+                    rules)
+                  .empty());
+}
+
+TEST(ContentScan, ExecutablesAreFoundByHeaderOrExtension) {
+  auto rules = Forbid({"executable"});
+  EXPECT_THAT(
+      Found(MessageWith({{"report.pdf", "application/pdf", gwtest::WindowsProgram()}}), rules),
+      ::testing::ElementsAre("report.pdf executable"));
+  EXPECT_THAT(Found(MessageWith({{"eicar.com.txt", "text/plain", gwtest::kEicar}}), rules),
+              ::testing::ElementsAre("eicar.com.txt executable"));
+  EXPECT_THAT(Found(MessageWith({{"run.bat", "text/plain", "echo hello"}}), rules),
+              ::testing::ElementsAre("run.bat executable"));
+  EXPECT_TRUE(Found(MessageWith({{"notes.txt", "text/plain", "just text"}}), rules).empty());
+  // Without the category, nothing is forbidden.
+  EXPECT_TRUE(
+      Found(MessageWith({{"setup.exe", "application/octet-stream", gwtest::WindowsProgram()}}),
+            Forbid({"mediafile"}))
+          .empty());
+}
+
+TEST(ContentScan, ArchivesAreOpenedAndTheirEntriesJudgedByPath) {
+  std::string inner =
+      Zip({{"docs/readme.txt", "hello"}, {"tools/setup.exe", gwtest::WindowsProgram()}});
+  EXPECT_THAT(
+      Found(MessageWith({{"bundle.zip", "application/zip", inner}}), Forbid({"executable"})),
+      ::testing::ElementsAre("bundle.zip/tools/setup.exe executable"));
+  // Nested: a macro document in a zip in a zip.
+  std::string nested = Zip({{"inner.zip", Zip({{"q3.docm", gwtest::MacroDocument()}})}});
+  EXPECT_THAT(Found(MessageWith({{"outer.zip", "application/zip", nested}}), Forbid({"docmacro"})),
+              ::testing::ElementsAre("outer.zip/inner.zip/q3.docm docmacro"));
+  // The archive category forbids the zip itself.
+  EXPECT_THAT(Found(MessageWith({{"photos.zip", "application/zip", Zip({{"a.txt", "a"}})}}),
+                    Forbid({"archive"})),
+              ::testing::ElementsAre("photos.zip archive"));
+  // Extensions as literals, inside archives too.
+  EXPECT_THAT(Found(MessageWith({{"disk.zip", "application/zip", Zip({{"image.ISO", "CD001"}})}}),
+                    Forbid({".iso"})),
+              ::testing::ElementsAre("disk.zip/image.ISO .iso"));
+}
+
+TEST(ContentScan, EncryptedContentIsForbiddenOnlyWhereTheCustomerForbidsIt) {
+  std::string locked = Zip({{"secret.txt", "the plan"}}, "hunter2");
+  std::string message = MessageWith({{"locked.zip", "application/zip", locked}});
+  EXPECT_THAT(Found(message, Forbid({}, true)),
+              ::testing::ElementsAre("locked.zip/secret.txt encrypted"));
+  EXPECT_TRUE(Found(message, Forbid({"executable"}, false)).empty());
+  std::string pdf =
+      "%PDF-1.7\n1 0 obj <<>> endobj\ntrailer << /Root 1 0 R /Encrypt 5 0 R >>\n%%EOF\n";
+  EXPECT_THAT(Found(MessageWith({{"statement.pdf", "application/pdf", pdf}}), Forbid({}, true)),
+              ::testing::ElementsAre("statement.pdf encrypted"));
+  EXPECT_THAT(
+      Found(MessageWith({{"budget.xlsx", "application/octet-stream",
+                          gwtest::Ole2({"Root Entry", "EncryptionInfo", "EncryptedPackage"})}}),
+            Forbid({}, true)),
+      ::testing::ElementsAre("budget.xlsx encrypted"));
+}
+
+TEST(ContentScan, WhatTheLimitsStopIsUnscannableAndSoForbidden) {
+  // Five archives deep, past the default three.
+  std::string deep = Zip({{"payload.txt", "x"}});
+  for (int i = 0; i < 5; ++i) deep = Zip({{"layer" + std::to_string(i) + ".zip", deep}});
+  auto found = Found(MessageWith({{"deep.zip", "application/zip", deep}}), Forbid({"executable"}));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0], HasSubstr("unscannable"));
+
+  // A zip bomb: an entry that unpacks past the entry limit while being an archive itself.
+  ContentLimits small;
+  small.max_entry_bytes = 1 << 20;
+  std::string big_inner = Zip({{"zeros.bin", std::string(4 << 20, '\0')}});
+  std::string bomb = Zip({{"inner.zip", big_inner + std::string(2 << 20, '\0')}});
+  auto start = std::chrono::steady_clock::now();
+  found =
+      Found(MessageWith({{"bomb.zip", "application/zip", bomb}}), Forbid({"executable"}), small);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_EQ(found[0], "bomb.zip/inner.zip unscannable");
+
+  // Thousands of nested multiparts.
+  std::string nested = "Content-Type: text/plain\r\n\r\nhi\r\n";
+  for (int i = 0; i < 3000; ++i) {
+    std::string b = fmt::format("b{}", i);
+    nested = "Content-Type: multipart/mixed; boundary=\"" + b + "\"\r\n\r\n--" + b + "\r\n" +
+             nested + "\r\n--" + b + "--\r\n";
+  }
+  found = Found("From: a@b.example\r\nMIME-Version: 1.0\r\n" + nested, Forbid({"executable"}));
+  ASSERT_EQ(found.size(), 1u);
+  EXPECT_THAT(found[0], HasSubstr("unscannable"));
+
+  // Without any rule nothing is opened, so nothing is unscannable.
+  EXPECT_TRUE(Found(MessageWith({{"deep.zip", "application/zip", deep}}), ContentRules{}).empty());
+}
+
+TEST(ContentScan, MalformedInputIsJudgedWithoutCrashing) {
+  auto rules = Forbid({"executable", "archive", "docmacro"}, true);
+  for (const std::string& message : {
+           std::string(),
+           std::string("no headers at all"),
+           std::string(
+               "Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Transfer-Encoding: "
+               "base64\r\n"
+               "Content-Disposition: attachment; filename=a.exe\r\n\r\n!!!not base64%%%\r\n"),
+           std::string("Content-Type: multipart/mixed\r\n\r\n--\r\n--\r\n"),
+           MessageWith({{"broken.zip", "application/zip", "PK\x03\x04garbage that is not a zip"}}),
+       }) {
+    ScanMessage(message, rules, true);
+  }
+  auto found = Found(MessageWith({{"broken.zip", "application/zip", "PK\x03\x04garbage"}}), rules);
+  EXPECT_THAT(found, ::testing::Contains(HasSubstr("unscannable")));
+}
+
+TEST(ContentScan, CuttingRemovesTheForbiddenPartsAndSaysSo) {
+  std::string message =
+      MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()},
+                   {"photo.txt", "text/plain", "a harmless attachment"}},
+                  "alice@acme.example", "Body text stays.");
+  ContentVerdict verdict = ScanMessage(message, Forbid({"docmacro"}), true);
+  ASSERT_EQ(verdict.findings.size(), 1u);
+  const std::string& out = verdict.rewritten;
+  EXPECT_THAT(out, HasSubstr("Body text stays."));
+  EXPECT_THAT(out, HasSubstr("photo.txt"));
+  EXPECT_THAT(out, Not(HasSubstr("filename=\"invoice.docm\"")));
+  EXPECT_THAT(out, HasSubstr("invoice.docm: a Word document with macros"));
+  EXPECT_THAT(out, HasSubstr("Subject: attachments"));
+  EXPECT_TRUE(ScanMessage(out, Forbid({"docmacro"})).findings.empty()) << "what is left is clean";
+
+  // A message that is nothing but the attachment becomes the notice alone.
+  std::string bare =
+      "From: a@b.example\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream; "
+      "name=setup.exe\r\n"
+      "Content-Disposition: attachment; filename=setup.exe\r\nContent-Transfer-Encoding: "
+      "base64\r\n\r\n" +
+      gwtest::Base64(gwtest::WindowsProgram()) + "\r\n";
+  verdict = ScanMessage(bare, Forbid({"executable"}), true);
+  EXPECT_THAT(verdict.rewritten, HasSubstr("setup.exe: a Windows program"));
+  EXPECT_THAT(verdict.rewritten, HasSubstr("text/plain"));
+  EXPECT_THAT(verdict.rewritten, Not(HasSubstr("TVq")));  // base64 of "MZ"
+}
+
+FilterProfile Profile(AttachmentAction action, bool filtering = true) {
+  FilterProfile p;
+  p.customer = "northwind/acme";
+  p.filtering = filtering;
+  p.content = Forbid({"docmacro", "executable"});
+  p.content.action = action;
+  return p;
+}
+
+TEST(ContentMilter, DecidesByTheRecipientCustomersSettings) {
+  using Kind = MilterDecision::Kind;
+  std::string message =
+      MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}});
+  std::vector<std::string> to = {"alice@acme.example"};
+  auto with = [](Result<std::optional<FilterProfile>> answer) {
+    return [answer](const std::string&) { return answer; };
+  };
+
+  MilterDecision d =
+      DecideContent(to, message, with(std::optional(Profile(AttachmentAction::kReject))));
+  EXPECT_EQ(d.kind, Kind::kReject);
+  EXPECT_THAT(d.reply, HasSubstr("invoice.docm: a Word document with macros"));
+
+  d = DecideContent(to, message, with(std::optional(Profile(AttachmentAction::kCutAndInform))));
+  ASSERT_EQ(d.kind, Kind::kRewrite);
+  EXPECT_THAT(d.body, HasSubstr("\r\n"));
+  EXPECT_THAT(d.body, Not(HasSubstr("filename=\"invoice.docm\"")));
+  ASSERT_EQ(d.headers.size(), 1u) << "the message became multipart/mixed with a new boundary";
+  EXPECT_EQ(d.headers[0].first, "Content-Type");
+  ASSERT_TRUE(d.headers[0].second);
+  EXPECT_THAT(*d.headers[0].second, HasSubstr("multipart/mixed"));
+  EXPECT_THAT(d.removed, HasSubstr("invoice.docm"));
+
+  EXPECT_EQ(
+      DecideContent(to, message, with(std::optional(Profile(AttachmentAction::kReject, false))))
+          .kind,
+      Kind::kAccept)
+      << "filtering off: nothing is filtered";
+  EXPECT_EQ(DecideContent(to, message, with(std::optional<FilterProfile>())).kind, Kind::kAccept);
+  d = DecideContent(to, message, with(Status(StatusCode::kUnavailable, "gatewayd is down")));
+  EXPECT_EQ(d.kind, Kind::kTempfail) << "never passed unfiltered while the settings are unknown";
+  EXPECT_THAT(d.log, HasSubstr("gatewayd is down"));
+}
+
+TEST(FilterProfile, RoundTripsThroughItsJson) {
+  FilterProfile p = Profile(AttachmentAction::kQuarantine);
+  p.level = "standard";
+  p.content.forbid_encrypted = true;
+  auto back = FilterProfileFromJson(ToJson(p));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(ToJson(*back), ToJson(p));
+  EXPECT_FALSE(FilterProfileFromJson({{"customer", "x"}, {"action", "explode"}}).ok());
+  EXPECT_FALSE(FilterProfileFromJson({{"action", "reject"}}).ok()) << "customer is required";
+}
+
+}  // namespace
+}  // namespace gw
