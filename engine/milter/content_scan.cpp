@@ -206,26 +206,26 @@ class Scanner {
   Scanner(const ContentRules& rules, const ContentLimits& limits)
       : rules_(rules), limits_(limits) {}
 
-  // Examines one blob; returns whether it holds anything forbidden.
+  // Examines one blob; returns whether it holds anything forbidden (found here or, with
+  // the same name, in another part: each part that holds one is cut).
   bool Examine(std::string_view data, const std::string& name, const std::string& mime,
                const std::string& path, int archive_depth) {
-    size_t before = findings_.size();
+    bool forbidden = false;
     Identity id = Identify(data, name, mime, limits_.max_parts);
     for (const auto& [category, reason] : id.categories) {
-      if (Forbids(category)) Add(path, category, reason);
+      if (Forbids(category)) forbidden |= Add(path, category, reason);
     }
     std::string ext = ExtensionOf(name);
-    if (!ext.empty() && Forbids(ext)) Add(path, ext, "a " + ext + " file");
-    if (!id.encrypted.empty() && rules_.forbid_encrypted) Add(path, "encrypted", id.encrypted);
-    if (id.archive) OpenArchive(data, path, archive_depth + 1);
-    return findings_.size() > before;
+    if (!ext.empty() && Forbids(ext)) forbidden |= Add(path, ext, "a " + ext + " file");
+    if (!id.encrypted.empty() && rules_.forbid_encrypted)
+      forbidden |= Add(path, "encrypted", id.encrypted);
+    if (id.archive) forbidden |= OpenArchive(data, path, archive_depth + 1);
+    return forbidden;
   }
 
   // Something the limits kept from being read.
   bool Unscannable(const std::string& path, const std::string& why) {
-    if (!rules_.any()) return false;
-    Add(path, "unscannable", why);
-    return true;
+    return rules_.any() && Add(path, "unscannable", why);
   }
 
   bool CountPart() { return ++parts_ <= limits_.max_parts; }
@@ -237,20 +237,23 @@ class Scanner {
            rules_.forbidden.end();
   }
 
-  void Add(const std::string& path, const std::string& rule, const std::string& reason) {
+  // Records a finding once per name and rule; always true (for `forbidden |= Add(...)`).
+  bool Add(const std::string& path, const std::string& rule, const std::string& reason) {
     for (const auto& f : findings_) {
-      if (f.name == path && f.rule == rule) return;
+      if (f.name == path && f.rule == rule) return true;
     }
     findings_.push_back({path, rule, reason});
+    return true;
   }
 
-  void OpenArchive(std::string_view data, const std::string& path, int depth) {
+  // Examines each entry; returns whether any is forbidden or could not be read.
+  bool OpenArchive(std::string_view data, const std::string& path, int depth) {
+    bool forbidden = false;
     // Rules about content need the entries; without any, an archive is only its name.
-    if (!rules_.any()) return;
+    if (!rules_.any()) return false;
     if (depth > limits_.max_archive_depth) {
-      Unscannable(
+      return Unscannable(
           path, "archives nested more than " + std::to_string(limits_.max_archive_depth) + " deep");
-      return;
     }
     std::unique_ptr<struct archive, int (*)(struct archive*)> a(archive_read_new(),
                                                                 archive_read_free);
@@ -258,24 +261,23 @@ class Scanner {
     archive_read_support_format_all(a.get());
     archive_read_support_format_raw(a.get());  // a bare .gz/.bz2/.xz of one file
     if (archive_read_open_memory(a.get(), data.data(), data.size()) != ARCHIVE_OK) {
-      Unscannable(path, "an archive that cannot be read");
-      return;
+      return Unscannable(path, "an archive that cannot be read");
     }
     struct archive_entry* entry = nullptr;
     int status = ARCHIVE_OK;
     while ((status = archive_read_next_header(a.get(), &entry)) == ARCHIVE_OK ||
            status == ARCHIVE_WARN) {
       if (!CountPart()) {
-        Unscannable(path, "more than " + std::to_string(limits_.max_parts) + " parts");
-        return;
+        return Unscannable(path, "more than " + std::to_string(limits_.max_parts) + " parts");
       }
       const char* raw_name = archive_entry_pathname(entry);
       std::string entry_name = raw_name ? raw_name : "(unnamed)";
       std::string entry_path = path + "/" + entry_name;
       if (archive_entry_filetype(entry) != AE_IFREG) continue;
       if (archive_entry_is_encrypted(entry)) {
-        if (rules_.forbid_encrypted) Add(entry_path, "encrypted", "an encrypted archive entry");
-        Examine({}, entry_name, "", entry_path, depth);  // what its name says
+        if (rules_.forbid_encrypted)
+          forbidden |= Add(entry_path, "encrypted", "an encrypted archive entry");
+        forbidden |= Examine({}, entry_name, "", entry_path, depth);  // what its name says
         continue;
       }
       std::string content;
@@ -286,9 +288,9 @@ class Scanner {
         la_ssize_t n = archive_read_data(a.get(), buffer.data(), buffer.size());
         if (n < 0) {
           if (archive_read_has_encrypted_entries(a.get()) > 0 && rules_.forbid_encrypted) {
-            Add(entry_path, "encrypted", "an encrypted archive entry");
+            forbidden |= Add(entry_path, "encrypted", "an encrypted archive entry");
           } else {
-            Unscannable(entry_path, "an archive entry that cannot be read");
+            forbidden |= Unscannable(entry_path, "an archive entry that cannot be read");
           }
           break;
         }
@@ -305,19 +307,20 @@ class Scanner {
         // The start still tells most kinds apart; an archive inside needs all of it.
         Identity id = Identify(content, entry_name, "", limits_.max_parts);
         if (id.archive || expanded_ >= limits_.max_expanded_bytes) {
-          Unscannable(entry_path, "unpacks to more than the scanner reads");
-          return;
+          return Unscannable(entry_path, "unpacks to more than the scanner reads");
         }
       }
-      Examine(content, entry_name, "", entry_path, depth);
+      forbidden |= Examine(content, entry_name, "", entry_path, depth);
     }
     if (status != ARCHIVE_EOF) {
       if (archive_read_has_encrypted_entries(a.get()) > 0) {
-        if (rules_.forbid_encrypted) Add(path, "encrypted", "an archive with encrypted contents");
+        if (rules_.forbid_encrypted)
+          forbidden |= Add(path, "encrypted", "an archive with encrypted contents");
       } else {
-        Unscannable(path, "a damaged archive");
+        forbidden |= Unscannable(path, "a damaged archive");
       }
     }
+    return forbidden;
   }
 
   const ContentRules& rules_;

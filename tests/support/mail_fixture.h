@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -170,7 +171,9 @@ inline SmtpOutcome ParseSwaks(const std::string& transcript) {
 class MailGateway {
  public:
   // `smarthost_port`: where outbound mail goes (a Sink standing for the internet).
-  explicit MailGateway(int smarthost_port, std::vector<std::string> partners = {"northwind"})
+  // `content_milter`: inbound mail also passes gw-milter (GW_MILTER_BINARY).
+  explicit MailGateway(int smarthost_port, std::vector<std::string> partners = {"northwind"},
+                       bool content_milter = false)
       : dir_(MakeTempDir("mail-gateway")), smtp_port_(PickFreePort()), relay_port_(PickFreePort()) {
     // Postfix's unprivileged daemons must reach the instance inside.
     std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
@@ -189,6 +192,10 @@ class MailGateway {
       }
       *port = PortOf(log.substr(at, log.find('\n', at) - at));
     }
+    if (content_milter) {
+      problem_ = StartMilter();
+      if (!problem_.empty()) return;
+    }
     // Postfix's own ports are picked before it binds them: another process may take one
     // in between, and then new ones are tried.
     for (int attempt = 0; attempt < 3; ++attempt) {
@@ -206,6 +213,7 @@ class MailGateway {
     std::vector<pid_t> children = PostfixProcesses();
     Postfix("stop");
     for (pid_t pid : children) kill(pid, SIGKILL);
+    milter_.reset();
     gatewayd_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -263,6 +271,24 @@ class MailGateway {
     return ParseSwaks(result.output);
   }
 
+  // One message file sent as it is (tests/mail/send_raw.py).
+  SmtpOutcome SendFile(const std::string& from, const std::string& to,
+                       const std::filesystem::path& file) const {
+    auto result = RunCommand(fmt::format(
+        "/usr/bin/python3 {}/tests/mail/send_raw.py --port {} --from '{}' --to '{}' --file '{}'",
+        GWCTL_SOURCE_DIR, smtp_port_, from, to, file.string()));
+    SmtpOutcome outcome;
+    outcome.transcript = result.output;
+    outcome.reply = result.output.substr(0, result.output.find('\n'));
+    if (outcome.reply.size() >= 3 && std::isdigit(static_cast<unsigned char>(outcome.reply[0])))
+      outcome.code = std::stoi(outcome.reply.substr(0, 3));
+    return outcome;
+  }
+
+  // gw-milter's log so far (empty without it).
+  std::string MilterLog() const { return milter_ ? milter_->output() : ""; }
+  void StopMilter() { milter_.reset(); }
+
   std::string MailLog() const {
     std::ifstream in(postfix_dir() / "maillog");
     std::stringstream text;
@@ -283,14 +309,28 @@ class MailGateway {
   }
 
  private:
+  // Empty when gw-milter serves; otherwise why not. libmilter binds the port itself, so
+  // it is picked just before, and another tried if it was taken in between.
+  std::string StartMilter() {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      milter_port_ = PickFreePort();
+      milter_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+          GW_MILTER_BINARY, "--listen", fmt::format("127.0.0.1:{}", milter_port_), "--socketmap",
+          fmt::format("127.0.0.1:{}", socketmap_)});
+      if (milter_->WaitForLine("serving on", std::chrono::seconds(10))) return "";
+    }
+    return "gw-milter did not start: " + milter_->output();
+  }
+
   // Empty when Postfix listens; otherwise why not.
   std::string StartPostfix(int smarthost_port) {
     auto written = RunCommand(fmt::format(
         "{} postfix-config --out {} --smtp 127.0.0.1:{} --relay-smtp 127.0.0.1:{} "
         "--socketmap 127.0.0.1:{} --policy 127.0.0.1:{} --verify 127.0.0.1:{} --hostname "
-        "gw.test --smarthost 127.0.0.1:{} --fast-retry",
+        "gw.test --smarthost 127.0.0.1:{} --fast-retry{}",
         GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
-        verify_, smarthost_port));
+        verify_, smarthost_port,
+        milter_ ? fmt::format(" --milter 127.0.0.1:{}", milter_port_) : ""));
     if (written.exit_code != 0) return "postfix-config failed: " + written.output;
     auto started = Postfix("start");
     if (started.exit_code != 0) return "postfix start failed: " + started.output + "\n" + MailLog();
@@ -328,6 +368,8 @@ class MailGateway {
   int smtp_port_, relay_port_;
   int socketmap_ = 0, policy_ = 0, verify_ = 0;  // 0 until gatewayd has bound them
   std::unique_ptr<Gatewayd> gatewayd_;
+  std::unique_ptr<ChildProcess> milter_;
+  int milter_port_ = 0;
   std::string problem_;
 };
 

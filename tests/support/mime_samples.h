@@ -19,6 +19,7 @@ inline std::string Zip(const Files& files, const std::string& password = "") {
   std::string out;
   archive* a = archive_write_new();
   archive_write_set_format_zip(a);
+  archive_write_set_bytes_in_last_block(a, 1);  // no padding after the zip
   if (!password.empty()) {
     archive_write_set_options(a, "zip:encryption=zipcrypt");
     archive_write_set_passphrase(a, password.c_str());

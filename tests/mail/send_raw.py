@@ -1,0 +1,25 @@
+#!/usr/bin/env python3
+"""Sends one message file as it is (bytes unchanged) and prints the gateway's answer:
+"250 queued" or the refusing reply's code and text. swaks rewrites what it sends; the
+content tests need their MIME exactly."""
+import argparse
+import smtplib
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--from", dest="sender", required=True)
+parser.add_argument("--to", required=True)
+parser.add_argument("--file", required=True)
+args = parser.parse_args()
+
+with open(args.file, "rb") as f:
+    data = f.read()
+try:
+    with smtplib.SMTP("127.0.0.1", args.port, timeout=60) as smtp:
+        smtp.sendmail(args.sender, [args.to], data)
+    print("250 queued")
+except smtplib.SMTPRecipientsRefused as e:
+    code, text = list(e.recipients.values())[0]
+    print(code, text.decode(errors="replace"))
+except smtplib.SMTPResponseException as e:
+    print(e.smtp_code, e.smtp_error.decode(errors="replace"))
