@@ -76,55 +76,86 @@ std::string BodyOf(std::string_view message) {
 
 }  // namespace
 
-MilterDecision DecideContent(const std::vector<std::string>& recipients, std::string_view message,
-                             const ProfileLookup& lookup, const ContentLimits& limits) {
+MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
+                             const ProfileLookup& lookup, const SpamCheck& spam,
+                             const ContentLimits& limits) {
   using Kind = MilterDecision::Kind;
   MilterDecision decision;
-  if (recipients.empty()) return decision;
+  if (envelope.recipients.empty()) return decision;
+  auto tempfail = [&](const std::string& why) {
+    decision.kind = Kind::kTempfail;
+    decision.reply = "the message cannot be filtered now; try again later";
+    decision.log = "tempfail: " + why;
+    return decision;
+  };
   // The policy service keeps each transaction to one customer: the first recipient's
   // settings are everyone's.
-  auto found = lookup(recipients.front());
-  if (!found.ok()) {
-    decision.kind = Kind::kTempfail;
-    decision.reply = "the gateway's filter settings are unavailable; try again later";
-    decision.log = "tempfail: " + found.status().message();
-    return decision;
-  }
+  auto found = lookup(envelope);
+  if (!found.ok()) return tempfail(found.status().message());
   if (!*found) {
-    decision.log = "accept: " + recipients.front() + " is no customer's";
+    decision.log = "accept: " + envelope.recipients.front() + " is no customer's";
     return decision;
   }
   const FilterProfile& profile = **found;
-  if (!profile.filtering || !profile.content.any()) {
-    decision.log = fmt::format("accept: {} has no attachment rules", profile.customer);
+  decision.customer = profile.customer;
+  if (!profile.filtering) {
+    decision.log = fmt::format("accept: {} does not filter", profile.customer);
     return decision;
   }
-  bool cut = profile.content.action == AttachmentAction::kCutAndInform;
-  ContentVerdict verdict = ScanMessage(message, profile.content, cut, limits);
-  if (verdict.findings.empty()) {
-    decision.log = fmt::format("accept: {}: no forbidden attachment", profile.customer);
-    return decision;
-  }
-  std::string what = DescribeFindings(verdict.findings);
-  if (cut && !verdict.rewritten.empty()) {
-    decision.kind = Kind::kRewrite;
-    decision.body = BodyOf(verdict.rewritten);
-    for (const char* name : {"MIME-Version", "Content-Type", "Content-Transfer-Encoding"}) {
-      auto before = HeaderValue(message, name);
-      auto after = HeaderValue(verdict.rewritten, name);
-      if (before != after) decision.headers.emplace_back(name, after);
+
+  std::string kept(message);  // what is delivered or quarantined
+  if (profile.content.any()) {
+    bool cut = profile.content.action == AttachmentAction::kCutAndInform;
+    ContentVerdict verdict = ScanMessage(message, profile.content, cut, limits);
+    if (!verdict.findings.empty()) {
+      std::string what = DescribeFindings(verdict.findings);
+      if (profile.content.action == AttachmentAction::kQuarantine) {
+        decision.kind = Kind::kQuarantine;
+        decision.reason = "attachment";
+        decision.quarantined = std::move(kept);
+        decision.log = fmt::format("quarantine: {}: {}", profile.customer, what);
+        return decision;
+      }
+      if (!cut || verdict.rewritten.empty()) {
+        // Refused: the action says so, or the message could not be cut (then refusing is
+        // the only way not to deliver what is forbidden).
+        decision.kind = Kind::kReject;
+        decision.reply =
+            ReplyText("message refused by the recipient's policy: forbidden attachment: " + what);
+        decision.log = fmt::format("reject: {}: {}", profile.customer, what);
+        return decision;
+      }
+      decision.kind = Kind::kRewrite;
+      decision.body = BodyOf(verdict.rewritten);
+      for (const char* name : {"MIME-Version", "Content-Type", "Content-Transfer-Encoding"}) {
+        auto before = HeaderValue(message, name);
+        auto after = HeaderValue(verdict.rewritten, name);
+        if (before != after) decision.headers.emplace_back(name, after);
+      }
+      decision.removed = ReplyText(what);
+      decision.log = fmt::format("cut: {}: {}", profile.customer, what);
+      kept = std::move(verdict.rewritten);
     }
-    decision.removed = ReplyText(what);
-    decision.log = fmt::format("cut: {}: {}", profile.customer, what);
+  }
+
+  if (profile.skip_spam) {
+    if (decision.log.empty())
+      decision.log = fmt::format("accept: {}: allow-listed, not scored", profile.customer);
     return decision;
   }
-  // Refused: the action says so, or the message could not be cut (then refusing is the
-  // only way not to deliver what is forbidden).
-  // TODO(issue 16): the quarantine action keeps the message in gatewayd's quarantine.
-  decision.kind = Kind::kReject;
-  decision.reply =
-      ReplyText("message refused by the recipient's policy: forbidden attachment: " + what);
-  decision.log = fmt::format("reject: {}: {}", profile.customer, what);
+  auto scored = spam(kept, profile, envelope);
+  if (!scored.ok()) return tempfail(scored.status().message());
+  std::string score =
+      fmt::format("score {:.1f} ({}) {}", scored->score, scored->action, scored->symbols);
+  if (scored->spam) {
+    decision.kind = Kind::kQuarantine;
+    decision.reason = "spam";
+    decision.quarantined = std::move(kept);
+    decision.log = fmt::format("quarantine: {}: spam, {}", profile.customer, score);
+    return decision;
+  }
+  decision.log = decision.log.empty() ? fmt::format("accept: {}: {}", profile.customer, score)
+                                      : decision.log + "; " + score;
   return decision;
 }
 

@@ -1,6 +1,13 @@
 // What gw-milter does with one message, apart from libmilter (milter_main.cpp carries it
-// over the milter protocol): find the customer's filter settings by recipient, scan, and
-// decide. Pure but for `lookup`, so it is tested without Postfix.
+// over the milter protocol): find the customer's filter settings by recipient, apply the
+// attachment rules, score spam, and decide. Pure but for `lookup` and `spam`, so it is
+// tested without Postfix or rspamd.
+//
+// Order: no customer, or filtering off -> accept untouched. Attachment rules -> refuse,
+// cut, or quarantine. Then, unless the allow list exempts the sender, spam scoring: spam
+// is quarantined (never refused: a user can release a false positive). Anything the
+// milter cannot find out (gatewayd or rspamd unreachable) defers the message (451):
+// mail is never passed unfiltered.
 #pragma once
 
 #include <functional>
@@ -13,11 +20,12 @@
 #include "gateway/content_scan.h"
 #include "gateway/filter_profile.h"
 #include "gateway/status.h"
+#include "rspamd_client.h"
 
 namespace gw {
 
 struct MilterDecision {
-  enum class Kind { kAccept, kReject, kTempfail, kRewrite };
+  enum class Kind { kAccept, kReject, kTempfail, kRewrite, kQuarantine };
   Kind kind = Kind::kAccept;
   std::string reply;  // kReject, kTempfail: the text after the SMTP codes
   // kRewrite: the new body (CRLF line ends) and the top-level headers to set (nullopt:
@@ -25,15 +33,23 @@ struct MilterDecision {
   std::string body;
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;
   std::string removed;  // kRewrite: what was removed, for an X-GW-Removed header
-  std::string log;      // one line for the log
+  // kQuarantine: whose quarantine, why ("spam", "attachment"), and the whole message
+  // to keep (cut first, when the attachment rules cut it).
+  std::string customer;
+  std::string reason;
+  std::string quarantined;
+  std::string log;  // one line for the log
 };
 
-// The filter settings of the customer `recipient` belongs to; nullopt when it is no
-// customer's (nothing to filter).
-using ProfileLookup = std::function<Result<std::optional<FilterProfile>>(const std::string&)>;
+// The filter settings for mail from the envelope's sender and client to its first
+// recipient; nullopt when the recipient is no customer's (nothing to filter).
+using ProfileLookup = std::function<Result<std::optional<FilterProfile>>(const SpamEnvelope&)>;
+using SpamCheck = std::function<Result<SpamVerdict>(
+    std::string_view message, const FilterProfile& profile, const SpamEnvelope& envelope)>;
 
 // `message` is the whole message as received (headers, blank line, body).
-MilterDecision DecideContent(const std::vector<std::string>& recipients, std::string_view message,
-                             const ProfileLookup& lookup, const ContentLimits& limits = {});
+MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
+                             const ProfileLookup& lookup, const SpamCheck& spam,
+                             const ContentLimits& limits = {});
 
 }  // namespace gw

@@ -372,6 +372,7 @@ class MimeWalk {
     }
     if (GMIME_IS_MULTIPART(object)) {
       auto* multipart = GMIME_MULTIPART(object);
+      multiparts_.push_back(multipart);
       int count = g_mime_multipart_get_count(multipart);
       for (int i = 0; i < count; ++i) {
         GMimeObject* child = g_mime_multipart_get_part(multipart, i);
@@ -386,6 +387,9 @@ class MimeWalk {
   }
 
   const std::vector<Removal>& removals() const { return removals_; }
+  // Every multipart seen: a cut message keeps none of their prologues and epilogues,
+  // where hostile mail hides text that parses as parts once rewritten.
+  const std::vector<GMimeMultipart*>& multiparts() const { return multiparts_; }
 
  private:
   void Leaf(GMimePart* part, GMimeMultipart* parent, GMimeObject* removable) {
@@ -411,6 +415,7 @@ class MimeWalk {
   Scanner& scanner_;
   const ContentLimits& limits_;
   std::vector<Removal> removals_;
+  std::vector<GMimeMultipart*> multiparts_;
 };
 
 std::string Notice(const std::vector<ContentFinding>& findings) {
@@ -458,6 +463,10 @@ ContentVerdict ScanMessage(std::string_view message, const ContentRules& rules, 
   verdict.findings = scanner.TakeFindings();
   if (!cut || verdict.findings.empty()) return verdict;
 
+  for (GMimeMultipart* multipart : walk.multiparts()) {
+    g_mime_multipart_set_prologue(multipart, nullptr);
+    g_mime_multipart_set_epilogue(multipart, nullptr);
+  }
   bool root_removed = false;
   for (const auto& removal : walk.removals()) {
     if (!removal.parent) {
@@ -482,8 +491,13 @@ ContentVerdict ScanMessage(std::string_view message, const ContentRules& rules, 
     g_mime_message_set_mime_part(parsed.p, GMIME_OBJECT(mixed.p));
   }
   char* text = g_mime_object_to_string(GMIME_OBJECT(parsed.p), nullptr);
-  if (text) verdict.rewritten = text;
+  std::string rewritten = text ? text : "";
   g_free(text);
+  // Hostile MIME can parse differently once written out again. What is delivered must
+  // scan clean as it is; if it does not, nothing is cut and the caller refuses instead.
+  if (ScanMessage(rewritten, rules, false, limits).findings.empty()) {
+    verdict.rewritten = std::move(rewritten);
+  }
   return verdict;
 }
 

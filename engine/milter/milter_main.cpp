@@ -1,13 +1,17 @@
-// gw-milter: the gateway's content milter. Postfix passes each inbound message to it
+// gw-milter: the gateway's filter. Postfix passes each inbound message to it
 // (smtpd_milters); it asks gatewayd for the recipient customer's filter settings (the
-// socketmap's `filter` map) and refuses the message, or removes forbidden attachments
-// and delivers the rest with a notice (content_milter.h decides; this file only carries
-// libmilter's callbacks to it).
+// socketmap's `filter` map), applies the attachment rules, has rspamd score spam, and
+// refuses, cuts, quarantines (in gatewayd, over its admin API) or passes the message
+// (content_milter.h decides; this file only carries libmilter's callbacks to it).
+#include <arpa/inet.h>
 #include <libmilter/mfapi.h>
+#include <strings.h>
 
 #include <chrono>
-#include <cstring>
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -16,6 +20,7 @@
 #include <CLI/CLI.hpp>
 
 #include "content_milter.h"
+#include "gateway/client.h"
 #include "gateway/endpoint.h"
 #include "socketmap_client.h"
 
@@ -23,7 +28,11 @@ namespace {
 
 struct Settings {
   gw::Endpoint socketmap;
+  gw::Endpoint rspamd;
+  std::string gateway_url;
+  gw::ClientOptions gateway;  // an operator token: only the filter may keep messages
   std::chrono::milliseconds lookup_timeout{2000};
+  std::chrono::milliseconds scan_timeout{30000};
   size_t max_message_bytes = 100u << 20;
   gw::ContentLimits limits;
 };
@@ -35,21 +44,25 @@ void Log(const std::string& line) {
   std::cerr << "gw-milter: " << line << std::endl;
 }
 
-// One message's state, kept from MAIL FROM to its end.
+// One message, from MAIL FROM to its end.
 struct Message {
-  std::string queue_id;
-  std::vector<std::string> recipients;
+  gw::SpamEnvelope envelope;
   std::string data;  // headers as received, a blank line, the body
   bool too_large = false;
 };
 
-Message* Current(SMFICTX* ctx) {
-  return static_cast<Message*>(smfi_getpriv(ctx));
-}
+// One SMTP connection: the client's address, and the message under way.
+struct Context {
+  std::string client_address;
+  std::unique_ptr<Message> message;
+};
 
-void Reset(SMFICTX* ctx) {
-  delete Current(ctx);
-  smfi_setpriv(ctx, nullptr);
+Context* ContextOf(SMFICTX* ctx) {
+  return static_cast<Context*>(smfi_getpriv(ctx));
+}
+Message* Current(SMFICTX* ctx) {
+  Context* context = ContextOf(ctx);
+  return context ? context->message.get() : nullptr;
 }
 
 std::string Unbracket(const char* address) {
@@ -69,14 +82,31 @@ void Append(Message& m, const char* bytes, size_t size) {
   m.data.append(bytes, size);
 }
 
-sfsistat OnEnvelopeFrom(SMFICTX* ctx, char**) {
-  Reset(ctx);
-  smfi_setpriv(ctx, new Message);
+sfsistat OnConnect(SMFICTX* ctx, char*, _SOCK_ADDR* address) {
+  auto context = std::make_unique<Context>();
+  char text[INET6_ADDRSTRLEN] = "";
+  if (address && address->sa_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(address)->sin_addr, text, sizeof text);
+  } else if (address && address->sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(address)->sin6_addr, text, sizeof text);
+  }
+  context->client_address = text;
+  smfi_setpriv(ctx, context.release());
+  return SMFIS_CONTINUE;
+}
+
+sfsistat OnEnvelopeFrom(SMFICTX* ctx, char** argv) {
+  Context* context = ContextOf(ctx);
+  if (!context) return SMFIS_TEMPFAIL;
+  context->message = std::make_unique<Message>();
+  context->message->envelope.sender = Unbracket(argv ? argv[0] : nullptr);
+  context->message->envelope.client_address = context->client_address;
   return SMFIS_CONTINUE;
 }
 
 sfsistat OnRecipient(SMFICTX* ctx, char** argv) {
-  if (Message* m = Current(ctx); m && argv && argv[0]) m->recipients.push_back(Unbracket(argv[0]));
+  if (Message* m = Current(ctx); m && argv && argv[0])
+    m->envelope.recipients.push_back(Unbracket(argv[0]));
   return SMFIS_CONTINUE;
 }
 
@@ -98,9 +128,11 @@ sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t size) {
   return SMFIS_CONTINUE;
 }
 
-gw::Result<std::optional<gw::FilterProfile>> LookupProfile(const std::string& recipient) {
-  auto value =
-      gw::SocketmapLookup(settings.socketmap, "filter", recipient, settings.lookup_timeout);
+gw::Result<std::optional<gw::FilterProfile>> LookupProfile(const gw::SpamEnvelope& envelope) {
+  std::string key =
+      fmt::format("{} {} {}", envelope.recipients.front(),
+                  envelope.sender.empty() ? "<>" : envelope.sender, envelope.client_address);
+  auto value = gw::SocketmapLookup(settings.socketmap, "filter", key, settings.lookup_timeout);
   if (!value.ok()) return value.status();
   if (!*value) return std::optional<gw::FilterProfile>();
   auto json = nlohmann::json::parse(**value, nullptr, false);
@@ -112,23 +144,72 @@ gw::Result<std::optional<gw::FilterProfile>> LookupProfile(const std::string& re
   return std::optional<gw::FilterProfile>(std::move(*profile));
 }
 
+gw::Result<gw::SpamVerdict> ScoreSpam(std::string_view message, const gw::FilterProfile& profile,
+                                      const gw::SpamEnvelope& envelope) {
+  return gw::CheckWithRspamd(settings.rspamd, message, profile, envelope, settings.scan_timeout);
+}
+
+// The message's Subject, for the quarantine's listing.
+std::string SubjectOf(const std::string& message) {
+  for (size_t pos = 0; pos < message.size();) {
+    size_t end = message.find('\n', pos);
+    if (end == std::string::npos || end == pos || (end == pos + 1 && message[pos] == '\r')) break;
+    if (strncasecmp(message.c_str() + pos, "Subject:", 8) == 0) {
+      std::string value = message.substr(pos + 8, end - pos - 8);
+      while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
+      size_t first = value.find_first_not_of(' ');
+      return first == std::string::npos ? "" : value.substr(first, 200);
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+// Keeps the message in gatewayd's quarantine; the customer is "partner/name".
+gw::Status Keep(const gw::MilterDecision& decision, const gw::SpamEnvelope& envelope) {
+  size_t slash = decision.customer.find('/');
+  if (slash == std::string::npos) return gw::Status(gw::StatusCode::kInternal, "no customer");
+  auto client = gw::ConnectGateway(settings.gateway_url, settings.gateway);
+  if (!client.ok()) return client.status();
+  gw::QuarantinedMessage meta;
+  meta.customer = decision.customer.substr(slash + 1);
+  meta.sender = envelope.sender;
+  meta.recipients = envelope.recipients;
+  meta.subject = SubjectOf(decision.quarantined);
+  meta.reason = decision.reason;
+  meta.detail = decision.log;
+  auto id = (*client)->Quarantine(decision.customer.substr(0, slash), meta, decision.quarantined);
+  return id.ok() ? gw::Status::Ok() : id.status();
+}
+
 sfsistat OnEndOfMessage(SMFICTX* ctx) {
   using Kind = gw::MilterDecision::Kind;
   Message* m = Current(ctx);
   if (!m) return SMFIS_CONTINUE;
-  if (const char* id = smfi_getsymval(ctx, const_cast<char*>("i"))) m->queue_id = id;
+  if (const char* id = smfi_getsymval(ctx, const_cast<char*>("i"))) m->envelope.queue_id = id;
   gw::MilterDecision decision;
   if (m->too_large) {
     decision.kind = Kind::kTempfail;
     decision.reply = "the message is larger than the filter reads";
     decision.log = fmt::format("tempfail: over {} bytes", settings.max_message_bytes);
   } else {
-    decision = gw::DecideContent(m->recipients, m->data, LookupProfile, settings.limits);
+    decision = gw::DecideMessage(m->envelope, m->data, LookupProfile, ScoreSpam, settings.limits);
   }
-  Log(fmt::format("{} {}", m->queue_id.empty() ? "-" : m->queue_id, decision.log));
+  if (decision.kind == Kind::kQuarantine) {
+    if (gw::Status kept = Keep(decision, m->envelope); !kept.ok()) {
+      decision.kind = Kind::kTempfail;
+      decision.reply = "the message cannot be filtered now; try again later";
+      decision.log += "; not kept, so deferred: " + kept.message();
+    }
+  }
+  Log(fmt::format("{} {}", m->envelope.queue_id.empty() ? "-" : m->envelope.queue_id,
+                  decision.log));
   sfsistat result = SMFIS_CONTINUE;
   switch (decision.kind) {
     case Kind::kAccept:
+      break;
+    case Kind::kQuarantine:  // kept by gatewayd: accepted here, delivered to no one
+      result = SMFIS_DISCARD;
       break;
     case Kind::kReject:
       smfi_setreply(ctx, const_cast<char*>("550"), const_cast<char*>("5.7.1"),
@@ -153,29 +234,37 @@ sfsistat OnEndOfMessage(SMFICTX* ctx) {
       break;
     }
   }
-  Reset(ctx);
+  ContextOf(ctx)->message.reset();
   return result;
 }
 
 sfsistat OnAbort(SMFICTX* ctx) {
-  Reset(ctx);
+  if (Context* context = ContextOf(ctx)) context->message.reset();
   return SMFIS_CONTINUE;
 }
 
 sfsistat OnClose(SMFICTX* ctx) {
-  Reset(ctx);
+  delete ContextOf(ctx);
+  smfi_setpriv(ctx, nullptr);
   return SMFIS_CONTINUE;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"gw-milter: the gateway's content milter (attachment rules per customer)"};
-  std::string listen, socketmap;
+  CLI::App app{"gw-milter: the gateway's filter (attachment rules, spam, quarantine)"};
+  std::string listen, socketmap, rspamd, token_file;
   int lookup_timeout_ms = 2000;
   app.add_option("--listen", listen, "HOST:PORT to serve the milter protocol on (loopback)")
       ->required();
   app.add_option("--socketmap", socketmap, "gatewayd's --socketmap HOST:PORT")->required();
+  app.add_option("--rspamd", rspamd, "HOST:PORT of rspamd's normal worker (spam scoring)")
+      ->required();
+  app.add_option("--gateway", settings.gateway_url,
+                 "gatewayd's admin API (http://HOST:PORT), where quarantined mail is kept")
+      ->required();
+  app.add_option("--token-file", token_file,
+                 "A file holding an operator token for --gateway (default: $GW_MILTER_TOKEN)");
   app.add_option("--lookup-timeout-ms", lookup_timeout_ms,
                  "How long to wait for gatewayd; then the message is deferred (451)")
       ->capture_default_str()
@@ -188,24 +277,38 @@ int main(int argc, char** argv) {
                  "Archives inside archives opened; deeper ones are unscannable (forbidden)")
       ->capture_default_str()
       ->check(CLI::Range(1, 10));
-  app.footer("Signals: SIGTERM/SIGINT finish the messages in flight and exit.");
+  app.footer(
+      "Anything it cannot find out (gatewayd or rspamd unreachable) defers the message: mail is "
+      "never passed unfiltered.\nSignals: SIGTERM/SIGINT finish the messages in flight and exit.");
   CLI11_PARSE(app, argc, argv);
   settings.lookup_timeout = std::chrono::milliseconds(lookup_timeout_ms);
 
   auto listen_at = gw::ParseEndpoint(listen, "--listen");
   auto gatewayd = gw::ParseEndpoint(socketmap, "--socketmap");
-  for (const auto* parsed : {&listen_at, &gatewayd}) {
+  auto rspamd_at = gw::ParseEndpoint(rspamd, "--rspamd");
+  for (const auto* parsed : {&listen_at, &gatewayd, &rspamd_at}) {
     if (!parsed->ok()) {
       Log(parsed->status().message());
       return 2;
     }
   }
   settings.socketmap = *gatewayd;
+  settings.rspamd = *rspamd_at;
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!std::getline(in, settings.gateway.token) || settings.gateway.token.empty()) {
+      Log("cannot read a token from " + token_file);
+      return 2;
+    }
+  } else if (const char* token = std::getenv("GW_MILTER_TOKEN")) {
+    settings.gateway.token = token;
+  }
 
   smfiDesc description{};
   description.xxfi_name = const_cast<char*>("gw-milter");
   description.xxfi_version = SMFI_VERSION;
   description.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_CHGBODY;
+  description.xxfi_connect = OnConnect;
   description.xxfi_envfrom = OnEnvelopeFrom;
   description.xxfi_envrcpt = OnRecipient;
   description.xxfi_header = OnHeader;
@@ -225,6 +328,7 @@ int main(int argc, char** argv) {
     Log("cannot listen on " + listen + " (in use, or not an address of this machine)");
     return 1;
   }
-  Log(fmt::format("serving on {}, settings from gatewayd at {}", listen, socketmap));
+  Log(fmt::format("serving on {}, settings from gatewayd at {}, spam scores from rspamd at {}",
+                  listen, socketmap, rspamd));
   return smfi_main() == MI_SUCCESS ? 0 : 1;
 }

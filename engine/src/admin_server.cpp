@@ -357,6 +357,48 @@ struct AdminServer::Impl {
           if (!lease.ok()) return WriteStatus(res, lease.status());
           WriteJson(res, 200, {{"holder", lease->holder}, {"expiresAt", lease->expires_at_unix}});
         }));
+    s.Route("POST", "/v1/partners/{}/customers/{}/quarantine",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto body = Body(req, res);
+              if (!body) return;
+              auto request = QuarantineRequestFromJson(*body);
+              if (!request.ok()) return WriteStatus(res, request.status());
+              if (request->first.customer != req.matches[2]) {
+                return WriteError(res, 422, "customer must match the path", "/customer");
+              }
+              auto id = service.Quarantine(actor, req.matches[1], request->first, request->second);
+              if (!id.ok()) return WriteStatus(res, id.status());
+              WriteJson(res, 201, {{"id", *id}});
+            }));
+    s.Route("GET", "/v1/partners/{}/customers/{}/quarantine",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              int64_t after = 0;
+              size_t limit = 1000;
+              try {
+                if (req.HasParam("after")) after = std::stoll(req.Param("after"));
+                if (req.HasParam("limit")) limit = std::stoul(req.Param("limit"));
+              } catch (const std::exception&) {
+                return WriteError(res, 400, "after and limit must be numbers");
+              }
+              auto messages =
+                  service.ListQuarantine(actor, req.matches[1], req.matches[2], after, limit);
+              if (!messages.ok()) return WriteStatus(res, messages.status());
+              json list = json::array();
+              for (const auto& m : *messages) list.push_back(ToJson(m));
+              WriteJson(res, 200, {{"messages", std::move(list)}});
+            }));
+    s.Route("POST", "/v1/partners/{}/customers/{}/quarantine/{}/release",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              int64_t id = 0;
+              try {
+                id = std::stoll(req.matches[3]);
+              } catch (const std::exception&) {
+                return WriteError(res, 404, "a quarantined message is named by its number");
+              }
+              auto released = service.ReleaseQuarantined(actor, req.matches[1], req.matches[2], id);
+              if (!released.ok()) return WriteStatus(res, released.status());
+              WriteJson(res, 200, ToJson(*released));
+            }));
     s.Route("GET", "/v1/audit",
             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
               int64_t after = 0;

@@ -41,6 +41,19 @@ class EmbeddedClient final : public GatewayClient {
                           int64_t ttl_seconds) override {
     return service_->TakeLease(actor_, partner, holder, ttl_seconds);
   }
+  Result<int64_t> Quarantine(const std::string& partner, const QuarantinedMessage& meta,
+                             const std::string& message) override {
+    return service_->Quarantine(actor_, partner, meta, message);
+  }
+  Result<std::vector<QuarantinedMessage>> ListQuarantine(const std::string& partner,
+                                                         const std::string& customer, int64_t after,
+                                                         size_t limit) override {
+    return service_->ListQuarantine(actor_, partner, customer, after, limit);
+  }
+  Result<QuarantinedMessage> ReleaseQuarantined(const std::string& partner,
+                                                const std::string& customer, int64_t id) override {
+    return service_->ReleaseQuarantined(actor_, partner, customer, id);
+  }
   Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
                                             size_t limit) override {
     return service_->ListAudit(actor_, partner, after, limit);

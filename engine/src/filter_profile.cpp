@@ -35,6 +35,11 @@ FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig&
   return profile;
 }
 
+double SpamThreshold(const std::string& level) {
+  // Premium filters harder: rspamd's own "add header" default is 6.
+  return level == "standard" ? 8.0 : 5.0;
+}
+
 nlohmann::json ToJson(const FilterProfile& profile) {
   return {{"customer", profile.customer},
           {"filtering", profile.filtering},
@@ -42,7 +47,8 @@ nlohmann::json ToJson(const FilterProfile& profile) {
           {"infomail", profile.infomail},
           {"forbidden", profile.content.forbidden},
           {"forbidEncrypted", profile.content.forbid_encrypted},
-          {"action", AttachmentActionName(profile.content.action)}};
+          {"action", AttachmentActionName(profile.content.action)},
+          {"skipSpam", profile.skip_spam}};
 }
 
 Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
@@ -56,6 +62,7 @@ Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
   r.Get("forbidden", profile.content.forbidden);
   r.Get("forbidEncrypted", profile.content.forbid_encrypted);
   r.Get("action", action);
+  r.Get("skipSpam", profile.skip_spam);
   if (!r.status().ok()) return r.status();
   bool known = false;
   for (const auto& [kind, name] : kActions) {

@@ -113,7 +113,42 @@ class HttpClient final : public GatewayClient {
     return entries;
   }
 
+  Result<int64_t> Quarantine(const std::string& partner, const QuarantinedMessage& meta,
+                             const std::string& message) override {
+    auto body =
+        Call("POST", Quarantined(partner, meta.customer), QuarantineRequestToJson(meta, message));
+    if (!body.ok()) return body.status();
+    return body->value("id", int64_t{0});
+  }
+
+  Result<std::vector<QuarantinedMessage>> ListQuarantine(const std::string& partner,
+                                                         const std::string& customer, int64_t after,
+                                                         size_t limit) override {
+    auto body = Call(
+        "GET", fmt::format("{}?after={}&limit={}", Quarantined(partner, customer), after, limit));
+    if (!body.ok()) return body.status();
+    std::vector<QuarantinedMessage> messages;
+    for (const auto& m : body->value("messages", json::array())) {
+      auto message = Decode(QuarantinedMessageFromJson(m));
+      if (!message.ok()) return message.status();
+      messages.push_back(std::move(*message));
+    }
+    return messages;
+  }
+
+  Result<QuarantinedMessage> ReleaseQuarantined(const std::string& partner,
+                                                const std::string& customer, int64_t id) override {
+    auto body = Call("POST", fmt::format("{}/{}/release", Quarantined(partner, customer), id),
+                     json::object());
+    if (!body.ok()) return body.status();
+    return Decode(QuarantinedMessageFromJson(*body));
+  }
+
  private:
+  static std::string Quarantined(const std::string& partner, const std::string& customer) {
+    return Partner(partner) + "/customers/" + Escape(customer) + "/quarantine";
+  }
+
   static std::string Partner(const std::string& partner) {
     return "/v1/partners/" + Escape(partner);
   }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <openssl/evp.h>
 
 #include "gateway/domain_name.h"
 #include "gateway/json_reader.h"
@@ -249,6 +250,87 @@ Result<PartnerState> PartnerStateFromJson(const json& value) {
     state.customers.push_back(std::move(*customer));
   }
   return state;
+}
+
+namespace {
+
+std::string EncodeBase64(const std::string& bytes) {
+  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
+  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(bytes.data()),
+                          static_cast<int>(bytes.size()));
+  out.resize(static_cast<size_t>(n));
+  return out;
+}
+
+std::optional<std::string> DecodeBase64(const std::string& text) {
+  if (text.size() % 4 != 0) return std::nullopt;
+  std::string out(3 * text.size() / 4, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                          reinterpret_cast<const unsigned char*>(text.data()),
+                          static_cast<int>(text.size()));
+  if (n < 0) return std::nullopt;
+  size_t padding =
+      text.empty() ? 0 : (text.back() == '=') + (text.size() > 1 && text[text.size() - 2] == '=');
+  out.resize(static_cast<size_t>(n) - padding);
+  return out;
+}
+
+}  // namespace
+
+json ToJson(const QuarantinedMessage& m) {
+  return {{"id", m.id},
+          {"customer", m.customer},
+          {"receivedAt", m.received_at},
+          {"sender", m.sender},
+          {"recipients", m.recipients},
+          {"subject", m.subject},
+          {"size", m.size},
+          {"reason", m.reason},
+          {"detail", m.detail},
+          {"releasedAt", m.released_at}};
+}
+
+Result<QuarantinedMessage> QuarantinedMessageFromJson(const json& value) {
+  Reader r(value, "");
+  QuarantinedMessage m;
+  r.Get("id", m.id);
+  r.Get("customer", m.customer, true);
+  r.Get("receivedAt", m.received_at);
+  r.Get("sender", m.sender);
+  r.Get("recipients", m.recipients);
+  r.Get("subject", m.subject);
+  r.Get("size", m.size);
+  r.Get("reason", m.reason);
+  r.Get("detail", m.detail);
+  r.Get("releasedAt", m.released_at);
+  if (!r.status().ok()) return r.status();
+  return m;
+}
+
+json QuarantineRequestToJson(const QuarantinedMessage& meta, const std::string& message) {
+  return {{"customer", meta.customer},       {"sender", meta.sender},
+          {"recipients", meta.recipients},   {"subject", meta.subject},
+          {"reason", meta.reason},           {"detail", meta.detail},
+          {"message", EncodeBase64(message)}};
+}
+
+Result<std::pair<QuarantinedMessage, std::string>> QuarantineRequestFromJson(const json& value) {
+  Reader r(value, "");
+  r.AllowOnly({"customer", "sender", "recipients", "subject", "reason", "detail", "message"});
+  QuarantinedMessage meta;
+  std::string encoded;
+  r.Get("customer", meta.customer, true);
+  r.Get("sender", meta.sender);
+  r.Get("recipients", meta.recipients, true);
+  r.Get("subject", meta.subject);
+  r.Get("reason", meta.reason, true);
+  r.Get("detail", meta.detail);
+  r.Get("message", encoded, true);
+  if (!r.status().ok()) return r.status();
+  auto message = DecodeBase64(encoded);
+  if (!message) return Invalid("message must be base64", "/message");
+  return std::make_pair(std::move(meta), std::move(*message));
 }
 
 Result<AuditEntry> AuditEntryFromJson(const json& value) {

@@ -126,16 +126,34 @@ class Socketmap : public Protocol {
       const MailCustomer* customer = directory->CustomerFor(DomainOf(key));
       return customer ? "OK " + customer->transport : "NOTFOUND ";
     }
-    if (map == "filter") {  // for gw-milter: the filter settings of the recipient's customer
-      const MailCustomer* customer = directory->CustomerFor(DomainOf(key));
-      if (!customer) return "NOTFOUND ";
-      return "OK " +
-             ToJson(FilterProfileOf(customer->partner + "/" + customer->name, customer->config))
-                 .dump();
-    }
+    if (map == "filter") return FilterAnswer(*directory, key);
     log_(fmt::format("socketmap: unknown map '{}'", Quote(map)));
     return fmt::format("PERM unknown map '{}' (maps: domains, recipients, transport, filter)",
                        Quote(map));
+  }
+
+  // gw-milter's question, "RECIPIENT [SENDER [CLIENT-IP]]" (the null sender as "<>"):
+  // the recipient's customer's filter settings, and whether the allow list exempts this
+  // sender from spam scoring, as the policy decided at RCPT.
+  static std::string FilterAnswer(const MailDirectory& directory, std::string_view key) {
+    std::vector<std::string> words;
+    for (size_t start = 0; start <= key.size() && words.size() < 3;) {
+      size_t end = std::min(key.find(' ', start), key.size());
+      words.emplace_back(key.substr(start, end - start));
+      start = end + 1;
+    }
+    const MailCustomer* customer = directory.CustomerFor(DomainOf(words[0]));
+    if (!customer) return "NOTFOUND ";
+    FilterProfile profile =
+        FilterProfileOf(customer->partner + "/" + customer->name, customer->config);
+    Envelope envelope;
+    envelope.recipient = words[0];
+    if (words.size() > 1 && words[1] != "<>") envelope.sender = words[1];
+    if (words.size() > 2) envelope.client_address = words[2];
+    Verdict verdict = DecideRecipient(directory, envelope);
+    profile.skip_spam = verdict.action == Verdict::Action::kAccept &&
+                        (verdict.rule == "allow-list" || verdict.rule == "recipient-allow");
+    return "OK " + ToJson(profile).dump();
   }
 
   DirectoryGetter directory_;

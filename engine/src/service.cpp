@@ -658,6 +658,83 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
   });
 }
 
+Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partner,
+                                    QuarantinedMessage meta, const std::string& message) {
+  if (!actor.is_operator) {
+    return Status(StatusCode::kPermissionDenied, "only the gateway's filter keeps messages");
+  }
+  if (meta.reason != "spam" && meta.reason != "attachment")
+    return Invalid("reason must be spam or attachment", "/reason");
+  if (message.empty()) return Invalid("the message is empty", "/message");
+  meta.received_at = Now();
+  return impl_->Write<int64_t>([&]() -> Result<int64_t> {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    auto customer = impl_->ExistingCustomer(partner, meta.customer);
+    if (!customer.ok()) return customer.status();
+    return impl_->store->AddQuarantined(partner, meta, message);
+  });
+}
+
+Result<std::vector<QuarantinedMessage>> Service::ListQuarantine(const Actor& actor,
+                                                                const std::string& partner,
+                                                                const std::string& customer,
+                                                                int64_t after, size_t limit) {
+  if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
+  return impl_->Read<std::vector<QuarantinedMessage>>(
+      [&]() -> Result<std::vector<QuarantinedMessage>> {
+        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+        auto existing = impl_->ExistingCustomer(partner, customer);
+        if (!existing.ok()) return existing.status();
+        return impl_->store->ListQuarantined(partner, customer, after, limit);
+      });
+}
+
+Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
+                                                       const std::string& partner,
+                                                       const std::string& customer, int64_t id) {
+  if (!impl_->options.deliver) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "this gateway cannot deliver mail: releasing needs gatewayd started with "
+                  "--release-smtp");
+  }
+  using Kept = std::pair<QuarantinedMessage, std::string>;
+  auto kept = impl_->Read<Kept>([&]() -> Result<Kept> {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    auto loaded = impl_->store->LoadQuarantined(partner, customer, id);
+    if (!loaded.ok()) return loaded.status();
+    if (!*loaded)
+      return NotFound(fmt::format("quarantined message {} of customer '{}'", id, customer));
+    if (!(*loaded)->first.released_at.empty()) {
+      return Status(StatusCode::kFailedPrecondition,
+                    fmt::format("message {} was released at {}", id, (*loaded)->first.released_at));
+    }
+    return std::move(**loaded);
+  });
+  if (!kept.ok()) return kept.status();
+  // Delivered outside the transaction (it waits on Postfix); marked after. A failure in
+  // between leaves it unreleased, so a retry may deliver it twice, never not at all.
+  if (Status s = impl_->options.deliver(kept->first, kept->second); !s.ok()) return s;
+  return impl_->Write<QuarantinedMessage>([&]() -> Result<QuarantinedMessage> {
+    QuarantinedMessage released = kept->first;
+    released.released_at = Now();
+    if (Status s = impl_->store->MarkReleased(partner, customer, id, released.released_at); !s.ok())
+      return s;
+    if (Status s = impl_->Audit(actor, partner, "quarantine.release", customer,
+                                json{{"id", id}, {"reason", released.reason}});
+        !s.ok())
+      return s;
+    return released;
+  });
+}
+
+Result<int64_t> Service::PurgeQuarantine(int64_t retention_days) {
+  auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(24 * retention_days);
+  std::string before = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
+                                   fmt::gmtime(std::chrono::system_clock::to_time_t(cutoff)));
+  return impl_->Write<int64_t>(
+      [&]() -> Result<int64_t> { return impl_->store->PurgeQuarantine(before); });
+}
+
 Result<std::vector<AuditEntry>> Service::ListAudit(const Actor& actor, const std::string& partner,
                                                    int64_t after, size_t limit) {
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;

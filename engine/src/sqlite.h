@@ -32,6 +32,7 @@ class Statement {
   Statement& Bind(int index, std::string_view text);
   Statement& Bind(int index, int64_t value);
   Statement& BindNull(int index);
+  Statement& BindBlob(int index, std::string_view bytes);
 
   // Advances: true with a row, false when done; errors become a Status in `status`.
   bool Step(Status& status);
@@ -45,6 +46,12 @@ class Statement {
     return text ? std::string(reinterpret_cast<const char*>(text),
                               sqlite3_column_bytes(statement_, column))
                 : "";
+  }
+  std::string Blob(int column) const {
+    const void* bytes = sqlite3_column_blob(statement_, column);
+    return bytes ? std::string(static_cast<const char*>(bytes),
+                               sqlite3_column_bytes(statement_, column))
+                 : "";
   }
   bool IsNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
 
@@ -66,6 +73,7 @@ class Database {
   Result<Statement> Prepare(std::string_view sql);
   bool ReadOnly() const { return sqlite3_db_readonly(db_, "main") == 1; }
   int64_t Changes() const { return sqlite3_changes64(db_); }
+  int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   Status Error(const std::string& context) const;
 
  private:

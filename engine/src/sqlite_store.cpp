@@ -58,6 +58,16 @@ CREATE INDEX user_aliases_by_owner ON user_aliases(partner, customer, owner);
 INSERT OR IGNORE INTO user_aliases
   SELECT u.partner, u.customer, a.value, u.address FROM users u, json_each(u.record, '$.aliases') a;
 )sql",
+    // 3: the quarantine, messages whole.
+    R"sql(
+CREATE TABLE quarantine(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, partner TEXT NOT NULL, customer TEXT NOT NULL,
+  received_at TEXT NOT NULL, sender TEXT NOT NULL, recipients TEXT NOT NULL, subject TEXT NOT NULL,
+  size INTEGER NOT NULL, reason TEXT NOT NULL, detail TEXT NOT NULL, released_at TEXT NOT NULL,
+  message BLOB NOT NULL);
+CREATE INDEX quarantine_by_customer ON quarantine(partner, customer, id);
+CREATE INDEX quarantine_by_age ON quarantine(received_at);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -219,6 +229,7 @@ class SqliteStore : public Store {
                                  "DELETE FROM user_aliases WHERE partner = ? AND customer = ?",
                                  "DELETE FROM domains WHERE partner = ? AND customer = ?",
                                  "DELETE FROM relay_sources WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM quarantine WHERE partner = ? AND customer = ?",
                                  "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
       if (Status s = Run(sql, partner, name); !s.ok()) return s;
     }
@@ -398,6 +409,79 @@ class SqliteStore : public Store {
 
   Status DeleteLease(const std::string& partner, const std::string& holder) override {
     return Run("DELETE FROM leases WHERE partner = ? AND holder = ?", partner, holder);
+  }
+
+  Result<int64_t> AddQuarantined(const std::string& partner, const QuarantinedMessage& m,
+                                 const std::string& message) override {
+    auto statement = Query(
+        "INSERT INTO quarantine(partner, customer, received_at, sender, recipients, subject, "
+        "size, reason, detail, released_at, message) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?)",
+        partner, m.customer, m.received_at, m.sender, json(m.recipients).dump(), m.subject,
+        static_cast<int64_t>(message.size()), m.reason, m.detail);
+    if (!statement.ok()) return statement.status();
+    (*statement)->BindBlob(10, message);
+    if (Status s = (*statement)->Run(); !s.ok()) return s;
+    return db_->LastInsertId();
+  }
+
+#define kSelectQuarantine                                                                 \
+  "SELECT id, customer, received_at, sender, recipients, subject, size, reason, detail, " \
+  "released_at FROM quarantine "
+
+  static QuarantinedMessage ReadQuarantined(const sqlite::Statement& row) {
+    QuarantinedMessage m;
+    m.id = row.Int(0);
+    m.customer = row.Text(1);
+    m.received_at = row.Text(2);
+    m.sender = row.Text(3);
+    m.recipients = json::parse(row.Text(4)).get<std::vector<std::string>>();
+    m.subject = row.Text(5);
+    m.size = row.Int(6);
+    m.reason = row.Text(7);
+    m.detail = row.Text(8);
+    m.released_at = row.Text(9);
+    return m;
+  }
+
+  Result<std::vector<QuarantinedMessage>> ListQuarantined(const std::string& partner,
+                                                          const std::string& customer,
+                                                          int64_t after, size_t limit) override {
+    auto rows =
+        Query(kSelectQuarantine "WHERE partner = ? AND customer = ? AND id > ? ORDER BY id LIMIT ?",
+              partner, customer, after, static_cast<int64_t>(limit));
+    if (!rows.ok()) return rows.status();
+    std::vector<QuarantinedMessage> out;
+    Status status;
+    while ((*rows)->Step(status)) out.push_back(ReadQuarantined(**rows));
+    if (!status.ok()) return status;
+    return out;
+  }
+
+  Result<std::optional<std::pair<QuarantinedMessage, std::string>>> LoadQuarantined(
+      const std::string& partner, const std::string& customer, int64_t id) override {
+    auto rows = Query(
+        "SELECT id, customer, received_at, sender, recipients, subject, size, reason, detail, "
+        "released_at, message FROM quarantine WHERE partner = ? AND customer = ? AND id = ?",
+        partner, customer, id);
+    if (!rows.ok()) return rows.status();
+    Status status;
+    if (!(*rows)->Step(status)) {
+      if (!status.ok()) return status;
+      return std::optional<std::pair<QuarantinedMessage, std::string>>();
+    }
+    return std::optional(std::make_pair(ReadQuarantined(**rows), (*rows)->Blob(10)));
+  }
+
+  Status MarkReleased(const std::string& partner, const std::string& customer, int64_t id,
+                      const std::string& released_at) override {
+    return Run(
+        "UPDATE quarantine SET released_at = ? WHERE partner = ? AND customer = ? AND id = ?",
+        released_at, partner, customer, id);
+  }
+
+  Result<int64_t> PurgeQuarantine(const std::string& before) override {
+    if (Status s = Run("DELETE FROM quarantine WHERE received_at < ?", before); !s.ok()) return s;
+    return db_->Changes();
   }
 
   Status AppendAudit(const AuditEntry& e) override {

@@ -4,6 +4,7 @@
 #include "gateway/content_scan.h"
 
 #include <chrono>
+#include <fstream>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -207,6 +208,32 @@ TEST(ContentScan, CuttingRemovesTheForbiddenPartsAndSaysSo) {
   EXPECT_THAT(verdict.rewritten, Not(HasSubstr("TVq")));  // base64 of "MZ"
 }
 
+TEST(ContentScan, AMessageThatParsesDifferentlyOnceRewrittenIsNotCut) {
+  // Found by fuzzing: boundaries hidden in an epilogue become parts once the message is
+  // written out again. Such a message is refused rather than cut.
+  std::ifstream in(GWCTL_SOURCE_DIR "/tests/fuzz/regressions/mime/reparsed-epilogue",
+                   std::ios::binary);
+  std::string message((std::istreambuf_iterator<char>(in)), {});
+  ASSERT_FALSE(message.empty());
+  ContentVerdict verdict = ScanMessage(message, Forbid({"docmacro", "archive"}), true);
+  EXPECT_FALSE(verdict.findings.empty());
+  EXPECT_TRUE(verdict.rewritten.empty());
+  SpamEnvelope envelope;
+  envelope.recipients = {"alice@acme.example"};
+  MilterDecision decision = DecideMessage(
+      envelope, message,
+      [](const SpamEnvelope&) -> Result<std::optional<FilterProfile>> {
+        FilterProfile p;
+        p.customer = "northwind/acme";
+        p.content = Forbid({"docmacro", "archive"});
+        return std::optional(p);
+      },
+      [](std::string_view, const FilterProfile&, const SpamEnvelope&) -> Result<SpamVerdict> {
+        return SpamVerdict{};
+      });
+  EXPECT_EQ(decision.kind, MilterDecision::Kind::kReject);
+}
+
 FilterProfile Profile(AttachmentAction action, bool filtering = true) {
   FilterProfile p;
   p.customer = "northwind/acme";
@@ -216,21 +243,40 @@ FilterProfile Profile(AttachmentAction action, bool filtering = true) {
   return p;
 }
 
-TEST(ContentMilter, DecidesByTheRecipientCustomersSettings) {
-  using Kind = MilterDecision::Kind;
-  std::string message =
-      MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}});
-  std::vector<std::string> to = {"alice@acme.example"};
-  auto with = [](Result<std::optional<FilterProfile>> answer) {
-    return [answer](const std::string&) { return answer; };
-  };
+// The milter's decision, with gatewayd's answer and rspamd's verdict given by the test.
+class ContentMilter : public ::testing::Test {
+ protected:
+  MilterDecision Decide(const std::string& message) {
+    SpamEnvelope envelope;
+    envelope.sender = "bob@sender.example";
+    envelope.recipients = {"alice@acme.example"};
+    return DecideMessage(
+        envelope, message, [this](const SpamEnvelope&) { return profile_; },
+        [this](std::string_view, const FilterProfile& profile,
+               const SpamEnvelope&) -> Result<SpamVerdict> {
+          ++scored_;
+          EXPECT_EQ(profile.customer, "northwind/acme");
+          return spam_;
+        });
+  }
 
-  MilterDecision d =
-      DecideContent(to, message, with(std::optional(Profile(AttachmentAction::kReject))));
+  Result<std::optional<FilterProfile>> profile_ = std::optional(Profile(AttachmentAction::kReject));
+  Result<SpamVerdict> spam_ = SpamVerdict{false, 1.5, "no action", ""};
+  int scored_ = 0;
+  std::string macro_ =
+      MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}});
+  std::string plain_ = MessageWith({{"notes.txt", "text/plain", "plain notes"}});
+};
+
+TEST_F(ContentMilter, AttachmentRulesRefuseCutOrQuarantine) {
+  using Kind = MilterDecision::Kind;
+  MilterDecision d = Decide(macro_);
   EXPECT_EQ(d.kind, Kind::kReject);
   EXPECT_THAT(d.reply, HasSubstr("invoice.docm: a Word document with macros"));
+  EXPECT_EQ(scored_, 0) << "a refused message is not scored";
 
-  d = DecideContent(to, message, with(std::optional(Profile(AttachmentAction::kCutAndInform))));
+  profile_ = std::optional(Profile(AttachmentAction::kCutAndInform));
+  d = Decide(macro_);
   ASSERT_EQ(d.kind, Kind::kRewrite);
   EXPECT_THAT(d.body, HasSubstr("\r\n"));
   EXPECT_THAT(d.body, Not(HasSubstr("filename=\"invoice.docm\"")));
@@ -239,16 +285,63 @@ TEST(ContentMilter, DecidesByTheRecipientCustomersSettings) {
   ASSERT_TRUE(d.headers[0].second);
   EXPECT_THAT(*d.headers[0].second, HasSubstr("multipart/mixed"));
   EXPECT_THAT(d.removed, HasSubstr("invoice.docm"));
+  EXPECT_EQ(scored_, 1) << "what is left is scored";
 
-  EXPECT_EQ(
-      DecideContent(to, message, with(std::optional(Profile(AttachmentAction::kReject, false))))
-          .kind,
-      Kind::kAccept)
-      << "filtering off: nothing is filtered";
-  EXPECT_EQ(DecideContent(to, message, with(std::optional<FilterProfile>())).kind, Kind::kAccept);
-  d = DecideContent(to, message, with(Status(StatusCode::kUnavailable, "gatewayd is down")));
+  profile_ = std::optional(Profile(AttachmentAction::kQuarantine));
+  d = Decide(macro_);
+  EXPECT_EQ(d.kind, Kind::kQuarantine);
+  EXPECT_EQ(d.reason, "attachment");
+  EXPECT_EQ(d.customer, "northwind/acme");
+  EXPECT_EQ(d.quarantined, macro_);
+}
+
+TEST_F(ContentMilter, SpamIsQuarantinedUnlessTheAllowListExemptsTheSender) {
+  using Kind = MilterDecision::Kind;
+  spam_ = SpamVerdict{true, 15, "reject", "GTUBE(0.0)"};
+  MilterDecision d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kQuarantine);
+  EXPECT_EQ(d.reason, "spam");
+  EXPECT_EQ(d.quarantined, plain_);
+  EXPECT_THAT(d.log, HasSubstr("GTUBE"));
+
+  FilterProfile allowed = Profile(AttachmentAction::kReject);
+  allowed.skip_spam = true;
+  profile_ = std::optional(allowed);
+  scored_ = 0;
+  EXPECT_EQ(Decide(plain_).kind, Kind::kAccept);
+  EXPECT_EQ(scored_, 0);
+  EXPECT_EQ(Decide(macro_).kind, Kind::kReject) << "attachment rules still apply";
+}
+
+TEST_F(ContentMilter, FilteringOffPassesAndWhatCannotBeAskedDefers) {
+  using Kind = MilterDecision::Kind;
+  spam_ = SpamVerdict{true, 15, "reject", ""};
+  profile_ = std::optional(Profile(AttachmentAction::kReject, /*filtering=*/false));
+  EXPECT_EQ(Decide(macro_).kind, Kind::kAccept);
+  EXPECT_EQ(scored_, 0);
+  profile_ = std::optional<FilterProfile>();
+  EXPECT_EQ(Decide(macro_).kind, Kind::kAccept) << "no customer's";
+
+  profile_ = Status(StatusCode::kUnavailable, "gatewayd is down");
+  MilterDecision d = Decide(plain_);
   EXPECT_EQ(d.kind, Kind::kTempfail) << "never passed unfiltered while the settings are unknown";
   EXPECT_THAT(d.log, HasSubstr("gatewayd is down"));
+  profile_ = std::optional(Profile(AttachmentAction::kReject));
+  spam_ = Status(StatusCode::kUnavailable, "rspamd is down");
+  d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kTempfail);
+  EXPECT_THAT(d.log, HasSubstr("rspamd is down"));
+}
+
+TEST(RspamdSettings, EveryActionStartsAtTheLevelsThreshold) {
+  FilterProfile premium;
+  premium.level = "premium";
+  auto settings = nlohmann::json::parse(RspamdSettings(premium));
+  for (const char* action : {"reject", "add header", "rewrite subject", "greylist"})
+    EXPECT_EQ(settings["actions"][action], 5.0) << action;
+  FilterProfile standard;
+  standard.level = "standard";
+  EXPECT_EQ(nlohmann::json::parse(RspamdSettings(standard))["actions"]["reject"], 8.0);
 }
 
 TEST(FilterProfile, RoundTripsThroughItsJson) {

@@ -146,6 +146,29 @@ class FaultyStore : public gw::Store {
                                                 size_t limit) override {
     return inner_->ListAudit(p, after, limit);
   }
+  Result<int64_t> AddQuarantined(const std::string& p, const gw::QuarantinedMessage& m,
+                                 const std::string& message) override {
+    if (Fail()) return Injected();
+    return inner_->AddQuarantined(p, m, message);
+  }
+  Result<std::vector<gw::QuarantinedMessage>> ListQuarantined(const std::string& p,
+                                                              const std::string& c, int64_t after,
+                                                              size_t limit) override {
+    return inner_->ListQuarantined(p, c, after, limit);
+  }
+  Result<std::optional<std::pair<gw::QuarantinedMessage, std::string>>> LoadQuarantined(
+      const std::string& p, const std::string& c, int64_t id) override {
+    return inner_->LoadQuarantined(p, c, id);
+  }
+  Status MarkReleased(const std::string& p, const std::string& c, int64_t id,
+                      const std::string& at) override {
+    if (Fail()) return Injected();
+    return inner_->MarkReleased(p, c, id, at);
+  }
+  Result<int64_t> PurgeQuarantine(const std::string& before) override {
+    if (Fail()) return Injected();
+    return inner_->PurgeQuarantine(before);
+  }
 
  private:
   static Status Injected() { return Status(StatusCode::kUnavailable, "injected store failure"); }

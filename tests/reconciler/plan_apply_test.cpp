@@ -76,6 +76,19 @@ class FlakyGateway final : public gw::GatewayClient {
                                                     size_t l) override {
     return inner_.ListAudit(p, a, l);
   }
+  gw::Result<int64_t> Quarantine(const std::string& p, const gw::QuarantinedMessage& m,
+                                 const std::string& message) override {
+    return inner_.Quarantine(p, m, message);
+  }
+  gw::Result<std::vector<gw::QuarantinedMessage>> ListQuarantine(const std::string& p,
+                                                                 const std::string& c, int64_t a,
+                                                                 size_t l) override {
+    return inner_.ListQuarantine(p, c, a, l);
+  }
+  gw::Result<gw::QuarantinedMessage> ReleaseQuarantined(const std::string& p, const std::string& c,
+                                                        int64_t id) override {
+    return inner_.ReleaseQuarantined(p, c, id);
+  }
   int failures() const { return failures_; }
 
  private:

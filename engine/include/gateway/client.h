@@ -40,6 +40,16 @@ class GatewayClient {
                                   int64_t ttl_seconds) = 0;
   virtual Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
                                                     size_t limit) = 0;
+
+  // The quarantine (Service::Quarantine and what follows it).
+  virtual Result<int64_t> Quarantine(const std::string& partner, const QuarantinedMessage& meta,
+                                     const std::string& message) = 0;
+  virtual Result<std::vector<QuarantinedMessage>> ListQuarantine(const std::string& partner,
+                                                                 const std::string& customer,
+                                                                 int64_t after, size_t limit) = 0;
+  virtual Result<QuarantinedMessage> ReleaseQuarantined(const std::string& partner,
+                                                        const std::string& customer,
+                                                        int64_t id) = 0;
 };
 
 struct ClientOptions {

@@ -42,7 +42,9 @@ struct ContentFinding {
 struct ContentVerdict {
   std::vector<ContentFinding> findings;  // empty: nothing forbidden
   // With `cut`, when there are findings: the whole message without the attachments that
-  // hold them, and a text part saying what was removed and why.
+  // hold them (and without multipart prologues and epilogues), and a text part saying
+  // what was removed and why. Empty when the result would not scan clean itself (hostile
+  // MIME that parses differently once rewritten): then the message cannot be cut.
   std::string rewritten;
 };
 

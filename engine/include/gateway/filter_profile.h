@@ -1,7 +1,8 @@
-// FilterProfile: what the content milter (gw-milter) needs to know about the customer a
-// message is for, as gatewayd hands it over (the socketmap's `filter` map, keyed by
-// recipient address). It is derived from the compiled CustomerConfig, never written by
-// hand, so the milter and gatewayd cannot disagree about a customer's settings.
+// FilterProfile: what the content milter (gw-milter) needs to know to filter one message:
+// the settings of the customer it is for, and whether its sender skips spam scoring, as
+// gatewayd hands them over (the socketmap's `filter` map, keyed "RECIPIENT SENDER
+// CLIENT-IP"). It is derived from the compiled CustomerConfig and gatewayd's own mail
+// decision, never written by hand, so the milter and gatewayd cannot disagree.
 #pragma once
 
 #include <string>
@@ -37,9 +38,15 @@ struct FilterProfile {
   std::string level = "premium";
   bool infomail = false;
   ContentRules content;
+  // The sender (or client) is on the customer's allow list, or the recipient on
+  // recipientAllow: no spam scoring. Attachment rules still apply.
+  bool skip_spam = false;
 };
 
 FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig& config);
+
+// The spam score (rspamd's) from which a message of a customer at `level` is spam.
+double SpamThreshold(const std::string& level);
 
 // The `filter` map's value: compact JSON, one line.
 nlohmann::json ToJson(const FilterProfile& profile);

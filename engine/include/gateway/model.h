@@ -97,6 +97,21 @@ struct Lease {
   int64_t expires_at_unix = 0;
 };
 
+// A message the filter kept from delivery (spam, or an attachment rule that
+// quarantines), held per customer until released or past the retention.
+struct QuarantinedMessage {
+  int64_t id = 0;  // assigned by the store
+  std::string customer;
+  std::string received_at;  // RFC 3339
+  std::string sender;       // "" for the null sender
+  std::vector<std::string> recipients;
+  std::string subject;
+  int64_t size = 0;
+  std::string reason;       // spam | attachment
+  std::string detail;       // what the filter saw, e.g. "score 15.0 (reject) GTUBE"
+  std::string released_at;  // "" until released
+};
+
 struct AuditEntry {
   int64_t id = 0;
   std::string at;  // RFC 3339

@@ -19,6 +19,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct ServiceOptions {
   // (rule destination-self; see CustomerRuleOptions).
   std::vector<std::string> gateway_hosts;
   std::vector<Endpoint> gateway_smtp;
+  // Delivers a released message to its recipients (gatewayd: through Postfix); unset,
+  // releasing is refused (an embedded gateway has no mail to deliver with).
+  std::function<Status(const QuarantinedMessage&, const std::string& message)> deliver;
 };
 
 class Service {
@@ -97,6 +101,21 @@ class Service {
 
   Result<std::vector<AuditEntry>> ListAudit(const Actor& actor, const std::string& partner,
                                             int64_t after, size_t limit);
+
+  // The quarantine. Keeping a message is the filter's (operator only) and not audited: it
+  // is mail, not configuration; `meta.id` and `received_at` are assigned. Listing is the
+  // partner's, oldest first. Releasing delivers the message again (ServiceOptions::
+  // deliver), once: a released message is kFailedPrecondition; audited.
+  Result<int64_t> Quarantine(const Actor& actor, const std::string& partner,
+                             QuarantinedMessage meta, const std::string& message);
+  Result<std::vector<QuarantinedMessage>> ListQuarantine(const Actor& actor,
+                                                         const std::string& partner,
+                                                         const std::string& customer, int64_t after,
+                                                         size_t limit);
+  Result<QuarantinedMessage> ReleaseQuarantined(const Actor& actor, const std::string& partner,
+                                                const std::string& customer, int64_t id);
+  // Forgets messages received more than `retention_days` ago; returns how many.
+  Result<int64_t> PurgeQuarantine(int64_t retention_days);
 
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

@@ -126,6 +126,20 @@ class Store {
   virtual Result<std::vector<std::pair<std::string, std::string>>> ListRecipients(
       const std::string& partner, const std::string& customer) = 0;
 
+  // The quarantine. Messages are kept whole; listing returns only their metadata.
+  virtual Result<int64_t> AddQuarantined(const std::string& partner, const QuarantinedMessage& meta,
+                                         const std::string& message) = 0;
+  // Up to `limit` of the customer's messages with an id above `after`, oldest first.
+  virtual Result<std::vector<QuarantinedMessage>> ListQuarantined(const std::string& partner,
+                                                                  const std::string& customer,
+                                                                  int64_t after, size_t limit) = 0;
+  virtual Result<std::optional<std::pair<QuarantinedMessage, std::string>>> LoadQuarantined(
+      const std::string& partner, const std::string& customer, int64_t id) = 0;
+  virtual Status MarkReleased(const std::string& partner, const std::string& customer, int64_t id,
+                              const std::string& released_at) = 0;
+  // Removes messages received before `before` (RFC 3339); returns how many.
+  virtual Result<int64_t> PurgeQuarantine(const std::string& before) = 0;
+
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
