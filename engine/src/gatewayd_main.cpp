@@ -3,9 +3,11 @@
 // and reload (SIGHUP). `gatewayd postfix-config` writes the Postfix instance that asks it.
 #include <signal.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <tuple>
@@ -19,6 +21,7 @@
 #include "gateway/postfix_config.h"
 #include "gateway/postfix_lookups.h"
 #include "gateway/service.h"
+#include "gateway/smtp_client.h"
 #include "gateway/tokens.h"
 
 namespace {
@@ -82,8 +85,9 @@ StartMailLookups(const MailFlags& flags, const std::string& store_path,
 }
 
 int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& smtp,
-                       const std::string& relay_smtp, const std::string& smarthost,
-                       const std::vector<std::string>& milters, const MailFlags& lookups) {
+                       const std::string& relay_smtp, const std::string& release_smtp,
+                       const std::string& smarthost, const std::vector<std::string>& milters,
+                       const MailFlags& lookups) {
   auto parse = [](const std::string& text, const char* flag, gw::Endpoint& out) {
     auto endpoint = gw::ParseEndpoint(text, flag);
     if (!endpoint.ok()) {
@@ -102,6 +106,9 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
   if (!relay_smtp.empty() && !parse(relay_smtp, "--relay-smtp", options.relay_smtp.emplace()))
     return 2;
   if (!smarthost.empty() && !parse(smarthost, "--smarthost", options.smarthost.emplace())) return 2;
+  if (!release_smtp.empty() &&
+      !parse(release_smtp, "--release-smtp", options.release_smtp.emplace()))
+    return 2;
   for (const auto& milter : milters) {
     if (!parse(milter, "--milter", options.milters.emplace_back())) return 2;
   }
@@ -116,7 +123,8 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
 }
 
 int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
-          const gw::ServiceOptions& store, gw::AdminServerOptions options, const MailFlags& mail) {
+          const gw::ServiceOptions& store, gw::AdminServerOptions options, const MailFlags& mail,
+          int retention_days) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
     Log(parsed.message());
     return 2;
@@ -160,6 +168,24 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
     Log(server.status().message());
     return 1;
   }
+  // Quarantined mail past its retention, forgotten at start and every hour.
+  std::mutex purge_mutex;
+  std::condition_variable purge_wake;
+  bool stopping = false;
+  std::thread purger([&] {
+    std::unique_lock lock(purge_mutex);
+    do {
+      lock.unlock();
+      auto purged = (*service)->PurgeQuarantine(retention_days);
+      if (!purged.ok()) {
+        Log("quarantine purge: " + purged.status().message());
+      } else if (*purged > 0) {
+        Log(fmt::format("quarantine purge: forgot {} message(s) past {} days", *purged,
+                        retention_days));
+      }
+      lock.lock();
+    } while (!purge_wake.wait_for(lock, std::chrono::hours(1), [&] { return stopping; }));
+  });
   std::thread waiter([&] {
     while (true) {
       int signal = 0;
@@ -181,6 +207,12 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
   Log(fmt::format("listening on {}", (*server)->url()));
   (*server)->Serve();
   waiter.join();
+  {
+    std::lock_guard lock(purge_mutex);
+    stopping = true;
+  }
+  purge_wake.notify_all();
+  purger.join();
   Log("stopped");
   return 0;
 }
@@ -239,6 +271,15 @@ int main(int argc, char** argv) {
   app.add_option("--hostname", store.gateway_hosts,
                  "The gateway's own host name, as customers' MX records name it (repeatable): a "
                  "destination naming it is refused (mail would loop)");
+  std::string release_smtp;
+  app.add_option("--release-smtp", release_smtp,
+                 "HOST:PORT of the gateway Postfix's release listener (postfix-config "
+                 "--release-smtp): released quarantined mail is delivered through it");
+  int retention_days = 30;
+  app.add_option("--quarantine-retention-days", retention_days,
+                 "Quarantined mail is forgotten after this many days (checked hourly)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3650));
   std::vector<std::string> smtp_addresses;
   app.add_option("--smtp", smtp_addresses,
                  "HOST:PORT of the gateway's own SMTP listener (repeatable): a destination at "
@@ -272,7 +313,7 @@ int main(int argc, char** argv) {
   CLI::App* postfix = app.add_subcommand(
       "postfix-config", "Write a private Postfix instance wired to gatewayd's lookup servers");
   gw::PostfixInstanceOptions instance;
-  std::string instance_smtp, relay_smtp, smarthost;
+  std::string instance_smtp, relay_smtp, instance_release, smarthost;
   std::vector<std::string> instance_milters;
   MailFlags instance_lookups;
   postfix->add_option("--out", instance.dir, "Directory of the instance (etc/, spool/)")
@@ -293,6 +334,9 @@ int main(int argc, char** argv) {
   postfix->add_option("--smarthost", smarthost,
                       "HOST:PORT to send outbound mail through, instead of the recipient "
                       "domain's MX");
+  postfix->add_option("--release-smtp", instance_release,
+                      "Loopback HOST:PORT where gatewayd delivers released quarantined mail "
+                      "(gatewayd's --release-smtp)");
   postfix->add_option("--milter", instance_milters,
                       "HOST:PORT of a milter inbound mail passes (repeatable, in order): "
                       "gw-milter's --listen, then rspamd's proxy");
@@ -312,8 +356,8 @@ int main(int argc, char** argv) {
   }
   limits.head_timeout = std::chrono::milliseconds(head_timeout_ms);
   if (postfix->parsed()) {
-    return WritePostfixConfig(instance, instance_smtp, relay_smtp, smarthost, instance_milters,
-                              instance_lookups);
+    return WritePostfixConfig(instance, instance_smtp, relay_smtp, instance_release, smarthost,
+                              instance_milters, instance_lookups);
   }
   for (const std::string& text : smtp_addresses) {
     auto endpoint = gw::ParseEndpoint(text, "--smtp");
@@ -322,6 +366,20 @@ int main(int argc, char** argv) {
       return 2;
     }
     store.gateway_smtp.push_back(*endpoint);
+  }
+  if (!release_smtp.empty()) {
+    auto endpoint = gw::ParseEndpoint(release_smtp, "--release-smtp");
+    if (!endpoint.ok()) {
+      Log(endpoint.status().message());
+      return 2;
+    }
+    store.deliver = [server = *endpoint](const gw::QuarantinedMessage& meta,
+                                         const std::string& message) {
+      // Marked, so whoever reads it knows the filter held it and a person let it go.
+      std::string released = fmt::format("X-GW-Released: from quarantine ({}, {})\r\n{}",
+                                         meta.reason, meta.received_at, message);
+      return gw::SendMail(server, meta.sender, meta.recipients, released);
+    };
   }
   if (hash->parsed()) {
     std::string token;
@@ -339,5 +397,5 @@ int main(int argc, char** argv) {
     Log("--tokens FILE is required (see --help)");
     return 2;
   }
-  return Serve(data, listen, tokens, store, options, mail);
+  return Serve(data, listen, tokens, store, options, mail, retention_days);
 }

@@ -76,8 +76,15 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
     }
   }
 
+  if (o.release_smtp && !IsLoopback(o.release_smtp->host)) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("--release-smtp {} must be a loopback address: it relays anything "
+                              "its client sends",
+                              o.release_smtp->ToString()));
+  }
   std::vector<Endpoint> listeners = {o.smtp};
   if (o.relay_smtp) listeners.push_back(*o.relay_smtp);
+  if (o.release_smtp) listeners.push_back(*o.release_smtp);
   bool loopback_only = true, v6 = false;
   std::string interfaces;
   for (const auto& l : listeners) {
@@ -200,6 +207,20 @@ milter_content_timeout = 120s
   -o max_idle=30s
 )",
                           o.relay_smtp->ToString());
+  }
+  if (o.release_smtp) {
+    // gatewayd's own deliveries: already filtered, so no milters and no policy; only
+    // loopback clients, and only to customers' addresses (the relay domains).
+    master += fmt::format(R"({} inet n - n - - smtpd
+  -o syslog_name=postfix/release
+  -o smtpd_milters=
+  -o mynetworks=127.0.0.0/8,[::1]/128
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=reject_unauth_destination
+  -o smtpd_recipient_restrictions=
+  -o smtpd_end_of_data_restrictions=
+)",
+                          o.release_smtp->ToString());
   }
   master += R"(pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup

@@ -13,6 +13,7 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code);
 void RegisterRunCommand(CLI::App& app, int& exit_code);
 void RegisterExportCommand(CLI::App& app, int& exit_code);
 void RegisterTraceCommand(CLI::App& app, int& exit_code);
+void RegisterQuarantineCommand(CLI::App& app, int& exit_code);
 
 // True when colour is wanted on the stream: a terminal, and NO_COLOR unset.
 bool UseColor(int fd);

@@ -10,7 +10,7 @@
 #include "gateway/client.h"
 #include "gwctl/export.h"
 #include "pipeline.h"
-#include "yaml_documents.h"
+#include "source.h"
 
 namespace gwctl::cli {
 
@@ -27,52 +27,23 @@ struct ExportCommandOptions {
   bool force = false;
 };
 
-// The first document of a YAML file (gwctl.yaml, a defaults file), as JSON.
-gw::Result<nlohmann::json> ReadDocument(const std::string& file) {
-  std::ifstream in(file, std::ios::binary);
-  std::string text((std::istreambuf_iterator<char>(in)), {});
-  if (!in && !in.eof()) {
-    return gw::Status(gw::StatusCode::kNotFound, fmt::format("cannot read {}", file));
-  }
-  Diagnostics diagnostics;
-  auto documents = ParseYamlDocuments(file, text, diagnostics);
-  if (diagnostics.has_errors() || documents.empty()) {
-    return gw::Status(gw::StatusCode::kInvalidArgument,
-                      fmt::format("{} is not a YAML document (gwctl validate says why)", file));
-  }
-  return documents.front().value();
-}
-
 int Export(const ExportCommandOptions& options) {
   namespace fs = std::filesystem;
   fs::path out = options.out;
-  std::string partner = options.partner;
-  GatewaySettings settings;
-  settings.flag = options.gateway;
-  settings.local_root = out;
-  settings.default_dir = out;
-  if (fs::exists(out / "gwctl.yaml")) {
-    auto repository = ReadDocument((out / "gwctl.yaml").string());
-    if (!repository.ok()) {
-      std::cerr << "gwctl: " << repository.status().message() << "\n";
-      return kExitCouldNotRun;
-    }
-    if (partner.empty()) partner = repository->value("/metadata/name"_json_pointer, "");
-    settings.repository_url = repository->value("/spec/gateway/url"_json_pointer, "");
-    settings.token_ref = repository->value("/spec/gateway/tokenRef"_json_pointer, "");
-  }
-  if (partner.empty()) {
-    std::cerr << "gwctl: which partner? --partner NAME, or a gwctl.yaml in " << out.string()
-              << "\n";
+  auto target = GatewayOfDirectory(out, options.gateway, options.partner);
+  if (!target.ok()) {
+    std::cerr << "gwctl: " << target.status().message() << "\n";
     return kExitCouldNotRun;
   }
+  const std::string& partner = target->partner;
+  const GatewaySettings& settings = target->settings;
   if (options.customers.empty() && !options.all) {
     std::cerr << "gwctl: name customers with --customer NAME, or export them all with --all\n";
     return kExitCouldNotRun;
   }
   nlohmann::json defaults;
   if (!options.defaults.empty()) {
-    auto read = ReadDocument(options.defaults);
+    auto read = ReadYamlDocument(options.defaults);
     if (!read.ok()) {
       std::cerr << "gwctl: " << read.status().message() << "\n";
       return kExitCouldNotRun;

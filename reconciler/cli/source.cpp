@@ -1,8 +1,12 @@
 #include "source.h"
 
+#include <fstream>
 #include <iostream>
 
+#include <fmt/format.h>
+
 #include "exit_codes.h"
+#include "yaml_documents.h"
 
 namespace gwctl::cli {
 
@@ -50,6 +54,44 @@ std::optional<ValidatedSource> OpenAndValidate(const SourceOptions& options, int
     return std::nullopt;
   }
   return ValidatedSource{std::move(*source), std::move(*report)};
+}
+
+gw::Result<nlohmann::json> ReadYamlDocument(const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), {});
+  if (!in && !in.eof()) {
+    return gw::Status(gw::StatusCode::kNotFound, fmt::format("cannot read {}", file));
+  }
+  Diagnostics diagnostics;
+  auto documents = ParseYamlDocuments(file, text, diagnostics);
+  if (diagnostics.has_errors() || documents.empty()) {
+    return gw::Status(gw::StatusCode::kInvalidArgument,
+                      fmt::format("{} is not a YAML document (gwctl validate says why)", file));
+  }
+  return documents.front().value();
+}
+
+gw::Result<DirectoryGateway> GatewayOfDirectory(const std::filesystem::path& dir,
+                                                const std::string& gateway_flag,
+                                                const std::string& partner_flag) {
+  DirectoryGateway out;
+  out.partner = partner_flag;
+  out.settings.flag = gateway_flag;
+  out.settings.local_root = dir;
+  out.settings.default_dir = dir;
+  if (std::filesystem::exists(dir / "gwctl.yaml")) {
+    auto repository = ReadYamlDocument((dir / "gwctl.yaml").string());
+    if (!repository.ok()) return repository.status();
+    if (out.partner.empty()) out.partner = repository->value("/metadata/name"_json_pointer, "");
+    out.settings.repository_url = repository->value("/spec/gateway/url"_json_pointer, "");
+    out.settings.token_ref = repository->value("/spec/gateway/tokenRef"_json_pointer, "");
+  }
+  if (out.partner.empty()) {
+    return gw::Status(
+        gw::StatusCode::kInvalidArgument,
+        fmt::format("which partner? --partner NAME, or a gwctl.yaml in {}", dir.string()));
+  }
+  return out;
 }
 
 }  // namespace gwctl::cli

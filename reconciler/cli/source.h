@@ -12,6 +12,7 @@
 
 #include "gwctl/source.h"
 #include "gwctl/validate.h"
+#include "pass_settings.h"
 
 namespace gwctl::cli {
 
@@ -34,5 +35,20 @@ struct ValidatedSource {
 // sets `exit_code`. Invalid manifests are a report, not a failure.
 std::optional<ValidatedSource> OpenAndValidate(const SourceOptions& options, int& exit_code,
                                                std::ostream& err = std::cerr);
+
+// The first document of a YAML file (gwctl.yaml, a defaults file), as JSON, for commands
+// that read one file rather than a repository.
+gw::Result<nlohmann::json> ReadYamlDocument(const std::string& file);
+
+// The partner and gateway of the repository in `dir` for commands that talk to the
+// gateway without planning (export, quarantine): --partner, else gwctl.yaml's
+// metadata.name; the gateway as ConnectConfiguredGateway finds it (--gateway, ...).
+struct DirectoryGateway {
+  std::string partner;
+  GatewaySettings settings;
+};
+gw::Result<DirectoryGateway> GatewayOfDirectory(const std::filesystem::path& dir,
+                                                const std::string& gateway_flag,
+                                                const std::string& partner_flag);
 
 }  // namespace gwctl::cli

@@ -24,7 +24,10 @@ struct PostfixInstanceOptions {
   std::string hostname = "gateway.invalid";  // myhostname: the banner, HELO, Received:
   Endpoint smtp;                             // inbound mail for customers' domains
   std::optional<Endpoint> relay_smtp;        // customers' servers relaying outbound mail
-  Endpoint socketmap, policy, verify;        // gatewayd's lookup servers
+  // Where gatewayd hands over mail it delivers itself (released from the quarantine):
+  // loopback only, trusted, no filtering again.
+  std::optional<Endpoint> release_smtp;
+  Endpoint socketmap, policy, verify;  // gatewayd's lookup servers
   // Milters inbound mail passes through, in order (gw-milter, then rspamd). While one is
   // unreachable mail is refused with a temporary error, never passed unfiltered.
   std::vector<Endpoint> milters;

@@ -1,0 +1,25 @@
+// Handing a message to an MTA over SMTP (RFC 5321), as gatewayd does to deliver mail it
+// holds (a message released from the quarantine) through the gateway's own Postfix. One
+// message per connection, no authentication, no TLS: for a listener on loopback that
+// trusts its client (postfix-config's --release-smtp).
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/endpoint.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+// Sends `message` (headers, blank line, body; LF or CRLF line ends) from `sender` ("" for
+// the null sender) to `recipients`. OK once the server accepted it for delivery (250
+// after the data). A refusal is kFailedPrecondition (5xx) or kUnavailable (4xx, or the
+// server unreachable, or no answer within `timeout` for any one step), with the reply.
+Status SendMail(const Endpoint& server, const std::string& sender,
+                const std::vector<std::string>& recipients, std::string_view message,
+                std::chrono::milliseconds timeout = std::chrono::seconds(60));
+
+}  // namespace gw
