@@ -666,6 +666,18 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
   if (meta.reason != "spam" && meta.reason != "attachment")
     return Invalid("reason must be spam or attachment", "/reason");
   if (message.empty()) return Invalid("the message is empty", "/message");
+  if (meta.recipients.empty()) return Invalid("a message needs recipients", "/recipients");
+  // Released mail is handed to SMTP with these: nothing that could end a command.
+  auto plain = [](const std::string& address) {
+    return std::none_of(address.begin(), address.end(), [](unsigned char c) {
+      return c <= ' ' || c == '<' || c == '>' || c >= 0x7f;
+    });
+  };
+  if (!plain(meta.sender)) return Invalid("the sender is not an address", "/sender");
+  for (size_t i = 0; i < meta.recipients.size(); ++i) {
+    if (meta.recipients[i].empty() || !plain(meta.recipients[i]))
+      return Invalid("a recipient is not an address", fmt::format("/recipients/{}", i));
+  }
   meta.received_at = Now();
   return impl_->Write<int64_t>([&]() -> Result<int64_t> {
     if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;

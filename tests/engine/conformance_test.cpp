@@ -437,6 +437,85 @@ TEST_P(ConformanceTest, UnknownPartnersAndCustomersAreNotFound) {
   EXPECT_EQ(client().BatchUsers("northwind", "ghost", {}).status().code(), StatusCode::kNotFound);
 }
 
+TEST_P(ConformanceTest, TheQuarantineKeepsMessagesWholeForTheirPartnerOnly) {
+  Create("acme", "acme.example");
+  auto filter = gateway_->Operator();
+  gw::QuarantinedMessage meta;
+  meta.customer = "acme";
+  meta.sender = "spammer@outside.example";
+  meta.recipients = {"alice@acme.example", "bob@acme.example"};
+  meta.subject = "Cheap watches";
+  meta.reason = "spam";
+  meta.detail = "score 15.0 (reject) GTUBE";
+  // Bytes JSON cannot carry as text survive the trip.
+  std::string message = "Subject: Cheap watches\r\n\r\nbody \xff\xfe\x00 end\r\n";
+  auto first = filter->Quarantine("northwind", meta, message);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  meta.subject = "Second";
+  auto second = filter->Quarantine("northwind", meta, "Subject: Second\r\n\r\nx\r\n");
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_GT(*second, *first);
+
+  auto listed = client().ListQuarantine("northwind", "acme", 0, 10);
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  ASSERT_EQ(listed->size(), 2u);
+  const gw::QuarantinedMessage& m = (*listed)[0];
+  EXPECT_EQ(m.id, *first);
+  EXPECT_EQ(m.subject, "Cheap watches");
+  EXPECT_EQ(m.recipients, meta.recipients);
+  EXPECT_EQ(m.size, static_cast<int64_t>(message.size()));
+  EXPECT_EQ(m.reason, "spam");
+  EXPECT_FALSE(m.received_at.empty());
+  EXPECT_TRUE(m.released_at.empty());
+  auto after = client().ListQuarantine("northwind", "acme", *first, 10);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->size(), 1u);
+  EXPECT_EQ((*after)[0].subject, "Second");
+
+  // Keeping is the filter's; another partner sees nothing; a gateway that cannot deliver
+  // refuses to release, and changes nothing.
+  if (!gateway_->embedded()) {
+    EXPECT_EQ(client().Quarantine("northwind", meta, "x").status().code(),
+              StatusCode::kPermissionDenied);
+    EXPECT_EQ(other().ListQuarantine("northwind", "acme", 0, 10).status().code(),
+              StatusCode::kNotFound);
+  }
+  EXPECT_EQ(filter
+                ->Quarantine(
+                    "northwind",
+                    [&] {
+                      auto bad = meta;
+                      bad.reason = "boredom";
+                      return bad;
+                    }(),
+                    "x")
+                .status()
+                .code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(filter
+                ->Quarantine(
+                    "northwind",
+                    [&] {
+                      auto ghost = meta;
+                      ghost.customer = "ghost";
+                      return ghost;
+                    }(),
+                    "x")
+                .status()
+                .code(),
+            StatusCode::kNotFound);
+  auto released = client().ReleaseQuarantined("northwind", "acme", *first);
+  EXPECT_EQ(released.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_THAT(released.status().message(), ::testing::HasSubstr("--release-smtp"));
+  EXPECT_TRUE((*client().ListQuarantine("northwind", "acme", 0, 10))[0].released_at.empty());
+
+  // A deleted customer's quarantine goes with it.
+  auto acme = client().GetCustomer("northwind", "acme");
+  ASSERT_TRUE(client().DeleteCustomer("northwind", "acme", acme->version).ok());
+  Create("acme", "acme.example");
+  EXPECT_TRUE(client().ListQuarantine("northwind", "acme", 0, 10)->empty());
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest, gwtest::TransportValues(),
                          gwtest::TransportTestName);
 

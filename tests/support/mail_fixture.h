@@ -27,6 +27,7 @@
 #include "hostile_clients.h"
 #include "loopback.h"
 #include "process.h"
+#include "rspamd_fixture.h"
 
 namespace gwtest {
 
@@ -171,10 +172,14 @@ inline SmtpOutcome ParseSwaks(const std::string& transcript) {
 class MailGateway {
  public:
   // `smarthost_port`: where outbound mail goes (a Sink standing for the internet).
-  // `content_milter`: inbound mail also passes gw-milter (GW_MILTER_BINARY).
+  // `content_milter`: inbound mail also passes gw-milter (GW_MILTER_BINARY), which asks
+  // a private rspamd; gatewayd releases quarantined mail through Postfix.
   explicit MailGateway(int smarthost_port, std::vector<std::string> partners = {"northwind"},
                        bool content_milter = false)
-      : dir_(MakeTempDir("mail-gateway")), smtp_port_(PickFreePort()), relay_port_(PickFreePort()) {
+      : dir_(MakeTempDir("mail-gateway")),
+        smtp_port_(PickFreePort()),
+        relay_port_(PickFreePort()),
+        release_port_(PickFreePort()) {
     // Postfix's unprivileged daemons must reach the instance inside.
     std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
                                  std::filesystem::perm_options::add);
@@ -193,6 +198,11 @@ class MailGateway {
       *port = PortOf(log.substr(at, log.find('\n', at) - at));
     }
     if (content_milter) {
+      rspamd_ = std::make_unique<Rspamd>();
+      if (!rspamd_->ready()) {
+        problem_ = "rspamd did not start:\n" + rspamd_->Log();
+        return;
+      }
       problem_ = StartMilter();
       if (!problem_.empty()) return;
     }
@@ -214,6 +224,7 @@ class MailGateway {
     Postfix("stop");
     for (pid_t pid : children) kill(pid, SIGKILL);
     milter_.reset();
+    rspamd_.reset();
     gatewayd_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -312,11 +323,15 @@ class MailGateway {
   // Empty when gw-milter serves; otherwise why not. libmilter binds the port itself, so
   // it is picked just before, and another tried if it was taken in between.
   std::string StartMilter() {
+    auto token_file = dir_ / "milter-token";
+    std::ofstream(token_file) << Gatewayd::kOperatorToken << "\n";
     for (int attempt = 0; attempt < 3; ++attempt) {
       milter_port_ = PickFreePort();
       milter_ = std::make_unique<ChildProcess>(std::vector<std::string>{
           GW_MILTER_BINARY, "--listen", fmt::format("127.0.0.1:{}", milter_port_), "--socketmap",
-          fmt::format("127.0.0.1:{}", socketmap_)});
+          fmt::format("127.0.0.1:{}", socketmap_), "--rspamd",
+          fmt::format("127.0.0.1:{}", rspamd_->port()), "--gateway", gatewayd_->url(),
+          "--token-file", token_file.string()});
       if (milter_->WaitForLine("serving on", std::chrono::seconds(10))) return "";
     }
     return "gw-milter did not start: " + milter_->output();
@@ -327,9 +342,9 @@ class MailGateway {
     auto written = RunCommand(fmt::format(
         "{} postfix-config --out {} --smtp 127.0.0.1:{} --relay-smtp 127.0.0.1:{} "
         "--socketmap 127.0.0.1:{} --policy 127.0.0.1:{} --verify 127.0.0.1:{} --hostname "
-        "gw.test --smarthost 127.0.0.1:{} --fast-retry{}",
+        "gw.test --smarthost 127.0.0.1:{} --release-smtp 127.0.0.1:{} --fast-retry{}",
         GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
-        verify_, smarthost_port,
+        verify_, smarthost_port, release_port_,
         milter_ ? fmt::format(" --milter 127.0.0.1:{}", milter_port_) : ""));
     if (written.exit_code != 0) return "postfix-config failed: " + written.output;
     auto started = Postfix("start");
@@ -341,11 +356,12 @@ class MailGateway {
   }
 
   std::vector<std::string> LookupArgs() const {
-    return {"--socketmap", fmt::format("127.0.0.1:{}", socketmap_),
-            "--policy",    fmt::format("127.0.0.1:{}", policy_),
-            "--verify",    fmt::format("127.0.0.1:{}", verify_),
-            "--smtp",      fmt::format("127.0.0.1:{}", smtp_port_),
-            "--smtp",      fmt::format("127.0.0.1:{}", relay_port_)};
+    return {"--socketmap",    fmt::format("127.0.0.1:{}", socketmap_),
+            "--policy",       fmt::format("127.0.0.1:{}", policy_),
+            "--verify",       fmt::format("127.0.0.1:{}", verify_),
+            "--smtp",         fmt::format("127.0.0.1:{}", smtp_port_),
+            "--smtp",         fmt::format("127.0.0.1:{}", relay_port_),
+            "--release-smtp", fmt::format("127.0.0.1:{}", release_port_)};
   }
 
   // The master and its children, by the master's pid file.
@@ -365,9 +381,10 @@ class MailGateway {
   }
 
   std::filesystem::path dir_;
-  int smtp_port_, relay_port_;
+  int smtp_port_, relay_port_, release_port_;
   int socketmap_ = 0, policy_ = 0, verify_ = 0;  // 0 until gatewayd has bound them
   std::unique_ptr<Gatewayd> gatewayd_;
+  std::unique_ptr<Rspamd> rspamd_;
   std::unique_ptr<ChildProcess> milter_;
   int milter_port_ = 0;
   std::string problem_;
