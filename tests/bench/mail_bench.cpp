@@ -215,6 +215,8 @@ int main(int argc, char** argv) {
   if (!gatewayd.WaitForLine("listening on ", std::chrono::minutes(5))) Die(gatewayd.output());
   double startup = Seconds(started);
   std::string log = gatewayd.output();
+  std::string admin_url = log.substr(log.find("listening on ") + 13);
+  admin_url = admin_url.substr(0, admin_url.find_first_of("\n "));
   int socketmap = PortAfter(log, "socketmap on "), policy = PortAfter(log, "policy on "),
       verify = PortAfter(log, "verify on ");
   std::printf("gatewayd start with the mail directory loaded: %.2f s; RSS %ld MiB\n", startup,
@@ -283,22 +285,44 @@ int main(int argc, char** argv) {
     std::string name;
     fs::path dir;
     int smtp;
+    std::string extra;  // more postfix-config flags
   };
   // The rules (size, lists) have no static equivalent: the third instance keeps the
   // policy service with static maps, so the maps alone are compared too.
   std::vector<Instance> instances = {
-      {"gatewayd lookups", dir / "pf-live", gwtest::PickFreePort()},
-      {"static hash maps", dir / "pf-static", gwtest::PickFreePort()},
-      {"static maps + policy", dir / "pf-static-policy", gwtest::PickFreePort()}};
+      {"gatewayd lookups", dir / "pf-live", gwtest::PickFreePort(), ""},
+      {"static hash maps", dir / "pf-static", gwtest::PickFreePort(), ""},
+      {"static maps + policy", dir / "pf-static-policy", gwtest::PickFreePort(), ""}};
+  // The filter: gw-milter and a private rspamd (whose DNS goes nowhere, so its lookups
+  // time out: a pessimistic figure).
+  std::unique_ptr<gwtest::Rspamd> rspamd;
+  std::unique_ptr<gwtest::ChildProcess> milter;
+  if (gwtest::RspamdMissing().empty()) {
+    auto rspamd_started = Clock::now();
+    rspamd = std::make_unique<gwtest::Rspamd>();
+    if (!rspamd->ready()) Die("rspamd did not start: " + rspamd->Log());
+    std::printf("rspamd start: %.1f s\n", Seconds(rspamd_started));
+    int milter_port = gwtest::PickFreePort();
+    milter = std::make_unique<gwtest::ChildProcess>(std::vector<std::string>{
+        GW_MILTER_BINARY, "--listen", fmt::format("127.0.0.1:{}", milter_port), "--socketmap",
+        fmt::format("127.0.0.1:{}", socketmap), "--rspamd",
+        fmt::format("127.0.0.1:{}", rspamd->port()), "--gateway", admin_url});
+    if (!milter->WaitForLine("serving on", std::chrono::seconds(10))) Die(milter->output());
+    instances.push_back({"gatewayd + gw-milter", dir / "pf-milter", gwtest::PickFreePort(),
+                         fmt::format(" --milter 127.0.0.1:{}", milter_port)});
+  } else {
+    std::printf("the filter (gw-milter, rspamd): skipped (%s)\n", gwtest::RspamdMissing().c_str());
+  }
   std::vector<double> rates;
   for (const auto& instance : instances) {
     auto written = gwtest::RunCommand(fmt::format(
         "{} postfix-config --out {} --smtp 127.0.0.1:{} --socketmap 127.0.0.1:{} --policy "
-        "127.0.0.1:{} --verify 127.0.0.1:{} --hostname gw.bench",
-        GATEWAYD_BINARY, instance.dir.string(), instance.smtp, socketmap, policy, verify));
+        "127.0.0.1:{} --verify 127.0.0.1:{} --hostname gw.bench{}",
+        GATEWAYD_BINARY, instance.dir.string(), instance.smtp, socketmap, policy, verify,
+        instance.extra));
     if (written.exit_code != 0) Die(written.output);
     fs::path etc = instance.dir / "etc";
-    if (instance.name != "gatewayd lookups") {
+    if (instance.name != "gatewayd lookups" && instance.extra.empty()) {
       if (&instance == &instances[1]) {
         auto indexing = Clock::now();
         for (const char* map : {"domains", "recipients", "transport"}) {
@@ -353,6 +377,10 @@ int main(int argc, char** argv) {
   }
   std::printf("ratio gatewayd/static: %.2f; with the policy on both: %.2f\n", rates[0] / rates[1],
               rates[0] / rates[2]);
+  if (milter) {
+    std::printf("ratio with the filter/without: %.2f; gw-milter RSS %ld MiB\n", rates[3] / rates[0],
+                gwtest::ProcessRssKib(milter->pid()) / 1024);
+  }
   std::this_thread::sleep_for(std::chrono::seconds(1));
   fs::remove_all(dir);
   return 0;

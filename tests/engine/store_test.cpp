@@ -245,7 +245,7 @@ TEST_F(DamagedStoreTest, AStoreFromANewerVersionIsRefused) {
 }  // namespace
 
 // A store written before relay sources were claims, configurations were kept and aliases
-// were indexed (schema 1): opening it adds all three from what it holds, so the rules
+// were indexed (schema 1; nor a quarantine, schema 3): opening it adds all of them, so the rules
 // hold against customers and users that were there before the upgrade.
 TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   auto dir = gwtest::MakeTempDir("store-upgrade");
@@ -269,12 +269,13 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
   char* error = nullptr;
-  ASSERT_EQ(sqlite3_exec(db,
-                         "DROP TABLE relay_sources; DROP TABLE user_aliases; "
-                         "ALTER TABLE customers DROP COLUMN config; "
-                         "PRAGMA user_version = 1",
-                         nullptr, nullptr, &error),
-            SQLITE_OK)
+  ASSERT_EQ(
+      sqlite3_exec(db,
+                   "DROP TABLE quarantine; DROP TABLE relay_sources; DROP TABLE user_aliases; "
+                   "ALTER TABLE customers DROP COLUMN config; "
+                   "PRAGMA user_version = 1",
+                   nullptr, nullptr, &error),
+      SQLITE_OK)
       << error;
   sqlite3_close(db);
 

@@ -364,20 +364,12 @@ class MailGateway {
             "--release-smtp", fmt::format("127.0.0.1:{}", release_port_)};
   }
 
-  // The master and its children, by the master's pid file.
+  // The master's children, by the master's pid file.
   std::vector<pid_t> PostfixProcesses() const {
-    std::vector<pid_t> pids;
     std::ifstream pid_file(postfix_dir() / "spool" / "pid" / "master.pid");
     pid_t master = 0;
-    if (!(pid_file >> master) || master <= 0) return pids;
-    for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-      std::ifstream stat(entry.path() / "stat");
-      std::string pid, name, state;
-      pid_t parent = 0;
-      if (stat >> pid >> name >> state >> parent && parent == master)
-        pids.push_back(std::stoi(pid));
-    }
-    return pids;
+    if (!(pid_file >> master) || master <= 0) return {};
+    return ChildrenOf(master);
   }
 
   std::filesystem::path dir_;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -117,5 +119,18 @@ class ChildProcess {
   std::string output_;
   size_t output_consumed_ = 0;
 };
+
+// The processes whose parent is `parent` (from /proc): the workers of a server that
+// forks, to stop them too when it cannot.
+inline std::vector<pid_t> ChildrenOf(pid_t parent) {
+  std::vector<pid_t> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream stat(entry.path() / "stat");
+    std::string pid, name, state;
+    pid_t ppid = 0;
+    if (stat >> pid >> name >> state >> ppid && ppid == parent) pids.push_back(std::stoi(pid));
+  }
+  return pids;
+}
 
 }  // namespace gwtest

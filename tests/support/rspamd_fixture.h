@@ -63,6 +63,12 @@ class Rspamd {
     }
   }
   ~Rspamd() {
+    // rspamd stops its workers on SIGTERM; a worker that outlives it anyway is killed.
+    std::vector<pid_t> workers = ChildrenOf(process_->pid());
+    kill(process_->pid(), SIGTERM);
+    for (int i = 0; i < 100 && !process_->Exited(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (pid_t pid : workers) kill(pid, SIGKILL);
     process_.reset();
     std::filesystem::remove_all(dir_);
   }
