@@ -183,6 +183,18 @@ struct AdminServer::Impl {
     };
   }
 
+  // ?after=N&limit=N of a list that pages by id, or answers 400.
+  static bool PageOf(const HttpRequest& req, HttpResponse& res, int64_t& after, size_t& limit) {
+    try {
+      if (req.HasParam("after")) after = std::stoll(req.Param("after"));
+      if (req.HasParam("limit")) limit = std::stoul(req.Param("limit"));
+    } catch (const std::exception&) {
+      WriteError(res, 400, "after and limit must be numbers");
+      return false;
+    }
+    return true;
+  }
+
   // Parses the JSON body or answers 400.
   static std::optional<json> Body(const HttpRequest& req, HttpResponse& res) {
     auto parsed = ParseBoundedJson(req.body);
@@ -374,12 +386,7 @@ struct AdminServer::Impl {
             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
               int64_t after = 0;
               size_t limit = 1000;
-              try {
-                if (req.HasParam("after")) after = std::stoll(req.Param("after"));
-                if (req.HasParam("limit")) limit = std::stoul(req.Param("limit"));
-              } catch (const std::exception&) {
-                return WriteError(res, 400, "after and limit must be numbers");
-              }
+              if (!PageOf(req, res, after, limit)) return;
               auto messages =
                   service.ListQuarantine(actor, req.matches[1], req.matches[2], after, limit);
               if (!messages.ok()) return WriteStatus(res, messages.status());
@@ -403,12 +410,7 @@ struct AdminServer::Impl {
             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
               int64_t after = 0;
               size_t limit = 1000;
-              try {
-                if (req.HasParam("after")) after = std::stoll(req.Param("after"));
-                if (req.HasParam("limit")) limit = std::stoul(req.Param("limit"));
-              } catch (const std::exception&) {
-                return WriteError(res, 400, "after and limit must be numbers");
-              }
+              if (!PageOf(req, res, after, limit)) return;
               std::string partner = req.Param("partner");
               if (partner.empty()) partner = actor.partner;
               auto entries = service.ListAudit(actor, partner, after, limit);

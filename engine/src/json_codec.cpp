@@ -278,19 +278,6 @@ std::optional<std::string> DecodeBase64(const std::string& text) {
 
 }  // namespace
 
-json ToJson(const QuarantinedMessage& m) {
-  return {{"id", m.id},
-          {"customer", m.customer},
-          {"receivedAt", m.received_at},
-          {"sender", m.sender},
-          {"recipients", m.recipients},
-          {"subject", m.subject},
-          {"size", m.size},
-          {"reason", m.reason},
-          {"detail", m.detail},
-          {"releasedAt", m.released_at}};
-}
-
 Result<QuarantinedMessage> QuarantinedMessageFromJson(const json& value) {
   Reader r(value, "");
   QuarantinedMessage m;

@@ -32,7 +32,6 @@ Result<UserPage> UserPageFromJson(const nlohmann::json& value);
 nlohmann::json ToJson(const PartnerState& state);
 Result<PartnerState> PartnerStateFromJson(const nlohmann::json& value);
 Result<AuditEntry> AuditEntryFromJson(const nlohmann::json& value);
-nlohmann::json ToJson(const QuarantinedMessage& message);
 Result<QuarantinedMessage> QuarantinedMessageFromJson(const nlohmann::json& value);
 // A message to keep: its metadata and its bytes (base64, as JSON carries only text).
 nlohmann::json QuarantineRequestToJson(const QuarantinedMessage& meta, const std::string& message);

@@ -145,6 +145,19 @@ nlohmann::json ToJson(const Customer& c) {
           {"updatedAt", c.updated_at}};
 }
 
+nlohmann::json ToJson(const QuarantinedMessage& m) {
+  return {{"id", m.id},
+          {"customer", m.customer},
+          {"receivedAt", m.received_at},
+          {"sender", m.sender},
+          {"recipients", m.recipients},
+          {"subject", m.subject},
+          {"size", m.size},
+          {"reason", m.reason},
+          {"detail", m.detail},
+          {"releasedAt", m.released_at}};
+}
+
 nlohmann::json ToJson(const AuditEntry& e) {
   return {{"id", e.id},         {"at", e.at},         {"partner", e.partner}, {"actor", e.actor},
           {"action", e.action}, {"target", e.target}, {"detail", e.detail}};

@@ -33,18 +33,6 @@ gw::Result<std::pair<std::string, std::unique_ptr<gw::GatewayClient>>> Connect(
   return std::make_pair(target->partner, std::move(*gateway));
 }
 
-nlohmann::json AsJson(const gw::QuarantinedMessage& m) {
-  return {{"id", m.id},
-          {"receivedAt", m.received_at},
-          {"sender", m.sender},
-          {"recipients", m.recipients},
-          {"subject", m.subject},
-          {"size", m.size},
-          {"reason", m.reason},
-          {"detail", m.detail},
-          {"releasedAt", m.released_at}};
-}
-
 int List(const QuarantineOptions& options) {
   auto connected = Connect(options);
   if (!connected.ok()) {
@@ -59,7 +47,7 @@ int List(const QuarantineOptions& options) {
   }
   if (options.format == "json") {
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& m : *messages) list.push_back(AsJson(m));
+    for (const auto& m : *messages) list.push_back(gw::ToJson(m));
     std::cout << nlohmann::json{{"customer", options.customer}, {"messages", list}}.dump(2) << "\n";
     return kExitOk;
   }

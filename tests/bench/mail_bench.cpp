@@ -297,6 +297,8 @@ int main(int argc, char** argv) {
   // time out: a pessimistic figure).
   std::unique_ptr<gwtest::Rspamd> rspamd;
   std::unique_ptr<gwtest::ChildProcess> milter;
+  std::thread milter_drain;
+  std::atomic<bool> draining_done{false};
   if (gwtest::RspamdMissing().empty()) {
     auto rspamd_started = Clock::now();
     rspamd = std::make_unique<gwtest::Rspamd>();
@@ -308,6 +310,13 @@ int main(int argc, char** argv) {
         fmt::format("127.0.0.1:{}", socketmap), "--rspamd",
         fmt::format("127.0.0.1:{}", rspamd->port()), "--gateway", admin_url});
     if (!milter->WaitForLine("serving on", std::chrono::seconds(10))) Die(milter->output());
+    // It logs a line per message: its stderr pipe must be read, or the milter blocks on it.
+    milter_drain = std::thread([&] {
+      while (!draining_done) {
+        milter->output();
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
     instances.push_back({"gatewayd + gw-milter", dir / "pf-milter", gwtest::PickFreePort(),
                          fmt::format(" --milter 127.0.0.1:{}", milter_port)});
   } else {
@@ -380,6 +389,8 @@ int main(int argc, char** argv) {
   if (milter) {
     std::printf("ratio with the filter/without: %.2f; gw-milter RSS %ld MiB\n", rates[3] / rates[0],
                 gwtest::ProcessRssKib(milter->pid()) / 1024);
+    draining_done = true;
+    milter_drain.join();
   }
   std::this_thread::sleep_for(std::chrono::seconds(1));
   fs::remove_all(dir);

@@ -146,5 +146,6 @@ nlohmann::json ToJson(const User& user);
 Result<User> UserFromJsonValue(const nlohmann::json& value);
 nlohmann::json ToJson(const Customer& customer);
 nlohmann::json ToJson(const AuditEntry& entry);
+nlohmann::json ToJson(const QuarantinedMessage& message);
 
 }  // namespace gw
