@@ -104,17 +104,21 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
   }
 
   std::string kept(message);  // what is delivered or quarantined
+  auto quarantine = [&](const char* reason, const std::string& why) {
+    decision.kind = Kind::kQuarantine;
+    decision.reason = reason;
+    decision.subject = HeaderValue(kept, "Subject").value_or("").substr(0, 200);
+    decision.quarantined = std::move(kept);
+    decision.log = fmt::format("quarantine: {}: {}", profile.customer, why);
+    return decision;
+  };
   if (profile.content.any()) {
     bool cut = profile.content.action == AttachmentAction::kCutAndInform;
     ContentVerdict verdict = ScanMessage(message, profile.content, cut, limits);
     if (!verdict.findings.empty()) {
       std::string what = DescribeFindings(verdict.findings);
       if (profile.content.action == AttachmentAction::kQuarantine) {
-        decision.kind = Kind::kQuarantine;
-        decision.reason = "attachment";
-        decision.quarantined = std::move(kept);
-        decision.log = fmt::format("quarantine: {}: {}", profile.customer, what);
-        return decision;
+        return quarantine("attachment", what);
       }
       if (!cut || verdict.rewritten.empty()) {
         // Refused: the action says so, or the message could not be cut (then refusing is
@@ -147,13 +151,7 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
   if (!scored.ok()) return tempfail(scored.status().message());
   std::string score =
       fmt::format("score {:.1f} ({}) {}", scored->score, scored->action, scored->symbols);
-  if (scored->spam) {
-    decision.kind = Kind::kQuarantine;
-    decision.reason = "spam";
-    decision.quarantined = std::move(kept);
-    decision.log = fmt::format("quarantine: {}: spam, {}", profile.customer, score);
-    return decision;
-  }
+  if (scored->spam) return quarantine("spam", "spam, " + score);
   decision.log = decision.log.empty() ? fmt::format("accept: {}: {}", profile.customer, score)
                                       : decision.log + "; " + score;
   return decision;

@@ -38,7 +38,8 @@ struct MilterDecision {
   std::string customer;
   std::string reason;
   std::string quarantined;
-  std::string log;  // one line for the log
+  std::string subject;  // the kept message's, for the quarantine's listing
+  std::string log;      // one line for the log
 };
 
 // The filter settings for mail from the envelope's sender and client to its first

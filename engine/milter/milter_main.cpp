@@ -5,7 +5,6 @@
 // (content_milter.h decides; this file only carries libmilter's callbacks to it).
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
-#include <strings.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -22,7 +21,7 @@
 #include "content_milter.h"
 #include "gateway/client.h"
 #include "gateway/endpoint.h"
-#include "socketmap_client.h"
+#include "gateway/socketmap_client.h"
 
 namespace {
 
@@ -149,22 +148,6 @@ gw::Result<gw::SpamVerdict> ScoreSpam(std::string_view message, const gw::Filter
   return gw::CheckWithRspamd(settings.rspamd, message, profile, envelope, settings.scan_timeout);
 }
 
-// The message's Subject, for the quarantine's listing.
-std::string SubjectOf(const std::string& message) {
-  for (size_t pos = 0; pos < message.size();) {
-    size_t end = message.find('\n', pos);
-    if (end == std::string::npos || end == pos || (end == pos + 1 && message[pos] == '\r')) break;
-    if (strncasecmp(message.c_str() + pos, "Subject:", 8) == 0) {
-      std::string value = message.substr(pos + 8, end - pos - 8);
-      while (!value.empty() && (value.back() == '\r' || value.back() == ' ')) value.pop_back();
-      size_t first = value.find_first_not_of(' ');
-      return first == std::string::npos ? "" : value.substr(first, 200);
-    }
-    pos = end + 1;
-  }
-  return "";
-}
-
 // Keeps the message in gatewayd's quarantine; the customer is "partner/name".
 gw::Status Keep(const gw::MilterDecision& decision, const gw::SpamEnvelope& envelope) {
   size_t slash = decision.customer.find('/');
@@ -175,7 +158,7 @@ gw::Status Keep(const gw::MilterDecision& decision, const gw::SpamEnvelope& enve
   meta.customer = decision.customer.substr(slash + 1);
   meta.sender = envelope.sender;
   meta.recipients = envelope.recipients;
-  meta.subject = SubjectOf(decision.quarantined);
+  meta.subject = decision.subject;
   meta.reason = decision.reason;
   meta.detail = decision.log;
   auto id = (*client)->Quarantine(decision.customer.substr(0, slash), meta, decision.quarantined);

@@ -292,6 +292,7 @@ TEST_F(ContentMilter, AttachmentRulesRefuseCutOrQuarantine) {
   EXPECT_EQ(d.kind, Kind::kQuarantine);
   EXPECT_EQ(d.reason, "attachment");
   EXPECT_EQ(d.customer, "northwind/acme");
+  EXPECT_EQ(d.subject, "attachments");
   EXPECT_EQ(d.quarantined, macro_);
 }
 

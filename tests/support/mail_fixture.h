@@ -23,6 +23,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
 #include "hostile_clients.h"
 #include "loopback.h"
@@ -247,22 +248,15 @@ class MailGateway {
   bool WaitForLookup(const std::string& request, const std::string& expected,
                      std::chrono::milliseconds timeout = std::chrono::seconds(10)) const {
     auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::string framed = fmt::format("{}:{},", request.size(), request);
-    std::string prefix = fmt::format(":{}", expected);
+    size_t space = request.find(' ');
+    gw::Endpoint server{"127.0.0.1", socketmap_};
     while (std::chrono::steady_clock::now() < deadline) {
-      int fd = ConnectLoopback(socketmap_);
-      if (fd >= 0 && SendAll(fd, framed)) {
-        std::string reply = ReadUntil(fd, std::chrono::seconds(2), [](const std::string& b) {
-                              return !b.empty() && b.back() == ',';
-                            }).bytes;
-        close(fd);
-        size_t colon = reply.find(':');
-        if (colon != std::string::npos && reply.compare(colon, prefix.size(), prefix) == 0) {
-          return true;
-        }
-      } else if (fd >= 0) {
-        close(fd);
-      }
+      auto found = gw::SocketmapLookup(server, request.substr(0, space), request.substr(space + 1),
+                                       std::chrono::seconds(2));
+      std::string reply = !found.ok() ? "TEMP " + found.status().message()
+                          : *found    ? "OK " + **found
+                                      : "NOTFOUND ";
+      if (reply.compare(0, expected.size(), expected) == 0) return true;
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
     return false;
