@@ -236,7 +236,7 @@ TEST_F(ContentMailTest, SpamIsQuarantinedPerCustomerAndAReleaseDeliversIt) {
   EXPECT_EQ(released.exit_code, 0) << released.output << gateway_->MailLog();
   EXPECT_THAT(released.output, HasSubstr("released #"));
   ASSERT_EQ(destination_.WaitForMessages(3), 3u) << gateway_->MailLog();
-  const std::string& release = destination_.Messages()[2];
+  std::string release = destination_.Messages()[2];
   EXPECT_THAT(release, HasSubstr("Subject: cheap-watches"));
   EXPECT_THAT(release, HasSubstr("X-GW-Released: from quarantine (spam"));
   EXPECT_THAT(release, HasSubstr("X-Sink-To: user@acme.example"));
