@@ -183,6 +183,10 @@ struct Service::Impl {
   CustomerRuleOptions rules;  // options' gateway names, normalised
   std::unique_ptr<Store> store;
   std::mutex mutex;
+  // Quarantined messages being delivered now: a second release of one waits its turn
+  // out rather than delivering it again.
+  std::mutex releasing_mutex;
+  std::set<std::pair<std::string, int64_t>> releasing;
 
   // Runs `body` (returning Result<T>) as one store transaction, serialised with every
   // other call. The body's writes are kept only if it succeeds.
@@ -709,6 +713,20 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
                   "this gateway cannot deliver mail: releasing needs gatewayd started with "
                   "--release-smtp");
   }
+  {
+    std::lock_guard lock(impl_->releasing_mutex);
+    if (!impl_->releasing.emplace(partner, id).second) {
+      return Status(StatusCode::kConflict, fmt::format("message {} is being released", id));
+    }
+  }
+  struct Done {
+    Impl& impl;
+    std::pair<std::string, int64_t> key;
+    ~Done() {
+      std::lock_guard lock(impl.releasing_mutex);
+      impl.releasing.erase(key);
+    }
+  } done{*impl_, {partner, id}};
   using Kept = std::pair<QuarantinedMessage, std::string>;
   auto kept = impl_->Read<Kept>([&]() -> Result<Kept> {
     if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;

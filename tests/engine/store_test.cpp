@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <iterator>
 #include <mutex>
@@ -119,6 +120,60 @@ TEST(StoreTest, KillNineDuringWritesLosesNothingAcknowledged) {
 // Two processes on one store (a long-running `gwctl run` and a CI `gwctl apply`, both
 // embedded) are two connections: each must see what the other wrote, at once, and the
 // lease one holds must hold the other off.
+TEST(QuarantineReleaseTest, AMessageIsDeliveredOnceEvenWhenReleasedTwiceAtOnce) {
+  auto dir = gwtest::MakeTempDir("release");
+  // Delivery (Postfix in gatewayd) stands still until the test lets it go.
+  std::mutex mutex;
+  std::condition_variable changed;
+  int delivering = 0, delivered = 0;
+  bool go = false;
+  gw::ServiceOptions options;
+  options.deliver = [&](const gw::QuarantinedMessage&, const std::string&) {
+    std::unique_lock lock(mutex);
+    ++delivering;
+    changed.notify_all();
+    changed.wait(lock, [&] { return go; });
+    ++delivered;
+    return gw::Status::Ok();
+  };
+  auto service = gw::Service::Open((dir / "gateway.db").string(), options);
+  ASSERT_TRUE(service.ok()) << service.status().message();
+  const gw::Actor local = gw::Actor::Local();
+  ASSERT_TRUE((*service)->PutPartner(local, "northwind").ok());
+  ASSERT_TRUE(
+      (*service)
+          ->PutCustomer(local, "northwind", "acme", Write("acme"), gw::WriteCondition::CreateOnly())
+          .ok());
+  gw::QuarantinedMessage meta;
+  meta.customer = "acme";
+  meta.sender = "x@outside.example";
+  meta.recipients = {"ann@acme.example"};
+  meta.reason = "spam";
+  auto id = (*service)->Quarantine(local, "northwind", meta, "Subject: x\r\n\r\nx\r\n");
+  ASSERT_TRUE(id.ok()) << id.status().message();
+
+  std::thread first(
+      [&] { EXPECT_TRUE((*service)->ReleaseQuarantined(local, "northwind", "acme", *id).ok()); });
+  {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return delivering == 1; });
+  }
+  EXPECT_EQ((*service)->ReleaseQuarantined(local, "northwind", "acme", *id).status().code(),
+            gw::StatusCode::kConflict);
+  {
+    std::lock_guard lock(mutex);
+    go = true;
+  }
+  changed.notify_all();
+  first.join();
+  EXPECT_EQ(delivered, 1);
+  auto again = (*service)->ReleaseQuarantined(local, "northwind", "acme", *id);
+  EXPECT_EQ(again.status().code(), gw::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(again.status().message(), HasSubstr("was released at"));
+  EXPECT_EQ(delivered, 1);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(StoreTest, TwoConnectionsToOneStoreSeeEachOthersWrites) {
   auto dir = gwtest::MakeTempDir("store-shared");
   std::string url = "embedded:" + (dir / "gateway.db").string();

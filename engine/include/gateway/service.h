@@ -105,7 +105,8 @@ class Service {
   // The quarantine. Keeping a message is the filter's (operator only) and not audited: it
   // is mail, not configuration; `meta.id` and `received_at` are assigned. Listing is the
   // partner's, oldest first. Releasing delivers the message again (ServiceOptions::
-  // deliver), once: a released message is kFailedPrecondition; audited.
+  // deliver), once: a released message is kFailedPrecondition, one being released by
+  // another call kConflict; audited.
   Result<int64_t> Quarantine(const Actor& actor, const std::string& partner,
                              QuarantinedMessage meta, const std::string& message);
   Result<std::vector<QuarantinedMessage>> ListQuarantine(const Actor& actor,
