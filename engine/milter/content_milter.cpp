@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "gateway/domain_name.h"
+
 namespace gw {
 
 namespace {
@@ -19,16 +21,9 @@ std::string ReplyText(std::string_view text) {
   return out;
 }
 
-std::string LowerAscii(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 // The value of the top-level header `name` (unfolded), if the message has one.
 std::optional<std::string> HeaderValue(std::string_view message, std::string_view name) {
-  std::string wanted = LowerAscii(name) + ":";
+  std::string wanted = AsciiLower(name) + ":";
   size_t pos = 0;
   while (pos < message.size()) {
     size_t end = message.find('\n', pos);
@@ -36,7 +31,7 @@ std::optional<std::string> HeaderValue(std::string_view message, std::string_vie
     std::string_view line = message.substr(pos, end - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty()) return std::nullopt;  // the end of the headers
-    if (LowerAscii(line.substr(0, wanted.size())) == wanted) {
+    if (AsciiLower(line.substr(0, wanted.size())) == wanted) {
       std::string value(line.substr(wanted.size()));
       // Continuation lines belong to it.
       for (size_t next = end + 1;

@@ -12,6 +12,8 @@
 #include <archive_entry.h>
 #include <gmime/gmime.h>
 
+#include "gateway/domain_name.h"
+
 namespace gw {
 
 namespace {
@@ -34,19 +36,12 @@ std::string Utf16Le(std::string_view ascii) {
   return out;
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 std::string ExtensionOf(std::string_view name) {
   auto slash = name.find_last_of("/\\");
   if (slash != std::string_view::npos) name.remove_prefix(slash + 1);
   auto dot = name.rfind('.');
   if (dot == std::string_view::npos || dot == 0) return "";
-  return Lower(name.substr(dot));
+  return AsciiLower(name.substr(dot));
 }
 
 const std::set<std::string> kExecutableExtensions = {
@@ -190,7 +185,7 @@ Identity Identify(std::string_view data, const std::string& name, const std::str
                    [&](const auto& c) { return c.first == macro->second; })) {
     id.categories.emplace_back(macro->second, "a macro-enabled " + ext + " document");
   }
-  std::string lower_mime = Lower(mime);
+  std::string lower_mime = AsciiLower(mime);
   if (IsMediaMagic(data) || lower_mime.rfind("audio/", 0) == 0 ||
       lower_mime.rfind("video/", 0) == 0 || kMediaExtensions.count(ext)) {
     id.categories.emplace_back("mediafile", "an audio or video file");
@@ -400,7 +395,7 @@ class MimeWalk {
     std::string mime = type ? type : "";
     g_free(type);
     // A body text without a file name is shown, not opened: nothing to forbid.
-    if (name.empty() && Lower(mime).rfind("text/", 0) == 0) return;
+    if (name.empty() && AsciiLower(mime).rfind("text/", 0) == 0) return;
     std::string data;
     if (GMimeDataWrapper* wrapper = g_mime_part_get_content(part)) {
       GObjectPtr<GMimeStream> out(g_mime_stream_mem_new());
@@ -431,7 +426,7 @@ std::string Notice(const std::vector<ContentFinding>& findings) {
 // markers first bounds the nesting the parser sees.
 size_t CountNestingMarkers(std::string_view message) {
   size_t count = 0;
-  std::string lower = Lower(message);
+  std::string lower = AsciiLower(message);
   for (std::string_view marker : {"multipart/", "message/rfc822"}) {
     for (size_t at = lower.find(marker); at != std::string::npos;
          at = lower.find(marker, at + marker.size()))

@@ -25,12 +25,16 @@ using nlohmann::json;
 
 const std::string kEmptyDigest(32, '0');
 
-std::string Now() {
-  auto now = std::chrono::system_clock::now();
+// RFC 3339 in UTC with milliseconds: stored times compare as text.
+std::string Rfc3339(std::chrono::system_clock::time_point at) {
   auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+      std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count() % 1000;
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(now)), millis);
+                     fmt::gmtime(std::chrono::system_clock::to_time_t(at)), millis);
+}
+
+std::string Now() {
+  return Rfc3339(std::chrono::system_clock::now());
 }
 
 int64_t UnixNow() {
@@ -759,8 +763,7 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
 
 Result<int64_t> Service::PurgeQuarantine(int64_t retention_days) {
   auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(24 * retention_days);
-  std::string before = fmt::format("{:%Y-%m-%dT%H:%M:%SZ}",
-                                   fmt::gmtime(std::chrono::system_clock::to_time_t(cutoff)));
+  std::string before = Rfc3339(cutoff);
   return impl_->Write<int64_t>(
       [&]() -> Result<int64_t> { return impl_->store->PurgeQuarantine(before); });
 }
