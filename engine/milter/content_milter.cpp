@@ -51,6 +51,18 @@ std::optional<std::string> HeaderValue(std::string_view message, std::string_vie
   return std::nullopt;
 }
 
+// Why a message is a newsletter ("infomail"), if it is one: bulk mail says so in its
+// headers (RFC 2369 List-Unsubscribe, which bulk senders must offer; Precedence: bulk).
+// A List-Id alone is a discussion list, not a newsletter.
+std::optional<std::string> NewsletterMarker(std::string_view message) {
+  if (HeaderValue(message, "List-Unsubscribe")) return "a newsletter (List-Unsubscribe)";
+  if (auto precedence = HeaderValue(message, "Precedence");
+      precedence && AsciiLower(*precedence) == "bulk") {
+    return "a newsletter (Precedence: bulk)";
+  }
+  return std::nullopt;
+}
+
 std::string BodyOf(std::string_view message) {
   size_t lf = message.find("\n\n");
   size_t crlf = message.find("\r\n\r\n");
@@ -147,6 +159,9 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
   std::string score =
       fmt::format("score {:.1f} ({}) {}", scored->score, scored->action, scored->symbols);
   if (scored->spam) return quarantine("spam", "spam, " + score);
+  if (profile.infomail) {
+    if (auto marker = NewsletterMarker(kept)) return quarantine("infomail", *marker);
+  }
   decision.log = decision.log.empty() ? fmt::format("accept: {}: {}", profile.customer, score)
                                       : decision.log + "; " + score;
   return decision;

@@ -5,7 +5,8 @@
 //
 // Order: no customer, or filtering off -> accept untouched. Attachment rules -> refuse,
 // cut, or quarantine. Then, unless the allow list exempts the sender, spam scoring: spam
-// is quarantined (never refused: a user can release a false positive). Anything the
+// is quarantined (never refused: a user can release a false positive). With the infomail
+// filter on, a newsletter that is not spam is quarantined as infomail. Anything the
 // milter cannot find out (gatewayd or rspamd unreachable) defers the message (451):
 // mail is never passed unfiltered.
 #pragma once
@@ -33,7 +34,7 @@ struct MilterDecision {
   std::string body;
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;
   std::string removed;  // kRewrite: what was removed, for an X-GW-Removed header
-  // kQuarantine: whose quarantine, why ("spam", "attachment"), and the whole message
+  // kQuarantine: whose quarantine, why (spam, infomail, attachment), and the whole message
   // to keep (cut first, when the attachment rules cut it).
   std::string customer;
   std::string reason;

@@ -12,6 +12,7 @@
 #include "gateway/customer_rules.h"
 #include "gateway/histogram.h"
 #include "gateway/http_server.h"
+#include "gateway/spam_report.h"
 #include "json_codec.h"
 
 namespace gw {
@@ -405,6 +406,31 @@ struct AdminServer::Impl {
               auto released = service.ReleaseQuarantined(actor, req.matches[1], req.matches[2], id);
               if (!released.ok()) return WriteStatus(res, released.status());
               WriteJson(res, 200, ToJson(*released));
+            }));
+    // The spam report pass gatewayd runs every minute, now or as of a moment already past
+    // (operators: a test clock, or a pass that an outage missed).
+    s.Route("POST", "/v1/spam-reports:run",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto as_of = std::chrono::system_clock::now();
+              if (!req.body.empty()) {
+                auto body = Body(req, res);
+                if (!body) return;
+                if (!body->is_object() || (body->contains("asOf") && !(*body)["asOf"].is_string()))
+                  return WriteError(res, 422, "expected {\"asOf\": RFC 3339 time}", "/asOf");
+                if (body->contains("asOf")) {
+                  auto parsed = ParseRfc3339((*body)["asOf"]);
+                  if (!parsed)
+                    return WriteError(res, 422, "asOf must be an RFC 3339 time", "/asOf");
+                  as_of = *parsed;
+                }
+              }
+              auto run = service.RunSpamReports(actor, as_of);
+              if (!run.ok()) return WriteStatus(res, run.status());
+              WriteJson(res, 200,
+                        {{"customersDue", run->customers_due},
+                         {"reportsSent", run->reports_sent},
+                         {"messagesListed", run->messages_listed},
+                         {"failures", run->failures}});
             }));
     s.Route("GET", "/v1/audit",
             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {

@@ -455,8 +455,16 @@ class Rules {
   void CheckSpamReport() {
     auto report = spec_["filtering"]["spamReport"];
     if (!report.is_object()) return;
-    SpamReportSchedule& schedule = config_.spam_report;
+    SpamReportSettings& schedule = config_.spam_report;
     schedule.enabled = report["enabled"].boolean_or(false);
+    schedule.whitelist_spam = report["whitelist"]["spam"].boolean_or(false);
+    schedule.whitelist_infomail = report["whitelist"]["infomail"].boolean_or(false);
+    if (auto categories = report["categories"]; categories.exists()) {
+      schedule.categories.clear();
+      for (size_t i = 0; i < categories.size(); ++i) {
+        if (const std::string* text = categories[i].string()) schedule.categories.push_back(*text);
+      }
+    }
     if (schedule.enabled) {
       if (report["days"].size() == 0)
         Error(report, "spam-report", "the spam report is enabled but has no days");
@@ -717,7 +725,11 @@ nlohmann::json ToJson(const CustomerConfig& config) {
        {{"enabled", config.spam_report.enabled},
         {"days", config.spam_report.days},
         {"times", config.spam_report.times},
-        {"timeZone", config.spam_report.time_zone}}},
+        {"timeZone", config.spam_report.time_zone},
+        {"categories", config.spam_report.categories},
+        {"whitelist",
+         {{"spam", config.spam_report.whitelist_spam},
+          {"infomail", config.spam_report.whitelist_infomail}}}}},
       {"continuity",
        {{"enabled", config.continuity.enabled},
         {"retentionDays", config.continuity.retention_days},

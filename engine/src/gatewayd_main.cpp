@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include "gateway/admin_server.h"
+#include "gateway/domain_name.h"
 #include "gateway/endpoint.h"
 #include "gateway/mail_directory_feed.h"
 #include "gateway/postfix_config.h"
@@ -122,9 +123,14 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
   return 0;
 }
 
+struct Housekeeping {
+  int retention_days = 30;
+  bool spam_reports = true;  // sent every minute, when gatewayd can send mail
+};
+
 int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
           const gw::ServiceOptions& store, gw::AdminServerOptions options, const MailFlags& mail,
-          int retention_days) {
+          const Housekeeping& housekeeping) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
     Log(parsed.message());
     return 2;
@@ -168,23 +174,39 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
     Log(server.status().message());
     return 1;
   }
-  // Quarantined mail past its retention, forgotten at start and every hour.
-  std::mutex purge_mutex;
-  std::condition_variable purge_wake;
+  // Housekeeping, every minute: the spam reports due (when reports can be sent), and
+  // every hour, quarantined mail past its retention forgotten.
+  std::mutex housekeeping_mutex;
+  std::condition_variable housekeeping_wake;
   bool stopping = false;
-  std::thread purger([&] {
-    std::unique_lock lock(purge_mutex);
+  std::thread housekeeper([&] {
+    auto next_purge = std::chrono::steady_clock::now();
+    std::unique_lock lock(housekeeping_mutex);
     do {
       lock.unlock();
-      auto purged = (*service)->PurgeQuarantine(retention_days);
-      if (!purged.ok()) {
-        Log("quarantine purge: " + purged.status().message());
-      } else if (*purged > 0) {
-        Log(fmt::format("quarantine purge: forgot {} message(s) past {} days", *purged,
-                        retention_days));
+      if (std::chrono::steady_clock::now() >= next_purge) {
+        next_purge += std::chrono::hours(1);
+        auto purged = (*service)->PurgeQuarantine(housekeeping.retention_days);
+        if (!purged.ok()) {
+          Log("quarantine purge: " + purged.status().message());
+        } else if (*purged > 0) {
+          Log(fmt::format("quarantine purge: forgot {} message(s) past {} days", *purged,
+                          housekeeping.retention_days));
+        }
+      }
+      if (housekeeping.spam_reports) {
+        auto run = (*service)->RunSpamReports(gw::Actor::Local(), std::chrono::system_clock::now());
+        if (!run.ok()) {
+          Log("spam reports: " + run.status().message());
+        } else {
+          if (run->reports_sent > 0)
+            Log(fmt::format("spam reports: sent {} listing {} message(s)", run->reports_sent,
+                            run->messages_listed));
+          for (const auto& failure : run->failures) Log("spam reports: " + failure);
+        }
       }
       lock.lock();
-    } while (!purge_wake.wait_for(lock, std::chrono::hours(1), [&] { return stopping; }));
+    } while (!housekeeping_wake.wait_for(lock, std::chrono::minutes(1), [&] { return stopping; }));
   });
   std::thread waiter([&] {
     while (true) {
@@ -208,11 +230,11 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
   (*server)->Serve();
   waiter.join();
   {
-    std::lock_guard lock(purge_mutex);
+    std::lock_guard lock(housekeeping_mutex);
     stopping = true;
   }
-  purge_wake.notify_all();
-  purger.join();
+  housekeeping_wake.notify_all();
+  housekeeper.join();
   Log("stopped");
   return 0;
 }
@@ -275,11 +297,19 @@ int main(int argc, char** argv) {
   app.add_option("--release-smtp", release_smtp,
                  "HOST:PORT of the gateway Postfix's release listener (postfix-config "
                  "--release-smtp): released quarantined mail is delivered through it");
-  int retention_days = 30;
-  app.add_option("--quarantine-retention-days", retention_days,
+  Housekeeping housekeeping;
+  app.add_option("--quarantine-retention-days", housekeeping.retention_days,
                  "Quarantined mail is forgotten after this many days (checked hourly)")
       ->capture_default_str()
       ->check(CLI::Range(1, 3650));
+  std::string report_from;
+  app.add_option("--report-from", report_from,
+                 "Sender of spam reports (default: quarantine@ the first --hostname, else "
+                 "quarantine@localhost)");
+  bool no_scheduled_reports = false;
+  app.add_flag("--no-scheduled-reports", no_scheduled_reports,
+               "Send spam reports only when an operator runs them (POST /v1/spam-reports:run), "
+               "not at their scheduled times");
   std::vector<std::string> smtp_addresses;
   app.add_option("--smtp", smtp_addresses,
                  "HOST:PORT of the gateway's own SMTP listener (repeatable): a destination at "
@@ -373,14 +403,23 @@ int main(int argc, char** argv) {
       Log(endpoint.status().message());
       return 2;
     }
-    store.deliver = [server = *endpoint](const gw::QuarantinedMessage& meta,
-                                         const std::string& message) {
-      // Marked, so whoever reads it knows the filter held it and a person let it go.
-      std::string released = fmt::format("X-GW-Released: from quarantine ({}, {})\r\n{}",
-                                         meta.reason, meta.received_at, message);
-      return gw::SendMail(server, meta.sender, meta.recipients, released);
+    store.send_mail = [server = *endpoint](const std::string& sender,
+                                           const std::vector<std::string>& recipients,
+                                           const std::string& message) {
+      return gw::SendMail(server, sender, recipients, message);
     };
   }
+  if (report_from.empty() && !store.gateway_hosts.empty())
+    report_from = "quarantine@" + store.gateway_hosts.front();
+  if (!report_from.empty()) {
+    auto address = gw::ParseEmailAddress(report_from);
+    if (!address.ok()) {
+      Log("--report-from: " + address.status().message());
+      return 2;
+    }
+    store.report_sender = address->ToString();
+  }
+  housekeeping.spam_reports = store.send_mail && !no_scheduled_reports;
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);
@@ -397,5 +436,5 @@ int main(int argc, char** argv) {
     Log("--tokens FILE is required (see --help)");
     return 2;
   }
-  return Serve(data, listen, tokens, store, options, mail, retention_days);
+  return Serve(data, listen, tokens, store, options, mail, housekeeping);
 }

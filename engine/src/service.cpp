@@ -15,6 +15,7 @@
 #include "gateway/domain_name.h"
 #include "gateway/field_annotations.h"
 #include "gateway/schema.h"
+#include "gateway/spam_report.h"
 #include "json_codec.h"
 
 namespace gw {
@@ -191,6 +192,7 @@ struct Service::Impl {
   // out rather than delivering it again.
   std::mutex releasing_mutex;
   std::set<std::pair<std::string, int64_t>> releasing;
+  std::mutex reports_mutex;  // one spam report pass at a time
 
   // Runs `body` (returning Result<T>) as one store transaction, serialised with every
   // other call. The body's writes are kept only if it succeeds.
@@ -212,6 +214,14 @@ struct Service::Impl {
   template <typename T, typename Body>
   Result<T> Write(Body body) {
     return Transact<T>(true, std::move(body));
+  }
+
+  Status CanSendMail(const char* what) const {
+    if (options.send_mail) return Status::Ok();
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("this gateway cannot deliver mail: {} needs gatewayd started with "
+                              "--release-smtp",
+                              what));
   }
 
   Status CheckPartner(const Actor& actor, const std::string& partner) {
@@ -671,8 +681,8 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
   if (!actor.is_operator) {
     return Status(StatusCode::kPermissionDenied, "only the gateway's filter keeps messages");
   }
-  if (meta.reason != "spam" && meta.reason != "attachment")
-    return Invalid("reason must be spam or attachment", "/reason");
+  if (meta.reason != "spam" && meta.reason != "infomail" && meta.reason != "attachment")
+    return Invalid("reason must be spam, infomail or attachment", "/reason");
   if (message.empty()) return Invalid("the message is empty", "/message");
   if (meta.recipients.empty()) return Invalid("a message needs recipients", "/recipients");
   // Released mail is handed to SMTP with these: nothing that could end a command.
@@ -712,11 +722,7 @@ Result<std::vector<QuarantinedMessage>> Service::ListQuarantine(const Actor& act
 Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
                                                        const std::string& partner,
                                                        const std::string& customer, int64_t id) {
-  if (!impl_->options.deliver) {
-    return Status(StatusCode::kFailedPrecondition,
-                  "this gateway cannot deliver mail: releasing needs gatewayd started with "
-                  "--release-smtp");
-  }
+  if (Status s = impl_->CanSendMail("releasing"); !s.ok()) return s;
   {
     std::lock_guard lock(impl_->releasing_mutex);
     if (!impl_->releasing.emplace(partner, id).second) {
@@ -747,7 +753,12 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
   if (!kept.ok()) return kept.status();
   // Delivered outside the transaction (it waits on Postfix); marked after. A failure in
   // between leaves it unreleased, so a retry may deliver it twice, never not at all.
-  if (Status s = impl_->options.deliver(kept->first, kept->second); !s.ok()) return s;
+  // Marked, so whoever reads it knows the filter held it and a person let it go.
+  std::string marked = fmt::format("X-GW-Released: from quarantine ({}, {})\r\n{}",
+                                   kept->first.reason, kept->first.received_at, kept->second);
+  if (Status s = impl_->options.send_mail(kept->first.sender, kept->first.recipients, marked);
+      !s.ok())
+    return s;
   return impl_->Write<QuarantinedMessage>([&]() -> Result<QuarantinedMessage> {
     QuarantinedMessage released = kept->first;
     released.released_at = Now();
@@ -766,6 +777,126 @@ Result<int64_t> Service::PurgeQuarantine(int64_t retention_days) {
   std::string before = Rfc3339(cutoff);
   return impl_->Write<int64_t>(
       [&]() -> Result<int64_t> { return impl_->store->PurgeQuarantine(before); });
+}
+
+namespace {
+
+// A customer with a report time in a pass's window, and what its recipients have held.
+struct DueReport {
+  ClaimOwner owner;
+  SpamReportSettings settings;
+  SpamReportState state;
+  bool first_pass = false;
+  std::vector<QuarantinedMessage> held;  // unreleased, oldest first
+};
+
+bool SpamReportEnabled(const json& spec) {
+  const json* report = &spec;
+  for (const char* key : {"filtering", "spamReport", "enabled"}) {
+    if (!report->is_object() || !report->contains(key)) return false;
+    report = &(*report)[key];
+  }
+  return report->is_boolean() && report->get<bool>();
+}
+
+}  // namespace
+
+Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
+                                              std::chrono::system_clock::time_point as_of) {
+  if (!actor.is_operator) {
+    return Status(StatusCode::kPermissionDenied, "only the gateway's operator runs spam reports");
+  }
+  if (as_of > std::chrono::system_clock::now() + std::chrono::minutes(1))
+    return Invalid("asOf is in the future", "/asOf");
+  if (Status s = impl_->CanSendMail("sending spam reports"); !s.ok()) return s;
+  std::lock_guard one_pass(impl_->reports_mutex);
+  Store& store = *impl_->store;
+  auto due = impl_->Read<std::vector<DueReport>>([&]() -> Result<std::vector<DueReport>> {
+    std::vector<DueReport> out;
+    auto partners = store.ListPartners();
+    if (!partners.ok()) return partners.status();
+    for (const std::string& partner : *partners) {
+      auto customers = store.ListCustomers(partner);
+      if (!customers.ok()) return customers.status();
+      for (const Customer& customer : *customers) {
+        if (!SpamReportEnabled(customer.spec)) continue;  // most customers: no compiling
+        DueReport report;
+        report.owner = {partner, customer.name};
+        report.settings = CompileStored(customer).config.spam_report;
+        auto state = store.LoadSpamReportState(partner, customer.name);
+        if (!state.ok()) return state.status();
+        report.state = std::move(*state);
+        auto checked = ParseRfc3339(report.state.checked_at);
+        report.first_pass = !checked;
+        if (checked && !LatestReportTime(report.settings, *checked, as_of)) continue;
+        for (int64_t after = 0; !report.first_pass;) {
+          auto page = store.ListQuarantined(partner, customer.name, after, 1000);
+          if (!page.ok()) return page.status();
+          if (page->empty()) break;
+          after = page->back().id;
+          for (auto& m : *page) {
+            if (m.released_at.empty()) report.held.push_back(std::move(m));
+          }
+        }
+        out.push_back(std::move(report));
+      }
+    }
+    return out;
+  });
+  if (!due.ok()) return due.status();
+
+  SpamReportRun run;
+  for (DueReport& report : *due) {
+    const std::string name = report.owner.partner + "/" + report.owner.customer;
+    SpamReportState next{report.state.checked_at, {}};
+    bool complete = true;
+    if (!report.first_pass) {
+      ++run.customers_due;
+      // Each recipient's held mail that no report of theirs covered yet.
+      std::map<std::string, std::vector<QuarantinedMessage>> by_recipient;
+      for (const QuarantinedMessage& m : report.held) {
+        for (const std::string& recipient : m.recipients) {
+          auto mark = report.state.reported_through.find(recipient);
+          if (mark == report.state.reported_through.end() || m.id > mark->second)
+            by_recipient[recipient].push_back(m);
+        }
+      }
+      for (const auto& [recipient, held] : by_recipient) {
+        auto mail = ComposeSpamReport(report.settings, impl_->options.report_sender, recipient,
+                                      held, as_of);
+        if (mail) {
+          Status sent =
+              impl_->options.send_mail(impl_->options.report_sender, {recipient}, mail->message);
+          if (!sent.ok()) {
+            run.failures.push_back(fmt::format("{}: {}: {}", name, recipient, sent.message()));
+            complete = false;
+            continue;
+          }
+          ++run.reports_sent;
+          run.messages_listed += static_cast<int64_t>(mail->listed);
+        }
+        // Sections the customer hides count as reported: they never will be.
+        next.reported_through[recipient] = held.back().id;
+      }
+    }
+    // A pass with a failure keeps its start, so the next pass finds the same report time.
+    if (complete) next.checked_at = Rfc3339(as_of);
+    Status saved =
+        impl_
+            ->Write<bool>([&]() -> Result<bool> {
+              auto exists = store.LoadCustomer(report.owner.partner, report.owner.customer);
+              if (!exists.ok()) return exists.status();
+              if (!*exists) return false;  // deleted meanwhile: nothing to keep for it
+              if (Status s =
+                      store.SaveSpamReportState(report.owner.partner, report.owner.customer, next);
+                  !s.ok())
+                return s;
+              return true;
+            })
+            .status();
+    if (!saved.ok()) run.failures.push_back(fmt::format("{}: {}", name, saved.message()));
+  }
+  return run;
 }
 
 Result<std::vector<AuditEntry>> Service::ListAudit(const Actor& actor, const std::string& partner,

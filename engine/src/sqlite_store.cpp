@@ -68,6 +68,16 @@ CREATE TABLE quarantine(
 CREATE INDEX quarantine_by_customer ON quarantine(partner, customer, id);
 CREATE INDEX quarantine_by_age ON quarantine(received_at);
 )sql",
+    // 4: spam reports: where each customer's schedule was looked at, and what each
+    // recipient's last report covered.
+    R"sql(
+CREATE TABLE spam_reports(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, checked_at TEXT NOT NULL,
+  PRIMARY KEY(partner, customer)) WITHOUT ROWID;
+CREATE TABLE spam_report_marks(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, recipient TEXT NOT NULL,
+  reported_through INTEGER NOT NULL, PRIMARY KEY(partner, customer, recipient)) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -230,6 +240,8 @@ class SqliteStore : public Store {
                                  "DELETE FROM domains WHERE partner = ? AND customer = ?",
                                  "DELETE FROM relay_sources WHERE partner = ? AND customer = ?",
                                  "DELETE FROM quarantine WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM spam_reports WHERE partner = ? AND customer = ?",
+                                 "DELETE FROM spam_report_marks WHERE partner = ? AND customer = ?",
                                  "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
       if (Status s = Run(sql, partner, name); !s.ok()) return s;
     }
@@ -482,6 +494,42 @@ class SqliteStore : public Store {
   Result<int64_t> PurgeQuarantine(const std::string& before) override {
     if (Status s = Run("DELETE FROM quarantine WHERE received_at < ?", before); !s.ok()) return s;
     return db_->Changes();
+  }
+
+  Result<SpamReportState> LoadSpamReportState(const std::string& partner,
+                                              const std::string& customer) override {
+    SpamReportState state;
+    Status status;
+    auto checked = Query("SELECT checked_at FROM spam_reports WHERE partner = ? AND customer = ?",
+                         partner, customer);
+    if (!checked.ok()) return checked.status();
+    if ((*checked)->Step(status)) state.checked_at = (*checked)->Text(0);
+    if (!status.ok()) return status;
+    auto marks = Query(
+        "SELECT recipient, reported_through FROM spam_report_marks WHERE partner = ? AND "
+        "customer = ?",
+        partner, customer);
+    if (!marks.ok()) return marks.status();
+    while ((*marks)->Step(status)) state.reported_through[(*marks)->Text(0)] = (*marks)->Int(1);
+    if (!status.ok()) return status;
+    return state;
+  }
+
+  Status SaveSpamReportState(const std::string& partner, const std::string& customer,
+                             const SpamReportState& state) override {
+    if (Status s = Run("INSERT OR REPLACE INTO spam_reports(partner, customer, checked_at) "
+                       "VALUES (?, ?, ?)",
+                       partner, customer, state.checked_at);
+        !s.ok())
+      return s;
+    for (const auto& [recipient, id] : state.reported_through) {
+      if (Status s = Run("INSERT OR REPLACE INTO spam_report_marks(partner, customer, recipient, "
+                         "reported_through) VALUES (?, ?, ?, ?)",
+                         partner, customer, recipient, id);
+          !s.ok())
+        return s;
+    }
+    return Status::Ok();
   }
 
   Status AppendAudit(const AuditEntry& e) override {

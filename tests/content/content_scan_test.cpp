@@ -314,6 +314,37 @@ TEST_F(ContentMilter, SpamIsQuarantinedUnlessTheAllowListExemptsTheSender) {
   EXPECT_EQ(Decide(macro_).kind, Kind::kReject) << "attachment rules still apply";
 }
 
+TEST_F(ContentMilter, NewslettersAreQuarantinedOnlyWhereTheInfomailFilterIsOn) {
+  using Kind = MilterDecision::Kind;
+  std::string newsletter =
+      "From: news@shop.example\r\nTo: alice@acme.example\r\nSubject: Our November deals\r\n"
+      "List-Unsubscribe: <mailto:unsubscribe@shop.example>\r\n\r\nDeals.\r\n";
+  std::string bulk =
+      "From: news@shop.example\r\nSubject: Weekly\r\nPrecedence: Bulk\r\n\r\nNews.\r\n";
+  std::string discussion =
+      "From: bob@list.example\r\nSubject: Re: a question\r\nList-Id: <users.list.example>\r\n"
+      "\r\nAn answer.\r\n";
+  EXPECT_EQ(Decide(newsletter).kind, Kind::kAccept) << "the infomail filter is off";
+
+  FilterProfile infomail = Profile(AttachmentAction::kReject);
+  infomail.infomail = true;
+  profile_ = std::optional(infomail);
+  MilterDecision d = Decide(newsletter);
+  EXPECT_EQ(d.kind, Kind::kQuarantine);
+  EXPECT_EQ(d.reason, "infomail");
+  EXPECT_EQ(d.subject, "Our November deals");
+  EXPECT_THAT(d.log, HasSubstr("List-Unsubscribe"));
+  EXPECT_EQ(Decide(bulk).reason, "infomail");
+  EXPECT_EQ(Decide(discussion).kind, Kind::kAccept) << "a discussion list is not a newsletter";
+  EXPECT_EQ(Decide(plain_).kind, Kind::kAccept);
+
+  spam_ = SpamVerdict{true, 15, "reject", ""};
+  EXPECT_EQ(Decide(newsletter).reason, "spam") << "spam first: its report section is spam";
+  infomail.skip_spam = true;
+  profile_ = std::optional(infomail);
+  EXPECT_EQ(Decide(newsletter).kind, Kind::kAccept) << "an allow-listed sender's newsletter";
+}
+
 TEST_F(ContentMilter, FilteringOffPassesAndWhatCannotBeAskedDefers) {
   using Kind = MilterDecision::Kind;
   spam_ = SpamVerdict{true, 15, "reject", ""};

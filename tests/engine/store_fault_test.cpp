@@ -169,6 +169,16 @@ class FaultyStore : public gw::Store {
     if (Fail()) return Injected();
     return inner_->PurgeQuarantine(before);
   }
+  Result<gw::SpamReportState> LoadSpamReportState(const std::string& p,
+                                                  const std::string& c) override {
+    if (Fail()) return Injected();
+    return inner_->LoadSpamReportState(p, c);
+  }
+  Status SaveSpamReportState(const std::string& p, const std::string& c,
+                             const gw::SpamReportState& state) override {
+    if (Fail()) return Injected();
+    return inner_->SaveSpamReportState(p, c, state);
+  }
 
  private:
   static Status Injected() { return Status(StatusCode::kUnavailable, "injected store failure"); }

@@ -128,7 +128,7 @@ TEST(QuarantineReleaseTest, AMessageIsDeliveredOnceEvenWhenReleasedTwiceAtOnce) 
   int delivering = 0, delivered = 0;
   bool go = false;
   gw::ServiceOptions options;
-  options.deliver = [&](const gw::QuarantinedMessage&, const std::string&) {
+  options.send_mail = [&](const std::string&, const std::vector<std::string>&, const std::string&) {
     std::unique_lock lock(mutex);
     ++delivering;
     changed.notify_all();

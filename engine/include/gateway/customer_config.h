@@ -42,11 +42,18 @@ struct Lists {
   std::vector<std::string> recipient_block;
 };
 
-struct SpamReportSchedule {
+// The quarantine digest each user gets (spam_report.h composes and schedules it).
+struct SpamReportSettings {
   bool enabled = false;
   std::vector<std::string> days;   // mon..sun
   std::vector<std::string> times;  // HH:MM
   std::string time_zone = "UTC";   // a known IANA name
+  // Sections the digest shows: spam, infomail, virus, content. Unset: spam and infomail
+  // (the panel's default; virus and content are ticked to show).
+  std::vector<std::string> categories = {"spam", "infomail"};
+  // Whether the spam / infomail sections tell the user how to have a sender allow-listed.
+  bool whitelist_spam = false;
+  bool whitelist_infomail = false;
 };
 
 struct ContinuityPolicy {
@@ -73,7 +80,7 @@ struct CustomerConfig {
   std::string attachment_action = "cut-and-inform";  // cut-and-inform | reject | quarantine
   RelayPolicy relay;
   Lists lists;
-  SpamReportSchedule spam_report;
+  SpamReportSettings spam_report;
   ContinuityPolicy continuity;
   bool archiving_enabled = false;
   int64_t archive_retention_days = 0;  // 0: kept without limit

@@ -18,6 +18,7 @@
 // Thread-safe: calls are serialised internally.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -50,9 +51,22 @@ struct ServiceOptions {
   // (rule destination-self; see CustomerRuleOptions).
   std::vector<std::string> gateway_hosts;
   std::vector<Endpoint> gateway_smtp;
-  // Delivers a released message to its recipients (gatewayd: through Postfix); unset,
-  // releasing is refused (an embedded gateway has no mail to deliver with).
-  std::function<Status(const QuarantinedMessage&, const std::string& message)> deliver;
+  // Sends a mail (a released message, a spam report) to its recipients (gatewayd: through
+  // Postfix); unset, releasing and reports are refused (an embedded gateway has no mail
+  // to deliver with).
+  std::function<Status(const std::string& sender, const std::vector<std::string>& recipients,
+                       const std::string& message)>
+      send_mail;
+  // The envelope and From address of spam reports.
+  std::string report_sender = "quarantine@localhost";
+};
+
+// What one spam report pass did.
+struct SpamReportRun {
+  int64_t customers_due = 0;  // customers with a report time in the pass's window
+  int64_t reports_sent = 0;
+  int64_t messages_listed = 0;
+  std::vector<std::string> failures;  // "partner/customer: recipient: why"
 };
 
 class Service {
@@ -117,6 +131,16 @@ class Service {
                                                 const std::string& customer, int64_t id);
   // Forgets messages received more than `retention_days` ago; returns how many.
   Result<int64_t> PurgeQuarantine(int64_t retention_days);
+
+  // Sends the spam reports due at `as_of` (operator only; gatewayd runs it every minute,
+  // and an operator may run it for a moment already past). A customer whose schedule
+  // (spam_report.h) has a report time after its previous pass and at or before `as_of`
+  // sends each recipient with unreleased quarantined mail not yet reported one digest of
+  // it. A customer's first pass only notes the time. A report that cannot be sent is
+  // retried by the next pass; one that was sent is not sent again. kInvalidArgument when
+  // `as_of` is in the future: a pass ahead of time would hold back the real one.
+  Result<SpamReportRun> RunSpamReports(const Actor& actor,
+                                       std::chrono::system_clock::time_point as_of);
 
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +46,11 @@ struct CustomerMark {
   ClaimOwner customer;
   int64_t version = 0;
   std::string users_digest;
+};
+
+struct SpamReportState {
+  std::string checked_at;  // RFC 3339; "" before the customer's first report pass
+  std::map<std::string, int64_t> reported_through;  // recipient -> quarantine id
 };
 
 class Store {
@@ -139,6 +145,14 @@ class Store {
                               const std::string& released_at) = 0;
   // Removes messages received before `before` (RFC 3339); returns how many.
   virtual Result<int64_t> PurgeQuarantine(const std::string& before) = 0;
+
+  // Spam reports: how far the customer's schedule was looked at, and per recipient the
+  // last quarantined message a report of theirs covered. Save writes checked_at and the
+  // given recipients' marks; other recipients' marks stay.
+  virtual Result<SpamReportState> LoadSpamReportState(const std::string& partner,
+                                                      const std::string& customer) = 0;
+  virtual Status SaveSpamReportState(const std::string& partner, const std::string& customer,
+                                     const SpamReportState& state) = 0;
 
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;

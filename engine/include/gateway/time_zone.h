@@ -6,7 +6,8 @@
 namespace gw {
 
 // True when `name` is an IANA time zone known to this machine's tz database
-// ($TZDIR, else /usr/share/zoneinfo), such as "Europe/London" or "UTC".
+// (/usr/share/zoneinfo, read through Howard Hinnant's date library), such as
+// "Europe/London" or "UTC".
 bool IsKnownTimeZone(std::string_view name);
 
 }  // namespace gw

@@ -1,0 +1,51 @@
+// Spam reports: the digest of held mail each user receives at the days and times their
+// customer chose, in the customer's time zone. This header is the pure part (when a
+// report is due, what it says); Service::RunSpamReports decides who gets one and sends it.
+//
+// Contract:
+// - LatestReportTime is the latest scheduled moment in (after, upto]: each listed day at
+//   each listed time, read as wall-clock time in the settings' zone. A time a daylight
+//   saving change skips happens at the change (e.g. 02:30 on a spring-forward night is
+//   03:00); a time that happens twice happens at its first occurrence, once.
+// - ComposeSpamReport lists only the sections the settings show; nothing to show, no mail.
+//   Times are shown in the customer's zone. Senders and subjects are shown as text, never
+//   as headers, so nothing a spammer wrote can add a header to the report.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gateway/customer_config.h"
+#include "gateway/model.h"
+
+namespace gw {
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+std::optional<TimePoint> LatestReportTime(const SpamReportSettings& settings, TimePoint after,
+                                          TimePoint upto);
+
+// The report section a held message belongs in: spam, infomail, virus or content (a
+// message an attachment rule quarantined).
+std::string ReportSection(const QuarantinedMessage& message);
+
+struct SpamReportMail {
+  std::string message;  // the whole mail, CRLF line ends
+  size_t listed = 0;    // held messages it lists
+};
+
+// The digest for `recipient` of `held` (oldest first), sent from `from` at `at`; nullopt
+// when none of them is in a section the settings show.
+std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settings,
+                                                const std::string& from,
+                                                const std::string& recipient,
+                                                const std::vector<QuarantinedMessage>& held,
+                                                TimePoint at);
+
+// An RFC 3339 time as stored ("2026-11-23T13:00:00.000Z", or with an offset); nullopt
+// when it is not one.
+std::optional<TimePoint> ParseRfc3339(const std::string& text);
+
+}  // namespace gw
