@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "mail_fixture.h"
@@ -79,6 +80,17 @@ class ContentMailTest : public ::testing::Test {
     return gwtest::RunCommand(fmt::format("GWCTL_TOKEN={} {} {} --gateway {} --partner northwind",
                                           Gatewayd::kOperatorToken, GWCTL_BINARY, arguments,
                                           gateway_->gatewayd().url()));
+  }
+
+  // gatewayd's spam report pass as of `as_of` (the test clock); its summary.
+  json RunSpamReports(const std::string& as_of) {
+    httplib::Client http(gateway_->gatewayd().url());
+    http.set_bearer_token_auth(Gatewayd::kOperatorToken);
+    auto res = http.Post("/v1/spam-reports:run", json{{"asOf", as_of}}.dump(), "application/json");
+    EXPECT_TRUE(res) << "gatewayd did not answer";
+    if (!res) return json::object();
+    EXPECT_EQ(res->status, 200) << res->body;
+    return json::parse(res->body, nullptr, false);
   }
 
   std::filesystem::path dir_ = gwtest::MakeTempDir("content-mail");
@@ -243,6 +255,52 @@ TEST_F(ContentMailTest, SpamIsQuarantinedPerCustomerAndAReleaseDeliversIt) {
   auto again = Gwctl(fmt::format("quarantine release --customer acme {}", (*kept)[0].id));
   EXPECT_EQ(again.exit_code, 4);
   EXPECT_THAT(again.output, HasSubstr("was released at"));
+}
+
+// The digest of held mail goes through Postfix to the user at the customer's report time
+// in its zone: Mondays 08:00 in New York (13:00 UTC in November). The clock is the test's:
+// gatewayd runs a pass as of the time it is given.
+TEST_F(ContentMailTest, ASpamReportIsSentAtItsTimeInTheCustomersZoneAndNotOnAnOffDay) {
+  PutCustomer("acme", {{"level", "premium"},
+                       {"infomail", true},
+                       {"spamReport",
+                        {{"enabled", true},
+                         {"days", {"mon"}},
+                         {"times", {"08:00"}},
+                         {"timezone", "America/New_York"},
+                         {"categories", {"spam", "infomail"}}}}});
+  EXPECT_EQ(RunSpamReports("2026-11-15T12:00:00Z")["reportsSent"], 0) << "the first pass";
+  EXPECT_TRUE(Send("user@acme.example", Gtube("user@acme.example", "cheap-watches")).accepted());
+  // The infomail filter keeps a newsletter that is not spam.
+  EXPECT_TRUE(Send("user@acme.example",
+                   "From: news@shop.example\r\nTo: user@acme.example\r\nSubject: november-deals\r\n"
+                   "Message-ID: <deals@shop.example>\r\nDate: Sat, 28 Nov 2026 13:00:00 +0000\r\n"
+                   "List-Unsubscribe: <mailto:leave@shop.example>\r\n\r\nThis week's deals.\r\n",
+                   "news@shop.example")
+                  .accepted());
+  auto kept = Client()->ListQuarantine("northwind", "acme", 0, 10);
+  ASSERT_TRUE(kept.ok());
+  ASSERT_EQ(kept->size(), 2u) << gateway_->MilterLog();
+  EXPECT_EQ((*kept)[1].reason, "infomail");
+
+  json sunday = RunSpamReports("2026-11-15T13:00:30Z");
+  EXPECT_EQ(sunday["customersDue"], 0) << sunday;
+  EXPECT_EQ(sunday["reportsSent"], 0) << "Sunday is not a report day";
+  EXPECT_EQ(RunSpamReports("2026-11-16T12:59:00Z")["reportsSent"], 0) << "07:59 in New York";
+  json monday = RunSpamReports("2026-11-16T13:00:30Z");
+  EXPECT_EQ(monday["reportsSent"], 1) << monday;
+  EXPECT_EQ(monday["messagesListed"], 2) << monday;
+
+  ASSERT_EQ(destination_.WaitForMessages(1), 1u) << gateway_->MailLog();
+  std::string report = destination_.Messages()[0];
+  EXPECT_THAT(report, HasSubstr("X-Sink-To: user@acme.example"));
+  EXPECT_THAT(report, HasSubstr("From: Quarantine report <quarantine@gw.test>"));
+  EXPECT_THAT(report, HasSubstr("Subject: Quarantine report: 2 held messages"));
+  EXPECT_THAT(report, HasSubstr("Newsletters (infomail) (1)"));
+  EXPECT_THAT(report, HasSubstr("november-deals"));
+  EXPECT_THAT(report, HasSubstr(fmt::format("\"cheap-watches\"  (ref {})", (*kept)[0].id)));
+  EXPECT_THAT(report, HasSubstr("Times are in America/New_York"));
+  EXPECT_EQ(RunSpamReports("2026-11-16T13:01:30Z")["reportsSent"], 0) << "once";
 }
 
 }  // namespace

@@ -350,12 +350,13 @@ class MailGateway {
   }
 
   std::vector<std::string> LookupArgs() const {
-    return {"--socketmap",    fmt::format("127.0.0.1:{}", socketmap_),
-            "--policy",       fmt::format("127.0.0.1:{}", policy_),
-            "--verify",       fmt::format("127.0.0.1:{}", verify_),
-            "--smtp",         fmt::format("127.0.0.1:{}", smtp_port_),
-            "--smtp",         fmt::format("127.0.0.1:{}", relay_port_),
-            "--release-smtp", fmt::format("127.0.0.1:{}", release_port_)};
+    return {"--socketmap", fmt::format("127.0.0.1:{}", socketmap_), "--policy",
+            fmt::format("127.0.0.1:{}", policy_), "--verify", fmt::format("127.0.0.1:{}", verify_),
+            "--smtp", fmt::format("127.0.0.1:{}", smtp_port_), "--smtp",
+            fmt::format("127.0.0.1:{}", relay_port_), "--release-smtp",
+            fmt::format("127.0.0.1:{}", release_port_),
+            // Spam reports run when a test says so, as of the time it gives.
+            "--no-scheduled-reports", "--report-from", "quarantine@gw.test"};
   }
 
   // The master's children, by the master's pid file.
