@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <regex>
@@ -181,6 +182,12 @@ std::vector<std::string> ChangedSettings(const json& before, const json& after) 
   return changed;
 }
 
+// A customer's spam report settings as of one version of it.
+struct ReportSettingsAt {
+  int64_t version = -1;
+  SpamReportSettings settings;  // disabled unless the customer sends reports
+};
+
 }  // namespace
 
 struct Service::Impl {
@@ -192,7 +199,9 @@ struct Service::Impl {
   // out rather than delivering it again.
   std::mutex releasing_mutex;
   std::set<std::pair<std::string, int64_t>> releasing;
-  std::mutex reports_mutex;  // one spam report pass at a time
+  // One spam report pass at a time; the settings it read, by customer, under it.
+  std::mutex reports_mutex;
+  std::map<std::pair<std::string, std::string>, ReportSettingsAt> report_settings;
 
   // Runs `body` (returning Result<T>) as one store transaction, serialised with every
   // other call. The body's writes are kept only if it succeeds.
@@ -813,34 +822,47 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
   Store& store = *impl_->store;
   auto due = impl_->Read<std::vector<DueReport>>([&]() -> Result<std::vector<DueReport>> {
     std::vector<DueReport> out;
-    auto partners = store.ListPartners();
-    if (!partners.ok()) return partners.status();
-    for (const std::string& partner : *partners) {
-      auto customers = store.ListCustomers(partner);
-      if (!customers.ok()) return customers.status();
-      for (const Customer& customer : *customers) {
-        if (!SpamReportEnabled(customer.spec)) continue;  // most customers: no compiling
-        DueReport report;
-        report.owner = {partner, customer.name};
-        report.settings = CompileStored(customer).config.spam_report;
-        auto state = store.LoadSpamReportState(partner, customer.name);
-        if (!state.ok()) return state.status();
-        report.state = std::move(*state);
-        auto checked = ParseRfc3339(report.state.checked_at);
-        report.first_pass = !checked;
-        if (checked && !LatestReportTime(report.settings, *checked, as_of)) continue;
-        for (int64_t after = 0; !report.first_pass;) {
-          auto page = store.ListQuarantined(partner, customer.name, after, 1000);
-          if (!page.ok()) return page.status();
-          if (page->empty()) break;
-          after = page->back().id;
-          for (auto& m : *page) {
-            if (m.released_at.empty()) report.held.push_back(std::move(m));
-          }
-        }
-        out.push_back(std::move(report));
+    auto marks = store.ListCustomerMarks();
+    if (!marks.ok()) return marks.status();
+    // Settings are read again only for customers whose version moved since the last pass.
+    std::map<std::pair<std::string, std::string>, ReportSettingsAt> seen;
+    for (const CustomerMark& mark : *marks) {
+      const auto& [partner, name] = mark.customer;
+      auto& known = seen[{partner, name}];
+      if (auto cached = impl_->report_settings.find({partner, name});
+          cached != impl_->report_settings.end() && cached->second.version == mark.version) {
+        known = cached->second;
+      } else {
+        auto customer = store.LoadCustomer(partner, name);
+        if (!customer.ok()) return customer.status();
+        if (!*customer) continue;
+        known.version = mark.version;
+        // Most customers send no reports: their settings are not compiled.
+        if (SpamReportEnabled((*customer)->spec))
+          known.settings = CompileStored(**customer).config.spam_report;
       }
+      if (!known.settings.enabled) continue;
+      DueReport report;
+      report.owner = mark.customer;
+      report.settings = known.settings;
+      auto state = store.LoadSpamReportState(partner, name);
+      if (!state.ok()) return state.status();
+      report.state = std::move(*state);
+      auto checked = ParseRfc3339(report.state.checked_at);
+      report.first_pass = !checked;
+      if (checked && !LatestReportTime(report.settings, *checked, as_of)) continue;
+      for (int64_t after = 0; !report.first_pass;) {
+        auto page = store.ListQuarantined(partner, name, after, 1000);
+        if (!page.ok()) return page.status();
+        if (page->empty()) break;
+        after = page->back().id;
+        for (auto& m : *page) {
+          if (m.released_at.empty()) report.held.push_back(std::move(m));
+        }
+      }
+      out.push_back(std::move(report));
     }
+    impl_->report_settings = std::move(seen);  // deleted customers forgotten
     return out;
   });
   if (!due.ok()) return due.status();

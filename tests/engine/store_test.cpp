@@ -300,7 +300,8 @@ TEST_F(DamagedStoreTest, AStoreFromANewerVersionIsRefused) {
 }  // namespace
 
 // A store written before relay sources were claims, configurations were kept and aliases
-// were indexed (schema 1; nor a quarantine, schema 3): opening it adds all of them, so the rules
+// were indexed (schema 1; nor a quarantine, schema 3, nor spam report marks, schema 4):
+// opening it adds all of them, so the rules
 // hold against customers and users that were there before the upgrade.
 TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   auto dir = gwtest::MakeTempDir("store-upgrade");
@@ -326,6 +327,7 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   char* error = nullptr;
   ASSERT_EQ(
       sqlite3_exec(db,
+                   "DROP TABLE spam_reports; DROP TABLE spam_report_marks; "
                    "DROP TABLE quarantine; DROP TABLE relay_sources; DROP TABLE user_aliases; "
                    "ALTER TABLE customers DROP COLUMN config; "
                    "PRAGMA user_version = 1",
