@@ -12,7 +12,7 @@
 #include "gateway/customer_rules.h"
 #include "gateway/histogram.h"
 #include "gateway/http_server.h"
-#include "gateway/spam_report.h"
+#include "gateway/rfc3339.h"
 #include "json_codec.h"
 
 namespace gw {

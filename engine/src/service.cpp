@@ -8,13 +8,13 @@
 #include <regex>
 #include <set>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 
 #include "gateway/customer_rules.h"
 #include "gateway/destination.h"
 #include "gateway/domain_name.h"
 #include "gateway/field_annotations.h"
+#include "gateway/rfc3339.h"
 #include "gateway/schema.h"
 #include "gateway/spam_report.h"
 #include "json_codec.h"
@@ -27,16 +27,8 @@ using nlohmann::json;
 
 const std::string kEmptyDigest(32, '0');
 
-// RFC 3339 in UTC with milliseconds: stored times compare as text.
-std::string Rfc3339(std::chrono::system_clock::time_point at) {
-  auto millis =
-      std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count() % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03d}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(at)), millis);
-}
-
 std::string Now() {
-  return Rfc3339(std::chrono::system_clock::now());
+  return FormatRfc3339(std::chrono::system_clock::now());
 }
 
 int64_t UnixNow() {
@@ -783,7 +775,7 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
 
 Result<int64_t> Service::PurgeQuarantine(int64_t retention_days) {
   auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(24 * retention_days);
-  std::string before = Rfc3339(cutoff);
+  std::string before = FormatRfc3339(cutoff);
   return impl_->Write<int64_t>(
       [&]() -> Result<int64_t> { return impl_->store->PurgeQuarantine(before); });
 }
@@ -902,7 +894,7 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
       }
     }
     // A pass with a failure keeps its start, so the next pass finds the same report time.
-    if (complete) next.checked_at = Rfc3339(as_of);
+    if (complete) next.checked_at = FormatRfc3339(as_of);
     Status saved =
         impl_
             ->Write<bool>([&]() -> Result<bool> {

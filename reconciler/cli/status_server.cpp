@@ -89,7 +89,7 @@ std::string StatusPage(const LoopStatus& status) {
         "<tr data-customer=\"{0}\"><td>{0}</td><td class=\"state {1}\">{1}</td><td><code>{2}</code>"
         "</td><td>{3}</td><td>{4}</td></tr>\n",
         Escape(name), Escape(c.state), Escape(c.applied_commit.substr(0, 12)), Escape(c.last_error),
-        c.next_retry ? IsoTime(*c.next_retry) : "");
+        c.next_retry ? gw::FormatRfc3339(*c.next_retry) : "");
   }
   std::string error = status.last_error.empty()
                           ? ""

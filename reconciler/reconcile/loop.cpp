@@ -55,7 +55,8 @@ nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter
                             {"appliedCommit", c.applied_commit},
                             {"lastError", c.last_error},
                             {"failures", c.failures}};
-    entry["nextRetry"] = c.next_retry ? nlohmann::json(IsoTime(*c.next_retry)) : nlohmann::json();
+    entry["nextRetry"] =
+        c.next_retry ? nlohmann::json(gw::FormatRfc3339(*c.next_retry)) : nlohmann::json();
     customers.push_back(std::move(entry));
   }
   return {{"branchCommit", status.branch_commit},
@@ -67,7 +68,7 @@ nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter
           {"lastPass",
            {{"result", status.last_result},
             {"error", status.last_error},
-            {"at", status.last_pass_at ? nlohmann::json(IsoTime(*status.last_pass_at))
+            {"at", status.last_pass_at ? nlohmann::json(gw::FormatRfc3339(*status.last_pass_at))
                                        : nlohmann::json()},
             {"seconds", status.last_pass_seconds}}},
           {"customerStates", std::move(counts)},

@@ -9,18 +9,12 @@
 #include <utility>
 #include <vector>
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-namespace gwctl {
+#include "gateway/rfc3339.h"
 
-// 2026-11-23T21:00:00.000Z
-inline std::string IsoTime(std::chrono::system_clock::time_point at) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()) % 1000;
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z",
-                     fmt::gmtime(std::chrono::system_clock::to_time_t(at)), ms.count());
-}
+namespace gwctl {
 
 class LoopLog {
  public:
@@ -40,7 +34,7 @@ class LoopLog {
 
  private:
   void Write(const char* level, const std::string& message, const Fields& fields) {
-    std::string time = IsoTime(std::chrono::system_clock::now());
+    std::string time = gw::FormatRfc3339(std::chrono::system_clock::now());
     std::string line;
     if (json_) {
       nlohmann::json object = {{"time", time}, {"level", level}, {"msg", message}};

@@ -480,30 +480,13 @@ TEST_P(ConformanceTest, TheQuarantineKeepsMessagesWholeForTheirPartnerOnly) {
     EXPECT_EQ(other().ListQuarantine("northwind", "acme", 0, 10).status().code(),
               StatusCode::kNotFound);
   }
-  EXPECT_EQ(filter
-                ->Quarantine(
-                    "northwind",
-                    [&] {
-                      auto bad = meta;
-                      bad.reason = "boredom";
-                      return bad;
-                    }(),
-                    "x")
-                .status()
-                .code(),
+  auto bad = meta;
+  bad.reason = "boredom";
+  EXPECT_EQ(filter->Quarantine("northwind", bad, "x").status().code(),
             StatusCode::kInvalidArgument);
-  EXPECT_EQ(filter
-                ->Quarantine(
-                    "northwind",
-                    [&] {
-                      auto ghost = meta;
-                      ghost.customer = "ghost";
-                      return ghost;
-                    }(),
-                    "x")
-                .status()
-                .code(),
-            StatusCode::kNotFound);
+  auto ghost = meta;
+  ghost.customer = "ghost";
+  EXPECT_EQ(filter->Quarantine("northwind", ghost, "x").status().code(), StatusCode::kNotFound);
   auto released = client().ReleaseQuarantined("northwind", "acme", *first);
   EXPECT_EQ(released.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_THAT(released.status().message(), ::testing::HasSubstr("--release-smtp"));

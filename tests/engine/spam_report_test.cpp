@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/rfc3339.h"
 #include "gateway/service.h"
 #include "gateway/spam_report.h"
 #include "gatewayd_fixture.h"

@@ -44,8 +44,4 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
                                                 const std::vector<QuarantinedMessage>& held,
                                                 TimePoint at);
 
-// An RFC 3339 time as stored ("2026-11-23T13:00:00.000Z", or with an offset); nullopt
-// when it is not one.
-std::optional<TimePoint> ParseRfc3339(const std::string& text);
-
 }  // namespace gw
