@@ -64,7 +64,8 @@ StatusCode StatusCodeForHttp(int http_status) {
 
 Result<User> UserFromJson(const json& value, const std::string& at) {
   Reader r(value, at);
-  r.AllowOnly({"address", "type", "firstName", "lastName", "aliases", "source", "active"});
+  r.AllowOnly(
+      {"address", "type", "firstName", "lastName", "aliases", "source", "active", "continuity"});
   User user;
   r.Get("address", user.address, true);
   r.Get("type", user.type);
@@ -73,6 +74,7 @@ Result<User> UserFromJson(const json& value, const std::string& at) {
   r.Get("aliases", user.aliases);
   r.Get("source", user.source);
   r.Get("active", user.active);
+  r.Get("continuity", user.continuity);
   if (!r.status().ok()) return r.status();
   return user;
 }

@@ -56,6 +56,11 @@ std::string CanonicalUser(const User& user) {
   out += user.source;
   out += '\x1f';
   out += user.active ? '1' : '0';
+  // Only when set, so the hashes of users stored before the field existed stay the same.
+  if (user.continuity)
+    out +=
+        "\x1f"
+        "c";
   return out;
 }
 
@@ -122,9 +127,10 @@ std::string StateChecksum(const PartnerState& state) {
 
 nlohmann::json ToJson(const User& user) {
   // Field order is fixed (nlohmann sorts keys), so the hash is stable.
-  return {{"address", user.address},    {"type", user.type},       {"firstName", user.first_name},
-          {"lastName", user.last_name}, {"aliases", user.aliases}, {"source", user.source},
-          {"active", user.active}};
+  return {{"address", user.address},      {"type", user.type},
+          {"firstName", user.first_name}, {"lastName", user.last_name},
+          {"aliases", user.aliases},      {"source", user.source},
+          {"active", user.active},        {"continuity", user.continuity}};
 }
 
 Result<User> UserFromJsonValue(const nlohmann::json& value) {

@@ -1,6 +1,7 @@
 // Small string helpers shared by the manifest rules and the CLI.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +28,16 @@ inline std::vector<std::string> Split(std::string_view text, char separator) {
     start = end + 1;
   }
   return parts;
+}
+
+// A yes/no field as people write it in spreadsheets and directories: yes/no, true/false,
+// 1/0 (any case); empty is no. Anything else is nullopt.
+inline std::optional<bool> ParseYesNo(std::string_view text) {
+  std::string lower(text);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+  if (lower.empty() || lower == "no" || lower == "false" || lower == "0") return false;
+  if (lower == "yes" || lower == "true" || lower == "1") return true;
+  return std::nullopt;
 }
 
 }  // namespace gwctl

@@ -23,6 +23,7 @@ gw::User ToGatewayUser(const UserRecord& record) {
   user.aliases = record.aliases;
   std::sort(user.aliases.begin(), user.aliases.end());
   user.source = record.source;
+  user.continuity = record.continuity;
   return user;
 }
 

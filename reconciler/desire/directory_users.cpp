@@ -9,6 +9,7 @@
 
 #include "gateway/domain_name.h"
 #include "secrets.h"
+#include "text.h"
 
 namespace gwctl {
 
@@ -117,6 +118,11 @@ DirectoryMapping MapDirectoryEntries(const std::vector<DirectoryEntry>& entries,
     user.source = "ldap";
     user.first_name = FirstValue(entry, names.first_name);
     user.last_name = FirstValue(entry, names.last_name);
+    // A value that is not a yes/no leaves the user without continuity rather than failing
+    // the whole directory over one odd entry.
+    if (!names.continuity.empty()) {
+      user.continuity = ParseYesNo(FirstValue(entry, names.continuity)).value_or(false);
+    }
     std::set<std::string> aliases;
     for (size_t i = 0; i < candidates.size(); ++i) {
       auto parsed = gw::ParseEmailAddress(candidates[i]);

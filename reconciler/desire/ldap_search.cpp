@@ -261,6 +261,7 @@ std::vector<std::string> RequestedAttributes(const LdapSource& source) {
   std::vector<std::string> names = {source.attributes.address, source.attributes.first_name,
                                     source.attributes.last_name};
   if (!source.attributes.aliases.empty()) names.push_back(source.attributes.aliases);
+  if (!source.attributes.continuity.empty()) names.push_back(source.attributes.continuity);
   if (source.directory == DirectoryKind::kActiveDirectory) names.push_back("userAccountControl");
   return names;
 }
@@ -308,6 +309,7 @@ LdapSource LdapSource::FromJson(const nlohmann::json& document) {
   s.attributes.first_name = a["firstName"].string_or(s.attributes.first_name);
   s.attributes.last_name = a["lastName"].string_or(s.attributes.last_name);
   s.attributes.aliases = a["aliases"].string_or(s.attributes.aliases);
+  s.attributes.continuity = a["continuity"].string_or("");
   if (auto min_users = source["minUsers"].integer()) s.min_users = *min_users;
   s.timeout_seconds =
       static_cast<int>(source["timeoutSeconds"].integer().value_or(s.timeout_seconds));

@@ -38,6 +38,9 @@ struct DirectoryAttributes {
   std::string first_name = "givenName";
   std::string last_name = "sn";
   std::string aliases;  // "" = none; proxyAddresses-style "smtp:" prefixes are understood
+  // "" = nobody is activated for continuity from this source; otherwise an attribute whose
+  // value TRUE/yes/1 activates the user (Active Directory: an extensionAttributeN).
+  std::string continuity;
 };
 
 // One `users.ldap` entry of a customer manifest, with defaults applied.

@@ -56,6 +56,7 @@ class UserReader {
       user.first_name = entry["firstName"].string_or("");
       user.last_name = entry["lastName"].string_or("");
       user.type = entry["type"].string_or("mailbox");
+      user.continuity = entry["continuity"].boolean_or(false);
       auto address = CheckAddress(entry["address"]);
       if (!address) continue;
       user.address = *address;
@@ -147,8 +148,8 @@ class UserReader {
                          "the file is empty; a header row with an email column is required");
       return;
     }
-    static const std::set<std::string> kColumns = {"email", "first_name", "last_name", "type",
-                                                   "aliases"};
+    static const std::set<std::string> kColumns = {"email", "first_name", "last_name",
+                                                   "type",  "aliases",    "continuity"};
     std::map<std::string, size_t> columns;
     for (size_t i = 0; i < records[0].fields.size(); ++i) {
       const CsvField& header = records[0].fields[i];
@@ -157,7 +158,8 @@ class UserReader {
         diagnostics_.Error(
             {*path, header.line, header.column}, "csv",
             fmt::format(
-                "unknown column '{}' (columns: email, first_name, last_name, type, aliases)",
+                "unknown column '{}' (columns: email, first_name, last_name, type, aliases, "
+                "continuity)",
                 name));
       } else if (!columns.emplace(name, i).second) {
         diagnostics_.Error({*path, header.line, header.column}, "csv",
@@ -208,6 +210,16 @@ class UserReader {
               fmt::format("type '{}' must be one of: mailbox, shared, resource, alias", user.type));
           continue;
         }
+      }
+      if (const CsvField* f = field("continuity")) {
+        auto activated = ParseYesNo(Trim(f->value));
+        if (!activated) {
+          error(*f, "csv",
+                fmt::format("continuity '{}' must be yes or no (or true/false, 1/0, empty for no)",
+                            Trim(f->value)));
+          continue;
+        }
+        user.continuity = *activated;
       }
       bool aliases_ok = true;
       if (const CsvField* f = field("aliases")) {

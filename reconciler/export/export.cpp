@@ -199,18 +199,19 @@ std::vector<ExportedFile> ExportCustomer(const gw::Customer& customer,
         if (!u->last_name.empty()) entry["lastName"] = u->last_name;
         if (u->type != "mailbox") entry["type"] = u->type;
         if (!u->aliases.empty()) entry["aliases"] = u->aliases;
+        if (u->continuity) entry["continuity"] = true;
         mailboxes.push_back(std::move(entry));
       }
       spec["users"]["mailboxes"] = std::move(mailboxes);
     } else {
       std::string csv_name = customer.name + ".users.csv";
-      std::string csv = "email,first_name,last_name,type,aliases\n";
+      std::string csv = "email,first_name,last_name,type,aliases,continuity\n";
       for (const gw::User* u : declared) {
         std::string aliases;
         for (const auto& a : u->aliases) aliases += (aliases.empty() ? "" : ";") + a;
-        csv += fmt::format("{},{},{},{},{}\n", CsvField(u->address), CsvField(u->first_name),
+        csv += fmt::format("{},{},{},{},{},{}\n", CsvField(u->address), CsvField(u->first_name),
                            CsvField(u->last_name), u->type == "mailbox" ? "" : CsvField(u->type),
-                           CsvField(aliases));
+                           CsvField(aliases), u->continuity ? "yes" : "");
       }
       spec["users"]["csv"] = json::array({csv_name});
       files.push_back({"customers/" + csv_name, std::move(csv)});

@@ -41,17 +41,25 @@ TEST(DirectoryUsers, FurtherMailValuesBecomeAliasesAndAddressesAreNormalised) {
 
 TEST(DirectoryUsers, ConfiguredAttributesAreRead) {
   LdapSource source;
-  source.attributes = {"userPrincipalName", "firstName", "surname", "otherMailbox"};
+  source.attributes = {"userPrincipalName", "firstName", "surname", "otherMailbox",
+                       "extensionAttribute1"};
   auto mapping = MapDirectoryEntries(
       {Entry("cn=a", {{"userprincipalname", {"a@corp.example"}},
                       {"firstname", {"A"}},
                       {"surname", {"B"}},
-                      {"othermailbox", {"a2@corp.example", "smtp:a3@corp.example"}}})},
+                      {"othermailbox", {"a2@corp.example", "smtp:a3@corp.example"}},
+                      {"extensionattribute1", {"TRUE"}}}),
+       Entry("cn=b",
+             {{"userprincipalname", {"b@corp.example"}}, {"extensionattribute1", {"maybe"}}}),
+       Entry("cn=c", {{"userprincipalname", {"c@corp.example"}}})},
       source, {"corp.example"});
-  ASSERT_EQ(mapping.users.size(), 1u);
+  ASSERT_EQ(mapping.users.size(), 3u);
   EXPECT_EQ(mapping.users[0].first_name, "A");
   EXPECT_EQ(mapping.users[0].last_name, "B");
   EXPECT_THAT(mapping.users[0].aliases, ElementsAre("a2@corp.example", "a3@corp.example"));
+  EXPECT_TRUE(mapping.users[0].continuity);
+  EXPECT_FALSE(mapping.users[1].continuity);  // not a yes/no: not activated
+  EXPECT_FALSE(mapping.users[2].continuity);
 }
 
 TEST(DirectoryUsers, AnAddressTwoEntriesClaimGoesToTheFirstInDnOrder) {

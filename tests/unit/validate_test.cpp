@@ -1,5 +1,7 @@
 #include "gwctl/validate.h"
 
+#include <map>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -201,6 +203,36 @@ TEST(ValidateTest, CsvUsersMergeWithInlineMailboxesAndReportBadRows) {
   EXPECT_EQ(users[0].source, "manifest");
   EXPECT_EQ(users[1].address, "bob@acme.example");
   EXPECT_EQ(users[1].aliases, std::vector<std::string>{"b@acme.example"});
+}
+
+TEST(ValidateTest, UsersAreActivatedForContinuityInlineAndInCsv) {
+  TempRepo repo;
+  repo.WriteRepository();
+  repo.Write("customers/acme.yaml",
+             CustomerYaml("acme", "acme.example",
+                          "  users:\n    mailboxes:\n"
+                          "      - {address: alice@acme.example, continuity: true}\n"
+                          "      - {address: ann@acme.example}\n"
+                          "    csv: [acme.csv]\n"));
+  repo.Write("customers/acme.csv",
+             "email,continuity\n"
+             "bob@acme.example,Yes\n"
+             "carol@acme.example,\n"
+             "dave@acme.example,0\n"
+             "erin@acme.example,sometimes\n");
+  auto report = repo.Validate();
+  EXPECT_THAT(Lines(report.diagnostics),
+              ElementsAre("customers/acme.csv:5:19: error: continuity 'sometimes' must be yes or "
+                          "no (or true/false, 1/0, empty for no) [csv]"));
+  std::map<std::string, bool> activated;
+  for (const auto& user : report.manifests.customers[0].users) {
+    activated[user.address] = user.continuity;
+  }
+  EXPECT_THAT(activated, ElementsAre(std::pair{std::string("alice@acme.example"), true},
+                                     std::pair{std::string("ann@acme.example"), false},
+                                     std::pair{std::string("bob@acme.example"), true},
+                                     std::pair{std::string("carol@acme.example"), false},
+                                     std::pair{std::string("dave@acme.example"), false}));
 }
 
 TEST(ValidateTest, DomainsAreComparedAfterIdnaNormalisation) {

@@ -24,6 +24,9 @@ struct User {
   std::vector<std::string> aliases;  // normalised, sorted
   std::string source = "manifest";   // manifest | csv | ldap | discovered
   bool active = true;
+  // Activated for continuity: may log in to a continuity mailbox (with a password set
+  // through the admin API) while the customer's server is down.
+  bool continuity = false;
 
   bool operator==(const User&) const = default;
 };

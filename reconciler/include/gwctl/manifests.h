@@ -69,6 +69,7 @@ struct UserRecord {
   std::string type = "mailbox";      // mailbox | shared | resource | alias
   std::vector<std::string> aliases;  // normalised
   std::string source;                // "manifest" | "csv"
+  bool continuity = false;           // activated for a continuity mailbox
   Location location;                 // the mailbox entry or CSV row that defines it
 
   bool billable() const { return type == "mailbox"; }
