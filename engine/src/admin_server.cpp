@@ -407,6 +407,18 @@ struct AdminServer::Impl {
               if (!released.ok()) return WriteStatus(res, released.status());
               WriteJson(res, 200, ToJson(*released));
             }));
+    // Write-only: the password is hashed at once and never answered, logged or audited.
+    s.Route("PUT", "/v1/partners/{}/customers/{}/users/{}/continuity-password",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto body = Body(req, res);
+              if (!body) return;
+              if (!body->is_object() || !(*body)["password"].is_string() || body->size() != 1)
+                return WriteError(res, 422, "expected {\"password\": string}", "/password");
+              Status set = service.SetContinuityPassword(actor, req.matches[1], req.matches[2],
+                                                         req.matches[3], (*body)["password"]);
+              if (!set.ok()) return WriteStatus(res, set);
+              res.status = 204;
+            }));
     // The spam report pass gatewayd runs every minute, now or as of a moment already past
     // (operators: a test clock, or a pass that an outage missed).
     s.Route("POST", "/v1/spam-reports:run",

@@ -54,6 +54,10 @@ class EmbeddedClient final : public GatewayClient {
                                                 const std::string& customer, int64_t id) override {
     return service_->ReleaseQuarantined(actor_, partner, customer, id);
   }
+  Status SetContinuityPassword(const std::string& partner, const std::string& customer,
+                               const std::string& address, const std::string& password) override {
+    return service_->SetContinuityPassword(actor_, partner, customer, address, password);
+  }
   Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
                                             size_t limit) override {
     return service_->ListAudit(actor_, partner, after, limit);

@@ -144,6 +144,15 @@ class HttpClient final : public GatewayClient {
     return Decode(QuarantinedMessageFromJson(*body));
   }
 
+  Status SetContinuityPassword(const std::string& partner, const std::string& customer,
+                               const std::string& address, const std::string& password) override {
+    return Call("PUT",
+                fmt::format("{}/customers/{}/users/{}/continuity-password", Partner(partner),
+                            Escape(customer), Escape(address)),
+                json{{"password", password}})
+        .status();
+  }
+
  private:
   static std::string Quarantined(const std::string& partner, const std::string& customer) {
     return Partner(partner) + "/customers/" + Escape(customer) + "/quarantine";

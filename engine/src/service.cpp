@@ -14,6 +14,7 @@
 #include "gateway/destination.h"
 #include "gateway/domain_name.h"
 #include "gateway/field_annotations.h"
+#include "gateway/password_hash.h"
 #include "gateway/rfc3339.h"
 #include "gateway/schema.h"
 #include "gateway/spam_report.h"
@@ -771,6 +772,39 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
       return s;
     return released;
   });
+}
+
+Status Service::SetContinuityPassword(const Actor& actor, const std::string& partner,
+                                      const std::string& customer, const std::string& address,
+                                      const std::string& password) {
+  auto parsed = ParseEmailAddress(address);
+  if (!parsed.ok()) return Invalid(parsed.status().message(), "/address");
+  if (Status s = CheckPasswordRules(password); !s.ok()) return Invalid(s.message(), "/password");
+  // Hashing takes tens of milliseconds and memory: outside the store's transaction.
+  auto hash = HashPassword(password);
+  if (!hash.ok()) return hash.status();
+  std::string user = parsed->ToString();
+  return impl_
+      ->Write<bool>([&]() -> Result<bool> {
+        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+        auto existing = impl_->store->UserHashOf(partner, customer, user);
+        if (!existing.ok()) return existing.status();
+        if (!*existing) {
+          return NotFound(
+              fmt::format("user {} of customer '{}' (a user's own address, "
+                          "not an alias)",
+                          user, customer));
+        }
+        if (Status s = impl_->store->SetContinuityPassword(partner, customer, user, *hash, Now());
+            !s.ok())
+          return s;
+        if (Status s = impl_->Audit(actor, partner, "continuity.password", customer,
+                                    json{{"address", user}});
+            !s.ok())
+          return s;
+        return true;
+      })
+      .status();
 }
 
 Result<int64_t> Service::PurgeQuarantine(int64_t retention_days) {

@@ -78,6 +78,12 @@ CREATE TABLE spam_report_marks(
   partner TEXT NOT NULL, customer TEXT NOT NULL, recipient TEXT NOT NULL,
   reported_through INTEGER NOT NULL, PRIMARY KEY(partner, customer, recipient)) WITHOUT ROWID;
 )sql",
+    // 5: continuity passwords, as Argon2id hashes.
+    R"sql(
+CREATE TABLE continuity_passwords(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, address TEXT NOT NULL, hash TEXT NOT NULL,
+  set_at TEXT NOT NULL, PRIMARY KEY(partner, customer, address)) WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -235,14 +241,16 @@ class SqliteStore : public Store {
   }
 
   Status DeleteCustomer(const std::string& partner, const std::string& name) override {
-    for (std::string_view sql : {"DELETE FROM users WHERE partner = ? AND customer = ?",
-                                 "DELETE FROM user_aliases WHERE partner = ? AND customer = ?",
-                                 "DELETE FROM domains WHERE partner = ? AND customer = ?",
-                                 "DELETE FROM relay_sources WHERE partner = ? AND customer = ?",
-                                 "DELETE FROM quarantine WHERE partner = ? AND customer = ?",
-                                 "DELETE FROM spam_reports WHERE partner = ? AND customer = ?",
-                                 "DELETE FROM spam_report_marks WHERE partner = ? AND customer = ?",
-                                 "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
+    for (std::string_view sql :
+         {"DELETE FROM users WHERE partner = ? AND customer = ?",
+          "DELETE FROM user_aliases WHERE partner = ? AND customer = ?",
+          "DELETE FROM domains WHERE partner = ? AND customer = ?",
+          "DELETE FROM relay_sources WHERE partner = ? AND customer = ?",
+          "DELETE FROM quarantine WHERE partner = ? AND customer = ?",
+          "DELETE FROM spam_reports WHERE partner = ? AND customer = ?",
+          "DELETE FROM spam_report_marks WHERE partner = ? AND customer = ?",
+          "DELETE FROM continuity_passwords WHERE partner = ? AND customer = ?",
+          "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
       if (Status s = Run(sql, partner, name); !s.ok()) return s;
     }
     return Status::Ok();
@@ -351,10 +359,11 @@ class SqliteStore : public Store {
 
   Status RemoveUser(const std::string& partner, const std::string& customer,
                     const std::string& address) override {
-    if (Status s = Run("DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?",
-                       partner, customer, address);
-        !s.ok())
-      return s;
+    for (std::string_view sql :
+         {"DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?",
+          "DELETE FROM continuity_passwords WHERE partner = ? AND customer = ? AND address = ?"}) {
+      if (Status s = Run(sql, partner, customer, address); !s.ok()) return s;
+    }
     return DeleteAliases(partner, customer, address);
   }
 
@@ -530,6 +539,43 @@ class SqliteStore : public Store {
         return s;
     }
     return Status::Ok();
+  }
+
+  Result<std::vector<std::string>> ListContinuityUsers(const std::string& partner,
+                                                       const std::string& customer) override {
+    auto rows = Query(
+        "SELECT address FROM users WHERE partner = ? AND customer = ? AND "
+        "json_extract(record, '$.active') AND json_extract(record, '$.continuity')",
+        partner, customer);
+    if (!rows.ok()) return rows.status();
+    std::vector<std::string> addresses;
+    Status status;
+    while ((*rows)->Step(status)) addresses.push_back((*rows)->Text(0));
+    if (!status.ok()) return status;
+    return addresses;
+  }
+
+  Status SetContinuityPassword(const std::string& partner, const std::string& customer,
+                               const std::string& address, const std::string& hash,
+                               const std::string& set_at) override {
+    return Run(
+        "INSERT OR REPLACE INTO continuity_passwords(partner, customer, address, hash, set_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        partner, customer, address, hash, set_at);
+  }
+
+  Result<std::optional<std::string>> ContinuityPassword(const std::string& partner,
+                                                        const std::string& customer,
+                                                        const std::string& address) override {
+    auto rows = Query(
+        "SELECT hash FROM continuity_passwords WHERE partner = ? AND customer = ? AND address = ?",
+        partner, customer, address);
+    if (!rows.ok()) return rows.status();
+    Status status;
+    std::optional<std::string> hash;
+    if ((*rows)->Step(status)) hash = (*rows)->Text(0);
+    if (!status.ok()) return status;
+    return hash;
   }
 
   Status AppendAudit(const AuditEntry& e) override {

@@ -14,9 +14,7 @@ namespace gwctl::cli {
 namespace {
 
 struct QuarantineOptions {
-  std::string dir = ".";
-  std::string gateway;
-  std::string partner;
+  GatewayTargetOptions target;
   std::string customer;
   std::string format = "text";
   int64_t after = 0;
@@ -24,17 +22,8 @@ struct QuarantineOptions {
   std::vector<int64_t> ids;
 };
 
-gw::Result<std::pair<std::string, std::unique_ptr<gw::GatewayClient>>> Connect(
-    const QuarantineOptions& options) {
-  auto target = GatewayOfDirectory(options.dir, options.gateway, options.partner);
-  if (!target.ok()) return target.status();
-  auto gateway = ConnectConfiguredGateway(target->settings);
-  if (!gateway.ok()) return gateway.status();
-  return std::make_pair(target->partner, std::move(*gateway));
-}
-
 int List(const QuarantineOptions& options) {
-  auto connected = Connect(options);
+  auto connected = ConnectGatewayTarget(options.target);
   if (!connected.ok()) {
     std::cerr << "gwctl: " << connected.status().message() << "\n";
     return kExitCouldNotRun;
@@ -67,7 +56,7 @@ int List(const QuarantineOptions& options) {
 }
 
 int Release(const QuarantineOptions& options) {
-  auto connected = Connect(options);
+  auto connected = ConnectGatewayTarget(options.target);
   if (!connected.ok()) {
     std::cerr << "gwctl: " << connected.status().message() << "\n";
     return kExitCouldNotRun;
@@ -89,12 +78,7 @@ int Release(const QuarantineOptions& options) {
 
 void AddTargetOptions(CLI::App* command, QuarantineOptions& options) {
   command->add_option("--customer", options.customer, "The customer")->required();
-  command->add_option("--dir", options.dir, "The repository (for gwctl.yaml's partner and gateway)")
-      ->capture_default_str();
-  command->add_option("--gateway", options.gateway,
-                      "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then "
-                      "gwctl.yaml's spec.gateway.url)");
-  command->add_option("--partner", options.partner, "The partner (default: gwctl.yaml's)");
+  AddGatewayTargetOptions(command, options.target);
 }
 
 }  // namespace

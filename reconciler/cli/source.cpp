@@ -94,4 +94,21 @@ gw::Result<DirectoryGateway> GatewayOfDirectory(const std::filesystem::path& dir
   return out;
 }
 
+void AddGatewayTargetOptions(CLI::App* command, GatewayTargetOptions& options) {
+  command->add_option("--dir", options.dir, "The repository (for gwctl.yaml's partner and gateway)")
+      ->capture_default_str();
+  command->add_option("--gateway", options.gateway,
+                      "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then "
+                      "gwctl.yaml's spec.gateway.url)");
+  command->add_option("--partner", options.partner, "The partner (default: gwctl.yaml's)");
+}
+
+gw::Result<ConnectedGateway> ConnectGatewayTarget(const GatewayTargetOptions& options) {
+  auto target = GatewayOfDirectory(options.dir, options.gateway, options.partner);
+  if (!target.ok()) return target.status();
+  auto client = ConnectConfiguredGateway(target->settings);
+  if (!client.ok()) return client.status();
+  return ConnectedGateway{target->partner, std::move(*client)};
+}
+
 }  // namespace gwctl::cli

@@ -51,4 +51,18 @@ gw::Result<DirectoryGateway> GatewayOfDirectory(const std::filesystem::path& dir
                                                 const std::string& gateway_flag,
                                                 const std::string& partner_flag);
 
+// --dir, --gateway and --partner of the commands that act on one customer in the gateway
+// (quarantine, continuity), and the connection they name.
+struct GatewayTargetOptions {
+  std::string dir = ".";
+  std::string gateway;
+  std::string partner;
+};
+void AddGatewayTargetOptions(CLI::App* command, GatewayTargetOptions& options);
+struct ConnectedGateway {
+  std::string partner;
+  std::unique_ptr<gw::GatewayClient> client;
+};
+gw::Result<ConnectedGateway> ConnectGatewayTarget(const GatewayTargetOptions& options);
+
 }  // namespace gwctl::cli

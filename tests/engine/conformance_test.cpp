@@ -9,6 +9,8 @@
 
 #include <fmt/format.h>
 #include "gateway/client.h"
+#include "gateway/password_hash.h"
+#include "gateway/store.h"
 
 #include "test_gateway.h"
 
@@ -497,6 +499,53 @@ TEST_P(ConformanceTest, TheQuarantineKeepsMessagesWholeForTheirPartnerOnly) {
   ASSERT_TRUE(client().DeleteCustomer("northwind", "acme", acme->version).ok());
   Create("acme", "acme.example");
   EXPECT_TRUE(client().ListQuarantine("northwind", "acme", 0, 10)->empty());
+}
+
+TEST_P(ConformanceTest, ContinuityPasswordsAreWriteOnlyAndGoWithTheUser) {
+  Create("acme", "acme.example");
+  UserBatch batch;
+  batch.upsert = {MakeUser("alice@acme.example")};
+  batch.upsert[0].aliases = {"a@acme.example"};
+  batch.upsert[0].continuity = true;
+  ASSERT_TRUE(client().BatchUsers("northwind", "acme", batch).ok());
+  const std::string secret = "correct horse battery";
+  ASSERT_TRUE(
+      client().SetContinuityPassword("northwind", "acme", "Alice@ACME.example", secret).ok());
+
+  // Refusals say why without echoing the password.
+  auto short_one = client().SetContinuityPassword("northwind", "acme", "alice@acme.example", "pw1");
+  EXPECT_EQ(short_one.code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(short_one.message(), ::testing::HasSubstr("10"));
+  EXPECT_THAT(short_one.message(), ::testing::Not(::testing::HasSubstr("pw1")));
+  EXPECT_EQ(client().SetContinuityPassword("northwind", "acme", "a@acme.example", secret).code(),
+            StatusCode::kNotFound);  // an alias is not a login
+  EXPECT_EQ(
+      client().SetContinuityPassword("northwind", "acme", "nobody@acme.example", secret).code(),
+      StatusCode::kNotFound);
+  if (!gateway_->embedded()) {
+    EXPECT_EQ(
+        other().SetContinuityPassword("northwind", "acme", "alice@acme.example", secret).code(),
+        StatusCode::kNotFound);
+  }
+
+  // Audited, without the secret; kept as a hash only the password verifies.
+  auto audit = client().ListAudit("northwind", 0, 100);
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->back().action, "continuity.password");
+  EXPECT_EQ(audit->back().detail.dump(), R"({"address":"alice@acme.example"})");
+  std::string path =
+      gateway_->embedded() ? (dir_ / "gateway.db").string() : gateway_->gatewayd()->store_path();
+  auto store = gw::OpenSqliteStore(path);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto hash = (*store)->ContinuityPassword("northwind", "acme", "alice@acme.example");
+  ASSERT_TRUE(hash.ok() && *hash);
+  EXPECT_THAT(**hash, ::testing::StartsWith("{ARGON2ID}$argon2id$"));
+  EXPECT_TRUE(gw::VerifyPassword(secret, **hash));
+  EXPECT_EQ(*(*store)->ListContinuityUsers("northwind", "acme"),
+            std::vector<std::string>{"alice@acme.example"});
+  // Removing the user removes the hash.
+  ASSERT_TRUE((*store)->RemoveUser("northwind", "acme", "alice@acme.example").ok());
+  EXPECT_FALSE(*(*store)->ContinuityPassword("northwind", "acme", "alice@acme.example"));
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest, gwtest::TransportValues(),

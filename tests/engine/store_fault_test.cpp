@@ -179,6 +179,21 @@ class FaultyStore : public gw::Store {
     if (Fail()) return Injected();
     return inner_->SaveSpamReportState(p, c, state);
   }
+  Result<std::vector<std::string>> ListContinuityUsers(const std::string& p,
+                                                       const std::string& c) override {
+    if (Fail()) return Injected();
+    return inner_->ListContinuityUsers(p, c);
+  }
+  Status SetContinuityPassword(const std::string& p, const std::string& c, const std::string& a,
+                               const std::string& hash, const std::string& at) override {
+    if (Fail()) return Injected();
+    return inner_->SetContinuityPassword(p, c, a, hash, at);
+  }
+  Result<std::optional<std::string>> ContinuityPassword(const std::string& p, const std::string& c,
+                                                        const std::string& a) override {
+    if (Fail()) return Injected();
+    return inner_->ContinuityPassword(p, c, a);
+  }
 
  private:
   static Status Injected() { return Status(StatusCode::kUnavailable, "injected store failure"); }

@@ -327,6 +327,7 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   char* error = nullptr;
   ASSERT_EQ(
       sqlite3_exec(db,
+                   "DROP TABLE continuity_passwords; "
                    "DROP TABLE spam_reports; DROP TABLE spam_report_marks; "
                    "DROP TABLE quarantine; DROP TABLE relay_sources; DROP TABLE user_aliases; "
                    "ALTER TABLE customers DROP COLUMN config; "

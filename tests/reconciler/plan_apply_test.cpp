@@ -89,6 +89,10 @@ class FlakyGateway final : public gw::GatewayClient {
                                                         int64_t id) override {
     return inner_.ReleaseQuarantined(p, c, id);
   }
+  gw::Status SetContinuityPassword(const std::string& p, const std::string& c, const std::string& a,
+                                   const std::string& password) override {
+    return inner_.SetContinuityPassword(p, c, a, password);
+  }
   int failures() const { return failures_; }
 
  private:

@@ -50,6 +50,10 @@ class GatewayClient {
   virtual Result<QuarantinedMessage> ReleaseQuarantined(const std::string& partner,
                                                         const std::string& customer,
                                                         int64_t id) = 0;
+
+  // Service::SetContinuityPassword.
+  virtual Status SetContinuityPassword(const std::string& partner, const std::string& customer,
+                                       const std::string& address, const std::string& password) = 0;
 };
 
 struct ClientOptions {

@@ -132,6 +132,15 @@ class Service {
   // Forgets messages received more than `retention_days` ago; returns how many.
   Result<int64_t> PurgeQuarantine(int64_t retention_days);
 
+  // Sets the continuity password of the customer's user `address` (not an alias), kept as
+  // an Argon2id hash (password_hash.h). kInvalidArgument, saying why, for a password the
+  // rules refuse; kNotFound for an unknown user. Audited without the password. A user
+  // logs in only while also activated (User::continuity) and in the customer's
+  // continuity scope.
+  Status SetContinuityPassword(const Actor& actor, const std::string& partner,
+                               const std::string& customer, const std::string& address,
+                               const std::string& password);
+
   // Sends the spam reports due at `as_of` (operator only; gatewayd runs it every minute,
   // and an operator may run it for a moment already past). A customer whose schedule
   // (spam_report.h) has a report time after its previous pass and at or before `as_of`

@@ -154,6 +154,18 @@ class Store {
   virtual Status SaveSpamReportState(const std::string& partner, const std::string& customer,
                                      const SpamReportState& state) = 0;
 
+  // Continuity: the addresses of the customer's active users activated for continuity,
+  // and each one's password hash (password_hash.h; never the password). A user's hash
+  // goes with the user (RemoveUser, DeleteCustomer).
+  virtual Result<std::vector<std::string>> ListContinuityUsers(const std::string& partner,
+                                                               const std::string& customer) = 0;
+  virtual Status SetContinuityPassword(const std::string& partner, const std::string& customer,
+                                       const std::string& address, const std::string& hash,
+                                       const std::string& set_at) = 0;
+  virtual Result<std::optional<std::string>> ContinuityPassword(const std::string& partner,
+                                                                const std::string& customer,
+                                                                const std::string& address) = 0;
+
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
