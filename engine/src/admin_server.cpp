@@ -419,6 +419,44 @@ struct AdminServer::Impl {
               if (!set.ok()) return WriteStatus(res, set);
               res.status = 204;
             }));
+    // Customers in continuity now: all for an operator, the partner's own for a partner.
+    s.Route("GET", "/v1/continuity",
+            Route([this](const Actor& actor, const HttpRequest&, HttpResponse& res) {
+              json list = json::array();
+              for (const auto& e :
+                   options.continuity ? options.continuity() : std::vector<ContinuityEntry>{}) {
+                if (!actor.is_operator && e.partner != actor.partner) continue;
+                list.push_back({{"partner", e.partner},
+                                {"customer", e.customer},
+                                {"since", e.since},
+                                {"reason", e.reason}});
+              }
+              WriteJson(res, 200,
+                        {{"enabled", static_cast<bool>(options.continuity)},
+                         {"customers", std::move(list)}});
+            }));
+    // Continuity retention now, or as of another moment (operators; a later one expunges
+    // sooner: a test clock, or room made on purpose).
+    s.Route("POST", "/v1/continuity/retention:run",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              if (!actor.is_operator)
+                return WriteError(res, 403, "running the continuity retention is for operators");
+              if (!options.expire_continuity)
+                return WriteError(res, 409, "this gatewayd keeps no continuity mailboxes");
+              auto as_of = std::chrono::system_clock::now();
+              if (!req.body.empty()) {
+                auto body = Body(req, res);
+                if (!body) return;
+                auto at = body->is_object() && (*body)["asOf"].is_string()
+                              ? ParseRfc3339((*body)["asOf"])
+                              : std::nullopt;
+                if (!at) return WriteError(res, 422, "expected {\"asOf\": RFC 3339 time}", "/asOf");
+                as_of = *at;
+              }
+              auto expired = options.expire_continuity(as_of);
+              if (!expired.ok()) return WriteStatus(res, expired.status());
+              WriteJson(res, 200, {{"mailboxes", *expired}});
+            }));
     // The spam report pass gatewayd runs every minute, now or as of a moment already past
     // (operators: a test clock, or a pass that an outage missed).
     s.Route("POST", "/v1/spam-reports:run",

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <mutex>
 #include <string>
@@ -16,7 +17,9 @@
 #include <CLI/CLI.hpp>
 
 #include "gateway/admin_server.h"
+#include "gateway/continuity_monitor.h"
 #include "gateway/domain_name.h"
+#include "gateway/dovecot_config.h"
 #include "gateway/endpoint.h"
 #include "gateway/mail_directory_feed.h"
 #include "gateway/postfix_config.h"
@@ -37,12 +40,39 @@ struct MailFlags {
   int request_timeout_ms = 10'000;
 };
 
+struct ContinuityFlags {
+  std::string smtp;  // the continuity listener the transport answers name
+  std::string auth;  // UNIX socket for Dovecot's passdb/userdb
+  std::string doveadm, doveadm_key_file;
+  int probe_interval_ms = 30'000;
+  int down_after = 2;
+};
+
+// The data plane gatewayd runs beside its admin API: the lookup servers, and for
+// continuity the routing state and the monitor that writes it.
+struct MailPlane {
+  std::unique_ptr<gw::MailDirectoryFeed> feed;
+  std::unique_ptr<gw::ContinuityRouting> routing;
+  std::unique_ptr<gw::PostfixLookupServers> lookups;
+  std::unique_ptr<gw::ContinuityMonitor> monitor;
+};
+
+gw::Result<std::string> ReadKeyFile(const std::string& path) {
+  std::ifstream in(path);
+  std::string key;
+  if (!in || !std::getline(in, key) || key.empty()) {
+    return gw::Status(gw::StatusCode::kInvalidArgument,
+                      fmt::format("--doveadm-key-file {}: no key on its first line", path));
+  }
+  return key;
+}
+
 // The lookup servers Postfix asks, over a store connection of their own; discovered
 // addresses are written through the service like any other users.
-gw::Result<
-    std::pair<std::unique_ptr<gw::MailDirectoryFeed>, std::unique_ptr<gw::PostfixLookupServers>>>
-StartMailLookups(const MailFlags& flags, const std::string& store_path,
-                 const gw::ServiceOptions& store, gw::Service& service) {
+gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFlags& continuity,
+                                     const std::string& store_path, const gw::ServiceOptions& store,
+                                     gw::Service& service) {
+  MailPlane plane;
   gw::PostfixLookupOptions options;
   options.threads = flags.threads;
   options.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms);
@@ -71,8 +101,47 @@ StartMailLookups(const MailFlags& flags, const std::string& store_path,
             : fmt::format("discovered {} but could not add it: {}", address,
                           added.status().message()));
   };
+  if (!continuity.smtp.empty()) {
+    auto listener = gw::ParseEndpoint(continuity.smtp, "--continuity-smtp");
+    if (!listener.ok()) return listener.status();
+    plane.routing = std::make_unique<gw::ContinuityRouting>(*listener);
+    options.continuity = plane.routing.get();
+  }
+  if (!continuity.auth.empty()) {
+    // Logins are rare next to lookups: one store connection, one at a time.
+    auto passwords = gw::OpenSqliteStore(store_path, {store.busy_timeout_ms});
+    if (!passwords.ok()) return passwords.status();
+    options.dovecot_dict = continuity.auth;
+    options.passwords = [store = std::shared_ptr<gw::Store>(std::move(*passwords)),
+                         mutex = std::make_shared<std::mutex>()](const gw::MailCustomer& customer,
+                                                                 const std::string& user) {
+      std::lock_guard lock(*mutex);
+      return store->ContinuityPassword(customer.partner, customer.name, user);
+    };
+  }
   auto servers = gw::PostfixLookupServers::Start(**feed, std::move(options));
   if (!servers.ok()) return servers.status();
+  if (plane.routing) {
+    gw::ContinuityMonitorOptions watch;
+    watch.probe_interval = std::chrono::milliseconds(continuity.probe_interval_ms);
+    watch.probe_timeout = std::min(watch.probe_interval, std::chrono::milliseconds(10'000));
+    watch.down_after = continuity.down_after;
+    watch.log = Log;
+    if (!continuity.doveadm.empty()) {
+      auto doveadm = gw::ParseEndpoint(continuity.doveadm, "--doveadm");
+      if (!doveadm.ok()) return doveadm.status();
+      auto key = ReadKeyFile(continuity.doveadm_key_file);
+      if (!key.ok()) return key.status();
+      watch.doveadm = *doveadm;
+      watch.doveadm_key = *key;
+    }
+    plane.monitor = gw::ContinuityMonitor::Start(**feed, *plane.routing, std::move(watch));
+    Log(
+        fmt::format("continuity: probing customers' servers every {} ms; their mail goes to {} "
+                    "while they are down",
+                    continuity.probe_interval_ms, continuity.smtp));
+  }
+  if (!continuity.auth.empty()) Log("continuity logins (Dovecot dict) on " + continuity.auth);
   const auto& directory = *(*feed)->current();
   Log(fmt::format("mail directory: {} customers, {} domains, {} addresses",
                   directory.customers().size(), directory.domain_count(),
@@ -82,13 +151,33 @@ StartMailLookups(const MailFlags& flags, const std::string& store_path,
         std::pair{"verify", (*servers)->verify()}}) {
     if (bound) Log(fmt::format("{} on {}", name, bound->ToString()));
   }
-  return std::make_pair(std::move(*feed), std::move(*servers));
+  plane.feed = std::move(*feed);
+  plane.lookups = std::move(*servers);
+  return plane;
 }
+
+// Parses an optional HOST:PORT flag into `out` (left empty when the flag was not given).
+bool ParseOptional(const std::string& text, const char* flag, std::optional<gw::Endpoint>& out) {
+  if (text.empty()) return true;
+  auto endpoint = gw::ParseEndpoint(text, flag);
+  if (!endpoint.ok()) {
+    Log(endpoint.status().message());
+    return false;
+  }
+  out = *endpoint;
+  return true;
+}
+
+// The HOST:PORT flags of postfix-config and dovecot-config, as given.
+struct PlaneFlags {
+  std::string continuity_smtp, continuity_lmtp, submission, sasl;
+  std::string imap, pop3, doveadm, doveadm_key_file;
+};
 
 int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& smtp,
                        const std::string& relay_smtp, const std::string& release_smtp,
                        const std::string& smarthost, const std::vector<std::string>& milters,
-                       const MailFlags& lookups) {
+                       const MailFlags& lookups, const PlaneFlags& plane) {
   auto parse = [](const std::string& text, const char* flag, gw::Endpoint& out) {
     auto endpoint = gw::ParseEndpoint(text, flag);
     if (!endpoint.ok()) {
@@ -98,6 +187,12 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
     out = *endpoint;
     return true;
   };
+  if (!ParseOptional(plane.continuity_smtp, "--continuity-smtp", options.continuity_smtp) ||
+      !ParseOptional(plane.continuity_lmtp, "--continuity-lmtp", options.continuity_lmtp) ||
+      !ParseOptional(plane.submission, "--submission", options.submission_smtp) ||
+      !ParseOptional(plane.sasl, "--sasl", options.sasl)) {
+    return 2;
+  }
   if (!parse(smtp, "--smtp", options.smtp) ||
       !parse(lookups.socketmap, "--socketmap", options.socketmap) ||
       !parse(lookups.policy, "--policy", options.policy) ||
@@ -123,6 +218,35 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
   return 0;
 }
 
+int WriteDovecotConfig(gw::DovecotInstanceOptions options, const std::string& lmtp,
+                       const PlaneFlags& plane) {
+  std::optional<gw::Endpoint> lmtp_at;
+  if (!ParseOptional(lmtp, "--lmtp", lmtp_at) ||
+      !ParseOptional(plane.imap, "--imap", options.imap) ||
+      !ParseOptional(plane.pop3, "--pop3", options.pop3) ||
+      !ParseOptional(plane.sasl, "--sasl", options.sasl) ||
+      !ParseOptional(plane.doveadm, "--doveadm", options.doveadm)) {
+    return 2;
+  }
+  options.lmtp = *lmtp_at;
+  if (!plane.doveadm_key_file.empty()) {
+    auto key = ReadKeyFile(plane.doveadm_key_file);
+    if (!key.ok()) {
+      Log(key.status().message());
+      return 2;
+    }
+    options.doveadm_key = *key;
+  }
+  if (gw::Status written = gw::WriteDovecotInstance(options); !written.ok()) {
+    Log(written.message());
+    return written.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::cout << fmt::format(
+      "wrote a Dovecot instance in {0}\nstart it with: dovecot -c {0}/dovecot.conf\n",
+      std::filesystem::absolute(options.dir).string());
+  return 0;
+}
+
 struct Housekeeping {
   int retention_days = 30;
   bool spam_reports = true;  // sent every minute, when gatewayd can send mail
@@ -130,7 +254,7 @@ struct Housekeeping {
 
 int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
           const gw::ServiceOptions& store, gw::AdminServerOptions options, const MailFlags& mail,
-          const Housekeeping& housekeeping) {
+          const ContinuityFlags& continuity, const Housekeeping& housekeeping) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
     Log(parsed.message());
     return 2;
@@ -158,16 +282,29 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
     return 1;
   }
   Log(fmt::format("loaded {} token(s) from {}", (*tokens)->size(), tokens_path));
-  std::unique_ptr<gw::MailDirectoryFeed> feed;
-  std::unique_ptr<gw::PostfixLookupServers> lookups;
+  MailPlane plane;
   if (!mail.socketmap.empty() || !mail.policy.empty() || !mail.verify.empty()) {
-    auto started = StartMailLookups(mail, store_path, store, **service);
+    auto started = StartMailPlane(mail, continuity, store_path, store, **service);
     if (!started.ok()) {
       Log(started.status().message());
       return started.status().code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
     }
-    std::tie(feed, lookups) = std::move(*started);
-    options.more_metrics = [&feed, &lookups] { return gw::MailMetrics(*feed, *lookups); };
+    plane = std::move(*started);
+    options.more_metrics = [&plane] {
+      std::string metrics = gw::MailMetrics(*plane.feed, *plane.lookups);
+      if (plane.routing)
+        metrics += gw::ContinuityMetrics(*plane.routing, plane.monitor->counters());
+      return metrics;
+    };
+    if (plane.routing) {
+      options.continuity = [&plane] { return plane.routing->Entries(); };
+      options.expire_continuity = [&plane](std::chrono::system_clock::time_point as_of) {
+        return plane.monitor->ExpireKept(as_of);
+      };
+    }
+  } else if (!continuity.smtp.empty() || !continuity.auth.empty()) {
+    Log("--continuity-smtp and --continuity-auth need the mail lookups (--socketmap ...)");
+    return 2;
   }
   auto server = gw::AdminServer::Bind(**service, **tokens, options);
   if (!server.ok()) {
@@ -222,7 +359,8 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
       Log(fmt::format("{}: finishing requests in flight, then stopping",
                       signal == SIGTERM ? "SIGTERM" : "SIGINT"));
       (*server)->Stop();
-      if (lookups) lookups->Stop();
+      plane.monitor.reset();
+      if (plane.lookups) plane.lookups->Stop();
       return;
     }
   });
@@ -331,6 +469,26 @@ int main(int argc, char** argv) {
                  "disconnected")
       ->capture_default_str()
       ->check(CLI::Range(100, 600'000));
+  ContinuityFlags continuity;
+  app.add_option("--continuity-smtp", continuity.smtp,
+                 "Loopback HOST:PORT of the Postfix continuity listener (postfix-config "
+                 "--continuity-smtp): while a customer's servers are down its mail goes there");
+  app.add_option("--continuity-auth", continuity.auth,
+                 "UNIX socket path to answer Dovecot's passdb and userdb on (dovecot-config "
+                 "--continuity-auth); protect it by its directory's mode");
+  app.add_option("--continuity-probe-interval-ms", continuity.probe_interval_ms,
+                 "How often customers' servers are probed")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3'600'000));
+  app.add_option("--continuity-down-after", continuity.down_after,
+                 "Failed probe rounds in a row before a customer's mail is kept")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100));
+  app.add_option("--doveadm", continuity.doveadm,
+                 "HOST:PORT of Dovecot's doveadm HTTP API (dovecot-config --doveadm): kept "
+                 "mail is delivered on and expunged through it");
+  app.add_option("--doveadm-key-file", continuity.doveadm_key_file,
+                 "File whose first line is the doveadm API key");
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"
@@ -379,6 +537,37 @@ int main(int argc, char** argv) {
   postfix->add_flag("--fast-retry", instance.fast_retry,
                     "Retry deferred mail every 10 s; give up on a destination that does not "
                     "connect or greet in 5 s (tests and demos)");
+  PlaneFlags plane;
+  postfix->add_option("--continuity-smtp", plane.continuity_smtp,
+                      "Loopback HOST:PORT of the continuity listener (gatewayd's "
+                      "--continuity-smtp)");
+  postfix->add_option("--continuity-lmtp", plane.continuity_lmtp,
+                      "HOST:PORT of Dovecot's LMTP, where kept mail is stored");
+  postfix->add_option("--submission", plane.submission,
+                      "HOST:PORT of authenticated submission for continuity users (587 in "
+                      "production)");
+  postfix->add_option("--sasl", plane.sasl,
+                      "HOST:PORT of Dovecot's auth service submission logins are checked by");
+  CLI::App* dovecot = app.add_subcommand(
+      "dovecot-config", "Write a private Dovecot instance for continuity mailboxes");
+  gw::DovecotInstanceOptions mailboxes;
+  std::string dovecot_lmtp;
+  dovecot->add_option("--out", mailboxes.dir, "Directory of the instance")->required();
+  dovecot->add_option("--mail-root", mailboxes.mail_root,
+                      "Where mailboxes are kept (default: OUT/mail)");
+  dovecot->add_option("--continuity-auth", mailboxes.auth_socket, "gatewayd's --continuity-auth")
+      ->required();
+  dovecot->add_option("--lmtp", dovecot_lmtp, "HOST:PORT to take kept mail on")->required();
+  dovecot->add_option("--imap", plane.imap, "HOST:PORT for IMAP (143 in production)");
+  dovecot->add_option("--pop3", plane.pop3, "HOST:PORT for POP3 (110 in production)");
+  dovecot->add_option("--sasl", plane.sasl, "HOST:PORT of the auth service for Postfix's --sasl");
+  dovecot->add_option("--doveadm", plane.doveadm, "HOST:PORT of the doveadm HTTP API for gatewayd");
+  dovecot->add_option("--doveadm-key-file", plane.doveadm_key_file,
+                      "File whose first line is the doveadm API key");
+  dovecot->add_option("--hostname", mailboxes.hostname, "The gateway's host name")
+      ->capture_default_str();
+  dovecot->add_option("--tls-cert", mailboxes.tls_cert, "PEM certificate: require TLS");
+  dovecot->add_option("--tls-key", mailboxes.tls_key, "PEM private key for --tls-cert");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -387,8 +576,9 @@ int main(int argc, char** argv) {
   limits.head_timeout = std::chrono::milliseconds(head_timeout_ms);
   if (postfix->parsed()) {
     return WritePostfixConfig(instance, instance_smtp, relay_smtp, instance_release, smarthost,
-                              instance_milters, instance_lookups);
+                              instance_milters, instance_lookups, plane);
   }
+  if (dovecot->parsed()) return WriteDovecotConfig(mailboxes, dovecot_lmtp, plane);
   for (const std::string& text : smtp_addresses) {
     auto endpoint = gw::ParseEndpoint(text, "--smtp");
     if (!endpoint.ok()) {
@@ -436,5 +626,5 @@ int main(int argc, char** argv) {
     Log("--tokens FILE is required (see --help)");
     return 2;
   }
-  return Serve(data, listen, tokens, store, options, mail, housekeeping);
+  return Serve(data, listen, tokens, store, options, mail, continuity, housekeeping);
 }

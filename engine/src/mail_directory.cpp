@@ -20,13 +20,15 @@ std::string TransportOf(const CustomerConfig& config) {
 
 std::shared_ptr<const MailCustomer> MakeMailCustomer(
     std::string partner, std::string name, CustomerConfig config,
-    std::unordered_map<std::string, std::string> recipients) {
+    std::unordered_map<std::string, std::string> recipients,
+    std::unordered_set<std::string> continuity_activated) {
   auto customer = std::make_shared<MailCustomer>();
   customer->partner = std::move(partner);
   customer->name = std::move(name);
   customer->transport = TransportOf(config);
   customer->config = std::move(config);
   customer->recipients = std::move(recipients);
+  customer->continuity_activated = std::move(continuity_activated);
   return customer;
 }
 

@@ -46,7 +46,15 @@ struct MailDirectoryFeed::Impl {
     std::unordered_map<std::string, std::string> by_address(recipients->size());
     for (auto& [address, user] : *recipients)
       by_address.emplace(std::move(address), std::move(user));
-    return MakeMailCustomer(partner, name, CompileStored(**customer).config, std::move(by_address));
+    CustomerConfig config = CompileStored(**customer).config;
+    std::unordered_set<std::string> activated;
+    if (config.continuity.enabled) {
+      auto listed = store->ListContinuityUsers(partner, name);
+      if (!listed.ok()) return listed.status();
+      activated.insert(listed->begin(), listed->end());
+    }
+    return MakeMailCustomer(partner, name, std::move(config), std::move(by_address),
+                            std::move(activated));
   }
 
   Status RefreshLocked() {

@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "atomic_file.h"
+
 namespace gw {
 namespace {
 
@@ -15,23 +17,6 @@ namespace fs = std::filesystem;
 
 bool IsLoopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
-}
-
-Status WriteFile(const fs::path& path, const std::string& text) {
-  fs::path temporary = path.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text;
-    if (!out.flush()) {
-      return Status(StatusCode::kUnavailable, fmt::format("cannot write {}", temporary.string()));
-    }
-  }
-  std::error_code ec;
-  fs::rename(temporary, path, ec);
-  if (ec)
-    return Status(StatusCode::kUnavailable,
-                  fmt::format("cannot write {}: {}", path.string(), ec.message()));
-  return Status::Ok();
 }
 
 std::string Inet(const Endpoint& endpoint) {
@@ -51,6 +36,19 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
                     fmt::format("{} '{}': Postfix's files cannot hold spaces, commas or braces",
                                 flag, value));
     }
+  }
+  if (o.continuity_smtp.has_value() != o.continuity_lmtp.has_value()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "--continuity-smtp and --continuity-lmtp go together");
+  }
+  if (o.submission_smtp.has_value() != o.sasl.has_value()) {
+    return Status(StatusCode::kInvalidArgument, "--submission and --sasl go together");
+  }
+  if (o.continuity_smtp && !IsLoopback(o.continuity_smtp->host)) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("--continuity-smtp {} must be a loopback address: it takes mail "
+                              "for customers' users without filtering it again",
+                              o.continuity_smtp->ToString()));
   }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
@@ -85,6 +83,8 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   std::vector<Endpoint> listeners = {o.smtp};
   if (o.relay_smtp) listeners.push_back(*o.relay_smtp);
   if (o.release_smtp) listeners.push_back(*o.release_smtp);
+  if (o.continuity_smtp) listeners.push_back(*o.continuity_smtp);
+  if (o.submission_smtp) listeners.push_back(*o.submission_smtp);
   bool loopback_only = true, v6 = false;
   std::string interfaces;
   for (const auto& l : listeners) {
@@ -222,6 +222,44 @@ milter_content_timeout = 120s
 )",
                           o.release_smtp->ToString());
   }
+  if (o.continuity_smtp) {
+    // Mail the main listener accepted and filtered, sent here while its customer is in
+    // continuity: users whose mail is kept go on to Dovecot; others get a 450 and wait in
+    // the queue for their server (never a bounce: Dovecot's LMTP would 550 them).
+    master += fmt::format(R"({} inet n - n - - smtpd
+  -o syslog_name=postfix/continuity
+  -o smtpd_milters=
+  -o mynetworks=127.0.0.0/8,[::1]/128
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=reject_unauth_destination
+  -o smtpd_recipient_restrictions=
+  -o smtpd_end_of_data_restrictions=
+  -o relay_recipient_maps={}:continuity
+  -o unknown_relay_recipient_reject_code=450
+  -o content_filter=lmtp:{}
+)",
+                          o.continuity_smtp->ToString(), socketmap, Inet(*o.continuity_lmtp));
+  }
+  if (o.submission_smtp) {
+    // Users in continuity send from their mail programs: authenticated by Dovecot, only
+    // as their own addresses (gatewayd's `logins` map); STARTTLS required when offered.
+    master += fmt::format(R"({} inet n - n - - smtpd
+  -o syslog_name=postfix/submission
+  -o smtpd_milters=
+  -o smtpd_sasl_auth_enable=yes
+  -o smtpd_sasl_type=dovecot
+  -o smtpd_sasl_path={}
+  -o smtpd_tls_auth_only={}
+  -o smtpd_client_restrictions=
+  -o smtpd_sender_login_maps={}:logins
+  -o smtpd_sender_restrictions=reject_sender_login_mismatch
+  -o smtpd_relay_restrictions=permit_sasl_authenticated,reject
+  -o smtpd_recipient_restrictions=
+  -o smtpd_end_of_data_restrictions=
+)",
+                          o.submission_smtp->ToString(), Inet(*o.sasl),
+                          o.tls_cert.empty() ? "no" : "yes", socketmap);
+  }
   master += R"(pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -250,7 +288,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
       Inet(o.verify));
   for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
            {"main.cf", main}, {"master.cf", master}, {"verify-memcache.cf", memcache}}) {
-    if (Status s = WriteFile(dir / "etc" / name, text); !s.ok()) return s;
+    if (Status s = WriteFileAtomically(dir / "etc" / name, text); !s.ok()) return s;
   }
   return Status::Ok();
 }

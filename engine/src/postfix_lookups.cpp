@@ -1,5 +1,8 @@
 #include "gateway/postfix_lookups.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -29,11 +32,14 @@ struct Shared {
   }
 };
 
-// One client connection: reads, lets the protocol answer, writes, until either side
-// closes, the protocol gives up, or a timeout passes.
-class Connection : public std::enable_shared_from_this<Connection> {
+// One client connection (TCP, or a UNIX socket for Dovecot): reads, lets the protocol
+// answer, writes, until either side closes, the protocol gives up, or a timeout passes.
+template <typename Socket>
+class Connection : public std::enable_shared_from_this<Connection<Socket>> {
+  using std::enable_shared_from_this<Connection<Socket>>::shared_from_this;
+
  public:
-  Connection(tcp::socket socket, std::unique_ptr<postfix::Protocol> protocol, Shared& shared,
+  Connection(Socket socket, std::unique_ptr<postfix::Protocol> protocol, Shared& shared,
              std::string server)
       : socket_(std::move(socket)),
         timer_(socket_.get_executor()),
@@ -90,13 +96,13 @@ class Connection : public std::enable_shared_from_this<Connection> {
                           self->Read();
                         } else {
                           boost::system::error_code ignored;
-                          self->socket_.shutdown(tcp::socket::shutdown_both, ignored);
+                          self->socket_.shutdown(Socket::shutdown_both, ignored);
                           self->socket_.close(ignored);
                         }
                       });
   }
 
-  tcp::socket socket_;
+  Socket socket_;
   asio::steady_timer timer_;
   std::unique_ptr<postfix::Protocol> protocol_;
   Shared& shared_;
@@ -139,24 +145,25 @@ class Listener {
   }
 
   void Accept() {
-    acceptor_.async_accept(
-        asio::make_strand(io_), [this](boost::system::error_code ec, tcp::socket socket) {
-          if (ec == asio::error::operation_aborted) return;
-          if (!ec) {
-            if (shared_.open_connections >= shared_.options.max_connections) {
-              if (shared_.counters.refused_connections++ % 1000 == 0) {
-                shared_.Log(fmt::format("{}: {} connections are open; refusing more", name_,
-                                        shared_.options.max_connections));
-              }
-              boost::system::error_code ignored;
-              socket.close(ignored);
-            } else {
-              ++shared_.counters.connections;
-              std::make_shared<Connection>(std::move(socket), factory_(), shared_, name_)->Start();
-            }
+    acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
+                                                          tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) {
+        if (shared_.open_connections >= shared_.options.max_connections) {
+          if (shared_.counters.refused_connections++ % 1000 == 0) {
+            shared_.Log(fmt::format("{}: {} connections are open; refusing more", name_,
+                                    shared_.options.max_connections));
           }
-          Accept();
-        });
+          boost::system::error_code ignored;
+          socket.close(ignored);
+        } else {
+          ++shared_.counters.connections;
+          std::make_shared<Connection<tcp::socket>>(std::move(socket), factory_(), shared_, name_)
+              ->Start();
+        }
+      }
+      Accept();
+    });
   }
 
   void Close() {
@@ -173,6 +180,58 @@ class Listener {
   std::string name_;
   Factory factory_;
   Endpoint bound_;
+};
+
+// Dovecot's dict client speaks only over a UNIX socket.
+class UnixListener {
+ public:
+  using Factory = Listener::Factory;
+  using Protocol = asio::local::stream_protocol;
+
+  UnixListener(asio::io_context& io, Shared& shared, Factory factory)
+      : io_(io), acceptor_(io), shared_(shared), factory_(std::move(factory)) {}
+
+  // Replaces a socket file left by an earlier run; the socket is open to every local user
+  // (Dovecot's auth process runs unprivileged): protect it by its directory's mode.
+  Status Bind(const std::string& path) {
+    ::unlink(path.c_str());
+    boost::system::error_code ec;
+    Protocol::endpoint at(path);
+    acceptor_.open(at.protocol(), ec);
+    if (!ec) acceptor_.bind(at, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("--continuity-auth {}: cannot listen: {}", path, ec.message()));
+    }
+    ::chmod(path.c_str(), 0666);
+    return Status::Ok();
+  }
+
+  void Accept() {
+    acceptor_.async_accept(asio::make_strand(io_),
+                           [this](boost::system::error_code ec, Protocol::socket socket) {
+                             if (ec == asio::error::operation_aborted) return;
+                             if (!ec) {
+                               ++shared_.counters.connections;
+                               std::make_shared<Connection<Protocol::socket>>(
+                                   std::move(socket), factory_(), shared_, "dovecot dict")
+                                   ->Start();
+                             }
+                             Accept();
+                           });
+  }
+
+  void Close() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+  }
+
+ private:
+  asio::io_context& io_;
+  Protocol::acceptor acceptor_;
+  Shared& shared_;
+  Factory factory_;
 };
 
 // Hands discovered addresses to the callback on one thread of its own, so a slow store
@@ -236,6 +295,7 @@ struct PostfixLookupServers::Impl {
   std::unique_ptr<postfix::VerifyCache> verify_cache;
   std::unique_ptr<DiscoveryQueue> discovery;
   std::vector<std::unique_ptr<Listener>> listeners;
+  std::unique_ptr<UnixListener> dovecot_dict;
   std::optional<Endpoint> socketmap, policy, verify;
   std::vector<std::thread> threads;
   bool stopped = false;
@@ -252,6 +312,7 @@ void PostfixLookupServers::Stop() {
   impl_->stopped = true;
   asio::post(impl_->io, [impl = impl_.get()] {
     for (auto& listener : impl->listeners) listener->Close();
+    if (impl->dovecot_dict) impl->dovecot_dict->Close();
   });
   impl_->io.stop();
   for (auto& thread : impl_->threads) thread.join();
@@ -283,7 +344,10 @@ Result<std::unique_ptr<PostfixLookupServers>> PostfixLookupServers::Start(
   };
   Status status = add(
       shared.options.socketmap, "socketmap",
-      [=] { return postfix::MakeSocketmap(directory, problem); }, raw->socketmap);
+      [=, continuity = shared.options.continuity] {
+        return postfix::MakeSocketmap(directory, continuity, problem);
+      },
+      raw->socketmap);
   if (status.ok()) {
     status = add(
         shared.options.policy, "policy", [=] { return postfix::MakePolicy(directory, problem); },
@@ -301,8 +365,16 @@ Result<std::unique_ptr<PostfixLookupServers>> PostfixLookupServers::Start(
         },
         raw->verify);
   }
+  if (status.ok() && shared.options.dovecot_dict) {
+    raw->dovecot_dict =
+        std::make_unique<UnixListener>(raw->io, shared, [=, passwords = shared.options.passwords] {
+          return postfix::MakeDovecotDict(directory, passwords, problem);
+        });
+    status = raw->dovecot_dict->Bind(*shared.options.dovecot_dict);
+  }
   if (!status.ok()) return status;
   for (auto& listener : raw->listeners) listener->Accept();
+  if (raw->dovecot_dict) raw->dovecot_dict->Accept();
   int threads = std::max(1, shared.options.threads);
   for (int i = 0; i < threads; ++i) raw->threads.emplace_back([raw] { raw->io.run(); });
   return std::unique_ptr<PostfixLookupServers>(new PostfixLookupServers(std::move(impl)));

@@ -1,6 +1,6 @@
-// The three conversations Postfix holds with gatewayd, as byte-in/byte-out state machines
-// without sockets, so they can be tested and fuzzed alone (postfix_lookups.cpp carries
-// them over TCP):
+// The conversations the mail servers hold with gatewayd, as byte-in/byte-out state
+// machines without sockets, so they can be tested and fuzzed alone (postfix_lookups.cpp
+// carries them over sockets):
 // - socketmap (socketmap_table(5)): netstring "NAME KEY" -> "OK value" | "NOTFOUND " |
 //   "TEMP reason" | "PERM reason"; maps `domains`, `recipients`, `transport`, and
 //   `filter` (gw-milter's: a customer's filter settings as JSON, by recipient).
@@ -8,6 +8,9 @@
 //   "action=..." and an empty line.
 // - memcache text protocol (get/set/delete), as Postfix's verify(8) uses it to keep
 //   address probe results in gatewayd (address_verify_map = memcache:...).
+// - Dovecot's dict protocol (the `proxy:` dict client): tab-separated lines, "H..." hello
+//   then "L<key>" lookups -> "O<value>" | "N" | "F<error>"; Dovecot's passdb and userdb
+//   ask it for continuity users (keys passdb/USER and userdb/USER, values JSON).
 //
 // Contract of Consume: takes whole requests from the front of `input` (a partial request
 // stays there for the next call), appends the replies to `output`, and returns false
@@ -22,7 +25,9 @@
 #include <string>
 #include <unordered_map>
 
+#include "gateway/continuity.h"
 #include "gateway/mail_directory.h"
+#include "gateway/status.h"
 
 namespace gw::postfix {
 
@@ -42,7 +47,10 @@ class Protocol {
   virtual bool Consume(std::string& input, std::string& output) = 0;
 };
 
-std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory, ProblemLog log);
+// `continuity` may be null (no continuity listener): transport answers are the
+// customers' own servers.
+std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory,
+                                        const ContinuityRouting* continuity, ProblemLog log);
 std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log);
 
 // verify(8)'s results, shared by every memcache connection. Bounded: past `capacity`
@@ -63,6 +71,16 @@ class VerifyCache {
 // Called with each address a destination accepted for a probe (status 0) that is not a
 // user yet of a customer with address discovery.
 using DiscoveredAddress = std::function<void(const MailCustomer&, const std::string& address)>;
+
+// The stored password hash of a user's continuity mailbox; nullopt when none is set.
+using PasswordLookup = std::function<Result<std::optional<std::string>>(
+    const MailCustomer& customer, const std::string& user)>;
+
+// passdb/USER answers {"password": hash, "user": the user's address} for a user who may
+// use continuity and has a password; userdb/USER answers {"user": ...} for a user whose
+// mail is kept (so LMTP can deliver to them, activated or not). An alias names its user.
+std::unique_ptr<Protocol> MakeDovecotDict(DirectoryGetter directory, PasswordLookup passwords,
+                                          ProblemLog log);
 
 std::unique_ptr<Protocol> MakeVerifyMemcache(VerifyCache& cache, DirectoryGetter directory,
                                              DiscoveredAddress discovered, ProblemLog log);

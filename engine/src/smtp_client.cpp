@@ -87,4 +87,15 @@ Status SendMail(const Endpoint& server, const std::string& sender,
   return Status::Ok();
 }
 
+Status ProbeMail(const Endpoint& server, const std::string& recipient,
+                 std::chrono::milliseconds timeout) {
+  Session session(server, timeout);
+  if (Status s = session.Connect(); !s.ok()) return s;
+  if (Status s = session.Command("EHLO gatewayd", 250); !s.ok()) return s;
+  if (Status s = session.Command("MAIL FROM:<>", 250); !s.ok()) return s;
+  if (Status s = session.Command(fmt::format("RCPT TO:<{}>", recipient), 250); !s.ok()) return s;
+  session.Command("QUIT", 221);
+  return Status::Ok();
+}
+
 }  // namespace gw

@@ -38,7 +38,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto quiet = [](const std::string&) {};
   auto discovered = [](const gw::MailCustomer&, const std::string&) {};
   std::unique_ptr<gw::postfix::Protocol> protocols[] = {
-      gw::postfix::MakeSocketmap(directory, quiet), gw::postfix::MakePolicy(directory, quiet),
+      gw::postfix::MakeSocketmap(directory, nullptr, quiet), gw::postfix::MakePolicy(directory, quiet),
       gw::postfix::MakeVerifyMemcache(cache, directory, discovered, quiet)};
   size_t split = size ? data[0] % (size + 1) : 0;
   for (auto& protocol : protocols) {

@@ -7,9 +7,13 @@
 // accepting and lets requests in flight finish.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <vector>
+
 #include <memory>
 #include <string>
+#include "gateway/continuity.h"
 
 #include "gateway/http_server.h"
 #include "gateway/service.h"
@@ -28,6 +32,10 @@ struct AdminServerOptions {
   int max_in_flight_per_partner = 12;
   // More Prometheus text for /metrics (the mail lookups'), if set.
   std::function<std::string()> more_metrics;
+  // Continuity (continuity_monitor.h), when gatewayd runs it: the customers in it now,
+  // and the retention pass (GET /v1/continuity, POST /v1/continuity/retention:run).
+  std::function<std::vector<ContinuityEntry>()> continuity;
+  std::function<Result<int64_t>(std::chrono::system_clock::time_point)> expire_continuity;
 };
 
 class AdminServer {

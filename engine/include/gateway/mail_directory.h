@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "gateway/customer_config.h"
@@ -30,12 +31,15 @@ struct MailCustomer {
   std::unordered_map<std::string, std::string> recipients;
   // Postfix's transport answer for the customer's mail, computed once (TransportOf).
   std::string transport;
+  // Users activated for continuity (User::continuity), by address.
+  std::unordered_set<std::string> continuity_activated;
 };
 
 // A MailCustomer with its transport answer filled in.
 std::shared_ptr<const MailCustomer> MakeMailCustomer(
     std::string partner, std::string name, CustomerConfig config,
-    std::unordered_map<std::string, std::string> recipients);
+    std::unordered_map<std::string, std::string> recipients,
+    std::unordered_set<std::string> continuity_activated = {});
 
 // The Postfix transport answer that delivers to `config`'s destinations in preference
 // order, one after the other: "smtp:[mail.example]:25, [203.0.113.10]:25". Without

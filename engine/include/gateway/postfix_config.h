@@ -31,6 +31,13 @@ struct PostfixInstanceOptions {
   // Milters inbound mail passes through, in order (gw-milter, then rspamd). While one is
   // unreachable mail is refused with a temporary error, never passed unfiltered.
   std::vector<Endpoint> milters;
+  // Continuity (continuity.h): the listener gatewayd's transport answers name while a
+  // customer's servers are down (loopback; it takes only users whose mail is kept, the
+  // others get a 450 and wait in the queue), and Dovecot's LMTP it delivers to.
+  std::optional<Endpoint> continuity_smtp, continuity_lmtp;
+  // Authenticated submission for continuity users while their own server is down,
+  // checked by Dovecot's auth service (`sasl`); a user sends only as their own addresses.
+  std::optional<Endpoint> submission_smtp, sasl;
   // Where outbound mail goes: the recipient domain's MX when empty, else this host
   // (a smarthost; a sink in tests).
   std::optional<Endpoint> smarthost;

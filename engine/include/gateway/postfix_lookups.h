@@ -4,7 +4,8 @@
 // - policy delegation (smtpd_recipient_restrictions, smtpd_end_of_data_restrictions and
 //   the relay listener's restrictions),
 // - memcache (address_verify_map): verify(8)'s probe results, where a destination's 250
-//   for a discovering customer's unknown address becomes a `discovered` user.
+//   for a discovering customer's unknown address becomes a `discovered` user,
+// - and Dovecot's passdb/userdb for continuity mailboxes (dict protocol, UNIX socket).
 // These protocols carry no authentication: listen on loopback or a private network only.
 //
 // Contract:
@@ -24,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "gateway/continuity.h"
 #include "gateway/endpoint.h"
 #include "gateway/mail_directory_feed.h"
 #include "gateway/status.h"
@@ -44,6 +46,13 @@ struct PostfixLookupOptions {
   // not one of its users yet. Called on a thread of its own, one address at a time; the
   // same address may come again.
   std::function<void(const ClaimOwner& customer, const std::string& address)> discovered;
+  // Continuity: which customers' mail the transport answers send to the continuity
+  // listener (may be null: none), and Dovecot's passdb/userdb (dict protocol) on a UNIX
+  // socket at this path, answering with `passwords`.
+  const ContinuityRouting* continuity = nullptr;
+  std::optional<std::string> dovecot_dict;
+  std::function<Result<std::optional<std::string>>(const MailCustomer&, const std::string& user)>
+      passwords;
 };
 
 struct PostfixLookupCounters {

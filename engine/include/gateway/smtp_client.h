@@ -22,4 +22,10 @@ Status SendMail(const Endpoint& server, const std::string& sender,
                 const std::vector<std::string>& recipients, std::string_view message,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
+// Asks `server` whether it takes mail for `recipient` now, without sending any: greeting,
+// EHLO, MAIL FROM:<>, RCPT TO, QUIT. OK for a 250; otherwise as SendMail (kUnavailable
+// for a temporary refusal or no answer, kFailedPrecondition for a 5xx).
+Status ProbeMail(const Endpoint& server, const std::string& recipient,
+                 std::chrono::milliseconds timeout);
+
 }  // namespace gw

@@ -1,0 +1,81 @@
+// ContinuityMonitor: decides when a customer's mail servers are down, and puts it into
+// and out of continuity (continuity.h); delivers the mail kept meanwhile once they are
+// back; expunges kept mail past the customer's retention.
+//
+// Why probing: a probe sees exactly what Postfix would (the greeting, EHLO, MAIL, and
+// RCPT to the customer's postmaster, without DATA), whether or not mail is flowing, and
+// needs nothing from Postfix's logs. A server is down when every destination fails with
+// a temporary error or does not answer; a 5xx is an answer (the server is up).
+//
+// Contract:
+// - A customer with continuity enabled enters it after `down_after` failed probe rounds
+//   in a row, and leaves it at the first round one of its destinations answers.
+// - Level-triggered delivery of kept mail: while a customer is not in continuity and may
+//   have kept mail (from the start, and after every outage), each round sends its users'
+//   undelivered kept messages straight to its servers in preference order and marks each
+//   one delivered after the server's 250 (a crash in between may deliver that one twice,
+//   never not at all). Kept mail stays readable until its retention.
+// - The routing state is in memory: after a restart, customers are probed again; mail
+//   meanwhile waits in Postfix's queue, so nothing is lost.
+// Thread-safe; the destructor stops the rounds.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gateway/continuity.h"
+#include "gateway/endpoint.h"
+#include "gateway/mail_directory_feed.h"
+#include "gateway/status.h"
+
+namespace gw {
+
+struct ContinuityMonitorOptions {
+  std::chrono::milliseconds probe_interval{30'000};
+  std::chrono::milliseconds probe_timeout{10'000};
+  int down_after = 2;  // failed rounds in a row
+  // Dovecot's doveadm HTTP API and its key: how kept mail is read, marked and expunged.
+  // Without it, nothing is delivered afterwards or expunged.
+  std::optional<Endpoint> doveadm;
+  std::string doveadm_key;
+  std::function<void(const std::string&)> log;  // may be empty
+};
+
+struct ContinuityCounters {
+  std::atomic<int64_t> probes{0};
+  std::atomic<int64_t> outages{0};               // entries into continuity
+  std::atomic<int64_t> delivered_afterwards{0};  // kept messages sent on to servers
+  std::atomic<int64_t> expunged_users{0};        // mailboxes whose old mail was expunged
+};
+
+class ContinuityMonitor {
+ public:
+  static std::unique_ptr<ContinuityMonitor> Start(const MailDirectoryFeed& feed,
+                                                  ContinuityRouting& routing,
+                                                  ContinuityMonitorOptions options);
+  ~ContinuityMonitor();
+
+  // Expunges, in every continuity mailbox, mail saved more than its customer's retention
+  // before `as_of` (hourly with now; an operator may give another moment). Returns how
+  // many mailboxes were expunged in.
+  Result<int64_t> ExpireKept(std::chrono::system_clock::time_point as_of);
+
+  const ContinuityCounters& counters() const;
+
+  ContinuityMonitor(const ContinuityMonitor&) = delete;
+  ContinuityMonitor& operator=(const ContinuityMonitor&) = delete;
+
+ private:
+  struct Impl;
+  explicit ContinuityMonitor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Customers in continuity now, and the monitor's counters, as Prometheus text.
+std::string ContinuityMetrics(const ContinuityRouting& routing, const ContinuityCounters& counters);
+
+}  // namespace gw

@@ -1,0 +1,248 @@
+#include "gateway/continuity_monitor.h"
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "doveadm_client.h"
+#include "gateway/smtp_client.h"
+
+namespace gw {
+namespace {
+
+using Key = std::pair<std::string, std::string>;
+
+// What a customer's servers did in the last rounds.
+struct Health {
+  int failed_rounds = 0;
+  bool may_have_kept = true;  // unknown until a round found nothing left to deliver
+};
+
+// The users whose mail `customer` keeps, each once.
+std::set<std::string> KeptUsers(const MailCustomer& customer) {
+  std::set<std::string> users;
+  for (const auto& [address, user] : customer.recipients) {
+    if (InContinuityScope(customer, user)) users.insert(user);
+  }
+  return users;
+}
+
+// The envelope sender Dovecot recorded (Return-Path), and the message without the
+// trace headers Dovecot's LMTP put on top (Return-Path, Delivered-To).
+std::pair<std::string, std::string> Unwrap(const std::string& text) {
+  std::string sender;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) break;
+    std::string_view line(text.data() + pos, end - pos);
+    if (line.rfind("Return-Path:", 0) == 0) {
+      size_t open = line.find('<'), close = line.rfind('>');
+      if (open != std::string_view::npos && close != std::string_view::npos && close > open)
+        sender = std::string(line.substr(open + 1, close - open - 1));
+    } else if (line.rfind("Delivered-To:", 0) != 0) {
+      break;
+    }
+    pos = end + 1;
+  }
+  return {sender, text.substr(pos)};
+}
+
+}  // namespace
+
+struct ContinuityMonitor::Impl {
+  const MailDirectoryFeed& feed;
+  ContinuityRouting& routing;
+  ContinuityMonitorOptions options;
+  std::optional<DoveadmClient> doveadm;
+  ContinuityCounters counters;
+  std::map<Key, Health> health;  // the monitor thread's only
+
+  std::mutex mutex;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::thread thread;
+
+  Impl(const MailDirectoryFeed& f, ContinuityRouting& r, ContinuityMonitorOptions o)
+      : feed(f), routing(r), options(std::move(o)) {
+    if (options.doveadm) doveadm.emplace(*options.doveadm, options.doveadm_key);
+  }
+
+  void Log(const std::string& message) const {
+    if (options.log) options.log(message);
+  }
+
+  // Empty when one of the customer's servers takes mail; otherwise what the last said.
+  std::string ProbeServers(const MailCustomer& customer) {
+    std::string why;
+    for (const Destination& d : customer.config.destinations) {
+      ++counters.probes;
+      Status s = ProbeMail({d.host, d.port}, "postmaster@" + customer.config.domains.front(),
+                           options.probe_timeout);
+      if (s.ok() || s.code() == StatusCode::kFailedPrecondition) return "";
+      why = s.message();
+    }
+    return why.empty() ? "no destination" : why;
+  }
+
+  // Sends the customer's kept mail on to its servers; true when none is left.
+  bool DeliverKept(const MailCustomer& customer) {
+    bool all = true;
+    for (const std::string& user : KeptUsers(customer)) {
+      auto kept = doveadm->Undelivered(user, 200);
+      if (!kept.ok()) {
+        Log(fmt::format("continuity: {}: {}", user, kept.status().message()));
+        return false;
+      }
+      if (kept->size() == 200) all = false;  // more next round
+      for (const KeptMessage& message : *kept) {
+        auto [sender, body] = Unwrap(message.text);
+        std::string marked = "X-GW-Continuity: kept while the server was down\r\n" + body;
+        Status sent(StatusCode::kUnavailable, "no destination");
+        for (const Destination& d : customer.config.destinations) {
+          sent = SendMail({d.host, d.port}, sender, {user}, marked, options.probe_timeout);
+          if (sent.ok() || sent.code() == StatusCode::kFailedPrecondition) break;
+        }
+        if (!sent.ok()) {
+          // A refusal (5xx) is kept for a person to look at; a deferral is tried again.
+          Log(fmt::format("continuity: kept message {} of {} not delivered: {}", message.uid, user,
+                          sent.message()));
+          all = false;
+          continue;
+        }
+        if (Status marked_ok = doveadm->MarkDelivered(user, message.uid); !marked_ok.ok()) {
+          Log(fmt::format("continuity: {} delivered but not marked: {}", user,
+                          marked_ok.message()));
+          return false;
+        }
+        ++counters.delivered_afterwards;
+      }
+    }
+    return all;
+  }
+
+  void Round() {
+    auto directory = feed.current();
+    if (!directory) return;
+    std::map<Key, Health> next;
+    for (const auto& customer : directory->customers()) {
+      if (!customer->config.continuity.enabled || customer->config.destinations.empty()) continue;
+      Key key{customer->partner, customer->name};
+      Health state = health.count(key) ? health[key] : Health{};
+      std::string down = ProbeServers(*customer);
+      if (down.empty()) {
+        state.failed_rounds = 0;
+        if (routing.Leave(key.first, key.second)) {
+          Log(fmt::format("continuity: {}/{}: its servers take mail again; leaving continuity",
+                          key.first, key.second));
+          state.may_have_kept = true;
+        }
+        if (state.may_have_kept && doveadm) state.may_have_kept = !DeliverKept(*customer);
+      } else if (++state.failed_rounds >= options.down_after &&
+                 routing.Enter(key.first, key.second, down)) {
+        ++counters.outages;
+        state.may_have_kept = true;
+        Log(fmt::format("continuity: {}/{}: its servers are down ({}); its mail is kept", key.first,
+                        key.second, down));
+      }
+      next[key] = state;
+    }
+    // Customers gone, or with continuity switched off, leave it.
+    for (const auto& entry : routing.Entries()) {
+      if (!next.count({entry.partner, entry.customer}))
+        routing.Leave(entry.partner, entry.customer);
+    }
+    health = std::move(next);
+  }
+
+  void Run() {
+    auto next_expiry = std::chrono::steady_clock::now();
+    std::unique_lock lock(mutex);
+    while (!stopping) {
+      lock.unlock();
+      Round();
+      if (doveadm && std::chrono::steady_clock::now() >= next_expiry) {
+        next_expiry += std::chrono::hours(1);
+        auto expired = Expire(std::chrono::system_clock::now());
+        if (!expired.ok()) Log("continuity retention: " + expired.status().message());
+      }
+      lock.lock();
+      wake.wait_for(lock, options.probe_interval, [&] { return stopping; });
+    }
+  }
+
+  Result<int64_t> Expire(std::chrono::system_clock::time_point as_of) {
+    if (!doveadm) {
+      return Status(StatusCode::kFailedPrecondition,
+                    "no continuity mailboxes to expunge in (gatewayd --doveadm)");
+    }
+    auto directory = feed.current();
+    if (!directory) return Status(StatusCode::kUnavailable, "the mail directory is not loaded");
+    int64_t mailboxes = 0;
+    for (const auto& customer : directory->customers()) {
+      if (!customer->config.continuity.enabled) continue;
+      auto cutoff = as_of - std::chrono::hours(24 * customer->config.continuity.retention_days);
+      int64_t before =
+          std::chrono::duration_cast<std::chrono::seconds>(cutoff.time_since_epoch()).count();
+      for (const std::string& user : KeptUsers(*customer)) {
+        if (Status s = doveadm->ExpungeSavedBefore(user, before); !s.ok()) return s;
+        ++mailboxes;
+      }
+    }
+    counters.expunged_users += mailboxes;
+    return mailboxes;
+  }
+};
+
+ContinuityMonitor::ContinuityMonitor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+std::unique_ptr<ContinuityMonitor> ContinuityMonitor::Start(const MailDirectoryFeed& feed,
+                                                            ContinuityRouting& routing,
+                                                            ContinuityMonitorOptions options) {
+  auto impl = std::make_unique<Impl>(feed, routing, std::move(options));
+  Impl* raw = impl.get();
+  raw->thread = std::thread([raw] { raw->Run(); });
+  return std::unique_ptr<ContinuityMonitor>(new ContinuityMonitor(std::move(impl)));
+}
+
+ContinuityMonitor::~ContinuityMonitor() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  impl_->wake.notify_all();
+  impl_->thread.join();
+}
+
+Result<int64_t> ContinuityMonitor::ExpireKept(std::chrono::system_clock::time_point as_of) {
+  return impl_->Expire(as_of);
+}
+
+const ContinuityCounters& ContinuityMonitor::counters() const {
+  return impl_->counters;
+}
+
+std::string ContinuityMetrics(const ContinuityRouting& routing, const ContinuityCounters& c) {
+  return fmt::format(
+      "# HELP gatewayd_continuity_customers Customers whose servers are down and whose mail is "
+      "kept.\n"
+      "# TYPE gatewayd_continuity_customers gauge\n"
+      "gatewayd_continuity_customers {}\n"
+      "# HELP gatewayd_continuity_outages_total Customers that entered continuity.\n"
+      "# TYPE gatewayd_continuity_outages_total counter\n"
+      "gatewayd_continuity_outages_total {}\n"
+      "# HELP gatewayd_continuity_probes_total Probes of customers' servers.\n"
+      "# TYPE gatewayd_continuity_probes_total counter\n"
+      "gatewayd_continuity_probes_total {}\n"
+      "# HELP gatewayd_continuity_delivered_total Kept messages delivered to servers that came "
+      "back.\n"
+      "# TYPE gatewayd_continuity_delivered_total counter\n"
+      "gatewayd_continuity_delivered_total {}\n",
+      routing.Entries().size(), c.outages.load(), c.probes.load(), c.delivered_afterwards.load());
+}
+
+}  // namespace gw
