@@ -158,8 +158,11 @@ class MailGateway {
   // `smarthost_port`: where outbound mail goes (a Sink standing for the internet).
   // `content_milter`: inbound mail also passes gw-milter (GW_MILTER_BINARY), which asks
   // a private rspamd; gatewayd releases quarantined mail through Postfix.
+  // `continuity`: also a private Dovecot (`gatewayd dovecot-config`) with IMAP, POP3,
+  // LMTP, auth and the doveadm API, Postfix's continuity and submission listeners, and
+  // gatewayd probing customers' servers twice a second.
   explicit MailGateway(int smarthost_port, std::vector<std::string> partners = {"northwind"},
-                       bool content_milter = false)
+                       bool content_milter = false, bool continuity = false)
       : dir_(MakeTempDir("mail-gateway")),
         smtp_port_(PickFreePort()),
         relay_port_(PickFreePort()),
@@ -167,6 +170,10 @@ class MailGateway {
     // Postfix's unprivileged daemons must reach the instance inside.
     std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
                                  std::filesystem::perm_options::add);
+    if (continuity) {
+      continuity_.emplace();
+      std::ofstream(dir_ / "doveadm-key") << "test-doveadm-key\n";
+    }
     // The lookup servers take ports from the kernel; a restart reuses them.
     gatewayd_ = std::make_unique<Gatewayd>(partners, LookupArgs());
     if (!gatewayd_->started()) return;
@@ -190,6 +197,10 @@ class MailGateway {
       problem_ = StartMilter();
       if (!problem_.empty()) return;
     }
+    if (continuity_) {
+      problem_ = StartDovecot();
+      if (!problem_.empty()) return;
+    }
     // Postfix's own ports are picked before it binds them: another process may take one
     // in between, and then new ones are tried.
     for (int attempt = 0; attempt < 3; ++attempt) {
@@ -209,6 +220,7 @@ class MailGateway {
     for (pid_t pid : children) kill(pid, SIGKILL);
     milter_.reset();
     rspamd_.reset();
+    StopDovecot();
     gatewayd_.reset();
     std::filesystem::remove_all(dir_);
   }
@@ -273,6 +285,19 @@ class MailGateway {
     return outcome;
   }
 
+  // Continuity's listeners (zero without continuity).
+  struct ContinuityPorts {
+    int smtp = PickFreePort(), lmtp = PickFreePort(), imap = PickFreePort(), pop3 = PickFreePort(),
+        sasl = PickFreePort(), submission = PickFreePort(), doveadm = PickFreePort();
+  };
+  const ContinuityPorts& continuity() const { return *continuity_; }
+  std::string DovecotLog() const {
+    std::ifstream in(dir_ / "dovecot" / "dovecot.log");
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
   // gw-milter's log so far (empty without it).
   std::string MilterLog() const { return milter_ ? milter_->output() : ""; }
   void StopMilter() { milter_.reset(); }
@@ -314,15 +339,59 @@ class MailGateway {
     return "gw-milter did not start: " + milter_->output();
   }
 
+  // Empty when Dovecot listens; otherwise why not.
+  std::string StartDovecot() {
+    const ContinuityPorts& c = *continuity_;
+    auto dovecot = dir_ / "dovecot";
+    auto written = RunCommand(fmt::format(
+        "{} dovecot-config --out {} --continuity-auth {} --lmtp 127.0.0.1:{} --imap 127.0.0.1:{} "
+        "--pop3 127.0.0.1:{} --sasl 127.0.0.1:{} --doveadm 127.0.0.1:{} --doveadm-key-file {} "
+        "--hostname gw.test",
+        GATEWAYD_BINARY, dovecot.string(), (dir_ / "auth.sock").string(), c.lmtp, c.imap, c.pop3,
+        c.sasl, c.doveadm, (dir_ / "doveadm-key").string()));
+    if (written.exit_code != 0) return "dovecot-config failed: " + written.output;
+    // Its daemons would hold a pipe open: what it says goes to a file.
+    auto said = dir_ / "dovecot-start.txt";
+    auto started = RunCommand(fmt::format("/usr/sbin/dovecot -c {} </dev/null >{} 2>&1",
+                                          (dovecot / "dovecot.conf").string(), said.string()));
+    if (started.exit_code != 0) {
+      std::ifstream in(said);
+      std::stringstream text;
+      text << in.rdbuf();
+      return "dovecot did not start: " + text.str() + DovecotLog();
+    }
+    for (int i = 0; i < 100 && !CanConnect(c.imap); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return CanConnect(c.imap) ? "" : "Dovecot does not listen:\n" + DovecotLog();
+  }
+
+  // Dovecot's master and everything it started (doveadm stop takes seconds).
+  void StopDovecot() {
+    if (!continuity_) return;
+    std::ifstream pid_file(dir_ / "dovecot" / "run" / "master.pid");
+    pid_t master = 0;
+    if (!(pid_file >> master) || master <= 0) return;
+    std::vector<pid_t> children = ChildrenOf(master);
+    kill(master, SIGKILL);
+    for (pid_t pid : children) kill(pid, SIGKILL);
+  }
+
   // Empty when Postfix listens; otherwise why not.
   std::string StartPostfix(int smarthost_port) {
+    std::string more = milter_ ? fmt::format(" --milter 127.0.0.1:{}", milter_port_) : "";
+    if (continuity_) {
+      more += fmt::format(
+          " --continuity-smtp 127.0.0.1:{} --continuity-lmtp 127.0.0.1:{} --submission "
+          "127.0.0.1:{} --sasl 127.0.0.1:{}",
+          continuity_->smtp, continuity_->lmtp, continuity_->submission, continuity_->sasl);
+    }
     auto written = RunCommand(fmt::format(
         "{} postfix-config --out {} --smtp 127.0.0.1:{} --relay-smtp 127.0.0.1:{} "
         "--socketmap 127.0.0.1:{} --policy 127.0.0.1:{} --verify 127.0.0.1:{} --hostname "
         "gw.test --smarthost 127.0.0.1:{} --release-smtp 127.0.0.1:{} --fast-retry{}",
         GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
-        verify_, smarthost_port, release_port_,
-        milter_ ? fmt::format(" --milter 127.0.0.1:{}", milter_port_) : ""));
+        verify_, smarthost_port, release_port_, more));
     if (written.exit_code != 0) return "postfix-config failed: " + written.output;
     auto started = Postfix("start");
     if (started.exit_code != 0) return "postfix start failed: " + started.output + "\n" + MailLog();
@@ -333,6 +402,18 @@ class MailGateway {
   }
 
   std::vector<std::string> LookupArgs() const {
+    std::vector<std::string> args = CommonLookupArgs();
+    if (continuity_) {
+      args.insert(args.end(),
+                  {"--continuity-smtp", fmt::format("127.0.0.1:{}", continuity_->smtp),
+                   "--continuity-auth", (dir_ / "auth.sock").string(), "--doveadm",
+                   fmt::format("127.0.0.1:{}", continuity_->doveadm), "--doveadm-key-file",
+                   (dir_ / "doveadm-key").string(), "--continuity-probe-interval-ms", "500"});
+    }
+    return args;
+  }
+
+  std::vector<std::string> CommonLookupArgs() const {
     return {"--socketmap", fmt::format("127.0.0.1:{}", socketmap_), "--policy",
             fmt::format("127.0.0.1:{}", policy_), "--verify", fmt::format("127.0.0.1:{}", verify_),
             "--smtp", fmt::format("127.0.0.1:{}", smtp_port_), "--smtp",
@@ -358,6 +439,7 @@ class MailGateway {
   std::unique_ptr<ChildProcess> milter_;
   int milter_port_ = 0;
   std::string problem_;
+  std::optional<ContinuityPorts> continuity_;
 };
 
 }  // namespace gwtest

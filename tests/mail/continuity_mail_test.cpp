@@ -1,0 +1,293 @@
+// Continuity end to end: a real Postfix and Dovecot asking a real gatewayd, aiosmtpd as the
+// customer's server (which starts answering 451, then comes back) and as "the internet",
+// swaks sending, Python's imaplib and poplib reading. Needs root (Postfix, and Dovecot
+// delivering as the mail user); skipped, saying why, otherwise.
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway/rfc3339.h"
+#include "mail_fixture.h"
+
+namespace {
+
+using gwtest::Gatewayd;
+using gwtest::MailGateway;
+using gwtest::RunCommand;
+using gwtest::Sink;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kAlicePassword = "alice-continuity-1";
+constexpr const char* kBobPassword = "bob-continuity-22";
+
+std::string ContinuityMissing() {
+  if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) return missing;
+  if (access("/usr/sbin/dovecot", X_OK) != 0) return "needs /usr/sbin/dovecot (ci/setup --tests)";
+  return "";
+}
+
+class ContinuityMailTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string missing = ContinuityMissing(); !missing.empty()) {
+      GTEST_SKIP() << "continuity test skipped: " << missing;
+    }
+    internet_ = std::make_unique<Sink>();
+    ASSERT_TRUE(internet_->ready()) << internet_->output();
+    server_ = std::make_unique<Sink>();
+    ASSERT_TRUE(server_->ready()) << server_->output();
+    gateway_ = std::make_unique<MailGateway>(internet_->port(),
+                                             std::vector<std::string>{"northwind"}, false, true);
+    ASSERT_EQ(gateway_->problem(), "");
+    ASSERT_TRUE(Client()->EnsurePartner("northwind").ok());
+    PutAcme();
+  }
+
+  std::unique_ptr<gw::GatewayClient> Client() {
+    return gateway_->gatewayd().Client(Gatewayd::kOperatorToken);
+  }
+
+  // acme.example with continuity for everyone; alice is activated, bob is not, both have
+  // passwords; carol is outside a selected scope only in the scope test.
+  void PutAcme(json continuity = {{"enabled", true}, {"retention", "1d"}}) {
+    auto client = Client();
+    gw::CustomerWrite write;
+    write.spec = {{"product", "ultimate-access"},
+                  {"billableUsers", 5},
+                  {"domains", {{"primary", "acme.example"}}},
+                  {"destinations", fmt::format("127.0.0.1:{}", server_->port())},
+                  {"continuity", continuity}};
+    auto existing = client->GetCustomer("northwind", "acme");
+    auto put = client->PutCustomer("northwind", "acme", write,
+                                   existing.ok() ? gw::WriteCondition::AtVersion(existing->version)
+                                                 : gw::WriteCondition::CreateOnly());
+    ASSERT_TRUE(put.ok()) << put.status().message();
+    gw::User alice, bob, carol;
+    alice.address = "alice@acme.example";
+    alice.aliases = {"a.smith@acme.example"};
+    alice.continuity = true;
+    bob.address = "bob@acme.example";
+    carol.address = "carol@acme.example";
+    carol.continuity = true;
+    auto added = client->BatchUsers("northwind", "acme", {{alice, bob, carol}, {}});
+    ASSERT_TRUE(added.ok()) << added.status().message();
+    ASSERT_TRUE(
+        client->SetContinuityPassword("northwind", "acme", "alice@acme.example", kAlicePassword)
+            .ok());
+    ASSERT_TRUE(
+        client->SetContinuityPassword("northwind", "acme", "bob@acme.example", kBobPassword).ok());
+    ASSERT_TRUE(gateway_->WaitForLookup("recipients carol@acme.example", "OK carol@"));
+  }
+
+  // The customer's server, replaced by one that answers every RCPT this way (or normally).
+  void RestartServer(const std::string& rcpt_reply) {
+    int port = server_->port();
+    server_.reset();
+    gwtest::SinkOptions options;
+    options.rcpt_reply = rcpt_reply;
+    server_ = std::make_unique<Sink>(port, options);
+    ASSERT_TRUE(server_->ready()) << server_->output();
+  }
+
+  json ContinuityNow() {
+    httplib::Client http(gateway_->gatewayd().url());
+    auto response = http.Get(
+        "/v1/continuity", {{"Authorization", std::string("Bearer ") + Gatewayd::kOperatorToken}});
+    if (!response || response->status != 200) return json();
+    return json::parse(response->body, nullptr, false);
+  }
+
+  bool WaitForContinuity(bool active, std::chrono::seconds timeout = std::chrono::seconds(15)) {
+    auto deadline = Clock::now() + timeout;
+    while (Clock::now() < deadline) {
+      json now = ContinuityNow();
+      if (now.is_object() && now["customers"].size() == (active ? 1u : 0u)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+
+  // What a mail program sees: "messages N" and "subject: ..." lines, or "login failed".
+  std::string ReadMailbox(const std::string& protocol, const std::string& user,
+                          const std::string& password) {
+    auto file = gateway_->postfix_dir().parent_path() / ("password-" + protocol);
+    std::ofstream(file) << password << "\n";
+    int port = protocol == "imap" ? gateway_->continuity().imap : gateway_->continuity().pop3;
+    return RunCommand(fmt::format("/usr/bin/python3 {}/tests/mail/read_mailbox.py --protocol {} "
+                                  "--port {} --user '{}' --password-file '{}'",
+                                  GWCTL_SOURCE_DIR, protocol, port, user, file.string()))
+        .output;
+  }
+
+  // Waits until `user`'s mailbox shows `count` messages over IMAP.
+  std::string WaitForMailbox(const std::string& user, const std::string& password, int count) {
+    std::string expected = fmt::format("messages {}", count), seen;
+    for (auto deadline = Clock::now() + std::chrono::seconds(30); Clock::now() < deadline;) {
+      seen = ReadMailbox("imap", user, password);
+      if (seen.find(expected) != std::string::npos) break;
+      gateway_->FlushQueue();
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    }
+    return seen;
+  }
+
+  std::unique_ptr<Sink> internet_, server_;
+  std::unique_ptr<MailGateway> gateway_;
+};
+
+TEST_F(ContinuityMailTest, MailIsKeptWhileTheServerAnswers451AndDeliveredOnceWhenItIsBack) {
+  // Up: mail goes to the server.
+  ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: before'")
+                  .accepted());
+  ASSERT_EQ(server_->WaitForMessages(1, std::chrono::seconds(20)), 1u) << gateway_->MailLog();
+  EXPECT_TRUE(ContinuityNow()["customers"].empty());
+
+  // The server starts answering 451: after two failed probe rounds, acme is in continuity.
+  RestartServer("451 4.3.0 mailbox store unavailable");
+  ASSERT_TRUE(WaitForContinuity(true)) << ContinuityNow().dump();
+  EXPECT_THAT(ContinuityNow()["customers"][0]["reason"].get<std::string>(), HasSubstr("451"));
+  auto metrics = httplib::Client(gateway_->gatewayd().url()).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("gatewayd_continuity_customers 1"));
+
+  // New mail lands in the users' continuity mailboxes (an alias in its user's).
+  ASSERT_TRUE(gateway_->Send("x@ext.example", "a.smith@acme.example", "--header 'Subject: kept 1'")
+                  .accepted());
+  ASSERT_TRUE(
+      gateway_->Send("x@ext.example", "bob@acme.example", "--header 'Subject: kept 2'").accepted());
+  std::string alice = WaitForMailbox("alice@acme.example", kAlicePassword, 1);
+  EXPECT_THAT(alice, HasSubstr("subject: kept 1")) << gateway_->MailLog() << gateway_->DovecotLog();
+  EXPECT_THAT(ReadMailbox("pop3", "alice@acme.example", kAlicePassword),
+              HasSubstr("messages 1\nsubject: kept 1"));
+  EXPECT_THAT(ReadMailbox("imap", "a.smith@acme.example", kAlicePassword), HasSubstr("messages 1"))
+      << "an alias logs in to its user's mailbox";
+  // bob's mail is kept, but he is not activated: he cannot log in, even with a password.
+  EXPECT_THAT(ReadMailbox("imap", "bob@acme.example", kBobPassword), HasSubstr("login failed"));
+  EXPECT_THAT(ReadMailbox("pop3", "bob@acme.example", kBobPassword), HasSubstr("login failed"));
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", "wrong-password-1"),
+              HasSubstr("login failed"));
+  EXPECT_EQ(server_->Messages().size(), 0u);
+
+  // Authenticated submission works during the outage, as the user's own addresses only.
+  std::string auth = fmt::format("--auth PLAIN --auth-user alice@acme.example --auth-password '{}'",
+                                 kAlicePassword);
+  auto sent = gateway_->Send("a.smith@acme.example", "partner@ext.example",
+                             auth + " --header 'Subject: from continuity'",
+                             gateway_->continuity().submission);
+  EXPECT_TRUE(sent.accepted()) << sent.transcript;
+  ASSERT_EQ(internet_->WaitForMessages(1, std::chrono::seconds(20)), 1u) << gateway_->MailLog();
+  EXPECT_THAT(internet_->Messages()[0], HasSubstr("Subject: from continuity"));
+  auto spoofed = gateway_->Send("bob@acme.example", "partner@ext.example", auth,
+                                gateway_->continuity().submission);
+  EXPECT_FALSE(spoofed.accepted()) << spoofed.transcript;
+  EXPECT_THAT(spoofed.reply, HasSubstr("not owned by user"));
+  auto anonymous = gateway_->Send("alice@acme.example", "partner@ext.example", "",
+                                  gateway_->continuity().submission);
+  EXPECT_FALSE(anonymous.accepted()) << anonymous.transcript;
+
+  // The server is back: acme leaves continuity, the kept mail is delivered to it once,
+  // and new mail goes straight to it.
+  RestartServer("");
+  ASSERT_TRUE(WaitForContinuity(false)) << ContinuityNow().dump();
+  ASSERT_EQ(server_->WaitForMessages(2, std::chrono::seconds(20)), 2u) << gateway_->MailLog();
+  ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: after'")
+                  .accepted());
+  ASSERT_EQ(server_->WaitForMessages(3, std::chrono::seconds(40)), 3u) << gateway_->MailLog();
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // four more monitor rounds
+  auto messages = server_->Messages();
+  ASSERT_EQ(messages.size(), 3u) << "kept mail was delivered more than once";
+  std::string kept = messages[0] + messages[1];
+  EXPECT_THAT(kept, HasSubstr("Subject: kept 1"));
+  EXPECT_THAT(kept, HasSubstr("Subject: kept 2"));
+  EXPECT_THAT(kept, HasSubstr("X-Sink-From: x@ext.example"));
+  EXPECT_THAT(kept, HasSubstr("X-GW-Continuity: kept while the server was down"));
+  EXPECT_THAT(messages[2], HasSubstr("Subject: after"));
+  // Still readable in continuity until the retention.
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", kAlicePassword), HasSubstr("messages 1"));
+
+  // Retention (1d) as of a day and a minute later: expunged. As of now: kept.
+  auto retention = [&](std::chrono::system_clock::time_point as_of) {
+    httplib::Client http(gateway_->gatewayd().url());
+    return http.Post("/v1/continuity/retention:run",
+                     {{"Authorization", std::string("Bearer ") + Gatewayd::kOperatorToken}},
+                     json{{"asOf", gw::FormatRfc3339(as_of)}}.dump(), "application/json");
+  };
+  auto now = retention(std::chrono::system_clock::now());
+  ASSERT_TRUE(now && now->status == 200) << (now ? now->body : "no answer");
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", kAlicePassword), HasSubstr("messages 1"));
+  auto later = retention(std::chrono::system_clock::now() + std::chrono::hours(24) +
+                         std::chrono::minutes(1));
+  ASSERT_TRUE(later && later->status == 200) << (later ? later->body : "no answer");
+  EXPECT_EQ(json::parse(later->body)["mailboxes"], 3) << later->body;  // alice, bob, carol
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", kAlicePassword), HasSubstr("messages 0"));
+}
+
+TEST_F(ContinuityMailTest, OnlyUsersInScopeAreKeptAndContinuitySwitchedOffEndsAccess) {
+  PutAcme({{"enabled", true}, {"scope", "selected"}, {"members", {"alice@acme.example"}}});
+  ASSERT_TRUE(gateway_->WaitForLookup("continuity carol@acme.example", "NOTFOUND"));
+  RestartServer("451 4.3.0 try later");
+  ASSERT_TRUE(WaitForContinuity(true)) << ContinuityNow().dump();
+  ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: member'")
+                  .accepted());
+  ASSERT_TRUE(
+      gateway_->Send("x@ext.example", "carol@acme.example", "--header 'Subject: not a member'")
+          .accepted());
+  EXPECT_THAT(WaitForMailbox("alice@acme.example", kAlicePassword, 1), HasSubstr("member"));
+  // carol, activated but not a member, has no mailbox: her mail waits in the queue.
+  EXPECT_THAT(gateway_->MailLog(), HasSubstr("carol@acme.example"));
+  EXPECT_THAT(gateway_->Queue(), HasSubstr("carol@acme.example"));
+  EXPECT_THAT(gateway_->MailLog(), Not(HasSubstr("status=bounced")));
+
+  // Continuity switched off: alice can no longer log in.
+  PutAcme({{"enabled", false}});
+  ASSERT_TRUE(gateway_->WaitForLookup("continuity alice@acme.example", "NOTFOUND"));
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", kAlicePassword), HasSubstr("login failed"));
+  ASSERT_TRUE(WaitForContinuity(false));
+
+  // The server back: carol's queued mail reaches it (the queue retries every 10 s).
+  RestartServer("");
+  gateway_->FlushQueue();
+  ASSERT_GE(server_->WaitForMessages(1, std::chrono::seconds(40)), 1u) << gateway_->MailLog();
+  EXPECT_THAT(server_->Messages()[0], HasSubstr("Subject: not a member"));
+}
+
+TEST_F(ContinuityMailTest, AKilledGatewaydLosesNoMailDuringAnOutage) {
+  RestartServer("451 4.3.0 try later");
+  ASSERT_TRUE(WaitForContinuity(true));
+  ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: first'")
+                  .accepted());
+  EXPECT_THAT(WaitForMailbox("alice@acme.example", kAlicePassword, 1), HasSubstr("first"));
+
+  gateway_->KillGatewayd();  // SIGKILL
+  // Without gatewayd, Postfix refuses new mail temporarily (the sender keeps it), never
+  // permanently.
+  auto refused = gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: x'");
+  EXPECT_EQ(refused.code / 100, 4) << refused.transcript;
+  gateway_->StartGatewayd();
+  ASSERT_TRUE(gateway_->WaitForLookup("recipients alice@acme.example", "OK alice@"));
+  ASSERT_TRUE(WaitForContinuity(true)) << "the restarted gatewayd probes again";
+  ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: second'")
+                  .accepted());
+  EXPECT_THAT(WaitForMailbox("alice@acme.example", kAlicePassword, 2), HasSubstr("second"));
+
+  RestartServer("");
+  ASSERT_EQ(server_->WaitForMessages(2, std::chrono::seconds(20)), 2u) << gateway_->MailLog();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto messages = server_->Messages();
+  ASSERT_EQ(messages.size(), 2u);
+  EXPECT_THAT(messages[0] + messages[1], HasSubstr("Subject: first"));
+  EXPECT_THAT(messages[0] + messages[1], HasSubstr("Subject: second"));
+  EXPECT_THAT(gateway_->MailLog(), Not(HasSubstr("status=bounced")));
+}
+
+}  // namespace
