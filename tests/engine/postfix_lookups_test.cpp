@@ -2,9 +2,14 @@
 // changes (also when another process writes it), and every kind of bad input answered
 // with a protocol error or a temporary failure, logged once, while others are served.
 // No Postfix and no root needed (tests/mail has those).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <thread>
 
@@ -12,6 +17,7 @@
 
 #include "gatewayd_fixture.h"
 #include "hostile_clients.h"
+#include "loopback.h"
 
 namespace {
 
@@ -255,6 +261,182 @@ TEST_F(PostfixLookupsTest, ADestinationIsTheGatewayOnlyAtItsOwnSmtpAddress) {
   ASSERT_FALSE(loop.ok());
   ASSERT_EQ(loop.details().size(), 1u);
   EXPECT_EQ(loop.details()[0].rule, "destination-self");
+}
+
+}  // namespace
+
+namespace {
+
+// A connection to gatewayd's Dovecot dict socket, as Dovecot's auth process opens one.
+int ConnectUnix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un at{};
+  at.sun_family = AF_UNIX;
+  std::snprintf(at.sun_path, sizeof(at.sun_path), "%s", path.c_str());
+  if (connect(fd, reinterpret_cast<sockaddr*>(&at), sizeof(at)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+std::string Lookup(int fd, const std::string& key) {
+  gwtest::SendAll(fd, "L" + key + "\n");
+  return gwtest::ReadUntil(fd, 5s,
+                           [](const std::string& b) { return !b.empty() && b.back() == '\n'; })
+      .bytes;
+}
+
+class ContinuityLookupsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = gwtest::MakeTempDir("continuity-lookups");
+    socket_ = (dir_ / "auth.sock").string();
+    destination_ = gwtest::PickFreePort();  // closed: the customer's server is down
+    gatewayd_ = std::make_unique<Gatewayd>(
+        std::vector<std::string>{"northwind"},
+        std::vector<std::string>{"--socketmap", "127.0.0.1:0", "--policy", "127.0.0.1:0",
+                                 "--verify", "127.0.0.1:0", "--continuity-smtp", "127.0.0.1:10026",
+                                 "--continuity-auth", socket_, "--continuity-probe-interval-ms",
+                                 "200"});
+    ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
+    const std::string& log = gatewayd_->process().output();
+    size_t at = log.find("socketmap on ");
+    ASSERT_NE(at, std::string::npos) << log;
+    socketmap_ = gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
+    auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
+    ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+    gw::CustomerWrite write;
+    write.spec = {{"product", "ultimate-access"},
+                  {"billableUsers", 3},
+                  {"domains", {{"primary", "acme.example"}}},
+                  {"destinations", fmt::format("127.0.0.1:{}", destination_)},
+                  {"continuity",
+                   {{"enabled", true},
+                    {"scope", "selected"},
+                    {"members", {"alice@acme.example", "bob@acme.example"}}}}};
+    ASSERT_TRUE(
+        ops->PutCustomer("northwind", "acme", write, gw::WriteCondition::CreateOnly()).ok());
+    gw::User alice, bob, carol;
+    alice.address = "alice@acme.example";
+    alice.aliases = {"a@acme.example"};
+    alice.continuity = true;
+    bob.address = "bob@acme.example";      // a member, not activated
+    carol.address = "carol@acme.example";  // activated, not a member
+    carol.continuity = true;
+    ASSERT_TRUE(ops->BatchUsers("northwind", "acme", {{alice, bob, carol}, {}}).ok());
+    for (const char* user : {"alice@acme.example", "bob@acme.example", "carol@acme.example"}) {
+      ASSERT_TRUE(ops->SetContinuityPassword("northwind", "acme", user, "a-long-password").ok());
+    }
+  }
+  void TearDown() override {
+    gatewayd_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string Socketmap(const std::string& request) {
+    int fd = gwtest::ConnectLoopback(socketmap_);
+    gwtest::SendAll(fd, Netstring(request));
+    std::string reply = gwtest::ReadUntil(fd, 5s, [](const std::string& b) {
+                          return !b.empty() && b.back() == ',';
+                        }).bytes;
+    close(fd);
+    return reply;
+  }
+
+  bool EventuallySocketmap(const std::string& request, const std::string& expected,
+                           std::chrono::milliseconds timeout = 5s) {
+    for (auto deadline = std::chrono::steady_clock::now() + timeout;
+         std::chrono::steady_clock::now() < deadline; std::this_thread::sleep_for(50ms)) {
+      if (Socketmap(request) == Netstring(expected)) return true;
+    }
+    return false;
+  }
+
+  std::filesystem::path dir_;
+  std::string socket_;
+  int destination_ = 0, socketmap_ = 0;
+  std::unique_ptr<Gatewayd> gatewayd_;
+};
+
+TEST_F(ContinuityLookupsTest, DovecotIsAnsweredOnlyForUsersInScopeAndActivated) {
+  ASSERT_TRUE(EventuallySocketmap("continuity bob@acme.example", "OK bob@acme.example"));
+  int fd = ConnectUnix(socket_);
+  ASSERT_GE(fd, 0) << socket_;
+  gwtest::SendAll(fd, "H3\t2\t0\t\tcontinuity\n");
+  std::string alice = Lookup(fd, "shared/passdb/a@acme.example");  // an alias logs in as alice
+  ASSERT_EQ(alice.substr(0, 1), "O") << alice;
+  json fields = json::parse(alice.substr(1));
+  EXPECT_EQ(fields["user"], "alice@acme.example");
+  EXPECT_THAT(fields["password"].get<std::string>(), ::testing::StartsWith("{ARGON2ID}$argon2id$"));
+  EXPECT_EQ(Lookup(fd, "shared/passdb/bob@acme.example"), "N\n") << "not activated";
+  EXPECT_EQ(Lookup(fd, "shared/passdb/carol@acme.example"), "N\n") << "not a member";
+  EXPECT_EQ(Lookup(fd, "shared/passdb/nobody@acme.example"), "N\n");
+  EXPECT_EQ(Lookup(fd, "shared/passdb/x@other.example"), "N\n");
+  // Deliveries: members' mail is kept, activated or not.
+  EXPECT_EQ(Lookup(fd, "shared/userdb/bob@acme.example"), "O{\"user\":\"bob@acme.example\"}\n");
+  EXPECT_EQ(Lookup(fd, "shared/userdb/carol@acme.example"), "N\n");
+  EXPECT_EQ(Lookup(fd, "shared/other/alice@acme.example"), "N\n");
+  // Writes and iteration are not served: the connection is closed, and logged.
+  gwtest::SendAll(fd, "I0\t0\tshared/passdb/\n");
+  EXPECT_TRUE(gwtest::ClosedWithin(fd, 5s));
+  close(fd);
+  int early = ConnectUnix(socket_);
+  gwtest::SendAll(early, "Lshared/passdb/alice@acme.example\n");  // no hello
+  EXPECT_TRUE(gwtest::ClosedWithin(early, 5s));
+  close(early);
+  EXPECT_THAT(gatewayd_->process().output(), HasSubstr("dovecot dict: command 'I' is not served"));
+
+  // Postfix's continuity listener takes members; submission lets the activated send.
+  EXPECT_EQ(Socketmap("continuity a@acme.example"), Netstring("OK alice@acme.example"));
+  EXPECT_EQ(Socketmap("continuity carol@acme.example"), Netstring("NOTFOUND "));
+  EXPECT_EQ(Socketmap("logins a@acme.example"), Netstring("OK alice@acme.example"));
+  EXPECT_EQ(Socketmap("logins bob@acme.example"), Netstring("NOTFOUND "));
+}
+
+TEST_F(ContinuityLookupsTest, TheTransportSwitchesToContinuityWhileTheServerIsDownAndBack) {
+  // The server's port is closed: two failed rounds, then the continuity listener.
+  ASSERT_TRUE(EventuallySocketmap("transport x@acme.example", "OK smtp:[127.0.0.1]:10026"))
+      << gatewayd_->process().output();
+  EXPECT_THAT(gatewayd_->process().output(), HasSubstr("northwind/acme: its servers are down"));
+  std::string listed = gwtest::RawExchange(
+      gwtest::PortOf(gatewayd_->url()),
+      fmt::format("GET /v1/continuity HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer {}\r\n\r\n",
+                  Gatewayd::PartnerToken("northwind")));
+  EXPECT_THAT(listed, HasSubstr("\"customer\":\"acme\""));
+  EXPECT_THAT(listed, HasSubstr("Connection refused"));
+
+  // A server answering on the port (any SMTP answer to RCPT, even a 5xx, is "up").
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int yes = 1;
+  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_port = htons(static_cast<uint16_t>(destination_));
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof(at)), 0);
+  listen(listener, 8);
+  std::atomic<bool> serving{true};
+  std::thread server([&] {
+    while (serving) {
+      int client = accept(listener, nullptr, nullptr);
+      if (client < 0) return;
+      gwtest::SendAll(client, "220 mx ESMTP\r\n");
+      for (const char* reply : {"250 mx\r\n", "250 ok\r\n", "550 5.1.1 no such user\r\n"}) {
+        gwtest::ReadUntil(client, 2s,
+                          [](const std::string& b) { return b.find('\n') != std::string::npos; });
+        gwtest::SendAll(client, reply);
+      }
+      close(client);
+    }
+  });
+  EXPECT_TRUE(EventuallySocketmap("transport x@acme.example",
+                                  fmt::format("OK smtp:[127.0.0.1]:{}", destination_)));
+  EXPECT_THAT(gatewayd_->process().output(), HasSubstr("take mail again; leaving continuity"));
+  serving = false;
+  shutdown(listener, SHUT_RDWR);
+  close(listener);
+  server.join();
 }
 
 }  // namespace

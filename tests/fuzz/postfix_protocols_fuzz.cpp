@@ -20,11 +20,13 @@ std::shared_ptr<const gw::MailDirectory> Directory() {
                              {"domains", {{"primary", "acme.example"}}},
                              {"destinations", "mx.acme.example"},
                              {"users", {{"addressDiscovery", true}}},
+                             {"continuity", {{"enabled", true}}},
                              {"lists", {{"block", {{{"senderDomain", "spam.example"}}}}}}}}};
     auto compiled = gw::CompileCustomer(spec, {}, findings);
     return std::make_shared<const gw::MailDirectory>(
         std::vector<std::shared_ptr<const gw::MailCustomer>>{gw::MakeMailCustomer(
-            "p", "acme", compiled.config, {{"alice@acme.example", "alice@acme.example"}})});
+            "p", "acme", compiled.config, {{"alice@acme.example", "alice@acme.example"}},
+            {"alice@acme.example"})});
   }();
   return directory;
 }
@@ -38,8 +40,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto quiet = [](const std::string&) {};
   auto discovered = [](const gw::MailCustomer&, const std::string&) {};
   std::unique_ptr<gw::postfix::Protocol> protocols[] = {
-      gw::postfix::MakeSocketmap(directory, nullptr, quiet), gw::postfix::MakePolicy(directory, quiet),
-      gw::postfix::MakeVerifyMemcache(cache, directory, discovered, quiet)};
+      gw::postfix::MakeSocketmap(directory, nullptr, quiet),
+      gw::postfix::MakePolicy(directory, quiet),
+      gw::postfix::MakeVerifyMemcache(cache, directory, discovered, quiet),
+      gw::postfix::MakeDovecotDict(
+          directory,
+          [](const gw::MailCustomer&,
+             const std::string&) -> gw::Result<std::optional<std::string>> {
+            return std::optional<std::string>("{ARGON2ID}x");
+          },
+          quiet)};
   size_t split = size ? data[0] % (size + 1) : 0;
   for (auto& protocol : protocols) {
     std::string input, output;
