@@ -54,6 +54,9 @@ class EmbeddedClient final : public GatewayClient {
                                                 const std::string& customer, int64_t id) override {
     return service_->ReleaseQuarantined(actor_, partner, customer, id);
   }
+  Result<std::optional<std::vector<ContinuityEntry>>> ListContinuity(const std::string&) override {
+    return std::optional<std::vector<ContinuityEntry>>();  // in-process: no mail, no outages
+  }
   Status SetContinuityPassword(const std::string& partner, const std::string& customer,
                                const std::string& address, const std::string& password) override {
     return service_->SetContinuityPassword(actor_, partner, customer, address, password);

@@ -144,6 +144,22 @@ class HttpClient final : public GatewayClient {
     return Decode(QuarantinedMessageFromJson(*body));
   }
 
+  Result<std::optional<std::vector<ContinuityEntry>>> ListContinuity(
+      const std::string& partner) override {
+    auto body = Call("GET", "/v1/continuity");
+    if (!body.ok()) return body.status();
+    if (!(*body)["enabled"].is_boolean() || !(*body)["customers"].is_array())
+      return Status(StatusCode::kInternal, url_ + " answered GET /v1/continuity unexpectedly");
+    if (!(*body)["enabled"].get<bool>()) return std::optional<std::vector<ContinuityEntry>>();
+    std::vector<ContinuityEntry> entries;
+    for (const auto& e : (*body)["customers"]) {
+      if (!e.is_object() || e.value("partner", "") != partner) continue;
+      entries.push_back(
+          {partner, e.value("customer", ""), e.value("since", ""), e.value("reason", "")});
+    }
+    return std::optional(std::move(entries));
+  }
+
   Status SetContinuityPassword(const std::string& partner, const std::string& customer,
                                const std::string& address, const std::string& password) override {
     return Call("PUT",

@@ -1,4 +1,5 @@
-// gwctl continuity set-password: a user's password for their continuity mailbox. It is
+// gwctl continuity status|set-password: which customers' servers are down with their
+// mail kept now, and a user's password for their continuity mailbox. The password is
 // never in git and never on the command line (where ps and shell history would see it):
 // typed at a prompt without echo, or read from standard input.
 #include <termios.h>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "exit_codes.h"
@@ -86,13 +88,66 @@ int SetPassword(const SetPasswordOptions& options) {
   return kExitOk;
 }
 
+struct StatusOptions {
+  GatewayTargetOptions target;
+  std::string format = "text";
+};
+
+int ShowStatus(const StatusOptions& options) {
+  auto connected = ConnectGatewayTarget(options.target);
+  if (!connected.ok()) {
+    std::cerr << "gwctl: " << connected.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  auto& [partner, gateway] = *connected;
+  auto listed = gateway->ListContinuity(partner);
+  if (!listed.ok()) {
+    std::cerr << fmt::format("gwctl: {}: {}\n", gateway->Describe(), listed.status().message());
+    return kExitCouldNotRun;
+  }
+  if (options.format == "json") {
+    nlohmann::json customers = nlohmann::json::array();
+    for (const auto& e : listed->value_or(std::vector<gw::ContinuityEntry>{})) {
+      customers.push_back({{"customer", e.customer}, {"since", e.since}, {"reason", e.reason}});
+    }
+    std::cout << nlohmann::json{{"partner", partner},
+                                {"monitored", listed->has_value()},
+                                {"customers", customers}}
+                     .dump(2)
+              << "\n";
+    return kExitOk;
+  }
+  if (!*listed) {
+    std::cout << fmt::format("{} carries no mail: no customer's servers are watched.\n",
+                             gateway->Describe());
+    return kExitOk;
+  }
+  if ((*listed)->empty()) {
+    std::cout << fmt::format("No customer of {} is in continuity.\n", partner);
+    return kExitOk;
+  }
+  for (const auto& e : **listed) {
+    std::cout << fmt::format("{}  in continuity since {}: {}\n", e.customer, e.since, e.reason);
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 void RegisterContinuityCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<SetPasswordOptions>();
   CLI::App* command =
-      app.add_subcommand("continuity", "Users' access to mail kept while a server is down");
+      app.add_subcommand("continuity", "Mail kept while a customer's server is down");
   command->require_subcommand(1);
+  auto status_options = std::make_shared<StatusOptions>();
+  CLI::App* status = command->add_subcommand(
+      "status", "The partner's customers whose servers are down, with their mail kept now");
+  AddGatewayTargetOptions(status, status_options->target);
+  status->add_option("--format", status_options->format, "text or json")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  status->footer("Exit codes: 0 listed, 4 could not run.");
+  status->callback([status_options, &exit_code] { exit_code = ShowStatus(*status_options); });
   CLI::App* set = command->add_subcommand(
       "set-password",
       "Set a user's continuity password: typed at a prompt, or the first line of standard input");

@@ -99,6 +99,13 @@ class ContinuityMailTest : public ::testing::Test {
     ASSERT_TRUE(server_->ready()) << server_->output();
   }
 
+  // gwctl over HTTP with the operator token; `input` on its standard input.
+  gwtest::CommandResult Gwctl(const std::string& arguments, const std::string& input = "") {
+    return RunCommand(
+        fmt::format("printf '{}' | GWCTL_TOKEN={} {} {} --gateway {} --partner northwind", input,
+                    Gatewayd::kOperatorToken, GWCTL_BINARY, arguments, gateway_->gatewayd().url()));
+  }
+
   json ContinuityNow() {
     httplib::Client http(gateway_->gatewayd().url());
     auto response = http.Get(
@@ -159,6 +166,10 @@ TEST_F(ContinuityMailTest, MailIsKeptWhileTheServerAnswers451AndDeliveredOnceWhe
   auto metrics = httplib::Client(gateway_->gatewayd().url()).Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("gatewayd_continuity_customers 1"));
+  auto status = Gwctl("continuity status");
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("acme  in continuity since "));
+  EXPECT_THAT(status.output, HasSubstr("451 4.3.0 mailbox store unavailable"));
 
   // New mail lands in the users' continuity mailboxes (an alias in its user's).
   ASSERT_TRUE(gateway_->Send("x@ext.example", "a.smith@acme.example", "--header 'Subject: kept 1'")
@@ -199,6 +210,8 @@ TEST_F(ContinuityMailTest, MailIsKeptWhileTheServerAnswers451AndDeliveredOnceWhe
   // and new mail goes straight to it.
   RestartServer("");
   ASSERT_TRUE(WaitForContinuity(false)) << ContinuityNow().dump();
+  EXPECT_THAT(Gwctl("continuity status").output,
+              HasSubstr("No customer of northwind is in continuity."));
   ASSERT_EQ(server_->WaitForMessages(2, std::chrono::seconds(20)), 2u) << gateway_->MailLog();
   ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: after'")
                   .accepted());
@@ -243,6 +256,19 @@ TEST_F(ContinuityMailTest, OnlyUsersInScopeAreKeptAndContinuitySwitchedOffEndsAc
       gateway_->Send("x@ext.example", "carol@acme.example", "--header 'Subject: not a member'")
           .accepted());
   EXPECT_THAT(WaitForMailbox("alice@acme.example", kAlicePassword, 1), HasSubstr("member"));
+  // A new password through gwctl, read from standard input: the old one stops working.
+  auto changed = Gwctl("continuity set-password --customer acme --user alice@acme.example",
+                       "a-new-password-42\\n");
+  ASSERT_EQ(changed.exit_code, 0) << changed.output;
+  EXPECT_THAT(changed.output, Not(HasSubstr("a-new-password-42")));
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", "a-new-password-42"),
+              HasSubstr("messages 1"));
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", kAlicePassword), HasSubstr("login failed"));
+  auto too_short =
+      Gwctl("continuity set-password --customer acme --user alice@acme.example", "short\\n");
+  EXPECT_EQ(too_short.exit_code, 4);
+  EXPECT_THAT(too_short.output, HasSubstr("shorter than 10 characters"));
+  EXPECT_THAT(too_short.output, Not(HasSubstr("short\n")));
   // carol, activated but not a member, has no mailbox: her mail waits in the queue.
   EXPECT_THAT(gateway_->MailLog(), HasSubstr("carol@acme.example"));
   EXPECT_THAT(gateway_->Queue(), HasSubstr("carol@acme.example"));
@@ -251,7 +277,8 @@ TEST_F(ContinuityMailTest, OnlyUsersInScopeAreKeptAndContinuitySwitchedOffEndsAc
   // Continuity switched off: alice can no longer log in.
   PutAcme({{"enabled", false}});
   ASSERT_TRUE(gateway_->WaitForLookup("continuity alice@acme.example", "NOTFOUND"));
-  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", kAlicePassword), HasSubstr("login failed"));
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", "a-new-password-42"),
+              HasSubstr("login failed"));
   ASSERT_TRUE(WaitForContinuity(false));
 
   // The server back: carol's queued mail reaches it (the queue retries every 10 s).

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/continuity.h"
 #include "gateway/model.h"
 #include "gateway/status.h"
 
@@ -50,6 +51,11 @@ class GatewayClient {
   virtual Result<QuarantinedMessage> ReleaseQuarantined(const std::string& partner,
                                                         const std::string& customer,
                                                         int64_t id) = 0;
+
+  // The partner's customers in continuity now (GET /v1/continuity); nullopt when the
+  // gateway carries no mail (an embedded one, or gatewayd without continuity).
+  virtual Result<std::optional<std::vector<ContinuityEntry>>> ListContinuity(
+      const std::string& partner) = 0;
 
   // Service::SetContinuityPassword.
   virtual Status SetContinuityPassword(const std::string& partner, const std::string& customer,
