@@ -1,5 +1,7 @@
 #include "gateway/continuity_monitor.h"
 
+#include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -125,15 +127,37 @@ struct ContinuityMonitor::Impl {
     return all;
   }
 
+  // What each customer's probe found ("" up), probing several at once: a server that
+  // does not answer costs its timeout, and one round must not wait for each in turn.
+  std::vector<std::string> ProbeAll(const std::vector<const MailCustomer*>& customers) {
+    std::vector<std::string> found(customers.size());
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next++) < customers.size();) found[i] = ProbeServers(*customers[i]);
+    };
+    std::vector<std::thread> workers;
+    size_t count = std::min<size_t>(options.probe_concurrency, customers.size());
+    for (size_t i = 1; i < count; ++i) workers.emplace_back(work);
+    work();
+    for (auto& worker : workers) worker.join();
+    return found;
+  }
+
   void Round() {
     auto directory = feed.current();
     if (!directory) return;
-    std::map<Key, Health> next;
+    std::vector<const MailCustomer*> watched;
     for (const auto& customer : directory->customers()) {
-      if (!customer->config.continuity.enabled || customer->config.destinations.empty()) continue;
+      if (customer->config.continuity.enabled && !customer->config.destinations.empty())
+        watched.push_back(customer.get());
+    }
+    std::vector<std::string> found = ProbeAll(watched);
+    std::map<Key, Health> next;
+    for (size_t i = 0; i < watched.size(); ++i) {
+      const MailCustomer* customer = watched[i];
       Key key{customer->partner, customer->name};
       Health state = health.count(key) ? health[key] : Health{};
-      std::string down = ProbeServers(*customer);
+      const std::string& down = found[i];
       if (down.empty()) {
         state.failed_rounds = 0;
         if (routing.Leave(key.first, key.second)) {

@@ -475,7 +475,8 @@ int main(int argc, char** argv) {
                  "--continuity-smtp): while a customer's servers are down its mail goes there");
   app.add_option("--continuity-auth", continuity.auth,
                  "UNIX socket path to answer Dovecot's passdb and userdb on (dovecot-config "
-                 "--continuity-auth); protect it by its directory's mode");
+                 "--continuity-auth). It takes its directory's group, mode 0660: give the "
+                 "directory to Dovecot's group (e.g. root:dovecot 0750)");
   app.add_option("--continuity-probe-interval-ms", continuity.probe_interval_ms,
                  "How often customers' servers are probed")
       ->capture_default_str()

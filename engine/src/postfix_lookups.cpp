@@ -191,8 +191,9 @@ class UnixListener {
   UnixListener(asio::io_context& io, Shared& shared, Factory factory)
       : io_(io), acceptor_(io), shared_(shared), factory_(std::move(factory)) {}
 
-  // Replaces a socket file left by an earlier run; the socket is open to every local user
-  // (Dovecot's auth process runs unprivileged): protect it by its directory's mode.
+  // Replaces a socket file left by an earlier run. The socket answers password hashes: it
+  // takes its directory's group and mode 0660, so a directory given to Dovecot's group
+  // (whose auth process asks) admits Dovecot and no other unprivileged user.
   Status Bind(const std::string& path) {
     ::unlink(path.c_str());
     boost::system::error_code ec;
@@ -204,7 +205,16 @@ class UnixListener {
       return Status(StatusCode::kUnavailable,
                     fmt::format("--continuity-auth {}: cannot listen: {}", path, ec.message()));
     }
-    ::chmod(path.c_str(), 0666);
+    struct stat directory {};
+    std::string parent = path.substr(0, path.find_last_of('/') + 1);
+    if (::stat(parent.empty() ? "." : parent.c_str(), &directory) != 0 ||
+        ::chown(path.c_str(), static_cast<uid_t>(-1), directory.st_gid) != 0 ||
+        ::chmod(path.c_str(), 0660) != 0) {
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("--continuity-auth {}: cannot give the socket its directory's "
+                                "group",
+                                path));
+    }
     return Status::Ok();
   }
 

@@ -10,8 +10,13 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
+#include "gateway/continuity_monitor.h"
 #include "gateway/service.h"
 #include "gatewayd_fixture.h"
+#include "hostile_clients.h"
+#include "loopback.h"
 
 namespace {
 
@@ -134,6 +139,47 @@ void Run(const std::string& label, gw::GatewayClient& client, long customers, lo
 
 }  // namespace
 
+// One continuity probe round over `customers` whose servers refuse connections (a closed
+// loopback port), and over `silent` ones whose server accepts and never answers: the time
+// until every one of them is in continuity (down after one failed round).
+void ContinuityRound(const std::filesystem::path& dir, long customers, long silent) {
+  std::string db = (dir / fmt::format("continuity-{}-{}.db", customers, silent)).string();
+  auto service = std::move(gw::Service::Open(db)).value();
+  service->PutPartner(gw::Actor::Local(), "bench");
+  int closed = gwtest::PickFreePort();
+  gwtest::SilentListener quiet;
+  for (long c = 0; c < customers + silent; ++c) {
+    std::string name = fmt::format("k{:05d}", c);
+    gw::CustomerWrite w;
+    w.spec = {{"product", "ultimate-access"},
+              {"billableUsers", 1},
+              {"domains", {{"primary", name + ".example"}}},
+              {"destinations", fmt::format("127.0.0.1:{}", c < customers ? closed : quiet.port())},
+              {"continuity", {{"enabled", true}}}};
+    if (!service
+             ->PutCustomer(gw::Actor::Local(), "bench", name, w, gw::WriteCondition::CreateOnly())
+             .ok()) {
+      std::fprintf(stderr, "cannot create %s\n", name.c_str());
+      std::exit(1);
+    }
+  }
+  auto feed =
+      std::move(gw::MailDirectoryFeed::Start(std::move(gw::OpenSqliteStore(db)).value())).value();
+  gw::ContinuityRouting routing({"127.0.0.1", 10026});
+  gw::ContinuityMonitorOptions options;
+  options.down_after = 1;
+  options.probe_interval = std::chrono::hours(1);
+  options.probe_timeout = std::chrono::seconds(1);
+  auto started = Clock::now();
+  auto monitor = gw::ContinuityMonitor::Start(*feed, routing, options);
+  while (routing.Entries().size() < static_cast<size_t>(customers + silent))
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::printf(
+      "continuity: one probe round, %ld refusing + %ld silent servers (1 s timeout, %zu at "
+      "once): %.2f s\n",
+      customers, silent, options.probe_concurrency, Seconds(started));
+}
+
 int main(int argc, char** argv) {
   long customers = 5000, users = 200000, batch = 10000;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -143,6 +189,8 @@ int main(int argc, char** argv) {
     if (flag == "--batch") batch = std::atol(argv[i + 1]);
   }
   auto dir = gwtest::MakeTempDir("engine-bench");
+  ContinuityRound(dir, customers, 0);
+  ContinuityRound(dir, 0, 256);
   {
     auto embedded =
         std::move(gw::ConnectGateway("embedded:" + (dir / "embedded.db").string())).value();

@@ -4,6 +4,7 @@
 // No Postfix and no root needed (tests/mail has those).
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #include <gmock/gmock.h>
@@ -361,6 +362,10 @@ class ContinuityLookupsTest : public ::testing::Test {
 
 TEST_F(ContinuityLookupsTest, DovecotIsAnsweredOnlyForUsersInScopeAndActivated) {
   ASSERT_TRUE(EventuallySocketmap("continuity bob@acme.example", "OK bob@acme.example"));
+  // Password hashes: only the socket's directory's group (Dovecot's) may ask.
+  struct stat info {};
+  ASSERT_EQ(stat(socket_.c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0660u);
   int fd = ConnectUnix(socket_);
   ASSERT_GE(fd, 0) << socket_;
   gwtest::SendAll(fd, "H3\t2\t0\t\tcontinuity\n");

@@ -5,8 +5,10 @@
 // Postfix needs root: MailPlaneAvailable() says why a test must skip.
 #pragma once
 
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -173,6 +175,14 @@ class MailGateway {
     if (continuity) {
       continuity_.emplace();
       std::ofstream(dir_ / "doveadm-key") << "test-doveadm-key\n";
+      // As in production: the socket's directory belongs to Dovecot's group.
+      std::filesystem::create_directory(dir_ / "auth");
+      struct group* dovecot = getgrnam("dovecot");
+      if (!dovecot || chown((dir_ / "auth").c_str(), 0, dovecot->gr_gid) != 0) {
+        problem_ = "no group dovecot to give the continuity socket to";
+        return;
+      }
+      chmod((dir_ / "auth").c_str(), 0750);
     }
     // The lookup servers take ports from the kernel; a restart reuses them.
     gatewayd_ = std::make_unique<Gatewayd>(partners, LookupArgs());
@@ -227,6 +237,7 @@ class MailGateway {
 
   // Empty when everything started; otherwise what did not.
   std::string problem() const {
+    if (!problem_.empty()) return problem_;
     if (!gatewayd_ || !gatewayd_->started()) return "gatewayd did not start";
     return problem_;
   }
@@ -347,8 +358,8 @@ class MailGateway {
         "{} dovecot-config --out {} --continuity-auth {} --lmtp 127.0.0.1:{} --imap 127.0.0.1:{} "
         "--pop3 127.0.0.1:{} --sasl 127.0.0.1:{} --doveadm 127.0.0.1:{} --doveadm-key-file {} "
         "--hostname gw.test",
-        GATEWAYD_BINARY, dovecot.string(), (dir_ / "auth.sock").string(), c.lmtp, c.imap, c.pop3,
-        c.sasl, c.doveadm, (dir_ / "doveadm-key").string()));
+        GATEWAYD_BINARY, dovecot.string(), (dir_ / "auth" / "gw.sock").string(), c.lmtp, c.imap,
+        c.pop3, c.sasl, c.doveadm, (dir_ / "doveadm-key").string()));
     if (written.exit_code != 0) return "dovecot-config failed: " + written.output;
     // Its daemons would hold a pipe open: what it says goes to a file.
     auto said = dir_ / "dovecot-start.txt";
@@ -406,7 +417,7 @@ class MailGateway {
     if (continuity_) {
       args.insert(args.end(),
                   {"--continuity-smtp", fmt::format("127.0.0.1:{}", continuity_->smtp),
-                   "--continuity-auth", (dir_ / "auth.sock").string(), "--doveadm",
+                   "--continuity-auth", (dir_ / "auth" / "gw.sock").string(), "--doveadm",
                    fmt::format("127.0.0.1:{}", continuity_->doveadm), "--doveadm-key-file",
                    (dir_ / "doveadm-key").string(), "--continuity-probe-interval-ms", "500"});
     }

@@ -37,7 +37,8 @@ namespace gw {
 struct ContinuityMonitorOptions {
   std::chrono::milliseconds probe_interval{30'000};
   std::chrono::milliseconds probe_timeout{10'000};
-  int down_after = 2;  // failed rounds in a row
+  int down_after = 2;             // failed rounds in a row
+  size_t probe_concurrency = 32;  // customers probed at once
   // Dovecot's doveadm HTTP API and its key: how kept mail is read, marked and expunged.
   // Without it, nothing is delivered afterwards or expunged.
   std::optional<Endpoint> doveadm;
