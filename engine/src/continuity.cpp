@@ -32,13 +32,14 @@ bool ContinuityRouting::Active(const std::string& partner, const std::string& cu
 }
 
 bool ContinuityRouting::Enter(const std::string& partner, const std::string& customer,
-                              std::string reason) {
+                              std::string reason, std::string since) {
   std::lock_guard lock(mutex_);
   auto [it, added] = active_.try_emplace({partner, customer});
   if (added) {
     it->second.partner = partner;
     it->second.customer = customer;
-    it->second.since = FormatRfc3339(std::chrono::system_clock::now());
+    it->second.since =
+        since.empty() ? FormatRfc3339(std::chrono::system_clock::now()) : std::move(since);
   }
   it->second.reason = std::move(reason);
   return added;

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "doveadm_client.h"
+#include "gateway/rfc3339.h"
 #include "gateway/smtp_client.h"
 
 namespace gw {
@@ -74,8 +75,46 @@ struct ContinuityMonitor::Impl {
     if (options.doveadm) doveadm.emplace(*options.doveadm, options.doveadm_key);
   }
 
+  std::mutex store_mutex;  // the monitor's thread, and retention runs from the API
+
   void Log(const std::string& message) const {
     if (options.log) options.log(message);
+  }
+
+  // Records in the store, if there is one; a failure is logged (routing goes on).
+  template <typename Write>
+  void Record(const char* what, Write write) {
+    if (!options.store) return;
+    std::lock_guard lock(store_mutex);
+    if (Status s = write(*options.store); !s.ok())
+      Log(fmt::format("continuity: cannot record {}: {}", what, s.message()));
+  }
+
+  // Outages recorded from a year back (retention is at most 365 days): ongoing, not yet
+  // delivered, or recent.
+  Result<std::vector<ContinuityOutage>> RecordedOutages(std::chrono::system_clock::time_point now) {
+    std::lock_guard lock(store_mutex);
+    return options.store->ListOutages(FormatRfc3339(now - std::chrono::hours(24 * 366)));
+  }
+
+  // A restarted monitor takes up where the last one left off.
+  void Restore() {
+    if (!options.store) return;
+    auto outages = RecordedOutages(std::chrono::system_clock::now());
+    if (!outages.ok()) {
+      Log("continuity: cannot read recorded outages: " + outages.status().message());
+      return;
+    }
+    for (const ContinuityOutage& o : *outages) {
+      Health& state = health[{o.partner, o.customer}];
+      if (o.ended_at.empty()) {
+        routing.Enter(o.partner, o.customer, o.reason, o.started_at);
+        state.failed_rounds = options.down_after;
+        state.may_have_kept = true;
+      } else if (!o.delivered) {
+        state.may_have_kept = true;
+      }
+    }
   }
 
   // Empty when one of the customer's servers takes mail; otherwise what the last said.
@@ -156,20 +195,32 @@ struct ContinuityMonitor::Impl {
     for (size_t i = 0; i < watched.size(); ++i) {
       const MailCustomer* customer = watched[i];
       Key key{customer->partner, customer->name};
-      Health state = health.count(key) ? health[key] : Health{};
+      Health fresh;
+      fresh.may_have_kept = !options.store;  // with a store, only recorded outages kept mail
+      Health state = health.count(key) ? health[key] : fresh;
       const std::string& down = found[i];
+      std::string now = FormatRfc3339(std::chrono::system_clock::now());
       if (down.empty()) {
         state.failed_rounds = 0;
         if (routing.Leave(key.first, key.second)) {
           Log(fmt::format("continuity: {}/{}: its servers take mail again; leaving continuity",
                           key.first, key.second));
+          Record("the end of an outage",
+                 [&](Store& store) { return store.EndOutage(key.first, key.second, now); });
           state.may_have_kept = true;
         }
-        if (state.may_have_kept && doveadm) state.may_have_kept = !DeliverKept(*customer);
+        if (state.may_have_kept && doveadm && DeliverKept(*customer)) {
+          state.may_have_kept = false;
+          Record("kept mail delivered",
+                 [&](Store& store) { return store.MarkOutagesDelivered(key.first, key.second); });
+        }
       } else if (++state.failed_rounds >= options.down_after &&
-                 routing.Enter(key.first, key.second, down)) {
+                 routing.Enter(key.first, key.second, down, now)) {
         ++counters.outages;
         state.may_have_kept = true;
+        Record("an outage", [&](Store& store) {
+          return store.StartOutage({key.first, key.second, now, "", down, false});
+        });
         Log(fmt::format("continuity: {}/{}: its servers are down ({}); its mail is kept", key.first,
                         key.second, down));
       }
@@ -206,9 +257,17 @@ struct ContinuityMonitor::Impl {
     }
     auto directory = feed.current();
     if (!directory) return Status(StatusCode::kUnavailable, "the mail directory is not loaded");
+    // With a store, only customers with an outage in the last year have mailboxes.
+    std::set<Key> had_outages;
+    if (options.store) {
+      auto outages = RecordedOutages(as_of);
+      if (!outages.ok()) return outages.status();
+      for (const auto& o : *outages) had_outages.insert({o.partner, o.customer});
+    }
     int64_t mailboxes = 0;
     for (const auto& customer : directory->customers()) {
       if (!customer->config.continuity.enabled) continue;
+      if (options.store && !had_outages.count({customer->partner, customer->name})) continue;
       auto cutoff = as_of - std::chrono::hours(24 * customer->config.continuity.retention_days);
       int64_t before =
           std::chrono::duration_cast<std::chrono::seconds>(cutoff.time_since_epoch()).count();
@@ -229,6 +288,7 @@ std::unique_ptr<ContinuityMonitor> ContinuityMonitor::Start(const MailDirectoryF
                                                             ContinuityMonitorOptions options) {
   auto impl = std::make_unique<Impl>(feed, routing, std::move(options));
   Impl* raw = impl.get();
+  raw->Restore();
   raw->thread = std::thread([raw] { raw->Run(); });
   return std::unique_ptr<ContinuityMonitor>(new ContinuityMonitor(std::move(impl)));
 }

@@ -127,6 +127,9 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     watch.probe_timeout = std::min(watch.probe_interval, std::chrono::milliseconds(10'000));
     watch.down_after = continuity.down_after;
     watch.log = Log;
+    auto outages = gw::OpenSqliteStore(store_path, {store.busy_timeout_ms});
+    if (!outages.ok()) return outages.status();
+    watch.store = std::move(*outages);
     if (!continuity.doveadm.empty()) {
       auto doveadm = gw::ParseEndpoint(continuity.doveadm, "--doveadm");
       if (!doveadm.ok()) return doveadm.status();

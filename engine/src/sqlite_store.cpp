@@ -84,6 +84,13 @@ CREATE TABLE continuity_passwords(
   partner TEXT NOT NULL, customer TEXT NOT NULL, address TEXT NOT NULL, hash TEXT NOT NULL,
   set_at TEXT NOT NULL, PRIMARY KEY(partner, customer, address)) WITHOUT ROWID;
 )sql",
+    // 6: continuity outages.
+    R"sql(
+CREATE TABLE continuity_outages(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL,
+  reason TEXT NOT NULL, delivered INTEGER NOT NULL, PRIMARY KEY(partner, customer, started_at))
+  WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -250,6 +257,7 @@ class SqliteStore : public Store {
           "DELETE FROM spam_reports WHERE partner = ? AND customer = ?",
           "DELETE FROM spam_report_marks WHERE partner = ? AND customer = ?",
           "DELETE FROM continuity_passwords WHERE partner = ? AND customer = ?",
+          "DELETE FROM continuity_outages WHERE partner = ? AND customer = ?",
           "DELETE FROM customers WHERE partner = ? AND name = ?"}) {
       if (Status s = Run(sql, partner, name); !s.ok()) return s;
     }
@@ -576,6 +584,45 @@ class SqliteStore : public Store {
     if ((*rows)->Step(status)) hash = (*rows)->Text(0);
     if (!status.ok()) return status;
     return hash;
+  }
+
+  Status StartOutage(const ContinuityOutage& o) override {
+    return Run(
+        "INSERT OR IGNORE INTO continuity_outages(partner, customer, started_at, ended_at, "
+        "reason, delivered) VALUES (?, ?, ?, '', ?, 0)",
+        o.partner, o.customer, o.started_at, o.reason);
+  }
+
+  Status EndOutage(const std::string& partner, const std::string& customer,
+                   const std::string& ended_at) override {
+    return Run(
+        "UPDATE continuity_outages SET ended_at = ? WHERE partner = ? AND customer = ? AND "
+        "ended_at = ''",
+        ended_at, partner, customer);
+  }
+
+  Status MarkOutagesDelivered(const std::string& partner, const std::string& customer) override {
+    return Run(
+        "UPDATE continuity_outages SET delivered = 1 WHERE partner = ? AND customer = ? AND "
+        "ended_at <> ''",
+        partner, customer);
+  }
+
+  Result<std::vector<ContinuityOutage>> ListOutages(const std::string& ended_since) override {
+    auto rows = Query(
+        "SELECT partner, customer, started_at, ended_at, reason, delivered FROM "
+        "continuity_outages WHERE ended_at = '' OR delivered = 0 OR ended_at >= ? "
+        "ORDER BY partner, customer, started_at",
+        ended_since);
+    if (!rows.ok()) return rows.status();
+    std::vector<ContinuityOutage> outages;
+    Status status;
+    while ((*rows)->Step(status)) {
+      outages.push_back({(*rows)->Text(0), (*rows)->Text(1), (*rows)->Text(2), (*rows)->Text(3),
+                         (*rows)->Text(4), (*rows)->Int(5) != 0});
+    }
+    if (!status.ok()) return status;
+    return outages;
   }
 
   Status AppendAudit(const AuditEntry& e) override {

@@ -170,14 +170,15 @@ void ContinuityRound(const std::filesystem::path& dir, long customers, long sile
   options.down_after = 1;
   options.probe_interval = std::chrono::hours(1);
   options.probe_timeout = std::chrono::seconds(1);
+  size_t concurrency = options.probe_concurrency;
   auto started = Clock::now();
-  auto monitor = gw::ContinuityMonitor::Start(*feed, routing, options);
+  auto monitor = gw::ContinuityMonitor::Start(*feed, routing, std::move(options));
   while (routing.Entries().size() < static_cast<size_t>(customers + silent))
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   std::printf(
       "continuity: one probe round, %ld refusing + %ld silent servers (1 s timeout, %zu at "
       "once): %.2f s\n",
-      customers, silent, options.probe_concurrency, Seconds(started));
+      customers, silent, concurrency, Seconds(started));
 }
 
 int main(int argc, char** argv) {

@@ -179,6 +179,22 @@ class FaultyStore : public gw::Store {
     if (Fail()) return Injected();
     return inner_->SaveSpamReportState(p, c, state);
   }
+  Status StartOutage(const gw::ContinuityOutage& o) override {
+    if (Fail()) return Injected();
+    return inner_->StartOutage(o);
+  }
+  Status EndOutage(const std::string& p, const std::string& c, const std::string& at) override {
+    if (Fail()) return Injected();
+    return inner_->EndOutage(p, c, at);
+  }
+  Status MarkOutagesDelivered(const std::string& p, const std::string& c) override {
+    if (Fail()) return Injected();
+    return inner_->MarkOutagesDelivered(p, c);
+  }
+  Result<std::vector<gw::ContinuityOutage>> ListOutages(const std::string& since) override {
+    if (Fail()) return Injected();
+    return inner_->ListOutages(since);
+  }
   Result<std::vector<std::string>> ListContinuityUsers(const std::string& p,
                                                        const std::string& c) override {
     if (Fail()) return Injected();

@@ -327,7 +327,7 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   char* error = nullptr;
   ASSERT_EQ(
       sqlite3_exec(db,
-                   "DROP TABLE continuity_passwords; "
+                   "DROP TABLE continuity_passwords; DROP TABLE continuity_outages; "
                    "DROP TABLE spam_reports; DROP TABLE spam_report_marks; "
                    "DROP TABLE quarantine; DROP TABLE relay_sources; DROP TABLE user_aliases; "
                    "ALTER TABLE customers DROP COLUMN config; "
@@ -401,5 +401,41 @@ TEST(StoreClaimsTest, RelayOverlapFindsContainingAndContainedBlocks) {
   EXPECT_EQ(overlaps("2001:d00::/24"), "2001:db8::/48 of acme");
   EXPECT_EQ(overlaps("2001:db9::/48"), "");
   EXPECT_EQ(overlaps("10.1.2.3", {"northwind", "acme"}), "");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(StoreOutagesTest, OngoingUndeliveredAndRecentOutagesAreListed) {
+  auto dir = gwtest::MakeTempDir("store-outages");
+  auto store = gw::OpenSqliteStore((dir / "gateway.db").string());
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  gw::Store& s = **store;
+  auto listed = [&](const std::string& since) {
+    std::vector<std::string> out;
+    auto outages = s.ListOutages(since);
+    EXPECT_TRUE(outages.ok()) << outages.status().message();
+    if (!outages.ok()) return out;
+    for (const auto& o : *outages) {
+      out.push_back(fmt::format("{} {} {} {}", o.customer, o.started_at,
+                                o.ended_at.empty() ? "ongoing" : o.ended_at,
+                                o.delivered ? "delivered" : "undelivered"));
+    }
+    return out;
+  };
+  ASSERT_TRUE(s.StartOutage({"p", "old", "2026-01-01T00:00:00Z", "", "refused", false}).ok());
+  ASSERT_TRUE(s.EndOutage("p", "old", "2026-01-02T00:00:00Z").ok());
+  ASSERT_TRUE(s.MarkOutagesDelivered("p", "old").ok());
+  ASSERT_TRUE(s.StartOutage({"p", "acme", "2026-11-01T00:00:00Z", "", "451", false}).ok());
+  ASSERT_TRUE(s.EndOutage("p", "acme", "2026-11-01T01:00:00Z").ok());
+  ASSERT_TRUE(s.StartOutage({"p", "acme", "2026-11-02T00:00:00Z", "", "451", false}).ok());
+  // Starting the same outage twice records it once; ending ends only the ongoing one.
+  ASSERT_TRUE(s.StartOutage({"p", "acme", "2026-11-02T00:00:00Z", "", "451", false}).ok());
+  EXPECT_THAT(listed("2026-06-01T00:00:00Z"),
+              ::testing::ElementsAre("acme 2026-11-01T00:00:00Z 2026-11-01T01:00:00Z undelivered",
+                                     "acme 2026-11-02T00:00:00Z ongoing undelivered"));
+  EXPECT_EQ(listed("2025-12-01T00:00:00Z").size(), 3u) << "the old one is recent enough";
+  // Delivery marks only ended outages; the ongoing one's mail is still coming in.
+  ASSERT_TRUE(s.MarkOutagesDelivered("p", "acme").ok());
+  EXPECT_THAT(listed("2026-11-05T00:00:00Z"),
+              ::testing::ElementsAre("acme 2026-11-02T00:00:00Z ongoing undelivered"));
   std::filesystem::remove_all(dir);
 }

@@ -295,6 +295,7 @@ TEST_F(ContinuityMailTest, AKilledGatewaydLosesNoMailDuringAnOutage) {
                   .accepted());
   EXPECT_THAT(WaitForMailbox("alice@acme.example", kAlicePassword, 1), HasSubstr("first"));
 
+  std::string since = ContinuityNow()["customers"][0]["since"];
   gateway_->KillGatewayd();  // SIGKILL
   // Without gatewayd, Postfix refuses new mail temporarily (the sender keeps it), never
   // permanently.
@@ -302,7 +303,9 @@ TEST_F(ContinuityMailTest, AKilledGatewaydLosesNoMailDuringAnOutage) {
   EXPECT_EQ(refused.code / 100, 4) << refused.transcript;
   gateway_->StartGatewayd();
   ASSERT_TRUE(gateway_->WaitForLookup("recipients alice@acme.example", "OK alice@"));
-  ASSERT_TRUE(WaitForContinuity(true)) << "the restarted gatewayd probes again";
+  ASSERT_TRUE(WaitForContinuity(true));
+  EXPECT_EQ(ContinuityNow()["customers"][0]["since"], since)
+      << "the restarted gatewayd takes up the recorded outage";
   ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: second'")
                   .accepted());
   EXPECT_THAT(WaitForMailbox("alice@acme.example", kAlicePassword, 2), HasSubstr("second"));

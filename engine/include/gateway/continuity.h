@@ -49,8 +49,9 @@ class ContinuityRouting {
   std::string TransportOf(const MailCustomer& customer) const;
   bool Active(const std::string& partner, const std::string& customer) const;
 
-  // Returns whether this changed anything.
-  bool Enter(const std::string& partner, const std::string& customer, std::string reason);
+  // Returns whether this changed anything. `since` (RFC 3339) defaults to now.
+  bool Enter(const std::string& partner, const std::string& customer, std::string reason,
+             std::string since = "");
   bool Leave(const std::string& partner, const std::string& customer);
   std::vector<ContinuityEntry> Entries() const;  // sorted by partner, customer
 

@@ -15,8 +15,11 @@
 //   undelivered kept messages straight to its servers in preference order and marks each
 //   one delivered after the server's 250 (a crash in between may deliver that one twice,
 //   never not at all). Kept mail stays readable until its retention.
-// - The routing state is in memory: after a restart, customers are probed again; mail
-//   meanwhile waits in Postfix's queue, so nothing is lost.
+// - With a store, outages are recorded (Store::StartOutage ...): a restarted monitor
+//   routes the customers it left in continuity there again at once, and sweeps only
+//   customers with recorded outages for kept mail to deliver or expunge. Without one,
+//   it assumes any continuity customer may have kept mail. Either way, mail waits in
+//   Postfix's queue while gatewayd is away, so nothing is lost.
 // Thread-safe; the destructor stops the rounds.
 #pragma once
 
@@ -31,6 +34,7 @@
 #include "gateway/endpoint.h"
 #include "gateway/mail_directory_feed.h"
 #include "gateway/status.h"
+#include "gateway/store.h"
 
 namespace gw {
 
@@ -44,6 +48,7 @@ struct ContinuityMonitorOptions {
   std::optional<Endpoint> doveadm;
   std::string doveadm_key;
   std::function<void(const std::string&)> log;  // may be empty
+  std::unique_ptr<Store> store;                 // may be null: nothing is recorded
 };
 
 struct ContinuityCounters {

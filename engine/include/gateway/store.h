@@ -48,6 +48,15 @@ struct CustomerMark {
   std::string users_digest;
 };
 
+// An outage of a customer's servers, as continuity recorded it.
+struct ContinuityOutage {
+  std::string partner, customer;
+  std::string started_at;  // RFC 3339
+  std::string ended_at;    // "" while it lasts
+  std::string reason;      // what the probe saw when it began
+  bool delivered = false;  // the mail kept during it was sent on afterwards
+};
+
 struct SpamReportState {
   std::string checked_at;  // RFC 3339; "" before the customer's first report pass
   std::map<std::string, int64_t> reported_through;  // recipient -> quarantine id
@@ -165,6 +174,17 @@ class Store {
   virtual Result<std::optional<std::string>> ContinuityPassword(const std::string& partner,
                                                                 const std::string& customer,
                                                                 const std::string& address) = 0;
+
+  // Continuity outages, so that a restarted gatewayd knows who is in continuity and
+  // whose kept mail is still to deliver or expunge. Start records a new one (one per
+  // customer and start time); End ends the customer's ongoing one; MarkDelivered marks
+  // its ended ones delivered. Listed: ongoing ones, undelivered ones, and those ended at
+  // or after `ended_since` (RFC 3339), by customer and start.
+  virtual Status StartOutage(const ContinuityOutage& outage) = 0;
+  virtual Status EndOutage(const std::string& partner, const std::string& customer,
+                           const std::string& ended_at) = 0;
+  virtual Status MarkOutagesDelivered(const std::string& partner, const std::string& customer) = 0;
+  virtual Result<std::vector<ContinuityOutage>> ListOutages(const std::string& ended_since) = 0;
 
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
