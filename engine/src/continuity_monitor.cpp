@@ -130,37 +130,46 @@ struct ContinuityMonitor::Impl {
     return why.empty() ? "no destination" : why;
   }
 
-  // Sends the customer's kept mail on to its servers; true when none is left.
+  // Sends the customer's kept mail on to its servers; true when none is left to try.
   bool DeliverKept(const MailCustomer& customer) {
     bool all = true;
     for (const std::string& user : KeptUsers(customer)) {
-      auto kept = doveadm->Undelivered(user, 200);
-      if (!kept.ok()) {
-        Log(fmt::format("continuity: {}: {}", user, kept.status().message()));
+      auto uids = doveadm->Undelivered(user);
+      if (!uids.ok()) {
+        Log(fmt::format("continuity: {}: {}", user, uids.status().message()));
         return false;
       }
-      if (kept->size() == 200) all = false;  // more next round
-      for (const KeptMessage& message : *kept) {
-        auto [sender, body] = Unwrap(message.text);
+      for (const std::string& uid : *uids) {
+        auto text = doveadm->Text(user, uid);
+        if (!text.ok()) {
+          if (text.status().code() == StatusCode::kNotFound) continue;  // expunged meanwhile
+          Log(fmt::format("continuity: {}: {}", user, text.status().message()));
+          return false;
+        }
+        auto [sender, body] = Unwrap(*text);
         std::string marked = "X-GW-Continuity: kept while the server was down\r\n" + body;
         Status sent(StatusCode::kUnavailable, "no destination");
         for (const Destination& d : customer.config.destinations) {
           sent = SendMail({d.host, d.port}, sender, {user}, marked, options.probe_timeout);
           if (sent.ok() || sent.code() == StatusCode::kFailedPrecondition) break;
         }
-        if (!sent.ok()) {
-          // A refusal (5xx) is kept for a person to look at; a deferral is tried again.
-          Log(fmt::format("continuity: kept message {} of {} not delivered: {}", message.uid, user,
-                          sent.message()));
-          all = false;
+        if (!sent.ok() && sent.code() != StatusCode::kFailedPrecondition) {
+          all = false;  // deferred: the next round tries again
           continue;
         }
-        if (Status marked_ok = doveadm->MarkDelivered(user, message.uid); !marked_ok.ok()) {
-          Log(fmt::format("continuity: {} delivered but not marked: {}", user,
-                          marked_ok.message()));
+        // Refused for good (5xx): marked so, left readable for people, not tried again.
+        bool refused = !sent.ok();
+        if (refused) {
+          Log(fmt::format("continuity: kept message {} of {} refused by its server: {}", uid, user,
+                          sent.message()));
+        }
+        Status marked_ok =
+            doveadm->Mark(user, uid, refused ? DoveadmClient::kRefused : DoveadmClient::kDelivered);
+        if (!marked_ok.ok()) {
+          Log(fmt::format("continuity: {} sent but not marked: {}", user, marked_ok.message()));
           return false;
         }
-        ++counters.delivered_afterwards;
+        if (!refused) ++counters.delivered_afterwards;
       }
     }
     return all;

@@ -1,24 +1,15 @@
 #include "doveadm_client.h"
 
-#include <openssl/evp.h>
-
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+
+#include "base64.h"
 
 namespace gw {
 namespace {
 
 using json = nlohmann::json;
-
-std::string Base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
 
 }  // namespace
 
@@ -30,7 +21,7 @@ Result<std::string> DoveadmClient::Call(const std::string& command,
   client.set_connection_timeout(timeout_);
   client.set_read_timeout(timeout_);
   client.set_write_timeout(timeout_);
-  httplib::Headers headers = {{"Authorization", "X-Dovecot-API " + Base64(api_key_)}};
+  httplib::Headers headers = {{"Authorization", "X-Dovecot-API " + EncodeBase64(api_key_)}};
   std::string body = fmt::format(R"([["{}", {}, "gw"]])", command, parameters);
   auto response = client.Post("/doveadm/v1", headers, body, "application/json");
   auto fail = [&](const std::string& why) {
@@ -49,26 +40,35 @@ Result<std::string> DoveadmClient::Call(const std::string& command,
   return reply[0][1].dump();
 }
 
-Result<std::vector<KeptMessage>> DoveadmClient::Undelivered(const std::string& user,
-                                                            size_t limit) const {
-  json parameters = {{"user", user},
-                     {"field", {"uid", "text"}},
-                     {"query", {"mailbox", "INBOX", "unkeyword", kDeliveredKeyword}}};
+Result<std::vector<std::string>> DoveadmClient::Undelivered(const std::string& user) const {
+  json parameters = {
+      {"user", user},
+      {"field", {"uid"}},
+      {"query", {"mailbox", "INBOX", "unkeyword", kDelivered, "unkeyword", kRefused}}};
+  auto rows = Call("fetch", parameters.dump());
+  if (!rows.ok()) return rows.status();
+  std::vector<std::string> uids;
+  for (const auto& row : json::parse(*rows, nullptr, false)) {
+    if (row.is_object() && row["uid"].is_string()) uids.push_back(row["uid"]);
+  }
+  return uids;
+}
+
+Result<std::string> DoveadmClient::Text(const std::string& user, const std::string& uid) const {
+  json parameters = {
+      {"user", user}, {"field", {"text"}}, {"query", {"mailbox", "INBOX", "uid", uid}}};
   auto rows = Call("fetch", parameters.dump());
   if (!rows.ok()) return rows.status();
   json list = json::parse(*rows, nullptr, false);
-  std::vector<KeptMessage> kept;
-  for (const auto& row : list) {
-    if (kept.size() >= limit) break;
-    if (!row.is_object() || !row["uid"].is_string() || !row["text"].is_string()) continue;
-    kept.push_back({row["uid"], row["text"]});
-  }
-  return kept;
+  if (!list.is_array() || list.size() != 1 || !list[0]["text"].is_string())
+    return Status(StatusCode::kNotFound, fmt::format("message {} of {} is gone", uid, user));
+  return list[0]["text"].get<std::string>();
 }
 
-Status DoveadmClient::MarkDelivered(const std::string& user, const std::string& uid) const {
+Status DoveadmClient::Mark(const std::string& user, const std::string& uid,
+                           const char* keyword) const {
   json parameters = {
-      {"user", user}, {"flag", {kDeliveredKeyword}}, {"query", {"mailbox", "INBOX", "uid", uid}}};
+      {"user", user}, {"flag", {keyword}}, {"query", {"mailbox", "INBOX", "uid", uid}}};
   return Call("flagsAdd", parameters.dump()).status();
 }
 

@@ -14,26 +14,25 @@
 
 namespace gw {
 
-struct KeptMessage {
-  std::string uid;
-  std::string text;  // the whole message, as Dovecot stored it
-};
-
 class DoveadmClient {
  public:
   DoveadmClient(Endpoint server, std::string api_key,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30))
       : server_(std::move(server)), api_key_(std::move(api_key)), timeout_(timeout) {}
 
-  // The messages in `user`'s INBOX not marked delivered yet, oldest first, at most `limit`.
-  Result<std::vector<KeptMessage>> Undelivered(const std::string& user, size_t limit) const;
-  // Marks one as delivered to the customer's server (a keyword; the message stays).
-  Status MarkDelivered(const std::string& user, const std::string& uid) const;
+  // The uids of the messages in `user`'s INBOX marked neither delivered nor refused,
+  // oldest first.
+  Result<std::vector<std::string>> Undelivered(const std::string& user) const;
+  // One message whole, as Dovecot stored it.
+  Result<std::string> Text(const std::string& user, const std::string& uid) const;
+  // Marks one with a keyword (the message stays readable).
+  Status Mark(const std::string& user, const std::string& uid, const char* keyword) const;
   // Expunges what was saved before `before_unix` (seconds since the epoch).
   Status ExpungeSavedBefore(const std::string& user, int64_t before_unix) const;
 
-  // The keyword that marks a message delivered.
-  static constexpr const char* kDeliveredKeyword = "$GwDelivered";
+  // Delivered to the customer's server; refused by it for good (a 5xx: left to people).
+  static constexpr const char* kDelivered = "$GwDelivered";
+  static constexpr const char* kRefused = "$GwRefused";
 
  private:
   Result<std::string> Call(const std::string& command, const std::string& parameters) const;

@@ -159,6 +159,20 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
   return plane;
 }
 
+// The exit code of postfix-config and dovecot-config: where the instance was written and
+// how to start it (`start` holds {} for the directory), or why not (2: a bad flag).
+int Written(const gw::Status& written, const char* what, const std::string& dir,
+            const char* start) {
+  if (!written.ok()) {
+    Log(written.message());
+    return written.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  std::string absolute = std::filesystem::absolute(dir).string();
+  std::cout << fmt::format("wrote a {} instance in {}\nstart it with: {}\n", what, absolute,
+                           fmt::format(fmt::runtime(start), absolute));
+  return 0;
+}
+
 // Parses an optional HOST:PORT flag into `out` (left empty when the flag was not given).
 bool ParseOptional(const std::string& text, const char* flag, std::optional<gw::Endpoint>& out) {
   if (text.empty()) return true;
@@ -211,14 +225,8 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
   for (const auto& milter : milters) {
     if (!parse(milter, "--milter", options.milters.emplace_back())) return 2;
   }
-  if (gw::Status written = gw::WritePostfixInstance(options); !written.ok()) {
-    Log(written.message());
-    return written.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  std::cout << fmt::format(
-      "wrote a Postfix instance in {0}\nstart it with: postfix -c {0}/etc start\n",
-      std::filesystem::absolute(options.dir).string());
-  return 0;
+  return Written(gw::WritePostfixInstance(options), "Postfix", options.dir,
+                 "postfix -c {}/etc start");
 }
 
 int WriteDovecotConfig(gw::DovecotInstanceOptions options, const std::string& lmtp,
@@ -240,14 +248,8 @@ int WriteDovecotConfig(gw::DovecotInstanceOptions options, const std::string& lm
     }
     options.doveadm_key = *key;
   }
-  if (gw::Status written = gw::WriteDovecotInstance(options); !written.ok()) {
-    Log(written.message());
-    return written.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  std::cout << fmt::format(
-      "wrote a Dovecot instance in {0}\nstart it with: dovecot -c {0}/dovecot.conf\n",
-      std::filesystem::absolute(options.dir).string());
-  return 0;
+  return Written(gw::WriteDovecotInstance(options), "Dovecot", options.dir,
+                 "dovecot -c {}/dovecot.conf");
 }
 
 struct Housekeeping {

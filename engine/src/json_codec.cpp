@@ -4,8 +4,8 @@
 #include <set>
 
 #include <fmt/format.h>
-#include <openssl/evp.h>
 
+#include "base64.h"
 #include "gateway/domain_name.h"
 #include "gateway/json_reader.h"
 
@@ -253,32 +253,6 @@ Result<PartnerState> PartnerStateFromJson(const json& value) {
   }
   return state;
 }
-
-namespace {
-
-std::string EncodeBase64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(bytes.data()),
-                          static_cast<int>(bytes.size()));
-  out.resize(static_cast<size_t>(n));
-  return out;
-}
-
-std::optional<std::string> DecodeBase64(const std::string& text) {
-  if (text.size() % 4 != 0) return std::nullopt;
-  std::string out(3 * text.size() / 4, '\0');
-  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(text.data()),
-                          static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  size_t padding =
-      text.empty() ? 0 : (text.back() == '=') + (text.size() > 1 && text[text.size() - 2] == '=');
-  out.resize(static_cast<size_t>(n) - padding);
-  return out;
-}
-
-}  // namespace
 
 Result<QuarantinedMessage> QuarantinedMessageFromJson(const json& value) {
   Reader r(value, "");
