@@ -25,12 +25,10 @@ struct Health {
   bool may_have_kept = true;  // unknown until a round found nothing left to deliver
 };
 
-// The users whose mail `customer` keeps, each once.
-std::set<std::string> KeptUsers(const MailCustomer& customer) {
+// The customer's users, each once: any may have kept mail, whatever the scope is now.
+std::set<std::string> Users(const MailCustomer& customer) {
   std::set<std::string> users;
-  for (const auto& [address, user] : customer.recipients) {
-    if (InContinuityScope(customer, user)) users.insert(user);
-  }
+  for (const auto& [address, user] : customer.recipients) users.insert(user);
   return users;
 }
 
@@ -133,7 +131,7 @@ struct ContinuityMonitor::Impl {
   // Sends the customer's kept mail on to its servers; true when none is left to try.
   bool DeliverKept(const MailCustomer& customer) {
     bool all = true;
-    for (const std::string& user : KeptUsers(customer)) {
+    for (const std::string& user : Users(customer)) {
       auto uids = doveadm->Undelivered(user);
       if (!uids.ok()) {
         Log(fmt::format("continuity: {}: {}", user, uids.status().message()));
@@ -194,9 +192,13 @@ struct ContinuityMonitor::Impl {
   void Round() {
     auto directory = feed.current();
     if (!directory) return;
+    // Customers with continuity, and those whose kept mail is still to deliver (switched
+    // off during an outage, say).
     std::vector<const MailCustomer*> watched;
     for (const auto& customer : directory->customers()) {
-      if (customer->config.continuity.enabled && !customer->config.destinations.empty())
+      auto known = health.find({customer->partner, customer->name});
+      bool kept = known != health.end() && known->second.may_have_kept;
+      if ((customer->config.continuity.enabled || kept) && !customer->config.destinations.empty())
         watched.push_back(customer.get());
     }
     std::vector<std::string> found = ProbeAll(watched);
@@ -224,6 +226,7 @@ struct ContinuityMonitor::Impl {
                  [&](Store& store) { return store.MarkOutagesDelivered(key.first, key.second); });
         }
       } else if (++state.failed_rounds >= options.down_after &&
+                 customer->config.continuity.enabled &&
                  routing.Enter(key.first, key.second, down, now)) {
         ++counters.outages;
         state.may_have_kept = true;
@@ -235,10 +238,19 @@ struct ContinuityMonitor::Impl {
       }
       next[key] = state;
     }
-    // Customers gone, or with continuity switched off, leave it.
+    // Customers gone, or with continuity switched off, leave it; their mail waits in the
+    // queue for their servers.
+    std::set<Key> enabled;
+    for (const MailCustomer* customer : watched) {
+      if (customer->config.continuity.enabled) enabled.insert({customer->partner, customer->name});
+    }
     for (const auto& entry : routing.Entries()) {
-      if (!next.count({entry.partner, entry.customer}))
-        routing.Leave(entry.partner, entry.customer);
+      Key key{entry.partner, entry.customer};
+      if (enabled.count(key)) continue;
+      routing.Leave(key.first, key.second);
+      std::string now = FormatRfc3339(std::chrono::system_clock::now());
+      Record("the end of an outage",
+             [&](Store& store) { return store.EndOutage(key.first, key.second, now); });
     }
     health = std::move(next);
   }
@@ -275,12 +287,14 @@ struct ContinuityMonitor::Impl {
     }
     int64_t mailboxes = 0;
     for (const auto& customer : directory->customers()) {
-      if (!customer->config.continuity.enabled) continue;
-      if (options.store && !had_outages.count({customer->partner, customer->name})) continue;
+      // Without a store, any continuity customer may have mailboxes.
+      if (options.store ? !had_outages.count({customer->partner, customer->name})
+                        : !customer->config.continuity.enabled)
+        continue;
       auto cutoff = as_of - std::chrono::hours(24 * customer->config.continuity.retention_days);
       int64_t before =
           std::chrono::duration_cast<std::chrono::seconds>(cutoff.time_since_epoch()).count();
-      for (const std::string& user : KeptUsers(*customer)) {
+      for (const std::string& user : Users(*customer)) {
         if (Status s = doveadm->ExpungeSavedBefore(user, before); !s.ok()) return s;
         ++mailboxes;
       }

@@ -514,16 +514,16 @@ class DovecotDict : public Protocol {
     RecipientLookup found = FindRecipient(*directory, path.substr(slash + 1));
     if (!found.customer || found.user.empty()) return "N";
     nlohmann::json answer = {{"user", found.user}};
-    if (table == "userdb") {
-      if (!InContinuityScope(*found.customer, found.user)) return "N";
-    } else {
+    // Any user has a place for mail (what reaches Dovecot is gated by the continuity
+    // map), so kept mail stays reachable after the scope changes.
+    if (table == "passdb") {
       if (!MayUseContinuity(*found.customer, found.user)) return "N";
       auto hash = passwords_(*found.customer, found.user);
-      if (!hash.ok()) return "F" + TabEscape(hash.status().message());
+      if (!hash.ok()) return std::string("F").append(TabEscape(hash.status().message()));
       if (!*hash) return "N";
       answer["password"] = **hash;
     }
-    return "O" + TabEscape(answer.dump());
+    return std::string("O").append(TabEscape(answer.dump()));
   }
 
   DirectoryGetter directory_;

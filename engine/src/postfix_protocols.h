@@ -77,8 +77,10 @@ using PasswordLookup = std::function<Result<std::optional<std::string>>(
     const MailCustomer& customer, const std::string& user)>;
 
 // passdb/USER answers {"password": hash, "user": the user's address} for a user who may
-// use continuity and has a password; userdb/USER answers {"user": ...} for a user whose
-// mail is kept (so LMTP can deliver to them, activated or not). An alias names its user.
+// use continuity and has a password; userdb/USER answers {"user": ...} for any user, so
+// that mail kept for them stays reachable (for delivery afterwards and retention) after
+// the scope changes; what reaches Dovecot at all is gated by the socketmap's continuity
+// map. An alias names its user.
 std::unique_ptr<Protocol> MakeDovecotDict(DirectoryGetter directory, PasswordLookup passwords,
                                           ProblemLog log);
 

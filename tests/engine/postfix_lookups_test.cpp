@@ -378,9 +378,10 @@ TEST_F(ContinuityLookupsTest, DovecotIsAnsweredOnlyForUsersInScopeAndActivated) 
   EXPECT_EQ(Lookup(fd, "shared/passdb/carol@acme.example"), "N\n") << "not a member";
   EXPECT_EQ(Lookup(fd, "shared/passdb/nobody@acme.example"), "N\n");
   EXPECT_EQ(Lookup(fd, "shared/passdb/x@other.example"), "N\n");
-  // Deliveries: members' mail is kept, activated or not.
+  // Every user has a mailbox place (what reaches Dovecot is the continuity map's call).
   EXPECT_EQ(Lookup(fd, "shared/userdb/bob@acme.example"), "O{\"user\":\"bob@acme.example\"}\n");
-  EXPECT_EQ(Lookup(fd, "shared/userdb/carol@acme.example"), "N\n");
+  EXPECT_EQ(Lookup(fd, "shared/userdb/carol@acme.example"), "O{\"user\":\"carol@acme.example\"}\n");
+  EXPECT_EQ(Lookup(fd, "shared/userdb/nobody@acme.example"), "N\n");
   EXPECT_EQ(Lookup(fd, "shared/other/alice@acme.example"), "N\n");
   // Writes and iteration are not served: the connection is closed, and logged.
   gwtest::SendAll(fd, "I0\t0\tshared/passdb/\n");

@@ -90,11 +90,13 @@ class ContinuityMailTest : public ::testing::Test {
   }
 
   // The customer's server, replaced by one that answers every RCPT this way (or normally).
-  void RestartServer(const std::string& rcpt_reply) {
+  // `known`: only these recipients are accepted, others refused for good (550).
+  void RestartServer(const std::string& rcpt_reply, const std::string& known = "") {
     int port = server_->port();
     server_.reset();
     gwtest::SinkOptions options;
     options.rcpt_reply = rcpt_reply;
+    options.known = known;
     server_ = std::make_unique<Sink>(port, options);
     ASSERT_TRUE(server_->ready()) << server_->output();
   }
@@ -281,11 +283,19 @@ TEST_F(ContinuityMailTest, OnlyUsersInScopeAreKeptAndContinuitySwitchedOffEndsAc
               HasSubstr("login failed"));
   ASSERT_TRUE(WaitForContinuity(false));
 
-  // The server back: carol's queued mail reaches it (the queue retries every 10 s).
-  RestartServer("");
+  // The server back, but refusing alice for good now: carol's queued mail reaches it (the
+  // queue retries every 10 s); alice's kept message is refused once, marked, not retried.
+  RestartServer("", "carol@acme.example");
   gateway_->FlushQueue();
   ASSERT_GE(server_->WaitForMessages(1, std::chrono::seconds(40)), 1u) << gateway_->MailLog();
   EXPECT_THAT(server_->Messages()[0], HasSubstr("Subject: not a member"));
+  EXPECT_EQ(server_->Messages().size(), 1u);
+  const std::string& log = gateway_->gatewayd().process().output();
+  size_t refused = 0;
+  for (size_t at = log.find("refused by its server"); at != std::string::npos;
+       at = log.find("refused by its server", at + 1))
+    ++refused;
+  EXPECT_EQ(refused, 1u) << log;
 }
 
 TEST_F(ContinuityMailTest, AKilledGatewaydLosesNoMailDuringAnOutage) {

@@ -11,10 +11,12 @@
 // - A customer with continuity enabled enters it after `down_after` failed probe rounds
 //   in a row, and leaves it at the first round one of its destinations answers.
 // - Level-triggered delivery of kept mail: while a customer is not in continuity and may
-//   have kept mail (from the start, and after every outage), each round sends its users'
-//   undelivered kept messages straight to its servers in preference order and marks each
-//   one delivered after the server's 250 (a crash in between may deliver that one twice,
-//   never not at all). Kept mail stays readable until its retention.
+//   have kept mail (after every outage, also one during which its continuity was
+//   switched off), each round sends its users' undelivered kept messages straight to its
+//   servers in preference order and marks each one delivered after the server's 250 (a
+//   crash in between may deliver that one twice, never not at all); one its server
+//   refuses for good (5xx) is marked refused and left to people. Kept mail stays
+//   readable until its retention.
 // - With a store, outages are recorded (Store::StartOutage ...): a restarted monitor
 //   routes the customers it left in continuity there again at once, and sweeps only
 //   customers with recorded outages for kept mail to deliver or expunge. Without one,
