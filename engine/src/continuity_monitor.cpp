@@ -139,27 +139,32 @@ struct ContinuityMonitor::Impl {
       }
       for (const std::string& uid : *uids) {
         auto text = doveadm->Text(user, uid);
-        if (!text.ok()) {
-          if (text.status().code() == StatusCode::kNotFound) continue;  // expunged meanwhile
+        if (!text.ok() && text.status().code() == StatusCode::kNotFound) continue;  // expunged
+        if (!text.ok() && text.status().code() != StatusCode::kMalformed) {
           Log(fmt::format("continuity: {}: {}", user, text.status().message()));
           return false;
         }
-        auto [sender, body] = Unwrap(*text);
-        std::string marked = "X-GW-Continuity: kept while the server was down\r\n" + body;
-        Status sent(StatusCode::kUnavailable, "no destination");
-        for (const Destination& d : customer.config.destinations) {
-          sent = SendMail({d.host, d.port}, sender, {user}, marked, options.probe_timeout);
-          if (sent.ok() || sent.code() == StatusCode::kFailedPrecondition) break;
+        // Never a changed copy: one that cannot be read unchanged is left to people.
+        Status sent(StatusCode::kFailedPrecondition, text.status().message());
+        if (text.ok()) {
+          auto [sender, body] = Unwrap(*text);
+          std::string marked = "X-GW-Continuity: kept while the server was down\r\n" + body;
+          sent = Status(StatusCode::kUnavailable, "no destination");
+          for (const Destination& d : customer.config.destinations) {
+            sent = SendMail({d.host, d.port}, sender, {user}, marked, options.probe_timeout);
+            if (sent.ok() || sent.code() == StatusCode::kFailedPrecondition) break;
+          }
         }
         if (!sent.ok() && sent.code() != StatusCode::kFailedPrecondition) {
           all = false;  // deferred: the next round tries again
           continue;
         }
-        // Refused for good (5xx): marked so, left readable for people, not tried again.
+        // Refused for good (5xx), or unreadable unchanged: marked so, left readable for
+        // people, not tried again.
         bool refused = !sent.ok();
         if (refused) {
-          Log(fmt::format("continuity: kept message {} of {} refused by its server: {}", uid, user,
-                          sent.message()));
+          Log(fmt::format("continuity: kept message {} of {} not delivered, left in continuity: {}",
+                          uid, user, sent.message()));
         }
         Status marked_ok =
             doveadm->Mark(user, uid, refused ? DoveadmClient::kRefused : DoveadmClient::kDelivered);

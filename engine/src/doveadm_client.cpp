@@ -55,14 +55,22 @@ Result<std::vector<std::string>> DoveadmClient::Undelivered(const std::string& u
 }
 
 Result<std::string> DoveadmClient::Text(const std::string& user, const std::string& uid) const {
-  json parameters = {
-      {"user", user}, {"field", {"text"}}, {"query", {"mailbox", "INBOX", "uid", uid}}};
+  json parameters = {{"user", user},
+                     {"field", {"size.physical", "text"}},
+                     {"query", {"mailbox", "INBOX", "uid", uid}}};
   auto rows = Call("fetch", parameters.dump());
   if (!rows.ok()) return rows.status();
   json list = json::parse(*rows, nullptr, false);
   if (!list.is_array() || list.size() != 1 || !list[0]["text"].is_string())
     return Status(StatusCode::kNotFound, fmt::format("message {} of {} is gone", uid, user));
-  return list[0]["text"].get<std::string>();
+  std::string text = list[0]["text"];
+  if (list[0]["size.physical"] != std::to_string(text.size())) {
+    return Status(StatusCode::kMalformed,
+                  fmt::format("message {} of {} holds bytes that are not UTF-8, which doveadm's "
+                              "API cannot carry unchanged",
+                              uid, user));
+  }
+  return text;
 }
 
 Status DoveadmClient::Mark(const std::string& user, const std::string& uid,

@@ -23,7 +23,9 @@ class DoveadmClient {
   // The uids of the messages in `user`'s INBOX marked neither delivered nor refused,
   // oldest first.
   Result<std::vector<std::string>> Undelivered(const std::string& user) const;
-  // One message whole, as Dovecot stored it.
+  // One message whole, as Dovecot stored it. kNotFound when it is gone; kMalformed when
+  // the API cannot carry it without loss (its JSON replaces bytes that are not UTF-8,
+  // e.g. a raw Latin-1 body: seen by its length differing from the stored size).
   Result<std::string> Text(const std::string& user, const std::string& uid) const;
   // Marks one with a keyword (the message stays readable).
   Status Mark(const std::string& user, const std::string& uid, const char* keyword) const;

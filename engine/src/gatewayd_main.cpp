@@ -216,12 +216,11 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
       !parse(lookups.verify, "--verify", options.verify)) {
     return 2;
   }
-  if (!relay_smtp.empty() && !parse(relay_smtp, "--relay-smtp", options.relay_smtp.emplace()))
+  if (!ParseOptional(relay_smtp, "--relay-smtp", options.relay_smtp) ||
+      !ParseOptional(smarthost, "--smarthost", options.smarthost) ||
+      !ParseOptional(release_smtp, "--release-smtp", options.release_smtp)) {
     return 2;
-  if (!smarthost.empty() && !parse(smarthost, "--smarthost", options.smarthost.emplace())) return 2;
-  if (!release_smtp.empty() &&
-      !parse(release_smtp, "--release-smtp", options.release_smtp.emplace()))
-    return 2;
+  }
   for (const auto& milter : milters) {
     if (!parse(milter, "--milter", options.milters.emplace_back())) return 2;
   }
