@@ -1,0 +1,143 @@
+#include "postgres.h"
+
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+namespace gw::pg {
+namespace {
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// The first line of libpq's message, without its "ERROR:  " prefix and trailing newline.
+std::string FirstLine(const char* message) {
+  std::string text = message ? message : "";
+  if (size_t end = text.find('\n'); end != std::string::npos) text.resize(end);
+  for (const char* prefix : {"ERROR:  ", "FATAL:  "}) {
+    if (text.rfind(prefix, 0) == 0) text.erase(0, std::strlen(prefix));
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string Rows::Bytes(int row, int column) const {
+  std::string text = Text(row, column);
+  std::string out;
+  if (text.rfind("\\x", 0) != 0) return out;
+  out.reserve((text.size() - 2) / 2);
+  for (size_t i = 2; i + 1 < text.size(); i += 2) {
+    out += static_cast<char>(HexValue(text[i]) * 16 + HexValue(text[i + 1]));
+  }
+  return out;
+}
+
+int64_t Rows::Affected() const {
+  const char* count = PQcmdTuples(result_);
+  return count && *count ? std::stoll(count) : 0;
+}
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo,
+                                                     std::chrono::seconds connect_timeout) {
+  // Parsed first, so that a malformed string is refused without echoing it (it may hold
+  // a password).
+  char* parse_error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &parse_error);
+  if (!options) {
+    // libpq quotes the string it could not parse: keep only the reason before the quote.
+    std::string why = FirstLine(parse_error);
+    PQfreemem(parse_error);
+    why = why.substr(0, why.find('"'));
+    while (!why.empty() && (why.back() == ' ' || why.back() == ':')) why.pop_back();
+    return Status(StatusCode::kInvalidArgument, "the PostgreSQL connection string: " + why);
+  }
+  PQconninfoFree(options);
+  std::vector<const char*> keys = {"dbname", "connect_timeout", "application_name", nullptr};
+  std::string timeout = std::to_string(std::max<int64_t>(1, connect_timeout.count()));
+  std::vector<const char*> values = {conninfo.c_str(), timeout.c_str(), "gatewayd", nullptr};
+  PGconn* conn = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
+  std::string name =
+      conn ? fmt::format("{}:{}/{}", PQhost(conn) ? PQhost(conn) : "",
+                         PQport(conn) ? PQport(conn) : "", PQdb(conn) ? PQdb(conn) : "")
+           : "postgres";
+  if (!conn || PQstatus(conn) != CONNECTION_OK) {
+    std::string why = conn ? FirstLine(PQerrorMessage(conn)) : "out of memory";
+    PQfinish(conn);
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("cannot connect to PostgreSQL at {}: {}", name, why));
+  }
+  // Server notices (a ROLLBACK with nothing to roll back, ...) are not for stderr.
+  PQsetNoticeProcessor(
+      conn, [](void*, const char*) {}, nullptr);
+  return std::unique_ptr<Connection>(new Connection(conn, std::move(name)));
+}
+
+Status Connection::ErrorOf(const PGresult* result, std::string_view what) const {
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("PostgreSQL at {}: connection lost during {}", name_, what));
+  }
+  const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
+  std::string code = state ? state : "";
+  std::string why = FirstLine(result ? PQresultErrorMessage(result) : PQerrorMessage(conn_));
+  StatusCode mapped = code == "23505"                      ? StatusCode::kAlreadyExists
+                      : code == "40001" || code == "40P01" ? StatusCode::kConflict
+                      : code.rfind("08", 0) == 0 || code.rfind("57P", 0) == 0
+                          ? StatusCode::kUnavailable
+                          : StatusCode::kInternal;
+  return Status(mapped, fmt::format("PostgreSQL at {}: {} ({})", name_, why, code));
+}
+
+Result<Rows> Connection::Query(std::string_view sql, std::initializer_list<Param> params) {
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;
+  for (const Param& p : params) {
+    values.push_back(p.value ? p.value->data() : nullptr);
+    lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
+    formats.push_back(p.binary ? 1 : 0);
+  }
+  std::string statement(sql);
+  Rows rows(PQexecParams(conn_, statement.c_str(), static_cast<int>(values.size()), nullptr,
+                         values.data(), lengths.data(), formats.data(), /*resultFormat=*/0));
+  ExecStatusType status = PQresultStatus(rows.result_);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+    return ErrorOf(rows.result_, statement.substr(0, statement.find(' ')));
+  return rows;
+}
+
+Status Connection::Execute(const std::string& sql) {
+  Rows rows(PQexec(conn_, sql.c_str()));
+  ExecStatusType status = PQresultStatus(rows.result_);
+  if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
+    return ErrorOf(rows.result_, "a migration");
+  return Status::Ok();
+}
+
+Status Connection::Transaction(bool write, const std::function<Status()>& body, int attempts) {
+  if (in_transaction_) return body();
+  Status last;
+  for (int attempt = 0; attempt < attempts; ++attempt) {
+    Status begun = Execute(write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
+                                 : "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY");
+    if (!begun.ok()) return begun;
+    in_transaction_ = true;
+    last = body();
+    if (last.ok()) last = Execute("COMMIT");
+    in_transaction_ = false;
+    if (last.ok()) return last;
+    if (PQtransactionStatus(conn_) != PQTRANS_IDLE) Execute("ROLLBACK");
+    if (last.code() != StatusCode::kConflict) return last;
+    // Another transaction won; back off a little, more each time, and run again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 << std::min(attempt, 6)));
+  }
+  return last;
+}
+
+}  // namespace gw::pg

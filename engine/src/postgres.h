@@ -1,0 +1,113 @@
+// A thin layer over libpq for the PostgreSQL store, in the manner of sqlite.h: a
+// connection, parameterised queries (text and binary parameters, never SQL built from
+// values), rows, and Status instead of result codes.
+//
+// Why libpq rather than libpqxx: it is the protocol's own client, already what
+// PostgreSQL's tools use, with a C ABI that cannot drift from the C++ standard library we
+// build with; the little it lacks (RAII, Status) is this file, shaped like the SQLite one
+// so that both stores read alike.
+//
+// Contract:
+// - Errors map by SQLSTATE: unique violation -> kAlreadyExists; serialization failure and
+//   deadlock -> kConflict (Transaction retries those); a lost or refused connection ->
+//   kUnavailable. Messages name the server (host:port/database), never a password.
+// - Transaction runs its body in one SERIALIZABLE transaction, read only or read-write,
+//   retrying the whole body when PostgreSQL detects a conflict with a concurrent one
+//   (the body must only touch the database, so running it again is safe).
+// Not thread-safe: one connection per thread, or a lock around it.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/status.h"
+
+namespace gw::pg {
+
+// One query parameter: text (also integers, as decimal), binary bytes (bytea), or NULL.
+struct Param {
+  std::optional<std::string> value;
+  bool binary = false;
+
+  Param(std::string_view text) : value(std::string(text)) {}
+  Param(const char* text) : value(std::string(text)) {}
+  Param(const std::string& text) : value(text) {}
+  Param(int64_t number) : value(std::to_string(number)) {}
+  Param(int number) : value(std::to_string(number)) {}
+  static Param Bytes(std::string_view bytes) {
+    Param p(bytes);
+    p.binary = true;
+    return p;
+  }
+  static Param Null() {
+    Param p("");
+    p.value.reset();
+    return p;
+  }
+};
+
+// The rows of one query (text format, except bytea columns asked for in binary).
+class Rows {
+ public:
+  explicit Rows(PGresult* result) : result_(result) {}
+  Rows(Rows&& other) noexcept : result_(other.result_) { other.result_ = nullptr; }
+  Rows& operator=(Rows&& other) noexcept {
+    std::swap(result_, other.result_);
+    return *this;
+  }
+  Rows(const Rows&) = delete;
+  ~Rows() { PQclear(result_); }
+
+  int size() const { return PQntuples(result_); }
+  bool IsNull(int row, int column) const { return PQgetisnull(result_, row, column) == 1; }
+  std::string Text(int row, int column) const {
+    return std::string(PQgetvalue(result_, row, column), PQgetlength(result_, row, column));
+  }
+  int64_t Int(int row, int column) const { return std::stoll(Text(row, column)); }
+  // A bytea column, whose text form is hex (\x...).
+  std::string Bytes(int row, int column) const;
+  // Rows a write changed.
+  int64_t Affected() const;
+
+ private:
+  friend class Connection;
+  PGresult* result_;
+};
+
+class Connection {
+ public:
+  // `conninfo`: a postgres:// URL or key=value pairs. Connecting is bounded by
+  // `connect_timeout`.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& conninfo,
+                                                  std::chrono::seconds connect_timeout);
+  ~Connection() { PQfinish(conn_); }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  Result<Rows> Query(std::string_view sql, std::initializer_list<Param> params = {});
+  // One or more statements without parameters or rows (migrations).
+  Status Execute(const std::string& sql);
+
+  Status Transaction(bool write, const std::function<Status()>& body, int attempts = 10);
+
+  // host:port/database, for messages.
+  const std::string& name() const { return name_; }
+
+ private:
+  Connection(PGconn* conn, std::string name) : conn_(conn), name_(std::move(name)) {}
+  Status ErrorOf(const PGresult* result, std::string_view what) const;
+
+  PGconn* conn_;
+  std::string name_;
+  bool in_transaction_ = false;
+};
+
+}  // namespace gw::pg
