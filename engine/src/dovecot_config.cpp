@@ -14,9 +14,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string Listener(const char* name, const Endpoint& at) {
-  return fmt::format("  inet_listener {} {{\n    address = {}\n    port = {}\n  }}\n", name,
-                     at.host, at.port);
+std::string Listener(const char* name, const Endpoint& at, bool implicit_tls = false) {
+  return fmt::format("  inet_listener {} {{\n    address = {}\n    port = {}\n{}  }}\n", name,
+                     at.host, at.port, implicit_tls ? "    ssl = yes\n" : "");
+}
+
+// A login service with its plain (STARTTLS) and implicit-TLS listeners; one not asked
+// for is closed (port 0).
+std::string LoginService(const char* protocol, const std::optional<Endpoint>& plain,
+                         const std::optional<Endpoint>& tls) {
+  std::string name(protocol), secure = name + "s";
+  auto closed = [](const std::string& listener) {
+    return fmt::format("  inet_listener {} {{\n    port = 0\n  }}\n", listener);
+  };
+  return fmt::format("service {}-login {{\n{}{}}}\n", protocol,
+                     plain ? Listener(protocol, *plain) : closed(name),
+                     tls ? Listener(secure.c_str(), *tls, true) : closed(secure));
 }
 
 }  // namespace
@@ -63,7 +76,7 @@ Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
   }
 
   std::vector<Endpoint> endpoints = {o.lmtp};
-  for (const auto* at : {&o.imap, &o.pop3, &o.sasl, &o.doveadm}) {
+  for (const auto* at : {&o.imap, &o.imaps, &o.pop3, &o.pop3s, &o.sasl, &o.doveadm}) {
     if (*at) endpoints.push_back(**at);
   }
   std::string listen;
@@ -71,9 +84,13 @@ Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
     if (listen.find(at.host) == std::string::npos) listen += (listen.empty() ? "" : ", ") + at.host;
   }
   std::string protocols = "lmtp";
-  if (o.imap) protocols += " imap";
-  if (o.pop3) protocols += " pop3";
+  if (o.imap || o.imaps) protocols += " imap";
+  if (o.pop3 || o.pop3s) protocols += " pop3";
   bool tls = !o.tls_cert.empty();
+  if ((o.imaps || o.pop3s) && !tls) {
+    return Status(StatusCode::kInvalidArgument,
+                  "--imaps and --pop3s need --tls-cert and --tls-key");
+  }
 
   std::string conf = fmt::format(
       R"(# Written by `gatewayd dovecot-config`: continuity mailboxes, with users and passwords
@@ -117,14 +134,8 @@ protocol lmtp {{
                           : "ssl = no\ndisable_plaintext_auth = no"),
       fmt::arg("uid", o.mail_uid), fmt::arg("gid", o.mail_gid),
       fmt::arg("lmtp", Listener("lmtp", o.lmtp)), fmt::arg("hostname", o.hostname));
-  if (o.imap) {
-    conf += "service imap-login {\n" + Listener("imap", *o.imap) +
-            "  inet_listener imaps {\n    port = 0\n  }\n}\n";
-  }
-  if (o.pop3) {
-    conf += "service pop3-login {\n" + Listener("pop3", *o.pop3) +
-            "  inet_listener pop3s {\n    port = 0\n  }\n}\n";
-  }
+  if (o.imap || o.imaps) conf += LoginService("imap", o.imap, o.imaps);
+  if (o.pop3 || o.pop3s) conf += LoginService("pop3", o.pop3, o.pop3s);
   if (o.sasl) {
     conf +=
         "# Postfix's authenticated submission asks here (smtpd_sasl_type = dovecot).\n"

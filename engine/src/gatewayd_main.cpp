@@ -188,7 +188,7 @@ bool ParseOptional(const std::string& text, const char* flag, std::optional<gw::
 // The HOST:PORT flags of postfix-config and dovecot-config, as given.
 struct PlaneFlags {
   std::string continuity_smtp, continuity_lmtp, submission, sasl;
-  std::string imap, pop3, doveadm, doveadm_key_file;
+  std::string imap, pop3, imaps, pop3s, doveadm, doveadm_key_file;
 };
 
 int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& smtp,
@@ -234,6 +234,8 @@ int WriteDovecotConfig(gw::DovecotInstanceOptions options, const std::string& lm
   if (!ParseOptional(lmtp, "--lmtp", lmtp_at) ||
       !ParseOptional(plane.imap, "--imap", options.imap) ||
       !ParseOptional(plane.pop3, "--pop3", options.pop3) ||
+      !ParseOptional(plane.imaps, "--imaps", options.imaps) ||
+      !ParseOptional(plane.pop3s, "--pop3s", options.pop3s) ||
       !ParseOptional(plane.sasl, "--sasl", options.sasl) ||
       !ParseOptional(plane.doveadm, "--doveadm", options.doveadm)) {
     return 2;
@@ -565,6 +567,10 @@ int main(int argc, char** argv) {
   dovecot->add_option("--lmtp", dovecot_lmtp, "HOST:PORT to take kept mail on")->required();
   dovecot->add_option("--imap", plane.imap, "HOST:PORT for IMAP (143 in production)");
   dovecot->add_option("--pop3", plane.pop3, "HOST:PORT for POP3 (110 in production)");
+  dovecot->add_option("--imaps", plane.imaps,
+                      "HOST:PORT for IMAP over TLS (993; needs --tls-cert)");
+  dovecot->add_option("--pop3s", plane.pop3s,
+                      "HOST:PORT for POP3 over TLS (995; needs --tls-cert)");
   dovecot->add_option("--sasl", plane.sasl, "HOST:PORT of the auth service for Postfix's --sasl");
   dovecot->add_option("--doveadm", plane.doveadm, "HOST:PORT of the doveadm HTTP API for gatewayd");
   dovecot->add_option("--doveadm-key-file", plane.doveadm_key_file,

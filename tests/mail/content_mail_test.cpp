@@ -33,9 +33,9 @@ class ContentMailTest : public ::testing::Test {
     }
     internet_ = std::make_unique<Sink>();
     ASSERT_TRUE(internet_->ready()) << internet_->output();
-    gateway_ =
-        std::make_unique<MailGateway>(internet_->port(), std::vector<std::string>{"northwind"},
-                                      /*content_milter=*/true);
+    gwtest::MailGatewayOptions options;
+    options.content_milter = true;
+    gateway_ = std::make_unique<MailGateway>(internet_->port(), options);
     ASSERT_EQ(gateway_->problem(), "");
     ASSERT_TRUE(Client()->EnsurePartner("northwind").ok());
     ASSERT_TRUE(destination_.ready()) << destination_.output();

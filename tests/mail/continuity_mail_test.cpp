@@ -46,11 +46,16 @@ class ContinuityMailTest : public ::testing::Test {
     ASSERT_TRUE(internet_->ready()) << internet_->output();
     server_ = std::make_unique<Sink>();
     ASSERT_TRUE(server_->ready()) << server_->output();
-    gateway_ = std::make_unique<MailGateway>(internet_->port(),
-                                             std::vector<std::string>{"northwind"}, false, true);
+    gateway_ = std::make_unique<MailGateway>(internet_->port(), Options());
     ASSERT_EQ(gateway_->problem(), "");
     ASSERT_TRUE(Client()->EnsurePartner("northwind").ok());
     PutAcme();
+  }
+
+  virtual gwtest::MailGatewayOptions Options() {
+    gwtest::MailGatewayOptions options;
+    options.continuity = true;
+    return options;
   }
 
   std::unique_ptr<gw::GatewayClient> Client() {
@@ -128,13 +133,18 @@ class ContinuityMailTest : public ::testing::Test {
 
   // What a mail program sees: "messages N" and "subject: ..." lines, or "login failed".
   std::string ReadMailbox(const std::string& protocol, const std::string& user,
-                          const std::string& password) {
+                          const std::string& password, const std::string& source = "") {
     auto file = gateway_->postfix_dir().parent_path() / ("password-" + protocol);
     std::ofstream(file) << password << "\n";
-    int port = protocol == "imap" ? gateway_->continuity().imap : gateway_->continuity().pop3;
+    const auto& ports = gateway_->continuity();
+    int port = protocol == "imap"    ? ports.imap
+               : protocol == "pop3"  ? ports.pop3
+               : protocol == "imaps" ? ports.imaps
+                                     : ports.pop3s;
     return RunCommand(fmt::format("/usr/bin/python3 {}/tests/mail/read_mailbox.py --protocol {} "
-                                  "--port {} --user '{}' --password-file '{}'",
-                                  GWCTL_SOURCE_DIR, protocol, port, user, file.string()))
+                                  "--port {} --user '{}' --password-file '{}'{}",
+                                  GWCTL_SOURCE_DIR, protocol, port, user, file.string(),
+                                  source.empty() ? "" : " --source " + source))
         .output;
   }
 
@@ -338,6 +348,42 @@ TEST_F(ContinuityMailTest, AKilledGatewaydLosesNoMailDuringAnOutage) {
   EXPECT_THAT(messages[0] + messages[1], HasSubstr("Subject: first"));
   EXPECT_THAT(messages[0] + messages[1], HasSubstr("Subject: second"));
   EXPECT_THAT(gateway_->MailLog(), Not(HasSubstr("status=bounced")));
+}
+
+// With a certificate: IMAPS and POP3S (993 and 995 in production) take logins; the
+// plain ports take none before STARTTLS.
+class ContinuityTlsMailTest : public ContinuityMailTest {
+ protected:
+  gwtest::MailGatewayOptions Options() override {
+    gwtest::MailGatewayOptions options = ContinuityMailTest::Options();
+    options.dovecot_tls = true;
+    return options;
+  }
+};
+
+TEST_F(ContinuityTlsMailTest, MailboxesAreReadOverImapsAndPop3sAndPlainLoginsAreRefused) {
+  RestartServer("451 4.3.0 try later");
+  ASSERT_TRUE(WaitForContinuity(true));
+  ASSERT_TRUE(
+      gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: tls'").accepted());
+  std::string seen;
+  for (auto deadline = Clock::now() + std::chrono::seconds(30); Clock::now() < deadline;) {
+    seen = ReadMailbox("imaps", "alice@acme.example", kAlicePassword);
+    if (seen.find("messages 1") != std::string::npos) break;
+    gateway_->FlushQueue();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  }
+  EXPECT_THAT(seen, HasSubstr("messages 1\nsubject: tls")) << gateway_->DovecotLog();
+  EXPECT_THAT(ReadMailbox("pop3s", "alice@acme.example", kAlicePassword),
+              HasSubstr("messages 1\nsubject: tls"));
+  EXPECT_THAT(ReadMailbox("imaps", "alice@acme.example", "wrong-password-1"),
+              HasSubstr("login failed"));
+  // The password never crosses the network in clear: from another address than the
+  // server's own, the plain ports refuse logins before STARTTLS.
+  EXPECT_THAT(ReadMailbox("imap", "alice@acme.example", kAlicePassword, "127.0.0.3"),
+              HasSubstr("Plaintext authentication disallowed"));
+  EXPECT_THAT(ReadMailbox("pop3", "alice@acme.example", kAlicePassword, "127.0.0.3"),
+              HasSubstr("Plaintext authentication disallowed"));
 }
 
 }  // namespace

@@ -154,17 +154,24 @@ inline SmtpOutcome ParseSwaks(const std::string& transcript) {
   return outcome;
 }
 
+struct MailGatewayOptions {
+  std::vector<std::string> partners = {"northwind"};
+  // Inbound mail also passes gw-milter (GW_MILTER_BINARY), which asks a private rspamd;
+  // gatewayd releases quarantined mail through Postfix.
+  bool content_milter = false;
+  // Also a private Dovecot (`gatewayd dovecot-config`) with IMAP, POP3, LMTP, auth and
+  // the doveadm API, Postfix's continuity and submission listeners, and gatewayd probing
+  // customers' servers twice a second.
+  bool continuity = false;
+  // Dovecot with a self-signed certificate: IMAPS and POP3S, and logins only over TLS.
+  bool dovecot_tls = false;
+};
+
 // gatewayd with its lookup servers, and the Postfix instance that asks them.
 class MailGateway {
  public:
   // `smarthost_port`: where outbound mail goes (a Sink standing for the internet).
-  // `content_milter`: inbound mail also passes gw-milter (GW_MILTER_BINARY), which asks
-  // a private rspamd; gatewayd releases quarantined mail through Postfix.
-  // `continuity`: also a private Dovecot (`gatewayd dovecot-config`) with IMAP, POP3,
-  // LMTP, auth and the doveadm API, Postfix's continuity and submission listeners, and
-  // gatewayd probing customers' servers twice a second.
-  explicit MailGateway(int smarthost_port, std::vector<std::string> partners = {"northwind"},
-                       bool content_milter = false, bool continuity = false)
+  explicit MailGateway(int smarthost_port, MailGatewayOptions options = {})
       : dir_(MakeTempDir("mail-gateway")),
         smtp_port_(PickFreePort()),
         relay_port_(PickFreePort()),
@@ -172,7 +179,9 @@ class MailGateway {
     // Postfix's unprivileged daemons must reach the instance inside.
     std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
                                  std::filesystem::perm_options::add);
-    if (continuity) {
+    const bool content_milter = options.content_milter;
+    dovecot_tls_ = options.dovecot_tls;
+    if (options.continuity) {
       continuity_.emplace();
       std::ofstream(dir_ / "doveadm-key") << "test-doveadm-key\n";
       // As in production: the socket's directory belongs to Dovecot's group.
@@ -185,7 +194,7 @@ class MailGateway {
       chmod((dir_ / "auth").c_str(), 0750);
     }
     // The lookup servers take ports from the kernel; a restart reuses them.
-    gatewayd_ = std::make_unique<Gatewayd>(partners, LookupArgs());
+    gatewayd_ = std::make_unique<Gatewayd>(options.partners, LookupArgs());
     if (!gatewayd_->started()) return;
     const std::string& log = gatewayd_->process().output();
     for (auto [what, port] :
@@ -299,7 +308,8 @@ class MailGateway {
   // Continuity's listeners (zero without continuity).
   struct ContinuityPorts {
     int smtp = PickFreePort(), lmtp = PickFreePort(), imap = PickFreePort(), pop3 = PickFreePort(),
-        sasl = PickFreePort(), submission = PickFreePort(), doveadm = PickFreePort();
+        sasl = PickFreePort(), submission = PickFreePort(), doveadm = PickFreePort(),
+        imaps = PickFreePort(), pop3s = PickFreePort();
   };
   const ContinuityPorts& continuity() const { return *continuity_; }
   std::string DovecotLog() const {
@@ -354,12 +364,24 @@ class MailGateway {
   std::string StartDovecot() {
     const ContinuityPorts& c = *continuity_;
     auto dovecot = dir_ / "dovecot";
+    std::string tls;
+    if (dovecot_tls_) {
+      auto made = RunCommand(fmt::format(
+          "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=gw.test -keyout {0}/key.pem "
+          "-out {0}/cert.pem",
+          dir_.string()));
+      if (made.exit_code != 0) return "openssl failed: " + made.output;
+      tls = fmt::format(
+          " --tls-cert {0}/cert.pem --tls-key {0}/key.pem --imaps 127.0.0.1:{1} "
+          "--pop3s 127.0.0.1:{2}",
+          dir_.string(), c.imaps, c.pop3s);
+    }
     auto written = RunCommand(fmt::format(
         "{} dovecot-config --out {} --continuity-auth {} --lmtp 127.0.0.1:{} --imap 127.0.0.1:{} "
         "--pop3 127.0.0.1:{} --sasl 127.0.0.1:{} --doveadm 127.0.0.1:{} --doveadm-key-file {} "
-        "--hostname gw.test",
+        "--hostname gw.test{}",
         GATEWAYD_BINARY, dovecot.string(), (dir_ / "auth" / "gw.sock").string(), c.lmtp, c.imap,
-        c.pop3, c.sasl, c.doveadm, (dir_ / "doveadm-key").string()));
+        c.pop3, c.sasl, c.doveadm, (dir_ / "doveadm-key").string(), tls));
     if (written.exit_code != 0) return "dovecot-config failed: " + written.output;
     // Its daemons would hold a pipe open: what it says goes to a file.
     auto said = dir_ / "dovecot-start.txt";
@@ -451,6 +473,7 @@ class MailGateway {
   int milter_port_ = 0;
   std::string problem_;
   std::optional<ContinuityPorts> continuity_;
+  bool dovecot_tls_ = false;
 };
 
 }  // namespace gwtest

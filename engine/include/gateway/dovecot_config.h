@@ -24,7 +24,8 @@ struct DovecotInstanceOptions {
   std::string mail_root;    // mailboxes: MAIL_ROOT/DOMAIN/LOCAL/Maildir; default DIR/mail
   std::string auth_socket;  // gatewayd's --continuity-auth
   std::string hostname = "gateway.invalid";
-  std::optional<Endpoint> imap, pop3;
+  std::optional<Endpoint> imap, pop3;      // STARTTLS (required when a certificate is given)
+  std::optional<Endpoint> imaps, pop3s;    // implicit TLS (993 and 995 in production)
   Endpoint lmtp;                           // postfix-config's --continuity-lmtp
   std::optional<Endpoint> sasl;            // postfix-config's --sasl
   std::optional<Endpoint> doveadm;         // HTTP API for gatewayd (loopback)
