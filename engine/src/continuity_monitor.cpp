@@ -128,20 +128,28 @@ struct ContinuityMonitor::Impl {
     return why.empty() ? "no destination" : why;
   }
 
+  // Says a problem delivering a customer's kept mail once, not every round it lasts.
+  std::map<Key, std::string> problems;  // the monitor thread's only
+  void Problem(const MailCustomer& customer, const std::string& message) {
+    std::string& last = problems[{customer.partner, customer.name}];
+    if (last != message) Log(message);
+    last = message;
+  }
+
   // Sends the customer's kept mail on to its servers; true when none is left to try.
   bool DeliverKept(const MailCustomer& customer) {
     bool all = true;
     for (const std::string& user : Users(customer)) {
       auto uids = doveadm->Undelivered(user);
       if (!uids.ok()) {
-        Log(fmt::format("continuity: {}: {}", user, uids.status().message()));
+        Problem(customer, fmt::format("continuity: {}: {}", user, uids.status().message()));
         return false;
       }
       for (const std::string& uid : *uids) {
         auto text = doveadm->Text(user, uid);
         if (!text.ok() && text.status().code() == StatusCode::kNotFound) continue;  // expunged
         if (!text.ok() && text.status().code() != StatusCode::kMalformed) {
-          Log(fmt::format("continuity: {}: {}", user, text.status().message()));
+          Problem(customer, fmt::format("continuity: {}: {}", user, text.status().message()));
           return false;
         }
         // Never a changed copy: one that cannot be read unchanged is left to people.
@@ -169,7 +177,8 @@ struct ContinuityMonitor::Impl {
         Status marked_ok =
             doveadm->Mark(user, uid, refused ? DoveadmClient::kRefused : DoveadmClient::kDelivered);
         if (!marked_ok.ok()) {
-          Log(fmt::format("continuity: {} sent but not marked: {}", user, marked_ok.message()));
+          Problem(customer,
+                  fmt::format("continuity: {} sent but not marked: {}", user, marked_ok.message()));
           return false;
         }
         if (!refused) ++counters.delivered_afterwards;
@@ -227,6 +236,7 @@ struct ContinuityMonitor::Impl {
         }
         if (state.may_have_kept && doveadm && DeliverKept(*customer)) {
           state.may_have_kept = false;
+          problems.erase(key);
           Record("kept mail delivered",
                  [&](Store& store) { return store.MarkOutagesDelivered(key.first, key.second); });
         }
