@@ -2,8 +2,9 @@
 // machines without sockets, so they can be tested and fuzzed alone (postfix_lookups.cpp
 // carries them over sockets):
 // - socketmap (socketmap_table(5)): netstring "NAME KEY" -> "OK value" | "NOTFOUND " |
-//   "TEMP reason" | "PERM reason"; maps `domains`, `recipients`, `transport`, and
-//   `filter` (gw-milter's: a customer's filter settings as JSON, by recipient).
+//   "TEMP reason" | "PERM reason"; maps `domains`, `recipients`, `transport`,
+//   `filter` (gw-milter's: a customer's filter settings as JSON, by recipient), and for
+//   continuity `continuity` (whose mail is kept) and `logins` (who may send as an address).
 // - policy delegation (SMTPD_POLICY_README): "name=value" lines and an empty line ->
 //   "action=..." and an empty line.
 // - memcache text protocol (get/set/delete), as Postfix's verify(8) uses it to keep
