@@ -173,9 +173,8 @@ int Written(const gw::Status& written, const char* what, const std::string& dir,
   return 0;
 }
 
-// Parses an optional HOST:PORT flag into `out` (left empty when the flag was not given).
-bool ParseOptional(const std::string& text, const char* flag, std::optional<gw::Endpoint>& out) {
-  if (text.empty()) return true;
+// Parses a HOST:PORT flag into `out`, saying why not.
+bool ParseEndpointFlag(const std::string& text, const char* flag, gw::Endpoint& out) {
   auto endpoint = gw::ParseEndpoint(text, flag);
   if (!endpoint.ok()) {
     Log(endpoint.status().message());
@@ -183,6 +182,11 @@ bool ParseOptional(const std::string& text, const char* flag, std::optional<gw::
   }
   out = *endpoint;
   return true;
+}
+
+// The same for an optional flag: `out` stays empty when the flag was not given.
+bool ParseOptional(const std::string& text, const char* flag, std::optional<gw::Endpoint>& out) {
+  return text.empty() || ParseEndpointFlag(text, flag, out.emplace());
 }
 
 // The HOST:PORT flags of postfix-config and dovecot-config, as given.
@@ -195,25 +199,16 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
                        const std::string& relay_smtp, const std::string& release_smtp,
                        const std::string& smarthost, const std::vector<std::string>& milters,
                        const MailFlags& lookups, const PlaneFlags& plane) {
-  auto parse = [](const std::string& text, const char* flag, gw::Endpoint& out) {
-    auto endpoint = gw::ParseEndpoint(text, flag);
-    if (!endpoint.ok()) {
-      Log(endpoint.status().message());
-      return false;
-    }
-    out = *endpoint;
-    return true;
-  };
   if (!ParseOptional(plane.continuity_smtp, "--continuity-smtp", options.continuity_smtp) ||
       !ParseOptional(plane.continuity_lmtp, "--continuity-lmtp", options.continuity_lmtp) ||
       !ParseOptional(plane.submission, "--submission", options.submission_smtp) ||
       !ParseOptional(plane.sasl, "--sasl", options.sasl)) {
     return 2;
   }
-  if (!parse(smtp, "--smtp", options.smtp) ||
-      !parse(lookups.socketmap, "--socketmap", options.socketmap) ||
-      !parse(lookups.policy, "--policy", options.policy) ||
-      !parse(lookups.verify, "--verify", options.verify)) {
+  if (!ParseEndpointFlag(smtp, "--smtp", options.smtp) ||
+      !ParseEndpointFlag(lookups.socketmap, "--socketmap", options.socketmap) ||
+      !ParseEndpointFlag(lookups.policy, "--policy", options.policy) ||
+      !ParseEndpointFlag(lookups.verify, "--verify", options.verify)) {
     return 2;
   }
   if (!ParseOptional(relay_smtp, "--relay-smtp", options.relay_smtp) ||
@@ -222,7 +217,7 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
     return 2;
   }
   for (const auto& milter : milters) {
-    if (!parse(milter, "--milter", options.milters.emplace_back())) return 2;
+    if (!ParseEndpointFlag(milter, "--milter", options.milters.emplace_back())) return 2;
   }
   return Written(gw::WritePostfixInstance(options), "Postfix", options.dir,
                  "postfix -c {}/etc start");

@@ -9,13 +9,6 @@
 namespace gw::pg {
 namespace {
 
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // The first line of libpq's message, without its "ERROR:  " prefix and trailing newline.
 std::string FirstLine(const char* message) {
   std::string text = message ? message : "";
@@ -29,13 +22,12 @@ std::string FirstLine(const char* message) {
 }  // namespace
 
 std::string Rows::Bytes(int row, int column) const {
-  std::string text = Text(row, column);
-  std::string out;
-  if (text.rfind("\\x", 0) != 0) return out;
-  out.reserve((text.size() - 2) / 2);
-  for (size_t i = 2; i + 1 < text.size(); i += 2) {
-    out += static_cast<char>(HexValue(text[i]) * 16 + HexValue(text[i + 1]));
-  }
+  size_t length = 0;
+  unsigned char* bytes = PQunescapeBytea(
+      reinterpret_cast<const unsigned char*>(PQgetvalue(result_, row, column)), &length);
+  if (!bytes) return "";
+  std::string out(reinterpret_cast<const char*>(bytes), length);
+  PQfreemem(bytes);
   return out;
 }
 

@@ -54,7 +54,7 @@ struct Param {
   }
 };
 
-// The rows of one query (text format, except bytea columns asked for in binary).
+// The rows of one query, in text format.
 class Rows {
  public:
   explicit Rows(PGresult* result) : result_(result) {}
@@ -72,7 +72,7 @@ class Rows {
     return std::string(PQgetvalue(result_, row, column), PQgetlength(result_, row, column));
   }
   int64_t Int(int row, int column) const { return std::stoll(Text(row, column)); }
-  // A bytea column, whose text form is hex (\x...).
+  // A bytea column as its bytes (libpq unescapes its hex text form).
   std::string Bytes(int row, int column) const;
   // Rows a write changed.
   int64_t Affected() const;
