@@ -780,21 +780,33 @@ Status Service::SetContinuityPassword(const Actor& actor, const std::string& par
   auto parsed = ParseEmailAddress(address);
   if (!parsed.ok()) return Invalid(parsed.status().message(), "/address");
   if (Status s = CheckPasswordRules(password); !s.ok()) return Invalid(s.message(), "/password");
+  std::string user = parsed->ToString();
+  auto check = [&]() -> Status {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    auto existing = impl_->store->UserHashOf(partner, customer, user);
+    if (!existing.ok()) return existing.status();
+    if (!*existing) {
+      return NotFound(fmt::format("user {} of customer '{}' (a user's own address, not an alias)",
+                                  user, customer));
+    }
+    return Status::Ok();
+  };
+  // Checked before hashing too, so that a caller without the right cannot make the
+  // gateway spend the KDF's memory and time.
+  if (Status s = impl_
+                     ->Read<bool>([&]() -> Result<bool> {
+                       if (Status c = check(); !c.ok()) return c;
+                       return true;
+                     })
+                     .status();
+      !s.ok())
+    return s;
   // Hashing takes tens of milliseconds and memory: outside the store's transaction.
   auto hash = HashPassword(password);
   if (!hash.ok()) return hash.status();
-  std::string user = parsed->ToString();
   return impl_
       ->Write<bool>([&]() -> Result<bool> {
-        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
-        auto existing = impl_->store->UserHashOf(partner, customer, user);
-        if (!existing.ok()) return existing.status();
-        if (!*existing) {
-          return NotFound(
-              fmt::format("user {} of customer '{}' (a user's own address, "
-                          "not an alias)",
-                          user, customer));
-        }
+        if (Status c = check(); !c.ok()) return c;
         if (Status s = impl_->store->SetContinuityPassword(partner, customer, user, *hash, Now());
             !s.ok())
           return s;
