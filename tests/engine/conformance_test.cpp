@@ -27,6 +27,9 @@ using nlohmann::json;
 class ConformanceTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (std::string missing = gwtest::TransportMissing(GetParam()); !missing.empty()) {
+      GTEST_SKIP() << GetParam() << " transport skipped: " << missing;
+    }
     dir_ = gwtest::MakeTempDir("conformance");
     gateway_ = std::make_unique<gwtest::TestGateway>(
         GetParam(), dir_ / "gateway.db", std::vector<std::string>{"northwind", "contoso"});
@@ -533,9 +536,9 @@ TEST_P(ConformanceTest, ContinuityPasswordsAreWriteOnlyAndGoWithTheUser) {
   ASSERT_TRUE(audit.ok());
   ASSERT_EQ(audit->back().action, "continuity.password");
   EXPECT_EQ(audit->back().detail.dump(), R"({"address":"alice@acme.example"})");
-  std::string path =
-      gateway_->embedded() ? (dir_ / "gateway.db").string() : gateway_->gatewayd()->store_path();
-  auto store = gw::OpenSqliteStore(path);
+  const std::string& location = gateway_->store();
+  auto store =
+      gw::IsPostgresUrl(location) ? gw::OpenPostgresStore(location) : gw::OpenSqliteStore(location);
   ASSERT_TRUE(store.ok()) << store.status().message();
   auto hash = (*store)->ContinuityPassword("northwind", "acme", "alice@acme.example");
   ASSERT_TRUE(hash.ok() && *hash);
@@ -549,6 +552,9 @@ TEST_P(ConformanceTest, ContinuityPasswordsAreWriteOnlyAndGoWithTheUser) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
+// The engine over PostgreSQL holds to the same contract.
+INSTANTIATE_TEST_SUITE_P(Postgres, ConformanceTest, ::testing::Values("postgres"),
                          gwtest::TransportTestName);
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "gatewayd_fixture.h"
+#include "postgres_fixture.h"
 
 namespace gwtest {
 
@@ -25,6 +26,11 @@ inline std::string TransportTestName(const ::testing::TestParamInfo<std::string>
   return info.param;
 }
 
+// Empty when `transport` can run here; otherwise why a test on it must skip.
+inline std::string TransportMissing(const std::string& transport) {
+  return transport == "postgres" ? PostgresMissing() : "";
+}
+
 class TestGateway {
  public:
   // `store` is where an embedded gateway keeps its store; `partners` exist afterwards.
@@ -32,10 +38,19 @@ class TestGateway {
               const std::vector<std::string>& partners) {
     if (transport == "embedded") {
       url_ = "embedded:" + store.string();
+      store_ = store.string();
+    } else if (transport == "postgres") {
+      // The engine in-process over a PostgreSQL of the test's own (needs root: see
+      // TransportMissing).
+      postgres_ = std::make_unique<Postgres>();
+      if (!postgres_->problem().empty()) return;
+      url_ = "embedded:" + postgres_->url();
+      store_ = postgres_->url();
     } else {
       gatewayd_ = std::make_unique<Gatewayd>(partners);
       if (!gatewayd_->started()) return;
       url_ = gatewayd_->url();
+      store_ = gatewayd_->store_path();
     }
     auto ops = Operator();
     for (const auto& partner : partners) {
@@ -49,6 +64,8 @@ class TestGateway {
   // What gwctl's --gateway takes.
   const std::string& url() const { return url_; }
   bool embedded() const { return !gatewayd_; }
+  // Where the gateway keeps its store: a SQLite file, or a postgres:// URL.
+  const std::string& store() const { return store_; }
   Gatewayd* gatewayd() { return gatewayd_.get(); }
 
   // The token gwctl needs for `partner` ($GWCTL_TOKEN); empty when embedded.
@@ -78,8 +95,10 @@ class TestGateway {
     return client.ok() ? std::move(client).value() : nullptr;
   }
 
+  std::unique_ptr<Postgres> postgres_;
   std::unique_ptr<Gatewayd> gatewayd_;
   std::string url_;
+  std::string store_;
   bool ready_ = false;
 };
 

@@ -71,9 +71,10 @@ struct SpamReportRun {
 
 class Service {
  public:
-  // Opens the store at `path` (a file; created with its directory if missing). Fails
-  // with a clear message, changing nothing, if the file is not a store, is corrupt, is
-  // read-only, or was written by a newer version.
+  // Opens the store at `path`: a SQLite file (created with its directory if missing), or
+  // a PostgreSQL database named by a postgres:// URL. Fails with a clear message,
+  // changing nothing, if it is not a store, is corrupt, is read-only, or was written by
+  // a newer version.
   static Result<std::unique_ptr<Service>> Open(const std::string& path,
                                                ServiceOptions options = {});
   // A service over any store; compiles the settings of customers the store holds

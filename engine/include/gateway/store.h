@@ -14,6 +14,7 @@
 // Not thread-safe: Service serialises its calls.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -202,5 +203,16 @@ struct SqliteStoreOptions {
 // store, is corrupt, is read-only, or was written by a newer version.
 Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
                                                SqliteStoreOptions options = {});
+
+// The PostgreSQL store at `url` (postgres://... or postgresql://...), migrated to this
+// version's schema (replicas starting together take turns). Every transaction is
+// SERIALIZABLE and run again when it conflicts with a concurrent one. Fails with a
+// clear message naming the server, never the password, if it cannot connect or the
+// schema is newer than this version.
+Result<std::unique_ptr<Store>> OpenPostgresStore(
+    const std::string& url, std::chrono::seconds connect_timeout = std::chrono::seconds(10));
+
+// Whether `location` names a PostgreSQL store rather than a SQLite file.
+bool IsPostgresUrl(const std::string& location);
 
 }  // namespace gw
