@@ -84,7 +84,7 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     if (!endpoint.ok()) return endpoint.status();
     *target = *endpoint;
   }
-  auto reader = gw::OpenSqliteStore(store_path, {store.busy_timeout_ms});
+  auto reader = gw::OpenStore(store_path, {store.busy_timeout_ms});
   if (!reader.ok()) return reader.status();
   auto feed =
       gw::MailDirectoryFeed::Start(std::move(*reader), {std::chrono::milliseconds(250), Log});
@@ -109,7 +109,7 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
   }
   if (!continuity.auth.empty()) {
     // Logins are rare next to lookups: one store connection, one at a time.
-    auto passwords = gw::OpenSqliteStore(store_path, {store.busy_timeout_ms});
+    auto passwords = gw::OpenStore(store_path, {store.busy_timeout_ms});
     if (!passwords.ok()) return passwords.status();
     options.dovecot_dict = continuity.auth;
     options.passwords = [store = std::shared_ptr<gw::Store>(std::move(*passwords)),
@@ -127,7 +127,7 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     watch.probe_timeout = std::min(watch.probe_interval, std::chrono::milliseconds(10'000));
     watch.down_after = continuity.down_after;
     watch.log = Log;
-    auto outages = gw::OpenSqliteStore(store_path, {store.busy_timeout_ms});
+    auto outages = gw::OpenStore(store_path, {store.busy_timeout_ms});
     if (!outages.ok()) return outages.status();
     watch.store = std::move(*outages);
     if (!continuity.doveadm.empty()) {
@@ -253,9 +253,10 @@ struct Housekeeping {
   bool spam_reports = true;  // sent every minute, when gatewayd can send mail
 };
 
-int Serve(const std::string& data, const std::string& listen, const std::string& tokens_path,
-          const gw::ServiceOptions& store, gw::AdminServerOptions options, const MailFlags& mail,
-          const ContinuityFlags& continuity, const Housekeeping& housekeeping) {
+int Serve(const std::string& data, const std::string& store_location, const std::string& listen,
+          const std::string& tokens_path, const gw::ServiceOptions& store,
+          gw::AdminServerOptions options, const MailFlags& mail, const ContinuityFlags& continuity,
+          const Housekeeping& housekeeping) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
     Log(parsed.message());
     return 2;
@@ -270,13 +271,15 @@ int Serve(const std::string& data, const std::string& listen, const std::string&
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   gw::RaiseOpenFileLimit();
-  std::string store_path = (std::filesystem::path(data) / "gateway.db").string();
+  std::string store_path = store_location.empty()
+                               ? (std::filesystem::path(data) / "gateway.db").string()
+                               : store_location;
   auto service = gw::Service::Open(store_path, store);
   if (!service.ok()) {
     Log(service.status().message());
     return 1;
   }
-  Log(fmt::format("opened store {}", store_path));
+  Log(fmt::format("opened store {}", gw::RedactedStoreLocation(store_path)));
   auto tokens = gw::TokenStore::Load(tokens_path);
   if (!tokens.ok()) {
     Log(tokens.status().message());
@@ -386,6 +389,10 @@ int main(int argc, char** argv) {
   gw::AdminServerOptions options;
   app.add_option("--data", data, "Directory of the store (gateway.db, SQLite in WAL mode)")
       ->capture_default_str();
+  std::string store_location;
+  app.add_option("--store", store_location,
+                 "The store on PostgreSQL instead: postgres://USER[:PASSWORD]@HOST[:PORT]/DB "
+                 "(several gatewayds may share one)");
   app.add_option("--listen", listen, "HOST:PORT to serve the admin API on (port 0: any free port)")
       ->capture_default_str();
   app.add_option("--tokens", tokens, "Tokens file (hashes only; see `gatewayd hash-token`)");
@@ -632,5 +639,6 @@ int main(int argc, char** argv) {
     Log("--tokens FILE is required (see --help)");
     return 2;
   }
-  return Serve(data, listen, tokens, store, options, mail, continuity, housekeeping);
+  return Serve(data, store_location, listen, tokens, store, options, mail, continuity,
+               housekeeping);
 }

@@ -637,6 +637,19 @@ class PostgresStore : public Store {
 
 }  // namespace
 
+Result<std::unique_ptr<Store>> OpenStore(const std::string& location, SqliteStoreOptions options) {
+  return IsPostgresUrl(location) ? OpenPostgresStore(location) : OpenSqliteStore(location, options);
+}
+
+std::string RedactedStoreLocation(const std::string& location) {
+  size_t scheme = location.find("://");
+  if (!IsPostgresUrl(location) || scheme == std::string::npos) return location;
+  size_t at = location.find('@', scheme + 3);
+  size_t colon = location.find(':', scheme + 3);
+  if (at == std::string::npos || colon == std::string::npos || colon > at) return location;
+  return location.substr(0, colon + 1) + "***" + location.substr(at);
+}
+
 bool IsPostgresUrl(const std::string& location) {
   return location.rfind("postgres://", 0) == 0 || location.rfind("postgresql://", 0) == 0;
 }

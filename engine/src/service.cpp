@@ -271,8 +271,7 @@ Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() = default;
 
 Result<std::unique_ptr<Service>> Service::Open(const std::string& path, ServiceOptions options) {
-  auto store = IsPostgresUrl(path) ? OpenPostgresStore(path)
-                                   : OpenSqliteStore(path, {options.busy_timeout_ms});
+  auto store = OpenStore(path, {options.busy_timeout_ms});
   if (!store.ok()) return store.status();
   return Create(std::move(*store), options);
 }

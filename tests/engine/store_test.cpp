@@ -439,3 +439,14 @@ TEST(StoreOutagesTest, OngoingUndeliveredAndRecentOutagesAreListed) {
               ::testing::ElementsAre("acme 2026-11-02T00:00:00Z ongoing undelivered"));
   std::filesystem::remove_all(dir);
 }
+
+TEST(StoreLocationTest, APostgresUrlIsToldApartAndItsPasswordNeverLogged) {
+  EXPECT_TRUE(gw::IsPostgresUrl("postgres://gw@db/gateway"));
+  EXPECT_TRUE(gw::IsPostgresUrl("postgresql://gw@db/gateway"));
+  EXPECT_FALSE(gw::IsPostgresUrl("/var/lib/gatewayd/gateway.db"));
+  EXPECT_EQ(gw::RedactedStoreLocation("postgresql://gw:s3cret@db.example:5432/gateway"),
+            "postgresql://gw:***@db.example:5432/gateway");
+  EXPECT_EQ(gw::RedactedStoreLocation("postgresql://gw@db.example:5432/gateway"),
+            "postgresql://gw@db.example:5432/gateway");
+  EXPECT_EQ(gw::RedactedStoreLocation("/data/gateway.db"), "/data/gateway.db");
+}

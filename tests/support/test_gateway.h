@@ -28,7 +28,7 @@ inline std::string TransportTestName(const ::testing::TestParamInfo<std::string>
 
 // Empty when `transport` can run here; otherwise why a test on it must skip.
 inline std::string TransportMissing(const std::string& transport) {
-  return transport == "postgres" ? PostgresMissing() : "";
+  return transport == "postgres" || transport == "http_postgres" ? PostgresMissing() : "";
 }
 
 class TestGateway {
@@ -47,10 +47,16 @@ class TestGateway {
       url_ = "embedded:" + postgres_->url();
       store_ = postgres_->url();
     } else {
-      gatewayd_ = std::make_unique<Gatewayd>(partners);
+      std::vector<std::string> args;
+      if (transport == "http_postgres") {  // gatewayd --store postgres://...
+        postgres_ = std::make_unique<Postgres>();
+        if (!postgres_->problem().empty()) return;
+        args = {"--store", postgres_->url()};
+      }
+      gatewayd_ = std::make_unique<Gatewayd>(partners, args);
       if (!gatewayd_->started()) return;
       url_ = gatewayd_->url();
-      store_ = gatewayd_->store_path();
+      store_ = postgres_ ? postgres_->url() : gatewayd_->store_path();
     }
     auto ops = Operator();
     for (const auto& partner : partners) {

@@ -214,5 +214,10 @@ Result<std::unique_ptr<Store>> OpenPostgresStore(
 
 // Whether `location` names a PostgreSQL store rather than a SQLite file.
 bool IsPostgresUrl(const std::string& location);
+// The store at `location`: a postgres:// URL or a SQLite file.
+Result<std::unique_ptr<Store>> OpenStore(const std::string& location,
+                                         SqliteStoreOptions options = {});
+// `location` fit for a log line: a URL's password replaced by ***.
+std::string RedactedStoreLocation(const std::string& location);
 
 }  // namespace gw
