@@ -12,6 +12,7 @@
 #include "gateway/store.h"
 #include "json_codec.h"
 #include "postgres.h"
+#include "relay_overlap.h"
 
 namespace gw {
 namespace {
@@ -262,26 +263,24 @@ class PostgresStore : public Store {
                   {partner, customer});
   }
 
-  // As the SQLite store: CIDR blocks nest or are apart, so an overlapping block contains
-  // this one (a supernet: one lookup per run of equal network addresses) or starts in it.
   Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
                                                  const ClaimOwner& except) override {
     int family = range.is_v6() ? 6 : 4;
-    for (int longest = range.prefix_length(); longest >= 0;) {
-      std::string first = range.Truncated(longest).FirstHex();
-      int shortest = longest;
-      while (shortest > 0 && !range.bit(shortest - 1)) --shortest;
-      auto found = FirstRelay(
-          "SELECT source, partner, customer FROM relay_sources WHERE family = $1 AND first = $2 "
-          "AND prefix BETWEEN $3 AND $4 AND NOT (partner = $5 AND customer = $6) LIMIT 1",
-          {family, first, shortest, longest, except.partner, except.customer});
-      if (!found.ok() || *found) return found;
-      longest = shortest - 1;
-    }
-    return FirstRelay(
-        "SELECT source, partner, customer FROM relay_sources WHERE family = $1 AND first >= $2 "
-        "AND first <= $3 AND NOT (partner = $4 AND customer = $5) LIMIT 1",
-        {family, range.FirstHex(), range.LastHex(), except.partner, except.customer});
+    return FindRelayOverlap(
+        range,
+        [&](const std::string& first, int shortest, int longest) {
+          return FirstRelay(
+              "SELECT source, partner, customer FROM relay_sources WHERE family = $1 AND "
+              "first = $2 AND prefix BETWEEN $3 AND $4 AND NOT (partner = $5 AND customer = $6) "
+              "LIMIT 1",
+              {family, first, shortest, longest, except.partner, except.customer});
+        },
+        [&](const std::string& first, const std::string& last) {
+          return FirstRelay(
+              "SELECT source, partner, customer FROM relay_sources WHERE family = $1 AND "
+              "first >= $2 AND first <= $3 AND NOT (partner = $4 AND customer = $5) LIMIT 1",
+              {family, first, last, except.partner, except.customer});
+        });
   }
 
   Status ReplaceClaims(const ClaimOwner& owner, const std::vector<std::string>& domains,

@@ -10,6 +10,7 @@
 
 #include "gateway/store.h"
 #include "json_codec.h"
+#include "relay_overlap.h"
 #include "sqlite.h"
 
 namespace gw {
@@ -288,25 +289,21 @@ class SqliteStore : public Store {
 
   Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
                                                  const ClaimOwner& except) override {
-    // CIDR blocks nest or are apart, so an overlapping block either contains this one
-    // (it is one of its supernets) or starts inside it (an index range scan). Supernets
-    // that share a network address are one lookup: prefixes [shortest, longest] of it.
     int family = range.is_v6() ? 6 : 4;
-    for (int longest = range.prefix_length(); longest >= 0;) {
-      std::string first = range.Truncated(longest).FirstHex();
-      int shortest = longest;
-      while (shortest > 0 && !range.bit(shortest - 1)) --shortest;
-      auto found = FirstRelay(
-          "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first = ? "
-          "AND prefix BETWEEN ? AND ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
-          family, first, shortest, longest, except.partner, except.customer);
-      if (!found.ok() || *found) return found;
-      longest = shortest - 1;
-    }
-    return FirstRelay(
-        "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first >= ? AND "
-        "first <= ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
-        family, range.FirstHex(), range.LastHex(), except.partner, except.customer);
+    return FindRelayOverlap(
+        range,
+        [&](const std::string& first, int shortest, int longest) {
+          return FirstRelay(
+              "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first = "
+              "? AND prefix BETWEEN ? AND ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
+              family, first, shortest, longest, except.partner, except.customer);
+        },
+        [&](const std::string& first, const std::string& last) {
+          return FirstRelay(
+              "SELECT source, partner, customer FROM relay_sources WHERE family = ? AND first >= "
+              "? AND first <= ? AND NOT (partner = ? AND customer = ?) LIMIT 1",
+              family, first, last, except.partner, except.customer);
+        });
   }
 
   Status ReplaceClaims(const ClaimOwner& owner, const std::vector<std::string>& domains,

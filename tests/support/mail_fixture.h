@@ -193,6 +193,16 @@ class MailGateway {
       }
       chmod((dir_ / "auth").c_str(), 0750);
     }
+    // Dovecot first, so that gatewayd is given its doveadm port once it is known to be
+    // bound; it asks gatewayd's socket only when a login or delivery comes.
+    if (continuity_) {
+      for (int attempt = 0; attempt < 3; ++attempt) {
+        if (attempt > 0) continuity_->PickDovecotPorts();
+        problem_ = StartDovecot();
+        if (problem_.find("Address already in use") == std::string::npos) break;
+      }
+      if (!problem_.empty()) return;
+    }
     // The lookup servers take ports from the kernel; a restart reuses them.
     gatewayd_ = std::make_unique<Gatewayd>(options.partners, LookupArgs());
     if (!gatewayd_->started()) return;
@@ -214,10 +224,6 @@ class MailGateway {
         return;
       }
       problem_ = StartMilter();
-      if (!problem_.empty()) return;
-    }
-    if (continuity_) {
-      problem_ = StartDovecot();
       if (!problem_.empty()) return;
     }
     // Postfix's own ports are picked before it binds them: another process may take one
@@ -310,6 +316,12 @@ class MailGateway {
     int smtp = PickFreePort(), lmtp = PickFreePort(), imap = PickFreePort(), pop3 = PickFreePort(),
         sasl = PickFreePort(), submission = PickFreePort(), doveadm = PickFreePort(),
         imaps = PickFreePort(), pop3s = PickFreePort();
+    // Dovecot's own listeners picked again (one was taken before Dovecot could bind it).
+    void PickDovecotPorts() {
+      for (int* port : {&lmtp, &imap, &pop3, &sasl, &doveadm, &imaps, &pop3s}) {
+        *port = PickFreePort();
+      }
+    }
   };
   const ContinuityPorts& continuity() const { return *continuity_; }
   std::string DovecotLog() const {
