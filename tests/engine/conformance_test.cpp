@@ -554,7 +554,7 @@ TEST_P(ConformanceTest, ContinuityPasswordsAreWriteOnlyAndGoWithTheUser) {
 INSTANTIATE_TEST_SUITE_P(Transports, ConformanceTest, gwtest::TransportValues(),
                          gwtest::TransportTestName);
 // The engine over PostgreSQL holds to the same contract.
-INSTANTIATE_TEST_SUITE_P(Postgres, ConformanceTest, ::testing::Values("postgres", "http_postgres"),
+INSTANTIATE_TEST_SUITE_P(Postgres, ConformanceTest, gwtest::PostgresTransportValues(),
                          gwtest::TransportTestName);
 
 }  // namespace

@@ -28,6 +28,9 @@ std::string ReadFile(const std::filesystem::path& path) {
 class ExportTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (std::string missing = gwtest::TransportMissing(GetParam()); !missing.empty()) {
+      GTEST_SKIP() << GetParam() << " transport skipped: " << missing;
+    }
     setenv("ACME_PANEL_PASSWORD", "the-panel-password", 1);
     gateway_ = std::make_unique<gwtest::TestGateway>(GetParam(), work_.root() / "gateway.db",
                                                      std::vector<std::string>{kPartner});
@@ -246,6 +249,8 @@ TEST(ExportYaml, StringsThatWouldReadBackAsSomethingElseAreQuoted) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, ExportTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
+INSTANTIATE_TEST_SUITE_P(Postgres, ExportTest, gwtest::PostgresTransportValues(),
                          gwtest::TransportTestName);
 
 }  // namespace

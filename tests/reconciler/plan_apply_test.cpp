@@ -131,6 +131,9 @@ class FlakyGateway final : public gw::GatewayClient {
 class PlanApplyTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    if (std::string missing = gwtest::TransportMissing(GetParam()); !missing.empty()) {
+      GTEST_SKIP() << GetParam() << " transport skipped: " << missing;
+    }
     setenv("ACME_PANEL_PASSWORD", "first-password", 1);
     repo_.WriteRepository(kPartner);
     server_ = std::make_unique<gwtest::TestGateway>(
@@ -433,6 +436,8 @@ TEST_P(PlanApplyTest, AGatewayFailingOneRequestInFiveStillConverges) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, PlanApplyTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
+INSTANTIATE_TEST_SUITE_P(Postgres, PlanApplyTest, gwtest::PostgresTransportValues(),
                          gwtest::TransportTestName);
 
 }  // namespace

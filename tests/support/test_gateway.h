@@ -22,6 +22,11 @@ inline const std::vector<std::string> kTransportNames = {"embedded", "http"};
 inline auto TransportValues() {
   return ::testing::ValuesIn(kTransportNames);
 }
+// The transports over PostgreSQL (the engine in-process, and gatewayd --store); each
+// test on them starts its own server and skips without root.
+inline auto PostgresTransportValues() {
+  return ::testing::Values("postgres", "http_postgres");
+}
 inline std::string TransportTestName(const ::testing::TestParamInfo<std::string>& info) {
   return info.param;
 }
