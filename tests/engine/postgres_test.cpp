@@ -8,6 +8,9 @@
 #include <atomic>
 #include <thread>
 
+#include "gateway/socketmap_client.h"
+#include "gatewayd_fixture.h"
+#include "hostile_clients.h"
 #include "postgres.h"
 #include "postgres_fixture.h"
 
@@ -137,6 +140,62 @@ TEST_F(PostgresTest, ConcurrentSerializableTransactionsRetryAndKeepTheInvariant)
   EXPECT_FALSE(broken) << "both went home: the write skew was not prevented";
   // How many bodies ran again after losing to the other (informational: timing decides).
   RecordProperty("retried", runs - committed);
+}
+
+}  // namespace
+
+namespace {
+
+// Where a gatewayd serves its socketmap, from its log.
+int SocketmapPort(gwtest::Gatewayd& gatewayd) {
+  const std::string& log = gatewayd.process().output();
+  size_t at = log.find("socketmap on ");
+  return at == std::string::npos ? 0 : gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
+}
+
+// Two gatewayd replicas on one PostgreSQL: a customer written through one is answered by
+// the other's mail lookups once its directory feed has seen the store's change counter
+// move (polled every 250 ms), and the other way round.
+TEST_F(PostgresTest, AWriteThroughOneReplicaIsAnsweredByTheOthersLookups) {
+  std::vector<std::string> args = {"--store", server_->url(), "--socketmap", "127.0.0.1:0"};
+  gwtest::Gatewayd a({"northwind"}, args), b({"northwind"}, args);
+  ASSERT_TRUE(a.started()) << a.process().output();
+  ASSERT_TRUE(b.started()) << b.process().output();
+  auto write = [](gwtest::Gatewayd& through, const std::string& name) {
+    auto client = through.Client(gwtest::Gatewayd::kOperatorToken);
+    ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+    gw::CustomerWrite w;
+    w.spec = {{"product", "ultimate-defense"},
+              {"billableUsers", 1},
+              {"domains", {{"primary", name + ".example"}}},
+              {"destinations", "mx." + name + ".example"}};
+    auto put = client->PutCustomer("northwind", name, w, gw::WriteCondition::CreateOnly());
+    ASSERT_TRUE(put.ok()) << put.status().message();
+  };
+  // Seconds until `reader`'s socketmap knows the domain; -1 if not within 10 s.
+  auto seen_after = [](gwtest::Gatewayd& reader, const std::string& domain) {
+    gw::Endpoint socketmap{"127.0.0.1", SocketmapPort(reader)};
+    auto started = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - started < std::chrono::seconds(10)) {
+      auto found = gw::SocketmapLookup(socketmap, "domains", domain, std::chrono::seconds(2));
+      if (found.ok() && *found) {
+        return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1.0;
+  };
+  write(a, "acme");
+  double on_b = seen_after(b, "acme.example");
+  write(b, "globex");
+  double on_a = seen_after(a, "globex.example");
+  EXPECT_GE(on_b, 0) << b.process().output();
+  EXPECT_GE(on_a, 0) << a.process().output();
+  // The stated bound: one poll interval plus a refresh; generous here for a loaded machine.
+  EXPECT_LT(on_b, 2.0);
+  EXPECT_LT(on_a, 2.0);
+  RecordProperty("a_to_b_ms", static_cast<int>(on_b * 1000));
+  RecordProperty("b_to_a_ms", static_cast<int>(on_a * 1000));
 }
 
 }  // namespace
