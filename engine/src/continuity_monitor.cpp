@@ -216,6 +216,8 @@ struct ContinuityMonitor::Impl {
         watched.push_back(customer.get());
     }
     std::vector<std::string> found = ProbeAll(watched);
+    // When this round's verdicts take effect (outages start and end at it).
+    const std::string now = FormatRfc3339(std::chrono::system_clock::now());
     std::map<Key, Health> next;
     for (size_t i = 0; i < watched.size(); ++i) {
       const MailCustomer* customer = watched[i];
@@ -224,7 +226,6 @@ struct ContinuityMonitor::Impl {
       fresh.may_have_kept = !options.store;  // with a store, only recorded outages kept mail
       Health state = health.count(key) ? health[key] : fresh;
       const std::string& down = found[i];
-      std::string now = FormatRfc3339(std::chrono::system_clock::now());
       if (down.empty()) {
         state.failed_rounds = 0;
         if (routing.Leave(key.first, key.second)) {
@@ -263,7 +264,6 @@ struct ContinuityMonitor::Impl {
       Key key{entry.partner, entry.customer};
       if (enabled.count(key)) continue;
       routing.Leave(key.first, key.second);
-      std::string now = FormatRfc3339(std::chrono::system_clock::now());
       Record("the end of an outage",
              [&](Store& store) { return store.EndOutage(key.first, key.second, now); });
     }

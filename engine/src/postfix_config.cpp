@@ -19,6 +19,22 @@ bool IsLoopback(const std::string& host) {
   return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
 }
 
+// An smtpd for gatewayd's and Postfix's own hand-offs of mail already filtered: no
+// milters and no policy; only loopback clients, and only to customers' addresses (the
+// relay domains). More -o lines may follow.
+std::string TrustedLoopbackListener(const Endpoint& at, const char* name) {
+  return fmt::format(R"({} inet n - n - - smtpd
+  -o syslog_name=postfix/{}
+  -o smtpd_milters=
+  -o mynetworks=127.0.0.0/8,[::1]/128
+  -o smtpd_client_restrictions=permit_mynetworks,reject
+  -o smtpd_relay_restrictions=reject_unauth_destination
+  -o smtpd_recipient_restrictions=
+  -o smtpd_end_of_data_restrictions=
+)",
+                     at.ToString(), name);
+}
+
 std::string Inet(const Endpoint& endpoint) {
   return "inet:" + endpoint.ToString();
 }
@@ -209,36 +225,19 @@ milter_content_timeout = 120s
                           o.relay_smtp->ToString());
   }
   if (o.release_smtp) {
-    // gatewayd's own deliveries: already filtered, so no milters and no policy; only
-    // loopback clients, and only to customers' addresses (the relay domains).
-    master += fmt::format(R"({} inet n - n - - smtpd
-  -o syslog_name=postfix/release
-  -o smtpd_milters=
-  -o mynetworks=127.0.0.0/8,[::1]/128
-  -o smtpd_client_restrictions=permit_mynetworks,reject
-  -o smtpd_relay_restrictions=reject_unauth_destination
-  -o smtpd_recipient_restrictions=
-  -o smtpd_end_of_data_restrictions=
-)",
-                          o.release_smtp->ToString());
+    // gatewayd's own deliveries (released quarantine, spam reports).
+    master += TrustedLoopbackListener(*o.release_smtp, "release");
   }
   if (o.continuity_smtp) {
     // Mail the main listener accepted and filtered, sent here while its customer is in
     // continuity: users whose mail is kept go on to Dovecot; others get a 450 and wait in
     // the queue for their server (never a bounce: Dovecot's LMTP would 550 them).
-    master += fmt::format(R"({} inet n - n - - smtpd
-  -o syslog_name=postfix/continuity
-  -o smtpd_milters=
-  -o mynetworks=127.0.0.0/8,[::1]/128
-  -o smtpd_client_restrictions=permit_mynetworks,reject
-  -o smtpd_relay_restrictions=reject_unauth_destination
-  -o smtpd_recipient_restrictions=
-  -o smtpd_end_of_data_restrictions=
-  -o relay_recipient_maps={}:continuity
+    master += TrustedLoopbackListener(*o.continuity_smtp, "continuity") +
+              fmt::format(R"(  -o relay_recipient_maps={}:continuity
   -o unknown_relay_recipient_reject_code=450
   -o content_filter=lmtp:{}
 )",
-                          o.continuity_smtp->ToString(), socketmap, Inet(*o.continuity_lmtp));
+                          socketmap, Inet(*o.continuity_lmtp));
   }
   if (o.submission_smtp) {
     // Users in continuity send from their mail programs: authenticated by Dovecot, only
