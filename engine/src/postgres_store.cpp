@@ -314,40 +314,63 @@ class PostgresStore : public Store {
                      {partner, customer, address});
   }
 
-  Status PutUser(const std::string& partner, const std::string& customer, const User& user,
-                 const std::string& hash, bool replacing) override {
-    if (Status s =
-            Run("INSERT INTO users(partner, customer, address, record, hash) VALUES ($1, $2, $3, "
-                "$4::jsonb, $5) ON CONFLICT (partner, customer, address) DO UPDATE SET record = "
-                "EXCLUDED.record, hash = EXCLUDED.hash",
-                {partner, customer, user.address, ToJson(user).dump(), hash});
-        !s.ok())
-      return s;
-    if (replacing) {
-      if (Status s = DeleteAliases(partner, customer, user.address); !s.ok()) return s;
-    }
-    for (const auto& alias : user.aliases) {
-      // Within one batch an alias may move to this user before its old owner is
-      // rewritten (Service has checked that it is free or moving).
-      if (Status s = Run(
-              "INSERT INTO user_aliases(partner, customer, alias, owner) VALUES ($1, $2, $3, $4) "
-              "ON CONFLICT (partner, customer, alias) DO UPDATE SET owner = EXCLUDED.owner",
-              {partner, customer, alias, user.address});
-          !s.ok())
-        return s;
-    }
-    return Status::Ok();
+  // The batch statements take their rows as one JSON parameter (jsonb_to_recordset):
+  // one round trip per statement whatever the batch's size, and no SQL built from values.
+  Result<std::map<std::string, std::string>> UserHashesOf(
+      const std::string& partner, const std::string& customer,
+      const std::vector<std::string>& addresses) override {
+    std::map<std::string, std::string> hashes;
+    if (addresses.empty()) return hashes;
+    auto rows = db_->Query(
+        "SELECT address, hash FROM users WHERE partner = $1 AND customer = $2 AND address IN "
+        "(SELECT jsonb_array_elements_text($3::jsonb))",
+        {partner, customer, json(addresses).dump()});
+    if (!rows.ok()) return rows.status();
+    for (int r = 0; r < rows->size(); ++r) hashes.emplace(rows->Text(r, 0), rows->Text(r, 1));
+    return hashes;
   }
 
-  Status RemoveUser(const std::string& partner, const std::string& customer,
-                    const std::string& address) override {
-    for (const char* sql :
-         {"DELETE FROM users WHERE partner = $1 AND customer = $2 AND address = $3",
-          "DELETE FROM continuity_passwords WHERE partner = $1 AND customer = $2 AND "
-          "address = $3"}) {
-      if (Status s = Run(sql, {partner, customer, address}); !s.ok()) return s;
+  Status PutUsers(const std::string& partner, const std::string& customer,
+                  const std::vector<UserWrite>& users) override {
+    if (users.empty()) return Status::Ok();
+    json records = json::array(), replaced = json::array(), aliases = json::array();
+    for (const auto& [user, hash, replacing] : users) {
+      records.push_back({{"address", user->address}, {"record", ToJson(*user)}, {"hash", hash}});
+      if (replacing) replaced.push_back(user->address);
+      for (const auto& alias : user->aliases)
+        aliases.push_back({{"alias", alias}, {"owner", user->address}});
     }
-    return DeleteAliases(partner, customer, address);
+    if (Status s = Run("INSERT INTO users(partner, customer, address, record, hash) SELECT $1, $2, "
+                       "u.address, u.record, u.hash FROM jsonb_to_recordset($3::jsonb) AS "
+                       "u(address text, record jsonb, hash text) ON CONFLICT (partner, customer, "
+                       "address) DO UPDATE SET record = EXCLUDED.record, hash = EXCLUDED.hash",
+                       {partner, customer, records.dump()});
+        !s.ok())
+      return s;
+    if (!replaced.empty()) {
+      if (Status s = DeleteAliases(partner, customer, replaced); !s.ok()) return s;
+    }
+    if (aliases.empty()) return Status::Ok();
+    // An alias may move to this user from one not rewritten yet: the upsert takes it.
+    return Run(
+        "INSERT INTO user_aliases(partner, customer, alias, owner) SELECT $1, $2, a.alias, "
+        "a.owner FROM jsonb_to_recordset($3::jsonb) AS a(alias text, owner text) ON CONFLICT "
+        "(partner, customer, alias) DO UPDATE SET owner = EXCLUDED.owner",
+        {partner, customer, aliases.dump()});
+  }
+
+  Status RemoveUsers(const std::string& partner, const std::string& customer,
+                     const std::vector<std::string>& addresses) override {
+    if (addresses.empty()) return Status::Ok();
+    json list = addresses;
+    for (const char* sql :
+         {"DELETE FROM users WHERE partner = $1 AND customer = $2 AND address IN (SELECT "
+          "jsonb_array_elements_text($3::jsonb))",
+          "DELETE FROM continuity_passwords WHERE partner = $1 AND customer = $2 AND address IN "
+          "(SELECT jsonb_array_elements_text($3::jsonb))"}) {
+      if (Status s = Run(sql, {partner, customer, list.dump()}); !s.ok()) return s;
+    }
+    return DeleteAliases(partner, customer, list);
   }
 
   Result<bool> HasAliases(const std::string& partner, const std::string& customer) override {
@@ -625,10 +648,13 @@ class PostgresStore : public Store {
         RelayClaim{*range, ClaimOwner{rows->Text(0, 1), rows->Text(0, 2)}});
   }
 
+  // The aliases of the users `owners` (a JSON array of addresses).
   Status DeleteAliases(const std::string& partner, const std::string& customer,
-                       const std::string& owner) {
-    return Run("DELETE FROM user_aliases WHERE partner = $1 AND customer = $2 AND owner = $3",
-               {partner, customer, owner});
+                       const json& owners) {
+    return Run(
+        "DELETE FROM user_aliases WHERE partner = $1 AND customer = $2 AND owner IN (SELECT "
+        "jsonb_array_elements_text($3::jsonb))",
+        {partner, customer, owners.dump()});
   }
 
   std::unique_ptr<pg::Connection> db_;

@@ -600,27 +600,36 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
     UserBatchResult result;
     result.user_count = existing->user_count;
     result.users_digest = existing->users_digest;
+    std::vector<std::string> addresses;
+    addresses.reserve(upserts.size() + batch.remove.size());
+    for (const auto& user : upserts) addresses.push_back(user.address);
+    addresses.insert(addresses.end(), batch.remove.begin(), batch.remove.end());
+    auto stored = store.UserHashesOf(partner, customer, addresses);
+    if (!stored.ok()) return stored.status();
+    std::vector<Store::UserWrite> writes;
     for (const auto& user : upserts) {
       std::string hash = UserHash(user);
-      auto previous = store.UserHashOf(partner, customer, user.address);
-      if (!previous.ok()) return previous.status();
-      if (*previous == hash) continue;
-      if (Status s = store.PutUser(partner, customer, user, hash, previous->has_value()); !s.ok())
-        return s;
+      auto previous = stored->find(user.address);
+      bool exists = previous != stored->end();
+      if (exists && previous->second == hash) continue;
       result.users_digest =
-          XorHex(XorHex(result.users_digest, hash), previous->value_or(kEmptyDigest));
-      if (!*previous) ++result.user_count;
+          XorHex(XorHex(result.users_digest, hash), exists ? previous->second : kEmptyDigest);
+      if (!exists) ++result.user_count;
       ++result.upserted;
+      writes.push_back({&user, std::move(hash), exists});
     }
+    std::vector<std::string> removals;
+    std::set<std::string> removing;
     for (const auto& address : batch.remove) {
-      auto previous = store.UserHashOf(partner, customer, address);
-      if (!previous.ok()) return previous.status();
-      if (!*previous) continue;
-      if (Status s = store.RemoveUser(partner, customer, address); !s.ok()) return s;
-      result.users_digest = XorHex(result.users_digest, **previous);
+      auto previous = stored->find(address);
+      if (previous == stored->end() || !removing.insert(address).second) continue;
+      result.users_digest = XorHex(result.users_digest, previous->second);
       --result.user_count;
       ++result.removed;
+      removals.push_back(address);
     }
+    if (Status s = store.PutUsers(partner, customer, writes); !s.ok()) return s;
+    if (Status s = store.RemoveUsers(partner, customer, removals); !s.ok()) return s;
     if (result.upserted == 0 && result.removed == 0) return result;
     if (Status s = store.SetUserSummary(partner, customer, result.user_count, result.users_digest);
         !s.ok()) {

@@ -338,38 +338,55 @@ class SqliteStore : public Store {
         [](const sqlite::Statement& row) { return row.Text(0); }, partner, customer, address);
   }
 
-  Status PutUser(const std::string& partner, const std::string& customer, const User& user,
-                 const std::string& hash, bool replacing) override {
-    if (Status s = Run(
-            "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, ?, "
-            "?, ?, ?)",
-            partner, customer, user.address, ToJson(user).dump(), hash);
-        !s.ok())
-      return s;
-    if (replacing) {
-      if (Status s = DeleteAliases(partner, customer, user.address); !s.ok()) return s;
+  Result<std::map<std::string, std::string>> UserHashesOf(
+      const std::string& partner, const std::string& customer,
+      const std::vector<std::string>& addresses) override {
+    std::map<std::string, std::string> hashes;  // in-process: a cached statement per address
+    for (const auto& address : addresses) {
+      auto hash = UserHashOf(partner, customer, address);
+      if (!hash.ok()) return hash.status();
+      if (*hash) hashes.emplace(address, std::move(**hash));
     }
-    for (const auto& alias : user.aliases) {
-      // REPLACE: within one batch an alias may move to this user before its old owner
-      // is rewritten (Service has checked that it is free or moving).
+    return hashes;
+  }
+
+  Status PutUsers(const std::string& partner, const std::string& customer,
+                  const std::vector<UserWrite>& users) override {
+    for (const auto& [user, hash, replacing] : users) {
       if (Status s = Run(
-              "INSERT OR REPLACE INTO user_aliases(partner, customer, alias, owner) VALUES (?, ?, "
-              "?, ?)",
-              partner, customer, alias, user.address);
+              "INSERT OR REPLACE INTO users(partner, customer, address, record, hash) VALUES (?, "
+              "?, ?, ?, ?)",
+              partner, customer, user->address, ToJson(*user).dump(), hash);
           !s.ok())
         return s;
+      if (replacing) {
+        if (Status s = DeleteAliases(partner, customer, user->address); !s.ok()) return s;
+      }
+      for (const auto& alias : user->aliases) {
+        // REPLACE: an alias may move to this user before its old owner is rewritten.
+        if (Status s = Run(
+                "INSERT OR REPLACE INTO user_aliases(partner, customer, alias, owner) VALUES (?, "
+                "?, ?, ?)",
+                partner, customer, alias, user->address);
+            !s.ok())
+          return s;
+      }
     }
     return Status::Ok();
   }
 
-  Status RemoveUser(const std::string& partner, const std::string& customer,
-                    const std::string& address) override {
-    for (std::string_view sql :
-         {"DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?",
-          "DELETE FROM continuity_passwords WHERE partner = ? AND customer = ? AND address = ?"}) {
-      if (Status s = Run(sql, partner, customer, address); !s.ok()) return s;
+  Status RemoveUsers(const std::string& partner, const std::string& customer,
+                     const std::vector<std::string>& addresses) override {
+    for (const auto& address : addresses) {
+      for (std::string_view sql :
+           {"DELETE FROM users WHERE partner = ? AND customer = ? AND address = ?",
+            "DELETE FROM continuity_passwords WHERE partner = ? AND customer = ? AND address = "
+            "?"}) {
+        if (Status s = Run(sql, partner, customer, address); !s.ok()) return s;
+      }
+      if (Status s = DeleteAliases(partner, customer, address); !s.ok()) return s;
     }
-    return DeleteAliases(partner, customer, address);
+    return Status::Ok();
   }
 
   Result<bool> HasAliases(const std::string& partner, const std::string& customer) override {

@@ -100,15 +100,20 @@ class FaultyStore : public gw::Store {
                                                 const std::string& a) override {
     return inner_->UserHashOf(p, c, a);
   }
-  Status PutUser(const std::string& p, const std::string& c, const gw::User& u,
-                 const std::string& h, bool replacing) override {
-    return Fail() ? Injected() : inner_->PutUser(p, c, u, h, replacing);
+  Result<std::map<std::string, std::string>> UserHashesOf(
+      const std::string& p, const std::string& c, const std::vector<std::string>& a) override {
+    return inner_->UserHashesOf(p, c, a);
+  }
+  Status PutUsers(const std::string& p, const std::string& c,
+                  const std::vector<UserWrite>& users) override {
+    return Fail() ? Injected() : inner_->PutUsers(p, c, users);
   }
   Result<bool> HasAliases(const std::string& p, const std::string& c) override {
     return inner_->HasAliases(p, c);
   }
-  Status RemoveUser(const std::string& p, const std::string& c, const std::string& a) override {
-    return Fail() ? Injected() : inner_->RemoveUser(p, c, a);
+  Status RemoveUsers(const std::string& p, const std::string& c,
+                     const std::vector<std::string>& a) override {
+    return Fail() ? Injected() : inner_->RemoveUsers(p, c, a);
   }
   Result<std::optional<std::string>> AliasOwner(const std::string& p, const std::string& c,
                                                 const std::string& a) override {

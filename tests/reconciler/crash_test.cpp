@@ -44,6 +44,8 @@ int CustomersAtRound(gw::GatewayClient& client, int round) {
 }
 
 TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
+  if (std::string missing = gwtest::TransportMissing(GetParam()); !missing.empty())
+    GTEST_SKIP() << missing;
   gwctl::testing::TempRepo repo;
   // Every round updates every customer, which the default safety limit refuses.
   repo.Write("gwctl.yaml",
@@ -111,6 +113,8 @@ TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, CrashTest, gwtest::TransportValues(),
+                         gwtest::TransportTestName);
+INSTANTIATE_TEST_SUITE_P(Postgres, CrashTest, gwtest::PostgresTransportValues(),
                          gwtest::TransportTestName);
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "hostile_clients.h"
 #include "process.h"
 #include "temp_repo.h"
+#include "test_gateway.h"
 #include "webhook.h"
 
 namespace gwctl {
@@ -53,12 +54,24 @@ bool WaitUntil(const std::function<bool()>& done, std::chrono::milliseconds time
   return done();
 }
 
-class LoopTest : public ::testing::Test {
+// Every test runs on both stores: gatewayd on its own SQLite file, and on a PostgreSQL
+// of the test's own (gatewayd --store; skipped without root).
+class LoopTest : public ::testing::TestWithParam<std::string> {
  protected:
   static constexpr const char* kSecret = "webhook-secret-for-tests";
 
   void SetUp() override {
-    ASSERT_TRUE(gatewayd_.started());
+    std::vector<std::string> store_args;
+    if (GetParam() == "postgres") {
+      if (std::string missing = gwtest::PostgresMissing(); !missing.empty())
+        GTEST_SKIP() << missing;
+      postgres_ = std::make_unique<gwtest::Postgres>();
+      ASSERT_EQ(postgres_->problem(), "");
+      store_args = {"--store", postgres_->url()};
+    }
+    gatewayd_ = std::make_unique<gwtest::Gatewayd>(std::vector<std::string>{"northwind", "contoso"},
+                                                   store_args);
+    ASSERT_TRUE(gatewayd_->started());
     ASSERT_TRUE(Operator()->EnsurePartner("northwind").ok());
     setenv("GWCTL_TOKEN", gwtest::Gatewayd::PartnerToken("northwind").c_str(), 1);
     repo_.WriteRepository("northwind");
@@ -77,7 +90,7 @@ class LoopTest : public ::testing::Test {
   }
 
   std::unique_ptr<gw::GatewayClient> Operator() {
-    return gatewayd_.Client(gwtest::Gatewayd::kOperatorToken);
+    return gatewayd_->Client(gwtest::Gatewayd::kOperatorToken);
   }
 
   // Starts `gwctl run`; returns the status server's URL ("" if it did not start).
@@ -90,7 +103,7 @@ class LoopTest : public ::testing::Test {
                                      "--ref",
                                      "main",
                                      "--gateway",
-                                     gateway_url_.empty() ? gatewayd_.url() : gateway_url_,
+                                     gateway_url_.empty() ? gatewayd_->url() : gateway_url_,
                                      "--listen",
                                      "127.0.0.1:0",
                                      "--webhook-secret-file",
@@ -121,12 +134,13 @@ class LoopTest : public ::testing::Test {
     return c.ok() ? c->spec.value("billableUsers", int64_t{-1}) : -1;
   }
 
-  gwtest::Gatewayd gatewayd_{{"northwind", "contoso"}};
+  std::unique_ptr<gwtest::Postgres> postgres_;
+  std::unique_ptr<gwtest::Gatewayd> gatewayd_;
   std::string gateway_url_;  // the loop's --gateway when not gatewayd_
   testing::TempRepo repo_;
 };
 
-TEST_F(LoopTest, APushIsAppliedWithinThePollInterval) {
+TEST_P(LoopTest, APushIsAppliedWithinThePollInterval) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1s"});
   ASSERT_FALSE(url.empty()) << loop->output();
@@ -160,7 +174,7 @@ TEST_F(LoopTest, APushIsAppliedWithinThePollInterval) {
 
 // The status server faces the internet (webhooks): 1,000 slow clients must not take
 // /healthz away from the supervisor, and a huge webhook body is refused from its head.
-TEST_F(LoopTest, SlowClientsAndHugeBodiesLeaveTheHealthCheckAnswered) {
+TEST_P(LoopTest, SlowClientsAndHugeBodiesLeaveTheHealthCheckAnswered) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1h"});
   ASSERT_FALSE(url.empty()) << loop->output();
@@ -185,7 +199,7 @@ TEST_F(LoopTest, SlowClientsAndHugeBodiesLeaveTheHealthCheckAnswered) {
   EXPECT_EQ(loop->Wait(), 0);
 }
 
-TEST_F(LoopTest, ASignedWebhookIsAppliedAtOnceAndABadOneIsRefused) {
+TEST_P(LoopTest, ASignedWebhookIsAppliedAtOnceAndABadOneIsRefused) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1h"});
   ASSERT_FALSE(url.empty()) << loop->output();
@@ -234,13 +248,13 @@ TEST_F(LoopTest, ASignedWebhookIsAppliedAtOnceAndABadOneIsRefused) {
   EXPECT_THAT(metrics->body, HasSubstr("gwctl_webhooks_total{result=\"unsigned\"} 1"));
 }
 
-TEST_F(LoopTest, AHandEditOnTheGatewayIsCorrected) {
+TEST_P(LoopTest, AHandEditOnTheGatewayIsCorrected) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1h", "--drift-interval", "500ms"});
   ASSERT_FALSE(url.empty()) << loop->output();
   ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
 
-  auto partner = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+  auto partner = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("northwind"));
   auto a = partner->GetCustomer("northwind", "a");
   ASSERT_TRUE(a.ok());
   gw::CustomerWrite edit{a->owner, a->applied_revision, a->labels, a->spec, {}};
@@ -259,8 +273,9 @@ TEST_F(LoopTest, AHandEditOnTheGatewayIsCorrected) {
 
 // The embedded store shared by processes: the loop keeps its connection open from pass to
 // pass, and must still see a hand edit another process makes, and let a CI apply through.
-TEST_F(LoopTest, AnEmbeddedLoopSeesWhatOtherProcessesWriteToItsStore) {
-  gateway_url_ = "embedded:" + (repo_.root() / "gateway.db").string();
+TEST_P(LoopTest, AnEmbeddedLoopSeesWhatOtherProcessesWriteToItsStore) {
+  gateway_url_ =
+      "embedded:" + (postgres_ ? postgres_->url() : (repo_.root() / "gateway.db").string());
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1h", "--drift-interval", "300ms"});
   ASSERT_FALSE(url.empty()) << loop->output();
@@ -298,13 +313,13 @@ TEST_F(LoopTest, AnEmbeddedLoopSeesWhatOtherProcessesWriteToItsStore) {
       << loop->output();
 }
 
-TEST_F(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
+TEST_P(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url =
       StartLoop(loop, {"--interval", "1h", "--drift-interval", "300ms", "--drift", "report"});
   ASSERT_FALSE(url.empty()) << loop->output();
   ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
-  auto partner = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+  auto partner = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("northwind"));
   auto b = partner->GetCustomer("northwind", "b");
   ASSERT_TRUE(b.ok());
   gw::CustomerWrite edit{b->owner, b->applied_revision, b->labels, b->spec, {}};
@@ -321,7 +336,7 @@ TEST_F(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
   EXPECT_EQ(Billable("b"), 42);  // left as it was
 }
 
-TEST_F(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
+TEST_P(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "300ms", "--drift-interval", "500ms"});
   ASSERT_FALSE(url.empty()) << loop->output();
@@ -340,7 +355,7 @@ TEST_F(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
   EXPECT_TRUE(loop->WaitForLine("is not applied: the manifests are invalid"));
 
   // The good commit is still enforced: drift is put back.
-  auto partner = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+  auto partner = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("northwind"));
   auto a = partner->GetCustomer("northwind", "a");
   gw::CustomerWrite edit{a->owner, a->applied_revision, a->labels, a->spec, {}};
   edit.spec["billableUsers"] = 77;
@@ -357,19 +372,19 @@ TEST_F(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
       WaitUntil([&] { return Status(url)["appliedCommit"] == fixed; }, std::chrono::seconds(2)));
 }
 
-TEST_F(LoopTest, AGatewayDownForAWhileThenBackConverges) {
+TEST_P(LoopTest, AGatewayDownForAWhileThenBackConverges) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "300ms"});
   ASSERT_FALSE(url.empty()) << loop->output();
   ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
 
-  gatewayd_.Kill();
+  gatewayd_->Kill();
   repo_.Write("customers/a.yaml", CustomerYaml("a", 11));
   Commit("a: 11 while the gateway is down");
   EXPECT_TRUE(loop->WaitForLine("pass failed", std::chrono::seconds(5)));
   std::this_thread::sleep_for(std::chrono::seconds(2));
-  gatewayd_.Restart();
-  ASSERT_TRUE(gatewayd_.started());
+  gatewayd_->Restart();
+  ASSERT_TRUE(gatewayd_->started());
   EXPECT_TRUE(WaitUntil([&] { return Billable("a") == 11; }, std::chrono::seconds(10)))
       << loop->output();
   // Down for about 2 s with a poll every 300 ms: the backoff (1 s, then 2 s), not the
@@ -381,7 +396,7 @@ TEST_F(LoopTest, AGatewayDownForAWhileThenBackConverges) {
   EXPECT_LE(failed, 4u) << loop->output();
 }
 
-TEST_F(LoopTest, SigtermDuringAnApplyLeavesAStateTheNextStartFinishes) {
+TEST_P(LoopTest, SigtermDuringAnApplyLeavesAStateTheNextStartFinishes) {
   for (int i = 0; i < 60; ++i)
     repo_.Write(fmt::format("customers/c{}.yaml", i),
                 CustomerYaml(fmt::format("c{}", i), 500, 400));
@@ -422,7 +437,7 @@ TEST_F(LoopTest, SigtermDuringAnApplyLeavesAStateTheNextStartFinishes) {
   }
 }
 
-TEST_F(LoopTest, TwoLoopsAgainstOnePartnerNeverApplyAtOnce) {
+TEST_P(LoopTest, TwoLoopsAgainstOnePartnerNeverApplyAtOnce) {
   // Every round updates all customers: lift the update limit that would refuse that.
   repo_.Write("gwctl.yaml",
               "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\n"
@@ -472,9 +487,9 @@ TEST_F(LoopTest, TwoLoopsAgainstOnePartnerNeverApplyAtOnce) {
   EXPECT_EQ(holders, (std::set<std::string>{"loop-one", "loop-two"}));
 }
 
-TEST_F(LoopTest, AFailingCustomerIsRetriedWithBackoffWhileTheOthersConverge) {
+TEST_P(LoopTest, AFailingCustomerIsRetriedWithBackoffWhileTheOthersConverge) {
   // Another partner holds the domain, so the gateway refuses this customer (422).
-  auto contoso = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("contoso"));
+  auto contoso = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("contoso"));
   ASSERT_TRUE(Operator()->EnsurePartner("contoso").ok());
   gw::CustomerWrite squatter;
   squatter.spec = {
@@ -517,7 +532,7 @@ TEST_F(LoopTest, AFailingCustomerIsRetriedWithBackoffWhileTheOthersConverge) {
   EXPECT_EQ(Billable("blocked"), 3);
 }
 
-TEST_F(LoopTest, SighupReReadsTheWebhookSecret) {
+TEST_P(LoopTest, SighupReReadsTheWebhookSecret) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1h", "--log-format", "json"});
   ASSERT_FALSE(url.empty()) << loop->output();
@@ -569,7 +584,7 @@ std::string RenderedPage(const std::string& url) {
   return dom;
 }
 
-TEST_F(LoopTest, TheStatusPageRendersInAHeadlessBrowser) {
+TEST_P(LoopTest, TheStatusPageRendersInAHeadlessBrowser) {
   std::unique_ptr<gwtest::ChildProcess> loop;
   std::string url = StartLoop(loop, {"--interval", "1h"});
   ASSERT_FALSE(url.empty()) << loop->output();
@@ -584,14 +599,14 @@ TEST_F(LoopTest, TheStatusPageRendersInAHeadlessBrowser) {
 
 // Hundreds of customers: /status filters by state and by name and counts every state;
 // the page lists the customers that need attention and counts the rest.
-TEST_F(LoopTest, StatusFiltersAndThePageOfALargePartnerListsWhatNeedsAttention) {
+TEST_P(LoopTest, StatusFiltersAndThePageOfALargePartnerListsWhatNeedsAttention) {
   ASSERT_TRUE(Operator()->EnsurePartner("contoso").ok());
   gw::CustomerWrite squatter;
   squatter.spec = {{"product", "ultimate-defense"},
                    {"billableUsers", 1},
                    {"domains", {{"primary", "blocked.example"}}},
                    {"destinations", "mx.blocked.example"}};
-  ASSERT_TRUE(gatewayd_.Client(gwtest::Gatewayd::PartnerToken("contoso"))
+  ASSERT_TRUE(gatewayd_->Client(gwtest::Gatewayd::PartnerToken("contoso"))
                   ->PutCustomer("contoso", "squatter", squatter, gw::WriteCondition::CreateOnly())
                   .ok());
   for (int i = 0; i < 250; ++i)
@@ -632,6 +647,10 @@ TEST_F(LoopTest, StatusFiltersAndThePageOfALargePartnerListsWhatNeedsAttention) 
   }
   EXPECT_THAT(dom, HasSubstr("data-refreshed=\"yes\""));
 }
+
+INSTANTIATE_TEST_SUITE_P(Stores, LoopTest,
+                         ::testing::Values(std::string("sqlite"), std::string("postgres")),
+                         gwtest::TransportTestName);
 
 }  // namespace
 }  // namespace gwctl

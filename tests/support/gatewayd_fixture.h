@@ -51,17 +51,18 @@ class Gatewayd {
         GATEWAYD_BINARY, "--data",   (dir_ / "data").string(),       "--listen",
         listen_,         "--tokens", (dir_ / "tokens.yaml").string()};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    extra_args_ = std::move(extra_args);
     process_ = std::make_unique<ChildProcess>(argv, run_as_uid);
     auto line = process_->WaitForLine("listening on ");
     url_ = line ? line->substr(line->find("http")) : "";
   }
 
-  // Stops gatewayd (SIGKILL) and starts it again on the same port and store: clients
-  // configured with url() reach it again.
+  // Stops gatewayd (SIGKILL) and starts it again on the same port, store and arguments:
+  // clients configured with url() reach it again.
   void Restart() {
     process_.reset();
     listen_ = url_.substr(url_.find("//") + 2);
-    Start();
+    Start(extra_args_);
   }
   void Kill() { process_.reset(); }
 
@@ -84,6 +85,7 @@ class Gatewayd {
   std::unique_ptr<ChildProcess> process_;
   std::string url_;
   std::string listen_ = "127.0.0.1:0";
+  std::vector<std::string> extra_args_;  // of the last start, for Restart
 };
 
 }  // namespace gwtest

@@ -106,13 +106,23 @@ class Store {
   virtual Result<std::optional<std::string>> UserHashOf(const std::string& partner,
                                                         const std::string& customer,
                                                         const std::string& address) = 0;
-  // Writes the user and makes its aliases its own (taking them from another user);
-  // `replacing`: a user with this address exists (whose old aliases are dropped).
-  virtual Status PutUser(const std::string& partner, const std::string& customer, const User& user,
-                         const std::string& hash, bool replacing) = 0;
-  // Removes the user and its aliases.
-  virtual Status RemoveUser(const std::string& partner, const std::string& customer,
-                            const std::string& address) = 0;
+  // The stored hashes of those of `addresses` that are users. One query where the store
+  // talks over a network: a batch of 50,000 users must not be 50,000 round trips.
+  virtual Result<std::map<std::string, std::string>> UserHashesOf(
+      const std::string& partner, const std::string& customer,
+      const std::vector<std::string>& addresses) = 0;
+  struct UserWrite {
+    const User* user;
+    std::string hash;
+    bool replacing;  // a user with this address exists (whose old aliases are dropped)
+  };
+  // Writes each user (addresses distinct) and makes its aliases its own, taking them from
+  // another user (Service has checked that each is free or moving).
+  virtual Status PutUsers(const std::string& partner, const std::string& customer,
+                          const std::vector<UserWrite>& users) = 0;
+  // Removes the users, their aliases and their continuity passwords.
+  virtual Status RemoveUsers(const std::string& partner, const std::string& customer,
+                             const std::vector<std::string>& addresses) = 0;
   // Whether any user of the customer has an alias.
   virtual Result<bool> HasAliases(const std::string& partner, const std::string& customer) = 0;
   // The user that has `alias` as an alias, if any.
@@ -166,7 +176,7 @@ class Store {
 
   // Continuity: the addresses of the customer's active users activated for continuity,
   // and each one's password hash (password_hash.h; never the password). A user's hash
-  // goes with the user (RemoveUser, DeleteCustomer).
+  // goes with the user (RemoveUsers, DeleteCustomer).
   virtual Result<std::vector<std::string>> ListContinuityUsers(const std::string& partner,
                                                                const std::string& customer) = 0;
   virtual Status SetContinuityPassword(const std::string& partner, const std::string& customer,
