@@ -29,15 +29,17 @@ class LeaseKeeper {
   LeaseKeeper(gw::GatewayClient& gateway, std::string partner, std::string holder, int ttl)
       : gateway_(gateway), partner_(std::move(partner)), holder_(std::move(holder)), ttl_(ttl) {}
 
-  gw::Status Acquire(int wait_seconds) {
+  gw::Status Acquire(int wait_seconds,
+                     const std::function<void(const std::string&)>& waiting = nullptr) {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(wait_seconds);
-    while (true) {
+    for (bool told = false;; told = true) {
       auto lease = gateway_.TakeLease(partner_, holder_, ttl_);
       if (lease.ok()) break;
       if (lease.status().code() != gw::StatusCode::kConflict ||
           std::chrono::steady_clock::now() >= deadline) {
         return lease.status();
       }
+      if (!told && waiting) waiting(lease.status().message());
       std::this_thread::sleep_for(kLeaseRetry.Delay(1));
     }
     renewer_ = std::thread([this] {
@@ -104,10 +106,14 @@ class Applier {
   }
 
  private:
-  bool Stopping() const { return options_.stop && options_.stop->load(); }
+  // Asked to stop, or the gateway stopped answering: once one customer has run out of
+  // retries on an unreachable gateway the others would only wait out the same retries,
+  // so the customers not yet started are left for the next run.
+  bool Stopping() const { return (options_.stop && options_.stop->load()) || unreachable_.load(); }
 
   void Record(const std::string& customer, const gw::Status& status) {
     std::lock_guard lock(mutex_);
+    if (status.code() == gw::StatusCode::kUnavailable) unreachable_ = true;
     if (!status.ok()) {
       report_.failed[customer] = Explain(customer, status);
       report_.retry_after =
@@ -253,6 +259,7 @@ class Applier {
   std::mutex mutex_;
   ApplyReport report_;
   size_t done_ = 0, total_ = 0;
+  std::atomic<bool> unreachable_ = false;
 };
 
 }  // namespace
@@ -276,7 +283,8 @@ gw::Status WithRetries(int max_attempts, const std::function<gw::Status()>& call
 gw::Result<ApplyReport> ApplyPlan(const Plan& plan, const DesiredState& desired,
                                   gw::GatewayClient& gateway, const ApplyOptions& options) {
   LeaseKeeper lease(gateway, plan.partner, options.lease_holder, options.lease_ttl_seconds);
-  if (gw::Status s = lease.Acquire(options.lease_wait_seconds); !s.ok()) {
+  if (gw::Status s = lease.Acquire(options.lease_wait_seconds, options.waiting_for_lease);
+      !s.ok()) {
     return gw::Status(s.code(), "cannot take the partner's apply lease: " + s.message());
   }
   return Applier(plan, desired, gateway, options).Run();

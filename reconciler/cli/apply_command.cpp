@@ -21,6 +21,9 @@ namespace {
 void WriteFailures(const ApplyReport& report) {
   for (const auto& [customer, why] : report.failed)
     std::cerr << "gwctl: failed: customer " << customer << ": " << why << "\n";
+  if (report.not_started > 0)
+    std::cerr << fmt::format("gwctl: {} customers not started; the next run applies them\n",
+                             report.not_started);
 }
 
 // apply --plan FILE: exactly the saved plan, if the gateway is still as it was then.
@@ -117,6 +120,9 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
     ApplyOptions apply;
     apply.parallelism = options->parallelism;
     apply.lease_holder = options->holder.empty() ? DefaultLeaseHolder("gwctl") : options->holder;
+    apply.waiting_for_lease = [wait = apply.lease_wait_seconds](const std::string& why) {
+      std::cerr << fmt::format("gwctl: {}; waiting up to {} s\n", why, wait);
+    };
     if (isatty(STDERR_FILENO)) {
       apply.progress = [](size_t done, size_t total) {
         std::cerr << fmt::format("\rapplying: {}/{} customers", done, total)

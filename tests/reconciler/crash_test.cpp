@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "apply_rounds.h"
 #include "process.h"
 #include "temp_repo.h"
 #include "test_gateway.h"
@@ -15,42 +16,10 @@ namespace {
 
 class CrashTest : public ::testing::TestWithParam<std::string> {};
 
-// Round `round` of the repository: every customer's billableUsers and every user's first
-// name change, so each round is a full apply (40 customer updates, 12,000 user updates).
-void WriteRound(const gwctl::testing::TempRepo& repo, int round, int customers, int users) {
-  for (int c = 0; c < customers; ++c) {
-    std::string name = fmt::format("c{:02d}", c);
-    repo.Write("customers/" + name + ".yaml",
-               fmt::format("apiVersion: gwctl/v1\nkind: Customer\nmetadata: {{name: {0}}}\nspec:\n"
-                           "  product: ultimate-defense\n  billableUsers: {1}\n  domains: "
-                           "{{primary: {0}.example}}\n"
-                           "  destinations: mx.{0}.example\n  users: {{csv: [{0}.csv]}}\n",
-                           name, 500 + round));
-    std::string csv = "email,first_name\n";
-    for (int u = 0; u < users; ++u)
-      csv += fmt::format("u{}@{}.example,U{} r{}\n", u, name, u, round);
-    repo.Write("customers/" + name + ".csv", csv);
-  }
-}
-
-// How many customers on the gateway carry round `round`'s billableUsers.
-int CustomersAtRound(gw::GatewayClient& client, int round) {
-  auto state = client.GetState("northwind");
-  if (!state.ok()) return -1;
-  int count = 0;
-  for (const auto& customer : state->customers)
-    if (customer.spec.value("billableUsers", 0) == 500 + round) ++count;
-  return count;
-}
-
 TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
   if (std::string missing = gwtest::TransportMissing(GetParam()); !missing.empty())
     GTEST_SKIP() << missing;
   gwctl::testing::TempRepo repo;
-  // Every round updates every customer, which the default safety limit refuses.
-  repo.Write("gwctl.yaml",
-             "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\n"
-             "spec: {safety: {maxUpdatePercent: 100}}\n");
   constexpr int kCustomers = 40, kUsers = 300, kRounds = 12;
 
   gwtest::TestGateway gateway(GetParam(), repo.root() / "gateway.db", {"northwind"});
@@ -70,12 +39,12 @@ TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
   std::mt19937 random(std::random_device{}());
   int killed_mid_apply = 0;
   for (int round = 1; round <= kRounds; ++round) {
-    WriteRound(repo, round, kCustomers, kUsers);
+    gwtest::WriteRound(repo, round, kCustomers, kUsers);
     gwtest::ChildProcess gwctl(apply);
     if (round % 2 == 0) {
       int target = 1 + static_cast<int>(random() % (kCustomers - 10));
       auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-      while (!gwctl.Exited() && CustomersAtRound(*client, round) < target &&
+      while (!gwctl.Exited() && gwtest::CustomersAtRound(*client, round) < target &&
              std::chrono::steady_clock::now() < deadline)
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     } else {
@@ -83,7 +52,7 @@ TEST_P(CrashTest, KillNineDuringApplyThenApplyAgainConverges) {
     }
     gwctl.Signal(SIGKILL);
     int code = gwctl.Wait();
-    int written = CustomersAtRound(*client, round);
+    int written = gwtest::CustomersAtRound(*client, round);
     if (code == 128 + SIGKILL && written > 0 && written < kCustomers) ++killed_mid_apply;
   }
   std::printf("killed with some customers written and some not in %d of %d runs\n",

@@ -16,6 +16,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "apply_rounds.h"
 #include "gatewayd_fixture.h"
 #include "git_cli.h"
 #include "hostile_clients.h"
@@ -467,24 +468,12 @@ TEST_P(LoopTest, TwoLoopsAgainstOnePartnerNeverApplyAtOnce) {
   // happens while some loop holds the lease.
   auto audit = Operator()->ListAudit("northwind", 0, 100000);
   ASSERT_TRUE(audit.ok());
-  std::string holder;
-  std::set<std::string> holders;
-  size_t writes = 0;
-  for (const auto& entry : *audit) {
-    if (entry.action == "lease.acquire") {
-      EXPECT_EQ(holder, "") << "acquired by " << entry.target << " while " << holder << " held it";
-      holder = entry.target;
-      holders.insert(holder);
-    } else if (entry.action == "lease.release") {
-      EXPECT_EQ(holder, entry.target);
-      holder.clear();
-    } else if (entry.action != "partner.create") {
-      EXPECT_NE(holder, "") << entry.action << " " << entry.target << " outside a lease";
-      ++writes;
-    }
-  }
-  EXPECT_GT(writes, 20u);
-  EXPECT_EQ(holders, (std::set<std::string>{"loop-one", "loop-two"}));
+  auto history = gwtest::ReadLeaseHistory(*audit);
+  EXPECT_THAT(history.problems, ::testing::IsEmpty());
+  EXPECT_GT(history.writes, 20u);
+  auto holders = history.Holders();
+  EXPECT_EQ(std::set<std::string>(holders.begin(), holders.end()),
+            (std::set<std::string>{"loop-one", "loop-two"}));
 }
 
 TEST_P(LoopTest, AFailingCustomerIsRetriedWithBackoffWhileTheOthersConverge) {

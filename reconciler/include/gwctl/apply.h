@@ -29,6 +29,8 @@ struct ApplyOptions {
   int max_attempts = 6;            // per gateway call, for passing failures
   bool replan_on_conflict = true;  // false for a saved plan: a changed customer fails instead
   std::function<void(size_t done, size_t total)> progress;
+  // Called once when another holder has the lease and we wait for it (the gateway's words).
+  std::function<void(const std::string& why)> waiting_for_lease;
   // Once true, customers not yet started are left for the next run (SIGTERM in the loop:
   // the changes in flight finish).
   const std::atomic<bool>* stop = nullptr;
@@ -40,13 +42,14 @@ struct ApplyReport {
   size_t users_written = 0;
   size_t users_removed = 0;
   std::map<std::string, std::string> failed;  // customer -> why; the others were still applied
-  size_t not_started = 0;                     // left because `stop` was set
-  std::chrono::milliseconds retry_after{};    // the longest wait a failure's reply asked for
+  size_t not_started = 0;  // left because `stop` was set or the gateway stopped answering
+  std::chrono::milliseconds retry_after{};  // the longest wait a failure's reply asked for
   bool ok() const { return failed.empty() && not_started == 0; }
 };
 
 // Applies the changes of `plan` (conflicts are skipped; they are the caller's to refuse).
-// Fails as a whole only when the lease cannot be had.
+// Fails as a whole only when the lease cannot be had. Once a customer fails because the
+// gateway is unreachable (retries spent), customers not yet started are not started.
 gw::Result<ApplyReport> ApplyPlan(const Plan& plan, const DesiredState& desired,
                                   gw::GatewayClient& gateway, const ApplyOptions& options);
 
