@@ -74,6 +74,8 @@ struct ContinuityMonitor::Impl {
   }
 
   std::mutex store_mutex;  // the monitor's thread, and retention runs from the API
+  static constexpr const char* kJob = "continuity";
+  std::string last_holder;  // of the job lease, as last seen (for the log)
 
   void Log(const std::string& message) const {
     if (options.log) options.log(message);
@@ -270,19 +272,79 @@ struct ContinuityMonitor::Impl {
     health = std::move(next);
   }
 
+  // Whether this replica runs the rounds: it holds the store's job lease (or there is
+  // no store). A store that cannot be asked means not leading: skipping rounds is safe,
+  // two replicas probing and delivering at once is not.
+  bool Lead() {
+    if (!options.store) return true;
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    Result<std::string> holder = Status::Ok();
+    {
+      std::lock_guard lock(store_mutex);
+      holder = options.store->HoldJob(kJob, options.replica, now,
+                                      now + 3 * options.probe_interval.count());
+    }
+    std::string now_holding = holder.ok() ? *holder : "";
+    if (now_holding != last_holder || !holder.ok()) {
+      if (!holder.ok())
+        Log("continuity: cannot reach the job lease; not probing: " + holder.status().message());
+      else if (now_holding == options.replica)
+        Log("continuity: this replica probes customers' servers");
+      else
+        Log(
+            fmt::format("continuity: replica {} probes customers' servers; this one routes by "
+                        "its recorded outages",
+                        now_holding));
+      last_holder = holder.ok() ? now_holding : "(unreachable)";
+    }
+    return holder.ok() && now_holding == options.replica;
+  }
+
+  // A replica that does not probe routes as the outages the leading one records say.
+  void Follow() {
+    auto outages = RecordedOutages(std::chrono::system_clock::now());
+    if (!outages.ok()) return;  // the routing stays as it was
+    std::set<Key> ongoing;
+    for (const ContinuityOutage& o : *outages) {
+      if (!o.ended_at.empty()) continue;
+      ongoing.insert({o.partner, o.customer});
+      routing.Enter(o.partner, o.customer, o.reason, o.started_at);
+    }
+    for (const auto& entry : routing.Entries()) {
+      if (!ongoing.count({entry.partner, entry.customer}))
+        routing.Leave(entry.partner, entry.customer);
+    }
+  }
+
   void Run() {
     auto next_expiry = std::chrono::steady_clock::now();
+    bool leading = false;
     std::unique_lock lock(mutex);
     while (!stopping) {
       lock.unlock();
-      Round();
-      if (doveadm && std::chrono::steady_clock::now() >= next_expiry) {
+      bool was_leading = std::exchange(leading, Lead());
+      if (leading && !was_leading) {
+        health.clear();  // take up where the last holder left off
+        Restore();
+      }
+      if (leading) {
+        Round();
+      } else {
+        Follow();
+      }
+      if (leading && doveadm && std::chrono::steady_clock::now() >= next_expiry) {
         next_expiry += std::chrono::hours(1);
         auto expired = Expire(std::chrono::system_clock::now());
         if (!expired.ok()) Log("continuity retention: " + expired.status().message());
       }
       lock.lock();
       wake.wait_for(lock, options.probe_interval, [&] { return stopping; });
+    }
+    if (leading && options.store) {  // hand over now rather than when it expires
+      std::lock_guard hold(store_mutex);
+      options.store->ReleaseJob(kJob, options.replica);
     }
   }
 
@@ -326,7 +388,6 @@ std::unique_ptr<ContinuityMonitor> ContinuityMonitor::Start(const MailDirectoryF
                                                             ContinuityMonitorOptions options) {
   auto impl = std::make_unique<Impl>(feed, routing, std::move(options));
   Impl* raw = impl.get();
-  raw->Restore();
   raw->thread = std::thread([raw] { raw->Run(); });
   return std::unique_ptr<ContinuityMonitor>(new ContinuityMonitor(std::move(impl)));
 }

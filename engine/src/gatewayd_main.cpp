@@ -2,6 +2,7 @@
 // admin API and the mail lookups together, and turns signals into stop (SIGTERM/SIGINT)
 // and reload (SIGHUP). `gatewayd postfix-config` writes the Postfix instance that asks it.
 #include <signal.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <cstdio>
@@ -127,6 +128,7 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     watch.probe_timeout = std::min(watch.probe_interval, std::chrono::milliseconds(10'000));
     watch.down_after = continuity.down_after;
     watch.log = Log;
+    watch.replica = store.replica;
     auto outages = gw::OpenStore(store_path, {store.busy_timeout_ms});
     if (!outages.ok()) return outages.status();
     watch.store = std::move(*outages);
@@ -337,7 +339,9 @@ int Serve(const std::string& data, const std::string& store_location, const std:
       }
       if (housekeeping.spam_reports) {
         auto run = (*service)->RunSpamReports(gw::Actor::Local(), std::chrono::system_clock::now());
-        if (!run.ok()) {
+        if (!run.ok() && run.status().code() == gw::StatusCode::kConflict) {
+          // Another replica's pass is running; this minute's reports are its to send.
+        } else if (!run.ok()) {
           Log("spam reports: " + run.status().message());
         } else {
           if (run->reports_sent > 0)
@@ -431,11 +435,16 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   gw::ServiceOptions store;
+  store.replica.clear();  // --replica, or HOST/PID below
   app.add_option("--store-busy-timeout-ms", store.busy_timeout_ms,
                  "How long a write waits while another process holds the store; then the "
                  "request is answered 503 with Retry-After")
       ->capture_default_str()
       ->check(CLI::Range(1, 600'000));
+  app.add_option("--replica", store.replica,
+                 "This replica's name when several gatewayd share one store (default HOST/PID): "
+                 "one of them probes customers' servers and sends spam reports at a time. Give "
+                 "each a stable name, and a restarted one takes its turn back at once");
   app.add_option("--hostname", store.gateway_hosts,
                  "The gateway's own host name, as customers' MX records name it (repeatable): a "
                  "destination naming it is refused (mail would loop)");
@@ -623,6 +632,11 @@ int main(int argc, char** argv) {
     store.report_sender = address->ToString();
   }
   housekeeping.spam_reports = store.send_mail && !no_scheduled_reports;
+  if (store.replica.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    store.replica = fmt::format("{}/{}", host, getpid());
+  }
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);

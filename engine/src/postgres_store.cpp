@@ -79,6 +79,10 @@ CREATE TABLE continuity_outages(
 CREATE TABLE store_changes(one INTEGER PRIMARY KEY CHECK (one = 1), change BIGINT NOT NULL);
 INSERT INTO store_changes VALUES (1, 0);
 )sql",
+    // 2: job leases (one replica runs the continuity monitor, a spam report pass).
+    R"sql(
+CREATE TABLE job_leases(job TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms BIGINT NOT NULL);
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -579,6 +583,25 @@ class PostgresStore : public Store {
                          rows->Text(r, 4), rows->Text(r, 5) == "t"});
     }
     return outages;
+  }
+
+  Result<std::string> HoldJob(const std::string& job, const std::string& holder, int64_t now_ms,
+                              int64_t until_ms) override {
+    // One statement: the SELECT reads the snapshot from before the upsert, so it names
+    // the other holder when the upsert left the row alone.
+    auto holder_now = FirstText(
+        "WITH mine AS (INSERT INTO job_leases(job, holder, expires_ms) VALUES ($1, $2, $3) ON "
+        "CONFLICT (job) DO UPDATE SET holder = EXCLUDED.holder, expires_ms = EXCLUDED.expires_ms "
+        "WHERE job_leases.holder = EXCLUDED.holder OR job_leases.expires_ms <= $4 RETURNING "
+        "holder) SELECT holder FROM mine UNION ALL SELECT holder FROM job_leases WHERE job = $1 "
+        "AND NOT EXISTS (SELECT 1 FROM mine)",
+        {job, holder, until_ms, now_ms});
+    if (!holder_now.ok()) return holder_now.status();
+    return holder_now->value_or("");
+  }
+
+  Status ReleaseJob(const std::string& job, const std::string& holder) override {
+    return Run("DELETE FROM job_leases WHERE job = $1 AND holder = $2", {job, holder});
   }
 
   Status AppendAudit(const AuditEntry& e) override {

@@ -218,6 +218,24 @@ struct Service::Impl {
     return Transact<T>(true, std::move(body));
   }
 
+  // Takes or renews the store's job lease `job` for this replica for `ttl`; kConflict
+  // naming the replica that has it.
+  Status HoldJob(const char* job, std::chrono::milliseconds ttl) {
+    std::lock_guard lock(mutex);
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    auto holder = store->HoldJob(job, options.replica, now, now + ttl.count());
+    if (!holder.ok()) return holder.status();
+    if (*holder == options.replica) return Status::Ok();
+    return Status(StatusCode::kConflict,
+                  fmt::format("replica '{}' holds the {} job now", *holder, job));
+  }
+  void ReleaseJob(const char* job) {
+    std::lock_guard lock(mutex);
+    store->ReleaseJob(job, options.replica);
+  }
+
   Status CanSendMail(const char* what) const {
     if (options.send_mail) return Status::Ok();
     return Status(StatusCode::kFailedPrecondition,
@@ -866,6 +884,14 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
     return Invalid("asOf is in the future", "/asOf");
   if (Status s = impl_->CanSendMail("sending spam reports"); !s.ok()) return s;
   std::lock_guard one_pass(impl_->reports_mutex);
+  // One pass at a time across replicas too, held while it runs (renewed per customer).
+  constexpr const char* kJob = "spam-reports";
+  constexpr auto kJobLease = std::chrono::minutes(10);
+  if (Status s = impl_->HoldJob(kJob, kJobLease); !s.ok()) return s;
+  struct ReleaseWhenDone {
+    Impl& impl;
+    ~ReleaseWhenDone() { impl.ReleaseJob(kJob); }
+  } release{*impl_};
   Store& store = *impl_->store;
   auto due = impl_->Read<std::vector<DueReport>>([&]() -> Result<std::vector<DueReport>> {
     std::vector<DueReport> out;
@@ -917,6 +943,10 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
   SpamReportRun run;
   for (DueReport& report : *due) {
     const std::string name = report.owner.partner + "/" + report.owner.customer;
+    if (Status s = impl_->HoldJob(kJob, kJobLease); !s.ok()) {
+      run.failures.push_back("the pass stopped: " + s.message());  // the rest next pass
+      break;
+    }
     SpamReportState next{report.state.checked_at, {}};
     bool complete = true;
     if (!report.first_pass) {

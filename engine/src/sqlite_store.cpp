@@ -92,6 +92,11 @@ CREATE TABLE continuity_outages(
   reason TEXT NOT NULL, delivered INTEGER NOT NULL, PRIMARY KEY(partner, customer, started_at))
   WITHOUT ROWID;
 )sql",
+    // 7: job leases (one replica runs the continuity monitor, a spam report pass).
+    R"sql(
+CREATE TABLE job_leases(job TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL)
+  WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -637,6 +642,32 @@ class SqliteStore : public Store {
     }
     if (!status.ok()) return status;
     return outages;
+  }
+
+  Result<std::string> HoldJob(const std::string& job, const std::string& holder, int64_t now_ms,
+                              int64_t until_ms) override {
+    std::string holder_now;
+    Status status = Transaction(true, [&]() -> Status {
+      if (Status s = Run(
+              "INSERT INTO job_leases(job, holder, expires_ms) VALUES (?, ?, ?) ON CONFLICT(job) "
+              "DO UPDATE SET holder = excluded.holder, expires_ms = excluded.expires_ms WHERE "
+              "job_leases.holder = excluded.holder OR job_leases.expires_ms <= ?",
+              job, holder, until_ms, now_ms);
+          !s.ok())
+        return s;
+      auto found = First<std::string>(
+          "SELECT holder FROM job_leases WHERE job = ?",
+          [](const sqlite::Statement& row) { return row.Text(0); }, job);
+      if (!found.ok()) return found.status();
+      holder_now = found->value_or("");
+      return Status::Ok();
+    });
+    if (!status.ok()) return status;
+    return holder_now;
+  }
+
+  Status ReleaseJob(const std::string& job, const std::string& holder) override {
+    return Run("DELETE FROM job_leases WHERE job = ? AND holder = ?", job, holder);
   }
 
   Status AppendAudit(const AuditEntry& e) override {

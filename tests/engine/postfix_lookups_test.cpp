@@ -19,6 +19,7 @@
 #include "gatewayd_fixture.h"
 #include "hostile_clients.h"
 #include "loopback.h"
+#include "smtp_responder.h"
 
 namespace {
 
@@ -413,36 +414,11 @@ TEST_F(ContinuityLookupsTest, TheTransportSwitchesToContinuityWhileTheServerIsDo
   EXPECT_THAT(listed, HasSubstr("Connection refused"));
 
   // A server answering on the port (any SMTP answer to RCPT, even a 5xx, is "up").
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  int yes = 1;
-  setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_port = htons(static_cast<uint16_t>(destination_));
-  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof(at)), 0);
-  listen(listener, 8);
-  std::atomic<bool> serving{true};
-  std::thread server([&] {
-    while (serving) {
-      int client = accept(listener, nullptr, nullptr);
-      if (client < 0) return;
-      gwtest::SendAll(client, "220 mx ESMTP\r\n");
-      for (const char* reply : {"250 mx\r\n", "250 ok\r\n", "550 5.1.1 no such user\r\n"}) {
-        gwtest::ReadUntil(client, 2s,
-                          [](const std::string& b) { return b.find('\n') != std::string::npos; });
-        gwtest::SendAll(client, reply);
-      }
-      close(client);
-    }
-  });
+  gwtest::SmtpResponder server(destination_);
+  ASSERT_TRUE(server.listening());
   EXPECT_TRUE(EventuallySocketmap("transport x@acme.example",
                                   fmt::format("OK smtp:[127.0.0.1]:{}", destination_)));
   EXPECT_THAT(gatewayd_->process().output(), HasSubstr("take mail again; leaving continuity"));
-  serving = false;
-  shutdown(listener, SHUT_RDWR);
-  close(listener);
-  server.join();
 }
 
 }  // namespace

@@ -9,10 +9,12 @@
 #include <thread>
 
 #include "gateway/socketmap_client.h"
+#include "gateway/store.h"
 #include "gatewayd_fixture.h"
 #include "hostile_clients.h"
 #include "postgres.h"
 #include "postgres_fixture.h"
+#include "smtp_responder.h"
 
 namespace {
 
@@ -196,6 +198,93 @@ TEST_F(PostgresTest, AWriteThroughOneReplicaIsAnsweredByTheOthersLookups) {
   EXPECT_LT(on_a, 2.0);
   RecordProperty("a_to_b_ms", static_cast<int>(on_b * 1000));
   RecordProperty("b_to_a_ms", static_cast<int>(on_a * 1000));
+}
+
+}  // namespace
+
+namespace {
+
+// Two replicas with the continuity monitor: the one holding the store's job lease probes
+// and records outages; the other routes by those records. When the prober dies, the
+// other takes over once the lease has expired (three probe rounds).
+TEST_F(PostgresTest, OneReplicaProbesAndTheOtherFollowsItsOutagesThenTakesOver) {
+  int destination = gwtest::PickFreePort();  // closed: the customer's server is down
+  auto args = [&](const char* replica) {
+    return std::vector<std::string>{"--store",
+                                    server_->url(),
+                                    "--socketmap",
+                                    "127.0.0.1:0",
+                                    "--continuity-smtp",
+                                    "127.0.0.1:10026",
+                                    "--continuity-probe-interval-ms",
+                                    "200",
+                                    "--replica",
+                                    replica};
+  };
+  gwtest::Gatewayd a({"northwind"}, args("replica-a"));
+  ASSERT_TRUE(a.started()) << a.process().output();
+  ASSERT_TRUE(a.process().WaitForLine("this replica probes customers' servers"));
+  gwtest::Gatewayd b({"northwind"}, args("replica-b"));
+  ASSERT_TRUE(b.started()) << b.process().output();
+  ASSERT_TRUE(b.process().WaitForLine("replica replica-a probes customers' servers"))
+      << b.process().output();
+
+  auto ops = a.Client(gwtest::Gatewayd::kOperatorToken);
+  ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+  gw::CustomerWrite write;
+  write.spec = {{"product", "ultimate-access"},
+                {"billableUsers", 1},
+                {"domains", {{"primary", "acme.example"}}},
+                {"destinations", fmt::format("127.0.0.1:{}", destination)},
+                {"continuity", {{"enabled", true}, {"scope", "all"}}}};
+  auto put = ops->PutCustomer("northwind", "acme", write, gw::WriteCondition::CreateOnly());
+  ASSERT_TRUE(put.ok()) << put.status().message();
+
+  auto routes_to = [](gwtest::Gatewayd& replica, const std::string& expected) {
+    gw::Endpoint socketmap{"127.0.0.1", SocketmapPort(replica)};
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         std::chrono::steady_clock::now() < deadline;
+         std::this_thread::sleep_for(std::chrono::milliseconds(20))) {
+      auto found =
+          gw::SocketmapLookup(socketmap, "transport", "x@acme.example", std::chrono::seconds(2));
+      if (found.ok() && *found == expected) return true;
+    }
+    return false;
+  };
+  auto outages = [&] {
+    std::vector<std::string> out;
+    auto store = gw::OpenStore(server_->url());
+    EXPECT_TRUE(store.ok());
+    if (!store.ok()) return out;
+    auto listed = (*store)->ListOutages("");
+    EXPECT_TRUE(listed.ok());
+    if (!listed.ok()) return out;
+    for (const auto& o : *listed)
+      out.push_back(o.customer + (o.ended_at.empty() ? " ongoing" : " ended"));
+    return out;
+  };
+  const std::string kept = "smtp:[127.0.0.1]:10026";
+  EXPECT_TRUE(routes_to(a, kept)) << a.process().output();
+  EXPECT_TRUE(routes_to(b, kept)) << b.process().output();
+  EXPECT_THAT(a.process().output(), HasSubstr("northwind/acme: its servers are down"));
+  EXPECT_THAT(b.process().output(), Not(HasSubstr("its servers are down")));
+  EXPECT_EQ(outages(), std::vector<std::string>{"acme ongoing"});
+
+  a.Kill();
+  auto killed = std::chrono::steady_clock::now();
+  ASSERT_TRUE(
+      b.process().WaitForLine("this replica probes customers' servers", std::chrono::seconds(5)))
+      << b.process().output();
+  std::printf(
+      "replica-b took over %.0f ms after replica-a died (lease: 3 x 200 ms)\n",
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - killed).count());
+  EXPECT_TRUE(routes_to(b, kept));  // the same outage goes on
+
+  gwtest::SmtpResponder server(destination);
+  ASSERT_TRUE(server.listening());
+  EXPECT_TRUE(routes_to(b, fmt::format("smtp:[127.0.0.1]:{}", destination)))
+      << b.process().output();
+  EXPECT_EQ(outages(), std::vector<std::string>{"acme ended"});
 }
 
 }  // namespace

@@ -162,6 +162,7 @@ class SpamReportPass : public ::testing::Test {
       }
       EXPECT_EQ(recipients.size(), 1u);
       sent_[recipients.front()].push_back(message);
+      if (while_sending_) while_sending_();
       return gw::Status::Ok();
     };
     options_.report_sender = "quarantine@gw.example";
@@ -214,6 +215,7 @@ class SpamReportPass : public ::testing::Test {
   std::map<std::string, std::vector<std::string>> sent_;
   std::string fail_for_;
   int released_ = 0;
+  std::function<void()> while_sending_;
 };
 
 TEST_F(SpamReportPass, EachRecipientGetsOneDigestAtTheScheduledTime) {
@@ -282,6 +284,29 @@ TEST_F(SpamReportPass, OnlyTheOperatorRunsItAndNeverAheadOfTime) {
   auto cannot = (*embedded)->RunSpamReports(local_, At("2026-11-23T13:00:00Z"));
   EXPECT_EQ(cannot.status().code(), gw::StatusCode::kFailedPrecondition);
   EXPECT_THAT(cannot.status().message(), HasSubstr("--release-smtp"));
+}
+
+// Two gatewayd replicas on one store: a pass holds the store's job lease while it runs,
+// so the other replica's pass is refused meanwhile, and finds nothing left to send after.
+TEST_F(SpamReportPass, ReplicasSharingAStoreSendEachReportOnce) {
+  gw::ServiceOptions other = options_;
+  other.replica = "replica-b";
+  auto b = gw::Service::Open((dir_ / "gateway.db").string(), other);
+  ASSERT_TRUE(b.ok()) << b.status().message();
+  Run("2026-11-23T12:00:00Z");
+  Keep("For ann", {"ann@acme.example"});
+  std::optional<gw::Result<gw::SpamReportRun>> meanwhile;
+  while_sending_ = [&] {
+    if (!meanwhile) meanwhile.emplace((*b)->RunSpamReports(local_, At("2026-11-23T13:00:40Z")));
+  };
+  EXPECT_EQ(Run("2026-11-23T13:00:30Z").reports_sent, 1);
+  ASSERT_TRUE(meanwhile.has_value());
+  EXPECT_EQ(meanwhile->status().code(), gw::StatusCode::kConflict);
+  EXPECT_THAT(meanwhile->status().message(), HasSubstr("replica 'gatewayd' holds"));
+  auto after = (*b)->RunSpamReports(local_, At("2026-11-23T13:00:50Z"));
+  ASSERT_TRUE(after.ok()) << after.status().message();  // the lease was given back
+  EXPECT_EQ(after->customers_due, 0);
+  EXPECT_EQ(sent_["ann@acme.example"].size(), 1u);
 }
 
 }  // namespace

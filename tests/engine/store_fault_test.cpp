@@ -144,6 +144,13 @@ class FaultyStore : public gw::Store {
       const std::string& p, const std::string& c) override {
     return inner_->ListRecipients(p, c);
   }
+  Result<std::string> HoldJob(const std::string& j, const std::string& h, int64_t now,
+                              int64_t until) override {
+    return inner_->HoldJob(j, h, now, until);
+  }
+  Status ReleaseJob(const std::string& j, const std::string& h) override {
+    return inner_->ReleaseJob(j, h);
+  }
   Status AppendAudit(const gw::AuditEntry& e) override {
     return Fail() ? Injected() : inner_->AppendAudit(e);
   }

@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "gatewayd_fixture.h"
+#include "postgres_fixture.h"
 
 namespace {
 
@@ -327,7 +328,8 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   char* error = nullptr;
   ASSERT_EQ(
       sqlite3_exec(db,
-                   "DROP TABLE continuity_passwords; DROP TABLE continuity_outages; "
+                   "DROP TABLE job_leases; DROP TABLE continuity_passwords; "
+                   "DROP TABLE continuity_outages; "
                    "DROP TABLE spam_reports; DROP TABLE spam_report_marks; "
                    "DROP TABLE quarantine; DROP TABLE relay_sources; DROP TABLE user_aliases; "
                    "ALTER TABLE customers DROP COLUMN config; "
@@ -450,3 +452,52 @@ TEST(StoreLocationTest, APostgresUrlIsToldApartAndItsPasswordNeverLogged) {
             "postgresql://gw@db.example:5432/gateway");
   EXPECT_EQ(gw::RedactedStoreLocation("/data/gateway.db"), "/data/gateway.db");
 }
+
+// Job leases on both stores: one holder at a time, renewed by its holder, taken over
+// once expired, given up only by its holder.
+class StoreJobLeasesTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(StoreJobLeasesTest, OneHolderAtATimeUntilItExpiresOrIsReleased) {
+  std::unique_ptr<gwtest::Postgres> postgres;
+  auto dir = gwtest::MakeTempDir("store-jobs");
+  std::string location = (dir / "gateway.db").string();
+  if (GetParam() == "postgres") {
+    if (std::string missing = gwtest::PostgresMissing(); !missing.empty()) GTEST_SKIP() << missing;
+    postgres = std::make_unique<gwtest::Postgres>();
+    ASSERT_EQ(postgres->problem(), "");
+    location = postgres->url();
+  }
+  auto a = gw::OpenStore(location), b = gw::OpenStore(location);  // two replicas
+  ASSERT_TRUE(a.ok() && b.ok());
+  auto mark = (*b)->ChangeMark();
+  ASSERT_TRUE(mark.ok());
+  auto hold = [](gw::Store& store, const std::string& holder, int64_t now) {
+    auto held = store.HoldJob("monitor", holder, now, now + 1000);
+    EXPECT_TRUE(held.ok()) << held.status().message();
+    return held.ok() ? *held : "error";
+  };
+  EXPECT_EQ(hold(**a, "a", 10'000), "a");
+  EXPECT_EQ(hold(**b, "b", 10'500), "a");  // held until 11,000
+  EXPECT_EQ(hold(**a, "a", 10'900), "a");  // renewed until 11,900
+  EXPECT_EQ(hold(**b, "b", 11'500), "a");
+  EXPECT_EQ(hold(**b, "b", 11'900), "b");  // expired: taken over
+  EXPECT_EQ(hold(**a, "a", 12'000), "b");
+  ASSERT_TRUE((*a)->ReleaseJob("monitor", "a").ok());  // not a's to give up
+  EXPECT_EQ(hold(**a, "a", 12'100), "b");
+  ASSERT_TRUE((*b)->ReleaseJob("monitor", "b").ok());
+  EXPECT_EQ(hold(**a, "a", 12'200), "a");
+  // Another job is another lease.
+  EXPECT_EQ(*(*b)->HoldJob("spam-reports", "b", 12'200, 13'000), "b");
+  // Not a change the mail lookups of other replicas reload for (on SQLite, any commit of
+  // another connection moves the mark).
+  if (GetParam() == "postgres") {
+    EXPECT_EQ(*(*b)->ChangeMark(), *mark);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StoreJobLeasesTest,
+                         ::testing::Values(std::string("sqlite"), std::string("postgres")),
+                         [](const ::testing::TestParamInfo<std::string>& param_info) {
+                           return param_info.param;
+                         });

@@ -22,6 +22,11 @@
 //   customers with recorded outages for kept mail to deliver or expunge. Without one,
 //   it assumes any continuity customer may have kept mail. Either way, mail waits in
 //   Postfix's queue while gatewayd is away, so nothing is lost.
+// - Several replicas on one store: the replica holding the store's "continuity" job
+//   lease (three probe intervals, renewed every round) probes, records, delivers and
+//   expunges; the others route as its recorded outages say, read every round, so every
+//   replica follows its decisions within one probe interval. A replica stopping gives
+//   the lease up; one dying leaves it to expire, and another takes over.
 // Thread-safe; the destructor stops the rounds.
 #pragma once
 
@@ -51,6 +56,7 @@ struct ContinuityMonitorOptions {
   std::string doveadm_key;
   std::function<void(const std::string&)> log;  // may be empty
   std::unique_ptr<Store> store;                 // may be null: nothing is recorded
+  std::string replica = "gatewayd";             // this replica's name in the job lease
 };
 
 struct ContinuityCounters {

@@ -59,6 +59,9 @@ struct ServiceOptions {
       send_mail;
   // The envelope and From address of spam reports.
   std::string report_sender = "quarantine@localhost";
+  // This replica's name in the store's job leases: replicas sharing a store run one
+  // spam report pass at a time, so each report is sent once.
+  std::string replica = "gatewayd";
 };
 
 // What one spam report pass did.
@@ -148,7 +151,8 @@ class Service {
   // sends each recipient with unreleased quarantined mail not yet reported one digest of
   // it. A customer's first pass only notes the time. A report that cannot be sent is
   // retried by the next pass; one that was sent is not sent again. kInvalidArgument when
-  // `as_of` is in the future: a pass ahead of time would hold back the real one.
+  // `as_of` is in the future: a pass ahead of time would hold back the real one;
+  // kConflict while another replica of the store runs a pass (Store::HoldJob).
   Result<SpamReportRun> RunSpamReports(const Actor& actor,
                                        std::chrono::system_clock::time_point as_of);
 

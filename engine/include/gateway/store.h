@@ -197,6 +197,16 @@ class Store {
   virtual Status MarkOutagesDelivered(const std::string& partner, const std::string& customer) = 0;
   virtual Result<std::vector<ContinuityOutage>> ListOutages(const std::string& ended_since) = 0;
 
+  // Job leases: which gatewayd replica runs work that must run in one place at a time
+  // (probing customers' servers, a spam report pass). Each is one step on its own,
+  // outside Transaction, and does not count as a change of the store (ChangeMark).
+  // HoldJob gives `job` to `holder` until `until_ms` (Unix ms) when it is free, expired
+  // at `now_ms`, or `holder`'s already (a renewal), and returns who holds it afterwards.
+  // ReleaseJob gives it up if `holder` has it.
+  virtual Result<std::string> HoldJob(const std::string& job, const std::string& holder,
+                                      int64_t now_ms, int64_t until_ms) = 0;
+  virtual Status ReleaseJob(const std::string& job, const std::string& holder) = 0;
+
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
   virtual Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
