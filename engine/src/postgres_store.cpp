@@ -382,12 +382,18 @@ class PostgresStore : public Store {
                   {partner, customer});
   }
 
-  Result<std::optional<std::string>> AliasOwner(const std::string& partner,
-                                                const std::string& customer,
-                                                const std::string& alias) override {
-    return FirstText(
-        "SELECT owner FROM user_aliases WHERE partner = $1 AND customer = $2 AND alias = $3",
-        {partner, customer, alias});
+  Result<std::map<std::string, std::string>> AliasOwners(
+      const std::string& partner, const std::string& customer,
+      const std::vector<std::string>& addresses) override {
+    std::map<std::string, std::string> owners;
+    if (addresses.empty()) return owners;
+    auto rows = db_->Query(
+        "SELECT alias, owner FROM user_aliases WHERE partner = $1 AND customer = $2 AND alias IN "
+        "(SELECT jsonb_array_elements_text($3::jsonb))",
+        {partner, customer, json(addresses).dump()});
+    if (!rows.ok()) return rows.status();
+    for (int r = 0; r < rows->size(); ++r) owners.emplace(rows->Text(r, 0), rows->Text(r, 1));
+    return owners;
   }
 
   Result<std::vector<User>> ListUsers(const std::string& partner, const std::string& customer,

@@ -123,17 +123,36 @@ Status CheckAddressesAreFree(Store& store, const std::string& partner, const std
   if (!*stored_aliases && !batch_aliases) return Status::Ok();  // addresses are unique already
   std::set<std::string> changing(removed.begin(), removed.end());
   for (const auto& user : upserts) changing.insert(user.address);
+  // What the store holds for every address and alias of the batch, in three queries: a
+  // batch is thousands of users, and the store may be across a network.
+  std::vector<std::string> addresses, aliases;
+  for (const auto& user : upserts) {
+    addresses.push_back(user.address);
+    aliases.insert(aliases.end(), user.aliases.begin(), user.aliases.end());
+  }
+  std::map<std::string, std::string> alias_owners;  // of addresses and aliases alike
+  if (*stored_aliases) {
+    std::vector<std::string> asked = addresses;
+    asked.insert(asked.end(), aliases.begin(), aliases.end());
+    auto owners = store.AliasOwners(partner, customer, asked);
+    if (!owners.ok()) return owners.status();
+    alias_owners = std::move(*owners);
+  }
+  auto alias_users = store.UserHashesOf(partner, customer, aliases);  // aliases that are users
+  if (!alias_users.ok()) return alias_users.status();
+  auto owner_of = [&](const std::string& address) -> const std::string* {
+    auto found = alias_owners.find(address);
+    return found == alias_owners.end() ? nullptr : &found->second;
+  };
+
   std::map<std::string, std::string> claimed;  // address or alias -> user, in this batch
   for (const auto& user : upserts) claimed.emplace(user.address, user.address);
   for (size_t i = 0; i < upserts.size(); ++i) {
     const User& user = upserts[i];
-    Result<std::optional<std::string>> owner = std::optional<std::string>();
-    if (*stored_aliases) owner = store.AliasOwner(partner, customer, user.address);
-    if (!owner.ok()) return owner.status();
-    if (*owner && !changing.count(**owner)) {
+    if (const std::string* owner = owner_of(user.address); owner && !changing.count(*owner)) {
       problems.push_back(
           {fmt::format("/upsert/{}/address", i), "user-duplicate",
-           fmt::format("'{}' is already an alias of user '{}'", user.address, **owner)});
+           fmt::format("'{}' is already an alias of user '{}'", user.address, *owner)});
     }
     for (size_t k = 0; k < user.aliases.size(); ++k) {
       const std::string& alias = user.aliases[k];
@@ -147,16 +166,12 @@ Status CheckAddressesAreFree(Store& store, const std::string& partner, const std
                  it->second == alias ? "a user" : fmt::format("an alias of '{}'", it->second))});
         continue;
       }
-      auto user_hash = store.UserHashOf(partner, customer, alias);
-      if (!user_hash.ok()) return user_hash.status();
-      auto alias_owner = store.AliasOwner(partner, customer, alias);
-      if (!alias_owner.ok()) return alias_owner.status();
-      if (*user_hash && !changing.count(alias)) {
+      const std::string* owner = owner_of(alias);
+      if (alias_users->count(alias) && !changing.count(alias)) {
         problems.push_back({field, "user-duplicate", fmt::format("'{}' is already a user", alias)});
-      } else if (*alias_owner && **alias_owner != user.address && !changing.count(**alias_owner)) {
-        problems.push_back(
-            {field, "user-duplicate",
-             fmt::format("'{}' is already an alias of user '{}'", alias, **alias_owner)});
+      } else if (owner && *owner != user.address && !changing.count(*owner)) {
+        problems.push_back({field, "user-duplicate",
+                            fmt::format("'{}' is already an alias of user '{}'", alias, *owner)});
       }
     }
   }

@@ -399,12 +399,18 @@ class SqliteStore : public Store {
                   customer);
   }
 
-  Result<std::optional<std::string>> AliasOwner(const std::string& partner,
-                                                const std::string& customer,
-                                                const std::string& alias) override {
-    return First<std::string>(
-        "SELECT owner FROM user_aliases WHERE partner = ? AND customer = ? AND alias = ?",
-        [](const sqlite::Statement& row) { return row.Text(0); }, partner, customer, alias);
+  Result<std::map<std::string, std::string>> AliasOwners(
+      const std::string& partner, const std::string& customer,
+      const std::vector<std::string>& addresses) override {
+    std::map<std::string, std::string> owners;  // in-process: a cached statement per address
+    for (const auto& address : addresses) {
+      auto owner = First<std::string>(
+          "SELECT owner FROM user_aliases WHERE partner = ? AND customer = ? AND alias = ?",
+          [](const sqlite::Statement& row) { return row.Text(0); }, partner, customer, address);
+      if (!owner.ok()) return owner.status();
+      if (*owner) owners.emplace(address, std::move(**owner));
+    }
+    return owners;
   }
 
   Result<std::vector<User>> ListUsers(const std::string& partner, const std::string& customer,

@@ -22,6 +22,7 @@
 #include "gateway/service.h"
 #include "gateway/tokens.h"
 #include "hostile_clients.h"
+#include "lookup_load.h"
 #include "loopback.h"
 #include "mail_fixture.h"
 #include "process.h"
@@ -87,66 +88,6 @@ int PortAfter(const std::string& log, const std::string& what) {
   size_t at = log.find(what);
   if (at == std::string::npos) Die("gatewayd did not say where " + what);
   return gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
-}
-
-struct LoadResult {
-  long requests = 0;
-  double seconds = 0;
-  std::vector<double> latencies_us;
-};
-
-// `connections` clients, each on one persistent connection, asking as fast as answers
-// come, for `seconds`.
-LoadResult Load(int port, int connections, double seconds,
-                const std::function<std::string(std::mt19937&)>& request,
-                const std::function<bool(const std::string&)>& complete) {
-  std::vector<std::thread> threads;
-  std::vector<std::vector<double>> latencies(connections);
-  std::atomic<long> total{0};
-  auto started = Clock::now();
-  auto deadline = started + std::chrono::duration<double>(seconds);
-  for (int i = 0; i < connections; ++i) {
-    threads.emplace_back([&, i] {
-      std::mt19937 random(i + 1);
-      int fd = gwtest::ConnectLoopback(port);
-      if (fd < 0) return;
-      std::string reply;
-      char buffer[4096];
-      while (Clock::now() < deadline) {
-        std::string ask = request(random);
-        auto sent = Clock::now();
-        if (!gwtest::SendAll(fd, ask)) break;
-        reply.clear();
-        while (!complete(reply)) {
-          ssize_t n = recv(fd, buffer, sizeof buffer, 0);
-          if (n <= 0) break;
-          reply.append(buffer, static_cast<size_t>(n));
-        }
-        latencies[i].push_back(
-            std::chrono::duration<double, std::micro>(Clock::now() - sent).count());
-        ++total;
-      }
-      close(fd);
-    });
-  }
-  for (auto& t : threads) t.join();
-  LoadResult result;
-  result.requests = total;
-  result.seconds = Seconds(started);
-  for (auto& l : latencies)
-    result.latencies_us.insert(result.latencies_us.end(), l.begin(), l.end());
-  std::sort(result.latencies_us.begin(), result.latencies_us.end());
-  return result;
-}
-
-void Report(const std::string& label, const LoadResult& r) {
-  auto at = [&](double q) {
-    return r.latencies_us.empty()
-               ? 0.0
-               : r.latencies_us[static_cast<size_t>(q * (r.latencies_us.size() - 1))];
-  };
-  std::printf("%-28s %9.0f lookups/s   p50 %6.0f us   p99 %6.0f us   p99.9 %6.0f us\n",
-              label.c_str(), r.requests / r.seconds, at(0.5), at(0.99), at(0.999));
 }
 
 // Sends `messages` through the instance at `smtp_port` with smtp-source (several senders
@@ -234,26 +175,27 @@ int main(int argc, char** argv) {
   };
   std::printf("lookups with %d client connections, %.0f s each (2 lookup threads):\n", connections,
               seconds);
-  Report(
+  gwbench::Report(
       "socketmap recipients",
-      Load(
+      gwbench::Load(
           socketmap, connections, seconds,
           [&](std::mt19937& r) { return netstring("recipients " + address(r)); }, netstring_done));
-  Report(
+  gwbench::Report(
       "socketmap transport",
-      Load(
+      gwbench::Load(
           socketmap, connections, seconds,
           [&](std::mt19937& r) { return netstring("transport " + address(r)); }, netstring_done));
-  Report("policy RCPT",
-         Load(
-             policy, connections, seconds,
-             [&](std::mt19937& r) {
-               return fmt::format(
-                   "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.{}\n"
-                   "sender=someone@ext.example\nrecipient={}\nsize=0\ninstance=i{}\n\n",
-                   r() % 250, address(r), r());
-             },
-             policy_done));
+  gwbench::Report(
+      "policy RCPT",
+      gwbench::Load(
+          policy, connections, seconds,
+          [&](std::mt19937& r) {
+            return fmt::format(
+                "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.{}\n"
+                "sender=someone@ext.example\nrecipient={}\nsize=0\ninstance=i{}\n\n",
+                r() % 250, address(r), r());
+          },
+          policy_done));
   std::printf("gatewayd RSS after the lookups: %ld MiB\n",
               gwtest::ProcessRssKib(gatewayd.pid()) / 1024);
 

@@ -115,9 +115,9 @@ class FaultyStore : public gw::Store {
                      const std::vector<std::string>& a) override {
     return Fail() ? Injected() : inner_->RemoveUsers(p, c, a);
   }
-  Result<std::optional<std::string>> AliasOwner(const std::string& p, const std::string& c,
-                                                const std::string& a) override {
-    return inner_->AliasOwner(p, c, a);
+  Result<std::map<std::string, std::string>> AliasOwners(
+      const std::string& p, const std::string& c, const std::vector<std::string>& a) override {
+    return inner_->AliasOwners(p, c, a);
   }
   Result<std::vector<gw::User>> ListUsers(const std::string& p, const std::string& c,
                                           const std::string& after, size_t limit) override {
@@ -305,8 +305,8 @@ class StoreFaultTest : public ::testing::Test {
         auto overlap = *store_->inner().RelayOverlap(*gw::IpRange::Parse(range), {"", ""});
         out["relayOwners"][range] = overlap ? overlap->owner.customer : "";
       }
-      auto alias_owner = *store_->inner().AliasOwner(kPartner, "acme", "sales@acme.example");
-      out["aliasOwner"] = alias_owner ? *alias_owner : "";
+      auto alias_owners = *store_->inner().AliasOwners(kPartner, "acme", {"sales@acme.example"});
+      out["aliasOwner"] = alias_owners.empty() ? "" : alias_owners.begin()->second;
       auto lease = *store_->inner().GetLease(kPartner);
       out["lease"] = lease ? lease->holder : "";
       json audit = json::array();

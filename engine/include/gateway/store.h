@@ -125,10 +125,10 @@ class Store {
                              const std::vector<std::string>& addresses) = 0;
   // Whether any user of the customer has an alias.
   virtual Result<bool> HasAliases(const std::string& partner, const std::string& customer) = 0;
-  // The user that has `alias` as an alias, if any.
-  virtual Result<std::optional<std::string>> AliasOwner(const std::string& partner,
-                                                        const std::string& customer,
-                                                        const std::string& alias) = 0;
+  // Those of `addresses` that are some user's alias, with that user (alias -> owner).
+  virtual Result<std::map<std::string, std::string>> AliasOwners(
+      const std::string& partner, const std::string& customer,
+      const std::vector<std::string>& addresses) = 0;
   // Up to `limit` users after `after`, by address.
   virtual Result<std::vector<User>> ListUsers(const std::string& partner,
                                               const std::string& customer, const std::string& after,
