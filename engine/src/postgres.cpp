@@ -87,7 +87,20 @@ Status Connection::ErrorOf(const PGresult* result, std::string_view what) const 
   return Status(mapped, fmt::format("PostgreSQL at {}: {} ({})", name_, why, code));
 }
 
+Status Connection::Reconnect() {
+  if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  if (in_transaction_)  // the transaction is gone with the connection; its body fails
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("PostgreSQL at {}: connection lost during a transaction", name_));
+  PQreset(conn_);
+  prepared_.clear();  // a new session knows none of them
+  if (PQstatus(conn_) == CONNECTION_OK) return Status::Ok();
+  return Status(StatusCode::kUnavailable, fmt::format("cannot reconnect to PostgreSQL at {}: {}",
+                                                      name_, FirstLine(PQerrorMessage(conn_))));
+}
+
 Result<Rows> Connection::Query(std::string_view sql, std::initializer_list<Param> params) {
+  if (Status s = Reconnect(); !s.ok()) return s;
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const Param& p : params) {
@@ -96,8 +109,30 @@ Result<Rows> Connection::Query(std::string_view sql, std::initializer_list<Param
     formats.push_back(p.binary ? 1 : 0);
   }
   std::string statement(sql);
-  Rows rows(PQexecParams(conn_, statement.c_str(), static_cast<int>(values.size()), nullptr,
-                         values.data(), lengths.data(), formats.data(), /*resultFormat=*/0));
+  auto rows = Run(statement, values, lengths, formats);
+  // The server went away since the last statement (libpq learns it only now): outside a
+  // transaction nothing of ours was lost with it, so open a new session and run it there.
+  if (!rows.ok() && PQstatus(conn_) == CONNECTION_BAD && !in_transaction_) {
+    if (Status s = Reconnect(); !s.ok()) return s;
+    rows = Run(statement, values, lengths, formats);
+  }
+  return rows;
+}
+
+Result<Rows> Connection::Run(const std::string& statement, const std::vector<const char*>& values,
+                             const std::vector<int>& lengths, const std::vector<int>& formats) {
+  // Each statement text is parsed and planned once per connection, then only executed.
+  auto known = prepared_.find(statement);
+  if (known == prepared_.end()) {
+    std::string name = fmt::format("s{}", prepared_.size());
+    Rows made(PQprepare(conn_, name.c_str(), statement.c_str(), static_cast<int>(values.size()),
+                        nullptr));
+    if (PQresultStatus(made.result_) != PGRES_COMMAND_OK)
+      return ErrorOf(made.result_, statement.substr(0, statement.find(' ')));
+    known = prepared_.emplace(statement, std::move(name)).first;
+  }
+  Rows rows(PQexecPrepared(conn_, known->second.c_str(), static_cast<int>(values.size()),
+                           values.data(), lengths.data(), formats.data(), /*resultFormat=*/0));
   ExecStatusType status = PQresultStatus(rows.result_);
   if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK)
     return ErrorOf(rows.result_, statement.substr(0, statement.find(' ')));
@@ -116,14 +151,23 @@ Status Connection::Transaction(bool write, const std::function<Status()>& body, 
   if (in_transaction_) return body();
   Status last;
   for (int attempt = 0; attempt < attempts; ++attempt) {
+    if (Status s = Reconnect(); !s.ok()) return s;
     Status begun = Execute(write ? "BEGIN ISOLATION LEVEL SERIALIZABLE"
                                  : "BEGIN ISOLATION LEVEL SERIALIZABLE READ ONLY");
+    if (!begun.ok() && PQstatus(conn_) == CONNECTION_BAD) {
+      last = begun;  // gone since the last statement: reconnect and begin again
+      continue;
+    }
     if (!begun.ok()) return begun;
     in_transaction_ = true;
     last = body();
+    // Lost before COMMIT was sent: the server rolled it back, so it runs again on a new
+    // connection. Lost during COMMIT, it may have committed: that is the caller's to see.
+    bool lost_in_body = !last.ok() && PQstatus(conn_) == CONNECTION_BAD;
     if (last.ok()) last = Execute("COMMIT");
     in_transaction_ = false;
     if (last.ok()) return last;
+    if (lost_in_body) continue;
     if (PQtransactionStatus(conn_) != PQTRANS_IDLE) Execute("ROLLBACK");
     if (last.code() != StatusCode::kConflict) return last;
     // Another transaction won; back off a little, more each time, and run again.

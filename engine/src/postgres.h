@@ -11,6 +11,10 @@
 // - Errors map by SQLSTATE: unique violation -> kAlreadyExists; serialization failure and
 //   deadlock -> kConflict (Transaction retries those); a lost or refused connection ->
 //   kUnavailable. Messages name the server (host:port/database), never a password.
+// - A lost connection is opened again (a PostgreSQL restarted or failed over): a
+//   statement outside a transaction runs again on the new one, and so does a
+//   transaction whose connection was lost before its COMMIT; one lost during COMMIT is
+//   kUnavailable (it may have committed). Statements are prepared once per connection.
 // - Transaction runs its body in one SERIALIZABLE transaction, read only or read-write,
 //   retrying the whole body when PostgreSQL detects a conflict with a concurrent one
 //   (the body must only touch the database, so running it again is safe).
@@ -27,6 +31,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <vector>
 
 #include "gateway/status.h"
 
@@ -104,10 +110,16 @@ class Connection {
  private:
   Connection(PGconn* conn, std::string name) : conn_(conn), name_(std::move(name)) {}
   Status ErrorOf(const PGresult* result, std::string_view what) const;
+  // A lost connection (the server restarted, or failed over) is opened again before
+  // the next statement or transaction; not within a transaction, which failed with it.
+  Status Reconnect();
+  Result<Rows> Run(const std::string& statement, const std::vector<const char*>& values,
+                   const std::vector<int>& lengths, const std::vector<int>& formats);
 
   PGconn* conn_;
   std::string name_;
   bool in_transaction_ = false;
+  std::unordered_map<std::string, std::string> prepared_;  // statement text -> name
 };
 
 }  // namespace gw::pg

@@ -323,15 +323,11 @@ class PostgresStore : public Store {
   Result<std::map<std::string, std::string>> UserHashesOf(
       const std::string& partner, const std::string& customer,
       const std::vector<std::string>& addresses) override {
-    std::map<std::string, std::string> hashes;
-    if (addresses.empty()) return hashes;
-    auto rows = db_->Query(
+    if (addresses.empty()) return std::map<std::string, std::string>();
+    return Pairs(
         "SELECT address, hash FROM users WHERE partner = $1 AND customer = $2 AND address IN "
         "(SELECT jsonb_array_elements_text($3::jsonb))",
         {partner, customer, json(addresses).dump()});
-    if (!rows.ok()) return rows.status();
-    for (int r = 0; r < rows->size(); ++r) hashes.emplace(rows->Text(r, 0), rows->Text(r, 1));
-    return hashes;
   }
 
   Status PutUsers(const std::string& partner, const std::string& customer,
@@ -385,15 +381,11 @@ class PostgresStore : public Store {
   Result<std::map<std::string, std::string>> AliasOwners(
       const std::string& partner, const std::string& customer,
       const std::vector<std::string>& addresses) override {
-    std::map<std::string, std::string> owners;
-    if (addresses.empty()) return owners;
-    auto rows = db_->Query(
+    if (addresses.empty()) return std::map<std::string, std::string>();
+    return Pairs(
         "SELECT alias, owner FROM user_aliases WHERE partner = $1 AND customer = $2 AND alias IN "
         "(SELECT jsonb_array_elements_text($3::jsonb))",
         {partner, customer, json(addresses).dump()});
-    if (!rows.ok()) return rows.status();
-    for (int r = 0; r < rows->size(); ++r) owners.emplace(rows->Text(r, 0), rows->Text(r, 1));
-    return owners;
   }
 
   Result<std::vector<User>> ListUsers(const std::string& partner, const std::string& customer,
@@ -656,6 +648,16 @@ class PostgresStore : public Store {
     std::vector<std::string> out;
     for (int r = 0; r < rows->size(); ++r) out.push_back(rows->Text(r, 0));
     return out;
+  }
+
+  // The first two columns of the rows, as keys and values.
+  Result<std::map<std::string, std::string>> Pairs(const char* sql,
+                                                   std::initializer_list<Param> params) {
+    auto rows = db_->Query(sql, params);
+    if (!rows.ok()) return rows.status();
+    std::map<std::string, std::string> pairs;
+    for (int r = 0; r < rows->size(); ++r) pairs.emplace(rows->Text(r, 0), rows->Text(r, 1));
+    return pairs;
   }
 
   Result<std::optional<std::string>> FirstText(const char* sql,

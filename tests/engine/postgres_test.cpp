@@ -89,6 +89,28 @@ TEST_F(PostgresTest, ErrorsAreMappedBySqlStateAndNameTheServer) {
   EXPECT_THAT(malformed.status().message(), Not(HasSubstr("s3cret-pw")));
 }
 
+// PostgreSQL restarted (or failed over): the next statement or transaction on a
+// connection opened before reconnects, and statements prepared before are prepared again.
+TEST_F(PostgresTest, AConnectionLostToARestartIsOpenedAgain) {
+  auto db = Connect();
+  ASSERT_TRUE(db);
+  ASSERT_TRUE(db->Execute("CREATE TABLE t(n BIGINT)").ok());
+  ASSERT_TRUE(db->Query("INSERT INTO t VALUES ($1)", {1}).ok());
+  ASSERT_TRUE(server_->Restart());
+  auto again = db->Query("INSERT INTO t VALUES ($1)", {2});
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  ASSERT_TRUE(server_->Restart());
+  int64_t rows = -1;
+  gw::Status read = db->Transaction(false, [&]() -> gw::Status {
+    auto count = db->Query("SELECT count(*) FROM t");
+    if (!count.ok()) return count.status();
+    rows = count->Int(0, 0);
+    return gw::Status::Ok();
+  });
+  ASSERT_TRUE(read.ok()) << read.message();
+  EXPECT_EQ(rows, 2);
+}
+
 // Write skew, the classic anomaly snapshot isolation allows: each transaction reads both
 // rows and moves one, so run together without serializable checks both would commit and
 // the sum would break its invariant. Serializable makes one fail; Transaction runs it
@@ -198,6 +220,32 @@ TEST_F(PostgresTest, AWriteThroughOneReplicaIsAnsweredByTheOthersLookups) {
   EXPECT_LT(on_a, 2.0);
   RecordProperty("a_to_b_ms", static_cast<int>(on_b * 1000));
   RecordProperty("b_to_a_ms", static_cast<int>(on_a * 1000));
+}
+
+// PostgreSQL restarted under a running gatewayd: its API and its mail lookups carry on
+// on new connections, and a write made after the restart reaches the lookups.
+TEST_F(PostgresTest, GatewaydCarriesOnAcrossAPostgresRestart) {
+  gwtest::Gatewayd gatewayd({"northwind"},
+                            {"--store", server_->url(), "--socketmap", "127.0.0.1:0"});
+  ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+  auto client = gatewayd.Client(gwtest::Gatewayd::kOperatorToken);
+  ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+  ASSERT_TRUE(server_->Restart());
+  gw::CustomerWrite w;
+  w.spec = {{"product", "ultimate-defense"},
+            {"billableUsers", 1},
+            {"domains", {{"primary", "acme.example"}}},
+            {"destinations", "mx.acme.example"}};
+  auto put = client->PutCustomer("northwind", "acme", w, gw::WriteCondition::CreateOnly());
+  ASSERT_TRUE(put.ok()) << put.status().message() << "\n" << gatewayd.process().output();
+  gw::Endpoint socketmap{"127.0.0.1", SocketmapPort(gatewayd)};
+  bool seen = false;
+  for (int i = 0; i < 100 && !seen; ++i) {
+    auto found = gw::SocketmapLookup(socketmap, "domains", "acme.example", std::chrono::seconds(2));
+    seen = found.ok() && found->has_value();
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(seen) << gatewayd.process().output();
 }
 
 }  // namespace
