@@ -1,0 +1,115 @@
+// The DNS resolver against a real nsd on loopback: records found, a name that does not
+// exist, a name without records of the type, a zone published later, a server that
+// refuses, and one that never answers. Skipped (saying why) without nsd.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+#include "gateway/dns_resolver.h"
+#include "loopback.h"
+#include "nsd_fixture.h"
+
+namespace {
+
+using gw::DnsAnswer;
+using gw::DnsType;
+using Outcome = gw::DnsAnswer::Outcome;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class DnsResolverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (std::string missing = gwtest::NsdMissing(); !missing.empty()) GTEST_SKIP() << missing;
+    nsd_ = std::make_unique<gwtest::Nsd>(
+        std::map<std::string, std::string>{{"acme.example",
+                                            "@ IN MX 20 mx2.gw.test.\n@ IN MX 10 mx1.gw.test.\n"
+                                            "@ IN TXT \"v=spf1 include:spf.gw.test -all\"\n"
+                                            "@ IN TXT \"a long record \" \"in two strings\"\n"
+                                            "@ IN A 192.0.2.10\nwww IN A 192.0.2.11\n"},
+                                           {"globex.example", "@ IN A 192.0.2.20\n"}});
+    ASSERT_TRUE(nsd_->started()) << nsd_->log();
+  }
+
+  std::unique_ptr<gwtest::Nsd> nsd_;
+};
+
+TEST_F(DnsResolverTest, RecordsAbsentNamesAndNamesWithoutTheTypeAreTellable) {
+  auto resolver = nsd_->Resolver();
+  auto answers = resolver->Resolve({{"acme.example", DnsType::kMx},
+                                    {"acme.example", DnsType::kTxt},
+                                    {"www.acme.example", DnsType::kA},
+                                    {"nowhere.acme.example", DnsType::kMx},
+                                    {"globex.example", DnsType::kMx}});
+  ASSERT_EQ(answers.size(), 5u);
+  EXPECT_EQ(answers[0].outcome, Outcome::kFound);
+  EXPECT_THAT(answers[0].records, ElementsAre("10 mx1.gw.test", "20 mx2.gw.test"));
+  EXPECT_THAT(answers[1].records,
+              ElementsAre("a long record in two strings", "v=spf1 include:spf.gw.test -all"));
+  EXPECT_THAT(answers[2].records, ElementsAre("192.0.2.11"));
+  EXPECT_EQ(answers[3].outcome, Outcome::kNoSuchName);
+  EXPECT_EQ(answers[4].outcome, Outcome::kNoRecords);  // it exists, with an A only
+  for (const DnsAnswer& answer : answers) EXPECT_TRUE(answer.Known());
+}
+
+TEST_F(DnsResolverTest, ARecordPublishedLaterIsSeen) {
+  auto resolver = nsd_->Resolver();
+  EXPECT_EQ(resolver->Resolve({{"_gwctl.globex.example", DnsType::kTxt}})[0].outcome,
+            Outcome::kNoSuchName);
+  ASSERT_TRUE(
+      nsd_->Publish("globex.example", "@ IN A 192.0.2.20\n_gwctl IN TXT \"gwctl-verify=abc123\"\n"))
+      << nsd_->log();
+  auto answer = resolver->Resolve({{"_gwctl.globex.example", DnsType::kTxt}})[0];
+  EXPECT_EQ(answer.outcome, Outcome::kFound);
+  EXPECT_THAT(answer.records, ElementsAre("gwctl-verify=abc123"));
+}
+
+// nsd refuses names outside its zones: a server failure, never "absent".
+TEST_F(DnsResolverTest, ARefusalIsAServerFailureNotAnAbsentRecord) {
+  auto answer = nsd_->Resolver()->Resolve({{"initech.example", DnsType::kMx}})[0];
+  EXPECT_EQ(answer.outcome, Outcome::kServerFailure);
+  EXPECT_FALSE(answer.Known());
+  EXPECT_THAT(answer.problem, HasSubstr(nsd_->endpoint().ToString()));
+}
+
+// A server that takes the questions and never answers: a timeout within the stated bound,
+// for every question at once, naming the server.
+TEST(DnsResolverTimeoutTest, AServerThatNeverAnswersTimesOutWithinTheBound) {
+  int silent = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in at{};
+  at.sin_family = AF_INET;
+  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&at), sizeof(at)), 0);
+  socklen_t length = sizeof(at);
+  getsockname(silent, reinterpret_cast<sockaddr*>(&at), &length);
+  gw::DnsResolverOptions options;
+  options.servers = {{"127.0.0.1", ntohs(at.sin_port)}};
+  options.timeout = std::chrono::milliseconds(200);
+  options.tries = 2;
+  auto resolver = gw::DnsResolver::Create(options);
+  ASSERT_TRUE(resolver.ok()) << resolver.status().message();
+  std::vector<gw::DnsQuestion> questions;
+  for (int i = 0; i < 50; ++i) questions.push_back({fmt::format("d{}.example", i), DnsType::kTxt});
+  auto started = std::chrono::steady_clock::now();
+  auto answers = (*resolver)->Resolve(questions);
+  auto took = std::chrono::steady_clock::now() - started;
+  close(silent);
+  for (const DnsAnswer& answer : answers) {
+    EXPECT_EQ(answer.outcome, Outcome::kTimeout);
+    EXPECT_FALSE(answer.Known());
+  }
+  EXPECT_THAT(answers[0].problem,
+              HasSubstr(fmt::format("no answer from 127.0.0.1:{} in 2 tries", ntohs(at.sin_port))));
+  // The bound: 200 ms, then 400 ms.
+  EXPECT_LT(took, std::chrono::milliseconds(1200));
+  std::printf(
+      "50 questions to a silent server: %lld ms\n",
+      static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()));
+}
+
+}  // namespace
