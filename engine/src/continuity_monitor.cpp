@@ -283,8 +283,14 @@ struct ContinuityMonitor::Impl {
     Result<std::string> holder = Status::Ok();
     {
       std::lock_guard lock(store_mutex);
-      holder = options.store->HoldJob(kJob, options.replica, now,
-                                      now + 3 * options.probe_interval.count());
+      int64_t until = now + 3 * options.probe_interval.count();
+      holder = options.store->HoldJob(kJob, options.replica, now, until);
+      if (holder.ok() && *holder != options.replica && options.holder_gone &&
+          options.holder_gone(*holder)) {
+        Log(fmt::format("continuity: replica {} is gone; taking its job lease", *holder));
+        if (Status released = options.store->ReleaseJob(kJob, *holder); released.ok())
+          holder = options.store->HoldJob(kJob, options.replica, now, until);
+      }
     }
     std::string now_holding = holder.ok() ? *holder : "";
     if (now_holding != last_holder || !holder.ok()) {

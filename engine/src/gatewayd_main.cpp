@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <condition_variable>
 #include <cstdio>
 #include <filesystem>
@@ -70,6 +71,25 @@ gw::Result<std::string> ReadKeyFile(const std::string& path) {
 
 // The lookup servers Postfix asks, over a store connection of their own; discovered
 // addresses are written through the service like any other users.
+// The default replica name: this host and process.
+std::string DefaultReplicaName() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  return fmt::format("{}/{}", host, getpid());
+}
+
+// Whether `replica` is a default name of this host whose process no longer exists: a
+// gatewayd that crashed here, whose job leases need not be waited out.
+bool ReplicaGone(const std::string& replica) {
+  std::string prefix = DefaultReplicaName();
+  prefix.erase(prefix.rfind('/') + 1);
+  if (replica.rfind(prefix, 0) != 0) return false;
+  std::string pid = replica.substr(prefix.size());
+  if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid.size() > 9)
+    return false;
+  return kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH;
+}
+
 gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFlags& continuity,
                                      const std::string& store_path, const gw::ServiceOptions& store,
                                      gw::Service& service) {
@@ -129,6 +149,7 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     watch.down_after = continuity.down_after;
     watch.log = Log;
     watch.replica = store.replica;
+    watch.holder_gone = ReplicaGone;
     auto outages = gw::OpenStore(store_path, {store.busy_timeout_ms});
     if (!outages.ok()) return outages.status();
     watch.store = std::move(*outages);
@@ -443,8 +464,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 600'000));
   app.add_option("--replica", store.replica,
                  "This replica's name when several gatewayd share one store (default HOST/PID): "
-                 "one of them probes customers' servers and sends spam reports at a time. Give "
-                 "each a stable name, and a restarted one takes its turn back at once");
+                 "one of them probes customers' servers and sends spam reports at a time");
   app.add_option("--hostname", store.gateway_hosts,
                  "The gateway's own host name, as customers' MX records name it (repeatable): a "
                  "destination naming it is refused (mail would loop)");
@@ -632,11 +652,7 @@ int main(int argc, char** argv) {
     store.report_sender = address->ToString();
   }
   housekeeping.spam_reports = store.send_mail && !no_scheduled_reports;
-  if (store.replica.empty()) {
-    char host[256] = {};
-    gethostname(host, sizeof(host) - 1);
-    store.replica = fmt::format("{}/{}", host, getpid());
-  }
+  if (store.replica.empty()) store.replica = DefaultReplicaName();
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);

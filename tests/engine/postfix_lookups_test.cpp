@@ -422,3 +422,23 @@ TEST_F(ContinuityLookupsTest, TheTransportSwitchesToContinuityWhileTheServerIsDo
 }
 
 }  // namespace
+
+namespace {
+
+// A gatewayd killed and started again takes its continuity job lease back at once (the
+// process that held it is gone), rather than routing by recorded outages until the lease
+// expires three probe rounds later (30 s here).
+TEST(ContinuityRestartTest, AGatewaydRestartedAfterACrashProbesAgainAtOnce) {
+  Gatewayd gatewayd({"northwind"}, {"--socketmap", "127.0.0.1:0", "--continuity-smtp",
+                                    "127.0.0.1:10026", "--continuity-probe-interval-ms", "10000"});
+  ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+  ASSERT_TRUE(gatewayd.process().WaitForLine("this replica probes customers' servers"));
+  gatewayd.Restart();  // SIGKILL, then the same arguments on the same port
+  ASSERT_TRUE(gatewayd.started());
+  EXPECT_TRUE(gatewayd.process().WaitForLine("this replica probes customers' servers", 5s))
+      << gatewayd.process().output();
+  EXPECT_THAT(gatewayd.process().output(), HasSubstr("is gone; taking its job lease"));
+  EXPECT_THAT(gatewayd.process().output(), Not(HasSubstr("this one routes by")));
+}
+
+}  // namespace

@@ -26,7 +26,8 @@
 //   lease (three probe intervals, renewed every round) probes, records, delivers and
 //   expunges; the others route as its recorded outages say, read every round, so every
 //   replica follows its decisions within one probe interval. A replica stopping gives
-//   the lease up; one dying leaves it to expire, and another takes over.
+//   the lease up; one dying leaves it to expire, and another takes over (at once when
+//   `holder_gone` says the holder is certainly gone: a crashed gatewayd restarting).
 // Thread-safe; the destructor stops the rounds.
 #pragma once
 
@@ -57,6 +58,9 @@ struct ContinuityMonitorOptions {
   std::function<void(const std::string&)> log;  // may be empty
   std::unique_ptr<Store> store;                 // may be null: nothing is recorded
   std::string replica = "gatewayd";             // this replica's name in the job lease
+  // Whether the replica named `holder` is certainly gone (gatewayd: a process of this
+  // host that no longer exists), so its lease need not be waited out; may be empty.
+  std::function<bool(const std::string& holder)> holder_gone;
 };
 
 struct ContinuityCounters {
