@@ -432,10 +432,10 @@ TEST(ContinuityRestartTest, AGatewaydRestartedAfterACrashProbesAgainAtOnce) {
   Gatewayd gatewayd({"northwind"}, {"--socketmap", "127.0.0.1:0", "--continuity-smtp",
                                     "127.0.0.1:10026", "--continuity-probe-interval-ms", "10000"});
   ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
-  ASSERT_TRUE(gatewayd.process().WaitForLine("this replica probes customers' servers"));
+  ASSERT_TRUE(gatewayd.process().WaitForOutput("this replica probes customers' servers"));
   gatewayd.Restart();  // SIGKILL, then the same arguments on the same port
   ASSERT_TRUE(gatewayd.started());
-  EXPECT_TRUE(gatewayd.process().WaitForLine("this replica probes customers' servers", 5s))
+  EXPECT_TRUE(gatewayd.process().WaitForOutput("this replica probes customers' servers", 5s))
       << gatewayd.process().output();
   EXPECT_THAT(gatewayd.process().output(), HasSubstr("is gone; taking its job lease"));
   EXPECT_THAT(gatewayd.process().output(), Not(HasSubstr("this one routes by")));

@@ -271,10 +271,10 @@ TEST_F(PostgresTest, OneReplicaProbesAndTheOtherFollowsItsOutagesThenTakesOver) 
   };
   gwtest::Gatewayd a({"northwind"}, args("replica-a"));
   ASSERT_TRUE(a.started()) << a.process().output();
-  ASSERT_TRUE(a.process().WaitForLine("this replica probes customers' servers"));
+  ASSERT_TRUE(a.process().WaitForOutput("this replica probes customers' servers"));
   gwtest::Gatewayd b({"northwind"}, args("replica-b"));
   ASSERT_TRUE(b.started()) << b.process().output();
-  ASSERT_TRUE(b.process().WaitForLine("replica replica-a probes customers' servers"))
+  ASSERT_TRUE(b.process().WaitForOutput("replica replica-a probes customers' servers"))
       << b.process().output();
 
   auto ops = a.Client(gwtest::Gatewayd::kOperatorToken);
@@ -321,7 +321,7 @@ TEST_F(PostgresTest, OneReplicaProbesAndTheOtherFollowsItsOutagesThenTakesOver) 
   a.Kill();
   auto killed = std::chrono::steady_clock::now();
   ASSERT_TRUE(
-      b.process().WaitForLine("this replica probes customers' servers", std::chrono::seconds(5)))
+      b.process().WaitForOutput("this replica probes customers' servers", std::chrono::seconds(5)))
       << b.process().output();
   std::printf(
       "replica-b took over %.0f ms after replica-a died (lease: 3 x 200 ms)\n",

@@ -98,6 +98,19 @@ class ChildProcess {
     }
   }
 
+  // Reads stderr until it contains `needle` anywhere, also before an earlier match (for
+  // lines whose order against the others is not fixed); false on timeout or exit.
+  bool WaitForOutput(const std::string& needle,
+                     std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (output_.find(needle) == std::string::npos) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !ReadSome(static_cast<int>(left.count()))) return false;
+    }
+    return true;
+  }
+
   void Signal(int signal) { kill(pid_, signal); }
 
   // Whether the child has exited (without waiting); its output is then read in full.
