@@ -277,19 +277,16 @@ struct ContinuityMonitor::Impl {
   // two replicas probing and delivering at once is not.
   bool Lead() {
     if (!options.store) return true;
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
+    const auto ttl = 3 * options.probe_interval;
     Result<std::string> holder = Status::Ok();
     {
       std::lock_guard lock(store_mutex);
-      int64_t until = now + 3 * options.probe_interval.count();
-      holder = options.store->HoldJob(kJob, options.replica, now, until);
+      holder = options.store->HoldJobFor(kJob, options.replica, ttl);
       if (holder.ok() && *holder != options.replica && options.holder_gone &&
           options.holder_gone(*holder)) {
         Log(fmt::format("continuity: replica {} is gone; taking its job lease", *holder));
         if (Status released = options.store->ReleaseJob(kJob, *holder); released.ok())
-          holder = options.store->HoldJob(kJob, options.replica, now, until);
+          holder = options.store->HoldJobFor(kJob, options.replica, ttl);
       }
     }
     std::string now_holding = holder.ok() ? *holder : "";

@@ -48,6 +48,18 @@ struct SpfWalk {
   std::vector<std::string> pending;
   std::set<std::string> seen;
   int lookups = 0;
+
+  // Takes a policy's includes: the walk ends where one is `wanted`, or goes on to them.
+  void Follow(const std::string& policy, const std::string& wanted, DomainDnsReport& report) {
+    for (const auto& target : SpfTargets(policy)) {
+      if (target == wanted) {
+        report.spf = DomainDnsReport::Spf::kIncludesGateway;
+        pending.clear();
+        return;
+      }
+      pending.push_back(target);
+    }
+  }
 };
 
 }  // namespace
@@ -111,11 +123,7 @@ std::vector<DomainDnsReport> CheckDomains(DnsResolver& resolver,
       report.detail = "more than one v=spf1 record";
     } else {
       report.spf = DomainDnsReport::Spf::kMissing;  // until the walk reaches the include
-      for (const auto& target : SpfTargets(policies[0])) {
-        if (target == wanted) report.spf = DomainDnsReport::Spf::kIncludesGateway;
-        walks[i].pending.push_back(target);
-      }
-      if (report.spf == DomainDnsReport::Spf::kIncludesGateway) walks[i].pending.clear();
+      walks[i].Follow(policies[0], wanted, report);
     }
   }
 
@@ -150,11 +158,7 @@ std::vector<DomainDnsReport> CheckDomains(DnsResolver& resolver,
       }
       auto policies = SpfRecords(found[k]);
       if (policies.size() != 1) continue;  // an include without a policy matches nothing
-      for (const auto& target : SpfTargets(policies[0])) {
-        if (target == wanted) report.spf = DomainDnsReport::Spf::kIncludesGateway;
-        walks[i].pending.push_back(target);
-      }
-      if (report.spf != DomainDnsReport::Spf::kMissing) walks[i].pending.clear();
+      walks[i].Follow(policies[0], wanted, report);
     }
   }
   return reports;

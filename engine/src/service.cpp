@@ -237,10 +237,7 @@ struct Service::Impl {
   // naming the replica that has it.
   Status HoldJob(const char* job, std::chrono::milliseconds ttl) {
     std::lock_guard lock(mutex);
-    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      std::chrono::system_clock::now().time_since_epoch())
-                      .count();
-    auto holder = store->HoldJob(job, options.replica, now, now + ttl.count());
+    auto holder = store->HoldJobFor(job, options.replica, ttl);
     if (!holder.ok()) return holder.status();
     if (*holder == options.replica) return Status::Ok();
     return Status(StatusCode::kConflict,

@@ -206,6 +206,14 @@ class Store {
   virtual Result<std::string> HoldJob(const std::string& job, const std::string& holder,
                                       int64_t now_ms, int64_t until_ms) = 0;
   virtual Status ReleaseJob(const std::string& job, const std::string& holder) = 0;
+  // HoldJob from now, by the system clock, for `ttl`.
+  Result<std::string> HoldJobFor(const std::string& job, const std::string& holder,
+                                 std::chrono::milliseconds ttl) {
+    int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+    return HoldJob(job, holder, now, now + ttl.count());
+  }
 
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;
