@@ -196,6 +196,12 @@ struct AdminServer::Impl {
     return true;
   }
 
+  static void WriteClaims(HttpResponse& res, const std::vector<DomainClaim>& claims) {
+    json listed = json::array();
+    for (const auto& claim : claims) listed.push_back(ToJson(claim));
+    WriteJson(res, 200, {{"claims", std::move(listed)}});
+  }
+
   // Parses the JSON body or answers 400.
   static std::optional<json> Body(const HttpRequest& req, HttpResponse& res) {
     auto parsed = ParseBoundedJson(req.body);
@@ -354,6 +360,51 @@ struct AdminServer::Impl {
               auto result = service.BatchUsers(actor, req.matches[1], req.matches[2], *batch);
               if (!result.ok()) return WriteStatus(res, result.status());
               WriteJson(res, 200, ToJson(*result));
+            }));
+    s.Route("GET", "/v1/gateway",
+            Route([this](const Actor&, const HttpRequest&, HttpResponse& res) {
+              WriteJson(res, 200, ToJson(options.facts));
+            }));
+    // Domain claims: ?customer=NAME&pending=true narrow the list.
+    s.Route("GET", "/v1/partners/{}/domains",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              auto claims = service.ListDomainClaims(actor, req.matches[1], req.Param("customer"),
+                                                     req.Param("pending") == "true");
+              if (!claims.ok()) return WriteStatus(res, claims.status());
+              WriteClaims(res, *claims);
+            }));
+    s.Route("POST", "/v1/partners/{}/customers/{}/domains:check",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              const std::string &partner = req.matches[1], &customer = req.matches[2];
+              if (auto visible = service.GetCustomer(actor, partner, customer); !visible.ok())
+                return WriteStatus(res, visible.status());
+              if (!options.check_domains) {
+                return WriteStatus(res, Status(StatusCode::kFailedPrecondition,
+                                               "this gateway does not verify domains (gatewayd "
+                                               "--verify-domains)"));
+              }
+              auto claims = options.check_domains(partner, customer);
+              if (!claims.ok()) return WriteStatus(res, claims.status());
+              WriteClaims(res, *claims);
+            }));
+    // An operator vouches for a claim without DNS.
+    s.Route("POST", "/v1/partners/{}/customers/{}/domains/{}/verify",
+            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              DomainCheck check{req.matches[1], req.matches[2],
+                                req.matches[3], true,
+                                true,           fmt::format("verified by hand by {}", actor.name)};
+              auto claims = service.RecordDomainChecks(actor, {check});
+              if (!claims.ok()) return WriteStatus(res, claims.status());
+              if (claims->empty()) {
+                return WriteStatus(res, Status(StatusCode::kNotFound,
+                                               fmt::format("no claim of customer '{}' on '{}'",
+                                                           check.customer, check.domain)));
+              }
+              if (!claims->front().verified()) {
+                return WriteStatus(
+                    res, Status(StatusCode::kConflict, claims->front().check_detail, "/domain"));
+              }
+              WriteJson(res, 200, ToJson(claims->front()));
             }));
     s.Route(
         "POST", "/v1/partners/{}/lease",

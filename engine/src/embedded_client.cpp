@@ -65,6 +65,11 @@ class EmbeddedClient final : public GatewayClient {
                                             size_t limit) override {
     return service_->ListAudit(actor_, partner, after, limit);
   }
+  Result<GatewayFacts> GetFacts() override { return GatewayFacts(); }
+  Result<std::vector<DomainClaim>> CheckDomains(const std::string&, const std::string&) override {
+    return Status(StatusCode::kFailedPrecondition,
+                  "an embedded gateway does not verify domains (gatewayd --verify-domains does)");
+  }
 
  private:
   std::unique_ptr<Service> service_;

@@ -21,6 +21,7 @@
 #include "gateway/admin_server.h"
 #include "gateway/continuity_monitor.h"
 #include "gateway/domain_name.h"
+#include "gateway/domain_verifier.h"
 #include "gateway/dovecot_config.h"
 #include "gateway/endpoint.h"
 #include "gateway/mail_directory_feed.h"
@@ -271,6 +272,37 @@ int WriteDovecotConfig(gw::DovecotInstanceOptions options, const std::string& lm
                  "dovecot -c {}/dovecot.conf");
 }
 
+struct DomainFlags {
+  std::vector<std::string> dns_servers;  // HOST:PORT; none: the system's resolvers
+  int dns_timeout_ms = 2000;
+  int check_interval_s = 300;
+  std::string spf_include;
+};
+
+// The domain verifier, when the store verifies domains, wired into the admin API.
+gw::Result<std::unique_ptr<gw::DomainVerifier>> StartDomainVerifier(
+    const DomainFlags& flags, gw::Service& service, gw::AdminServerOptions& options) {
+  gw::DomainVerifierOptions verifier;
+  for (const std::string& text : flags.dns_servers) {
+    auto server = gw::ParseEndpoint(text, "--dns-server");
+    if (!server.ok()) return server.status();
+    verifier.dns.servers.push_back(*server);
+  }
+  verifier.dns.timeout = std::chrono::milliseconds(flags.dns_timeout_ms);
+  verifier.interval = std::chrono::seconds(flags.check_interval_s);
+  verifier.log = Log;
+  auto started = gw::DomainVerifier::Start(service, verifier);
+  if (!started.ok()) return started.status();
+  gw::DomainVerifier* running = started->get();
+  options.check_domains = [running](const std::string& partner, const std::string& customer) {
+    return running->CheckNow(partner, customer);
+  };
+  options.more_metrics = [running, more = options.more_metrics] {
+    return (more ? more() : std::string()) + running->Metrics();
+  };
+  return started;
+}
+
 struct Housekeeping {
   int retention_days = 30;
   bool spam_reports = true;  // sent every minute, when gatewayd can send mail
@@ -279,7 +311,7 @@ struct Housekeeping {
 int Serve(const std::string& data, const std::string& store_location, const std::string& listen,
           const std::string& tokens_path, const gw::ServiceOptions& store,
           gw::AdminServerOptions options, const MailFlags& mail, const ContinuityFlags& continuity,
-          const Housekeeping& housekeeping) {
+          const Housekeeping& housekeeping, const DomainFlags& domains) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
     Log(parsed.message());
     return 2;
@@ -333,6 +365,16 @@ int Serve(const std::string& data, const std::string& store_location, const std:
     Log("--continuity-smtp and --continuity-auth need the mail lookups (--socketmap ...)");
     return 2;
   }
+  std::unique_ptr<gw::DomainVerifier> verifier;
+  if (store.verify_domains) {
+    auto started = StartDomainVerifier(domains, **service, options);
+    if (!started.ok()) {
+      Log(started.status().message());
+      return started.status().code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    verifier = std::move(*started);
+  }
+  options.facts = {store.gateway_hosts, domains.spf_include, store.verify_domains};
   auto server = gw::AdminServer::Bind(**service, **tokens, options);
   if (!server.ok()) {
     Log(server.status().message());
@@ -388,6 +430,7 @@ int Serve(const std::string& data, const std::string& store_location, const std:
       Log(fmt::format("{}: finishing requests in flight, then stopping",
                       signal == SIGTERM ? "SIGTERM" : "SIGINT"));
       (*server)->Stop();
+      verifier.reset();
       plane.monitor.reset();
       if (plane.lookups) plane.lookups->Stop();
       return;
@@ -527,6 +570,26 @@ int main(int argc, char** argv) {
                  "mail is delivered on and expunged through it");
   app.add_option("--doveadm-key-file", continuity.doveadm_key_file,
                  "File whose first line is the doveadm API key");
+  DomainFlags domains;
+  app.add_flag("--verify-domains", store.verify_domains,
+               "A customer's new domain takes no mail until it publishes the TXT record "
+               "gwctl-verify=TOKEN of its claim (checked every --domain-check-interval-s and "
+               "on demand). Without it every claim is verified when made");
+  app.add_option("--dns-server", domains.dns_servers,
+                 "HOST:PORT of a DNS resolver for domain checks (repeatable; default: the "
+                 "system's, /etc/resolv.conf)");
+  app.add_option("--dns-timeout-ms", domains.dns_timeout_ms,
+                 "How long a DNS question waits for its first answer (a second try waits twice "
+                 "as long); then the check says DNS did not answer")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60'000));
+  app.add_option("--domain-check-interval-s", domains.check_interval_s,
+                 "How often pending domain claims are checked")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86'400));
+  app.add_option("--spf-include", domains.spf_include,
+                 "The name customers' SPF policies include for mail relayed through the "
+                 "gateway (include:NAME), as gwctl dns and plan --check-dns show it");
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"
@@ -669,6 +732,6 @@ int main(int argc, char** argv) {
     Log("--tokens FILE is required (see --help)");
     return 2;
   }
-  return Serve(data, store_location, listen, tokens, store, options, mail, continuity,
-               housekeeping);
+  return Serve(data, store_location, listen, tokens, store, options, mail, continuity, housekeeping,
+               domains);
 }

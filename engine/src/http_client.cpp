@@ -169,6 +169,28 @@ class HttpClient final : public GatewayClient {
         .status();
   }
 
+  Result<GatewayFacts> GetFacts() override {
+    auto body = Call("GET", "/v1/gateway");
+    if (!body.ok()) return body.status();
+    return Decode(GatewayFactsFromJson(*body));
+  }
+
+  Result<std::vector<DomainClaim>> CheckDomains(const std::string& partner,
+                                                const std::string& customer) override {
+    auto body = Call("POST", Partner(partner) + "/customers/" + Escape(customer) + "/domains:check",
+                     json::object());
+    if (!body.ok()) return body.status();
+    std::vector<DomainClaim> claims;
+    const json& listed = (*body)["claims"];
+    for (size_t i = 0; listed.is_array() && i < listed.size(); ++i) {
+      auto claim = Decode(DomainClaimFromJson(listed[i], fmt::format("/claims/{}", i)));
+      if (!claim.ok()) return claim.status();
+      claim->partner = partner;
+      claims.push_back(std::move(*claim));
+    }
+    return claims;
+  }
+
  private:
   static std::string Quarantined(const std::string& partner, const std::string& customer) {
     return Partner(partner) + "/customers/" + Escape(customer) + "/quarantine";

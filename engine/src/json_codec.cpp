@@ -124,8 +124,48 @@ Result<Customer> CustomerFromJson(const json& value) {
   r.Get("createdAt", c.created_at);
   r.Get("updatedAt", c.updated_at);
   if (const json* spec = r.Raw("spec")) c.spec = *spec;
+  if (const json* claims = r.Raw("domainClaims"); claims && claims->is_array()) {
+    for (size_t i = 0; i < claims->size(); ++i) {
+      auto claim = DomainClaimFromJson((*claims)[i], fmt::format("/domainClaims/{}", i));
+      if (!claim.ok()) return claim.status();
+      c.domain_claims.push_back(std::move(*claim));
+    }
+  }
   if (!r.status().ok()) return r.status();
   return c;
+}
+
+json ToJson(const GatewayFacts& facts) {
+  return {{"mxHosts", facts.mx_hosts},
+          {"spfInclude", facts.spf_include},
+          {"verifiesDomains", facts.verifies_domains}};
+}
+
+Result<GatewayFacts> GatewayFactsFromJson(const json& value) {
+  Reader r(value, "");
+  GatewayFacts facts;
+  r.Get("mxHosts", facts.mx_hosts);
+  r.Get("spfInclude", facts.spf_include);
+  r.Get("verifiesDomains", facts.verifies_domains);
+  if (!r.status().ok()) return r.status();
+  return facts;
+}
+
+Result<DomainClaim> DomainClaimFromJson(const json& value, const std::string& at) {
+  Reader r(value, at);
+  DomainClaim claim;
+  std::string record;
+  r.Get("domain", claim.domain, true);
+  r.Get("customer", claim.customer);
+  r.Get("record", record);
+  r.Get("claimedAt", claim.claimed_at);
+  r.Get("verifiedAt", claim.verified_at);
+  r.Get("checkedAt", claim.checked_at);
+  r.Get("checkDetail", claim.check_detail);
+  if (!r.status().ok()) return r.status();
+  if (record.rfind(kVerificationRecordPrefix, 0) == 0)
+    claim.token = record.substr(kVerificationRecordPrefix.size());
+  return claim;
 }
 
 Result<CustomerWrite> CustomerWriteFromJson(const json& value) {

@@ -1,5 +1,6 @@
 #include "gateway/mail_directory_feed.h"
 
+#include <algorithm>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -47,6 +48,10 @@ struct MailDirectoryFeed::Impl {
     for (auto& [address, user] : *recipients)
       by_address.emplace(std::move(address), std::move(user));
     CustomerConfig config = CompileStored(**customer).config;
+    // A domain whose claim is not verified takes no mail.
+    std::erase_if(config.domains, [&](const std::string& domain) {
+      return std::binary_search(mark.pending_domains.begin(), mark.pending_domains.end(), domain);
+    });
     std::unordered_set<std::string> activated;
     if (config.continuity.enabled) {
       auto listed = store->ListContinuityUsers(partner, name);
@@ -76,7 +81,8 @@ struct MailDirectoryFeed::Impl {
         auto it = known.find(key);
         std::shared_ptr<const MailCustomer> customer;
         if (it != known.end() && it->second.first.version == m.version &&
-            it->second.first.users_digest == m.users_digest) {
+            it->second.first.users_digest == m.users_digest &&
+            it->second.first.pending_domains == m.pending_domains) {
           customer = it->second.second;
         } else {
           auto read = Read(m);

@@ -138,6 +138,8 @@ Result<User> UserFromJsonValue(const nlohmann::json& value) {
 }
 
 nlohmann::json ToJson(const Customer& c) {
+  nlohmann::json claims = nlohmann::json::array();
+  for (const auto& claim : c.domain_claims) claims.push_back(ToJson(claim));
   return {{"name", c.name},
           {"version", c.version},
           {"owner", c.owner},
@@ -148,7 +150,20 @@ nlohmann::json ToJson(const Customer& c) {
           {"userCount", c.user_count},
           {"usersDigest", c.users_digest},
           {"createdAt", c.created_at},
-          {"updatedAt", c.updated_at}};
+          {"updatedAt", c.updated_at},
+          {"domainClaims", std::move(claims)}};
+}
+
+nlohmann::json ToJson(const DomainClaim& claim) {
+  nlohmann::json out = {{"domain", claim.domain},
+                        {"customer", claim.customer},
+                        {"state", claim.verified() ? "verified" : "pending"},
+                        {"claimedAt", claim.claimed_at},
+                        {"verifiedAt", claim.verified_at},
+                        {"checkedAt", claim.checked_at},
+                        {"checkDetail", claim.check_detail}};
+  if (!claim.token.empty()) out["record"] = claim.record();
+  return out;
 }
 
 nlohmann::json ToJson(const QuarantinedMessage& m) {

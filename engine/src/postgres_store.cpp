@@ -83,6 +83,22 @@ INSERT INTO store_changes VALUES (1, 0);
     R"sql(
 CREATE TABLE job_leases(job TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms BIGINT NOT NULL);
 )sql",
+    // 3: domain claims with their verification: several pending claims on a name, one
+    // verified. Claims made before are verified.
+    R"sql(
+CREATE TABLE domain_claims(
+  domain TEXT COLLATE "C" NOT NULL, partner TEXT COLLATE "C" NOT NULL,
+  customer TEXT COLLATE "C" NOT NULL, token TEXT NOT NULL, claimed_at TEXT NOT NULL,
+  verified_at TEXT NOT NULL, checked_at TEXT NOT NULL, check_detail TEXT NOT NULL,
+  PRIMARY KEY(domain, partner, customer));
+CREATE UNIQUE INDEX domain_claims_verified ON domain_claims(domain) WHERE verified_at <> '';
+CREATE INDEX domain_claims_by_customer ON domain_claims(partner, customer);
+INSERT INTO domain_claims
+  SELECT domain, partner, customer, '',
+    to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '', '' FROM domains;
+DROP TABLE domains;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -140,11 +156,17 @@ class PostgresStore : public Store {
   Result<int64_t> ChangeMark() override { return Single("SELECT change FROM store_changes", {}); }
 
   Result<std::vector<CustomerMark>> ListCustomerMarks() override {
-    auto rows = db_->Query("SELECT partner, name, version, users_digest FROM customers");
+    auto rows = db_->Query(
+        "SELECT partner, name, version, users_digest, (SELECT coalesce(json_agg(domain ORDER BY "
+        "domain), '[]') FROM domain_claims d WHERE d.partner = c.partner AND d.customer = c.name "
+        "AND verified_at = '') FROM customers c");
     if (!rows.ok()) return rows.status();
     std::vector<CustomerMark> marks;
     for (int r = 0; r < rows->size(); ++r) {
-      marks.push_back({{rows->Text(r, 0), rows->Text(r, 1)}, rows->Int(r, 2), rows->Text(r, 3)});
+      marks.push_back({{rows->Text(r, 0), rows->Text(r, 1)},
+                       rows->Int(r, 2),
+                       rows->Text(r, 3),
+                       json::parse(rows->Text(r, 4)).get<std::vector<std::string>>()});
     }
     return marks;
   }
@@ -226,7 +248,7 @@ class PostgresStore : public Store {
   Status DeleteCustomer(const std::string& partner, const std::string& name) override {
     for (const char* sql : {"DELETE FROM users WHERE partner = $1 AND customer = $2",
                             "DELETE FROM user_aliases WHERE partner = $1 AND customer = $2",
-                            "DELETE FROM domains WHERE partner = $1 AND customer = $2",
+                            "DELETE FROM domain_claims WHERE partner = $1 AND customer = $2",
                             "DELETE FROM relay_sources WHERE partner = $1 AND customer = $2",
                             "DELETE FROM quarantine WHERE partner = $1 AND customer = $2",
                             "DELETE FROM spam_reports WHERE partner = $1 AND customer = $2",
@@ -255,7 +277,9 @@ class PostgresStore : public Store {
   }
 
   Result<std::optional<ClaimOwner>> DomainOwner(const std::string& domain) override {
-    auto rows = db_->Query("SELECT partner, customer FROM domains WHERE domain = $1", {domain});
+    auto rows = db_->Query(
+        "SELECT partner, customer FROM domain_claims WHERE domain = $1 AND verified_at <> ''",
+        {domain});
     if (!rows.ok()) return rows.status();
     if (!rows->size()) return std::optional<ClaimOwner>();
     return std::optional<ClaimOwner>(ClaimOwner{rows->Text(0, 0), rows->Text(0, 1)});
@@ -263,8 +287,37 @@ class PostgresStore : public Store {
 
   Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
                                                    const std::string& customer) override {
-    return Column("SELECT domain FROM domains WHERE partner = $1 AND customer = $2",
+    return Column("SELECT domain FROM domain_claims WHERE partner = $1 AND customer = $2",
                   {partner, customer});
+  }
+
+  Result<std::vector<DomainClaim>> ListDomainClaims(const std::string& partner,
+                                                    const std::string& customer,
+                                                    bool pending_only) override {
+    auto rows = db_->Query(
+        "SELECT domain, partner, customer, token, claimed_at, verified_at, checked_at, "
+        "check_detail FROM domain_claims WHERE ($1 = '' OR partner = $1) AND ($2 = '' OR "
+        "customer = $2) AND ($3::int = 0 OR verified_at = '') ORDER BY partner, customer, domain",
+        {partner, customer, pending_only ? 1 : 0});
+    if (!rows.ok()) return rows.status();
+    std::vector<DomainClaim> claims;
+    for (int r = 0; r < rows->size(); ++r) {
+      claims.push_back({rows->Text(r, 0), rows->Text(r, 1), rows->Text(r, 2), rows->Text(r, 3),
+                        rows->Text(r, 4), rows->Text(r, 5), rows->Text(r, 6), rows->Text(r, 7)});
+    }
+    return claims;
+  }
+
+  Status SaveDomainCheck(const DomainClaim& claim) override {
+    auto updated = db_->Query(
+        "UPDATE domain_claims SET verified_at = $1, checked_at = $2, check_detail = $3 WHERE "
+        "domain = $4 AND partner = $5 AND customer = $6",
+        {claim.verified_at, claim.checked_at, claim.check_detail, claim.domain, claim.partner,
+         claim.customer});
+    if (!updated.ok()) return updated.status();
+    if (updated->Affected() == 0)
+      return Status(StatusCode::kNotFound, fmt::format("no claim on domain '{}'", claim.domain));
+    return Status::Ok();
   }
 
   Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
@@ -287,15 +340,18 @@ class PostgresStore : public Store {
         });
   }
 
-  Status ReplaceClaims(const ClaimOwner& owner, const std::vector<std::string>& domains,
+  Status ReplaceClaims(const ClaimOwner& owner, const std::vector<DomainClaim>& domains,
                        const std::vector<IpRange>& relay_sources) override {
-    for (const char* sql : {"DELETE FROM domains WHERE partner = $1 AND customer = $2",
+    for (const char* sql : {"DELETE FROM domain_claims WHERE partner = $1 AND customer = $2",
                             "DELETE FROM relay_sources WHERE partner = $1 AND customer = $2"}) {
       if (Status s = Run(sql, {owner.partner, owner.customer}); !s.ok()) return s;
     }
-    for (const auto& domain : domains) {
-      if (Status s = Run("INSERT INTO domains(domain, partner, customer) VALUES ($1, $2, $3)",
-                         {domain, owner.partner, owner.customer});
+    for (const auto& c : domains) {
+      if (Status s =
+              Run("INSERT INTO domain_claims(domain, partner, customer, token, claimed_at, "
+                  "verified_at, checked_at, check_detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                  {c.domain, owner.partner, owner.customer, c.token, c.claimed_at, c.verified_at,
+                   c.checked_at, c.check_detail});
           !s.ok())
         return s;
     }

@@ -9,6 +9,7 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <openssl/rand.h>
 
 #include "gateway/customer_rules.h"
 #include "gateway/destination.h"
@@ -44,6 +45,16 @@ Status Invalid(std::string message, std::string field) {
 
 Status NotFound(std::string what) {
   return Status(StatusCode::kNotFound, fmt::format("{} not found", what));
+}
+
+// A domain claim's verification token: 16 random bytes, hex.
+Result<std::string> NewVerificationToken() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    return Status(StatusCode::kInternal, "no random bytes for a domain verification token");
+  std::string hex;
+  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
+  return hex;
 }
 
 bool ValidName(const std::string& name) {
@@ -235,7 +246,7 @@ struct Service::Impl {
 
   // Takes or renews the store's job lease `job` for this replica for `ttl`; kConflict
   // naming the replica that has it.
-  Status HoldJob(const char* job, std::chrono::milliseconds ttl) {
+  Status HoldJob(const std::string& job, std::chrono::milliseconds ttl) {
     std::lock_guard lock(mutex);
     auto holder = store->HoldJobFor(job, options.replica, ttl);
     if (!holder.ok()) return holder.status();
@@ -243,7 +254,7 @@ struct Service::Impl {
     return Status(StatusCode::kConflict,
                   fmt::format("replica '{}' holds the {} job now", *holder, job));
   }
-  void ReleaseJob(const char* job) {
+  void ReleaseJob(const std::string& job) {
     std::lock_guard lock(mutex);
     store->ReleaseJob(job, options.replica);
   }
@@ -284,6 +295,68 @@ struct Service::Impl {
     return store->AppendAudit({0, Now(), partner, actor.name, action, target, std::move(detail)});
   }
 
+  // The claims of `owner` on `domains`: those it holds already as they are, new ones
+  // pending with a fresh token, or verified at once when the gateway does not verify.
+  Result<std::vector<DomainClaim>> ClaimsFor(const ClaimOwner& owner,
+                                             const std::vector<std::string>& domains) {
+    auto held = store->ListDomainClaims(owner.partner, owner.customer, false);
+    if (!held.ok()) return held.status();
+    std::vector<DomainClaim> claims;
+    std::string now = Now();
+    for (const auto& domain : domains) {
+      auto it = std::find_if(held->begin(), held->end(),
+                             [&](const DomainClaim& claim) { return claim.domain == domain; });
+      if (it != held->end()) {
+        claims.push_back(*it);
+        continue;
+      }
+      auto token = NewVerificationToken();
+      if (!token.ok()) return token.status();
+      claims.push_back({domain, owner.partner, owner.customer, *token, now,
+                        options.verify_domains ? "" : now, "", ""});
+    }
+    return claims;
+  }
+
+  Status SaveClaims(const ClaimOwner& owner, const CompiledCustomer& compiled) {
+    auto claims = ClaimsFor(owner, compiled.config.domains);
+    if (!claims.ok()) return claims.status();
+    return store->ReplaceClaims(owner, *claims, RelayClaims(compiled));
+  }
+
+  // Gives each customer its domain claims, read in one query.
+  Status AttachClaims(const std::string& partner, std::vector<Customer*> customers) {
+    auto claims =
+        store->ListDomainClaims(partner, customers.size() == 1 ? customers[0]->name : "", false);
+    if (!claims.ok()) return claims.status();
+    std::map<std::string, Customer*> by_name;
+    for (Customer* customer : customers) by_name[customer->name] = customer;
+    for (auto& claim : *claims) {
+      auto it = by_name.find(claim.customer);
+      if (it != by_name.end()) it->second->domain_claims.push_back(std::move(claim));
+    }
+    for (Customer* customer : customers) {
+      std::sort(customer->domain_claims.begin(), customer->domain_claims.end(),
+                [](const DomainClaim& a, const DomainClaim& b) { return a.domain < b.domain; });
+    }
+    return Status::Ok();
+  }
+
+  // Verifies the claim if no other customer's verified claim holds its name; else says
+  // so in its detail. Audited when verified.
+  Status VerifyClaim(const Actor& actor, DomainClaim& claim, const std::string& at) {
+    auto owner = store->DomainOwner(claim.domain);
+    if (!owner.ok()) return owner.status();
+    if (*owner && ((**owner).partner != claim.partner || (**owner).customer != claim.customer)) {
+      claim.check_detail +=
+          "; another customer's verified claim holds the name, so this one stays pending";
+      return Status::Ok();
+    }
+    claim.verified_at = at;
+    return Audit(actor, claim.partner, "domain.verify", claim.domain,
+                 {{"customer", claim.customer}, {"detail", claim.check_detail}});
+  }
+
   // Compiles a stored customer's settings and records its configuration and claims,
   // for customers written before the store kept them.
   Status Recompile(const ClaimOwner& owner) {
@@ -293,7 +366,7 @@ struct Service::Impl {
     CompiledCustomer compiled = CompileStored(*customer);
     if (Status s = store->SaveCustomer(owner.partner, *customer, ToJson(compiled.config)); !s.ok())
       return s;
-    return store->ReplaceClaims(owner, compiled.config.domains, RelayClaims(compiled));
+    return SaveClaims(owner, compiled);
   }
 };
 
@@ -331,6 +404,15 @@ Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
     if (!stale.ok()) return stale.status();
     for (const auto& owner : *stale) {
       if (Status s = impl->Recompile(owner); !s.ok()) return s;
+    }
+    if (impl->options.verify_domains) return true;
+    auto pending = impl->store->ListDomainClaims("", "", true);
+    if (!pending.ok()) return pending.status();
+    std::string now = Now();
+    for (auto& claim : *pending) {
+      claim.check_detail = "verified: this gateway does not verify domains";
+      if (Status s = impl->VerifyClaim(Actor::Local(), claim, now); !s.ok()) return s;
+      if (Status s = impl->store->SaveDomainCheck(claim); !s.ok()) return s;
     }
     return true;
   });
@@ -389,6 +471,9 @@ Result<PartnerState> Service::GetState(const Actor& actor, const std::string& pa
     auto customers = impl_->store->ListCustomers(partner);
     if (!customers.ok()) return customers.status();
     state.customers = std::move(*customers);
+    std::vector<Customer*> listed;
+    for (auto& customer : state.customers) listed.push_back(&customer);
+    if (Status s = impl_->AttachClaims(partner, listed); !s.ok()) return s;
     return state;
   });
 }
@@ -397,7 +482,10 @@ Result<Customer> Service::GetCustomer(const Actor& actor, const std::string& par
                                       const std::string& name) {
   return impl_->Read<Customer>([&]() -> Result<Customer> {
     if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
-    return impl_->ExistingCustomer(partner, name);
+    auto customer = impl_->ExistingCustomer(partner, name);
+    if (!customer.ok()) return customer;
+    if (Status s = impl_->AttachClaims(partner, {&*customer}); !s.ok()) return s;
+    return customer;
   });
 }
 
@@ -476,7 +564,9 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     if (before && before->spec == write.spec && before->labels == write.labels &&
         before->owner == write.owner && before->applied_revision == write.applied_revision &&
         before->secret_fingerprints == fingerprints) {
-      return *before;  // identical: no new version
+      Customer same = *before;  // identical: no new version
+      if (Status s = impl_->AttachClaims(partner, {&same}); !s.ok()) return s;
+      return same;
     }
     const std::vector<std::string>& domains = compiled.config.domains;
     if (before) {
@@ -509,8 +599,8 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     after.updated_at = Now();
     after.created_at = before ? before->created_at : after.updated_at;
     if (Status s = store.SaveCustomer(partner, after, ToJson(compiled.config)); !s.ok()) return s;
-    if (Status s = store.ReplaceClaims({partner, name}, domains, RelayClaims(compiled)); !s.ok())
-      return s;
+    if (Status s = impl_->SaveClaims({partner, name}, compiled); !s.ok()) return s;
+    if (Status s = impl_->AttachClaims(partner, {&after}); !s.ok()) return s;
     json detail = {{"version", after.version}};
     if (before) {
       detail["changed"] = ChangedSettings(before->spec, after.spec);
@@ -1017,6 +1107,63 @@ Result<std::vector<AuditEntry>> Service::ListAudit(const Actor& actor, const std
     if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
     return impl_->store->ListAudit(partner, after, limit);
   });
+}
+
+}  // namespace gw
+
+namespace gw {
+
+Result<std::vector<DomainClaim>> Service::ListDomainClaims(const Actor& actor,
+                                                           const std::string& partner,
+                                                           const std::string& customer,
+                                                           bool pending_only) {
+  if (partner.empty() && !actor.is_operator)
+    return Status(StatusCode::kPermissionDenied,
+                  "only an operator can list every partner's claims");
+  return impl_->Read<std::vector<DomainClaim>>([&]() -> Result<std::vector<DomainClaim>> {
+    if (!partner.empty()) {
+      if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    }
+    return impl_->store->ListDomainClaims(partner, customer, pending_only);
+  });
+}
+
+Result<std::vector<DomainClaim>> Service::RecordDomainChecks(
+    const Actor& actor, const std::vector<DomainCheck>& checks) {
+  if (!actor.is_operator)
+    return Status(StatusCode::kPermissionDenied, "only an operator can verify domains");
+  return impl_->Write<std::vector<DomainClaim>>([&]() -> Result<std::vector<DomainClaim>> {
+    Store& store = *impl_->store;
+    std::vector<DomainClaim> checked;
+    std::string now = Now();
+    for (const auto& check : checks) {
+      auto claims = store.ListDomainClaims(check.partner, check.customer, false);
+      if (!claims.ok()) return claims.status();
+      auto it = std::find_if(claims->begin(), claims->end(), [&](const DomainClaim& claim) {
+        return claim.domain == check.domain;
+      });
+      if (it == claims->end()) continue;
+      DomainClaim claim = std::move(*it);
+      if (!claim.verified()) {
+        claim.checked_at = now;
+        claim.check_detail = check.detail;
+        if (check.found) {
+          if (Status s = impl_->VerifyClaim(actor, claim, now); !s.ok()) return s;
+        }
+        if (Status s = store.SaveDomainCheck(claim); !s.ok()) return s;
+      }
+      checked.push_back(std::move(claim));
+    }
+    return checked;
+  });
+}
+
+Status Service::HoldJob(const std::string& job, std::chrono::milliseconds ttl) {
+  return impl_->HoldJob(job, ttl);
+}
+
+void Service::ReleaseJob(const std::string& job) {
+  impl_->ReleaseJob(job);
 }
 
 }  // namespace gw

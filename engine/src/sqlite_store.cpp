@@ -97,6 +97,20 @@ CREATE TABLE continuity_outages(
 CREATE TABLE job_leases(job TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL)
   WITHOUT ROWID;
 )sql",
+    // 8: domain claims with their verification: several pending claims on a name, one
+    // verified. Claims made before are verified.
+    R"sql(
+CREATE TABLE domain_claims(
+  domain TEXT NOT NULL, partner TEXT NOT NULL, customer TEXT NOT NULL, token TEXT NOT NULL,
+  claimed_at TEXT NOT NULL, verified_at TEXT NOT NULL, checked_at TEXT NOT NULL,
+  check_detail TEXT NOT NULL, PRIMARY KEY(domain, partner, customer)) WITHOUT ROWID;
+CREATE UNIQUE INDEX domain_claims_verified ON domain_claims(domain) WHERE verified_at <> '';
+CREATE INDEX domain_claims_by_customer ON domain_claims(partner, customer);
+INSERT INTO domain_claims
+  SELECT domain, partner, customer, '', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
+    strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), '', '' FROM domains;
+DROP TABLE domains;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -169,12 +183,18 @@ class SqliteStore : public Store {
   }
 
   Result<std::vector<CustomerMark>> ListCustomerMarks() override {
-    auto rows = Query("SELECT partner, name, version, users_digest FROM customers");
+    auto rows = Query(
+        "SELECT partner, name, version, users_digest, (SELECT json_group_array(domain) FROM "
+        "(SELECT domain FROM domain_claims d WHERE d.partner = c.partner AND d.customer = "
+        "c.name AND verified_at = '' ORDER BY domain)) FROM customers c");
     if (!rows.ok()) return rows.status();
     std::vector<CustomerMark> marks;
     Status status;
     while ((*rows)->Step(status)) {
-      marks.push_back({{(*rows)->Text(0), (*rows)->Text(1)}, (*rows)->Int(2), (*rows)->Text(3)});
+      marks.push_back({{(*rows)->Text(0), (*rows)->Text(1)},
+                       (*rows)->Int(2),
+                       (*rows)->Text(3),
+                       json::parse((*rows)->Text(4)).get<std::vector<std::string>>()});
     }
     if (!status.ok()) return status;
     return marks;
@@ -257,7 +277,7 @@ class SqliteStore : public Store {
     for (std::string_view sql :
          {"DELETE FROM users WHERE partner = ? AND customer = ?",
           "DELETE FROM user_aliases WHERE partner = ? AND customer = ?",
-          "DELETE FROM domains WHERE partner = ? AND customer = ?",
+          "DELETE FROM domain_claims WHERE partner = ? AND customer = ?",
           "DELETE FROM relay_sources WHERE partner = ? AND customer = ?",
           "DELETE FROM quarantine WHERE partner = ? AND customer = ?",
           "DELETE FROM spam_reports WHERE partner = ? AND customer = ?",
@@ -279,7 +299,7 @@ class SqliteStore : public Store {
 
   Result<std::optional<ClaimOwner>> DomainOwner(const std::string& domain) override {
     return First<ClaimOwner>(
-        "SELECT partner, customer FROM domains WHERE domain = ?",
+        "SELECT partner, customer FROM domain_claims WHERE domain = ? AND verified_at <> ''",
         [](const sqlite::Statement& row) {
           return ClaimOwner{row.Text(0), row.Text(1)};
         },
@@ -288,8 +308,41 @@ class SqliteStore : public Store {
 
   Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
                                                    const std::string& customer) override {
-    return Column("SELECT domain FROM domains WHERE partner = ? AND customer = ?", partner,
+    return Column("SELECT domain FROM domain_claims WHERE partner = ? AND customer = ?", partner,
                   customer);
+  }
+
+  Result<std::vector<DomainClaim>> ListDomainClaims(const std::string& partner,
+                                                    const std::string& customer,
+                                                    bool pending_only) override {
+    auto rows = Query(
+        "SELECT domain, partner, customer, token, claimed_at, verified_at, checked_at, "
+        "check_detail FROM domain_claims WHERE (?1 = '' OR partner = ?1) AND (?2 = '' OR "
+        "customer = ?2) AND (?3 = 0 OR verified_at = '') ORDER BY partner, customer, domain",
+        partner, customer, pending_only ? 1 : 0);
+    if (!rows.ok()) return rows.status();
+    std::vector<DomainClaim> claims;
+    Status status;
+    while ((*rows)->Step(status)) {
+      const sqlite::Statement& row = **rows;
+      claims.push_back({row.Text(0), row.Text(1), row.Text(2), row.Text(3), row.Text(4),
+                        row.Text(5), row.Text(6), row.Text(7)});
+    }
+    if (!status.ok()) return status;
+    return claims;
+  }
+
+  Status SaveDomainCheck(const DomainClaim& claim) override {
+    if (Status s =
+            Run("UPDATE domain_claims SET verified_at = ?, checked_at = ?, check_detail = ? WHERE "
+                "domain = ? AND partner = ? AND customer = ?",
+                claim.verified_at, claim.checked_at, claim.check_detail, claim.domain,
+                claim.partner, claim.customer);
+        !s.ok())
+      return s;
+    if (db_->Changes() == 0)
+      return Status(StatusCode::kNotFound, fmt::format("no claim on domain '{}'", claim.domain));
+    return Status::Ok();
   }
 
   Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
@@ -311,15 +364,17 @@ class SqliteStore : public Store {
         });
   }
 
-  Status ReplaceClaims(const ClaimOwner& owner, const std::vector<std::string>& domains,
+  Status ReplaceClaims(const ClaimOwner& owner, const std::vector<DomainClaim>& domains,
                        const std::vector<IpRange>& relay_sources) override {
-    for (std::string_view sql : {"DELETE FROM domains WHERE partner = ? AND customer = ?",
+    for (std::string_view sql : {"DELETE FROM domain_claims WHERE partner = ? AND customer = ?",
                                  "DELETE FROM relay_sources WHERE partner = ? AND customer = ?"}) {
       if (Status s = Run(sql, owner.partner, owner.customer); !s.ok()) return s;
     }
-    for (const auto& domain : domains) {
-      if (Status s = Run("INSERT INTO domains(domain, partner, customer) VALUES (?, ?, ?)", domain,
-                         owner.partner, owner.customer);
+    for (const auto& c : domains) {
+      if (Status s = Run("INSERT INTO domain_claims(domain, partner, customer, token, claimed_at, "
+                         "verified_at, checked_at, check_detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                         c.domain, owner.partner, owner.customer, c.token, c.claimed_at,
+                         c.verified_at, c.checked_at, c.check_detail);
           !s.ok())
         return s;
     }

@@ -92,9 +92,16 @@ class FaultyStore : public gw::Store {
                                                      const ClaimOwner& except) override {
     return inner_->RelayOverlap(r, except);
   }
-  Status ReplaceClaims(const ClaimOwner& o, const std::vector<std::string>& d,
+  Status ReplaceClaims(const ClaimOwner& o, const std::vector<gw::DomainClaim>& d,
                        const std::vector<gw::IpRange>& r) override {
     return Fail() ? Injected() : inner_->ReplaceClaims(o, d, r);
+  }
+  Result<std::vector<gw::DomainClaim>> ListDomainClaims(const std::string& p, const std::string& c,
+                                                        bool pending_only) override {
+    return inner_->ListDomainClaims(p, c, pending_only);
+  }
+  Status SaveDomainCheck(const gw::DomainClaim& claim) override {
+    return Fail() ? Injected() : inner_->SaveDomainCheck(claim);
   }
   Result<std::optional<std::string>> UserHashOf(const std::string& p, const std::string& c,
                                                 const std::string& a) override {

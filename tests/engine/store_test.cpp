@@ -328,6 +328,11 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   char* error = nullptr;
   ASSERT_EQ(
       sqlite3_exec(db,
+                   "CREATE TABLE domains(domain TEXT PRIMARY KEY, partner TEXT NOT NULL, "
+                   "customer TEXT NOT NULL) WITHOUT ROWID; "
+                   "CREATE INDEX domains_by_customer ON domains(partner, customer); "
+                   "INSERT INTO domains SELECT domain, partner, customer FROM domain_claims; "
+                   "DROP TABLE domain_claims; "
                    "DROP TABLE job_leases; DROP TABLE continuity_passwords; "
                    "DROP TABLE continuity_outages; "
                    "DROP TABLE spam_reports; DROP TABLE spam_report_marks; "
@@ -339,8 +344,16 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
       << error;
   sqlite3_close(db);
 
-  auto service = gw::Service::Open(path);
+  // Verification on: claims made before it existed are verified all the same.
+  gw::ServiceOptions verifying;
+  verifying.verify_domains = true;
+  auto service = gw::Service::Open(path, verifying);
   ASSERT_TRUE(service.ok()) << service.status().message();
+  auto claims = (*service)->ListDomainClaims(local, "northwind", "acme", false);
+  ASSERT_TRUE(claims.ok()) << claims.status().message();
+  ASSERT_EQ(claims->size(), 1u);
+  EXPECT_EQ((*claims)[0].domain, "acme.example");
+  EXPECT_TRUE((*claims)[0].verified());
   gw::CustomerWrite globex = Write("globex");
   globex.spec["outboundRelay"] = {{"sources", {"203.0.113.8"}}};
   auto refused = (*service)->PutCustomer(local, "northwind", "globex", globex,

@@ -97,6 +97,11 @@ class FlakyGateway final : public gw::GatewayClient {
                                    const std::string& password) override {
     return inner_.SetContinuityPassword(p, c, a, password);
   }
+  gw::Result<gw::GatewayFacts> GetFacts() override { return inner_.GetFacts(); }
+  gw::Result<std::vector<gw::DomainClaim>> CheckDomains(const std::string& p,
+                                                        const std::string& c) override {
+    return inner_.CheckDomains(p, c);
+  }
   int failures() const { return failures_; }
 
  private:

@@ -36,6 +36,13 @@ struct AdminServerOptions {
   // and the retention pass (GET /v1/continuity, POST /v1/continuity/retention:run).
   std::function<std::vector<ContinuityEntry>()> continuity;
   std::function<Result<int64_t>(std::chrono::system_clock::time_point)> expire_continuity;
+  // GET /v1/gateway: the MX hosts and SPF include customers publish.
+  GatewayFacts facts;
+  // Domain verification (domain_verifier.h), when gatewayd runs it: a customer's pending
+  // claims checked now (POST .../domains:check).
+  std::function<Result<std::vector<DomainClaim>>(const std::string& partner,
+                                                 const std::string& customer)>
+      check_domains;
 };
 
 class AdminServer {

@@ -60,6 +60,14 @@ class GatewayClient {
   // Service::SetContinuityPassword.
   virtual Status SetContinuityPassword(const std::string& partner, const std::string& customer,
                                        const std::string& address, const std::string& password) = 0;
+
+  // What customers' DNS must point at (GET /v1/gateway); an embedded gateway names no
+  // hosts and verifies no domains.
+  virtual Result<GatewayFacts> GetFacts() = 0;
+  // Checks the customer's pending domain claims against DNS now and returns all its
+  // claims; kFailedPrecondition when the gateway does not verify domains.
+  virtual Result<std::vector<DomainClaim>> CheckDomains(const std::string& partner,
+                                                        const std::string& customer) = 0;
 };
 
 struct ClientOptions {

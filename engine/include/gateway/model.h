@@ -34,6 +34,33 @@ struct User {
 // mailbox | shared | resource | alias.
 bool IsUserType(std::string_view type);
 
+// A customer's claim on one of its domains. When the gateway verifies domains, a new
+// claim stays pending until the domain publishes the TXT record `record()`; only a
+// verified claim takes mail, and a name has at most one verified claim. Without
+// verification every claim is verified when made.
+inline constexpr std::string_view kVerificationRecordPrefix = "gwctl-verify=";
+struct DomainClaim {
+  std::string domain;
+  std::string partner;
+  std::string customer;
+  std::string token;         // "" for claims made before verification existed
+  std::string claimed_at;    // RFC 3339
+  std::string verified_at;   // "" while pending
+  std::string checked_at;    // the last DNS check; "" before the first
+  std::string check_detail;  // what that check found
+
+  bool verified() const { return !verified_at.empty(); }
+  // The TXT record at the domain that proves the customer's partner controls it.
+  std::string record() const { return std::string(kVerificationRecordPrefix) + token; }
+};
+
+// Where a customer's DNS must point, as the gateway describes itself (GET /v1/gateway).
+struct GatewayFacts {
+  std::vector<std::string> mx_hosts;  // the gateway's host names, in preference order
+  std::string spf_include;            // the name an SPF policy includes; "" if none
+  bool verifies_domains = false;      // new domain claims wait for their TXT record
+};
+
 // A customer as the gateway holds it.
 struct Customer {
   std::string name;
@@ -49,6 +76,8 @@ struct Customer {
   std::string users_digest;  // UsersDigest() of all its users: equal digests, equal users
   std::string created_at;    // RFC 3339, UTC
   std::string updated_at;
+  // Its domains' claims, by domain: read-only status, not settings (no version change).
+  std::vector<DomainClaim> domain_claims;
 };
 
 // What a create or replace carries.
@@ -150,5 +179,7 @@ Result<User> UserFromJsonValue(const nlohmann::json& value);
 nlohmann::json ToJson(const Customer& customer);
 nlohmann::json ToJson(const AuditEntry& entry);
 nlohmann::json ToJson(const QuarantinedMessage& message);
+// Without the partner, which the request names.
+nlohmann::json ToJson(const DomainClaim& claim);
 
 }  // namespace gw

@@ -62,6 +62,18 @@ struct ServiceOptions {
   // This replica's name in the store's job leases: replicas sharing a store run one
   // spam report pass at a time, so each report is sent once.
   std::string replica = "gatewayd";
+  // A new domain claim stays pending, taking no mail, until a DNS check finds its TXT
+  // record (RecordDomainChecks). Off, every claim is verified when made, and claims left
+  // pending by a gateway that verified are verified when the service opens.
+  bool verify_domains = false;
+};
+
+// What a check of one domain claim found (domain_verifier.h makes them).
+struct DomainCheck {
+  std::string partner, customer, domain;
+  bool found = false;    // the domain publishes the claim's record (or an operator vouches)
+  bool answered = true;  // false: DNS did not answer (timeout, failure), so found is unknown
+  std::string detail;    // what the check saw, for the claim's check_detail
 };
 
 // What one spam report pass did.
@@ -155,6 +167,25 @@ class Service {
   // kConflict while another replica of the store runs a pass (Store::HoldJob).
   Result<SpamReportRun> RunSpamReports(const Actor& actor,
                                        std::chrono::system_clock::time_point as_of);
+
+  // Domain claims (model.h DomainClaim) by partner, customer and domain. A partner sees
+  // its own; "" for `partner` (operator only) lists every partner's, "" for `customer`
+  // every customer's.
+  Result<std::vector<DomainClaim>> ListDomainClaims(const Actor& actor, const std::string& partner,
+                                                    const std::string& customer, bool pending_only);
+  // Records checks of pending claims (operator only), in one transaction: each claim's
+  // checked_at and detail, and a found one becomes verified unless another customer's
+  // verified claim holds the name (it stays pending, saying so, never naming the other
+  // partner). Verified claims and claims gone meanwhile are left as they are. A claim
+  // verified is audited (domain.verify). Returns the checked claims as they are after.
+  Result<std::vector<DomainClaim>> RecordDomainChecks(const Actor& actor,
+                                                      const std::vector<DomainCheck>& checks);
+
+  // Takes or renews the store's job lease `job` for this replica (ServiceOptions::
+  // replica) for `ttl`: kConflict naming the replica that holds it. For work that replicas
+  // sharing a store must do once (store.h HoldJob).
+  Status HoldJob(const std::string& job, std::chrono::milliseconds ttl);
+  void ReleaseJob(const std::string& job);
 
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

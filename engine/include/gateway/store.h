@@ -42,11 +42,13 @@ struct RelayClaim {
   ClaimOwner owner;
 };
 
-// What identifies one state of a customer: equal marks, equal settings and users.
+// What identifies one state of a customer: equal marks, equal settings, users and
+// domains that take mail.
 struct CustomerMark {
   ClaimOwner customer;
   int64_t version = 0;
   std::string users_digest;
+  std::vector<std::string> pending_domains;  // claimed, not verified: they take no mail
 };
 
 // An outage of a customer's servers, as continuity recorded it.
@@ -91,15 +93,26 @@ class Store {
   // Customers whose compiled configuration is missing (stored by an older gatewayd).
   virtual Result<std::vector<ClaimOwner>> CustomersWithoutConfig() = 0;
 
-  // Claims: domains (held by one customer of the whole gateway) and hand-written relay
-  // sources. ReplaceClaims sets a customer's claims to exactly these.
+  // Claims: domains (model.h DomainClaim: any number of pending claims on a name, at
+  // most one verified) and hand-written relay sources. ReplaceClaims sets a customer's
+  // claims to exactly these.
+  // The customer whose verified claim holds `domain`.
   virtual Result<std::optional<ClaimOwner>> DomainOwner(const std::string& domain) = 0;
+  // The customer's claimed domains, verified or not.
   virtual Result<std::vector<std::string>> CustomerDomains(const std::string& partner,
                                                            const std::string& customer) = 0;
+  // Claims by partner, customer and domain; "" matches every partner or customer, and
+  // `pending_only` leaves out verified claims.
+  virtual Result<std::vector<DomainClaim>> ListDomainClaims(const std::string& partner,
+                                                            const std::string& customer,
+                                                            bool pending_only) = 0;
+  // Records a check of the claim (domain, partner, customer): its verified_at,
+  // checked_at and check_detail. kNotFound when the claim is gone.
+  virtual Status SaveDomainCheck(const DomainClaim& claim) = 0;
   // A relay source of a customer other than `except` that overlaps `range`, if any.
   virtual Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
                                                          const ClaimOwner& except) = 0;
-  virtual Status ReplaceClaims(const ClaimOwner& owner, const std::vector<std::string>& domains,
+  virtual Status ReplaceClaims(const ClaimOwner& owner, const std::vector<DomainClaim>& domains,
                                const std::vector<IpRange>& relay_sources) = 0;
 
   // Users. The hash is UserHash(user), kept so a batch can skip identical records.
