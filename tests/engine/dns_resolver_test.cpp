@@ -2,10 +2,6 @@
 // found, a name that does not exist, a name without records of the type, a zone
 // published later, a server that refuses, one that never answers; MX and SPF read
 // against the gateway. Skipped (saying why) without nsd.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -82,15 +78,10 @@ TEST_F(DnsResolverTest, ARefusalIsAServerFailureNotAnAbsentRecord) {
 // A server that takes the questions and never answers: a timeout within the stated bound,
 // for every question at once, naming the server.
 TEST(DnsResolverTimeoutTest, AServerThatNeverAnswersTimesOutWithinTheBound) {
-  int silent = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  sockaddr_in at{};
-  at.sin_family = AF_INET;
-  at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(bind(silent, reinterpret_cast<sockaddr*>(&at), sizeof(at)), 0);
-  socklen_t length = sizeof(at);
-  getsockname(silent, reinterpret_cast<sockaddr*>(&at), &length);
+  gwtest::SilentDnsServer silent;
+  ASSERT_NE(silent.port(), 0);
   gw::DnsResolverOptions options;
-  options.servers = {{"127.0.0.1", ntohs(at.sin_port)}};
+  options.servers = {silent.endpoint()};
   options.timeout = std::chrono::milliseconds(200);
   options.tries = 2;
   auto resolver = gw::DnsResolver::Create(options);
@@ -100,13 +91,12 @@ TEST(DnsResolverTimeoutTest, AServerThatNeverAnswersTimesOutWithinTheBound) {
   auto started = std::chrono::steady_clock::now();
   auto answers = (*resolver)->Resolve(questions);
   auto took = std::chrono::steady_clock::now() - started;
-  close(silent);
   for (const DnsAnswer& answer : answers) {
     EXPECT_EQ(answer.outcome, Outcome::kTimeout);
     EXPECT_FALSE(answer.Known());
   }
   EXPECT_THAT(answers[0].problem,
-              HasSubstr(fmt::format("no answer from 127.0.0.1:{} in 2 tries", ntohs(at.sin_port))));
+              HasSubstr(fmt::format("no answer from 127.0.0.1:{} in 2 tries", silent.port())));
   // The bound: 200 ms, then 400 ms.
   EXPECT_LT(took, std::chrono::milliseconds(1200));
   std::printf(
