@@ -102,6 +102,7 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
   CLI::App* command = app.add_subcommand(
       "apply", "Make the gateway match the repository: plan, then apply the plan and check it");
   AddPipelineOptions(command, *options);
+  AddDnsOptions(command, *options);
   command->add_flag("--yes,-y", options->yes, "Do not ask for confirmation on a terminal");
   command->add_option("--parallelism", options->parallelism, "Customers applied at once")
       ->capture_default_str()
@@ -188,6 +189,8 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
       return;
     }
     std::cout << "Converged: the gateway matches the repository.\n";
+    if (pipeline.output.format == PlanFormat::kText)
+      WritePendingDomains(std::cout, *check, pipeline.output);
     exit_code = kExitOk;
   });
 }

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "commands.h"
+#include "dns_warnings.h"
 #include "exit_codes.h"
 
 namespace gwctl::cli {
@@ -33,6 +34,61 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
   command->add_flag("--force", options.force,
                     "Go past safety limits and replacements of immutable fields");
 }
+
+void AddDnsOptions(CLI::App* command, PipelineOptions& options) {
+  command->add_flag("--check-dns", options.check_dns,
+                    "Warn where the manifests' domains' live DNS does not reach the gateway: MX "
+                    "elsewhere, SPF without the gateway's include, a domain that does not "
+                    "resolve (also GWCTL_CHECK_DNS=1). Warnings only; the exit code is the plan's");
+  command->add_flag("--no-dns", options.no_dns,
+                    "Never ask DNS (CI without network), even with --check-dns or "
+                    "GWCTL_CHECK_DNS=1");
+  command->add_option("--dns-server", options.dns_servers,
+                      "HOST:PORT of a DNS resolver for --check-dns (repeatable; default: the "
+                      "system's)");
+  command
+      ->add_option("--dns-timeout-ms", options.dns_timeout_ms,
+                   "How long a DNS question waits for its first answer (the second try waits "
+                   "twice as long)")
+      ->capture_default_str()
+      ->check(CLI::Range(10, 60'000));
+}
+
+namespace {
+
+// The manifests' domains checked in live DNS, as warnings on the plan.
+void AddDnsWarnings(const PipelineOptions& options, Pipeline& p) {
+  const char* env = std::getenv("GWCTL_CHECK_DNS");
+  bool wanted = options.check_dns || (env && std::string(env) == "1");
+  if (!wanted || options.no_dns) return;
+  std::vector<std::string>& warnings = p.pass.plan.warnings;
+  auto facts = p.gateway->GetFacts();
+  if (!facts.ok()) {
+    warnings.push_back("DNS not checked: the gateway's MX hosts could not be read: " +
+                       facts.status().message());
+    return;
+  }
+  gw::DnsResolverOptions dns;
+  dns.timeout = std::chrono::milliseconds(options.dns_timeout_ms);
+  for (const auto& text : options.dns_servers) {
+    auto server = gw::ParseEndpoint(text, "--dns-server");
+    if (!server.ok()) {
+      warnings.push_back("DNS not checked: " + server.status().message());
+      return;
+    }
+    dns.servers.push_back(*server);
+  }
+  auto resolver = gw::DnsResolver::Create(dns);
+  if (!resolver.ok()) {
+    warnings.push_back("DNS not checked: " + resolver.status().message());
+    return;
+  }
+  for (auto& warning :
+       DnsWarnings(**resolver, *facts, DomainsOf(p.pass.desired, options.customers)))
+    warnings.push_back(std::move(warning));
+}
+
+}  // namespace
 
 int ExitCodeFor(const PassOutcome& outcome) {
   switch (outcome.result) {
@@ -68,6 +124,7 @@ std::optional<int> BuildPlan(const PipelineOptions& options, Pipeline& p, std::o
   p.pass = std::move(*pass);
   for (const auto& warning : p.pass.warnings) err << "gwctl: warning: " << warning << "\n";
   if (p.pass.result == PassResult::kInvalid) return kExitInvalid;
+  AddDnsWarnings(options, p);
 
   p.output.format = options.format == "json"       ? PlanFormat::kJson
                     : options.format == "markdown" ? PlanFormat::kMarkdown

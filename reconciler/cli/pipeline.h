@@ -26,10 +26,18 @@ namespace gwctl::cli {
 
 struct PipelineOptions : PassSettings {
   std::string format = "text";
+  // Read the manifests' domains in live DNS and warn where they do not reach the gateway
+  // (--check-dns, or GWCTL_CHECK_DNS=1); --no-dns never asks DNS, whatever else says.
+  bool check_dns = false;
+  bool no_dns = false;
+  std::vector<std::string> dns_servers;  // HOST:PORT; none: the system's resolvers
+  int dns_timeout_ms = 2000;
 };
 
 // Adds the options plan and apply share to `command`.
 void AddPipelineOptions(CLI::App* command, PipelineOptions& options);
+// Adds --check-dns, --no-dns and the resolver's options (plan and apply).
+void AddDnsOptions(CLI::App* command, PipelineOptions& options);
 
 struct Pipeline {
   OpenedSource source;

@@ -19,6 +19,7 @@ void RegisterPlanCommand(CLI::App& app, int& exit_code) {
                                          "Show what apply would change on the gateway to make it "
                                          "match the repository; changes nothing");
   AddPipelineOptions(command, *options);
+  AddDnsOptions(command, *options);
   command->add_option(
       "--out", options->out,
       "Also save the plan (with checksums over it and the gateway state) for `apply --plan FILE`");

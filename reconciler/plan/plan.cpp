@@ -356,6 +356,10 @@ gw::Result<Plan> ComputePlan(const DesiredState& desired, gw::GatewayClient& gat
     if (!selected(customer.name)) continue;
     ReportUserSources(customer, plan);
     auto it = observed.find(customer.name);
+    if (it != observed.end()) {
+      for (const auto& claim : it->second->domain_claims)
+        if (!claim.verified()) plan.pending_domains.push_back(claim);
+    }
     auto change = PlanCustomer(customer, it == observed.end() ? nullptr : it->second, desired.owner,
                                gateway, desired.partner, options.adopt);
     if (!change.ok()) return change.status();

@@ -48,6 +48,7 @@ class TextWriter {
     for (const auto& change : plan.changes) WriteChange(change);
     if (!plan.changes.empty()) out_ << "\n";
     WriteUserSources(plan);
+    WritePendingDomains(plan);
     for (const auto& warning : plan.warnings) out_ << Paint("33", "warning: ") << warning << "\n";
     for (const auto& refusal : plan.refusals) out_ << Paint("31", "refused: ") << refusal << "\n";
     if (plan.changes.empty()) {
@@ -75,6 +76,12 @@ class TextWriter {
              << (source.detail.empty() ? "" : "; " + source.detail) << "\n";
       }
     }
+    out_ << "\n";
+  }
+
+  void WritePendingDomains(const Plan& plan) {
+    if (plan.pending_domains.empty()) return;
+    gwctl::WritePendingDomains(out_, plan, options_);
     out_ << "\n";
   }
 
@@ -227,6 +234,12 @@ std::string PlanSummary(const Plan& plan) {
 
 namespace {
 
+json PendingDomainsToJson(const Plan& plan) {
+  json out = json::array();
+  for (const auto& claim : plan.pending_domains) out.push_back(gw::ToJson(claim));
+  return out;
+}
+
 json UserSourcesToJson(const Plan& plan) {
   json out = json::array();
   for (const auto& customer : plan.user_sources) {
@@ -305,7 +318,22 @@ json PlanToJson(const Plan& plan) {
           {"refusals", plan.refusals},
           {"warnings", plan.warnings},
           {"userSources", UserSourcesToJson(plan)},
+          {"pendingDomains", PendingDomainsToJson(plan)},
           {"changes", std::move(changes)}};
+}
+
+void WritePendingDomains(std::ostream& out, const Plan& plan, const PlanOutput& options) {
+  if (plan.pending_domains.empty()) return;
+  out << "Domains waiting for verification (the gateway takes no mail for them yet):\n";
+  for (const auto& claim : plan.pending_domains) {
+    std::string waiting = "waiting for TXT " + claim.record();
+    out << "  " << claim.domain << ": "
+        << (options.color ? fmt::format("\033[33m{}\033[0m", waiting) : waiting) << " (customer "
+        << claim.customer;
+    if (!claim.checked_at.empty())
+      out << "; checked " << claim.checked_at << ": " << claim.check_detail;
+    out << ")\n";
+  }
 }
 
 void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options) {
@@ -325,6 +353,10 @@ void WritePlan(std::ostream& out, const Plan& plan, const PlanOutput& options) {
       out << "**" << (plan.changes.empty() ? "No changes." : PlanSummary(plan)) << "**\n\n";
       for (const auto& r : plan.refusals) out << "> :no_entry: Refused: " << r << "\n\n";
       for (const auto& w : plan.warnings) out << "> :warning: " << w << "\n\n";
+      for (const auto& claim : plan.pending_domains) {
+        out << "> :hourglass: `" << claim.domain << "` waits for TXT `" << claim.record()
+            << "`\n\n";
+      }
       if (!plan.changes.empty()) {
         out << "| | customer | change |\n|---|---|---|\n";
         for (const auto& c : plan.changes) {

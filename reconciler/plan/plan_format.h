@@ -32,6 +32,10 @@ nlohmann::json ChangeToJson(const CustomerChange& change);
 // values are "(secret)", never the value. Shared by the display and the saved plan.
 nlohmann::json FieldToJson(const FieldChange& field);
 
+// The plan's domains waiting for their TXT record, one line each (text; nothing when none):
+// "  acme.example: waiting for TXT gwctl-verify=... (customer acme; checked ...: ...)".
+void WritePendingDomains(std::ostream& out, const Plan& plan, const PlanOutput& options);
+
 // "Plan: 1 to create, 2 to update, 0 to delete; users +130 ~1 -3."
 std::string PlanSummary(const Plan& plan);
 

@@ -86,6 +86,9 @@ struct Plan {
   std::vector<std::string> refusals;    // why the safety checks refuse it (empty: allowed)
   std::vector<std::string> warnings;    // a failed directory source is one
   std::vector<CustomerUserSources> user_sources;
+  // Claims of the manifests' customers still waiting for their TXT record: the gateway
+  // takes no mail for these domains yet. Not changes: they need DNS, not an apply.
+  std::vector<gw::DomainClaim> pending_domains;
 
   bool empty() const { return changes.empty(); }
   size_t Count(ChangeKind kind) const;
