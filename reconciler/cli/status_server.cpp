@@ -65,7 +65,8 @@ async function refresh(){
     document.getElementById('customers').innerHTML=s.customers.map(c=>
       '<tr data-customer="'+esc(c.name)+'"><td>'+esc(c.name)+'</td><td class="state '+esc(c.state)+'">'+esc(c.state)+
       '</td><td><code>'+esc((c.appliedCommit||'').slice(0,12))+'</code></td><td>'+esc(c.lastError)+
-      '</td><td>'+esc(c.nextRetry||'')+'</td></tr>').join('');
+      '</td><td>'+esc(c.nextRetry||'')+'</td><td>'+esc((c.pendingDomains||[]).join(', '))+
+      '</td></tr>').join('');
     document.getElementById('unlisted').textContent=total>LIST_ALL_UP_TO&&inSync?
       inSync+' customers in sync are not listed (/status?state=in-sync lists them).':'';
     document.body.dataset.refreshed='yes';
@@ -87,9 +88,10 @@ std::string StatusPage(const LoopStatus& status) {
     }
     rows += fmt::format(
         "<tr data-customer=\"{0}\"><td>{0}</td><td class=\"state {1}\">{1}</td><td><code>{2}</code>"
-        "</td><td>{3}</td><td>{4}</td></tr>\n",
+        "</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>\n",
         Escape(name), Escape(c.state), Escape(c.applied_commit.substr(0, 12)), Escape(c.last_error),
-        c.next_retry ? gw::FormatRfc3339(*c.next_retry) : "");
+        c.next_retry ? gw::FormatRfc3339(*c.next_retry) : "",
+        Escape(fmt::format("{}", fmt::join(c.pending_domains, ", "))));
   }
   std::string error = status.last_error.empty()
                           ? ""
@@ -105,7 +107,8 @@ std::string StatusPage(const LoopStatus& status) {
       "<h1>gwctl run</h1>\n<p id=\"summary\">Applied commit <code>{}</code>; branch at "
       "<code>{}</code>; last pass: <b id=\"last-result\">{}</b> ({} passes){}</p>\n"
       "<table><thead><tr><th>customer</th><th>state</th><th>commit</th><th>last error</th>"
-      "<th>next retry</th></tr></thead>\n<tbody id=\"customers\">\n{}</tbody></table>\n"
+      "<th>next retry</th><th>waiting for DNS</th></tr></thead>\n<tbody "
+      "id=\"customers\">\n{}</tbody></table>\n"
       "<p id=\"unlisted\">{}</p>\n"
       "<p class=\"muted\">Read-only. Also: <a href=\"/status\">/status</a>, "
       "<a href=\"/metrics\">/metrics</a>.</p>\n<script>const LIST_ALL_UP_TO={};{}</script>"

@@ -47,6 +47,7 @@ bool StatusFilter::Selects(const std::string& name, const CustomerStatus& custom
 nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter) {
   nlohmann::json customers = nlohmann::json::array();
   nlohmann::json counts = nlohmann::json::object();
+  size_t pending_domains = 0;  // of the customers listed
   for (const auto& [name, c] : status.customers) {
     counts[c.state] = counts.value(c.state, 0) + 1;
     if (!filter.Selects(name, c)) continue;
@@ -57,7 +58,9 @@ nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter
                             {"failures", c.failures}};
     entry["nextRetry"] =
         c.next_retry ? nlohmann::json(gw::FormatRfc3339(*c.next_retry)) : nlohmann::json();
+    entry["pendingDomains"] = c.pending_domains;
     customers.push_back(std::move(entry));
+    pending_domains += c.pending_domains.size();
   }
   return {{"branchCommit", status.branch_commit},
           {"appliedCommit", status.applied_commit},
@@ -72,6 +75,7 @@ nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter
                                        : nlohmann::json()},
             {"seconds", status.last_pass_seconds}}},
           {"customerStates", std::move(counts)},
+          {"pendingDomains", pending_domains},
           {"customers", std::move(customers)}};
 }
 
@@ -356,6 +360,11 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   RecordCustomers(outcome.customers, commit, outcome.requeue_after.value_or(kCustomerRetry.first));
   {
     std::lock_guard lock(mutex_);
+    for (auto& [name, c] : status_.customers) c.pending_domains.clear();
+    for (const auto& claim : plan.pending_domains) {
+      auto it = status_.customers.find(claim.customer);
+      if (it != status_.customers.end()) it->second.pending_domains.push_back(claim.domain);
+    }
     if (is_new) {
       status_.applied_commit = commit;
       status_.rejected_commit.clear();  // the branch has moved past it

@@ -56,6 +56,8 @@ struct CustomerStatus {
   std::string last_error;
   int failures = 0;  // in a row
   std::optional<std::chrono::system_clock::time_point> next_retry;
+  // Its domains waiting for their TXT record (no mail taken for them), as the last pass saw.
+  std::vector<std::string> pending_domains;
 };
 
 struct LoopStatus {

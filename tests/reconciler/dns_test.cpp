@@ -9,6 +9,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "gatewayd_fixture.h"
@@ -101,6 +102,32 @@ TEST_F(GwctlDnsTest, WarningsAppearWhereDnsMissesTheGatewayAndClearOnceItReaches
   EXPECT_EQ(after.exit_code, 0) << after.output;
   EXPECT_THAT(after.output, Not(HasSubstr("warning:")));
   EXPECT_THAT(after.output, Not(HasSubstr("waiting for TXT")));
+}
+
+// gwctl run's /status and page show each customer's domains waiting for DNS.
+TEST_F(GwctlDnsTest, TheLoopsStatusListsTheDomainsWaitingForTheirRecord) {
+  ASSERT_EQ(Gwctl(fmt::format("apply --yes {}", repo_.root().string())).exit_code, 0);
+  setenv("GWCTL_TOKEN", Gatewayd::PartnerToken("northwind").c_str(), 1);
+  gwtest::ChildProcess loop({GWCTL_BINARY, "run", repo_.root().string(), "--gateway",
+                             gatewayd_->url(), "--listen", "127.0.0.1:0", "--interval", "1s"});
+  unsetenv("GWCTL_TOKEN");
+  auto line = loop.WaitForLine("listening on ");
+  ASSERT_TRUE(line) << loop.output();
+  size_t start = line->find("http://");
+  httplib::Client status(line->substr(start, line->find_first_of(" \"", start) - start));
+  nlohmann::json seen = nlohmann::json::object();
+  for (int i = 0; i < 100 && seen.value("passes", 0) == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto res = status.Get("/status");
+    if (res && res->status == 200) seen = nlohmann::json::parse(res->body);
+  }
+  ASSERT_GT(seen.value("passes", 0), 0) << loop.output();
+  EXPECT_EQ(seen["pendingDomains"], 1);
+  EXPECT_EQ(seen["customers"][0]["pendingDomains"], nlohmann::json::array({"acme.example"}));
+  auto page = status.Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_THAT(page->body, HasSubstr("<th>waiting for DNS</th>"));
+  EXPECT_THAT(page->body, HasSubstr("<td>acme.example</td>"));
 }
 
 TEST_F(GwctlDnsTest, ADnsServerThatNeverAnswersIsReportedWithinTheBound) {
