@@ -185,7 +185,6 @@ class HttpClient final : public GatewayClient {
     for (size_t i = 0; listed.is_array() && i < listed.size(); ++i) {
       auto claim = Decode(DomainClaimFromJson(listed[i], fmt::format("/claims/{}", i)));
       if (!claim.ok()) return claim.status();
-      claim->partner = partner;
       claims.push_back(std::move(*claim));
     }
     return claims;

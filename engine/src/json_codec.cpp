@@ -156,6 +156,7 @@ Result<DomainClaim> DomainClaimFromJson(const json& value, const std::string& at
   DomainClaim claim;
   std::string record;
   r.Get("domain", claim.domain, true);
+  r.Get("partner", claim.partner);
   r.Get("customer", claim.customer);
   r.Get("record", record);
   r.Get("claimedAt", claim.claimed_at);

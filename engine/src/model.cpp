@@ -156,6 +156,7 @@ nlohmann::json ToJson(const Customer& c) {
 
 nlohmann::json ToJson(const DomainClaim& claim) {
   nlohmann::json out = {{"domain", claim.domain},
+                        {"partner", claim.partner},
                         {"customer", claim.customer},
                         {"state", claim.verified() ? "verified" : "pending"},
                         {"claimedAt", claim.claimed_at},

@@ -77,6 +77,7 @@ void WriteJson(const std::string& partner, const gw::GatewayFacts& facts,
       for (const auto& r : RecordsFor(facts, customer, claim))
         records.push_back({{"name", claim.domain + "."}, {"type", r.type}, {"value", r.value}});
       nlohmann::json domain = gw::ToJson(claim);
+      domain.erase("partner");
       domain.erase("customer");
       domain["records"] = std::move(records);
       domains.push_back(std::move(domain));

@@ -162,6 +162,34 @@ TEST_P(ConformanceTest, DomainsAreUniqueAcrossPartnersWithoutRevealingTheHolder)
   EXPECT_EQ(idna.status().code(), StatusCode::kInvalidArgument);
 }
 
+// A customer carries its domain claims through either transport; a gateway that does not
+// verify domains verifies each claim as it is made, and says it does not verify.
+TEST_P(ConformanceTest, DomainClaimsTravelWithTheCustomer) {
+  CustomerWrite w = Write(
+      "acme.example", {{"domains", {{"primary", "acme.example"}, {"aliases", {"acme.co.uk"}}}}});
+  auto created = client().PutCustomer("northwind", "acme", w, WriteCondition::CreateOnly());
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  ASSERT_EQ(created->domain_claims.size(), 2u);
+  EXPECT_EQ(created->domain_claims[0].domain, "acme.co.uk");
+  EXPECT_EQ(created->domain_claims[1].domain, "acme.example");
+  for (const auto& claim : created->domain_claims) {
+    EXPECT_TRUE(claim.verified());
+    EXPECT_EQ(claim.partner, "northwind");
+    EXPECT_EQ(claim.customer, "acme");
+    EXPECT_THAT(claim.token, ::testing::MatchesRegex("[0-9a-f]{32}"));
+  }
+  auto state = client().GetState("northwind");
+  ASSERT_TRUE(state.ok());
+  ASSERT_EQ(state->customers.at(0).domain_claims.size(), 2u);
+  EXPECT_EQ(state->customers[0].domain_claims[1].verified_at,
+            created->domain_claims[1].verified_at);
+  auto facts = client().GetFacts();
+  ASSERT_TRUE(facts.ok()) << facts.status().message();
+  EXPECT_FALSE(facts->verifies_domains);
+  EXPECT_EQ(client().CheckDomains("northwind", "acme").status().code(),
+            StatusCode::kFailedPrecondition);
+}
+
 // The customer rules run on every write through either transport: every problem comes
 // back with its pointer and rule id, and relay sources are claims across partners.
 TEST_P(ConformanceTest, EveryRuleIsCheckedOnWriteWithPointerAndRuleId) {

@@ -179,7 +179,6 @@ Result<User> UserFromJsonValue(const nlohmann::json& value);
 nlohmann::json ToJson(const Customer& customer);
 nlohmann::json ToJson(const AuditEntry& entry);
 nlohmann::json ToJson(const QuarantinedMessage& message);
-// Without the partner, which the request names.
 nlohmann::json ToJson(const DomainClaim& claim);
 
 }  // namespace gw
