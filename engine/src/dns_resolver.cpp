@@ -67,6 +67,18 @@ int ParseRecords(DnsType type, const unsigned char* reply, int length,
 
 }  // namespace
 
+Result<DnsResolverOptions> DnsResolverOptionsFor(const std::vector<std::string>& servers,
+                                                 std::chrono::milliseconds timeout) {
+  DnsResolverOptions options;
+  options.timeout = timeout;
+  for (const auto& text : servers) {
+    auto server = ParseEndpoint(text, "--dns-server");
+    if (!server.ok()) return server.status();
+    options.servers.push_back(*server);
+  }
+  return options;
+}
+
 std::string DnsTypeName(DnsType type) {
   switch (type) {
     case DnsType::kMx:

@@ -282,13 +282,11 @@ struct DomainFlags {
 // The domain verifier, when the store verifies domains, wired into the admin API.
 gw::Result<std::unique_ptr<gw::DomainVerifier>> StartDomainVerifier(
     const DomainFlags& flags, gw::Service& service, gw::AdminServerOptions& options) {
+  auto dns =
+      gw::DnsResolverOptionsFor(flags.dns_servers, std::chrono::milliseconds(flags.dns_timeout_ms));
+  if (!dns.ok()) return dns.status();
   gw::DomainVerifierOptions verifier;
-  for (const std::string& text : flags.dns_servers) {
-    auto server = gw::ParseEndpoint(text, "--dns-server");
-    if (!server.ok()) return server.status();
-    verifier.dns.servers.push_back(*server);
-  }
-  verifier.dns.timeout = std::chrono::milliseconds(flags.dns_timeout_ms);
+  verifier.dns = *dns;
   verifier.interval = std::chrono::seconds(flags.check_interval_s);
   verifier.log = Log;
   auto started = gw::DomainVerifier::Start(service, verifier);

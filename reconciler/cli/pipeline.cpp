@@ -43,9 +43,14 @@ void AddDnsOptions(CLI::App* command, PipelineOptions& options) {
   command->add_flag("--no-dns", options.no_dns,
                     "Never ask DNS (CI without network), even with --check-dns or "
                     "GWCTL_CHECK_DNS=1");
-  command->add_option("--dns-server", options.dns_servers,
-                      "HOST:PORT of a DNS resolver for --check-dns (repeatable; default: the "
-                      "system's)");
+  command
+      ->add_option("--dns-server", options.dns_servers,
+                   "HOST:PORT of a DNS resolver for --check-dns (repeatable; default: the "
+                   "system's)")
+      ->check([](const std::string& value) {
+        auto server = gw::ParseEndpoint(value, "--dns-server");
+        return server.ok() ? std::string() : server.status().message();
+      });
   command
       ->add_option("--dns-timeout-ms", options.dns_timeout_ms,
                    "How long a DNS question waits for its first answer (the second try waits "
@@ -68,17 +73,13 @@ void AddDnsWarnings(const PipelineOptions& options, Pipeline& p) {
                        facts.status().message());
     return;
   }
-  gw::DnsResolverOptions dns;
-  dns.timeout = std::chrono::milliseconds(options.dns_timeout_ms);
-  for (const auto& text : options.dns_servers) {
-    auto server = gw::ParseEndpoint(text, "--dns-server");
-    if (!server.ok()) {
-      warnings.push_back("DNS not checked: " + server.status().message());
-      return;
-    }
-    dns.servers.push_back(*server);
+  auto dns = gw::DnsResolverOptionsFor(options.dns_servers,
+                                       std::chrono::milliseconds(options.dns_timeout_ms));
+  if (!dns.ok()) {
+    warnings.push_back("DNS not checked: " + dns.status().message());
+    return;
   }
-  auto resolver = gw::DnsResolver::Create(dns);
+  auto resolver = gw::DnsResolver::Create(*dns);
   if (!resolver.ok()) {
     warnings.push_back("DNS not checked: " + resolver.status().message());
     return;

@@ -15,7 +15,6 @@
 #include "gateway/service.h"
 #include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
-#include "hostile_clients.h"
 #include "loopback.h"
 #include "nsd_fixture.h"
 #include "postgres_fixture.h"
@@ -204,15 +203,9 @@ TEST(DomainChecksTest, RecordsFoundAbsentAndUnansweredAreToldApart) {
   EXPECT_THAT(unanswered[0].detail, HasSubstr(fmt::format("127.0.0.1:{}", silent.port())));
 }
 
-int SocketmapPort(gwtest::Gatewayd& gatewayd) {
-  const std::string& log = gatewayd.process().output();
-  size_t at = log.find("socketmap on ");
-  return at == std::string::npos ? 0 : gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
-}
-
 bool TakesMailFor(gwtest::Gatewayd& gatewayd, const std::string& domain) {
-  auto found = gw::SocketmapLookup({"127.0.0.1", SocketmapPort(gatewayd)}, "domains", domain,
-                                   std::chrono::seconds(2));
+  auto found = gw::SocketmapLookup({"127.0.0.1", gatewayd.LoggedPort("socketmap on ")}, "domains",
+                                   domain, std::chrono::seconds(2));
   return found.ok() && found->has_value();
 }
 

@@ -41,19 +41,12 @@ class PostfixLookupsTest : public ::testing::Test {
                                  "--verify", "127.0.0.1:0", "--lookup-request-timeout-ms", "500",
                                  "--smtp", "127.0.0.1:2525"});
     ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
-    socketmap_ = PortFromLog("socketmap on ");
-    policy_ = PortFromLog("policy on ");
-    verify_ = PortFromLog("verify on ");
+    socketmap_ = gatewayd_->LoggedPort("socketmap on ");
+    policy_ = gatewayd_->LoggedPort("policy on ");
+    verify_ = gatewayd_->LoggedPort("verify on ");
     ASSERT_TRUE(socketmap_ && policy_ && verify_) << gatewayd_->process().output();
     auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
     ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
-  }
-
-  int PortFromLog(const std::string& what) {
-    const std::string& log = gatewayd_->process().output();
-    size_t at = log.find(what);
-    if (at == std::string::npos) return 0;
-    return gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
   }
 
   gw::Status PutCustomer(const std::string& name, json spec) {
@@ -302,10 +295,8 @@ class ContinuityLookupsTest : public ::testing::Test {
                                  "--continuity-auth", socket_, "--continuity-probe-interval-ms",
                                  "200"});
     ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
-    const std::string& log = gatewayd_->process().output();
-    size_t at = log.find("socketmap on ");
-    ASSERT_NE(at, std::string::npos) << log;
-    socketmap_ = gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
+    socketmap_ = gatewayd_->LoggedPort("socketmap on ");
+    ASSERT_NE(socketmap_, 0) << gatewayd_->process().output();
     auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
     ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
     gw::CustomerWrite write;

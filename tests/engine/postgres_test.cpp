@@ -11,7 +11,6 @@
 #include "gateway/socketmap_client.h"
 #include "gateway/store.h"
 #include "gatewayd_fixture.h"
-#include "hostile_clients.h"
 #include "postgres.h"
 #include "postgres_fixture.h"
 #include "smtp_responder.h"
@@ -170,13 +169,6 @@ TEST_F(PostgresTest, ConcurrentSerializableTransactionsRetryAndKeepTheInvariant)
 
 namespace {
 
-// Where a gatewayd serves its socketmap, from its log.
-int SocketmapPort(gwtest::Gatewayd& gatewayd) {
-  const std::string& log = gatewayd.process().output();
-  size_t at = log.find("socketmap on ");
-  return at == std::string::npos ? 0 : gwtest::PortOf(log.substr(at, log.find('\n', at) - at));
-}
-
 // Two gatewayd replicas on one PostgreSQL: a customer written through one is answered by
 // the other's mail lookups once its directory feed has seen the store's change counter
 // move (polled every 250 ms), and the other way round.
@@ -198,7 +190,7 @@ TEST_F(PostgresTest, AWriteThroughOneReplicaIsAnsweredByTheOthersLookups) {
   };
   // Seconds until `reader`'s socketmap knows the domain; -1 if not within 10 s.
   auto seen_after = [](gwtest::Gatewayd& reader, const std::string& domain) {
-    gw::Endpoint socketmap{"127.0.0.1", SocketmapPort(reader)};
+    gw::Endpoint socketmap{"127.0.0.1", reader.LoggedPort("socketmap on ")};
     auto started = std::chrono::steady_clock::now();
     while (std::chrono::steady_clock::now() - started < std::chrono::seconds(10)) {
       auto found = gw::SocketmapLookup(socketmap, "domains", domain, std::chrono::seconds(2));
@@ -238,7 +230,7 @@ TEST_F(PostgresTest, GatewaydCarriesOnAcrossAPostgresRestart) {
             {"destinations", "mx.acme.example"}};
   auto put = client->PutCustomer("northwind", "acme", w, gw::WriteCondition::CreateOnly());
   ASSERT_TRUE(put.ok()) << put.status().message() << "\n" << gatewayd.process().output();
-  gw::Endpoint socketmap{"127.0.0.1", SocketmapPort(gatewayd)};
+  gw::Endpoint socketmap{"127.0.0.1", gatewayd.LoggedPort("socketmap on ")};
   bool seen = false;
   for (int i = 0; i < 100 && !seen; ++i) {
     auto found = gw::SocketmapLookup(socketmap, "domains", "acme.example", std::chrono::seconds(2));
@@ -289,7 +281,7 @@ TEST_F(PostgresTest, OneReplicaProbesAndTheOtherFollowsItsOutagesThenTakesOver) 
   ASSERT_TRUE(put.ok()) << put.status().message();
 
   auto routes_to = [](gwtest::Gatewayd& replica, const std::string& expected) {
-    gw::Endpoint socketmap{"127.0.0.1", SocketmapPort(replica)};
+    gw::Endpoint socketmap{"127.0.0.1", replica.LoggedPort("socketmap on ")};
     for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
          std::chrono::steady_clock::now() < deadline;
          std::this_thread::sleep_for(std::chrono::milliseconds(20))) {

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "mail_fixture.h"
+#include "nsd_fixture.h"
 
 namespace {
 
@@ -76,6 +77,56 @@ class MailTest : public ::testing::Test {
   std::unique_ptr<Sink> internet_;
   std::unique_ptr<MailGateway> gateway_;
 };
+
+// gatewayd --verify-domains: Postfix refuses mail for a customer's domain until its claim
+// is verified, then delivers it; the customer's alias domain, still pending, stays refused.
+TEST(MailVerificationTest, MailToADomainIsRefusedUntilItsTxtRecordIsPublished) {
+  if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) GTEST_SKIP() << missing;
+  if (std::string missing = gwtest::NsdMissing(); !missing.empty()) GTEST_SKIP() << missing;
+  gwtest::Nsd nsd(
+      std::map<std::string, std::string>{{"acme.example", "@ IN MX 10 mx1.gw.test.\n"}});
+  ASSERT_TRUE(nsd.started()) << nsd.log();
+  Sink internet, destination;
+  ASSERT_TRUE(internet.ready() && destination.ready());
+  gwtest::MailGatewayOptions options;
+  options.gatewayd_args = {"--verify-domains", "--dns-server",
+                           fmt::format("127.0.0.1:{}", nsd.endpoint().port),
+                           "--domain-check-interval-s", "3600"};
+  MailGateway gateway(internet.port(), options);
+  ASSERT_EQ(gateway.problem(), "");
+  auto client = gateway.gatewayd().Client(Gatewayd::kOperatorToken);
+  ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+  gw::CustomerWrite write;
+  write.spec = {{"product", "ultimate-defense"},
+                {"billableUsers", 5},
+                {"domains", {{"primary", "acme.example"}, {"aliases", {"acme.co.uk"}}}},
+                {"destinations", json::array({Destination(destination.port(), 10)})}};
+  auto acme = client->PutCustomer("northwind", "acme", write, gw::WriteCondition::CreateOnly());
+  ASSERT_TRUE(acme.ok()) << acme.status().message();
+  gw::User alice;
+  alice.address = "alice@acme.example";
+  ASSERT_TRUE(client->BatchUsers("northwind", "acme", {{alice}, {}}).ok());
+  // The lookups reload within 250 ms; the alias domain below shows it is not a lag.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+
+  auto pending = gateway.Send("bob@ext.example", "alice@acme.example");
+  EXPECT_EQ(pending.code, 554) << pending.transcript;
+  EXPECT_THAT(pending.reply, HasSubstr("Relay access denied"));
+
+  std::string record = acme->domain_claims.at(1).record();  // acme.example's (by domain)
+  ASSERT_EQ(acme->domain_claims[1].domain, "acme.example");
+  ASSERT_TRUE(nsd.Publish("acme.example",
+                          fmt::format("@ IN MX 10 mx1.gw.test.\n@ IN TXT \"{}\"\n", record)));
+  auto checked = client->CheckDomains("northwind", "acme");
+  ASSERT_TRUE(checked.ok()) << checked.status().message();
+  ASSERT_TRUE(gateway.WaitForLookup("recipients alice@acme.example", "OK alice@"));
+
+  EXPECT_TRUE(gateway.Send("bob@ext.example", "alice@acme.example").accepted());
+  auto alias = gateway.Send("bob@ext.example", "alice@acme.co.uk");
+  EXPECT_EQ(alias.code, 554) << alias.transcript;
+  ASSERT_EQ(destination.WaitForMessages(1), 1u) << gateway.MailLog();
+  EXPECT_THAT(destination.Messages()[0], HasSubstr("X-Sink-To: alice@acme.example"));
+}
 
 TEST_F(MailTest, InboundMailToACustomersDomainsIsDeliveredAndAnythingElseRefused) {
   Sink destination;

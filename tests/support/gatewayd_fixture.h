@@ -67,6 +67,15 @@ class Gatewayd {
   void Kill() { process_.reset(); }
 
   bool started() const { return !url_.empty(); }
+  // The port gatewayd logged that it serves `what` on ("socketmap on " -> the port of
+  // "socketmap on 127.0.0.1:PORT"); 0 if it did not.
+  int LoggedPort(const std::string& what) {
+    const std::string& log = process_->output();
+    size_t at = log.find(what);
+    if (at == std::string::npos) return 0;
+    std::string line = log.substr(at, log.find('\n', at) - at);
+    return std::stoi(line.substr(line.rfind(':') + 1));
+  }
   const std::string& url() const { return url_; }
   ChildProcess& process() { return *process_; }
   const std::filesystem::path& dir() const { return dir_; }

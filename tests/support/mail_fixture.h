@@ -27,7 +27,6 @@
 
 #include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
-#include "hostile_clients.h"
 #include "loopback.h"
 #include "process.h"
 #include "rspamd_fixture.h"
@@ -165,6 +164,8 @@ struct MailGatewayOptions {
   bool continuity = false;
   // Dovecot with a self-signed certificate: IMAPS and POP3S, and logins only over TLS.
   bool dovecot_tls = false;
+  // More gatewayd arguments (e.g. --verify-domains).
+  std::vector<std::string> gatewayd_args;
 };
 
 // gatewayd with its lookup servers, and the Postfix instance that asks them.
@@ -180,6 +181,7 @@ class MailGateway {
     std::filesystem::permissions(dir_, std::filesystem::perms::others_exec,
                                  std::filesystem::perm_options::add);
     const bool content_milter = options.content_milter;
+    gatewayd_args_ = options.gatewayd_args;
     dovecot_tls_ = options.dovecot_tls;
     if (options.continuity) {
       continuity_.emplace();
@@ -206,16 +208,15 @@ class MailGateway {
     // The lookup servers take ports from the kernel; a restart reuses them.
     gatewayd_ = std::make_unique<Gatewayd>(options.partners, LookupArgs());
     if (!gatewayd_->started()) return;
-    const std::string& log = gatewayd_->process().output();
     for (auto [what, port] :
          {std::pair{"socketmap on ", &socketmap_}, std::pair{"policy on ", &policy_},
           std::pair{"verify on ", &verify_}}) {
-      size_t at = log.find(what);
-      if (at == std::string::npos) {
-        problem_ = "gatewayd did not say where it serves " + std::string(what) + "\n" + log;
+      *port = gatewayd_->LoggedPort(what);
+      if (*port == 0) {
+        problem_ = "gatewayd did not say where it serves " + std::string(what) + "\n" +
+                   gatewayd_->process().output();
         return;
       }
-      *port = PortOf(log.substr(at, log.find('\n', at) - at));
     }
     if (content_milter) {
       rspamd_ = std::make_unique<Rspamd>();
@@ -448,6 +449,7 @@ class MailGateway {
 
   std::vector<std::string> LookupArgs() const {
     std::vector<std::string> args = CommonLookupArgs();
+    args.insert(args.end(), gatewayd_args_.begin(), gatewayd_args_.end());
     if (continuity_) {
       args.insert(args.end(),
                   {"--continuity-smtp", fmt::format("127.0.0.1:{}", continuity_->smtp),
@@ -485,6 +487,7 @@ class MailGateway {
   int milter_port_ = 0;
   std::string problem_;
   std::optional<ContinuityPorts> continuity_;
+  std::vector<std::string> gatewayd_args_;
   bool dovecot_tls_ = false;
 };
 

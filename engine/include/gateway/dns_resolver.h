@@ -69,4 +69,9 @@ class DnsResolver {
 
 std::string DnsTypeName(DnsType type);
 
+// Options asking `servers` ("HOST:PORT", as a --dns-server flag gives them; none: the
+// system's resolvers) with `timeout`; an unreadable server is kInvalidArgument naming it.
+Result<DnsResolverOptions> DnsResolverOptionsFor(const std::vector<std::string>& servers,
+                                                 std::chrono::milliseconds timeout);
+
 }  // namespace gw
