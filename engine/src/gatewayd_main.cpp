@@ -333,6 +333,19 @@ int Serve(const std::string& data, const std::string& store_location, const std:
     return 1;
   }
   Log(fmt::format("opened store {}", gw::RedactedStoreLocation(store_path)));
+  if (!store.verify_domains) {
+    // Claims left pending by a run with --verify-domains would otherwise take no mail.
+    auto verified = (*service)->VerifyPendingClaims(gw::Actor::Local());
+    if (!verified.ok()) {
+      Log(verified.status().message());
+      return 1;
+    }
+    if (*verified > 0)
+      Log(
+          fmt::format("verified {} domain claim(s) left pending: started without "
+                      "--verify-domains",
+                      *verified));
+  }
   auto tokens = gw::TokenStore::Load(tokens_path);
   if (!tokens.ok()) {
     Log(tokens.status().message());

@@ -155,14 +155,11 @@ nlohmann::json ToJson(const Customer& c) {
 }
 
 nlohmann::json ToJson(const DomainClaim& claim) {
-  nlohmann::json out = {{"domain", claim.domain},
-                        {"partner", claim.partner},
-                        {"customer", claim.customer},
-                        {"state", claim.verified() ? "verified" : "pending"},
-                        {"claimedAt", claim.claimed_at},
-                        {"verifiedAt", claim.verified_at},
-                        {"checkedAt", claim.checked_at},
-                        {"checkDetail", claim.check_detail}};
+  nlohmann::json out = {
+      {"domain", claim.domain},        {"partner", claim.partner},
+      {"customer", claim.customer},    {"state", claim.verified() ? "verified" : "pending"},
+      {"claimedAt", claim.claimed_at}, {"verifiedAt", claim.verified_at},
+      {"checkedAt", claim.checked_at}, {"checkDetail", claim.check_detail}};
   if (!claim.token.empty()) out["record"] = claim.record();
   return out;
 }

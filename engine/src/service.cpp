@@ -335,11 +335,7 @@ struct Service::Impl {
       auto it = by_name.find(claim.customer);
       if (it != by_name.end()) it->second->domain_claims.push_back(std::move(claim));
     }
-    for (Customer* customer : customers) {
-      std::sort(customer->domain_claims.begin(), customer->domain_claims.end(),
-                [](const DomainClaim& a, const DomainClaim& b) { return a.domain < b.domain; });
-    }
-    return Status::Ok();
+    return Status::Ok();  // each customer's by domain, as listed
   }
 
   // Verifies the claim if no other customer's verified claim holds its name; else says
@@ -404,15 +400,6 @@ Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
     if (!stale.ok()) return stale.status();
     for (const auto& owner : *stale) {
       if (Status s = impl->Recompile(owner); !s.ok()) return s;
-    }
-    if (impl->options.verify_domains) return true;
-    auto pending = impl->store->ListDomainClaims("", "", true);
-    if (!pending.ok()) return pending.status();
-    std::string now = Now();
-    for (auto& claim : *pending) {
-      claim.check_detail = "verified: this gateway does not verify domains";
-      if (Status s = impl->VerifyClaim(Actor::Local(), claim, now); !s.ok()) return s;
-      if (Status s = impl->store->SaveDomainCheck(claim); !s.ok()) return s;
     }
     return true;
   });
@@ -1155,6 +1142,25 @@ Result<std::vector<DomainClaim>> Service::RecordDomainChecks(
       checked.push_back(std::move(claim));
     }
     return checked;
+  });
+}
+
+Result<int64_t> Service::VerifyPendingClaims(const Actor& actor) {
+  if (!actor.is_operator)
+    return Status(StatusCode::kPermissionDenied, "only an operator can verify domains");
+  return impl_->Write<int64_t>([&]() -> Result<int64_t> {
+    auto pending = impl_->store->ListDomainClaims("", "", true);
+    if (!pending.ok()) return pending.status();
+    std::string now = Now();
+    int64_t verified = 0;
+    for (auto& claim : *pending) {
+      claim.checked_at = now;
+      claim.check_detail = "verified: the gateway does not verify domains";
+      if (Status s = impl_->VerifyClaim(actor, claim, now); !s.ok()) return s;
+      if (Status s = impl_->store->SaveDomainCheck(claim); !s.ok()) return s;
+      verified += claim.verified();
+    }
+    return verified;
   });
 }
 

@@ -137,8 +137,10 @@ TEST_P(DomainClaimsTest, APendingClaimTakesNoMailAndLosesToTheVerifiedOne) {
             1);
 }
 
-// A gateway that stops verifying verifies the claims left pending when it opens.
-TEST_P(DomainClaimsTest, ClaimsLeftPendingAreVerifiedWhenVerificationIsTurnedOff) {
+// Claims left pending by a gateway that verified stay so when another process opens the
+// store (gwctl embedded must not verify them behind gatewayd's back) until an operator,
+// or gatewayd started without --verify-domains, verifies them.
+TEST_P(DomainClaimsTest, ClaimsLeftPendingAreVerifiedOnlyWhenAskedTo) {
   ASSERT_TRUE(service_
                   ->PutCustomer(local_, "northwind", "acme", Write("acme.example"),
                                 gw::WriteCondition::CreateOnly())
@@ -148,6 +150,12 @@ TEST_P(DomainClaimsTest, ClaimsLeftPendingAreVerifiedWhenVerificationIsTurnedOff
   auto reopened = gw::Service::Open(location_);
   ASSERT_TRUE(reopened.ok()) << reopened.status().message();
   service_ = std::move(*reopened);
+  EXPECT_FALSE(Claim("northwind", "acme").verified());
+  gw::Actor contoso{"contoso-ci", false, "contoso"};
+  EXPECT_EQ(service_->VerifyPendingClaims(contoso).status().code(), StatusCode::kPermissionDenied);
+  auto verified = service_->VerifyPendingClaims(local_);
+  ASSERT_TRUE(verified.ok()) << verified.status().message();
+  EXPECT_EQ(*verified, 1);
   EXPECT_TRUE(Claim("northwind", "acme").verified());
   auto globex = service_->PutCustomer(local_, "northwind", "globex", Write("globex.example"),
                                       gw::WriteCondition::CreateOnly());
@@ -291,6 +299,19 @@ TEST(GatewaydDomainVerificationTest, ADomainTakesMailOnceItsRecordIsPublished) {
   ASSERT_TRUE(metrics);
   EXPECT_THAT(metrics->body, HasSubstr("gatewayd_domain_checks_total{outcome=\"found\"} 1"));
   EXPECT_THAT(metrics->body, HasSubstr("gatewayd_domain_claims_pending "));
+
+  // Started again without --verify-domains, gatewayd verifies what was left pending.
+  ASSERT_TRUE(client
+                  ->PutCustomer("northwind", "initech", Write("initech.example"),
+                                gw::WriteCondition::CreateOnly())
+                  .ok());
+  gatewayd.Kill();
+  gatewayd.Start({"--socketmap", "127.0.0.1:0"});
+  ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+  EXPECT_THAT(gatewayd.process().output(),
+              HasSubstr("verified 1 domain claim(s) left pending: started without "
+                        "--verify-domains"));
+  EXPECT_TRUE(TakesMailFor(gatewayd, "initech.example"));
 }
 
 }  // namespace

@@ -63,8 +63,7 @@ struct ServiceOptions {
   // spam report pass at a time, so each report is sent once.
   std::string replica = "gatewayd";
   // A new domain claim stays pending, taking no mail, until a DNS check finds its TXT
-  // record (RecordDomainChecks). Off, every claim is verified when made, and claims left
-  // pending by a gateway that verified are verified when the service opens.
+  // record (RecordDomainChecks). Off, every claim is verified when made.
   bool verify_domains = false;
 };
 
@@ -180,6 +179,11 @@ class Service {
   // verified is audited (domain.verify). Returns the checked claims as they are after.
   Result<std::vector<DomainClaim>> RecordDomainChecks(const Actor& actor,
                                                       const std::vector<DomainCheck>& checks);
+
+  // Verifies every pending claim of the gateway that no other customer's verified claim
+  // holds the name of (operator only): for a gateway that stopped verifying domains.
+  // Returns how many were verified.
+  Result<int64_t> VerifyPendingClaims(const Actor& actor);
 
   // Takes or renews the store's job lease `job` for this replica (ServiceOptions::
   // replica) for `ttl`: kConflict naming the replica that holds it. For work that replicas
