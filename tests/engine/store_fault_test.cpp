@@ -274,7 +274,9 @@ class StoreFaultTest : public ::testing::Test {
     ASSERT_TRUE(inner.ok()) << inner.status().message();
     auto faulty = std::make_unique<FaultyStore>(std::move(*inner));
     store_ = faulty.get();
-    auto service = gw::Service::Create(std::move(faulty));
+    gw::ServiceOptions options;
+    options.verify_domains = verify_domains_;
+    auto service = gw::Service::Create(std::move(faulty), options);
     ASSERT_TRUE(service.ok()) << service.status().message();
     service_ = std::move(*service);
     ASSERT_TRUE(service_->PutPartner(kLocal, kPartner).ok());
@@ -304,6 +306,8 @@ class StoreFaultTest : public ::testing::Test {
             {"users", users},
             {"domains", *store_->inner().CustomerDomains(kPartner, c.name)}};
       }
+      auto claims = store_->inner().ListDomainClaims(kPartner, "", false);
+      for (const auto& claim : *claims) out["claims"].push_back(gw::ToJson(claim));
       for (const char* domain : {"acme.example", "globex.example", "acme.test"}) {
         auto owner = *store_->inner().DomainOwner(domain);
         out["domainOwners"][domain] = owner ? owner->customer : "";
@@ -350,6 +354,7 @@ class StoreFaultTest : public ::testing::Test {
     return tried;
   }
 
+  bool verify_domains_ = false;
   std::string dir_;
   FaultyStore* store_ = nullptr;
   std::unique_ptr<gw::Service> service_;
@@ -402,6 +407,32 @@ TEST_F(StoreFaultTest, NoCallLeavesAnythingHalfWritten) {
   EXPECT_EQ(after["customers"]["acme"]["users"].size(), 3u);
   EXPECT_EQ(after["aliasOwner"], "c@acme.example");
   EXPECT_EQ(after["lease"], "gwctl@host");
+}
+
+class StoreFaultVerifyingTest : public StoreFaultTest {
+ protected:
+  StoreFaultVerifyingTest() { verify_domains_ = true; }
+};
+
+// Verifying a domain claim (the check and its audit entry) is all or nothing too.
+TEST_F(StoreFaultVerifyingTest, NoDomainCheckLeavesAnythingHalfWritten) {
+  int check = FailEverywhere("domain check", [&] {
+    return service_
+        ->RecordDomainChecks(kLocal, {{kPartner, "acme", "acme.example", true, true, "found"}})
+        .status();
+  });
+  ASSERT_TRUE(service_
+                  ->PutCustomer(kLocal, kPartner, "globex",
+                                Write("globex.example", "198.51.100.0/24"),
+                                gw::WriteCondition::CreateOnly())
+                  .ok());
+  int pending = FailEverywhere("pending claims verified",
+                               [&] { return service_->VerifyPendingClaims(kLocal).status(); });
+  EXPECT_GE(check, 3);  // the claim, the audit entry, the commit
+  EXPECT_GE(pending, 3);
+  json after = Snapshot();
+  EXPECT_EQ(after["domainOwners"]["acme.example"], "acme");
+  EXPECT_EQ(after["domainOwners"]["globex.example"], "globex");
 }
 
 }  // namespace
