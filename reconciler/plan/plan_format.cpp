@@ -28,6 +28,10 @@ struct Totals {
   size_t add = 0, change = 0, remove = 0;
 };
 
+std::string Painted(bool color, const char* code, const std::string& text) {
+  return color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
+}
+
 Totals UserTotals(const Plan& plan) {
   Totals t;
   for (const auto& c : plan.changes) {
@@ -86,7 +90,7 @@ class TextWriter {
   }
 
   std::string Paint(const char* code, const std::string& text) const {
-    return options_.color ? fmt::format("\033[{}m{}\033[0m", code, text) : text;
+    return Painted(options_.color, code, text);
   }
 
   std::string Where(const Location& location) const {
@@ -326,9 +330,8 @@ void WritePendingDomains(std::ostream& out, const Plan& plan, const PlanOutput& 
   if (plan.pending_domains.empty()) return;
   out << "Domains waiting for verification (the gateway takes no mail for them yet):\n";
   for (const auto& claim : plan.pending_domains) {
-    std::string waiting = "waiting for TXT " + claim.record();
     out << "  " << claim.domain << ": "
-        << (options.color ? fmt::format("\033[33m{}\033[0m", waiting) : waiting) << " (customer "
+        << Painted(options.color, "33", "waiting for TXT " + claim.record()) << " (customer "
         << claim.customer;
     if (!claim.checked_at.empty())
       out << "; checked " << claim.checked_at << ": " << claim.check_detail;
