@@ -155,12 +155,19 @@ nlohmann::json ToJson(const Customer& c) {
 }
 
 nlohmann::json ToJson(const DomainClaim& claim) {
-  nlohmann::json out = {
-      {"domain", claim.domain},        {"partner", claim.partner},
-      {"customer", claim.customer},    {"state", claim.verified() ? "verified" : "pending"},
-      {"claimedAt", claim.claimed_at}, {"verifiedAt", claim.verified_at},
-      {"checkedAt", claim.checked_at}, {"checkDetail", claim.check_detail}};
-  if (!claim.token.empty()) out["record"] = claim.record();
+  // Compact: a partner's state carries one per domain. Empty fields are left out, and a
+  // verified claim's record, which nobody needs to publish any more.
+  nlohmann::json out = {{"domain", claim.domain},
+                        {"partner", claim.partner},
+                        {"customer", claim.customer},
+                        {"state", claim.verified() ? "verified" : "pending"},
+                        {"claimedAt", claim.claimed_at}};
+  for (const auto& [key, value] : {std::pair{"verifiedAt", &claim.verified_at},
+                                   std::pair{"checkedAt", &claim.checked_at},
+                                   std::pair{"checkDetail", &claim.check_detail}}) {
+    if (!value->empty()) out[key] = *value;
+  }
+  if (!claim.verified() && !claim.token.empty()) out["record"] = claim.record();
   return out;
 }
 

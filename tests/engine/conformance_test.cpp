@@ -176,7 +176,6 @@ TEST_P(ConformanceTest, DomainClaimsTravelWithTheCustomer) {
     EXPECT_TRUE(claim.verified());
     EXPECT_EQ(claim.partner, "northwind");
     EXPECT_EQ(claim.customer, "acme");
-    EXPECT_THAT(claim.token, ::testing::MatchesRegex("[0-9a-f]{32}"));
   }
   auto state = client().GetState("northwind");
   ASSERT_TRUE(state.ok());
