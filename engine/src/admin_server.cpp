@@ -390,9 +390,12 @@ struct AdminServer::Impl {
     // An operator vouches for a claim without DNS.
     s.Route("POST", "/v1/partners/{}/customers/{}/domains/{}/verify",
             Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              DomainCheck check{req.matches[1], req.matches[2],
-                                req.matches[3], true,
-                                true,           fmt::format("verified by hand by {}", actor.name)};
+              DomainCheck check;
+              check.partner = req.matches[1];
+              check.customer = req.matches[2];
+              check.domain = req.matches[3];
+              check.found = true;
+              check.detail = fmt::format("verified by hand by {}", actor.name);
               auto claims = service.RecordDomainChecks(actor, {check});
               if (!claims.ok()) return WriteStatus(res, claims.status());
               if (claims->empty()) {
