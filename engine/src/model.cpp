@@ -162,9 +162,9 @@ nlohmann::json ToJson(const DomainClaim& claim) {
                         {"customer", claim.customer},
                         {"state", claim.verified() ? "verified" : "pending"},
                         {"claimedAt", claim.claimed_at}};
-  for (const auto& [key, value] : {std::pair{"verifiedAt", &claim.verified_at},
-                                   std::pair{"checkedAt", &claim.checked_at},
-                                   std::pair{"checkDetail", &claim.check_detail}}) {
+  for (const auto& [key, value] :
+       {std::pair{"verifiedAt", &claim.verified_at}, std::pair{"checkedAt", &claim.checked_at},
+        std::pair{"checkDetail", &claim.check_detail}}) {
     if (!value->empty()) out[key] = *value;
   }
   if (!claim.verified() && !claim.token.empty()) out["record"] = claim.record();
