@@ -365,6 +365,7 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
       auto it = status_.customers.find(claim.customer);
       if (it != status_.customers.end()) it->second.pending_domains.push_back(claim.domain);
     }
+    metrics_.SetPendingDomains(plan.pending_domains.size());
     if (is_new) {
       status_.applied_commit = commit;
       status_.rejected_commit.clear();  // the branch has moved past it

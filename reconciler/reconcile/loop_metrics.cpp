@@ -40,6 +40,11 @@ void LoopMetrics::SetReady(bool ready) {
   ready_ = ready;
 }
 
+void LoopMetrics::SetPendingDomains(size_t domains) {
+  std::lock_guard lock(mutex_);
+  pending_domains_ = domains;
+}
+
 std::string LoopMetrics::Render() const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -66,6 +71,9 @@ std::string LoopMetrics::Render() const {
     out += fmt::format("gwctl_applied_commit_info{{commit=\"{}\"}} 1\n", commit_);
   family("gwctl_ready", "gauge", "1 once a pass has succeeded.");
   out += fmt::format("gwctl_ready {}\n", ready_ ? 1 : 0);
+  family("gwctl_domains_pending", "gauge",
+         "The manifests' domains the gateway takes no mail for until their TXT record is seen.");
+  out += fmt::format("gwctl_domains_pending {}\n", pending_domains_);
   out += durations_.Render("gwctl_pass_duration_seconds", "How long reconcile passes took.");
   return out;
 }

@@ -20,6 +20,7 @@ class LoopMetrics {
   void Webhook(const std::string& result);  // accepted | unsigned | bad-signature
   void SetCommit(const std::string& commit);
   void SetReady(bool ready);
+  void SetPendingDomains(size_t domains);  // waiting for their TXT record, as last seen
 
   std::string Render() const;
 
@@ -33,6 +34,7 @@ class LoopMetrics {
   gw::Histogram durations_{{0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}};
   std::string commit_;
   bool ready_ = false;
+  size_t pending_domains_ = 0;
 };
 
 }  // namespace gwctl

@@ -128,6 +128,9 @@ TEST_F(GwctlDnsTest, TheLoopsStatusListsTheDomainsWaitingForTheirRecord) {
   ASSERT_TRUE(page);
   EXPECT_THAT(page->body, HasSubstr("<th>waiting for DNS</th>"));
   EXPECT_THAT(page->body, HasSubstr("<td>acme.example</td>"));
+  auto metrics = status.Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body, HasSubstr("\ngwctl_domains_pending 1\n"));
 }
 
 TEST_F(GwctlDnsTest, ADnsServerThatNeverAnswersIsReportedWithinTheBound) {
