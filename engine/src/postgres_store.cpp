@@ -93,6 +93,12 @@ CREATE TABLE domain_claims(
   PRIMARY KEY(domain, partner, customer));
 CREATE UNIQUE INDEX domain_claims_verified ON domain_claims(domain) WHERE verified_at <> '';
 CREATE INDEX domain_claims_by_customer ON domain_claims(partner, customer);
+CREATE TABLE domain_proofs(
+  partner TEXT COLLATE "C" NOT NULL, domain TEXT COLLATE "C" NOT NULL, token TEXT NOT NULL,
+  verified_at TEXT NOT NULL, released_at TEXT NOT NULL, PRIMARY KEY(partner, domain));
+INSERT INTO domain_proofs
+  SELECT partner, domain, '',
+    to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), '' FROM domains;
 INSERT INTO domain_claims
   SELECT domain, partner, customer, '',
     to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
@@ -312,6 +318,26 @@ class PostgresStore : public Store {
                         rows->Text(r, 4), rows->Text(r, 5), rows->Text(r, 6), rows->Text(r, 7)});
     }
     return claims;
+  }
+
+  Result<std::optional<DomainProof>> LoadDomainProof(const std::string& partner,
+                                                     const std::string& domain) override {
+    auto rows = db_->Query(
+        "SELECT token, verified_at, released_at FROM domain_proofs WHERE partner = $1 AND "
+        "domain = $2",
+        {partner, domain});
+    if (!rows.ok()) return rows.status();
+    if (!rows->size()) return std::optional<DomainProof>();
+    return std::optional<DomainProof>(
+        DomainProof{partner, domain, rows->Text(0, 0), rows->Text(0, 1), rows->Text(0, 2)});
+  }
+
+  Status SaveDomainProof(const DomainProof& p) override {
+    return Run(
+        "INSERT INTO domain_proofs(partner, domain, token, verified_at, released_at) VALUES ($1, "
+        "$2, $3, $4, $5) ON CONFLICT (partner, domain) DO UPDATE SET token = EXCLUDED.token, "
+        "verified_at = EXCLUDED.verified_at, released_at = EXCLUDED.released_at",
+        {p.partner, p.domain, p.token, p.verified_at, p.released_at});
   }
 
   Status SaveDomainCheck(const DomainClaim& claim) override {

@@ -47,6 +47,11 @@ Status NotFound(std::string what) {
   return Status(StatusCode::kNotFound, fmt::format("{} not found", what));
 }
 
+// How long a partner's proof of a domain outlives its last claim: a customer replaced, or
+// a domain moved between the partner's customers within it, takes mail on at once. Past
+// it the partner proves the domain again, with a new record.
+constexpr std::chrono::hours kProofOutlivesClaims{24 * 7};
+
 // A domain claim's verification token: 16 random bytes, hex.
 Result<std::string> NewVerificationToken() {
   unsigned char bytes[16];
@@ -297,12 +302,17 @@ struct Service::Impl {
 
   // The claims of `owner` on `domains`: those it holds already as they are, new ones
   // pending with a fresh token, or verified at once when the gateway does not verify.
+  // Those of `domains` the owner claims already as they are; a new one with the
+  // partner's proof of the domain: verified at once when the partner proved it and has
+  // held it within kProofOutlivesClaims (or the gateway does not verify), else pending
+  // with the proof's token (a new one once a proof has lapsed).
   Result<std::vector<DomainClaim>> ClaimsFor(const ClaimOwner& owner,
                                              const std::vector<std::string>& domains) {
     auto held = store->ListDomainClaims(owner.partner, owner.customer, false);
     if (!held.ok()) return held.status();
     std::vector<DomainClaim> claims;
-    std::string now = Now();
+    auto now = std::chrono::system_clock::now();
+    std::string at = FormatRfc3339(now);
     for (const auto& domain : domains) {
       auto it = std::find_if(held->begin(), held->end(),
                              [&](const DomainClaim& claim) { return claim.domain == domain; });
@@ -310,16 +320,56 @@ struct Service::Impl {
         claims.push_back(*it);
         continue;
       }
-      auto token = NewVerificationToken();
-      if (!token.ok()) return token.status();
-      claims.push_back({domain, owner.partner, owner.customer, *token, now,
-                        options.verify_domains ? "" : now, "", ""});
+      auto loaded = store->LoadDomainProof(owner.partner, domain);
+      if (!loaded.ok()) return loaded.status();
+      DomainProof proof = loaded->value_or(DomainProof{owner.partner, domain, "", "", ""});
+      auto released = ParseRfc3339(proof.released_at);
+      bool proven =
+          !proof.verified_at.empty() &&
+          (proof.released_at.empty() || (released && now - *released < kProofOutlivesClaims));
+      if (!proof.verified_at.empty() && !proven) proof = {owner.partner, domain, "", "", ""};
+      if (proof.token.empty()) {
+        auto token = NewVerificationToken();
+        if (!token.ok()) return token.status();
+        proof.token = *token;
+      }
+      proof.released_at.clear();
+      DomainClaim claim{domain, owner.partner, owner.customer, proof.token, at, "", "", ""};
+      if (proven) {
+        claim.verified_at = at;
+        claim.check_detail = "proven by this partner before (" + proof.verified_at + ")";
+      } else if (!options.verify_domains) {
+        claim.verified_at = proof.verified_at = at;
+      }
+      if (Status s = store->SaveDomainProof(proof); !s.ok()) return s;
+      claims.push_back(std::move(claim));
     }
     return claims;
   }
 
+  // Marks the partner's proofs of `domains` released now (their claims are going).
+  Status ReleaseProofs(const std::string& partner, const std::vector<std::string>& domains) {
+    for (const auto& domain : domains) {
+      auto proof = store->LoadDomainProof(partner, domain);
+      if (!proof.ok()) return proof.status();
+      if (!*proof) continue;
+      (*proof)->released_at = Now();
+      if (Status s = store->SaveDomainProof(**proof); !s.ok()) return s;
+    }
+    return Status::Ok();
+  }
+
   Status SaveClaims(const ClaimOwner& owner, const CompiledCustomer& compiled) {
-    auto claims = ClaimsFor(owner, compiled.config.domains);
+    const std::vector<std::string>& domains = compiled.config.domains;
+    auto held = store->CustomerDomains(owner.partner, owner.customer);
+    if (!held.ok()) return held.status();
+    std::vector<std::string> dropped;
+    for (const auto& domain : *held) {
+      if (std::find(domains.begin(), domains.end(), domain) == domains.end())
+        dropped.push_back(domain);
+    }
+    if (Status s = ReleaseProofs(owner.partner, dropped); !s.ok()) return s;
+    auto claims = ClaimsFor(owner, domains);
     if (!claims.ok()) return claims.status();
     return store->ReplaceClaims(owner, *claims, RelayClaims(compiled));
   }
@@ -349,6 +399,12 @@ struct Service::Impl {
       return Status::Ok();
     }
     claim.verified_at = at;
+    auto proof = store->LoadDomainProof(claim.partner, claim.domain);
+    if (!proof.ok()) return proof.status();
+    DomainProof proven =
+        proof->value_or(DomainProof{claim.partner, claim.domain, claim.token, "", ""});
+    proven.verified_at = at;
+    if (Status s = store->SaveDomainProof(proven); !s.ok()) return s;
     return Audit(actor, claim.partner, "domain.verify", claim.domain,
                  {{"customer", claim.customer}, {"detail", claim.check_detail}});
   }
@@ -621,6 +677,9 @@ Status Service::DeleteCustomer(const Actor& actor, const std::string& partner,
                         fmt::format("customer '{}' is at version {}, not {}", name,
                                     existing->version, version));
         }
+        auto domains = impl_->store->CustomerDomains(partner, name);
+        if (!domains.ok()) return domains.status();
+        if (Status s = impl_->ReleaseProofs(partner, *domains); !s.ok()) return s;
         if (Status s = impl_->store->DeleteCustomer(partner, name); !s.ok()) return s;
         json detail = {{"version", version}, {"users", existing->user_count}};
         if (Status s = impl_->Changed(actor, partner, "customer.delete", name, detail); !s.ok())

@@ -106,9 +106,14 @@ CREATE TABLE domain_claims(
   check_detail TEXT NOT NULL, PRIMARY KEY(domain, partner, customer)) WITHOUT ROWID;
 CREATE UNIQUE INDEX domain_claims_verified ON domain_claims(domain) WHERE verified_at <> '';
 CREATE INDEX domain_claims_by_customer ON domain_claims(partner, customer);
+CREATE TABLE domain_proofs(
+  partner TEXT NOT NULL, domain TEXT NOT NULL, token TEXT NOT NULL, verified_at TEXT NOT NULL,
+  released_at TEXT NOT NULL, PRIMARY KEY(partner, domain)) WITHOUT ROWID;
 INSERT INTO domain_claims
   SELECT domain, partner, customer, '', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'),
     strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), '', '' FROM domains;
+INSERT INTO domain_proofs
+  SELECT partner, domain, '', strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), '' FROM domains;
 DROP TABLE domains;
 )sql",
 };
@@ -336,6 +341,24 @@ class SqliteStore : public Store {
     }
     if (!status.ok()) return status;
     return claims;
+  }
+
+  Result<std::optional<DomainProof>> LoadDomainProof(const std::string& partner,
+                                                     const std::string& domain) override {
+    return First<DomainProof>(
+        "SELECT token, verified_at, released_at FROM domain_proofs WHERE partner = ? AND domain "
+        "= ?",
+        [&](const sqlite::Statement& row) {
+          return DomainProof{partner, domain, row.Text(0), row.Text(1), row.Text(2)};
+        },
+        partner, domain);
+  }
+
+  Status SaveDomainProof(const DomainProof& p) override {
+    return Run(
+        "INSERT OR REPLACE INTO domain_proofs(partner, domain, token, verified_at, released_at) "
+        "VALUES (?, ?, ?, ?, ?)",
+        p.partner, p.domain, p.token, p.verified_at, p.released_at);
   }
 
   Status SaveDomainCheck(const DomainClaim& claim) override {

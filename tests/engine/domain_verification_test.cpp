@@ -12,6 +12,7 @@
 
 #include "gateway/domain_verifier.h"
 #include "gateway/mail_directory_feed.h"
+#include "gateway/rfc3339.h"
 #include "gateway/service.h"
 #include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
@@ -135,6 +136,56 @@ TEST_P(DomainClaimsTest, APendingClaimTakesNoMailAndLosesToTheVerifiedOne) {
   EXPECT_EQ(std::count_if(audit->begin(), audit->end(),
                           [](const gw::AuditEntry& e) { return e.action == "domain.verify"; }),
             1);
+}
+
+// A partner's proof of a domain outlives its claims for a while: a customer deleted and
+// made again (a replacement) takes mail at once, even past another partner's pending
+// claim made in between; once the proof has lapsed, the domain is proven again.
+TEST_P(DomainClaimsTest, AReplacedCustomerKeepsItsDomainWhileTheProofLasts) {
+  auto put = [&](const std::string& partner, const std::string& name) {
+    auto written = service_->PutCustomer(local_, partner, name, Write("acme.example"),
+                                         gw::WriteCondition::CreateOnly());
+    EXPECT_TRUE(written.ok()) << written.status().message();
+    return written.ok() ? written->domain_claims.at(0) : DomainClaim();
+  };
+  auto remove = [&](const std::string& partner, const std::string& name) {
+    auto existing = service_->GetCustomer(local_, partner, name);
+    ASSERT_TRUE(existing.ok());
+    ASSERT_TRUE(service_->DeleteCustomer(local_, partner, name, existing->version).ok());
+  };
+  DomainClaim first = put("northwind", "acme");
+  ASSERT_TRUE(service_
+                  ->RecordDomainChecks(
+                      local_, {{"northwind", "acme", "acme.example", true, true, "TXT found"}})
+                  .ok());
+  remove("northwind", "acme");
+  EXPECT_FALSE(put("contoso", "squatter").verified());
+  DomainClaim again = put("northwind", "acme");
+  EXPECT_TRUE(again.verified());
+  EXPECT_EQ(again.token, first.token);
+  EXPECT_THAT(again.check_detail, HasSubstr("proven by this partner before"));
+  EXPECT_FALSE(Claim("contoso", "squatter").verified());
+
+  // Eight days after the last claim went, the proof no longer counts.
+  remove("northwind", "acme");
+  auto store = gw::OpenStore(location_);
+  ASSERT_TRUE(store.ok());
+  ASSERT_TRUE((*store)
+                  ->Transaction(true,
+                                [&]() -> gw::Status {
+                                  auto proof =
+                                      (*store)->LoadDomainProof("northwind", "acme.example");
+                                  if (!proof.ok() || !*proof)
+                                    return gw::Status(StatusCode::kInternal, "no proof");
+                                  (*proof)->released_at =
+                                      gw::FormatRfc3339(std::chrono::system_clock::now() -
+                                                        std::chrono::hours(24 * 8));
+                                  return (*store)->SaveDomainProof(**proof);
+                                })
+                  .ok());
+  DomainClaim lapsed = put("northwind", "acme");
+  EXPECT_FALSE(lapsed.verified());
+  EXPECT_NE(lapsed.token, first.token);
 }
 
 // Claims left pending by a gateway that verified stay so when another process opens the

@@ -103,6 +103,13 @@ class FaultyStore : public gw::Store {
   Status SaveDomainCheck(const gw::DomainClaim& claim) override {
     return Fail() ? Injected() : inner_->SaveDomainCheck(claim);
   }
+  Result<std::optional<gw::DomainProof>> LoadDomainProof(const std::string& p,
+                                                         const std::string& d) override {
+    return inner_->LoadDomainProof(p, d);
+  }
+  Status SaveDomainProof(const gw::DomainProof& proof) override {
+    return Fail() ? Injected() : inner_->SaveDomainProof(proof);
+  }
   Result<std::optional<std::string>> UserHashOf(const std::string& p, const std::string& c,
                                                 const std::string& a) override {
     return inner_->UserHashOf(p, c, a);

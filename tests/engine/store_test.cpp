@@ -332,7 +332,7 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
                    "customer TEXT NOT NULL) WITHOUT ROWID; "
                    "CREATE INDEX domains_by_customer ON domains(partner, customer); "
                    "INSERT INTO domains SELECT domain, partner, customer FROM domain_claims; "
-                   "DROP TABLE domain_claims; "
+                   "DROP TABLE domain_claims; DROP TABLE domain_proofs; "
                    "DROP TABLE job_leases; DROP TABLE continuity_passwords; "
                    "DROP TABLE continuity_outages; "
                    "DROP TABLE spam_reports; DROP TABLE spam_report_marks; "
@@ -377,6 +377,15 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
   auto config = nlohmann::json::parse(reinterpret_cast<const char*>(sqlite3_column_text(row, 0)));
   EXPECT_EQ(config["relay"]["sources"], nlohmann::json::array({"203.0.113.0/28"}));
   EXPECT_EQ(config["domains"], nlohmann::json::array({"acme.example"}));
+  sqlite3_finalize(row);
+  // The partner's proof of its domain too, so that replacing the customer keeps it.
+  ASSERT_EQ(sqlite3_prepare_v2(db,
+                               "SELECT verified_at <> '' FROM domain_proofs WHERE partner = "
+                               "'northwind' AND domain = 'acme.example'",
+                               -1, &row, nullptr),
+            SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(row), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(row, 0), 1);
   sqlite3_finalize(row);
   sqlite3_close(db);
   std::filesystem::remove_all(dir);

@@ -51,6 +51,16 @@ struct CustomerMark {
   std::vector<std::string> pending_domains;  // claimed, not verified: they take no mail
 };
 
+// A partner's proof of a domain: the token its claims publish, and when the record was
+// seen. It outlives the claims, so that a customer replaced or a domain moved between the
+// partner's customers is not put back to pending (store.h; Service decides how long).
+struct DomainProof {
+  std::string partner, domain;
+  std::string token;
+  std::string verified_at;  // "" until a claim of the partner was verified
+  std::string released_at;  // "" while the partner has a claim on it
+};
+
 // An outage of a customer's servers, as continuity recorded it.
 struct ContinuityOutage {
   std::string partner, customer;
@@ -109,6 +119,9 @@ class Store {
   // Records a check of the claim (domain, partner, customer): its verified_at,
   // checked_at and check_detail. kNotFound when the claim is gone.
   virtual Status SaveDomainCheck(const DomainClaim& claim) = 0;
+  virtual Result<std::optional<DomainProof>> LoadDomainProof(const std::string& partner,
+                                                             const std::string& domain) = 0;
+  virtual Status SaveDomainProof(const DomainProof& proof) = 0;  // creates or replaces
   // A relay source of a customer other than `except` that overlaps `range`, if any.
   virtual Result<std::optional<RelayClaim>> RelayOverlap(const IpRange& range,
                                                          const ClaimOwner& except) = 0;
