@@ -78,7 +78,7 @@ TEST_F(DnsResolverTest, ARefusalIsAServerFailureNotAnAbsentRecord) {
 // A server that takes the questions and never answers: a timeout within the stated bound,
 // for every question at once, naming the server.
 TEST(DnsResolverTimeoutTest, AServerThatNeverAnswersTimesOutWithinTheBound) {
-  gwtest::SilentDnsServer silent;
+  gwtest::SilentListener silent(SOCK_DGRAM);
   ASSERT_NE(silent.port(), 0);
   gw::DnsResolverOptions options;
   options.servers = {silent.endpoint()};

@@ -249,7 +249,7 @@ TEST(DomainChecksTest, RecordsFoundAbsentAndUnansweredAreToldApart) {
   EXPECT_EQ(checks[2].detail, "globex.example publishes no TXT records");
   EXPECT_THAT(checks[3].detail, HasSubstr("does not exist in DNS (NXDOMAIN)"));
 
-  gwtest::SilentDnsServer silent;
+  gwtest::SilentListener silent(SOCK_DGRAM);
   gw::DnsResolverOptions options;
   options.servers = {silent.endpoint()};
   options.timeout = std::chrono::milliseconds(100);

@@ -134,7 +134,7 @@ TEST_F(GwctlDnsTest, TheLoopsStatusListsTheDomainsWaitingForTheirRecord) {
 }
 
 TEST_F(GwctlDnsTest, ADnsServerThatNeverAnswersIsReportedWithinTheBound) {
-  gwtest::SilentDnsServer silent;
+  gwtest::SilentListener silent(SOCK_DGRAM);
   ASSERT_NE(silent.port(), 0);
   auto started = std::chrono::steady_clock::now();
   auto plan =

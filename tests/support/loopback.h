@@ -1,6 +1,7 @@
 // Test support: loopback sockets. A port that was free a moment ago (for servers that
 // need the number before they bind), whether something listens on a port, and a
-// listener that accepts connections (the kernel's backlog does) but never answers.
+// listener that accepts connections (the kernel's backlog does), or a UDP socket that takes
+// datagrams, but never answers.
 #pragma once
 
 #include <netinet/in.h>
@@ -8,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstdint>
+
+#include "gateway/endpoint.h"
 
 namespace gwtest {
 
@@ -37,12 +40,14 @@ inline bool CanConnect(int port) {
   return ok;
 }
 
+// A loopback socket that takes connections (SOCK_STREAM, into its backlog) or
+// datagrams (SOCK_DGRAM: DNS questions) and never answers.
 class SilentListener {
  public:
-  SilentListener() : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+  explicit SilentListener(int type = SOCK_STREAM) : fd_(socket(AF_INET, type | SOCK_CLOEXEC, 0)) {
     sockaddr_in address = Loopback();
     if (bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        listen(fd_, 8) != 0) {
+        (type == SOCK_STREAM && listen(fd_, 8) != 0)) {
       return;
     }
     socklen_t length = sizeof address;
@@ -54,6 +59,7 @@ class SilentListener {
   SilentListener& operator=(const SilentListener&) = delete;
 
   int port() const { return port_; }  // 0 if it could not listen
+  gw::Endpoint endpoint() const { return {"127.0.0.1", port_}; }
 
  private:
   int fd_;

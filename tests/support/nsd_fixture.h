@@ -5,9 +5,7 @@
 // test skips.
 #pragma once
 
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -33,31 +31,6 @@ inline std::string NsdMissing() {
   if (access(kNsdBinary, X_OK) != 0) return "needs nsd (ci/setup --tests)";
   return "";
 }
-
-// A UDP socket on loopback that takes DNS questions and never answers.
-class SilentDnsServer {
- public:
-  SilentDnsServer() : fd_(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
-    sockaddr_in at{};
-    at.sin_family = AF_INET;
-    at.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd_, reinterpret_cast<sockaddr*>(&at), sizeof(at)) == 0) {
-      socklen_t length = sizeof(at);
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&at), &length);
-      port_ = ntohs(at.sin_port);
-    }
-  }
-  ~SilentDnsServer() { close(fd_); }
-  SilentDnsServer(const SilentDnsServer&) = delete;
-  SilentDnsServer& operator=(const SilentDnsServer&) = delete;
-
-  int port() const { return port_; }  // 0 if it could not bind
-  gw::Endpoint endpoint() const { return {"127.0.0.1", port_}; }
-
- private:
-  int fd_;
-  int port_ = 0;
-};
 
 class Nsd {
  public:
