@@ -1,11 +1,12 @@
 #include "gateway/dns_checks.h"
 
 #include <algorithm>
-#include <cctype>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
+
+#include "gateway/domain_name.h"
 
 namespace gw {
 
@@ -13,11 +14,9 @@ namespace {
 
 constexpr int kMaxSpfLookups = 10;  // RFC 7208 section 4.6.4
 
-std::string Canonical(std::string name) {
-  if (!name.empty() && name.back() == '.') name.pop_back();
-  std::transform(name.begin(), name.end(), name.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return name;
+std::string Canonical(std::string_view name) {
+  if (!name.empty() && name.back() == '.') name.remove_suffix(1);
+  return AsciiLower(name);
 }
 
 // The domains a v=spf1 record sends the check on to (include: and redirect=).

@@ -79,18 +79,6 @@ Result<DnsResolverOptions> DnsResolverOptionsFor(const std::vector<std::string>&
   return options;
 }
 
-std::string DnsTypeName(DnsType type) {
-  switch (type) {
-    case DnsType::kMx:
-      return "MX";
-    case DnsType::kTxt:
-      return "TXT";
-    case DnsType::kA:
-      return "A";
-  }
-  return "?";
-}
-
 struct DnsResolver::Impl {
   ares_channel channel = nullptr;
   DnsResolverOptions options;

@@ -70,8 +70,6 @@ gw::Result<std::string> ReadKeyFile(const std::string& path) {
   return key;
 }
 
-// The lookup servers Postfix asks, over a store connection of their own; discovered
-// addresses are written through the service like any other users.
 // The default replica name: this host and process.
 std::string DefaultReplicaName() {
   char host[256] = {};
@@ -91,6 +89,8 @@ bool ReplicaGone(const std::string& replica) {
   return kill(static_cast<pid_t>(std::stol(pid)), 0) != 0 && errno == ESRCH;
 }
 
+// The lookup servers Postfix asks, over a store connection of their own; discovered
+// addresses are written through the service like any other users.
 gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFlags& continuity,
                                      const std::string& store_path, const gw::ServiceOptions& store,
                                      gw::Service& service) {

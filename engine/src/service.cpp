@@ -300,23 +300,20 @@ struct Service::Impl {
     return store->AppendAudit({0, Now(), partner, actor.name, action, target, std::move(detail)});
   }
 
-  // The claims of `owner` on `domains`: those it holds already as they are, new ones
-  // pending with a fresh token, or verified at once when the gateway does not verify.
-  // Those of `domains` the owner claims already as they are; a new one with the
+  // Those of `domains` the owner claims already (`held`) as they are; a new one with the
   // partner's proof of the domain: verified at once when the partner proved it and has
   // held it within kProofOutlivesClaims (or the gateway does not verify), else pending
   // with the proof's token (a new one once a proof has lapsed).
   Result<std::vector<DomainClaim>> ClaimsFor(const ClaimOwner& owner,
-                                             const std::vector<std::string>& domains) {
-    auto held = store->ListDomainClaims(owner.partner, owner.customer, false);
-    if (!held.ok()) return held.status();
+                                             const std::vector<std::string>& domains,
+                                             const std::vector<DomainClaim>& held) {
     std::vector<DomainClaim> claims;
     auto now = std::chrono::system_clock::now();
     std::string at = FormatRfc3339(now);
     for (const auto& domain : domains) {
-      auto it = std::find_if(held->begin(), held->end(),
+      auto it = std::find_if(held.begin(), held.end(),
                              [&](const DomainClaim& claim) { return claim.domain == domain; });
-      if (it != held->end()) {
+      if (it != held.end()) {
         claims.push_back(*it);
         continue;
       }
@@ -361,15 +358,15 @@ struct Service::Impl {
 
   Status SaveClaims(const ClaimOwner& owner, const CompiledCustomer& compiled) {
     const std::vector<std::string>& domains = compiled.config.domains;
-    auto held = store->CustomerDomains(owner.partner, owner.customer);
+    auto held = store->ListDomainClaims(owner.partner, owner.customer, false);
     if (!held.ok()) return held.status();
     std::vector<std::string> dropped;
-    for (const auto& domain : *held) {
-      if (std::find(domains.begin(), domains.end(), domain) == domains.end())
-        dropped.push_back(domain);
+    for (const auto& claim : *held) {
+      if (std::find(domains.begin(), domains.end(), claim.domain) == domains.end())
+        dropped.push_back(claim.domain);
     }
     if (Status s = ReleaseProofs(owner.partner, dropped); !s.ok()) return s;
-    auto claims = ClaimsFor(owner, domains);
+    auto claims = ClaimsFor(owner, domains, *held);
     if (!claims.ok()) return claims.status();
     return store->ReplaceClaims(owner, *claims, RelayClaims(compiled));
   }

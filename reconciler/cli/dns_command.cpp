@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
+#include "gateway/customer_rules.h"
 #include "source.h"
 
 namespace gwctl::cli {
@@ -35,7 +36,7 @@ std::vector<Record> RecordsFor(const gw::GatewayFacts& facts, const gw::Customer
   std::vector<Record> records;
   for (size_t i = 0; i < facts.mx_hosts.size(); ++i)
     records.push_back({"MX", fmt::format("{} {}.", 10 * (i + 1), facts.mx_hosts[i]), ""});
-  if (!facts.spf_include.empty() && customer.spec.contains("outboundRelay")) {
+  if (!facts.spf_include.empty() && gw::CompileStored(customer).config.relay.enabled) {
     records.push_back({"TXT", fmt::format("\"v=spf1 include:{} ~all\"", facts.spf_include),
                        "or add include:" + facts.spf_include + " to the domain's SPF policy"});
   }

@@ -85,7 +85,7 @@ void AddDnsWarnings(const PipelineOptions& options, Pipeline& p) {
     return;
   }
   for (auto& warning :
-       DnsWarnings(**resolver, *facts, DomainsOf(p.pass.desired, options.customers)))
+       DnsWarnings(**resolver, *facts, DomainsOf(p.pass.validation.manifests, options.customers)))
     warnings.push_back(std::move(warning));
 }
 

@@ -5,7 +5,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
-#include "gateway/customer_rules.h"
 #include "gateway/dns_checks.h"
 
 namespace gwctl {
@@ -13,16 +12,13 @@ namespace gwctl {
 using Mx = gw::DomainDnsReport::Mx;
 using Spf = gw::DomainDnsReport::Spf;
 
-std::vector<DomainOfCustomer> DomainsOf(const DesiredState& desired,
+std::vector<DomainOfCustomer> DomainsOf(const Manifests& manifests,
                                         const std::vector<std::string>& only) {
   std::vector<DomainOfCustomer> domains;
-  for (const auto& customer : desired.customers) {
+  for (const auto& customer : manifests.customers) {
     if (!only.empty() && std::find(only.begin(), only.end(), customer.name) == only.end()) continue;
-    gw::Customer as_stored;
-    as_stored.spec = customer.write.spec;
-    bool relays = customer.write.spec.contains("outboundRelay");
-    for (const auto& domain : gw::CompileStored(as_stored).config.domains)
-      domains.push_back({customer.name, domain, relays});
+    for (const auto& domain : customer.domains())
+      domains.push_back({customer.name, domain, customer.compiled.config.relay.enabled});
   }
   return domains;
 }

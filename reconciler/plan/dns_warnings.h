@@ -10,7 +10,7 @@
 
 #include "gateway/dns_resolver.h"
 #include "gateway/model.h"
-#include "gwctl/desired_state.h"
+#include "gwctl/manifests.h"
 
 namespace gwctl {
 
@@ -20,8 +20,9 @@ struct DomainOfCustomer {
   bool relays_outbound = false;  // the customer sends through the gateway: SPF matters
 };
 
-// The domains of the desired customers (all of them when `only` is empty).
-std::vector<DomainOfCustomer> DomainsOf(const DesiredState& desired,
+// The domains of the manifests' customers, as validation compiled them (all customers
+// when `only` is empty).
+std::vector<DomainOfCustomer> DomainsOf(const Manifests& manifests,
                                         const std::vector<std::string>& only);
 
 // One warning per problem found, "acme.example (customer acme): ...", domains in order.

@@ -67,8 +67,6 @@ class DnsResolver {
   std::unique_ptr<Impl> impl_;
 };
 
-std::string DnsTypeName(DnsType type);
-
 // Options asking `servers` ("HOST:PORT", as a --dns-server flag gives them; none: the
 // system's resolvers) with `timeout`; an unreadable server is kInvalidArgument naming it.
 Result<DnsResolverOptions> DnsResolverOptionsFor(const std::vector<std::string>& servers,
