@@ -306,6 +306,22 @@ class Rules {
       if (!source["bindDN"].exists() && source["bindPasswordRef"].exists()) {
         Error(source["bindPasswordRef"], "ldap-config", "bindPasswordRef is set but bindDN is not");
       }
+      // A simple bind sends the password as it is: over plain LDAP, to anyone on the path.
+      bool insecure = source["insecure"].boolean_or(false);
+      if (!tls && source["bindPasswordRef"].exists()) {
+        if (insecure) {
+          Warning(source["insecure"], "ldap-cleartext",
+                  "insecure: true: the bind password crosses the network in cleartext; use "
+                  "ldaps:// or startTLS");
+        } else {
+          Error(source["url"], "ldap-cleartext",
+                "a password bind over ldap:// without startTLS sends the password in cleartext: "
+                "use ldaps:// or startTLS: true (or say insecure: true to accept it)");
+        }
+      } else if (insecure) {
+        Warning(source["insecure"], "ldap-config",
+                "insecure: true has no effect: this source sends no password in cleartext");
+      }
     }
   }
 

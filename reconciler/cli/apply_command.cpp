@@ -47,7 +47,7 @@ int ApplySavedPlan(const std::string& file, const PipelineOptions& options, Appl
                  "goes past it\n";
     return kExitRefused;
   }
-  if (gw::Status s = ResolveSavedSecrets(*loaded, options.directory); !s.ok()) {
+  if (gw::Status s = ResolveSavedSecrets(*loaded, options.secrets); !s.ok()) {
     std::cerr << "gwctl: " << s.message() << "\n";
     return kExitCouldNotRun;
   }
@@ -111,13 +111,16 @@ void RegisterApplyCommand(CLI::App& app, int& exit_code) {
                       "Name in the partner's apply lease (default gwctl@HOST/PID)");
   command->add_option(
       "--plan", options->plan_file,
-      "Apply exactly this saved plan (from plan --out); refused if the gateway changed since. DIR "
-      "is then only where file: secrets are read from");
+      "Apply exactly this saved plan (from plan --out); refused if the gateway changed since");
   command->footer(
       "Exit codes: 0 converged, 3 refused by a safety limit or in conflict, 1 invalid manifests, 4 "
       "failed "
       "(whatever was applied is safe to re-run).");
   command->callback([options, &exit_code] {
+    if (auto failed = SetSecretPolicy(*options)) {
+      exit_code = *failed;
+      return;
+    }
     ApplyOptions apply;
     apply.parallelism = options->parallelism;
     apply.lease_holder = options->holder.empty() ? DefaultLeaseHolder("gwctl") : options->holder;

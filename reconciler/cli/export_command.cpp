@@ -22,6 +22,7 @@ struct ExportCommandOptions {
   bool all = false;
   std::string gateway;
   std::string partner;
+  std::string secrets_dir;
   std::string defaults;
   size_t inline_users = 50;
   bool force = false;
@@ -30,7 +31,9 @@ struct ExportCommandOptions {
 int Export(const ExportCommandOptions& options) {
   namespace fs = std::filesystem;
   fs::path out = options.out;
-  auto target = GatewayOfDirectory(out, options.gateway, options.partner);
+  auto secrets = SecretPolicyOf(options.secrets_dir);
+  auto target = secrets.ok() ? GatewayOfDirectory(out, options.gateway, options.partner, *secrets)
+                             : secrets.status();
   if (!target.ok()) {
     std::cerr << "gwctl: " << target.status().message() << "\n";
     return kExitCouldNotRun;
@@ -82,6 +85,7 @@ int Export(const ExportCommandOptions& options) {
   export_options.inline_users_max = options.inline_users;
   export_options.defaults_spec = options.defaults.empty() ? nullptr : &defaults;
   export_options.origin = (*gateway)->Describe();
+  export_options.secret_env_prefix = secrets->env_prefix;
   std::vector<ExportedFile> files;
   for (const gw::Customer* c : chosen) {
     auto users = gw::ListAllUsers(**gateway, partner, c->name);
@@ -139,6 +143,7 @@ void RegisterExportCommand(CLI::App& app, int& exit_code) {
                       "token from $GWCTL_TOKEN or spec.gateway.tokenRef");
   command->add_option("--partner", options->partner,
                       "The partner (default: OUT/gwctl.yaml's metadata.name)");
+  AddSecretsDirOption(command, options->secrets_dir);
   command->add_option("--defaults", options->defaults,
                       "A PartnerDefaults file: values equal to it are left out of the manifests");
   command

@@ -33,6 +33,17 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
                     "manifests exactly; nothing else about them changes");
   command->add_flag("--force", options.force,
                     "Go past safety limits and replacements of immutable fields");
+  AddSecretsDirOption(command, options.secrets_dir);
+}
+
+std::optional<int> SetSecretPolicy(PipelineOptions& options, std::ostream& err) {
+  auto policy = SecretPolicyOf(options.secrets_dir);
+  if (!policy.ok()) {
+    err << "gwctl: " << policy.status().message() << "\n";
+    return kExitCouldNotRun;
+  }
+  options.secrets = std::move(*policy);
+  return std::nullopt;
 }
 
 void AddDnsOptions(CLI::App* command, PipelineOptions& options) {

@@ -26,6 +26,7 @@ namespace gwctl::cli {
 
 struct PipelineOptions : PassSettings {
   std::string format = "text";
+  std::string secrets_dir;  // --secrets-dir: completes PassSettings::secrets
   // Read the manifests' domains in live DNS and warn where they do not reach the gateway
   // (--check-dns, or GWCTL_CHECK_DNS=1); --no-dns never asks DNS, whatever else says.
   bool check_dns = false;
@@ -38,6 +39,10 @@ struct PipelineOptions : PassSettings {
 void AddPipelineOptions(CLI::App* command, PipelineOptions& options);
 // Adds --check-dns, --no-dns and the resolver's options (plan and apply).
 void AddDnsOptions(CLI::App* command, PipelineOptions& options);
+
+// Sets `options.secrets` from the environment and --secrets-dir. Returns the exit code to
+// stop with when the environment's policy is wrong (written to `err`).
+std::optional<int> SetSecretPolicy(PipelineOptions& options, std::ostream& err = std::cerr);
 
 struct Pipeline {
   OpenedSource source;

@@ -13,6 +13,7 @@ namespace gwctl::cli {
 void RegisterPlanCommand(CLI::App& app, int& exit_code) {
   struct Options : PipelineOptions {
     std::string out;
+    bool trusted = false;
   };
   auto options = std::make_shared<Options>();
   CLI::App* command = app.add_subcommand("plan",
@@ -20,6 +21,14 @@ void RegisterPlanCommand(CLI::App& app, int& exit_code) {
                                          "match the repository; changes nothing");
   AddPipelineOptions(command, *options);
   AddDnsOptions(command, *options);
+  command->add_flag(
+      "--untrusted", options->untrusted,
+      "The revision is untrusted (a pull request's): directory sources and secret references are "
+      "used only as the --since revision has them, and gwctl.yaml's gateway settings come from "
+      "it. The default with --since and --ref together");
+  command->add_flag("--trusted", options->trusted,
+                    "Trust the revision read even with --since and --ref (a plan of the default "
+                    "branch after merge)");
   command->add_option(
       "--out", options->out,
       "Also save the plan (with checksums over it and the gateway state) for `apply --plan FILE`");
@@ -33,6 +42,25 @@ void RegisterPlanCommand(CLI::App& app, int& exit_code) {
       "manifests, "
       "4 could not run.");
   command->callback([options, &exit_code] {
+    if (auto failed = SetSecretPolicy(*options)) {
+      exit_code = *failed;
+      return;
+    }
+    if (options->untrusted && options->trusted) {
+      std::cerr << "gwctl: --untrusted and --trusted contradict each other\n";
+      exit_code = kExitCouldNotRun;
+      return;
+    }
+    // A pull request's plan, as the README shows it: untrusted unless said otherwise.
+    if (!options->trusted && !options->since.empty() && !options->ref.empty() &&
+        !options->untrusted) {
+      options->untrusted = true;
+      std::cerr << "gwctl: planning --ref " << options->ref
+                << " as an untrusted revision (with --since): directory sources and secrets "
+                   "only as at "
+                << options->since << ", gateway settings from there or the command line "
+                << "(--trusted if this revision is trusted)\n";
+    }
     Pipeline pipeline;
     if (auto failed = BuildPlan(*options, pipeline)) {
       exit_code = *failed;

@@ -218,7 +218,10 @@ void RegisterRunCommand(CLI::App& app, int& exit_code) {
   command->footer(
       "Runs until SIGTERM or SIGINT (the changes in flight finish; exit 0). SIGHUP re-reads the "
       "webhook secret and the gateway's URL and token, then polls at once.");
-  command->callback([options, &exit_code] { exit_code = Run(*options); });
+  command->callback([options, &exit_code] {
+    auto failed = SetSecretPolicy(*options);
+    exit_code = failed ? *failed : Run(*options);
+  });
 }
 
 }  // namespace gwctl::cli

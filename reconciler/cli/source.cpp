@@ -32,6 +32,19 @@ void AddSourceOptions(CLI::App* command, SourceOptions& options) {
                       "A keyring file of the GPG keys allowed to sign");
 }
 
+void AddSecretsDirOption(CLI::App* command, std::string& secrets_dir) {
+  command->add_option("--secrets-dir", secrets_dir,
+                      "Where file: secret references are read (default: $GWCTL_SECRETS_DIR); "
+                      "env: references read only variables named $GWCTL_SECRET_ENV_PREFIX* "
+                      "(default GWCTL_SECRET_*)");
+}
+
+gw::Result<SecretPolicy> SecretPolicyOf(const std::string& secrets_dir_flag) {
+  auto policy = SecretPolicy::FromEnvironment();
+  if (policy.ok() && !secrets_dir_flag.empty()) policy->secrets_dir = secrets_dir_flag;
+  return policy;
+}
+
 std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,
                                        std::ostream& err) {
   auto opened = OpenManifestSource(
@@ -45,9 +58,15 @@ std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_c
 
 std::optional<ValidatedSource> OpenAndValidate(const SourceOptions& options, int& exit_code,
                                                std::ostream& err) {
+  auto secrets = SecretPolicy::FromEnvironment();
+  if (!secrets.ok()) {
+    err << "gwctl: " << secrets.status().message() << "\n";
+    exit_code = kExitCouldNotRun;
+    return std::nullopt;
+  }
   auto source = OpenSource(options, exit_code, err);
   if (!source) return std::nullopt;
-  auto report = ValidateRepository(*source->tree);
+  auto report = ValidateRepository(*source->tree, {}, *secrets);
   if (!report.ok()) {
     err << "gwctl: " << report.status().message() << "\n";
     exit_code = kExitCouldNotRun;
@@ -73,18 +92,21 @@ gw::Result<nlohmann::json> ReadYamlDocument(const std::string& file) {
 
 gw::Result<DirectoryGateway> GatewayOfDirectory(const std::filesystem::path& dir,
                                                 const std::string& gateway_flag,
-                                                const std::string& partner_flag) {
+                                                const std::string& partner_flag,
+                                                const SecretPolicy& secrets) {
   DirectoryGateway out;
   out.partner = partner_flag;
   out.settings.flag = gateway_flag;
+  out.settings.secrets = secrets;
   out.settings.local_root = dir;
   out.settings.default_dir = dir;
   if (std::filesystem::exists(dir / "gwctl.yaml")) {
     auto repository = ReadYamlDocument((dir / "gwctl.yaml").string());
     if (!repository.ok()) return repository.status();
     if (out.partner.empty()) out.partner = repository->value("/metadata/name"_json_pointer, "");
-    out.settings.repository_url = repository->value("/spec/gateway/url"_json_pointer, "");
-    out.settings.token_ref = repository->value("/spec/gateway/tokenRef"_json_pointer, "");
+    out.settings.repository.url = repository->value("/spec/gateway/url"_json_pointer, "");
+    out.settings.repository.token_ref =
+        repository->value("/spec/gateway/tokenRef"_json_pointer, "");
   }
   if (out.partner.empty()) {
     return gw::Status(
@@ -101,10 +123,13 @@ void AddGatewayTargetOptions(CLI::App* command, GatewayTargetOptions& options) {
                       "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then "
                       "gwctl.yaml's spec.gateway.url)");
   command->add_option("--partner", options.partner, "The partner (default: gwctl.yaml's)");
+  AddSecretsDirOption(command, options.secrets_dir);
 }
 
 gw::Result<ConnectedGateway> ConnectGatewayTarget(const GatewayTargetOptions& options) {
-  auto target = GatewayOfDirectory(options.dir, options.gateway, options.partner);
+  auto secrets = SecretPolicyOf(options.secrets_dir);
+  if (!secrets.ok()) return secrets.status();
+  auto target = GatewayOfDirectory(options.dir, options.gateway, options.partner, *secrets);
   if (!target.ok()) return target.status();
   auto client = ConnectConfiguredGateway(target->settings);
   if (!client.ok()) return client.status();

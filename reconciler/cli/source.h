@@ -21,6 +21,11 @@ using SourceOptions = SourceSpec;
 
 void AddSourceOptions(CLI::App* command, SourceOptions& options);
 
+// --secrets-dir, and the policy it completes: GWCTL_SECRET_ENV_PREFIX and GWCTL_SECRETS_DIR
+// (the flag wins over the latter). Fails on an empty prefix.
+void AddSecretsDirOption(CLI::App* command, std::string& secrets_dir);
+gw::Result<SecretPolicy> SecretPolicyOf(const std::string& secrets_dir_flag);
+
 // Opens the source; on failure writes why to `err` and sets `exit_code` (4, or 3 when a
 // required signature is missing or wrong).
 std::optional<OpenedSource> OpenSource(const SourceOptions& options, int& exit_code,
@@ -49,7 +54,8 @@ struct DirectoryGateway {
 };
 gw::Result<DirectoryGateway> GatewayOfDirectory(const std::filesystem::path& dir,
                                                 const std::string& gateway_flag,
-                                                const std::string& partner_flag);
+                                                const std::string& partner_flag,
+                                                const SecretPolicy& secrets);
 
 // --dir, --gateway and --partner of the commands that act on one customer in the gateway
 // (quarantine, continuity), and the connection they name.
@@ -57,6 +63,7 @@ struct GatewayTargetOptions {
   std::string dir = ".";
   std::string gateway;
   std::string partner;
+  std::string secrets_dir;  // for gwctl.yaml's tokenRef
 };
 void AddGatewayTargetOptions(CLI::App* command, GatewayTargetOptions& options);
 struct ConnectedGateway {

@@ -88,8 +88,14 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
     gw::MailDirectory directory;
     bool live = options->gateway.has_value();
     if (live) {
-      auto gateway = ConnectConfiguredGateway(
-          GatewaySettingsOf(manifests, *source, *options->gateway, options->directory));
+      auto secrets = SecretPolicyOf("");
+      auto gateway =
+          secrets.ok()
+              ? ConnectConfiguredGateway(
+                    {*options->gateway,
+                     RepositoryGatewayOf(manifests.repository ? &*manifests.repository : nullptr),
+                     *secrets, source->local_root, options->directory})
+              : secrets.status();
       gw::Result<gw::MailDirectory> read =
           gateway.ok() ? LiveDirectory(**gateway, manifests.partner()) : gateway.status();
       if (!read.ok()) {

@@ -7,12 +7,19 @@
 #include "gateway/field_annotations.h"
 #include "gateway/json_cursor.h"
 #include "gwctl/diagnostics.h"
+#include "gwctl/secrets.h"
 #include "parallel.h"
-#include "secrets.h"
 
 namespace gwctl {
 
 namespace {
+
+// "/panelLogin/passwordRef" -> "panelLogin.passwordRef", as the plan names fields.
+std::string Dotted(std::string pointer) {
+  if (!pointer.empty() && pointer.front() == '/') pointer.erase(0, 1);
+  std::replace(pointer.begin(), pointer.end(), '/', '.');
+  return pointer;
+}
 
 gw::User ToGatewayUser(const UserRecord& record) {
   gw::User user;
@@ -105,12 +112,22 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
       const auto& spec_value = *root["spec"].get();
       nlohmann::json::json_pointer at(secret.reference);
       if (!spec_value.contains(at) || !spec_value[at].is_string()) continue;
-      auto value = ResolveSecret(spec_value[at].get<std::string>(), options.repository_root);
+      const std::string reference = spec_value[at].get<std::string>();
+      if (options.trusted_base &&
+          !options.trusted_base->HasSecretReference(customer.name, secret.reference, reference)) {
+        customer.secret_fingerprints[secret.gateway_field] = kUnreadSecretFingerprint;
+        customer.untrusted_notes.push_back(fmt::format(
+            "{} {} is new in this revision: an untrusted plan does not read it (shown as "
+            "changing); it is read after merge",
+            Dotted(secret.reference), reference));
+        continue;
+      }
+      auto value = ResolveSecret(reference, options.secrets);
       if (!value.ok()) {
         Location where = manifest.effective.LocationOf("/spec" + secret.reference);
         return gw::Status(
             gw::StatusCode::kNotFound,
-            fmt::format("{}: {}", FormatLocation(where, options.repository_root.string()),
+            fmt::format("{}: {}", FormatLocation(where, options.display_root),
                         value.status().message()));
       }
       customer.write.secrets[secret.gateway_field] = *value;
@@ -132,6 +149,14 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
           customer.failed_sources.insert(directory.kind);
           report.failed = true;
           report.detail = "--no-" + directory.kind;
+        } else if (options.trusted_base &&
+                   !options.trusted_base->HasDirectorySource(customer.name, directory.kind,
+                                                             *sources[i].get())) {
+          customer.failed_sources.insert(directory.kind);
+          report.failed = true;
+          report.detail =
+              "its settings are new in this revision, and an untrusted plan contacts only "
+              "sources the base revision has exactly so; its users are read after merge";
         } else {
           DirectoryRequest request{customer.name,
                                    sources[i].get(),

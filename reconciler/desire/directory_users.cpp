@@ -8,7 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
-#include "secrets.h"
+#include "gwctl/secrets.h"
 #include "text.h"
 
 namespace gwctl {
@@ -162,18 +162,17 @@ DirectoryMapping MapDirectoryEntries(const std::vector<DirectoryEntry>& entries,
   return mapping;
 }
 
-std::vector<UserDirectory> UserDirectories(const std::filesystem::path& repository_root,
-                                           bool read) {
-  return {{"ldap", "url", read ? LdapUserResolver(repository_root) : nullptr}};
+std::vector<UserDirectory> UserDirectories(const SecretPolicy& secrets, bool read) {
+  return {{"ldap", "url", read ? LdapUserResolver(secrets) : nullptr}};
 }
 
-UserSourceResolver LdapUserResolver(std::filesystem::path repository_root) {
-  return [root = std::move(repository_root)](
+UserSourceResolver LdapUserResolver(SecretPolicy secrets) {
+  return [secrets = std::move(secrets)](
              const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
     LdapSource source = LdapSource::FromJson(*request.source);
     std::string password;
     if (!source.bind_dn.empty()) {
-      auto secret = ResolveSecret(source.bind_password_ref, root);
+      auto secret = ResolveSecret(source.bind_password_ref, secrets);
       if (!secret.ok()) {
         return gw::Status(secret.status().code(), fmt::format("{}: bindPasswordRef: {}", source.url,
                                                               secret.status().message()));

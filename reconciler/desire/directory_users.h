@@ -44,6 +44,6 @@ DirectoryMapping MapDirectoryEntries(const std::vector<DirectoryEntry>& entries,
 // The resolver gwctl plan and apply use: resolves the bind password reference, searches,
 // maps, and enforces minUsers (unset: a source that yields no users at all is failed,
 // as that is far likelier a wrong filter or base than an empty company).
-UserSourceResolver LdapUserResolver(std::filesystem::path repository_root);
+UserSourceResolver LdapUserResolver(SecretPolicy secrets);
 
 }  // namespace gwctl

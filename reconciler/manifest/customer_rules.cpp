@@ -33,8 +33,21 @@ void CheckDefaults(const LocatedDocument& defaults, Diagnostics& diagnostics) {
   AddFindings(defaults, findings, diagnostics);
 }
 
+void CheckSecretReferences(const LocatedDocument& document, const SecretPolicy& secrets,
+                           Diagnostics& diagnostics) {
+  const nlohmann::json& root = document.value();
+  if (!root.is_object() || !root.contains("spec")) return;
+  for (const auto& [pointer, reference] : SecretReferencesIn(root["spec"])) {
+    // Something not shaped like a reference at all is the schema's to report.
+    if (reference.rfind("env:", 0) != 0 && reference.rfind("file:", 0) != 0) continue;
+    if (auto refused = CheckSecretReference(reference, secrets))
+      diagnostics.Error(document.LocationOf("/spec" + pointer), "secret-ref", *refused);
+  }
+}
+
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
                      Diagnostics& diagnostics) {
+  CheckSecretReferences(customer.document, context.secrets, diagnostics);
   gw::RuleFindings findings;
   customer.compiled =
       gw::CompileCustomer(customer.effective.value(), context.rule_options, findings);

@@ -14,6 +14,7 @@ namespace gwctl {
 struct CustomerRuleContext {
   const SourceTree* tree;  // where CSV files are read
   const ValidationLimits& limits;
+  const SecretPolicy& secrets;  // the references manifests may use
   // The self-loops known offline: the host of the Repository's gateway URL, if any.
   gw::CustomerRuleOptions rule_options;
 };
@@ -25,6 +26,11 @@ size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& cont
 
 // Checks the values of PartnerDefaults that have rules of their own.
 void CheckDefaults(const LocatedDocument& defaults, Diagnostics& diagnostics);
+
+// Reports each secret reference in `document` (a manifest whose spec holds them) that
+// `secrets` does not allow, at its line.
+void CheckSecretReferences(const LocatedDocument& document, const SecretPolicy& secrets,
+                           Diagnostics& diagnostics);
 
 // Places the engine's findings on `document`: each at the location of its pointer, and
 // a related value named by file and line.

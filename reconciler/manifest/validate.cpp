@@ -192,7 +192,8 @@ class RepositoryClaims : public gw::ClaimLookup {
 }  // namespace
 
 gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
-                                                const ValidationLimits& limits) {
+                                                const ValidationLimits& limits,
+                                                const SecretPolicy& secrets) {
   ValidationReport report;
   auto files = tree.ListManifestFiles(report.diagnostics);
   if (!files.ok()) return files.status();
@@ -268,7 +269,8 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
     manifests.customers.push_back(std::move(customer));
   }
 
-  CustomerRuleContext context{&tree, limits, {}};
+  if (manifests.repository) CheckSecretReferences(*manifests.repository, secrets, report.diagnostics);
+  CustomerRuleContext context{&tree, limits, secrets, {}};
   std::string gateway_host = GatewayHost(manifests.repository ? &*manifests.repository : nullptr);
   if (!gateway_host.empty()) context.rule_options.gateway_hosts.push_back(gateway_host);
   const LocatedDocument* defaults = manifests.defaults ? &*manifests.defaults : nullptr;

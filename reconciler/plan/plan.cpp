@@ -246,6 +246,8 @@ SafetyLimits SafetyFromRepository(const LocatedDocument* repository) {
 namespace {
 
 void ReportUserSources(const DesiredCustomer& customer, Plan& plan) {
+  for (const auto& note : customer.untrusted_notes)
+    plan.warnings.push_back(fmt::format("customer {}: {}", customer.name, note));
   if (!customer.has_directory_sources) return;
   plan.user_sources.push_back({customer.name, customer.sources});
   for (const auto& source : customer.sources) {

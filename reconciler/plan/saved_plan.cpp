@@ -4,7 +4,6 @@
 
 #include "gateway/json_reader.h"
 #include "plan_format.h"
-#include "secrets.h"
 
 namespace gwctl {
 
@@ -177,9 +176,15 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
   return loaded;
 }
 
-gw::Status ResolveSavedSecrets(LoadedPlan& loaded, const std::filesystem::path& repository_root) {
+gw::Status ResolveSavedSecrets(LoadedPlan& loaded, const SecretPolicy& secrets) {
   for (auto& customer : loaded.desired.customers) {
     for (const auto& [pointer, fingerprint] : customer.secret_fingerprints) {
+      if (fingerprint == kUnreadSecretFingerprint) {
+        return gw::Status(gw::StatusCode::kFailedPrecondition,
+                          fmt::format("customer {}: the plan was made by an untrusted run, which "
+                                      "did not read the secret {}; plan again",
+                                      customer.name, pointer));
+      }
       // The reference sits beside the secret in the settings document: /x/password <-
       // /x/passwordRef.
       json::json_pointer reference_at(pointer + "Ref");
@@ -190,7 +195,7 @@ gw::Status ResolveSavedSecrets(LoadedPlan& loaded, const std::filesystem::path& 
             fmt::format("customer {}: no reference for the secret {}", customer.name, pointer));
       }
       auto value =
-          ResolveSecret(customer.write.spec[reference_at].get<std::string>(), repository_root);
+          ResolveSecret(customer.write.spec[reference_at].get<std::string>(), secrets);
       if (!value.ok())
         return gw::Status(value.status().code(),
                           fmt::format("customer {}: {}", customer.name, value.status().message()));

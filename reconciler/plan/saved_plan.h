@@ -13,6 +13,7 @@
 #include "gateway/status.h"
 #include "gwctl/desired_state.h"
 #include "gwctl/plan.h"
+#include "gwctl/secrets.h"
 
 namespace gwctl {
 
@@ -27,8 +28,9 @@ struct LoadedPlan {
 // (edited or damaged).
 gw::Result<LoadedPlan> LoadPlan(const nlohmann::json& saved);
 
-// Resolves the secrets of the loaded writes from their references (env:, file: relative
-// to `repository_root`) and checks them against the fingerprints the plan recorded.
-gw::Status ResolveSavedSecrets(LoadedPlan& loaded, const std::filesystem::path& repository_root);
+// Resolves the secrets of the loaded writes from their references (under `secrets`, as
+// any secret) and checks them against the fingerprints the plan recorded. A plan whose
+// untrusted run left a secret unread is refused: it must be planned again.
+gw::Status ResolveSavedSecrets(LoadedPlan& loaded, const SecretPolicy& secrets);
 
 }  // namespace gwctl

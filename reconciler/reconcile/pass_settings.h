@@ -11,7 +11,9 @@
 
 #include "gateway/client.h"
 #include "gwctl/reconcile.h"
+#include "gwctl/secrets.h"
 #include "gwctl/source.h"
+#include "gwctl/trust.h"
 
 namespace gwctl {
 
@@ -22,21 +24,20 @@ struct PassSettings : SourceSpec {
   bool force = false;
   bool no_ldap = false;  // directory sources are not read (their users are kept)
   bool adopt = false;    // take ownership of exactly matching customers without an owner
+  // The revision read is a pull request's (gwctl/trust.h): trusted configuration comes
+  // from the command line, the environment and the `since` revision only.
+  bool untrusted = false;
+  SecretPolicy secrets;  // which secrets manifests may name
 };
 
 // Where the gateway is and how to reach it, as gwctl.yaml and the command line say.
 struct GatewaySettings {
   std::string flag;                   // --gateway
-  std::string repository_url;         // gwctl.yaml's spec.gateway.url
-  std::string token_ref;              // gwctl.yaml's spec.gateway.tokenRef
-  std::filesystem::path local_root;   // relative embedded: paths and file: secrets start here
+  RepositoryGateway repository;       // gwctl.yaml's spec.gateway (trusted: see trust.h)
+  SecretPolicy secrets;               // for its tokenRef
+  std::filesystem::path local_root;   // relative embedded: paths start here
   std::filesystem::path default_dir;  // the default store is DEFAULT_DIR/.gwctl/gateway.db
 };
-
-// The settings gwctl.yaml and the command line give (`flag`: --gateway).
-GatewaySettings GatewaySettingsOf(const Manifests& manifests, const OpenedSource& source,
-                                  const std::string& flag,
-                                  const std::filesystem::path& default_dir);
 
 // The gateway is --gateway, else $GWCTL_GATEWAY, else spec.gateway.url, else the default
 // embedded store; an HTTP gateway's token is $GWCTL_TOKEN, else spec.gateway.tokenRef.

@@ -4,6 +4,7 @@
 #include <map>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "change_scope.h"
 #include "retry.h"
@@ -20,6 +21,7 @@ gw::Status Failed(const std::string& message) {
 struct Narrowing {
   std::optional<Change> change;
   std::string base;
+  std::optional<std::set<std::string>> files;  // the manifests read (nullopt: all)
 };
 
 gw::Result<Narrowing> NarrowToChange(const std::string& since, OpenedSource& source) {
@@ -35,6 +37,7 @@ gw::Result<Narrowing> NarrowToChange(const std::string& since, OpenedSource& sou
   narrowing.change = std::move(*compared);
   auto files = FilesForChange(*narrowing.change, *source.tree);
   if (!files.ok()) return Failed("--since: " + files.status().message());
+  narrowing.files = *files;
   if (*files) source.tree = RestrictManifests(std::move(source.tree), std::move(**files));
   return narrowing;
 }
@@ -94,6 +97,36 @@ std::vector<CustomerResult> CustomerResults(const Plan& plan, const ApplyReport*
   return out;
 }
 
+// The trusted configuration of an untrusted pass: the base revision's, read from the
+// files the pass reads and those the change touched (a customer moved between files is
+// found at its old place).
+gw::Result<TrustedBase> ReadTrustedBase(const Narrowing& narrowing) {
+  if (!narrowing.change) return TrustedBase();  // no base: nothing is trusted
+  std::optional<std::set<std::string>> files = narrowing.files;
+  if (files) files->insert(narrowing.change->paths.begin(), narrowing.change->paths.end());
+  auto base = TrustedBase::Read(*narrowing.change->base_tree, files);
+  if (!base.ok()) return Failed("the base revision: " + base.status().message());
+  return base;
+}
+
+// What an untrusted pass did not take from the revision's gwctl.yaml, for the plan.
+std::optional<std::string> IgnoredGateway(const RepositoryGateway& revision,
+                                          const RepositoryGateway& base) {
+  if (revision == base) return std::nullopt;
+  std::vector<std::string> changes;
+  auto quoted = [](const std::string& value) { return value.empty() ? "(unset)" : "'" + value + "'"; };
+  if (revision.url != base.url)
+    changes.push_back(fmt::format("url {} -> {}", quoted(base.url), quoted(revision.url)));
+  if (revision.token_ref != base.token_ref) {
+    changes.push_back(
+        fmt::format("tokenRef {} -> {}", quoted(base.token_ref), quoted(revision.token_ref)));
+  }
+  return fmt::format(
+      "gwctl.yaml: spec.gateway changes in this revision ({}): an untrusted plan ignores it "
+      "and uses the base revision's; it takes effect after merge",
+      fmt::join(changes, ", "));
+}
+
 bool Refused(const Plan& plan, bool conflicts_refuse) {
   return !plan.refusals.empty() || (conflicts_refuse && plan.Count(ChangeKind::kConflict) > 0);
 }
@@ -106,7 +139,7 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   if (!narrowing.ok()) return narrowing.status();
 
   PassOutcome outcome;
-  auto report = ValidateRepository(*source.tree);
+  auto report = ValidateRepository(*source.tree, {}, deps.secrets);
   if (!report.ok()) return Failed(report.status().message());
   outcome.validation = std::move(*report);
   if (deps.validated) deps.validated(outcome.validation);
@@ -126,10 +159,24 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   if (!only.ok()) return only.status();
   plan_options.only = *only;
 
+  RepositoryGateway repository_gateway =
+      RepositoryGatewayOf(manifests.repository ? &*manifests.repository : nullptr);
+  std::optional<std::string> ignored_gateway;
+  std::optional<TrustedBase> trusted_base;
+  if (deps.untrusted) {
+    auto base = ReadTrustedBase(*narrowing);
+    if (!base.ok()) return base.status();
+    trusted_base = std::move(*base);
+    ignored_gateway = IgnoredGateway(repository_gateway, trusted_base->gateway());
+    repository_gateway = trusted_base->gateway();
+  }
+
   DesiredOptions desired_options;
-  desired_options.repository_root = source.local_root;
+  desired_options.secrets = deps.secrets;
+  desired_options.trusted_base = trusted_base ? &*trusted_base : nullptr;
   desired_options.revision = source.commit;
-  desired_options.directories = UserDirectories(source.local_root, deps.read_directories);
+  desired_options.display_root = source.display_root;
+  desired_options.directories = UserDirectories(deps.secrets, deps.read_directories);
   desired_options.only = plan_options.only;  // directories are read only for planned customers
   auto desired = BuildDesiredState(manifests, desired_options);
   if (!desired.ok()) return Failed(desired.status().message());
@@ -137,7 +184,7 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
 
   std::unique_ptr<gw::GatewayClient>& gateway = *deps.gateway;
   if (!gateway) {
-    auto connected = deps.connect(manifests);
+    auto connected = deps.connect(repository_gateway);
     if (!connected.ok()) return Failed(connected.status().message());
     gateway = std::move(*connected);
   }
@@ -157,6 +204,7 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   outcome.plan = std::move(*plan);
   outcome.plan.repository_revision = source.commit;
   outcome.plan.base_revision = narrowing->base;
+  if (ignored_gateway) outcome.plan.warnings.insert(outcome.plan.warnings.begin(), *ignored_gateway);
 
   if (Refused(outcome.plan, deps.conflicts_refuse)) {
     outcome.result = PassResult::kRefused;

@@ -103,10 +103,10 @@ int main(int argc, char** argv) {
       "  domains: {{primary: corp.example, aliases: [corp-alias.example]}}\n"
       "  destinations: mail.corp.example\n  users:\n    ldap:\n"
       "      - url: {}\n        directory: active-directory\n        bindDN: {}\n"
-      "        bindPasswordRef: env:BENCH_LDAP_PASSWORD\n        baseDN: ou=people,{}\n"
+      "        bindPasswordRef: env:GWCTL_SECRET_BENCH_LDAP_PASSWORD\n        baseDN: ou=people,{}\n"
       "        filter: (&(objectClass=user)(mail=*))\n        minUsers: 100\n",
       entries, slapd.url(), gwtest::Slapd::kBindDn, gwtest::Slapd::kSuffix);
-  setenv("BENCH_LDAP_PASSWORD", gwtest::Slapd::kBindPassword, 1);
+  setenv("GWCTL_SECRET_BENCH_LDAP_PASSWORD", gwtest::Slapd::kBindPassword, 1);
   std::string common = fmt::format("'{}' --gateway 'embedded:{}' > /dev/null", repo.string(),
                                    (repo / "gateway.db").string());
   auto started = Clock::now();

@@ -81,10 +81,10 @@ work=$(mktemp -d)
 cp -r "$src/examples" "$work/repo"
 rm -rf "$work/repo/invalid" "$work/repo/gatewayd"
 gw="embedded:$work/gateway.db"
-export ACME_PANEL_PASSWORD=contract-test-secret
+export GWCTL_SECRET_ACME_PANEL_PASSWORD=contract-test-secret
 
-check plan-missing-secret 4 env -u ACME_PANEL_PASSWORD "$gwctl" plan "$work/repo" --gateway "$gw"
-contains plan-missing-secret-where "$work/repo/customers/acme.yaml:14:18: secret env:ACME_PANEL_PASSWORD"
+check plan-missing-secret 4 env -u GWCTL_SECRET_ACME_PANEL_PASSWORD "$gwctl" plan "$work/repo" --gateway "$gw"
+contains plan-missing-secret-where "$work/repo/customers/acme.yaml:14:18: secret env:GWCTL_SECRET_ACME_PANEL_PASSWORD"
 check plan-changes 2 "$gwctl" plan "$work/repo" --gateway "$gw"
 contains plan-summary "Plan: 7 to create, 0 to update, 0 to delete; users +18 ~0 -0."
 check plan-json 2 "$gwctl" plan --format json "$work/repo" --gateway "$gw"
@@ -99,7 +99,7 @@ if grep -rq "contract-test-secret" "$work"/gateway.db*; then echo "FAIL the secr
 
 # A field change shows where it came from; the secret shows only that it changed.
 sed -i 's/maxMessageSize: 50MiB/maxMessageSize: 40MiB/' "$work/repo/customers/acme.yaml"
-ACME_PANEL_PASSWORD=rotated check plan-field 2 "$gwctl" plan "$work/repo" --gateway "$gw"
+GWCTL_SECRET_ACME_PANEL_PASSWORD=rotated check plan-field 2 "$gwctl" plan "$work/repo" --gateway "$gw"
 contains plan-field-line "~ filtering.contentFilter.maxMessageSize: 50MiB -> 40MiB   ($work/repo/customers/acme.yaml:39)"
 contains plan-secret-line "~ panelLogin.password: (secret changed)"
 if grep -q rotated <<<"$out"; then echo "FAIL the secret value is in the plan"; failures=$((failures + 1)); fi

@@ -25,7 +25,8 @@ bool OnlyGwctlKnows(const Diagnostic& d) {
       "repository-count", "defaults-count", "csv",
       "csv-path",         "path-escape",    "utf8",
       "user-invalid",     "user-domain",    "user-duplicate",
-      "billable-users",   "file-size",      "yaml"};
+      "billable-users",   "file-size",      "yaml",
+      "secret-ref"};  // the gateway gets secrets, never their references
   if (kRepositoryRules.count(d.rule)) return true;
   return d.rule == "continuity" &&
          d.message.find("is not one of this customer's users") != std::string::npos;

@@ -31,7 +31,7 @@ class ExportTest : public ::testing::TestWithParam<std::string> {
     if (std::string missing = gwtest::TransportMissing(GetParam()); !missing.empty()) {
       GTEST_SKIP() << GetParam() << " transport skipped: " << missing;
     }
-    setenv("ACME_PANEL_PASSWORD", "the-panel-password", 1);
+    setenv("GWCTL_SECRET_ACME_PANEL_PASSWORD", "the-panel-password", 1);
     gateway_ = std::make_unique<gwtest::TestGateway>(GetParam(), work_.root() / "gateway.db",
                                                      std::vector<std::string>{kPartner});
     ASSERT_TRUE(gateway_->ready());
@@ -143,7 +143,7 @@ TEST_P(ExportTest, ACustomerMadeThroughTheApiIsAdoptedWithOnlyItsOwnerChanging) 
   std::string manifest = ReadFile(dir / "customers/panel-made.yaml");
   std::string csv = ReadFile(dir / "customers/panel-made.users.csv");  // 60 > 50 inline
   // A reference to fill in, never the value.
-  EXPECT_THAT(manifest, HasSubstr("passwordRef: \"env:PANEL_MADE_PANEL_PASSWORD\"  # fill in"));
+  EXPECT_THAT(manifest, HasSubstr("passwordRef: \"env:GWCTL_SECRET_PANEL_MADE_PANEL_PASSWORD\"  # fill in"));
   for (const auto& file : {manifest, csv, ReadFile(dir / "gwctl.yaml")}) {
     EXPECT_THAT(file, Not(HasSubstr("the-api-secret-value")));
   }
@@ -154,8 +154,8 @@ TEST_P(ExportTest, ACustomerMadeThroughTheApiIsAdoptedWithOnlyItsOwnerChanging) 
   // Without the secret the plan cannot be made; with it, the customer is someone else's.
   EXPECT_EQ(Gwctl(fmt::format("plan '{}' --gateway '{}'", dir.string(), gateway_url_), output), 4)
       << output;
-  EXPECT_THAT(output, HasSubstr("PANEL_MADE_PANEL_PASSWORD"));
-  setenv("PANEL_MADE_PANEL_PASSWORD", "the-api-secret-value", 1);
+  EXPECT_THAT(output, HasSubstr("GWCTL_SECRET_PANEL_MADE_PANEL_PASSWORD"));
+  setenv("GWCTL_SECRET_PANEL_MADE_PANEL_PASSWORD", "the-api-secret-value", 1);
   EXPECT_EQ(Gwctl(fmt::format("plan '{}' --gateway '{}'", dir.string(), gateway_url_), output), 3)
       << output;
   EXPECT_THAT(output, HasSubstr("was made by hand (no owner); not changed (--adopt takes it"));
@@ -200,7 +200,7 @@ TEST_P(ExportTest, ACustomerMadeThroughTheApiIsAdoptedWithOnlyItsOwnerChanging) 
   client.reset();
   EXPECT_EQ(Gwctl(fmt::format("plan '{}' --gateway '{}'", dir.string(), gateway_url_), output), 0)
       << output;
-  unsetenv("PANEL_MADE_PANEL_PASSWORD");
+  unsetenv("GWCTL_SECRET_PANEL_MADE_PANEL_PASSWORD");
 }
 
 TEST_P(ExportTest, NothingIsOverwrittenWithoutForce) {

@@ -236,7 +236,7 @@ TEST(LdapSearch, ActiveDirectoryEntriesMapToUsersWithAliases) {
 // End to end: the gwctl binary, a real gatewayd and a real slapd.
 class LdapSyncTest : public ::testing::Test {
  protected:
-  static constexpr const char* kPasswordVariable = "GWCTL_TEST_CORP_LDAP_PASSWORD";
+  static constexpr const char* kPasswordVariable = "GWCTL_SECRET_TEST_CORP_LDAP";
 
   void SetUp() override {
     setenv(kPasswordVariable, gwtest::Slapd::kBindPassword, 1);

@@ -139,7 +139,7 @@ class PlanApplyTest : public ::testing::TestWithParam<std::string> {
     if (std::string missing = gwtest::TransportMissing(GetParam()); !missing.empty()) {
       GTEST_SKIP() << GetParam() << " transport skipped: " << missing;
     }
-    setenv("ACME_PANEL_PASSWORD", "first-password", 1);
+    setenv("GWCTL_SECRET_ACME_PANEL_PASSWORD", "first-password", 1);
     repo_.WriteRepository(kPartner);
     server_ = std::make_unique<gwtest::TestGateway>(
         GetParam(), repo_.root() / ".gwctl" / "gateway.db", std::vector<std::string>{kPartner});
@@ -161,7 +161,6 @@ class PlanApplyTest : public ::testing::TestWithParam<std::string> {
     EXPECT_FALSE(validation_.diagnostics.has_errors())
         << testing::Lines(validation_.diagnostics)[0];
     DesiredOptions desired_options;
-    desired_options.repository_root = repo_.root();
     auto desired = BuildDesiredState(validation_.manifests, desired_options);
     EXPECT_TRUE(desired.ok()) << desired.status().message();
     desired_ = std::move(*desired);

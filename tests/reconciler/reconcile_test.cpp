@@ -40,7 +40,7 @@ class ReconcileTest : public ::testing::Test {
     ReconcileDeps deps;
     deps.source = &source;
     deps.gateway = &gateway_;
-    deps.connect = [this](const Manifests&) {
+    deps.connect = [this](const RepositoryGateway&) {
       ++connects_;
       return gw::ConnectGateway(gateway_url_);
     };

@@ -19,6 +19,8 @@
 #include "gateway/model.h"
 #include "gateway/status.h"
 #include "gwctl/manifests.h"
+#include "gwctl/secrets.h"
+#include "gwctl/trust.h"
 
 namespace gwctl {
 
@@ -43,7 +45,13 @@ struct DesiredCustomer {
   std::set<std::string> failed_sources;  // e.g. "ldap"
   std::vector<UserSourceReport> sources;
   bool has_directory_sources = false;
+  // What an untrusted run left unused (a secret reference new in the revision), for the
+  // plan's warnings.
+  std::vector<std::string> untrusted_notes;
 };
+
+// The fingerprint of a secret an untrusted run did not read: it matches no real one.
+inline constexpr const char* kUnreadSecretFingerprint = "unread (untrusted revision)";
 
 struct DesiredState {
   std::string partner;
@@ -78,21 +86,28 @@ struct UserDirectory {
 
 // Every kind of directory gwctl reads users from; a new kind is one more entry here
 // (desire/directory_users.cpp) beside its resolver. With `read`, each is read (secrets
-// resolved from `repository_root`).
-std::vector<UserDirectory> UserDirectories(const std::filesystem::path& repository_root, bool read);
+// resolved under `secrets`).
+std::vector<UserDirectory> UserDirectories(const SecretPolicy& secrets, bool read);
 
 struct DesiredOptions {
-  std::filesystem::path repository_root;  // for file: secrets
-  std::string revision;                   // the commit being applied, if known
+  SecretPolicy secrets;  // which secrets manifests may name, and where file: secrets live
+  std::string revision;  // the commit being applied, if known
+  std::string display_root;  // prefix for file names in messages
   // The kinds of directory sources, read or not (by default: known, not read).
   std::vector<UserDirectory> directories = UserDirectories({}, false);
   // When set, directory sources are read only for these customers (the ones planned).
   std::optional<std::set<std::string>> only;
+  // Set in an untrusted run (gwctl/trust.h): a directory source is read, and a secret
+  // resolved, only when the base has it so for the same customer. The others are
+  // reported (a source as failed, so its users stay; a secret as changing after merge).
+  const TrustedBase* trusted_base = nullptr;
   size_t directory_parallelism = 8;  // sources read at once (they wait on the network)
 };
 
 // Fails when a secret cannot be resolved (the message names the reference and the
 // manifest line) — nothing is planned with a missing password.
+// A secret an untrusted run leaves unread has kUnreadSecretFingerprint as its fingerprint,
+// which matches no secret (so the plan shows it changing) and no saved plan applies.
 gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
                                            const DesiredOptions& options);
 

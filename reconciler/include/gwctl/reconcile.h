@@ -27,7 +27,9 @@
 #include "gwctl/apply.h"
 #include "gwctl/desired_state.h"
 #include "gwctl/plan.h"
+#include "gwctl/secrets.h"
 #include "gwctl/source.h"
+#include "gwctl/trust.h"
 #include "gwctl/validate.h"
 
 namespace gwctl {
@@ -42,13 +44,18 @@ struct ReconcileTarget {
 
 struct ReconcileDeps {
   OpenedSource* source = nullptr;  // required; a `since` pass narrows its tree
-  // The gateway: used if set, else made by `connect` from the valid manifests.
+  // The gateway: used if set, else made by `connect` from gwctl.yaml's spec.gateway (the
+  // base revision's in an untrusted run) once the manifests are valid.
   std::unique_ptr<gw::GatewayClient>* gateway = nullptr;
-  std::function<gw::Result<std::unique_ptr<gw::GatewayClient>>(const Manifests&)> connect;
+  std::function<gw::Result<std::unique_ptr<gw::GatewayClient>>(const RepositoryGateway&)> connect;
   // Called once the repository is validated, before anything else can fail: a caller
   // shows the diagnostics where they belong.
   std::function<void(const ValidationReport&)> validated;
   bool read_directories = false;      // unset: LDAP (etc.) sources are not read; their users stay
+  // The revision is untrusted (gwctl/trust.h): trusted configuration is taken from the
+  // target's `since` revision only (none without one), and what differs is shown instead.
+  bool untrusted = false;
+  SecretPolicy secrets;  // which secrets manifests may name
   bool force = false;                 // past safety limits and immutable-field replacements
   bool adopt = false;                 // take matching customers that have no owner
   std::optional<ApplyOptions> apply;  // set: apply an allowed plan with changes

@@ -7,6 +7,7 @@
 #include "gateway/status.h"
 #include "gwctl/diagnostics.h"
 #include "gwctl/manifests.h"
+#include "gwctl/secrets.h"
 #include "gwctl/source.h"
 
 namespace gwctl {
@@ -30,9 +31,11 @@ struct ValidationReport {
   size_t files = 0;         // manifest and CSV files read
 };
 
-// Reads and validates every manifest in `tree`. Fails (rather than reporting
-// diagnostics) only when the tree cannot be read at all.
+// Reads and validates every manifest in `tree`; every secret reference must be one
+// `secrets` allows (gwctl/secrets.h). Fails (rather than reporting diagnostics) only when
+// the tree cannot be read at all.
 gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
-                                                const ValidationLimits& limits = {});
+                                                const ValidationLimits& limits = {},
+                                                const SecretPolicy& secrets = {});
 
 }  // namespace gwctl
