@@ -263,6 +263,7 @@ spec:
       - {{address: postmaster@corp.example}}
     ldap:
       - url: {}
+        insecure: true
         bindDN: {}
         bindPasswordRef: env:{}
         baseDN: ou=people,{}
@@ -372,7 +373,8 @@ TEST_F(LdapSyncTest, ATlsFailureChangesNothing) {
     std::ifstream in(repo_.root() / "customers/corp.yaml");
     yaml.assign(std::istreambuf_iterator<char>(in), {});
   }
-  yaml.replace(yaml.find("        bindDN"), 0, "        startTLS: true\n");
+  const std::string cleartext = "        insecure: true\n";
+  yaml.replace(yaml.find(cleartext), cleartext.size(), "        startTLS: true\n");
   repo_.Write("customers/corp.yaml", yaml);
   EXPECT_EQ(Gwctl("apply --yes", output), 0) << output;
   EXPECT_THAT(output, HasSubstr("ldap source " + url +
