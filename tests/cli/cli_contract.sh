@@ -97,6 +97,14 @@ check plan-clean 0 "$gwctl" plan "$work/repo" --gateway "$gw"
 contains plan-clean-text "No changes."
 if grep -rq "contract-test-secret" "$work"/gateway.db*; then echo "FAIL the secret is in the store"; failures=$((failures + 1)); fi
 
+# Untrusted without a base: no directory source is contacted and no secret read.
+check plan-untrusted 2 "$gwctl" plan "$work/repo" --gateway "$gw" --untrusted
+contains plan-untrusted-ldap "ldap source ldaps://dc1.globex.example:636 was not read"
+contains plan-untrusted-secret "panelLogin.passwordRef env:GWCTL_SECRET_ACME_PANEL_PASSWORD is new in this revision"
+check plan-trust-contradiction 4 "$gwctl" plan "$work/repo" --gateway "$gw" --untrusted --trusted
+GWCTL_SECRET_ENV_PREFIX= check plan-empty-secret-prefix 4 "$gwctl" plan "$work/repo" --gateway "$gw"
+contains plan-empty-secret-prefix-message "GWCTL_SECRET_ENV_PREFIX is empty"
+
 # A field change shows where it came from; the secret shows only that it changed.
 sed -i 's/maxMessageSize: 50MiB/maxMessageSize: 40MiB/' "$work/repo/customers/acme.yaml"
 GWCTL_SECRET_ACME_PANEL_PASSWORD=rotated check plan-field 2 "$gwctl" plan "$work/repo" --gateway "$gw"
