@@ -125,10 +125,9 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
       auto value = ResolveSecret(reference, options.secrets);
       if (!value.ok()) {
         Location where = manifest.effective.LocationOf("/spec" + secret.reference);
-        return gw::Status(
-            gw::StatusCode::kNotFound,
-            fmt::format("{}: {}", FormatLocation(where, options.display_root),
-                        value.status().message()));
+        return gw::Status(gw::StatusCode::kNotFound,
+                          fmt::format("{}: {}", FormatLocation(where, options.display_root),
+                                      value.status().message()));
       }
       customer.write.secrets[secret.gateway_field] = *value;
       customer.secret_fingerprints[secret.gateway_field] =
@@ -149,9 +148,8 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
           customer.failed_sources.insert(directory.kind);
           report.failed = true;
           report.detail = "--no-" + directory.kind;
-        } else if (options.trusted_base &&
-                   !options.trusted_base->HasDirectorySource(customer.name, directory.kind,
-                                                             *sources[i].get())) {
+        } else if (options.trusted_base && !options.trusted_base->HasDirectorySource(
+                                               customer.name, directory.kind, *sources[i].get())) {
           customer.failed_sources.insert(directory.kind);
           report.failed = true;
           report.detail =

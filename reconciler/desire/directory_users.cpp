@@ -167,8 +167,8 @@ std::vector<UserDirectory> UserDirectories(const SecretPolicy& secrets, bool rea
 }
 
 UserSourceResolver LdapUserResolver(SecretPolicy secrets) {
-  return [secrets = std::move(secrets)](
-             const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
+  return [secrets =
+              std::move(secrets)](const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
     LdapSource source = LdapSource::FromJson(*request.source);
     std::string password;
     if (!source.bind_dn.empty()) {

@@ -99,9 +99,9 @@ gw::Result<std::string> ReadSecretFile(const std::string& reference, const std::
     ssize_t n = read(file.get(), value.data() + have, value.size() - have);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
-      return gw::Status(gw::StatusCode::kFailedPrecondition,
-                        fmt::format("secret {}: cannot be read: {}", reference,
-                                    std::strerror(errno)));
+      return gw::Status(
+          gw::StatusCode::kFailedPrecondition,
+          fmt::format("secret {}: cannot be read: {}", reference, std::strerror(errno)));
     }
     if (n == 0) break;
     have += static_cast<size_t>(n);

@@ -161,7 +161,8 @@ std::vector<ExportedFile> ExportCustomer(const gw::Customer& customer,
     if (!customer.secret_fingerprints.count(secret.gateway_field)) continue;
     json::json_pointer reference(secret.reference);
     if (!spec.contains(reference))
-      spec[reference] = "env:" + options.secret_env_prefix + EnvName(customer.name, secret.export_env);
+      spec[reference] =
+          "env:" + options.secret_env_prefix + EnvName(customer.name, secret.export_env);
     comments["/spec" + secret.reference] =
         "fill in: must resolve to the current secret (the gateway keeps only a fingerprint)";
   }

@@ -269,7 +269,8 @@ gw::Result<ValidationReport> ValidateRepository(const SourceTree& tree,
     manifests.customers.push_back(std::move(customer));
   }
 
-  if (manifests.repository) CheckSecretReferences(*manifests.repository, secrets, report.diagnostics);
+  if (manifests.repository)
+    CheckSecretReferences(*manifests.repository, secrets, report.diagnostics);
   CustomerRuleContext context{&tree, limits, secrets, {}};
   std::string gateway_host = GatewayHost(manifests.repository ? &*manifests.repository : nullptr);
   if (!gateway_host.empty()) context.rule_options.gateway_hosts.push_back(gateway_host);

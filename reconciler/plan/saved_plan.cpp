@@ -194,8 +194,7 @@ gw::Status ResolveSavedSecrets(LoadedPlan& loaded, const SecretPolicy& secrets) 
             gw::StatusCode::kInvalidArgument,
             fmt::format("customer {}: no reference for the secret {}", customer.name, pointer));
       }
-      auto value =
-          ResolveSecret(customer.write.spec[reference_at].get<std::string>(), secrets);
+      auto value = ResolveSecret(customer.write.spec[reference_at].get<std::string>(), secrets);
       if (!value.ok())
         return gw::Status(value.status().code(),
                           fmt::format("customer {}: {}", customer.name, value.status().message()));

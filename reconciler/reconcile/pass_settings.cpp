@@ -48,8 +48,8 @@ ReconcileDeps DepsOf(const PassSettings& settings, OpenedSource& source,
   deps.source = &source;
   deps.gateway = &gateway;
   deps.connect = [&settings, &source](const RepositoryGateway& repository) {
-    return ConnectConfiguredGateway({settings.gateway, repository, settings.secrets,
-                                     source.local_root, settings.directory});
+    return ConnectConfiguredGateway(
+        {settings.gateway, repository, settings.secrets, source.local_root, settings.directory});
   };
   deps.validated = [&source, &diagnostics, color](const ValidationReport& validation) {
     if (!validation.diagnostics.has_errors() && validation.diagnostics.warning_count() == 0) return;

@@ -114,7 +114,9 @@ std::optional<std::string> IgnoredGateway(const RepositoryGateway& revision,
                                           const RepositoryGateway& base) {
   if (revision == base) return std::nullopt;
   std::vector<std::string> changes;
-  auto quoted = [](const std::string& value) { return value.empty() ? "(unset)" : "'" + value + "'"; };
+  auto quoted = [](const std::string& value) {
+    return value.empty() ? "(unset)" : "'" + value + "'";
+  };
   if (revision.url != base.url)
     changes.push_back(fmt::format("url {} -> {}", quoted(base.url), quoted(revision.url)));
   if (revision.token_ref != base.token_ref) {
@@ -204,7 +206,8 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   outcome.plan = std::move(*plan);
   outcome.plan.repository_revision = source.commit;
   outcome.plan.base_revision = narrowing->base;
-  if (ignored_gateway) outcome.plan.warnings.insert(outcome.plan.warnings.begin(), *ignored_gateway);
+  if (ignored_gateway)
+    outcome.plan.warnings.insert(outcome.plan.warnings.begin(), *ignored_gateway);
 
   if (Refused(outcome.plan, deps.conflicts_refuse)) {
     outcome.result = PassResult::kRefused;

@@ -102,8 +102,10 @@ int main(int argc, char** argv) {
       "  product: ultimate-defense\n  billableUsers: {}\n"
       "  domains: {{primary: corp.example, aliases: [corp-alias.example]}}\n"
       "  destinations: mail.corp.example\n  users:\n    ldap:\n"
-      "      - url: {}\n        insecure: true\n        directory: active-directory\n        bindDN: {}\n"
-      "        bindPasswordRef: env:GWCTL_SECRET_BENCH_LDAP_PASSWORD\n        baseDN: ou=people,{}\n"
+      "      - url: {}\n        insecure: true\n        directory: active-directory\n        "
+      "bindDN: {}\n"
+      "        bindPasswordRef: env:GWCTL_SECRET_BENCH_LDAP_PASSWORD\n        baseDN: "
+      "ou=people,{}\n"
       "        filter: (&(objectClass=user)(mail=*))\n        minUsers: 100\n",
       entries, slapd.url(), gwtest::Slapd::kBindDn, gwtest::Slapd::kSuffix);
   setenv("GWCTL_SECRET_BENCH_LDAP_PASSWORD", gwtest::Slapd::kBindPassword, 1);

@@ -143,7 +143,8 @@ TEST_P(ExportTest, ACustomerMadeThroughTheApiIsAdoptedWithOnlyItsOwnerChanging) 
   std::string manifest = ReadFile(dir / "customers/panel-made.yaml");
   std::string csv = ReadFile(dir / "customers/panel-made.users.csv");  // 60 > 50 inline
   // A reference to fill in, never the value.
-  EXPECT_THAT(manifest, HasSubstr("passwordRef: \"env:GWCTL_SECRET_PANEL_MADE_PANEL_PASSWORD\"  # fill in"));
+  EXPECT_THAT(manifest,
+              HasSubstr("passwordRef: \"env:GWCTL_SECRET_PANEL_MADE_PANEL_PASSWORD\"  # fill in"));
   for (const auto& file : {manifest, csv, ReadFile(dir / "gwctl.yaml")}) {
     EXPECT_THAT(file, Not(HasSubstr("the-api-secret-value")));
   }

@@ -70,9 +70,10 @@ class UntrustedPlanTest : public ::testing::Test {
   }
 
   void WriteRepository(const std::string& url, const std::string& token_ref) {
-    repo_.Write("gwctl.yaml", fmt::format("apiVersion: gwctl/v1\nkind: Repository\nmetadata: "
-                                          "{{name: northwind}}\nspec:\n  gateway: {{url: '{}'{}}}\n",
-                                          url, token_ref.empty() ? "" : ", tokenRef: " + token_ref));
+    repo_.Write("gwctl.yaml",
+                fmt::format("apiVersion: gwctl/v1\nkind: Repository\nmetadata: "
+                            "{{name: northwind}}\nspec:\n  gateway: {{url: '{}'{}}}\n",
+                            url, token_ref.empty() ? "" : ", tokenRef: " + token_ref));
   }
   static std::string Acme(const std::string& users) {
     return "apiVersion: gwctl/v1\nkind: Customer\nmetadata: {name: acme}\nspec:\n"
@@ -89,14 +90,15 @@ class UntrustedPlanTest : public ::testing::Test {
         "  users:\n    ldap:\n      - url: {}\n        insecure: true\n        bindDN: {}\n"
         "        bindPasswordRef: env:{}\n        baseDN: ou=people,{}\n        filter: '{}'\n"
         "        timeoutSeconds: 3\n",
-        billable, slapd_.url(), gwtest::Slapd::kBindDn, kLdapSecretVariable,
-        gwtest::Slapd::kSuffix, filter);
+        billable, slapd_.url(), gwtest::Slapd::kBindDn, kLdapSecretVariable, gwtest::Slapd::kSuffix,
+        filter);
   }
   // An LDAP source of the attacker's, bound with the one secret a manifest may name.
   std::string AttackerSource(const std::string& password_ref) const {
     return fmt::format(
         "  users:\n    ldap:\n      - url: ldap://127.0.0.1:{}\n        insecure: true\n"
-        "        bindDN: cn=exfil\n        bindPasswordRef: {}\n        baseDN: dc=acme,dc=example\n"
+        "        bindDN: cn=exfil\n        bindPasswordRef: {}\n        baseDN: "
+        "dc=acme,dc=example\n"
         "        timeoutSeconds: 2\n",
         attacker_.port(), password_ref);
   }
@@ -126,7 +128,8 @@ class UntrustedPlanTest : public ::testing::Test {
 };
 
 TEST_F(UntrustedPlanTest, ANewDirectorySourceIsNotContactedAndGetsNoSecret) {
-  repo_.Write("customers/acme.yaml", Acme(AttackerSource(std::string("env:") + kLdapSecretVariable)));
+  repo_.Write("customers/acme.yaml",
+              Acme(AttackerSource(std::string("env:") + kLdapSecretVariable)));
   Commit("acme reads users from our directory");
   std::string output;
   EXPECT_EQ(PlanPullRequest(output), 2) << output;
@@ -147,9 +150,8 @@ TEST_F(UntrustedPlanTest, ANewDirectorySourceIsNotContactedAndGetsNoSecret) {
 }
 
 TEST_F(UntrustedPlanTest, AManifestCannotNameGwctlsOwnCredentialsOrFilesOutsideTheSecrets) {
-  for (const std::string reference :
-       {"env:GWCTL_TOKEN", "env:GWCTL_GIT_TOKEN", "env:HOME", "file:/etc/hostname",
-        "file:../../etc/hostname"}) {
+  for (const std::string reference : {"env:GWCTL_TOKEN", "env:GWCTL_GIT_TOKEN", "env:HOME",
+                                      "file:/etc/hostname", "file:../../etc/hostname"}) {
     repo_.Write("customers/acme.yaml", Acme(AttackerSource(reference)));
     Commit("reference " + reference);
     std::string output;

@@ -68,7 +68,8 @@ class RecordingListener {
         return b.find("\r\n\r\n") != std::string::npos;
       });
       if (got.bytes.find("\r\n\r\n") != std::string::npos) {
-        SendAll(client, "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        SendAll(client,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
       }
       close(client);
       std::lock_guard lock(mutex_);

@@ -91,9 +91,9 @@ TEST_F(SecretsTest, FilesAreReadBeneathTheSecretsDirectoryOnly) {
     EXPECT_THAT(refused.status().message(), HasSubstr("leaves the secrets directory"));
     EXPECT_THAT(refused.status().message(), Not(HasSubstr("not-a-secret-of-ours")));
   }
-  for (const char* reference : {"file:/etc/hostname", "file:../outside.txt",
-                                "file:acme/../../outside.txt", "file:./acme/ldap.password",
-                                "file:acme//ldap.password"}) {
+  for (const char* reference :
+       {"file:/etc/hostname", "file:../outside.txt", "file:acme/../../outside.txt",
+        "file:./acme/ldap.password", "file:acme//ldap.password"}) {
     EXPECT_TRUE(CheckSecretReference(reference, policy_)) << reference;
     EXPECT_EQ(Resolve(reference).status().code(), gw::StatusCode::kInvalidArgument) << reference;
   }
@@ -124,9 +124,8 @@ TEST(SecretReferencesIn, FindsEveryReferenceByItsPointer) {
     "users": {"ldap": [{"url": "ldaps://x", "bindPasswordRef": "file:x"}, {"url": "ldaps://y"}]},
     "notAReference": "env:HOME"})");
   EXPECT_EQ(SecretReferencesIn(spec),
-            (std::map<std::string, std::string>{
-                {"/panelLogin/passwordRef", "env:GWCTL_SECRET_A"},
-                {"/users/ldap/0/bindPasswordRef", "file:x"}}));
+            (std::map<std::string, std::string>{{"/panelLogin/passwordRef", "env:GWCTL_SECRET_A"},
+                                                {"/users/ldap/0/bindPasswordRef", "file:x"}}));
 }
 
 }  // namespace

@@ -90,8 +90,8 @@ struct UserDirectory {
 std::vector<UserDirectory> UserDirectories(const SecretPolicy& secrets, bool read);
 
 struct DesiredOptions {
-  SecretPolicy secrets;  // which secrets manifests may name, and where file: secrets live
-  std::string revision;  // the commit being applied, if known
+  SecretPolicy secrets;      // which secrets manifests may name, and where file: secrets live
+  std::string revision;      // the commit being applied, if known
   std::string display_root;  // prefix for file names in messages
   // The kinds of directory sources, read or not (by default: known, not read).
   std::vector<UserDirectory> directories = UserDirectories({}, false);

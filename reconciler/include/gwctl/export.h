@@ -24,8 +24,8 @@ namespace gwctl {
 
 struct ExportOptions {
   size_t inline_users_max = 50;
-  const nlohmann::json* defaults_spec = nullptr;  // PartnerDefaults' spec, if any
-  std::string origin;                             // named in the header comment
+  const nlohmann::json* defaults_spec = nullptr;    // PartnerDefaults' spec, if any
+  std::string origin;                               // named in the header comment
   std::string secret_env_prefix = "GWCTL_SECRET_";  // of the env: references written
 };
 

@@ -51,11 +51,11 @@ struct ReconcileDeps {
   // Called once the repository is validated, before anything else can fail: a caller
   // shows the diagnostics where they belong.
   std::function<void(const ValidationReport&)> validated;
-  bool read_directories = false;      // unset: LDAP (etc.) sources are not read; their users stay
+  bool read_directories = false;  // unset: LDAP (etc.) sources are not read; their users stay
   // The revision is untrusted (gwctl/trust.h): trusted configuration is taken from the
   // target's `since` revision only (none without one), and what differs is shown instead.
   bool untrusted = false;
-  SecretPolicy secrets;  // which secrets manifests may name
+  SecretPolicy secrets;               // which secrets manifests may name
   bool force = false;                 // past safety limits and immutable-field replacements
   bool adopt = false;                 // take matching customers that have no owner
   std::optional<ApplyOptions> apply;  // set: apply an allowed plan with changes
