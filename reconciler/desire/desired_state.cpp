@@ -114,7 +114,7 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
       if (!spec_value.contains(at) || !spec_value[at].is_string()) continue;
       const std::string reference = spec_value[at].get<std::string>();
       if (options.trusted_base &&
-          !options.trusted_base->HasSecretReference(customer.name, secret.reference, reference)) {
+          !options.trusted_base->HasSecretReference(manifest, secret.reference, reference)) {
         customer.secret_fingerprints[secret.gateway_field] = kUnreadSecretFingerprint;
         customer.untrusted_notes.push_back(fmt::format(
             "{} {} is new in this revision: an untrusted plan does not read it (shown as "
@@ -149,7 +149,7 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
           report.failed = true;
           report.detail = "--no-" + directory.kind;
         } else if (options.trusted_base && !options.trusted_base->HasDirectorySource(
-                                               customer.name, directory.kind, *sources[i].get())) {
+                                               manifest, directory.kind, *sources[i].get())) {
           customer.failed_sources.insert(directory.kind);
           report.failed = true;
           report.detail =

@@ -21,7 +21,6 @@ gw::Status Failed(const std::string& message) {
 struct Narrowing {
   std::optional<Change> change;
   std::string base;
-  std::optional<std::set<std::string>> files;  // the manifests read (nullopt: all)
 };
 
 gw::Result<Narrowing> NarrowToChange(const std::string& since, OpenedSource& source) {
@@ -37,7 +36,6 @@ gw::Result<Narrowing> NarrowToChange(const std::string& since, OpenedSource& sou
   narrowing.change = std::move(*compared);
   auto files = FilesForChange(*narrowing.change, *source.tree);
   if (!files.ok()) return Failed("--since: " + files.status().message());
-  narrowing.files = *files;
   if (*files) source.tree = RestrictManifests(std::move(source.tree), std::move(**files));
   return narrowing;
 }
@@ -97,18 +95,6 @@ std::vector<CustomerResult> CustomerResults(const Plan& plan, const ApplyReport*
   return out;
 }
 
-// The trusted configuration of an untrusted pass: the base revision's, read from the
-// files the pass reads and those the change touched (a customer moved between files is
-// found at its old place).
-gw::Result<TrustedBase> ReadTrustedBase(const Narrowing& narrowing) {
-  if (!narrowing.change) return TrustedBase();  // no base: nothing is trusted
-  std::optional<std::set<std::string>> files = narrowing.files;
-  if (files) files->insert(narrowing.change->paths.begin(), narrowing.change->paths.end());
-  auto base = TrustedBase::Read(*narrowing.change->base_tree, files);
-  if (!base.ok()) return Failed("the base revision: " + base.status().message());
-  return base;
-}
-
 // What an untrusted pass did not take from the revision's gwctl.yaml, for the plan.
 std::optional<std::string> IgnoredGateway(const RepositoryGateway& revision,
                                           const RepositoryGateway& base) {
@@ -166,9 +152,12 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   std::optional<std::string> ignored_gateway;
   std::optional<TrustedBase> trusted_base;
   if (deps.untrusted) {
-    auto base = ReadTrustedBase(*narrowing);
-    if (!base.ok()) return base.status();
-    trusted_base = std::move(*base);
+    // The base is --since's (none without it: nothing of the repository is trusted).
+    if (narrowing->change) {
+      trusted_base.emplace(*narrowing->change->base_tree, *source.tree, narrowing->change->paths);
+    } else {
+      trusted_base.emplace();
+    }
     ignored_gateway = IgnoredGateway(repository_gateway, trusted_base->gateway());
     repository_gateway = trusted_base->gateway();
   }

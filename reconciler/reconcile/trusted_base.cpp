@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "gateway/json_cursor.h"
 #include "gwctl/desired_state.h"
 #include "gwctl/secrets.h"
@@ -14,65 +16,83 @@ RepositoryGateway RepositoryGatewayOf(const LocatedDocument* repository) {
   return {gateway["url"].string_or(""), gateway["tokenRef"].string_or("")};
 }
 
-gw::Result<TrustedBase> TrustedBase::Read(const SourceTree& base,
-                                          const std::optional<std::set<std::string>>& files) {
-  TrustedBase trusted;
-  std::vector<std::string> names;
-  Diagnostics ignored;  // the base is not being validated: what it cannot say, it does not trust
-  if (files) {
-    names.assign(files->begin(), files->end());
-  } else {
-    auto listed = base.ListManifestFiles(ignored);
-    if (!listed.ok()) return listed.status();
-    names = std::move(*listed);
-  }
-  const std::vector<UserDirectory> directories = UserDirectories({}, false);
+TrustedBase::TrustedBase(const SourceTree& base, const SourceTree& head,
+                         const std::set<std::string>& changed)
+    : base_(&base), head_(&head), changed_(changed) {
   YamlLimits limits;
-  for (const std::string& file : names) {
-    if (!IsManifestFileName(file)) continue;
-    auto text = base.Read(file, limits.max_file_bytes);
-    if (!text.ok()) continue;  // absent at the base (a new file), or unreadable
-    for (const LocatedDocument& document : ParseYamlDocuments(file, *text, ignored, limits)) {
-      JsonCursor root = JsonCursor::Root(document.value());
-      std::string kind = root["kind"].string_or("");
-      if (kind == "Repository" && file == "gwctl.yaml") {
-        trusted.gateway_ = RepositoryGatewayOf(&document);
-        continue;
-      }
-      std::string name = root["metadata"]["name"].string_or("");
-      if (kind != "Customer" || name.empty() || trusted.customers_.count(name)) continue;
-      const nlohmann::json* spec = root["spec"].get();
-      if (!spec || !spec->is_object()) continue;
-      Customer& customer = trusted.customers_[name];
-      customer.secret_references = SecretReferencesIn(*spec);
-      for (const UserDirectory& directory : directories) {
-        JsonCursor sources = root["spec"]["users"][directory.kind];
-        for (size_t i = 0; sources.is_array() && i < sources.size(); ++i)
-          customer.directory_sources[directory.kind].push_back(*sources[i].get());
-      }
+  Diagnostics ignored;
+  if (auto text = base.Read("gwctl.yaml", limits.max_file_bytes); text.ok()) {
+    for (const LocatedDocument& document :
+         ParseYamlDocuments("gwctl.yaml", *text, ignored, limits)) {
+      if (JsonCursor::Root(document.value())["kind"].string_or("") != "Repository") continue;
+      gateway_ = RepositoryGatewayOf(&document);
+      break;
     }
   }
-  return trusted;
+  for (const std::string& file : changed) ReadBaseFile(file);
 }
 
-bool TrustedBase::HasDirectorySource(const std::string& customer, const std::string& kind,
-                                     const nlohmann::json& source) const {
-  auto found = customers_.find(customer);
-  if (found == customers_.end()) return false;
-  auto sources = found->second.directory_sources.find(kind);
-  if (sources == found->second.directory_sources.end()) return false;
-  for (const auto& known : sources->second) {
-    if (known == source) return true;
+void TrustedBase::ReadBaseFile(const std::string& file) const {
+  if (!IsManifestFileName(file) || !read_.insert(file).second) return;
+  YamlLimits limits;
+  auto text = base_->Read(file, limits.max_file_bytes);
+  if (!text.ok()) return;  // new at the head, or unreadable
+  Diagnostics ignored;     // the base is not being validated: what it cannot say, it does not trust
+  for (const LocatedDocument& document : ParseYamlDocuments(file, *text, ignored, limits)) {
+    JsonCursor root = JsonCursor::Root(document.value());
+    std::string name = root["metadata"]["name"].string_or("");
+    const nlohmann::json* spec = root["spec"].get();
+    if (root["kind"].string_or("") != "Customer" || name.empty() || !spec || !spec->is_object())
+      continue;
+    if (customers_.count(name)) continue;
+    Customer& customer = customers_[name];
+    customer.secret_references = SecretReferencesIn(*spec);
+    for (const UserDirectory& directory : UserDirectories({}, false)) {
+      JsonCursor sources = root["spec"]["users"][directory.kind];
+      for (size_t i = 0; sources.is_array() && i < sources.size(); ++i)
+        customer.directory_sources[directory.kind].push_back(*sources[i].get());
+    }
   }
-  return false;
 }
 
-bool TrustedBase::HasSecretReference(const std::string& customer, const std::string& pointer,
+bool TrustedBase::SameAtBoth(const CustomerManifest& customer) const {
+  const std::string& file = customer.document.file();
+  if (changed_.count(file)) return false;
+  auto known = same_.find(file);
+  if (known != same_.end()) return known->second;
+  size_t limit = YamlLimits().max_file_bytes;
+  auto at_base = base_->Read(file, limit);
+  auto at_head = head_->Read(file, limit);
+  bool same = at_base.ok() && at_head.ok() && *at_base == *at_head;
+  if (!same) ReadBaseFile(file);
+  same_[file] = same;
+  return same;
+}
+
+const TrustedBase::Customer* TrustedBase::AtBase(const std::string& name) const {
+  auto found = customers_.find(name);
+  return found == customers_.end() ? nullptr : &found->second;
+}
+
+bool TrustedBase::HasDirectorySource(const CustomerManifest& customer, const std::string& kind,
+                                     const nlohmann::json& source) const {
+  if (!base_) return false;
+  if (SameAtBoth(customer)) return true;
+  const Customer* at_base = AtBase(customer.name);
+  if (!at_base) return false;
+  auto sources = at_base->directory_sources.find(kind);
+  return sources != at_base->directory_sources.end() &&
+         std::find(sources->second.begin(), sources->second.end(), source) != sources->second.end();
+}
+
+bool TrustedBase::HasSecretReference(const CustomerManifest& customer, const std::string& pointer,
                                      const std::string& reference) const {
-  auto found = customers_.find(customer);
-  if (found == customers_.end()) return false;
-  auto known = found->second.secret_references.find(pointer);
-  return known != found->second.secret_references.end() && known->second == reference;
+  if (!base_) return false;
+  if (SameAtBoth(customer)) return true;
+  const Customer* at_base = AtBase(customer.name);
+  if (!at_base) return false;
+  auto known = at_base->secret_references.find(pointer);
+  return known != at_base->secret_references.end() && known->second == reference;
 }
 
 }  // namespace gwctl

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Times a pull request's plan (--since, one customer changed) against a full plan, both
-# read from git, on a generated repository committed to a local git repository.
+# read from git, on a generated repository committed to a local git repository; then
+# what an untrusted plan pays for reading its base (against the same plan --trusted),
+# with one customer changed and with gwctl.yaml changed (every file read at both ends).
 # Usage: since_bench.sh GWCTL GENERATOR [CUSTOMERS] [USERS]
 set -euo pipefail
 gwctl=$1 generator=$2 customers=${3:-5000} users=${4:-200000}
@@ -27,4 +29,11 @@ echo "repository: $customers customers, $users users, in git"
 for run in 1 2; do
   timed "full plan from git" "$gwctl" plan --repo "$dir/repo" --ref main --gateway "$gateway"
   timed "plan --since HEAD~1" "$gwctl" plan --repo "$dir/repo" --ref main --since HEAD~1 --gateway "$gateway"
+  timed "plan --since HEAD~1 --trusted" "$gwctl" plan --repo "$dir/repo" --ref main --since HEAD~1 --trusted --gateway "$gateway"
+done
+echo "# gwctl.yaml" >> "$dir/repo/gwctl.yaml"
+g commit -qam "gwctl.yaml"
+for run in 1 2; do
+  timed "gwctl.yaml changed: untrusted" "$gwctl" plan --repo "$dir/repo" --ref main --since HEAD~1 --gateway "$gateway"
+  timed "gwctl.yaml changed: --trusted" "$gwctl" plan --repo "$dir/repo" --ref main --since HEAD~1 --trusted --gateway "$gateway"
 done

@@ -149,6 +149,31 @@ TEST_F(UntrustedPlanTest, ANewDirectorySourceIsNotContactedAndGetsNoSecret) {
   EXPECT_THAT(attacker_.received(), HasSubstr(gwtest::Slapd::kBindPassword));
 }
 
+TEST_F(UntrustedPlanTest, AChangeBehindASymbolicLinkIsAChange) {
+  // At the base, acme's manifest is a link to a file git does not list as a manifest.
+  gwtest::Git(repo_.root(), "checkout -q main");
+  repo_.Write("data/acme.txt", Acme(""));
+  std::filesystem::remove(repo_.root() / "customers/acme.yaml");
+  std::filesystem::create_symlink("../data/acme.txt", repo_.root() / "customers/acme.yaml");
+  Commit("acme behind a link");
+  gwtest::Git(repo_.root(), "checkout -q pr");
+  gwtest::Git(repo_.root(), "merge -q --ff-only main");
+  // The pull request changes the link's target (and gwctl.yaml, so every customer is
+  // planned): the link's own path is unchanged in git's eyes.
+  repo_.Write("data/acme.txt", Acme(AttackerSource(std::string("env:") + kLdapSecretVariable)));
+  repo_.Write(
+      "gwctl.yaml", "# touched\n" + [&] {
+        std::ifstream in(repo_.root() / "gwctl.yaml");
+        return std::string((std::istreambuf_iterator<char>(in)), {});
+      }());
+  Commit("through the link");
+  std::string output;
+  EXPECT_EQ(PlanPullRequest(output), 2) << output;
+  EXPECT_THAT(output, HasSubstr(fmt::format("ldap source ldap://127.0.0.1:{} was not read",
+                                            attacker_.port())));
+  EXPECT_EQ(attacker_.connections(), 0u);
+}
+
 TEST_F(UntrustedPlanTest, AManifestCannotNameGwctlsOwnCredentialsOrFilesOutsideTheSecrets) {
   for (const std::string reference : {"env:GWCTL_TOKEN", "env:GWCTL_GIT_TOKEN", "env:HOME",
                                       "file:/etc/hostname", "file:../../etc/hostname"}) {

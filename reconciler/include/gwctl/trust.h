@@ -41,28 +41,32 @@ struct RepositoryGateway {
 };
 RepositoryGateway RepositoryGatewayOf(const LocatedDocument* repository);
 
-// The trusted configuration of an untrusted run, read from the base revision's
-// manifests (their YAML only: a base that does not validate still counts for what it
-// does say). Empty when there is no base: then nothing of the repository is trusted.
+// The trusted configuration of an untrusted run, as the base revision has it. A
+// customer whose file reads the same at both ends is trusted as it stands; otherwise what
+// counts is the base's copy of it, read from the base's files (their YAML only: a base
+// that does not validate still counts for what it does say). Files are compared by what
+// they read as, not by git's list of changed paths, so a symbolic link whose target
+// changed is a change. Without a base (--untrusted alone) nothing of the repository is
+// trusted. Not for concurrent use (it reads the base as it is asked).
 class TrustedBase {
  public:
-  TrustedBase() = default;
+  TrustedBase() = default;  // no base
 
-  // Reads `files` of `base` (all of its manifests when nullopt). Files that cannot be
-  // read or parsed add nothing. Fails only when the tree cannot be listed.
-  static gw::Result<TrustedBase> Read(const SourceTree& base,
-                                      const std::optional<std::set<std::string>>& files);
+  // The base `base` of the head `head`, where `changed` lists the paths that differ
+  // (gwctl.yaml and these are read at once, so a customer that moved between files is
+  // found). Both trees must outlive it.
+  TrustedBase(const SourceTree& base, const SourceTree& head, const std::set<std::string>& changed);
 
   const RepositoryGateway& gateway() const { return gateway_; }
 
-  // True when the base's customer `customer` has a `kind` directory source with exactly
-  // these settings.
-  bool HasDirectorySource(const std::string& customer, const std::string& kind,
+  // True when the base has `customer` with a `kind` directory source of exactly these
+  // settings (an object of its spec.users.<kind>).
+  bool HasDirectorySource(const CustomerManifest& customer, const std::string& kind,
                           const nlohmann::json& source) const;
 
-  // True when the base's customer `customer` has `reference` at `pointer` (a JSON pointer
-  // into its spec, e.g. /panelLogin/passwordRef).
-  bool HasSecretReference(const std::string& customer, const std::string& pointer,
+  // True when the base has `reference` at `pointer` (into the customer's spec, e.g.
+  // /panelLogin/passwordRef).
+  bool HasSecretReference(const CustomerManifest& customer, const std::string& pointer,
                           const std::string& reference) const;
 
  private:
@@ -70,8 +74,19 @@ class TrustedBase {
     std::map<std::string, std::vector<nlohmann::json>> directory_sources;  // by kind
     std::map<std::string, std::string> secret_references;                  // by pointer
   };
+  // Whether the customer's file reads the same at both ends; if not, its base copy has
+  // been read into customers_.
+  bool SameAtBoth(const CustomerManifest& customer) const;
+  const Customer* AtBase(const std::string& name) const;
+  void ReadBaseFile(const std::string& file) const;
+
+  const SourceTree* base_ = nullptr;
+  const SourceTree* head_ = nullptr;
+  std::set<std::string> changed_;
   RepositoryGateway gateway_;
-  std::map<std::string, Customer> customers_;
+  mutable std::map<std::string, bool> same_;           // by file
+  mutable std::set<std::string> read_;                 // base files read
+  mutable std::map<std::string, Customer> customers_;  // read at the base, by name
 };
 
 }  // namespace gwctl
