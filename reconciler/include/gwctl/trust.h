@@ -19,15 +19,12 @@
 #pragma once
 
 #include <map>
-#include <memory>
-#include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
-#include "gateway/status.h"
 #include "gwctl/manifests.h"
 #include "gwctl/source.h"
 
