@@ -1,5 +1,8 @@
 #include "sqlite.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <memory>
 
 #include <fmt/format.h>
@@ -67,6 +70,12 @@ void Statement::Reset() {
 
 Result<std::unique_ptr<Database>> Database::Open(const std::string& path, bool create,
                                                  int busy_timeout_ms) {
+  // The store holds quarantined mail, password hashes and the audit log: for its owner
+  // alone. SQLite gives its -wal and -shm files the database file's mode.
+  if (create && path != ":memory:" && path.rfind("file:", 0) != 0) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) ::close(fd);
+  }
   sqlite3* db = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);

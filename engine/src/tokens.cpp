@@ -38,11 +38,25 @@ Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path
     auto where = fmt::format("{}:{}", path, node.Mark().line + 1);
     if (!node.IsMap())
       return Status(StatusCode::kInvalidArgument, where + ": each token is a mapping");
+    // Every field is a plain string: anything else is an error here, never a throw from
+    // the conversion (on SIGHUP that would end gatewayd, not keep the tokens in force).
+    std::string bad_field;
+    auto field = [&](const char* key) -> std::string {
+      const YAML::Node value = node[key];
+      if (!value) return "";
+      if (!value.IsScalar()) {
+        if (bad_field.empty()) bad_field = key;
+        return "";
+      }
+      return value.Scalar();
+    };
     Entry entry;
-    entry.actor.name = node["name"] ? node["name"].as<std::string>() : "";
-    entry.sha256 = node["sha256"] ? node["sha256"].as<std::string>() : "";
-    std::string role = node["role"] ? node["role"].as<std::string>() : "";
-    entry.actor.partner = node["partner"] ? node["partner"].as<std::string>() : "";
+    entry.actor.name = field("name");
+    entry.sha256 = field("sha256");
+    std::string role = field("role");
+    entry.actor.partner = field("partner");
+    if (!bad_field.empty())
+      return Status(StatusCode::kInvalidArgument, where + ": " + bad_field + " must be a string");
     entry.actor.is_operator = role == "operator";
     if (entry.actor.name.empty())
       return Status(StatusCode::kInvalidArgument, where + ": a token needs a name");

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -462,9 +464,16 @@ Status VerifyCommitSignature(GitSource& git, const std::string& commit,
                   fmt::format("commit {} is not signed, and --require-signed is set", short_id));
   }
   const auto& [signature, data] = *signed_commit;
+  // A directory of our own (mkdtemp: new, 0700): a name another user could create first
+  // would let them swap the signed data before it is checked.
+  std::string pattern = (fs::temp_directory_path() / "gwctl-verify-XXXXXX").string();
+  if (!mkdtemp(pattern.data())) {
+    return Status(StatusCode::kUnavailable,
+                  fmt::format("commit {}: cannot make a temporary directory: {}", short_id,
+                              std::strerror(errno)));
+  }
+  fs::path dir = pattern;
   std::error_code ec;
-  fs::path dir = fs::temp_directory_path() / fmt::format("gwctl-verify-{}", getpid());
-  fs::create_directories(dir, ec);
   struct Cleanup {
     fs::path dir;
     ~Cleanup() {

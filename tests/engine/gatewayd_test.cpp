@@ -3,6 +3,8 @@
 
 #include <set>
 
+#include <sys/stat.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -11,6 +13,7 @@
 
 #include <fmt/format.h>
 
+#include "atomic_file.h"
 #include "gatewayd_fixture.h"
 #include "store_lock.h"
 
@@ -349,6 +352,20 @@ TEST_F(GatewaydTest, SighupReloadsTheTokens) {
   EXPECT_EQ(http_->Get("/v1/partners/northwind/state", Auth("new-token"))->status, 200);
 }
 
+TEST_F(GatewaydTest, AMalformedTokensFileOnSighupKeepsTheTokensInForce) {
+  {
+    std::ofstream tokens(gatewayd_->dir() / "tokens.yaml", std::ios::app);
+    tokens << "  - {name: [not, a, string], partner: northwind, sha256: \""
+           << gw::HashToken("new-token") << "\"}\n";
+  }
+  gatewayd_->process().Signal(SIGHUP);
+  auto refused = gatewayd_->process().WaitForLine("kept the previous tokens");
+  ASSERT_TRUE(refused) << gatewayd_->process().output();
+  EXPECT_THAT(*refused, HasSubstr("name must be a string"));
+  auto ops = Auth(Gatewayd::kOperatorToken);
+  EXPECT_EQ(http_->Get("/v1/partners/northwind/state", ops)->status, 200);
+}
+
 TEST_F(GatewaydTest, SigtermFinishesTheRequestInFlightAndExitsZero) {
   ASSERT_EQ(PutCustomer(kCustomer)->status, 201);
   json batch = {{"upsert", json::array()}};
@@ -431,6 +448,34 @@ TEST(TokensTest, BadEntriesAreNamedByLine) {
   ASSERT_FALSE(tokens.ok());
   EXPECT_THAT(tokens.status().message(),
               HasSubstr("t.yaml:2: sha256 must be 64 lowercase hex digits"));
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+
+// Configuration files (Postfix's, Dovecot's, the doveadm key) are written whole, with
+// their mode from the first byte, and nothing planted beside them redirects the write.
+TEST(AtomicFileTest, AFileIsWrittenWholeWithItsModeAndPlantedLinksAreNotFollowed) {
+  auto dir = gwtest::MakeTempDir("atomic");
+  mode_t old_mask = umask(022);
+  // A link planted at the name the old writer used for its temporary.
+  std::ofstream(dir / "victim") << "untouched";
+  std::filesystem::create_symlink(dir / "victim", dir / "doveadm-api.conf.tmp");
+  ASSERT_TRUE(gw::WriteFileAtomically(dir / "doveadm-api.conf", "key = secret\n", 0600).ok());
+  umask(old_mask);
+  std::ifstream in(dir / "doveadm-api.conf");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(in)), {}), "key = secret\n");
+  struct stat info {};
+  ASSERT_EQ(stat((dir / "doveadm-api.conf").c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+  std::ifstream victim(dir / "victim");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(victim)), {}), "untouched");
+  // Nothing else is left beside it.
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 3u);  // victim, the planted link, the file
   std::filesystem::remove_all(dir);
 }
 

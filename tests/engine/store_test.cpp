@@ -175,6 +175,26 @@ TEST(QuarantineReleaseTest, AMessageIsDeliveredOnceEvenWhenReleasedTwiceAtOnce) 
   std::filesystem::remove_all(dir);
 }
 
+TEST(StoreTest, ANewStoreIsForItsOwnerAlone) {
+  auto dir = gwtest::MakeTempDir("store-mode");
+  mode_t old_mask = umask(022);  // a permissive umask, as a shell's
+  {
+    auto client =
+        std::move(gw::ConnectGateway("embedded:" + (dir / "gateway.db").string())).value();
+    ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+    ASSERT_TRUE(
+        client->PutCustomer("northwind", "acme", Write("acme"), gw::WriteCondition::CreateOnly())
+            .ok());
+    for (const char* file : {"gateway.db", "gateway.db-wal", "gateway.db-shm"}) {
+      struct stat info {};
+      ASSERT_EQ(stat((dir / file).c_str(), &info), 0) << file;
+      EXPECT_EQ(info.st_mode & 0777, 0600u) << file;
+    }
+  }
+  umask(old_mask);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(StoreTest, TwoConnectionsToOneStoreSeeEachOthersWrites) {
   auto dir = gwtest::MakeTempDir("store-shared");
   std::string url = "embedded:" + (dir / "gateway.db").string();
