@@ -151,9 +151,10 @@ struct AdminServer::Impl {
     WriteError(res, 401, req.HasHeader("Authorization") ? "unknown token" : "missing bearer token");
   }
 
-  // Before a /v1 request's body is read: no token, no body.
+  // Before a /v1 request's body is read: no token, no body. Decided by the route matched
+  // (its decoded segments), never by the path as sent: "/%761/..." is a /v1 route too.
   std::optional<HttpResponse> CheckHead(const HttpRequest& req) const {
-    if (req.path.rfind("/v1/", 0) != 0 || Authenticate(req)) return std::nullopt;
+    if (req.route.rfind("/v1/", 0) != 0 || Authenticate(req)) return std::nullopt;
     HttpResponse res;
     WriteUnauthenticated(req, res);
     return res;

@@ -39,6 +39,7 @@ bool SameHeaderName(std::string_view a, std::string_view b) {
 
 struct RouteEntry {
   std::string method;
+  std::string pattern_text;          // as registered
   std::vector<std::string> pattern;  // "{}" matches one segment
   HttpHandler handler;
   bool inline_answer = false;
@@ -326,6 +327,7 @@ class Session : public Connection {
       response.SetHeader("Allow", allowed);
       return Answer(std::move(response));
     }
+    request.route = route_->pattern_text;
     request.matches.push_back(request.path);
     for (auto& capture : captures) request.matches.push_back(std::move(capture));
 
@@ -595,7 +597,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(HttpServerOptions options) 
 void HttpServer::Route(std::string method, std::string pattern, HttpHandler handler) {
   std::vector<std::string> segments;
   for (std::string_view segment : SplitPath(pattern)) segments.emplace_back(segment);
-  impl_->routes.push_back({std::move(method), std::move(segments), std::move(handler), false});
+  impl_->routes.push_back(
+      {std::move(method), std::move(pattern), std::move(segments), std::move(handler), false});
 }
 
 void HttpServer::RouteInline(std::string method, std::string pattern, HttpHandler handler) {

@@ -37,6 +37,7 @@ namespace gw {
 struct HttpRequest {
   std::string method;  // "GET", "PUT", ...
   std::string path;    // as sent, without the query
+  std::string route;   // the pattern of the route it matched, as registered ("/v1/partners/{}")
   // matches[0] is the path; matches[1..] the decoded `{}` segments, in order.
   std::vector<std::string> matches;
   std::vector<std::pair<std::string, std::string>> headers;
