@@ -664,11 +664,14 @@ Status CheckClaims(const CompiledCustomer& customer, ClaimLookup& lookup, RuleFi
     if (!overlap.ok()) return overlap.status();
     if (!*overlap) continue;
     const auto& [other, holder] = **overlap;
+    // Another partner's range stays private: naming it would map its customers' servers.
+    std::string message = holder.same_partner
+                              ? fmt::format("relay source {} overlaps {} of {}", range.ToString(),
+                                            other.ToString(), HolderText(holder))
+                              : fmt::format("relay source {} overlaps a relay source of {}",
+                                            range.ToString(), HolderText(holder));
     findings.push_back({RuleFinding::Severity::kError, customer.relay_source_pointers[i], false,
-                        "relay-source-conflict",
-                        fmt::format("relay source {} overlaps {} of {}", range.ToString(),
-                                    other.ToString(), HolderText(holder)),
-                        ""});
+                        "relay-source-conflict", std::move(message), ""});
   }
   return Status::Ok();
 }

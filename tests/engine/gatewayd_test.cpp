@@ -136,6 +136,25 @@ TEST_F(GatewaydTest, ADomainOfAnotherPartnerIs422WithTheRuleAndNoHolder) {
   EXPECT_THAT(r->body, ::testing::Not(HasSubstr("northwind")));
 }
 
+TEST_F(GatewaydTest, ARelayRangeOfAnotherPartnerIsNeverNamed) {
+  const std::string relaying =
+      R"({"spec": {"product": "ultimate-access", "billableUsers": 1, "domains": {"primary": "acme.example"},
+          "destinations": "mx.acme.example",
+          "outboundRelay": {"enabled": true, "sources": "198.51.100.0/28"}}})";
+  ASSERT_EQ(PutCustomer(relaying)->status, 201);
+  const std::string probe =
+      R"({"spec": {"product": "ultimate-access", "billableUsers": 1, "domains": {"primary": "probe.example"},
+          "destinations": "mx.probe.example",
+          "outboundRelay": {"enabled": true, "sources": "198.51.100.0/24"}}})";
+  auto r =
+      PutCustomer(probe, Gatewayd::PartnerToken("contoso"), "/v1/partners/contoso/customers/probe");
+  EXPECT_EQ(r->status, 422);
+  EXPECT_EQ(Error(r)["details"][0]["rule"], "relay-source-conflict");
+  EXPECT_THAT(r->body, HasSubstr("198.51.100.0/24 overlaps a relay source of another customer"));
+  EXPECT_THAT(r->body, ::testing::Not(HasSubstr("198.51.100.0/28")));
+  EXPECT_THAT(r->body, ::testing::Not(HasSubstr("northwind")));
+}
+
 // What a new user typed straight into the API used to be stored; now one 422 names every
 // problem with its rule, and nothing is stored.
 TEST_F(GatewaydTest, EveryBrokenRuleIsOne422WithPointersAndRuleIds) {
