@@ -144,17 +144,20 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
         UserSourceReport report{directory.kind, sources[i][directory.name_field].string_or("?"), 0,
                                 false, ""};
         bool planned = !options.only || options.only->count(customer.name) > 0;
+        // Why the source is not read this time ("" when it is).
+        std::string not_read;
         if (!directory.read || !planned) {
-          customer.failed_sources.insert(directory.kind);
-          report.failed = true;
-          report.detail = "--no-" + directory.kind;
+          not_read = "--no-" + directory.kind;
         } else if (options.trusted_base && !options.trusted_base->HasDirectorySource(
                                                manifest, directory.kind, *sources[i].get())) {
-          customer.failed_sources.insert(directory.kind);
-          report.failed = true;
-          report.detail =
+          not_read =
               "its settings are new in this revision, and an untrusted plan contacts only "
               "sources the base revision has exactly so; its users are read after merge";
+        }
+        if (!not_read.empty()) {
+          customer.failed_sources.insert(directory.kind);
+          report.failed = true;
+          report.detail = std::move(not_read);
         } else {
           DirectoryRequest request{customer.name,
                                    sources[i].get(),
