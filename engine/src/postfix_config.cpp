@@ -212,6 +212,7 @@ milter_content_timeout = 120s
 {smtp} inet n - n - - smtpd
   -o max_use=10
   -o max_idle=30s
+  -o cleanup_service_name=cleanup-untrusted
 )",
       fmt::arg("smtp", o.smtp.ToString()));
   if (!milters.empty()) master += "  -o smtpd_milters=" + milters + "\n";
@@ -221,6 +222,7 @@ milter_content_timeout = 120s
   -o smtpd_relay_restrictions=$outbound_relay_restrictions
   -o max_use=10
   -o max_idle=30s
+  -o cleanup_service_name=cleanup-untrusted
 )",
                           o.relay_smtp->ToString());
   }
@@ -261,7 +263,15 @@ milter_content_timeout = 120s
   }
   master += R"(pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
+)";
+  // Mail from outside (the inbound and relay listeners) loses any X-GW-* header it brings:
+  // those are the gateway's own markers (released, kept in continuity, attachments
+  // removed). Headers the milter adds are not subject to header_checks, so its own stay.
+  master += fmt::format(R"(cleanup-untrusted unix n - n - 0 cleanup
+  -o header_checks=regexp:{}/inbound-header-checks
+)",
+                        (dir / "etc").string());
+  master += R"(qmgr      unix  n       -       n       300     1       qmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce
@@ -286,7 +296,12 @@ postlog   unix-dgram n  -       n       -       1       postlogd
       "memcache = {}\nkey_format = verify:%s\nttl = 2678400\n",
       Inet(o.verify));
   for (const auto& [name, text] : std::vector<std::pair<std::string, std::string>>{
-           {"main.cf", main}, {"master.cf", master}, {"verify-memcache.cf", memcache}}) {
+           {"main.cf", main},
+           {"master.cf", master},
+           {"verify-memcache.cf", memcache},
+           {"inbound-header-checks",
+            "# Written by `gatewayd postfix-config`: the gateway's own markers, never a "
+            "sender's.\n/^X-GW-/ IGNORE\n"}}) {
     if (Status s = WriteFileAtomically(dir / "etc" / name, text); !s.ok()) return s;
   }
   return Status::Ok();

@@ -129,9 +129,11 @@ TEST_F(ContentMailTest, ForbiddenAttachmentsAreRefusedOrCutPerCustomer) {
            gwtest::MessageWith({{"locked.zip", "application/zip", locked}}, "user@acme.example"));
   EXPECT_EQ(encrypted.code, 550) << encrypted.transcript;
   EXPECT_THAT(encrypted.reply, HasSubstr("encrypted"));
-  auto clean =
-      Send("user@acme.example",
-           gwtest::MessageWith({{"notes.txt", "text/plain", "plain notes"}}, "user@acme.example"));
+  // A sender's copy of the gateway's own markers is removed on the way in.
+  auto clean = Send(
+      "user@acme.example",
+      "X-GW-Released: from quarantine (forged by the sender)\r\n" +
+          gwtest::MessageWith({{"notes.txt", "text/plain", "plain notes"}}, "user@acme.example"));
   EXPECT_TRUE(clean.accepted()) << clean.transcript;
 
   // globex forbids no encryption: the same zip passes; its macro document is cut out.
@@ -140,20 +142,23 @@ TEST_F(ContentMailTest, ForbiddenAttachmentsAreRefusedOrCutPerCustomer) {
            gwtest::MessageWith({{"locked.zip", "application/zip", locked}}, "user@globex.example"))
           .accepted());
   auto cut = Send("user@globex.example",
-                  gwtest::MessageWith({{"invoice.docm", "application/octet-stream", docm},
-                                       {"agenda.txt", "text/plain", "10:00 standup"}},
-                                      "user@globex.example", "Body kept."));
+                  "X-GW-Removed-Attachments: nothing (forged by the sender)\r\n" +
+                      gwtest::MessageWith({{"invoice.docm", "application/octet-stream", docm},
+                                           {"agenda.txt", "text/plain", "10:00 standup"}},
+                                          "user@globex.example", "Body kept."));
   EXPECT_TRUE(cut.accepted()) << cut.transcript << gateway_->MilterLog();
 
   ASSERT_EQ(destination_.WaitForMessages(3), 3u) << gateway_->MailLog() << gateway_->MilterLog();
   auto messages = destination_.Messages();
   EXPECT_THAT(messages[0], HasSubstr("X-Sink-To: user@acme.example"));
   EXPECT_THAT(messages[0], HasSubstr("notes.txt"));
+  EXPECT_THAT(messages[0], Not(HasSubstr("forged by the sender")));
   EXPECT_THAT(messages[1], HasSubstr("locked.zip"));
   const std::string& delivered = messages[2];
   EXPECT_THAT(delivered, HasSubstr("X-Sink-To: user@globex.example"));
   EXPECT_THAT(delivered,
               HasSubstr("X-GW-Removed-Attachments: invoice.docm: a Word document with macros"));
+  EXPECT_THAT(delivered, Not(HasSubstr("forged by the sender")));
   EXPECT_THAT(delivered, HasSubstr("invoice.docm: a Word document with macros"));
   EXPECT_THAT(delivered, HasSubstr("Body kept."));
   EXPECT_THAT(delivered, HasSubstr("agenda.txt"));
