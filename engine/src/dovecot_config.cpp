@@ -60,6 +60,28 @@ Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
   if (o.doveadm.has_value() != !o.doveadm_key.empty()) {
     return Status(StatusCode::kInvalidArgument, "--doveadm and --doveadm-key-file go together");
   }
+  // The services only gatewayd and Postfix use stay on this machine: LMTP fills
+  // mailboxes that are later delivered unfiltered, SASL answers password guesses, and
+  // doveadm's key travels in plain HTTP.
+  for (const auto& [flag, at] : std::vector<std::pair<const char*, std::optional<Endpoint>>>{
+           {"--lmtp", o.lmtp}, {"--sasl", o.sasl}, {"--doveadm", o.doveadm}}) {
+    if (at && !at->IsLoopback()) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("{} {} must be a loopback address: only gatewayd and Postfix on "
+                                "this machine use it",
+                                flag, at->ToString()));
+    }
+  }
+  // Users log in with their passwords: never in cleartext across a network.
+  for (const auto& [flag, at] : std::vector<std::pair<const char*, std::optional<Endpoint>>>{
+           {"--imap", o.imap}, {"--pop3", o.pop3}}) {
+    if (at && !at->IsLoopback() && o.tls_cert.empty()) {
+      return Status(StatusCode::kInvalidArgument,
+                    fmt::format("{} {} is not a loopback address: without --tls-cert and "
+                                "--tls-key, passwords would cross the network in cleartext",
+                                flag, at->ToString()));
+    }
+  }
   fs::path dir = fs::absolute(o.dir);
   fs::path mail = o.mail_root.empty() ? dir / "mail" : fs::absolute(o.mail_root);
   std::error_code ec;

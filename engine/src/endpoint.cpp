@@ -4,11 +4,24 @@
 
 #include <fmt/format.h>
 
+#include "gateway/ip_range.h"
+
 namespace gw {
 
 std::string Endpoint::ToString() const {
   return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
                                              : fmt::format("{}:{}", host, port);
+}
+
+bool Endpoint::IsLoopback() const {
+  if (host == "localhost") return true;
+  auto address = IpRange::Parse(host);
+  if (!address.ok() || address->prefix_length() != (host.find(':') == std::string::npos ? 32 : 128))
+    return false;
+  for (const char* loopback : {"127.0.0.0/8", "::1/128"}) {
+    if (IpRange::Parse(loopback)->Contains(*address)) return true;
+  }
+  return false;
 }
 
 Result<Endpoint> ParseEndpoint(std::string_view text, std::string_view flag) {

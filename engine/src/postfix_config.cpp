@@ -15,10 +15,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool IsLoopback(const std::string& host) {
-  return host.rfind("127.", 0) == 0 || host == "::1" || host == "localhost";
-}
-
 // An smtpd for gatewayd's and Postfix's own hand-offs of mail already filtered: no
 // milters and no policy; only loopback clients, and only to customers' addresses (the
 // relay domains). More -o lines may follow.
@@ -60,11 +56,17 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   if (o.submission_smtp.has_value() != o.sasl.has_value()) {
     return Status(StatusCode::kInvalidArgument, "--submission and --sasl go together");
   }
-  if (o.continuity_smtp && !IsLoopback(o.continuity_smtp->host)) {
+  if (o.continuity_smtp && !o.continuity_smtp->IsLoopback()) {
     return Status(StatusCode::kInvalidArgument,
                   fmt::format("--continuity-smtp {} must be a loopback address: it takes mail "
                               "for customers' users without filtering it again",
                               o.continuity_smtp->ToString()));
+  }
+  if (o.release_smtp && !o.release_smtp->IsLoopback()) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("--release-smtp {} must be a loopback address: it relays anything "
+                              "its client sends",
+                              o.release_smtp->ToString()));
   }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
@@ -90,12 +92,6 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
     }
   }
 
-  if (o.release_smtp && !IsLoopback(o.release_smtp->host)) {
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("--release-smtp {} must be a loopback address: it relays anything "
-                              "its client sends",
-                              o.release_smtp->ToString()));
-  }
   std::vector<Endpoint> listeners = {o.smtp};
   if (o.relay_smtp) listeners.push_back(*o.relay_smtp);
   if (o.release_smtp) listeners.push_back(*o.release_smtp);
@@ -104,7 +100,7 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   bool loopback_only = true, v6 = false;
   std::string interfaces;
   for (const auto& l : listeners) {
-    loopback_only = loopback_only && IsLoopback(l.host);
+    loopback_only = loopback_only && l.IsLoopback();
     v6 = v6 || l.host.find(':') != std::string::npos;
     if (interfaces.find(l.host) == std::string::npos) {
       interfaces += (interfaces.empty() ? "" : ", ") + l.host;

@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 
 #include "atomic_file.h"
+#include "gateway/dovecot_config.h"
+#include "gateway/postfix_config.h"
 #include "gatewayd_fixture.h"
 #include "store_lock.h"
 
@@ -495,6 +497,55 @@ TEST(AtomicFileTest, AFileIsWrittenWholeWithItsModeAndPlantedLinksAreNotFollowed
   size_t files = 0;
   for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 3u);  // victim, the planted link, the file
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+
+// Listeners that trust their clients, or take passwords, never face a network by
+// accident: the writers refuse, naming the flag, and write nothing.
+TEST(MailConfigTest, InternalListenersAreLoopbackOnlyAndPasswordsNeverCrossInCleartext) {
+  auto dir = gwtest::MakeTempDir("mail-config");
+  gw::DovecotInstanceOptions dovecot;
+  dovecot.dir = (dir / "dovecot").string();
+  dovecot.auth_socket = "/run/gatewayd/auth";
+  dovecot.lmtp = {"127.0.0.1", 10024};
+  auto refused = [&](gw::DovecotInstanceOptions o, const std::string& flag) {
+    gw::Status s = gw::WriteDovecotInstance(o);
+    EXPECT_EQ(s.code(), gw::StatusCode::kInvalidArgument) << flag;
+    EXPECT_THAT(s.message(), HasSubstr(flag)) << s.message();
+    EXPECT_FALSE(std::filesystem::exists(dir / "dovecot")) << flag;
+  };
+  auto o = dovecot;
+  o.lmtp = {"0.0.0.0", 10024};
+  refused(o, "--lmtp 0.0.0.0:10024 must be a loopback address");
+  o = dovecot;
+  o.sasl = gw::Endpoint{"192.0.2.10", 10012};
+  refused(o, "--sasl 192.0.2.10:10012 must be a loopback address");
+  o = dovecot;
+  o.doveadm = gw::Endpoint{"::", 8091};
+  o.doveadm_key = "key";
+  refused(o, "--doveadm [::]:8091 must be a loopback address");
+  o = dovecot;
+  o.imap = gw::Endpoint{"0.0.0.0", 143};
+  refused(o, "--imap 0.0.0.0:143 is not a loopback address: without --tls-cert");
+  o = dovecot;
+  o.pop3 = gw::Endpoint{"127.0.0.1.example", 110};  // a name, not this machine
+  refused(o, "--pop3 127.0.0.1.example:110");
+  // Loopback, or any address with a certificate, is written.
+  o = dovecot;
+  o.imap = gw::Endpoint{"127.0.0.1", 10143};
+  EXPECT_TRUE(gw::WriteDovecotInstance(o).ok());
+
+  gw::PostfixInstanceOptions postfix;
+  postfix.dir = (dir / "postfix").string();
+  postfix.smtp = {"127.0.0.1", 2525};
+  postfix.release_smtp = gw::Endpoint{"127.0.0.1.example", 10027};
+  gw::Status s = gw::WritePostfixInstance(postfix);
+  EXPECT_EQ(s.code(), gw::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("--release-smtp 127.0.0.1.example:10027 must be a loopback"));
   std::filesystem::remove_all(dir);
 }
 

@@ -14,6 +14,9 @@ struct Endpoint {
   int port = 0;      // 0: one the kernel picks (servers only)
 
   std::string ToString() const;  // brackets an IPv6 host
+  // An address of this machine only: 127.0.0.0/8, ::1 or "localhost" (never a name that
+  // merely starts like one, such as 127.0.0.1.example).
+  bool IsLoopback() const;
   bool operator==(const Endpoint&) const = default;
 };
 
