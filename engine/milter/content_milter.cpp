@@ -99,10 +99,10 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
   // settings are everyone's.
   auto found = lookup(envelope);
   if (!found.ok()) return tempfail(found.status().message());
-  if (!*found) {
-    decision.log = "accept: " + envelope.recipients.front() + " is no customer's";
-    return decision;
-  }
+  // Every recipient the inbound listener accepted is a customer's: one that is no
+  // customer's (an address the policy and this lookup read apart) is never passed
+  // unfiltered.
+  if (!*found) return tempfail(envelope.recipients.front() + " is no customer's");
   const FilterProfile& profile = **found;
   decision.customer = profile.customer;
   if (!profile.filtering) {

@@ -129,8 +129,7 @@ sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t size) {
 
 gw::Result<std::optional<gw::FilterProfile>> LookupProfile(const gw::SpamEnvelope& envelope) {
   std::string key =
-      fmt::format("{} {} {}", envelope.recipients.front(),
-                  envelope.sender.empty() ? "<>" : envelope.sender, envelope.client_address);
+      gw::FilterLookupKey(envelope.recipients.front(), envelope.sender, envelope.client_address);
   auto value = gw::SocketmapLookup(settings.socketmap, "filter", key, settings.lookup_timeout);
   if (!value.ok()) return value.status();
   if (!*value) return std::optional<gw::FilterProfile>();

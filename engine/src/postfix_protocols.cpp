@@ -153,24 +153,34 @@ class Socketmap : public Protocol {
         Quote(map));
   }
 
-  // gw-milter's question, "RECIPIENT [SENDER [CLIENT-IP]]" (the null sender as "<>"):
-  // the recipient's customer's filter settings, and whether the allow list exempts this
-  // sender from spam scoring, as the policy decided at RCPT.
+  // gw-milter's question (FilterLookupKey: recipient, sender, client address, each a
+  // netstring): the recipient's customer's filter settings, and whether the allow list
+  // exempts this sender from spam scoring, as the policy decided at RCPT.
   static std::string FilterAnswer(const MailDirectory& directory, std::string_view key) {
     std::vector<std::string> words;
-    for (size_t start = 0; start <= key.size() && words.size() < 3;) {
-      size_t end = std::min(key.find(' ', start), key.size());
-      words.emplace_back(key.substr(start, end - start));
-      start = end + 1;
+    while (!key.empty() && words.size() < 3) {
+      size_t colon = key.find(':');
+      size_t length = 0;
+      auto [end, error] =
+          std::from_chars(key.data(), key.data() + std::min(colon, key.size()), length);
+      if (colon == std::string_view::npos || colon == 0 || error != std::errc() ||
+          end != key.data() + colon || length > key.size() || colon + 2 + length > key.size() ||
+          key[colon + 1 + length] != ',') {
+        break;
+      }
+      words.emplace_back(key.substr(colon + 1, length));
+      key.remove_prefix(colon + 2 + length);
     }
+    if (words.size() != 3 || !key.empty())
+      return "PERM the filter key must be three netstrings: recipient, sender, client";
     const MailCustomer* customer = directory.CustomerFor(DomainOf(words[0]));
     if (!customer) return "NOTFOUND ";
     FilterProfile profile =
         FilterProfileOf(customer->partner + "/" + customer->name, customer->config);
     Envelope envelope;
     envelope.recipient = words[0];
-    if (words.size() > 1 && words[1] != "<>") envelope.sender = words[1];
-    if (words.size() > 2) envelope.client_address = words[2];
+    envelope.sender = words[1];
+    envelope.client_address = words[2];
     Verdict verdict = DecideRecipient(directory, envelope);
     profile.skip_spam = verdict.action == Verdict::Action::kAccept &&
                         (verdict.rule == "allow-list" || verdict.rule == "recipient-allow");

@@ -40,4 +40,12 @@ Result<std::optional<std::string>> SocketmapLookup(const Endpoint& server, const
   }
 }
 
+std::string FilterLookupKey(const std::string& recipient, const std::string& sender,
+                            const std::string& client_address) {
+  std::string key;
+  for (const std::string* field : {&recipient, &sender, &client_address})
+    key += fmt::format("{}:{},", field->size(), *field);
+  return key;
+}
+
 }  // namespace gw

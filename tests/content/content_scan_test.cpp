@@ -352,7 +352,7 @@ TEST_F(ContentMilter, FilteringOffPassesAndWhatCannotBeAskedDefers) {
   EXPECT_EQ(Decide(macro_).kind, Kind::kAccept);
   EXPECT_EQ(scored_, 0);
   profile_ = std::optional<FilterProfile>();
-  EXPECT_EQ(Decide(macro_).kind, Kind::kAccept) << "no customer's";
+  EXPECT_EQ(Decide(macro_).kind, Kind::kTempfail) << "no customer's: never passed unfiltered";
 
   profile_ = Status(StatusCode::kUnavailable, "gatewayd is down");
   MilterDecision d = Decide(plain_);

@@ -16,6 +16,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
 #include "hostile_clients.h"
 #include "loopback.h"
@@ -96,6 +97,48 @@ class PostfixLookupsTest : public ::testing::Test {
   std::unique_ptr<Gatewayd> gatewayd_;
   int socketmap_ = 0, policy_ = 0, verify_ = 0;
 };
+
+// gw-milter's filter question cannot be confused by an address: quoted local parts may
+// hold spaces, and once split on spaces a sender could name the client's address.
+TEST_F(PostfixLookupsTest, TheFilterKeyIsFramedSoNoAddressCanShiftItsFields) {
+  json acme = Acme(25);
+  acme["lists"] = {{"allow", {{{"ip", "192.0.2.0/24"}}}}};
+  ASSERT_TRUE(PutCustomer("acme", acme).ok());
+  gw::UserBatch users;
+  users.upsert.push_back(gw::User{});
+  users.upsert.back().address = "alice@acme.example";
+  ASSERT_TRUE(
+      gatewayd_->Client(Gatewayd::kOperatorToken)->BatchUsers("northwind", "acme", users).ok());
+  auto filter = [](const std::string& recipient, const std::string& sender,
+                   const std::string& client) {
+    return "filter " + gw::FilterLookupKey(recipient, sender, client);
+  };
+  // The allow-listed client is exempt from spam scoring (once the directory has acme).
+  std::string exempt;
+  for (int i = 0; i < 40 && exempt.find("OK") == std::string::npos; ++i) {
+    if (i) std::this_thread::sleep_for(50ms);
+    int fd = gwtest::ConnectLoopback(socketmap_);
+    exempt = Ask(fd, filter("alice@acme.example", "x@sender.example", "192.0.2.77"));
+    close(fd);
+  }
+  ASSERT_THAT(exempt, HasSubstr("\"skipSpam\":true"));
+  int fd = gwtest::ConnectLoopback(socketmap_);
+  // A sender that spells an allow-listed address stays a sender.
+  EXPECT_THAT(
+      Ask(fd, filter("alice@acme.example", "\"x 192.0.2.77 y\"@spammer.example", "203.0.113.9")),
+      HasSubstr("\"skipSpam\":false"));
+  // A recipient with a space is still the customer's (never NOTFOUND, which would pass).
+  EXPECT_THAT(Ask(fd, filter("\"a b\"@acme.example", "x@spammer.example", "203.0.113.9")),
+              HasSubstr("OK {"));
+  EXPECT_THAT(Ask(fd, filter("", "", "")), HasSubstr("NOTFOUND"));
+  // The old spelling, or netstrings that do not add up, are refused.
+  for (const char* key :
+       {"filter alice@acme.example x@sender.example 192.0.2.77", "filter 18:alice@acme.example,0:,",
+        "filter 99:alice@acme.example,0:,0:,", "filter 18:alice@acme.example,0:,0:,extra"}) {
+    EXPECT_THAT(Ask(fd, key), HasSubstr("PERM the filter key must be three netstrings")) << key;
+  }
+  close(fd);
+}
 
 TEST_F(PostfixLookupsTest, TheSocketmapAnswersEveryMapOnOnePersistentConnection) {
   ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());

@@ -210,7 +210,7 @@ TEST_F(ContentMailTest, SpamIsQuarantinedPerCustomerAndAReleaseDeliversIt) {
                                   gw::WriteCondition::AtVersion(globex->version))
                     .ok());
     ASSERT_TRUE(gateway_->WaitForLookup(
-        "filter user@globex.example friend@outside.example",
+        "filter " + gw::FilterLookupKey("user@globex.example", "friend@outside.example", ""),
         "OK {\"action\":\"cut-and-inform\",\"customer\":\"northwind/globex\",\"filtering\":true,"
         "\"forbidEncrypted\":false,\"forbidden\":[],\"infomail\":false,\"level\":\"standard\","
         "\"skipSpam\":true}"));

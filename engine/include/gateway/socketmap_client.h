@@ -18,4 +18,10 @@ Result<std::optional<std::string>> SocketmapLookup(const Endpoint& server, const
                                                    const std::string& key,
                                                    std::chrono::milliseconds timeout);
 
+// The key of gw-milter's `filter` question: the recipient, the envelope sender ("" for
+// the null sender) and the client's address, each a netstring ("18:alice@acme.example,"),
+// so no address, however it is quoted, can shift one field into the next.
+std::string FilterLookupKey(const std::string& recipient, const std::string& sender,
+                            const std::string& client_address);
+
 }  // namespace gw
