@@ -363,9 +363,16 @@ class VerifyMemcache : public Protocol {
         std::string key(words[1]);
         std::string value = input.substr(next, *bytes);
         next += *bytes + 2;
-        Learn(key, value);
-        cache_.Set(key, std::move(value));
-        if (words.size() == 5) output += "STORED\r\n";
+        // Only verify(8)'s own records are kept (its key_format is verify:%s), and only
+        // at their size: anything else is not stored.
+        if (key.rfind("verify:", 0) != 0 || key.size() > VerifyCache::kMaxKeyBytes ||
+            value.size() > VerifyCache::kMaxValueBytes) {
+          if (words.size() == 5) output += "NOT_STORED\r\n";
+        } else {
+          Learn(key, value);
+          cache_.Set(key, std::move(value));
+          if (words.size() == 5) output += "STORED\r\n";
+        }
       } else if (words[0] == "delete" && (words.size() == 2 || words.size() == 3)) {
         bool deleted = cache_.Delete(std::string(words[1]));
         if (words.size() == 2) output += deleted ? "DELETED\r\n" : "NOT_FOUND\r\n";
@@ -551,8 +558,24 @@ std::unique_ptr<Protocol> MakeDovecotDict(DirectoryGetter directory, PasswordLoo
 
 void VerifyCache::Set(const std::string& key, std::string value) {
   std::lock_guard lock(mutex_);
-  if (entries_.size() >= capacity_ && !entries_.count(key)) entries_.erase(entries_.begin());
-  entries_.insert_or_assign(key, std::move(value));
+  if (auto old = entries_.find(key); old != entries_.end()) {
+    bytes_ -= old->first.size() + old->second.size();
+    entries_.erase(old);
+  }
+  size_t size = key.size() + value.size();
+  while (!entries_.empty() && (entries_.size() >= capacity_ || bytes_ + size > max_bytes_)) {
+    auto victim = entries_.begin();
+    bytes_ -= victim->first.size() + victim->second.size();
+    entries_.erase(victim);
+  }
+  if (entries_.size() >= capacity_ || bytes_ + size > max_bytes_) return;
+  bytes_ += size;
+  entries_.emplace(key, std::move(value));
+}
+
+size_t VerifyCache::bytes() const {
+  std::lock_guard lock(mutex_);
+  return bytes_;
 }
 
 bool VerifyCache::Get(const std::string& key, std::string& value) const {
@@ -565,7 +588,11 @@ bool VerifyCache::Get(const std::string& key, std::string& value) const {
 
 bool VerifyCache::Delete(const std::string& key) {
   std::lock_guard lock(mutex_);
-  return entries_.erase(key) > 0;
+  auto found = entries_.find(key);
+  if (found == entries_.end()) return false;
+  bytes_ -= found->first.size() + found->second.size();
+  entries_.erase(found);
+  return true;
 }
 
 std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory,

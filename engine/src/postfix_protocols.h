@@ -56,15 +56,22 @@ std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log);
 
 // verify(8)'s results, shared by every memcache connection. Bounded: past `capacity`
 // entries an arbitrary one is forgotten (verify then probes that address again).
+// verify(8)'s results, bounded in entries and in bytes: whoever reaches the port can
+// store, so a full cache drops old entries (Postfix probes again) rather than grow.
 class VerifyCache {
  public:
-  explicit VerifyCache(size_t capacity) : capacity_(capacity) {}
+  static constexpr size_t kMaxKeyBytes = 512;     // "verify:" and an address
+  static constexpr size_t kMaxValueBytes = 1024;  // "status:probed:updated:reply text"
+  explicit VerifyCache(size_t capacity, size_t max_bytes = 64u << 20)
+      : capacity_(capacity), max_bytes_(max_bytes) {}
   void Set(const std::string& key, std::string value);
   bool Get(const std::string& key, std::string& value) const;
   bool Delete(const std::string& key);
+  size_t bytes() const;
 
  private:
-  size_t capacity_;
+  size_t capacity_, max_bytes_;
+  size_t bytes_ = 0;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, std::string> entries_;
 };

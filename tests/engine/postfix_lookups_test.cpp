@@ -20,6 +20,7 @@
 #include "gatewayd_fixture.h"
 #include "hostile_clients.h"
 #include "loopback.h"
+#include "postfix_protocols.h"
 #include "smtp_responder.h"
 
 namespace {
@@ -277,11 +278,35 @@ TEST_F(PostfixLookupsTest, TheVerifyCacheKeepsProbeResultsAndBadCommandsAreError
   EXPECT_EQ(ask("set verify:x@acme.example 0 0 5\r\n2:0:1\r\n", "\r\n"), "STORED\r\n");
   EXPECT_EQ(ask("get verify:x@acme.example\r\n", "END\r\n"),
             "VALUE verify:x@acme.example 0 5\r\n2:0:1\r\nEND\r\n");
+  // Anything but verify(8)'s own small records is not stored: no key of another form,
+  // no value past its size.
+  EXPECT_EQ(ask("set junk:1 0 0 3\r\nabc\r\n", "\r\n"), "NOT_STORED\r\n");
+  EXPECT_EQ(
+      ask(fmt::format("set verify:big@acme.example 0 0 65536\r\n{}\r\n", std::string(65536, 'x')),
+          "\r\n"),
+      "NOT_STORED\r\n");
+  EXPECT_EQ(ask("get junk:1 verify:big@acme.example\r\n", "END\r\n"), "END\r\n");
   EXPECT_EQ(ask("flush_all\r\n", "\r\n"), "ERROR\r\n");
   EXPECT_EQ(ask("delete verify:x@acme.example\r\n", "\r\n"), "DELETED\r\n");
   EXPECT_EQ(ask("set k 0 0 3\r\nabcXY", "\r\n"), "CLIENT_ERROR set value not followed by CRLF\r\n");
   EXPECT_TRUE(gwtest::ClosedWithin(fd, 2s));
   close(fd);
+}
+
+TEST(VerifyCacheTest, ItStaysWithinItsEntriesAndBytes) {
+  gw::postfix::VerifyCache cache(1000, 10'000);
+  for (int i = 0; i < 5000; ++i)
+    cache.Set(fmt::format("verify:u{}@acme.example", i), std::string(200, 'x'));
+  EXPECT_LE(cache.bytes(), 10'000u);
+  std::string value;
+  EXPECT_TRUE(cache.Get("verify:u4999@acme.example", value)) << "the newest is kept";
+  cache.Set("verify:u4999@acme.example", "0:1:2:ok");  // replaced, not counted twice
+  EXPECT_LE(cache.bytes(), 10'000u);
+  EXPECT_TRUE(cache.Delete("verify:u4999@acme.example"));
+  gw::postfix::VerifyCache few(3);
+  for (int i = 0; i < 10; ++i) few.Set(fmt::format("verify:{}", i), "v");
+  EXPECT_TRUE(few.Get("verify:9", value));
+  EXPECT_EQ(few.bytes(), 3 * std::string("verify:9v").size());
 }
 
 TEST_F(PostfixLookupsTest, ADestinationIsTheGatewayOnlyAtItsOwnSmtpAddress) {
