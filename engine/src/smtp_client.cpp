@@ -1,5 +1,7 @@
 #include "gateway/smtp_client.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include "blocking_socket.h"
@@ -7,6 +9,32 @@
 namespace gw {
 
 namespace {
+
+// What a reply says, for people who may not run the server (a partner reads probe
+// results): its code and enhanced status code, never its free text, which from a
+// destination pointed at some other service would be that service's banner.
+std::string ReplyCodes(const std::string& line) {
+  auto digits = [&](size_t from, size_t count) {
+    if (line.size() < from + count) return false;
+    for (size_t i = from; i < from + count; ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(line[i]))) return false;
+    }
+    return true;
+  };
+  if (!digits(0, 3) || line[0] < '2' || line[0] > '5' || (line.size() > 3 && line[3] != ' '))
+    return "something that is not an SMTP reply";
+  std::string codes = line.substr(0, 3);
+  // "550 5.1.1 ...": the enhanced code (RFC 3463), when there is one.
+  size_t end = line.find(' ', 4);
+  std::string enhanced =
+      line.size() > 4 ? line.substr(4, end == std::string::npos ? end : end - 4) : "";
+  bool is_enhanced =
+      enhanced.size() >= 5 && enhanced.size() <= 11 &&
+      std::all_of(enhanced.begin(), enhanced.end(),
+                  [](char c) { return std::isdigit(static_cast<unsigned char>(c)) || c == '.'; }) &&
+      std::count(enhanced.begin(), enhanced.end(), '.') == 2;
+  return is_enhanced ? codes + " " + enhanced : codes;
+}
 
 class Session {
  public:
@@ -37,8 +65,8 @@ class Session {
         buffer_.erase(0, end + 2);
         int got = line.size() >= 3 ? std::atoi(line.substr(0, 3).c_str()) : 0;
         if (got == code) return Status::Ok();
-        std::string why =
-            fmt::format("{} answered {} to {}", socket_.server().ToString(), line, step);
+        std::string why = fmt::format("{} answered {} to {}", socket_.server().ToString(),
+                                      ReplyCodes(line), step);
         return Status(got >= 500 ? StatusCode::kFailedPrecondition : StatusCode::kUnavailable, why);
       }
       if (buffer_.size() > 64 * 1024) return socket_.Unavailable("a reply over 64 KiB");

@@ -16,7 +16,10 @@
 #include "atomic_file.h"
 #include "gateway/dovecot_config.h"
 #include "gateway/postfix_config.h"
+#include "gateway/smtp_client.h"
 #include "gatewayd_fixture.h"
+#include "hostile_clients.h"
+#include "loopback.h"
 #include "store_lock.h"
 
 namespace {
@@ -547,6 +550,40 @@ TEST(MailConfigTest, InternalListenersAreLoopbackOnlyAndPasswordsNeverCrossInCle
   EXPECT_EQ(s.code(), gw::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("--release-smtp 127.0.0.1.example:10027 must be a loopback"));
   std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+
+// A partner reads probe results (GET /v1/continuity): a destination pointed at another
+// kind of service must not hand them its banner, nor a server its free text.
+TEST(SmtpClientTest, AReplyIsReportedByItsCodesNeverItsText) {
+  for (const auto& [greeting, expected] : std::vector<std::pair<std::string, std::string>>{
+           {"* OK [CAPABILITY IMAP4rev1] internal-mailstore-3.corp.lan Dovecot ready.\r\n",
+            "answered something that is not an SMTP reply to the greeting"},
+           {"554 5.7.1 mx.internal.corp.lan refuses you\r\n", "answered 554 5.7.1 to the greeting"},
+           {"421 internal-host busy\r\n", "answered 421 to the greeting"}}) {
+    int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in at = gwtest::Loopback();
+    socklen_t length = sizeof at;
+    ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+    ASSERT_EQ(listen(listener, 1), 0);
+    getsockname(listener, reinterpret_cast<sockaddr*>(&at), &length);
+    std::thread server([listener, greeting = greeting] {
+      int client = accept(listener, nullptr, nullptr);
+      gwtest::SendAll(client, greeting);
+      gwtest::ReadFor(client, std::chrono::milliseconds(300));
+      close(client);
+    });
+    gw::Status probed =
+        gw::ProbeMail({"127.0.0.1", ntohs(at.sin_port)}, "a@acme.example", std::chrono::seconds(2));
+    server.join();
+    close(listener);
+    EXPECT_FALSE(probed.ok());
+    EXPECT_THAT(probed.message(), HasSubstr(expected));
+    EXPECT_THAT(probed.message(), ::testing::Not(HasSubstr("internal")));
+  }
 }
 
 }  // namespace
