@@ -563,12 +563,13 @@ void VerifyCache::Set(const std::string& key, std::string value) {
     entries_.erase(old);
   }
   size_t size = key.size() + value.size();
+  if (size > max_bytes_) return;
   while (!entries_.empty() && (entries_.size() >= capacity_ || bytes_ + size > max_bytes_)) {
     auto victim = entries_.begin();
     bytes_ -= victim->first.size() + victim->second.size();
     entries_.erase(victim);
   }
-  if (entries_.size() >= capacity_ || bytes_ + size > max_bytes_) return;
+  if (entries_.size() >= capacity_) return;  // a capacity of 0
   bytes_ += size;
   entries_.emplace(key, std::move(value));
 }

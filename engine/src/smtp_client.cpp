@@ -14,15 +14,11 @@ namespace {
 // results): its code and enhanced status code, never its free text, which from a
 // destination pointed at some other service would be that service's banner.
 std::string ReplyCodes(const std::string& line) {
-  auto digits = [&](size_t from, size_t count) {
-    if (line.size() < from + count) return false;
-    for (size_t i = from; i < from + count; ++i) {
-      if (!std::isdigit(static_cast<unsigned char>(line[i]))) return false;
-    }
-    return true;
-  };
-  if (!digits(0, 3) || line[0] < '2' || line[0] > '5' || (line.size() > 3 && line[3] != ' '))
-    return "something that is not an SMTP reply";
+  bool coded = line.size() >= 3 && line[0] >= '2' && line[0] <= '5' &&
+               std::all_of(line.begin(), line.begin() + 3,
+                           [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }) &&
+               (line.size() == 3 || line[3] == ' ');
+  if (!coded) return "something that is not an SMTP reply";
   std::string codes = line.substr(0, 3);
   // "550 5.1.1 ...": the enhanced code (RFC 3463), when there is one.
   size_t end = line.find(' ', 4);
