@@ -30,6 +30,19 @@ std::optional<uint64_t> ParseNumber(std::string_view text) {
   return value;
 }
 
+// The first netstring of `text` ("5:hello,"), taken off its front; nothing when `text`
+// does not start with a whole one.
+std::optional<std::string_view> TakeNetstring(std::string_view& text) {
+  size_t colon = text.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  auto length = ParseNumber(text.substr(0, colon));
+  size_t rest = text.size() - colon - 1;
+  if (!length || *length >= rest || text[colon + 1 + *length] != ',') return std::nullopt;
+  std::string_view value = text.substr(colon + 1, *length);
+  text.remove_prefix(colon + 2 + *length);
+  return value;
+}
+
 // Drops the requests answered from the input (all of it when the connection closes).
 bool Finish(std::string& input, size_t consumed, bool open) {
   if (open) {
@@ -158,18 +171,10 @@ class Socketmap : public Protocol {
   // exempts this sender from spam scoring, as the policy decided at RCPT.
   static std::string FilterAnswer(const MailDirectory& directory, std::string_view key) {
     std::vector<std::string> words;
-    while (!key.empty() && words.size() < 3) {
-      size_t colon = key.find(':');
-      size_t length = 0;
-      auto [end, error] =
-          std::from_chars(key.data(), key.data() + std::min(colon, key.size()), length);
-      if (colon == std::string_view::npos || colon == 0 || error != std::errc() ||
-          end != key.data() + colon || length > key.size() || colon + 2 + length > key.size() ||
-          key[colon + 1 + length] != ',') {
-        break;
-      }
-      words.emplace_back(key.substr(colon + 1, length));
-      key.remove_prefix(colon + 2 + length);
+    while (words.size() < 3) {
+      auto word = TakeNetstring(key);
+      if (!word) break;
+      words.emplace_back(*word);
     }
     if (words.size() != 3 || !key.empty())
       return "PERM the filter key must be three netstrings: recipient, sender, client";

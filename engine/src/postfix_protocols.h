@@ -54,10 +54,9 @@ std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory,
                                         const ContinuityRouting* continuity, ProblemLog log);
 std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log);
 
-// verify(8)'s results, shared by every memcache connection. Bounded: past `capacity`
-// entries an arbitrary one is forgotten (verify then probes that address again).
-// verify(8)'s results, bounded in entries and in bytes: whoever reaches the port can
-// store, so a full cache drops old entries (Postfix probes again) rather than grow.
+// verify(8)'s results, shared by every memcache connection, bounded in entries and in
+// bytes: whoever reaches the port can store, so a full cache forgets an arbitrary entry
+// (verify then probes that address again) rather than grow.
 class VerifyCache {
  public:
   static constexpr size_t kMaxKeyBytes = 512;     // "verify:" and an address

@@ -104,9 +104,7 @@ gw::Result<DirectoryGateway> GatewayOfDirectory(const std::filesystem::path& dir
     auto repository = ReadYamlDocument((dir / "gwctl.yaml").string());
     if (!repository.ok()) return repository.status();
     if (out.partner.empty()) out.partner = repository->value("/metadata/name"_json_pointer, "");
-    out.settings.repository.url = repository->value("/spec/gateway/url"_json_pointer, "");
-    out.settings.repository.token_ref =
-        repository->value("/spec/gateway/tokenRef"_json_pointer, "");
+    out.settings.repository = RepositoryGatewayOf(*repository);
   }
   if (out.partner.empty()) {
     return gw::Status(

@@ -93,7 +93,8 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
           secrets.ok()
               ? ConnectConfiguredGateway(
                     {*options->gateway,
-                     RepositoryGatewayOf(manifests.repository ? &*manifests.repository : nullptr),
+                     RepositoryGatewayOf(manifests.repository ? manifests.repository->value()
+                                                              : nlohmann::json()),
                      *secrets, source->local_root, options->directory})
               : secrets.status();
       gw::Result<gw::MailDirectory> read =

@@ -148,7 +148,7 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   plan_options.only = *only;
 
   RepositoryGateway repository_gateway =
-      RepositoryGatewayOf(manifests.repository ? &*manifests.repository : nullptr);
+      RepositoryGatewayOf(manifests.repository ? manifests.repository->value() : nlohmann::json());
   std::optional<std::string> ignored_gateway;
   std::optional<TrustedBase> trusted_base;
   if (deps.untrusted) {

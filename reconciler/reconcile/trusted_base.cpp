@@ -10,9 +10,8 @@ namespace gwctl {
 
 using gw::JsonCursor;
 
-RepositoryGateway RepositoryGatewayOf(const LocatedDocument* repository) {
-  if (!repository) return {};
-  JsonCursor gateway = JsonCursor::Root(repository->value())["spec"]["gateway"];
+RepositoryGateway RepositoryGatewayOf(const nlohmann::json& repository) {
+  JsonCursor gateway = JsonCursor::Root(repository)["spec"]["gateway"];
   return {gateway["url"].string_or(""), gateway["tokenRef"].string_or("")};
 }
 
@@ -25,7 +24,7 @@ TrustedBase::TrustedBase(const SourceTree& base, const SourceTree& head,
     for (const LocatedDocument& document :
          ParseYamlDocuments("gwctl.yaml", *text, ignored, limits)) {
       if (JsonCursor::Root(document.value())["kind"].string_or("") != "Repository") continue;
-      gateway_ = RepositoryGatewayOf(&document);
+      gateway_ = RepositoryGatewayOf(document.value());
       break;
     }
   }
@@ -69,30 +68,30 @@ bool TrustedBase::SameAtBoth(const CustomerManifest& customer) const {
   return same;
 }
 
-const TrustedBase::Customer* TrustedBase::AtBase(const std::string& name) const {
-  auto found = customers_.find(name);
-  return found == customers_.end() ? nullptr : &found->second;
+bool TrustedBase::Trusts(const CustomerManifest& customer,
+                         const std::function<bool(const Customer&)>& holds) const {
+  if (!base_) return false;
+  if (SameAtBoth(customer)) return true;
+  auto at_base = customers_.find(customer.name);
+  return at_base != customers_.end() && holds(at_base->second);
 }
 
 bool TrustedBase::HasDirectorySource(const CustomerManifest& customer, const std::string& kind,
                                      const nlohmann::json& source) const {
-  if (!base_) return false;
-  if (SameAtBoth(customer)) return true;
-  const Customer* at_base = AtBase(customer.name);
-  if (!at_base) return false;
-  auto sources = at_base->directory_sources.find(kind);
-  return sources != at_base->directory_sources.end() &&
-         std::find(sources->second.begin(), sources->second.end(), source) != sources->second.end();
+  return Trusts(customer, [&](const Customer& at_base) {
+    auto sources = at_base.directory_sources.find(kind);
+    return sources != at_base.directory_sources.end() &&
+           std::find(sources->second.begin(), sources->second.end(), source) !=
+               sources->second.end();
+  });
 }
 
 bool TrustedBase::HasSecretReference(const CustomerManifest& customer, const std::string& pointer,
                                      const std::string& reference) const {
-  if (!base_) return false;
-  if (SameAtBoth(customer)) return true;
-  const Customer* at_base = AtBase(customer.name);
-  if (!at_base) return false;
-  auto known = at_base->secret_references.find(pointer);
-  return known != at_base->secret_references.end() && known->second == reference;
+  return Trusts(customer, [&](const Customer& at_base) {
+    auto known = at_base.secret_references.find(pointer);
+    return known != at_base.secret_references.end() && known->second == reference;
+  });
 }
 
 }  // namespace gwctl

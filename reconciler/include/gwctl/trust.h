@@ -18,6 +18,7 @@
 // and the head's spec.gateway is ignored; each is shown in the plan instead.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -36,7 +37,8 @@ struct RepositoryGateway {
   std::string token_ref;
   bool operator==(const RepositoryGateway&) const = default;
 };
-RepositoryGateway RepositoryGatewayOf(const LocatedDocument* repository);
+// From a Repository document (null: none, so nothing is set).
+RepositoryGateway RepositoryGatewayOf(const nlohmann::json& repository);
 
 // The trusted configuration of an untrusted run, as the base revision has it. A
 // customer whose file reads the same at both ends is trusted as it stands; otherwise what
@@ -74,7 +76,10 @@ class TrustedBase {
   // Whether the customer's file reads the same at both ends; if not, its base copy has
   // been read into customers_.
   bool SameAtBoth(const CustomerManifest& customer) const;
-  const Customer* AtBase(const std::string& name) const;
+  // True when there is a base and the customer's file is the same there, or its base copy
+  // `holds` what is asked.
+  bool Trusts(const CustomerManifest& customer,
+              const std::function<bool(const Customer&)>& holds) const;
   void ReadBaseFile(const std::string& file) const;
 
   const SourceTree* base_ = nullptr;
