@@ -21,16 +21,17 @@ std::string ReplyText(std::string_view text) {
   return out;
 }
 
-// The value of the top-level header `name` (unfolded), if the message has one.
-std::optional<std::string> HeaderValue(std::string_view message, std::string_view name) {
+// Every value of the top-level header `name`, unfolded and trimmed, in order.
+std::vector<std::string> HeaderValues(std::string_view message, std::string_view name) {
   std::string wanted = AsciiLower(name) + ":";
+  std::vector<std::string> values;
   size_t pos = 0;
   while (pos < message.size()) {
     size_t end = message.find('\n', pos);
     if (end == std::string_view::npos) end = message.size();
     std::string_view line = message.substr(pos, end - pos);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) return std::nullopt;  // the end of the headers
+    if (line.empty()) break;  // the end of the headers
     if (AsciiLower(line.substr(0, wanted.size())) == wanted) {
       std::string value(line.substr(wanted.size()));
       // Continuation lines belong to it.
@@ -44,11 +45,18 @@ std::optional<std::string> HeaderValue(std::string_view message, std::string_vie
         next = next_end + 1;
       }
       size_t first = value.find_first_not_of(" \t");
-      return first == std::string::npos ? "" : value.substr(first);
+      size_t last = value.find_last_not_of(" \t");
+      values.push_back(first == std::string::npos ? "" : value.substr(first, last - first + 1));
     }
     pos = end + 1;
   }
-  return std::nullopt;
+  return values;
+}
+
+std::optional<std::string> HeaderValue(std::string_view message, std::string_view name) {
+  auto values = HeaderValues(message, name);
+  if (values.empty()) return std::nullopt;
+  return std::move(values.front());
 }
 
 // Why a message is a newsletter ("infomail"), if it is one: bulk mail says so in its
@@ -146,6 +154,7 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
       decision.removed = ReplyText(what);
       decision.log = fmt::format("cut: {}: {}", profile.customer, what);
       kept = std::move(verdict.rewritten);
+      decision.rewritten = kept;
     }
   }
 
@@ -165,6 +174,128 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
   decision.log = decision.log.empty() ? fmt::format("accept: {}: {}", profile.customer, score)
                                       : decision.log + "; " + score;
   return decision;
+}
+
+namespace {
+
+// Why the message does not prove it comes from the customer's tenant; empty when it does.
+std::string MissingTenantProof(const TenantProof& proof, std::string_view message,
+                               const std::vector<std::string>& dkim_domains) {
+  if (proof.service == "office365") {
+    auto stamped = HeaderValues(message, "X-MS-Exchange-CrossTenant-Id");
+    if (stamped.empty()) return "it carries no X-MS-Exchange-CrossTenant-Id header";
+    for (const auto& tenant : stamped) {
+      if (AsciiLower(tenant) != proof.tenant_id) {
+        return fmt::format("X-MS-Exchange-CrossTenant-Id names tenant '{}'",
+                           ReplyText(tenant.substr(0, 64)));
+      }
+    }
+    return "";
+  }
+  if (proof.service == "google") {
+    for (const auto& signer : dkim_domains) {
+      for (const auto& domain : proof.dkim_domains) {
+        if (IsSameOrSubdomain(signer, domain)) return "";
+      }
+    }
+    return dkim_domains.empty()
+               ? "it has no valid DKIM signature"
+               : fmt::format("no valid DKIM signature is of the customer's domains (signed by {})",
+                             ReplyText(dkim_domains.front()));
+  }
+  return "";
+}
+
+}  // namespace
+
+MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_view message,
+                                    const RelayLookup& lookup, const SpamCheck& spam,
+                                    const ContentLimits& limits) {
+  using Kind = MilterDecision::Kind;
+  MilterDecision decision;
+  if (envelope.recipients.empty()) return decision;
+  auto found = lookup(envelope);
+  if (!found.ok() || !*found) {
+    decision.kind = Kind::kTempfail;
+    decision.reply = "the message cannot be filtered now; try again later";
+    decision.log = "tempfail: " + (found.ok() ? "no customer relays from " + envelope.sender
+                                              : found.status().message());
+    return decision;
+  }
+  FilterProfile sender = std::move((*found)->sender);
+  sender.skip_spam = false;
+  // One scoring per text and level: the proof's and the filters' are usually the same.
+  struct Scored {
+    std::string text, level;
+    SpamVerdict verdict;
+  };
+  std::optional<Scored> scored;
+  SpamCheck score_once = [&](std::string_view text, const FilterProfile& profile,
+                             const SpamEnvelope& env) -> Result<SpamVerdict> {
+    if (!scored || scored->text != text || scored->level != profile.level) {
+      auto verdict = spam(text, profile, env);
+      if (!verdict.ok()) return verdict.status();
+      scored = Scored{std::string(text), profile.level, std::move(*verdict)};
+    }
+    return scored->verdict;
+  };
+
+  if (!sender.proof.service.empty()) {
+    std::vector<std::string> dkim;
+    if (sender.proof.service == "google") {
+      auto verdict = score_once(message, sender, envelope);
+      if (!verdict.ok()) {
+        decision.kind = Kind::kTempfail;
+        decision.reply = "the message cannot be filtered now; try again later";
+        decision.log = "tempfail: " + verdict.status().message();
+        return decision;
+      }
+      dkim = verdict->dkim_domains;
+    }
+    std::string missing = MissingTenantProof(sender.proof, message, dkim);
+    if (!missing.empty()) {
+      decision.kind = Kind::kReject;
+      decision.customer = sender.customer;
+      decision.reply = ReplyText(fmt::format(
+          "relay refused: the message does not show it comes from the sending customer's {} "
+          "tenant",
+          sender.proof.service));
+      decision.log = fmt::format("reject: relay for {}: not its {} tenant: {}", sender.customer,
+                                 sender.proof.service, missing);
+      return decision;
+    }
+  }
+
+  auto as = [](FilterProfile profile) -> ProfileLookup {
+    return [profile = std::move(profile)](const SpamEnvelope&) {
+      return Result<std::optional<FilterProfile>>(std::optional<FilterProfile>(profile));
+    };
+  };
+  MilterDecision outbound = DecideMessage(envelope, message, as(sender), score_once, limits);
+  outbound.log = "outbound " + outbound.log;
+  if (!(*found)->recipient || (outbound.kind != Kind::kAccept && outbound.kind != Kind::kRewrite)) {
+    return outbound;
+  }
+  std::string_view left = outbound.kind == Kind::kRewrite ? outbound.rewritten : message;
+  MilterDecision inbound =
+      DecideMessage(envelope, left, as(*(*found)->recipient), score_once, limits);
+  inbound.log = outbound.log + "; then inbound " + inbound.log;
+  if (outbound.kind != Kind::kRewrite) return inbound;
+  if (inbound.kind == Kind::kAccept) {
+    outbound.log = inbound.log;
+    return outbound;
+  }
+  if (inbound.kind == Kind::kRewrite) {
+    // Cut twice: the second cut's body, and every header either changed.
+    for (auto& header : outbound.headers) {
+      bool changed_again =
+          std::any_of(inbound.headers.begin(), inbound.headers.end(),
+                      [&](const auto& other) { return other.first == header.first; });
+      if (!changed_again) inbound.headers.push_back(std::move(header));
+    }
+    inbound.removed = outbound.removed + "; " + inbound.removed;
+  }
+  return inbound;
 }
 
 }  // namespace gw

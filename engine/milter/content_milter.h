@@ -3,12 +3,12 @@
 // attachment rules, score spam, and decide. Pure but for `lookup` and `spam`, so it is
 // tested without Postfix or rspamd.
 //
-// Order: no customer, or filtering off -> accept untouched. Attachment rules -> refuse,
-// cut, or quarantine. Then, unless the allow list exempts the sender, spam scoring: spam
-// is quarantined (never refused: a user can release a false positive). With the infomail
-// filter on, a newsletter that is not spam is quarantined as infomail. Anything the
-// milter cannot find out (gatewayd or rspamd unreachable) defers the message (451):
-// mail is never passed unfiltered.
+// Order (inbound): no customer -> deferred (451); filtering off -> accept untouched. Attachment
+// rules -> refuse, cut, or quarantine. Then, unless the allow list exempts the sender, spam
+// scoring: spam is quarantined (never refused: a user can release a false positive). With the
+// infomail filter on, a newsletter that is not spam is quarantined as infomail. Anything the milter
+// cannot find out (gatewayd or rspamd unreachable) defers the message (451): mail is never passed
+// unfiltered.
 #pragma once
 
 #include <functional>
@@ -33,7 +33,8 @@ struct MilterDecision {
   // delete), e.g. Content-Type when the message became multipart/mixed.
   std::string body;
   std::vector<std::pair<std::string, std::optional<std::string>>> headers;
-  std::string removed;  // kRewrite: what was removed, for an X-GW-Removed header
+  std::string rewritten;  // kRewrite: the whole new message
+  std::string removed;    // kRewrite: what was removed, for an X-GW-Removed header
   // kQuarantine: whose quarantine, why (spam, infomail, attachment), and the whole message
   // to keep (cut first, when the attachment rules cut it).
   std::string customer;
@@ -53,5 +54,20 @@ using SpamCheck = std::function<Result<SpamVerdict>(
 MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
                              const ProfileLookup& lookup, const SpamCheck& spam,
                              const ContentLimits& limits = {});
+
+// The relay listener's settings for the envelope; nullopt when no customer relays it.
+using RelayLookup = std::function<Result<std::optional<RelayFilter>>(const SpamEnvelope&)>;
+
+// Mail a customer's server relays. First the tenant proof of a shared service's relay
+// (TenantProof): office365, at least one X-MS-Exchange-CrossTenant-Id header and every
+// one naming the tenant (a sender's own copy then cannot stand in for Exchange Online's
+// stamp); google, a valid DKIM signature of one of the customer's domains. Without it
+// the message is refused. Then the sender's own settings, spam scored whatever its
+// allow list says (outbound spam is held in the sender's quarantine, never relayed),
+// and, for mail to another customer of the gateway, that customer's settings on what is
+// left, as for inbound mail.
+MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_view message,
+                                    const RelayLookup& lookup, const SpamCheck& spam,
+                                    const ContentLimits& limits = {});
 
 }  // namespace gw

@@ -1,8 +1,8 @@
-// gw-milter: the gateway's filter. Postfix passes each inbound message to it
-// (smtpd_milters); it asks gatewayd for the recipient customer's filter settings (the
-// socketmap's `filter` map), applies the attachment rules, has rspamd score spam, and
-// refuses, cuts, quarantines (in gatewayd, over its admin API) or passes the message
-// (content_milter.h decides; this file only carries libmilter's callbacks to it).
+// gw-milter: the gateway's filter. Postfix passes each inbound and relayed message to it
+// (smtpd_milters); it asks gatewayd for the customer's filter settings (the socketmap's
+// `filter` map, or `relay-filter` on the relay listener), applies the attachment rules, has rspamd
+// score spam, and refuses, cuts, quarantines (in gatewayd, over its admin API) or passes the
+// message (content_milter.h decides; this file only carries libmilter's callbacks to it).
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
 
@@ -29,7 +29,7 @@ struct Settings {
   gw::Endpoint socketmap;
   gw::Endpoint rspamd;
   std::string gateway_url;
-  gw::ClientOptions gateway;  // an operator token: only the filter may keep messages
+  gw::ClientOptions gateway;  // a token of role filter: it may keep messages, nothing else
   std::chrono::milliseconds lookup_timeout{2000};
   std::chrono::milliseconds scan_timeout{30000};
   size_t max_message_bytes = 100u << 20;
@@ -53,6 +53,7 @@ struct Message {
 // One SMTP connection: the client's address, and the message under way.
 struct Context {
   std::string client_address;
+  bool relayed = false;  // on the relay listener (Postfix's daemon name "relay")
   std::unique_ptr<Message> message;
 };
 
@@ -90,6 +91,8 @@ sfsistat OnConnect(SMFICTX* ctx, char*, _SOCK_ADDR* address) {
     inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(address)->sin6_addr, text, sizeof text);
   }
   context->client_address = text;
+  const char* daemon = smfi_getsymval(ctx, const_cast<char*>("{daemon_name}"));
+  context->relayed = daemon && std::string_view(daemon) == "relay";
   smfi_setpriv(ctx, context.release());
   return SMFIS_CONTINUE;
 }
@@ -127,19 +130,31 @@ sfsistat OnBody(SMFICTX* ctx, unsigned char* chunk, size_t size) {
   return SMFIS_CONTINUE;
 }
 
-gw::Result<std::optional<gw::FilterProfile>> LookupProfile(const gw::SpamEnvelope& envelope) {
+// Asks gatewayd's socketmap `map` about the envelope; nullopt for NOTFOUND.
+template <typename T>
+gw::Result<std::optional<T>> Lookup(const char* map, const gw::SpamEnvelope& envelope,
+                                    gw::Result<T> (*from_json)(const nlohmann::json&)) {
   std::string key =
       gw::FilterLookupKey(envelope.recipients.front(), envelope.sender, envelope.client_address);
-  auto value = gw::SocketmapLookup(settings.socketmap, "filter", key, settings.lookup_timeout);
+  auto value = gw::SocketmapLookup(settings.socketmap, map, key, settings.lookup_timeout);
   if (!value.ok()) return value.status();
-  if (!*value) return std::optional<gw::FilterProfile>();
+  if (!*value) return std::optional<T>();
   auto json = nlohmann::json::parse(**value, nullptr, false);
   if (json.is_discarded()) {
-    return gw::Status(gw::StatusCode::kInternal, "gatewayd's filter answer is not JSON");
+    return gw::Status(gw::StatusCode::kInternal,
+                      fmt::format("gatewayd's {} answer is not JSON", map));
   }
-  auto profile = gw::FilterProfileFromJson(json);
-  if (!profile.ok()) return profile.status();
-  return std::optional<gw::FilterProfile>(std::move(*profile));
+  auto parsed = from_json(json);
+  if (!parsed.ok()) return parsed.status();
+  return std::optional<T>(std::move(*parsed));
+}
+
+gw::Result<std::optional<gw::FilterProfile>> LookupProfile(const gw::SpamEnvelope& envelope) {
+  return Lookup<gw::FilterProfile>("filter", envelope, gw::FilterProfileFromJson);
+}
+
+gw::Result<std::optional<gw::RelayFilter>> LookupRelay(const gw::SpamEnvelope& envelope) {
+  return Lookup<gw::RelayFilter>("relay-filter", envelope, gw::RelayFilterFromJson);
 }
 
 gw::Result<gw::SpamVerdict> ScoreSpam(std::string_view message, const gw::FilterProfile& profile,
@@ -174,6 +189,9 @@ sfsistat OnEndOfMessage(SMFICTX* ctx) {
     decision.kind = Kind::kTempfail;
     decision.reply = "the message is larger than the filter reads";
     decision.log = fmt::format("tempfail: over {} bytes", settings.max_message_bytes);
+  } else if (ContextOf(ctx)->relayed) {
+    decision =
+        gw::DecideRelayedMessage(m->envelope, m->data, LookupRelay, ScoreSpam, settings.limits);
   } else {
     decision = gw::DecideMessage(m->envelope, m->data, LookupProfile, ScoreSpam, settings.limits);
   }
@@ -246,7 +264,9 @@ int main(int argc, char** argv) {
                  "gatewayd's admin API (http://HOST:PORT), where quarantined mail is kept")
       ->required();
   app.add_option("--token-file", token_file,
-                 "A file holding an operator token for --gateway (default: $GW_MILTER_TOKEN)");
+                 "A file holding a token for --gateway of role filter (gatewayd hash-token "
+                 "--role filter), which may keep messages and nothing else (default: "
+                 "$GW_MILTER_TOKEN)");
   app.add_option("--lookup-timeout-ms", lookup_timeout_ms,
                  "How long to wait for gatewayd; then the message is deferred (451)")
       ->capture_default_str()

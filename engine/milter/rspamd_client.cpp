@@ -2,8 +2,12 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+
+#include "gateway/domain_name.h"
 
 namespace gw {
 
@@ -14,6 +18,31 @@ std::string RspamdSettings(const FilterProfile& profile) {
                             {"rewrite subject", threshold},
                             {"greylist", threshold}};
   return nlohmann::json{{"actions", actions}}.dump();
+}
+
+std::vector<std::string> VerifiedDkimDomains(const nlohmann::json& symbols) {
+  // R_DKIM_ALLOW's options are its valid signatures ("domain:s=selector"); DKIM_TRACE's
+  // are every signature, "domain:+" for a valid one.
+  std::vector<std::string> domains;
+  auto add = [&](const char* symbol, bool only_passed) {
+    auto it = symbols.find(symbol);
+    if (it == symbols.end() || !it->is_object()) return;
+    auto options = it->find("options");
+    if (options == it->end() || !options->is_array()) return;
+    for (const auto& option : *options) {
+      if (!option.is_string()) continue;
+      const std::string& text = option.get_ref<const std::string&>();
+      size_t colon = text.find(':');
+      if (only_passed && (colon == std::string::npos || text.substr(colon + 1) != "+")) continue;
+      std::string domain = AsciiLower(text.substr(0, colon));
+      if (!domain.empty() && std::find(domains.begin(), domains.end(), domain) == domains.end()) {
+        domains.push_back(std::move(domain));
+      }
+    }
+  };
+  add("R_DKIM_ALLOW", false);
+  add("DKIM_TRACE", true);
+  return domains;
 }
 
 Result<SpamVerdict> CheckWithRspamd(const Endpoint& rspamd, std::string_view message,
@@ -50,6 +79,7 @@ Result<SpamVerdict> CheckWithRspamd(const Endpoint& rspamd, std::string_view mes
   verdict.score = body.value("score", 0.0);
   verdict.spam = verdict.action != "no action" && verdict.action != "soft reject";
   if (auto symbols = body.find("symbols"); symbols != body.end() && symbols->is_object()) {
+    verdict.dkim_domains = VerifiedDkimDomains(*symbols);
     for (const auto& [name, detail] : symbols->items()) {
       double score = detail.is_object() ? detail.value("score", 0.0) : 0.0;
       if (score != 0 || name == "GTUBE") {

@@ -17,6 +17,7 @@
 #include <fmt/format.h>
 
 #include "gateway/endpoint.h"
+#include "gateway/network_policy.h"
 #include "gateway/status.h"
 
 namespace gw {
@@ -31,13 +32,23 @@ class BlockingSocket {
   BlockingSocket(const BlockingSocket&) = delete;
   BlockingSocket& operator=(const BlockingSocket&) = delete;
 
-  Status Connect() {
+  // With `networks`, the address the server's name resolves to must pass it (checked on
+  // the address connected to, so a name cannot resolve one way for a check and another
+  // for the connection).
+  Status Connect(const DestinationNetworks* networks = nullptr) {
     addrinfo hints{};
     hints.ai_socktype = SOCK_STREAM;
     addrinfo* found = nullptr;
     std::string port = std::to_string(server_.port);
     if (int rc = getaddrinfo(server_.host.c_str(), port.c_str(), &hints, &found); rc != 0)
       return Unavailable(gai_strerror(rc));
+    if (networks) {
+      if (Status allowed = networks->Check(found->ai_addr); !allowed.ok()) {
+        freeaddrinfo(found);
+        return Status(StatusCode::kPermissionDenied,
+                      fmt::format("{} {}: {}", protocol_, server_.ToString(), allowed.message()));
+      }
+    }
     fd_ = socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int rc = fd_ < 0 ? -1 : connect(fd_, found->ai_addr, found->ai_addrlen);
     freeaddrinfo(found);

@@ -123,7 +123,8 @@ struct ContinuityMonitor::Impl {
     for (const Destination& d : customer.config.destinations) {
       ++counters.probes;
       Status s = ProbeMail({d.host, d.port}, "postmaster@" + customer.config.domains.front(),
-                           options.probe_timeout);
+                           options.probe_timeout,
+                           options.destination_networks ? &*options.destination_networks : nullptr);
       if (s.ok() || s.code() == StatusCode::kFailedPrecondition) return "";
       why = s.message();
     }

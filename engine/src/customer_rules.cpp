@@ -165,6 +165,13 @@ class Rules {
             fmt::format("destination {} is the gateway itself; mail would loop", destination.host));
         continue;
       }
+      if (Status internal = CheckInternal(destination); !internal.ok()) {
+        Error(at, "destination-internal",
+              fmt::format("destination {}: {} (the gateway's operator may allow internal "
+                          "networks)",
+                          destination.host, internal.message()));
+        continue;
+      }
       config_.destinations.push_back(destination);
     }
     std::stable_sort(
@@ -178,6 +185,14 @@ class Rules {
             "filtering is enabled but no destinations are set: the gateway would have nowhere to "
             "deliver mail");
     }
+  }
+
+  // Only an address literal is checked here; a name is checked where it is resolved.
+  Status CheckInternal(const Destination& destination) const {
+    if (!options_.destination_networks) return Status::Ok();
+    auto address = IpRange::Parse(destination.host);
+    if (!address.ok()) return Status::Ok();
+    return options_.destination_networks->Check(*address);
   }
 
   bool IsGatewayItself(const Destination& destination) const {
@@ -217,6 +232,7 @@ class Rules {
         policy.sources = *ranges;
       }
     }
+    CheckRelayBinding(relay);
     std::vector<std::pair<std::string, JsonCursor>> entries;
     if (const std::string* comma = sources.string()) {
       for (size_t start = 0; start <= comma->size();) {
@@ -259,6 +275,36 @@ class Rules {
       }
       policy.sources.push_back(*range);
       relay_pointers_.push_back(at.pointer());
+    }
+  }
+
+  // A shared provider's ranges admit every tenant of the provider, so a service relay
+  // must say how its mail proves it is this customer's (the EchoSpoofing class of flaw).
+  void CheckRelayBinding(const JsonCursor& relay) {
+    const std::string* service = relay["service"].string();
+    auto tenant = relay["tenantId"];
+    auto dkim = relay["dkimSigned"];
+    bool office365 = service && *service == "office365", google = service && *service == "google";
+    if (tenant.exists() && !office365) {
+      Error(tenant, "relay-binding", "tenantId binds a relay with service: office365");
+    }
+    if (dkim.exists() && !google) {
+      Error(dkim, "relay-binding", "dkimSigned binds a relay with service: google");
+    }
+    if (office365 && !tenant.exists()) {
+      Error(relay["service"], "relay-binding",
+            "service office365 needs tenantId, the customer's Microsoft 365 tenant id: every "
+            "Microsoft 365 tenant sends from these ranges, and only the tenant id in the "
+            "message tells this customer's mail from theirs");
+    }
+    if (google && !dkim.exists()) {
+      Error(relay["service"], "relay-binding",
+            "service google needs dkimSigned: true, with DKIM signing on for the customer's "
+            "domains in Google Workspace: every Google tenant sends from these ranges, and the "
+            "gateway relays only mail signed by one of this customer's domains");
+    }
+    if (const std::string* id = tenant.string(); id && office365) {
+      config_.relay.tenant_id = AsciiLower(*id);
     }
   }
 
@@ -680,10 +726,13 @@ namespace detail {
 const std::vector<std::pair<std::string_view, std::string_view>>& embedded_files();
 }  // namespace detail
 
-const std::vector<IpRange>* RelayServiceRanges(std::string_view service) {
+namespace {
+using RelayServices = std::map<std::string, std::vector<IpRange>, std::less<>>;
+
+RelayServices& AllRelayServices() {
   // Parsed once from the embedded file; a bad entry there is a build mistake.
-  static const auto* services = [] {
-    auto* parsed = new std::map<std::string, std::vector<IpRange>, std::less<>>();
+  static auto* services = [] {
+    auto* parsed = new RelayServices();
     for (const auto& [name, text] : detail::embedded_files()) {
       if (name != "relay-services.json") continue;
       auto document = nlohmann::json::parse(text);
@@ -698,8 +747,18 @@ const std::vector<IpRange>* RelayServiceRanges(std::string_view service) {
     }
     return parsed;
   }();
-  auto it = services->find(service);
-  return it == services->end() ? nullptr : &it->second;
+  return *services;
+}
+}  // namespace
+
+const std::vector<IpRange>* RelayServiceRanges(std::string_view service) {
+  const RelayServices& services = AllRelayServices();
+  auto it = services.find(service);
+  return it == services.end() ? nullptr : &it->second;
+}
+
+void ExtendRelayServiceRanges(std::string_view service, const IpRange& range) {
+  AllRelayServices()[std::string(service)].push_back(range);
 }
 
 nlohmann::json ToJson(const CustomerConfig& config) {
@@ -733,6 +792,7 @@ nlohmann::json ToJson(const CustomerConfig& config) {
       {"relay",
        {{"enabled", config.relay.enabled},
         {"service", config.relay.service},
+        {"tenantId", config.relay.tenant_id},
         {"sources", ranges(config.relay.sources)}}},
       {"lists",
        {{"allow", entries(config.lists.allow)},

@@ -35,20 +35,57 @@ FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig&
   return profile;
 }
 
+TenantProof TenantProofOf(const CustomerConfig& config) {
+  TenantProof proof;
+  if (config.relay.service.empty()) return proof;
+  proof.service = config.relay.service;
+  proof.tenant_id = config.relay.tenant_id;
+  if (proof.service == "google") proof.dkim_domains = config.domains;
+  return proof;
+}
+
 double SpamThreshold(const std::string& level) {
   // Premium filters harder: rspamd's own "add header" default is 6.
   return level == "standard" ? 8.0 : 5.0;
 }
 
 nlohmann::json ToJson(const FilterProfile& profile) {
-  return {{"customer", profile.customer},
-          {"filtering", profile.filtering},
-          {"level", profile.level},
-          {"infomail", profile.infomail},
-          {"forbidden", profile.content.forbidden},
-          {"forbidEncrypted", profile.content.forbid_encrypted},
-          {"action", AttachmentActionName(profile.content.action)},
-          {"skipSpam", profile.skip_spam}};
+  nlohmann::json out = {{"customer", profile.customer},
+                        {"filtering", profile.filtering},
+                        {"level", profile.level},
+                        {"infomail", profile.infomail},
+                        {"forbidden", profile.content.forbidden},
+                        {"forbidEncrypted", profile.content.forbid_encrypted},
+                        {"action", AttachmentActionName(profile.content.action)},
+                        {"skipSpam", profile.skip_spam}};
+  if (!profile.proof.service.empty()) {
+    out["proof"] = {{"service", profile.proof.service},
+                    {"tenantId", profile.proof.tenant_id},
+                    {"dkimDomains", profile.proof.dkim_domains}};
+  }
+  return out;
+}
+
+nlohmann::json ToJson(const RelayFilter& filter) {
+  nlohmann::json out = {{"sender", ToJson(filter.sender)}};
+  if (filter.recipient) out["recipient"] = ToJson(*filter.recipient);
+  return out;
+}
+
+Result<RelayFilter> RelayFilterFromJson(const nlohmann::json& value) {
+  if (!value.is_object() || !value.contains("sender")) {
+    return Status(StatusCode::kInvalidArgument, "a relay filter without a sender");
+  }
+  RelayFilter filter;
+  auto sender = FilterProfileFromJson(value["sender"]);
+  if (!sender.ok()) return sender.status();
+  filter.sender = std::move(*sender);
+  if (auto it = value.find("recipient"); it != value.end()) {
+    auto recipient = FilterProfileFromJson(*it);
+    if (!recipient.ok()) return recipient.status();
+    filter.recipient = std::move(*recipient);
+  }
+  return filter;
 }
 
 Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
@@ -64,6 +101,13 @@ Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
   r.Get("action", action);
   r.Get("skipSpam", profile.skip_spam);
   if (!r.status().ok()) return r.status();
+  if (auto proof = value.find("proof"); proof != value.end()) {
+    JsonReader p(*proof, "proof");
+    p.Get("service", profile.proof.service, true);
+    p.Get("tenantId", profile.proof.tenant_id);
+    p.Get("dkimDomains", profile.proof.dkim_domains);
+    if (!p.status().ok()) return p.status();
+  }
   bool known = false;
   for (const auto& [kind, name] : kActions) {
     if (action == name) {

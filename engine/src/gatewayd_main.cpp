@@ -20,10 +20,12 @@
 
 #include "gateway/admin_server.h"
 #include "gateway/continuity_monitor.h"
+#include "gateway/customer_config.h"
 #include "gateway/domain_name.h"
 #include "gateway/domain_verifier.h"
 #include "gateway/dovecot_config.h"
 #include "gateway/endpoint.h"
+#include "gateway/ip_range.h"
 #include "gateway/mail_directory_feed.h"
 #include "gateway/postfix_config.h"
 #include "gateway/postfix_lookups.h"
@@ -148,6 +150,7 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     watch.probe_interval = std::chrono::milliseconds(continuity.probe_interval_ms);
     watch.probe_timeout = std::min(watch.probe_interval, std::chrono::milliseconds(10'000));
     watch.down_after = continuity.down_after;
+    watch.destination_networks = store.destination_networks;
     watch.log = Log;
     watch.replica = store.replica;
     watch.holder_gone = ReplicaGone;
@@ -601,15 +604,32 @@ int main(int argc, char** argv) {
   app.add_option("--spf-include", domains.spf_include,
                  "The name customers' SPF policies include for mail relayed through the "
                  "gateway (include:NAME), as gwctl dns and plan --check-dns show it");
+  std::vector<std::string> destination_networks;
+  app.add_option("--allow-destination-network", destination_networks,
+                 "CIDR: an internal network (loopback, private, link-local, ...) customers' "
+                 "destinations may be in; by default they may be in none, so no partner can aim "
+                 "mail or the continuity probe at the operator's own hosts; repeatable")
+      ->take_all();
+  std::vector<std::string> relay_service_ranges;
+  app.add_option("--relay-service-range", relay_service_ranges,
+                 "SERVICE=CIDR: treat CIDR as one of a relay service's (office365, google) "
+                 "published ranges, for labs and tests that stand a local address in for the "
+                 "provider; repeatable")
+      ->take_all();
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"
       "Example: gatewayd --data /var/lib/gatewayd --tokens /etc/gatewayd/tokens.yaml");
   CLI::App* hash =
       app.add_subcommand("hash-token", "Read a token on stdin and print its tokens-file entry");
-  std::string name = "NAME", partner;
+  std::string name = "NAME", partner, role = "operator";
   hash->add_option("--name", name, "Name for the entry")->capture_default_str();
-  hash->add_option("--partner", partner, "Scope the token to this partner (default: operator)");
+  hash->add_option("--partner", partner, "Scope the token to this partner");
+  hash->add_option("--role", role,
+                   "Without --partner: operator (everything), or filter (gw-milter: keeps "
+                   "quarantined mail and nothing else)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"operator", "filter"}));
   CLI::App* postfix = app.add_subcommand(
       "postfix-config", "Write a private Postfix instance wired to gatewayd's lookup servers");
   gw::PostfixInstanceOptions instance;
@@ -725,6 +745,28 @@ int main(int argc, char** argv) {
     }
     store.report_sender = address->ToString();
   }
+  store.destination_networks.emplace();
+  for (const auto& text : destination_networks) {
+    auto network = gw::IpRange::Parse(text);
+    if (!network.ok()) {
+      Log(fmt::format("--allow-destination-network '{}': {}", text, network.status().message()));
+      return 2;
+    }
+    store.destination_networks->allowed.push_back(*network);
+  }
+  for (const auto& entry : relay_service_ranges) {
+    size_t equals = entry.find('=');
+    std::string service = entry.substr(0, equals);
+    auto range = gw::IpRange::Parse(equals == std::string::npos ? "" : entry.substr(equals + 1));
+    if (!gw::RelayServiceRanges(service) || !range.ok()) {
+      Log(
+          fmt::format("--relay-service-range '{}': must be SERVICE=CIDR with SERVICE office365 "
+                      "or google{}",
+                      entry, range.ok() ? "" : " (" + range.status().message() + ")"));
+      return 2;
+    }
+    gw::ExtendRelayServiceRanges(service, *range);
+  }
   housekeeping.spam_reports = store.send_mail && !no_scheduled_reports;
   if (store.replica.empty()) store.replica = DefaultReplicaName();
   if (hash->parsed()) {
@@ -734,7 +776,7 @@ int main(int argc, char** argv) {
       Log("hash-token: no token on stdin");
       return 2;
     }
-    std::string scope = partner.empty() ? "role: operator" : "partner: " + partner;
+    std::string scope = partner.empty() ? "role: " + role : "partner: " + partner;
     std::cout << fmt::format("  - {{name: {}, {}, sha256: \"{}\"}}\n", name, scope,
                              gw::HashToken(token));
     return 0;

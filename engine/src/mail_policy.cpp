@@ -4,6 +4,7 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "gateway/domain_name.h"
 #include "gateway/ip_range.h"
@@ -247,7 +248,28 @@ Verdict DecideSize(const MailCustomer& customer, uint64_t size) {
   return v;
 }
 
-Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope) {
+namespace {
+
+bool FromRelaySource(const RelayPolicy& relay, const std::optional<IpRange>& client) {
+  return std::any_of(relay.sources.begin(), relay.sources.end(),
+                     [&](const IpRange& range) { return ClientIn(range, client); });
+}
+
+// What a service relay's mail must show, for a person.
+std::string TenantProof(const MailCustomer& customer) {
+  const RelayPolicy& relay = customer.config.relay;
+  if (relay.service == "office365") {
+    return fmt::format("every X-MS-Exchange-CrossTenant-Id header names tenant {}",
+                       relay.tenant_id);
+  }
+  return fmt::format("a valid DKIM signature of {} signs it",
+                     fmt::join(customer.config.domains, " or "));
+}
+
+}  // namespace
+
+Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope,
+                    bool tenant_proof_checked) {
   auto sender = SplitAddress(envelope.sender);
   auto client = ParseClient(envelope.client_address);
   const MailCustomer* customer =
@@ -275,11 +297,9 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope) {
     return denied("relay-disabled", "the customer's outbound relay is not enabled",
                   "/spec/outboundRelay");
   }
-  bool from_source = std::any_of(relay.sources.begin(), relay.sources.end(),
-                                 [&](const IpRange& range) { return ClientIn(range, client); });
   std::string sources_pointer =
       relay.service.empty() ? "/spec/outboundRelay/sources" : "/spec/outboundRelay/service";
-  if (!from_source) {
+  if (!FromRelaySource(relay, client)) {
     return denied(
         "relay-source",
         fmt::format("{} is not one of the customer's relay sources",
@@ -298,18 +318,45 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope) {
         fmt::format("{} is on outboundBlock", customer->config.lists.outbound_block[*i].value),
         ListPointer("outboundBlock", *i)));
   }
-  Verdict v = outbound(
-      Accept("outbound-relay", "relayed from one of the customer's sources", sources_pointer));
+  std::string why = "relayed from one of the customer's sources";
+  if (!relay.service.empty()) {
+    // The range is every tenant's; only the message itself can show it is this customer's.
+    if (!tenant_proof_checked) {
+      return denied("relay-tenant-unproven",
+                    fmt::format("{} sends for all its tenants, and without the content filter "
+                                "nothing checks that the message is this customer's",
+                                relay.service),
+                    sources_pointer);
+    }
+    why = fmt::format("relayed from {}'s ranges if {} (the content filter checks)", relay.service,
+                      TenantProof(*customer));
+  }
+  Verdict v = outbound(Accept("outbound-relay", why, sources_pointer));
   const MailCustomer* local = directory.CustomerFor(recipient->domain);
   v.route = local ? local->transport : "smtp: (the recipient domain's MX)";
+  if (!local) return v;
+  // Mail for another customer of the gateway meets that customer's inbound rules too,
+  // exactly as if it came from the internet.
+  Verdict inbound = DecideRecipient(directory, envelope);
+  if (inbound.action == Verdict::Action::kRefuse || inbound.action == Verdict::Action::kDefer) {
+    inbound.reason = fmt::format("relayed by {}/{}, then for {}/{}: {}", customer->partner,
+                                 customer->name, local->partner, local->name, inbound.reason);
+    return inbound;
+  }
+  v.reason +=
+      fmt::format("; then {}/{}'s inbound rules: {}", local->partner, local->name, inbound.reason);
   return v;
 }
 
 Verdict Trace(const MailDirectory& directory, const Envelope& envelope) {
+  // Relayed: to a domain of no customer, or from one of the sending customer's relay
+  // sources (then to another customer, whose inbound rules DecideRelay applies too).
   auto recipient = SplitAddress(envelope.recipient);
-  if (recipient && !directory.CustomerFor(recipient->domain)) {
-    auto sender = SplitAddress(envelope.sender);
-    if (sender && directory.CustomerFor(sender->domain)) return DecideRelay(directory, envelope);
+  auto sender = SplitAddress(envelope.sender);
+  const MailCustomer* sending = sender ? directory.CustomerFor(sender->domain) : nullptr;
+  if (sending && (!recipient || !directory.CustomerFor(recipient->domain) ||
+                  FromRelaySource(sending->config.relay, ParseClient(envelope.client_address)))) {
+    return DecideRelay(directory, envelope);
   }
   Verdict v = DecideRecipient(directory, envelope);
   if (v.action == Verdict::Action::kAccept || v.action == Verdict::Action::kProbe) {

@@ -143,7 +143,7 @@ default_transport = {default_transport}
 smtpd_relay_restrictions = reject_unauth_destination
 smtpd_recipient_restrictions = reject_unlisted_recipient, check_policy_service {policy}
 smtpd_end_of_data_restrictions = check_policy_service {policy}
-outbound_relay_restrictions = check_policy_service {{ {policy}, policy_context=outbound }}, reject
+outbound_relay_restrictions = check_policy_service {{ {policy}, policy_context={outbound_context} }}, reject
 
 # Address discovery: the policy names this class for an unknown address of a customer
 # that discovers its users; verify(8) probes the destination and reports to gatewayd.
@@ -159,6 +159,9 @@ address_verify_poll_delay = 1s
       fmt::arg("hostname", o.hostname), fmt::arg("interfaces", loopback_only ? interfaces : "all"),
       fmt::arg("protocols", v6 ? "all" : "ipv4"), fmt::arg("size_limit", o.message_size_limit),
       fmt::arg("socketmap", socketmap), fmt::arg("policy", policy),
+      // Without a content filter nothing checks a shared service's tenant proof, and the
+      // policy refuses those relays.
+      fmt::arg("outbound_context", o.milters.empty() ? "outbound-unfiltered" : "outbound"),
       fmt::arg("default_transport",
                o.smarthost ? fmt::format("smtp:[{}]:{}", o.smarthost->host, o.smarthost->port)
                            : "smtp"));
@@ -213,6 +216,8 @@ milter_content_timeout = 120s
       fmt::arg("smtp", o.smtp.ToString()));
   if (!milters.empty()) master += "  -o smtpd_milters=" + milters + "\n";
   if (o.relay_smtp) {
+    // Relayed mail is filtered too: the milters tell it from inbound mail by the daemon
+    // name, a macro the client cannot set.
     master += fmt::format(R"({} inet n - n - - smtpd
   -o syslog_name=postfix/relay
   -o smtpd_relay_restrictions=$outbound_relay_restrictions
@@ -221,6 +226,9 @@ milter_content_timeout = 120s
   -o cleanup_service_name=cleanup-untrusted
 )",
                           o.relay_smtp->ToString());
+    if (!milters.empty()) {
+      master += "  -o smtpd_milters=" + milters + "\n  -o milter_macro_daemon_name=relay\n";
+    }
   }
   if (o.release_smtp) {
     // gatewayd's own deliveries (released quarantine, spam reports).

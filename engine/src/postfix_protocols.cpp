@@ -143,6 +143,7 @@ class Socketmap : public Protocol {
       return "OK " + (continuity_ ? continuity_->TransportOf(*customer) : customer->transport);
     }
     if (map == "filter") return FilterAnswer(*directory, key);
+    if (map == "relay-filter") return RelayFilterAnswer(*directory, key);
     // The continuity listener's recipients: users whose mail is kept (others get a 450
     // there and wait in the queue for their server).
     if (map == "continuity") {
@@ -161,35 +162,66 @@ class Socketmap : public Protocol {
     }
     log_(fmt::format("socketmap: unknown map '{}'", Quote(map)));
     return fmt::format(
-        "PERM unknown map '{}' (maps: domains, recipients, transport, filter, continuity, "
-        "logins)",
+        "PERM unknown map '{}' (maps: domains, recipients, transport, filter, relay-filter, "
+        "continuity, logins)",
         Quote(map));
   }
 
-  // gw-milter's question (FilterLookupKey: recipient, sender, client address, each a
-  // netstring): the recipient's customer's filter settings, and whether the allow list
-  // exempts this sender from spam scoring, as the policy decided at RCPT.
-  static std::string FilterAnswer(const MailDirectory& directory, std::string_view key) {
+  // gw-milter's questions are keyed by FilterLookupKey: recipient, sender and client
+  // address, each a netstring, so no address can shift the others.
+  static std::optional<Envelope> FilterKey(std::string_view key) {
     std::vector<std::string> words;
     while (words.size() < 3) {
       auto word = TakeNetstring(key);
       if (!word) break;
       words.emplace_back(*word);
     }
-    if (words.size() != 3 || !key.empty())
-      return "PERM the filter key must be three netstrings: recipient, sender, client";
-    const MailCustomer* customer = directory.CustomerFor(DomainOf(words[0]));
-    if (!customer) return "NOTFOUND ";
+    if (words.size() != 3 || !key.empty()) return std::nullopt;
+    Envelope envelope;
+    envelope.recipient = std::move(words[0]);
+    envelope.sender = std::move(words[1]);
+    envelope.client_address = std::move(words[2]);
+    return envelope;
+  }
+
+  // The recipient's customer's filter settings, and whether the allow list exempts this
+  // sender from spam scoring, as the policy decided at RCPT.
+  static std::optional<FilterProfile> InboundProfile(const MailDirectory& directory,
+                                                     const Envelope& envelope) {
+    const MailCustomer* customer = directory.CustomerFor(DomainOf(envelope.recipient));
+    if (!customer) return std::nullopt;
     FilterProfile profile =
         FilterProfileOf(customer->partner + "/" + customer->name, customer->config);
-    Envelope envelope;
-    envelope.recipient = words[0];
-    envelope.sender = words[1];
-    envelope.client_address = words[2];
     Verdict verdict = DecideRecipient(directory, envelope);
     profile.skip_spam = verdict.action == Verdict::Action::kAccept &&
                         (verdict.rule == "allow-list" || verdict.rule == "recipient-allow");
-    return "OK " + ToJson(profile).dump();
+    return profile;
+  }
+
+  static std::string FilterAnswer(const MailDirectory& directory, std::string_view key) {
+    auto envelope = FilterKey(key);
+    if (!envelope) return "PERM the filter key must be three netstrings: recipient, sender, client";
+    auto profile = InboundProfile(directory, *envelope);
+    return profile ? "OK " + ToJson(*profile).dump() : "NOTFOUND ";
+  }
+
+  // The relay listener's: the sending customer's outbound settings with its tenant proof
+  // (never exempt from spam scoring: a customer's own account may be sending spam), and
+  // the recipient's customer's inbound ones when the mail stays in the gateway.
+  static std::string RelayFilterAnswer(const MailDirectory& directory, std::string_view key) {
+    auto envelope = FilterKey(key);
+    if (!envelope) {
+      return "PERM the relay-filter key must be three netstrings: recipient, sender, client";
+    }
+    Verdict relayed = DecideRelay(directory, *envelope);
+    if (!relayed.outbound || !relayed.customer || relayed.action == Verdict::Action::kRefuse) {
+      return "NOTFOUND ";
+    }
+    const MailCustomer& sending = *relayed.customer;
+    RelayFilter filter{FilterProfileOf(sending.partner + "/" + sending.name, sending.config), {}};
+    filter.sender.proof = TenantProofOf(sending.config);
+    filter.recipient = InboundProfile(directory, *envelope);
+    return "OK " + ToJson(filter).dump();
   }
 
   DirectoryGetter directory_;
@@ -262,10 +294,13 @@ class Policy : public Protocol {
       envelope.size = *size;
     }
     std::string instance = Get(attributes, "instance");
-    if (Get(attributes, "policy_context") == "outbound") {
+    // postfix-config names the relay listener's context by whether a content filter
+    // runs there to check a shared service's tenant proof.
+    std::string context = Get(attributes, "policy_context");
+    if (context == "outbound" || context == "outbound-unfiltered") {
       if (state != "RCPT") return "DUNNO";
       if (envelope.recipient.empty()) return Incomplete("RCPT without a recipient");
-      Verdict verdict = DecideRelay(*directory, envelope);
+      Verdict verdict = DecideRelay(*directory, envelope, context == "outbound");
       return verdict.accepted() ? "OK" : verdict.reply;
     }
     if (state == "RCPT") {

@@ -273,7 +273,7 @@ struct Service::Impl {
   }
 
   Status CheckPartner(const Actor& actor, const std::string& partner) {
-    if (!actor.is_operator && actor.partner != partner)
+    if (actor.is_filter || (!actor.is_operator && actor.partner != partner))
       return NotFound(fmt::format("partner '{}'", partner));
     auto exists = store->PartnerExists(partner);
     if (!exists.ok()) return exists.status();
@@ -447,6 +447,7 @@ Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
     smtp.host = *host;
     impl->rules.gateway_smtp.push_back(smtp);
   }
+  impl->rules.destination_networks = options.destination_networks;
   impl->store = std::move(store);
   auto upgraded = impl->Write<bool>([&]() -> Result<bool> {
     auto stale = impl->store->CustomersWithoutConfig();
@@ -852,7 +853,7 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
 
 Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partner,
                                     QuarantinedMessage meta, const std::string& message) {
-  if (!actor.is_operator) {
+  if (!actor.is_operator && !actor.is_filter) {
     return Status(StatusCode::kPermissionDenied, "only the gateway's filter keeps messages");
   }
   if (meta.reason != "spam" && meta.reason != "infomail" && meta.reason != "attachment")
@@ -872,9 +873,26 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
   }
   meta.received_at = Now();
   return impl_->Write<int64_t>([&]() -> Result<int64_t> {
-    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor.is_filter ? Actor::Local() : actor, partner);
+        !s.ok()) {
+      return s;
+    }
     auto customer = impl_->ExistingCustomer(partner, meta.customer);
     if (!customer.ok()) return customer.status();
+    // A release delivers to these recipients: mail kept for the customer is mail to its
+    // users, or mail from it (outbound mail held), never a message between strangers.
+    std::vector<std::string> domains = CompileStored(*customer).config.domains;
+    auto ours = [&](const std::string& address) {
+      std::string domain = AsciiLower(address.substr(address.rfind('@') + 1));
+      return address.find('@') != std::string::npos &&
+             std::find(domains.begin(), domains.end(), domain) != domains.end();
+    };
+    if (!ours(meta.sender) && !std::all_of(meta.recipients.begin(), meta.recipients.end(), ours)) {
+      return Invalid(fmt::format("neither the sender nor every recipient is in a domain of "
+                                 "customer '{}'",
+                                 meta.customer),
+                     "/recipients");
+    }
     return impl_->store->AddQuarantined(partner, meta, message);
   });
 }

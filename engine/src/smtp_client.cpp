@@ -37,8 +37,8 @@ class Session {
   Session(const Endpoint& server, std::chrono::milliseconds timeout)
       : socket_(server, "SMTP", timeout) {}
 
-  Status Connect() {
-    if (Status s = socket_.Connect(); !s.ok()) return s;
+  Status Connect(const DestinationNetworks* networks = nullptr) {
+    if (Status s = socket_.Connect(networks); !s.ok()) return s;
     return Expect(220, "the greeting");
   }
 
@@ -112,9 +112,9 @@ Status SendMail(const Endpoint& server, const std::string& sender,
 }
 
 Status ProbeMail(const Endpoint& server, const std::string& recipient,
-                 std::chrono::milliseconds timeout) {
+                 std::chrono::milliseconds timeout, const DestinationNetworks* networks) {
   Session session(server, timeout);
-  if (Status s = session.Connect(); !s.ok()) return s;
+  if (Status s = session.Connect(networks); !s.ok()) return s;
   if (Status s = session.Command("EHLO gatewayd", 250); !s.ok()) return s;
   if (Status s = session.Command("MAIL FROM:<>", 250); !s.ok()) return s;
   if (Status s = session.Command(fmt::format("RCPT TO:<{}>", recipient), 250); !s.ok()) return s;

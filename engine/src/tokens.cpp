@@ -58,6 +58,7 @@ Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path
     if (!bad_field.empty())
       return Status(StatusCode::kInvalidArgument, where + ": " + bad_field + " must be a string");
     entry.actor.is_operator = role == "operator";
+    entry.actor.is_filter = role == "filter";
     if (entry.actor.name.empty())
       return Status(StatusCode::kInvalidArgument, where + ": a token needs a name");
     if (!std::regex_match(entry.sha256, kHex)) {
@@ -65,13 +66,13 @@ Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path
           StatusCode::kInvalidArgument,
           where + ": sha256 must be 64 lowercase hex digits (gatewayd hash-token prints it)");
     }
-    if (!role.empty() && role != "operator") {
+    if (!role.empty() && role != "operator" && role != "filter") {
       return Status(StatusCode::kInvalidArgument,
-                    where + ": role must be 'operator' (or give a partner instead)");
+                    where + ": role must be 'operator' or 'filter' (or give a partner instead)");
     }
-    if (entry.actor.is_operator == !entry.actor.partner.empty()) {
+    if (role.empty() == entry.actor.partner.empty()) {
       return Status(StatusCode::kInvalidArgument,
-                    where + ": a token has either role: operator or a partner");
+                    where + ": a token has either a role (operator, filter) or a partner");
     }
     entries.push_back(std::move(entry));
   }

@@ -261,7 +261,7 @@ class ContentMilter : public ::testing::Test {
   }
 
   Result<std::optional<FilterProfile>> profile_ = std::optional(Profile(AttachmentAction::kReject));
-  Result<SpamVerdict> spam_ = SpamVerdict{false, 1.5, "no action", ""};
+  Result<SpamVerdict> spam_ = SpamVerdict{false, 1.5, "no action", "", {}};
   int scored_ = 0;
   std::string macro_ =
       MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}});
@@ -298,7 +298,7 @@ TEST_F(ContentMilter, AttachmentRulesRefuseCutOrQuarantine) {
 
 TEST_F(ContentMilter, SpamIsQuarantinedUnlessTheAllowListExemptsTheSender) {
   using Kind = MilterDecision::Kind;
-  spam_ = SpamVerdict{true, 15, "reject", "GTUBE(0.0)"};
+  spam_ = SpamVerdict{true, 15, "reject", "GTUBE(0.0)", {}};
   MilterDecision d = Decide(plain_);
   EXPECT_EQ(d.kind, Kind::kQuarantine);
   EXPECT_EQ(d.reason, "spam");
@@ -338,7 +338,7 @@ TEST_F(ContentMilter, NewslettersAreQuarantinedOnlyWhereTheInfomailFilterIsOn) {
   EXPECT_EQ(Decide(discussion).kind, Kind::kAccept) << "a discussion list is not a newsletter";
   EXPECT_EQ(Decide(plain_).kind, Kind::kAccept);
 
-  spam_ = SpamVerdict{true, 15, "reject", ""};
+  spam_ = SpamVerdict{true, 15, "reject", "", {}};
   EXPECT_EQ(Decide(newsletter).reason, "spam") << "spam first: its report section is spam";
   infomail.skip_spam = true;
   profile_ = std::optional(infomail);
@@ -347,7 +347,7 @@ TEST_F(ContentMilter, NewslettersAreQuarantinedOnlyWhereTheInfomailFilterIsOn) {
 
 TEST_F(ContentMilter, FilteringOffPassesAndWhatCannotBeAskedDefers) {
   using Kind = MilterDecision::Kind;
-  spam_ = SpamVerdict{true, 15, "reject", ""};
+  spam_ = SpamVerdict{true, 15, "reject", "", {}};
   profile_ = std::optional(Profile(AttachmentAction::kReject, /*filtering=*/false));
   EXPECT_EQ(Decide(macro_).kind, Kind::kAccept);
   EXPECT_EQ(scored_, 0);
@@ -385,6 +385,164 @@ TEST(FilterProfile, RoundTripsThroughItsJson) {
   EXPECT_EQ(ToJson(*back), ToJson(p));
   EXPECT_FALSE(FilterProfileFromJson({{"customer", "x"}, {"action", "explode"}}).ok());
   EXPECT_FALSE(FilterProfileFromJson({{"action", "reject"}}).ok()) << "customer is required";
+}
+
+TEST(FilterProfile, ARelayFilterRoundTripsWithItsTenantProof) {
+  RelayFilter filter{Profile(AttachmentAction::kReject), Profile(AttachmentAction::kQuarantine)};
+  filter.sender.proof = {"google", "", {"acme.example", "acme.co.uk"}};
+  auto back = RelayFilterFromJson(ToJson(filter));
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(back->sender.proof, filter.sender.proof);
+  ASSERT_TRUE(back->recipient);
+  EXPECT_EQ(ToJson(*back), ToJson(filter));
+  EXPECT_FALSE(RelayFilterFromJson({{"recipient", ToJson(filter.sender)}}).ok());
+}
+
+TEST(RspamdAnswer, OnlyValidDkimSignaturesCount) {
+  auto symbols = nlohmann::json::parse(R"({
+    "R_DKIM_ALLOW": {"score": -0.2, "options": ["Acme.Example:s=google"]},
+    "DKIM_TRACE": {"score": 0, "options": ["acme.example:+", "evil.example:-", "x.example:?"]},
+    "R_DKIM_REJECT": {"score": 1, "options": ["evil.example:s=sel"]}})");
+  EXPECT_EQ(VerifiedDkimDomains(symbols), std::vector<std::string>{"acme.example"});
+  EXPECT_TRUE(VerifiedDkimDomains(nlohmann::json::object()).empty());
+}
+
+// Mail a customer's server relays (DecideRelayedMessage), with gatewayd's and rspamd's
+// answers given by the test: the acme customer sends from Microsoft 365 (tenant kTenant)
+// or Google Workspace.
+class RelayedMilter : public ::testing::Test {
+ protected:
+  static constexpr const char* kTenant = "3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d";
+
+  RelayedMilter() {
+    filter_.sender.customer = "northwind/acme";
+    filter_.sender.proof = {"office365", kTenant, {}};
+  }
+
+  MilterDecision Decide(const std::string& message) {
+    SpamEnvelope envelope;
+    envelope.sender = "ceo@acme.example";
+    envelope.recipients = {recipient_};
+    return DecideRelayedMessage(
+        envelope, message,
+        [this](const SpamEnvelope&) -> Result<std::optional<RelayFilter>> {
+          if (!found_) return std::optional<RelayFilter>();
+          return std::optional(filter_);
+        },
+        [this](std::string_view, const FilterProfile& profile,
+               const SpamEnvelope&) -> Result<SpamVerdict> {
+          scored_for_.push_back(profile.customer);
+          if (!down_.ok()) return down_;
+          return spam_;
+        });
+  }
+
+  static std::string From365(const std::vector<std::string>& tenants, const std::string& rest) {
+    std::string headers;
+    for (const auto& tenant : tenants)
+      headers += "X-MS-Exchange-CrossTenant-Id: " + tenant + "\r\n";
+    return headers + "From: ceo@acme.example\r\nSubject: figures\r\n" + rest;
+  }
+
+  RelayFilter filter_;
+  bool found_ = true;
+  std::string recipient_ = "partner@external.example";
+  SpamVerdict spam_{false, 0.5, "no action", "", {}};
+  Status down_;  // rspamd's failure, when not ok
+  std::vector<std::string> scored_for_;
+  std::string plain_ = "\r\nQuarterly figures.\r\n";
+};
+
+TEST_F(RelayedMilter, Microsoft365MailMustCarryTheCustomersTenantInEveryStamp) {
+  using Kind = MilterDecision::Kind;
+  MilterDecision d = Decide(From365({}, plain_));
+  EXPECT_EQ(d.kind, Kind::kReject) << "another tenant's mail, or mail not from Exchange Online";
+  EXPECT_THAT(d.reply, HasSubstr("relay refused"));
+  EXPECT_THAT(d.log, HasSubstr("no X-MS-Exchange-CrossTenant-Id"));
+  EXPECT_TRUE(scored_for_.empty());
+
+  d = Decide(From365({"0a0b0c0d-0000-4000-8000-000000000001"}, plain_));
+  EXPECT_EQ(d.kind, Kind::kReject);
+  EXPECT_THAT(d.log, HasSubstr("0a0b0c0d-0000-4000-8000-000000000001"));
+
+  // An attacker's tenant adds its own copy of the customer's id; Exchange Online stamps
+  // the attacker's beside it.
+  d = Decide(From365({kTenant, "0a0b0c0d-0000-4000-8000-000000000001"}, plain_));
+  EXPECT_EQ(d.kind, Kind::kReject) << "every stamp must name the customer's tenant";
+
+  d = Decide(From365({"3F2B8C1E-7D4A-4E6B-9C2D-5A1E8F0B7C3D"}, plain_));
+  EXPECT_EQ(d.kind, Kind::kAccept) << d.log;
+  EXPECT_EQ(scored_for_, std::vector<std::string>{"northwind/acme"})
+      << "outbound mail is scored, once";
+}
+
+TEST_F(RelayedMilter, GoogleMailMustBeSignedByOneOfTheCustomersDomains) {
+  using Kind = MilterDecision::Kind;
+  filter_.sender.proof = {"google", "", {"acme.example", "acme.co.uk"}};
+  std::string message = "From: ceo@acme.example\r\nSubject: figures\r\n" + plain_;
+  EXPECT_EQ(Decide(message).kind, Kind::kReject) << "unsigned";
+  spam_.dkim_domains = {"gmail.com", "attacker.example"};
+  MilterDecision d = Decide(message);
+  EXPECT_EQ(d.kind, Kind::kReject) << "signed, but not by acme";
+  EXPECT_THAT(d.log, HasSubstr("gmail.com"));
+  spam_.dkim_domains = {"gmail.com", "mail.acme.co.uk"};
+  scored_for_.clear();
+  EXPECT_EQ(Decide(message).kind, Kind::kAccept);
+  EXPECT_EQ(scored_for_.size(), 1u) << "the proof's scoring is the outbound filter's";
+
+  down_ = Status(StatusCode::kUnavailable, "rspamd is down");
+  EXPECT_EQ(Decide(message).kind, Kind::kTempfail) << "a proof not checked is not assumed";
+}
+
+TEST_F(RelayedMilter, OutboundSpamIsHeldEvenFromAnAllowListedSender) {
+  using Kind = MilterDecision::Kind;
+  filter_.sender.skip_spam = true;
+  spam_ = SpamVerdict{true, 25, "reject", "GTUBE(0.0)", {}};
+  MilterDecision d = Decide(From365({kTenant}, plain_));
+  EXPECT_EQ(d.kind, Kind::kQuarantine);
+  EXPECT_EQ(d.customer, "northwind/acme") << "held in the sender's quarantine";
+  EXPECT_THAT(d.log, HasSubstr("outbound"));
+
+  found_ = false;
+  EXPECT_EQ(Decide(From365({kTenant}, plain_)).kind, Kind::kTempfail)
+      << "no customer relays it: never passed unfiltered";
+}
+
+TEST_F(RelayedMilter, MailToAnotherCustomerMeetsThatCustomersRulesToo) {
+  using Kind = MilterDecision::Kind;
+  filter_.sender.proof = {};
+  recipient_ = "alice@globex.example";
+  FilterProfile globex;
+  globex.customer = "northwind/globex";
+  globex.content = Forbid({"docmacro"});
+  globex.content.action = AttachmentAction::kReject;
+  filter_.recipient = globex;
+  std::string macro =
+      MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}});
+  MilterDecision d = Decide(macro);
+  EXPECT_EQ(d.kind, Kind::kReject) << "acme allows macros; globex does not";
+  EXPECT_THAT(d.log, HasSubstr("then inbound"));
+
+  // Both cut: the receiver's cut comes from what the sender's left.
+  filter_.sender.content = Forbid({"executable"});
+  filter_.recipient->content.action = AttachmentAction::kCutAndInform;
+  std::string both =
+      MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()},
+                   {"setup.exe", "application/octet-stream", "MZ\x90\x00rest"},
+                   {"notes.txt", "text/plain", "plain notes"}});
+  d = Decide(both);
+  ASSERT_EQ(d.kind, Kind::kRewrite) << d.log;
+  EXPECT_THAT(d.body, Not(HasSubstr("filename=\"invoice.docm\"")));
+  EXPECT_THAT(d.body, Not(HasSubstr("filename=\"setup.exe\"")));
+  EXPECT_THAT(d.body, HasSubstr("notes.txt"));
+  EXPECT_THAT(d.removed, HasSubstr("setup.exe"));
+  EXPECT_THAT(d.removed, HasSubstr("invoice.docm"));
+
+  spam_ = SpamVerdict{true, 9, "reject", "", {}};
+  filter_.sender.content = {};
+  d = Decide(From365({}, plain_));
+  EXPECT_EQ(d.kind, Kind::kQuarantine);
+  EXPECT_EQ(d.customer, "northwind/acme") << "spam from acme is held at acme first";
 }
 
 }  // namespace

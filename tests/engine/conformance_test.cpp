@@ -214,14 +214,15 @@ TEST_P(ConformanceTest, EveryRuleIsCheckedOnWriteWithPointerAndRuleId) {
                        {"/spec/lists/recipientAllow/0", "recipient-allow-all"}}));
   EXPECT_THAT(refused.status().message(), ::testing::Not(::testing::HasSubstr("acme")));
   // Fixed, it is stored; a named service shares its ranges with anyone.
-  CustomerWrite fixed = Write("globex.example", {{"outboundRelay", {{"service", "office365"}}}});
+  nlohmann::json tenant = {{"service", "office365"},
+                           {"tenantId", "3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d"}};
+  CustomerWrite fixed = Write("globex.example", {{"outboundRelay", tenant}});
   ASSERT_TRUE(other().PutCustomer("contoso", "globex", fixed, WriteCondition::CreateOnly()).ok());
-  ASSERT_TRUE(
-      client()
-          .PutCustomer("northwind", "initech",
-                       Write("initech.example", {{"outboundRelay", {{"service", "office365"}}}}),
-                       WriteCondition::CreateOnly())
-          .ok());
+  ASSERT_TRUE(client()
+                  .PutCustomer("northwind", "initech",
+                               Write("initech.example", {{"outboundRelay", tenant}}),
+                               WriteCondition::CreateOnly())
+                  .ok());
 }
 
 // The schema's x-gwctl-immutable fields: set once, then fixed; a change is a refusal
@@ -501,7 +502,7 @@ TEST_P(ConformanceTest, TheQuarantineKeepsMessagesWholeForTheirPartnerOnly) {
   EXPECT_TRUE(m.released_at.empty());
   auto after = client().ListQuarantine("northwind", "acme", *first, 10);
   ASSERT_TRUE(after.ok());
-  ASSERT_EQ(after->size(), 1u);
+  ASSERT_GE(after->size(), 1u);
   EXPECT_EQ((*after)[0].subject, "Second");
 
   // Keeping is the filter's; another partner sees nothing; a gateway that cannot deliver
@@ -516,6 +517,17 @@ TEST_P(ConformanceTest, TheQuarantineKeepsMessagesWholeForTheirPartnerOnly) {
   bad.reason = "boredom";
   EXPECT_EQ(filter->Quarantine("northwind", bad, "x").status().code(),
             StatusCode::kInvalidArgument);
+  // What a release would deliver is mail to the customer or held mail from it, never a
+  // message between strangers.
+  auto strangers = meta;
+  strangers.recipients = {"alice@acme.example", "victim@elsewhere.example"};
+  EXPECT_EQ(filter->Quarantine("northwind", strangers, "x").status().code(),
+            StatusCode::kInvalidArgument);
+  auto held = meta;
+  held.sender = "alice@ACME.example";
+  held.recipients = {"victim@elsewhere.example"};
+  EXPECT_TRUE(filter->Quarantine("northwind", held, "Subject: held\r\n\r\nx\r\n").ok())
+      << "outbound spam held at its sender";
   auto ghost = meta;
   ghost.customer = "ghost";
   EXPECT_EQ(filter->Quarantine("northwind", ghost, "x").status().code(), StatusCode::kNotFound);

@@ -217,7 +217,7 @@ TEST_F(GatewaydTest, TheCompiledConfigurationIsServedTyped) {
   ASSERT_EQ(PutCustomer(R"({"spec": {"product": "ultimate-access", "billableUsers": 1,
       "domains": {"primary": "acme.example"}, "destinations": "b.acme.example#20;a.acme.example:2525#10",
       "filtering": {"contentFilter": {"maxMessageSize": "50MiB"}},
-      "outboundRelay": {"service": "google"}}})")
+      "outboundRelay": {"service": "google", "dkimSigned": true}}})")
                 ->status,
             201);
   auto r = http_->Get("/v1/partners/northwind/customers/acme/config",
@@ -372,7 +372,7 @@ TEST_F(GatewaydTest, SighupReloadsTheTokens) {
            << "\"}\n";
   }
   gatewayd_->process().Signal(SIGHUP);
-  ASSERT_TRUE(gatewayd_->process().WaitForLine("reloaded 4 token(s)"));
+  ASSERT_TRUE(gatewayd_->process().WaitForLine("reloaded 5 token(s)"));
   EXPECT_EQ(http_->Get("/v1/partners/northwind/state", Auth("new-token"))->status, 200);
 }
 
@@ -463,6 +463,10 @@ TEST(TokensTest, TheSampleTokensFileLoadsAndItsExampleTokensAuthenticate) {
   ASSERT_TRUE(ci);
   EXPECT_EQ(ci->partner, "northwind-msp");
   EXPECT_FALSE((*tokens)->Authenticate("example-northwind-token "));
+  auto filter = (*tokens)->Authenticate("example-filter-token");
+  ASSERT_TRUE(filter);
+  EXPECT_TRUE(filter->is_filter);
+  EXPECT_FALSE(filter->is_operator);
 }
 
 TEST(TokensTest, BadEntriesAreNamedByLine) {
@@ -555,6 +559,96 @@ TEST(MailConfigTest, InternalListenersAreLoopbackOnlyAndPasswordsNeverCrossInCle
 }  // namespace
 
 namespace {
+
+// A partner's destinations are where gatewayd and its Postfix connect on the partner's
+// behalf: an internal address is refused unless the operator allows its network.
+TEST(GatewaydDestinationsTest, InternalAddressesAreRefusedUnlessTheOperatorAllowsTheirNetwork) {
+  Gatewayd gatewayd({"northwind"}, {"--allow-destination-network", "10.1.0.0/16"});
+  ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+  ASSERT_TRUE(gatewayd.Client(Gatewayd::kOperatorToken)->EnsurePartner("northwind").ok());
+  httplib::Client http(gatewayd.url());
+  int n = 0;
+  auto put = [&](const std::string& destinations) {
+    auto headers = Auth(Gatewayd::PartnerToken("northwind"));
+    headers.emplace("If-None-Match", "*");
+    ++n;
+    std::string body = fmt::format(
+        R"({{"spec": {{"product": "ultimate-access", "billableUsers": 1,
+            "domains": {{"primary": "c{}.example"}}, "destinations": "{}"}}}})",
+        n, destinations);
+    return http.Put(fmt::format("/v1/partners/northwind/customers/c{}", n), headers, body,
+                    "application/json");
+  };
+  for (const char* internal : {"127.0.0.1:2525", "10.2.0.1", "192.168.1.10", "169.254.169.254",
+                               "[fd00::25]", "[::ffff:127.0.0.1]", "100.64.0.1"}) {
+    auto refused = put(internal);
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 422) << internal << ": " << refused->body;
+    EXPECT_EQ(json::parse(refused->body)["error"]["details"][0]["rule"], "destination-internal")
+        << internal;
+    EXPECT_EQ(json::parse(refused->body)["error"]["details"][0]["field"], "/spec/destinations")
+        << internal;
+  }
+  for (const char* allowed : {"10.1.2.3", "mx.acme.example", "198.51.100.25"}) {
+    auto stored = put(allowed);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->status, 201) << allowed << ": " << stored->body;
+  }
+}
+
+// gw-milter parses hostile mail; its token keeps quarantined mail and does nothing else.
+TEST_F(GatewaydTest, TheFiltersTokenKeepsQuarantinedMailAndNothingElse) {
+  ASSERT_EQ(PutCustomer(R"({"spec": {"product": "ultimate-access", "billableUsers": 1,
+      "domains": {"primary": "acme.example"}, "destinations": "mx.acme.example"}})")
+                ->status,
+            201);
+  auto filter = gatewayd_->Client(Gatewayd::kFilterToken);
+  gw::QuarantinedMessage meta;
+  meta.customer = "acme";
+  meta.sender = "spammer@outside.example";
+  meta.recipients = {"alice@acme.example"};
+  meta.reason = "spam";
+  auto kept = filter->Quarantine("northwind", meta, "Subject: x\r\n\r\nx\r\n");
+  EXPECT_TRUE(kept.ok()) << kept.status().message();
+  EXPECT_FALSE(filter->GetCustomer("northwind", "acme").ok());
+  EXPECT_FALSE(filter->ListQuarantine("northwind", "acme", 0, 10).ok());
+  EXPECT_FALSE(filter->ReleaseQuarantined("northwind", "acme", kept.ok() ? *kept : 1).ok());
+  EXPECT_FALSE(filter->EnsurePartner("evil").ok());
+  for (const char* path : {"/v1/partners", "/v1/partners/northwind/customers",
+                           "/v1/partners/northwind/state", "/v1/audit"}) {
+    auto r = http_->Get(path, Auth(Gatewayd::kFilterToken));
+    ASSERT_TRUE(r);
+    EXPECT_TRUE(r->status == 403 || r->status == 404) << path << ": " << r->status;
+  }
+  auto write = PutCustomer(R"({"spec": {"product": "ultimate-access", "billableUsers": 1,
+      "domains": {"primary": "evil.example"}, "destinations": "mx.evil.example"}})",
+                           Gatewayd::kFilterToken, "/v1/partners/northwind/customers/evil");
+  ASSERT_TRUE(write);
+  EXPECT_TRUE(write->status == 403 || write->status == 404) << write->status << write->body;
+}
+
+TEST(SmtpClientTest, AProbeConnectsOnlyWhereTheNetworksAllow) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  sockaddr_in at = gwtest::Loopback();
+  socklen_t length = sizeof at;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&at), &length);
+  gw::DestinationNetworks none;
+  gw::Status refused = gw::ProbeMail({"localhost", ntohs(at.sin_port)}, "a@acme.example",
+                                     std::chrono::seconds(2), &none);
+  EXPECT_EQ(refused.code(), gw::StatusCode::kPermissionDenied) << refused.message();
+  EXPECT_THAT(refused.message(), HasSubstr("is an internal address"));
+  EXPECT_LT(accept(listener, nullptr, nullptr), 0) << "nothing connected";
+  gw::DestinationNetworks loopback{{*gw::IpRange::Parse("127.0.0.0/8")}};
+  gw::Status reached = gw::ProbeMail({"127.0.0.1", ntohs(at.sin_port)}, "a@acme.example",
+                                     std::chrono::milliseconds(300), &loopback);
+  EXPECT_NE(reached.code(), gw::StatusCode::kPermissionDenied) << reached.message();
+  int connected = accept(listener, nullptr, nullptr);
+  EXPECT_GE(connected, 0) << "the allowed network was connected to";
+  if (connected >= 0) close(connected);
+  close(listener);
+}
 
 // A partner reads probe results (GET /v1/continuity): a destination pointed at another
 // kind of service must not hand them its banner, nor a server its free text.

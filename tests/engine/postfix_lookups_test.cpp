@@ -28,6 +28,7 @@ namespace {
 using gwtest::Gatewayd;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 std::string Netstring(const std::string& text) {
@@ -229,6 +230,50 @@ TEST_F(PostfixLookupsTest, BadSocketmapInputGetsAnErrorIsLoggedOnceAndOthersAreS
   EXPECT_EQ(LogCount("did not finish its request"), 1u);
 }
 
+// The relay listener's filter question: the sending customer's settings with its tenant
+// proof, and the receiving customer's when the mail stays in the gateway.
+TEST_F(PostfixLookupsTest, TheRelayFilterNamesTheSenderTheProofAndTheReceivingCustomer) {
+  json acme = Acme(25);
+  acme["destinations"] = "mx.acme.example";
+  acme["outboundRelay"] = {{"service", "office365"},
+                           {"tenantId", "3F2B8C1E-7D4A-4E6B-9C2D-5A1E8F0B7C3D"}};
+  ASSERT_TRUE(PutCustomer("acme", acme).ok());
+  json globex = Acme(25);
+  globex["domains"] = {{"primary", "globex.example"}};
+  globex["outboundRelay"] = {{"sources", {"203.0.113.0/24"}}};
+  ASSERT_TRUE(PutCustomer("globex", globex).ok());
+  ASSERT_TRUE(Eventually("domains globex.example", "OK northwind/globex"));
+  auto relay = [](const std::string& recipient, const std::string& sender,
+                  const std::string& client) {
+    return "relay-filter " + gw::FilterLookupKey(recipient, sender, client);
+  };
+  std::string out;
+  for (int i = 0; i < 40 && out.find("OK") == std::string::npos; ++i) {
+    if (i) std::this_thread::sleep_for(50ms);
+    int fd = gwtest::ConnectLoopback(socketmap_);
+    out = Ask(fd, relay("x@external.example", "ceo@acme.example", "40.92.1.2"));
+    close(fd);
+  }
+  EXPECT_THAT(out, HasSubstr(R"("tenantId":"3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d")"));
+  EXPECT_THAT(out, Not(HasSubstr(R"("recipient")")));
+  int fd = gwtest::ConnectLoopback(socketmap_);
+  std::string between = Ask(fd, relay("bob@acme.example", "ann@globex.example", "203.0.113.5"));
+  EXPECT_THAT(between,
+              HasSubstr(R"("recipient":{"action":"cut-and-inform","customer":"northwind/acme")"))
+      << between;
+  EXPECT_THAT(between,
+              HasSubstr(R"("sender":{"action":"cut-and-inform","customer":"northwind/globex")"));
+  EXPECT_THAT(between, HasSubstr(R"("skipSpam":false)"));
+  EXPECT_EQ(Ask(fd, relay("x@external.example", "ceo@acme.example", "198.51.100.1")),
+            Netstring("NOTFOUND "))
+      << "not from the customer's sources: nothing relays it";
+  EXPECT_EQ(Ask(fd, relay("x@external.example", "ceo@nobody.example", "40.92.1.2")),
+            Netstring("NOTFOUND "));
+  EXPECT_THAT(Ask(fd, "relay-filter x@external.example ceo@acme.example 40.92.1.2"),
+              HasSubstr("PERM the relay-filter key must be three netstrings"));
+  close(fd);
+}
+
 TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTemporarily) {
   ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
   ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));
@@ -261,6 +306,24 @@ TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTem
   auto flood = gwtest::ReadUntil(fd, 2s);
   EXPECT_THAT(flood.bytes, HasSubstr("action=451 4.3.5 policy request too large"));
   EXPECT_TRUE(flood.closed);
+  close(fd);
+  // The relay listener: a shared service's range is refused where no filter checks the
+  // tenant.
+  ASSERT_TRUE(
+      PutCustomer("hooli", {{"product", "ultimate-access"},
+                            {"billableUsers", 1},
+                            {"domains", {{"primary", "hooli.example"}}},
+                            {"destinations", "mx.hooli.example"},
+                            {"outboundRelay", {{"service", "google"}, {"dkimSigned", true}}}})
+          .ok());
+  ASSERT_TRUE(Eventually("domains hooli.example", "OK northwind/hooli"));
+  fd = gwtest::ConnectLoopback(policy_);
+  std::string relayed =
+      "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=64.233.160.9\n"
+      "sender=gavin@hooli.example\nsize=0\ninstance=c.3\nrecipient=x@elsewhere.example\n";
+  EXPECT_EQ(ask(relayed + "policy_context=outbound\n"), "action=OK\n\n");
+  EXPECT_THAT(ask(relayed + "policy_context=outbound-unfiltered\n"),
+              HasSubstr("action=554 5.7.1 relay not permitted"));
   close(fd);
   EXPECT_EQ(LogCount("a request without request=smtpd_access_policy"), 1u);
   EXPECT_EQ(LogCount("a request without protocol_state"), 1u);

@@ -3,6 +3,7 @@
 // refuses the message, cuts the attachment out, or keeps it in gatewayd's quarantine,
 // from where a release delivers it through Postfix. Needs root (Postfix, rspamd);
 // skipped, saying why, otherwise.
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 
@@ -35,6 +36,7 @@ class ContentMailTest : public ::testing::Test {
     ASSERT_TRUE(internet_->ready()) << internet_->output();
     gwtest::MailGatewayOptions options;
     options.content_milter = true;
+    options.gatewayd_args = gatewayd_args_;
     gateway_ = std::make_unique<MailGateway>(internet_->port(), options);
     ASSERT_EQ(gateway_->problem(), "");
     ASSERT_TRUE(Client()->EnsurePartner("northwind").ok());
@@ -47,8 +49,9 @@ class ContentMailTest : public ::testing::Test {
   }
 
   // A customer NAME.example with the user user@NAME.example, delivering to the
-  // destination sink, with `filtering` as its spec's filtering.
-  void PutCustomer(const std::string& name, const json& filtering) {
+  // destination sink, with `filtering` as its spec's filtering and `more` spec fields.
+  void PutCustomer(const std::string& name, const json& filtering,
+                   const json& more = json::object()) {
     std::string domain = name + ".example";
     json spec = {
         {"product", "ultimate-access"},
@@ -57,6 +60,7 @@ class ContentMailTest : public ::testing::Test {
         {"destinations",
          json::array({{{"host", "127.0.0.1"}, {"port", destination_.port()}, {"preference", 10}}})},
         {"filtering", filtering}};
+    spec.update(more);
     gw::CustomerWrite write;
     write.spec = spec;
     auto client = Client();
@@ -93,6 +97,14 @@ class ContentMailTest : public ::testing::Test {
     return json::parse(res->body, nullptr, false);
   }
 
+  gwtest::SmtpOutcome Relay(const std::string& from, const std::string& to,
+                            const std::string& message, const std::string& client) {
+    auto file = dir_ / fmt::format("message-{}.eml", ++sent_);
+    std::ofstream(file, std::ios::binary) << message;
+    return gateway_->SendFile(from, to, file, gateway_->relay_port(), client);
+  }
+
+  std::vector<std::string> gatewayd_args_;  // more gatewayd flags, set before SetUp
   std::filesystem::path dir_ = gwtest::MakeTempDir("content-mail");
   int sent_ = 0;
   std::unique_ptr<Sink> internet_;
@@ -309,3 +321,102 @@ TEST_F(ContentMailTest, ASpamReportIsSentAtItsTimeInTheCustomersZoneAndNotOnAnOf
 }
 
 }  // namespace
+
+// Relayed mail on a real Postfix: a shared provider's range (127.0.0.2 stands in for
+// Microsoft 365's, by gatewayd's --relay-service-range) relays as acme only with acme's
+// tenant stamped by Exchange Online; what it relays is filtered with acme's rules, and
+// mail for another customer of the gateway with that customer's too.
+class RelayMailTest : public ContentMailTest {
+ protected:
+  static constexpr const char* kTenant = "3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d";
+  static constexpr const char* kProvider = "127.0.0.2";
+  RelayMailTest() { gatewayd_args_ = {"--relay-service-range", "office365=127.0.0.2/32"}; }
+
+  // `message` as Exchange Online would relay it: stamped with `tenants`, dated, with an id.
+  std::string Stamped(const std::vector<std::string>& tenants, const std::string& message) {
+    std::string headers;
+    for (const auto& tenant : tenants)
+      headers += "X-MS-Exchange-CrossTenant-Id: " + tenant + "\r\n";
+    if (message.find("\r\nMessage-ID:") == std::string::npos) {
+      headers += fmt::format("Message-ID: <relayed-{}@acme.example>\r\n", ++stamped_);
+    }
+    if (message.find("\r\nDate:") == std::string::npos) {
+      char date[64];
+      std::time_t now = std::time(nullptr);
+      std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", std::gmtime(&now));
+      headers += fmt::format("Date: {}\r\n", date);
+    }
+    return headers + message;
+  }
+
+  int stamped_ = 0;
+};
+
+TEST_F(RelayMailTest, AProvidersRangeRelaysOnlyTheCustomersTenantAndRelayedMailIsFiltered) {
+  PutCustomer("acme", ContentFilter("reject", {"docmacro"}, false),
+              {{"outboundRelay", {{"service", "office365"}, {"tenantId", kTenant}}}});
+  PutCustomer("globex", ContentFilter("reject", {"executable"}, false));
+  std::string letter =
+      "From: ceo@acme.example\r\nTo: partner@external.example\r\nSubject: figures\r\n\r\n"
+      "Quarterly figures.\r\n";
+  std::string attacker = "0a0b0c0d-0000-4000-8000-000000000001";
+
+  // Another tenant of the provider: no stamp of acme's, or its own beside a forged one.
+  auto unstamped = Relay("ceo@acme.example", "partner@external.example", letter, kProvider);
+  EXPECT_EQ(unstamped.code, 550) << unstamped.transcript << gateway_->MilterLog();
+  EXPECT_THAT(unstamped.reply, HasSubstr("relay refused"));
+  auto forged = Relay("ceo@acme.example", "partner@external.example",
+                      Stamped({kTenant, attacker}, letter), kProvider);
+  EXPECT_EQ(forged.code, 550) << forged.transcript;
+  auto other =
+      Relay("ceo@acme.example", "partner@external.example", Stamped({attacker}, letter), kProvider);
+  EXPECT_EQ(other.code, 550) << other.transcript;
+
+  // acme's own tenant relays; from elsewhere nothing does.
+  auto proven =
+      Relay("ceo@acme.example", "partner@external.example", Stamped({kTenant}, letter), kProvider);
+  EXPECT_TRUE(proven.accepted()) << proven.transcript << gateway_->MilterLog();
+  auto elsewhere = Relay("ceo@acme.example", "partner@external.example", Stamped({kTenant}, letter),
+                         "127.0.0.3");
+  EXPECT_EQ(elsewhere.code, 554) << elsewhere.transcript;
+  ASSERT_EQ(internet_->WaitForMessages(1), 1u) << gateway_->MailLog() << gateway_->MilterLog();
+  EXPECT_THAT(internet_->Messages()[0], HasSubstr("Subject: figures"));
+
+  // Outbound: acme's attachment rules, and spam is held in acme's quarantine.
+  auto macro =
+      Relay("ceo@acme.example", "partner@external.example",
+            Stamped({kTenant}, gwtest::MessageWith({{"invoice.docm", "application/octet-stream",
+                                                     gwtest::MacroDocument()}},
+                                                   "partner@external.example")),
+            kProvider);
+  EXPECT_EQ(macro.code, 550) << macro.transcript << gateway_->MilterLog();
+  EXPECT_THAT(macro.reply, HasSubstr("invoice.docm"));
+  auto spam =
+      Relay("ceo@acme.example", "partner@external.example",
+            Stamped({kTenant}, Gtube("partner@external.example", "outbound-spam")), kProvider);
+  EXPECT_TRUE(spam.accepted()) << spam.transcript;
+  auto held = Client()->ListQuarantine("northwind", "acme", 0, 10);
+  ASSERT_TRUE(held.ok()) << held.status().message();
+  ASSERT_EQ(held->size(), 1u) << gateway_->MilterLog();
+  EXPECT_EQ((*held)[0].subject, "outbound-spam");
+  EXPECT_EQ((*held)[0].recipients, std::vector<std::string>{"partner@external.example"});
+
+  // To another customer of the gateway: globex's rules as well (it refuses programs).
+  auto program = Relay(
+      "ceo@acme.example", "user@globex.example",
+      Stamped({kTenant}, gwtest::MessageWith(
+                             {{"setup.exe", "application/octet-stream", gwtest::WindowsProgram()}},
+                             "user@globex.example")),
+      kProvider);
+  EXPECT_EQ(program.code, 550) << program.transcript << gateway_->MilterLog();
+  EXPECT_THAT(program.reply, HasSubstr("setup.exe"));
+  auto hello = Relay("ceo@acme.example", "user@globex.example",
+                     Stamped({kTenant},
+                             "From: ceo@acme.example\r\nTo: user@globex.example\r\n"
+                             "Subject: hello globex\r\n\r\nHello.\r\n"),
+                     kProvider);
+  EXPECT_TRUE(hello.accepted()) << hello.transcript;
+  ASSERT_EQ(destination_.WaitForMessages(1), 1u) << gateway_->MailLog() << gateway_->MilterLog();
+  EXPECT_THAT(destination_.Messages()[0], HasSubstr("Subject: hello globex"));
+  EXPECT_EQ(internet_->Messages().size(), 1u) << "nothing else left the gateway";
+}

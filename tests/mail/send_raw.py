@@ -10,12 +10,14 @@ parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--from", dest="sender", required=True)
 parser.add_argument("--to", required=True)
 parser.add_argument("--file", required=True)
+parser.add_argument("--source", default="", help="the client's address (a loopback alias)")
 args = parser.parse_args()
 
 with open(args.file, "rb") as f:
     data = f.read()
 try:
-    with smtplib.SMTP("127.0.0.1", args.port, timeout=60) as smtp:
+    source = (args.source, 0) if args.source else None
+    with smtplib.SMTP("127.0.0.1", args.port, timeout=60, source_address=source) as smtp:
         smtp.sendmail(args.sender, [args.to], data)
     print("250 queued")
 except smtplib.SMTPRecipientsRefused as e:

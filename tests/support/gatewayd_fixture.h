@@ -4,6 +4,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -24,6 +26,7 @@ inline std::filesystem::path MakeTempDir(const std::string& prefix) {
 class Gatewayd {
  public:
   static constexpr const char* kOperatorToken = "operator-token-for-tests";
+  static constexpr const char* kFilterToken = "filter-token-for-tests";  // gw-milter's role
   static std::string PartnerToken(const std::string& partner) { return "token-of-" + partner; }
 
   // Starts gatewayd with tokens for `partners`; extra arguments are appended.
@@ -33,7 +36,9 @@ class Gatewayd {
     {
       std::ofstream tokens(dir_ / "tokens.yaml");
       tokens << "tokens:\n  - {name: ops, role: operator, sha256: \""
-             << gw::HashToken(kOperatorToken) << "\"}\n";
+             << gw::HashToken(kOperatorToken) << "\"}\n"
+             << "  - {name: gw-milter, role: filter, sha256: \"" << gw::HashToken(kFilterToken)
+             << "\"}\n";
       for (const auto& p : partners) {
         tokens << "  - {name: " << p << "-ci, partner: " << p << ", sha256: \""
                << gw::HashToken(PartnerToken(p)) << "\"}\n";
@@ -51,6 +56,11 @@ class Gatewayd {
         GATEWAYD_BINARY, "--data",   (dir_ / "data").string(),       "--listen",
         listen_,         "--tokens", (dir_ / "tokens.yaml").string()};
     argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    // The tests' mail servers are on loopback, which gatewayd refuses as a destination
+    // unless allowed; a test that says otherwise passes its own.
+    if (std::find(argv.begin(), argv.end(), "--allow-destination-network") == argv.end()) {
+      argv.insert(argv.end(), {"--allow-destination-network", "127.0.0.0/8"});
+    }
     extra_args_ = std::move(extra_args);
     process_ = std::make_unique<ChildProcess>(argv, run_as_uid);
     auto line = process_->WaitForLine("listening on ");

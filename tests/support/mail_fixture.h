@@ -298,12 +298,15 @@ class MailGateway {
     return ParseSwaks(result.output);
   }
 
-  // One message file sent as it is (tests/mail/send_raw.py).
+  // One message file sent as it is (tests/mail/send_raw.py), to `port` (default: the
+  // inbound listener) from the loopback address `source` (default: 127.0.0.1).
   SmtpOutcome SendFile(const std::string& from, const std::string& to,
-                       const std::filesystem::path& file) const {
+                       const std::filesystem::path& file, int port = 0,
+                       const std::string& source = "") const {
     auto result = RunCommand(fmt::format(
-        "/usr/bin/python3 {}/tests/mail/send_raw.py --port {} --from '{}' --to '{}' --file '{}'",
-        GWCTL_SOURCE_DIR, smtp_port_, from, to, file.string()));
+        "/usr/bin/python3 {}/tests/mail/send_raw.py --port {} --from '{}' --to '{}' --file '{}'{}",
+        GWCTL_SOURCE_DIR, port ? port : smtp_port_, from, to, file.string(),
+        source.empty() ? "" : " --source " + source));
     SmtpOutcome outcome;
     outcome.transcript = result.output;
     outcome.reply = result.output.substr(0, result.output.find('\n'));
@@ -360,7 +363,7 @@ class MailGateway {
   // it is picked just before, and another tried if it was taken in between.
   std::string StartMilter() {
     auto token_file = dir_ / "milter-token";
-    std::ofstream(token_file) << Gatewayd::kOperatorToken << "\n";
+    std::ofstream(token_file) << Gatewayd::kFilterToken << "\n";
     for (int attempt = 0; attempt < 3; ++attempt) {
       milter_port_ = PickFreePort();
       milter_ = std::make_unique<ChildProcess>(std::vector<std::string>{

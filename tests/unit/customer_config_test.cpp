@@ -72,14 +72,17 @@ TEST(CustomerConfigTest, ValuesAreTypedNormalisedAndOrdered) {
 
 TEST(CustomerConfigTest, ANamedRelayServiceIsItsPublishedRanges) {
   RuleFindings findings;
-  auto compiled = Compile({{"product", "ultimate-defense"},
-                           {"billableUsers", 1},
-                           {"domains", {{"primary", "a.example"}}},
-                           {"destinations", "mx.a.example"},
-                           {"outboundRelay", {{"service", "office365"}}}},
-                          findings);
+  auto compiled =
+      Compile({{"product", "ultimate-defense"},
+               {"billableUsers", 1},
+               {"domains", {{"primary", "a.example"}}},
+               {"destinations", "mx.a.example"},
+               {"outboundRelay",
+                {{"service", "office365"}, {"tenantId", "3F2B8C1E-7D4A-4E6B-9C2D-5A1E8F0B7C3D"}}}},
+              findings);
   ASSERT_FALSE(HasErrors(findings));
   EXPECT_EQ(compiled.config.relay.service, "office365");
+  EXPECT_EQ(compiled.config.relay.tenant_id, "3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d");
   EXPECT_EQ(compiled.config.relay.sources, *RelayServiceRanges("office365"));
   EXPECT_TRUE(compiled.relay_source_pointers.empty());  // shared ranges are no claim
   auto google = RelayServiceRanges("google");

@@ -50,7 +50,9 @@ class MailPolicyTest : public ::testing::Test {
              Customer("hooli",
                       {{"domains", {{"primary", "hooli.example"}}},
                        {"destinations", "mx.hooli.example"},
-                       {"outboundRelay", {{"service", "office365"}}},
+                       {"outboundRelay",
+                        {{"service", "office365"},
+                         {"tenantId", "3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d"}}},
                        {"users", {{"addressDiscovery", true}}}},
                       {"gavin@hooli.example"})}) {}
 
@@ -136,9 +138,29 @@ TEST_F(MailPolicyTest, OutboundRelayNeedsTheCustomersSourceAndDomain) {
   EXPECT_TRUE(relay("gavin@hooli.example", "x@external.example", "2a01:111:f400::1").accepted());
   EXPECT_EQ(relay("gavin@hooli.example", "x@external.example", "203.0.113.10").pointer,
             "/spec/outboundRelay/service");
-  // Mail between two customers of the gateway goes to the other's destinations.
-  EXPECT_EQ(relay("bob@acme.example", "gavin@hooli.example", "203.0.113.10").route,
-            "smtp:[mx.hooli.example]:25");
+  // ... but only on the condition of the tenant's proof in the message, which without a
+  // content filter to check it nothing can give.
+  Verdict proven = relay("gavin@hooli.example", "x@external.example", "40.92.1.2");
+  EXPECT_THAT(proven.reason, HasSubstr("tenant 3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d"));
+  Verdict unfiltered =
+      DecideRelay(directory_, {"gavin@hooli.example", "x@external.example", 0, "40.92.1.2"}, false);
+  EXPECT_EQ(unfiltered.action, Verdict::Action::kRefuse);
+  EXPECT_EQ(unfiltered.rule, "relay-tenant-unproven");
+  EXPECT_TRUE(
+      DecideRelay(directory_, {"bob@acme.example", "x@external.example", 0, "203.0.113.10"}, false)
+          .accepted())
+      << "a customer's own sources prove themselves";
+  // Mail between two customers of the gateway goes to the other's destinations, through
+  // the other's inbound rules.
+  Verdict between = relay("bob@acme.example", "gavin@hooli.example", "203.0.113.10");
+  EXPECT_EQ(between.route, "smtp:[mx.hooli.example]:25");
+  EXPECT_THAT(between.reason, HasSubstr("inbound rules"));
+  Verdict blocked = relay("gavin@hooli.example", "former@acme.example", "40.92.1.2");
+  EXPECT_EQ(blocked.action, Verdict::Action::kRefuse);
+  EXPECT_EQ(blocked.rule, "recipient-block");
+  EXPECT_THAT(blocked.reason, HasSubstr("relayed by"));
+  EXPECT_EQ(relay("gavin@hooli.example", "nobody@acme.example", "40.92.1.2").rule,
+            "unknown-recipient");
 }
 
 TEST_F(MailPolicyTest, TraceTakesTheDirectionFromTheAddresses) {
@@ -147,6 +169,13 @@ TEST_F(MailPolicyTest, TraceTakesTheDirectionFromTheAddresses) {
   Verdict inbound = Trace(directory_, {"bob@ext.example", "alice@acme.example", 4096, ""});
   EXPECT_FALSE(inbound.outbound);
   EXPECT_EQ(inbound.rule, "max-size");
+  Verdict relayed_in =
+      Trace(directory_, {"bob@acme.example", "gavin@hooli.example", 0, "203.0.113.10"});
+  EXPECT_TRUE(relayed_in.outbound) << "from acme's relay source: relayed, then hooli's rules";
+  EXPECT_EQ(relayed_in.rule, "outbound-relay");
+  EXPECT_FALSE(
+      Trace(directory_, {"bob@acme.example", "gavin@hooli.example", 0, "198.51.100.9"}).outbound)
+      << "from elsewhere it is inbound mail that claims acme's domain";
   Verdict neither = Trace(directory_, {"bob@ext.example", "x@elsewhere.example", 0, ""});
   EXPECT_EQ(neither.rule, "unknown-domain");
 }

@@ -41,6 +41,7 @@
 #include "gateway/continuity.h"
 #include "gateway/endpoint.h"
 #include "gateway/mail_directory_feed.h"
+#include "gateway/network_policy.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
 
@@ -49,7 +50,9 @@ namespace gw {
 struct ContinuityMonitorOptions {
   std::chrono::milliseconds probe_interval{30'000};
   std::chrono::milliseconds probe_timeout{10'000};
-  int down_after = 2;             // failed rounds in a row
+  int down_after = 2;  // failed rounds in a row
+  // Where probes may connect (network_policy.h); nullopt: anywhere.
+  std::optional<DestinationNetworks> destination_networks;
   size_t probe_concurrency = 32;  // customers probed at once
   // Dovecot's doveadm HTTP API and its key: how kept mail is read, marked and expunged.
   // Without it, nothing is delivered afterwards or expunged.

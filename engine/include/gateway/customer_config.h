@@ -24,6 +24,10 @@ struct RelayPolicy {
   bool enabled = false;
   std::string service;           // "office365" | "google" | "" (sources written by hand)
   std::vector<IpRange> sources;  // written sources, or the service's published ranges
+  // A service's ranges are shared by all its tenants, so mail from them proves its
+  // tenant: office365, every X-MS-Exchange-CrossTenant-Id header is this id (lower
+  // case); google, a valid DKIM signature of one of the customer's domains.
+  std::string tenant_id;
 };
 
 // One allow- or block-list entry, normalised: kind is sender | senderDomain | ip |
@@ -87,8 +91,14 @@ struct CustomerConfig {
 };
 
 // The published sending ranges of a named relay service ("office365", "google"), from
-// schemas/relay-services.json; null for an unknown name.
+// schemas/relay-services.json, plus any added by ExtendRelayServiceRanges; null for an
+// unknown name.
 const std::vector<IpRange>* RelayServiceRanges(std::string_view service);
+
+// Treats `range` as one of `service`'s (gatewayd --relay-service-range: tests and labs
+// stand a loopback address in for a provider). Call before any customer is compiled;
+// not thread-safe.
+void ExtendRelayServiceRanges(std::string_view service, const IpRange& range);
 
 // The typed values as JSON (sizes as integers, ranges in canonical text), for the
 // store and for people inspecting it.

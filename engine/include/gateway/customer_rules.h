@@ -24,6 +24,7 @@
 #include "gateway/customer_config.h"
 #include "gateway/endpoint.h"
 #include "gateway/model.h"
+#include "gateway/network_policy.h"
 
 namespace gw {
 
@@ -54,6 +55,10 @@ struct CustomerRuleOptions {
   // is known (gwctl offline), loopback port 25 is taken to be the gateway, so a customer
   // server on loopback beside a gateway on another port is allowed either way.
   std::vector<Endpoint> gateway_smtp;
+  // Destinations written as internal addresses (network_policy.h) are refused unless
+  // these networks allow them (rule destination-internal); nullopt: not checked (gwctl
+  // offline, an embedded gateway: the partner's own machine).
+  std::optional<DestinationNetworks> destination_networks;
 };
 
 struct CompiledCustomer {

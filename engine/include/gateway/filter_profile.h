@@ -1,10 +1,11 @@
 // FilterProfile: what the content milter (gw-milter) needs to know to filter one message:
 // the settings of the customer it is for, and whether its sender skips spam scoring, as
-// gatewayd hands them over (the socketmap's `filter` map, keyed "RECIPIENT SENDER
-// CLIENT-IP"). It is derived from the compiled CustomerConfig and gatewayd's own mail
-// decision, never written by hand, so the milter and gatewayd cannot disagree.
+// gatewayd hands them over (the socketmap's `filter` and `relay-filter` maps, keyed by
+// recipient, sender and client address). It is derived from the compiled CustomerConfig and
+// gatewayd's own mail decision, never written by hand, so the milter and gatewayd cannot disagree.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,15 @@ struct ContentRules {
   bool any() const { return !forbidden.empty() || forbid_encrypted; }
 };
 
+// What relayed mail from a shared service's ranges must show to be the customer's
+// (customer_config.h, RelayPolicy); an empty service asks nothing.
+struct TenantProof {
+  std::string service;                    // "office365" | "google" | ""
+  std::string tenant_id;                  // office365: lower case
+  std::vector<std::string> dkim_domains;  // google: the customer's domains
+  bool operator==(const TenantProof&) const = default;
+};
+
 struct FilterProfile {
   std::string customer;
   bool filtering = true;  // off: no content or spam filtering at all
@@ -41,9 +51,19 @@ struct FilterProfile {
   // The sender (or client) is on the customer's allow list, or the recipient on
   // recipientAllow: no spam scoring. Attachment rules still apply.
   bool skip_spam = false;
+  TenantProof proof;  // only in the sender's profile of relayed mail
+};
+
+// The relay listener's question: the sending customer's settings (its outbound
+// filtering, and its tenant proof), and when the mail is for another customer of the
+// gateway, that customer's as for inbound mail.
+struct RelayFilter {
+  FilterProfile sender;
+  std::optional<FilterProfile> recipient;
 };
 
 FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig& config);
+TenantProof TenantProofOf(const CustomerConfig& config);
 
 // The spam score (rspamd's) from which a message of a customer at `level` is spam.
 double SpamThreshold(const std::string& level);
@@ -51,6 +71,8 @@ double SpamThreshold(const std::string& level);
 // The `filter` map's value: compact JSON, one line.
 nlohmann::json ToJson(const FilterProfile& profile);
 Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value);
+nlohmann::json ToJson(const RelayFilter& filter);
+Result<RelayFilter> RelayFilterFromJson(const nlohmann::json& value);
 
 const char* AttachmentActionName(AttachmentAction action);
 

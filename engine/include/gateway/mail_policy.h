@@ -20,7 +20,8 @@
 // the primary's users).
 // Outbound (a customer's server relaying out): the sender's domain names the customer,
 // whose relay must be enabled and list the client's address; outboundBlock refuses
-// recipients. Domains match themselves and their subdomains; addresses match whole.
+// recipients; a recipient of another customer then meets that customer's inbound rules.
+// Domains match themselves and their subdomains; addresses match whole.
 //
 // Contract: never throws; any text is accepted (malformed addresses are refused, never
 // matched loosely). A verdict's `pointer` names the customer setting that decided it, as
@@ -77,10 +78,16 @@ Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope
 Verdict DecideSize(const MailCustomer& customer, uint64_t size);
 
 // Outbound mail relayed by a customer's server, as at RCPT TO on the relay listener.
-Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope);
+// A relay from a shared service's ranges (office365, google) is accepted only on the
+// condition that the content filter finds the customer's tenant proof in the message;
+// without a filter to check it (`tenant_proof_checked` false) it is refused. Mail to
+// another customer then meets that customer's inbound rules (DecideRecipient) as well.
+Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope,
+                    bool tenant_proof_checked = true);
 
-// The whole decision for a message offline (gwctl trace): inbound when the recipient's
-// domain is a customer's, otherwise outbound; the size is checked as at end of data.
+// The whole decision for a message offline (gwctl trace): outbound when the recipient's
+// domain is no customer's or the client is one of the sending customer's relay sources,
+// otherwise inbound; the size is checked as at end of data.
 Verdict Trace(const MailDirectory& directory, const Envelope& envelope);
 
 }  // namespace gw

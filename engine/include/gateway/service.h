@@ -22,11 +22,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gateway/endpoint.h"
 #include "gateway/model.h"
+#include "gateway/network_policy.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
 
@@ -36,8 +38,11 @@ struct Actor {
   std::string name;  // recorded in the audit log
   bool is_operator = false;
   std::string partner;  // the only partner a non-operator may touch
+  // The content filter (gw-milter): may keep messages in any customer's quarantine and
+  // do nothing else, so a flaw in the code that parses hostile mail reaches no further.
+  bool is_filter = false;
 
-  static Actor Local() { return {"local", true, ""}; }
+  static Actor Local() { return {"local", true, "", false}; }
 };
 
 struct ServiceOptions {
@@ -51,6 +56,9 @@ struct ServiceOptions {
   // (rule destination-self; see CustomerRuleOptions).
   std::vector<std::string> gateway_hosts;
   std::vector<Endpoint> gateway_smtp;
+  // Internal networks a destination may be in (rule destination-internal); nullopt: any
+  // address (an embedded gateway). gatewayd always sets it.
+  std::optional<DestinationNetworks> destination_networks;
   // Sends a mail (a released message, a spam report) to its recipients (gatewayd: through
   // Postfix); unset, releasing and reports are refused (an embedded gateway has no mail
   // to deliver with).

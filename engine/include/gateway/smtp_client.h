@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "gateway/endpoint.h"
+#include "gateway/network_policy.h"
 #include "gateway/status.h"
 
 namespace gw {
@@ -24,8 +25,10 @@ Status SendMail(const Endpoint& server, const std::string& sender,
 
 // Asks `server` whether it takes mail for `recipient` now, without sending any: greeting,
 // EHLO, MAIL FROM:<>, RCPT TO, QUIT. OK for a 250; otherwise as SendMail (kUnavailable
-// for a temporary refusal or no answer, kFailedPrecondition for a 5xx).
+// for a temporary refusal or no answer, kFailedPrecondition for a 5xx). With `networks`,
+// a server whose name resolves to an address they refuse is not contacted
+// (kPermissionDenied).
 Status ProbeMail(const Endpoint& server, const std::string& recipient,
-                 std::chrono::milliseconds timeout);
+                 std::chrono::milliseconds timeout, const DestinationNetworks* networks = nullptr);
 
 }  // namespace gw

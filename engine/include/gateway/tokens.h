@@ -2,6 +2,7 @@
 //   tokens:
 //     - {name: ops, role: operator, sha256: "<64 hex>"}
 //     - {name: northwind-ci, partner: northwind-msp, sha256: "<64 hex>"}
+//     - {name: gw-milter, role: filter, sha256: "<64 hex>"}   (keeps quarantined mail only)
 // Authenticate() is safe to call concurrently with Reload().
 #pragma once
 
@@ -22,8 +23,8 @@ std::string HashToken(std::string_view token);
 
 class TokenStore {
  public:
-  // Reads and checks the file: every entry needs a name, a 64-hex sha256, and either
-  // role: operator or a partner. Errors name the entry.
+  // Reads and checks the file: every entry needs a name, a 64-hex sha256, and either a
+  // role (operator, filter) or a partner. Errors name the entry.
   static Result<std::unique_ptr<TokenStore>> Load(const std::string& path);
 
   // Re-reads the file; on error the previous tokens stay in force.
