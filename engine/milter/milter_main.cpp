@@ -255,7 +255,9 @@ int main(int argc, char** argv) {
   CLI::App app{"gw-milter: the gateway's filter (attachment rules, spam, quarantine)"};
   std::string listen, socketmap, rspamd, token_file;
   int lookup_timeout_ms = 2000;
-  app.add_option("--listen", listen, "HOST:PORT to serve the milter protocol on (loopback)")
+  app.add_option("--listen", listen,
+                 "HOST:PORT to serve the milter protocol on (a loopback address: refused "
+                 "otherwise)")
       ->required();
   app.add_option("--socketmap", socketmap, "gatewayd's --socketmap HOST:PORT")->required();
   app.add_option("--rspamd", rspamd, "HOST:PORT of rspamd's normal worker (spam scoring)")
@@ -293,6 +295,14 @@ int main(int argc, char** argv) {
       Log(parsed->status().message());
       return 2;
     }
+  }
+  // Whoever reaches the milter port can have any message filtered and kept (or see
+  // what the filter says of it): the milter talks to this host's Postfix only.
+  if (!listen_at->IsLoopback()) {
+    Log(fmt::format("--listen {}: not a loopback address; gw-milter serves this host's Postfix "
+                    "only",
+                    listen));
+    return 2;
   }
   settings.socketmap = *gatewayd;
   settings.rspamd = *rspamd_at;

@@ -41,6 +41,8 @@ void Log(const std::string& message) {
 
 struct MailFlags {
   std::string socketmap, policy, verify;
+  std::vector<std::string> client_networks;  // besides loopback
+  size_t max_connections = 4096, max_connections_per_address = 2048;
   int threads = 2;
   int request_timeout_ms = 10'000;
 };
@@ -99,6 +101,8 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
   MailPlane plane;
   gw::PostfixLookupOptions options;
   options.threads = flags.threads;
+  options.max_connections = flags.max_connections;
+  options.max_connections_per_address = flags.max_connections_per_address;
   options.request_timeout = std::chrono::milliseconds(flags.request_timeout_ms);
   for (auto [flag, text, target] : {std::tuple{"--socketmap", &flags.socketmap, &options.socketmap},
                                     std::tuple{"--policy", &flags.policy, &options.policy},
@@ -106,7 +110,30 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     if (text->empty()) continue;
     auto endpoint = gw::ParseEndpoint(*text, flag);
     if (!endpoint.ok()) return endpoint.status();
+    // The lookups carry no credentials: every address of the host is too many, and one
+    // beyond loopback is for the networks the operator names.
+    if (endpoint->host == "0.0.0.0" || endpoint->host == "::") {
+      return gw::Status(gw::StatusCode::kInvalidArgument,
+                        fmt::format("{} {}: listen on one address (loopback, or a private one "
+                                    "with --lookup-client-network), never on all",
+                                    flag, *text));
+    }
+    if (!endpoint->IsLoopback() && flags.client_networks.empty()) {
+      return gw::Status(gw::StatusCode::kInvalidArgument,
+                        fmt::format("{} {}: not a loopback address; name the networks of the "
+                                    "Postfix hosts that may ask with --lookup-client-network",
+                                    flag, *text));
+    }
     *target = *endpoint;
+  }
+  for (const auto& text : flags.client_networks) {
+    auto network = gw::IpRange::Parse(text);
+    if (!network.ok()) {
+      return gw::Status(gw::StatusCode::kInvalidArgument,
+                        fmt::format("--lookup-client-network '{}': {}", text,
+                                    network.status().message()));
+    }
+    options.client_networks.push_back(*network);
   }
   auto reader = gw::OpenStore(store_path, {store.busy_timeout_ms});
   if (!reader.ok()) return reader.status();
@@ -555,6 +582,20 @@ int main(int argc, char** argv) {
   app.add_option("--verify", mail.verify,
                  "HOST:PORT to serve Postfix's address_verify_map on (memcache protocol): "
                  "address discovery");
+  app.add_option("--lookup-client-network", mail.client_networks,
+                 "CIDR of Postfix hosts that may use the lookups besides loopback (needed to "
+                 "listen beyond loopback); others are closed at connect; repeatable")
+      ->take_all();
+  app.add_option("--lookup-max-connections", mail.max_connections,
+                 "Lookup connections open at once, all clients together; at the limit the one "
+                 "idle longest is closed to make room")
+      ->capture_default_str()
+      ->check(CLI::Range(8, 1'000'000));
+  app.add_option("--lookup-max-connections-per-address", mail.max_connections_per_address,
+                 "Lookup connections from one address; at the limit its own idle longest is "
+                 "closed")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1'000'000));
   app.add_option("--lookup-threads", mail.threads, "Threads answering the mail lookups")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));

@@ -5,9 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <charconv>
-#include <list>
 #include <optional>
-#include <unordered_map>
 
 #include <fmt/format.h>
 #include <boost/asio.hpp>
@@ -16,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
+#include "admission.h"
 #include "gateway/endpoint.h"
 #include "http_target.h"
 
@@ -92,13 +91,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
   virtual void Close() = 0;
 
   Phase phase = Phase::kHead;
-  Clock::time_point phase_since = Clock::now();
   std::string address;
-  std::list<Connection*>::iterator slot;
+  Admission::Id admitted = 0;
   bool closed = false;
-
-  // Connections that have not sent a complete request head may be displaced.
-  bool Displaceable() const { return phase == Phase::kIdle || phase == Phase::kHead; }
 };
 
 struct ServerCore {
@@ -111,15 +106,14 @@ struct ServerCore {
   std::vector<RouteEntry> routes;
   int port = 0;
 
+  Admission admission{options.limits.max_connections, options.limits.max_connections_per_address};
   // I/O thread only.
-  std::list<Connection*> connections;
-  std::unordered_map<std::string, size_t> per_address;
   bool stopping = false;
   size_t buffered_body_bytes = 0;
   asio::steady_timer drain_timer{io};
   asio::steady_timer accept_retry{io};
 
-  std::atomic<uint64_t> open{0}, accepted{0}, refused{0}, evicted{0}, timed_out{0}, too_large{0};
+  std::atomic<uint64_t> accepted{0}, refused{0}, timed_out{0}, too_large{0};
 
   explicit ServerCore(HttpServerOptions o)
       : options(std::move(o)), workers(std::max(1, options.limits.worker_threads)) {}
@@ -135,34 +129,10 @@ struct ServerCore {
     return response;
   }
 
-  void Register(Connection& connection) {
-    connection.slot = connections.insert(connections.end(), &connection);
-    ++per_address[connection.address];
-    ++open;
-  }
-
+  // A connection leaves the admission; when the server stops, the last one ends it.
   void Unregister(Connection& connection) {
-    connections.erase(connection.slot);
-    --open;
-    if (--per_address[connection.address] == 0) per_address.erase(connection.address);
+    admission.Leave(connection.admitted);
     MaybeFinish();
-  }
-
-  // Closes the displaceable connection (of `address`, if given) that has waited longest,
-  // idle keep-alive connections before those still sending a head.
-  bool Displace(const std::string* address) {
-    Connection* victim = nullptr;
-    for (Connection* c : connections) {
-      if (!c->Displaceable() || (address && c->address != *address)) continue;
-      if (!victim || (c->phase == Phase::kIdle && victim->phase != Phase::kIdle) ||
-          (c->phase == victim->phase && c->phase_since < victim->phase_since)) {
-        victim = c;
-      }
-    }
-    if (!victim) return false;
-    ++evicted;
-    victim->Close();
-    return true;
   }
 
   // The budget of request bytes being received at once (limits.max_buffered_body_bytes).
@@ -182,22 +152,18 @@ struct ServerCore {
     boost::system::error_code ignored;
     acceptor.close(ignored);
     accept_retry.cancel();
-    std::vector<Connection*> waiting;
-    for (Connection* c : connections)
-      if (c->Displaceable()) waiting.push_back(c);
-    for (Connection* c : waiting) c->Close();
+    for (auto& close : admission.Closers(/*idle_only=*/true)) close();
     drain_timer.expires_after(options.limits.drain_timeout);
     drain_timer.async_wait([this](boost::system::error_code ec) {
       if (ec) return;
-      std::vector<Connection*> all(connections.begin(), connections.end());
-      for (Connection* c : all) c->Close();
+      for (auto& close : admission.Closers(/*idle_only=*/false)) close();
       io.stop();
     });
     MaybeFinish();
   }
 
   void MaybeFinish() {
-    if (!stopping || !connections.empty()) return;
+    if (!stopping || admission.open() != 0) return;
     drain_timer.cancel();
     work.reset();
   }
@@ -244,7 +210,10 @@ class Session : public Connection {
 
   void Enter(Phase next) {
     phase = next;
-    phase_since = Clock::now();
+    // Only a connection without a complete request head may be displaced.
+    server_.admission.Enter(admitted, next == Phase::kIdle   ? Admission::State::kIdle
+                                      : next == Phase::kHead ? Admission::State::kPartial
+                                                             : Admission::State::kBusy);
   }
 
   void ReleaseBody() {
@@ -489,7 +458,7 @@ void ServerCore::Accept() {
     if (stopping) return;
     if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space) {
       // Out of descriptors: make room, and try again shortly rather than spin.
-      Displace(nullptr);
+      admission.DisplaceOne();
       accept_retry.expires_after(std::chrono::milliseconds(10));
       accept_retry.async_wait([this](boost::system::error_code waited) {
         if (!waited) Accept();
@@ -506,12 +475,12 @@ void ServerCore::Admit(tcp::socket socket) {
   auto remote = socket.remote_endpoint(ec);
   if (ec) return;
   std::string address = remote.address().to_string();
-  const auto& limits = options.limits;
-  bool room = connections.size() < limits.max_connections || Displace(nullptr);
-  auto count = per_address.find(address);
-  if (room && count != per_address.end() && count->second >= limits.max_connections_per_address)
-    room = Displace(&address);
-  if (!room) {
+  // Displacing runs here, on the I/O thread, where a connection closes.
+  auto admitted = std::make_shared<std::weak_ptr<Connection>>();
+  Admission::Id id = admission.Admit(address, [admitted] {
+    if (auto victim = admitted->lock()) victim->Close();
+  });
+  if (!id) {
     ++refused;
     if (!tls) {
       // Best effort, without waiting: a client that reads learns why.
@@ -524,7 +493,6 @@ void ServerCore::Admit(tcp::socket socket) {
     socket.close(ec);
     return;
   }
-  ++accepted;
   std::shared_ptr<Connection> connection;
   if (tls) {
     connection = std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
@@ -532,8 +500,10 @@ void ServerCore::Admit(tcp::socket socket) {
   } else {
     connection = std::make_shared<Session<beast::tcp_stream>>(*this, std::move(socket));
   }
+  *admitted = connection;
+  connection->admitted = id;
+  ++accepted;
   connection->address = std::move(address);
-  Register(*connection);
   connection->Start();
 }
 
@@ -618,10 +588,10 @@ std::string HttpServer::url() const {
 
 HttpServerStats HttpServer::stats() const {
   HttpServerStats stats;
-  stats.open_connections = impl_->open;
+  stats.open_connections = impl_->admission.open();
   stats.accepted = impl_->accepted;
   stats.refused = impl_->refused;
-  stats.evicted = impl_->evicted;
+  stats.evicted = impl_->admission.displaced();
   stats.timed_out = impl_->timed_out;
   stats.too_large = impl_->too_large;
   return stats;

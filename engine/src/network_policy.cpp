@@ -24,6 +24,10 @@ bool IsInternalAddress(const IpRange& address) {
                      [&](const IpRange& block) { return block.Overlaps(address); });
 }
 
+std::vector<IpRange> HostLoopbackAddresses() {
+  return {*IpRange::Parse("127.0.0.1/32"), *IpRange::Parse("::1/128")};
+}
+
 Status DestinationNetworks::Check(const IpRange& address) const {
   if (!IsInternalAddress(address)) return Status::Ok();
   if (std::any_of(allowed.begin(), allowed.end(),

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -13,6 +14,8 @@
 #include <fmt/format.h>
 #include <boost/asio.hpp>
 
+#include "admission.h"
+#include "gateway/network_policy.h"
 #include "postfix_protocols.h"
 
 namespace gw {
@@ -23,9 +26,13 @@ using tcp = asio::ip::tcp;
 using Clock = std::chrono::steady_clock;
 
 struct Shared {
+  explicit Shared(PostfixLookupOptions o)
+      : options(std::move(o)),
+        admission(options.max_connections, options.max_connections_per_address) {}
+
   PostfixLookupOptions options;
   PostfixLookupCounters counters;
-  std::atomic<size_t> open_connections{0};
+  Admission admission;
 
   void Log(const std::string& message) const {
     if (options.log) options.log(message);
@@ -45,15 +52,43 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
         timer_(socket_.get_executor()),
         protocol_(std::move(protocol)),
         shared_(shared),
-        server_(std::move(server)) {
-    ++shared_.open_connections;
-  }
-  ~Connection() { --shared_.open_connections; }
+        server_(std::move(server)) {}
+  ~Connection() { shared_.admission.Leave(admitted_); }
 
-  void Start() { Read(); }
+  // Takes the connection in through the servers' admission (or closes it, counted, when
+  // no room can be made) and starts serving it.
+  static void Admit(Socket socket, std::unique_ptr<postfix::Protocol> protocol, Shared& shared,
+                    std::string server, const std::string& address) {
+    auto connection = std::make_shared<Connection>(std::move(socket), std::move(protocol), shared,
+                                                   std::move(server));
+    std::weak_ptr<Connection> weak = connection;
+    connection->admitted_ = shared.admission.Admit(address, [weak, &shared] {
+      // Displaced: closed on its own strand, where its operations run.
+      ++shared.counters.displaced;
+      if (auto victim = weak.lock()) {
+        asio::post(victim->socket_.get_executor(), [victim] {
+          boost::system::error_code ignored;
+          victim->socket_.close(ignored);
+        });
+      }
+    });
+    if (!connection->admitted_) {
+      if (shared.counters.refused_connections++ % 1000 == 0) {
+        shared.Log(fmt::format("{}: no room for a connection from {} ({} open); refusing it",
+                               connection->server_, address, shared.admission.open()));
+      }
+      boost::system::error_code ignored;
+      connection->socket_.close(ignored);
+      return;
+    }
+    ++shared.counters.connections;
+    connection->Read();
+  }
 
  private:
   void Read() {
+    shared_.admission.Enter(admitted_, input_.empty() ? Admission::State::kIdle
+                                                      : Admission::State::kPartial);
     // The clock runs from a request's first byte, so trickling bytes buys no time.
     auto deadline = input_.empty() ? Clock::now() + shared_.options.idle_timeout
                                    : request_started_ + shared_.options.request_timeout;
@@ -110,6 +145,7 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
   std::array<char, 16 * 1024> buffer_{};
   std::string input_, output_, sending_;
   Clock::time_point request_started_ = Clock::now();
+  Admission::Id admitted_ = 0;
 };
 
 class Listener {
@@ -148,20 +184,7 @@ class Listener {
     acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
                                                           tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) {
-        if (shared_.open_connections >= shared_.options.max_connections) {
-          if (shared_.counters.refused_connections++ % 1000 == 0) {
-            shared_.Log(fmt::format("{}: {} connections are open; refusing more", name_,
-                                    shared_.options.max_connections));
-          }
-          boost::system::error_code ignored;
-          socket.close(ignored);
-        } else {
-          ++shared_.counters.connections;
-          std::make_shared<Connection<tcp::socket>>(std::move(socket), factory_(), shared_, name_)
-              ->Start();
-        }
-      }
+      if (!ec) Take(std::move(socket));
       Accept();
     });
   }
@@ -172,6 +195,31 @@ class Listener {
   }
 
   const Endpoint& bound() const { return bound_; }
+
+ private:
+  // Only clients in the configured networks are served: these protocols carry no
+  // credentials, and one of them (verify) writes.
+  void Take(tcp::socket socket) {
+    boost::system::error_code ec;
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) return;
+    std::string address = remote.address().to_string();
+    auto client = IpRange::Parse(address);
+    const auto& networks = shared_.options.client_networks;
+    bool allowed = client.ok() && std::any_of(networks.begin(), networks.end(),
+                                              [&](const IpRange& n) { return n.Contains(*client); });
+    if (!allowed) {
+      if (shared_.counters.foreign_clients++ % 1000 == 0) {
+        shared_.Log(fmt::format("{}: refused a client at {}, outside the lookup client networks",
+                                name_, address));
+      }
+      socket.close(ec);
+      return;
+    }
+    Connection<tcp::socket>::Admit(std::move(socket), factory_(), shared_, name_, address);
+  }
+
+ public:
 
  private:
   asio::io_context& io_;
@@ -223,10 +271,9 @@ class UnixListener {
                            [this](boost::system::error_code ec, Protocol::socket socket) {
                              if (ec == asio::error::operation_aborted) return;
                              if (!ec) {
-                               ++shared_.counters.connections;
-                               std::make_shared<Connection<Protocol::socket>>(
-                                   std::move(socket), factory_(), shared_, "dovecot dict")
-                                   ->Start();
+                               Connection<Protocol::socket>::Admit(
+                                   std::move(socket), factory_(), shared_, "dovecot dict",
+                                   "unix:dovecot");
                              }
                              Accept();
                            });
@@ -300,6 +347,7 @@ class DiscoveryQueue {
 }  // namespace
 
 struct PostfixLookupServers::Impl {
+  explicit Impl(PostfixLookupOptions options) : shared(std::move(options)) {}
   Shared shared;
   asio::io_context io;
   std::unique_ptr<postfix::VerifyCache> verify_cache;
@@ -331,9 +379,8 @@ void PostfixLookupServers::Stop() {
 
 Result<std::unique_ptr<PostfixLookupServers>> PostfixLookupServers::Start(
     const MailDirectoryFeed& feed, PostfixLookupOptions options) {
-  auto impl = std::make_unique<Impl>();
+  auto impl = std::make_unique<Impl>(std::move(options));
   Impl* raw = impl.get();
-  raw->shared.options = std::move(options);
   Shared& shared = raw->shared;
   postfix::DirectoryGetter directory = [&feed] { return feed.current(); };
   postfix::ProblemLog problem = [&shared](const std::string& message) {
@@ -427,6 +474,8 @@ std::string MailMetrics(const MailDirectoryFeed& feed, const PostfixLookupServer
       "gatewayd_mail_lookup_connections_total{{outcome=\"accepted\"}} {}\n"
       "gatewayd_mail_lookup_connections_total{{outcome=\"refused\"}} {}\n"
       "gatewayd_mail_lookup_connections_total{{outcome=\"timed_out\"}} {}\n"
+      "gatewayd_mail_lookup_connections_total{{outcome=\"displaced\"}} {}\n"
+      "gatewayd_mail_lookup_connections_total{{outcome=\"foreign_client\"}} {}\n"
       "# HELP gatewayd_mail_lookup_problems_total Requests that could not be read.\n"
       "# TYPE gatewayd_mail_lookup_problems_total counter\n"
       "gatewayd_mail_lookup_problems_total {}\n"
@@ -435,7 +484,8 @@ std::string MailMetrics(const MailDirectoryFeed& feed, const PostfixLookupServer
       "gatewayd_mail_discovered_total {}\n",
       directory ? directory->customers().size() : 0, directory ? directory->recipient_count() : 0,
       stats.refreshes, stats.last_refresh_ms / 1000.0, c.connections.load(),
-      c.refused_connections.load(), c.timeouts.load(), c.problems.load(), c.discovered.load());
+      c.refused_connections.load(), c.timeouts.load(), c.displaced.load(),
+      c.foreign_clients.load(), c.problems.load(), c.discovered.load());
 }
 
 }  // namespace gw

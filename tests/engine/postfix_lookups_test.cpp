@@ -274,6 +274,71 @@ TEST_F(PostfixLookupsTest, TheRelayFilterNamesTheSenderTheProofAndTheReceivingCu
   close(fd);
 }
 
+// The lookups carry no credentials (and verify writes): only this host's loopback
+// address, or networks the operator names, may use them.
+TEST_F(PostfixLookupsTest, OnlyTheClientNetworksAreServed) {
+  ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
+  ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));
+  for (int port : {socketmap_, policy_, verify_}) {
+    int stranger = gwtest::ConnectLoopback(port, "127.0.0.9");
+    ASSERT_GE(stranger, 0);
+    gwtest::SendAll(stranger, Netstring("domains acme.example"));
+    auto answer = gwtest::ReadUntil(stranger, 2s);
+    EXPECT_TRUE(answer.closed) << port;
+    EXPECT_EQ(answer.bytes, "") << "nothing is answered to a client outside the networks";
+    close(stranger);
+  }
+  EXPECT_GE(LogCount("outside the lookup client networks"), 1u);
+  int fd = gwtest::ConnectLoopback(socketmap_);
+  EXPECT_EQ(Ask(fd, "domains acme.example"), Netstring("OK northwind/acme"));
+  close(fd);
+}
+
+// One client holding every connection it can, idle, does not keep Postfix out: the
+// connection idle longest makes room (the admin API's admission).
+TEST(PostfixLookupsAdmissionTest, IdleConnectionsCannotKeepAnAskingClientOut) {
+  Gatewayd gatewayd({"northwind"}, {"--socketmap", "127.0.0.1:0", "--lookup-max-connections",
+                                    "20", "--lookup-max-connections-per-address", "20"});
+  ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
+  int socketmap = gatewayd.LoggedPort("socketmap on ");
+  ASSERT_GT(socketmap, 0);
+  std::vector<int> idle;
+  for (int i = 0; i < 60; ++i) {
+    int fd = gwtest::ConnectLoopback(socketmap);
+    ASSERT_GE(fd, 0);
+    idle.push_back(fd);
+    std::this_thread::sleep_for(2ms);  // an order of age
+  }
+  int asker = gwtest::ConnectLoopback(socketmap);
+  gwtest::SendAll(asker, Netstring("domains nobody.example"));
+  auto answer = gwtest::ReadUntil(
+      asker, 5s, [](const std::string& b) { return !b.empty() && b.back() == ','; });
+  EXPECT_EQ(answer.bytes, Netstring("NOTFOUND ")) << gatewayd.process().output();
+  close(asker);
+  // The oldest were closed to make room; the newest are still open.
+  EXPECT_TRUE(gwtest::ReadUntil(idle.front(), 1s).closed);
+  EXPECT_FALSE(gwtest::ReadUntil(idle.back(), 200ms).closed);
+  for (int fd : idle) close(fd);
+}
+
+TEST(PostfixLookupsAdmissionTest, ListeningOnEveryAddressOrBeyondLoopbackNeedsTheOperatorsWord) {
+  auto dir = gwtest::MakeTempDir("lookup-binds");
+  std::ofstream(dir / "tokens.yaml") << "tokens: []\n";
+  auto start = [&](const std::string& flags) {
+    return gwtest::RunCommand(fmt::format("timeout 10 {} --data {} --tokens {} --listen "
+                                          "127.0.0.1:0 {} 2>&1",
+                                          GATEWAYD_BINARY, (dir / "data").string(),
+                                          (dir / "tokens.yaml").string(), flags));
+  };
+  auto everywhere = start("--socketmap 0.0.0.0:0");
+  EXPECT_EQ(everywhere.exit_code, 2) << everywhere.output;
+  EXPECT_THAT(everywhere.output, HasSubstr("never on all"));
+  auto beyond = start("--verify 192.0.2.10:0");
+  EXPECT_EQ(beyond.exit_code, 2) << beyond.output;
+  EXPECT_THAT(beyond.output, HasSubstr("--lookup-client-network"));
+  std::filesystem::remove_all(dir);
+}
+
 TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTemporarily) {
   ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
   ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));

@@ -20,6 +20,9 @@ namespace gw {
 
 bool IsInternalAddress(const IpRange& address);
 
+// 127.0.0.1/32 and ::1/128: where this host's own processes connect from.
+std::vector<IpRange> HostLoopbackAddresses();
+
 struct DestinationNetworks {
   std::vector<IpRange> allowed;  // internal networks the operator allows
 

@@ -6,7 +6,8 @@
 // - memcache (address_verify_map): verify(8)'s probe results, where a destination's 250
 //   for a discovering customer's unknown address becomes a `discovered` user,
 // - and Dovecot's passdb/userdb for continuity mailboxes (dict protocol, UNIX socket).
-// These protocols carry no authentication: listen on loopback or a private network only.
+// These protocols carry no authentication: they listen on loopback (or a private network)
+// and serve only clients in `client_networks`.
 //
 // Contract:
 // - Bad input (malformed framing, oversized requests, unknown maps, missing policy
@@ -24,10 +25,13 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "gateway/continuity.h"
 #include "gateway/endpoint.h"
+#include "gateway/ip_range.h"
 #include "gateway/mail_directory_feed.h"
+#include "gateway/network_policy.h"
 #include "gateway/status.h"
 
 namespace gw {
@@ -35,7 +39,15 @@ namespace gw {
 struct PostfixLookupOptions {
   std::optional<Endpoint> socketmap, policy, verify;  // each served only when given
   int threads = 2;
-  size_t max_connections = 4096;  // all servers together
+  // Who may connect: these protocols carry no credentials. This host's loopback address
+  // by default; gatewayd --lookup-client-network adds networks. A client outside them is
+  // closed at once.
+  std::vector<IpRange> client_networks = HostLoopbackAddresses();
+  // All servers together, and from one address; at a limit, the connection idle longest
+  // (then the one longest in an unfinished request) is closed to make room (the admin
+  // API's admission), so idle sockets cannot keep Postfix out.
+  size_t max_connections = 4096;
+  size_t max_connections_per_address = 2048;
   std::chrono::milliseconds request_timeout{10'000};
   // A connection with no request in progress is closed after this long (Postfix's own
   // clients close theirs sooner: socketmap after 10 s, policy after 300 s).
@@ -60,6 +72,8 @@ struct PostfixLookupCounters {
   std::atomic<int64_t> problems{0};  // bad input, each also logged
   std::atomic<int64_t> timeouts{0};
   std::atomic<int64_t> refused_connections{0};
+  std::atomic<int64_t> displaced{0};        // closed to make room for another
+  std::atomic<int64_t> foreign_clients{0};  // outside client_networks
   std::atomic<int64_t> discovered{0};
 };
 
