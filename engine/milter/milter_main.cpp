@@ -299,7 +299,8 @@ int main(int argc, char** argv) {
   // Whoever reaches the milter port can have any message filtered and kept (or see
   // what the filter says of it): the milter talks to this host's Postfix only.
   if (!listen_at->IsLoopback()) {
-    Log(fmt::format("--listen {}: not a loopback address; gw-milter serves this host's Postfix "
+    Log(
+        fmt::format("--listen {}: not a loopback address; gw-milter serves this host's Postfix "
                     "only",
                     listen));
     return 2;

@@ -129,9 +129,9 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
   for (const auto& text : flags.client_networks) {
     auto network = gw::IpRange::Parse(text);
     if (!network.ok()) {
-      return gw::Status(gw::StatusCode::kInvalidArgument,
-                        fmt::format("--lookup-client-network '{}': {}", text,
-                                    network.status().message()));
+      return gw::Status(
+          gw::StatusCode::kInvalidArgument,
+          fmt::format("--lookup-client-network '{}': {}", text, network.status().message()));
     }
     options.client_networks.push_back(*network);
   }

@@ -87,8 +87,8 @@ class Connection : public std::enable_shared_from_this<Connection<Socket>> {
 
  private:
   void Read() {
-    shared_.admission.Enter(admitted_, input_.empty() ? Admission::State::kIdle
-                                                      : Admission::State::kPartial);
+    shared_.admission.Enter(admitted_,
+                            input_.empty() ? Admission::State::kIdle : Admission::State::kPartial);
     // The clock runs from a request's first byte, so trickling bytes buys no time.
     auto deadline = input_.empty() ? Clock::now() + shared_.options.idle_timeout
                                    : request_started_ + shared_.options.request_timeout;
@@ -181,12 +181,12 @@ class Listener {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_), [this](boost::system::error_code ec,
-                                                          tcp::socket socket) {
-      if (ec == asio::error::operation_aborted) return;
-      if (!ec) Take(std::move(socket));
-      Accept();
-    });
+    acceptor_.async_accept(asio::make_strand(io_),
+                           [this](boost::system::error_code ec, tcp::socket socket) {
+                             if (ec == asio::error::operation_aborted) return;
+                             if (!ec) Take(std::move(socket));
+                             Accept();
+                           });
   }
 
   void Close() {
@@ -206,8 +206,9 @@ class Listener {
     std::string address = remote.address().to_string();
     auto client = IpRange::Parse(address);
     const auto& networks = shared_.options.client_networks;
-    bool allowed = client.ok() && std::any_of(networks.begin(), networks.end(),
-                                              [&](const IpRange& n) { return n.Contains(*client); });
+    bool allowed =
+        client.ok() && std::any_of(networks.begin(), networks.end(),
+                                   [&](const IpRange& n) { return n.Contains(*client); });
     if (!allowed) {
       if (shared_.counters.foreign_clients++ % 1000 == 0) {
         shared_.Log(fmt::format("{}: refused a client at {}, outside the lookup client networks",
@@ -220,7 +221,6 @@ class Listener {
   }
 
  public:
-
  private:
   asio::io_context& io_;
   tcp::acceptor acceptor_;
@@ -267,16 +267,15 @@ class UnixListener {
   }
 
   void Accept() {
-    acceptor_.async_accept(asio::make_strand(io_),
-                           [this](boost::system::error_code ec, Protocol::socket socket) {
-                             if (ec == asio::error::operation_aborted) return;
-                             if (!ec) {
-                               Connection<Protocol::socket>::Admit(
-                                   std::move(socket), factory_(), shared_, "dovecot dict",
-                                   "unix:dovecot");
-                             }
-                             Accept();
-                           });
+    acceptor_.async_accept(
+        asio::make_strand(io_), [this](boost::system::error_code ec, Protocol::socket socket) {
+          if (ec == asio::error::operation_aborted) return;
+          if (!ec) {
+            Connection<Protocol::socket>::Admit(std::move(socket), factory_(), shared_,
+                                                "dovecot dict", "unix:dovecot");
+          }
+          Accept();
+        });
   }
 
   void Close() {
@@ -484,8 +483,8 @@ std::string MailMetrics(const MailDirectoryFeed& feed, const PostfixLookupServer
       "gatewayd_mail_discovered_total {}\n",
       directory ? directory->customers().size() : 0, directory ? directory->recipient_count() : 0,
       stats.refreshes, stats.last_refresh_ms / 1000.0, c.connections.load(),
-      c.refused_connections.load(), c.timeouts.load(), c.displaced.load(),
-      c.foreign_clients.load(), c.problems.load(), c.discovered.load());
+      c.refused_connections.load(), c.timeouts.load(), c.displaced.load(), c.foreign_clients.load(),
+      c.problems.load(), c.discovered.load());
 }
 
 }  // namespace gw

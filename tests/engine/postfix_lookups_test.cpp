@@ -297,8 +297,8 @@ TEST_F(PostfixLookupsTest, OnlyTheClientNetworksAreServed) {
 // One client holding every connection it can, idle, does not keep Postfix out: the
 // connection idle longest makes room (the admin API's admission).
 TEST(PostfixLookupsAdmissionTest, IdleConnectionsCannotKeepAnAskingClientOut) {
-  Gatewayd gatewayd({"northwind"}, {"--socketmap", "127.0.0.1:0", "--lookup-max-connections",
-                                    "20", "--lookup-max-connections-per-address", "20"});
+  Gatewayd gatewayd({"northwind"}, {"--socketmap", "127.0.0.1:0", "--lookup-max-connections", "20",
+                                    "--lookup-max-connections-per-address", "20"});
   ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
   int socketmap = gatewayd.LoggedPort("socketmap on ");
   ASSERT_GT(socketmap, 0);
@@ -325,10 +325,10 @@ TEST(PostfixLookupsAdmissionTest, ListeningOnEveryAddressOrBeyondLoopbackNeedsTh
   auto dir = gwtest::MakeTempDir("lookup-binds");
   std::ofstream(dir / "tokens.yaml") << "tokens: []\n";
   auto start = [&](const std::string& flags) {
-    return gwtest::RunCommand(fmt::format("timeout 10 {} --data {} --tokens {} --listen "
-                                          "127.0.0.1:0 {} 2>&1",
-                                          GATEWAYD_BINARY, (dir / "data").string(),
-                                          (dir / "tokens.yaml").string(), flags));
+    return gwtest::RunCommand(fmt::format(
+        "timeout 10 {} --data {} --tokens {} --listen "
+        "127.0.0.1:0 {} 2>&1",
+        GATEWAYD_BINARY, (dir / "data").string(), (dir / "tokens.yaml").string(), flags));
   };
   auto everywhere = start("--socketmap 0.0.0.0:0");
   EXPECT_EQ(everywhere.exit_code, 2) << everywhere.output;
