@@ -1,9 +1,14 @@
 #include "gateway/model.h"
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/sha.h>
 
 #include <algorithm>
 #include <array>
+#include <charconv>
+#include <cstdlib>
 
 #include <fmt/format.h>
 
@@ -27,10 +32,52 @@ bool IsUserType(std::string_view type) {
   return type == "mailbox" || type == "shared" || type == "resource" || type == "alias";
 }
 
-std::string SecretFingerprint(const std::string& partner, const std::string& customer,
-                              const std::string& pointer, const std::string& value) {
-  std::string material = partner + '\0' + customer + '\0' + pointer + '\0' + value;
-  return "sha256:" + Sha256Hex(material, 16);
+namespace {
+
+constexpr int kSecretIterations = 10'000;
+
+std::string Hex(const unsigned char* bytes, size_t size) {
+  std::string hex;
+  for (size_t i = 0; i < size; ++i) hex += fmt::format("{:02x}", bytes[i]);
+  return hex;
+}
+
+std::string Pbkdf2(const std::string& value, const std::string& salt, int iterations) {
+  unsigned char out[16];
+  PKCS5_PBKDF2_HMAC(value.data(), static_cast<int>(value.size()),
+                    reinterpret_cast<const unsigned char*>(salt.data()),
+                    static_cast<int>(salt.size()), iterations, EVP_sha256(), sizeof out, out);
+  return Hex(out, sizeof out);
+}
+
+}  // namespace
+
+std::string SecretFingerprint(const std::string& value) {
+  unsigned char salt[16];
+  if (RAND_bytes(salt, sizeof salt) != 1) std::abort();  // no randomness: nothing is safe
+  std::string salt_hex = Hex(salt, sizeof salt);
+  return fmt::format("pbkdf2-sha256${}${}${}", kSecretIterations, salt_hex,
+                     Pbkdf2(value, salt_hex, kSecretIterations));
+}
+
+bool SecretMatches(const std::string& fingerprint, const std::string& value) {
+  // pbkdf2-sha256$ITERATIONS$SALT$HASH; anything else (an older form) matches nothing,
+  // so the secret is written once more.
+  std::string_view rest = fingerprint;
+  constexpr std::string_view kScheme = "pbkdf2-sha256$";
+  if (rest.substr(0, kScheme.size()) != kScheme) return false;
+  rest.remove_prefix(kScheme.size());
+  size_t a = rest.find('$');
+  size_t b = a == std::string_view::npos ? a : rest.find('$', a + 1);
+  if (b == std::string_view::npos) return false;
+  int iterations = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + a, iterations);
+  if (ec != std::errc() || end != rest.data() + a || iterations < 1 || iterations > 10'000'000)
+    return false;
+  std::string expected = Pbkdf2(value, std::string(rest.substr(a + 1, b - a - 1)), iterations);
+  std::string_view stored = rest.substr(b + 1);
+  return stored.size() == expected.size() &&
+         CRYPTO_memcmp(stored.data(), expected.data(), expected.size()) == 0;
 }
 
 namespace {

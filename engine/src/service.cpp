@@ -547,7 +547,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     problems.push_back({RequestField(v.pointer), "schema", v.message});
     refused_values.insert(v.pointer);
   }
-  std::map<std::string, std::string> fingerprints;
+  std::map<std::string, std::string> secret_values;
   const auto& secret_fields = CustomerFields::Get().secrets();
   for (const auto& [pointer, value] : write.secrets) {
     if (std::none_of(
@@ -559,7 +559,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
                                  fmt::join(known, ", ")),
                      "/secrets");
     }
-    fingerprints[pointer] = SecretFingerprint(partner, name, pointer, value);
+    secret_values[pointer] = value;
   }
   RuleFindings findings;
   CompiledCustomer compiled = CompileCustomer(document, impl_->rules, findings);
@@ -570,6 +570,15 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     auto existing = store.LoadCustomer(partner, name);
     if (!existing.ok()) return existing.status();
     const Customer* before = existing->has_value() ? &**existing : nullptr;
+    // A value already stored keeps its fingerprint, so writing it again changes nothing.
+    std::map<std::string, std::string> fingerprints;
+    for (const auto& [pointer, value] : secret_values) {
+      auto stored = before ? before->secret_fingerprints.find(pointer)
+                           : std::map<std::string, std::string>::const_iterator();
+      bool same = before && stored != before->secret_fingerprints.end() &&
+                  SecretMatches(stored->second, value);
+      fingerprints[pointer] = same ? stored->second : SecretFingerprint(value);
+    }
     if (condition.kind == WriteCondition::Kind::kCreateOnly && before) {
       return Status(StatusCode::kFailedPrecondition,
                     fmt::format("customer '{}' already exists", name));

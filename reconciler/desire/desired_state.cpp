@@ -130,8 +130,7 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
                                       value.status().message()));
       }
       customer.write.secrets[secret.gateway_field] = *value;
-      customer.secret_fingerprints[secret.gateway_field] =
-          gw::SecretFingerprint(state.partner, customer.name, secret.gateway_field, *value);
+      customer.secret_fingerprints[secret.gateway_field] = gw::SecretFingerprint(*value);
     }
 
     for (const auto& record : manifest.users) customer.users.push_back(ToGatewayUser(record));

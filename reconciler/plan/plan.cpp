@@ -178,8 +178,9 @@ gw::Result<CustomerChange> PlanCustomer(const DesiredCustomer& desired,
   for (const auto& pointer : secret_paths) {
     auto want = desired.secret_fingerprints.find(pointer);
     auto have = observed->secret_fingerprints.find(pointer);
+    auto value = desired.write.secrets.find(pointer);  // absent when left unread
     if (want != desired.secret_fingerprints.end() && have != observed->secret_fingerprints.end() &&
-        want->second == have->second) {
+        value != desired.write.secrets.end() && gw::SecretMatches(have->second, value->second)) {
       continue;
     }
     FieldChange f;

@@ -198,8 +198,7 @@ gw::Status ResolveSavedSecrets(LoadedPlan& loaded, const SecretPolicy& secrets) 
       if (!value.ok())
         return gw::Status(value.status().code(),
                           fmt::format("customer {}: {}", customer.name, value.status().message()));
-      if (gw::SecretFingerprint(loaded.plan.partner, customer.name, pointer, *value) !=
-          fingerprint) {
+      if (!gw::SecretMatches(fingerprint, *value)) {
         return gw::Status(
             gw::StatusCode::kFailedPrecondition,
             fmt::format(

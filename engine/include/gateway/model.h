@@ -155,10 +155,13 @@ struct AuditEntry {
   nlohmann::json detail;  // never holds a secret
 };
 
-// The fingerprint of a write-only value, as stored and returned: gwctl computes the
-// same from the value it would write and compares, without either side showing it.
-std::string SecretFingerprint(const std::string& partner, const std::string& customer,
-                              const std::string& pointer, const std::string& value);
+// The fingerprint of a write-only value (a panel password), as stored and returned:
+// "pbkdf2-sha256$ITERATIONS$SALT$HASH", with a random salt and a slow hash, since a
+// fingerprint travels further than the value (API answers, saved plans in CI) and a
+// chosen password is guessable. SecretMatches tells whether a value is the one a
+// fingerprint was made from; gwctl and gatewayd compare that way, never by equal text.
+std::string SecretFingerprint(const std::string& value);
+bool SecretMatches(const std::string& fingerprint, const std::string& value);
 
 // 16 bytes (hex) that identify one user's full record; the users digest of a customer
 // is the XOR of these over its users, so it can be kept up to date one user at a time.
