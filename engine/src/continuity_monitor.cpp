@@ -279,17 +279,17 @@ struct ContinuityMonitor::Impl {
   bool Lead() {
     if (!options.store) return true;
     const auto ttl = 3 * options.probe_interval;
-    Result<std::string> holder = Status::Ok();
-    {
+    Result<std::string> holder = [&]() -> Result<std::string> {
       std::lock_guard lock(store_mutex);
-      holder = options.store->HoldJobFor(kJob, options.replica, ttl);
-      if (holder.ok() && *holder != options.replica && options.holder_gone &&
-          options.holder_gone(*holder)) {
-        Log(fmt::format("continuity: replica {} is gone; taking its job lease", *holder));
-        if (Status released = options.store->ReleaseJob(kJob, *holder); released.ok())
-          holder = options.store->HoldJobFor(kJob, options.replica, ttl);
+      auto held = options.store->HoldJobFor(kJob, options.replica, ttl);
+      if (held.ok() && *held != options.replica && options.holder_gone &&
+          options.holder_gone(*held)) {
+        Log(fmt::format("continuity: replica {} is gone; taking its job lease", *held));
+        if (Status released = options.store->ReleaseJob(kJob, *held); released.ok())
+          return options.store->HoldJobFor(kJob, options.replica, ttl);
       }
-    }
+      return held;
+    }();
     std::string now_holding = holder.ok() ? *holder : "";
     if (now_holding != last_holder || !holder.ok()) {
       if (!holder.ok())

@@ -46,7 +46,8 @@ TEST_F(PostgresTest, ParametersAreValuesAndBytesComeBackExactly) {
   auto db = Connect();
   ASSERT_TRUE(db);
   ASSERT_TRUE(db->Execute("CREATE TABLE t(name TEXT PRIMARY KEY, n BIGINT, body BYTEA)").ok());
-  std::string bytes("\0\x01\xff\xfe'; DROP TABLE t; --\r\n", 28);
+  static constexpr char kBytes[] = "\0\x01\xff\xfe'; DROP TABLE t; --\r\n";
+  std::string bytes(kBytes, sizeof kBytes - 1);  // every byte but the terminator
   auto inserted = db->Query("INSERT INTO t VALUES ($1, $2, $3)",
                             {"o'brien\"; --", int64_t{1} << 40, Param::Bytes(bytes)});
   ASSERT_TRUE(inserted.ok()) << inserted.status().message();
