@@ -89,6 +89,15 @@ std::string BodyOf(std::string_view message) {
   return out;
 }
 
+// What the milter cannot find out defers the message: never passed unfiltered.
+MilterDecision Tempfail(const std::string& why) {
+  MilterDecision decision;
+  decision.kind = MilterDecision::Kind::kTempfail;
+  decision.reply = "the message cannot be filtered now; try again later";
+  decision.log = "tempfail: " + why;
+  return decision;
+}
+
 }  // namespace
 
 MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
@@ -97,20 +106,14 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
   using Kind = MilterDecision::Kind;
   MilterDecision decision;
   if (envelope.recipients.empty()) return decision;
-  auto tempfail = [&](const std::string& why) {
-    decision.kind = Kind::kTempfail;
-    decision.reply = "the message cannot be filtered now; try again later";
-    decision.log = "tempfail: " + why;
-    return decision;
-  };
   // The policy service keeps each transaction to one customer: the first recipient's
   // settings are everyone's.
   auto found = lookup(envelope);
-  if (!found.ok()) return tempfail(found.status().message());
+  if (!found.ok()) return Tempfail(found.status().message());
   // Every recipient the inbound listener accepted is a customer's: one that is no
   // customer's (an address the policy and this lookup read apart) is never passed
   // unfiltered.
-  if (!*found) return tempfail(envelope.recipients.front() + " is no customer's");
+  if (!*found) return Tempfail(envelope.recipients.front() + " is no customer's");
   const FilterProfile& profile = **found;
   decision.customer = profile.customer;
   if (!profile.filtering) {
@@ -164,7 +167,7 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
     return decision;
   }
   auto scored = spam(kept, profile, envelope);
-  if (!scored.ok()) return tempfail(scored.status().message());
+  if (!scored.ok()) return Tempfail(scored.status().message());
   std::string score =
       fmt::format("score {:.1f} ({}) {}", scored->score, scored->action, scored->symbols);
   if (scored->spam) return quarantine("spam", "spam, " + score);
@@ -215,13 +218,8 @@ MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_vi
   MilterDecision decision;
   if (envelope.recipients.empty()) return decision;
   auto found = lookup(envelope);
-  if (!found.ok() || !*found) {
-    decision.kind = Kind::kTempfail;
-    decision.reply = "the message cannot be filtered now; try again later";
-    decision.log = "tempfail: " + (found.ok() ? "no customer relays from " + envelope.sender
-                                              : found.status().message());
-    return decision;
-  }
+  if (!found.ok()) return Tempfail(found.status().message());
+  if (!*found) return Tempfail("no customer relays from " + envelope.sender);
   FilterProfile sender = std::move((*found)->sender);
   sender.skip_spam = false;
   // One scoring per text and level: the proof's and the filters' are usually the same.
@@ -244,12 +242,7 @@ MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_vi
     std::vector<std::string> dkim;
     if (sender.proof.service == "google") {
       auto verdict = score_once(message, sender, envelope);
-      if (!verdict.ok()) {
-        decision.kind = Kind::kTempfail;
-        decision.reply = "the message cannot be filtered now; try again later";
-        decision.log = "tempfail: " + verdict.status().message();
-        return decision;
-      }
+      if (!verdict.ok()) return Tempfail(verdict.status().message());
       dkim = verdict->dkim_domains;
     }
     std::string missing = MissingTenantProof(sender.proof, message, dkim);
