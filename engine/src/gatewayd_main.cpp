@@ -273,6 +273,11 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
   for (const auto& milter : milters) {
     if (!ParseEndpointFlag(milter, "--milter", options.milters.emplace_back())) return 2;
   }
+  if (options.tls_cert.empty()) {
+    Log("warning: no --tls-cert: senders cannot use STARTTLS with the gateway, so mail "
+        "reaching it crosses the internet in cleartext (mail it sends out still uses "
+        "STARTTLS wherever offered)");
+  }
   return Written(gw::WritePostfixInstance(options), "Postfix", options.dir,
                  "postfix -c {}/etc start");
 }

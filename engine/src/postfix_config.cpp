@@ -165,13 +165,19 @@ address_verify_poll_delay = 1s
       fmt::arg("default_transport",
                o.smarthost ? fmt::format("smtp:[{}]:{}", o.smarthost->host, o.smarthost->port)
                            : "smtp"));
+  // Outbound, TLS needs no certificate of the gateway's: mail to every destination and
+  // every relayed message is encrypted wherever the other side offers STARTTLS.
+  main += R"(
+# STARTTLS towards every destination that offers it.
+smtp_tls_security_level = may
+smtp_tls_loglevel = 1
+)";
   if (!o.tls_cert.empty()) {
-    main += fmt::format(R"(
-# STARTTLS offered to senders, and used towards destinations that offer it.
+    main += fmt::format(R"(# STARTTLS offered to senders.
 smtpd_tls_cert_file = {}
 smtpd_tls_key_file = {}
 smtpd_tls_security_level = may
-smtp_tls_security_level = may
+smtpd_tls_received_header = yes
 )",
                         o.tls_cert, o.tls_key);
   }
@@ -276,6 +282,7 @@ cleanup   unix  n       -       n       -       0       cleanup
 )",
                         (dir / "etc").string());
   master += R"(qmgr      unix  n       -       n       300     1       qmgr
+tlsmgr    unix  -       -       n       1000?   1       tlsmgr
 rewrite   unix  -       -       n       -       -       trivial-rewrite
 bounce    unix  -       -       n       -       0       bounce
 defer     unix  -       -       n       -       0       bounce

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <thread>
 
+#include <fstream>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -155,6 +157,83 @@ TEST_F(MailTest, InboundMailToACustomersDomainsIsDeliveredAndAnythingElseRefused
   auto messages = destination.Messages();
   EXPECT_THAT(messages[0], HasSubstr("X-Sink-To: alice@acme.example"));
   EXPECT_THAT(messages[1], HasSubstr("X-Sink-To: alice@acme.co.uk"));
+}
+
+// Mail leaves the gateway encrypted wherever the other side offers STARTTLS, with no
+// certificate of the gateway's own (postfix-config writes outbound TLS always); a server
+// without STARTTLS still gets its mail (opportunistic).
+TEST_F(MailTest, MailGoesOutOverStartTlsWhereverTheServerOffersIt) {
+  auto dir = gwtest::MakeTempDir("tls-sink");
+  auto made = gwtest::RunCommand(
+      fmt::format("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.acme.example "
+                  "-keyout {0}/key.pem -out {0}/cert.pem 2>&1",
+                  dir.string()));
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  gwtest::SinkOptions tls;
+  tls.tls_cert = (dir / "cert.pem").string();
+  tls.tls_key = (dir / "key.pem").string();
+  Sink encrypted(0, tls);
+  ASSERT_TRUE(encrypted.ready()) << encrypted.output();
+  Sink cleartext;
+  ASSERT_TRUE(cleartext.ready()) << cleartext.output();
+  PutAcme(json::array({Destination(encrypted.port(), 10)}));
+  PutCustomer("globex", {{"product", "ultimate-access"},
+                         {"billableUsers", 5},
+                         {"domains", {{"primary", "globex.example"}}},
+                         {"destinations", json::array({Destination(cleartext.port(), 10)})},
+                         {"users", {{"addressDiscovery", false}}},
+                         {"lists", {{"recipientAllow", {"postmaster"}}}}});
+  gw::User postmaster;
+  postmaster.address = "postmaster@globex.example";
+  ASSERT_TRUE(Client()->BatchUsers("northwind", "globex", {{postmaster}, {}}).ok());
+  ASSERT_TRUE(gateway_->WaitForLookup("recipients postmaster@globex.example", "OK"));
+
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "postmaster@globex.example").accepted());
+  ASSERT_EQ(encrypted.WaitForMessages(1), 1u) << gateway_->MailLog();
+  EXPECT_THAT(encrypted.Messages()[0], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"))
+      << gateway_->MailLog();
+  ASSERT_EQ(cleartext.WaitForMessages(1), 1u) << gateway_->MailLog();
+  EXPECT_THAT(gateway_->MailLog(), HasSubstr("TLS connection established to 127.0.0.1"));
+  std::filesystem::remove_all(dir);
+}
+
+// With a certificate, senders can encrypt what they send the gateway.
+TEST(MailTlsTest, WithACertificateSendersGetStartTls) {
+  if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
+    GTEST_SKIP() << "mail data plane test skipped: " << missing;
+  }
+  Sink internet;
+  ASSERT_TRUE(internet.ready()) << internet.output();
+  gwtest::MailGatewayOptions options;
+  options.postfix_tls = true;
+  MailGateway gateway(internet.port(), options);
+  ASSERT_EQ(gateway.problem(), "");
+  auto client = gateway.gatewayd().Client(Gatewayd::kOperatorToken);
+  ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+  Sink destination;
+  ASSERT_TRUE(destination.ready()) << destination.output();
+  gw::CustomerWrite write;
+  write.spec = {{"product", "ultimate-access"},
+                {"billableUsers", 5},
+                {"domains", {{"primary", "acme.example"}}},
+                {"destinations", json::array({Destination(destination.port(), 10)})}};
+  ASSERT_TRUE(
+      client->PutCustomer("northwind", "acme", write, gw::WriteCondition::CreateOnly()).ok());
+  gw::User alice;
+  alice.address = "alice@acme.example";
+  ASSERT_TRUE(client->BatchUsers("northwind", "acme", {{alice}, {}}).ok());
+  ASSERT_TRUE(gateway.WaitForLookup("recipients alice@acme.example", "OK"));
+  auto dir = gwtest::MakeTempDir("tls-send");
+  std::ofstream(dir / "m.eml") << "From: bob@ext.example\r\nSubject: over TLS\r\n\r\nHi.\r\n";
+  auto sent =
+      gateway.SendFile("bob@ext.example", "alice@acme.example", dir / "m.eml", 0, "", "--starttls");
+  std::filesystem::remove_all(dir);
+  EXPECT_TRUE(sent.accepted()) << sent.transcript;
+  EXPECT_THAT(sent.transcript, ::testing::ContainsRegex("over TLSv1\\.[23]"));
+  ASSERT_EQ(destination.WaitForMessages(1), 1u) << gateway.MailLog();
+  EXPECT_THAT(destination.Messages()[0], ::testing::ContainsRegex("using TLSv1\\.[23]"))
+      << "the Received header says the hop was encrypted";
 }
 
 TEST_F(MailTest, DestinationsAreTriedInPreferenceOrderPastRefusingBusyAndSilentServers) {

@@ -7,19 +7,24 @@ envelope). Prints "sink ready on HOST:PORT" on stderr once it listens; stops on 
   --known a@x,b@x   only these recipients get 250; others 550 (address discovery)
   --rcpt-reply TEXT every RCPT gets this reply (e.g. "451 4.3.0 try later")
   --greeting-421    answer every connection "421 4.3.2 busy" and close it
+  --tls-cert F --tls-key K
+                    offer STARTTLS with this certificate; each message is then also
+                    headed by X-Sink-TLS: the protocol version it came over, or "none"
 """
 import argparse
 import asyncio
 import os
 import signal
+import ssl
 import sys
 
 from aiosmtpd.controller import Controller
 
 
 class Handler:
-    def __init__(self, out, known, rcpt_reply, name):
+    def __init__(self, out, known, rcpt_reply, name, tls):
         self.out, self.known, self.rcpt_reply, self.name = out, known, rcpt_reply, name
+        self.tls = tls
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -36,6 +41,9 @@ class Handler:
         with open(path + ".tmp", "wb") as f:
             f.write(("X-Sink-From: %s\r\nX-Sink-To: %s\r\n" % (
                 envelope.mail_from, ",".join(envelope.rcpt_tos))).encode())
+            if self.tls:
+                tls = session.ssl.get("ssl_object") if session.ssl else None
+                f.write(("X-Sink-TLS: %s\r\n" % (tls.version() if tls else "none")).encode())
             f.write(envelope.original_content or envelope.content)
         os.rename(path + ".tmp", path)
         return "250 2.0.0 queued as %s-%d" % (self.name, self.count)
@@ -55,6 +63,8 @@ def main():
     parser.add_argument("--known")
     parser.add_argument("--rcpt-reply")
     parser.add_argument("--greeting-421", action="store_true")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     known = None if args.known is None else {a.lower() for a in args.known.split(",") if a}
@@ -68,9 +78,13 @@ def main():
         server = loop.run_until_complete(asyncio.start_server(refuse_with_421, args.host, args.port))
         controller = None
     else:
-        controller = Controller(Handler(args.out, known, args.rcpt_reply, name),
+        tls = None
+        if args.tls_cert:
+            tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            tls.load_cert_chain(args.tls_cert, args.tls_key)
+        controller = Controller(Handler(args.out, known, args.rcpt_reply, name, tls is not None),
                                 hostname=args.host, port=args.port, server_hostname=name,
-                                data_size_limit=200 * 1024 * 1024)
+                                data_size_limit=200 * 1024 * 1024, tls_context=tls)
         controller.start()
     print("sink ready on %s:%d" % (args.host, args.port), file=sys.stderr, flush=True)
     loop.run_until_complete(stop)

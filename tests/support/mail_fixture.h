@@ -50,6 +50,9 @@ struct SinkOptions {
   std::string known;       // only these recipients (comma-separated) get 250
   std::string rcpt_reply;  // every RCPT gets this reply
   bool greeting_421 = false;
+  // Offers STARTTLS with this certificate and key (PEM files); messages then carry
+  // X-Sink-TLS: the TLS version they came over, or "none".
+  std::string tls_cert, tls_key;
 };
 
 // A customer's mail server: aiosmtpd saving each message it accepts as a file.
@@ -82,6 +85,9 @@ class Sink {
       if (!options_.rcpt_reply.empty())
         argv.insert(argv.end(), {"--rcpt-reply", options_.rcpt_reply});
       if (options_.greeting_421) argv.push_back("--greeting-421");
+      if (!options_.tls_cert.empty()) {
+        argv.insert(argv.end(), {"--tls-cert", options_.tls_cert, "--tls-key", options_.tls_key});
+      }
       process_ = std::make_unique<ChildProcess>(argv);
       ready_ = process_->WaitForLine("sink ready", std::chrono::seconds(20)).has_value();
       fixed_port_ = fixed_port_ || ready_;  // a restart comes back on the same port
@@ -164,6 +170,8 @@ struct MailGatewayOptions {
   bool continuity = false;
   // Dovecot with a self-signed certificate: IMAPS and POP3S, and logins only over TLS.
   bool dovecot_tls = false;
+  // Postfix with a self-signed certificate: STARTTLS offered to senders.
+  bool postfix_tls = false;
   // More gatewayd arguments (e.g. --verify-domains).
   std::vector<std::string> gatewayd_args;
 };
@@ -183,6 +191,7 @@ class MailGateway {
     const bool content_milter = options.content_milter;
     gatewayd_args_ = options.gatewayd_args;
     dovecot_tls_ = options.dovecot_tls;
+    postfix_tls_ = options.postfix_tls;
     if (options.continuity) {
       continuity_.emplace();
       std::ofstream(dir_ / "doveadm-key") << "test-doveadm-key\n";
@@ -300,13 +309,15 @@ class MailGateway {
 
   // One message file sent as it is (tests/mail/send_raw.py), to `port` (default: the
   // inbound listener) from the loopback address `source` (default: 127.0.0.1).
+  // `more`: more send_raw.py flags (e.g. --starttls).
   SmtpOutcome SendFile(const std::string& from, const std::string& to,
                        const std::filesystem::path& file, int port = 0,
-                       const std::string& source = "") const {
+                       const std::string& source = "", const std::string& more = "") const {
     auto result = RunCommand(fmt::format(
-        "/usr/bin/python3 {}/tests/mail/send_raw.py --port {} --from '{}' --to '{}' --file '{}'{}",
+        "/usr/bin/python3 {}/tests/mail/send_raw.py --port {} --from '{}' --to '{}' --file "
+        "'{}'{} {}",
         GWCTL_SOURCE_DIR, port ? port : smtp_port_, from, to, file.string(),
-        source.empty() ? "" : " --source " + source));
+        source.empty() ? "" : " --source " + source, more));
     SmtpOutcome outcome;
     outcome.transcript = result.output;
     outcome.reply = result.output.substr(0, result.output.find('\n'));
@@ -429,6 +440,15 @@ class MailGateway {
   // Empty when Postfix listens; otherwise why not.
   std::string StartPostfix(int smarthost_port) {
     std::string more = milter_ ? fmt::format(" --milter 127.0.0.1:{}", milter_port_) : "";
+    if (postfix_tls_) {
+      auto made = RunCommand(
+          fmt::format("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=gw.test -keyout "
+                      "{0}/smtpd-key.pem -out {0}/smtpd-cert.pem 2>&1",
+                      dir_.string()));
+      if (made.exit_code != 0) return "openssl failed: " + made.output;
+      more +=
+          fmt::format(" --tls-cert {0}/smtpd-cert.pem --tls-key {0}/smtpd-key.pem", dir_.string());
+    }
     if (continuity_) {
       more += fmt::format(
           " --continuity-smtp 127.0.0.1:{} --continuity-lmtp 127.0.0.1:{} --submission "
@@ -492,6 +512,7 @@ class MailGateway {
   std::optional<ContinuityPorts> continuity_;
   std::vector<std::string> gatewayd_args_;
   bool dovecot_tls_ = false;
+  bool postfix_tls_ = false;
 };
 
 }  // namespace gwtest
