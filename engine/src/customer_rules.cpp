@@ -177,6 +177,7 @@ class Rules {
     std::stable_sort(
         config_.destinations.begin(), config_.destinations.end(),
         [](const Destination& a, const Destination& b) { return a.preference < b.preference; });
+    config_.require_delivery_tls = spec_["tls"]["delivery"].string_or("") == "required";
     config_.filtering_enabled = spec_["filtering"]["enabled"].boolean_or(true);
     config_.filtering_level = spec_["filtering"]["level"].string_or("premium");
     config_.infomail = spec_["filtering"]["infomail"].boolean_or(false);
@@ -789,6 +790,7 @@ nlohmann::json ToJson(const CustomerConfig& config) {
       {"forbiddenAttachments", config.forbidden_attachments},
       {"forbidEncryptedAttachments", config.forbid_encrypted_attachments},
       {"attachmentAction", config.attachment_action},
+      {"requireDeliveryTls", config.require_delivery_tls},
       {"relay",
        {{"enabled", config.relay.enabled},
         {"service", config.relay.service},

@@ -168,9 +168,12 @@ address_verify_poll_delay = 1s
   // Outbound, TLS needs no certificate of the gateway's: mail to every destination and
   // every relayed message is encrypted wherever the other side offers STARTTLS.
   main += R"(
-# STARTTLS towards every destination that offers it.
+# STARTTLS towards every destination that offers it; required towards the servers of
+# customers that ask for it (gatewayd's tls-policy map).
 smtp_tls_security_level = may
 smtp_tls_loglevel = 1
+smtp_tls_policy_maps = )" +
+          socketmap + R"(:tls-policy
 )";
   if (!o.tls_cert.empty()) {
     main += fmt::format(R"(# STARTTLS offered to senders.

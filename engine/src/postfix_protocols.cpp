@@ -142,6 +142,11 @@ class Socketmap : public Protocol {
       if (!customer) return "NOTFOUND ";
       return "OK " + (continuity_ ? continuity_->TransportOf(*customer) : customer->transport);
     }
+    // smtp_tls_policy_maps: the next hop's TLS policy; NOTFOUND keeps the default.
+    if (map == "tls-policy") {
+      std::string policy = directory->TlsPolicyFor(key);
+      return policy.empty() ? "NOTFOUND " : "OK " + policy;
+    }
     if (map == "filter") return FilterAnswer(*directory, key);
     if (map == "relay-filter") return RelayFilterAnswer(*directory, key);
     // The continuity listener's recipients: users whose mail is kept (others get a 450
@@ -162,8 +167,8 @@ class Socketmap : public Protocol {
     }
     log_(fmt::format("socketmap: unknown map '{}'", Quote(map)));
     return fmt::format(
-        "PERM unknown map '{}' (maps: domains, recipients, transport, filter, relay-filter, "
-        "continuity, logins)",
+        "PERM unknown map '{}' (maps: domains, recipients, transport, tls-policy, filter, "
+        "relay-filter, continuity, logins)",
         Quote(map));
   }
 

@@ -339,6 +339,20 @@ TEST(PostfixLookupsAdmissionTest, ListeningOnEveryAddressOrBeyondLoopbackNeedsTh
   std::filesystem::remove_all(dir);
 }
 
+// smtp_tls_policy_maps: a next hop of a customer that requires TLS is "encrypt".
+TEST_F(PostfixLookupsTest, TheTlsPolicyOfANextHopIsItsCustomersRequirement) {
+  json acme = Acme(2525);
+  acme["destinations"] = "mx.acme.example;[2001:db8::25]:2525";
+  acme["tls"] = {{"delivery", "required"}};
+  ASSERT_TRUE(PutCustomer("acme", acme).ok());
+  ASSERT_TRUE(Eventually("tls-policy [MX.acme.example]:25", "OK encrypt"));
+  int fd = gwtest::ConnectLoopback(socketmap_);
+  EXPECT_EQ(Ask(fd, "tls-policy [ipv6:2001:db8::25]:2525"), Netstring("OK encrypt"));
+  EXPECT_EQ(Ask(fd, "tls-policy [mx.acme.example]:2525"), Netstring("NOTFOUND "));
+  EXPECT_EQ(Ask(fd, "tls-policy [mx.other.example]:25"), Netstring("NOTFOUND "));
+  close(fd);
+}
+
 TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTemporarily) {
   ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
   ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));

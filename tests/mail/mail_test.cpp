@@ -161,8 +161,9 @@ TEST_F(MailTest, InboundMailToACustomersDomainsIsDeliveredAndAnythingElseRefused
 
 // Mail leaves the gateway encrypted wherever the other side offers STARTTLS, with no
 // certificate of the gateway's own (postfix-config writes outbound TLS always); a server
-// without STARTTLS still gets its mail (opportunistic).
-TEST_F(MailTest, MailGoesOutOverStartTlsWhereverTheServerOffersIt) {
+// without STARTTLS still gets its mail (opportunistic), unless its customer requires TLS
+// (tls.delivery: required, the tls-policy map): then the mail waits.
+TEST_F(MailTest, MailGoesOutOverStartTlsWhereverOfferedAndWaitsWhereRequiredAndNot) {
   auto dir = gwtest::MakeTempDir("tls-sink");
   auto made = gwtest::RunCommand(
       fmt::format("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.acme.example "
@@ -176,13 +177,24 @@ TEST_F(MailTest, MailGoesOutOverStartTlsWhereverTheServerOffersIt) {
   ASSERT_TRUE(encrypted.ready()) << encrypted.output();
   Sink cleartext;
   ASSERT_TRUE(cleartext.ready()) << cleartext.output();
-  PutAcme(json::array({Destination(encrypted.port(), 10)}));
+  PutAcme(json::array({Destination(encrypted.port(), 10)}), {{"tls", {{"delivery", "required"}}}});
   PutCustomer("globex", {{"product", "ultimate-access"},
                          {"billableUsers", 5},
                          {"domains", {{"primary", "globex.example"}}},
                          {"destinations", json::array({Destination(cleartext.port(), 10)})},
                          {"users", {{"addressDiscovery", false}}},
                          {"lists", {{"recipientAllow", {"postmaster"}}}}});
+  Sink refused;  // a customer that requires TLS, whose server does not offer it
+  ASSERT_TRUE(refused.ready()) << refused.output();
+  PutCustomer("initech", {{"product", "ultimate-access"},
+                          {"billableUsers", 5},
+                          {"domains", {{"primary", "initech.example"}}},
+                          {"destinations", json::array({Destination(refused.port(), 10)})},
+                          {"tls", {{"delivery", "required"}}}});
+  gw::User bill;
+  bill.address = "bill@initech.example";
+  ASSERT_TRUE(Client()->BatchUsers("northwind", "initech", {{bill}, {}}).ok());
+  ASSERT_TRUE(gateway_->WaitForLookup("recipients bill@initech.example", "OK"));
   gw::User postmaster;
   postmaster.address = "postmaster@globex.example";
   ASSERT_TRUE(Client()->BatchUsers("northwind", "globex", {{postmaster}, {}}).ok());
@@ -195,6 +207,17 @@ TEST_F(MailTest, MailGoesOutOverStartTlsWhereverTheServerOffersIt) {
       << gateway_->MailLog();
   ASSERT_EQ(cleartext.WaitForMessages(1), 1u) << gateway_->MailLog();
   EXPECT_THAT(gateway_->MailLog(), HasSubstr("TLS connection established to 127.0.0.1"));
+
+  // Required, and not offered: the mail waits in the queue, never sent in clear.
+  EXPECT_TRUE(gateway_->Send("bob@ext.example", "bill@initech.example").accepted());
+  for (int i = 0; i < 100 && gateway_->MailLog().find("TLS is required, but was not offered") ==
+                                 std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(gateway_->MailLog(), HasSubstr("TLS is required, but was not offered"));
+  EXPECT_EQ(refused.Messages().size(), 0u);
+  EXPECT_THAT(gateway_->Queue(), HasSubstr("bill@initech.example"));
   std::filesystem::remove_all(dir);
 }
 

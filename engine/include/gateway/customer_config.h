@@ -83,6 +83,9 @@ struct CustomerConfig {
   bool forbid_encrypted_attachments = false;
   std::string attachment_action = "cut-and-inform";  // cut-and-inform | reject | quarantine
   RelayPolicy relay;
+  // Delivery to the destinations waits rather than go in cleartext (tls.delivery:
+  // required); otherwise STARTTLS wherever offered.
+  bool require_delivery_tls = false;
   Lists lists;
   SpamReportSettings spam_report;
   ContinuityPolicy continuity;

@@ -55,6 +55,11 @@ class MailDirectory {
   // take mail for it.
   const MailCustomer* CustomerFor(std::string_view domain) const;
 
+  // Postfix's TLS policy for a next hop ("[host]:port", as transport answers name it):
+  // "encrypt" when a customer delivering there requires TLS, else "" (the instance's
+  // opportunistic default).
+  std::string TlsPolicyFor(std::string_view nexthop) const;
+
   const std::vector<std::shared_ptr<const MailCustomer>>& customers() const { return customers_; }
   size_t domain_count() const { return by_domain_.size(); }
   size_t recipient_count() const { return recipient_count_; }
@@ -62,6 +67,7 @@ class MailDirectory {
  private:
   std::vector<std::shared_ptr<const MailCustomer>> customers_;
   std::unordered_map<std::string, const MailCustomer*> by_domain_;
+  std::unordered_set<std::string> tls_required_;  // next hops, lower case
   size_t recipient_count_ = 0;
 };
 
