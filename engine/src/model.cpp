@@ -18,12 +18,16 @@ namespace gw {
 
 namespace {
 
+std::string Hex(const unsigned char* bytes, size_t size) {
+  std::string hex;
+  for (size_t i = 0; i < size; ++i) hex += fmt::format("{:02x}", bytes[i]);
+  return hex;
+}
+
 std::string Sha256Hex(std::string_view data, size_t bytes) {
   unsigned char digest[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest);
-  std::string hex;
-  for (size_t i = 0; i < bytes; ++i) hex += fmt::format("{:02x}", digest[i]);
-  return hex;
+  return Hex(digest, bytes);
 }
 
 }  // namespace
@@ -35,12 +39,6 @@ bool IsUserType(std::string_view type) {
 namespace {
 
 constexpr int kSecretIterations = 10'000;
-
-std::string Hex(const unsigned char* bytes, size_t size) {
-  std::string hex;
-  for (size_t i = 0; i < size; ++i) hex += fmt::format("{:02x}", bytes[i]);
-  return hex;
-}
 
 std::string Pbkdf2(const std::string& value, const std::string& salt, int iterations) {
   unsigned char out[16];

@@ -603,16 +603,11 @@ std::unique_ptr<Protocol> MakeDovecotDict(DirectoryGetter directory, PasswordLoo
 
 void VerifyCache::Set(const std::string& key, std::string value) {
   std::lock_guard lock(mutex_);
-  if (auto old = entries_.find(key); old != entries_.end()) {
-    bytes_ -= old->first.size() + old->second.size();
-    entries_.erase(old);
-  }
+  if (auto old = entries_.find(key); old != entries_.end()) Forget(old);
   size_t size = key.size() + value.size();
   if (size > max_bytes_) return;
   while (!entries_.empty() && (entries_.size() >= capacity_ || bytes_ + size > max_bytes_)) {
-    auto victim = entries_.begin();
-    bytes_ -= victim->first.size() + victim->second.size();
-    entries_.erase(victim);
+    Forget(entries_.begin());
   }
   if (entries_.size() >= capacity_) return;  // a capacity of 0
   bytes_ += size;
@@ -636,9 +631,13 @@ bool VerifyCache::Delete(const std::string& key) {
   std::lock_guard lock(mutex_);
   auto found = entries_.find(key);
   if (found == entries_.end()) return false;
-  bytes_ -= found->first.size() + found->second.size();
-  entries_.erase(found);
+  Forget(found);
   return true;
+}
+
+void VerifyCache::Forget(std::unordered_map<std::string, std::string>::iterator entry) {
+  bytes_ -= entry->first.size() + entry->second.size();
+  entries_.erase(entry);
 }
 
 std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory,

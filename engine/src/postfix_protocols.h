@@ -69,6 +69,9 @@ class VerifyCache {
   size_t bytes() const;
 
  private:
+  // Drops one entry and its bytes; the lock held.
+  void Forget(std::unordered_map<std::string, std::string>::iterator entry);
+
   size_t capacity_, max_bytes_;
   size_t bytes_ = 0;
   mutable std::mutex mutex_;

@@ -890,11 +890,10 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
     if (!customer.ok()) return customer.status();
     // A release delivers to these recipients: mail kept for the customer is mail to its
     // users, or mail from it (outbound mail held), never a message between strangers.
-    std::vector<std::string> domains = CompileStored(*customer).config.domains;
+    auto domains = impl_->store->CustomerDomains(partner, meta.customer);
+    if (!domains.ok()) return domains.status();
     auto ours = [&](const std::string& address) {
-      std::string domain = AsciiLower(address.substr(address.rfind('@') + 1));
-      return address.find('@') != std::string::npos &&
-             std::find(domains.begin(), domains.end(), domain) != domains.end();
+      return !FindAddressProblem(address, *domains).has_value();
     };
     if (!ours(meta.sender) && !std::all_of(meta.recipients.begin(), meta.recipients.end(), ours)) {
       return Invalid(fmt::format("neither the sender nor every recipient is in a domain of "
