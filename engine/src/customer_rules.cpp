@@ -1,12 +1,15 @@
 #include "gateway/customer_rules.h"
 
 #include <algorithm>
+#include <array>
+#include <cctype>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
+#include "gateway/ip_range.h"
 #include "gateway/json_cursor.h"
 #include "gateway/quantity.h"
 #include "gateway/time_zone.h"
@@ -54,6 +57,7 @@ class Rules {
     config_.address_discovery = spec_["users"]["addressDiscovery"].boolean_or(false);
     CheckDomains();
     CheckDestinations();
+    CheckDeliveryTls();
     CheckOutboundRelay();
     CheckLdapSources();
     CheckContentFilter();
@@ -177,7 +181,6 @@ class Rules {
     std::stable_sort(
         config_.destinations.begin(), config_.destinations.end(),
         [](const Destination& a, const Destination& b) { return a.preference < b.preference; });
-    config_.require_delivery_tls = spec_["tls"]["delivery"].string_or("") == "required";
     config_.filtering_enabled = spec_["filtering"]["enabled"].boolean_or(true);
     config_.filtering_level = spec_["filtering"]["level"].string_or("premium");
     config_.infomail = spec_["filtering"]["infomail"].boolean_or(false);
@@ -185,6 +188,53 @@ class Rules {
       Error(spec_, "destination-missing",
             "filtering is enabled but no destinations are set: the gateway would have nowhere to "
             "deliver mail");
+    }
+  }
+
+  void CheckDeliveryTls() {
+    auto tls = spec_["tls"];
+    DeliveryTls& out = config_.delivery_tls;
+    const std::string level = tls["delivery"].string_or("opportunistic");
+    if (level == "required") out.level = DeliveryTls::Level::kRequired;
+    if (level == "verify") out.level = DeliveryTls::Level::kVerified;
+    auto names = tls["serverNames"], pins = tls["fingerprints"];
+    for (const auto& [field, detail] : {std::pair{"serverNames", names}, {"fingerprints", pins}}) {
+      if (detail.exists() && out.level != DeliveryTls::Level::kVerified) {
+        Error(detail, "tls-setting", fmt::format("{} applies to delivery: verify", field));
+      }
+    }
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (const std::string* name = names[i].string()) out.names.push_back(AsciiLower(*name));
+    }
+    for (size_t i = 0; i < pins.size(); ++i) {
+      const std::string* pin = pins[i].string();
+      if (!pin) continue;
+      std::string hex;
+      for (char c : *pin) {
+        if (c != ':') hex += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      }
+      std::string colons;
+      for (size_t at = 0; at < hex.size(); ++at) {
+        if (at && at % 2 == 0) colons += ':';
+        colons += hex[at];
+      }
+      out.fingerprints.push_back(std::move(colons));
+    }
+    if (out.level != DeliveryTls::Level::kVerified || !out.names.empty() ||
+        !out.fingerprints.empty()) {
+      return;
+    }
+    // A certificate names hosts, not addresses: a server written as an address needs the
+    // names its certificate carries, or pins.
+    for (const Destination& d : config_.destinations) {
+      if (IpRange::Parse(d.host).ok()) {
+        Error(tls["delivery"], "tls-verify-name",
+              fmt::format("delivery: verify checks the name in the server's certificate, and "
+                          "destination {} is an address: add serverNames (the names its "
+                          "certificate carries) or fingerprints",
+                          d.host));
+        return;
+      }
     }
   }
 
@@ -221,6 +271,7 @@ class Rules {
     auto sources = relay["sources"];
     RelayPolicy& policy = config_.relay;
     policy.enabled = relay["enabled"].boolean_or(true);
+    policy.require_tls = relay["requireTls"].boolean_or(false);
     if (sources.exists() && relay["service"].exists()) {
       Error(relay, "relay-config", "set either sources or service, not both");
     } else if (policy.enabled && !sources.exists() && !relay["service"].exists()) {
@@ -790,11 +841,16 @@ nlohmann::json ToJson(const CustomerConfig& config) {
       {"forbiddenAttachments", config.forbidden_attachments},
       {"forbidEncryptedAttachments", config.forbid_encrypted_attachments},
       {"attachmentAction", config.attachment_action},
-      {"requireDeliveryTls", config.require_delivery_tls},
+      {"deliveryTls",
+       {{"level", std::array{"opportunistic", "required",
+                             "verify"}[static_cast<int>(config.delivery_tls.level)]},
+        {"names", config.delivery_tls.names},
+        {"fingerprints", config.delivery_tls.fingerprints}}},
       {"relay",
        {{"enabled", config.relay.enabled},
         {"service", config.relay.service},
         {"tenantId", config.relay.tenant_id},
+        {"requireTls", config.relay.require_tls},
         {"sources", ranges(config.relay.sources)}}},
       {"lists",
        {{"allow", entries(config.lists.allow)},

@@ -709,6 +709,10 @@ int main(int argc, char** argv) {
   postfix->add_option("--tls-cert", instance.tls_cert, "PEM certificate: offer STARTTLS");
   postfix->add_option("--tls-key", instance.tls_key, "PEM private key for --tls-cert");
   postfix
+      ->add_option("--tls-ca-file", instance.tls_ca_file,
+                   "PEM CAs that customers' servers are checked against (tls.delivery: verify)")
+      ->capture_default_str();
+  postfix
       ->add_option("--message-size-limit", instance.message_size_limit,
                    "Largest message in bytes (customers' own limits are checked per message)")
       ->capture_default_str();

@@ -1,5 +1,7 @@
 #include "gateway/mail_directory.h"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
@@ -14,6 +16,50 @@ std::string NextHop(const Destination& d) {
   return fmt::format("[{}{}]:{}", v6 ? "ipv6:" : "", d.host, d.port);
 }
 
+// One customer's requirement on one next hop, in increasing strength; `accepted` holds
+// the names (kName) or pins (kPinned) of which the certificate must match one.
+struct HopTls {
+  enum Strength { kNone, kEncrypted, kName, kPinned } strength = kNone;
+  std::set<std::string> accepted;
+};
+
+HopTls HopTlsOf(const DeliveryTls& tls, const Destination& d) {
+  switch (tls.level) {
+    case DeliveryTls::Level::kOpportunistic:
+      return {};
+    case DeliveryTls::Level::kRequired:
+      return {HopTls::kEncrypted, {}};
+    case DeliveryTls::Level::kVerified:
+      if (!tls.fingerprints.empty())
+        return {HopTls::kPinned, {tls.fingerprints.begin(), tls.fingerprints.end()}};
+      if (!tls.names.empty()) return {HopTls::kName, {tls.names.begin(), tls.names.end()}};
+      return {HopTls::kName, {AsciiLower(d.host)}};
+  }
+  return {};
+}
+
+void Tighten(HopTls& held, const HopTls& other) {
+  if (other.strength > held.strength) {
+    held = other;
+  } else if (other.strength == held.strength) {
+    std::erase_if(held.accepted, [&](const std::string& a) { return !other.accepted.count(a); });
+  }
+}
+
+std::string PostfixPolicy(const HopTls& hop) {
+  if (hop.strength == HopTls::kNone) return "";
+  if (hop.strength == HopTls::kEncrypted) return "encrypt";
+  if (hop.accepted.empty()) return "verify match=tls-requirements-disagree.invalid";
+  bool pinned = hop.strength == HopTls::kPinned;
+  std::string policy = pinned ? "fingerprint match=" : "verify match=";
+  bool first = true;
+  for (const std::string& accepted : hop.accepted) {
+    policy += (first ? "" : pinned ? "|" : ":") + accepted;
+    first = false;
+  }
+  return policy;
+}
+
 }  // namespace
 
 std::string TransportOf(const CustomerConfig& config) {
@@ -26,7 +72,8 @@ std::string TransportOf(const CustomerConfig& config) {
 }
 
 std::string MailDirectory::TlsPolicyFor(std::string_view nexthop) const {
-  return tls_required_.count(AsciiLower(nexthop)) ? "encrypt" : "";
+  auto it = tls_policies_.find(AsciiLower(nexthop));
+  return it == tls_policies_.end() ? "" : it->second;
 }
 
 std::shared_ptr<const MailCustomer> MakeMailCustomer(
@@ -45,17 +92,20 @@ std::shared_ptr<const MailCustomer> MakeMailCustomer(
 
 MailDirectory::MailDirectory(std::vector<std::shared_ptr<const MailCustomer>> customers)
     : customers_(std::move(customers)) {
+  std::unordered_map<std::string, HopTls> hops;
   for (const auto& customer : customers_) {
     recipient_count_ += customer->recipients.size();
-    // A server two customers share is held to the stricter one's policy.
-    if (customer->config.require_delivery_tls) {
-      for (const Destination& d : customer->config.destinations) {
-        tls_required_.insert(AsciiLower(NextHop(d)));
-      }
+    for (const Destination& d : customer->config.destinations) {
+      HopTls wanted = HopTlsOf(customer->config.delivery_tls, d);
+      auto [at, added] = hops.try_emplace(AsciiLower(NextHop(d)), wanted);
+      if (!added) Tighten(at->second, wanted);
     }
     for (const auto& domain : customer->config.domains) {
       by_domain_.emplace(domain, customer.get());
     }
+  }
+  for (const auto& [nexthop, hop] : hops) {
+    if (hop.strength != HopTls::kNone) tls_policies_.emplace(nexthop, PostfixPolicy(hop));
   }
 }
 

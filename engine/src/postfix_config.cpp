@@ -41,7 +41,8 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   std::vector<std::pair<std::string, std::string>> values = {{"--out", o.dir},
                                                              {"--hostname", o.hostname},
                                                              {"--tls-cert", o.tls_cert},
-                                                             {"--tls-key", o.tls_key}};
+                                                             {"--tls-key", o.tls_key},
+                                                             {"--tls-ca-file", o.tls_ca_file}};
   for (const auto& [flag, value] : values) {
     if (value.find_first_of(" ,\t\n{}") != std::string::npos) {
       return Status(StatusCode::kInvalidArgument,
@@ -168,12 +169,16 @@ address_verify_poll_delay = 1s
   // Outbound, TLS needs no certificate of the gateway's: mail to every destination and
   // every relayed message is encrypted wherever the other side offers STARTTLS.
   main += R"(
-# STARTTLS towards every destination that offers it; required towards the servers of
-# customers that ask for it (gatewayd's tls-policy map).
+# STARTTLS towards every destination that offers it; required, or with the certificate
+# checked, towards the servers of customers that ask for it (gatewayd's tls-policy map).
 smtp_tls_security_level = may
 smtp_tls_loglevel = 1
 smtp_tls_policy_maps = )" +
           socketmap + R"(:tls-policy
+smtp_tls_CAfile = )" +
+          o.tls_ca_file +
+          R"(
+smtp_tls_fingerprint_digest = sha256
 )";
   if (!o.tls_cert.empty()) {
     main += fmt::format(R"(# STARTTLS offered to senders.

@@ -26,7 +26,7 @@ contains display-root "$src/examples/invalid/03-domains/customers/globex.yaml:8:
 # trace: the gateway's own decision, offline, with the line that decides it.
 check trace-refused 2 "$gwctl" trace --from x@spam.example --to alice@acme.example "$src/examples"
 contains trace-reply "reply:  550 5.7.1 sender is blocked by acme.example"
-contains trace-where "set at: $src/examples/customers/acme.yaml:46:9 (/spec/lists/block/0)"
+contains trace-where "set at: $src/examples/customers/acme.yaml:50:9 (/spec/lists/block/0)"
 check trace-accepted 0 "$gwctl" trace --from x@example.org --to a.smith@acme.example "$src/examples"
 contains trace-route "route:  smtp:[mail.acme.example]:25, [203.0.113.10]:25"
 check trace-json 2 "$gwctl" trace --format json --from it@acme.example --to x@else.example --client 192.0.2.1 "$src/examples"
@@ -108,7 +108,7 @@ contains plan-empty-secret-prefix-message "GWCTL_SECRET_ENV_PREFIX is empty"
 # A field change shows where it came from; the secret shows only that it changed.
 sed -i 's/maxMessageSize: 50MiB/maxMessageSize: 40MiB/' "$work/repo/customers/acme.yaml"
 GWCTL_SECRET_ACME_PANEL_PASSWORD=rotated check plan-field 2 "$gwctl" plan "$work/repo" --gateway "$gw"
-contains plan-field-line "~ filtering.contentFilter.maxMessageSize: 50MiB -> 40MiB   ($work/repo/customers/acme.yaml:39)"
+contains plan-field-line "~ filtering.contentFilter.maxMessageSize: 50MiB -> 40MiB   ($work/repo/customers/acme.yaml:43)"
 contains plan-secret-line "~ panelLogin.password: (secret changed)"
 if grep -q rotated <<<"$out"; then echo "FAIL the secret value is in the plan"; failures=$((failures + 1)); fi
 

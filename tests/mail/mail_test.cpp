@@ -15,6 +15,7 @@
 
 #include "mail_fixture.h"
 #include "nsd_fixture.h"
+#include "test_ca.h"
 
 namespace {
 
@@ -218,6 +219,73 @@ TEST_F(MailTest, MailGoesOutOverStartTlsWhereverOfferedAndWaitsWhereRequiredAndN
   EXPECT_THAT(gateway_->MailLog(), HasSubstr("TLS is required, but was not offered"));
   EXPECT_EQ(refused.Messages().size(), 0u);
   EXPECT_THAT(gateway_->Queue(), HasSubstr("bill@initech.example"));
+  std::filesystem::remove_all(dir);
+}
+
+// tls.delivery: verify over real Postfix: a certificate a trusted CA signed for the
+// expected name delivers, one for another name leaves the mail waiting, and a pinned
+// self-signed one delivers with no CA at all.
+TEST(MailTlsTest, VerifiedDeliveryChecksTheCertificatesNameOrItsPin) {
+  if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
+    GTEST_SKIP() << "mail data plane test skipped: " << missing;
+  }
+  auto dir = gwtest::MakeTempDir("tls-verify");
+  gwtest::TestCa ca(dir);
+  auto sink_with = [](const gwtest::TestCa::Issued& issued) {
+    gwtest::SinkOptions options;
+    options.tls_cert = issued.cert;
+    options.tls_key = issued.key;
+    return std::make_unique<Sink>(0, options);
+  };
+  auto right = sink_with(ca.Issue("right", {"mx.acme.example"}));
+  auto wrong = sink_with(ca.Issue("wrong", {"mx.elsewhere.example"}));
+  auto self_signed = ca.SelfSigned("pinned", "mx.initech.example");
+  auto pinned = sink_with(self_signed);
+  for (auto* sink : {right.get(), wrong.get(), pinned.get()}) {
+    ASSERT_TRUE(sink->ready()) << sink->output();
+  }
+  Sink internet;
+  ASSERT_TRUE(internet.ready()) << internet.output();
+  gwtest::MailGatewayOptions options;
+  options.postfix_ca_file = ca.ca_file();
+  MailGateway gateway(internet.port(), options);
+  ASSERT_EQ(gateway.problem(), "");
+  auto client = gateway.gatewayd().Client(Gatewayd::kOperatorToken);
+  ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+  auto put = [&](const std::string& name, const Sink& sink, json tls) {
+    gw::CustomerWrite write;
+    write.spec = {{"product", "ultimate-access"},
+                  {"billableUsers", 5},
+                  {"domains", {{"primary", name + ".example"}}},
+                  {"destinations", json::array({Destination(sink.port(), 10)})},
+                  {"tls", tls}};
+    auto made = client->PutCustomer("northwind", name, write, gw::WriteCondition::CreateOnly());
+    ASSERT_TRUE(made.ok()) << made.status().message();
+    gw::User user;
+    user.address = "user@" + name + ".example";
+    ASSERT_TRUE(client->BatchUsers("northwind", name, {{user}, {}}).ok());
+    ASSERT_TRUE(gateway.WaitForLookup("recipients " + user.address, "OK"));
+  };
+  put("acme", *right, {{"delivery", "verify"}, {"serverNames", {"mx.acme.example"}}});
+  put("globex", *wrong, {{"delivery", "verify"}, {"serverNames", {"mx.globex.example"}}});
+  put("initech", *pinned,
+      {{"delivery", "verify"}, {"fingerprints", {gwtest::TestCa::Fingerprint(self_signed.cert)}}});
+
+  for (const char* to : {"user@acme.example", "user@globex.example", "user@initech.example"}) {
+    EXPECT_TRUE(gateway.Send("bob@ext.example", to).accepted()) << to;
+  }
+  ASSERT_EQ(right->WaitForMessages(1), 1u) << gateway.MailLog();
+  EXPECT_THAT(right->Messages()[0], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"));
+  ASSERT_EQ(pinned->WaitForMessages(1), 1u) << gateway.MailLog();
+  for (int i = 0;
+       i < 100 && gateway.MailLog().find("Server certificate not verified") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_THAT(gateway.MailLog(), HasSubstr("Server certificate not verified"));
+  EXPECT_EQ(wrong->Messages().size(), 0u);
+  EXPECT_THAT(gateway.Queue(), HasSubstr("user@globex.example"));
+  EXPECT_THAT(gateway.MailLog(), HasSubstr("Verified TLS connection established"));
   std::filesystem::remove_all(dir);
 }
 

@@ -172,6 +172,8 @@ struct MailGatewayOptions {
   bool dovecot_tls = false;
   // Postfix with a self-signed certificate: STARTTLS offered to senders.
   bool postfix_tls = false;
+  // The CAs Postfix checks customers' servers against (tls.delivery: verify).
+  std::string postfix_ca_file;
   // More gatewayd arguments (e.g. --verify-domains).
   std::vector<std::string> gatewayd_args;
 };
@@ -192,6 +194,7 @@ class MailGateway {
     gatewayd_args_ = options.gatewayd_args;
     dovecot_tls_ = options.dovecot_tls;
     postfix_tls_ = options.postfix_tls;
+    postfix_ca_file_ = options.postfix_ca_file;
     if (options.continuity) {
       continuity_.emplace();
       std::ofstream(dir_ / "doveadm-key") << "test-doveadm-key\n";
@@ -449,6 +452,7 @@ class MailGateway {
       more +=
           fmt::format(" --tls-cert {0}/smtpd-cert.pem --tls-key {0}/smtpd-key.pem", dir_.string());
     }
+    if (!postfix_ca_file_.empty()) more += " --tls-ca-file " + postfix_ca_file_;
     if (continuity_) {
       more += fmt::format(
           " --continuity-smtp 127.0.0.1:{} --continuity-lmtp 127.0.0.1:{} --submission "
@@ -513,6 +517,7 @@ class MailGateway {
   std::vector<std::string> gatewayd_args_;
   bool dovecot_tls_ = false;
   bool postfix_tls_ = false;
+  std::string postfix_ca_file_;
 };
 
 }  // namespace gwtest

@@ -112,6 +112,45 @@ TEST(CustomerConfigTest, EveryProblemIsReportedWithPointerAndRule) {
             "ultimate-access, not ultimate-defense");
 }
 
+TEST(CustomerConfigTest, DeliveryTlsIsTypedAndItsDetailsNeedVerify) {
+  RuleFindings findings;
+  auto pinned = Compile(
+      {{"product", "ultimate-access"},
+       {"billableUsers", 1},
+       {"domains", {{"primary", "a.example"}}},
+       {"destinations", "192.0.2.25"},
+       {"tls",
+        {{"delivery", "verify"}, {"fingerprints", {std::string(64, 'a'), std::string(64, 'B')}}}}},
+      findings);
+  EXPECT_TRUE(findings.empty()) << findings[0].message;
+  EXPECT_EQ(pinned.config.delivery_tls.level, DeliveryTls::Level::kVerified);
+  std::string colons = "AA";
+  for (int i = 1; i < 32; ++i) colons += ":AA";
+  EXPECT_EQ(pinned.config.delivery_tls.fingerprints[0], colons);
+
+  auto problems = [](json tls, const char* destinations = "192.0.2.25") {
+    RuleFindings found;
+    Compile({{"product", "ultimate-access"},
+             {"billableUsers", 1},
+             {"domains", {{"primary", "a.example"}}},
+             {"destinations", destinations},
+             {"tls", tls}},
+            found);
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const auto& f : found) out.emplace_back(f.pointer, f.rule);
+    return out;
+  };
+  // A certificate names hosts: an address alone cannot be verified.
+  EXPECT_THAT(problems({{"delivery", "verify"}}),
+              ElementsAre(std::make_pair("/spec/tls/delivery", "tls-verify-name")));
+  EXPECT_THAT(problems({{"delivery", "verify"}}, "mx.a.example"), ElementsAre());
+  EXPECT_THAT(problems({{"delivery", "verify"}, {"serverNames", {"mx.a.example"}}}), ElementsAre());
+  EXPECT_THAT(problems({{"delivery", "required"}, {"serverNames", {"mx.a.example"}}}),
+              ElementsAre(std::make_pair("/spec/tls/serverNames", "tls-setting")));
+  EXPECT_THAT(problems({{"fingerprints", {std::string(64, 'a')}}}),
+              ElementsAre(std::make_pair("/spec/tls/fingerprints", "tls-setting")));
+}
+
 TEST(CustomerFieldsTest, TheSchemaAnnotationsAreReadOnce) {
   const auto& fields = CustomerFields::Get();
   EXPECT_THAT(fields.immutable(), ::testing::UnorderedElementsAre("/region", "/domains/primary"));

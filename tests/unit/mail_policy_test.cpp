@@ -192,5 +192,49 @@ TEST(MailDirectoryTest, ADomainNamesOneCustomer) {
   EXPECT_EQ(directory.recipient_count(), 1u);
 }
 
+// smtp_tls_policy_maps' answers, one customer's and a shared server's.
+TEST(MailDirectoryTest, EachNextHopCarriesTheTlsItsCustomersRequire) {
+  const std::string pin_a(64, 'a'), pin_b(64, 'b');
+  std::string pinned_a = "AA";  // as Postfix prints digests
+  for (int i = 1; i < 32; ++i) pinned_a += ":AA";
+  auto delivering = [](const std::string& name, const std::string& destinations, json tls) {
+    return Customer(name,
+                    {{"domains", {{"primary", name + ".example"}}},
+                     {"destinations", destinations},
+                     {"tls", tls}},
+                    {});
+  };
+  MailDirectory directory({
+      delivering("plain", "mx.plain.example", {{"delivery", "opportunistic"}}),
+      delivering(
+          "strict", "mx.strict.example;[192.0.2.25]:2525",
+          {{"delivery", "verify"}, {"serverNames", {"MX.strict.example", ".strict.example"}}}),
+      delivering("named", "mx.named.example", {{"delivery", "verify"}}),
+      delivering("pinned", "mx.pinned.example",
+                 {{"delivery", "verify"}, {"fingerprints", {pin_a}}}),
+      // Two customers on one hosted server: the stricter level, and what both accept.
+      delivering("s1", "mx.shared.example", {{"delivery", "required"}}),
+      delivering("s2", "mx.shared.example",
+                 {{"delivery", "verify"}, {"serverNames", {"mx.shared.example", "a.example"}}}),
+      delivering("s3", "mx.shared.example",
+                 {{"delivery", "verify"}, {"serverNames", {"mx.shared.example", "b.example"}}}),
+      delivering("p1", "mx.pins.example", {{"delivery", "verify"}, {"fingerprints", {pin_a}}}),
+      delivering("p2", "mx.pins.example", {{"delivery", "verify"}, {"fingerprints", {pin_b}}}),
+  });
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.plain.example]:25"), "");
+  EXPECT_EQ(directory.TlsPolicyFor("[MX.strict.example]:25"),
+            "verify match=.strict.example:mx.strict.example");
+  EXPECT_EQ(directory.TlsPolicyFor("[192.0.2.25]:2525"),
+            "verify match=.strict.example:mx.strict.example");
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.named.example]:25"), "verify match=mx.named.example");
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.pinned.example]:25"), "fingerprint match=" + pinned_a);
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.shared.example]:25"), "verify match=mx.shared.example");
+  // Pins of two customers that disagree: neither customer's mail goes to a server the
+  // other vouched for.
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.pins.example]:25"),
+            "verify match=tls-requirements-disagree.invalid");
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.unknown.example]:25"), "");
+}
+
 }  // namespace
 }  // namespace gw

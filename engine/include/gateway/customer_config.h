@@ -28,6 +28,25 @@ struct RelayPolicy {
   // tenant: office365, every X-MS-Exchange-CrossTenant-Id header is this id (lower
   // case); google, a valid DKIM signature of one of the customer's domains.
   std::string tenant_id;
+  // Relayed mail must come over STARTTLS (outboundRelay.requireTls); otherwise refused.
+  bool require_tls = false;
+};
+
+// How the hops to the customer's servers are encrypted (tls: in the manifest).
+struct DeliveryTls {
+  enum class Level {
+    kOpportunistic,  // STARTTLS wherever the server offers it
+    kRequired,       // mail waits rather than go in cleartext
+    kVerified,       // ...or to a server whose certificate is not the expected one
+  };
+  Level level = Level::kOpportunistic;
+  // kVerified: the certificate is signed by a CA the gateway trusts and names one of
+  // these (serverNames; each destination's own host name when none are written)...
+  std::vector<std::string> names;
+  // ...or, pinned, is one of these: SHA-256 digests of the certificate or its public key,
+  // upper-case hex with colons, as Postfix prints them. Pins replace the CA and names.
+  std::vector<std::string> fingerprints;
+  bool operator==(const DeliveryTls&) const = default;
 };
 
 // One allow- or block-list entry, normalised: kind is sender | senderDomain | ip |
@@ -83,9 +102,7 @@ struct CustomerConfig {
   bool forbid_encrypted_attachments = false;
   std::string attachment_action = "cut-and-inform";  // cut-and-inform | reject | quarantine
   RelayPolicy relay;
-  // Delivery to the destinations waits rather than go in cleartext (tls.delivery:
-  // required); otherwise STARTTLS wherever offered.
-  bool require_delivery_tls = false;
+  DeliveryTls delivery_tls;
   Lists lists;
   SpamReportSettings spam_report;
   ContinuityPolicy continuity;

@@ -55,9 +55,12 @@ class MailDirectory {
   // take mail for it.
   const MailCustomer* CustomerFor(std::string_view domain) const;
 
-  // Postfix's TLS policy for a next hop ("[host]:port", as transport answers name it):
-  // "encrypt" when a customer delivering there requires TLS, else "" (the instance's
-  // opportunistic default).
+  // Postfix's TLS policy for a next hop ("[host]:port", as transport answers name it),
+  // from the delivery TLS of the customers delivering there: "" (the instance's
+  // opportunistic default), "encrypt", "verify match=NAME:NAME" or "fingerprint
+  // match=HEX|HEX". A server two customers share is held to the stricter level, and at
+  // the same level to what both accept; when that is nothing, to a name no certificate
+  // can carry, so the mail waits rather than one customer weakening another's check.
   std::string TlsPolicyFor(std::string_view nexthop) const;
 
   const std::vector<std::shared_ptr<const MailCustomer>>& customers() const { return customers_; }
@@ -67,7 +70,7 @@ class MailDirectory {
  private:
   std::vector<std::shared_ptr<const MailCustomer>> customers_;
   std::unordered_map<std::string, const MailCustomer*> by_domain_;
-  std::unordered_set<std::string> tls_required_;  // next hops, lower case
+  std::unordered_map<std::string, std::string> tls_policies_;  // by next hop, lower case
   size_t recipient_count_ = 0;
 };
 

@@ -43,6 +43,8 @@ struct PostfixInstanceOptions {
   std::optional<Endpoint> smarthost;
   uint64_t message_size_limit = 100ull << 20;  // the ceiling; customers' limits are lower
   std::string tls_cert, tls_key;               // PEM files: offer STARTTLS when both given
+  // The CAs a customer's server certificate is checked against (tls.delivery: verify).
+  std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
   // Retry deferred mail every 10 s, give up on a server that does not connect or greet
   // within 5 s (tests and demos; production keeps Postfix's defaults).
   bool fast_retry = false;
