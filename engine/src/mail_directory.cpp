@@ -10,12 +10,6 @@ namespace gw {
 
 namespace {
 
-// [brackets]: deliver to this host, no MX lookup; Postfix wants IPv6 as [ipv6:...].
-std::string NextHop(const Destination& d) {
-  bool v6 = d.host.find(':') != std::string::npos;
-  return fmt::format("[{}{}]:{}", v6 ? "ipv6:" : "", d.host, d.port);
-}
-
 // One customer's requirement on one next hop, in increasing strength; `accepted` holds
 // the names (kName) or pins (kPinned) of which the certificate must match one.
 struct HopTls {
@@ -62,11 +56,17 @@ std::string PostfixPolicy(const HopTls& hop) {
 
 }  // namespace
 
+// [brackets]: deliver to this host, no MX lookup; Postfix wants IPv6 as [ipv6:...].
+std::string NextHopOf(const Destination& d) {
+  bool v6 = d.host.find(':') != std::string::npos;
+  return fmt::format("[{}{}]:{}", v6 ? "ipv6:" : "", d.host, d.port);
+}
+
 std::string TransportOf(const CustomerConfig& config) {
   if (config.destinations.empty()) return "retry:4.3.5 no destination is configured";
   std::string answer = "smtp:";
   for (size_t i = 0; i < config.destinations.size(); ++i) {
-    answer += (i ? ", " : "") + NextHop(config.destinations[i]);
+    answer += (i ? ", " : "") + NextHopOf(config.destinations[i]);
   }
   return answer;
 }
@@ -97,7 +97,7 @@ MailDirectory::MailDirectory(std::vector<std::shared_ptr<const MailCustomer>> cu
     recipient_count_ += customer->recipients.size();
     for (const Destination& d : customer->config.destinations) {
       HopTls wanted = HopTlsOf(customer->config.delivery_tls, d);
-      auto [at, added] = hops.try_emplace(AsciiLower(NextHop(d)), wanted);
+      auto [at, added] = hops.try_emplace(AsciiLower(NextHopOf(d)), wanted);
       if (!added) Tighten(at->second, wanted);
     }
     for (const auto& domain : customer->config.domains) {

@@ -306,6 +306,13 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope,
                     envelope.client_address.empty() ? "the client" : envelope.client_address),
         sources_pointer);
   }
+  if (relay.require_tls && envelope.client_encrypted == false) {
+    return outbound(Refuse(
+        "530 5.7.0 Must issue a STARTTLS command first", "relay-tls-required",
+        fmt::format("{} relays in cleartext, and the customer requires STARTTLS",
+                    envelope.client_address.empty() ? "the client" : envelope.client_address),
+        "/spec/outboundRelay/requireTls"));
+  }
   auto recipient = SplitAddress(envelope.recipient);
   if (!recipient) {
     return outbound(Refuse("550 5.1.3 the recipient is not an address", "recipient-invalid",
@@ -331,6 +338,7 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope,
     why = fmt::format("relayed from {}'s ranges if {} (the content filter checks)", relay.service,
                       TenantProof(*customer));
   }
+  if (relay.require_tls && !envelope.client_encrypted) why += ", over STARTTLS (required)";
   Verdict v = outbound(Accept("outbound-relay", why, sources_pointer));
   const MailCustomer* local = directory.CustomerFor(recipient->domain);
   v.route = local ? local->transport : "smtp: (the recipient domain's MX)";
@@ -348,7 +356,24 @@ Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope,
   return v;
 }
 
-Verdict Trace(const MailDirectory& directory, const Envelope& envelope) {
+namespace {
+
+// How an accepted message's next hops are encrypted, as the instance and the TLS policy
+// map decide.
+std::string RouteTls(const MailDirectory& directory, const Envelope& envelope) {
+  auto recipient = SplitAddress(envelope.recipient);
+  const MailCustomer* local = recipient ? directory.CustomerFor(recipient->domain) : nullptr;
+  if (!local) return "STARTTLS wherever the recipient's MX offers it";
+  std::vector<std::string> hops;
+  for (const Destination& d : local->config.destinations) {
+    std::string policy = directory.TlsPolicyFor(NextHopOf(d));
+    hops.push_back(
+        fmt::format("{} {}", NextHopOf(d), policy.empty() ? "STARTTLS where offered" : policy));
+  }
+  return fmt::format("{}", fmt::join(hops, "; "));
+}
+
+Verdict Decide(const MailDirectory& directory, const Envelope& envelope) {
   // Relayed: to a domain of no customer, or from one of the sending customer's relay
   // sources (then to another customer, whose inbound rules DecideRelay applies too).
   auto recipient = SplitAddress(envelope.recipient);
@@ -362,6 +387,14 @@ Verdict Trace(const MailDirectory& directory, const Envelope& envelope) {
   if (v.action == Verdict::Action::kAccept || v.action == Verdict::Action::kProbe) {
     if (Verdict size = DecideSize(*v.customer, envelope.size); !size.accepted()) return size;
   }
+  return v;
+}
+
+}  // namespace
+
+Verdict Trace(const MailDirectory& directory, const Envelope& envelope) {
+  Verdict v = Decide(directory, envelope);
+  if (v.accepted()) v.tls = RouteTls(directory, envelope);
   return v;
 }
 

@@ -291,8 +291,11 @@ class Policy : public Protocol {
     if (state.empty()) return Incomplete("a request without protocol_state");
     auto directory = directory_();
     if (!directory) return "451 4.3.0 the gateway has not loaded its configuration yet";
+    // Postfix sends encryption_protocol empty for a cleartext connection; a request
+    // without it counts as cleartext.
     Envelope envelope{Get(attributes, "sender"), Get(attributes, "recipient"), 0,
-                      Get(attributes, "client_address")};
+                      Get(attributes, "client_address"),
+                      !Get(attributes, "encryption_protocol").empty()};
     auto size = ParseNumber(Get(attributes, "size"));
     if (state == "RCPT" || state == "END-OF-MESSAGE") {
       if (!size) return Incomplete(fmt::format("{} without a numeric size", state));

@@ -60,6 +60,8 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
   command->add_option("--size", options->envelope.size, "Message size in bytes");
   command->add_option("--client", options->envelope.client_address,
                       "The sending server's IP address (allow lists, outbound relay sources)");
+  command->add_option("--client-tls", options->envelope.client_encrypted,
+                      "Whether the sending server uses STARTTLS (true/false; relays that must)");
   command
       ->add_option("--gateway", options->gateway,
                    "Trace on the live gateway instead of the repository (URL optional: "
@@ -125,6 +127,7 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
                             {"customer", v.customer ? v.customer->name : ""},
                             {"user", v.user},
                             {"route", v.route},
+                            {"tls", v.tls},
                             {"usersIncomplete", traced.users_incomplete}};
       std::cout << out.dump(2) << "\n";
     } else {
@@ -140,6 +143,7 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
       }
       if (!v.user.empty()) std::cout << "  user:   " << v.user << "\n";
       if (!v.route.empty()) std::cout << "  route:  " << v.route << "\n";
+      if (!v.tls.empty()) std::cout << "  tls:    " << v.tls << "\n";
       if (traced.users_incomplete) {
         std::cout << "  note:   " << v.customer->name
                   << " reads users from LDAP, which an offline trace does not; try --gateway\n";

@@ -289,7 +289,8 @@ TEST(MailTlsTest, VerifiedDeliveryChecksTheCertificatesNameOrItsPin) {
   std::filesystem::remove_all(dir);
 }
 
-// With a certificate, senders can encrypt what they send the gateway.
+// With a certificate, senders can encrypt what they send the gateway, and a customer
+// can require its relays to.
 TEST(MailTlsTest, WithACertificateSendersGetStartTls) {
   if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
     GTEST_SKIP() << "mail data plane test skipped: " << missing;
@@ -308,7 +309,8 @@ TEST(MailTlsTest, WithACertificateSendersGetStartTls) {
   write.spec = {{"product", "ultimate-access"},
                 {"billableUsers", 5},
                 {"domains", {{"primary", "acme.example"}}},
-                {"destinations", json::array({Destination(destination.port(), 10)})}};
+                {"destinations", json::array({Destination(destination.port(), 10)})},
+                {"outboundRelay", {{"sources", {"127.0.0.5"}}, {"requireTls", true}}}};
   ASSERT_TRUE(
       client->PutCustomer("northwind", "acme", write, gw::WriteCondition::CreateOnly()).ok());
   gw::User alice;
@@ -319,12 +321,24 @@ TEST(MailTlsTest, WithACertificateSendersGetStartTls) {
   std::ofstream(dir / "m.eml") << "From: bob@ext.example\r\nSubject: over TLS\r\n\r\nHi.\r\n";
   auto sent =
       gateway.SendFile("bob@ext.example", "alice@acme.example", dir / "m.eml", 0, "", "--starttls");
-  std::filesystem::remove_all(dir);
   EXPECT_TRUE(sent.accepted()) << sent.transcript;
   EXPECT_THAT(sent.transcript, ::testing::ContainsRegex("over TLSv1\\.[23]"));
   ASSERT_EQ(destination.WaitForMessages(1), 1u) << gateway.MailLog();
   EXPECT_THAT(destination.Messages()[0], ::testing::ContainsRegex("using TLSv1\\.[23]"))
       << "the Received header says the hop was encrypted";
+
+  // acme's server must relay over STARTTLS (outboundRelay.requireTls).
+  std::ofstream(dir / "out.eml") << "From: alice@acme.example\r\nSubject: out\r\n\r\nHi.\r\n";
+  auto clear = gateway.SendFile("alice@acme.example", "carol@ext.example", dir / "out.eml",
+                                gateway.relay_port(), "127.0.0.5");
+  EXPECT_EQ(clear.code, 530) << clear.transcript;
+  EXPECT_THAT(clear.reply, HasSubstr("Must issue a STARTTLS command first"));
+  auto encrypted = gateway.SendFile("alice@acme.example", "carol@ext.example", dir / "out.eml",
+                                    gateway.relay_port(), "127.0.0.5", "--starttls");
+  EXPECT_TRUE(encrypted.accepted()) << encrypted.transcript;
+  ASSERT_EQ(internet.WaitForMessages(1), 1u) << gateway.MailLog();
+  EXPECT_THAT(internet.Messages()[0], HasSubstr("X-Sink-To: carol@ext.example"));
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(MailTest, DestinationsAreTriedInPreferenceOrderPastRefusingBusyAndSilentServers) {

@@ -22,7 +22,8 @@ class TestCa {
 
   // Throws when openssl fails (ci/setup installs it).
   explicit TestCa(std::filesystem::path dir) : dir_(std::move(dir)) {
-    Run(fmt::format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+    Run(
+        fmt::format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
                     "-keyout {0}/ca.key -out {0}/ca.pem -days 2 -subj /CN=gwctl-test-ca",
                     dir_.string()));
   }
@@ -47,7 +48,8 @@ class TestCa {
   // A self-signed certificate for `name`, which no CA vouches for.
   Issued SelfSigned(const std::string& label, const std::string& name) const {
     std::string base = (dir_ / label).string();
-    Run(fmt::format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+    Run(
+        fmt::format("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
                     "-keyout {0}.key -out {0}.pem -days 2 -subj /CN={1}",
                     base, name));
     return {base + ".pem", base + ".key"};

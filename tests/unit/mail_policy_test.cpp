@@ -180,6 +180,38 @@ TEST_F(MailPolicyTest, TraceTakesTheDirectionFromTheAddresses) {
   EXPECT_EQ(neither.rule, "unknown-domain");
 }
 
+// outboundRelay.requireTls: the policy server knows whether the client used STARTTLS;
+// an offline trace does not, and says the condition. Trace shows each hop's encryption.
+TEST(MailPolicyTlsTest, ARelayThatMustUseTlsIsRefusedInCleartextAndTraceShowsTheHopsTls) {
+  MailDirectory directory(
+      {Customer("acme",
+                {{"domains", {{"primary", "acme.example"}}},
+                 {"destinations", "mx1.acme.example#10;[192.0.2.25]:2525#20"},
+                 {"outboundRelay", {{"sources", {"203.0.113.10"}}, {"requireTls", true}}},
+                 {"tls", {{"delivery", "verify"}, {"serverNames", {"mx1.acme.example"}}}}},
+                {"alice@acme.example"})});
+  Envelope relayed{"bob@acme.example", "x@external.example", 0, "203.0.113.10"};
+  relayed.client_encrypted = false;
+  Verdict clear = DecideRelay(directory, relayed);
+  EXPECT_EQ(clear.rule, "relay-tls-required");
+  EXPECT_EQ(clear.reply, "530 5.7.0 Must issue a STARTTLS command first");
+  EXPECT_EQ(clear.pointer, "/spec/outboundRelay/requireTls");
+  relayed.client_encrypted = true;
+  EXPECT_TRUE(DecideRelay(directory, relayed).accepted());
+  relayed.client_encrypted.reset();
+  Verdict traced = Trace(directory, relayed);
+  EXPECT_TRUE(traced.accepted());
+  EXPECT_THAT(traced.reason, HasSubstr("over STARTTLS (required)"));
+  EXPECT_EQ(traced.tls, "STARTTLS wherever the recipient's MX offers it");
+
+  Verdict inbound = Trace(directory, {"bob@ext.example", "alice@acme.example", 0, "198.51.100.7"});
+  EXPECT_EQ(inbound.tls,
+            "[mx1.acme.example]:25 verify match=mx1.acme.example; "
+            "[192.0.2.25]:2525 verify match=mx1.acme.example");
+  EXPECT_EQ(Trace(directory, {"bob@ext.example", "zed@acme.example", 0, ""}).tls, "")
+      << "refused mail goes nowhere";
+}
+
 TEST(MailDirectoryTest, ADomainNamesOneCustomer) {
   MailDirectory directory(
       {Customer("a", {{"domains", {{"primary", "a.example"}}}, {"destinations", "mx.a.example"}},

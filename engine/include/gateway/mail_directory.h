@@ -41,6 +41,10 @@ std::shared_ptr<const MailCustomer> MakeMailCustomer(
     std::unordered_map<std::string, std::string> recipients,
     std::unordered_set<std::string> continuity_activated = {});
 
+// A destination as Postfix's transport answers and TLS policy lookups name it:
+// "[host]:port", "[ipv6:2001:db8::25]:25".
+std::string NextHopOf(const Destination& destination);
+
 // The Postfix transport answer that delivers to `config`'s destinations in preference
 // order, one after the other: "smtp:[mail.example]:25, [203.0.113.10]:25". Without
 // destinations, a "retry:" answer that keeps the mail queued rather than bouncing it.

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,8 @@ struct Envelope {
   std::string recipient;
   uint64_t size = 0;           // bytes; 0 when not announced
   std::string client_address;  // the sending client's IP address; "" when not known
+  // Whether the client's connection is encrypted (STARTTLS); unknown offline (trace).
+  std::optional<bool> client_encrypted = std::nullopt;
 };
 
 struct Verdict {
@@ -59,6 +62,7 @@ struct Verdict {
   const MailCustomer* customer = nullptr;  // whose settings applied
   std::string user;                        // the recipient's user, when one was found
   std::string route;                       // for kAccept: Postfix's transport answer
+  std::string tls;  // Trace: how the route's hops are encrypted, for a person
 
   bool accepted() const { return action == Action::kAccept; }
 };
@@ -78,8 +82,10 @@ Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope
 Verdict DecideSize(const MailCustomer& customer, uint64_t size);
 
 // Outbound mail relayed by a customer's server, as at RCPT TO on the relay listener.
-// A relay from a shared service's ranges (office365, google) is accepted only on the
-// condition that the content filter finds the customer's tenant proof in the message;
+// A customer that requires TLS of its relays (outboundRelay.requireTls) is refused a
+// cleartext connection's mail (530), and accepted on the condition of STARTTLS when
+// the envelope does not say. A relay from a shared service's ranges (office365, google) is accepted
+// only on the condition that the content filter finds the customer's tenant proof in the message;
 // without a filter to check it (`tenant_proof_checked` false) it is refused. Mail to
 // another customer then meets that customer's inbound rules (DecideRecipient) as well.
 Verdict DecideRelay(const MailDirectory& directory, const Envelope& envelope,
