@@ -160,11 +160,7 @@ struct ContinuityMonitor::Impl {
         if (text.ok()) {
           auto [sender, body] = Unwrap(*text);
           std::string marked = "X-GW-Continuity: kept while the server was down\r\n" + body;
-          sent = Status(StatusCode::kUnavailable, "no destination");
-          for (const Destination& d : customer.config.destinations) {
-            sent = SendMail({d.host, d.port}, sender, {user}, marked, options.probe_timeout);
-            if (sent.ok() || sent.code() == StatusCode::kFailedPrecondition) break;
-          }
+          sent = options.send_mail(sender, {user}, marked);
         }
         if (!sent.ok() && sent.code() != StatusCode::kFailedPrecondition) {
           all = false;  // deferred: the next round tries again
@@ -238,7 +234,7 @@ struct ContinuityMonitor::Impl {
                  [&](Store& store) { return store.EndOutage(key.first, key.second, now); });
           state.may_have_kept = true;
         }
-        if (state.may_have_kept && doveadm && DeliverKept(*customer)) {
+        if (state.may_have_kept && doveadm && options.send_mail && DeliverKept(*customer)) {
           state.may_have_kept = false;
           problems.erase(key);
           Record("kept mail delivered",

@@ -185,6 +185,12 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     if (!outages.ok()) return outages.status();
     watch.store = std::move(*outages);
     if (!continuity.doveadm.empty()) {
+      if (!store.send_mail) {
+        return gw::Status(gw::StatusCode::kInvalidArgument,
+                          "--doveadm needs --release-smtp: kept mail goes on to customers' "
+                          "servers through the gateway's Postfix, under its TLS policy");
+      }
+      watch.send_mail = store.send_mail;
       auto doveadm = gw::ParseEndpoint(continuity.doveadm, "--doveadm");
       if (!doveadm.ok()) return doveadm.status();
       auto key = ReadKeyFile(continuity.doveadm_key_file);

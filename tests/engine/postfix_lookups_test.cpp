@@ -339,6 +339,22 @@ TEST(PostfixLookupsAdmissionTest, ListeningOnEveryAddressOrBeyondLoopbackNeedsTh
   std::filesystem::remove_all(dir);
 }
 
+// Kept mail goes on through the gateway's Postfix, under its TLS policy: gatewayd does not
+// start continuity delivery without the listener it hands the mail to.
+TEST(PostfixLookupsAdmissionTest, ContinuityDeliveryNeedsTheReleaseListener) {
+  auto dir = gwtest::MakeTempDir("continuity-flags");
+  std::ofstream(dir / "tokens.yaml") << "tokens: []\n";
+  std::ofstream(dir / "doveadm-key") << "key\n";
+  auto started = gwtest::RunCommand(fmt::format(
+      "timeout 10 {0} --data {1}/data --tokens {1}/tokens.yaml --listen 127.0.0.1:0 --socketmap "
+      "127.0.0.1:0 --continuity-smtp 127.0.0.1:2526 --doveadm 127.0.0.1:8091 --doveadm-key-file "
+      "{1}/doveadm-key 2>&1",
+      GATEWAYD_BINARY, dir.string()));
+  EXPECT_EQ(started.exit_code, 2) << started.output;
+  EXPECT_THAT(started.output, HasSubstr("--doveadm needs --release-smtp"));
+  std::filesystem::remove_all(dir);
+}
+
 // smtp_tls_policy_maps: a next hop of a customer that requires TLS is "encrypt".
 TEST_F(PostfixLookupsTest, TheTlsPolicyOfANextHopIsItsCustomersRequirement) {
   json acme = Acme(2525);

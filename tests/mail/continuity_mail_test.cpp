@@ -15,6 +15,7 @@
 
 #include "gateway/rfc3339.h"
 #include "mail_fixture.h"
+#include "test_ca.h"
 
 namespace {
 
@@ -96,12 +97,20 @@ class ContinuityMailTest : public ::testing::Test {
 
   // The customer's server, replaced by one that answers every RCPT this way (or normally).
   // `known`: only these recipients are accepted, others refused for good (550).
-  void RestartServer(const std::string& rcpt_reply, const std::string& known = "") {
+  // `tls`: it offers STARTTLS with a self-signed certificate.
+  void RestartServer(const std::string& rcpt_reply, const std::string& known = "",
+                     bool tls = false) {
     int port = server_->port();
     server_.reset();
     gwtest::SinkOptions options;
     options.rcpt_reply = rcpt_reply;
     options.known = known;
+    if (tls) {
+      auto issued = gwtest::TestCa(gateway_->postfix_dir().parent_path())
+                        .SelfSigned("server", "mx.acme.example");
+      options.tls_cert = issued.cert;
+      options.tls_key = issued.key;
+    }
     server_ = std::make_unique<Sink>(port, options);
     ASSERT_TRUE(server_->ready()) << server_->output();
   }
@@ -226,9 +235,10 @@ TEST_F(ContinuityMailTest, MailIsKeptWhileTheServerAnswers451AndDeliveredOnceWhe
                                   gateway_->continuity().submission);
   EXPECT_FALSE(anonymous.accepted()) << anonymous.transcript;
 
-  // The server is back: acme leaves continuity, the kept mail is delivered to it once,
+  // The server is back, now with STARTTLS: acme leaves continuity, the kept mail is
+  // delivered to it once, encrypted (through the gateway's Postfix and its TLS policy),
   // and new mail goes straight to it.
-  RestartServer("");
+  RestartServer("", "", true);
   ASSERT_TRUE(WaitForContinuity(false)) << ContinuityNow().dump();
   EXPECT_THAT(Gwctl("continuity status").output,
               HasSubstr("No customer of northwind is in continuity."));
@@ -244,6 +254,8 @@ TEST_F(ContinuityMailTest, MailIsKeptWhileTheServerAnswers451AndDeliveredOnceWhe
   EXPECT_THAT(kept, HasSubstr("Subject: kept 2"));
   EXPECT_THAT(kept, HasSubstr("X-Sink-From: x@ext.example"));
   EXPECT_THAT(kept, HasSubstr("X-GW-Continuity: kept while the server was down"));
+  EXPECT_THAT(messages[0], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"));
+  EXPECT_THAT(messages[1], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"));
   EXPECT_THAT(messages[2], HasSubstr("Subject: after"));
   // Never a changed copy: the Latin-1 message stays in continuity, said once.
   EXPECT_THAT(gateway_->gatewayd().process().output(),

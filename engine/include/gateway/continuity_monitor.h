@@ -58,6 +58,12 @@ struct ContinuityMonitorOptions {
   // Without it, nothing is delivered afterwards or expunged.
   std::optional<Endpoint> doveadm;
   std::string doveadm_key;
+  // How kept mail goes on to the customer's servers: handed to the gateway's own Postfix
+  // (its release listener), so that the TLS policy of every other delivery applies to
+  // it too. Needed with `doveadm`.
+  std::function<Status(const std::string& sender, const std::vector<std::string>& recipients,
+                       const std::string& message)>
+      send_mail;
   std::function<void(const std::string&)> log;  // may be empty
   std::unique_ptr<Store> store;                 // may be null: nothing is recorded
   std::string replica = "gatewayd";             // this replica's name in the job lease
