@@ -70,7 +70,7 @@ struct ContinuityMonitor::Impl {
 
   Impl(const MailDirectoryFeed& f, ContinuityRouting& r, ContinuityMonitorOptions o)
       : feed(f), routing(r), options(std::move(o)) {
-    if (options.doveadm) doveadm.emplace(*options.doveadm, options.doveadm_key);
+    if (options.doveadm) doveadm.emplace(*options.doveadm, options.doveadm_key, options.imap);
   }
 
   std::mutex store_mutex;  // the monitor's thread, and retention runs from the API

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base64.h"
+#include "imap_fetch.h"
 
 namespace gw {
 namespace {
@@ -65,6 +66,7 @@ Result<std::string> DoveadmClient::Text(const std::string& user, const std::stri
     return Status(StatusCode::kNotFound, fmt::format("message {} of {} is gone", uid, user));
   std::string text = list[0]["text"];
   if (list[0]["size.physical"] != std::to_string(text.size())) {
+    if (imap_) return FetchOverImap(*imap_, user, kMasterUser, api_key_, uid, timeout_);
     return Status(StatusCode::kMalformed,
                   fmt::format("message {} of {} holds bytes that are not UTF-8, which doveadm's "
                               "API cannot carry unchanged",

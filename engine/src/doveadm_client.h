@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,16 +17,22 @@ namespace gw {
 
 class DoveadmClient {
  public:
-  DoveadmClient(Endpoint server, std::string api_key,
+  // `imap`: Dovecot's IMAP on loopback, where the API key is also the master login's
+  // password (dovecot-config writes both), for messages the API cannot carry.
+  DoveadmClient(Endpoint server, std::string api_key, std::optional<Endpoint> imap = std::nullopt,
                 std::chrono::milliseconds timeout = std::chrono::seconds(30))
-      : server_(std::move(server)), api_key_(std::move(api_key)), timeout_(timeout) {}
+      : server_(std::move(server)),
+        api_key_(std::move(api_key)),
+        imap_(std::move(imap)),
+        timeout_(timeout) {}
 
   // The uids of the messages in `user`'s INBOX marked neither delivered nor refused,
   // oldest first.
   Result<std::vector<std::string>> Undelivered(const std::string& user) const;
-  // One message whole, as Dovecot stored it. kNotFound when it is gone; kMalformed when
-  // the API cannot carry it without loss (its JSON replaces bytes that are not UTF-8,
-  // e.g. a raw Latin-1 body: seen by its length differing from the stored size).
+  // One message whole, as Dovecot stored it. kNotFound when it is gone. The API's JSON
+  // replaces bytes that are not UTF-8 (a raw Latin-1 body: seen by its length differing
+  // from the stored size); such a message is read over IMAP instead, or without `imap`
+  // is kMalformed.
   Result<std::string> Text(const std::string& user, const std::string& uid) const;
   // Marks one with a keyword (the message stays readable).
   Status Mark(const std::string& user, const std::string& uid, const char* keyword) const;
@@ -35,12 +42,15 @@ class DoveadmClient {
   // Delivered to the customer's server; refused by it for good (a 5xx: left to people).
   static constexpr const char* kDelivered = "$GwDelivered";
   static constexpr const char* kRefused = "$GwRefused";
+  // The master login's name (dovecot-config's master passdb takes any name with the key).
+  static constexpr const char* kMasterUser = "gatewayd";
 
  private:
   Result<std::string> Call(const std::string& command, const std::string& parameters) const;
 
   Endpoint server_;
   std::string api_key_;
+  std::optional<Endpoint> imap_;
   std::chrono::milliseconds timeout_;
 };
 

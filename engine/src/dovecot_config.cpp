@@ -43,10 +43,10 @@ Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
                                                              {"--tls-key", o.tls_key},
                                                              {"--doveadm-key-file", o.doveadm_key}};
   for (const auto& [flag, value] : values) {
-    if (value.find_first_of(" \t\r\n\"'{}#:") != std::string::npos) {
+    if (value.find_first_of(" \t\r\n\"'{}#:%") != std::string::npos) {
       return Status(StatusCode::kInvalidArgument,
-                    fmt::format("{}: Dovecot's files cannot hold spaces, quotes, braces, '#' or "
-                                "':' there",
+                    fmt::format("{}: Dovecot's files cannot hold spaces, quotes, braces, '#', "
+                                "':' or '%' there",
                                 flag));
     }
   }
@@ -169,10 +169,17 @@ protocol lmtp {{
         "# gatewayd reads kept mail and expunges old mail through the HTTP API.\n"
         "service doveadm {\n" +
         Listener("http", *o.doveadm) + "}\n!include " + (dir / "doveadm-api.conf").string() + "\n";
-    if (Status s = WriteFileAtomically(dir / "doveadm-api.conf",
-                                       "doveadm_api_key = " + o.doveadm_key + "\n", 0600);
-        !s.ok())
-      return s;
+    // The key is also the password of a master login, from loopback only, with which
+    // gatewayd reads kept messages the API cannot carry unchanged (8-bit ones).
+    std::string secret = fmt::format(R"(doveadm_api_key = {0}
+passdb {{
+  driver = static
+  master = yes
+  args = password={0} allow_nets=127.0.0.0/8,::1/128
+}}
+)",
+                                     o.doveadm_key);
+    if (Status s = WriteFileAtomically(dir / "doveadm-api.conf", secret, 0600); !s.ok()) return s;
   }
   std::string dict = fmt::format(
       R"(# Written by `gatewayd dovecot-config`: passdb and userdb lookups go to gatewayd.

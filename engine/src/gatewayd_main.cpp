@@ -51,6 +51,7 @@ struct ContinuityFlags {
   std::string smtp;  // the continuity listener the transport answers name
   std::string auth;  // UNIX socket for Dovecot's passdb/userdb
   std::string doveadm, doveadm_key_file;
+  std::string imap;  // Dovecot's IMAP on loopback, for kept mail the API cannot carry
   int probe_interval_ms = 30'000;
   int down_after = 2;
 };
@@ -197,6 +198,17 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
       if (!key.ok()) return key.status();
       watch.doveadm = *doveadm;
       watch.doveadm_key = *key;
+      if (!continuity.imap.empty()) {
+        auto imap = gw::ParseEndpoint(continuity.imap, "--continuity-imap");
+        if (!imap.ok()) return imap.status();
+        if (!imap->IsLoopback()) {
+          return gw::Status(gw::StatusCode::kInvalidArgument,
+                            fmt::format("--continuity-imap {} must be a loopback address: the "
+                                        "master login's key would cross the network",
+                                        imap->ToString()));
+        }
+        watch.imap = *imap;
+      }
     }
     plane.monitor = gw::ContinuityMonitor::Start(**feed, *plane.routing, std::move(watch));
     Log(
@@ -636,6 +648,9 @@ int main(int argc, char** argv) {
                  "mail is delivered on and expunged through it");
   app.add_option("--doveadm-key-file", continuity.doveadm_key_file,
                  "File whose first line is the doveadm API key");
+  app.add_option("--continuity-imap", continuity.imap,
+                 "HOST:PORT of Dovecot's IMAP on loopback: kept messages doveadm's API cannot "
+                 "carry unchanged (8-bit) are read there with the master login (the doveadm key)");
   DomainFlags domains;
   app.add_flag("--verify-domains", store.verify_domains,
                "A customer's new domain takes no mail until it publishes the TXT record "

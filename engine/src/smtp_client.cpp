@@ -100,7 +100,13 @@ Status SendMail(const Endpoint& server, const std::string& sender,
   Session session(server, timeout);
   if (Status s = session.Connect(); !s.ok()) return s;
   if (Status s = session.Command("EHLO gatewayd", 250); !s.ok()) return s;
-  if (Status s = session.Command(fmt::format("MAIL FROM:<{}>", sender), 250); !s.ok()) return s;
+  // Declared 8-bit, so that Postfix may convert it for a server without 8BITMIME.
+  bool eight_bit = std::any_of(message.begin(), message.end(),
+                               [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+  if (Status s = session.Command(
+          fmt::format("MAIL FROM:<{}>{}", sender, eight_bit ? " BODY=8BITMIME" : ""), 250);
+      !s.ok())
+    return s;
   for (const auto& recipient : recipients) {
     if (Status s = session.Command(fmt::format("RCPT TO:<{}>", recipient), 250); !s.ok()) return s;
   }

@@ -478,11 +478,12 @@ class MailGateway {
     std::vector<std::string> args = CommonLookupArgs();
     args.insert(args.end(), gatewayd_args_.begin(), gatewayd_args_.end());
     if (continuity_) {
-      args.insert(args.end(),
-                  {"--continuity-smtp", fmt::format("127.0.0.1:{}", continuity_->smtp),
-                   "--continuity-auth", (dir_ / "auth" / "gw.sock").string(), "--doveadm",
-                   fmt::format("127.0.0.1:{}", continuity_->doveadm), "--doveadm-key-file",
-                   (dir_ / "doveadm-key").string(), "--continuity-probe-interval-ms", "500"});
+      args.insert(args.end(), {"--continuity-smtp", fmt::format("127.0.0.1:{}", continuity_->smtp),
+                               "--continuity-auth", (dir_ / "auth" / "gw.sock").string(),
+                               "--doveadm", fmt::format("127.0.0.1:{}", continuity_->doveadm),
+                               "--doveadm-key-file", (dir_ / "doveadm-key").string(),
+                               "--continuity-imap", fmt::format("127.0.0.1:{}", continuity_->imap),
+                               "--continuity-probe-interval-ms", "500"});
     }
     return args;
   }

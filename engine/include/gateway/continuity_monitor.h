@@ -58,6 +58,9 @@ struct ContinuityMonitorOptions {
   // Without it, nothing is delivered afterwards or expunged.
   std::optional<Endpoint> doveadm;
   std::string doveadm_key;
+  // Dovecot's IMAP on loopback: kept messages the API cannot carry unchanged (bytes that
+  // are not UTF-8) are read there with the master login; without it they stay kept.
+  std::optional<Endpoint> imap;
   // How kept mail goes on to the customer's servers: handed to the gateway's own Postfix
   // (its release listener), so that the TLS policy of every other delivery applies to
   // it too. Needed with `doveadm`.
