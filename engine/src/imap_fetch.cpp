@@ -39,8 +39,8 @@ class ImapSession {
       if (Status s = ReadLine(line, step); !s.ok()) return s;
       if (line.rfind(tag + " ", 0) == 0) {
         if (line.compare(tag.size() + 1, 2, "OK") == 0) return Status::Ok();
-        return socket_.Unavailable(fmt::format("{} refused: {}", step,
-                                               line.substr(tag.size() + 1, 80)));
+        return socket_.Unavailable(
+            fmt::format("{} refused: {}", step, line.substr(tag.size() + 1, 80)));
       }
       // "... {123}": that many bytes follow, then the rest of the response.
       if (line.size() > 2 && line.back() == '}') {
@@ -106,8 +106,8 @@ Result<std::string> FetchOverImap(const Endpoint& server, const std::string& use
     return s;
   if (Status s = session.Command("EXAMINE INBOX", "EXAMINE INBOX"); !s.ok()) return s;
   std::string message;
-  if (Status s = session.Command(fmt::format("UID FETCH {} BODY.PEEK[]", uid),
-                                 "UID FETCH " + uid, &message);
+  if (Status s = session.Command(fmt::format("UID FETCH {} BODY.PEEK[]", uid), "UID FETCH " + uid,
+                                 &message);
       !s.ok())
     return s;
   session.Command("LOGOUT", "LOGOUT");  // read already; a lost goodbye changes nothing

@@ -169,9 +169,12 @@ address_verify_poll_delay = 1s
   // Outbound, TLS needs no certificate of the gateway's: mail to every destination and
   // every relayed message is encrypted wherever the other side offers STARTTLS.
   main += R"(
-# STARTTLS towards every destination that offers it; required, or with the certificate
+# STARTTLS towards every destination that offers it, authenticated by DANE where the
+# destination publishes TLSA records (DNSSEC-validated: the host's resolver must validate
+# and /etc/resolv.conf say `options trust-ad`); required, or with the certificate
 # checked, towards the servers of customers that ask for it (gatewayd's tls-policy map).
-smtp_tls_security_level = may
+smtp_dns_support_level = dnssec
+smtp_tls_security_level = dane
 smtp_tls_loglevel = 1
 smtp_tls_policy_maps = )" +
           socketmap + R"(:tls-policy

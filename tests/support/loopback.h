@@ -4,11 +4,13 @@
 // datagrams, but never answers.
 #pragma once
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdint>
+#include <string>
 
 #include "gateway/endpoint.h"
 
@@ -35,6 +37,16 @@ inline int PickFreePort() {
 inline bool CanConnect(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in address = Loopback(port);
+  bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  close(fd);
+  return ok;
+}
+
+// Whether `host` (an IPv4 address) takes TCP connections on `port`.
+inline bool CanConnect(const std::string& host, int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address = Loopback(port);
+  inet_pton(AF_INET, host.c_str(), &address.sin_addr);
   bool ok = connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
   close(fd);
   return ok;

@@ -174,6 +174,9 @@ struct MailGatewayOptions {
   bool postfix_tls = false;
   // The CAs Postfix checks customers' servers against (tls.delivery: verify).
   std::string postfix_ca_file;
+  // Postfix runs in a mount namespace of its own where this file is /etc/resolv.conf
+  // (a test's validating resolver: DANE).
+  std::string resolv_conf;
   // More gatewayd arguments (e.g. --verify-domains).
   std::vector<std::string> gatewayd_args;
 };
@@ -195,6 +198,7 @@ class MailGateway {
     dovecot_tls_ = options.dovecot_tls;
     postfix_tls_ = options.postfix_tls;
     postfix_ca_file_ = options.postfix_ca_file;
+    resolv_conf_ = options.resolv_conf;
     if (options.continuity) {
       continuity_.emplace();
       std::ofstream(dir_ / "doveadm-key") << "test-doveadm-key\n";
@@ -466,7 +470,13 @@ class MailGateway {
         GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
         verify_, smarthost_port, release_port_, more));
     if (written.exit_code != 0) return "postfix-config failed: " + written.output;
-    auto started = Postfix("start");
+    auto started =
+        resolv_conf_.empty()
+            ? Postfix("start")
+            : RunCommand(fmt::format(
+                  "/usr/bin/unshare --mount --propagation private /bin/sh -c 'mount --bind {} "
+                  "/etc/resolv.conf && exec /usr/sbin/postfix -c {}/etc start' 2>&1",
+                  resolv_conf_, postfix_dir().string()));
     if (started.exit_code != 0) return "postfix start failed: " + started.output + "\n" + MailLog();
     for (int i = 0; i < 100 && !CanConnect(smtp_port_); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -518,7 +528,7 @@ class MailGateway {
   std::vector<std::string> gatewayd_args_;
   bool dovecot_tls_ = false;
   bool postfix_tls_ = false;
-  std::string postfix_ca_file_;
+  std::string postfix_ca_file_, resolv_conf_;
 };
 
 }  // namespace gwtest

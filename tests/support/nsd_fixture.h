@@ -11,6 +11,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -36,7 +37,10 @@ class Nsd {
  public:
   // `zones`: zone name -> its records, one per line in zone-file syntax, without the SOA
   // and NS (added here).
-  explicit Nsd(const std::map<std::string, std::string>& zones) : dir_(MakeTempDir("nsd")) {
+  // `sign`, when given, rewrites each zone file after it is written (DNSSEC signing).
+  using Signer = std::function<void(const std::string& zone, const std::filesystem::path& file)>;
+  explicit Nsd(const std::map<std::string, std::string>& zones, Signer sign = nullptr)
+      : dir_(MakeTempDir("nsd")), sign_(std::move(sign)) {
     for (const auto& [zone, records] : zones) WriteZone(zone, records);
     for (int attempt = 0; attempt < 3 && !started_; ++attempt) {
       port_ = PickFreePort();
@@ -98,6 +102,7 @@ class Nsd {
         "$ORIGIN {0}.\n$TTL 60\n@ IN SOA ns.{0}. admin.{0}. {1} 60 60 600 60\n"
         "@ IN NS ns.{0}.\nns IN A 127.0.0.1\n_serial IN TXT \"{1}\"\n{2}\n",
         zone, serial, records);
+    if (sign_) sign_(zone, dir_ / (zone + ".zone"));
   }
 
   int ServedSerial(const std::string& zone) {
@@ -116,6 +121,7 @@ class Nsd {
   }
 
   std::filesystem::path dir_;
+  Signer sign_;
   int port_ = 0;
   bool started_ = false;
   std::map<std::string, int> serials_;
