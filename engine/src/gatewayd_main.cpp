@@ -263,7 +263,7 @@ bool ParseOptional(const std::string& text, const char* flag, std::optional<gw::
 
 // The HOST:PORT flags of postfix-config and dovecot-config, as given.
 struct PlaneFlags {
-  std::string continuity_smtp, continuity_lmtp, submission, sasl;
+  std::string continuity_smtp, continuity_lmtp, submission, sasl, mta_sts;
   std::string imap, pop3, imaps, pop3s, doveadm, doveadm_key_file;
 };
 
@@ -274,7 +274,8 @@ int WritePostfixConfig(gw::PostfixInstanceOptions options, const std::string& sm
   if (!ParseOptional(plane.continuity_smtp, "--continuity-smtp", options.continuity_smtp) ||
       !ParseOptional(plane.continuity_lmtp, "--continuity-lmtp", options.continuity_lmtp) ||
       !ParseOptional(plane.submission, "--submission", options.submission_smtp) ||
-      !ParseOptional(plane.sasl, "--sasl", options.sasl)) {
+      !ParseOptional(plane.sasl, "--sasl", options.sasl) ||
+      !ParseOptional(plane.mta_sts, "--mta-sts", options.mta_sts)) {
     return 2;
   }
   if (!ParseEndpointFlag(smtp, "--smtp", options.smtp) ||
@@ -741,6 +742,10 @@ int main(int argc, char** argv) {
                     "Retry deferred mail every 10 s; give up on a destination that does not "
                     "connect or greet in 5 s (tests and demos)");
   PlaneFlags plane;
+  postfix->add_option("--mta-sts", plane.mta_sts,
+                      "Loopback HOST:PORT of an MTA-STS policy socketmap (Debian's "
+                      "postfix-mta-sts-resolver, mta-sts-daemon): enforced where domains publish "
+                      "a policy");
   postfix->add_option("--continuity-smtp", plane.continuity_smtp,
                       "Loopback HOST:PORT of the continuity listener (gatewayd's "
                       "--continuity-smtp)");

@@ -41,7 +41,9 @@ void Tighten(HopTls& held, const HopTls& other) {
 }
 
 std::string PostfixPolicy(const HopTls& hop) {
-  if (hop.strength == HopTls::kNone) return "";
+  // Answered rather than left to the instance's default, so that no policy asked after
+  // gatewayd's (MTA-STS) decides a customer's next hop.
+  if (hop.strength == HopTls::kNone) return "dane";
   if (hop.strength == HopTls::kEncrypted) return "encrypt";
   if (hop.accepted.empty()) return "verify match=tls-requirements-disagree.invalid";
   bool pinned = hop.strength == HopTls::kPinned;
@@ -104,9 +106,7 @@ MailDirectory::MailDirectory(std::vector<std::shared_ptr<const MailCustomer>> cu
       by_domain_.emplace(domain, customer.get());
     }
   }
-  for (const auto& [nexthop, hop] : hops) {
-    if (hop.strength != HopTls::kNone) tls_policies_.emplace(nexthop, PostfixPolicy(hop));
-  }
+  for (const auto& [nexthop, hop] : hops) tls_policies_.emplace(nexthop, PostfixPolicy(hop));
 }
 
 const MailCustomer* MailDirectory::CustomerFor(std::string_view domain) const {

@@ -363,12 +363,16 @@ namespace {
 std::string RouteTls(const MailDirectory& directory, const Envelope& envelope) {
   auto recipient = SplitAddress(envelope.recipient);
   const MailCustomer* local = recipient ? directory.CustomerFor(recipient->domain) : nullptr;
-  if (!local) return "STARTTLS wherever the recipient's MX offers it";
+  if (!local) {
+    return "STARTTLS wherever the recipient's MX offers it; DANE or MTA-STS where its domain "
+           "publishes them";
+  }
   std::vector<std::string> hops;
   for (const Destination& d : local->config.destinations) {
     std::string policy = directory.TlsPolicyFor(NextHopOf(d));
-    hops.push_back(
-        fmt::format("{} {}", NextHopOf(d), policy.empty() ? "STARTTLS where offered" : policy));
+    hops.push_back(fmt::format(
+        "{} {}", NextHopOf(d),
+        policy == "dane" ? "STARTTLS where offered (DANE where TLSA is published)" : policy));
   }
   return fmt::format("{}", fmt::join(hops, "; "));
 }

@@ -72,6 +72,12 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
   }
+  if (o.mta_sts && !o.mta_sts->IsLoopback()) {
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("--mta-sts {} must be a loopback address: Postfix takes its "
+                              "answers as TLS policy",
+                              o.mta_sts->ToString()));
+  }
   fs::path dir = fs::absolute(o.dir);
   std::error_code ec;
   fs::create_directories(dir / "etc", ec);
@@ -171,13 +177,15 @@ address_verify_poll_delay = 1s
   main += R"(
 # STARTTLS towards every destination that offers it, authenticated by DANE where the
 # destination publishes TLSA records (DNSSEC-validated: the host's resolver must validate
-# and /etc/resolv.conf say `options trust-ad`); required, or with the certificate
-# checked, towards the servers of customers that ask for it (gatewayd's tls-policy map).
+# and /etc/resolv.conf say `options trust-ad`); towards customers' servers, as their
+# manifests say (gatewayd's tls-policy map, which answers for every customer's next hop);
+# towards internet domains with an MTA-STS policy, as it says (--mta-sts, asked second).
 smtp_dns_support_level = dnssec
 smtp_tls_security_level = dane
 smtp_tls_loglevel = 1
 smtp_tls_policy_maps = )" +
-          socketmap + R"(:tls-policy
+          socketmap + ":tls-policy" +
+          (o.mta_sts ? ", socketmap:" + Inet(*o.mta_sts) + ":postfix" : std::string()) + R"(
 smtp_tls_CAfile = )" +
           o.tls_ca_file +
           R"(

@@ -366,6 +366,8 @@ TEST_F(PostfixLookupsTest, TheTlsPolicyOfANextHopIsItsCustomersRequirement) {
   EXPECT_EQ(Ask(fd, "tls-policy [ipv6:2001:db8::25]:2525"), Netstring("OK encrypt"));
   EXPECT_EQ(Ask(fd, "tls-policy [mx.acme.example]:2525"), Netstring("NOTFOUND "));
   EXPECT_EQ(Ask(fd, "tls-policy [mx.other.example]:25"), Netstring("NOTFOUND "));
+  EXPECT_EQ(Ask(fd, "tls-policy other.example"), Netstring("NOTFOUND "))
+      << "an internet domain is left to DANE and MTA-STS";
   close(fd);
 }
 

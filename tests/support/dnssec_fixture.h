@@ -39,10 +39,11 @@ inline std::string DnssecMissing() {
 class ZoneKey {
  public:
   ZoneKey(std::filesystem::path dir, const std::string& zone) : dir_(std::move(dir)) {
-    auto made = RunCommand(fmt::format("cd {} && /usr/bin/ldns-keygen -a ECDSAP256SHA256 -k {} 2>&1",
-                                       dir_.string(), zone));
+    auto made = RunCommand(fmt::format(
+        "cd {} && /usr/bin/ldns-keygen -a ECDSAP256SHA256 -k {} 2>&1", dir_.string(), zone));
     base_ = made.output.substr(0, made.output.find('\n'));
-    if (made.exit_code != 0 || base_.empty()) throw std::runtime_error("ldns-keygen: " + made.output);
+    if (made.exit_code != 0 || base_.empty())
+      throw std::runtime_error("ldns-keygen: " + made.output);
     std::ifstream ds(dir_ / (base_ + ".ds"));
     std::getline(ds, ds_);
   }
@@ -51,9 +52,9 @@ class ZoneKey {
 
   // Signs `file` in place.
   void Sign(const std::filesystem::path& file) const {
-    auto signed_zone = RunCommand(fmt::format(
-        "/usr/bin/ldns-signzone -f {0}.signed {0} {1}/{2} 2>&1 && mv {0}.signed {0}",
-        file.string(), dir_.string(), base_));
+    auto signed_zone = RunCommand(
+        fmt::format("/usr/bin/ldns-signzone -f {0}.signed {0} {1}/{2} 2>&1 && mv {0}.signed {0}",
+                    file.string(), dir_.string(), base_));
     if (signed_zone.exit_code != 0)
       throw std::runtime_error("ldns-signzone: " + signed_zone.output);
   }

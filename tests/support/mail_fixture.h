@@ -47,8 +47,9 @@ inline std::string MailPlaneMissing() {
 }
 
 struct SinkOptions {
-  std::string known;       // only these recipients (comma-separated) get 250
-  std::string rcpt_reply;  // every RCPT gets this reply
+  std::string host = "127.0.0.1";  // the loopback address it listens on
+  std::string known;               // only these recipients (comma-separated) get 250
+  std::string rcpt_reply;          // every RCPT gets this reply
   bool greeting_421 = false;
   // Offers STARTTLS with this certificate and key (PEM files); messages then carry
   // X-Sink-TLS: the TLS version they came over, or "none".
@@ -77,6 +78,8 @@ class Sink {
       if (!fixed_port_) port_ = PickFreePort();
       std::vector<std::string> argv = {"/usr/bin/python3",
                                        GWCTL_SOURCE_DIR "/tests/mail/sink.py",
+                                       "--host",
+                                       options_.host,
                                        "--port",
                                        std::to_string(port_),
                                        "--out",
@@ -177,6 +180,8 @@ struct MailGatewayOptions {
   // Postfix runs in a mount namespace of its own where this file is /etc/resolv.conf
   // (a test's validating resolver: DANE).
   std::string resolv_conf;
+  // The port of an MTA-STS policy socketmap on 127.0.0.1 (postfix-config --mta-sts).
+  int mta_sts_port = 0;
   // More gatewayd arguments (e.g. --verify-domains).
   std::vector<std::string> gatewayd_args;
 };
@@ -184,7 +189,8 @@ struct MailGatewayOptions {
 // gatewayd with its lookup servers, and the Postfix instance that asks them.
 class MailGateway {
  public:
-  // `smarthost_port`: where outbound mail goes (a Sink standing for the internet).
+  // `smarthost_port`: where outbound mail goes (a Sink standing for the internet); 0:
+  // to the recipient domain's MX.
   explicit MailGateway(int smarthost_port, MailGatewayOptions options = {})
       : dir_(MakeTempDir("mail-gateway")),
         smtp_port_(PickFreePort()),
@@ -199,6 +205,7 @@ class MailGateway {
     postfix_tls_ = options.postfix_tls;
     postfix_ca_file_ = options.postfix_ca_file;
     resolv_conf_ = options.resolv_conf;
+    mta_sts_port_ = options.mta_sts_port;
     if (options.continuity) {
       continuity_.emplace();
       std::ofstream(dir_ / "doveadm-key") << "test-doveadm-key\n";
@@ -457,6 +464,9 @@ class MailGateway {
           fmt::format(" --tls-cert {0}/smtpd-cert.pem --tls-key {0}/smtpd-key.pem", dir_.string());
     }
     if (!postfix_ca_file_.empty()) more += " --tls-ca-file " + postfix_ca_file_;
+    if (mta_sts_port_) more += fmt::format(" --mta-sts 127.0.0.1:{}", mta_sts_port_);
+    // Without a smarthost, mail to the internet goes to the recipient domain's MX.
+    if (smarthost_port) more += fmt::format(" --smarthost 127.0.0.1:{}", smarthost_port);
     if (continuity_) {
       more += fmt::format(
           " --continuity-smtp 127.0.0.1:{} --continuity-lmtp 127.0.0.1:{} --submission "
@@ -466,9 +476,9 @@ class MailGateway {
     auto written = RunCommand(fmt::format(
         "{} postfix-config --out {} --smtp 127.0.0.1:{} --relay-smtp 127.0.0.1:{} "
         "--socketmap 127.0.0.1:{} --policy 127.0.0.1:{} --verify 127.0.0.1:{} --hostname "
-        "gw.test --smarthost 127.0.0.1:{} --release-smtp 127.0.0.1:{} --fast-retry{}",
+        "gw.test --release-smtp 127.0.0.1:{} --fast-retry{}",
         GATEWAYD_BINARY, postfix_dir().string(), smtp_port_, relay_port_, socketmap_, policy_,
-        verify_, smarthost_port, release_port_, more));
+        verify_, release_port_, more));
     if (written.exit_code != 0) return "postfix-config failed: " + written.output;
     auto started =
         resolv_conf_.empty()
@@ -529,6 +539,7 @@ class MailGateway {
   bool dovecot_tls_ = false;
   bool postfix_tls_ = false;
   std::string postfix_ca_file_, resolv_conf_;
+  int mta_sts_port_ = 0;
 };
 
 }  // namespace gwtest

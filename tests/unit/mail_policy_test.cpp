@@ -202,7 +202,9 @@ TEST(MailPolicyTlsTest, ARelayThatMustUseTlsIsRefusedInCleartextAndTraceShowsThe
   Verdict traced = Trace(directory, relayed);
   EXPECT_TRUE(traced.accepted());
   EXPECT_THAT(traced.reason, HasSubstr("over STARTTLS (required)"));
-  EXPECT_EQ(traced.tls, "STARTTLS wherever the recipient's MX offers it");
+  EXPECT_EQ(traced.tls,
+            "STARTTLS wherever the recipient's MX offers it; DANE or MTA-STS where its domain "
+            "publishes them");
 
   Verdict inbound = Trace(directory, {"bob@ext.example", "alice@acme.example", 0, "198.51.100.7"});
   EXPECT_EQ(inbound.tls,
@@ -253,7 +255,8 @@ TEST(MailDirectoryTest, EachNextHopCarriesTheTlsItsCustomersRequire) {
       delivering("p1", "mx.pins.example", {{"delivery", "verify"}, {"fingerprints", {pin_a}}}),
       delivering("p2", "mx.pins.example", {{"delivery", "verify"}, {"fingerprints", {pin_b}}}),
   });
-  EXPECT_EQ(directory.TlsPolicyFor("[mx.plain.example]:25"), "");
+  // Answered even when opportunistic, so that no map asked later (MTA-STS) decides it.
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.plain.example]:25"), "dane");
   EXPECT_EQ(directory.TlsPolicyFor("[MX.strict.example]:25"),
             "verify match=.strict.example:mx.strict.example");
   EXPECT_EQ(directory.TlsPolicyFor("[192.0.2.25]:2525"),

@@ -59,12 +59,13 @@ class MailDirectory {
   // take mail for it.
   const MailCustomer* CustomerFor(std::string_view domain) const;
 
-  // Postfix's TLS policy for a next hop ("[host]:port", as transport answers name it),
-  // from the delivery TLS of the customers delivering there: "" (the instance's
-  // opportunistic default), "encrypt", "verify match=NAME:NAME" or "fingerprint
-  // match=HEX|HEX". A server two customers share is held to the stricter level, and at
-  // the same level to what both accept; when that is nothing, to a name no certificate
-  // can carry, so the mail waits rather than one customer weakening another's check.
+  // Postfix's TLS policy for a customer's next hop ("[host]:port", as transport answers
+  // name it), from the delivery TLS of the customers delivering there: "dane"
+  // (opportunistic, DANE-verified where TLSA records are published), "encrypt", "verify
+  // match=NAME:NAME" or "fingerprint match=HEX|HEX"; "" for a next hop of no customer. A server two
+  // customers share is held to the stricter level, and at the same level to what both accept; when
+  // that is nothing, to a name no certificate can carry, so the mail waits rather than one customer
+  // weakening another's check.
   std::string TlsPolicyFor(std::string_view nexthop) const;
 
   const std::vector<std::shared_ptr<const MailCustomer>>& customers() const { return customers_; }

@@ -43,7 +43,12 @@ struct PostfixInstanceOptions {
   std::optional<Endpoint> smarthost;
   uint64_t message_size_limit = 100ull << 20;  // the ceiling; customers' limits are lower
   std::string tls_cert, tls_key;               // PEM files: offer STARTTLS when both given
-  // The CAs a customer's server certificate is checked against (tls.delivery: verify).
+  // An MTA-STS policy socketmap (RFC 8461; postfix-mta-sts-resolver's mta-sts-daemon),
+  // asked after gatewayd's tls-policy map, so internet domains publishing a policy get
+  // their mail only over verified TLS to the MX hosts it names (loopback).
+  std::optional<Endpoint> mta_sts;
+  // The CAs a customer's server certificate is checked against (tls.delivery: verify),
+  // and MTA-STS hosts' certificates are.
   std::string tls_ca_file = "/etc/ssl/certs/ca-certificates.crt";
   // Retry deferred mail every 10 s, give up on a server that does not connect or greet
   // within 5 s (tests and demos; production keeps Postfix's defaults).
