@@ -406,7 +406,10 @@ Result<std::unique_ptr<PostfixLookupServers>> PostfixLookupServers::Start(
       raw->socketmap);
   if (status.ok()) {
     status = add(
-        shared.options.policy, "policy", [=] { return postfix::MakePolicy(directory, problem); },
+        shared.options.policy, "policy",
+        [=, tally = &shared.counters.tls] {
+          return postfix::MakePolicy(directory, problem, tally);
+        },
         raw->policy);
   }
   if (status.ok()) {
@@ -449,42 +452,67 @@ const PostfixLookupCounters& PostfixLookupServers::counters() const {
   return impl_->shared.counters;
 }
 
+void TlsTally::Count(const std::string& customer, bool relayed, bool encrypted) {
+  std::lock_guard lock(mutex_);
+  ++counts_[customer][relayed * 2 + encrypted];
+}
+
+std::string TlsTally::Prometheus() const {
+  std::string out =
+      "# HELP gatewayd_mail_recipients_total Recipients accepted, by customer, direction "
+      "(inbound; relayed from the customer's servers) and whether the client's connection "
+      "was encrypted.\n"
+      "# TYPE gatewayd_mail_recipients_total counter\n";
+  std::lock_guard lock(mutex_);
+  for (const auto& [customer, counts] : counts_) {
+    for (int i = 0; i < 4; ++i) {
+      if (counts[i] == 0) continue;
+      out += fmt::format(
+          "gatewayd_mail_recipients_total{{customer=\"{}\",direction=\"{}\",tls=\"{}\"}} {}\n",
+          customer, i / 2 ? "relayed" : "inbound", i % 2 ? "yes" : "no", counts[i]);
+    }
+  }
+  return out;
+}
+
 std::string MailMetrics(const MailDirectoryFeed& feed, const PostfixLookupServers& servers) {
   auto directory = feed.current();
   MailDirectoryFeed::Stats stats = feed.stats();
   const PostfixLookupCounters& c = servers.counters();
   return fmt::format(
-      "# HELP gatewayd_mail_directory_customers Customers the mail lookups answer for.\n"
-      "# TYPE gatewayd_mail_directory_customers gauge\n"
-      "gatewayd_mail_directory_customers {}\n"
-      "# HELP gatewayd_mail_directory_addresses Recipient addresses (users and aliases).\n"
-      "# TYPE gatewayd_mail_directory_addresses gauge\n"
-      "gatewayd_mail_directory_addresses {}\n"
-      "# HELP gatewayd_mail_directory_refreshes_total Directories published after a store "
-      "change.\n"
-      "# TYPE gatewayd_mail_directory_refreshes_total counter\n"
-      "gatewayd_mail_directory_refreshes_total {}\n"
-      "# HELP gatewayd_mail_directory_refresh_seconds Duration of the last refresh.\n"
-      "# TYPE gatewayd_mail_directory_refresh_seconds gauge\n"
-      "gatewayd_mail_directory_refresh_seconds {:.6f}\n"
-      "# HELP gatewayd_mail_lookup_connections_total Postfix connections to the lookup "
-      "servers, by outcome.\n"
-      "# TYPE gatewayd_mail_lookup_connections_total counter\n"
-      "gatewayd_mail_lookup_connections_total{{outcome=\"accepted\"}} {}\n"
-      "gatewayd_mail_lookup_connections_total{{outcome=\"refused\"}} {}\n"
-      "gatewayd_mail_lookup_connections_total{{outcome=\"timed_out\"}} {}\n"
-      "gatewayd_mail_lookup_connections_total{{outcome=\"displaced\"}} {}\n"
-      "gatewayd_mail_lookup_connections_total{{outcome=\"foreign_client\"}} {}\n"
-      "# HELP gatewayd_mail_lookup_problems_total Requests that could not be read.\n"
-      "# TYPE gatewayd_mail_lookup_problems_total counter\n"
-      "gatewayd_mail_lookup_problems_total {}\n"
-      "# HELP gatewayd_mail_discovered_total Addresses found by address discovery.\n"
-      "# TYPE gatewayd_mail_discovered_total counter\n"
-      "gatewayd_mail_discovered_total {}\n",
-      directory ? directory->customers().size() : 0, directory ? directory->recipient_count() : 0,
-      stats.refreshes, stats.last_refresh_ms / 1000.0, c.connections.load(),
-      c.refused_connections.load(), c.timeouts.load(), c.displaced.load(), c.foreign_clients.load(),
-      c.problems.load(), c.discovered.load());
+             "# HELP gatewayd_mail_directory_customers Customers the mail lookups answer for.\n"
+             "# TYPE gatewayd_mail_directory_customers gauge\n"
+             "gatewayd_mail_directory_customers {}\n"
+             "# HELP gatewayd_mail_directory_addresses Recipient addresses (users and aliases).\n"
+             "# TYPE gatewayd_mail_directory_addresses gauge\n"
+             "gatewayd_mail_directory_addresses {}\n"
+             "# HELP gatewayd_mail_directory_refreshes_total Directories published after a store "
+             "change.\n"
+             "# TYPE gatewayd_mail_directory_refreshes_total counter\n"
+             "gatewayd_mail_directory_refreshes_total {}\n"
+             "# HELP gatewayd_mail_directory_refresh_seconds Duration of the last refresh.\n"
+             "# TYPE gatewayd_mail_directory_refresh_seconds gauge\n"
+             "gatewayd_mail_directory_refresh_seconds {:.6f}\n"
+             "# HELP gatewayd_mail_lookup_connections_total Postfix connections to the lookup "
+             "servers, by outcome.\n"
+             "# TYPE gatewayd_mail_lookup_connections_total counter\n"
+             "gatewayd_mail_lookup_connections_total{{outcome=\"accepted\"}} {}\n"
+             "gatewayd_mail_lookup_connections_total{{outcome=\"refused\"}} {}\n"
+             "gatewayd_mail_lookup_connections_total{{outcome=\"timed_out\"}} {}\n"
+             "gatewayd_mail_lookup_connections_total{{outcome=\"displaced\"}} {}\n"
+             "gatewayd_mail_lookup_connections_total{{outcome=\"foreign_client\"}} {}\n"
+             "# HELP gatewayd_mail_lookup_problems_total Requests that could not be read.\n"
+             "# TYPE gatewayd_mail_lookup_problems_total counter\n"
+             "gatewayd_mail_lookup_problems_total {}\n"
+             "# HELP gatewayd_mail_discovered_total Addresses found by address discovery.\n"
+             "# TYPE gatewayd_mail_discovered_total counter\n"
+             "gatewayd_mail_discovered_total {}\n",
+             directory ? directory->customers().size() : 0,
+             directory ? directory->recipient_count() : 0, stats.refreshes,
+             stats.last_refresh_ms / 1000.0, c.connections.load(), c.refused_connections.load(),
+             c.timeouts.load(), c.displaced.load(), c.foreign_clients.load(), c.problems.load(),
+             c.discovered.load()) +
+         c.tls.Prometheus();
 }
 
 }  // namespace gw

@@ -236,8 +236,8 @@ class Socketmap : public Protocol {
 
 class Policy : public Protocol {
  public:
-  Policy(DirectoryGetter directory, ProblemLog log)
-      : directory_(std::move(directory)), log_(std::move(log)) {}
+  Policy(DirectoryGetter directory, ProblemLog log, TlsTally* tally)
+      : directory_(std::move(directory)), log_(std::move(log)), tally_(tally) {}
 
   bool Consume(std::string& input, std::string& output) override {
     size_t pos = 0;
@@ -309,7 +309,9 @@ class Policy : public Protocol {
       if (state != "RCPT") return "DUNNO";
       if (envelope.recipient.empty()) return Incomplete("RCPT without a recipient");
       Verdict verdict = DecideRelay(*directory, envelope, context == "outbound");
-      return verdict.accepted() ? "OK" : verdict.reply;
+      if (!verdict.accepted()) return verdict.reply;
+      Tally(verdict, true, envelope);
+      return "OK";
     }
     if (state == "RCPT") {
       if (envelope.recipient.empty()) return Incomplete("RCPT without a recipient");
@@ -335,6 +337,7 @@ class Policy : public Protocol {
                            envelope.recipient);
       }
       if (!verdict.customer) return "DUNNO";
+      Tally(verdict, false, envelope);
       return verdict.action == Verdict::Action::kProbe ? kDiscoveryClass : "DUNNO";
     }
     if (state == "END-OF-MESSAGE") {
@@ -353,8 +356,15 @@ class Policy : public Protocol {
     return "DUNNO";
   }
 
+  void Tally(const Verdict& verdict, bool relayed, const Envelope& envelope) {
+    if (!tally_ || !verdict.customer) return;
+    tally_->Count(verdict.customer->partner + "/" + verdict.customer->name, relayed,
+                  envelope.client_encrypted.value_or(false));
+  }
+
   DirectoryGetter directory_;
   ProblemLog log_;
+  TlsTally* tally_;
   // The transaction in progress on this connection (one smtpd process, one at a time).
   std::string instance_, instance_customer_, instance_domain_;
 };
@@ -648,8 +658,8 @@ std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory,
   return std::make_unique<Socketmap>(std::move(directory), continuity, std::move(log));
 }
 
-std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log) {
-  return std::make_unique<Policy>(std::move(directory), std::move(log));
+std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log, TlsTally* tally) {
+  return std::make_unique<Policy>(std::move(directory), std::move(log), tally);
 }
 
 std::unique_ptr<Protocol> MakeVerifyMemcache(VerifyCache& cache, DirectoryGetter directory,

@@ -28,6 +28,7 @@
 
 #include "gateway/continuity.h"
 #include "gateway/mail_directory.h"
+#include "gateway/postfix_lookups.h"
 #include "gateway/status.h"
 
 namespace gw::postfix {
@@ -52,7 +53,9 @@ class Protocol {
 // customers' own servers.
 std::unique_ptr<Protocol> MakeSocketmap(DirectoryGetter directory,
                                         const ContinuityRouting* continuity, ProblemLog log);
-std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log);
+// `tally` (may be null) counts the recipients accepted, by customer and client TLS.
+std::unique_ptr<Protocol> MakePolicy(DirectoryGetter directory, ProblemLog log,
+                                     TlsTally* tally = nullptr);
 
 // verify(8)'s results, shared by every memcache connection, bounded in entries and in
 // bytes: whoever reaches the port can store, so a full cache forgets an arbitrary entry

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <fmt/format.h>
+#include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "mail_fixture.h"
@@ -338,6 +339,17 @@ TEST(MailTlsTest, WithACertificateSendersGetStartTls) {
   EXPECT_TRUE(encrypted.accepted()) << encrypted.transcript;
   ASSERT_EQ(internet.WaitForMessages(1), 1u) << gateway.MailLog();
   EXPECT_THAT(internet.Messages()[0], HasSubstr("X-Sink-To: carol@ext.example"));
+  EXPECT_TRUE(gateway.Send("bob@ext.example", "alice@acme.example").accepted()) << "in clear";
+
+  // The TLS report: recipients accepted per customer, by direction and client TLS (the
+  // refused cleartext relay is not among them).
+  auto metrics = httplib::Client(gateway.gatewayd().url()).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string series = "gatewayd_mail_recipients_total{customer=\"northwind/acme\",";
+  EXPECT_THAT(metrics->body, HasSubstr(series + "direction=\"inbound\",tls=\"yes\"} 1\n"));
+  EXPECT_THAT(metrics->body, HasSubstr(series + "direction=\"inbound\",tls=\"no\"} 1\n"));
+  EXPECT_THAT(metrics->body, HasSubstr(series + "direction=\"relayed\",tls=\"yes\"} 1\n"));
+  EXPECT_THAT(metrics->body, Not(HasSubstr(series + "direction=\"relayed\",tls=\"no\"}")));
   std::filesystem::remove_all(dir);
 }
 

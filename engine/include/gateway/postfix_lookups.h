@@ -19,10 +19,13 @@
 // Thread-safe; Stop() (or the destructor) closes every listener and connection.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -67,6 +70,21 @@ struct PostfixLookupOptions {
       passwords;
 };
 
+// Recipients the policy server accepted, per customer ("partner/name"): inbound or
+// relayed, over an encrypted connection or in cleartext. /metrics' TLS report; a client
+// whose handshake failed never reaches the policy server, and Postfix's own log has
+// how each delivery went.
+class TlsTally {
+ public:
+  void Count(const std::string& customer, bool relayed, bool encrypted);
+  // Prometheus text: gatewayd_mail_recipients_total{customer,direction,tls}.
+  std::string Prometheus() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::array<int64_t, 4>> counts_;  // [relayed * 2 + encrypted]
+};
+
 struct PostfixLookupCounters {
   std::atomic<int64_t> connections{0};
   std::atomic<int64_t> problems{0};  // bad input, each also logged
@@ -75,6 +93,7 @@ struct PostfixLookupCounters {
   std::atomic<int64_t> displaced{0};        // closed to make room for another
   std::atomic<int64_t> foreign_clients{0};  // outside client_networks
   std::atomic<int64_t> discovered{0};
+  TlsTally tls;
 };
 
 class PostfixLookupServers {
