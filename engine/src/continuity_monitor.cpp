@@ -122,9 +122,12 @@ struct ContinuityMonitor::Impl {
     std::string why;
     for (const Destination& d : customer.config.destinations) {
       ++counters.probes;
-      Status s = ProbeMail({d.host, d.port}, "postmaster@" + customer.config.domains.front(),
-                           options.probe_timeout,
-                           options.destination_networks ? &*options.destination_networks : nullptr);
+      // A server that would not get the mail for want of TLS the customer requires is
+      // as good as down: its mail is kept.
+      Status s = ProbeMail(
+          {d.host, d.port}, "postmaster@" + customer.config.domains.front(), options.probe_timeout,
+          options.destination_networks ? &*options.destination_networks : nullptr,
+          customer.config.delivery_tls.level != DeliveryTls::Level::kOpportunistic);
       if (s.ok() || s.code() == StatusCode::kFailedPrecondition) return "";
       why = s.message();
     }

@@ -42,6 +42,20 @@ class Session {
     return Expect(220, "the greeting");
   }
 
+  // After EHLO: STARTTLS when the server offers it, then EHLO again over TLS. With
+  // `required`, a server that does not offer it is kUnavailable.
+  Status StartTlsIfOffered(bool required) {
+    if (last_reply_.find("STARTTLS") == std::string::npos) {
+      if (!required) return Status::Ok();
+      return Status(StatusCode::kUnavailable,
+                    fmt::format("{} does not offer STARTTLS, which the customer requires",
+                                socket_.server().ToString()));
+    }
+    if (Status s = Command("STARTTLS", 220); !s.ok()) return s;
+    if (Status s = socket_.StartTls(socket_.server().host); !s.ok()) return s;
+    return Command("EHLO gatewayd", 250);
+  }
+
   // Sends `line` (CRLF added) and expects a reply with `code`.
   Status Command(const std::string& line, int code) {
     if (Status s = socket_.Send(line + "\r\n"); !s.ok()) return s;
@@ -58,6 +72,7 @@ class Session {
       for (size_t end; (end = buffer_.find("\r\n", start)) != std::string::npos; start = end + 2) {
         std::string line = buffer_.substr(start, end - start);
         if (line.size() >= 4 && line[3] == '-') continue;
+        last_reply_ = buffer_.substr(0, end);
         buffer_.erase(0, end + 2);
         int got = line.size() >= 3 ? std::atoi(line.substr(0, 3).c_str()) : 0;
         if (got == code) return Status::Ok();
@@ -73,6 +88,7 @@ class Session {
  private:
   BlockingSocket socket_;
   std::string buffer_;
+  std::string last_reply_;  // every line of the last reply read
 };
 
 // The message as DATA carries it: CRLF line ends, a leading dot doubled, the final dot.
@@ -118,10 +134,12 @@ Status SendMail(const Endpoint& server, const std::string& sender,
 }
 
 Status ProbeMail(const Endpoint& server, const std::string& recipient,
-                 std::chrono::milliseconds timeout, const DestinationNetworks* networks) {
+                 std::chrono::milliseconds timeout, const DestinationNetworks* networks,
+                 bool require_tls) {
   Session session(server, timeout);
   if (Status s = session.Connect(networks); !s.ok()) return s;
   if (Status s = session.Command("EHLO gatewayd", 250); !s.ok()) return s;
+  if (Status s = session.StartTlsIfOffered(require_tls); !s.ok()) return s;
   if (Status s = session.Command("MAIL FROM:<>", 250); !s.ok()) return s;
   if (Status s = session.Command(fmt::format("RCPT TO:<{}>", recipient), 250); !s.ok()) return s;
   session.Command("QUIT", 221);

@@ -14,6 +14,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "gateway/smtp_client.h"
 #include "mail_fixture.h"
 #include "nsd_fixture.h"
 #include "test_ca.h"
@@ -287,6 +288,36 @@ TEST(MailTlsTest, VerifiedDeliveryChecksTheCertificatesNameOrItsPin) {
   EXPECT_EQ(wrong->Messages().size(), 0u);
   EXPECT_THAT(gateway.Queue(), HasSubstr("user@globex.example"));
   EXPECT_THAT(gateway.MailLog(), HasSubstr("Verified TLS connection established"));
+  std::filesystem::remove_all(dir);
+}
+
+// The continuity probe, gatewayd's one SMTP hop of its own to customers' servers, uses
+// STARTTLS where offered, and finds a server that does not offer it down when the
+// customer requires TLS (its mail could not be delivered there).
+TEST(MailTlsTest, TheProbeUsesStartTlsWhereOfferedAndNeedsItWhereRequired) {
+  if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
+    GTEST_SKIP() << "mail data plane test skipped: " << missing;
+  }
+  auto dir = gwtest::MakeTempDir("tls-probe");
+  auto issued = gwtest::TestCa(dir).SelfSigned("probe", "mx.acme.example");
+  gwtest::SinkOptions tls;
+  tls.tls_cert = issued.cert;
+  tls.tls_key = issued.key;
+  Sink encrypted(0, tls);
+  Sink plain;
+  ASSERT_TRUE(encrypted.ready()) << encrypted.output();
+  ASSERT_TRUE(plain.ready()) << plain.output();
+  const auto timeout = std::chrono::seconds(10);
+  gw::Status over_tls = gw::ProbeMail({"127.0.0.1", encrypted.port()}, "postmaster@acme.example",
+                                      timeout, nullptr, true);
+  EXPECT_TRUE(over_tls.ok()) << over_tls.message();
+  EXPECT_THAT(encrypted.output(),
+              ::testing::ContainsRegex("sink rcpt <postmaster@acme.example> over TLSv1\\.[23]"));
+  EXPECT_TRUE(gw::ProbeMail({"127.0.0.1", plain.port()}, "postmaster@acme.example", timeout).ok());
+  gw::Status required =
+      gw::ProbeMail({"127.0.0.1", plain.port()}, "postmaster@acme.example", timeout, nullptr, true);
+  EXPECT_EQ(required.code(), gw::StatusCode::kUnavailable);
+  EXPECT_THAT(required.message(), HasSubstr("does not offer STARTTLS"));
   std::filesystem::remove_all(dir);
 }
 

@@ -9,7 +9,8 @@ envelope). Prints "sink ready on HOST:PORT" on stderr once it listens; stops on 
   --greeting-421    answer every connection "421 4.3.2 busy" and close it
   --tls-cert F --tls-key K
                     offer STARTTLS with this certificate; each message is then also
-                    headed by X-Sink-TLS: the protocol version it came over, or "none"
+                    headed by X-Sink-TLS: the protocol version it came over, or "none",
+                    and each RCPT logged on stderr with it
 """
 import argparse
 import asyncio
@@ -28,6 +29,10 @@ class Handler:
         self.count = 0
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.tls:
+            tls = session.ssl.get("ssl_object") if session.ssl else None
+            print("sink rcpt <%s> over %s" % (address, tls.version() if tls else "no TLS"),
+                  file=sys.stderr, flush=True)
         if self.rcpt_reply:
             return self.rcpt_reply
         if self.known is not None and address.lower() not in self.known:

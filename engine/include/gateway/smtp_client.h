@@ -1,7 +1,8 @@
-// Handing a message to an MTA over SMTP (RFC 5321), as gatewayd does to deliver mail it
-// holds (a message released from the quarantine) through the gateway's own Postfix. One
-// message per connection, no authentication, no TLS: for a listener on loopback that
-// trusts its client (postfix-config's --release-smtp).
+// SMTP (RFC 5321) as gatewayd speaks it: SendMail hands a message it holds (released
+// from the quarantine, a spam report, kept continuity mail) to the gateway's own Postfix,
+// one per connection, no authentication, no TLS: for a listener on loopback that trusts
+// its client (postfix-config's --release-smtp), whose deliveries then follow Postfix's
+// TLS policy. ProbeMail asks a customer's server directly, over STARTTLS when offered.
 #pragma once
 
 #include <chrono>
@@ -24,11 +25,14 @@ Status SendMail(const Endpoint& server, const std::string& sender,
                 std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // Asks `server` whether it takes mail for `recipient` now, without sending any: greeting,
-// EHLO, MAIL FROM:<>, RCPT TO, QUIT. OK for a 250; otherwise as SendMail (kUnavailable
-// for a temporary refusal or no answer, kFailedPrecondition for a 5xx). With `networks`,
-// a server whose name resolves to an address they refuse is not contacted
-// (kPermissionDenied).
+// EHLO, STARTTLS when offered (opportunistic: the certificate is not checked), MAIL
+// FROM:<>, RCPT TO, QUIT. OK for a 250; otherwise as SendMail (kUnavailable for a
+// temporary refusal or no answer, kFailedPrecondition for a 5xx). With `networks`, a
+// server whose name resolves to an address they refuse is not contacted
+// (kPermissionDenied). With `require_tls`, a server that does not offer STARTTLS is
+// kUnavailable: mail could not reach it.
 Status ProbeMail(const Endpoint& server, const std::string& recipient,
-                 std::chrono::milliseconds timeout, const DestinationNetworks* networks = nullptr);
+                 std::chrono::milliseconds timeout, const DestinationNetworks* networks = nullptr,
+                 bool require_tls = false);
 
 }  // namespace gw
