@@ -51,7 +51,8 @@ struct ContinuityFlags {
   std::string smtp;  // the continuity listener the transport answers name
   std::string auth;  // UNIX socket for Dovecot's passdb/userdb
   std::string doveadm, doveadm_key_file;
-  std::string imap;  // Dovecot's IMAP on loopback, for kept mail the API cannot carry
+  std::string imap;          // Dovecot's IMAP on loopback, for kept mail the API cannot carry
+  std::string release_smtp;  // Postfix's release listener, which kept mail goes back to
   int probe_interval_ms = 30'000;
   int down_after = 2;
 };
@@ -186,12 +187,19 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     if (!outages.ok()) return outages.status();
     watch.store = std::move(*outages);
     if (!continuity.doveadm.empty()) {
-      if (!store.send_mail) {
+      if (continuity.release_smtp.empty()) {
         return gw::Status(gw::StatusCode::kInvalidArgument,
                           "--doveadm needs --release-smtp: kept mail goes on to customers' "
                           "servers through the gateway's Postfix, under its TLS policy");
       }
-      watch.send_mail = store.send_mail;
+      auto release = gw::ParseEndpoint(continuity.release_smtp, "--release-smtp");
+      if (!release.ok()) return release.status();
+      watch.send_mail = [server = *release](const std::string& sender,
+                                            const std::vector<std::string>& recipients,
+                                            const std::string& message) {
+        return gw::SendMail(server, sender, recipients, message, std::chrono::seconds(60),
+                            gw::kContinuityRedeliveryHelo);
+      };
       auto doveadm = gw::ParseEndpoint(continuity.doveadm, "--doveadm");
       if (!doveadm.ok()) return doveadm.status();
       auto key = ReadKeyFile(continuity.doveadm_key_file);
@@ -799,6 +807,7 @@ int main(int argc, char** argv) {
     }
     store.gateway_smtp.push_back(*endpoint);
   }
+  continuity.release_smtp = release_smtp;
   if (!release_smtp.empty()) {
     auto endpoint = gw::ParseEndpoint(release_smtp, "--release-smtp");
     if (!endpoint.ok()) {

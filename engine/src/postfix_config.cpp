@@ -18,17 +18,20 @@ namespace fs = std::filesystem;
 // An smtpd for gatewayd's and Postfix's own hand-offs of mail already filtered: no
 // milters and no policy; only loopback clients, and only to customers' addresses (the
 // relay domains). More -o lines may follow.
-std::string TrustedLoopbackListener(const Endpoint& at, const char* name) {
+// `recipient_restrictions`: a main.cf parameter reference (master.cf values hold no
+// spaces), or empty.
+std::string TrustedLoopbackListener(const Endpoint& at, const char* name,
+                                    const char* recipient_restrictions = "") {
   return fmt::format(R"({} inet n - n - - smtpd
   -o syslog_name=postfix/{}
   -o smtpd_milters=
   -o mynetworks=127.0.0.0/8,[::1]/128
   -o smtpd_client_restrictions=permit_mynetworks,reject
   -o smtpd_relay_restrictions=reject_unauth_destination
-  -o smtpd_recipient_restrictions=
+  -o smtpd_recipient_restrictions={}
   -o smtpd_end_of_data_restrictions=
 )",
-                     at.ToString(), name);
+                     at.ToString(), name, recipient_restrictions);
 }
 
 std::string Inet(const Endpoint& endpoint) {
@@ -151,6 +154,8 @@ smtpd_relay_restrictions = reject_unauth_destination
 smtpd_recipient_restrictions = reject_unlisted_recipient, check_policy_service {policy}
 smtpd_end_of_data_restrictions = check_policy_service {policy}
 outbound_relay_restrictions = check_policy_service {{ {policy}, policy_context={outbound_context} }}, reject
+# gatewayd's own deliveries: kept continuity mail is routed to its customer's servers.
+release_restrictions = check_policy_service {{ {policy}, policy_context=release }}
 
 # Address discovery: the policy names this class for an unknown address of a customer
 # that discovers its users; verify(8) probes the destination and reports to gatewayd.
@@ -256,8 +261,9 @@ milter_content_timeout = 120s
     }
   }
   if (o.release_smtp) {
-    // gatewayd's own deliveries (released quarantine, spam reports).
-    master += TrustedLoopbackListener(*o.release_smtp, "release");
+    // gatewayd's own deliveries (released quarantine, spam reports, kept continuity mail,
+    // which the policy routes to the customer's servers).
+    master += TrustedLoopbackListener(*o.release_smtp, "release", "$release_restrictions");
   }
   if (o.continuity_smtp) {
     // Mail the main listener accepted and filtered, sent here while its customer is in

@@ -149,12 +149,16 @@ class Socketmap : public Protocol {
     }
     if (map == "filter") return FilterAnswer(*directory, key);
     if (map == "relay-filter") return RelayFilterAnswer(*directory, key);
-    // The continuity listener's recipients: users whose mail is kept (others get a 450
-    // there and wait in the queue for their server).
+    // The continuity listener's recipients: users whose mail is kept, while their
+    // customer is in continuity (others get a 450 there and wait in the queue for their
+    // server). Postfix may route by a transport answer it cached from before an outage
+    // ended (kept mail handed back to it included): that mail waits too, and its retry
+    // finds the customer's servers.
     if (map == "continuity") {
       RecipientLookup found = FindRecipient(*directory, key);
-      bool kept =
-          found.customer && !found.user.empty() && InContinuityScope(*found.customer, found.user);
+      bool kept = found.customer && !found.user.empty() && continuity_ &&
+                  continuity_->Active(found.customer->partner, found.customer->name) &&
+                  InContinuityScope(*found.customer, found.user);
       return kept ? "OK " + found.user : "NOTFOUND ";
     }
     // smtpd_sender_login_maps of authenticated submission: the login that may send as
@@ -305,6 +309,7 @@ class Policy : public Protocol {
     // postfix-config names the relay listener's context by whether a content filter
     // runs there to check a shared service's tenant proof.
     std::string context = Get(attributes, "policy_context");
+    if (context == "release") return ReleaseRoute(*directory, envelope, state, attributes);
     if (context == "outbound" || context == "outbound-unfiltered") {
       if (state != "RCPT") return "DUNNO";
       if (envelope.recipient.empty()) return Incomplete("RCPT without a recipient");
@@ -354,6 +359,17 @@ class Policy : public Protocol {
       return verdict.accepted() ? "DUNNO" : verdict.reply;
     }
     return "DUNNO";
+  }
+
+  // gatewayd's own deliveries: kept continuity mail goes straight to its customer's
+  // servers (FILTER overrides the transport, which Postfix may hold from the outage);
+  // released and report mail is routed as any other.
+  static std::string ReleaseRoute(const MailDirectory& directory, const Envelope& envelope,
+                                  const std::string& state, const Attributes& attributes) {
+    if (state != "RCPT" || Get(attributes, "helo_name") != kContinuityRedeliveryHelo)
+      return "DUNNO";
+    const MailCustomer* customer = FindRecipient(directory, envelope.recipient).customer;
+    return customer ? "FILTER " + customer->transport : "DUNNO";
   }
 
   void Tally(const Verdict& verdict, bool relayed, const Envelope& envelope) {

@@ -111,11 +111,11 @@ std::string DataOf(std::string_view message) {
 
 Status SendMail(const Endpoint& server, const std::string& sender,
                 const std::vector<std::string>& recipients, std::string_view message,
-                std::chrono::milliseconds timeout) {
+                std::chrono::milliseconds timeout, const std::string& helo) {
   if (recipients.empty()) return Status(StatusCode::kInvalidArgument, "no recipients");
   Session session(server, timeout);
   if (Status s = session.Connect(); !s.ok()) return s;
-  if (Status s = session.Command("EHLO gatewayd", 250); !s.ok()) return s;
+  if (Status s = session.Command("EHLO " + helo, 250); !s.ok()) return s;
   // Declared 8-bit, so that Postfix may convert it for a server without 8BITMIME.
   bool eight_bit = std::any_of(message.begin(), message.end(),
                                [](char c) { return static_cast<unsigned char>(c) >= 0x80; });

@@ -10,6 +10,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "gateway/continuity.h"
+
 #include <atomic>
 #include <fstream>
 #include <thread>
@@ -368,6 +370,31 @@ TEST_F(PostfixLookupsTest, TheTlsPolicyOfANextHopIsItsCustomersRequirement) {
   EXPECT_EQ(Ask(fd, "tls-policy [mx.other.example]:25"), Netstring("NOTFOUND "));
   EXPECT_EQ(Ask(fd, "tls-policy other.example"), Netstring("NOTFOUND "))
       << "an internet domain is left to DANE and MTA-STS";
+  close(fd);
+}
+
+// The release listener: kept continuity mail (gatewayd's redelivery HELO) is routed to
+// its customer's own servers whatever transport Postfix holds; anything else as usual.
+TEST_F(PostfixLookupsTest, KeptMailHandedBackGoesToTheCustomersServers) {
+  ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
+  ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));
+  int fd = gwtest::ConnectLoopback(policy_);
+  auto ask = [&](const std::string& helo, const std::string& recipient) {
+    gwtest::SendAll(fd, fmt::format("request=smtpd_access_policy\nprotocol_state=RCPT\n"
+                                    "policy_context=release\nclient_address=127.0.0.1\n"
+                                    "helo_name={}\nsender=bob@ext.example\nsize=0\n"
+                                    "recipient={}\n\n",
+                                    helo, recipient));
+    return gwtest::ReadUntil(fd, 5s,
+                             [](const std::string& b) {
+                               return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
+                             })
+        .bytes;
+  };
+  EXPECT_EQ(ask(gw::kContinuityRedeliveryHelo, "alice@acme.example"),
+            "action=FILTER smtp:[127.0.0.1]:2626\n\n");
+  EXPECT_EQ(ask("gatewayd", "alice@acme.example"), "action=DUNNO\n\n") << "a release";
+  EXPECT_EQ(ask(gw::kContinuityRedeliveryHelo, "x@elsewhere.example"), "action=DUNNO\n\n");
   close(fd);
 }
 

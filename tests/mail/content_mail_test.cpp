@@ -16,6 +16,7 @@
 
 #include "mail_fixture.h"
 #include "mime_samples.h"
+#include "test_ca.h"
 
 namespace {
 
@@ -108,8 +109,19 @@ class ContentMailTest : public ::testing::Test {
   std::filesystem::path dir_ = gwtest::MakeTempDir("content-mail");
   int sent_ = 0;
   std::unique_ptr<Sink> internet_;
-  Sink destination_;
+  // The customers' server offers STARTTLS: what the gateway delivers, releases included,
+  // arrives encrypted.
+  Sink destination_{0, StartTlsSink(dir_)};
   std::unique_ptr<MailGateway> gateway_;
+
+ private:
+  static gwtest::SinkOptions StartTlsSink(const std::filesystem::path& dir) {
+    auto issued = gwtest::TestCa(dir).SelfSigned("destination", "mx.acme.example");
+    gwtest::SinkOptions options;
+    options.tls_cert = issued.cert;
+    options.tls_key = issued.key;
+    return options;
+  }
 };
 
 json ContentFilter(const std::string& action, json forbidden, bool encrypted) {
@@ -269,6 +281,8 @@ TEST_F(ContentMailTest, SpamIsQuarantinedPerCustomerAndAReleaseDeliversIt) {
   EXPECT_THAT(release, HasSubstr("Subject: cheap-watches"));
   EXPECT_THAT(release, HasSubstr("X-GW-Released: from quarantine (spam"));
   EXPECT_THAT(release, HasSubstr("X-Sink-To: user@acme.example"));
+  EXPECT_THAT(release, ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"))
+      << "a release goes out through Postfix, over STARTTLS where offered";
   auto again = Gwctl(fmt::format("quarantine release --customer acme {}", (*kept)[0].id));
   EXPECT_EQ(again.exit_code, 4);
   EXPECT_THAT(again.output, HasSubstr("was released at"));

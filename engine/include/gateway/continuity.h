@@ -28,6 +28,11 @@
 
 namespace gw {
 
+// The HELO name with which gatewayd hands kept mail back to Postfix's release listener:
+// the policy there routes such mail straight to the customer's own servers (a FILTER
+// action), never by a transport answer Postfix may have cached from the outage.
+inline constexpr const char* kContinuityRedeliveryHelo = "continuity.gatewayd.invalid";
+
 // Whether mail to `user` (a user's own address) of `customer` is kept in continuity.
 bool InContinuityScope(const MailCustomer& customer, const std::string& user);
 // Whether `user` may log in to their continuity mailbox (given a password is set).

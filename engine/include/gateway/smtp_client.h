@@ -20,9 +20,11 @@ namespace gw {
 // the null sender) to `recipients`. OK once the server accepted it for delivery (250
 // after the data). A refusal is kFailedPrecondition (5xx) or kUnavailable (4xx, or the
 // server unreachable, or no answer within `timeout` for any one step), with the reply.
+// `helo`: the name gatewayd greets with (the listener's policy may route by it).
 Status SendMail(const Endpoint& server, const std::string& sender,
                 const std::vector<std::string>& recipients, std::string_view message,
-                std::chrono::milliseconds timeout = std::chrono::seconds(60));
+                std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                const std::string& helo = "gatewayd");
 
 // Asks `server` whether it takes mail for `recipient` now, without sending any: greeting,
 // EHLO, STARTTLS when offered (opportunistic: the certificate is not checked), MAIL
