@@ -117,10 +117,7 @@ class ContentMailTest : public ::testing::Test {
  private:
   static gwtest::SinkOptions StartTlsSink(const std::filesystem::path& dir) {
     auto issued = gwtest::TestCa(dir).SelfSigned("destination", "mx.acme.example");
-    gwtest::SinkOptions options;
-    options.tls_cert = issued.cert;
-    options.tls_key = issued.key;
-    return options;
+    return gwtest::SinkOptions::StartTls(issued.cert, issued.key);
   }
 };
 

@@ -103,14 +103,13 @@ class ContinuityMailTest : public ::testing::Test {
     int port = server_->port();
     server_.reset();
     gwtest::SinkOptions options;
-    options.rcpt_reply = rcpt_reply;
-    options.known = known;
     if (tls) {
       auto issued = gwtest::TestCa(gateway_->postfix_dir().parent_path())
                         .SelfSigned("server", "mx.acme.example");
-      options.tls_cert = issued.cert;
-      options.tls_key = issued.key;
+      options = gwtest::SinkOptions::StartTls(issued.cert, issued.key);
     }
+    options.rcpt_reply = rcpt_reply;
+    options.known = known;
     server_ = std::make_unique<Sink>(port, options);
     ASSERT_TRUE(server_->ready()) << server_->output();
   }

@@ -49,10 +49,7 @@ TEST(DaneMailTest, TlsaRecordsDecideWhichServerGetsTheMail) {
   auto named = ca.SelfSigned("named", "mx.dane.example");
   auto other = ca.SelfSigned("other", "bad.dane.example");
   auto sink_with = [](const gwtest::TestCa::Issued& issued) {
-    gwtest::SinkOptions options;
-    options.tls_cert = issued.cert;
-    options.tls_key = issued.key;
-    return std::make_unique<Sink>(0, options);
+    return std::make_unique<Sink>(0, gwtest::SinkOptions::StartTls(issued.cert, issued.key));
   };
   auto good = sink_with(named), bad = sink_with(other);
   ASSERT_TRUE(good->ready()) << good->output();
@@ -98,12 +95,7 @@ TEST(DaneMailTest, TlsaRecordsDecideWhichServerGetsTheMail) {
   EXPECT_THAT(good->Messages()[0], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"));
   EXPECT_THAT(gateway.MailLog(), HasSubstr("Verified TLS connection established to "
                                            "mx.dane.example"));
-  for (int i = 0;
-       i < 100 && gateway.MailLog().find("Server certificate not verified") == std::string::npos;
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_THAT(gateway.MailLog(), HasSubstr("Server certificate not verified"));
+  EXPECT_TRUE(gateway.WaitForMailLog("Server certificate not verified")) << gateway.MailLog();
   EXPECT_EQ(bad->Messages().size(), 0u);
   EXPECT_THAT(gateway.Queue(), HasSubstr("user@globex.example"));
   std::filesystem::remove_all(dir);
@@ -126,10 +118,8 @@ TEST(MtaStsMailTest, APublishedPolicyKeepsMailFromAnMxItDoesNotName) {
   const std::string net = fmt::format("127.54.{}", random() % 250 + 1);
   const std::string listed = net + ".1", rogue = net + ".2", web = net + ".3";
   auto sink_at = [&](const std::string& host, const gwtest::TestCa::Issued& issued) {
-    gwtest::SinkOptions options;
+    auto options = gwtest::SinkOptions::StartTls(issued.cert, issued.key);
     options.host = host;
-    options.tls_cert = issued.cert;
-    options.tls_key = issued.key;
     return std::make_unique<Sink>(25, options);
   };
   auto good = sink_at(listed, ca.Issue("mx", {"mx.sts.example"}));
@@ -208,13 +198,8 @@ TEST(MtaStsMailTest, APublishedPolicyKeepsMailFromAnMxItDoesNotName) {
   EXPECT_THAT(good->Messages()[0], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"));
   EXPECT_THAT(gateway.MailLog(), HasSubstr("Verified TLS connection established to "
                                            "mx.sts.example"));
-  for (int i = 0;
-       i < 100 && gateway.MailLog().find("Server certificate not verified") == std::string::npos;
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_THAT(gateway.MailLog(), HasSubstr("Server certificate not verified"))
-      << sts_daemon.output();
+  EXPECT_TRUE(gateway.WaitForMailLog("Server certificate not verified"))
+      << gateway.MailLog() << sts_daemon.output();
   EXPECT_EQ(hijacked->Messages().size(), 0u);
   EXPECT_THAT(gateway.Queue(), HasSubstr("dave@other.sts.example"));
   std::filesystem::remove_all(dir);

@@ -168,15 +168,8 @@ TEST_F(MailTest, InboundMailToACustomersDomainsIsDeliveredAndAnythingElseRefused
 // (tls.delivery: required, the tls-policy map): then the mail waits.
 TEST_F(MailTest, MailGoesOutOverStartTlsWhereverOfferedAndWaitsWhereRequiredAndNot) {
   auto dir = gwtest::MakeTempDir("tls-sink");
-  auto made = gwtest::RunCommand(
-      fmt::format("openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=mx.acme.example "
-                  "-keyout {0}/key.pem -out {0}/cert.pem 2>&1",
-                  dir.string()));
-  ASSERT_EQ(made.exit_code, 0) << made.output;
-  gwtest::SinkOptions tls;
-  tls.tls_cert = (dir / "cert.pem").string();
-  tls.tls_key = (dir / "key.pem").string();
-  Sink encrypted(0, tls);
+  auto issued = gwtest::TestCa(dir).SelfSigned("sink", "mx.acme.example");
+  Sink encrypted(0, gwtest::SinkOptions::StartTls(issued.cert, issued.key));
   ASSERT_TRUE(encrypted.ready()) << encrypted.output();
   Sink cleartext;
   ASSERT_TRUE(cleartext.ready()) << cleartext.output();
@@ -213,12 +206,8 @@ TEST_F(MailTest, MailGoesOutOverStartTlsWhereverOfferedAndWaitsWhereRequiredAndN
 
   // Required, and not offered: the mail waits in the queue, never sent in clear.
   EXPECT_TRUE(gateway_->Send("bob@ext.example", "bill@initech.example").accepted());
-  for (int i = 0; i < 100 && gateway_->MailLog().find("TLS is required, but was not offered") ==
-                                 std::string::npos;
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_THAT(gateway_->MailLog(), HasSubstr("TLS is required, but was not offered"));
+  EXPECT_TRUE(gateway_->WaitForMailLog("TLS is required, but was not offered"))
+      << gateway_->MailLog();
   EXPECT_EQ(refused.Messages().size(), 0u);
   EXPECT_THAT(gateway_->Queue(), HasSubstr("bill@initech.example"));
   std::filesystem::remove_all(dir);
@@ -234,10 +223,7 @@ TEST(MailTlsTest, VerifiedDeliveryChecksTheCertificatesNameOrItsPin) {
   auto dir = gwtest::MakeTempDir("tls-verify");
   gwtest::TestCa ca(dir);
   auto sink_with = [](const gwtest::TestCa::Issued& issued) {
-    gwtest::SinkOptions options;
-    options.tls_cert = issued.cert;
-    options.tls_key = issued.key;
-    return std::make_unique<Sink>(0, options);
+    return std::make_unique<Sink>(0, gwtest::SinkOptions::StartTls(issued.cert, issued.key));
   };
   auto right = sink_with(ca.Issue("right", {"mx.acme.example"}));
   auto wrong = sink_with(ca.Issue("wrong", {"mx.elsewhere.example"}));
@@ -279,12 +265,7 @@ TEST(MailTlsTest, VerifiedDeliveryChecksTheCertificatesNameOrItsPin) {
   ASSERT_EQ(right->WaitForMessages(1), 1u) << gateway.MailLog();
   EXPECT_THAT(right->Messages()[0], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"));
   ASSERT_EQ(pinned->WaitForMessages(1), 1u) << gateway.MailLog();
-  for (int i = 0;
-       i < 100 && gateway.MailLog().find("Server certificate not verified") == std::string::npos;
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  EXPECT_THAT(gateway.MailLog(), HasSubstr("Server certificate not verified"));
+  EXPECT_TRUE(gateway.WaitForMailLog("Server certificate not verified")) << gateway.MailLog();
   EXPECT_EQ(wrong->Messages().size(), 0u);
   EXPECT_THAT(gateway.Queue(), HasSubstr("user@globex.example"));
   EXPECT_THAT(gateway.MailLog(), HasSubstr("Verified TLS connection established"));
@@ -300,10 +281,7 @@ TEST(MailTlsTest, TheProbeUsesStartTlsWhereOfferedAndNeedsItWhereRequired) {
   }
   auto dir = gwtest::MakeTempDir("tls-probe");
   auto issued = gwtest::TestCa(dir).SelfSigned("probe", "mx.acme.example");
-  gwtest::SinkOptions tls;
-  tls.tls_cert = issued.cert;
-  tls.tls_key = issued.key;
-  Sink encrypted(0, tls);
+  Sink encrypted(0, gwtest::SinkOptions::StartTls(issued.cert, issued.key));
   Sink plain;
   ASSERT_TRUE(encrypted.ready()) << encrypted.output();
   ASSERT_TRUE(plain.ready()) << plain.output();

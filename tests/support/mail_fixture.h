@@ -54,6 +54,14 @@ struct SinkOptions {
   // Offers STARTTLS with this certificate and key (PEM files); messages then carry
   // X-Sink-TLS: the TLS version they came over, or "none".
   std::string tls_cert, tls_key;
+
+  // A sink offering STARTTLS with this certificate and key (PEM files).
+  static SinkOptions StartTls(std::string cert, std::string key) {
+    SinkOptions options;
+    options.tls_cert = std::move(cert);
+    options.tls_key = std::move(key);
+    return options;
+  }
 };
 
 // A customer's mail server: aiosmtpd saving each message it accepts as a file.
@@ -369,6 +377,14 @@ class MailGateway {
     std::stringstream text;
     text << in.rdbuf();
     return text.str();
+  }
+  // Waits up to five seconds for `text` in Postfix's log (a deferral, say); whether it came.
+  bool WaitForMailLog(const std::string& text) const {
+    for (int i = 0; i < 100; ++i) {
+      if (MailLog().find(text) != std::string::npos) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
   }
   CommandResult Postfix(const std::string& command) const {
     return RunCommand(
