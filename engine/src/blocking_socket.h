@@ -7,6 +7,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +27,32 @@
 #include "gateway/status.h"
 
 namespace gw {
+
+// OpenSSL writes with write(2), which raises SIGPIPE on a connection the peer closed and
+// would end the process: the signal is blocked in this thread for the guard's life, and
+// one it raised is taken before the mask is restored.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_, &previous_);
+  }
+  ~SigpipeGuard() {
+    sigset_t pending;
+    sigpending(&pending);
+    if (sigismember(&pending, SIGPIPE)) {
+      timespec none{0, 0};
+      sigtimedwait(&pipe_, nullptr, &none);
+    }
+    pthread_sigmask(SIG_SETMASK, &previous_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_, previous_;
+};
 
 class BlockingSocket {
  public:
@@ -70,6 +98,7 @@ class BlockingSocket {
   Status Send(std::string_view bytes) {
     for (size_t sent = 0; sent < bytes.size();) {
       if (ssl_) {
+        SigpipeGuard guard;
         int n = SSL_write(ssl_, bytes.data() + sent, static_cast<int>(bytes.size() - sent));
         if (n > 0) {
           sent += static_cast<size_t>(n);
@@ -90,6 +119,7 @@ class BlockingSocket {
   Status Receive(std::string& buffer, const std::string& step) {
     char chunk[16384];
     if (ssl_) {
+      SigpipeGuard guard;
       for (;;) {
         int n = SSL_read(ssl_, chunk, sizeof chunk);
         if (n > 0) {
@@ -121,6 +151,7 @@ class BlockingSocket {
         inet_pton(AF_INET6, server_name.c_str(), &literal) != 1) {
       SSL_set_tlsext_host_name(ssl_, server_name.c_str());
     }
+    SigpipeGuard guard;
     for (int n; (n = SSL_connect(ssl_)) != 1;) {
       if (!AwaitTls(n, "no TLS handshake in time")) return Unavailable(tls_problem_);
     }

@@ -43,7 +43,8 @@ class Session {
   }
 
   // After EHLO: STARTTLS when the server offers it, then EHLO again over TLS. With
-  // `required`, a server that does not offer it is kUnavailable.
+  // `required`, a server that does not offer it is kUnavailable. A STARTTLS that fails
+  // sets tls_failed().
   Status StartTlsIfOffered(bool required) {
     if (last_reply_.find("STARTTLS") == std::string::npos) {
       if (!required) return Status::Ok();
@@ -51,10 +52,15 @@ class Session {
                     fmt::format("{} does not offer STARTTLS, which the customer requires",
                                 socket_.server().ToString()));
     }
-    if (Status s = Command("STARTTLS", 220); !s.ok()) return s;
-    if (Status s = socket_.StartTls(socket_.server().host); !s.ok()) return s;
+    Status started = Command("STARTTLS", 220);
+    if (started.ok()) started = socket_.StartTls(socket_.server().host);
+    if (!started.ok()) {
+      tls_failed_ = true;
+      return started;
+    }
     return Command("EHLO gatewayd", 250);
   }
+  bool tls_failed() const { return tls_failed_; }
 
   // Sends `line` (CRLF added) and expects a reply with `code`.
   Status Command(const std::string& line, int code) {
@@ -89,6 +95,7 @@ class Session {
   BlockingSocket socket_;
   std::string buffer_;
   std::string last_reply_;  // every line of the last reply read
+  bool tls_failed_ = false;
 };
 
 // The message as DATA carries it: CRLF line ends, a leading dot doubled, the final dot.
@@ -133,17 +140,41 @@ Status SendMail(const Endpoint& server, const std::string& sender,
   return Status::Ok();
 }
 
-Status ProbeMail(const Endpoint& server, const std::string& recipient,
-                 std::chrono::milliseconds timeout, const DestinationNetworks* networks,
-                 bool require_tls) {
+namespace {
+
+enum class ProbeTls { kIfOffered, kRequired, kNever };
+
+Status Probe(const Endpoint& server, const std::string& recipient,
+             std::chrono::milliseconds timeout, const DestinationNetworks* networks, ProbeTls tls,
+             bool& tls_failed) {
   Session session(server, timeout);
   if (Status s = session.Connect(networks); !s.ok()) return s;
   if (Status s = session.Command("EHLO gatewayd", 250); !s.ok()) return s;
-  if (Status s = session.StartTlsIfOffered(require_tls); !s.ok()) return s;
+  if (tls != ProbeTls::kNever) {
+    Status s = session.StartTlsIfOffered(tls == ProbeTls::kRequired);
+    tls_failed = session.tls_failed();
+    if (!s.ok()) return s;
+  }
   if (Status s = session.Command("MAIL FROM:<>", 250); !s.ok()) return s;
   if (Status s = session.Command(fmt::format("RCPT TO:<{}>", recipient), 250); !s.ok()) return s;
   session.Command("QUIT", 221);
   return Status::Ok();
+}
+
+}  // namespace
+
+Status ProbeMail(const Endpoint& server, const std::string& recipient,
+                 std::chrono::milliseconds timeout, const DestinationNetworks* networks,
+                 bool require_tls) {
+  bool tls_failed = false;
+  Status s = Probe(server, recipient, timeout, networks,
+                   require_tls ? ProbeTls::kRequired : ProbeTls::kIfOffered, tls_failed);
+  // As Postfix's opportunistic TLS does: a server whose STARTTLS fails still gets its
+  // mail in cleartext, so it is up.
+  if (tls_failed && !require_tls) {
+    s = Probe(server, recipient, timeout, networks, ProbeTls::kNever, tls_failed);
+  }
+  return s;
 }
 
 }  // namespace gw

@@ -650,6 +650,55 @@ TEST(SmtpClientTest, AProbeConnectsOnlyWhereTheNetworksAllow) {
   close(listener);
 }
 
+// A server whose STARTTLS is broken still gets mail in cleartext from Postfix
+// (opportunistic TLS), so the probe tries it again without STARTTLS before calling it
+// down; where the customer requires TLS it is down.
+TEST(SmtpClientTest, AProbeFallsBackToCleartextWhenStartTlsBreaksUnlessTlsIsRequired) {
+  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in at = gwtest::Loopback();
+  socklen_t length = sizeof at;
+  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
+  ASSERT_EQ(listen(listener, 4), 0);
+  getsockname(listener, reinterpret_cast<sockaddr*>(&at), &length);
+  // Answers each command by its verb; STARTTLS is accepted, then bytes that are no TLS.
+  auto serve = [listener](int connections) {
+    for (int i = 0; i < connections; ++i) {
+      int client = accept(listener, nullptr, nullptr);
+      gwtest::SendAll(client, "220 mx ESMTP\r\n");
+      for (bool open = true; open;) {
+        auto line = gwtest::ReadUntil(client, std::chrono::seconds(2), [](const std::string& b) {
+          return b.find('\n') != std::string::npos;
+        });
+        if (line.closed || line.bytes.empty()) break;
+        const std::string& verb = line.bytes;
+        if (verb.rfind("EHLO", 0) == 0)
+          gwtest::SendAll(client, "250-mx\r\n250 STARTTLS\r\n");
+        else if (verb.rfind("STARTTLS", 0) == 0) {
+          gwtest::SendAll(client, "220 go ahead\r\nthis is not TLS\r\n");
+          open = false;
+        } else if (verb.rfind("QUIT", 0) == 0) {
+          gwtest::SendAll(client, "221 bye\r\n");
+          open = false;
+        } else {
+          gwtest::SendAll(client, "250 ok\r\n");
+        }
+      }
+      close(client);
+    }
+  };
+  std::thread twice(serve, 2);
+  gw::Status opportunistic =
+      gw::ProbeMail({"127.0.0.1", ntohs(at.sin_port)}, "a@acme.example", std::chrono::seconds(2));
+  twice.join();
+  EXPECT_TRUE(opportunistic.ok()) << opportunistic.message();
+  std::thread once(serve, 1);
+  gw::Status required = gw::ProbeMail({"127.0.0.1", ntohs(at.sin_port)}, "a@acme.example",
+                                      std::chrono::seconds(2), nullptr, true);
+  once.join();
+  EXPECT_EQ(required.code(), gw::StatusCode::kUnavailable) << required.message();
+  close(listener);
+}
+
 // A partner reads probe results (GET /v1/continuity): a destination pointed at another
 // kind of service must not hand them its banner, nor a server its free text.
 TEST(SmtpClientTest, AReplyIsReportedByItsCodesNeverItsText) {

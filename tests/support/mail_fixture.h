@@ -259,11 +259,17 @@ class MailGateway {
       if (!problem_.empty()) return;
     }
     // Postfix's own ports are picked before it binds them: another process may take one
-    // in between, and then new ones are tried.
+    // in between, and then new ones are tried (gatewayd, which names some of them in
+    // its answers, restarted with them).
     for (int attempt = 0; attempt < 3; ++attempt) {
       if (attempt > 0) {
-        smtp_port_ = PickFreePort();
-        relay_port_ = PickFreePort();
+        for (int* port : {&smtp_port_, &relay_port_, &release_port_}) *port = PickFreePort();
+        if (continuity_) {
+          continuity_->smtp = PickFreePort();
+          continuity_->submission = PickFreePort();
+        }
+        gatewayd_->Kill();
+        gatewayd_->Start(LookupArgs());
       }
       problem_ = StartPostfix(smarthost_port);
       if (problem_.empty() || problem_.find("Address already in use") == std::string::npos) return;
