@@ -13,7 +13,7 @@
 
 #include <fmt/format.h>
 
-#include "atomic_file.h"
+#include "base/atomic_file.h"
 #include "gateway/dovecot_config.h"
 #include "gateway/postfix_config.h"
 #include "gateway/smtp_client.h"

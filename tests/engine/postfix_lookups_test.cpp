@@ -21,8 +21,8 @@
 #include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
 #include "hostile_clients.h"
+#include "lookups/postfix_protocols.h"
 #include "loopback.h"
-#include "postfix_protocols.h"
 #include "smtp_responder.h"
 
 namespace {

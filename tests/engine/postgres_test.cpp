@@ -1,4 +1,4 @@
-// The libpq layer of the PostgreSQL store (engine/src/postgres.h) against a real
+// The libpq layer of the PostgreSQL store (engine/src/store/postgres.h) against a real
 // PostgreSQL 15 started by the test: parameters that cannot be mistaken for SQL, bytes
 // kept exactly, errors mapped by SQLSTATE, and serializable transactions that retry when
 // a concurrent one wins. Needs root (PostgreSQL runs as its own user); skipped otherwise.
@@ -11,9 +11,9 @@
 #include "gateway/socketmap_client.h"
 #include "gateway/store.h"
 #include "gatewayd_fixture.h"
-#include "postgres.h"
 #include "postgres_fixture.h"
 #include "smtp_responder.h"
+#include "store/postgres.h"
 
 namespace {
 

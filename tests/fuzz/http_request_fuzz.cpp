@@ -8,8 +8,8 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "api/http_target.h"
 #include "gateway/utf8.h"
-#include "http_target.h"
 
 namespace http = boost::beast::http;
 

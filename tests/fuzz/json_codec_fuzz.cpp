@@ -3,9 +3,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "api/json_codec.h"
 #include "gateway/bounded_json.h"
 #include "gateway/schema.h"
-#include "json_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto parsed = gw::ParseBoundedJson(std::string_view(reinterpret_cast<const char*>(data), size));

@@ -7,7 +7,7 @@
 #include <string>
 
 #include "gateway/customer_rules.h"
-#include "postfix_protocols.h"
+#include "lookups/postfix_protocols.h"
 
 namespace {
 

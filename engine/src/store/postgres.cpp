@@ -1,4 +1,4 @@
-#include "postgres.h"
+#include "store/postgres.h"
 
 #include <cstring>
 #include <thread>

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-#include "doveadm_client.h"
+#include "continuity/doveadm_client.h"
 #include "gateway/rfc3339.h"
 #include "gateway/smtp_client.h"
 

@@ -1,4 +1,4 @@
-#include "http_target.h"
+#include "api/http_target.h"
 
 #include <algorithm>
 

@@ -9,10 +9,10 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "api/json_codec.h"
 #include "gateway/store.h"
-#include "json_codec.h"
-#include "postgres.h"
-#include "relay_overlap.h"
+#include "store/postgres.h"
+#include "store/relay_overlap.h"
 
 namespace gw {
 namespace {

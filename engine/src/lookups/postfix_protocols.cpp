@@ -1,4 +1,4 @@
-#include "postfix_protocols.h"
+#include "lookups/postfix_protocols.h"
 
 #include <charconv>
 #include <map>

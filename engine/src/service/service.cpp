@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 
+#include "api/json_codec.h"
 #include "gateway/customer_rules.h"
 #include "gateway/destination.h"
 #include "gateway/domain_name.h"
@@ -19,7 +20,6 @@
 #include "gateway/rfc3339.h"
 #include "gateway/schema.h"
 #include "gateway/spam_report.h"
-#include "json_codec.h"
 
 namespace gw {
 

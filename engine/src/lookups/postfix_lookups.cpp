@@ -14,9 +14,9 @@
 #include <fmt/format.h>
 #include <boost/asio.hpp>
 
-#include "admission.h"
+#include "base/admission.h"
 #include "gateway/network_policy.h"
-#include "postfix_protocols.h"
+#include "lookups/postfix_protocols.h"
 
 namespace gw {
 namespace {

@@ -12,7 +12,7 @@
 
 #include <fmt/format.h>
 
-#include "json_codec.h"
+#include "api/json_codec.h"
 
 namespace gw {
 

@@ -1,4 +1,4 @@
-#include "admission.h"
+#include "base/admission.h"
 
 namespace gw {
 

@@ -1,11 +1,11 @@
-#include "json_codec.h"
+#include "api/json_codec.h"
 
 #include <algorithm>
 #include <set>
 
 #include <fmt/format.h>
 
-#include "base64.h"
+#include "base/base64.h"
 #include "gateway/domain_name.h"
 #include "gateway/json_reader.h"
 

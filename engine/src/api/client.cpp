@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-#include "transports.h"
+#include "api/transports.h"
 
 namespace gw {
 

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "blocking_socket.h"
+#include "base/blocking_socket.h"
 
 namespace gw {
 

@@ -1,11 +1,11 @@
-#include "imap_fetch.h"
+#include "smtp/imap_fetch.h"
 
 #include <cstdlib>
 
 #include <fmt/format.h>
 
-#include "base64.h"
-#include "blocking_socket.h"
+#include "base/base64.h"
+#include "base/blocking_socket.h"
 
 namespace gw {
 

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "atomic_file.h"
+#include "base/atomic_file.h"
 
 namespace gw {
 namespace {

@@ -1,6 +1,6 @@
 // The in-process transport: the Service itself, acting as the local operator.
+#include "api/transports.h"
 #include "gateway/service.h"
-#include "transports.h"
 
 namespace gw {
 

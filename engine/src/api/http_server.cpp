@@ -14,9 +14,9 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "admission.h"
+#include "api/http_target.h"
+#include "base/admission.h"
 #include "gateway/endpoint.h"
-#include "http_target.h"
 
 namespace gw {
 

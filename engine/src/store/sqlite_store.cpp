@@ -8,10 +8,10 @@
 
 #include <fmt/format.h>
 
+#include "api/json_codec.h"
 #include "gateway/store.h"
-#include "json_codec.h"
-#include "relay_overlap.h"
-#include "sqlite.h"
+#include "store/relay_overlap.h"
+#include "store/sqlite.h"
 
 namespace gw {
 

@@ -7,9 +7,9 @@
 
 #include <fmt/format.h>
 
+#include "api/json_codec.h"
+#include "api/transports.h"
 #include "gateway/bounded_json.h"
-#include "json_codec.h"
-#include "transports.h"
 
 namespace gw {
 

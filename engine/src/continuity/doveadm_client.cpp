@@ -1,11 +1,11 @@
-#include "doveadm_client.h"
+#include "continuity/doveadm_client.h"
 
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
-#include "base64.h"
-#include "imap_fetch.h"
+#include "base/base64.h"
+#include "smtp/imap_fetch.h"
 
 namespace gw {
 namespace {

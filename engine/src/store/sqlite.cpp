@@ -1,4 +1,4 @@
-#include "sqlite.h"
+#include "store/sqlite.h"
 
 #include <fcntl.h>
 #include <unistd.h>

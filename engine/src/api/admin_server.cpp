@@ -8,12 +8,12 @@
 
 #include <fmt/format.h>
 
+#include "api/json_codec.h"
 #include "gateway/bounded_json.h"
 #include "gateway/customer_rules.h"
 #include "gateway/histogram.h"
 #include "gateway/http_server.h"
 #include "gateway/rfc3339.h"
-#include "json_codec.h"
 
 namespace gw {
 

@@ -1,6 +1,6 @@
 #include "gateway/socketmap_client.h"
 
-#include "blocking_socket.h"
+#include "base/blocking_socket.h"
 
 namespace gw {
 
