@@ -4,8 +4,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -13,6 +16,7 @@
 #include "gateway/service.h"
 #include "gateway/spam_report.h"
 #include "gatewayd_fixture.h"
+#include "service/housekeeper.h"
 
 namespace {
 
@@ -307,6 +311,40 @@ TEST_F(SpamReportPass, ReplicasSharingAStoreSendEachReportOnce) {
   ASSERT_TRUE(after.ok()) << after.status().message();  // the lease was given back
   EXPECT_EQ(after->customers_due, 0);
   EXPECT_EQ(sent_["ann@acme.example"].size(), 1u);
+}
+
+// gatewayd's housekeeping: a round at once and then each interval, what fails logged
+// (here: reports with no way to send mail), and a prompt stop however long the interval.
+TEST(HousekeeperTest, RoundsRepeatFailuresAreLoggedAndStopIsPrompt) {
+  auto dir = gwtest::MakeTempDir("housekeeper");
+  auto service = gw::Service::Open((dir / "gateway.db").string(), {});
+  ASSERT_TRUE(service.ok()) << service.status().message();
+  std::mutex mutex;
+  std::vector<std::string> logged;
+  gw::HousekeeperOptions options;
+  options.interval = std::chrono::milliseconds(20);
+  options.log = [&](const std::string& line) {
+    std::lock_guard lock(mutex);
+    logged.push_back(line);
+  };
+  auto count = [&] {
+    std::lock_guard lock(mutex);
+    return logged.size();
+  };
+  auto housekeeper = gw::Housekeeper::Start(**service, options);
+  for (int i = 0; i < 250 && count() < 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  housekeeper->Stop();
+  ASSERT_GE(count(), 3u) << "a round at once, then each interval";
+  EXPECT_THAT(logged[0], HasSubstr("spam reports: "));
+
+  options.interval = std::chrono::hours(1);
+  auto idle = gw::Housekeeper::Start(**service, options);
+  auto stopping = std::chrono::steady_clock::now();
+  idle.reset();
+  EXPECT_LT(std::chrono::steady_clock::now() - stopping, std::chrono::seconds(5));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

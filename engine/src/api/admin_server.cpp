@@ -1,4 +1,4 @@
-#include "gateway/admin_server.h"
+#include "api/admin_server.h"
 
 #include <algorithm>
 #include <atomic>

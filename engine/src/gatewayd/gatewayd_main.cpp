@@ -18,7 +18,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
-#include "gateway/admin_server.h"
+#include "api/admin_server.h"
 #include "gateway/continuity_monitor.h"
 #include "gateway/customer_config.h"
 #include "gateway/domain_name.h"
@@ -28,10 +28,11 @@
 #include "gateway/ip_range.h"
 #include "gateway/mail_directory_feed.h"
 #include "gateway/postfix_config.h"
-#include "gateway/postfix_lookups.h"
 #include "gateway/service.h"
 #include "gateway/smtp_client.h"
 #include "gateway/tokens.h"
+#include "lookups/postfix_lookups.h"
+#include "service/housekeeper.h"
 
 namespace {
 
@@ -363,15 +364,10 @@ gw::Result<std::unique_ptr<gw::DomainVerifier>> StartDomainVerifier(
   return started;
 }
 
-struct Housekeeping {
-  int retention_days = 30;
-  bool spam_reports = true;  // sent every minute, when gatewayd can send mail
-};
-
 int Serve(const std::string& data, const std::string& store_location, const std::string& listen,
           const std::string& tokens_path, const gw::ServiceOptions& store,
           gw::AdminServerOptions options, const MailFlags& mail, const ContinuityFlags& continuity,
-          const Housekeeping& housekeeping, const DomainFlags& domains) {
+          gw::HousekeeperOptions housekeeping, const DomainFlags& domains) {
   if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
     Log(parsed.message());
     return 2;
@@ -453,42 +449,8 @@ int Serve(const std::string& data, const std::string& store_location, const std:
     Log(server.status().message());
     return 1;
   }
-  // Housekeeping, every minute: the spam reports due (when reports can be sent), and
-  // every hour, quarantined mail past its retention forgotten.
-  std::mutex housekeeping_mutex;
-  std::condition_variable housekeeping_wake;
-  bool stopping = false;
-  std::thread housekeeper([&] {
-    auto next_purge = std::chrono::steady_clock::now();
-    std::unique_lock lock(housekeeping_mutex);
-    do {
-      lock.unlock();
-      if (std::chrono::steady_clock::now() >= next_purge) {
-        next_purge += std::chrono::hours(1);
-        auto purged = (*service)->PurgeQuarantine(housekeeping.retention_days);
-        if (!purged.ok()) {
-          Log("quarantine purge: " + purged.status().message());
-        } else if (*purged > 0) {
-          Log(fmt::format("quarantine purge: forgot {} message(s) past {} days", *purged,
-                          housekeeping.retention_days));
-        }
-      }
-      if (housekeeping.spam_reports) {
-        auto run = (*service)->RunSpamReports(gw::Actor::Local(), std::chrono::system_clock::now());
-        if (!run.ok() && run.status().code() == gw::StatusCode::kConflict) {
-          // Another replica's pass is running; this minute's reports are its to send.
-        } else if (!run.ok()) {
-          Log("spam reports: " + run.status().message());
-        } else {
-          if (run->reports_sent > 0)
-            Log(fmt::format("spam reports: sent {} listing {} message(s)", run->reports_sent,
-                            run->messages_listed));
-          for (const auto& failure : run->failures) Log("spam reports: " + failure);
-        }
-      }
-      lock.lock();
-    } while (!housekeeping_wake.wait_for(lock, std::chrono::minutes(1), [&] { return stopping; }));
-  });
+  housekeeping.log = Log;
+  auto housekeeper = gw::Housekeeper::Start(**service, housekeeping);
   std::thread waiter([&] {
     while (true) {
       int signal = 0;
@@ -512,12 +474,7 @@ int Serve(const std::string& data, const std::string& store_location, const std:
   Log(fmt::format("listening on {}", (*server)->url()));
   (*server)->Serve();
   waiter.join();
-  {
-    std::lock_guard lock(housekeeping_mutex);
-    stopping = true;
-  }
-  housekeeping_wake.notify_all();
-  housekeeper.join();
+  housekeeper->Stop();
   Log("stopped");
   return 0;
 }
@@ -588,8 +545,8 @@ int main(int argc, char** argv) {
   app.add_option("--release-smtp", release_smtp,
                  "HOST:PORT of the gateway Postfix's release listener (postfix-config "
                  "--release-smtp): released quarantined mail is delivered through it");
-  Housekeeping housekeeping;
-  app.add_option("--quarantine-retention-days", housekeeping.retention_days,
+  gw::HousekeeperOptions housekeeping;
+  app.add_option("--quarantine-retention-days", housekeeping.quarantine_retention_days,
                  "Quarantined mail is forgotten after this many days (checked hourly)")
       ->capture_default_str()
       ->check(CLI::Range(1, 3650));

@@ -1,4 +1,4 @@
-#include "gateway/postfix_lookups.h"
+#include "lookups/postfix_lookups.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

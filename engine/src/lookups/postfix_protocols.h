@@ -28,8 +28,8 @@
 
 #include "gateway/continuity.h"
 #include "gateway/mail_directory.h"
-#include "gateway/postfix_lookups.h"
 #include "gateway/status.h"
+#include "lookups/postfix_lookups.h"
 
 namespace gw::postfix {
 
