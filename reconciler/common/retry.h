@@ -31,8 +31,9 @@ struct RetryPolicy {
   }
 };
 
+// The policies gwctl uses (literals in a scope of their own, not leaked to includers).
+namespace retry_policies {
 using namespace std::chrono_literals;
-
 // A gateway call that failed with kUnavailable or kInternal (apply.h WithRetries).
 inline constexpr RetryPolicy kGatewayCallRetry{200ms, 5s, true};
 // The partner's apply lease, held by someone else.
@@ -41,5 +42,10 @@ inline constexpr RetryPolicy kLeaseRetry{1s, 1s};
 inline constexpr RetryPolicy kCustomerRetry{2s, 5min};
 // `gwctl run`: a pass that could not run at all (git or the gateway unreachable).
 inline constexpr RetryPolicy kPassRetry{1s, 30s};
+}  // namespace retry_policies
+using retry_policies::kCustomerRetry;
+using retry_policies::kGatewayCallRetry;
+using retry_policies::kLeaseRetry;
+using retry_policies::kPassRetry;
 
 }  // namespace gwctl
