@@ -13,7 +13,7 @@
 
 #include "commands.h"
 #include "exit_codes.h"
-#include "source.h"
+#include "source_options.h"
 
 namespace gwctl::cli {
 

@@ -11,7 +11,7 @@
 #include "commands.h"
 #include "exit_codes.h"
 #include "gateway/customer_rules.h"
-#include "source.h"
+#include "source_options.h"
 
 namespace gwctl::cli {
 

@@ -10,7 +10,7 @@
 #include "gateway/client.h"
 #include "gwctl/export.h"
 #include "pipeline.h"
-#include "source.h"
+#include "source_options.h"
 
 namespace gwctl::cli {
 

@@ -20,7 +20,7 @@
 #include "gwctl/validate.h"
 #include "pass_settings.h"
 #include "plan_format.h"
-#include "source.h"
+#include "source_options.h"
 
 namespace gwctl::cli {
 

@@ -14,7 +14,7 @@
 #include "gwctl/mail_trace.h"
 #include "gwctl/validate.h"
 #include "pipeline.h"
-#include "source.h"
+#include "source_options.h"
 
 namespace gwctl::cli {
 namespace {

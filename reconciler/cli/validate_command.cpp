@@ -9,7 +9,7 @@
 #include "exit_codes.h"
 #include "gwctl/diagnostics.h"
 #include "gwctl/validate.h"
-#include "source.h"
+#include "source_options.h"
 
 namespace gwctl::cli {
 

@@ -1,4 +1,4 @@
-#include "source.h"
+#include "source_options.h"
 
 #include <fstream>
 #include <iostream>
