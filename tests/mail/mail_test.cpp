@@ -399,9 +399,8 @@ TEST_F(MailTest, WhenEveryDestinationIsDownMailWaitsInTheQueueUntilOneReturns) {
   destination.Stop();
 
   ASSERT_TRUE(gateway_->Send("bob@ext.example", "alice@acme.example").accepted());
-  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_TRUE(gateway_->WaitForMailLog("status=deferred")) << gateway_->MailLog();
   EXPECT_THAT(gateway_->Queue(), HasSubstr("alice@acme.example")) << gateway_->MailLog();
-  EXPECT_THAT(gateway_->MailLog(), HasSubstr("status=deferred"));
 
   auto back = Clock::now();
   destination.Start();
