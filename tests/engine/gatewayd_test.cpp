@@ -553,6 +553,13 @@ TEST(MailConfigTest, InternalListenersAreLoopbackOnlyAndPasswordsNeverCrossInCle
   gw::Status s = gw::WritePostfixInstance(postfix);
   EXPECT_EQ(s.code(), gw::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("--release-smtp 127.0.0.1.example:10027 must be a loopback"));
+  // Postfix takes the MTA-STS socketmap's answers as TLS policy.
+  postfix.release_smtp.reset();
+  postfix.mta_sts = gw::Endpoint{"192.0.2.10", 8461};
+  s = gw::WritePostfixInstance(postfix);
+  EXPECT_EQ(s.code(), gw::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("--mta-sts 192.0.2.10:8461 must be a loopback"));
+  EXPECT_FALSE(std::filesystem::exists(dir / "postfix"));
   std::filesystem::remove_all(dir);
 }
 
@@ -654,14 +661,10 @@ TEST(SmtpClientTest, AProbeConnectsOnlyWhereTheNetworksAllow) {
 // (opportunistic TLS), so the probe tries it again without STARTTLS before calling it
 // down; where the customer requires TLS it is down.
 TEST(SmtpClientTest, AProbeFallsBackToCleartextWhenStartTlsBreaksUnlessTlsIsRequired) {
-  int listener = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in at = gwtest::Loopback();
-  socklen_t length = sizeof at;
-  ASSERT_EQ(bind(listener, reinterpret_cast<sockaddr*>(&at), sizeof at), 0);
-  ASSERT_EQ(listen(listener, 4), 0);
-  getsockname(listener, reinterpret_cast<sockaddr*>(&at), &length);
+  gwtest::SilentListener server;
+  ASSERT_NE(server.port(), 0);
   // Answers each command by its verb; STARTTLS is accepted, then bytes that are no TLS.
-  auto serve = [listener](int connections) {
+  auto serve = [listener = server.fd()](int connections) {
     for (int i = 0; i < connections; ++i) {
       int client = accept(listener, nullptr, nullptr);
       gwtest::SendAll(client, "220 mx ESMTP\r\n");
@@ -688,15 +691,14 @@ TEST(SmtpClientTest, AProbeFallsBackToCleartextWhenStartTlsBreaksUnlessTlsIsRequ
   };
   std::thread twice(serve, 2);
   gw::Status opportunistic =
-      gw::ProbeMail({"127.0.0.1", ntohs(at.sin_port)}, "a@acme.example", std::chrono::seconds(2));
+      gw::ProbeMail(server.endpoint(), "a@acme.example", std::chrono::seconds(2));
   twice.join();
   EXPECT_TRUE(opportunistic.ok()) << opportunistic.message();
   std::thread once(serve, 1);
-  gw::Status required = gw::ProbeMail({"127.0.0.1", ntohs(at.sin_port)}, "a@acme.example",
-                                      std::chrono::seconds(2), nullptr, true);
+  gw::Status required =
+      gw::ProbeMail(server.endpoint(), "a@acme.example", std::chrono::seconds(2), nullptr, true);
   once.join();
   EXPECT_EQ(required.code(), gw::StatusCode::kUnavailable) << required.message();
-  close(listener);
 }
 
 // A partner reads probe results (GET /v1/continuity): a destination pointed at another

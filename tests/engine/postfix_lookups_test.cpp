@@ -354,6 +354,14 @@ TEST(PostfixLookupsAdmissionTest, ContinuityDeliveryNeedsTheReleaseListener) {
       GATEWAYD_BINARY, dir.string()));
   EXPECT_EQ(started.exit_code, 2) << started.output;
   EXPECT_THAT(started.output, HasSubstr("--doveadm needs --release-smtp"));
+  // The doveadm key is also the IMAP master login's password: never across a network.
+  auto remote_imap = gwtest::RunCommand(fmt::format(
+      "timeout 10 {0} --data {1}/data --tokens {1}/tokens.yaml --listen 127.0.0.1:0 --socketmap "
+      "127.0.0.1:0 --continuity-smtp 127.0.0.1:2526 --doveadm 127.0.0.1:8091 --doveadm-key-file "
+      "{1}/doveadm-key --release-smtp 127.0.0.1:2527 --continuity-imap 192.0.2.10:143 2>&1",
+      GATEWAYD_BINARY, dir.string()));
+  EXPECT_EQ(remote_imap.exit_code, 2) << remote_imap.output;
+  EXPECT_THAT(remote_imap.output, HasSubstr("--continuity-imap 192.0.2.10:143 must be a loopback"));
   std::filesystem::remove_all(dir);
 }
 

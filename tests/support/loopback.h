@@ -71,6 +71,7 @@ class SilentListener {
   SilentListener& operator=(const SilentListener&) = delete;
 
   int port() const { return port_; }  // 0 if it could not listen
+  int fd() const { return fd_; }      // for a test that accepts and answers itself
   gw::Endpoint endpoint() const { return {"127.0.0.1", port_}; }
 
  private:

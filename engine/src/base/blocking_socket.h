@@ -157,7 +157,6 @@ class BlockingSocket {
     }
     return Status::Ok();
   }
-  bool encrypted() const { return ssl_ != nullptr; }
 
   Status Unavailable(const std::string& why) const {
     return Status(StatusCode::kUnavailable,

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -52,8 +51,9 @@ struct ContinuityFlags {
   std::string smtp;  // the continuity listener the transport answers name
   std::string auth;  // UNIX socket for Dovecot's passdb/userdb
   std::string doveadm, doveadm_key_file;
-  std::string imap;          // Dovecot's IMAP on loopback, for kept mail the API cannot carry
-  std::string release_smtp;  // Postfix's release listener, which kept mail goes back to
+  std::string imap;  // Dovecot's IMAP on loopback, for kept mail the API cannot carry
+  // Postfix's release listener (--release-smtp), which kept mail goes back to.
+  std::optional<gw::Endpoint> release;
   int probe_interval_ms = 30'000;
   int down_after = 2;
 };
@@ -188,16 +188,14 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     if (!outages.ok()) return outages.status();
     watch.store = std::move(*outages);
     if (!continuity.doveadm.empty()) {
-      if (continuity.release_smtp.empty()) {
+      if (!continuity.release) {
         return gw::Status(gw::StatusCode::kInvalidArgument,
                           "--doveadm needs --release-smtp: kept mail goes on to customers' "
                           "servers through the gateway's Postfix, under its TLS policy");
       }
-      auto release = gw::ParseEndpoint(continuity.release_smtp, "--release-smtp");
-      if (!release.ok()) return release.status();
-      watch.send_mail = [server = *release](const std::string& sender,
-                                            const std::vector<std::string>& recipients,
-                                            const std::string& message) {
+      watch.send_mail = [server = *continuity.release](const std::string& sender,
+                                                       const std::vector<std::string>& recipients,
+                                                       const std::string& message) {
         return gw::SendMail(server, sender, recipients, message, std::chrono::seconds(60),
                             gw::kContinuityRedeliveryHelo);
       };
@@ -764,13 +762,13 @@ int main(int argc, char** argv) {
     }
     store.gateway_smtp.push_back(*endpoint);
   }
-  continuity.release_smtp = release_smtp;
   if (!release_smtp.empty()) {
     auto endpoint = gw::ParseEndpoint(release_smtp, "--release-smtp");
     if (!endpoint.ok()) {
       Log(endpoint.status().message());
       return 2;
     }
+    continuity.release = *endpoint;
     store.send_mail = [server = *endpoint](const std::string& sender,
                                            const std::vector<std::string>& recipients,
                                            const std::string& message) {
