@@ -41,12 +41,6 @@ class Rspamd {
     fs::create_directories(dir_ / "run");
     fs::create_directories(dir_ / "log");
     fs::create_directories(RSPAMD_CACHE_DIR);
-    normal_ = PickFreePort();
-    Write("worker-normal.inc",
-          fmt::format("bind_socket = \"127.0.0.1:{}\";\ncount = 1;\n", normal_));
-    Write("worker-controller.inc",
-          fmt::format("bind_socket = \"127.0.0.1:{}\";\n", PickFreePort()));
-    Write("worker-proxy.inc", fmt::format("bind_socket = \"127.0.0.1:{}\";\n", PickFreePort()));
     Write("logging.inc",
           fmt::format("type = \"file\";\nfilename = \"{}/log/rspamd.log\";\nlevel = \"info\";\n",
                       dir_.string()));
@@ -59,14 +53,11 @@ class Rspamd {
     for (const auto& d : {dir_, dir_ / "run", dir_ / "log", fs::path(RSPAMD_CACHE_DIR)}) {
       std::filesystem::permissions(d, fs::perms::all, fs::perm_options::add);
     }
-    process_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        "/usr/bin/rspamd", "-f", "-c", "/etc/rspamd/rspamd.conf",
-        "--var=LOCAL_CONFDIR=" + dir_.string(), "--var=DBDIR=" RSPAMD_CACHE_DIR,
-        "--var=RUNDIR=" + (dir_ / "run").string(), "--var=LOGDIR=" + (dir_ / "log").string(), "-u",
-        "nobody", "-g", "nogroup"});
-    for (int i = 0; i < 1200 && !ready_; ++i) {  // up to 60 s on a cold cache
-      ready_ = Ping();
-      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Its ports are picked before rspamd binds them: another process may take one in
+    // between, and rspamd then exits; new ones are tried.
+    for (int attempt = 0; attempt < 3 && !ready_; ++attempt) {
+      if (attempt > 0 && !process_->Exited()) break;  // up but silent: no retry helps
+      Start();
     }
   }
   ~Rspamd() {
@@ -88,6 +79,24 @@ class Rspamd {
   }
 
  private:
+  void Start() {
+    normal_ = PickFreePort();
+    Write("worker-normal.inc",
+          fmt::format("bind_socket = \"127.0.0.1:{}\";\ncount = 1;\n", normal_));
+    Write("worker-controller.inc",
+          fmt::format("bind_socket = \"127.0.0.1:{}\";\n", PickFreePort()));
+    Write("worker-proxy.inc", fmt::format("bind_socket = \"127.0.0.1:{}\";\n", PickFreePort()));
+    process_ = std::make_unique<ChildProcess>(std::vector<std::string>{
+        "/usr/bin/rspamd", "-f", "-c", "/etc/rspamd/rspamd.conf",
+        "--var=LOCAL_CONFDIR=" + dir_.string(), "--var=DBDIR=" RSPAMD_CACHE_DIR,
+        "--var=RUNDIR=" + (dir_ / "run").string(), "--var=LOGDIR=" + (dir_ / "log").string(), "-u",
+        "nobody", "-g", "nogroup"});
+    // Up to 120 s: on a cold cache two instances may compile at once on a busy machine.
+    for (int i = 0; i < 2400 && !ready_ && !process_->Exited(); ++i) {
+      ready_ = Ping();
+      if (!ready_) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   void Write(const std::string& name, const std::string& text) {
     std::ofstream(dir_ / "local.d" / name) << text;
   }
