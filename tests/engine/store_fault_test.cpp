@@ -68,8 +68,8 @@ class FaultyStore : public gw::Store {
   Result<std::vector<gw::Customer>> ListCustomers(const std::string& p) override {
     return inner_->ListCustomers(p);
   }
-  Status SaveCustomer(const std::string& p, const gw::Customer& c, const json& config) override {
-    return Fail() ? Injected() : inner_->SaveCustomer(p, c, config);
+  Status SaveCustomer(const std::string& p, const gw::Customer& c) override {
+    return Fail() ? Injected() : inner_->SaveCustomer(p, c);
   }
   Status DeleteCustomer(const std::string& p, const std::string& n) override {
     return Fail() ? Injected() : inner_->DeleteCustomer(p, n);
@@ -78,8 +78,8 @@ class FaultyStore : public gw::Store {
                         const std::string& digest) override {
     return Fail() ? Injected() : inner_->SetUserSummary(p, n, count, digest);
   }
-  Result<std::vector<ClaimOwner>> CustomersWithoutConfig() override {
-    return inner_->CustomersWithoutConfig();
+  Result<std::vector<ClaimOwner>> TakeCustomersToRecompile() override {
+    return Fail() ? Injected() : inner_->TakeCustomersToRecompile();
   }
   Result<std::optional<ClaimOwner>> DomainOwner(const std::string& d) override {
     return inner_->DomainOwner(d);

@@ -99,8 +99,8 @@ class Service {
   // a newer version.
   static Result<std::unique_ptr<Service>> Open(const std::string& path,
                                                ServiceOptions options = {});
-  // A service over any store; compiles the settings of customers the store holds
-  // without a configuration (written by an older gatewayd).
+  // A service over any store; derives the claims of customers an upgraded store held from
+  // before it kept them (Store::TakeCustomersToRecompile).
   static Result<std::unique_ptr<Service>> Create(std::unique_ptr<Store> store,
                                                  ServiceOptions options = {});
   ~Service();

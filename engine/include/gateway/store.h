@@ -89,19 +89,19 @@ class Store {
   virtual Result<int64_t> PartnerRevision(const std::string& partner) = 0;
   virtual Status BumpPartnerRevision(const std::string& partner) = 0;
 
-  // Customers: the settings row, with its compiled configuration (customer_config.h) kept
-  // beside it for the data plane.
+  // Customers: the settings row. Its configuration is compiled from the spec where it is
+  // used (customer_rules.h CompileStored), so there is one truth.
   virtual Result<std::optional<Customer>> LoadCustomer(const std::string& partner,
                                                        const std::string& name) = 0;
   virtual Result<std::vector<Customer>> ListCustomers(const std::string& partner) = 0;
-  virtual Status SaveCustomer(const std::string& partner, const Customer& customer,
-                              const nlohmann::json& config) = 0;
+  virtual Status SaveCustomer(const std::string& partner, const Customer& customer) = 0;
   // Removes the customer row, its claims and its users.
   virtual Status DeleteCustomer(const std::string& partner, const std::string& name) = 0;
   virtual Status SetUserSummary(const std::string& partner, const std::string& name,
                                 int64_t user_count, const std::string& users_digest) = 0;
-  // Customers whose compiled configuration is missing (stored by an older gatewayd).
-  virtual Result<std::vector<ClaimOwner>> CustomersWithoutConfig() = 0;
+  // Customers an upgraded store held from before their claims were derived from their
+  // settings; each is given once (the list is emptied with the transaction's commit).
+  virtual Result<std::vector<ClaimOwner>> TakeCustomersToRecompile() = 0;
 
   // Claims: domains (model.h DomainClaim: any number of pending claims on a name, at
   // most one verified) and hand-written relay sources. ReplaceClaims sets a customer's

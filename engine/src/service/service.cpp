@@ -406,16 +406,13 @@ struct Service::Impl {
                  {{"customer", claim.customer}, {"detail", claim.check_detail}});
   }
 
-  // Compiles a stored customer's settings and records its configuration and claims,
-  // for customers written before the store kept them.
+  // Derives a stored customer's claims from its settings, for customers stored before
+  // the store kept them.
   Status Recompile(const ClaimOwner& owner) {
     auto customer = ExistingCustomer(owner.partner, owner.customer);
     if (!customer.ok()) return customer.status();
     // Stored before the rules ran: kept as it is, findings or not.
-    CompiledCustomer compiled = CompileStored(*customer);
-    if (Status s = store->SaveCustomer(owner.partner, *customer, ToJson(compiled.config)); !s.ok())
-      return s;
-    return SaveClaims(owner, compiled);
+    return SaveClaims(owner, CompileStored(*customer));
   }
 };
 
@@ -450,7 +447,7 @@ Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
   impl->rules.destination_networks = options.destination_networks;
   impl->store = std::move(store);
   auto upgraded = impl->Write<bool>([&]() -> Result<bool> {
-    auto stale = impl->store->CustomersWithoutConfig();
+    auto stale = impl->store->TakeCustomersToRecompile();
     if (!stale.ok()) return stale.status();
     for (const auto& owner : *stale) {
       if (Status s = impl->Recompile(owner); !s.ok()) return s;
@@ -648,7 +645,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     after.users_digest = before ? before->users_digest : kEmptyDigest;
     after.updated_at = Now();
     after.created_at = before ? before->created_at : after.updated_at;
-    if (Status s = store.SaveCustomer(partner, after, ToJson(compiled.config)); !s.ok()) return s;
+    if (Status s = store.SaveCustomer(partner, after); !s.ok()) return s;
     if (Status s = impl_->SaveClaims({partner, name}, compiled); !s.ok()) return s;
     if (Status s = impl_->AttachClaims(partner, {&after}); !s.ok()) return s;
     json detail = {{"version", after.version}};

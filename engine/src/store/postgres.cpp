@@ -101,12 +101,30 @@ Status Connection::Reconnect() {
 
 Result<Rows> Connection::Query(std::string_view sql, std::initializer_list<Param> params) {
   if (Status s = Reconnect(); !s.ok()) return s;
+  // libpq reads text parameters up to their NUL, so each is copied into a string.
+  std::vector<std::string> texts;
+  texts.reserve(params.size());
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const Param& p : params) {
-    values.push_back(p.value ? p.value->data() : nullptr);
-    lengths.push_back(p.value ? static_cast<int>(p.value->size()) : 0);
-    formats.push_back(p.binary ? 1 : 0);
+    switch (p.kind) {
+      case Param::Kind::kText:
+        texts.emplace_back(p.text);
+        break;
+      case Param::Kind::kInteger:
+        texts.push_back(std::to_string(p.integer));
+        break;
+      case Param::Kind::kBytes:
+        break;
+      case Param::Kind::kNull:
+        break;
+    }
+    bool text = p.kind == Param::Kind::kText || p.kind == Param::Kind::kInteger;
+    values.push_back(text                            ? texts.back().c_str()
+                     : p.kind == Param::Kind::kBytes ? (p.text.empty() ? "" : p.text.data())
+                                                     : nullptr);
+    lengths.push_back(p.kind == Param::Kind::kBytes ? static_cast<int>(p.text.size()) : 0);
+    formats.push_back(p.kind == Param::Kind::kBytes ? 1 : 0);
   }
   std::string statement(sql);
   auto rows = Run(statement, values, lengths, formats);

@@ -35,30 +35,11 @@
 #include <vector>
 
 #include "gateway/status.h"
+#include "store/sql.h"
 
 namespace gw::pg {
 
-// One query parameter: text (also integers, as decimal), binary bytes (bytea), or NULL.
-struct Param {
-  std::optional<std::string> value;
-  bool binary = false;
-
-  Param(std::string_view text) : value(std::string(text)) {}
-  Param(const char* text) : value(std::string(text)) {}
-  Param(const std::string& text) : value(text) {}
-  Param(int64_t number) : value(std::to_string(number)) {}
-  Param(int number) : value(std::to_string(number)) {}
-  static Param Bytes(std::string_view bytes) {
-    Param p(bytes);
-    p.binary = true;
-    return p;
-  }
-  static Param Null() {
-    Param p("");
-    p.value.reset();
-    return p;
-  }
-};
+using Param = sql::Param;
 
 // The rows of one query, in text format.
 class Rows {
