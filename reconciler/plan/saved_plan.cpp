@@ -152,7 +152,7 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
     }
     if (!u.status().ok()) return incomplete(u.status());
     for (const auto& record : *upsert) {
-      auto user = gw::UserFromJsonValue(record);
+      auto user = gw::UserFromJson(record);
       if (!user.ok()) return invalid("a user in the plan: " + user.status().message());
       change.users.add.push_back(std::move(*user));
     }

@@ -177,8 +177,11 @@ std::string ContentChecksum(std::string_view bytes);
 std::string StateChecksum(const PartnerState& state);
 
 nlohmann::json ToJson(const User& user);
-// The inverse of ToJson(User); errors name the field.
-Result<User> UserFromJsonValue(const nlohmann::json& value);
+// The inverse of ToJson(User) (which is also how a store keeps a user); errors name the
+// field, under the JSON pointer `at`.
+Result<User> UserFromJson(const nlohmann::json& value, const std::string& at = "");
+// Checks and normalises a user: address and aliases (lowercase, IDNA), type, source.
+Result<User> NormalizeUser(const User& user, const std::string& at);
 nlohmann::json ToJson(const Customer& customer);
 nlohmann::json ToJson(const AuditEntry& entry);
 nlohmann::json ToJson(const QuarantinedMessage& message);

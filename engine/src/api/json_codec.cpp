@@ -62,54 +62,6 @@ StatusCode StatusCodeForHttp(int http_status) {
   return StatusCode::kInternal;
 }
 
-Result<User> UserFromJson(const json& value, const std::string& at) {
-  Reader r(value, at);
-  r.AllowOnly(
-      {"address", "type", "firstName", "lastName", "aliases", "source", "active", "continuity"});
-  User user;
-  r.Get("address", user.address, true);
-  r.Get("type", user.type);
-  r.Get("firstName", user.first_name);
-  r.Get("lastName", user.last_name);
-  r.Get("aliases", user.aliases);
-  r.Get("source", user.source);
-  r.Get("active", user.active);
-  r.Get("continuity", user.continuity);
-  if (!r.status().ok()) return r.status();
-  return user;
-}
-
-Result<User> NormalizeUser(const User& user, const std::string& at) {
-  static const std::set<std::string> kSources = {"manifest", "csv", "ldap", "discovered"};
-  User out = user;
-  auto address = ParseEmailAddress(user.address);
-  if (!address.ok()) return Invalid(address.status().message(), at + "/address");
-  out.address = address->ToString();
-  if (!IsUserType(user.type)) {
-    return Invalid(fmt::format("type must be one of: mailbox, shared, resource, alias (found '{}')",
-                               user.type),
-                   at + "/type");
-  }
-  if (!kSources.count(user.source)) {
-    return Invalid(
-        fmt::format("source must be one of: manifest, csv, ldap, discovered (found '{}')",
-                    user.source),
-        at + "/source");
-  }
-  if (user.first_name.size() > 256 || user.last_name.size() > 256) {
-    return Invalid("names are limited to 256 bytes", at + "/firstName");
-  }
-  out.aliases.clear();
-  for (size_t i = 0; i < user.aliases.size(); ++i) {
-    auto alias = ParseEmailAddress(user.aliases[i]);
-    if (!alias.ok()) return Invalid(alias.status().message(), fmt::format("{}/aliases/{}", at, i));
-    if (alias->ToString() != out.address) out.aliases.push_back(alias->ToString());
-  }
-  std::sort(out.aliases.begin(), out.aliases.end());
-  out.aliases.erase(std::unique(out.aliases.begin(), out.aliases.end()), out.aliases.end());
-  return out;
-}
-
 Result<Customer> CustomerFromJson(const json& value) {
   Reader r(value, "");
   Customer c;

@@ -17,9 +17,6 @@ namespace gw {
 int HttpStatusFor(StatusCode code);
 StatusCode StatusCodeForHttp(int http_status);
 
-Result<User> UserFromJson(const nlohmann::json& value, const std::string& at);
-// Checks and normalises a user: address and aliases (lowercase, IDNA), type, source.
-Result<User> NormalizeUser(const User& user, const std::string& at);
 Result<Customer> CustomerFromJson(const nlohmann::json& value);
 Result<CustomerWrite> CustomerWriteFromJson(const nlohmann::json& value);
 Result<DomainClaim> DomainClaimFromJson(const nlohmann::json& value, const std::string& at);

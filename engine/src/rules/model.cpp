@@ -9,10 +9,12 @@
 #include <array>
 #include <charconv>
 #include <cstdlib>
+#include <set>
 
 #include <fmt/format.h>
 
-#include "api/json_codec.h"
+#include "gateway/domain_name.h"
+#include "gateway/json_reader.h"
 
 namespace gw {
 
@@ -178,8 +180,60 @@ nlohmann::json ToJson(const User& user) {
           {"active", user.active},        {"continuity", user.continuity}};
 }
 
-Result<User> UserFromJsonValue(const nlohmann::json& value) {
-  return UserFromJson(value, "");
+Result<User> UserFromJson(const nlohmann::json& value, const std::string& at) {
+  JsonReader r(value, at);
+  r.AllowOnly(
+      {"address", "type", "firstName", "lastName", "aliases", "source", "active", "continuity"});
+  User user;
+  r.Get("address", user.address, true);
+  r.Get("type", user.type);
+  r.Get("firstName", user.first_name);
+  r.Get("lastName", user.last_name);
+  r.Get("aliases", user.aliases);
+  r.Get("source", user.source);
+  r.Get("active", user.active);
+  r.Get("continuity", user.continuity);
+  if (!r.status().ok()) return r.status();
+  return user;
+}
+
+namespace {
+Status InvalidUser(std::string message, std::string field) {
+  return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
+}
+}  // namespace
+
+Result<User> NormalizeUser(const User& user, const std::string& at) {
+  static const std::set<std::string> kSources = {"manifest", "csv", "ldap", "discovered"};
+  User out = user;
+  auto address = ParseEmailAddress(user.address);
+  if (!address.ok()) return InvalidUser(address.status().message(), at + "/address");
+  out.address = address->ToString();
+  if (!IsUserType(user.type)) {
+    return InvalidUser(
+        fmt::format("type must be one of: mailbox, shared, resource, alias (found '{}')",
+                    user.type),
+        at + "/type");
+  }
+  if (!kSources.count(user.source)) {
+    return InvalidUser(
+        fmt::format("source must be one of: manifest, csv, ldap, discovered (found '{}')",
+                    user.source),
+        at + "/source");
+  }
+  if (user.first_name.size() > 256 || user.last_name.size() > 256) {
+    return InvalidUser("names are limited to 256 bytes", at + "/firstName");
+  }
+  out.aliases.clear();
+  for (size_t i = 0; i < user.aliases.size(); ++i) {
+    auto alias = ParseEmailAddress(user.aliases[i]);
+    if (!alias.ok())
+      return InvalidUser(alias.status().message(), fmt::format("{}/aliases/{}", at, i));
+    if (alias->ToString() != out.address) out.aliases.push_back(alias->ToString());
+  }
+  std::sort(out.aliases.begin(), out.aliases.end());
+  out.aliases.erase(std::unique(out.aliases.begin(), out.aliases.end()), out.aliases.end());
+  return out;
 }
 
 nlohmann::json ToJson(const Customer& c) {

@@ -11,7 +11,6 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 
-#include "api/json_codec.h"
 #include "gateway/customer_rules.h"
 #include "gateway/destination.h"
 #include "gateway/domain_name.h"

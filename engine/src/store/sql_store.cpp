@@ -8,7 +8,6 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "api/json_codec.h"
 #include "store/relay_overlap.h"
 
 namespace gw {
