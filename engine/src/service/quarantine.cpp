@@ -1,0 +1,136 @@
+// Service: the quarantine: keeping, listing, releasing and purging messages.
+#include "gateway/service.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "service/service_impl.h"
+
+namespace gw {
+
+using nlohmann::json;
+
+Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partner,
+                                    QuarantinedMessage meta, const std::string& message) {
+  if (!actor.is_operator && !actor.is_filter) {
+    return Status(StatusCode::kPermissionDenied, "only the gateway's filter keeps messages");
+  }
+  if (meta.reason != "spam" && meta.reason != "infomail" && meta.reason != "attachment")
+    return Invalid("reason must be spam, infomail or attachment", "/reason");
+  if (message.empty()) return Invalid("the message is empty", "/message");
+  if (meta.recipients.empty()) return Invalid("a message needs recipients", "/recipients");
+  // Released mail is handed to SMTP with these: nothing that could end a command.
+  auto plain = [](const std::string& address) {
+    return std::none_of(address.begin(), address.end(), [](unsigned char c) {
+      return c <= ' ' || c == '<' || c == '>' || c >= 0x7f;
+    });
+  };
+  if (!plain(meta.sender)) return Invalid("the sender is not an address", "/sender");
+  for (size_t i = 0; i < meta.recipients.size(); ++i) {
+    if (meta.recipients[i].empty() || !plain(meta.recipients[i]))
+      return Invalid("a recipient is not an address", fmt::format("/recipients/{}", i));
+  }
+  meta.received_at = Now();
+  return impl_->Write<int64_t>([&]() -> Result<int64_t> {
+    if (Status s = impl_->CheckPartner(actor.is_filter ? Actor::Local() : actor, partner);
+        !s.ok()) {
+      return s;
+    }
+    auto customer = impl_->ExistingCustomer(partner, meta.customer);
+    if (!customer.ok()) return customer.status();
+    // A release delivers to these recipients: mail kept for the customer is mail to its
+    // users, or mail from it (outbound mail held), never a message between strangers.
+    auto domains = impl_->store->CustomerDomains(partner, meta.customer);
+    if (!domains.ok()) return domains.status();
+    auto ours = [&](const std::string& address) {
+      return !FindAddressProblem(address, *domains).has_value();
+    };
+    if (!ours(meta.sender) && !std::all_of(meta.recipients.begin(), meta.recipients.end(), ours)) {
+      return Invalid(fmt::format("neither the sender nor every recipient is in a domain of "
+                                 "customer '{}'",
+                                 meta.customer),
+                     "/recipients");
+    }
+    return impl_->store->AddQuarantined(partner, meta, message);
+  });
+}
+
+Result<std::vector<QuarantinedMessage>> Service::ListQuarantine(const Actor& actor,
+                                                                const std::string& partner,
+                                                                const std::string& customer,
+                                                                int64_t after, size_t limit) {
+  if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
+  return impl_->Read<std::vector<QuarantinedMessage>>(
+      [&]() -> Result<std::vector<QuarantinedMessage>> {
+        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+        auto existing = impl_->ExistingCustomer(partner, customer);
+        if (!existing.ok()) return existing.status();
+        return impl_->store->ListQuarantined(partner, customer, after, limit);
+      });
+}
+
+Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
+                                                       const std::string& partner,
+                                                       const std::string& customer, int64_t id) {
+  if (Status s = impl_->CanSendMail("releasing"); !s.ok()) return s;
+  {
+    std::lock_guard lock(impl_->releasing_mutex);
+    if (!impl_->releasing.emplace(partner, id).second) {
+      return Status(StatusCode::kConflict, fmt::format("message {} is being released", id));
+    }
+  }
+  struct Done {
+    Impl& impl;
+    std::pair<std::string, int64_t> key;
+    ~Done() {
+      std::lock_guard lock(impl.releasing_mutex);
+      impl.releasing.erase(key);
+    }
+  } done{*impl_, {partner, id}};
+  using Kept = std::pair<QuarantinedMessage, std::string>;
+  auto kept = impl_->Read<Kept>([&]() -> Result<Kept> {
+    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    auto loaded = impl_->store->LoadQuarantined(partner, customer, id);
+    if (!loaded.ok()) return loaded.status();
+    if (!*loaded)
+      return NotFound(fmt::format("quarantined message {} of customer '{}'", id, customer));
+    if (!(*loaded)->first.released_at.empty()) {
+      return Status(StatusCode::kFailedPrecondition,
+                    fmt::format("message {} was released at {}", id, (*loaded)->first.released_at));
+    }
+    return std::move(**loaded);
+  });
+  if (!kept.ok()) return kept.status();
+  // Delivered outside the transaction (it waits on Postfix); marked after. A failure in
+  // between leaves it unreleased, so a retry may deliver it twice, never not at all.
+  // Marked, so whoever reads it knows the filter held it and a person let it go.
+  std::string marked = fmt::format("X-GW-Released: from quarantine ({}, {})\r\n{}",
+                                   kept->first.reason, kept->first.received_at, kept->second);
+  if (Status s = impl_->options.send_mail(kept->first.sender, kept->first.recipients, marked);
+      !s.ok())
+    return s;
+  return impl_->Write<QuarantinedMessage>([&]() -> Result<QuarantinedMessage> {
+    QuarantinedMessage released = kept->first;
+    released.released_at = Now();
+    if (Status s = impl_->store->MarkReleased(partner, customer, id, released.released_at); !s.ok())
+      return s;
+    if (Status s = impl_->Audit(actor, partner, "quarantine.release", customer,
+                                json{{"id", id}, {"reason", released.reason}});
+        !s.ok())
+      return s;
+    return released;
+  });
+}
+
+Result<int64_t> Service::PurgeQuarantine(int64_t retention_days) {
+  auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(24 * retention_days);
+  std::string before = FormatRfc3339(cutoff);
+  return impl_->Write<int64_t>(
+      [&]() -> Result<int64_t> { return impl_->store->PurgeQuarantine(before); });
+}
+
+}  // namespace gw

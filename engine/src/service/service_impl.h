@@ -1,0 +1,178 @@
+// Service's state and the helpers its parts share. service.h is the contract; the calls
+// are split by concern: service.cpp (opening, partners, audit, jobs), customers.cpp
+// (customers, leases), users.cpp (users, continuity passwords), claims.cpp (domain
+// claims), quarantine.cpp and spam_report_pass.cpp. Included only by those files.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "gateway/customer_rules.h"
+#include "gateway/rfc3339.h"
+#include "gateway/service.h"
+#include "gateway/spam_report.h"
+#include "gateway/store.h"
+
+namespace gw {
+
+inline const std::string kEmptyDigest(32, '0');
+
+inline std::string Now() {
+  return FormatRfc3339(std::chrono::system_clock::now());
+}
+
+inline int64_t UnixNow() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+inline Status Invalid(std::string message, std::string field) {
+  return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
+}
+
+inline Status NotFound(std::string what) {
+  return Status(StatusCode::kNotFound, fmt::format("{} not found", what));
+}
+
+// A refusal that names every problem: the first in field() and message() for clients
+// that read one, all of them in details().
+inline Status Refusal(std::vector<StatusDetail> details) {
+  std::string message;
+  if (details.size() == 1) {
+    message = details.front().message;
+  } else {
+    message = fmt::format("{} problems:", details.size());
+    for (const auto& d : details)
+      message += fmt::format(" {}: {} [{}];", d.field, d.message, d.rule);
+    message.pop_back();
+  }
+  std::string field = details.front().field;
+  return Invalid(std::move(message), std::move(field)).set_details(std::move(details));
+}
+
+// A customer's spam report settings as of one version of it.
+struct ReportSettingsAt {
+  int64_t version = -1;
+  SpamReportSettings settings;  // disabled unless the customer sends reports
+};
+
+struct Service::Impl {
+  ServiceOptions options;
+  CustomerRuleOptions rules;  // options' gateway names, normalised
+  std::unique_ptr<Store> store;
+  std::mutex mutex;
+  // Quarantined messages being delivered now: a second release of one waits its turn
+  // out rather than delivering it again.
+  std::mutex releasing_mutex;
+  std::set<std::pair<std::string, int64_t>> releasing;
+  // One spam report pass at a time; the settings it read, by customer, under it.
+  std::mutex reports_mutex;
+  std::map<std::pair<std::string, std::string>, ReportSettingsAt> report_settings;
+
+  // Runs `body` (returning Result<T>) as one store transaction, serialised with every
+  // other call. The body's writes are kept only if it succeeds.
+  template <typename T, typename Body>
+  Result<T> Transact(bool write, Body body) {
+    std::lock_guard lock(mutex);
+    std::optional<Result<T>> result;
+    Status status = store->Transaction(write, [&]() -> Status {
+      result.emplace(body());
+      return result->status();
+    });
+    if (!status.ok()) return status;
+    return std::move(*result);
+  }
+  template <typename T, typename Body>
+  Result<T> Read(Body body) {
+    return Transact<T>(false, std::move(body));
+  }
+  template <typename T, typename Body>
+  Result<T> Write(Body body) {
+    return Transact<T>(true, std::move(body));
+  }
+
+  // Takes or renews the store's job lease `job` for this replica for `ttl`; kConflict
+  // naming the replica that has it.
+  Status HoldJob(const std::string& job, std::chrono::milliseconds ttl) {
+    std::lock_guard lock(mutex);
+    auto holder = store->HoldJobFor(job, options.replica, ttl);
+    if (!holder.ok()) return holder.status();
+    if (*holder == options.replica) return Status::Ok();
+    return Status(StatusCode::kConflict,
+                  fmt::format("replica '{}' holds the {} job now", *holder, job));
+  }
+  void ReleaseJob(const std::string& job) {
+    std::lock_guard lock(mutex);
+    store->ReleaseJob(job, options.replica);
+  }
+
+  Status CanSendMail(const char* what) const {
+    if (options.send_mail) return Status::Ok();
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("this gateway cannot deliver mail: {} needs gatewayd started with "
+                              "--release-smtp",
+                              what));
+  }
+
+  Status CheckPartner(const Actor& actor, const std::string& partner) {
+    if (actor.is_filter || (!actor.is_operator && actor.partner != partner))
+      return NotFound(fmt::format("partner '{}'", partner));
+    auto exists = store->PartnerExists(partner);
+    if (!exists.ok()) return exists.status();
+    if (!*exists) return NotFound(fmt::format("partner '{}'", partner));
+    return Status::Ok();
+  }
+
+  Result<Customer> ExistingCustomer(const std::string& partner, const std::string& name) {
+    auto customer = store->LoadCustomer(partner, name);
+    if (!customer.ok()) return customer.status();
+    if (!*customer) return NotFound(fmt::format("customer '{}'", name));
+    return std::move(**customer);
+  }
+
+  // Records a change and bumps the partner's revision, which every change does.
+  Status Changed(const Actor& actor, const std::string& partner, const std::string& action,
+                 const std::string& target, nlohmann::json detail) {
+    if (Status s = store->BumpPartnerRevision(partner); !s.ok()) return s;
+    return Audit(actor, partner, action, target, std::move(detail));
+  }
+
+  Status Audit(const Actor& actor, const std::string& partner, const std::string& action,
+               const std::string& target, nlohmann::json detail) {
+    return store->AppendAudit({0, Now(), partner, actor.name, action, target, std::move(detail)});
+  }
+
+  // Those of `domains` the owner claims already (`held`) as they are; a new one with the
+  // partner's proof of the domain: verified at once when the partner proved it and has
+  // held it within kProofOutlivesClaims (or the gateway does not verify), else pending
+  // with the proof's token (a new one once a proof has lapsed).
+  Result<std::vector<DomainClaim>> ClaimsFor(const ClaimOwner& owner,
+                                             const std::vector<std::string>& domains,
+                                             const std::vector<DomainClaim>& held);
+
+  // Marks the partner's proofs of `domains` released now (their claims are going).
+  Status ReleaseProofs(const std::string& partner, const std::vector<std::string>& domains);
+
+  Status SaveClaims(const ClaimOwner& owner, const CompiledCustomer& compiled);
+
+  // Gives each customer its domain claims, read in one query.
+  Status AttachClaims(const std::string& partner, std::vector<Customer*> customers);
+
+  // Verifies the claim if no other customer's verified claim holds its name; else says
+  // so in its detail. Audited when verified.
+  Status VerifyClaim(const Actor& actor, DomainClaim& claim, const std::string& at);
+
+  // Derives a stored customer's claims from its settings, for customers stored before
+  // the store kept them.
+  Status Recompile(const ClaimOwner& owner);
+};
+
+}  // namespace gw
