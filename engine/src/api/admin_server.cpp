@@ -250,308 +250,345 @@ struct AdminServer::Impl {
     return out;
   }
 
-  void Install() {
-    HttpServer& s = *server;
-    s.RouteInline("GET", "/healthz", [](const HttpRequest&, HttpResponse& res) {
-      res.SetContent("ok\n", "text/plain");
-    });
-    s.Route("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
-      res.SetContent(Metrics(), "text/plain; version=0.0.4");
-    });
+  using Handler = void (Impl::*)(const Actor&, const HttpRequest&, HttpResponse&);
+  struct RouteEntry {
+    const char* method;
+    const char* pattern;
+    Handler handler;
+  };
+  static const RouteEntry kRoutes[];
 
-    s.Route("GET", "/v1/partners",
-            Route([this](const Actor& actor, const HttpRequest&, HttpResponse& res) {
-              auto partners = service.ListPartners(actor);
-              if (!partners.ok()) return WriteStatus(res, partners.status());
-              WriteJson(res, 200, {{"partners", *partners}});
-            }));
-    s.Route("PUT", "/v1/partners/{}",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              if (Status st = service.PutPartner(actor, req.matches[1]); !st.ok())
-                return WriteStatus(res, st);
-              WriteJson(res, 200, {{"name", req.matches[1]}});
-            }));
-    s.Route("GET", "/v1/partners/{}/state",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto state = service.GetState(actor, req.matches[1]);
-              if (!state.ok()) return WriteStatus(res, state.status());
-              WriteJson(res, 200, ToJson(*state));
-            }));
-    s.Route("GET", "/v1/partners/{}/customers",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto customers = service.ListCustomers(actor, req.matches[1]);
-              if (!customers.ok()) return WriteStatus(res, customers.status());
-              json list = json::array();
-              for (const auto& c : *customers) list.push_back(ToJson(c));
-              WriteJson(res, 200, {{"customers", std::move(list)}});
-            }));
-    s.Route("GET", "/v1/partners/{}/customers/{}",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
-              if (!customer.ok()) return WriteStatus(res, customer.status());
-              res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
-              WriteJson(res, 200, ToJson(*customer));
-            }));
-    // The compiled configuration the mail path reads: sizes in bytes, destinations in
-    // delivery order, relay sources as ranges.
-    s.Route("GET", "/v1/partners/{}/customers/{}/config",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
-              if (!customer.ok()) return WriteStatus(res, customer.status());
-              res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
-              WriteJson(res, 200, ToJson(CompileStored(*customer).config));
-            }));
-    s.Route("PUT", "/v1/partners/{}/customers/{}",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              WriteCondition condition;
-              if (req.Header("If-None-Match") == "*") {
-                condition = WriteCondition::CreateOnly();
-              } else if (req.HasHeader("If-Match")) {
-                auto version = ParseEtag(req.Header("If-Match"));
-                if (!version)
-                  return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
-                condition = WriteCondition::AtVersion(*version);
-              } else {
-                return WriteError(
-                    res, 428, "send If-None-Match: * to create, or If-Match: <version> to replace");
-              }
-              auto body = Body(req, res);
-              if (!body) return;
-              auto write = CustomerWriteFromJson(*body);
-              if (!write.ok()) return WriteStatus(res, write.status());
-              auto customer =
-                  service.PutCustomer(actor, req.matches[1], req.matches[2], *write, condition);
-              if (!customer.ok()) return WriteStatus(res, customer.status());
-              res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
-              bool created = condition.kind == WriteCondition::Kind::kCreateOnly;
-              WriteJson(res, created ? 201 : 200, ToJson(*customer));
-            }));
-    s.Route("DELETE", "/v1/partners/{}/customers/{}",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              if (!req.HasHeader("If-Match"))
-                return WriteError(res, 428, "send If-Match: <version> to delete");
-              auto version = ParseEtag(req.Header("If-Match"));
-              if (!version)
-                return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
-              Status st = service.DeleteCustomer(actor, req.matches[1], req.matches[2], *version);
-              if (!st.ok()) return WriteStatus(res, st);
-              res.status = 204;
-            }));
-    s.Route("GET", "/v1/partners/{}/customers/{}/users",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              size_t limit = 1000;
-              if (req.HasParam("limit")) {
-                try {
-                  limit = std::stoul(req.Param("limit"));
-                } catch (const std::exception&) {
-                  return WriteError(res, 400, "limit must be a number", "limit");
-                }
-              }
-              auto page = service.ListUsers(actor, req.matches[1], req.matches[2],
-                                            req.Param("after"), limit);
-              if (!page.ok()) return WriteStatus(res, page.status());
-              WriteJson(res, 200, ToJson(*page));
-            }));
-    s.Route("POST", "/v1/partners/{}/customers/{}/users:batch",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto body = Body(req, res);
-              if (!body) return;
-              auto batch = UserBatchFromJson(*body);
-              if (!batch.ok()) return WriteStatus(res, batch.status());
-              auto result = service.BatchUsers(actor, req.matches[1], req.matches[2], *batch);
-              if (!result.ok()) return WriteStatus(res, result.status());
-              WriteJson(res, 200, ToJson(*result));
-            }));
-    s.Route("GET", "/v1/gateway",
-            Route([this](const Actor&, const HttpRequest&, HttpResponse& res) {
-              WriteJson(res, 200, ToJson(options.facts));
-            }));
-    // Domain claims: ?customer=NAME&pending=true narrow the list.
-    s.Route("GET", "/v1/partners/{}/domains",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto claims = service.ListDomainClaims(actor, req.matches[1], req.Param("customer"),
-                                                     req.Param("pending") == "true");
-              if (!claims.ok()) return WriteStatus(res, claims.status());
-              WriteClaims(res, *claims);
-            }));
-    s.Route("POST", "/v1/partners/{}/customers/{}/domains:check",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              const std::string &partner = req.matches[1], &customer = req.matches[2];
-              if (auto visible = service.GetCustomer(actor, partner, customer); !visible.ok())
-                return WriteStatus(res, visible.status());
-              if (!options.check_domains) {
-                return WriteStatus(res, Status(StatusCode::kFailedPrecondition,
-                                               "this gateway does not verify domains (gatewayd "
-                                               "--verify-domains)"));
-              }
-              auto claims = options.check_domains(partner, customer);
-              if (!claims.ok()) return WriteStatus(res, claims.status());
-              WriteClaims(res, *claims);
-            }));
-    // An operator vouches for a claim without DNS.
-    s.Route("POST", "/v1/partners/{}/customers/{}/domains/{}/verify",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              DomainCheck check;
-              check.partner = req.matches[1];
-              check.customer = req.matches[2];
-              check.domain = req.matches[3];
-              check.found = true;
-              check.detail = fmt::format("verified by hand by {}", actor.name);
-              auto claims = service.RecordDomainChecks(actor, {check});
-              if (!claims.ok()) return WriteStatus(res, claims.status());
-              if (claims->empty()) {
-                return WriteStatus(res, Status(StatusCode::kNotFound,
-                                               fmt::format("no claim of customer '{}' on '{}'",
-                                                           check.customer, check.domain)));
-              }
-              if (!claims->front().verified()) {
-                return WriteStatus(
-                    res, Status(StatusCode::kConflict, claims->front().check_detail, "/domain"));
-              }
-              WriteJson(res, 200, ToJson(claims->front()));
-            }));
-    s.Route(
-        "POST", "/v1/partners/{}/lease",
-        Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-          auto body = Body(req, res);
-          if (!body) return;
-          if (!body->is_object() || !(*body)["holder"].is_string() ||
-              (body->contains("ttlSeconds") && !(*body)["ttlSeconds"].is_number_integer())) {
-            return WriteError(res, 422, "expected {\"holder\": string, \"ttlSeconds\": integer}",
-                              "/holder");
-          }
-          auto lease = service.TakeLease(actor, req.matches[1], (*body)["holder"],
-                                         body->value("ttlSeconds", 60));
-          if (!lease.ok()) return WriteStatus(res, lease.status());
-          WriteJson(res, 200, {{"holder", lease->holder}, {"expiresAt", lease->expires_at_unix}});
-        }));
-    s.Route("POST", "/v1/partners/{}/customers/{}/quarantine",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto body = Body(req, res);
-              if (!body) return;
-              auto request = QuarantineRequestFromJson(*body);
-              if (!request.ok()) return WriteStatus(res, request.status());
-              if (request->first.customer != req.matches[2]) {
-                return WriteError(res, 422, "customer must match the path", "/customer");
-              }
-              auto id = service.Quarantine(actor, req.matches[1], request->first, request->second);
-              if (!id.ok()) return WriteStatus(res, id.status());
-              WriteJson(res, 201, {{"id", *id}});
-            }));
-    s.Route("GET", "/v1/partners/{}/customers/{}/quarantine",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              int64_t after = 0;
-              size_t limit = 1000;
-              if (!PageOf(req, res, after, limit)) return;
-              auto messages =
-                  service.ListQuarantine(actor, req.matches[1], req.matches[2], after, limit);
-              if (!messages.ok()) return WriteStatus(res, messages.status());
-              json list = json::array();
-              for (const auto& m : *messages) list.push_back(ToJson(m));
-              WriteJson(res, 200, {{"messages", std::move(list)}});
-            }));
-    s.Route("POST", "/v1/partners/{}/customers/{}/quarantine/{}/release",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              int64_t id = 0;
-              try {
-                id = std::stoll(req.matches[3]);
-              } catch (const std::exception&) {
-                return WriteError(res, 404, "a quarantined message is named by its number");
-              }
-              auto released = service.ReleaseQuarantined(actor, req.matches[1], req.matches[2], id);
-              if (!released.ok()) return WriteStatus(res, released.status());
-              WriteJson(res, 200, ToJson(*released));
-            }));
-    // Write-only: the password is hashed at once and never answered, logged or audited.
-    s.Route("PUT", "/v1/partners/{}/customers/{}/users/{}/continuity-password",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto body = Body(req, res);
-              if (!body) return;
-              if (!body->is_object() || !(*body)["password"].is_string() || body->size() != 1)
-                return WriteError(res, 422, "expected {\"password\": string}", "/password");
-              Status set = service.SetContinuityPassword(actor, req.matches[1], req.matches[2],
-                                                         req.matches[3], (*body)["password"]);
-              if (!set.ok()) return WriteStatus(res, set);
-              res.status = 204;
-            }));
-    // Customers in continuity now: all for an operator, the partner's own for a partner.
-    s.Route("GET", "/v1/continuity",
-            Route([this](const Actor& actor, const HttpRequest&, HttpResponse& res) {
-              json list = json::array();
-              for (const auto& e :
-                   options.continuity ? options.continuity() : std::vector<ContinuityEntry>{}) {
-                if (!actor.is_operator && e.partner != actor.partner) continue;
-                list.push_back({{"partner", e.partner},
-                                {"customer", e.customer},
-                                {"since", e.since},
-                                {"reason", e.reason}});
-              }
-              WriteJson(res, 200,
-                        {{"enabled", static_cast<bool>(options.continuity)},
-                         {"customers", std::move(list)}});
-            }));
-    // Continuity retention now, or as of another moment (operators; a later one expunges
-    // sooner: a test clock, or room made on purpose).
-    s.Route("POST", "/v1/continuity/retention:run",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              if (!actor.is_operator)
-                return WriteError(res, 403, "running the continuity retention is for operators");
-              if (!options.expire_continuity)
-                return WriteError(res, 409, "this gatewayd keeps no continuity mailboxes");
-              auto as_of = std::chrono::system_clock::now();
-              if (!req.body.empty()) {
-                auto body = Body(req, res);
-                if (!body) return;
-                auto at = body->is_object() && (*body)["asOf"].is_string()
-                              ? ParseRfc3339((*body)["asOf"])
-                              : std::nullopt;
-                if (!at) return WriteError(res, 422, "expected {\"asOf\": RFC 3339 time}", "/asOf");
-                as_of = *at;
-              }
-              auto expired = options.expire_continuity(as_of);
-              if (!expired.ok()) return WriteStatus(res, expired.status());
-              WriteJson(res, 200, {{"mailboxes", *expired}});
-            }));
-    // The spam report pass gatewayd runs every minute, now or as of a moment already past
-    // (operators: a test clock, or a pass that an outage missed).
-    s.Route("POST", "/v1/spam-reports:run",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              auto as_of = std::chrono::system_clock::now();
-              if (!req.body.empty()) {
-                auto body = Body(req, res);
-                if (!body) return;
-                if (!body->is_object() || (body->contains("asOf") && !(*body)["asOf"].is_string()))
-                  return WriteError(res, 422, "expected {\"asOf\": RFC 3339 time}", "/asOf");
-                if (body->contains("asOf")) {
-                  auto parsed = ParseRfc3339((*body)["asOf"]);
-                  if (!parsed)
-                    return WriteError(res, 422, "asOf must be an RFC 3339 time", "/asOf");
-                  as_of = *parsed;
-                }
-              }
-              auto run = service.RunSpamReports(actor, as_of);
-              if (!run.ok()) return WriteStatus(res, run.status());
-              WriteJson(res, 200,
-                        {{"customersDue", run->customers_due},
-                         {"reportsSent", run->reports_sent},
-                         {"messagesListed", run->messages_listed},
-                         {"failures", run->failures}});
-            }));
-    s.Route("GET", "/v1/audit",
-            Route([this](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
-              int64_t after = 0;
-              size_t limit = 1000;
-              if (!PageOf(req, res, after, limit)) return;
-              std::string partner = req.Param("partner");
-              if (partner.empty()) partner = actor.partner;
-              auto entries = service.ListAudit(actor, partner, after, limit);
-              if (!entries.ok()) return WriteStatus(res, entries.status());
-              json list = json::array();
-              for (const auto& e : *entries) list.push_back(ToJson(e));
-              WriteJson(res, 200, {{"entries", std::move(list)}});
-            }));
+  void Install();
+
+  // The handlers, each behind Route (authenticated, admitted, timed).
+  void ListPartners(const Actor& actor, const HttpRequest&, HttpResponse& res) {
+    auto partners = service.ListPartners(actor);
+    if (!partners.ok()) return WriteStatus(res, partners.status());
+    WriteJson(res, 200, {{"partners", *partners}});
+  }
+
+  void PutPartner(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    if (Status st = service.PutPartner(actor, req.matches[1]); !st.ok())
+      return WriteStatus(res, st);
+    WriteJson(res, 200, {{"name", req.matches[1]}});
+  }
+
+  void GetState(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto state = service.GetState(actor, req.matches[1]);
+    if (!state.ok()) return WriteStatus(res, state.status());
+    WriteJson(res, 200, ToJson(*state));
+  }
+
+  void ListCustomers(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto customers = service.ListCustomers(actor, req.matches[1]);
+    if (!customers.ok()) return WriteStatus(res, customers.status());
+    json list = json::array();
+    for (const auto& c : *customers) list.push_back(ToJson(c));
+    WriteJson(res, 200, {{"customers", std::move(list)}});
+  }
+
+  void GetCustomer(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
+    if (!customer.ok()) return WriteStatus(res, customer.status());
+    res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
+    WriteJson(res, 200, ToJson(*customer));
+  }
+
+  // The compiled configuration the mail path reads: sizes in bytes, destinations in
+  // delivery order, relay sources as ranges.
+  void GetCustomerConfig(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto customer = service.GetCustomer(actor, req.matches[1], req.matches[2]);
+    if (!customer.ok()) return WriteStatus(res, customer.status());
+    res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
+    WriteJson(res, 200, ToJson(CompileStored(*customer).config));
+  }
+
+  void PutCustomer(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    WriteCondition condition;
+    if (req.Header("If-None-Match") == "*") {
+      condition = WriteCondition::CreateOnly();
+    } else if (req.HasHeader("If-Match")) {
+      auto version = ParseEtag(req.Header("If-Match"));
+      if (!version) return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
+      condition = WriteCondition::AtVersion(*version);
+    } else {
+      return WriteError(res, 428,
+                        "send If-None-Match: * to create, or If-Match: <version> to replace");
+    }
+    auto body = Body(req, res);
+    if (!body) return;
+    auto write = CustomerWriteFromJson(*body);
+    if (!write.ok()) return WriteStatus(res, write.status());
+    auto customer = service.PutCustomer(actor, req.matches[1], req.matches[2], *write, condition);
+    if (!customer.ok()) return WriteStatus(res, customer.status());
+    res.SetHeader("ETag", fmt::format("\"{}\"", customer->version));
+    bool created = condition.kind == WriteCondition::Kind::kCreateOnly;
+    WriteJson(res, created ? 201 : 200, ToJson(*customer));
+  }
+
+  void DeleteCustomer(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    if (!req.HasHeader("If-Match"))
+      return WriteError(res, 428, "send If-Match: <version> to delete");
+    auto version = ParseEtag(req.Header("If-Match"));
+    if (!version) return WriteError(res, 400, "If-Match must be a version, such as \"3\"");
+    Status st = service.DeleteCustomer(actor, req.matches[1], req.matches[2], *version);
+    if (!st.ok()) return WriteStatus(res, st);
+    res.status = 204;
+  }
+
+  void ListUsers(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    size_t limit = 1000;
+    if (req.HasParam("limit")) {
+      try {
+        limit = std::stoul(req.Param("limit"));
+      } catch (const std::exception&) {
+        return WriteError(res, 400, "limit must be a number", "limit");
+      }
+    }
+    auto page = service.ListUsers(actor, req.matches[1], req.matches[2], req.Param("after"), limit);
+    if (!page.ok()) return WriteStatus(res, page.status());
+    WriteJson(res, 200, ToJson(*page));
+  }
+
+  void BatchUsers(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto body = Body(req, res);
+    if (!body) return;
+    auto batch = UserBatchFromJson(*body);
+    if (!batch.ok()) return WriteStatus(res, batch.status());
+    auto result = service.BatchUsers(actor, req.matches[1], req.matches[2], *batch);
+    if (!result.ok()) return WriteStatus(res, result.status());
+    WriteJson(res, 200, ToJson(*result));
+  }
+
+  void GetGateway(const Actor&, const HttpRequest&, HttpResponse& res) {
+    WriteJson(res, 200, ToJson(options.facts));
+  }
+
+  // Domain claims: ?customer=NAME&pending=true narrow the list.
+  void ListDomainClaims(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto claims = service.ListDomainClaims(actor, req.matches[1], req.Param("customer"),
+                                           req.Param("pending") == "true");
+    if (!claims.ok()) return WriteStatus(res, claims.status());
+    WriteClaims(res, *claims);
+  }
+
+  void CheckDomains(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    const std::string &partner = req.matches[1], &customer = req.matches[2];
+    if (auto visible = service.GetCustomer(actor, partner, customer); !visible.ok())
+      return WriteStatus(res, visible.status());
+    if (!options.check_domains) {
+      return WriteStatus(res, Status(StatusCode::kFailedPrecondition,
+                                     "this gateway does not verify domains (gatewayd "
+                                     "--verify-domains)"));
+    }
+    auto claims = options.check_domains(partner, customer);
+    if (!claims.ok()) return WriteStatus(res, claims.status());
+    WriteClaims(res, *claims);
+  }
+
+  // An operator vouches for a claim without DNS.
+  void VerifyDomain(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    DomainCheck check;
+    check.partner = req.matches[1];
+    check.customer = req.matches[2];
+    check.domain = req.matches[3];
+    check.found = true;
+    check.detail = fmt::format("verified by hand by {}", actor.name);
+    auto claims = service.RecordDomainChecks(actor, {check});
+    if (!claims.ok()) return WriteStatus(res, claims.status());
+    if (claims->empty()) {
+      return WriteStatus(
+          res, Status(StatusCode::kNotFound, fmt::format("no claim of customer '{}' on '{}'",
+                                                         check.customer, check.domain)));
+    }
+    if (!claims->front().verified()) {
+      return WriteStatus(res,
+                         Status(StatusCode::kConflict, claims->front().check_detail, "/domain"));
+    }
+    WriteJson(res, 200, ToJson(claims->front()));
+  }
+
+  void TakeLease(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto body = Body(req, res);
+    if (!body) return;
+    if (!body->is_object() || !(*body)["holder"].is_string() ||
+        (body->contains("ttlSeconds") && !(*body)["ttlSeconds"].is_number_integer())) {
+      return WriteError(res, 422, "expected {\"holder\": string, \"ttlSeconds\": integer}",
+                        "/holder");
+    }
+    auto lease =
+        service.TakeLease(actor, req.matches[1], (*body)["holder"], body->value("ttlSeconds", 60));
+    if (!lease.ok()) return WriteStatus(res, lease.status());
+    WriteJson(res, 200, {{"holder", lease->holder}, {"expiresAt", lease->expires_at_unix}});
+  }
+
+  void Quarantine(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto body = Body(req, res);
+    if (!body) return;
+    auto request = QuarantineRequestFromJson(*body);
+    if (!request.ok()) return WriteStatus(res, request.status());
+    if (request->first.customer != req.matches[2]) {
+      return WriteError(res, 422, "customer must match the path", "/customer");
+    }
+    auto id = service.Quarantine(actor, req.matches[1], request->first, request->second);
+    if (!id.ok()) return WriteStatus(res, id.status());
+    WriteJson(res, 201, {{"id", *id}});
+  }
+
+  void ListQuarantine(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    int64_t after = 0;
+    size_t limit = 1000;
+    if (!PageOf(req, res, after, limit)) return;
+    auto messages = service.ListQuarantine(actor, req.matches[1], req.matches[2], after, limit);
+    if (!messages.ok()) return WriteStatus(res, messages.status());
+    json list = json::array();
+    for (const auto& m : *messages) list.push_back(ToJson(m));
+    WriteJson(res, 200, {{"messages", std::move(list)}});
+  }
+
+  void ReleaseQuarantined(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    int64_t id = 0;
+    try {
+      id = std::stoll(req.matches[3]);
+    } catch (const std::exception&) {
+      return WriteError(res, 404, "a quarantined message is named by its number");
+    }
+    auto released = service.ReleaseQuarantined(actor, req.matches[1], req.matches[2], id);
+    if (!released.ok()) return WriteStatus(res, released.status());
+    WriteJson(res, 200, ToJson(*released));
+  }
+
+  // Write-only: the password is hashed at once and never answered, logged or audited.
+  void SetContinuityPassword(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto body = Body(req, res);
+    if (!body) return;
+    if (!body->is_object() || !(*body)["password"].is_string() || body->size() != 1)
+      return WriteError(res, 422, "expected {\"password\": string}", "/password");
+    Status set = service.SetContinuityPassword(actor, req.matches[1], req.matches[2],
+                                               req.matches[3], (*body)["password"]);
+    if (!set.ok()) return WriteStatus(res, set);
+    res.status = 204;
+  }
+
+  // Customers in continuity now: all for an operator, the partner's own for a partner.
+  void ListContinuity(const Actor& actor, const HttpRequest&, HttpResponse& res) {
+    json list = json::array();
+    for (const auto& e :
+         options.continuity ? options.continuity() : std::vector<ContinuityEntry>{}) {
+      if (!actor.is_operator && e.partner != actor.partner) continue;
+      list.push_back({{"partner", e.partner},
+                      {"customer", e.customer},
+                      {"since", e.since},
+                      {"reason", e.reason}});
+    }
+    WriteJson(res, 200,
+              {{"enabled", static_cast<bool>(options.continuity)}, {"customers", std::move(list)}});
+  }
+
+  // Continuity retention now, or as of another moment (operators; a later one expunges
+  // sooner: a test clock, or room made on purpose).
+  void RunContinuityRetention(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    if (!actor.is_operator)
+      return WriteError(res, 403, "running the continuity retention is for operators");
+    if (!options.expire_continuity)
+      return WriteError(res, 409, "this gatewayd keeps no continuity mailboxes");
+    auto as_of = std::chrono::system_clock::now();
+    if (!req.body.empty()) {
+      auto body = Body(req, res);
+      if (!body) return;
+      auto at = body->is_object() && (*body)["asOf"].is_string() ? ParseRfc3339((*body)["asOf"])
+                                                                 : std::nullopt;
+      if (!at) return WriteError(res, 422, "expected {\"asOf\": RFC 3339 time}", "/asOf");
+      as_of = *at;
+    }
+    auto expired = options.expire_continuity(as_of);
+    if (!expired.ok()) return WriteStatus(res, expired.status());
+    WriteJson(res, 200, {{"mailboxes", *expired}});
+  }
+
+  // The spam report pass gatewayd runs every minute, now or as of a moment already past
+  // (operators: a test clock, or a pass that an outage missed).
+  void RunSpamReports(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    auto as_of = std::chrono::system_clock::now();
+    if (!req.body.empty()) {
+      auto body = Body(req, res);
+      if (!body) return;
+      if (!body->is_object() || (body->contains("asOf") && !(*body)["asOf"].is_string()))
+        return WriteError(res, 422, "expected {\"asOf\": RFC 3339 time}", "/asOf");
+      if (body->contains("asOf")) {
+        auto parsed = ParseRfc3339((*body)["asOf"]);
+        if (!parsed) return WriteError(res, 422, "asOf must be an RFC 3339 time", "/asOf");
+        as_of = *parsed;
+      }
+    }
+    auto run = service.RunSpamReports(actor, as_of);
+    if (!run.ok()) return WriteStatus(res, run.status());
+    WriteJson(res, 200,
+              {{"customersDue", run->customers_due},
+               {"reportsSent", run->reports_sent},
+               {"messagesListed", run->messages_listed},
+               {"failures", run->failures}});
+  }
+
+  void ListAudit(const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+    int64_t after = 0;
+    size_t limit = 1000;
+    if (!PageOf(req, res, after, limit)) return;
+    std::string partner = req.Param("partner");
+    if (partner.empty()) partner = actor.partner;
+    auto entries = service.ListAudit(actor, partner, after, limit);
+    if (!entries.ok()) return WriteStatus(res, entries.status());
+    json list = json::array();
+    for (const auto& e : *entries) list.push_back(ToJson(e));
+    WriteJson(res, 200, {{"entries", std::move(list)}});
   }
 };
+
+// Every /v1 route, grouped as service/ is: partners, customers, users, domains,
+// quarantine, continuity, spam reports, audit.
+const AdminServer::Impl::RouteEntry AdminServer::Impl::kRoutes[] = {
+    {"GET", "/v1/partners", &Impl::ListPartners},
+    {"PUT", "/v1/partners/{}", &Impl::PutPartner},
+    {"GET", "/v1/partners/{}/state", &Impl::GetState},
+    {"GET", "/v1/partners/{}/customers", &Impl::ListCustomers},
+    {"GET", "/v1/partners/{}/customers/{}", &Impl::GetCustomer},
+    {"GET", "/v1/partners/{}/customers/{}/config", &Impl::GetCustomerConfig},
+    {"PUT", "/v1/partners/{}/customers/{}", &Impl::PutCustomer},
+    {"DELETE", "/v1/partners/{}/customers/{}", &Impl::DeleteCustomer},
+    {"GET", "/v1/partners/{}/customers/{}/users", &Impl::ListUsers},
+    {"POST", "/v1/partners/{}/customers/{}/users:batch", &Impl::BatchUsers},
+    {"GET", "/v1/gateway", &Impl::GetGateway},
+    {"GET", "/v1/partners/{}/domains", &Impl::ListDomainClaims},
+    {"POST", "/v1/partners/{}/customers/{}/domains:check", &Impl::CheckDomains},
+    {"POST", "/v1/partners/{}/customers/{}/domains/{}/verify", &Impl::VerifyDomain},
+    {"POST", "/v1/partners/{}/lease", &Impl::TakeLease},
+    {"POST", "/v1/partners/{}/customers/{}/quarantine", &Impl::Quarantine},
+    {"GET", "/v1/partners/{}/customers/{}/quarantine", &Impl::ListQuarantine},
+    {"POST", "/v1/partners/{}/customers/{}/quarantine/{}/release", &Impl::ReleaseQuarantined},
+    {"PUT", "/v1/partners/{}/customers/{}/users/{}/continuity-password",
+     &Impl::SetContinuityPassword},
+    {"GET", "/v1/continuity", &Impl::ListContinuity},
+    {"POST", "/v1/continuity/retention:run", &Impl::RunContinuityRetention},
+    {"POST", "/v1/spam-reports:run", &Impl::RunSpamReports},
+    {"GET", "/v1/audit", &Impl::ListAudit},
+};
+
+void AdminServer::Impl::Install() {
+  HttpServer& s = *server;
+  s.RouteInline("GET", "/healthz", [](const HttpRequest&, HttpResponse& res) {
+    res.SetContent("ok\n", "text/plain");
+  });
+  s.Route("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
+    res.SetContent(Metrics(), "text/plain; version=0.0.4");
+  });
+  for (const RouteEntry& entry : kRoutes) {
+    server->Route(entry.method, entry.pattern,
+                  Route([this, handler = entry.handler](const Actor& actor, const HttpRequest& req,
+                                                        HttpResponse& res) {
+                    (this->*handler)(actor, req, res);
+                  }));
+  }
+}
 
 AdminServer::AdminServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 AdminServer::~AdminServer() = default;
