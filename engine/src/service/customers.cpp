@@ -72,6 +72,104 @@ std::vector<std::string> ChangedSettings(const json& before, const json& after) 
   return changed;
 }
 
+// Refuses a secret the gateway does not keep, naming those it does.
+Status CheckSecretsKept(const CustomerWrite& write) {
+  const auto& secret_fields = CustomerFields::Get().secrets();
+  for (const auto& [pointer, value] : write.secrets) {
+    if (std::any_of(
+            secret_fields.begin(), secret_fields.end(),
+            [&pointer = pointer](const auto& field) { return field.gateway_field == pointer; }))
+      continue;
+    std::vector<std::string> known;
+    for (const auto& field : secret_fields) known.push_back(field.gateway_field);
+    return Invalid(fmt::format("'{}' is not a secret the gateway keeps (known: {})", pointer,
+                               fmt::join(known, ", ")),
+                   "/secrets");
+  }
+  return Status::Ok();
+}
+
+// The fingerprints of the written secrets. A value already stored keeps its fingerprint,
+// so writing it again changes nothing.
+std::map<std::string, std::string> Fingerprints(const Customer* before,
+                                                const std::map<std::string, std::string>& secrets) {
+  std::map<std::string, std::string> fingerprints;
+  for (const auto& [pointer, value] : secrets) {
+    auto stored = before ? before->secret_fingerprints.find(pointer)
+                         : std::map<std::string, std::string>::const_iterator();
+    bool same = before && stored != before->secret_fingerprints.end() &&
+                SecretMatches(stored->second, value);
+    fingerprints[pointer] = same ? stored->second : SecretFingerprint(value);
+  }
+  return fingerprints;
+}
+
+Status CheckCondition(const Customer* before, const WriteCondition& condition,
+                      const std::string& name) {
+  if (condition.kind == WriteCondition::Kind::kCreateOnly && before) {
+    return Status(StatusCode::kFailedPrecondition,
+                  fmt::format("customer '{}' already exists", name));
+  }
+  if (condition.kind == WriteCondition::Kind::kVersion) {
+    if (!before) return NotFound(fmt::format("customer '{}'", name));
+    if (before->version != condition.version) {
+      return Status(StatusCode::kFailedPrecondition,
+                    fmt::format("customer '{}' is at version {}, not {}", name, before->version,
+                                condition.version));
+    }
+  }
+  return Status::Ok();
+}
+
+// A field that names where the customer lives cannot move under it.
+void CheckImmutable(const Customer& before, const json& spec, std::vector<StatusDetail>& problems) {
+  for (const auto& field : CustomerFields::Get().immutable()) {
+    json::json_pointer at(field);
+    if (!before.spec.contains(at) || (spec.contains(at) && spec[at] == before.spec[at])) continue;
+    problems.push_back({"/spec" + field, "immutable",
+                        fmt::format("{} cannot change once set (it is {}); delete the customer "
+                                    "and create it again",
+                                    field.substr(1), before.spec[at].dump())});
+  }
+}
+
+// Users must stay inside the customer's domains: a domain that still has users cannot go.
+Status CheckUsersStayInDomains(Store& store, const ClaimOwner& owner,
+                               const std::vector<std::string>& domains) {
+  auto old_domains = store.CustomerDomains(owner.partner, owner.customer);
+  if (!old_domains.ok()) return old_domains.status();
+  for (const auto& old_domain : *old_domains) {
+    if (std::find(domains.begin(), domains.end(), old_domain) != domains.end()) continue;
+    auto users = store.UsersInDomain(owner.partner, owner.customer, old_domain);
+    if (!users.ok()) return users.status();
+    if (users->first > 0) {
+      return Status(StatusCode::kConflict,
+                    fmt::format("{} users are in domain '{}', which this change removes "
+                                "(first: {}); remove them first",
+                                users->first, old_domain, users->second),
+                    "/spec/domains");
+    }
+  }
+  return Status::Ok();
+}
+
+// The audit entry's detail of a write: the version, the settings and secrets it changed.
+json AuditDetail(const Customer* before, const Customer& after, const CustomerWrite& write) {
+  json detail = {{"version", after.version}};
+  if (before) {
+    detail["changed"] = ChangedSettings(before->spec, after.spec);
+    std::vector<std::string> secrets_changed;
+    for (const auto& [pointer, fingerprint] : after.secret_fingerprints) {
+      auto old = before->secret_fingerprints.find(pointer);
+      if (old == before->secret_fingerprints.end() || old->second != fingerprint)
+        secrets_changed.push_back(pointer);
+    }
+    if (!secrets_changed.empty()) detail["secretsChanged"] = secrets_changed;
+  }
+  if (!write.applied_revision.empty()) detail["appliedRevision"] = write.applied_revision;
+  return detail;
+}
+
 }  // namespace
 
 Result<std::vector<Customer>> Service::ListCustomers(const Actor& actor,
@@ -127,20 +225,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     problems.push_back({RequestField(v.pointer), "schema", v.message});
     refused_values.insert(v.pointer);
   }
-  std::map<std::string, std::string> secret_values;
-  const auto& secret_fields = CustomerFields::Get().secrets();
-  for (const auto& [pointer, value] : write.secrets) {
-    if (std::none_of(
-            secret_fields.begin(), secret_fields.end(),
-            [&pointer = pointer](const auto& field) { return field.gateway_field == pointer; })) {
-      std::vector<std::string> known;
-      for (const auto& field : secret_fields) known.push_back(field.gateway_field);
-      return Invalid(fmt::format("'{}' is not a secret the gateway keeps (known: {})", pointer,
-                                 fmt::join(known, ", ")),
-                     "/secrets");
-    }
-    secret_values[pointer] = value;
-  }
+  if (Status s = CheckSecretsKept(write); !s.ok()) return s;
   RuleFindings findings;
   CompiledCustomer compiled = CompileCustomer(document, impl_->rules, findings);
 
@@ -150,40 +235,9 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     auto existing = store.LoadCustomer(partner, name);
     if (!existing.ok()) return existing.status();
     const Customer* before = existing->has_value() ? &**existing : nullptr;
-    // A value already stored keeps its fingerprint, so writing it again changes nothing.
-    std::map<std::string, std::string> fingerprints;
-    for (const auto& [pointer, value] : secret_values) {
-      auto stored = before ? before->secret_fingerprints.find(pointer)
-                           : std::map<std::string, std::string>::const_iterator();
-      bool same = before && stored != before->secret_fingerprints.end() &&
-                  SecretMatches(stored->second, value);
-      fingerprints[pointer] = same ? stored->second : SecretFingerprint(value);
-    }
-    if (condition.kind == WriteCondition::Kind::kCreateOnly && before) {
-      return Status(StatusCode::kFailedPrecondition,
-                    fmt::format("customer '{}' already exists", name));
-    }
-    if (condition.kind == WriteCondition::Kind::kVersion) {
-      if (!before) return NotFound(fmt::format("customer '{}'", name));
-      if (before->version != condition.version) {
-        return Status(StatusCode::kFailedPrecondition,
-                      fmt::format("customer '{}' is at version {}, not {}", name, before->version,
-                                  condition.version));
-      }
-    }
-    if (before) {
-      // A field that names where the customer lives cannot move under it.
-      for (const auto& field : CustomerFields::Get().immutable()) {
-        json::json_pointer at(field);
-        if (!before->spec.contains(at) ||
-            (write.spec.contains(at) && write.spec[at] == before->spec[at]))
-          continue;
-        problems.push_back({"/spec" + field, "immutable",
-                            fmt::format("{} cannot change once set (it is {}); delete the customer "
-                                        "and create it again",
-                                        field.substr(1), before->spec[at].dump())});
-      }
-    }
+    std::map<std::string, std::string> fingerprints = Fingerprints(before, write.secrets);
+    if (Status s = CheckCondition(before, condition, name); !s.ok()) return s;
+    if (before) CheckImmutable(*before, write.spec, problems);
     StoreClaims claims(store, {partner, name});
     if (Status s = CheckClaims(compiled, claims, findings); !s.ok()) return s;
     for (const auto& f : findings) {
@@ -198,23 +252,9 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
       if (Status s = impl_->AttachClaims(partner, {&same}); !s.ok()) return s;
       return same;
     }
-    const std::vector<std::string>& domains = compiled.config.domains;
     if (before) {
-      // Users must stay inside the customer's domains.
-      auto old_domains = store.CustomerDomains(partner, name);
-      if (!old_domains.ok()) return old_domains.status();
-      for (const auto& old_domain : *old_domains) {
-        if (std::find(domains.begin(), domains.end(), old_domain) != domains.end()) continue;
-        auto users = store.UsersInDomain(partner, name, old_domain);
-        if (!users.ok()) return users.status();
-        if (users->first > 0) {
-          return Status(StatusCode::kConflict,
-                        fmt::format("{} users are in domain '{}', which this change removes "
-                                    "(first: {}); remove them first",
-                                    users->first, old_domain, users->second),
-                        "/spec/domains");
-        }
-      }
+      Status kept = CheckUsersStayInDomains(store, {partner, name}, compiled.config.domains);
+      if (!kept.ok()) return kept;
     }
     Customer after;
     after.name = name;
@@ -231,20 +271,8 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
     if (Status s = store.SaveCustomer(partner, after); !s.ok()) return s;
     if (Status s = impl_->SaveClaims({partner, name}, compiled); !s.ok()) return s;
     if (Status s = impl_->AttachClaims(partner, {&after}); !s.ok()) return s;
-    json detail = {{"version", after.version}};
-    if (before) {
-      detail["changed"] = ChangedSettings(before->spec, after.spec);
-      std::vector<std::string> secrets_changed;
-      for (const auto& [pointer, fingerprint] : fingerprints) {
-        auto old = before->secret_fingerprints.find(pointer);
-        if (old == before->secret_fingerprints.end() || old->second != fingerprint)
-          secrets_changed.push_back(pointer);
-      }
-      if (!secrets_changed.empty()) detail["secretsChanged"] = secrets_changed;
-    }
-    if (!write.applied_revision.empty()) detail["appliedRevision"] = write.applied_revision;
     if (Status s = impl_->Changed(actor, partner, before ? "customer.update" : "customer.create",
-                                  name, std::move(detail));
+                                  name, AuditDetail(before, after, write));
         !s.ok()) {
       return s;
     }
