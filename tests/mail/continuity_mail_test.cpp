@@ -129,6 +129,27 @@ class ContinuityMailTest : public ::testing::Test {
     return json::parse(response->body, nullptr, false);
   }
 
+  // The monitor's probes so far (gatewayd_continuity_probes_total), or -1.
+  long Probes() {
+    auto metrics = httplib::Client(gateway_->gatewayd().url()).Get("/metrics");
+    if (!metrics) return -1;
+    const std::string name = "\ngatewayd_continuity_probes_total ";
+    size_t at = metrics->body.find(name);
+    return at == std::string::npos ? -1 : std::stol(metrics->body.substr(at + name.size()));
+  }
+
+  // Waits until the monitor has probed `rounds` more times (one customer: one probe a
+  // round), so that what a round would do has had the chance to happen.
+  bool WaitForMoreProbes(long rounds) {
+    long start = Probes();
+    if (start < 0) return false;
+    for (int i = 0; i < 400; ++i) {
+      if (Probes() >= start + rounds) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return false;
+  }
+
   bool WaitForContinuity(bool active, std::chrono::seconds timeout = std::chrono::seconds(15)) {
     auto deadline = Clock::now() + timeout;
     while (Clock::now() < deadline) {
@@ -246,7 +267,7 @@ TEST_F(ContinuityMailTest, MailIsKeptWhileTheServerAnswers451AndDeliveredOnceWhe
   ASSERT_TRUE(gateway_->Send("x@ext.example", "alice@acme.example", "--header 'Subject: after'")
                   .accepted());
   ASSERT_EQ(server_->WaitForMessages(4, std::chrono::seconds(40)), 4u) << gateway_->MailLog();
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // four more monitor rounds
+  ASSERT_TRUE(WaitForMoreProbes(4));  // rounds in which mail could go out twice
   auto messages = server_->Messages();
   ASSERT_EQ(messages.size(), 4u) << "kept mail was delivered more than once";
   std::string kept = messages[0] + messages[1] + messages[2];
@@ -326,7 +347,7 @@ TEST_F(ContinuityMailTest, OnlyUsersInScopeAreKeptAndContinuitySwitchedOffEndsAc
   ASSERT_GE(server_->WaitForMessages(1, std::chrono::seconds(40)), 1u) << gateway_->MailLog();
   EXPECT_THAT(server_->Messages()[0], HasSubstr("Subject: not a member"));
   ASSERT_GE(internet_->WaitForMessages(1, std::chrono::seconds(40)), 1u) << gateway_->MailLog();
-  std::this_thread::sleep_for(std::chrono::seconds(2));  // four more monitor rounds
+  ASSERT_TRUE(WaitForMoreProbes(4));  // rounds in which mail could go out twice
   EXPECT_EQ(server_->Messages().size(), 1u);
   ASSERT_EQ(internet_->Messages().size(), 1u) << "handed back more than once";
   EXPECT_THAT(internet_->Messages()[0], HasSubstr("X-Sink-To: x@ext.example"));
@@ -357,7 +378,7 @@ TEST_F(ContinuityMailTest, AKilledGatewaydLosesNoMailDuringAnOutage) {
 
   RestartServer("");
   ASSERT_EQ(server_->WaitForMessages(2, std::chrono::seconds(20)), 2u) << gateway_->MailLog();
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  ASSERT_TRUE(WaitForMoreProbes(4));  // rounds in which mail could go out twice
   auto messages = server_->Messages();
   ASSERT_EQ(messages.size(), 2u);
   EXPECT_THAT(messages[0] + messages[1], HasSubstr("Subject: first"));
