@@ -21,7 +21,7 @@ set(kLayers
   "api:base,rules,service,continuity"
   "milter:base,rules,smtp,api"
   "gatewayd:base,rules,store,service,mail,smtp,dns,continuity,lookups,instances,api")
-set(kHeaderOnly "customer_config:rules" "status:base" "store:store")
+set(kHeaderOnly "status:base" "store:store")
 
 foreach(entry IN LISTS kLayers)
   string(REPLACE ":" ";" parts "${entry}")
