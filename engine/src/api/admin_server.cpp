@@ -582,11 +582,11 @@ void AdminServer::Impl::Install() {
     res.SetContent(Metrics(), "text/plain; version=0.0.4");
   });
   for (const RouteEntry& entry : kRoutes) {
-    server->Route(entry.method, entry.pattern,
-                  Route([this, handler = entry.handler](const Actor& actor, const HttpRequest& req,
-                                                        HttpResponse& res) {
-                    (this->*handler)(actor, req, res);
-                  }));
+    s.Route(entry.method, entry.pattern,
+            Route([this, handler = entry.handler](const Actor& actor, const HttpRequest& req,
+                                                  HttpResponse& res) {
+              (this->*handler)(actor, req, res);
+            }));
   }
 }
 

@@ -107,22 +107,21 @@ Result<Rows> Connection::Query(std::string_view sql, std::initializer_list<Param
   std::vector<const char*> values;
   std::vector<int> lengths, formats;
   for (const Param& p : params) {
+    const char* value = nullptr;  // NULL
     switch (p.kind) {
       case Param::Kind::kText:
-        texts.emplace_back(p.text);
+        value = texts.emplace_back(p.text).c_str();
         break;
       case Param::Kind::kInteger:
-        texts.push_back(std::to_string(p.integer));
+        value = texts.emplace_back(std::to_string(p.integer)).c_str();
         break;
       case Param::Kind::kBytes:
+        value = p.text.empty() ? "" : p.text.data();
         break;
       case Param::Kind::kNull:
         break;
     }
-    bool text = p.kind == Param::Kind::kText || p.kind == Param::Kind::kInteger;
-    values.push_back(text                            ? texts.back().c_str()
-                     : p.kind == Param::Kind::kBytes ? (p.text.empty() ? "" : p.text.data())
-                                                     : nullptr);
+    values.push_back(value);
     lengths.push_back(p.kind == Param::Kind::kBytes ? static_cast<int>(p.text.size()) : 0);
     formats.push_back(p.kind == Param::Kind::kBytes ? 1 : 0);
   }

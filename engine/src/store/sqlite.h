@@ -53,7 +53,6 @@ class Statement {
                                sqlite3_column_bytes(statement_, column))
                  : "";
   }
-  bool IsNull(int column) const { return sqlite3_column_type(statement_, column) == SQLITE_NULL; }
 
  private:
   sqlite3* db_ = nullptr;
@@ -73,7 +72,6 @@ class Database {
   Result<Statement> Prepare(std::string_view sql);
   bool ReadOnly() const { return sqlite3_db_readonly(db_, "main") == 1; }
   int64_t Changes() const { return sqlite3_changes64(db_); }
-  int64_t LastInsertId() const { return sqlite3_last_insert_rowid(db_); }
   Status Error(const std::string& context) const;
 
  private:

@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <unordered_map>
 
@@ -192,15 +193,12 @@ class SqliteConnection : public sql::Connection {
 
   Result<int64_t> ChangeMark() override {
     // data_version changes with other connections' commits only; add our own.
-    auto version = Bound("PRAGMA data_version", {});
-    if (!version.ok()) return version.status();
-    Status status;
-    bool found = (*version)->Step(status);
-    int64_t mark = found ? (own_commits_ << 32) + (*version)->Int(0) : 0;
-    (*version)->Reset();
-    if (!status.ok()) return status;
-    if (!found) return Status(StatusCode::kInternal, "no data_version");
-    return mark;
+    std::optional<int64_t> version;
+    Status read =
+        Select("PRAGMA data_version", {}, [&](const sql::Row& row) { version = row.Int(0); });
+    if (!read.ok()) return read;
+    if (!version) return Status(StatusCode::kInternal, "no data_version");
+    return (own_commits_ << 32) + *version;
   }
 
   std::string JsonArrayRows(int param, bool) const override {
