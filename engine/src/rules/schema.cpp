@@ -122,6 +122,103 @@ bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
 
+// Every key of `value` that `properties` does not name, with its message (and the
+// nearest known name, when one is close).
+std::vector<std::pair<std::string, std::string>> UnknownFields(const json& value,
+                                                               const json& properties) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [key, unused] : value.items()) {
+    if (properties.contains(key)) continue;
+    std::string message = fmt::format("unknown field '{}'", key);
+    std::string best;
+    size_t best_distance = 3;
+    for (const auto& [known, unused2] : properties.items()) {
+      size_t d = EditDistance(key, known);
+      if (d < best_distance) best_distance = d, best = known;
+    }
+    if (!best.empty()) message += fmt::format(" (did you mean '{}'?)", best);
+    out.emplace_back(key, std::move(message));
+  }
+  return out;
+}
+
+// uniqueItems: the later of the two equal items (as a pointer token) and its message.
+std::pair<std::string, std::string> RepeatedItem(const std::string& raw) {
+  static const std::regex kIndexes(R"(#(\d+) and #(\d+))");
+  std::smatch m;
+  if (!std::regex_search(raw, m, kIndexes)) return {"", raw};
+  size_t first = std::stoul(m[1]), second = std::stoul(m[2]);
+  return {std::to_string(std::max(first, second)),
+          fmt::format("repeats item {} of the list", std::min(first, second) + 1)};
+}
+
+// valijson's message for one error in the manifest's words, from the subschema that
+// governs the value (`sub`, or nullptr): the types, values and bounds it allows.
+std::string Reword(const std::string& raw, const json* sub, const json* value) {
+  auto sub_has = [&](const char* key) { return sub && sub->is_object() && sub->contains(key); };
+  std::string pattern_message =
+      sub_has("patternErrorMessage") ? (*sub)["patternErrorMessage"].get<std::string>() : "";
+  if (StartsWith(raw, "Missing required property '")) {
+    std::string name = raw.substr(27, raw.rfind('\'') - 27);
+    return fmt::format("missing required field '{}'", name);
+  }
+  if (StartsWith(raw, "Value type not permitted by 'type' constraint")) {
+    if (!pattern_message.empty() && value && !value->is_object() && !value->is_array())
+      return pattern_message;
+    std::vector<std::string> wanted;
+    if (sub_has("type")) {
+      const json& t = (*sub)["type"];
+      if (t.is_string()) wanted.push_back(SchemaTypeName(t));
+      if (t.is_array()) {
+        for (const auto& one : t) wanted.push_back(SchemaTypeName(one));
+      }
+    }
+    std::string expected =
+        wanted.empty() ? "another type" : fmt::format("{}", fmt::join(wanted, " or "));
+    return fmt::format("expected {}, found {}", expected, value ? JsonTypeName(*value) : "nothing");
+  }
+  if (StartsWith(raw, "Failed to match against any enum values")) {
+    std::vector<std::string> allowed;
+    if (sub_has("enum")) {
+      for (const auto& v : (*sub)["enum"]) allowed.push_back(Scalar(v));
+    }
+    std::string found = value ? fmt::format(" (found '{}')", Scalar(*value)) : "";
+    return allowed.empty() ? raw
+                           : fmt::format("must be one of: {}{}", fmt::join(allowed, ", "), found);
+  }
+  if (StartsWith(raw, "Failed to match expected value set by 'const'"))
+    return sub_has("const") ? fmt::format("must be '{}'", Scalar((*sub)["const"])) : raw;
+  if (StartsWith(raw, "Failed to match regex")) {
+    if (!pattern_message.empty()) return pattern_message;
+    return fmt::format("does not match the pattern {}",
+                       sub_has("pattern") ? (*sub)["pattern"].get<std::string>() : "required");
+  }
+  if (StartsWith(raw, "Expected number greater than or equal to"))
+    return sub_has("minimum") ? fmt::format("must be at least {}", NumberText((*sub)["minimum"]))
+                              : raw;
+  if (StartsWith(raw, "Expected number less than or equal to"))
+    return sub_has("maximum") ? fmt::format("must be at most {}", NumberText((*sub)["maximum"]))
+                              : raw;
+  if (StartsWith(raw, "Array should contain no fewer than")) {
+    size_t n = sub_has("minItems") ? (*sub)["minItems"].get<size_t>() : 1;
+    return n == 1 ? "must not be empty" : fmt::format("must have at least {} items", n);
+  }
+  if (StartsWith(raw, "String should be no fewer than")) {
+    size_t n = sub_has("minLength") ? (*sub)["minLength"].get<size_t>() : 1;
+    return n == 1 ? "must not be empty" : fmt::format("must be at least {} characters", n);
+  }
+  if (StartsWith(raw, "String should be no more than") && sub_has("maxLength"))
+    return fmt::format("must be at most {} characters", NumberText((*sub)["maxLength"]));
+  if ((StartsWith(raw, "Object should have no more than") ||
+       StartsWith(raw, "Object should have no fewer than")) &&
+      sub_has("properties")) {
+    std::vector<std::string> names;
+    for (const auto& [key, unused] : (*sub)["properties"].items()) names.push_back(key);
+    return fmt::format("must set exactly one of: {}", fmt::join(names, ", "));
+  }
+  return raw;
+}
+
 }  // namespace
 
 struct SchemaSet::Impl {
@@ -278,104 +375,16 @@ std::vector<SchemaViolation> SchemaSet::Validate(std::string_view ref, const jso
     const json* value = document.contains(ptr) ? &document.at(ptr) : nullptr;
     const json* sub = impl_->SubschemaAt(ref, document, tokens);
     auto sub_has = [&](const char* key) { return sub && sub->is_object() && sub->contains(key); };
-    std::string pattern_message =
-        sub_has("patternErrorMessage") ? (*sub)["patternErrorMessage"].get<std::string>() : "";
-
-    if (StartsWith(raw, "Object contains a property that could not be validated")) {
+    if (StartsWith(raw, "Object contains a property that could not be validated") && value &&
+        value->is_object() && sub_has("properties")) {
       // valijson names only the first unknown key; report every one from the schema.
-      if (!value || !value->is_object() || !sub_has("properties")) {
-        add(pointer, false, raw);
-        continue;
-      }
-      const json& properties = (*sub)["properties"];
-      for (const auto& [key, unused] : value->items()) {
-        if (properties.contains(key)) continue;
-        std::string message = fmt::format("unknown field '{}'", key);
-        std::string best;
-        size_t best_distance = 3;
-        for (const auto& [known, unused2] : properties.items()) {
-          size_t d = EditDistance(key, known);
-          if (d < best_distance) best_distance = d, best = known;
-        }
-        if (!best.empty()) message += fmt::format(" (did you mean '{}'?)", best);
+      for (auto& [key, message] : UnknownFields(*value, (*sub)["properties"]))
         add(PointerAppend(pointer, key), true, message);
-      }
-    } else if (StartsWith(raw, "Missing required property '")) {
-      std::string name = raw.substr(27, raw.rfind('\'') - 27);
-      add(pointer, false, fmt::format("missing required field '{}'", name));
-    } else if (StartsWith(raw, "Value type not permitted by 'type' constraint")) {
-      if (!pattern_message.empty() && value && !value->is_object() && !value->is_array()) {
-        add(pointer, false, pattern_message);
-        continue;
-      }
-      std::vector<std::string> wanted;
-      if (sub_has("type")) {
-        const json& t = (*sub)["type"];
-        if (t.is_string()) wanted.push_back(SchemaTypeName(t));
-        if (t.is_array()) {
-          for (const auto& one : t) wanted.push_back(SchemaTypeName(one));
-        }
-      }
-      std::string expected =
-          wanted.empty() ? "another type" : fmt::format("{}", fmt::join(wanted, " or "));
-      add(pointer, false,
-          fmt::format("expected {}, found {}", expected, value ? JsonTypeName(*value) : "nothing"));
-    } else if (StartsWith(raw, "Failed to match against any enum values")) {
-      std::vector<std::string> allowed;
-      if (sub_has("enum")) {
-        for (const auto& v : (*sub)["enum"]) allowed.push_back(Scalar(v));
-      }
-      std::string found = value ? fmt::format(" (found '{}')", Scalar(*value)) : "";
-      add(pointer, false,
-          allowed.empty() ? raw
-                          : fmt::format("must be one of: {}{}", fmt::join(allowed, ", "), found));
-    } else if (StartsWith(raw, "Failed to match expected value set by 'const'")) {
-      add(pointer, false,
-          sub_has("const") ? fmt::format("must be '{}'", Scalar((*sub)["const"])) : raw);
-    } else if (StartsWith(raw, "Failed to match regex")) {
-      add(pointer, false,
-          !pattern_message.empty()
-              ? pattern_message
-              : fmt::format(
-                    "does not match the pattern {}",
-                    sub_has("pattern") ? (*sub)["pattern"].get<std::string>() : "required"));
-    } else if (StartsWith(raw, "Expected number greater than or equal to")) {
-      add(pointer, false,
-          sub_has("minimum") ? fmt::format("must be at least {}", NumberText((*sub)["minimum"]))
-                             : raw);
-    } else if (StartsWith(raw, "Expected number less than or equal to")) {
-      add(pointer, false,
-          sub_has("maximum") ? fmt::format("must be at most {}", NumberText((*sub)["maximum"]))
-                             : raw);
-    } else if (StartsWith(raw, "Array should contain no fewer than")) {
-      size_t n = sub_has("minItems") ? (*sub)["minItems"].get<size_t>() : 1;
-      add(pointer, false,
-          n == 1 ? "must not be empty" : fmt::format("must have at least {} items", n));
-    } else if (StartsWith(raw, "String should be no fewer than")) {
-      size_t n = sub_has("minLength") ? (*sub)["minLength"].get<size_t>() : 1;
-      add(pointer, false,
-          n == 1 ? "must not be empty" : fmt::format("must be at least {} characters", n));
-    } else if (StartsWith(raw, "String should be no more than") && sub_has("maxLength")) {
-      add(pointer, false,
-          fmt::format("must be at most {} characters", NumberText((*sub)["maxLength"])));
-    } else if ((StartsWith(raw, "Object should have no more than") ||
-                StartsWith(raw, "Object should have no fewer than")) &&
-               sub_has("properties")) {
-      std::vector<std::string> names;
-      for (const auto& [key, unused] : (*sub)["properties"].items()) names.push_back(key);
-      add(pointer, false, fmt::format("must set exactly one of: {}", fmt::join(names, ", ")));
     } else if (StartsWith(raw, "Elements at indexes #")) {
-      static const std::regex kIndexes(R"(#(\d+) and #(\d+))");
-      std::smatch m;
-      if (std::regex_search(raw, m, kIndexes)) {
-        size_t first = std::stoul(m[1]), second = std::stoul(m[2]);
-        add(pointer + "/" + std::to_string(std::max(first, second)), false,
-            fmt::format("repeats item {} of the list", std::min(first, second) + 1));
-      } else {
-        add(pointer, false, raw);
-      }
+      auto [index, message] = RepeatedItem(raw);
+      add(index.empty() ? pointer : pointer + "/" + index, false, message);
     } else {
-      add(pointer, false, raw);
+      add(pointer, false, Reword(raw, sub, value));
     }
   }
   if (out.empty()) {
