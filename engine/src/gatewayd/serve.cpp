@@ -3,7 +3,7 @@
 #include <signal.h>
 
 #include <filesystem>
-#include <mutex>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -196,23 +196,72 @@ gw::Result<std::unique_ptr<gw::DomainVerifier>> StartDomainVerifier(
   return started;
 }
 
+// Logs why gatewayd cannot start; the exit code is 2 for a usage error, 1 otherwise
+// (or `code` when given).
+int StartFailed(const gw::Status& status, std::optional<int> code = std::nullopt) {
+  Log(status.message());
+  if (code) return *code;
+  return status.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
+}
+
+// The store, and claims a run with --verify-domains left pending verified when this run
+// has no verifier: they would otherwise take no mail.
+gw::Result<std::unique_ptr<gw::Service>> OpenService(const ServeFlags& flags,
+                                                     const std::string& store_path) {
+  auto service = gw::Service::Open(store_path, flags.store);
+  if (!service.ok()) return service.status();
+  Log(fmt::format("opened store {}", gw::RedactedStoreLocation(store_path)));
+  if (flags.store.verify_domains) return service;
+  auto verified = (*service)->VerifyPendingClaims(gw::Actor::Local());
+  if (!verified.ok()) return verified.status();
+  if (*verified > 0) {
+    Log(fmt::format("verified {} domain claim(s) left pending: started without --verify-domains",
+                    *verified));
+  }
+  return service;
+}
+
+// The mail plane's metrics and continuity on the admin API.
+void ExposeMailPlane(MailPlane& plane, gw::AdminServerOptions& options) {
+  options.more_metrics = [&plane] {
+    std::string metrics = gw::MailMetrics(*plane.feed, *plane.lookups);
+    if (plane.routing) metrics += gw::ContinuityMetrics(*plane.routing, plane.monitor->counters());
+    return metrics;
+  };
+  if (!plane.routing) return;
+  options.continuity = [&plane] { return plane.routing->Entries(); };
+  options.expire_continuity = [&plane](std::chrono::system_clock::time_point as_of) {
+    return plane.monitor->ExpireKept(as_of);
+  };
+}
+
+// Waits for `signals` (blocked in every thread): SIGHUP reloads the tokens, SIGTERM and
+// SIGINT run `stop` and end the wait.
+void HandleSignals(const sigset_t& signals, gw::TokenStore& tokens,
+                   const std::function<void()>& stop) {
+  while (true) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      gw::Status reloaded = tokens.Reload();
+      Log(reloaded.ok() ? fmt::format("SIGHUP: reloaded {} token(s)", tokens.size())
+                        : fmt::format("SIGHUP: kept the previous tokens: {}", reloaded.message()));
+      continue;
+    }
+    Log(fmt::format("{}: finishing requests in flight, then stopping",
+                    signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    stop();
+    return;
+  }
+}
+
 }  // namespace
 
 int Serve(ServeFlags flags) {
-  const std::string& data = flags.data;
-  const std::string& store_location = flags.store_location;
-  const std::string& listen = flags.listen;
-  const std::string& tokens_path = flags.tokens;
-  const gw::ServiceOptions& store = flags.store;
   gw::AdminServerOptions& options = flags.admin;
   const MailFlags& mail = flags.mail;
-  const ContinuityFlags& continuity = flags.continuity;
-  gw::HousekeeperOptions& housekeeping = flags.housekeeping;
-  const DomainFlags& domains = flags.domains;
-  if (gw::Status parsed = gw::ParseListenAddress(listen, options.http); !parsed.ok()) {
-    Log(parsed.message());
-    return 2;
-  }
+  if (gw::Status parsed = gw::ParseListenAddress(flags.listen, options.http); !parsed.ok())
+    return StartFailed(gw::Status(gw::StatusCode::kInvalidArgument, parsed.message()));
 
   // Signals go to one thread that waits for them; block them before any thread starts.
   sigset_t signals;
@@ -223,94 +272,45 @@ int Serve(ServeFlags flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   gw::RaiseOpenFileLimit();
-  std::string store_path = store_location.empty()
-                               ? (std::filesystem::path(data) / "gateway.db").string()
-                               : store_location;
-  auto service = gw::Service::Open(store_path, store);
-  if (!service.ok()) {
-    Log(service.status().message());
-    return 1;
-  }
-  Log(fmt::format("opened store {}", gw::RedactedStoreLocation(store_path)));
-  if (!store.verify_domains) {
-    // Claims left pending by a run with --verify-domains would otherwise take no mail.
-    auto verified = (*service)->VerifyPendingClaims(gw::Actor::Local());
-    if (!verified.ok()) {
-      Log(verified.status().message());
-      return 1;
-    }
-    if (*verified > 0)
-      Log(
-          fmt::format("verified {} domain claim(s) left pending: started without "
-                      "--verify-domains",
-                      *verified));
-  }
-  auto tokens = gw::TokenStore::Load(tokens_path);
-  if (!tokens.ok()) {
-    Log(tokens.status().message());
-    return 1;
-  }
-  Log(fmt::format("loaded {} token(s) from {}", (*tokens)->size(), tokens_path));
+  std::string store_path = flags.store_location.empty()
+                               ? (std::filesystem::path(flags.data) / "gateway.db").string()
+                               : flags.store_location;
+  // A store or token file that cannot be read is 1, as a failure at run time is.
+  auto service = OpenService(flags, store_path);
+  if (!service.ok()) return StartFailed(service.status(), 1);
+  auto tokens = gw::TokenStore::Load(flags.tokens);
+  if (!tokens.ok()) return StartFailed(tokens.status(), 1);
+  Log(fmt::format("loaded {} token(s) from {}", (*tokens)->size(), flags.tokens));
   MailPlane plane;
   if (!mail.socketmap.empty() || !mail.policy.empty() || !mail.verify.empty()) {
-    auto started = StartMailPlane(mail, continuity, store_path, store, **service);
-    if (!started.ok()) {
-      Log(started.status().message());
-      return started.status().code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
-    }
+    auto started = StartMailPlane(mail, flags.continuity, store_path, flags.store, **service);
+    if (!started.ok()) return StartFailed(started.status());
     plane = std::move(*started);
-    options.more_metrics = [&plane] {
-      std::string metrics = gw::MailMetrics(*plane.feed, *plane.lookups);
-      if (plane.routing)
-        metrics += gw::ContinuityMetrics(*plane.routing, plane.monitor->counters());
-      return metrics;
-    };
-    if (plane.routing) {
-      options.continuity = [&plane] { return plane.routing->Entries(); };
-      options.expire_continuity = [&plane](std::chrono::system_clock::time_point as_of) {
-        return plane.monitor->ExpireKept(as_of);
-      };
-    }
-  } else if (!continuity.smtp.empty() || !continuity.auth.empty()) {
-    Log("--continuity-smtp and --continuity-auth need the mail lookups (--socketmap ...)");
-    return 2;
+    ExposeMailPlane(plane, options);
+  } else if (!flags.continuity.smtp.empty() || !flags.continuity.auth.empty()) {
+    return StartFailed(gw::Status(gw::StatusCode::kInvalidArgument,
+                                  "--continuity-smtp and --continuity-auth need the mail lookups "
+                                  "(--socketmap ...)"));
   }
   std::unique_ptr<gw::DomainVerifier> verifier;
-  if (store.verify_domains) {
-    auto started = StartDomainVerifier(domains, **service, options);
-    if (!started.ok()) {
-      Log(started.status().message());
-      return started.status().code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
-    }
+  if (flags.store.verify_domains) {
+    auto started = StartDomainVerifier(flags.domains, **service, options);
+    if (!started.ok()) return StartFailed(started.status());
     verifier = std::move(*started);
   }
-  options.facts = {store.gateway_hosts, domains.spf_include, store.verify_domains};
+  options.facts = {flags.store.gateway_hosts, flags.domains.spf_include,
+                   flags.store.verify_domains};
   auto server = gw::AdminServer::Bind(**service, **tokens, options);
-  if (!server.ok()) {
-    Log(server.status().message());
-    return 1;
-  }
-  housekeeping.log = Log;
-  auto housekeeper = gw::Housekeeper::Start(**service, housekeeping);
+  if (!server.ok()) return StartFailed(server.status(), 1);
+  flags.housekeeping.log = Log;
+  auto housekeeper = gw::Housekeeper::Start(**service, flags.housekeeping);
   std::thread waiter([&] {
-    while (true) {
-      int signal = 0;
-      sigwait(&signals, &signal);
-      if (signal == SIGHUP) {
-        gw::Status reloaded = (*tokens)->Reload();
-        Log(reloaded.ok()
-                ? fmt::format("SIGHUP: reloaded {} token(s)", (*tokens)->size())
-                : fmt::format("SIGHUP: kept the previous tokens: {}", reloaded.message()));
-        continue;
-      }
-      Log(fmt::format("{}: finishing requests in flight, then stopping",
-                      signal == SIGTERM ? "SIGTERM" : "SIGINT"));
+    HandleSignals(signals, **tokens, [&] {
       (*server)->Stop();
       verifier.reset();
       plane.monitor.reset();
       if (plane.lookups) plane.lookups->Stop();
-      return;
-    }
+    });
   });
   Log(fmt::format("listening on {}", (*server)->url()));
   (*server)->Serve();
