@@ -32,9 +32,9 @@ std::string LoginService(const char* protocol, const std::optional<Endpoint>& pl
                      tls ? Listener(secure.c_str(), *tls, true) : closed(secure));
 }
 
-}  // namespace
-
-Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
+// The options Dovecot's files can hold and a safe instance needs, checked before
+// anything is written.
+Status CheckOptions(const DovecotInstanceOptions& o) {
   std::vector<std::pair<std::string, std::string>> values = {{"--out", o.dir},
                                                              {"--mail-root", o.mail_root},
                                                              {"--continuity-auth", o.auth_socket},
@@ -82,8 +82,16 @@ Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
                                 flag, at->ToString()));
     }
   }
-  fs::path dir = fs::absolute(o.dir);
-  fs::path mail = o.mail_root.empty() ? dir / "mail" : fs::absolute(o.mail_root);
+  if ((o.imaps || o.pop3s) && o.tls_cert.empty()) {
+    return Status(StatusCode::kInvalidArgument,
+                  "--imaps and --pop3s need --tls-cert and --tls-key");
+  }
+  return Status::Ok();
+}
+
+// The instance's directory, and the mail root owned by the mail user.
+Status PrepareDirectories(const DovecotInstanceOptions& o, const fs::path& dir,
+                          const fs::path& mail) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (!ec) fs::create_directories(mail, ec);
@@ -96,7 +104,11 @@ Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
     return Status(StatusCode::kUnavailable,
                   fmt::format("cannot give {} to uid {}", mail.string(), o.mail_uid));
   }
+  return Status::Ok();
+}
 
+std::string DovecotConf(const DovecotInstanceOptions& o, const fs::path& dir,
+                        const fs::path& mail) {
   std::vector<Endpoint> endpoints = {o.lmtp};
   for (const auto* at : {&o.imap, &o.imaps, &o.pop3, &o.pop3s, &o.sasl, &o.doveadm}) {
     if (*at) endpoints.push_back(**at);
@@ -109,10 +121,6 @@ Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
   if (o.imap || o.imaps) protocols += " imap";
   if (o.pop3 || o.pop3s) protocols += " pop3";
   bool tls = !o.tls_cert.empty();
-  if ((o.imaps || o.pop3s) && !tls) {
-    return Status(StatusCode::kInvalidArgument,
-                  "--imaps and --pop3s need --tls-cert and --tls-key");
-  }
 
   std::string conf = fmt::format(
       R"(# Written by `gatewayd dovecot-config`: continuity mailboxes, with users and passwords
@@ -169,6 +177,19 @@ protocol lmtp {{
         "# gatewayd reads kept mail and expunges old mail through the HTTP API.\n"
         "service doveadm {\n" +
         Listener("http", *o.doveadm) + "}\n!include " + (dir / "doveadm-api.conf").string() + "\n";
+  }
+  return conf;
+}
+
+}  // namespace
+
+Status WriteDovecotInstance(const DovecotInstanceOptions& o) {
+  if (Status checked = CheckOptions(o); !checked.ok()) return checked;
+  fs::path dir = fs::absolute(o.dir);
+  fs::path mail = o.mail_root.empty() ? dir / "mail" : fs::absolute(o.mail_root);
+  if (Status prepared = PrepareDirectories(o, dir, mail); !prepared.ok()) return prepared;
+  std::string conf = DovecotConf(o, dir, mail);
+  if (o.doveadm) {
     // The key is also the password of a master login, from loopback only, with which
     // gatewayd reads kept messages the API cannot carry unchanged (8-bit ones).
     std::string secret = fmt::format(R"(doveadm_api_key = {0}

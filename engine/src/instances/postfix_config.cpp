@@ -38,9 +38,9 @@ std::string Inet(const Endpoint& endpoint) {
   return "inet:" + endpoint.ToString();
 }
 
-}  // namespace
-
-Status WritePostfixInstance(const PostfixInstanceOptions& o) {
+// The options Postfix's files can hold and the instance needs, checked before anything
+// is written.
+Status CheckOptions(const PostfixInstanceOptions& o) {
   std::vector<std::pair<std::string, std::string>> values = {{"--out", o.dir},
                                                              {"--hostname", o.hostname},
                                                              {"--tls-cert", o.tls_cert},
@@ -81,7 +81,11 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
                               "answers as TLS policy",
                               o.mta_sts->ToString()));
   }
-  fs::path dir = fs::absolute(o.dir);
+  return Status::Ok();
+}
+
+// The instance's directories, reachable by Postfix's unprivileged daemons.
+Status PrepareDirectory(const fs::path& dir) {
   std::error_code ec;
   fs::create_directories(dir / "etc", ec);
   if (!ec) fs::create_directories(dir / "spool", ec);
@@ -101,7 +105,21 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
                                 up.string(), info.st_mode & 07777, dir.string()));
     }
   }
+  return Status::Ok();
+}
 
+// The milters as a main.cf list ("inet:host:port,..."), empty for none.
+std::string MilterList(const PostfixInstanceOptions& o) {
+  std::string milters;
+  for (const auto& milter : o.milters) {
+    if (!milters.empty()) milters += ',';
+    milters += Inet(milter);
+  }
+  return milters;
+}
+
+std::string MainCf(const PostfixInstanceOptions& o, const fs::path& dir,
+                   const std::string& socketmap, const std::string& milters) {
   std::vector<Endpoint> listeners = {o.smtp};
   if (o.relay_smtp) listeners.push_back(*o.relay_smtp);
   if (o.release_smtp) listeners.push_back(*o.release_smtp);
@@ -117,7 +135,6 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
     }
   }
   std::string policy = Inet(o.policy);
-  std::string socketmap = "socketmap:" + Inet(o.socketmap);
 
   std::string main = fmt::format(
       R"(# Written by `gatewayd postfix-config`: a private Postfix instance whose routing and
@@ -217,14 +234,6 @@ maximal_backoff_time = 20s
 )";
   }
 
-  // smtpd keeps every address it resolved (domain class, lookup failures included) for
-  // its whole life: short lives bound how long an answer from before a change, or a
-  // failure while gatewayd was away, is reused.
-  std::string milters;
-  for (const auto& milter : o.milters) {
-    if (!milters.empty()) milters += ',';
-    milters += Inet(milter);
-  }
   if (!milters.empty()) {
     main += R"(
 # Content and spam filtering: inbound mail passes the milters (master.cf); while one is
@@ -235,6 +244,14 @@ milter_connect_timeout = 10s
 milter_content_timeout = 120s
 )";
   }
+  return main;
+}
+
+std::string MasterCf(const PostfixInstanceOptions& o, const fs::path& dir,
+                     const std::string& socketmap, const std::string& milters) {
+  // smtpd keeps every address it resolved (domain class, lookup failures included) for
+  // its whole life: short lives (max_use, max_idle) bound how long an answer from before a
+  // change, or a failure while gatewayd was away, is reused.
   std::string master = fmt::format(
       R"(# Written by `gatewayd postfix-config`. Every service runs unchrooted (chroot = n).
 # service type  private unpriv  chroot  wakeup  maxproc command + args
@@ -327,6 +344,19 @@ anvil     unix  -       -       n       -       1       anvil
 scache    unix  -       -       n       -       1       scache
 postlog   unix-dgram n  -       n       -       1       postlogd
 )";
+  return master;
+}
+
+}  // namespace
+
+Status WritePostfixInstance(const PostfixInstanceOptions& o) {
+  if (Status checked = CheckOptions(o); !checked.ok()) return checked;
+  fs::path dir = fs::absolute(o.dir);
+  if (Status prepared = PrepareDirectory(dir); !prepared.ok()) return prepared;
+  std::string socketmap = "socketmap:" + Inet(o.socketmap);
+  std::string milters = MilterList(o);
+  std::string main = MainCf(o, dir, socketmap, milters);
+  std::string master = MasterCf(o, dir, socketmap, milters);
   std::string memcache = fmt::format(
       "# verify(8)'s cache is gatewayd: probe results, and discovered addresses.\n"
       "memcache = {}\nkey_format = verify:%s\nttl = 2678400\n",
