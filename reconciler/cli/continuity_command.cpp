@@ -50,9 +50,8 @@ gw::Result<std::string> ReadPassword(const std::string& user) {
   if (isatty(STDIN_FILENO)) {
     auto first = PromptHidden(fmt::format("Continuity password for {}: ", user));
     auto second = first ? PromptHidden("Again: ") : std::nullopt;
-    if (!first || !second) return gw::Status(gw::StatusCode::kInvalidArgument, "no password read");
-    if (*first != *second)
-      return gw::Status(gw::StatusCode::kInvalidArgument, "the two passwords differ");
+    if (!first || !second) return gw::Status::Invalid("no password read");
+    if (*first != *second) return gw::Status::Invalid("the two passwords differ");
     return *first;
   }
   std::string line;

@@ -22,7 +22,7 @@ constexpr std::array<const char*, 3> kOwnCredentials = {"GWCTL_TOKEN", "GWCTL_GI
                                                         "GWCTL_WEBHOOK_SECRET"};
 
 gw::Status Refused(const std::string& why) {
-  return gw::Status(gw::StatusCode::kInvalidArgument, why);
+  return gw::Status::Invalid(why);
 }
 
 class FileDescriptor {

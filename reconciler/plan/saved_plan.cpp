@@ -69,9 +69,7 @@ json SavePlan(const Plan& plan, const DesiredState& desired) {
 }
 
 gw::Result<LoadedPlan> LoadPlan(const json& saved) {
-  auto invalid = [](std::string why) {
-    return gw::Status(gw::StatusCode::kInvalidArgument, std::move(why));
-  };
+  auto invalid = [](std::string why) { return gw::Status::Invalid(std::move(why)); };
   auto incomplete = [](const gw::Status& problem) {
     return gw::Status(gw::StatusCode::kInvalidArgument,
                       fmt::format("the saved plan is incomplete: {} (at {})", problem.message(),
@@ -99,8 +97,7 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
   top.Get("owner", loaded.desired.owner, true);
   const json* changes = top.Raw("changes");
   if (top.status().ok() && (!changes || !changes->is_array())) {
-    top.Fail(
-        gw::Status(gw::StatusCode::kInvalidArgument, "expected a list of changes", "/changes"));
+    top.Fail(gw::Status::Invalid("expected a list of changes", "/changes"));
   }
   if (!top.status().ok()) return incomplete(top.status());
   loaded.desired.partner = plan.partner;
@@ -119,7 +116,7 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
     const json* fields = r.Raw("fields");
     const json* users = r.Raw("users");
     if (r.status().ok() && (!fields || !fields->is_array() || !users)) {
-      r.Fail(gw::Status(gw::StatusCode::kInvalidArgument, "a change needs fields and users", at));
+      r.Fail(gw::Status::Invalid("a change needs fields and users", at));
     }
     if (!r.status().ok()) return incomplete(r.status());
     bool known = true;
@@ -147,8 +144,7 @@ gw::Result<LoadedPlan> LoadPlan(const json& saved) {
     u.Get("kept", change.users.kept, true);
     const json* upsert = u.Raw("upsert");
     if (u.status().ok() && (!upsert || !upsert->is_array())) {
-      u.Fail(gw::Status(gw::StatusCode::kInvalidArgument, "expected a list of users to upsert",
-                        at + "/users/upsert"));
+      u.Fail(gw::Status::Invalid("expected a list of users to upsert", at + "/users/upsert"));
     }
     if (!u.status().ok()) return incomplete(u.status());
     for (const auto& record : *upsert) {

@@ -26,7 +26,7 @@ struct Narrowing {
 gw::Result<Narrowing> NarrowToChange(const std::string& since, OpenedSource& source) {
   Narrowing narrowing;
   if (since.empty()) return narrowing;
-  if (!source.git) return gw::Status(gw::StatusCode::kInvalidArgument, "--since needs --repo");
+  if (!source.git) return gw::Status::Invalid("--since needs --repo");
   auto resolved = source.git->Resolve(since);
   if (!resolved.ok()) return Failed("--since: " + resolved.status().message());
   narrowing.base = *resolved;

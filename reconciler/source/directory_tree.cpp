@@ -94,7 +94,7 @@ class DirectoryTree final : public SourceTree {
                     fmt::format("{}: leaves the repository (through a symbolic link)", path));
     }
     if (!fs::is_regular_file(canonical, ec)) {
-      return Status(StatusCode::kInvalidArgument, fmt::format("{}: not a regular file", path));
+      return Status::Invalid(fmt::format("{}: not a regular file", path));
     }
     auto size = fs::file_size(canonical, ec);
     if (ec) return Status(StatusCode::kUnavailable, fmt::format("{}: {}", path, ec.message()));

@@ -142,11 +142,11 @@ class GitTree final : public SourceTree {
         continue;
       }
       if (it->second.mode != GIT_FILEMODE_BLOB && it->second.mode != GIT_FILEMODE_BLOB_EXECUTABLE) {
-        return Status(StatusCode::kInvalidArgument, fmt::format("{}: not a regular file", path));
+        return Status::Invalid(fmt::format("{}: not a regular file", path));
       }
       return ReadBlob(it->second.id, path, max_bytes);
     }
-    return Status(StatusCode::kInvalidArgument, fmt::format("{}: too many symbolic links", path));
+    return Status::Invalid(fmt::format("{}: too many symbolic links", path));
   }
 
  private:

@@ -12,7 +12,7 @@ OpenedSource& OpenedSource::operator=(OpenedSource&&) noexcept = default;
 
 gw::Result<OpenedSource> OpenManifestSource(const SourceSpec& spec,
                                             const std::function<void(const std::string&)>& note) {
-  auto wrong = [](const char* why) { return gw::Status(gw::StatusCode::kInvalidArgument, why); };
+  auto wrong = [](const char* why) { return gw::Status::Invalid(why); };
   OpenedSource opened;
   if (spec.require_signed && spec.repo.empty()) return wrong("--require-signed needs --repo");
   if (spec.repo.empty()) {

@@ -92,7 +92,7 @@ TEST(RetryTest, MistakesAreNotRetried) {
   int calls = 0;
   gw::Status status = gwctl::WithRetries(5, [&] {
     ++calls;
-    return gw::Status(gw::StatusCode::kInvalidArgument, "bad");
+    return gw::Status::Invalid("bad");
   });
   EXPECT_EQ(status.code(), gw::StatusCode::kInvalidArgument);
   EXPECT_EQ(calls, 1);

@@ -44,6 +44,10 @@ class Status {
       : code_(code), message_(std::move(message)), field_(std::move(field)) {}
 
   static Status Ok() { return {}; }
+  // The caller's input is wrong (at `field`, a JSON pointer, when known).
+  static Status Invalid(std::string message, std::string field = {}) {
+    return {StatusCode::kInvalidArgument, std::move(message), std::move(field)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -120,7 +120,7 @@ HttpServer::~HttpServer() {
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Bind(HttpServerOptions options) {
   if (options.tls_cert.empty() != options.tls_key.empty())
-    return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
+    return Status::Invalid("--tls-cert and --tls-key go together");
   auto impl = std::make_unique<Impl>(std::move(options));
   const auto& o = impl->options;
   boost::system::error_code ec;
@@ -142,8 +142,7 @@ Result<std::unique_ptr<HttpServer>> HttpServer::Bind(HttpServerOptions options) 
     // A name, such as localhost: the first address it resolves to.
     tcp::resolver resolver(impl->io);
     auto found = resolver.resolve(o.host, std::to_string(o.port), ec);
-    if (ec || found.empty())
-      return Status(StatusCode::kInvalidArgument, fmt::format("cannot resolve {}", o.host));
+    if (ec || found.empty()) return Status::Invalid(fmt::format("cannot resolve {}", o.host));
     address = found.begin()->endpoint().address();
   }
   tcp::endpoint endpoint(address, static_cast<unsigned short>(o.port));

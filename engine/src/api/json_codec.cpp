@@ -15,10 +15,6 @@ using nlohmann::json;
 
 namespace {
 
-Status Invalid(std::string message, std::string field) {
-  return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
-}
-
 using Reader = JsonReader;
 
 struct HttpMapping {
@@ -130,7 +126,7 @@ Result<CustomerWrite> CustomerWriteFromJson(const json& value) {
   r.Get("labels", w.labels);
   r.Get("secrets", w.secrets);
   const json* spec = r.Raw("spec");
-  if (!spec) r.Fail(Invalid("missing required field 'spec'", "/spec"));
+  if (!spec) r.Fail(Status::Invalid("missing required field 'spec'", "/spec"));
   if (!r.status().ok()) return r.status();
   w.spec = *spec;
   return w;
@@ -149,7 +145,7 @@ namespace {
 
 // A list of users at `pointer` (errors name the element: /upsert/3/address).
 Result<std::vector<User>> UsersFromJson(const json& list, const std::string& pointer) {
-  if (!list.is_array()) return Invalid("expected a list of users", pointer);
+  if (!list.is_array()) return Status::Invalid("expected a list of users", pointer);
   std::vector<User> users;
   users.reserve(list.size());
   for (size_t i = 0; i < list.size(); ++i) {
@@ -214,7 +210,7 @@ Result<UserPage> UserPageFromJson(const json& value) {
   r.Get("nextAfter", page.next_after);
   if (!r.status().ok()) return r.status();
   const json* users = r.Raw("users");
-  if (!users) return Invalid("expected a list of users", "/users");
+  if (!users) return Status::Invalid("expected a list of users", "/users");
   auto parsed = UsersFromJson(*users, "/users");
   if (!parsed.ok()) return parsed.status();
   page.users = std::move(*parsed);
@@ -237,7 +233,7 @@ Result<PartnerState> PartnerStateFromJson(const json& value) {
   if (!r.status().ok()) return r.status();
   const json* customers = r.Raw("customers");
   if (!customers || !customers->is_array())
-    return Invalid("expected a list of customers", "/customers");
+    return Status::Invalid("expected a list of customers", "/customers");
   state.customers.reserve(customers->size());
   for (const auto& c : *customers) {
     auto customer = CustomerFromJson(c);
@@ -285,7 +281,7 @@ Result<std::pair<QuarantinedMessage, std::string>> QuarantineRequestFromJson(con
   r.Get("message", encoded, true);
   if (!r.status().ok()) return r.status();
   auto message = DecodeBase64(encoded);
-  if (!message) return Invalid("message must be base64", "/message");
+  if (!message) return Status::Invalid("message must be base64", "/message");
   return std::make_pair(std::move(meta), std::move(*message));
 }
 

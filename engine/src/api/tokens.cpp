@@ -32,12 +32,11 @@ Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path
   std::vector<Entry> entries;
   const YAML::Node tokens = root["tokens"];
   if (!tokens || !tokens.IsSequence()) {
-    return Status(StatusCode::kInvalidArgument, fmt::format("{}: expected a 'tokens:' list", path));
+    return Status::Invalid(fmt::format("{}: expected a 'tokens:' list", path));
   }
   for (const auto& node : tokens) {
     auto where = fmt::format("{}:{}", path, node.Mark().line + 1);
-    if (!node.IsMap())
-      return Status(StatusCode::kInvalidArgument, where + ": each token is a mapping");
+    if (!node.IsMap()) return Status::Invalid(where + ": each token is a mapping");
     // Every field is a plain string: anything else is an error here, never a throw from
     // the conversion (on SIGHUP that would end gatewayd, not keep the tokens in force).
     std::string bad_field;
@@ -55,12 +54,10 @@ Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path
     entry.sha256 = field("sha256");
     std::string role = field("role");
     entry.actor.partner = field("partner");
-    if (!bad_field.empty())
-      return Status(StatusCode::kInvalidArgument, where + ": " + bad_field + " must be a string");
+    if (!bad_field.empty()) return Status::Invalid(where + ": " + bad_field + " must be a string");
     entry.actor.is_operator = role == "operator";
     entry.actor.is_filter = role == "filter";
-    if (entry.actor.name.empty())
-      return Status(StatusCode::kInvalidArgument, where + ": a token needs a name");
+    if (entry.actor.name.empty()) return Status::Invalid(where + ": a token needs a name");
     if (!std::regex_match(entry.sha256, kHex)) {
       return Status(
           StatusCode::kInvalidArgument,

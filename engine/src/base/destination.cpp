@@ -42,7 +42,7 @@ Result<std::vector<Destination>> ParseDestinationShorthand(std::string_view text
     start = end + 1;
     if (entry.empty()) continue;
     auto bad = [&](std::string why) {
-      return Status(StatusCode::kInvalidArgument, fmt::format("destination '{}': {}", entry, why));
+      return Status::Invalid(fmt::format("destination '{}': {}", entry, why));
     };
     Destination d;
     d.preference = DefaultPreference(out.size());

@@ -9,7 +9,7 @@ namespace gw {
 JsonReader::JsonReader(const nlohmann::json& value, std::string at)
     : value_(value), at_(std::move(at)) {
   if (!value_.is_object()) {
-    status_ = Status(StatusCode::kInvalidArgument, "expected an object", at_.empty() ? "/" : at_);
+    status_ = Status::Invalid("expected an object", at_.empty() ? "/" : at_);
   }
 }
 
@@ -18,8 +18,7 @@ void JsonReader::AllowOnly(std::initializer_list<const char*> keys) {
   for (const auto& item : value_.items()) {
     const std::string& key = item.key();
     if (std::none_of(keys.begin(), keys.end(), [&](const char* k) { return key == k; })) {
-      status_ = Status(StatusCode::kInvalidArgument, fmt::format("unknown field '{}'", key),
-                       at_ + "/" + key);
+      status_ = Status::Invalid(fmt::format("unknown field '{}'", key), at_ + "/" + key);
       return;
     }
   }

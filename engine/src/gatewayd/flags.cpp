@@ -13,10 +13,6 @@
 namespace gatewayd {
 namespace {
 
-gw::Status Invalid(std::string message) {
-  return gw::Status(gw::StatusCode::kInvalidArgument, std::move(message));
-}
-
 // Where the store and the admin API are, and the limits that bound its clients.
 void AddAdminFlags(CLI::App& app, ServeFlags& flags) {
   app.add_option("--data", flags.data, "Directory of the store (gateway.db, SQLite in WAL mode)")
@@ -205,14 +201,14 @@ gw::Status ResolveServeFlags(ServeFlags& flags) {
   for (const std::string& text : flags.smtp_addresses) {
     auto endpoint = gw::ParseEndpoint(text, "--smtp");
     if (!endpoint.ok()) {
-      return Invalid(endpoint.status().message());
+      return gw::Status::Invalid(endpoint.status().message());
     }
     flags.store.gateway_smtp.push_back(*endpoint);
   }
   if (!flags.release_smtp.empty()) {
     auto endpoint = gw::ParseEndpoint(flags.release_smtp, "--release-smtp");
     if (!endpoint.ok()) {
-      return Invalid(endpoint.status().message());
+      return gw::Status::Invalid(endpoint.status().message());
     }
     flags.continuity.release = *endpoint;
     flags.store.send_mail = [server = *endpoint](const std::string& sender,
@@ -226,7 +222,7 @@ gw::Status ResolveServeFlags(ServeFlags& flags) {
   if (!flags.report_from.empty()) {
     auto address = gw::ParseEmailAddress(flags.report_from);
     if (!address.ok()) {
-      return Invalid("--report-from: " + address.status().message());
+      return gw::Status::Invalid("--report-from: " + address.status().message());
     }
     flags.store.report_sender = address->ToString();
   }
@@ -234,7 +230,7 @@ gw::Status ResolveServeFlags(ServeFlags& flags) {
   for (const auto& text : flags.destination_networks) {
     auto network = gw::IpRange::Parse(text);
     if (!network.ok()) {
-      return Invalid(
+      return gw::Status::Invalid(
           fmt::format("--allow-destination-network '{}': {}", text, network.status().message()));
     }
     flags.store.destination_networks->allowed.push_back(*network);
@@ -244,7 +240,7 @@ gw::Status ResolveServeFlags(ServeFlags& flags) {
     std::string service = entry.substr(0, equals);
     auto range = gw::IpRange::Parse(equals == std::string::npos ? "" : entry.substr(equals + 1));
     if (!gw::RelayServiceRanges(service) || !range.ok()) {
-      return Invalid(
+      return gw::Status::Invalid(
           fmt::format("--relay-service-range '{}': must be SERVICE=CIDR with SERVICE office365 "
                       "or google{}",
                       entry, range.ok() ? "" : " (" + range.status().message() + ")"));

@@ -261,7 +261,7 @@ int Serve(ServeFlags flags) {
   gw::AdminServerOptions& options = flags.admin;
   const MailFlags& mail = flags.mail;
   if (gw::Status parsed = gw::ParseListenAddress(flags.listen, options.http); !parsed.ok())
-    return StartFailed(gw::Status(gw::StatusCode::kInvalidArgument, parsed.message()));
+    return StartFailed(gw::Status::Invalid(parsed.message()));
 
   // Signals go to one thread that waits for them; block them before any thread starts.
   sigset_t signals;

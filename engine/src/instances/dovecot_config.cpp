@@ -55,10 +55,10 @@ Status CheckOptions(const DovecotInstanceOptions& o) {
                   "--continuity-auth must be the absolute path of gatewayd's socket");
   }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
-    return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
+    return Status::Invalid("--tls-cert and --tls-key go together");
   }
   if (o.doveadm.has_value() != !o.doveadm_key.empty()) {
-    return Status(StatusCode::kInvalidArgument, "--doveadm and --doveadm-key-file go together");
+    return Status::Invalid("--doveadm and --doveadm-key-file go together");
   }
   // The services only gatewayd and Postfix use stay on this machine: LMTP fills
   // mailboxes that are later delivered unfiltered, SASL answers password guesses, and

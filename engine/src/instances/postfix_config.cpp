@@ -58,7 +58,7 @@ Status CheckOptions(const PostfixInstanceOptions& o) {
                   "--continuity-smtp and --continuity-lmtp go together");
   }
   if (o.submission_smtp.has_value() != o.sasl.has_value()) {
-    return Status(StatusCode::kInvalidArgument, "--submission and --sasl go together");
+    return Status::Invalid("--submission and --sasl go together");
   }
   if (o.continuity_smtp && !o.continuity_smtp->IsLoopback()) {
     return Status(StatusCode::kInvalidArgument,
@@ -73,7 +73,7 @@ Status CheckOptions(const PostfixInstanceOptions& o) {
                               o.release_smtp->ToString()));
   }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
-    return Status(StatusCode::kInvalidArgument, "--tls-cert and --tls-key go together");
+    return Status::Invalid("--tls-cert and --tls-key go together");
   }
   if (o.mta_sts && !o.mta_sts->IsLoopback()) {
     return Status(StatusCode::kInvalidArgument,

@@ -74,7 +74,7 @@ nlohmann::json ToJson(const RelayFilter& filter) {
 
 Result<RelayFilter> RelayFilterFromJson(const nlohmann::json& value) {
   if (!value.is_object() || !value.contains("sender")) {
-    return Status(StatusCode::kInvalidArgument, "a relay filter without a sender");
+    return Status::Invalid("a relay filter without a sender");
   }
   RelayFilter filter;
   auto sender = FilterProfileFromJson(value["sender"]);
@@ -115,7 +115,7 @@ Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
       known = true;
     }
   }
-  if (!known) return Status(StatusCode::kInvalidArgument, "unknown action '" + action + "'");
+  if (!known) return Status::Invalid("unknown action '" + action + "'");
   return profile;
 }
 

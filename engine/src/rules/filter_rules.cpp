@@ -75,7 +75,7 @@ std::optional<ListEntry> CustomerChecker::ListEntryAt(const JsonCursor& entry,
     const std::string* value = entry[field].string();
     if (!value) continue;
     std::string kind(field);
-    Result<std::string> normalized = Status(StatusCode::kInvalidArgument, "");
+    Result<std::string> normalized = Status::Invalid("");
     std::string domain;
     if (kind == "sender" || kind == "recipient") {
       auto address = ParseEmailAddress(*value);

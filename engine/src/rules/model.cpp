@@ -199,7 +199,7 @@ Result<User> UserFromJson(const nlohmann::json& value, const std::string& at) {
 
 namespace {
 Status InvalidUser(std::string message, std::string field) {
-  return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
+  return Status::Invalid(std::move(message), std::move(field));
 }
 }  // namespace
 

@@ -23,7 +23,7 @@ constexpr std::string_view kScheme = "{ARGON2ID}";
 
 Status CheckPasswordRules(std::string_view password) {
   auto invalid = [](const char* why) {
-    return Status(StatusCode::kInvalidArgument, std::string("the password ") + why, "/password");
+    return Status::Invalid(std::string("the password ") + why, "/password");
   };
   if (password.size() > 256) return invalid("is longer than 256 bytes");
   if (FindInvalidUtf8(password) != std::string_view::npos) return invalid("is not UTF-8 text");

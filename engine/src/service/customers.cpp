@@ -82,9 +82,9 @@ Status CheckSecretsKept(const CustomerWrite& write) {
       continue;
     std::vector<std::string> known;
     for (const auto& field : secret_fields) known.push_back(field.gateway_field);
-    return Invalid(fmt::format("'{}' is not a secret the gateway keeps (known: {})", pointer,
-                               fmt::join(known, ", ")),
-                   "/secrets");
+    return Status::Invalid(fmt::format("'{}' is not a secret the gateway keeps (known: {})",
+                                       pointer, fmt::join(known, ", ")),
+                           "/secrets");
   }
   return Status::Ok();
 }
@@ -306,9 +306,9 @@ Status Service::DeleteCustomer(const Actor& actor, const std::string& partner,
 
 Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
                                  const std::string& holder, int64_t ttl_seconds) {
-  if (holder.empty()) return Invalid("a lease needs a holder", "/holder");
+  if (holder.empty()) return Status::Invalid("a lease needs a holder", "/holder");
   if (ttl_seconds < 0 || ttl_seconds > 3600)
-    return Invalid("ttl must be 0-3600 seconds", "/ttlSeconds");
+    return Status::Invalid("ttl must be 0-3600 seconds", "/ttlSeconds");
   return impl_->Write<Lease>([&]() -> Result<Lease> {
     Store& store = *impl_->store;
     if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;

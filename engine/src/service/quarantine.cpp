@@ -20,19 +20,19 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
     return Status(StatusCode::kPermissionDenied, "only the gateway's filter keeps messages");
   }
   if (meta.reason != "spam" && meta.reason != "infomail" && meta.reason != "attachment")
-    return Invalid("reason must be spam, infomail or attachment", "/reason");
-  if (message.empty()) return Invalid("the message is empty", "/message");
-  if (meta.recipients.empty()) return Invalid("a message needs recipients", "/recipients");
+    return Status::Invalid("reason must be spam, infomail or attachment", "/reason");
+  if (message.empty()) return Status::Invalid("the message is empty", "/message");
+  if (meta.recipients.empty()) return Status::Invalid("a message needs recipients", "/recipients");
   // Released mail is handed to SMTP with these: nothing that could end a command.
   auto plain = [](const std::string& address) {
     return std::none_of(address.begin(), address.end(), [](unsigned char c) {
       return c <= ' ' || c == '<' || c == '>' || c >= 0x7f;
     });
   };
-  if (!plain(meta.sender)) return Invalid("the sender is not an address", "/sender");
+  if (!plain(meta.sender)) return Status::Invalid("the sender is not an address", "/sender");
   for (size_t i = 0; i < meta.recipients.size(); ++i) {
     if (meta.recipients[i].empty() || !plain(meta.recipients[i]))
-      return Invalid("a recipient is not an address", fmt::format("/recipients/{}", i));
+      return Status::Invalid("a recipient is not an address", fmt::format("/recipients/{}", i));
   }
   meta.received_at = Now();
   return impl_->Write<int64_t>([&]() -> Result<int64_t> {
@@ -50,10 +50,10 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
       return !FindAddressProblem(address, *domains).has_value();
     };
     if (!ours(meta.sender) && !std::all_of(meta.recipients.begin(), meta.recipients.end(), ours)) {
-      return Invalid(fmt::format("neither the sender nor every recipient is in a domain of "
-                                 "customer '{}'",
-                                 meta.customer),
-                     "/recipients");
+      return Status::Invalid(fmt::format("neither the sender nor every recipient is in a domain of "
+                                         "customer '{}'",
+                                         meta.customer),
+                             "/recipients");
     }
     return impl_->store->AddQuarantined(partner, meta, message);
   });

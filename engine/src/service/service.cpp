@@ -82,7 +82,7 @@ Status Service::PutPartner(const Actor& actor, const std::string& partner) {
     return Status(StatusCode::kPermissionDenied, "only an operator can create partners");
   }
   if (!ValidName(partner))
-    return Invalid(fmt::format("'{}' is not a valid partner name", partner), "/name");
+    return Status::Invalid(fmt::format("'{}' is not a valid partner name", partner), "/name");
   return impl_
       ->Write<bool>([&]() -> Result<bool> {
         auto inserted = impl_->store->InsertPartner(partner, Now());

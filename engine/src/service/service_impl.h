@@ -34,10 +34,6 @@ inline int64_t UnixNow() {
       .count();
 }
 
-inline Status Invalid(std::string message, std::string field) {
-  return Status(StatusCode::kInvalidArgument, std::move(message), std::move(field));
-}
-
 inline Status NotFound(std::string what) {
   return Status(StatusCode::kNotFound, fmt::format("{} not found", what));
 }
@@ -55,7 +51,7 @@ inline Status Refusal(std::vector<StatusDetail> details) {
     message.pop_back();
   }
   std::string field = details.front().field;
-  return Invalid(std::move(message), std::move(field)).set_details(std::move(details));
+  return Status::Invalid(std::move(message), std::move(field)).set_details(std::move(details));
 }
 
 // A customer's spam report settings as of one version of it.

@@ -42,7 +42,7 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
     return Status(StatusCode::kPermissionDenied, "only the gateway's operator runs spam reports");
   }
   if (as_of > std::chrono::system_clock::now() + std::chrono::minutes(1))
-    return Invalid("asOf is in the future", "/asOf");
+    return Status::Invalid("asOf is in the future", "/asOf");
   if (Status s = impl_->CanSendMail("sending spam reports"); !s.ok()) return s;
   std::lock_guard one_pass(impl_->reports_mutex);
   // One pass at a time across replicas too, held while it runs (renewed per customer).

@@ -217,8 +217,9 @@ Status Service::SetContinuityPassword(const Actor& actor, const std::string& par
                                       const std::string& customer, const std::string& address,
                                       const std::string& password) {
   auto parsed = ParseEmailAddress(address);
-  if (!parsed.ok()) return Invalid(parsed.status().message(), "/address");
-  if (Status s = CheckPasswordRules(password); !s.ok()) return Invalid(s.message(), "/password");
+  if (!parsed.ok()) return Status::Invalid(parsed.status().message(), "/address");
+  if (Status s = CheckPasswordRules(password); !s.ok())
+    return Status::Invalid(s.message(), "/password");
   std::string user = parsed->ToString();
   auto check = [&]() -> Status {
     if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;

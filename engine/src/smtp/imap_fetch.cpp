@@ -96,7 +96,7 @@ bool IsUid(const std::string& uid) {
 Result<std::string> FetchOverImap(const Endpoint& server, const std::string& user,
                                   const std::string& master, const std::string& password,
                                   const std::string& uid, std::chrono::milliseconds timeout) {
-  if (!IsUid(uid)) return Status(StatusCode::kInvalidArgument, "not an IMAP uid: " + uid);
+  if (!IsUid(uid)) return Status::Invalid("not an IMAP uid: " + uid);
   ImapSession session(server, timeout);
   if (Status s = session.Open(); !s.ok()) return s;
   std::string plain = user + '\0' + master + '\0' + password;

@@ -119,7 +119,7 @@ std::string DataOf(std::string_view message) {
 Status SendMail(const Endpoint& server, const std::string& sender,
                 const std::vector<std::string>& recipients, std::string_view message,
                 std::chrono::milliseconds timeout, const std::string& helo) {
-  if (recipients.empty()) return Status(StatusCode::kInvalidArgument, "no recipients");
+  if (recipients.empty()) return Status::Invalid("no recipients");
   Session session(server, timeout);
   if (Status s = session.Connect(); !s.ok()) return s;
   if (Status s = session.Command("EHLO " + helo, 250); !s.ok()) return s;

@@ -12,9 +12,7 @@ Result<std::optional<std::string>> SocketmapLookup(const Endpoint& server, const
   if (Status s = socket.Connect(); !s.ok()) return s;
   std::string request = map + " " + key;
   if (Status s = socket.Send(fmt::format("{}:{},", request.size(), request)); !s.ok()) return s;
-  auto malformed = [] {
-    return Status(StatusCode::kInvalidArgument, "socketmap: a reply that is not a netstring");
-  };
+  auto malformed = [] { return Status::Invalid("socketmap: a reply that is not a netstring"); };
   std::string reply;
   for (;;) {
     if (size_t colon = reply.find(':'); colon != std::string::npos) {
@@ -30,11 +28,11 @@ Result<std::optional<std::string>> SocketmapLookup(const Endpoint& server, const
         if (answer.rfind("OK ", 0) == 0) return std::optional<std::string>(answer.substr(3));
         if (answer.rfind("NOTFOUND", 0) == 0) return std::optional<std::string>();
         if (answer.rfind("TEMP", 0) == 0) return socket.Unavailable(answer);
-        return Status(StatusCode::kInvalidArgument, "socketmap: " + answer);
+        return Status::Invalid("socketmap: " + answer);
       }
     }
     if (reply.size() > kMaxReply) {
-      return Status(StatusCode::kInvalidArgument, "socketmap: a reply over 1 MiB");
+      return Status::Invalid("socketmap: a reply over 1 MiB");
     }
     if (Status s = socket.Receive(reply, "the lookup"); !s.ok()) return s;
   }

@@ -48,7 +48,7 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& conninfo
     PQfreemem(parse_error);
     why = why.substr(0, why.find('"'));
     while (!why.empty() && (why.back() == ' ' || why.back() == ':')) why.pop_back();
-    return Status(StatusCode::kInvalidArgument, "the PostgreSQL connection string: " + why);
+    return Status::Invalid("the PostgreSQL connection string: " + why);
   }
   PQconninfoFree(options);
   std::vector<const char*> keys = {"dbname", "connect_timeout", "application_name", nullptr};
