@@ -15,6 +15,7 @@
 
 #include "gateway/rfc3339.h"
 #include "mail_fixture.h"
+#include "metrics.h"
 #include "test_ca.h"
 
 namespace {
@@ -129,25 +130,14 @@ class ContinuityMailTest : public ::testing::Test {
     return json::parse(response->body, nullptr, false);
   }
 
-  // The monitor's probes so far (gatewayd_continuity_probes_total), or -1.
-  long Probes() {
-    auto metrics = httplib::Client(gateway_->gatewayd().url()).Get("/metrics");
-    if (!metrics) return -1;
-    const std::string name = "\ngatewayd_continuity_probes_total ";
-    size_t at = metrics->body.find(name);
-    return at == std::string::npos ? -1 : std::stol(metrics->body.substr(at + name.size()));
-  }
-
   // Waits until the monitor has probed `rounds` more times (one customer: one probe a
   // round), so that what a round would do has had the chance to happen.
   bool WaitForMoreProbes(long rounds) {
-    long start = Probes();
-    if (start < 0) return false;
-    for (int i = 0; i < 400; ++i) {
-      if (Probes() >= start + rounds) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return false;
+    const std::string url = gateway_->gatewayd().url(), series = "gatewayd_continuity_probes_total";
+    double start = gwtest::MetricValue(url, series);
+    return start >= 0 && gwtest::WaitForMetric(url, series, [&](double probes) {
+             return probes >= start + static_cast<double>(rounds);
+           });
   }
 
   bool WaitForContinuity(bool active, std::chrono::seconds timeout = std::chrono::seconds(15)) {
