@@ -25,9 +25,13 @@ void AddPipelineOptions(CLI::App* command, PipelineOptions& options) {
       "http(s)://HOST:PORT or embedded:PATH (default: $GWCTL_GATEWAY, then gwctl.yaml's "
       "spec.gateway.url, then embedded:DIR/.gwctl/gateway.db); token from $GWCTL_TOKEN");
   command->add_option("--customer", options.customers, "Only these customers (repeatable)");
-  command->add_flag(
-      "--no-ldap", options.no_ldap,
-      "Do not query LDAP sources; the users they gave stay on the gateway as they are");
+  command->add_flag("--no-directories,--no-ldap", options.no_ldap,
+                    "Do not read directory sources (LDAP, Microsoft 365, Google Workspace); the "
+                    "users they gave stay on the gateway as they are");
+  command->add_option("--directory-cache", options.directory_cache,
+                      "A directory where cloud directory sources keep what they read, so that "
+                      "the next run asks Microsoft Graph only for changes (default: "
+                      "$GWCTL_DIRECTORY_CACHE; none: every run reads in full)");
   command->add_flag("--adopt", options.adopt,
                     "Take ownership of customers made without gwctl (no owner) that match their "
                     "manifests exactly; nothing else about them changes");
@@ -43,6 +47,10 @@ std::optional<int> SetSecretPolicy(PipelineOptions& options, std::ostream& err) 
     return kExitCouldNotRun;
   }
   options.secrets = std::move(*policy);
+  if (const char* cache = std::getenv("GWCTL_DIRECTORY_CACHE");
+      options.directory_cache.empty() && cache && *cache) {
+    options.directory_cache = cache;
+  }
   return std::nullopt;
 }
 

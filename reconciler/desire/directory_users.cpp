@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
+#include "cloud_directory.h"
+#include "microsoft365_users.h"
 #include "gwctl/secrets.h"
 #include "text.h"
 
@@ -16,29 +18,6 @@ namespace gwctl {
 namespace {
 
 constexpr int64_t kAccountDisabled = 0x2;  // userAccountControl ACCOUNTDISABLE
-constexpr size_t kExamplesShown = 3;
-
-struct ProxyAddress {
-  std::string address;
-  bool primary = false;
-};
-
-// proxyAddresses-style values: "SMTP:a@x" (primary), "smtp:a@x"; other types are not mail
-// addresses. A value without a type prefix is an address as it stands.
-std::optional<ProxyAddress> ParseProxyAddress(const std::string& value) {
-  size_t colon = value.find(':');
-  size_t at = value.find('@');
-  if (colon == std::string::npos || (at != std::string::npos && at < colon)) {
-    return ProxyAddress{value, false};
-  }
-  std::string type = value.substr(0, colon);
-  bool is_smtp =
-      type.size() == 4 && std::equal(type.begin(), type.end(), "smtp", [](char a, char b) {
-        return std::tolower(static_cast<unsigned char>(a)) == b;
-      });
-  if (!is_smtp) return std::nullopt;
-  return ProxyAddress{value.substr(colon + 1), type == "SMTP"};
-}
 
 bool Disabled(const DirectoryEntry& entry) {
   const auto* flags = entry.Values("userAccountControl");
@@ -55,13 +34,6 @@ std::string FirstValue(const DirectoryEntry& entry, const std::string& attribute
   return values && !values->empty() ? values->front() : "";
 }
 
-std::string WithExamples(size_t count, const std::string& what,
-                         const std::vector<std::string>& examples) {
-  std::vector<std::string> shown(examples.begin(),
-                                 examples.begin() + std::min(examples.size(), kExamplesShown));
-  return fmt::format("{} {} ({}{})", count, what, fmt::join(shown, ", "),
-                     examples.size() > shown.size() ? ", ..." : "");
-}
 
 }  // namespace
 
@@ -162,8 +134,9 @@ DirectoryMapping MapDirectoryEntries(const std::vector<DirectoryEntry>& entries,
   return mapping;
 }
 
-std::vector<UserDirectory> UserDirectories(const SecretPolicy& secrets, bool read) {
-  return {{"ldap", "url", read ? LdapUserResolver(secrets) : nullptr}};
+std::vector<UserDirectory> UserDirectories(const DirectoryReading& reading, bool read) {
+  return {{"ldap", "url", read ? LdapUserResolver(reading.secrets) : nullptr},
+          {"microsoft365", "tenant", read ? Microsoft365UserResolver(reading) : nullptr}};
 }
 
 UserSourceResolver LdapUserResolver(SecretPolicy secrets) {

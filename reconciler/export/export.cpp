@@ -1,6 +1,7 @@
 #include "gwctl/export.h"
 
 #include <algorithm>
+#include <map>
 #include <cctype>
 #include <regex>
 
@@ -177,17 +178,17 @@ std::vector<ExportedFile> ExportCustomer(const gw::Customer& customer,
   }
 
   std::vector<const gw::User*> declared;
-  size_t from_directory = 0;
+  std::map<std::string, size_t> from_directory;  // kind -> users
   for (const auto& u : users) {
     if (u.source == "manifest" || u.source == "csv") declared.push_back(&u);
-    if (u.source == "ldap") ++from_directory;
+    if (gw::IsDirectorySource(u.source)) ++from_directory[u.source];
   }
-  bool has_ldap_source = spec.contains("users") && spec["users"].contains("ldap");
-  if (from_directory > 0 && !has_ldap_source) {
+  for (const auto& [kind, count] : from_directory) {
+    if (spec.contains("users") && spec["users"].contains(kind)) continue;
     header.push_back(
         fmt::format("note: {} users came from a directory that is not described here; add it under "
-                    "users.ldap, or the plan will remove them.",
-                    from_directory));
+                    "users.{}, or the plan will remove them.",
+                    count, kind));
   }
   std::vector<ExportedFile> files;
   if (!declared.empty()) {

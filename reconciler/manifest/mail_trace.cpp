@@ -30,7 +30,8 @@ const char* Participle(gw::Verdict::Action action) {
 }
 
 bool ReadsDirectoryUsers(const CustomerManifest& customer) {
-  return gw::JsonCursor::Root(customer.effective.value())["spec"]["users"]["ldap"].size() > 0;
+  const nlohmann::json* spec = gw::JsonCursor::Root(customer.effective.value())["spec"].get();
+  return spec && gw::ReadsDirectoryUsers(*spec);
 }
 
 }  // namespace

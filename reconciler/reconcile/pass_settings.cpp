@@ -60,6 +60,7 @@ ReconcileDeps DepsOf(const PassSettings& settings, OpenedSource& source,
     WriteDiagnostics(diagnostics, validation.diagnostics, output);
   };
   deps.read_directories = !settings.no_ldap;
+  deps.directory_cache = settings.directory_cache;
   deps.untrusted = settings.untrusted;
   deps.secrets = settings.secrets;
   deps.force = settings.force;

@@ -167,7 +167,8 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   desired_options.trusted_base = trusted_base ? &*trusted_base : nullptr;
   desired_options.revision = source.commit;
   desired_options.display_root = source.display_root;
-  desired_options.directories = UserDirectories(deps.secrets, deps.read_directories);
+  desired_options.directories =
+      UserDirectories({deps.secrets, deps.directory_cache}, deps.read_directories);
   desired_options.only = plan_options.only;  // directories are read only for planned customers
   auto desired = BuildDesiredState(manifests, desired_options);
   if (!desired.ok()) return Failed(desired.status().message());

@@ -22,7 +22,7 @@ struct User {
   std::string first_name;
   std::string last_name;
   std::vector<std::string> aliases;  // normalised, sorted
-  std::string source = "manifest";   // manifest | csv | ldap | discovered
+  std::string source = "manifest";   // manifest | csv | discovered | a directory source
   bool active = true;
   // Activated for continuity: may log in to a continuity mailbox (with a password set
   // through the admin API) while the customer's server is down.
@@ -33,6 +33,15 @@ struct User {
 
 // mailbox | shared | resource | alias.
 bool IsUserType(std::string_view type);
+
+// The kinds of directory a customer's users can be read from: each is a list
+// `spec.users.<kind>` in a Customer manifest and the User::source of the users it gives.
+// Their users are known only once read (at plan time), never while validating.
+inline constexpr std::string_view kDirectorySources[] = {"ldap", "microsoft365",
+                                                         "googleWorkspace"};
+bool IsDirectorySource(std::string_view source);
+// Whether a customer's spec names at least one directory source.
+bool ReadsDirectoryUsers(const nlohmann::json& spec);
 
 // A customer's claim on one of its domains. When the gateway verifies domains, a new
 // claim stays pending until the domain publishes the TXT record `record()`; only a

@@ -46,6 +46,7 @@ class CustomerChecker {
   // customer_rules.cpp
   void CheckDomains();
   void CheckLdapSources();
+  void CheckCloudDirectories();
   void CheckContinuity();
   std::optional<int64_t> CheckRetention(const JsonCursor& retention);
   void CheckArchiving();

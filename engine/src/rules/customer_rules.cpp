@@ -1,6 +1,7 @@
 #include "gateway/customer_rules.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -45,6 +46,7 @@ CompiledCustomer CustomerChecker::Compile() {
   CheckDeliveryTls();
   CheckOutboundRelay();
   CheckLdapSources();
+  CheckCloudDirectories();
   CheckContentFilter();
   CheckLists();
   CheckSpamReport();
@@ -157,6 +159,42 @@ void CustomerChecker::CheckLdapSources() {
   }
 }
 
+// Rule 7 for Microsoft 365 and Google Workspace: one way to authenticate, and a tenant
+// or account read once (two readings of one directory would claim every address twice).
+void CustomerChecker::CheckCloudDirectories() {
+  auto microsoft = spec_["users"]["microsoft365"];
+  std::map<std::string, std::string> tenants;  // lowercased tenant -> pointer
+  for (size_t i = 0; i < microsoft.size(); ++i) {
+    auto source = microsoft[i];
+    bool secret = source["clientSecretRef"].exists(), certificate = source["certificateRef"].exists();
+    if (secret == certificate) {
+      Error(source, "directory-config",
+            secret ? "set clientSecretRef or certificateRef, not both"
+                   : "set clientSecretRef (the app's client secret) or certificateRef (its "
+                     "certificate and private key)");
+    }
+    if (const std::string* tenant = source["tenant"].string()) {
+      auto [it, inserted] = tenants.emplace(AsciiLower(*tenant), source["tenant"].pointer());
+      if (!inserted) {
+        Error(source["tenant"], "directory-duplicate",
+              fmt::format("tenant {} is already read ({{related}})", *tenant), it->second);
+      }
+    }
+  }
+  auto google = spec_["users"]["googleWorkspace"];
+  std::map<std::string, std::string> accounts;  // customerId -> pointer
+  for (size_t i = 0; i < google.size(); ++i) {
+    auto source = google[i];
+    std::string account = source["customerId"].string_or("my_customer");
+    if (account == "my_customer") account += " of " + AsciiLower(source["adminEmail"].string_or(""));
+    auto [it, inserted] = accounts.emplace(account, source.pointer());
+    if (!inserted) {
+      Error(source, "directory-duplicate",
+            "this Workspace account is already read ({related})", it->second);
+    }
+  }
+}
+
 // Rule 11 (members are CheckContinuityMembers', which needs the users).
 void CustomerChecker::CheckContinuity() {
   auto continuity = spec_["continuity"];
@@ -262,7 +300,7 @@ void CheckContinuityMembers(const nlohmann::json& document,
                             const std::function<bool(const std::string&)>& is_user,
                             RuleFindings& findings) {
   auto spec = JsonCursor::Root(document)["spec"];
-  if (spec["users"]["ldap"].size() > 0) return;  // directory users are known at plan time
+  if (spec.get() && ReadsDirectoryUsers(*spec.get())) return;  // known at plan time
   auto members = spec["continuity"]["members"];
   for (size_t i = 0; i < members.size(); ++i) {
     const std::string* text = members[i].string();

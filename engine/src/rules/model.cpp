@@ -34,6 +34,20 @@ std::string Sha256Hex(std::string_view data, size_t bytes) {
 
 }  // namespace
 
+bool IsDirectorySource(std::string_view source) {
+  return std::find(std::begin(kDirectorySources), std::end(kDirectorySources), source) !=
+         std::end(kDirectorySources);
+}
+
+bool ReadsDirectoryUsers(const nlohmann::json& spec) {
+  if (!spec.is_object() || !spec.contains("users") || !spec["users"].is_object()) return false;
+  const nlohmann::json& users = spec["users"];
+  return std::any_of(std::begin(kDirectorySources), std::end(kDirectorySources), [&](auto kind) {
+    auto it = users.find(std::string(kind));
+    return it != users.end() && it->is_array() && !it->empty();
+  });
+}
+
 bool IsUserType(std::string_view type) {
   return type == "mailbox" || type == "shared" || type == "resource" || type == "alias";
 }
@@ -204,7 +218,6 @@ Status InvalidUser(std::string message, std::string field) {
 }  // namespace
 
 Result<User> NormalizeUser(const User& user, const std::string& at) {
-  static const std::set<std::string> kSources = {"manifest", "csv", "ldap", "discovered"};
   User out = user;
   auto address = ParseEmailAddress(user.address);
   if (!address.ok()) return InvalidUser(address.status().message(), at + "/address");
@@ -215,11 +228,12 @@ Result<User> NormalizeUser(const User& user, const std::string& at) {
                     user.type),
         at + "/type");
   }
-  if (!kSources.count(user.source)) {
-    return InvalidUser(
-        fmt::format("source must be one of: manifest, csv, ldap, discovered (found '{}')",
-                    user.source),
-        at + "/source");
+  if (user.source != "manifest" && user.source != "csv" && user.source != "discovered" &&
+      !IsDirectorySource(user.source)) {
+    return InvalidUser(fmt::format("source must be one of: manifest, csv, discovered, {} (found "
+                                   "'{}')",
+                                   fmt::join(kDirectorySources, ", "), user.source),
+                       at + "/source");
   }
   if (user.first_name.size() > 256 || user.last_name.size() > 256) {
     return InvalidUser("names are limited to 256 bytes", at + "/firstName");

@@ -26,8 +26,8 @@ namespace gwctl {
 
 // What one user source of a customer contributed, shown in the plan.
 struct UserSourceReport {
-  std::string kind;  // "inline" | "csv" | "ldap"
-  std::string name;  // the CSV file or the LDAP URL; "" for inline
+  std::string kind;  // "inline" | "csv" | a directory source ("ldap", "microsoft365", ...)
+  std::string name;  // the CSV file, the LDAP URL, the tenant; "" for inline
   size_t users = 0;  // users it added (an address another source already has counts there)
   bool failed = false;
   std::string detail;  // why it failed, or what it skipped
@@ -79,15 +79,24 @@ using UserSourceResolver = std::function<gw::Result<DirectoryUsers>(const Direct
 // list, the field that names one source in the plan, and how to read one (unset: its
 // sources are not read this time, and the users they gave stay on the gateway).
 struct UserDirectory {
-  std::string kind;  // "ldap"
+  std::string kind;  // one of gw::kDirectorySources
   std::string name_field;
   UserSourceResolver read;
 };
 
-// Every kind of directory gwctl reads users from; a new kind is one more entry here
-// (desire/directory_users.cpp) beside its resolver. With `read`, each is read (secrets
-// resolved under `secrets`).
-std::vector<UserDirectory> UserDirectories(const SecretPolicy& secrets, bool read);
+// How directory sources are read.
+struct DirectoryReading {
+  SecretPolicy secrets;
+  // Where cloud directories keep what they read between runs (Microsoft 365's objects
+  // and delta links, so that the next read asks only for changes); empty: every read is
+  // a full one. Only the reader uses it: its files are mode 0600.
+  std::filesystem::path cache_dir;
+};
+
+// Every kind of directory gwctl reads users from (gw::kDirectorySources); a new kind is
+// one more entry here (desire/directory_users.cpp) beside its resolver. With `read`,
+// each is read as `reading` says.
+std::vector<UserDirectory> UserDirectories(const DirectoryReading& reading, bool read);
 
 struct DesiredOptions {
   SecretPolicy secrets;      // which secrets manifests may name, and where file: secrets live

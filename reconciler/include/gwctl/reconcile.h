@@ -16,6 +16,7 @@
 #pragma once
 
 #include <chrono>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -51,7 +52,8 @@ struct ReconcileDeps {
   // Called once the repository is validated, before anything else can fail: a caller
   // shows the diagnostics where they belong.
   std::function<void(const ValidationReport&)> validated;
-  bool read_directories = false;  // unset: LDAP (etc.) sources are not read; their users stay
+  bool read_directories = false;  // unset: directory sources are not read; their users stay
+  std::filesystem::path directory_cache;  // DirectoryReading::cache_dir
   // The revision is untrusted (gwctl/trust.h): trusted configuration is taken from the
   // target's `since` revision only (none without one), and what differs is shown instead.
   bool untrusted = false;

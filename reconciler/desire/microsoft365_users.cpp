@@ -1,0 +1,496 @@
+#include "microsoft365_users.h"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "gateway/domain_name.h"
+#include "gateway/rfc3339.h"
+#include "gwctl/secrets.h"
+
+namespace gwctl {
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::system_clock;
+
+constexpr auto kDeltaLifetime = std::chrono::hours(24 * 7);
+constexpr int kSnapshotVersion = 1;
+
+const char* const kUserFields =
+    "id,userPrincipalName,mail,proxyAddresses,accountEnabled,assignedLicenses,givenName,surname";
+const char* const kGroupFields = "id,displayName,mail,mailEnabled,proxyAddresses";
+
+std::string Lower(std::string text) {
+  return gw::AsciiLower(text);
+}
+
+std::string GroupFields(const Microsoft365Source& source) {
+  // Members are read only when a group is excluded: they are most of a group's weight.
+  return source.exclude_groups.empty() ? kGroupFields : std::string(kGroupFields) + ",members";
+}
+
+std::string RandomId() {
+  unsigned char bytes[16];
+  RAND_bytes(bytes, sizeof bytes);
+  return Base64Url({reinterpret_cast<const char*>(bytes), sizeof bytes});
+}
+
+std::string Hex(const unsigned char* bytes, size_t size) {
+  std::string out;
+  for (size_t i = 0; i < size; ++i) out += fmt::format("{:02x}", bytes[i]);
+  return out;
+}
+
+// The error of a Graph or login answer, briefly: "(403 Authorization_RequestDenied)
+// Insufficient privileges ...". Never more than the service said.
+std::string Described(const HttpsReply& reply) {
+  const json& body = reply.body;
+  std::string code, message;
+  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
+    code = body["error"].value("code", "");
+    message = body["error"].value("message", "");
+  } else if (body.is_object() && body.contains("error") && body["error"].is_string()) {
+    code = body["error"].get<std::string>();
+    message = body.value("error_description", "");
+  }
+  message = message.substr(0, message.find_first_of("\r\n"));
+  if (message.size() > 200) message = message.substr(0, 200) + "...";
+  return fmt::format("({}{}){}", reply.status, code.empty() ? "" : " " + code,
+                     message.empty() ? "" : " " + message);
+}
+
+// Merges one delta item into `objects`; true when it changed something.
+void MergeDeltaItem(const json& item, std::map<std::string, json>& objects) {
+  if (!item.is_object() || !item.contains("id") || !item["id"].is_string()) return;
+  std::string id = item["id"].get<std::string>();
+  if (item.contains("@removed")) {
+    objects.erase(id);
+    return;
+  }
+  json& object = objects[id];
+  if (!object.is_object()) object = json::object();
+  for (const auto& [key, value] : item.items()) {
+    if (key.rfind("@odata", 0) == 0 || key == "members@delta") continue;
+    object[key] = value;
+  }
+  if (auto members = item.find("members@delta"); members != item.end() && members->is_array()) {
+    std::set<std::string> ids;
+    if (object.contains("members") && object["members"].is_array()) {
+      for (const auto& m : object["members"])
+        if (m.is_string()) ids.insert(m.get<std::string>());
+    }
+    for (const auto& member : *members) {
+      if (!member.is_object() || !member.contains("id") || !member["id"].is_string()) continue;
+      std::string member_id = member["id"].get<std::string>();
+      if (member.contains("@removed")) {
+        ids.erase(member_id);
+      } else {
+        ids.insert(member_id);
+      }
+    }
+    object["members"] = ids;
+  }
+}
+
+// A user's or group's addresses: proxyAddresses' SMTP: first, then smtp:; `mail` when
+// it has none.
+void AddressesOf(const json& object, DirectoryObject& into) {
+  if (auto proxies = object.find("proxyAddresses"); proxies != object.end() && proxies->is_array()) {
+    for (const auto& value : *proxies) {
+      if (!value.is_string()) continue;
+      auto proxy = ParseProxyAddress(value.get<std::string>());
+      if (!proxy) continue;
+      if (proxy->primary && into.primary.empty()) {
+        into.primary = proxy->address;
+      } else {
+        into.aliases.push_back(proxy->address);
+      }
+    }
+  }
+  if (auto mail = object.find("mail"); mail != object.end() && mail->is_string()) {
+    if (into.primary.empty()) {
+      into.primary = mail->get<std::string>();
+    } else {
+      into.aliases.push_back(mail->get<std::string>());
+    }
+  }
+}
+
+// Replaces `path` with `text` readable by its owner only, or leaves it as it was.
+bool WritePrivateFile(const std::filesystem::path& path, const std::string& text) {
+  std::string temporary = path.string() + ".new";
+  int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return false;
+  bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+                 ::fsync(fd) == 0;
+  ::close(fd);
+  if (written && ::rename(temporary.c_str(), path.c_str()) == 0) return true;
+  ::unlink(temporary.c_str());
+  return false;
+}
+
+std::string Text(const json& object, const char* key) {
+  auto it = object.find(key);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
+}  // namespace
+
+Microsoft365Source Microsoft365Source::FromJson(const json& source) {
+  Microsoft365Source out;
+  out.tenant = source.value("tenant", "");
+  out.client_id = source.value("clientId", "");
+  out.client_secret_ref = source.value("clientSecretRef", "");
+  out.certificate_ref = source.value("certificateRef", "");
+  out.cloud = source.value("cloud", "global");
+  out.groups = source.value("groups", true);
+  out.skip_disabled = source.value("skipDisabled", false);
+  out.skip_unlicensed = source.value("skipUnlicensed", false);
+  if (source.contains("exclude")) {
+    const json& exclude = source["exclude"];
+    for (const auto& address : exclude.value("addresses", json::array())) {
+      auto parsed = gw::ParseEmailAddress(address.get<std::string>());
+      if (parsed.ok()) out.exclude_addresses.insert(parsed->ToString());
+    }
+    for (const auto& group : exclude.value("groups", json::array()))
+      out.exclude_groups.push_back(Lower(group.get<std::string>()));
+  }
+  if (source.contains("minUsers")) out.min_users = source["minUsers"].get<int64_t>();
+  out.timeout_seconds = source.value("timeoutSeconds", 30);
+  return out;
+}
+
+GraphEndpoints GraphEndpoints::For(const std::string& cloud) {
+  GraphEndpoints endpoints{"https://login.microsoftonline.com", "https://graph.microsoft.com"};
+  if (cloud == "usgov") endpoints = {"https://login.microsoftonline.us", "https://graph.microsoft.us"};
+  if (cloud == "usgov-dod") {
+    endpoints = {"https://login.microsoftonline.us", "https://dod-graph.microsoft.us"};
+  }
+  if (cloud == "china") {
+    endpoints = {"https://login.chinacloudapi.cn", "https://microsoftgraph.chinacloudapi.cn"};
+  }
+  endpoints.login = EndpointFromEnvironment("GWCTL_MICROSOFT_LOGIN_URL", endpoints.login);
+  endpoints.graph = EndpointFromEnvironment("GWCTL_MICROSOFT_GRAPH_URL", endpoints.graph);
+  return endpoints;
+}
+
+json GraphSnapshot::ToJson() const {
+  return {{"version", kSnapshotVersion}, {"readAt", read_at},
+          {"usersDelta", users_delta},   {"groupsDelta", groups_delta},
+          {"users", users},              {"groups", groups}};
+}
+
+gw::Result<GraphSnapshot> GraphSnapshot::FromJson(const json& saved) {
+  if (!saved.is_object() || saved.value("version", 0) != kSnapshotVersion)
+    return gw::Status::Invalid("not a snapshot this gwctl writes");
+  try {
+    GraphSnapshot snapshot;
+    snapshot.read_at = saved.at("readAt").get<std::string>();
+    snapshot.users_delta = saved.at("usersDelta").get<std::string>();
+    snapshot.groups_delta = saved.at("groupsDelta").get<std::string>();
+    snapshot.users = saved.at("users").get<std::map<std::string, json>>();
+    snapshot.groups = saved.at("groups").get<std::map<std::string, json>>();
+    return snapshot;
+  } catch (const json::exception& e) {
+    return gw::Status::Invalid(fmt::format("damaged snapshot: {}", e.what()));
+  }
+}
+
+GraphReader::GraphReader(Microsoft365Source source, std::string credential, CloudHttp& http)
+    : source_(std::move(source)),
+      credential_(std::move(credential)),
+      http_(http),
+      endpoints_(GraphEndpoints::For(source_.cloud)) {}
+
+std::string GraphReader::Fail(const std::string& what) const {
+  return fmt::format("{}: {}", source_.Name(), what);
+}
+
+gw::Result<std::string> GraphReader::Token(bool renew) {
+  if (!token_.empty() && !renew) return token_;
+  std::string token_url =
+      fmt::format("{}/{}/oauth2/v2.0/token", endpoints_.login, source_.tenant);
+  auto graph_origin = HttpsOrigin(endpoints_.graph);
+  if (!graph_origin.ok()) return graph_origin.status();
+  CloudHttp::Headers form = {{"client_id", source_.client_id},
+                             {"scope", *graph_origin + "/.default"},
+                             {"grant_type", "client_credentials"}};
+  if (!source_.certificate_ref.empty()) {
+    auto certificate = ReadCertificate(credential_);
+    if (!certificate.ok()) {
+      return gw::Status::Invalid(Fail("certificateRef " + certificate.status().message()));
+    }
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch());
+    auto assertion =
+        SignJwt({{"x5t", certificate->sha1_thumbprint}},
+                {{"aud", token_url},
+                 {"iss", source_.client_id},
+                 {"sub", source_.client_id},
+                 {"jti", RandomId()},
+                 {"nbf", now.count()},
+                 {"iat", now.count()},
+                 {"exp", now.count() + 600}},
+                credential_);
+    if (!assertion.ok()) {
+      return gw::Status::Invalid(Fail("certificateRef " + assertion.status().message()));
+    }
+    form.emplace_back("client_assertion_type",
+                      "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+    form.emplace_back("client_assertion", *assertion);
+  } else {
+    form.emplace_back("client_secret", credential_);
+  }
+  auto reply = http_.PostForm(token_url, form);
+  if (!reply.ok()) return gw::Status(reply.status().code(), Fail(reply.status().message()));
+  if (reply->status != 200 || !reply->body.is_object() ||
+      !reply->body.contains("access_token") || !reply->body["access_token"].is_string()) {
+    return gw::Status(reply->status == 400 || reply->status == 401
+                          ? gw::StatusCode::kPermissionDenied
+                          : gw::StatusCode::kUnavailable,
+                      Fail("the token request was refused " + Described(*reply)));
+  }
+  token_ = reply->body["access_token"].get<std::string>();
+  return token_;
+}
+
+gw::Status GraphReader::ReadRound(const std::string& start, bool groups, GraphSnapshot& into,
+                                  GraphReadStats& stats, bool& gone) {
+  auto origin = HttpsOrigin(endpoints_.graph);
+  if (!origin.ok()) return origin.status();
+  std::map<std::string, json>& objects = groups ? into.groups : into.users;
+  std::string url = start;
+  bool renewed = false;
+  while (true) {
+    auto token = Token(false);
+    if (!token.ok()) return token.status();
+    auto reply = http_.Get(url, *token);
+    if (!reply.ok()) return gw::Status(reply.status().code(), Fail(reply.status().message()));
+    if (reply->status == 401 && !renewed) {
+      // The token ran out mid-read: one new one, then the same page again.
+      if (auto fresh = Token(true); !fresh.ok()) return fresh.status();
+      renewed = true;
+      continue;
+    }
+    if (reply->status == 410) {
+      gone = true;
+      return gw::Status::Ok();
+    }
+    if (reply->status != 200 || !reply->body.is_object()) {
+      std::string hint = reply->status == 403
+                             ? ": the app needs the application permissions User.Read.All and "
+                               "GroupMember.Read.All (or Directory.Read.All), with admin consent"
+                             : "";
+      return gw::Status(reply->status == 403 ? gw::StatusCode::kPermissionDenied
+                                             : gw::StatusCode::kUnavailable,
+                        Fail(fmt::format("Graph answered {}{}", Described(*reply), hint)));
+    }
+    renewed = false;
+    ++stats.pages;
+    const json& page = reply->body;
+    if (auto values = page.find("value"); values != page.end() && values->is_array()) {
+      for (const json& item : *values) MergeDeltaItem(item, objects);
+      stats.changes += values->size();
+    }
+    std::string next = page.value("@odata.nextLink", "");
+    std::string delta = page.value("@odata.deltaLink", "");
+    std::string link = next.empty() ? delta : next;
+    if (link.empty()) {
+      return gw::Status(gw::StatusCode::kUnavailable,
+                        Fail("a Graph page had neither a next link nor a delta link"));
+    }
+    // A link elsewhere would carry the token to another host.
+    auto link_origin = HttpsOrigin(link);
+    if (!link_origin.ok() || *link_origin != *origin) {
+      return gw::Status(gw::StatusCode::kUnavailable,
+                        Fail(fmt::format("Graph sent a link to another host ({}); not followed",
+                                         link_origin.ok() ? *link_origin : "not https")));
+    }
+    if (next.empty()) {
+      (groups ? into.groups_delta : into.users_delta) = delta;
+      return gw::Status::Ok();
+    }
+    if (next == url) {
+      return gw::Status(gw::StatusCode::kUnavailable,
+                        Fail("Graph sent the same page link twice; stopped"));
+    }
+    url = next;
+  }
+}
+
+gw::Result<GraphSnapshot> GraphReader::Read(std::optional<GraphSnapshot> known,
+                                            GraphReadStats& stats) {
+  std::string api = endpoints_.graph + "/v1.0";
+  std::string users_start = fmt::format("{}/users/delta?$select={}", api, kUserFields);
+  std::string groups_start = fmt::format("{}/groups/delta?$select={}", api, GroupFields(source_));
+  std::string now = gw::FormatRfc3339(Clock::now());
+  if (known) {
+    auto read_at = gw::ParseRfc3339(known->read_at);
+    if (!read_at || Clock::now() - *read_at > kDeltaLifetime) {
+      stats.why_full = "the last read's delta links are older than 7 days";
+      known.reset();
+    } else if (known->users_delta.empty() || (source_.groups && known->groups_delta.empty())) {
+      stats.why_full = "the last read was not finished";
+      known.reset();
+    }
+  } else {
+    stats.why_full = "no earlier read";
+  }
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    stats.full = !known;
+    stats.changes = 0;
+    GraphSnapshot snapshot = known ? *known : GraphSnapshot();
+    bool gone = false;
+    gw::Status read =
+        ReadRound(known ? known->users_delta : users_start, false, snapshot, stats, gone);
+    if (read.ok() && !gone && source_.groups) {
+      read = ReadRound(known ? known->groups_delta : groups_start, true, snapshot, stats, gone);
+    }
+    if (!read.ok()) return read;
+    if (gone) {
+      if (!known) return gw::Status(gw::StatusCode::kUnavailable, Fail("Graph answered 410 to a full read"));
+      stats.why_full = "Graph asked for a full read (410)";
+      known.reset();
+      continue;
+    }
+    if (!source_.groups) {
+      snapshot.groups.clear();
+      snapshot.groups_delta.clear();
+    }
+    snapshot.read_at = now;
+    return snapshot;
+  }
+  return gw::Status(gw::StatusCode::kUnavailable, Fail("Graph asked for a full read twice"));
+}
+
+std::vector<DirectoryObject> GraphRecipients(const GraphSnapshot& snapshot,
+                                             const Microsoft365Source& source,
+                                             std::map<std::string, size_t>& left_out) {
+  std::set<std::string> excluded_members;
+  std::vector<DirectoryObject> objects;
+  for (const auto& [id, group] : snapshot.groups) {
+    DirectoryObject object;
+    object.id = id;
+    object.group = true;
+    object.name = Text(group, "displayName");
+    AddressesOf(group, object);
+    bool excluded = std::any_of(source.exclude_groups.begin(), source.exclude_groups.end(),
+                                [&](const std::string& named) {
+                                  if (named == Lower(id) || named == Lower(object.primary))
+                                    return true;
+                                  return std::any_of(
+                                      object.aliases.begin(), object.aliases.end(),
+                                      [&](const std::string& a) { return Lower(a) == named; });
+                                });
+    if (excluded && group.contains("members") && group["members"].is_array()) {
+      for (const auto& member : group["members"]) excluded_members.insert(member.get<std::string>());
+    }
+    if (group.value("mailEnabled", false) != true) continue;
+    if (excluded) {
+      ++left_out["excluded groups"];
+      continue;
+    }
+    objects.push_back(std::move(object));
+  }
+  for (const auto& [id, user] : snapshot.users) {
+    if (excluded_members.count(id)) {
+      ++left_out["members of excluded groups"];
+      continue;
+    }
+    if (source.skip_disabled && user.value("accountEnabled", true) == false) {
+      ++left_out["accounts with sign-in blocked (skipDisabled)"];
+      continue;
+    }
+    auto licences = user.find("assignedLicenses");
+    if (source.skip_unlicensed &&
+        (licences == user.end() || !licences->is_array() || licences->empty())) {
+      ++left_out["accounts without a licence (skipUnlicensed)"];
+      continue;
+    }
+    DirectoryObject object;
+    object.id = id;
+    object.name = Text(user, "userPrincipalName");
+    object.first_name = Text(user, "givenName");
+    object.last_name = Text(user, "surname");
+    AddressesOf(user, object);
+    objects.push_back(std::move(object));
+  }
+  return objects;
+}
+
+std::filesystem::path GraphCacheFile(const std::filesystem::path& cache_dir,
+                                     const Microsoft365Source& source) {
+  std::string key = fmt::format("{}|{}|{}|{}|{}", source.cloud, Lower(source.tenant),
+                                Lower(source.client_id), kUserFields, GroupFields(source));
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(key.data(), key.size(), digest, &length, EVP_sha256(), nullptr);
+  return cache_dir / fmt::format("microsoft365-{}.json", Hex(digest, 12));
+}
+
+UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
+  return [reading = std::move(reading)](
+             const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
+    Microsoft365Source source = Microsoft365Source::FromJson(*request.source);
+    bool certificate = !source.certificate_ref.empty();
+    auto credential = ResolveSecret(certificate ? source.certificate_ref : source.client_secret_ref,
+                                    reading.secrets);
+    if (!credential.ok()) {
+      return gw::Status(credential.status().code(),
+                        fmt::format("{}: {}: {}", source.Name(),
+                                    certificate ? "certificateRef" : "clientSecretRef",
+                                    credential.status().message()));
+    }
+    std::optional<GraphSnapshot> known;
+    std::filesystem::path cache;
+    if (!reading.cache_dir.empty()) {
+      cache = GraphCacheFile(reading.cache_dir, source);
+      std::ifstream in(cache);
+      json saved = json::parse(in, nullptr, /*allow_exceptions=*/false);
+      if (auto snapshot = GraphSnapshot::FromJson(saved); snapshot.ok()) known = std::move(*snapshot);
+    }
+    CloudHttpOptions options;
+    options.timeout = std::chrono::seconds(source.timeout_seconds);
+    CloudHttp http(options);
+    GraphReader reader(source, std::move(*credential), http);
+    GraphReadStats stats;
+    auto snapshot = reader.Read(std::move(known), stats);
+    if (!snapshot.ok()) return snapshot.status();
+    if (!cache.empty()) {
+      std::error_code ignored;
+      std::filesystem::create_directories(reading.cache_dir, ignored);
+      // Addresses are personal data: the cache is the reader's alone. One that cannot be
+      // written costs a full read next time, nothing else.
+      WritePrivateFile(cache, snapshot->ToJson().dump());
+    }
+    std::map<std::string, size_t> left_out;
+    std::vector<DirectoryObject> objects = GraphRecipients(*snapshot, source, left_out);
+    size_t object_count = objects.size();
+    CloudMapping mapping = MapDirectoryObjects(std::move(objects), "microsoft365", request.domains,
+                                               source.exclude_addresses);
+    for (const auto& [reason, count] : left_out) mapping.left_out[reason] += count;
+    if (gw::Status enough = CheckMinUsers(source.Name(), mapping, object_count, source.min_users);
+        !enough.ok()) {
+      return enough;
+    }
+    DirectoryUsers out;
+    std::string read = stats.full ? fmt::format("full read ({}), {} requests", stats.why_full,
+                                                http.requests())
+                                  : fmt::format("delta read: {} changes, {} requests",
+                                                stats.changes, http.requests());
+    std::string summary = mapping.Summary();
+    out.detail = summary.empty() ? read : read + "; " + summary;
+    out.users = std::move(mapping.users);
+    return out;
+  };
+}
+
+}  // namespace gwctl
