@@ -1,0 +1,286 @@
+// Test support: a fake Microsoft identity platform and Microsoft Graph on one loopback
+// port over TLS (a certificate from the test's CA for "localhost"), with the documented
+// shapes: the client-credentials token endpoint (a client secret, or a client assertion
+// JWT whose RS256 signature and x5t are checked against the registered certificate), and
+// /v1.0/users/delta and /v1.0/groups/delta: pages of `page_size` objects linked by
+// @odata.nextLink, the last with an @odata.deltaLink; a delta link returns only what
+// changed since it was handed out (changed objects whole, removed ones as @removed, a
+// group's members as members@delta).
+//
+// Faults a test can ask for: 429 with Retry-After, 410 on delta links (a resync), every
+// token issued so far expiring, links to another host.
+#pragma once
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include <httplib.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "test_ca.h"
+
+namespace gwtest {
+
+class FakeGraph {
+ public:
+  using json = nlohmann::json;
+
+  struct Options {
+    std::string tenant = "contoso.onmicrosoft.com";
+    std::string client_id = "11111111-2222-3333-4444-555555555555";
+    std::string secret = "the-client-secret";
+    std::string certificate_pem;  // a certificate registered on the app, if any
+    size_t page_size = 999;
+  };
+
+  FakeGraph(const TestCa& ca, Options options)
+      : options_(std::move(options)), issued_(ca.Issue("graph", {"localhost"})),
+        server_(issued_.cert.c_str(), issued_.key.c_str()) {
+    server_.Post(R"(/([^/]+)/oauth2/v2\.0/token)",
+                 [this](const httplib::Request& req, httplib::Response& res) { Token(req, res); });
+    server_.Get(R"(/v1\.0/(users|groups)/delta)",
+                [this](const httplib::Request& req, httplib::Response& res) { Delta(req, res); });
+    port_ = server_.bind_to_any_port("127.0.0.1");
+    // Bound and listening already: connections wait in the backlog until this thread serves.
+    thread_ = std::thread([this] { server_.listen_after_bind(); });
+  }
+  ~FakeGraph() {
+    server_.stop();
+    thread_.join();
+  }
+
+  std::string url() const { return fmt::format("https://localhost:{}", port_); }
+
+  // The directory. `object` holds an "id"; putting it again is a change.
+  void PutUser(json object) { Put(users_, std::move(object)); }
+  void PutGroup(json object) { Put(groups_, std::move(object)); }
+  void Remove(const std::string& id) {
+    std::lock_guard lock(mutex_);
+    for (auto* kind : {&users_, &groups_}) {
+      if (kind->live.erase(id)) kind->removed[id] = ++version_;
+    }
+  }
+
+  // The next `count` Graph requests are answered 429 with Retry-After: `seconds`.
+  void Throttle(int count, int seconds) {
+    std::lock_guard lock(mutex_);
+    throttle_ = count;
+    retry_after_ = seconds;
+  }
+  // Every delta link handed out so far answers 410 Gone (the service wants a full read).
+  void ForgetDeltaLinks() {
+    std::lock_guard lock(mutex_);
+    oldest_delta_ = version_ + 1;
+  }
+  // Every token issued so far is refused (401) from now on.
+  void ExpireTokens() {
+    std::lock_guard lock(mutex_);
+    tokens_.clear();
+  }
+  // Paging links point at another host.
+  void LinkElsewhere(bool on) { link_elsewhere_ = on; }
+
+  // What was asked: "token", "users full", "users delta", "groups full", ... one entry
+  // per request (pages included), in order.
+  std::vector<std::string> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+  void ClearRequests() {
+    std::lock_guard lock(mutex_);
+    requests_.clear();
+  }
+
+ private:
+  struct Objects {
+    std::map<std::string, std::pair<json, long>> live;  // id -> (object, version changed)
+    std::map<std::string, long> removed;                // id -> version removed
+    std::map<std::string, std::set<std::string>> members_at;  // for members@delta: last sent
+  };
+
+  void Put(Objects& kind, json object) {
+    std::lock_guard lock(mutex_);
+    std::string id = object.at("id");
+    kind.removed.erase(id);
+    kind.live[id] = {std::move(object), ++version_};
+  }
+
+  static void Error(httplib::Response& res, int status, const std::string& code,
+                    const std::string& message) {
+    res.status = status;
+    res.set_content(json{{"error", {{"code", code}, {"message", message}}}}.dump(),
+                    "application/json");
+  }
+
+  void Token(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex_);
+    requests_.push_back("token");
+    auto refuse = [&](const std::string& code, const std::string& description) {
+      res.status = 401;
+      res.set_content(json{{"error", code}, {"error_description", description}}.dump(),
+                      "application/json");
+    };
+    if (req.matches[1] != options_.tenant) return refuse("invalid_request", "AADSTS90002: Tenant not found.");
+    if (req.get_param_value("grant_type") != "client_credentials" ||
+        req.get_param_value("client_id") != options_.client_id ||
+        req.get_param_value("scope") != url() + "/.default") {
+      return refuse("invalid_request", "AADSTS900144: bad client credentials request.");
+    }
+    if (req.has_param("client_secret")) {
+      if (req.get_param_value("client_secret") != options_.secret)
+        return refuse("invalid_client", "AADSTS7000215: Invalid client secret provided.");
+    } else if (!AssertionValid(req.get_param_value("client_assertion"),
+                               url() + "/" + options_.tenant + "/oauth2/v2.0/token")) {
+      return refuse("invalid_client", "AADSTS700027: Client assertion failed signature validation.");
+    }
+    std::string token = fmt::format("token-{}", ++token_count_);
+    tokens_.insert(token);
+    res.set_content(json{{"token_type", "Bearer"}, {"expires_in", 3599}, {"access_token", token}}.dump(),
+                    "application/json");
+  }
+
+  static std::string FromBase64Url(std::string text) {
+    for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
+    while (text.size() % 4) text += '=';
+    std::string out(text.size(), '\0');
+    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    if (n < 0) return "";
+    out.resize(n - std::count(text.end() - 2, text.end(), '='));
+    return out;
+  }
+
+  bool AssertionValid(const std::string& jwt, const std::string& audience) const {
+    if (options_.certificate_pem.empty()) return false;
+    size_t dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
+    if (dot1 == std::string::npos || dot1 == dot2) return false;
+    json header = json::parse(FromBase64Url(jwt.substr(0, dot1)), nullptr, false);
+    json claims = json::parse(FromBase64Url(jwt.substr(dot1 + 1, dot2 - dot1 - 1)), nullptr, false);
+    std::string signature = FromBase64Url(jwt.substr(dot2 + 1));
+    if (!header.is_object() || !claims.is_object() || header.value("alg", "") != "RS256")
+      return false;
+    if (claims.value("aud", "") != audience || claims.value("iss", "") != options_.client_id ||
+        claims.value("sub", "") != options_.client_id)
+      return false;
+    BIO* bio = BIO_new_mem_buf(options_.certificate_pem.data(), options_.certificate_pem.size());
+    X509* certificate = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+    BIO_free(bio);
+    if (!certificate) return false;
+    unsigned char digest[20];
+    unsigned int length = 0;
+    X509_digest(certificate, EVP_sha1(), digest, &length);
+    std::string x5t = FromBase64Url(header.value("x5t", ""));
+    EVP_PKEY* key = X509_get_pubkey(certificate);
+    EVP_MD_CTX* context = EVP_MD_CTX_new();
+    std::string input = jwt.substr(0, dot2);
+    bool ok = x5t == std::string(reinterpret_cast<char*>(digest), length) &&
+              EVP_DigestVerifyInit(context, nullptr, EVP_sha256(), nullptr, key) == 1 &&
+              EVP_DigestVerify(context, reinterpret_cast<const unsigned char*>(signature.data()),
+                               signature.size(),
+                               reinterpret_cast<const unsigned char*>(input.data()),
+                               input.size()) == 1;
+    EVP_MD_CTX_free(context);
+    EVP_PKEY_free(key);
+    X509_free(certificate);
+    return ok;
+  }
+
+  // The links carry "since.upto.offset": changes after `since` up to `upto`, from `offset`.
+  void Delta(const httplib::Request& req, httplib::Response& res) {
+    std::lock_guard lock(mutex_);
+    std::string kind = req.matches[1];
+    std::string header = req.get_header_value("Authorization");
+    bool has_token = req.has_param("$deltatoken") || req.has_param("$skiptoken");
+    requests_.push_back(kind + (req.has_param("$deltatoken") ? " delta" : has_token ? " page" : " full"));
+    if (throttle_ > 0) {
+      --throttle_;
+      res.set_header("Retry-After", std::to_string(retry_after_));
+      return Error(res, 429, "TooManyRequests", "Please retry again later.");
+    }
+    if (header.rfind("Bearer ", 0) != 0 || !tokens_.count(header.substr(7))) {
+      return Error(res, 401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.");
+    }
+    long since = 0, upto = version_;
+    size_t offset = 0;
+    if (req.has_param("$deltatoken")) {
+      since = std::stol(req.get_param_value("$deltatoken"));
+      if (since < oldest_delta_) {
+        res.set_header("Location", url() + "/v1.0/" + kind + "/delta?$deltatoken=");
+        return Error(res, 410, "resyncRequired", "Resync required.");
+      }
+    } else if (req.has_param("$skiptoken")) {
+      std::string token = req.get_param_value("$skiptoken");
+      std::sscanf(token.c_str(), "%ld.%ld.%zu", &since, &upto, &offset);
+    }
+    Objects& objects = kind == "users" ? users_ : groups_;
+    bool members = req.has_param("$select") && req.get_param_value("$select").find("members") != std::string::npos;
+    std::vector<json> changed;
+    for (const auto& [id, entry] : objects.live) {
+      if (entry.second <= since || entry.second > upto) continue;
+      json object = entry.first;
+      if (object.contains("members")) {
+        std::set<std::string> now = object["members"].get<std::set<std::string>>();
+        object.erase("members");
+        if (members) {
+          json delta = json::array();
+          std::set<std::string> before = since == 0 ? std::set<std::string>() : objects.members_at[id];
+          for (const auto& m : now)
+            if (!before.count(m)) delta.push_back({{"@odata.type", "#microsoft.graph.user"}, {"id", m}});
+          for (const auto& m : before)
+            if (!now.count(m))
+              delta.push_back({{"@odata.type", "#microsoft.graph.user"}, {"id", m}, {"@removed", {{"reason", "deleted"}}}});
+          object["members@delta"] = delta;
+          objects.members_at[id] = now;
+        }
+      }
+      changed.push_back(std::move(object));
+    }
+    for (const auto& [id, removed_at] : objects.removed) {
+      if (removed_at > since && removed_at <= upto && since > 0)
+        changed.push_back({{"id", id}, {"@removed", {{"reason", "deleted"}}}});
+    }
+    json page = {{"@odata.context", "https://graph.microsoft.com/v1.0/$metadata#" + kind}};
+    json values = json::array();
+    for (size_t i = offset; i < changed.size() && i < offset + options_.page_size; ++i)
+      values.push_back(changed[i]);
+    page["value"] = values;
+    std::string base = (link_elsewhere_ ? std::string("https://elsewhere.example") : url()) +
+                       "/v1.0/" + kind + "/delta?";
+    if (offset + options_.page_size < changed.size()) {
+      page["@odata.nextLink"] =
+          base + fmt::format("$skiptoken={}.{}.{}", since, upto, offset + options_.page_size);
+    } else {
+      page["@odata.deltaLink"] = base + fmt::format("$deltatoken={}", upto);
+    }
+    res.set_content(page.dump(), "application/json");
+  }
+
+  Options options_;
+  TestCa::Issued issued_;
+  httplib::SSLServer server_;
+  std::thread thread_;
+  int port_ = 0;
+
+  mutable std::mutex mutex_;
+  Objects users_, groups_;
+  long version_ = 0;
+  long oldest_delta_ = 0;
+  int throttle_ = 0, retry_after_ = 1;
+  long token_count_ = 0;
+  std::set<std::string> tokens_;
+  std::atomic<bool> link_elsewhere_{false};
+  std::vector<std::string> requests_;
+};
+
+}  // namespace gwtest
