@@ -72,6 +72,53 @@ std::string OpenSslError() {
 
 }  // namespace
 
+std::string DescribeReply(const HttpsReply& reply) {
+  const nlohmann::json& body = reply.body;
+  std::string code, message;
+  auto text = [](const nlohmann::json& object, const char* key) {
+    auto it = object.find(key);
+    return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (body.is_object() && body.contains("error")) {
+    const nlohmann::json& error = body["error"];
+    if (error.is_object()) {  // Graph's and Google's APIs
+      code = text(error, "code");
+      if (code.empty()) code = text(error, "status");
+      message = text(error, "message");
+    } else if (error.is_string()) {  // OAuth token endpoints
+      code = error.get<std::string>();
+      message = text(body, "error_description");
+    }
+  }
+  message = message.substr(0, message.find_first_of("\r\n"));
+  if (message.size() > 200) message = message.substr(0, 200) + "...";
+  return fmt::format("({}{}){}", reply.status, code.empty() ? "" : " " + code,
+                     message.empty() ? "" : " " + message);
+}
+
+DirectoryExclusions DirectoryExclusions::FromJson(const nlohmann::json& exclude) {
+  DirectoryExclusions out;
+  if (!exclude.is_object()) return out;
+  for (const auto& address : exclude.value("addresses", nlohmann::json::array())) {
+    if (!address.is_string()) continue;
+    auto parsed = gw::ParseEmailAddress(address.get<std::string>());
+    if (parsed.ok()) out.addresses.insert(parsed->ToString());
+  }
+  for (const auto& group : exclude.value("groups", nlohmann::json::array())) {
+    if (group.is_string()) out.groups.push_back(gw::AsciiLower(group.get<std::string>()));
+  }
+  return out;
+}
+
+bool DirectoryExclusions::NamesGroup(const std::string& id,
+                                     const std::vector<std::string>& group_addresses) const {
+  return std::any_of(groups.begin(), groups.end(), [&](const std::string& named) {
+    if (named == gw::AsciiLower(id)) return true;
+    return std::any_of(group_addresses.begin(), group_addresses.end(),
+                       [&](const std::string& a) { return gw::AsciiLower(a) == named; });
+  });
+}
+
 std::optional<ProxyAddress> ParseProxyAddress(const std::string& value) {
   size_t colon = value.find(':');
   size_t at = value.find('@');
@@ -342,17 +389,27 @@ CloudMapping MapDirectoryObjects(std::vector<DirectoryObject> objects, const std
   return mapping;
 }
 
-gw::Status CheckMinUsers(const std::string& source_name, const CloudMapping& mapping,
-                         size_t objects, std::optional<int64_t> min_users) {
-  int64_t minimum = min_users.value_or(1);
-  if (static_cast<int64_t>(mapping.users.size()) >= minimum) return gw::Status::Ok();
+gw::Result<DirectoryUsers> UsersOfCloudRead(CloudRead read, const DirectoryRequest& request,
+                                            const DirectoryExclusions& exclude,
+                                            std::optional<int64_t> min_users) {
+  size_t objects = read.objects.size();
+  CloudMapping mapping =
+      MapDirectoryObjects(std::move(read.objects), read.kind, request.domains, exclude.addresses);
+  for (const auto& [reason, count] : read.left_out) mapping.left_out[reason] += count;
   std::string summary = mapping.Summary();
-  return gw::Status(
-      gw::StatusCode::kFailedPrecondition,
-      fmt::format("{}: {} users from {} directory objects, fewer than minUsers {}{}: treated as "
-                  "an outage, not as deletions{}",
-                  source_name, mapping.users.size(), objects, minimum,
-                  min_users ? "" : " (the default)", summary.empty() ? "" : "; " + summary));
+  int64_t minimum = min_users.value_or(1);
+  if (static_cast<int64_t>(mapping.users.size()) < minimum) {
+    return gw::Status(
+        gw::StatusCode::kFailedPrecondition,
+        fmt::format("{}: {} users from {} directory objects, fewer than minUsers {}{}: treated "
+                    "as an outage, not as deletions{}",
+                    read.name, mapping.users.size(), objects, minimum,
+                    min_users ? "" : " (the default)", summary.empty() ? "" : "; " + summary));
+  }
+  DirectoryUsers out;
+  out.users = std::move(mapping.users);
+  out.detail = summary.empty() ? read.read : read.read + "; " + summary;
+  return out;
 }
 
 }  // namespace gwctl

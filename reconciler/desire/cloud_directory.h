@@ -23,6 +23,7 @@
 
 #include "gateway/model.h"
 #include "gateway/status.h"
+#include "gwctl/desired_state.h"
 
 namespace gwctl {
 
@@ -92,6 +93,20 @@ struct CertificateFacts {
 };
 gw::Result<CertificateFacts> ReadCertificate(const std::string& pem);
 
+// The error of a service's answer, briefly and no more than it said:
+// "(403 Authorization_RequestDenied) Insufficient privileges to complete the operation."
+std::string DescribeReply(const HttpsReply& reply);
+
+// A source's `exclude` ("exempt from sync"): addresses, and groups (by id or address)
+// whose direct members are left out.
+struct DirectoryExclusions {
+  std::set<std::string> addresses;  // normalised
+  std::vector<std::string> groups;  // lowercased
+  static DirectoryExclusions FromJson(const nlohmann::json& exclude);
+  // Whether `id` or one of `addresses` names an excluded group.
+  bool NamesGroup(const std::string& id, const std::vector<std::string>& group_addresses) const;
+};
+
 // An Active Directory proxyAddresses value: "SMTP:a@x" (the primary), "smtp:a@x" (an
 // alias); other types (X500:, SIP:, ...) are not mail addresses, and a value without a
 // type is an address as it stands.
@@ -136,9 +151,20 @@ CloudMapping MapDirectoryObjects(std::vector<DirectoryObject> objects, const std
                                  const std::set<std::string>& customer_domains,
                                  const std::set<std::string>& excluded);
 
-// A source that gives fewer users than `min_users` (unset: 1) fails: far likelier a
-// wrong setting or a directory half answered than a company emptied.
-gw::Status CheckMinUsers(const std::string& source_name, const CloudMapping& mapping,
-                         size_t objects, std::optional<int64_t> min_users);
+// What one read of a cloud directory gives the plan: `objects` mapped for `request`'s
+// customer (MapDirectoryObjects), what the source's settings left out added to what the
+// mapping did, and `read` ("delta read: ...") before the summary. A source that gives
+// fewer users than `min_users` (unset: 1) fails: far likelier a wrong setting or a
+// directory half answered than a company emptied.
+struct CloudRead {
+  std::string kind;  // "microsoft365"
+  std::string name;  // for messages: "microsoft365 tenant contoso.onmicrosoft.com"
+  std::vector<DirectoryObject> objects;
+  std::map<std::string, size_t> left_out;
+  std::string read;
+};
+gw::Result<DirectoryUsers> UsersOfCloudRead(CloudRead read, const DirectoryRequest& request,
+                                            const DirectoryExclusions& exclude,
+                                            std::optional<int64_t> min_users);
 
 }  // namespace gwctl

@@ -9,6 +9,7 @@
 
 #include "gateway/domain_name.h"
 #include "cloud_directory.h"
+#include "google_workspace_users.h"
 #include "microsoft365_users.h"
 #include "gwctl/secrets.h"
 #include "text.h"
@@ -136,7 +137,8 @@ DirectoryMapping MapDirectoryEntries(const std::vector<DirectoryEntry>& entries,
 
 std::vector<UserDirectory> UserDirectories(const DirectoryReading& reading, bool read) {
   return {{"ldap", "url", read ? LdapUserResolver(reading.secrets) : nullptr},
-          {"microsoft365", "tenant", read ? Microsoft365UserResolver(reading) : nullptr}};
+          {"microsoft365", "tenant", read ? Microsoft365UserResolver(reading) : nullptr},
+          {"googleWorkspace", "adminEmail", read ? GoogleWorkspaceUserResolver(reading) : nullptr}};
 }
 
 UserSourceResolver LdapUserResolver(SecretPolicy secrets) {

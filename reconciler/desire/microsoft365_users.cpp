@@ -35,7 +35,7 @@ std::string Lower(std::string text) {
 
 std::string GroupFields(const Microsoft365Source& source) {
   // Members are read only when a group is excluded: they are most of a group's weight.
-  return source.exclude_groups.empty() ? kGroupFields : std::string(kGroupFields) + ",members";
+  return source.exclude.groups.empty() ? kGroupFields : std::string(kGroupFields) + ",members";
 }
 
 std::string RandomId() {
@@ -48,24 +48,6 @@ std::string Hex(const unsigned char* bytes, size_t size) {
   std::string out;
   for (size_t i = 0; i < size; ++i) out += fmt::format("{:02x}", bytes[i]);
   return out;
-}
-
-// The error of a Graph or login answer, briefly: "(403 Authorization_RequestDenied)
-// Insufficient privileges ...". Never more than the service said.
-std::string Described(const HttpsReply& reply) {
-  const json& body = reply.body;
-  std::string code, message;
-  if (body.is_object() && body.contains("error") && body["error"].is_object()) {
-    code = body["error"].value("code", "");
-    message = body["error"].value("message", "");
-  } else if (body.is_object() && body.contains("error") && body["error"].is_string()) {
-    code = body["error"].get<std::string>();
-    message = body.value("error_description", "");
-  }
-  message = message.substr(0, message.find_first_of("\r\n"));
-  if (message.size() > 200) message = message.substr(0, 200) + "...";
-  return fmt::format("({}{}){}", reply.status, code.empty() ? "" : " " + code,
-                     message.empty() ? "" : " " + message);
 }
 
 // Merges one delta item into `objects`; true when it changed something.
@@ -155,15 +137,7 @@ Microsoft365Source Microsoft365Source::FromJson(const json& source) {
   out.groups = source.value("groups", true);
   out.skip_disabled = source.value("skipDisabled", false);
   out.skip_unlicensed = source.value("skipUnlicensed", false);
-  if (source.contains("exclude")) {
-    const json& exclude = source["exclude"];
-    for (const auto& address : exclude.value("addresses", json::array())) {
-      auto parsed = gw::ParseEmailAddress(address.get<std::string>());
-      if (parsed.ok()) out.exclude_addresses.insert(parsed->ToString());
-    }
-    for (const auto& group : exclude.value("groups", json::array()))
-      out.exclude_groups.push_back(Lower(group.get<std::string>()));
-  }
+  if (source.contains("exclude")) out.exclude = DirectoryExclusions::FromJson(source["exclude"]);
   if (source.contains("minUsers")) out.min_users = source["minUsers"].get<int64_t>();
   out.timeout_seconds = source.value("timeoutSeconds", 30);
   return out;
@@ -256,7 +230,7 @@ gw::Result<std::string> GraphReader::Token(bool renew) {
     return gw::Status(reply->status == 400 || reply->status == 401
                           ? gw::StatusCode::kPermissionDenied
                           : gw::StatusCode::kUnavailable,
-                      Fail("the token request was refused " + Described(*reply)));
+                      Fail("the token request was refused " + DescribeReply(*reply)));
   }
   token_ = reply->body["access_token"].get<std::string>();
   return token_;
@@ -291,7 +265,7 @@ gw::Status GraphReader::ReadRound(const std::string& start, bool groups, GraphSn
                              : "";
       return gw::Status(reply->status == 403 ? gw::StatusCode::kPermissionDenied
                                              : gw::StatusCode::kUnavailable,
-                        Fail(fmt::format("Graph answered {}{}", Described(*reply), hint)));
+                        Fail(fmt::format("Graph answered {}{}", DescribeReply(*reply), hint)));
     }
     renewed = false;
     ++stats.pages;
@@ -382,14 +356,9 @@ std::vector<DirectoryObject> GraphRecipients(const GraphSnapshot& snapshot,
     object.group = true;
     object.name = Text(group, "displayName");
     AddressesOf(group, object);
-    bool excluded = std::any_of(source.exclude_groups.begin(), source.exclude_groups.end(),
-                                [&](const std::string& named) {
-                                  if (named == Lower(id) || named == Lower(object.primary))
-                                    return true;
-                                  return std::any_of(
-                                      object.aliases.begin(), object.aliases.end(),
-                                      [&](const std::string& a) { return Lower(a) == named; });
-                                });
+    std::vector<std::string> addresses = object.aliases;
+    addresses.push_back(object.primary);
+    bool excluded = source.exclude.NamesGroup(id, addresses);
     if (excluded && group.contains("members") && group["members"].is_array()) {
       for (const auto& member : group["members"]) excluded_members.insert(member.get<std::string>());
     }
@@ -471,25 +440,13 @@ UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
       // written costs a full read next time, nothing else.
       WritePrivateFile(cache, snapshot->ToJson().dump());
     }
-    std::map<std::string, size_t> left_out;
-    std::vector<DirectoryObject> objects = GraphRecipients(*snapshot, source, left_out);
-    size_t object_count = objects.size();
-    CloudMapping mapping = MapDirectoryObjects(std::move(objects), "microsoft365", request.domains,
-                                               source.exclude_addresses);
-    for (const auto& [reason, count] : left_out) mapping.left_out[reason] += count;
-    if (gw::Status enough = CheckMinUsers(source.Name(), mapping, object_count, source.min_users);
-        !enough.ok()) {
-      return enough;
-    }
-    DirectoryUsers out;
-    std::string read = stats.full ? fmt::format("full read ({}), {} requests", stats.why_full,
-                                                http.requests())
-                                  : fmt::format("delta read: {} changes, {} requests",
-                                                stats.changes, http.requests());
-    std::string summary = mapping.Summary();
-    out.detail = summary.empty() ? read : read + "; " + summary;
-    out.users = std::move(mapping.users);
-    return out;
+    CloudRead read{"microsoft365", source.Name(), {}, {}, ""};
+    read.objects = GraphRecipients(*snapshot, source, read.left_out);
+    read.read = stats.full ? fmt::format("full read ({}), {} requests", stats.why_full,
+                                         http.requests())
+                           : fmt::format("delta read: {} changes, {} requests", stats.changes,
+                                         http.requests());
+    return UsersOfCloudRead(std::move(read), request, source.exclude, source.min_users);
   };
 }
 

@@ -44,8 +44,7 @@ struct Microsoft365Source {
   bool groups = true;
   bool skip_disabled = false;
   bool skip_unlicensed = false;
-  std::set<std::string> exclude_addresses;  // normalised
-  std::vector<std::string> exclude_groups;  // ids or addresses, lowercased
+  DirectoryExclusions exclude;
   std::optional<int64_t> min_users;
   int timeout_seconds = 30;
 

@@ -242,7 +242,7 @@ TEST_F(Microsoft365Test, SharedMailboxesStayUnlessAskedAndExclusionsLeaveOut) {
   graph_.PutGroup({{"id", "g-exempt"}, {"displayName", "Exempt"}, {"mail", "exempt@contoso.example"},
                    {"mailEnabled", false}, {"members", {"u000003"}}});
   Microsoft365Source source = Source();
-  source.exclude_groups = {"exempt@contoso.example"};
+  source.exclude.groups = {"exempt@contoso.example"};
   GraphReadStats stats;
   auto read = Read(std::nullopt, stats, "the-client-secret", source);
   ASSERT_TRUE(read.ok()) << read.status().message();
