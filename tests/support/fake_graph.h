@@ -11,10 +11,6 @@
 // token issued so far expiring, links to another host.
 #pragma once
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-
 #include <httplib.h>
 
 #include <atomic>
@@ -28,6 +24,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "jwt_check.h"
 #include "test_ca.h"
 
 namespace gwtest {
@@ -150,50 +147,14 @@ class FakeGraph {
                     "application/json");
   }
 
-  static std::string FromBase64Url(std::string text) {
-    for (char& c : text) c = c == '-' ? '+' : c == '_' ? '/' : c;
-    while (text.size() % 4) text += '=';
-    std::string out(text.size(), '\0');
-    int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(text.data()), text.size());
-    if (n < 0) return "";
-    out.resize(n - std::count(text.end() - 2, text.end(), '='));
-    return out;
-  }
-
   bool AssertionValid(const std::string& jwt, const std::string& audience) const {
     if (options_.certificate_pem.empty()) return false;
-    size_t dot1 = jwt.find('.'), dot2 = jwt.rfind('.');
-    if (dot1 == std::string::npos || dot1 == dot2) return false;
-    json header = json::parse(FromBase64Url(jwt.substr(0, dot1)), nullptr, false);
-    json claims = json::parse(FromBase64Url(jwt.substr(dot1 + 1, dot2 - dot1 - 1)), nullptr, false);
-    std::string signature = FromBase64Url(jwt.substr(dot2 + 1));
-    if (!header.is_object() || !claims.is_object() || header.value("alg", "") != "RS256")
-      return false;
-    if (claims.value("aud", "") != audience || claims.value("iss", "") != options_.client_id ||
-        claims.value("sub", "") != options_.client_id)
-      return false;
-    BIO* bio = BIO_new_mem_buf(options_.certificate_pem.data(), options_.certificate_pem.size());
-    X509* certificate = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
-    BIO_free(bio);
-    if (!certificate) return false;
-    unsigned char digest[20];
-    unsigned int length = 0;
-    X509_digest(certificate, EVP_sha1(), digest, &length);
-    std::string x5t = FromBase64Url(header.value("x5t", ""));
-    EVP_PKEY* key = X509_get_pubkey(certificate);
-    EVP_MD_CTX* context = EVP_MD_CTX_new();
-    std::string input = jwt.substr(0, dot2);
-    bool ok = x5t == std::string(reinterpret_cast<char*>(digest), length) &&
-              EVP_DigestVerifyInit(context, nullptr, EVP_sha256(), nullptr, key) == 1 &&
-              EVP_DigestVerify(context, reinterpret_cast<const unsigned char*>(signature.data()),
-                               signature.size(),
-                               reinterpret_cast<const unsigned char*>(input.data()),
-                               input.size()) == 1;
-    EVP_MD_CTX_free(context);
-    EVP_PKEY_free(key);
-    X509_free(certificate);
-    return ok;
+    auto checked = CheckRs256Jwt(jwt, options_.certificate_pem);
+    if (!checked) return false;
+    const auto& [header, claims] = *checked;
+    return claims.value("aud", "") == audience && claims.value("iss", "") == options_.client_id &&
+           claims.value("sub", "") == options_.client_id &&
+           FromBase64Url(header.value("x5t", "")) == CertificateSha1(options_.certificate_pem);
   }
 
   // The links carry "since.upto.offset": changes after `since` up to `upto`, from `offset`.
