@@ -45,6 +45,27 @@ void CheckSecretReferences(const LocatedDocument& document, const SecretPolicy& 
   }
 }
 
+namespace {
+
+// Filtering on with no user anywhere and no discovery: Postfix would refuse every
+// recipient with 550, and nothing else would say so until customers call.
+void WarnWithoutRecipients(const CustomerManifest& customer, Diagnostics& diagnostics) {
+  const nlohmann::json& document = customer.effective.value();
+  if (!document.is_object() || !document.contains("spec")) return;
+  const nlohmann::json& spec = document["spec"];
+  const gw::CustomerConfig& config = customer.compiled.config;
+  if (!config.filtering_enabled || config.address_discovery || !customer.users.empty() ||
+      gw::ReadsDirectoryUsers(spec)) {
+    return;
+  }
+  diagnostics.Warning(customer.effective.LocationOf("/spec"), "no-recipients",
+                      "this customer has no users, no directory source (users.ldap, "
+                      "users.microsoft365, users.googleWorkspace) and no addressDiscovery: every "
+                      "message to it would be refused with 550");
+}
+
+}  // namespace
+
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
                      Diagnostics& diagnostics) {
   CheckSecretReferences(customer.document, context.secrets, diagnostics);
@@ -63,6 +84,7 @@ size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& cont
       customer.effective.value(),
       [&](const std::string& address) { return addresses.count(address) > 0; }, members);
   AddFindings(customer.effective, members, diagnostics);
+  WarnWithoutRecipients(customer, diagnostics);
   return csv_files;
 }
 

@@ -53,7 +53,12 @@ void CustomerChecker::CheckContentFilter() {
         lower.size() > 1 && std::all_of(lower.begin() + 1, lower.end(), [](unsigned char c) {
           return std::isalnum(c) || c == '-' || c == '_' || c == '.';
         });
-    if (entry->front() == '.' && extension_chars && lower != *entry) {
+    if (entry->front() == '.' && kAttachmentCategories.count(lower.substr(1))) {
+      // A panel's category copied with a dot would be an extension no file has.
+      Error(attachments[i], "attachment-type",
+            fmt::format("'{}' is an extension no file has; did you mean the category '{}'?",
+                        *entry, lower.substr(1)));
+    } else if (entry->front() == '.' && extension_chars && lower != *entry) {
       Error(attachments[i], "attachment-type",
             fmt::format("extension '{}' must be lowercase: '{}'", *entry, lower));
     } else if (entry->front() != '.' || !extension_chars) {
