@@ -146,7 +146,7 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
         // Why the source is not read this time ("" when it is).
         std::string not_read;
         if (!directory.read || !planned) {
-          not_read = "--no-" + directory.kind;
+          not_read = "--no-directories";
         } else if (options.trusted_base && !options.trusted_base->HasDirectorySource(
                                                manifest, directory.kind, *sources[i].get())) {
           not_read =
@@ -180,8 +180,11 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
       report.failed = true;
       report.detail = job.result.status().message();
       // The report names the source already.
-      if (report.detail.rfind(report.name + ": ", 0) == 0) {
-        report.detail.erase(0, report.name.size() + 2);
+      for (const std::string& named : {report.kind + " " + report.name + ": ", report.name + ": "}) {
+        if (report.detail.rfind(named, 0) == 0) {
+          report.detail.erase(0, named.size());
+          break;
+        }
       }
       continue;
     }

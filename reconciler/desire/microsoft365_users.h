@@ -49,7 +49,7 @@ struct Microsoft365Source {
   int timeout_seconds = 30;
 
   static Microsoft365Source FromJson(const nlohmann::json& source);
-  std::string Name() const { return "microsoft365 tenant " + tenant; }
+  std::string Name() const { return "microsoft365 " + tenant; }
 };
 
 // Where a cloud's login and Graph live; the GWCTL_MICROSOFT_LOGIN_URL and

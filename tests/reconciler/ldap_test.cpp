@@ -359,7 +359,7 @@ TEST_F(LdapSyncTest, AnUnreachableDirectoryChangesNothing) {
   // --no-ldap says the same without trying.
   EXPECT_EQ(Gwctl("plan --no-ldap", output), 0) << output;
   EXPECT_THAT(output, HasSubstr("was not read, so the users it gave stay on the gateway as they "
-                                "are: --no-ldap"));
+                                "are: --no-directories"));
 }
 
 TEST_F(LdapSyncTest, ATlsFailureChangesNothing) {

@@ -185,7 +185,7 @@ TEST_F(Microsoft365Test, AWrongSecretIsRefusedWithoutShowingIt) {
   ASSERT_FALSE(read.ok());
   EXPECT_EQ(read.status().code(), gw::StatusCode::kPermissionDenied);
   EXPECT_THAT(read.status().message(),
-              HasSubstr("microsoft365 tenant contoso.onmicrosoft.com: the token request was "
+              HasSubstr("microsoft365 contoso.onmicrosoft.com: the token request was "
                         "refused (401 invalid_client) AADSTS7000215"));
   EXPECT_THAT(read.status().message(), Not(HasSubstr("not-the-secret")));
 }
