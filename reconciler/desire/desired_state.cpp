@@ -44,7 +44,7 @@ std::vector<UserSourceReport> ReportFileSources(const std::vector<UserRecord>& r
       return r.kind == kind && r.name == name;
     });
     if (it == reports.end())
-      it = reports.insert(reports.end(), UserSourceReport{kind, name, 0, false, ""});
+      it = reports.insert(reports.end(), UserSourceReport{kind, name});
     ++it->users;
   }
   return reports;
@@ -140,8 +140,10 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
       auto sources = root["spec"]["users"][directory.kind];
       for (size_t i = 0; i < sources.size(); ++i) {
         customer.has_directory_sources = true;
-        UserSourceReport report{directory.kind, sources[i][directory.name_field].string_or("?"), 0,
-                                false, ""};
+        UserSourceReport report;
+        report.kind = directory.kind;
+        report.name = sources[i][directory.name_field].string_or("?");
+        report.settings = sources[i].get()->dump();
         bool planned = !options.only || options.only->count(customer.name) > 0;
         // Why the source is not read this time ("" when it is).
         std::string not_read;
@@ -153,11 +155,20 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
               "its settings are new in this revision, and an untrusted plan contacts only "
               "sources the base revision has exactly so; its users are read after merge";
         }
+        std::optional<std::string> waiting;
+        if (not_read.empty() && options.not_due) {
+          waiting = options.not_due(customer.name, directory.kind, *sources[i].get());
+        }
         if (!not_read.empty()) {
           customer.failed_sources.insert(directory.kind);
           report.failed = true;
           report.detail = std::move(not_read);
+        } else if (waiting) {
+          customer.failed_sources.insert(directory.kind);
+          report.not_due = true;
+          report.detail = std::move(*waiting);
         } else {
+          report.attempted = true;
           DirectoryRequest request{customer.name,
                                    sources[i].get(),
                                    {manifest.domains().begin(), manifest.domains().end()}};

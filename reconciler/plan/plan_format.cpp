@@ -76,6 +76,10 @@ class TextWriter {
           out_ << Paint("33", "not read") << ", its users are kept (see the warning below)\n";
           continue;
         }
+        if (source.not_due) {
+          out_ << "not read, its users are kept: " << source.detail << "\n";
+          continue;
+        }
         out_ << source.users << " user" << (source.users == 1 ? "" : "s")
              << (source.detail.empty() ? "" : "; " + source.detail) << "\n";
       }
@@ -253,6 +257,7 @@ json UserSourcesToJson(const Plan& plan) {
                          {"name", s.name},
                          {"users", s.users},
                          {"failed", s.failed},
+                         {"notDue", s.not_due},
                          {"detail", s.detail}});
     }
     out.push_back({{"customer", customer.customer}, {"sources", std::move(sources)}});

@@ -76,7 +76,8 @@ nlohmann::json StatusToJson(const LoopStatus& status, const StatusFilter& filter
             {"seconds", status.last_pass_seconds}}},
           {"customerStates", std::move(counts)},
           {"pendingDomains", pending_domains},
-          {"customers", std::move(customers)}};
+          {"customers", std::move(customers)},
+          {"directorySources", DirectorySourcesToJson(status.directory_sources)}};
 }
 
 ReconcileLoop::ReconcileLoop(LoopOptions options, LoopLog& log, LoopMetrics& metrics)
@@ -309,8 +310,13 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
     deps.apply = apply;
   }
   deps.conflicts_refuse = false;  // a customer in conflict is marked, the others applied
+  deps.directory_not_due = [this](const std::string& customer, const std::string& kind,
+                                  const nlohmann::json& settings) {
+    return directories_.NotDue(customer, kind, settings, options_.now());
+  };
   auto pass = Reconcile(TargetOf(settings), deps);
   if (!pass.ok()) return failed(pass.status().message());
+  RecordDirectories(pass->desired);
   if (pass->result == PassResult::kInvalid) {
     std::string why = Trimmed(diagnostics.str());
     return is_new ? reject("invalid", why) : failed(why);
@@ -378,6 +384,24 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   }
   metrics_.CustomerFailed(report.failed.size());
   return outcome.result == PassResult::kPartial ? "partial" : "ok";
+}
+
+void ReconcileLoop::RecordDirectories(const DesiredState& desired) {
+  directories_.Record(desired, options_.now());
+  for (const DesiredCustomer& customer : desired.customers) {
+    for (const UserSourceReport& source : customer.sources) {
+      if (source.attempted && source.failed) {
+        log_.Warn("directory source failed", {{"customer", customer.name},
+                                              {"kind", source.kind},
+                                              {"source", source.name},
+                                              {"error", source.detail}});
+      }
+    }
+  }
+  std::vector<DirectorySourceStatus> sources = directories_.Sources();
+  metrics_.SetDirectorySources(sources);
+  std::lock_guard lock(mutex_);
+  status_.directory_sources = std::move(sources);
 }
 
 void ReconcileLoop::RecordCustomers(const std::vector<CustomerResult>& customers,

@@ -31,6 +31,7 @@
 #include <nlohmann/json.hpp>
 
 #include "gwctl/apply.h"
+#include "directory_schedule.h"
 #include "gwctl/reconcile.h"
 #include "loop_log.h"
 #include "loop_metrics.h"
@@ -72,6 +73,7 @@ struct LoopStatus {
   uint64_t passes = 0;
   bool ready = false;  // a pass has succeeded
   std::map<std::string, CustomerStatus> customers;
+  std::vector<DirectorySourceStatus> directory_sources;
 };
 
 // Which customers /status lists; empty members select everything.
@@ -119,6 +121,9 @@ class ReconcileLoop {
                       const std::set<std::string>& only, bool is_new);
   // Takes the customers' standing from a pass over `commit`; failed customers wait at
   // least `requeue_after`.
+  // The directory sources a pass read: their schedule, /status, /metrics, and a log line
+  // for each that failed.
+  void RecordDirectories(const DesiredState& desired);
   void RecordCustomers(const std::vector<CustomerResult>& customers, const std::string& commit,
                        std::chrono::milliseconds requeue_after);
   void ScheduleRetries();
@@ -140,6 +145,7 @@ class ReconcileLoop {
   unsigned queued_ = 0;
   bool posted_ = false;
   LoopStatus status_;
+  DirectorySchedule directories_;
 };
 
 }  // namespace gwctl

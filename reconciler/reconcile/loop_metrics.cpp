@@ -45,6 +45,25 @@ void LoopMetrics::SetPendingDomains(size_t domains) {
   pending_domains_ = domains;
 }
 
+void LoopMetrics::SetDirectorySources(std::vector<DirectorySourceStatus> sources) {
+  std::lock_guard lock(mutex_);
+  directory_sources_ = std::move(sources);
+}
+
+namespace {
+
+// A label value as the text format wants it: backslash, quote and newline escaped.
+std::string LabelValue(const std::string& value) {
+  std::string out;
+  for (char c : value) {
+    if (c == '\\' || c == '"') out += '\\';
+    out += c == '\n' ? std::string("\\n") : std::string(1, c);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string LoopMetrics::Render() const {
   std::lock_guard lock(mutex_);
   std::string out;
@@ -74,6 +93,26 @@ std::string LoopMetrics::Render() const {
   family("gwctl_domains_pending", "gauge",
          "The manifests' domains the gateway takes no mail for until their TXT record is seen.");
   out += fmt::format("gwctl_domains_pending {}\n", pending_domains_);
+  if (!directory_sources_.empty()) {
+    family("gwctl_directory_source_up", "gauge",
+           "Whether the last read of a directory source succeeded (1) or failed (0).");
+    for (const auto& s : directory_sources_) {
+      out += fmt::format("gwctl_directory_source_up{{customer=\"{}\",kind=\"{}\",source=\"{}\"}} {}\n",
+                         LabelValue(s.customer), s.kind, LabelValue(s.name),
+                         s.last_error.empty() ? 1 : 0);
+    }
+    family("gwctl_directory_source_last_success_timestamp_seconds", "gauge",
+           "When a directory source was last read without a failure (Unix time).");
+    for (const auto& s : directory_sources_) {
+      if (!s.last_success) continue;
+      out += fmt::format(
+          "gwctl_directory_source_last_success_timestamp_seconds{{customer=\"{}\",kind=\"{}\","
+          "source=\"{}\"}} {}\n",
+          LabelValue(s.customer), s.kind, LabelValue(s.name),
+          std::chrono::duration_cast<std::chrono::seconds>(s.last_success->time_since_epoch())
+              .count());
+    }
+  }
   out += durations_.Render("gwctl_pass_duration_seconds", "How long reconcile passes took.");
   return out;
 }

@@ -6,6 +6,7 @@
 #include <mutex>
 #include <string>
 
+#include "directory_schedule.h"
 #include "gateway/histogram.h"
 
 namespace gwctl {
@@ -21,6 +22,7 @@ class LoopMetrics {
   void SetCommit(const std::string& commit);
   void SetReady(bool ready);
   void SetPendingDomains(size_t domains);  // waiting for their TXT record, as last seen
+  void SetDirectorySources(std::vector<DirectorySourceStatus> sources);  // as last read
 
   std::string Render() const;
 
@@ -35,6 +37,7 @@ class LoopMetrics {
   std::string commit_;
   bool ready_ = false;
   size_t pending_domains_ = 0;
+  std::vector<DirectorySourceStatus> directory_sources_;
 };
 
 }  // namespace gwctl

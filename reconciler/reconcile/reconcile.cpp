@@ -169,6 +169,7 @@ gw::Result<PassOutcome> Reconcile(const ReconcileTarget& target, ReconcileDeps& 
   desired_options.display_root = source.display_root;
   desired_options.directories =
       UserDirectories({deps.secrets, deps.directory_cache}, deps.read_directories);
+  desired_options.not_due = deps.directory_not_due;
   desired_options.only = plan_options.only;  // directories are read only for planned customers
   auto desired = BuildDesiredState(manifests, desired_options);
   if (!desired.ok()) return Failed(desired.status().message());

@@ -30,7 +30,12 @@ struct UserSourceReport {
   std::string name;  // the CSV file, the LDAP URL, the tenant; "" for inline
   size_t users = 0;  // users it added (an address another source already has counts there)
   bool failed = false;
-  std::string detail;  // why it failed, or what it skipped
+  // Not read this pass because its next read is not due yet (the loop's schedule): its
+  // users are kept, as for a failed source, without a warning.
+  bool not_due = false;
+  bool attempted = false;  // the directory was asked (and answered, or failed)
+  std::string settings;    // a directory source's settings as JSON text: which source it is
+  std::string detail;      // why it failed or was not read, or what it skipped
 };
 
 struct DesiredCustomer {
@@ -111,6 +116,11 @@ struct DesiredOptions {
   // reported (a source as failed, so its users stay; a secret as changing after merge).
   const TrustedBase* trusted_base = nullptr;
   size_t directory_parallelism = 8;  // sources read at once (they wait on the network)
+  // When set, a directory source is read only when this has no reason against it now
+  // (the loop reads each source on its own interval); `settings` is the source's JSON.
+  std::function<std::optional<std::string>(const std::string& customer, const std::string& kind,
+                                           const nlohmann::json& settings)>
+      not_due;
 };
 
 // Fails when a secret cannot be resolved (the message names the reference and the

@@ -54,6 +54,10 @@ struct ReconcileDeps {
   std::function<void(const ValidationReport&)> validated;
   bool read_directories = false;  // unset: directory sources are not read; their users stay
   std::filesystem::path directory_cache;  // DirectoryReading::cache_dir
+  // DesiredOptions::not_due: which directory sources wait for their next read (the loop).
+  std::function<std::optional<std::string>(const std::string&, const std::string&,
+                                           const nlohmann::json&)>
+      directory_not_due;
   // The revision is untrusted (gwctl/trust.h): trusted configuration is taken from the
   // target's `since` revision only (none without one), and what differs is shown instead.
   bool untrusted = false;
