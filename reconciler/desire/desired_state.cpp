@@ -43,8 +43,12 @@ std::vector<UserSourceReport> ReportFileSources(const std::vector<UserRecord>& r
     auto it = std::find_if(reports.begin(), reports.end(), [&](const UserSourceReport& r) {
       return r.kind == kind && r.name == name;
     });
-    if (it == reports.end())
-      it = reports.insert(reports.end(), UserSourceReport{kind, name});
+    if (it == reports.end()) {
+      UserSourceReport report;
+      report.kind = kind;
+      report.name = name;
+      it = reports.insert(reports.end(), std::move(report));
+    }
     ++it->users;
   }
   return reports;

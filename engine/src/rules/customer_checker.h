@@ -47,6 +47,7 @@ class CustomerChecker {
   void CheckDomains();
   void CheckLdapSources();
   void CheckCloudDirectories();
+  void CheckSyncIntervals();
   void CheckContinuity();
   std::optional<int64_t> CheckRetention(const JsonCursor& retention);
   void CheckArchiving();

@@ -47,6 +47,7 @@ CompiledCustomer CustomerChecker::Compile() {
   CheckOutboundRelay();
   CheckLdapSources();
   CheckCloudDirectories();
+  CheckSyncIntervals();
   CheckContentFilter();
   CheckLists();
   CheckSpamReport();
@@ -191,6 +192,26 @@ void CustomerChecker::CheckCloudDirectories() {
     if (!inserted) {
       Error(source, "directory-duplicate",
             "this Workspace account is already read ({related})", it->second);
+    }
+  }
+}
+
+// A directory read more often than every five minutes gains nothing (directories change
+// slowly) and invites throttling, which every other customer of the tenant's app shares.
+void CustomerChecker::CheckSyncIntervals() {
+  for (std::string_view kind : kDirectorySources) {
+    auto sources = spec_["users"][kind];
+    for (size_t i = 0; i < sources.size(); ++i) {
+      auto interval = sources[i]["syncInterval"];
+      const std::string* text = interval.string();
+      if (!text) continue;
+      auto ms = ParseDurationMs(*text);
+      if (ms.ok() && *ms < 5 * 60 * 1000) {
+        Error(interval, "directory-config",
+              fmt::format("syncInterval {} is shorter than 5m: directories change slowly, and "
+                          "reading them more often invites throttling",
+                          *text));
+      }
     }
   }
 }
