@@ -50,59 +50,34 @@ std::string Hex(const unsigned char* bytes, size_t size) {
   return out;
 }
 
-// Merges one delta item into `objects`; true when it changed something.
-void MergeDeltaItem(const json& item, std::map<std::string, json>& objects) {
+// Applies one delta item to `objects`: a change, or a removal.
+void MergeDeltaItem(const json& item, std::map<std::string, GraphObject>& objects) {
   if (!item.is_object() || !item.contains("id") || !item["id"].is_string()) return;
   std::string id = item["id"].get<std::string>();
   if (item.contains("@removed")) {
     objects.erase(id);
     return;
   }
-  json& object = objects[id];
-  if (!object.is_object()) object = json::object();
-  for (const auto& [key, value] : item.items()) {
-    if (key.rfind("@odata", 0) == 0 || key == "members@delta") continue;
-    object[key] = value;
-  }
-  if (auto members = item.find("members@delta"); members != item.end() && members->is_array()) {
-    std::set<std::string> ids;
-    if (object.contains("members") && object["members"].is_array()) {
-      for (const auto& m : object["members"])
-        if (m.is_string()) ids.insert(m.get<std::string>());
-    }
-    for (const auto& member : *members) {
-      if (!member.is_object() || !member.contains("id") || !member["id"].is_string()) continue;
-      std::string member_id = member["id"].get<std::string>();
-      if (member.contains("@removed")) {
-        ids.erase(member_id);
-      } else {
-        ids.insert(member_id);
-      }
-    }
-    object["members"] = ids;
-  }
+  objects[id].Merge(item);
 }
 
 // A user's or group's addresses: proxyAddresses' SMTP: first, then smtp:; `mail` when
 // it has none.
-void AddressesOf(const json& object, DirectoryObject& into) {
-  if (auto proxies = object.find("proxyAddresses"); proxies != object.end() && proxies->is_array()) {
-    for (const auto& value : *proxies) {
-      if (!value.is_string()) continue;
-      auto proxy = ParseProxyAddress(value.get<std::string>());
-      if (!proxy) continue;
-      if (proxy->primary && into.primary.empty()) {
-        into.primary = proxy->address;
-      } else {
-        into.aliases.push_back(proxy->address);
-      }
+void AddressesOf(const GraphObject& object, DirectoryObject& into) {
+  for (const std::string& value : object.proxy_addresses) {
+    auto proxy = ParseProxyAddress(value);
+    if (!proxy) continue;
+    if (proxy->primary && into.primary.empty()) {
+      into.primary = proxy->address;
+    } else {
+      into.aliases.push_back(proxy->address);
     }
   }
-  if (auto mail = object.find("mail"); mail != object.end() && mail->is_string()) {
+  if (!object.mail.empty()) {
     if (into.primary.empty()) {
-      into.primary = mail->get<std::string>();
+      into.primary = object.mail;
     } else {
-      into.aliases.push_back(mail->get<std::string>());
+      into.aliases.push_back(object.mail);
     }
   }
 }
@@ -120,12 +95,64 @@ bool WritePrivateFile(const std::filesystem::path& path, const std::string& text
   return false;
 }
 
-std::string Text(const json& object, const char* key) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : "";
-}
 
 }  // namespace
+
+void GraphObject::Merge(const json& item) {
+  auto text = [&](const char* key, std::string& into) {
+    if (auto it = item.find(key); it != item.end()) into = it->is_string() ? it->get<std::string>() : "";
+  };
+  text("userPrincipalName", name);
+  text("displayName", name);
+  text("mail", mail);
+  text("givenName", given_name);
+  text("surname", surname);
+  if (auto it = item.find("proxyAddresses"); it != item.end()) {
+    proxy_addresses.clear();
+    if (it->is_array()) {
+      for (const auto& value : *it)
+        if (value.is_string()) proxy_addresses.push_back(value.get<std::string>());
+    }
+  }
+  if (auto it = item.find("accountEnabled"); it != item.end() && it->is_boolean())
+    enabled = it->get<bool>();
+  if (auto it = item.find("assignedLicenses"); it != item.end())
+    licensed = it->is_array() && !it->empty();
+  if (auto it = item.find("mailEnabled"); it != item.end() && it->is_boolean())
+    mail_enabled = it->get<bool>();
+  if (auto it = item.find("members@delta"); it != item.end() && it->is_array()) {
+    std::set<std::string> ids(members.begin(), members.end());
+    for (const auto& member : *it) {
+      if (!member.is_object() || !member.contains("id") || !member["id"].is_string()) continue;
+      std::string member_id = member["id"].get<std::string>();
+      if (member.contains("@removed")) {
+        ids.erase(member_id);
+      } else {
+        ids.insert(member_id);
+      }
+    }
+    members.assign(ids.begin(), ids.end());
+  }
+}
+
+json GraphObject::ToJson() const {
+  return json::array({name, mail, proxy_addresses, given_name, surname, enabled, licensed,
+                      mail_enabled, members});
+}
+
+GraphObject GraphObject::FromJson(const json& saved) {
+  GraphObject object;
+  object.name = saved.at(0).get<std::string>();
+  object.mail = saved.at(1).get<std::string>();
+  object.proxy_addresses = saved.at(2).get<std::vector<std::string>>();
+  object.given_name = saved.at(3).get<std::string>();
+  object.surname = saved.at(4).get<std::string>();
+  object.enabled = saved.at(5).get<bool>();
+  object.licensed = saved.at(6).get<bool>();
+  object.mail_enabled = saved.at(7).get<bool>();
+  object.members = saved.at(8).get<std::vector<std::string>>();
+  return object;
+}
 
 Microsoft365Source Microsoft365Source::FromJson(const json& source) {
   Microsoft365Source out;
@@ -158,9 +185,14 @@ GraphEndpoints GraphEndpoints::For(const std::string& cloud) {
 }
 
 json GraphSnapshot::ToJson() const {
+  auto objects = [](const std::map<std::string, GraphObject>& by_id) {
+    json out = json::object();
+    for (const auto& [id, object] : by_id) out[id] = object.ToJson();
+    return out;
+  };
   return {{"version", kSnapshotVersion}, {"readAt", read_at},
           {"usersDelta", users_delta},   {"groupsDelta", groups_delta},
-          {"users", users},              {"groups", groups}};
+          {"users", objects(users)},     {"groups", objects(groups)}};
 }
 
 gw::Result<GraphSnapshot> GraphSnapshot::FromJson(const json& saved) {
@@ -171,8 +203,10 @@ gw::Result<GraphSnapshot> GraphSnapshot::FromJson(const json& saved) {
     snapshot.read_at = saved.at("readAt").get<std::string>();
     snapshot.users_delta = saved.at("usersDelta").get<std::string>();
     snapshot.groups_delta = saved.at("groupsDelta").get<std::string>();
-    snapshot.users = saved.at("users").get<std::map<std::string, json>>();
-    snapshot.groups = saved.at("groups").get<std::map<std::string, json>>();
+    for (const auto& [id, object] : saved.at("users").items())
+      snapshot.users[id] = GraphObject::FromJson(object);
+    for (const auto& [id, object] : saved.at("groups").items())
+      snapshot.groups[id] = GraphObject::FromJson(object);
     return snapshot;
   } catch (const json::exception& e) {
     return gw::Status::Invalid(fmt::format("damaged snapshot: {}", e.what()));
@@ -240,7 +274,7 @@ gw::Status GraphReader::ReadRound(const std::string& start, bool groups, GraphSn
                                   GraphReadStats& stats, bool& gone) {
   auto origin = HttpsOrigin(endpoints_.graph);
   if (!origin.ok()) return origin.status();
-  std::map<std::string, json>& objects = groups ? into.groups : into.users;
+  std::map<std::string, GraphObject>& objects = groups ? into.groups : into.users;
   std::string url = start;
   bool renewed = false;
   while (true) {
@@ -354,15 +388,13 @@ std::vector<DirectoryObject> GraphRecipients(const GraphSnapshot& snapshot,
     DirectoryObject object;
     object.id = id;
     object.group = true;
-    object.name = Text(group, "displayName");
+    object.name = group.name;
     AddressesOf(group, object);
     std::vector<std::string> addresses = object.aliases;
     addresses.push_back(object.primary);
     bool excluded = source.exclude.NamesGroup(id, addresses);
-    if (excluded && group.contains("members") && group["members"].is_array()) {
-      for (const auto& member : group["members"]) excluded_members.insert(member.get<std::string>());
-    }
-    if (group.value("mailEnabled", false) != true) continue;
+    if (excluded) excluded_members.insert(group.members.begin(), group.members.end());
+    if (!group.mail_enabled) continue;
     if (excluded) {
       ++left_out["excluded groups"];
       continue;
@@ -374,21 +406,19 @@ std::vector<DirectoryObject> GraphRecipients(const GraphSnapshot& snapshot,
       ++left_out["members of excluded groups"];
       continue;
     }
-    if (source.skip_disabled && user.value("accountEnabled", true) == false) {
+    if (source.skip_disabled && !user.enabled) {
       ++left_out["accounts with sign-in blocked (skipDisabled)"];
       continue;
     }
-    auto licences = user.find("assignedLicenses");
-    if (source.skip_unlicensed &&
-        (licences == user.end() || !licences->is_array() || licences->empty())) {
+    if (source.skip_unlicensed && !user.licensed) {
       ++left_out["accounts without a licence (skipUnlicensed)"];
       continue;
     }
     DirectoryObject object;
     object.id = id;
-    object.name = Text(user, "userPrincipalName");
-    object.first_name = Text(user, "givenName");
-    object.last_name = Text(user, "surname");
+    object.name = user.name;
+    object.first_name = user.given_name;
+    object.last_name = user.surname;
     AddressesOf(user, object);
     objects.push_back(std::move(object));
   }

@@ -60,10 +60,29 @@ struct GraphEndpoints {
   static GraphEndpoints For(const std::string& cloud);
 };
 
-// A tenant as read: every user and group by id, with the properties read, and the delta
-// links that continue from them.
+// One user or group as Graph described it, in the few fields the mapping reads (a
+// tenant of 50,000 users is kept in a few tens of MB, not as Graph's JSON).
+struct GraphObject {
+  std::string name;  // userPrincipalName, or a group's displayName
+  std::string mail;
+  std::vector<std::string> proxy_addresses;
+  std::string given_name, surname;
+  bool enabled = true;       // accountEnabled
+  bool licensed = true;      // assignedLicenses is not empty
+  bool mail_enabled = false;  // groups
+  std::vector<std::string> members;  // groups, sorted ids (read only when a group is excluded)
+
+  // Applies what a delta item says (only the properties it has).
+  void Merge(const nlohmann::json& item);
+  nlohmann::json ToJson() const;
+  static GraphObject FromJson(const nlohmann::json& saved);
+  bool operator==(const GraphObject&) const = default;
+};
+
+// A tenant as read: every user and group by id, and the delta links that continue from
+// them.
 struct GraphSnapshot {
-  std::map<std::string, nlohmann::json> users, groups;
+  std::map<std::string, GraphObject> users, groups;
   std::string users_delta, groups_delta;
   std::string read_at;  // RFC 3339: when the delta links were handed out
 

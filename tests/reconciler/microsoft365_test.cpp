@@ -114,7 +114,7 @@ TEST_F(Microsoft365Test, AFullReadFollowsEveryPageThenADeltaReadAsksOnlyForChang
   EXPECT_THAT(graph_.requests(), ElementsAre("token", "users delta", "users page", "groups delta"));
   EXPECT_EQ(second->users.size(), 5u);
   EXPECT_FALSE(second->users.count("u000002"));
-  EXPECT_EQ(second->users.at("u000003")["proxyAddresses"].size(), 1u);
+  EXPECT_EQ(second->users.at("u000003").proxy_addresses.size(), 1u);
 
   std::map<std::string, size_t> left_out;
   auto mapping = MapDirectoryObjects(GraphRecipients(*second, Source(), left_out), "microsoft365",
