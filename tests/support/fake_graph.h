@@ -44,6 +44,10 @@ class FakeGraph {
   FakeGraph(const TestCa& ca, Options options)
       : options_(std::move(options)), issued_(ca.Issue("graph", {"localhost"})),
         server_(issued_.cert.c_str(), issued_.key.c_str()) {
+    Tenant& first = tenants_[options_.tenant];
+    first.client_id = options_.client_id;
+    first.secret = options_.secret;
+    first.certificate_pem = options_.certificate_pem;
     server_.Post(R"(/([^/]+)/oauth2/v2\.0/token)",
                  [this](const httplib::Request& req, httplib::Response& res) { Token(req, res); });
     server_.Get(R"(/v1\.0/(users|groups)/delta)",
@@ -60,13 +64,26 @@ class FakeGraph {
   std::string url() const { return fmt::format("https://localhost:{}", port_); }
 
   // The directory. `object` holds an "id"; putting it again is a change.
-  void PutUser(json object) { Put(users_, std::move(object)); }
-  void PutGroup(json object) { Put(groups_, std::move(object)); }
+  void PutUser(json object) { PutUser(options_.tenant, std::move(object)); }
+  void PutGroup(json object) { Put(options_.tenant, false, std::move(object)); }
+  void PutUser(const std::string& tenant, json object) {
+    Put(tenant, true, std::move(object));
+  }
   void Remove(const std::string& id) {
     std::lock_guard lock(mutex_);
-    for (auto* kind : {&users_, &groups_}) {
+    Tenant& tenant = tenants_[options_.tenant];
+    for (auto* kind : {&tenant.users, &tenant.groups}) {
       if (kind->live.erase(id)) kind->removed[id] = ++version_;
     }
+  }
+  // Another tenant on the same service (Graph serves every tenant from one host), with
+  // its own app and secret.
+  void AddTenant(const std::string& tenant, const std::string& client_id,
+                 const std::string& secret) {
+    std::lock_guard lock(mutex_);
+    Tenant& added = tenants_[tenant];
+    added.client_id = client_id;
+    added.secret = secret;
   }
 
   // The next `count` Graph requests are answered 429 with Retry-After: `seconds`.
@@ -78,7 +95,7 @@ class FakeGraph {
   // Every delta link handed out so far answers 410 Gone (the service wants a full read).
   void ForgetDeltaLinks() {
     std::lock_guard lock(mutex_);
-    oldest_delta_ = version_ + 1;
+    for (auto& [name, tenant] : tenants_) tenant.oldest_delta = version_ + 1;
   }
   // Every token issued so far is refused (401) from now on.
   void ExpireTokens() {
@@ -106,8 +123,15 @@ class FakeGraph {
     std::map<std::string, std::set<std::string>> members_at;  // for members@delta: last sent
   };
 
-  void Put(Objects& kind, json object) {
+  struct Tenant {
+    std::string client_id, secret, certificate_pem;
+    Objects users, groups;
+    long oldest_delta = 0;
+  };
+
+  void Put(const std::string& tenant, bool user, json object) {
     std::lock_guard lock(mutex_);
+    Objects& kind = user ? tenants_[tenant].users : tenants_[tenant].groups;
     std::string id = object.at("id");
     kind.removed.erase(id);
     kind.live[id] = {std::move(object), ++version_};
@@ -128,33 +152,36 @@ class FakeGraph {
       res.set_content(json{{"error", code}, {"error_description", description}}.dump(),
                       "application/json");
     };
-    if (req.matches[1] != options_.tenant) return refuse("invalid_request", "AADSTS90002: Tenant not found.");
+    auto found = tenants_.find(req.matches[1]);
+    if (found == tenants_.end()) return refuse("invalid_request", "AADSTS90002: Tenant not found.");
+    const Tenant& tenant = found->second;
     if (req.get_param_value("grant_type") != "client_credentials" ||
-        req.get_param_value("client_id") != options_.client_id ||
+        req.get_param_value("client_id") != tenant.client_id ||
         req.get_param_value("scope") != url() + "/.default") {
       return refuse("invalid_request", "AADSTS900144: bad client credentials request.");
     }
     if (req.has_param("client_secret")) {
-      if (req.get_param_value("client_secret") != options_.secret)
+      if (req.get_param_value("client_secret") != tenant.secret)
         return refuse("invalid_client", "AADSTS7000215: Invalid client secret provided.");
-    } else if (!AssertionValid(req.get_param_value("client_assertion"),
-                               url() + "/" + options_.tenant + "/oauth2/v2.0/token")) {
+    } else if (!AssertionValid(tenant, req.get_param_value("client_assertion"),
+                               url() + "/" + found->first + "/oauth2/v2.0/token")) {
       return refuse("invalid_client", "AADSTS700027: Client assertion failed signature validation.");
     }
     std::string token = fmt::format("token-{}", ++token_count_);
-    tokens_.insert(token);
+    tokens_[token] = found->first;
     res.set_content(json{{"token_type", "Bearer"}, {"expires_in", 3599}, {"access_token", token}}.dump(),
                     "application/json");
   }
 
-  bool AssertionValid(const std::string& jwt, const std::string& audience) const {
-    if (options_.certificate_pem.empty()) return false;
-    auto checked = CheckRs256Jwt(jwt, options_.certificate_pem);
+  static bool AssertionValid(const Tenant& tenant, const std::string& jwt,
+                             const std::string& audience) {
+    if (tenant.certificate_pem.empty()) return false;
+    auto checked = CheckRs256Jwt(jwt, tenant.certificate_pem);
     if (!checked) return false;
     const auto& [header, claims] = *checked;
-    return claims.value("aud", "") == audience && claims.value("iss", "") == options_.client_id &&
-           claims.value("sub", "") == options_.client_id &&
-           FromBase64Url(header.value("x5t", "")) == CertificateSha1(options_.certificate_pem);
+    return claims.value("aud", "") == audience && claims.value("iss", "") == tenant.client_id &&
+           claims.value("sub", "") == tenant.client_id &&
+           FromBase64Url(header.value("x5t", "")) == CertificateSha1(tenant.certificate_pem);
   }
 
   // The links carry "since.upto.offset": changes after `since` up to `upto`, from `offset`.
@@ -169,22 +196,24 @@ class FakeGraph {
       res.set_header("Retry-After", std::to_string(retry_after_));
       return Error(res, 429, "TooManyRequests", "Please retry again later.");
     }
-    if (header.rfind("Bearer ", 0) != 0 || !tokens_.count(header.substr(7))) {
+    auto token = header.rfind("Bearer ", 0) == 0 ? tokens_.find(header.substr(7)) : tokens_.end();
+    if (token == tokens_.end()) {
       return Error(res, 401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.");
     }
     long since = 0, upto = version_;
     size_t offset = 0;
     if (req.has_param("$deltatoken")) {
       since = std::stol(req.get_param_value("$deltatoken"));
-      if (since < oldest_delta_) {
+      if (since < tenants_[token->second].oldest_delta) {
         res.set_header("Location", url() + "/v1.0/" + kind + "/delta?$deltatoken=");
         return Error(res, 410, "resyncRequired", "Resync required.");
       }
     } else if (req.has_param("$skiptoken")) {
-      std::string token = req.get_param_value("$skiptoken");
-      std::sscanf(token.c_str(), "%ld.%ld.%zu", &since, &upto, &offset);
+      std::string skip = req.get_param_value("$skiptoken");
+      std::sscanf(skip.c_str(), "%ld.%ld.%zu", &since, &upto, &offset);
     }
-    Objects& objects = kind == "users" ? users_ : groups_;
+    Tenant& tenant = tenants_[token->second];
+    Objects& objects = kind == "users" ? tenant.users : tenant.groups;
     bool members = req.has_param("$select") && req.get_param_value("$select").find("members") != std::string::npos;
     std::vector<json> changed;
     for (const auto& [id, entry] : objects.live) {
@@ -234,12 +263,11 @@ class FakeGraph {
   int port_ = 0;
 
   mutable std::mutex mutex_;
-  Objects users_, groups_;
+  std::map<std::string, Tenant> tenants_;
   long version_ = 0;
-  long oldest_delta_ = 0;
   int throttle_ = 0, retry_after_ = 1;
   long token_count_ = 0;
-  std::set<std::string> tokens_;
+  std::map<std::string, std::string> tokens_;  // -> tenant
   std::atomic<bool> link_elsewhere_{false};
   std::vector<std::string> requests_;
 };
