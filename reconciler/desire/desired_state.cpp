@@ -205,6 +205,7 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
     }
     report.users = MergeDirectoryUsers(std::move(job.result->users), customer.users);
     report.detail = std::move(job.result->detail);
+    report.warnings = std::move(job.result->warnings);
   }
   // Hashing every user is most of the cost here: spread it over the cores.
   ParallelFor(state.customers.size(), [&](size_t i) {

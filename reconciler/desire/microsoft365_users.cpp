@@ -159,6 +159,7 @@ Microsoft365Source Microsoft365Source::FromJson(const json& source) {
   out.tenant = source.value("tenant", "");
   out.client_id = source.value("clientId", "");
   out.client_secret_ref = source.value("clientSecretRef", "");
+  out.client_secret_expires = source.value("clientSecretExpires", "");
   out.certificate_ref = source.value("certificateRef", "");
   out.cloud = source.value("cloud", "global");
   out.groups = source.value("groups", true);
@@ -425,6 +426,32 @@ std::vector<DirectoryObject> GraphRecipients(const GraphSnapshot& snapshot,
   return objects;
 }
 
+std::optional<std::string> CredentialExpiryWarning(const Microsoft365Source& source,
+                                                   const std::string& credential,
+                                                   Clock::time_point now) {
+  std::optional<Clock::time_point> ends;
+  std::string what;
+  if (!source.certificate_ref.empty()) {
+    if (auto facts = ReadCertificate(credential); facts.ok()) ends = facts->not_after;
+    what = "the app's certificate (certificateRef)";
+  } else if (!source.client_secret_expires.empty()) {
+    ends = gw::ParseRfc3339(source.client_secret_expires + "T00:00:00Z");
+    what = "the client secret (clientSecretExpires)";
+  }
+  if (!ends) return std::nullopt;
+  auto days = std::chrono::duration_cast<std::chrono::hours>(*ends - now).count() / 24;
+  if (days > 30) return std::nullopt;
+  std::string date = gw::FormatRfc3339(*ends).substr(0, 10);
+  if (*ends <= now) {
+    return fmt::format("{} expired on {}: add a new one to the app registration and update the "
+                       "reference",
+                       what, date);
+  }
+  return fmt::format("{} expires on {} (in {} days): add a new one to the app registration and "
+                     "update the reference",
+                     what, date, days);
+}
+
 std::filesystem::path GraphCacheFile(const std::filesystem::path& cache_dir,
                                      const Microsoft365Source& source) {
   std::string key = fmt::format("{}|{}|{}|{}|{}", source.cloud, Lower(source.tenant),
@@ -456,6 +483,7 @@ UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
       json saved = json::parse(in, nullptr, /*allow_exceptions=*/false);
       if (auto snapshot = GraphSnapshot::FromJson(saved); snapshot.ok()) known = std::move(*snapshot);
     }
+    std::optional<std::string> expiry = CredentialExpiryWarning(source, *credential, Clock::now());
     CloudHttpOptions options;
     options.timeout = std::chrono::seconds(source.timeout_seconds);
     CloudHttp http(options);
@@ -476,7 +504,9 @@ UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
                                          http.requests())
                            : fmt::format("delta read: {} changes, {} requests", stats.changes,
                                          http.requests());
-    return UsersOfCloudRead(std::move(read), request, source.exclude, source.min_users);
+    auto users = UsersOfCloudRead(std::move(read), request, source.exclude, source.min_users);
+    if (users.ok() && expiry) users->warnings.push_back(*expiry);
+    return users;
   };
 }
 

@@ -40,6 +40,7 @@ struct Microsoft365Source {
   std::string client_id;
   std::string client_secret_ref;  // one of these two
   std::string certificate_ref;
+  std::string client_secret_expires;  // YYYY-MM-DD, if the partner wrote it down
   std::string cloud = "global";
   bool groups = true;
   bool skip_disabled = false;
@@ -123,6 +124,12 @@ class GraphReader {
 std::vector<DirectoryObject> GraphRecipients(const GraphSnapshot& snapshot,
                                              const Microsoft365Source& source,
                                              std::map<std::string, size_t>& left_out);
+
+// A warning when the credential (the certificate's end, or clientSecretExpires) ends
+// within 30 days of `now`, or has ended.
+std::optional<std::string> CredentialExpiryWarning(
+    const Microsoft365Source& source, const std::string& credential,
+    std::chrono::system_clock::time_point now);
 
 // The cache file of a source in `cache_dir` (named by cloud, tenant, app and what is read).
 std::filesystem::path GraphCacheFile(const std::filesystem::path& cache_dir,

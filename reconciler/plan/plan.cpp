@@ -252,6 +252,11 @@ void ReportUserSources(const DesiredCustomer& customer, Plan& plan) {
   if (!customer.has_directory_sources) return;
   plan.user_sources.push_back({customer.name, customer.sources});
   for (const auto& source : customer.sources) {
+    for (const auto& warning : source.warnings) {
+      plan.warnings.push_back(
+          fmt::format("customer {}: {} source {}: {}", customer.name, source.kind, source.name,
+                      warning));
+    }
     if (!source.failed) continue;
     plan.warnings.push_back(fmt::format(
         "customer {}: {} source {} was not read, so the users it gave stay on the gateway as "

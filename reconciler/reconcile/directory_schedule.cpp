@@ -69,6 +69,7 @@ void DirectorySchedule::Record(const DesiredState& desired, TimePoint now) {
         status.last_error.clear();
         status.last_success = now;
         status.users = report.users;
+        status.warnings = report.warnings;
         status.next_read = now + entry.interval;
       }
     }
@@ -103,6 +104,7 @@ nlohmann::json DirectorySourcesToJson(const std::vector<DirectorySourceStatus>& 
                    {"ok", s.last_error.empty()},
                    {"error", s.last_error},
                    {"users", s.users},
+                   {"warnings", s.warnings},
                    {"lastRead", time(s.last_read)},
                    {"lastSuccess", time(s.last_success)},
                    {"nextRead", time(s.next_read)}});

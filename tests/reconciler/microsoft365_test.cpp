@@ -222,6 +222,19 @@ TEST_F(Microsoft365Test, ACertificateSignsTheTokenRequestInsteadOfASecret) {
   auto read = Read(std::nullopt, stats, private_key + certificate, source);
   ASSERT_TRUE(read.ok()) << read.status().message();
   EXPECT_EQ(read->users.size(), 1u);
+  // Made for two days: the plan says so well before it stops working.
+  auto warning = CredentialExpiryWarning(source, private_key + certificate,
+                                         std::chrono::system_clock::now());
+  ASSERT_TRUE(warning.has_value());
+  EXPECT_THAT(*warning, HasSubstr("the app's certificate (certificateRef) expires on "));
+  EXPECT_FALSE(CredentialExpiryWarning(source, private_key + certificate,
+                                       std::chrono::system_clock::now() - std::chrono::hours(24 * 60))
+                   .has_value());
+  Microsoft365Source with_secret = Source();
+  with_secret.client_secret_expires = "2020-01-31";
+  EXPECT_EQ(CredentialExpiryWarning(with_secret, "secret", std::chrono::system_clock::now()),
+            "the client secret (clientSecretExpires) expired on 2020-01-31: add a new one to the "
+            "app registration and update the reference");
 
   // Another key with the same certificate does not pass.
   ASSERT_EQ(std::system(fmt::format("openssl genrsa -out {0}.other 2048 2>/dev/null", base).c_str()),

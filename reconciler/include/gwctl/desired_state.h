@@ -36,6 +36,7 @@ struct UserSourceReport {
   bool attempted = false;  // the directory was asked (and answered, or failed)
   std::string settings;    // a directory source's settings as JSON text: which source it is
   std::string detail;      // why it failed or was not read, or what it skipped
+  std::vector<std::string> warnings;  // DirectoryUsers::warnings
 };
 
 struct DesiredCustomer {
@@ -74,6 +75,8 @@ struct DirectoryRequest {
 struct DirectoryUsers {
   std::vector<gw::User> users;
   std::string detail;  // what was skipped, for the plan ("" if nothing)
+  // For the plan's warnings and the loop's status: a credential close to its expiry, ...
+  std::vector<std::string> warnings;
 };
 
 // Reads the users of one directory source. Returning an error marks the source failed
