@@ -54,8 +54,8 @@ std::string FormEncode(const CloudHttp::Headers& form) {
   std::string body;
   for (const auto& [key, value] : form) {
     if (!body.empty()) body += '&';
-    body += httplib::detail::encode_query_param(key) + "=" +
-            httplib::detail::encode_query_param(value);
+    body +=
+        httplib::detail::encode_query_param(key) + "=" + httplib::detail::encode_query_param(value);
   }
   return body;
 }
@@ -68,7 +68,6 @@ std::string OpenSslError() {
   ERR_clear_error();
   return text;
 }
-
 
 }  // namespace
 
@@ -181,10 +180,9 @@ gw::Result<HttpsReply> CloudHttp::Send(const std::string& method, const std::str
   while (true) {
     httplib::Client& client = connections_->For(origin, options_.timeout);
     ++requests_;
-    httplib::Result result =
-        method == "GET"
-            ? client.Get(target.c_str(), sent)
-            : client.Post(target.c_str(), sent, body, "application/x-www-form-urlencoded");
+    httplib::Result result = method == "GET" ? client.Get(target.c_str(), sent)
+                                             : client.Post(target.c_str(), sent, body,
+                                                           "application/x-www-form-urlencoded");
     std::optional<std::chrono::milliseconds> asked;
     std::string failure;
     if (!result) {
@@ -204,10 +202,10 @@ gw::Result<HttpsReply> CloudHttp::Send(const std::string& method, const std::str
     }
     std::chrono::milliseconds wait = asked.value_or(pause);
     if (waited_ + wait > options_.wait_budget) {
-      return gw::Status(gw::StatusCode::kUnavailable,
-                        fmt::format("{} (gave up after waiting {} s in all)", failure,
-                                    std::chrono::duration_cast<std::chrono::seconds>(waited_)
-                                        .count()))
+      return gw::Status(
+                 gw::StatusCode::kUnavailable,
+                 fmt::format("{} (gave up after waiting {} s in all)", failure,
+                             std::chrono::duration_cast<std::chrono::seconds>(waited_).count()))
           .set_retry_after_ms(wait.count());
     }
     options_.sleep(wait);
@@ -255,8 +253,7 @@ gw::Result<std::string> SignJwt(nlohmann::json header, const nlohmann::json& cla
   header["alg"] = "RS256";
   header["typ"] = "JWT";
   std::string input = Base64Url(header.dump()) + "." + Base64Url(claims.dump());
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()),
-                                                BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()), BIO_free);
   std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
       PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr), EVP_PKEY_free);
   if (!key) {
@@ -284,8 +281,7 @@ gw::Result<std::string> SignJwt(nlohmann::json header, const nlohmann::json& cla
 }
 
 gw::Result<CertificateFacts> ReadCertificate(const std::string& pem) {
-  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()),
-                                                BIO_free);
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), pem.size()), BIO_free);
   std::unique_ptr<X509, decltype(&X509_free)> certificate(
       PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), X509_free);
   if (!certificate) {
@@ -318,8 +314,7 @@ std::string CloudMapping::Summary() const {
   for (const auto& [reason, count] : left_out) parts.push_back(fmt::format("{} {}", count, reason));
   if (!invalid.empty()) parts.push_back(WithExamples(invalid.size(), "invalid addresses", invalid));
   if (!duplicates.empty()) {
-    parts.push_back(
-        WithExamples(duplicates.size(), "addresses another object holds", duplicates));
+    parts.push_back(WithExamples(duplicates.size(), "addresses another object holds", duplicates));
   }
   if (parts.empty()) return "";
   return fmt::format("left out {}", fmt::join(parts, "; "));

@@ -29,7 +29,7 @@ namespace gwctl {
 
 struct HttpsReply {
   int status = 0;
-  nlohmann::json body;  // null when the body is not JSON
+  nlohmann::json body;   // null when the body is not JSON
   std::string location;  // the Location header, if any
 };
 
@@ -132,7 +132,7 @@ struct DirectoryObject {
 
 // The gateway users of a cloud directory, and what was left out (for the plan).
 struct CloudMapping {
-  std::vector<gw::User> users;  // sorted by address
+  std::vector<gw::User> users;             // sorted by address
   std::map<std::string, size_t> left_out;  // reason ("disabled accounts") -> count
   size_t foreign = 0;  // addresses outside the customer's domains (every tenant has some)
   std::vector<std::string> invalid;     // "value (name)"

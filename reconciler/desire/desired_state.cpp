@@ -195,7 +195,8 @@ gw::Result<DesiredState> BuildDesiredState(const Manifests& manifests,
       report.failed = true;
       report.detail = job.result.status().message();
       // The report names the source already.
-      for (const std::string& named : {report.kind + " " + report.name + ": ", report.name + ": "}) {
+      for (const std::string& named :
+           {report.kind + " " + report.name + ": ", report.name + ": "}) {
         if (report.detail.rfind(named, 0) == 0) {
           report.detail.erase(0, named.size());
           break;

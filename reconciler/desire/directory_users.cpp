@@ -7,11 +7,11 @@
 
 #include <fmt/format.h>
 
-#include "gateway/domain_name.h"
 #include "cloud_directory.h"
+#include "gateway/domain_name.h"
 #include "google_workspace_users.h"
-#include "microsoft365_users.h"
 #include "gwctl/secrets.h"
+#include "microsoft365_users.h"
 #include "text.h"
 
 namespace gwctl {
@@ -34,7 +34,6 @@ std::string FirstValue(const DirectoryEntry& entry, const std::string& attribute
   const auto* values = entry.Values(attribute);
   return values && !values->empty() ? values->front() : "";
 }
-
 
 }  // namespace
 

@@ -65,7 +65,9 @@ GoogleEndpoints GoogleEndpoints::Get() {
 }
 
 WorkspaceReader::WorkspaceReader(GoogleWorkspaceSource source, std::string key, CloudHttp& http)
-    : source_(std::move(source)), key_(std::move(key)), http_(http),
+    : source_(std::move(source)),
+      key_(std::move(key)),
+      http_(http),
       endpoints_(GoogleEndpoints::Get()) {}
 
 std::string WorkspaceReader::Fail(const std::string& what) const {
@@ -76,8 +78,8 @@ gw::Result<std::string> WorkspaceReader::Token() {
   if (!token_.empty()) return token_;
   json key = json::parse(key_, nullptr, /*allow_exceptions=*/false);
   if (!key.is_object() || Text(key, "client_email").empty() || Text(key, "private_key").empty()) {
-    return gw::Status::Invalid(Fail(
-        "serviceAccountRef is not a service account's JSON key (client_email, private_key)"));
+    return gw::Status::Invalid(
+        Fail("serviceAccountRef is not a service account's JSON key (client_email, private_key)"));
   }
   auto now = std::chrono::duration_cast<std::chrono::seconds>(
                  std::chrono::system_clock::now().time_since_epoch())
@@ -95,11 +97,12 @@ gw::Result<std::string> WorkspaceReader::Token() {
                             {"exp", now + 3600}},
                            Text(key, "private_key"));
   if (!assertion.ok()) {
-    return gw::Status::Invalid(Fail("serviceAccountRef's private_key " + assertion.status().message()));
+    return gw::Status::Invalid(
+        Fail("serviceAccountRef's private_key " + assertion.status().message()));
   }
-  auto reply = http_.PostForm(endpoints_.token,
-                              {{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"},
-                               {"assertion", *assertion}});
+  auto reply = http_.PostForm(
+      endpoints_.token,
+      {{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"}, {"assertion", *assertion}});
   if (!reply.ok()) return gw::Status(reply.status().code(), Fail(reply.status().message()));
   if (reply->status != 200 || Text(reply->body, "access_token").empty()) {
     std::string hint =
@@ -107,9 +110,9 @@ gw::Result<std::string> WorkspaceReader::Token() {
             ? ": the service account needs domain-wide delegation of the directory's read-only "
               "scopes, and adminEmail must be a Workspace administrator"
             : "";
-    return gw::Status(reply->status >= 500 ? gw::StatusCode::kUnavailable
-                                           : gw::StatusCode::kPermissionDenied,
-                      Fail("the token request was refused " + DescribeReply(*reply) + hint));
+    return gw::Status(
+        reply->status >= 500 ? gw::StatusCode::kUnavailable : gw::StatusCode::kPermissionDenied,
+        Fail("the token request was refused " + DescribeReply(*reply) + hint));
   }
   token_ = Text(reply->body, "access_token");
   return token_;
@@ -128,9 +131,9 @@ gw::Result<std::vector<json>> WorkspaceReader::List(const std::string& url,
     auto reply = http_.Get(page_url, *token);
     if (!reply.ok()) return gw::Status(reply.status().code(), Fail(reply.status().message()));
     if (reply->status != 200 || !reply->body.is_object()) {
-      return gw::Status(reply->status == 403 ? gw::StatusCode::kPermissionDenied
-                                             : gw::StatusCode::kUnavailable,
-                        Fail("the Directory API answered " + DescribeReply(*reply)));
+      return gw::Status(
+          reply->status == 403 ? gw::StatusCode::kPermissionDenied : gw::StatusCode::kUnavailable,
+          Fail("the Directory API answered " + DescribeReply(*reply)));
     }
     ++pages;
     const json& page = reply->body;
@@ -222,8 +225,8 @@ std::vector<DirectoryObject> WorkspaceRecipients(const WorkspaceDirectory& direc
 }
 
 UserSourceResolver GoogleWorkspaceUserResolver(DirectoryReading reading) {
-  return [reading = std::move(reading)](
-             const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
+  return [reading =
+              std::move(reading)](const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
     GoogleWorkspaceSource source = GoogleWorkspaceSource::FromJson(*request.source);
     auto key = ResolveSecret(source.service_account_ref, reading.secrets);
     if (!key.ok()) {

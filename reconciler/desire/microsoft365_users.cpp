@@ -95,12 +95,12 @@ bool WritePrivateFile(const std::filesystem::path& path, const std::string& text
   return false;
 }
 
-
 }  // namespace
 
 void GraphObject::Merge(const json& item) {
   auto text = [&](const char* key, std::string& into) {
-    if (auto it = item.find(key); it != item.end()) into = it->is_string() ? it->get<std::string>() : "";
+    if (auto it = item.find(key); it != item.end())
+      into = it->is_string() ? it->get<std::string>() : "";
   };
   text("userPrincipalName", name);
   text("displayName", name);
@@ -136,8 +136,8 @@ void GraphObject::Merge(const json& item) {
 }
 
 json GraphObject::ToJson() const {
-  return json::array({name, mail, proxy_addresses, given_name, surname, enabled, licensed,
-                      mail_enabled, members});
+  return json::array(
+      {name, mail, proxy_addresses, given_name, surname, enabled, licensed, mail_enabled, members});
 }
 
 GraphObject GraphObject::FromJson(const json& saved) {
@@ -173,7 +173,8 @@ Microsoft365Source Microsoft365Source::FromJson(const json& source) {
 
 GraphEndpoints GraphEndpoints::For(const std::string& cloud) {
   GraphEndpoints endpoints{"https://login.microsoftonline.com", "https://graph.microsoft.com"};
-  if (cloud == "usgov") endpoints = {"https://login.microsoftonline.us", "https://graph.microsoft.us"};
+  if (cloud == "usgov")
+    endpoints = {"https://login.microsoftonline.us", "https://graph.microsoft.us"};
   if (cloud == "usgov-dod") {
     endpoints = {"https://login.microsoftonline.us", "https://dod-graph.microsoft.us"};
   }
@@ -191,9 +192,8 @@ json GraphSnapshot::ToJson() const {
     for (const auto& [id, object] : by_id) out[id] = object.ToJson();
     return out;
   };
-  return {{"version", kSnapshotVersion}, {"readAt", read_at},
-          {"usersDelta", users_delta},   {"groupsDelta", groups_delta},
-          {"users", objects(users)},     {"groups", objects(groups)}};
+  return {{"version", kSnapshotVersion}, {"readAt", read_at},       {"usersDelta", users_delta},
+          {"groupsDelta", groups_delta}, {"users", objects(users)}, {"groups", objects(groups)}};
 }
 
 gw::Result<GraphSnapshot> GraphSnapshot::FromJson(const json& saved) {
@@ -226,8 +226,7 @@ std::string GraphReader::Fail(const std::string& what) const {
 
 gw::Result<std::string> GraphReader::Token(bool renew) {
   if (!token_.empty() && !renew) return token_;
-  std::string token_url =
-      fmt::format("{}/{}/oauth2/v2.0/token", endpoints_.login, source_.tenant);
+  std::string token_url = fmt::format("{}/{}/oauth2/v2.0/token", endpoints_.login, source_.tenant);
   auto graph_origin = HttpsOrigin(endpoints_.graph);
   if (!graph_origin.ok()) return graph_origin.status();
   CloudHttp::Headers form = {{"client_id", source_.client_id},
@@ -239,16 +238,15 @@ gw::Result<std::string> GraphReader::Token(bool renew) {
       return gw::Status::Invalid(Fail("certificateRef " + certificate.status().message()));
     }
     auto now = std::chrono::duration_cast<std::chrono::seconds>(Clock::now().time_since_epoch());
-    auto assertion =
-        SignJwt({{"x5t", certificate->sha1_thumbprint}},
-                {{"aud", token_url},
-                 {"iss", source_.client_id},
-                 {"sub", source_.client_id},
-                 {"jti", RandomId()},
-                 {"nbf", now.count()},
-                 {"iat", now.count()},
-                 {"exp", now.count() + 600}},
-                credential_);
+    auto assertion = SignJwt({{"x5t", certificate->sha1_thumbprint}},
+                             {{"aud", token_url},
+                              {"iss", source_.client_id},
+                              {"sub", source_.client_id},
+                              {"jti", RandomId()},
+                              {"nbf", now.count()},
+                              {"iat", now.count()},
+                              {"exp", now.count() + 600}},
+                             credential_);
     if (!assertion.ok()) {
       return gw::Status::Invalid(Fail("certificateRef " + assertion.status().message()));
     }
@@ -260,8 +258,8 @@ gw::Result<std::string> GraphReader::Token(bool renew) {
   }
   auto reply = http_.PostForm(token_url, form);
   if (!reply.ok()) return gw::Status(reply.status().code(), Fail(reply.status().message()));
-  if (reply->status != 200 || !reply->body.is_object() ||
-      !reply->body.contains("access_token") || !reply->body["access_token"].is_string()) {
+  if (reply->status != 200 || !reply->body.is_object() || !reply->body.contains("access_token") ||
+      !reply->body["access_token"].is_string()) {
     return gw::Status(reply->status == 400 || reply->status == 401
                           ? gw::StatusCode::kPermissionDenied
                           : gw::StatusCode::kUnavailable,
@@ -298,9 +296,9 @@ gw::Status GraphReader::ReadRound(const std::string& start, bool groups, GraphSn
                              ? ": the app needs the application permissions User.Read.All and "
                                "GroupMember.Read.All (or Directory.Read.All), with admin consent"
                              : "";
-      return gw::Status(reply->status == 403 ? gw::StatusCode::kPermissionDenied
-                                             : gw::StatusCode::kUnavailable,
-                        Fail(fmt::format("Graph answered {}{}", DescribeReply(*reply), hint)));
+      return gw::Status(
+          reply->status == 403 ? gw::StatusCode::kPermissionDenied : gw::StatusCode::kUnavailable,
+          Fail(fmt::format("Graph answered {}{}", DescribeReply(*reply), hint)));
     }
     renewed = false;
     ++stats.pages;
@@ -365,7 +363,8 @@ gw::Result<GraphSnapshot> GraphReader::Read(std::optional<GraphSnapshot> known,
     }
     if (!read.ok()) return read;
     if (gone) {
-      if (!known) return gw::Status(gw::StatusCode::kUnavailable, Fail("Graph answered 410 to a full read"));
+      if (!known)
+        return gw::Status(gw::StatusCode::kUnavailable, Fail("Graph answered 410 to a full read"));
       stats.why_full = "Graph asked for a full read (410)";
       known.reset();
       continue;
@@ -443,13 +442,15 @@ std::optional<std::string> CredentialExpiryWarning(const Microsoft365Source& sou
   if (days > 30) return std::nullopt;
   std::string date = gw::FormatRfc3339(*ends).substr(0, 10);
   if (*ends <= now) {
-    return fmt::format("{} expired on {}: add a new one to the app registration and update the "
-                       "reference",
-                       what, date);
+    return fmt::format(
+        "{} expired on {}: add a new one to the app registration and update the "
+        "reference",
+        what, date);
   }
-  return fmt::format("{} expires on {} (in {} days): add a new one to the app registration and "
-                     "update the reference",
-                     what, date, days);
+  return fmt::format(
+      "{} expires on {} (in {} days): add a new one to the app registration and "
+      "update the reference",
+      what, date, days);
 }
 
 std::filesystem::path GraphCacheFile(const std::filesystem::path& cache_dir,
@@ -463,8 +464,8 @@ std::filesystem::path GraphCacheFile(const std::filesystem::path& cache_dir,
 }
 
 UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
-  return [reading = std::move(reading)](
-             const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
+  return [reading =
+              std::move(reading)](const DirectoryRequest& request) -> gw::Result<DirectoryUsers> {
     Microsoft365Source source = Microsoft365Source::FromJson(*request.source);
     bool certificate = !source.certificate_ref.empty();
     auto credential = ResolveSecret(certificate ? source.certificate_ref : source.client_secret_ref,
@@ -481,7 +482,8 @@ UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
       cache = GraphCacheFile(reading.cache_dir, source);
       std::ifstream in(cache);
       json saved = json::parse(in, nullptr, /*allow_exceptions=*/false);
-      if (auto snapshot = GraphSnapshot::FromJson(saved); snapshot.ok()) known = std::move(*snapshot);
+      if (auto snapshot = GraphSnapshot::FromJson(saved); snapshot.ok())
+        known = std::move(*snapshot);
     }
     std::optional<std::string> expiry = CredentialExpiryWarning(source, *credential, Clock::now());
     CloudHttpOptions options;
@@ -493,17 +495,19 @@ UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
     if (!snapshot.ok()) return snapshot.status();
     if (!cache.empty()) {
       std::error_code ignored;
-      std::filesystem::create_directories(reading.cache_dir, ignored);
+      if (std::filesystem::create_directories(reading.cache_dir, ignored)) {
+        std::filesystem::permissions(reading.cache_dir, std::filesystem::perms::owner_all, ignored);
+      }
       // Addresses are personal data: the cache is the reader's alone. One that cannot be
       // written costs a full read next time, nothing else.
       WritePrivateFile(cache, snapshot->ToJson().dump());
     }
     CloudRead read{"microsoft365", source.Name(), {}, {}, ""};
     read.objects = GraphRecipients(*snapshot, source, read.left_out);
-    read.read = stats.full ? fmt::format("full read ({}), {} requests", stats.why_full,
-                                         http.requests())
-                           : fmt::format("delta read: {} changes, {} requests", stats.changes,
-                                         http.requests());
+    read.read =
+        stats.full
+            ? fmt::format("full read ({}), {} requests", stats.why_full, http.requests())
+            : fmt::format("delta read: {} changes, {} requests", stats.changes, http.requests());
     auto users = UsersOfCloudRead(std::move(read), request, source.exclude, source.min_users);
     if (users.ok() && expiry) users->warnings.push_back(*expiry);
     return users;

@@ -68,9 +68,9 @@ struct GraphObject {
   std::string mail;
   std::vector<std::string> proxy_addresses;
   std::string given_name, surname;
-  bool enabled = true;       // accountEnabled
-  bool licensed = true;      // assignedLicenses is not empty
-  bool mail_enabled = false;  // groups
+  bool enabled = true;               // accountEnabled
+  bool licensed = true;              // assignedLicenses is not empty
+  bool mail_enabled = false;         // groups
   std::vector<std::string> members;  // groups, sorted ids (read only when a group is excluded)
 
   // Applies what a delta item says (only the properties it has).
@@ -127,9 +127,9 @@ std::vector<DirectoryObject> GraphRecipients(const GraphSnapshot& snapshot,
 
 // A warning when the credential (the certificate's end, or clientSecretExpires) ends
 // within 30 days of `now`, or has ended.
-std::optional<std::string> CredentialExpiryWarning(
-    const Microsoft365Source& source, const std::string& credential,
-    std::chrono::system_clock::time_point now);
+std::optional<std::string> CredentialExpiryWarning(const Microsoft365Source& source,
+                                                   const std::string& credential,
+                                                   std::chrono::system_clock::time_point now);
 
 // The cache file of a source in `cache_dir` (named by cloud, tenant, app and what is read).
 std::filesystem::path GraphCacheFile(const std::filesystem::path& cache_dir,

@@ -1,8 +1,8 @@
 #include "gwctl/export.h"
 
 #include <algorithm>
-#include <map>
 #include <cctype>
+#include <map>
 #include <regex>
 
 #include <fmt/format.h>

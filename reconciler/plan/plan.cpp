@@ -253,9 +253,8 @@ void ReportUserSources(const DesiredCustomer& customer, Plan& plan) {
   plan.user_sources.push_back({customer.name, customer.sources});
   for (const auto& source : customer.sources) {
     for (const auto& warning : source.warnings) {
-      plan.warnings.push_back(
-          fmt::format("customer {}: {} source {}: {}", customer.name, source.kind, source.name,
-                      warning));
+      plan.warnings.push_back(fmt::format("customer {}: {} source {}: {}", customer.name,
+                                          source.kind, source.name, warning));
     }
     if (!source.failed) continue;
     plan.warnings.push_back(fmt::format(

@@ -22,9 +22,9 @@ namespace gwctl {
 struct DirectorySourceStatus {
   std::string customer, kind, name;
   std::optional<std::chrono::system_clock::time_point> last_read, last_success, next_read;
-  std::string last_error;  // of the last read; "" when it succeeded
+  std::string last_error;             // of the last read; "" when it succeeded
   std::vector<std::string> warnings;  // of the last good read (a credential about to expire)
-  size_t users = 0;        // the last good read's
+  size_t users = 0;                   // the last good read's
 };
 
 class DirectorySchedule {

@@ -311,8 +311,8 @@ std::string ReconcileLoop::Enforce(const std::string& commit, OpenedSource* open
   }
   deps.conflicts_refuse = false;  // a customer in conflict is marked, the others applied
   deps.directory_not_due = [this](const std::string& customer, const std::string& kind,
-                                  const nlohmann::json& settings) {
-    return directories_.NotDue(customer, kind, settings, options_.now());
+                                  const nlohmann::json& source_settings) {
+    return directories_.NotDue(customer, kind, source_settings, options_.now());
   };
   auto pass = Reconcile(TargetOf(settings), deps);
   if (!pass.ok()) return failed(pass.status().message());

@@ -30,8 +30,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <nlohmann/json.hpp>
 
-#include "gwctl/apply.h"
 #include "directory_schedule.h"
+#include "gwctl/apply.h"
 #include "gwctl/reconcile.h"
 #include "loop_log.h"
 #include "loop_metrics.h"

@@ -97,9 +97,9 @@ std::string LoopMetrics::Render() const {
     family("gwctl_directory_source_up", "gauge",
            "Whether the last read of a directory source succeeded (1) or failed (0).");
     for (const auto& s : directory_sources_) {
-      out += fmt::format("gwctl_directory_source_up{{customer=\"{}\",kind=\"{}\",source=\"{}\"}} {}\n",
-                         LabelValue(s.customer), s.kind, LabelValue(s.name),
-                         s.last_error.empty() ? 1 : 0);
+      out += fmt::format(
+          "gwctl_directory_source_up{{customer=\"{}\",kind=\"{}\",source=\"{}\"}} {}\n",
+          LabelValue(s.customer), s.kind, LabelValue(s.name), s.last_error.empty() ? 1 : 0);
     }
     family("gwctl_directory_source_last_success_timestamp_seconds", "gauge",
            "When a directory source was last read without a failure (Unix time).");

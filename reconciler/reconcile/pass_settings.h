@@ -26,7 +26,7 @@ struct PassSettings : SourceSpec {
   // Where cloud directories keep what they read, so that the next read asks only for
   // changes (DirectoryReading::cache_dir); empty: every read is a full one.
   std::filesystem::path directory_cache;
-  bool adopt = false;    // take ownership of exactly matching customers without an owner
+  bool adopt = false;  // take ownership of exactly matching customers without an owner
   // The revision read is a pull request's (gwctl/trust.h): trusted configuration comes
   // from the command line, the environment and the `since` revision only.
   bool untrusted = false;

@@ -57,8 +57,10 @@ int main(int argc, char** argv) {
   int tenants = 10, users = 50'000;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--tenants") tenants = std::stoi(argv[i + 1]);
-    else if (flag == "--users") users = std::stoi(argv[i + 1]);
+    if (flag == "--tenants")
+      tenants = std::stoi(argv[i + 1]);
+    else if (flag == "--users")
+      users = std::stoi(argv[i + 1]);
   }
   fs::path dir = gwtest::MakeTempDir("directory-bench");
   gwtest::TestCa ca(dir);
@@ -108,15 +110,13 @@ spec:
   setenv("GWCTL_MICROSOFT_GRAPH_URL", graph.url().c_str(), 1);
   setenv("SSL_CERT_FILE", ca.ca_file().c_str(), 1);
   setenv("GWCTL_SECRET_BENCH_GRAPH", options.secret.c_str(), 1);
-  auto step = [&](const char* what, const std::string& arguments, int expected,
-                  bool cache = true) {
+  auto step = [&](const char* what, const std::string& arguments, int expected, bool cache = true) {
     graph.ClearRequests();
-    Run run = Measure(fmt::format("'{}' {} '{}' --gateway 'embedded:{}' {} >'{}' 2>&1", GWCTL_BINARY,
-                                  arguments, (dir / "repo").string(),
-                                  (dir / "gateway.db").string(),
-                                  cache ? "--directory-cache '" + (dir / "cache").string() + "'"
-                                        : std::string(),
-                                  (dir / "out.txt").string()));
+    Run run = Measure(
+        fmt::format("'{}' {} '{}' --gateway 'embedded:{}' {} >'{}' 2>&1", GWCTL_BINARY, arguments,
+                    (dir / "repo").string(), (dir / "gateway.db").string(),
+                    cache ? "--directory-cache '" + (dir / "cache").string() + "'" : std::string(),
+                    (dir / "out.txt").string()));
     size_t requests = graph.requests().size();
     std::printf("%-42s %7.1f s  peak RSS %5ld MiB  %6zu Graph requests  (exit %d)\n", what,
                 run.seconds, run.peak_rss_mib, requests, run.exit_code);

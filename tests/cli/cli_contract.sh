@@ -89,7 +89,7 @@ export GWCTL_SECRET_ACME_PANEL_PASSWORD=contract-test-secret
 check plan-missing-secret 4 env -u GWCTL_SECRET_ACME_PANEL_PASSWORD "$gwctl" plan "$work/repo" --gateway "$gw"
 contains plan-missing-secret-where "$work/repo/customers/acme.yaml:14:18: secret env:GWCTL_SECRET_ACME_PANEL_PASSWORD"
 check plan-changes 2 "$gwctl" plan "$work/repo" --gateway "$gw"
-contains plan-summary "Plan: 7 to create, 0 to update, 0 to delete; users +18 ~0 -0."
+contains plan-summary "Plan: 9 to create, 0 to update, 0 to delete; users +18 ~0 -0."
 check plan-json 2 "$gwctl" plan --format json "$work/repo" --gateway "$gw"
 contains plan-json-version '"format_version": 1'
 check plan-markdown 2 "$gwctl" plan --format markdown "$work/repo" --gateway "$gw"

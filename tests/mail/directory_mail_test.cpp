@@ -47,7 +47,8 @@ TEST(DirectoryMailTest, AnAliasAddedInMicrosoft365TakesMailAfterTheNextSync) {
   std::filesystem::create_directories(repo / "customers");
   std::ofstream(repo / "gwctl.yaml")
       << "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\nspec: {}\n";
-  std::ofstream(repo / "customers" / "acme.yaml") << fmt::format(R"(apiVersion: gwctl/v1
+  std::ofstream(repo / "customers" / "acme.yaml")
+      << fmt::format(R"(apiVersion: gwctl/v1
 kind: Customer
 metadata: {{name: acme}}
 spec:
@@ -62,8 +63,7 @@ spec:
         clientSecretRef: env:GWCTL_SECRET_ACME_GRAPH
         minUsers: 2
 )",
-                                                                 destination.port(),
-                                                                 gwtest::FakeGraph::Options().client_id);
+                     destination.port(), gwtest::FakeGraph::Options().client_id);
   // Only gwctl is pointed at the fakes: gatewayd and Postfix keep the system's CAs.
   auto sync = [&] {
     return gwtest::RunCommand(fmt::format(

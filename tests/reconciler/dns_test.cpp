@@ -43,7 +43,8 @@ class GwctlDnsTest : public ::testing::Test {
                 "apiVersion: gwctl/v1\nkind: Customer\nmetadata: {name: acme}\nspec:\n"
                 "  product: ultimate-defense\n  billableUsers: 5\n"
                 "  domains: {primary: acme.example}\n  destinations: mx.acme.example\n"
-                "  outboundRelay: {enabled: true, sources: [203.0.113.10]}\n");
+                "  outboundRelay: {enabled: true, sources: [203.0.113.10]}\n"
+                "  users: {mailboxes: [{address: alice@acme.example}]}\n");
   }
 
   std::string Dns() const { return fmt::format("127.0.0.1:{}", nsd_->endpoint().port); }

@@ -112,8 +112,9 @@ TEST_F(GoogleWorkspaceTest, AnEmptyAccountIsAnEmptyListAndFailsMinUsers) {
   EXPECT_TRUE(read->users.empty());
   DirectoryRequest request;
   request.domains = {"acme.example"};
-  auto users = UsersOfCloudRead({"googleWorkspace", "googleWorkspace admin@acme.example", {}, {}, ""},
-                                request, {}, std::nullopt);
+  auto users =
+      UsersOfCloudRead({"googleWorkspace", "googleWorkspace admin@acme.example", {}, {}, ""},
+                       request, {}, std::nullopt);
   ASSERT_FALSE(users.ok());
   EXPECT_THAT(users.status().message(),
               HasSubstr("0 users from 0 directory objects, fewer than minUsers 1 (the default)"));
@@ -174,15 +175,16 @@ spec:
         minUsers: 10
 )");
   auto out = repo.root() / "out.txt";
-  std::string command = fmt::format("GWCTL_TOKEN='{}' '{}' apply --yes '{}' --gateway '{}' > '{}' 2>&1",
-                                    gwtest::Gatewayd::PartnerToken("northwind"), GWCTL_BINARY,
-                                    repo.root().string(), gatewayd.url(), out.string());
+  std::string command =
+      fmt::format("GWCTL_TOKEN='{}' '{}' apply --yes '{}' --gateway '{}' > '{}' 2>&1",
+                  gwtest::Gatewayd::PartnerToken("northwind"), GWCTL_BINARY, repo.root().string(),
+                  gatewayd.url(), out.string());
   int status = std::system(command.c_str());
   std::string output = ReadFile(out.string());
   ASSERT_EQ(WEXITSTATUS(status), 0) << output;
   EXPECT_THAT(output, HasSubstr("googleWorkspace admin@acme.example: 12 users"));
-  auto customer =
-      gatewayd.Client(gwtest::Gatewayd::PartnerToken("northwind"))->GetCustomer("northwind", "acme");
+  auto customer = gatewayd.Client(gwtest::Gatewayd::PartnerToken("northwind"))
+                      ->GetCustomer("northwind", "acme");
   ASSERT_TRUE(customer.ok()) << customer.status().message();
   EXPECT_EQ(customer->user_count, 12);
   unsetenv("GWCTL_SECRET_ACME_GOOGLE");

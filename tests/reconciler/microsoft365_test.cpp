@@ -87,8 +87,11 @@ class Microsoft365Test : public ::testing::Test {
 
 TEST_F(Microsoft365Test, AFullReadFollowsEveryPageThenADeltaReadAsksOnlyForChanges) {
   for (int n = 1; n <= 5; ++n) graph_.PutUser(GraphUser(n));
-  graph_.PutGroup({{"id", "g1"}, {"displayName", "Sales"}, {"mail", "sales@contoso.example"},
-                   {"mailEnabled", true}, {"proxyAddresses", {"SMTP:sales@contoso.example"}}});
+  graph_.PutGroup({{"id", "g1"},
+                   {"displayName", "Sales"},
+                   {"mail", "sales@contoso.example"},
+                   {"mailEnabled", true},
+                   {"proxyAddresses", {"SMTP:sales@contoso.example"}}});
   GraphReadStats stats;
   auto first = Read(std::nullopt, stats);
   ASSERT_TRUE(first.ok()) << first.status().message();
@@ -96,8 +99,8 @@ TEST_F(Microsoft365Test, AFullReadFollowsEveryPageThenADeltaReadAsksOnlyForChang
   EXPECT_EQ(stats.why_full, "no earlier read");
   EXPECT_EQ(first->users.size(), 5u);
   EXPECT_EQ(first->groups.size(), 1u);
-  EXPECT_THAT(graph_.requests(), ElementsAre("token", "users full", "users page", "users page",
-                                             "groups full"));
+  EXPECT_THAT(graph_.requests(),
+              ElementsAre("token", "users full", "users page", "users page", "groups full"));
 
   // One user joins, one leaves, one loses an alias.
   graph_.PutUser(GraphUser(6));
@@ -141,8 +144,8 @@ TEST_F(Microsoft365Test, A410MeansAFullReadAndOldDeltaLinksAreNotTried) {
   EXPECT_TRUE(stats.full);
   EXPECT_EQ(stats.why_full, "Graph asked for a full read (410)");
   EXPECT_EQ(second->users.size(), 2u);
-  EXPECT_THAT(graph_.requests(), ElementsAre("token", "users delta", "users full", "users page",
-                                             "groups full"));
+  // The delta link refused, then a full read: two users now fit one page.
+  EXPECT_THAT(graph_.requests(), ElementsAre("token", "users delta", "users full", "groups full"));
 
   GraphSnapshot stale = *second;
   stale.read_at = "2020-01-01T00:00:00.000Z";
@@ -223,13 +226,14 @@ TEST_F(Microsoft365Test, ACertificateSignsTheTokenRequestInsteadOfASecret) {
   ASSERT_TRUE(read.ok()) << read.status().message();
   EXPECT_EQ(read->users.size(), 1u);
   // Made for two days: the plan says so well before it stops working.
-  auto warning = CredentialExpiryWarning(source, private_key + certificate,
-                                         std::chrono::system_clock::now());
+  auto warning =
+      CredentialExpiryWarning(source, private_key + certificate, std::chrono::system_clock::now());
   ASSERT_TRUE(warning.has_value());
   EXPECT_THAT(*warning, HasSubstr("the app's certificate (certificateRef) expires on "));
-  EXPECT_FALSE(CredentialExpiryWarning(source, private_key + certificate,
-                                       std::chrono::system_clock::now() - std::chrono::hours(24 * 60))
-                   .has_value());
+  EXPECT_FALSE(
+      CredentialExpiryWarning(source, private_key + certificate,
+                              std::chrono::system_clock::now() - std::chrono::hours(24 * 60))
+          .has_value());
   Microsoft365Source with_secret = Source();
   with_secret.client_secret_expires = "2020-01-31";
   EXPECT_EQ(CredentialExpiryWarning(with_secret, "secret", std::chrono::system_clock::now()),
@@ -237,8 +241,8 @@ TEST_F(Microsoft365Test, ACertificateSignsTheTokenRequestInsteadOfASecret) {
             "app registration and update the reference");
 
   // Another key with the same certificate does not pass.
-  ASSERT_EQ(std::system(fmt::format("openssl genrsa -out {0}.other 2048 2>/dev/null", base).c_str()),
-            0);
+  ASSERT_EQ(
+      std::system(fmt::format("openssl genrsa -out {0}.other 2048 2>/dev/null", base).c_str()), 0);
   std::ifstream other_in(base + ".other");
   std::string other((std::istreambuf_iterator<char>(other_in)), {});
   auto refused = Read(std::nullopt, stats, other + certificate, source);
@@ -252,8 +256,11 @@ TEST_F(Microsoft365Test, SharedMailboxesStayUnlessAskedAndExclusionsLeaveOut) {
   shared["assignedLicenses"] = json::array();
   graph_.PutUser(shared);
   graph_.PutUser(GraphUser(3));
-  graph_.PutGroup({{"id", "g-exempt"}, {"displayName", "Exempt"}, {"mail", "exempt@contoso.example"},
-                   {"mailEnabled", false}, {"members", {"u000003"}}});
+  graph_.PutGroup({{"id", "g-exempt"},
+                   {"displayName", "Exempt"},
+                   {"mail", "exempt@contoso.example"},
+                   {"mailEnabled", false},
+                   {"members", {"u000003"}}});
   Microsoft365Source source = Source();
   source.exclude.groups = {"exempt@contoso.example"};
   GraphReadStats stats;
@@ -308,8 +315,8 @@ spec:
     auto out = repo_.root() / "out.txt";
     std::string command = fmt::format(
         "GWCTL_TOKEN='{}' '{}' {} '{}' --gateway '{}' --directory-cache '{}' > '{}' 2>&1",
-        gwtest::Gatewayd::PartnerToken("northwind"), GWCTL_BINARY, arguments,
-        repo_.root().string(), gatewayd_.url(), (dir_ / "cache").string(), out.string());
+        gwtest::Gatewayd::PartnerToken("northwind"), GWCTL_BINARY, arguments, repo_.root().string(),
+        gatewayd_.url(), (dir_ / "cache").string(), out.string());
     int status = std::system(command.c_str());
     std::ifstream in(out);
     output.assign(std::istreambuf_iterator<char>(in), {});

@@ -226,7 +226,7 @@ TEST_P(PlanApplyTest, ApplyThenPlanIsEmptyForEveryExample) {
   repo_.Write("gwctl.yaml",
               "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\nspec: {}\n");
   Plan first = MakePlan();
-  EXPECT_EQ(first.Count(ChangeKind::kCreate), 7u);
+  EXPECT_EQ(first.Count(ChangeKind::kCreate), 9u);
   ApplyReport report = Apply(first);
   EXPECT_TRUE(report.ok()) << (report.failed.empty() ? "" : report.failed.begin()->second);
   Plan second = MakePlan();

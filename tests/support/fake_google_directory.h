@@ -29,12 +29,13 @@ class FakeGoogleDirectory {
   // `private_key_pem`: the service account's key (its public half checks assertions).
   FakeGoogleDirectory(const TestCa& ca, std::string private_key_pem, std::string admin,
                       size_t page_size)
-      : key_(std::move(private_key_pem)), admin_(std::move(admin)), page_size_(page_size),
+      : key_(std::move(private_key_pem)),
+        admin_(std::move(admin)),
+        page_size_(page_size),
         issued_(ca.Issue("google", {"localhost"})),
         server_(issued_.cert.c_str(), issued_.key.c_str()) {
-    server_.Post("/token", [this](const httplib::Request& req, httplib::Response& res) {
-      Token(req, res);
-    });
+    server_.Post("/token",
+                 [this](const httplib::Request& req, httplib::Response& res) { Token(req, res); });
     server_.Get(R"(/admin/directory/v1/(users|groups))",
                 [this](const httplib::Request& req, httplib::Response& res) {
                   std::string kind = req.matches[1];
@@ -65,6 +66,11 @@ class FakeGoogleDirectory {
     members_[group.at("id").get<std::string>()] = std::move(member_ids);
     groups_.push_back(std::move(group));
   }
+  // The account's id, accepted besides my_customer.
+  void SetCustomerId(std::string id) {
+    std::lock_guard lock(mutex_);
+    customer_id_ = std::move(id);
+  }
   std::vector<std::string> requests() const {
     std::lock_guard lock(mutex_);
     return requests_;
@@ -82,15 +88,16 @@ class FakeGoogleDirectory {
                   std::string::npos;
     if (!ok) {
       res.status = 401;
-      res.set_content(R"({"error":"unauthorized_client","error_description":"Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."})",
-                      "application/json");
+      res.set_content(
+          R"({"error":"unauthorized_client","error_description":"Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."})",
+          "application/json");
       return;
     }
     tokens_.insert(fmt::format("ya29.fake-{}", tokens_.size() + 1));
-    res.set_content(json{{"access_token", *tokens_.rbegin()}, {"expires_in", 3599},
-                         {"token_type", "Bearer"}}
-                        .dump(),
-                    "application/json");
+    res.set_content(
+        json{{"access_token", *tokens_.rbegin()}, {"expires_in", 3599}, {"token_type", "Bearer"}}
+            .dump(),
+        "application/json");
   }
 
   void List(const httplib::Request& req, httplib::Response& res, const std::string& field,
@@ -100,14 +107,17 @@ class FakeGoogleDirectory {
     std::string header = req.get_header_value("Authorization");
     if (header.rfind("Bearer ", 0) != 0 || !tokens_.count(header.substr(7))) {
       res.status = 401;
-      res.set_content(R"({"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}})",
-                      "application/json");
+      res.set_content(
+          R"({"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}})",
+          "application/json");
       return;
     }
-    if (field != "members" && req.get_param_value("customer") != "my_customer") {
+    std::string customer = req.get_param_value("customer");
+    if (field != "members" && customer != "my_customer" && customer != customer_id_) {
       res.status = 400;
-      res.set_content(R"({"error":{"code":400,"message":"Bad Request","status":"INVALID_ARGUMENT"}})",
-                      "application/json");
+      res.set_content(
+          R"({"error":{"code":400,"message":"Bad Request","status":"INVALID_ARGUMENT"}})",
+          "application/json");
       return;
     }
     size_t offset = req.has_param("pageToken") ? std::stoul(req.get_param_value("pageToken")) : 0;
@@ -121,7 +131,7 @@ class FakeGoogleDirectory {
     res.set_content(page.dump(), "application/json");
   }
 
-  std::string key_, admin_;
+  std::string key_, admin_, customer_id_ = "my_customer";
   size_t page_size_;
   TestCa::Issued issued_;
   httplib::SSLServer server_;

@@ -42,7 +42,8 @@ class FakeGraph {
   };
 
   FakeGraph(const TestCa& ca, Options options)
-      : options_(std::move(options)), issued_(ca.Issue("graph", {"localhost"})),
+      : options_(std::move(options)),
+        issued_(ca.Issue("graph", {"localhost"})),
         server_(issued_.cert.c_str(), issued_.key.c_str()) {
     Tenant& first = tenants_[options_.tenant];
     first.client_id = options_.client_id;
@@ -66,9 +67,7 @@ class FakeGraph {
   // The directory. `object` holds an "id"; putting it again is a change.
   void PutUser(json object) { PutUser(options_.tenant, std::move(object)); }
   void PutGroup(json object) { Put(options_.tenant, false, std::move(object)); }
-  void PutUser(const std::string& tenant, json object) {
-    Put(tenant, true, std::move(object));
-  }
+  void PutUser(const std::string& tenant, json object) { Put(tenant, true, std::move(object)); }
   void Remove(const std::string& id) {
     std::lock_guard lock(mutex_);
     Tenant& tenant = tenants_[options_.tenant];
@@ -118,8 +117,8 @@ class FakeGraph {
 
  private:
   struct Objects {
-    std::map<std::string, std::pair<json, long>> live;  // id -> (object, version changed)
-    std::map<std::string, long> removed;                // id -> version removed
+    std::map<std::string, std::pair<json, long>> live;        // id -> (object, version changed)
+    std::map<std::string, long> removed;                      // id -> version removed
     std::map<std::string, std::set<std::string>> members_at;  // for members@delta: last sent
   };
 
@@ -165,12 +164,14 @@ class FakeGraph {
         return refuse("invalid_client", "AADSTS7000215: Invalid client secret provided.");
     } else if (!AssertionValid(tenant, req.get_param_value("client_assertion"),
                                url() + "/" + found->first + "/oauth2/v2.0/token")) {
-      return refuse("invalid_client", "AADSTS700027: Client assertion failed signature validation.");
+      return refuse("invalid_client",
+                    "AADSTS700027: Client assertion failed signature validation.");
     }
     std::string token = fmt::format("token-{}", ++token_count_);
     tokens_[token] = found->first;
-    res.set_content(json{{"token_type", "Bearer"}, {"expires_in", 3599}, {"access_token", token}}.dump(),
-                    "application/json");
+    res.set_content(
+        json{{"token_type", "Bearer"}, {"expires_in", 3599}, {"access_token", token}}.dump(),
+        "application/json");
   }
 
   static bool AssertionValid(const Tenant& tenant, const std::string& jwt,
@@ -190,7 +191,9 @@ class FakeGraph {
     std::string kind = req.matches[1];
     std::string header = req.get_header_value("Authorization");
     bool has_token = req.has_param("$deltatoken") || req.has_param("$skiptoken");
-    requests_.push_back(kind + (req.has_param("$deltatoken") ? " delta" : has_token ? " page" : " full"));
+    requests_.push_back(kind + (req.has_param("$deltatoken") ? " delta"
+                                : has_token                  ? " page"
+                                                             : " full"));
     if (throttle_ > 0) {
       --throttle_;
       res.set_header("Retry-After", std::to_string(retry_after_));
@@ -198,7 +201,8 @@ class FakeGraph {
     }
     auto token = header.rfind("Bearer ", 0) == 0 ? tokens_.find(header.substr(7)) : tokens_.end();
     if (token == tokens_.end()) {
-      return Error(res, 401, "InvalidAuthenticationToken", "Access token has expired or is not yet valid.");
+      return Error(res, 401, "InvalidAuthenticationToken",
+                   "Access token has expired or is not yet valid.");
     }
     long since = 0, upto = version_;
     size_t offset = 0;
@@ -214,7 +218,8 @@ class FakeGraph {
     }
     Tenant& tenant = tenants_[token->second];
     Objects& objects = kind == "users" ? tenant.users : tenant.groups;
-    bool members = req.has_param("$select") && req.get_param_value("$select").find("members") != std::string::npos;
+    bool members = req.has_param("$select") &&
+                   req.get_param_value("$select").find("members") != std::string::npos;
     std::vector<json> changed;
     for (const auto& [id, entry] : objects.live) {
       if (entry.second <= since || entry.second > upto) continue;
@@ -224,12 +229,16 @@ class FakeGraph {
         object.erase("members");
         if (members) {
           json delta = json::array();
-          std::set<std::string> before = since == 0 ? std::set<std::string>() : objects.members_at[id];
+          std::set<std::string> before =
+              since == 0 ? std::set<std::string>() : objects.members_at[id];
           for (const auto& m : now)
-            if (!before.count(m)) delta.push_back({{"@odata.type", "#microsoft.graph.user"}, {"id", m}});
+            if (!before.count(m))
+              delta.push_back({{"@odata.type", "#microsoft.graph.user"}, {"id", m}});
           for (const auto& m : before)
             if (!now.count(m))
-              delta.push_back({{"@odata.type", "#microsoft.graph.user"}, {"id", m}, {"@removed", {{"reason", "deleted"}}}});
+              delta.push_back({{"@odata.type", "#microsoft.graph.user"},
+                               {"id", m},
+                               {"@removed", {{"reason", "deleted"}}}});
           object["members@delta"] = delta;
           objects.members_at[id] = now;
         }

@@ -37,8 +37,7 @@ bool IsUserType(std::string_view type);
 // The kinds of directory a customer's users can be read from: each is a list
 // `spec.users.<kind>` in a Customer manifest and the User::source of the users it gives.
 // Their users are known only once read (at plan time), never while validating.
-inline constexpr std::string_view kDirectorySources[] = {"ldap", "microsoft365",
-                                                         "googleWorkspace"};
+inline constexpr std::string_view kDirectorySources[] = {"ldap", "microsoft365", "googleWorkspace"};
 bool IsDirectorySource(std::string_view source);
 // Whether a customer's spec names at least one directory source.
 bool ReadsDirectoryUsers(const nlohmann::json& spec);

@@ -9,6 +9,7 @@
 #include "gateway/domain_name.h"
 #include "gateway/ip_range.h"
 #include "gateway/json_cursor.h"
+#include "gateway/model.h"
 #include "gateway/quantity.h"
 #include "rules/customer_checker.h"
 
@@ -167,7 +168,8 @@ void CustomerChecker::CheckCloudDirectories() {
   std::map<std::string, std::string> tenants;  // lowercased tenant -> pointer
   for (size_t i = 0; i < microsoft.size(); ++i) {
     auto source = microsoft[i];
-    bool secret = source["clientSecretRef"].exists(), certificate = source["certificateRef"].exists();
+    bool secret = source["clientSecretRef"].exists(),
+         certificate = source["certificateRef"].exists();
     if (secret == certificate) {
       Error(source, "directory-config",
             secret ? "set clientSecretRef or certificateRef, not both"
@@ -187,11 +189,12 @@ void CustomerChecker::CheckCloudDirectories() {
   for (size_t i = 0; i < google.size(); ++i) {
     auto source = google[i];
     std::string account = source["customerId"].string_or("my_customer");
-    if (account == "my_customer") account += " of " + AsciiLower(source["adminEmail"].string_or(""));
+    if (account == "my_customer")
+      account += " of " + AsciiLower(source["adminEmail"].string_or(""));
     auto [it, inserted] = accounts.emplace(account, source.pointer());
     if (!inserted) {
-      Error(source, "directory-duplicate",
-            "this Workspace account is already read ({related})", it->second);
+      Error(source, "directory-duplicate", "this Workspace account is already read ({related})",
+            it->second);
     }
   }
 }
@@ -315,6 +318,21 @@ std::vector<IpRange> RelayClaims(const CompiledCustomer& customer) {
 void CheckPartnerDefaults(const nlohmann::json& document, RuleFindings& findings) {
   CustomerRuleOptions options;
   CustomerChecker(document, options, findings).CheckValues();
+}
+
+// model.h's, here because the rules (gw_schema) need them and the model's codec does not.
+bool IsDirectorySource(std::string_view source) {
+  return std::find(std::begin(kDirectorySources), std::end(kDirectorySources), source) !=
+         std::end(kDirectorySources);
+}
+
+bool ReadsDirectoryUsers(const nlohmann::json& spec) {
+  if (!spec.is_object() || !spec.contains("users") || !spec["users"].is_object()) return false;
+  const nlohmann::json& users = spec["users"];
+  return std::any_of(std::begin(kDirectorySources), std::end(kDirectorySources), [&](auto kind) {
+    auto it = users.find(std::string(kind));
+    return it != users.end() && it->is_array() && !it->empty();
+  });
 }
 
 void CheckContinuityMembers(const nlohmann::json& document,

@@ -56,8 +56,8 @@ void CustomerChecker::CheckContentFilter() {
     if (entry->front() == '.' && kAttachmentCategories.count(lower.substr(1))) {
       // A panel's category copied with a dot would be an extension no file has.
       Error(attachments[i], "attachment-type",
-            fmt::format("'{}' is an extension no file has; did you mean the category '{}'?",
-                        *entry, lower.substr(1)));
+            fmt::format("'{}' is an extension no file has; did you mean the category '{}'?", *entry,
+                        lower.substr(1)));
     } else if (entry->front() == '.' && extension_chars && lower != *entry) {
       Error(attachments[i], "attachment-type",
             fmt::format("extension '{}' must be lowercase: '{}'", *entry, lower));

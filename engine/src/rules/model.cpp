@@ -34,20 +34,6 @@ std::string Sha256Hex(std::string_view data, size_t bytes) {
 
 }  // namespace
 
-bool IsDirectorySource(std::string_view source) {
-  return std::find(std::begin(kDirectorySources), std::end(kDirectorySources), source) !=
-         std::end(kDirectorySources);
-}
-
-bool ReadsDirectoryUsers(const nlohmann::json& spec) {
-  if (!spec.is_object() || !spec.contains("users") || !spec["users"].is_object()) return false;
-  const nlohmann::json& users = spec["users"];
-  return std::any_of(std::begin(kDirectorySources), std::end(kDirectorySources), [&](auto kind) {
-    auto it = users.find(std::string(kind));
-    return it != users.end() && it->is_array() && !it->empty();
-  });
-}
-
 bool IsUserType(std::string_view type) {
   return type == "mailbox" || type == "shared" || type == "resource" || type == "alias";
 }

@@ -52,7 +52,7 @@ struct ReconcileDeps {
   // Called once the repository is validated, before anything else can fail: a caller
   // shows the diagnostics where they belong.
   std::function<void(const ValidationReport&)> validated;
-  bool read_directories = false;  // unset: directory sources are not read; their users stay
+  bool read_directories = false;          // unset: directory sources are not read; their users stay
   std::filesystem::path directory_cache;  // DirectoryReading::cache_dir
   // DesiredOptions::not_due: which directory sources wait for their next read (the loop).
   std::function<std::optional<std::string>(const std::string&, const std::string&,
