@@ -10,11 +10,13 @@
 #include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
 
 #include "cloud_directory.h"
 #include "fake_graph.h"
 #include "gatewayd_fixture.h"
 #include "microsoft365_users.h"
+#include "process.h"
 #include "temp_repo.h"
 
 namespace gwctl {
@@ -368,6 +370,56 @@ TEST_F(Microsoft365SyncTest, AWrongSecretOrATenantThatLostUsersChangesNothing) {
   EXPECT_THAT(output, HasSubstr("AADSTS7000215"));
   EXPECT_THAT(output, Not(HasSubstr("a-wrong-secret")));
   EXPECT_EQ(client->GetCustomer("northwind", "contoso")->user_count, 20);
+}
+
+// gwctl run reads the tenant once per syncInterval, not on every pass, and says how it
+// went on /status and /metrics.
+TEST_F(Microsoft365SyncTest, TheLoopReadsEachSourceOnItsOwnIntervalAndShowsIt) {
+  for (int n = 1; n <= 12; ++n) graph_.PutUser(GraphUser(n));
+  setenv("GWCTL_TOKEN", gwtest::Gatewayd::PartnerToken("northwind").c_str(), 1);
+  gwtest::ChildProcess loop({GWCTL_BINARY, "run", repo_.root().string(), "--gateway",
+                             gatewayd_.url(), "--directory-cache", (dir_ / "cache").string(),
+                             "--interval", "300ms", "--drift-interval", "300ms", "--listen",
+                             "127.0.0.1:0"});
+  unsetenv("GWCTL_TOKEN");
+  auto line = loop.WaitForLine("listening on ");
+  ASSERT_TRUE(line) << loop.output();
+  size_t start = line->find("http://");
+  std::string url = line->substr(start, line->find_first_of(" \"", start) - start);
+  auto client = gatewayd_.Client(gwtest::Gatewayd::PartnerToken("northwind"));
+  auto users = [&] {
+    auto customer = client->GetCustomer("northwind", "contoso");
+    return customer.ok() ? customer->user_count : -1;
+  };
+  for (int i = 0; i < 100 && users() != 12; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(users(), 12) << loop.output();
+  // Several drift passes later, the tenant has been read once.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  size_t reads = 0;
+  for (const std::string& request : graph_.requests())
+    reads += request == "users full" || request == "users delta";
+  EXPECT_EQ(reads, 1u) << loop.output();
+  graph_.PutUser(GraphUser(13));
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(users(), 12) << "the tenant was read before its next read was due";
+
+  auto status = httplib::Client(url).Get("/status");
+  ASSERT_TRUE(status && status->status == 200);
+  json sources = json::parse(status->body)["directorySources"];
+  ASSERT_EQ(sources.size(), 1u) << status->body;
+  EXPECT_EQ(sources[0]["kind"], "microsoft365");
+  EXPECT_EQ(sources[0]["name"], "contoso.onmicrosoft.com");
+  EXPECT_EQ(sources[0]["ok"], true);
+  EXPECT_EQ(sources[0]["users"], 12);
+  EXPECT_FALSE(sources[0]["nextRead"].is_null());
+  auto metrics = httplib::Client(url).Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_THAT(metrics->body,
+              HasSubstr("gwctl_directory_source_up{customer=\"contoso\",kind=\"microsoft365\","
+                        "source=\"contoso.onmicrosoft.com\"} 1"));
+  loop.Signal(SIGTERM);
+  EXPECT_EQ(loop.Wait(), 0) << loop.output();
 }
 
 }  // namespace
