@@ -101,6 +101,12 @@ class FakeGraph {
     std::lock_guard lock(mutex_);
     tokens_.clear();
   }
+  void SetPageSize(size_t size) {
+    std::lock_guard lock(mutex_);
+    options_.page_size = size;
+  }
+  // Every round starts with a page of no objects that links to the next (Graph may do so).
+  void EmptyFirstPages(bool on) { empty_first_pages_ = on; }
   // Paging links point at another host.
   void LinkElsewhere(bool on) { link_elsewhere_ = on; }
 
@@ -220,42 +226,49 @@ class FakeGraph {
     Objects& objects = kind == "users" ? tenant.users : tenant.groups;
     bool members = req.has_param("$select") &&
                    req.get_param_value("$select").find("members") != std::string::npos;
-    std::vector<json> changed;
+    // The ids in this round, in a stable order (live changes, then removals); only the
+    // page's own objects are copied.
+    std::vector<std::pair<std::string, bool>> changed;  // id, removed
     for (const auto& [id, entry] : objects.live) {
-      if (entry.second <= since || entry.second > upto) continue;
-      json object = entry.first;
-      if (object.contains("members")) {
-        std::set<std::string> now = object["members"].get<std::set<std::string>>();
-        object.erase("members");
-        if (members) {
-          json delta = json::array();
-          std::set<std::string> before =
-              since == 0 ? std::set<std::string>() : objects.members_at[id];
-          for (const auto& m : now)
-            if (!before.count(m))
-              delta.push_back({{"@odata.type", "#microsoft.graph.user"}, {"id", m}});
-          for (const auto& m : before)
-            if (!now.count(m))
-              delta.push_back({{"@odata.type", "#microsoft.graph.user"},
-                               {"id", m},
-                               {"@removed", {{"reason", "deleted"}}}});
-          object["members@delta"] = delta;
-          objects.members_at[id] = now;
-        }
-      }
-      changed.push_back(std::move(object));
+      if (entry.second > since && entry.second <= upto) changed.emplace_back(id, false);
     }
     for (const auto& [id, removed_at] : objects.removed) {
-      if (removed_at > since && removed_at <= upto && since > 0)
-        changed.push_back({{"id", id}, {"@removed", {{"reason", "deleted"}}}});
+      if (removed_at > since && removed_at <= upto && since > 0) changed.emplace_back(id, true);
     }
+    auto render = [&](const std::string& id, bool removed) -> json {
+      if (removed) return {{"id", id}, {"@removed", {{"reason", "deleted"}}}};
+      json object = objects.live.at(id).first;
+      if (!object.contains("members")) return object;
+      std::set<std::string> now = object["members"].get<std::set<std::string>>();
+      object.erase("members");
+      if (!members) return object;
+      json delta = json::array();
+      std::set<std::string> before = since == 0 ? std::set<std::string>() : objects.members_at[id];
+      for (const auto& m : now)
+        if (!before.count(m))
+          delta.push_back({{"@odata.type", "#microsoft.graph.user"}, {"id", m}});
+      for (const auto& m : before)
+        if (!now.count(m))
+          delta.push_back({{"@odata.type", "#microsoft.graph.user"},
+                           {"id", m},
+                           {"@removed", {{"reason", "deleted"}}}});
+      object["members@delta"] = delta;
+      objects.members_at[id] = now;
+      return object;
+    };
     json page = {{"@odata.context", "https://graph.microsoft.com/v1.0/$metadata#" + kind}};
-    json values = json::array();
-    for (size_t i = offset; i < changed.size() && i < offset + options_.page_size; ++i)
-      values.push_back(changed[i]);
-    page["value"] = values;
     std::string base = (link_elsewhere_ ? std::string("https://elsewhere.example") : url()) +
                        "/v1.0/" + kind + "/delta?";
+    if (empty_first_pages_ && !req.has_param("$skiptoken")) {
+      page["value"] = json::array();
+      page["@odata.nextLink"] = base + fmt::format("$skiptoken={}.{}.0", since, upto);
+      res.set_content(page.dump(), "application/json");
+      return;
+    }
+    json values = json::array();
+    for (size_t i = offset; i < changed.size() && i < offset + options_.page_size; ++i)
+      values.push_back(render(changed[i].first, changed[i].second));
+    page["value"] = values;
     if (offset + options_.page_size < changed.size()) {
       page["@odata.nextLink"] =
           base + fmt::format("$skiptoken={}.{}.{}", since, upto, offset + options_.page_size);
@@ -278,6 +291,7 @@ class FakeGraph {
   long token_count_ = 0;
   std::map<std::string, std::string> tokens_;  // -> tenant
   std::atomic<bool> link_elsewhere_{false};
+  std::atomic<bool> empty_first_pages_{false};
   std::vector<std::string> requests_;
 };
 
