@@ -67,6 +67,11 @@ async function refresh(){
       '</td><td><code>'+esc((c.appliedCommit||'').slice(0,12))+'</code></td><td>'+esc(c.lastError)+
       '</td><td>'+esc(c.nextRetry||'')+'</td><td>'+esc((c.pendingDomains||[]).join(', '))+
       '</td></tr>').join('');
+    const sources=(s.directorySources||[]).filter(d=>!d.ok||(d.warnings||[]).length);
+    document.getElementById('sources').innerHTML=sources.map(d=>
+      '<tr><td>'+esc(d.customer)+'</td><td>'+esc(d.kind+' '+d.name)+'</td><td class="state '+(d.ok?'in-sync':'failed')+'">'+
+      (d.ok?'ok':'failing')+'</td><td>'+esc(d.lastSuccess||'never')+'</td><td>'+esc(d.ok?(d.warnings||[]).join('; '):d.error)+
+      '</td></tr>').join('');
     document.getElementById('unlisted').textContent=total>LIST_ALL_UP_TO&&inSync?
       inSync+' customers in sync are not listed (/status?state=in-sync lists them).':'';
     document.body.dataset.refreshed='yes';
@@ -93,6 +98,18 @@ std::string StatusPage(const LoopStatus& status) {
         c.next_retry ? gw::FormatRfc3339(*c.next_retry) : "",
         Escape(fmt::format("{}", fmt::join(c.pending_domains, ", "))));
   }
+  // Directory sources that need someone: failing, or with a credential about to expire.
+  std::string sources;
+  for (const DirectorySourceStatus& d : status.directory_sources) {
+    if (d.last_error.empty() && d.warnings.empty()) continue;
+    sources += fmt::format(
+        "<tr><td>{}</td><td>{}</td><td class=\"state {}\">{}</td><td>{}</td><td>{}</td></tr>\n",
+        Escape(d.customer), Escape(d.kind + " " + d.name),
+        d.last_error.empty() ? "in-sync" : "failed", d.last_error.empty() ? "ok" : "failing",
+        d.last_success ? gw::FormatRfc3339(*d.last_success) : "never",
+        Escape(d.last_error.empty() ? fmt::format("{}", fmt::join(d.warnings, "; "))
+                                    : d.last_error));
+  }
   std::string error = status.last_error.empty()
                           ? ""
                           : "<br><span class=\"failed\">" + Escape(status.last_error) + "</span>";
@@ -110,6 +127,9 @@ std::string StatusPage(const LoopStatus& status) {
       "<th>next retry</th><th>waiting for DNS</th></tr></thead>\n<tbody "
       "id=\"customers\">\n{}</tbody></table>\n"
       "<p id=\"unlisted\">{}</p>\n"
+      "<h2>Directory sources needing attention</h2>\n<table><thead><tr><th>customer</th>"
+      "<th>source</th><th>state</th><th>last success</th><th>error or warning</th></tr></thead>\n"
+      "<tbody id=\"sources\">\n{}</tbody></table>\n"
       "<p class=\"muted\">Read-only. Also: <a href=\"/status\">/status</a>, "
       "<a href=\"/metrics\">/metrics</a>.</p>\n<script>const LIST_ALL_UP_TO={};{}</script>"
       "</body></html>\n",
@@ -121,7 +141,7 @@ std::string StatusPage(const LoopStatus& status) {
           ? fmt::format("{} customers in sync are not listed (/status?state=in-sync lists them).",
                         unlisted)
           : "",
-      kPageListsAllUpTo, kPageScript);
+      sources, kPageListsAllUpTo, kPageScript);
 }
 
 StatusServer::StatusServer(ReconcileLoop& loop, LoopMetrics& metrics, LoopLog& log,

@@ -490,10 +490,16 @@ UserSourceResolver Microsoft365UserResolver(DirectoryReading reading) {
     options.timeout = std::chrono::seconds(source.timeout_seconds);
     CloudHttp http(options);
     GraphReader reader(source, std::move(*credential), http);
+    std::optional<Clock::time_point> cached_at;
+    if (known) cached_at = gw::ParseRfc3339(known->read_at);
     GraphReadStats stats;
     auto snapshot = reader.Read(std::move(known), stats);
     if (!snapshot.ok()) return snapshot.status();
-    if (!cache.empty()) {
+    // Nothing changed: the cached links still lead here, and rewriting tens of MB for
+    // nothing is most of a quiet plan. They are renewed daily, well inside their 7 days.
+    bool unchanged = !stats.full && stats.changes == 0 && cached_at &&
+                     Clock::now() - *cached_at < std::chrono::hours(24);
+    if (!cache.empty() && !unchanged) {
       std::error_code ignored;
       if (std::filesystem::create_directories(reading.cache_dir, ignored)) {
         std::filesystem::permissions(reading.cache_dir, std::filesystem::perms::owner_all, ignored);
