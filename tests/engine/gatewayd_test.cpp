@@ -458,15 +458,15 @@ TEST(TokensTest, TheSampleTokensFileLoadsAndItsExampleTokensAuthenticate) {
   ASSERT_TRUE(tokens.ok()) << tokens.status().message();
   auto ops = (*tokens)->Authenticate("example-operator-token");
   ASSERT_TRUE(ops);
-  EXPECT_TRUE(ops->is_operator);
+  EXPECT_TRUE(ops->is_operator());
   auto ci = (*tokens)->Authenticate("example-northwind-token");
   ASSERT_TRUE(ci);
   EXPECT_EQ(ci->partner, "northwind-msp");
   EXPECT_FALSE((*tokens)->Authenticate("example-northwind-token "));
   auto filter = (*tokens)->Authenticate("example-filter-token");
   ASSERT_TRUE(filter);
-  EXPECT_TRUE(filter->is_filter);
-  EXPECT_FALSE(filter->is_operator);
+  EXPECT_TRUE(filter->is_filter());
+  EXPECT_FALSE(filter->is_operator());
 }
 
 TEST(TokensTest, BadEntriesAreNamedByLine) {

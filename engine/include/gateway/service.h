@@ -34,15 +34,27 @@
 
 namespace gw {
 
-struct Actor {
-  std::string name;  // recorded in the audit log
-  bool is_operator = false;
-  std::string partner;  // the only partner a non-operator may touch
+// What an identity is; gateway/access.h says what each may do.
+enum class Role {
+  kOperator,  // the gateway's operator: every partner, every action
   // The content filter (gw-milter): may keep messages in any customer's quarantine and
   // do nothing else, so a flaw in the code that parses hostile mail reaches no further.
-  bool is_filter = false;
+  kFilter,
+  kPartnerAdmin,   // a partner's admins and its CI: everything of that partner
+  kTechnician,     // a named person of the partner: what an admin does, under its own name
+  kReadOnly,       // a partner's dashboards and auditors: reads, never writes
+  kCustomerAdmin,  // one customer's admin: its quarantine, passwords, domain checks, reads
+};
 
-  static Actor Local() { return {"local", true, "", false}; }
+struct Actor {
+  std::string name;  // recorded in the audit log
+  Role role = Role::kPartnerAdmin;
+  std::string partner;   // the only partner a partner's role may touch
+  std::string customer;  // the only customer a customer admin may touch
+
+  bool is_operator() const { return role == Role::kOperator; }
+  bool is_filter() const { return role == Role::kFilter; }
+  static Actor Local() { return {"local", Role::kOperator, "", ""}; }
 };
 
 struct ServiceOptions {

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "api/json_codec.h"
+#include "gateway/access.h"
 #include "gateway/bounded_json.h"
 #include "gateway/customer_rules.h"
 #include "gateway/rfc3339.h"
@@ -219,6 +220,8 @@ void ListDomainClaims(const AdminContext& admin, const Actor& actor, const HttpR
 void CheckDomains(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
                   HttpResponse& res) {
   const std::string &partner = req.matches[1], &customer = req.matches[2];
+  if (Status s = Authorize(actor, Action::kCheckDomains, partner, customer); !s.ok())
+    return WriteStatus(res, s);
   if (auto visible = admin.service.GetCustomer(actor, partner, customer); !visible.ok())
     return WriteStatus(res, visible.status());
   if (!admin.options.check_domains) {
@@ -326,7 +329,7 @@ void ListContinuity(const AdminContext& admin, const Actor& actor, const HttpReq
   json list = json::array();
   for (const auto& e :
        admin.options.continuity ? admin.options.continuity() : std::vector<ContinuityEntry>{}) {
-    if (!actor.is_operator && e.partner != actor.partner) continue;
+    if (!Authorize(actor, Action::kReadContinuity, e.partner, e.customer).ok()) continue;
     list.push_back({{"partner", e.partner},
                     {"customer", e.customer},
                     {"since", e.since},
@@ -341,8 +344,8 @@ void ListContinuity(const AdminContext& admin, const Actor& actor, const HttpReq
 // sooner: a test clock, or room made on purpose).
 void RunContinuityRetention(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
                             HttpResponse& res) {
-  if (!actor.is_operator)
-    return WriteError(res, 403, "running the continuity retention is for operators");
+  if (Status s = Authorize(actor, Action::kRunHousekeeping, ""); !s.ok())
+    return WriteStatus(res, s);
   if (!admin.options.expire_continuity)
     return WriteError(res, 409, "this gatewayd keeps no continuity mailboxes");
   auto as_of = std::chrono::system_clock::now();

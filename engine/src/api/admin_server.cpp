@@ -87,7 +87,7 @@ struct AdminServer::Impl {
       std::optional<Actor> actor = Authenticate(req);
       if (!actor) {
         WriteUnauthenticated(req, res);
-      } else if (InFlight admitted(*this, actor->is_operator ? "" : actor->partner);
+      } else if (InFlight admitted(*this, actor->is_operator() ? "" : actor->partner);
                  !admitted.ok()) {
         res.SetHeader("Retry-After", "1");
         WriteError(res, 429,

@@ -8,6 +8,8 @@
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
+#include "gateway/access.h"
+
 namespace gw {
 
 std::string HashToken(std::string_view token) {
@@ -54,22 +56,31 @@ Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path
     entry.sha256 = field("sha256");
     std::string role = field("role");
     entry.actor.partner = field("partner");
+    entry.actor.customer = field("customer");
     if (!bad_field.empty()) return Status::Invalid(where + ": " + bad_field + " must be a string");
-    entry.actor.is_operator = role == "operator";
-    entry.actor.is_filter = role == "filter";
     if (entry.actor.name.empty()) return Status::Invalid(where + ": a token needs a name");
     if (!std::regex_match(entry.sha256, kHex)) {
       return Status(
           StatusCode::kInvalidArgument,
           where + ": sha256 must be 64 lowercase hex digits (gatewayd hash-token prints it)");
     }
-    if (!role.empty() && role != "operator" && role != "filter") {
-      return Status(StatusCode::kInvalidArgument,
-                    where + ": role must be 'operator' or 'filter' (or give a partner instead)");
+    // A partner's token is its admin's unless it says otherwise.
+    auto parsed = ParseRole(role.empty() && !entry.actor.partner.empty() ? "admin" : role);
+    if (!parsed) {
+      return Status::Invalid(where +
+                             ": role must be operator or filter, or with a partner admin, "
+                             "technician, read-only or customer-admin");
     }
-    if (role.empty() == entry.actor.partner.empty()) {
-      return Status(StatusCode::kInvalidArgument,
-                    where + ": a token has either a role (operator, filter) or a partner");
+    entry.actor.role = *parsed;
+    bool of_partner = *parsed != Role::kOperator && *parsed != Role::kFilter;
+    if (of_partner != !entry.actor.partner.empty()) {
+      return Status::Invalid(where + (of_partner ? ": a " + role + " token needs a partner"
+                                                 : ": an " + role + " token has no partner"));
+    }
+    if ((*parsed == Role::kCustomerAdmin) != !entry.actor.customer.empty()) {
+      return Status::Invalid(where + (entry.actor.customer.empty()
+                                          ? ": a customer-admin token needs a customer"
+                                          : ": only a customer-admin token has a customer"));
     }
     entries.push_back(std::move(entry));
   }

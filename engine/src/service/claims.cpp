@@ -155,21 +155,23 @@ Result<std::vector<DomainClaim>> Service::ListDomainClaims(const Actor& actor,
                                                            const std::string& partner,
                                                            const std::string& customer,
                                                            bool pending_only) {
-  if (partner.empty() && !actor.is_operator)
-    return Status(StatusCode::kPermissionDenied,
-                  "only an operator can list every partner's claims");
+  std::string narrowed = NarrowedCustomer(actor, customer);
+  if (partner.empty()) {
+    if (Status s = Authorize(actor, Action::kReadDomainClaims, partner); !s.ok()) return s;
+  }
   return impl_->Read<std::vector<DomainClaim>>([&]() -> Result<std::vector<DomainClaim>> {
     if (!partner.empty()) {
-      if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+      if (Status s = impl_->CheckPartner(actor, Action::kReadDomainClaims, partner, narrowed);
+          !s.ok())
+        return s;
     }
-    return impl_->store->ListDomainClaims(partner, customer, pending_only);
+    return impl_->store->ListDomainClaims(partner, narrowed, pending_only);
   });
 }
 
 Result<std::vector<DomainClaim>> Service::RecordDomainChecks(
     const Actor& actor, const std::vector<DomainCheck>& checks) {
-  if (!actor.is_operator)
-    return Status(StatusCode::kPermissionDenied, "only an operator can verify domains");
+  if (Status s = Authorize(actor, Action::kVerifyDomains, ""); !s.ok()) return s;
   return impl_->Write<std::vector<DomainClaim>>([&]() -> Result<std::vector<DomainClaim>> {
     Store& store = *impl_->store;
     std::vector<DomainClaim> checked;
@@ -197,8 +199,7 @@ Result<std::vector<DomainClaim>> Service::RecordDomainChecks(
 }
 
 Result<int64_t> Service::VerifyPendingClaims(const Actor& actor) {
-  if (!actor.is_operator)
-    return Status(StatusCode::kPermissionDenied, "only an operator can verify domains");
+  if (Status s = Authorize(actor, Action::kVerifyDomains, ""); !s.ok()) return s;
   return impl_->Write<int64_t>([&]() -> Result<int64_t> {
     auto pending = impl_->store->ListDomainClaims("", "", true);
     if (!pending.ok()) return pending.status();

@@ -174,14 +174,24 @@ json AuditDetail(const Customer* before, const Customer& after, const CustomerWr
 
 Result<std::vector<Customer>> Service::ListCustomers(const Actor& actor,
                                                      const std::string& partner) {
-  auto state = GetState(actor, partner);
-  if (!state.ok()) return state.status();
-  return std::move(state->customers);
+  return impl_->Read<std::vector<Customer>>([&]() -> Result<std::vector<Customer>> {
+    if (Status s = impl_->CheckPartner(actor, Action::kReadCustomers, partner); !s.ok()) return s;
+    auto customers = impl_->store->ListCustomers(partner);
+    if (!customers.ok()) return customers;
+    std::string only = NarrowedCustomer(actor, "");
+    std::vector<Customer> listed;
+    for (auto& customer : *customers)
+      if (only.empty() || customer.name == only) listed.push_back(std::move(customer));
+    std::vector<Customer*> pointers;
+    for (auto& customer : listed) pointers.push_back(&customer);
+    if (Status s = impl_->AttachClaims(partner, pointers); !s.ok()) return s;
+    return listed;
+  });
 }
 
 Result<PartnerState> Service::GetState(const Actor& actor, const std::string& partner) {
   return impl_->Read<PartnerState>([&]() -> Result<PartnerState> {
-    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kReadState, partner); !s.ok()) return s;
     PartnerState state;
     state.partner = partner;
     auto revision = impl_->store->PartnerRevision(partner);
@@ -200,7 +210,7 @@ Result<PartnerState> Service::GetState(const Actor& actor, const std::string& pa
 Result<Customer> Service::GetCustomer(const Actor& actor, const std::string& partner,
                                       const std::string& name) {
   return impl_->Read<Customer>([&]() -> Result<Customer> {
-    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kReadCustomers, partner, name); !s.ok()) return s;
     auto customer = impl_->ExistingCustomer(partner, name);
     if (!customer.ok()) return customer;
     if (Status s = impl_->AttachClaims(partner, {&*customer}); !s.ok()) return s;
@@ -231,7 +241,7 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
 
   return impl_->Write<Customer>([&]() -> Result<Customer> {
     Store& store = *impl_->store;
-    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kWriteCustomers, partner, name); !s.ok()) return s;
     auto existing = store.LoadCustomer(partner, name);
     if (!existing.ok()) return existing.status();
     const Customer* before = existing->has_value() ? &**existing : nullptr;
@@ -284,7 +294,7 @@ Status Service::DeleteCustomer(const Actor& actor, const std::string& partner,
                                const std::string& name, int64_t version) {
   return impl_
       ->Write<bool>([&]() -> Result<bool> {
-        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+        if (Status s = impl_->CheckPartner(actor, Action::kWriteCustomers, partner, name); !s.ok()) return s;
         auto existing = impl_->ExistingCustomer(partner, name);
         if (!existing.ok()) return existing.status();
         if (existing->version != version) {
@@ -311,7 +321,7 @@ Result<Lease> Service::TakeLease(const Actor& actor, const std::string& partner,
     return Status::Invalid("ttl must be 0-3600 seconds", "/ttlSeconds");
   return impl_->Write<Lease>([&]() -> Result<Lease> {
     Store& store = *impl_->store;
-    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kTakeLease, partner); !s.ok()) return s;
     int64_t now = UnixNow();
     auto current = store.GetLease(partner);
     if (!current.ok()) return current.status();

@@ -69,12 +69,13 @@ Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,
 }
 
 Status Service::PutPartner(const Actor& actor, const std::string& partner) {
-  if (!actor.is_operator) {
-    // A partner may confirm its own partner exists (gwctl does before every plan), so
-    // that costs neither a refusal nor a write; only an operator creates one.
-    if (actor.partner == partner) {
+  if (!actor.is_operator()) {
+    // A partner's token may confirm its own partner exists (gwctl does before every
+    // plan), so that costs neither a refusal nor a write; only an operator creates one.
+    if (actor.partner == partner && !actor.is_filter()) {
       auto exists = impl_->Read<bool>([&]() -> Result<bool> {
-        if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+        if (Status s = impl_->CheckPartner(Actor::Local(), Action::kReadState, partner); !s.ok())
+          return s;
         return true;
       });
       if (exists.ok()) return Status::Ok();
@@ -96,8 +97,7 @@ Status Service::PutPartner(const Actor& actor, const std::string& partner) {
 }
 
 Result<std::vector<std::string>> Service::ListPartners(const Actor& actor) {
-  if (!actor.is_operator)
-    return Status(StatusCode::kPermissionDenied, "only an operator can list partners");
+  if (Status s = Authorize(actor, Action::kListPartners, ""); !s.ok()) return s;
   return impl_->Read<std::vector<std::string>>([&] { return impl_->store->ListPartners(); });
 }
 
@@ -105,7 +105,7 @@ Result<std::vector<AuditEntry>> Service::ListAudit(const Actor& actor, const std
                                                    int64_t after, size_t limit) {
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
   return impl_->Read<std::vector<AuditEntry>>([&]() -> Result<std::vector<AuditEntry>> {
-    if (Status s = impl_->CheckPartner(actor, partner); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kReadAudit, partner); !s.ok()) return s;
     return impl_->store->ListAudit(partner, after, limit);
   });
 }

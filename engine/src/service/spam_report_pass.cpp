@@ -38,9 +38,7 @@ bool SpamReportEnabled(const json& spec) {
 
 Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
                                               std::chrono::system_clock::time_point as_of) {
-  if (!actor.is_operator) {
-    return Status(StatusCode::kPermissionDenied, "only the gateway's operator runs spam reports");
-  }
+  if (Status s = Authorize(actor, Action::kRunHousekeeping, ""); !s.ok()) return s;
   if (as_of > std::chrono::system_clock::now() + std::chrono::minutes(1))
     return Status::Invalid("asOf is in the future", "/asOf");
   if (Status s = impl_->CanSendMail("sending spam reports"); !s.ok()) return s;

@@ -1,0 +1,174 @@
+// Roles against a real gatewayd over HTTP: every kind of token on a route of every
+// action, with the answers each must get written out here (not read from the table
+// under test), and the audit log naming a technician.
+#include <signal.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway/access.h"
+#include "gateway/tokens.h"
+#include "gatewayd_fixture.h"
+
+namespace {
+
+using gwtest::Gatewayd;
+using json = nlohmann::json;
+
+// One token of each kind; the names are what the audit log shows.
+const std::map<std::string, std::string> kTokens = {
+    {"operator", Gatewayd::kOperatorToken},
+    {"filter", Gatewayd::kFilterToken},
+    {"admin", Gatewayd::PartnerToken("northwind")},
+    {"technician", "token-of-alice"},
+    {"read-only", "token-of-dashboard"},
+    {"customer-admin", "token-of-acme-admin"},
+    {"other-partner", Gatewayd::PartnerToken("contoso")},
+};
+
+class AccessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(gatewayd_.started());
+    {
+      std::ofstream tokens(gatewayd_.dir() / "tokens.yaml", std::ios::app);
+      tokens << fmt::format(
+          "  - {{name: alice, role: technician, partner: northwind, sha256: \"{}\"}}\n"
+          "  - {{name: dashboard, role: read-only, partner: northwind, sha256: \"{}\"}}\n"
+          "  - {{name: acme-it, role: customer-admin, partner: northwind, customer: acme, "
+          "sha256: \"{}\"}}\n",
+          gw::HashToken("token-of-alice"), gw::HashToken("token-of-dashboard"),
+          gw::HashToken("token-of-acme-admin"));
+    }
+    gatewayd_.process().Signal(SIGHUP);
+    ASSERT_TRUE(gatewayd_.process().WaitForLine("SIGHUP: reloaded 7 token(s)"))
+        << gatewayd_.process().output();
+    auto ops = gatewayd_.Client(Gatewayd::kOperatorToken);
+    ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+    ASSERT_TRUE(ops->EnsurePartner("contoso").ok());
+    for (const std::string name : {"acme", "globex"}) {
+      ASSERT_EQ(Call("operator", "PUT", "/v1/partners/northwind/customers/" + name,
+                     Customer(name).dump(), {{"If-None-Match", "*"}}),
+                200);
+      gw::User user;
+      user.address = "ann@" + name + ".example";
+      ASSERT_TRUE(ops->BatchUsers("northwind", name, {{user}, {}}).ok());
+    }
+  }
+
+  static json Customer(const std::string& name) {
+    return {{"spec",
+             {{"product", "ultimate-defense"},
+              {"billableUsers", 5},
+              {"domains", {{"primary", name + ".example"}}},
+              {"destinations", "mail." + name + ".example"}}}};
+  }
+
+  int Call(const std::string& who, const std::string& method, const std::string& path,
+           const std::string& body = "", httplib::Headers headers = {}) {
+    httplib::Client client(gatewayd_.url());
+    headers.emplace("Authorization", "Bearer " + kTokens.at(who));
+    httplib::Result result =
+        method == "GET"    ? client.Get(path.c_str(), headers)
+        : method == "PUT"  ? client.Put(path.c_str(), headers, body, "application/json")
+        : method == "POST" ? client.Post(path.c_str(), headers, body, "application/json")
+                           : client.Delete(path.c_str(), headers);
+    last_body_ = result ? result->body : "";
+    return result ? result->status : -1;
+  }
+
+  Gatewayd gatewayd_;
+  std::string last_body_;
+};
+
+struct Expectation {
+  const char* method;
+  std::string path;
+  std::string body;
+  // operator, admin, technician, read-only, customer-admin, filter, another partner's admin
+  std::vector<int> statuses;
+};
+
+TEST_F(AccessTest, EveryRoleGetsWhatItsRowSaysOnARouteOfEveryAction) {
+  const std::string p = "/v1/partners/northwind";
+  const std::string password = R"({"password": "a long enough passphrase 42"})";
+  const std::vector<Expectation> table = {
+      {"GET", "/v1/partners", "", {200, 403, 403, 403, 403, 403, 403}},
+      {"GET", p + "/state", "", {200, 200, 200, 200, 403, 403, 404}},
+      {"GET", p + "/customers", "", {200, 200, 200, 200, 200, 403, 404}},
+      {"GET", p + "/customers/acme", "", {200, 200, 200, 200, 200, 403, 404}},
+      {"GET", p + "/customers/globex", "", {200, 200, 200, 200, 404, 403, 404}},
+      {"GET", p + "/customers/acme/users", "", {200, 200, 200, 200, 200, 403, 404}},
+      {"GET", p + "/customers/globex/users", "", {200, 200, 200, 200, 404, 403, 404}},
+      {"POST", p + "/customers/acme/users:batch", R"({"upsert": [], "remove": []})",
+       {200, 200, 200, 403, 403, 403, 404}},
+      {"POST", p + "/lease", R"({"holder": "h", "ttlSeconds": 1})",
+       {200, 200, 200, 403, 403, 403, 404}},
+      {"GET", p + "/customers/acme/quarantine", "", {200, 200, 200, 200, 200, 403, 404}},
+      {"GET", p + "/customers/globex/quarantine", "", {200, 200, 200, 200, 404, 403, 404}},
+      {"PUT", p + "/customers/acme/users/ann@acme.example/continuity-password", password,
+       {204, 204, 204, 403, 204, 403, 404}},
+      {"PUT", p + "/customers/globex/users/ann@globex.example/continuity-password", password,
+       {204, 204, 204, 403, 404, 403, 404}},
+      {"GET", p + "/domains", "", {200, 200, 200, 200, 200, 403, 404}},
+      {"GET", "/v1/audit?partner=northwind", "", {200, 200, 200, 200, 403, 403, 404}},
+      {"POST", "/v1/spam-reports:run", "", {409, 403, 403, 403, 403, 403, 403}},
+  };
+  const std::vector<std::string> roles = {"operator",       "admin",  "technician", "read-only",
+                                          "customer-admin", "filter", "other-partner"};
+  for (const Expectation& row : table) {
+    for (size_t r = 0; r < roles.size(); ++r) {
+      int status = Call(roles[r], row.method, row.path, row.body);
+      EXPECT_EQ(status, row.statuses[r])
+          << roles[r] << " " << row.method << " " << row.path << ": " << last_body_;
+    }
+  }
+  // The customer admin lists only its own customer.
+  ASSERT_EQ(Call("customer-admin", "GET", p + "/customers"), 200);
+  json listed = json::parse(last_body_)["customers"];
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["name"], "acme");
+}
+
+TEST_F(AccessTest, ManifestsStayWithThePartnersAdminsAndATechniciansWorkIsAuditedByName) {
+  const std::string acme = "/v1/partners/northwind/customers/acme";
+  json replaced = Customer("acme");
+  replaced["spec"]["billableUsers"] = 9;
+  for (const std::string who : {"read-only", "customer-admin"}) {
+    EXPECT_EQ(Call(who, "PUT", acme, replaced.dump(), {{"If-Match", "\"1\""}}), 403) << who;
+    EXPECT_EQ(Call(who, "DELETE", acme, "", {{"If-Match", "\"1\""}}), 403) << who;
+  }
+  ASSERT_EQ(Call("technician", "PUT", acme, replaced.dump(), {{"If-Match", "\"1\""}}), 200)
+      << last_body_;
+  ASSERT_EQ(Call("admin", "GET", "/v1/audit?partner=northwind"), 200);
+  json entries = json::parse(last_body_)["entries"];
+  ASSERT_FALSE(entries.empty());
+  EXPECT_EQ(entries.back()["actor"], "alice");
+  EXPECT_EQ(entries.back()["target"], "acme");
+}
+
+TEST(AccessTableTest, TheOperatorMayDoEverythingAndTheFilterOneThing) {
+  for (int a = 0; a <= static_cast<int>(gw::Action::kRunHousekeeping); ++a) {
+    auto action = static_cast<gw::Action>(a);
+    auto roles = gw::RolesAllowed(action);
+    EXPECT_EQ(roles.front(), gw::Role::kOperator) << gw::ActionName(action);
+    bool filter = std::find(roles.begin(), roles.end(), gw::Role::kFilter) != roles.end();
+    EXPECT_EQ(filter, action == gw::Action::kKeepQuarantined) << gw::ActionName(action);
+  }
+  for (const char* name : {"operator", "filter", "admin", "technician", "read-only",
+                           "customer-admin"}) {
+    auto role = gw::ParseRole(name);
+    ASSERT_TRUE(role) << name;
+    EXPECT_EQ(gw::RoleName(*role), name);
+  }
+  EXPECT_FALSE(gw::ParseRole("root"));
+}
+
+}  // namespace
