@@ -56,7 +56,7 @@ class AccessTest : public ::testing::Test {
     for (const std::string name : {"acme", "globex"}) {
       ASSERT_EQ(Call("operator", "PUT", "/v1/partners/northwind/customers/" + name,
                      Customer(name).dump(), {{"If-None-Match", "*"}}),
-                200);
+                201);
       gw::User user;
       user.address = "ann@" + name + ".example";
       ASSERT_TRUE(ops->BatchUsers("northwind", name, {{user}, {}}).ok());
@@ -107,21 +107,29 @@ TEST_F(AccessTest, EveryRoleGetsWhatItsRowSaysOnARouteOfEveryAction) {
       {"GET", p + "/customers/globex", "", {200, 200, 200, 200, 404, 403, 404}},
       {"GET", p + "/customers/acme/users", "", {200, 200, 200, 200, 200, 403, 404}},
       {"GET", p + "/customers/globex/users", "", {200, 200, 200, 200, 404, 403, 404}},
-      {"POST", p + "/customers/acme/users:batch", R"({"upsert": [], "remove": []})",
+      {"POST",
+       p + "/customers/acme/users:batch",
+       R"({"upsert": [], "delete": []})",
        {200, 200, 200, 403, 403, 403, 404}},
-      {"POST", p + "/lease", R"({"holder": "h", "ttlSeconds": 1})",
+      {"POST",
+       p + "/lease",
+       R"({"holder": "h", "ttlSeconds": 1})",
        {200, 200, 200, 403, 403, 403, 404}},
       {"GET", p + "/customers/acme/quarantine", "", {200, 200, 200, 200, 200, 403, 404}},
       {"GET", p + "/customers/globex/quarantine", "", {200, 200, 200, 200, 404, 403, 404}},
-      {"PUT", p + "/customers/acme/users/ann@acme.example/continuity-password", password,
+      {"PUT",
+       p + "/customers/acme/users/ann@acme.example/continuity-password",
+       password,
        {204, 204, 204, 403, 204, 403, 404}},
-      {"PUT", p + "/customers/globex/users/ann@globex.example/continuity-password", password,
+      {"PUT",
+       p + "/customers/globex/users/ann@globex.example/continuity-password",
+       password,
        {204, 204, 204, 403, 404, 403, 404}},
       {"GET", p + "/domains", "", {200, 200, 200, 200, 200, 403, 404}},
       {"GET", "/v1/audit?partner=northwind", "", {200, 200, 200, 200, 403, 403, 404}},
-      {"POST", "/v1/spam-reports:run", "", {409, 403, 403, 403, 403, 403, 403}},
+      {"POST", "/v1/spam-reports:run", "", {412, 403, 403, 403, 403, 403, 403}},
   };
-  const std::vector<std::string> roles = {"operator",       "admin",  "technician", "read-only",
+  const std::vector<std::string> roles = {"operator",       "admin",  "technician",   "read-only",
                                           "customer-admin", "filter", "other-partner"};
   for (const Expectation& row : table) {
     for (size_t r = 0; r < roles.size(); ++r) {
@@ -162,8 +170,8 @@ TEST(AccessTableTest, TheOperatorMayDoEverythingAndTheFilterOneThing) {
     bool filter = std::find(roles.begin(), roles.end(), gw::Role::kFilter) != roles.end();
     EXPECT_EQ(filter, action == gw::Action::kKeepQuarantined) << gw::ActionName(action);
   }
-  for (const char* name : {"operator", "filter", "admin", "technician", "read-only",
-                           "customer-admin"}) {
+  for (const char* name :
+       {"operator", "filter", "admin", "technician", "read-only", "customer-admin"}) {
     auto role = gw::ParseRole(name);
     ASSERT_TRUE(role) << name;
     EXPECT_EQ(gw::RoleName(*role), name);

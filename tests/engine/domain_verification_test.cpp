@@ -124,7 +124,7 @@ TEST_P(DomainClaimsTest, APendingClaimTakesNoMailAndLosesToTheVerifiedOne) {
   ASSERT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(refused.status().details()[0].rule, "domain-duplicate");
   // A partner cannot vouch for its own claims.
-  gw::Actor contoso{"contoso-ci", false, "contoso"};
+  gw::Actor contoso{"contoso-ci", gw::Role::kPartnerAdmin, "contoso", ""};
   EXPECT_EQ(service_
                 ->RecordDomainChecks(
                     contoso, {{"contoso", "squatter", "acme.example", true, true, "trust me"}})
@@ -202,7 +202,7 @@ TEST_P(DomainClaimsTest, ClaimsLeftPendingAreVerifiedOnlyWhenAskedTo) {
   ASSERT_TRUE(reopened.ok()) << reopened.status().message();
   service_ = std::move(*reopened);
   EXPECT_FALSE(Claim("northwind", "acme").verified());
-  gw::Actor contoso{"contoso-ci", false, "contoso"};
+  gw::Actor contoso{"contoso-ci", gw::Role::kPartnerAdmin, "contoso", ""};
   EXPECT_EQ(service_->VerifyPendingClaims(contoso).status().code(), StatusCode::kPermissionDenied);
   auto verified = service_->VerifyPendingClaims(local_);
   ASSERT_TRUE(verified.ok()) << verified.status().message();

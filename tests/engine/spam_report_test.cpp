@@ -275,7 +275,7 @@ TEST_F(SpamReportPass, AReportThatCouldNotBeSentIsRetriedAndNoOtherIsSentTwice) 
 }
 
 TEST_F(SpamReportPass, OnlyTheOperatorRunsItAndNeverAheadOfTime) {
-  gw::Actor partner{"ci", false, "northwind"};
+  gw::Actor partner{"ci", gw::Role::kPartnerAdmin, "northwind", ""};
   EXPECT_EQ(service_->RunSpamReports(partner, At("2026-11-23T13:00:00Z")).status().code(),
             gw::StatusCode::kPermissionDenied);
   auto ahead =

@@ -1,8 +1,12 @@
-// Tokens: who may call gatewayd. The tokens file holds only SHA-256 hashes:
+// Tokens: who may call gatewayd, in which role (gateway/access.h). The tokens file holds
+// only SHA-256 hashes:
 //   tokens:
 //     - {name: ops, role: operator, sha256: "<64 hex>"}
 //     - {name: northwind-ci, partner: northwind-msp, sha256: "<64 hex>"}
 //     - {name: gw-milter, role: filter, sha256: "<64 hex>"}   (keeps quarantined mail only)
+//     - {name: alice, role: technician, partner: northwind-msp, sha256: "<64 hex>"}
+//     - {name: acme-it, role: customer-admin, partner: northwind-msp, customer: acme, ...}
+// A partner's entry without a role is its admin's.
 // Authenticate() is safe to call concurrently with Reload().
 #pragma once
 
@@ -16,6 +20,10 @@
 #include "gateway/service.h"
 #include "gateway/status.h"
 
+namespace YAML {
+class Node;
+}
+
 namespace gw {
 
 // Hex SHA-256 of a token, as written in the tokens file.
@@ -26,6 +34,10 @@ class TokenStore {
   // Reads and checks the file: every entry needs a name, a 64-hex sha256, and either a
   // role (operator, filter) or a partner. Errors name the entry.
   static Result<std::unique_ptr<TokenStore>> Load(const std::string& path);
+
+  // Whether `text` (a tokens file's content) would load: what `gatewayd hash-token`
+  // checks its entry with.
+  static Status Check(const std::string& text);
 
   // Re-reads the file; on error the previous tokens stay in force.
   Status Reload();
@@ -40,6 +52,7 @@ class TokenStore {
     std::string sha256;
   };
   static Result<std::vector<Entry>> Parse(const std::string& path);
+  static Result<std::vector<Entry>> ParseEntries(const YAML::Node& root, const std::string& path);
 
   std::string path_;
   mutable std::mutex mutex_;

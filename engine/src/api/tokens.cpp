@@ -30,6 +30,19 @@ Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path
     return Status(StatusCode::kInvalidArgument,
                   fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
   }
+  return ParseEntries(root, path);
+}
+
+Status TokenStore::Check(const std::string& text) {
+  try {
+    return ParseEntries(YAML::Load(text), "entry").status();
+  } catch (const YAML::Exception& e) {
+    return Status::Invalid(e.msg);
+  }
+}
+
+Result<std::vector<TokenStore::Entry>> TokenStore::ParseEntries(const YAML::Node& root,
+                                                                const std::string& path) {
   static const std::regex kHex("[0-9a-f]{64}");
   std::vector<Entry> entries;
   const YAML::Node tokens = root["tokens"];

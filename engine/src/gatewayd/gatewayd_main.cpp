@@ -25,14 +25,16 @@ int main(int argc, char** argv) {
       "Example: gatewayd --data /var/lib/gatewayd --tokens /etc/gatewayd/tokens.yaml");
   CLI::App* hash =
       app.add_subcommand("hash-token", "Read a token on stdin and print its tokens-file entry");
-  std::string name = "NAME", partner, role = "operator";
-  hash->add_option("--name", name, "Name for the entry")->capture_default_str();
+  std::string name = "NAME", partner, customer, role;
+  hash->add_option("--name", name, "Name for the entry (the audit log shows it)")
+      ->capture_default_str();
   hash->add_option("--partner", partner, "Scope the token to this partner");
+  hash->add_option("--customer", customer, "With --role customer-admin: its one customer");
   hash->add_option("--role", role,
-                   "Without --partner: operator (everything), or filter (gw-milter: keeps "
-                   "quarantined mail and nothing else)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"operator", "filter"}));
+                   "Without --partner: operator (the default) or filter (gw-milter). With "
+                   "--partner: admin (the default), technician, read-only or customer-admin")
+      ->check(CLI::IsMember(
+          {"operator", "filter", "admin", "technician", "read-only", "customer-admin"}));
   gatewayd::InstanceCommands instances(app);
   try {
     app.parse(argc, argv);
@@ -47,9 +49,18 @@ int main(int argc, char** argv) {
       Log("hash-token: no token on stdin");
       return 2;
     }
-    std::string scope = partner.empty() ? "role: " + role : "partner: " + partner;
-    std::cout << fmt::format("  - {{name: {}, {}, sha256: \"{}\"}}\n", name, scope,
-                             gw::HashToken(token));
+    // The entry is checked as gatewayd will read it, so a wrong scope fails here.
+    std::string scope = partner.empty() ? "role: " + (role.empty() ? "operator" : role)
+                                        : (role.empty() ? "" : "role: " + role + ", ") +
+                                              "partner: " + partner +
+                                              (customer.empty() ? "" : ", customer: " + customer);
+    std::string entry =
+        fmt::format("  - {{name: {}, {}, sha256: \"{}\"}}\n", name, scope, gw::HashToken(token));
+    if (gw::Status valid = gw::TokenStore::Check("tokens:\n" + entry); !valid.ok()) {
+      Log("hash-token: " + valid.message());
+      return 2;
+    }
+    std::cout << entry;
     return 0;
   }
   if (gw::Status resolved = gatewayd::ResolveServeFlags(flags); !resolved.ok()) {

@@ -84,8 +84,8 @@ gw::Result<MailPlane> StartMailPlane(const MailFlags& flags, const ContinuityFla
     gw::User user;
     user.address = address;
     user.source = "discovered";
-    auto added = service.BatchUsers({"gatewayd:discovery", true, ""}, owner.partner, owner.customer,
-                                    {{user}, {}});
+    auto added = service.BatchUsers({"gatewayd:discovery", gw::Role::kOperator, "", ""},
+                                    owner.partner, owner.customer, {{user}, {}});
     Log(added.ok()
             ? fmt::format("discovered {} (customer {}/{})", address, owner.partner, owner.customer)
             : fmt::format("discovered {} but could not add it: {}", address,
