@@ -19,22 +19,22 @@ namespace gw {
 enum class Action {
   kListPartners,
   kCreatePartner,
-  kReadState,          // a partner's whole state (gwctl's plan)
-  kReadCustomers,      // customers' settings, as stored
-  kWriteCustomers,     // create, replace, delete: the manifests' work
+  kReadState,       // a partner's whole state (gwctl's plan)
+  kReadCustomers,   // customers' settings, as stored
+  kWriteCustomers,  // create, replace, delete: the manifests' work
   kReadUsers,
   kWriteUsers,
-  kTakeLease,          // a partner's apply lease
+  kTakeLease,  // a partner's apply lease
   kReadAudit,
-  kKeepQuarantined,    // gw-milter's one call
+  kKeepQuarantined,  // gw-milter's one call
   kReadQuarantine,
   kReleaseQuarantined,
   kSetContinuityPassword,
   kReadDomainClaims,
-  kCheckDomains,       // ask DNS now for a customer's pending claims
-  kVerifyDomains,      // vouch for a claim without DNS, record checks
+  kCheckDomains,   // ask DNS now for a customer's pending claims
+  kVerifyDomains,  // vouch for a claim without DNS, record checks
   kReadContinuity,
-  kRunHousekeeping,    // spam report passes and retention on demand
+  kRunHousekeeping,  // spam report passes and retention on demand
 };
 
 std::string_view RoleName(Role role);

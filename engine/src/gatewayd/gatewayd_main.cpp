@@ -50,10 +50,10 @@ int main(int argc, char** argv) {
       return 2;
     }
     // The entry is checked as gatewayd will read it, so a wrong scope fails here.
-    std::string scope = partner.empty() ? "role: " + (role.empty() ? "operator" : role)
-                                        : (role.empty() ? "" : "role: " + role + ", ") +
-                                              "partner: " + partner +
-                                              (customer.empty() ? "" : ", customer: " + customer);
+    std::string scope = partner.empty()
+                            ? "role: " + (role.empty() ? "operator" : role)
+                            : (role.empty() ? "" : "role: " + role + ", ") + "partner: " + partner +
+                                  (customer.empty() ? "" : ", customer: " + customer);
     std::string entry =
         fmt::format("  - {{name: {}, {}, sha256: \"{}\"}}\n", name, scope, gw::HashToken(token));
     if (gw::Status valid = gw::TokenStore::Check("tokens:\n" + entry); !valid.ok()) {

@@ -210,7 +210,8 @@ Result<PartnerState> Service::GetState(const Actor& actor, const std::string& pa
 Result<Customer> Service::GetCustomer(const Actor& actor, const std::string& partner,
                                       const std::string& name) {
   return impl_->Read<Customer>([&]() -> Result<Customer> {
-    if (Status s = impl_->CheckPartner(actor, Action::kReadCustomers, partner, name); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kReadCustomers, partner, name); !s.ok())
+      return s;
     auto customer = impl_->ExistingCustomer(partner, name);
     if (!customer.ok()) return customer;
     if (Status s = impl_->AttachClaims(partner, {&*customer}); !s.ok()) return s;
@@ -241,7 +242,8 @@ Result<Customer> Service::PutCustomer(const Actor& actor, const std::string& par
 
   return impl_->Write<Customer>([&]() -> Result<Customer> {
     Store& store = *impl_->store;
-    if (Status s = impl_->CheckPartner(actor, Action::kWriteCustomers, partner, name); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kWriteCustomers, partner, name); !s.ok())
+      return s;
     auto existing = store.LoadCustomer(partner, name);
     if (!existing.ok()) return existing.status();
     const Customer* before = existing->has_value() ? &**existing : nullptr;
@@ -294,7 +296,8 @@ Status Service::DeleteCustomer(const Actor& actor, const std::string& partner,
                                const std::string& name, int64_t version) {
   return impl_
       ->Write<bool>([&]() -> Result<bool> {
-        if (Status s = impl_->CheckPartner(actor, Action::kWriteCustomers, partner, name); !s.ok()) return s;
+        if (Status s = impl_->CheckPartner(actor, Action::kWriteCustomers, partner, name); !s.ok())
+          return s;
         auto existing = impl_->ExistingCustomer(partner, name);
         if (!existing.ok()) return existing.status();
         if (existing->version != version) {

@@ -66,7 +66,9 @@ Result<std::vector<QuarantinedMessage>> Service::ListQuarantine(const Actor& act
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
   return impl_->Read<std::vector<QuarantinedMessage>>(
       [&]() -> Result<std::vector<QuarantinedMessage>> {
-        if (Status s = impl_->CheckPartner(actor, Action::kReadQuarantine, partner, customer); !s.ok()) return s;
+        if (Status s = impl_->CheckPartner(actor, Action::kReadQuarantine, partner, customer);
+            !s.ok())
+          return s;
         auto existing = impl_->ExistingCustomer(partner, customer);
         if (!existing.ok()) return existing.status();
         return impl_->store->ListQuarantined(partner, customer, after, limit);
@@ -93,7 +95,9 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
   } done{*impl_, {partner, id}};
   using Kept = std::pair<QuarantinedMessage, std::string>;
   auto kept = impl_->Read<Kept>([&]() -> Result<Kept> {
-    if (Status s = impl_->CheckPartner(actor, Action::kReleaseQuarantined, partner, customer); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kReleaseQuarantined, partner, customer);
+        !s.ok())
+      return s;
     auto loaded = impl_->store->LoadQuarantined(partner, customer, id);
     if (!loaded.ok()) return loaded.status();
     if (!*loaded)

@@ -14,9 +14,9 @@
 
 #include <fmt/format.h>
 
+#include "gateway/access.h"
 #include "gateway/customer_rules.h"
 #include "gateway/rfc3339.h"
-#include "gateway/access.h"
 #include "gateway/service.h"
 #include "gateway/spam_report.h"
 #include "gateway/store.h"
@@ -122,8 +122,7 @@ struct Service::Impl {
   // Whether `actor` may do `action` here (access.h), and the partner exists.
   Status CheckPartner(const Actor& actor, Action action, const std::string& partner,
                       const std::string& customer = {}) {
-    if (Status allowed = Authorize(actor, action, partner, customer); !allowed.ok())
-      return allowed;
+    if (Status allowed = Authorize(actor, action, partner, customer); !allowed.ok()) return allowed;
     auto exists = store->PartnerExists(partner);
     if (!exists.ok()) return exists.status();
     if (!*exists) return NotFound(fmt::format("partner '{}'", partner));

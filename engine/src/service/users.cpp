@@ -97,7 +97,8 @@ Result<UserPage> Service::ListUsers(const Actor& actor, const std::string& partn
                                     size_t limit) {
   if (limit == 0 || limit > impl_->options.max_page_size) limit = impl_->options.max_page_size;
   return impl_->Read<UserPage>([&]() -> Result<UserPage> {
-    if (Status s = impl_->CheckPartner(actor, Action::kReadUsers, partner, customer); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kReadUsers, partner, customer); !s.ok())
+      return s;
     if (auto exists = impl_->ExistingCustomer(partner, customer); !exists.ok())
       return exists.status();
     auto users = impl_->store->ListUsers(partner, customer, after, limit + 1);
@@ -120,7 +121,8 @@ Result<UserBatchResult> Service::BatchUsers(const Actor& actor, const std::strin
   }
   return impl_->Write<UserBatchResult>([&]() -> Result<UserBatchResult> {
     Store& store = *impl_->store;
-    if (Status s = impl_->CheckPartner(actor, Action::kWriteUsers, partner, customer); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kWriteUsers, partner, customer); !s.ok())
+      return s;
     auto existing = impl_->ExistingCustomer(partner, customer);
     if (!existing.ok()) return existing.status();
     auto domains = store.CustomerDomains(partner, customer);
@@ -222,7 +224,9 @@ Status Service::SetContinuityPassword(const Actor& actor, const std::string& par
     return Status::Invalid(s.message(), "/password");
   std::string user = parsed->ToString();
   auto check = [&]() -> Status {
-    if (Status s = impl_->CheckPartner(actor, Action::kSetContinuityPassword, partner, customer); !s.ok()) return s;
+    if (Status s = impl_->CheckPartner(actor, Action::kSetContinuityPassword, partner, customer);
+        !s.ok())
+      return s;
     auto existing = impl_->store->UserHashOf(partner, customer, user);
     if (!existing.ok()) return existing.status();
     if (!*existing) {
