@@ -138,6 +138,10 @@ TEST_F(AccessTest, EveryRoleGetsWhatItsRowSaysOnARouteOfEveryAction) {
           << roles[r] << " " << row.method << " " << row.path << ": " << last_body_;
     }
   }
+  // Who may is decided before the body is read: a wrong body tells a stranger nothing.
+  EXPECT_EQ(Call("read-only", "POST", p + "/customers/acme/users:batch", "{not json"), 403);
+  EXPECT_EQ(Call("other-partner", "POST", p + "/customers/acme/users:batch", "{not json"), 404);
+  EXPECT_EQ(Call("admin", "POST", p + "/customers/acme/users:batch", "{not json"), 400);
   // The customer admin lists only its own customer.
   ASSERT_EQ(Call("customer-admin", "GET", p + "/customers"), 200);
   json listed = json::parse(last_body_)["customers"];

@@ -426,29 +426,42 @@ void WriteStatus(HttpResponse& res, const Status& status) {
 // Every /v1 route, grouped as service/ is: partners, customers, users, domains,
 // quarantine, continuity, spam reports, audit.
 const std::vector<AdminRoute> kAdminRoutes = {
-    {"GET", "/v1/partners", &ListPartners},
-    {"PUT", "/v1/partners/{}", &PutPartner},
-    {"GET", "/v1/partners/{}/state", &GetState},
-    {"GET", "/v1/partners/{}/customers", &ListCustomers},
-    {"GET", "/v1/partners/{}/customers/{}", &GetCustomer},
-    {"GET", "/v1/partners/{}/customers/{}/config", &GetCustomerConfig},
-    {"PUT", "/v1/partners/{}/customers/{}", &PutCustomer},
-    {"DELETE", "/v1/partners/{}/customers/{}", &DeleteCustomer},
-    {"GET", "/v1/partners/{}/customers/{}/users", &ListUsers},
-    {"POST", "/v1/partners/{}/customers/{}/users:batch", &BatchUsers},
-    {"GET", "/v1/gateway", &GetGateway},
-    {"GET", "/v1/partners/{}/domains", &ListDomainClaims},
-    {"POST", "/v1/partners/{}/customers/{}/domains:check", &CheckDomains},
-    {"POST", "/v1/partners/{}/customers/{}/domains/{}/verify", &VerifyDomain},
-    {"POST", "/v1/partners/{}/lease", &TakeLease},
-    {"POST", "/v1/partners/{}/customers/{}/quarantine", &Quarantine},
-    {"GET", "/v1/partners/{}/customers/{}/quarantine", &ListQuarantine},
-    {"POST", "/v1/partners/{}/customers/{}/quarantine/{}/release", &ReleaseQuarantined},
-    {"PUT", "/v1/partners/{}/customers/{}/users/{}/continuity-password", &SetContinuityPassword},
-    {"GET", "/v1/continuity", &ListContinuity},
-    {"POST", "/v1/continuity/retention:run", &RunContinuityRetention},
-    {"POST", "/v1/spam-reports:run", &RunSpamReports},
-    {"GET", "/v1/audit", &ListAudit},
+    {"GET", "/v1/partners", &ListPartners, Action::kListPartners},
+    {"PUT", "/v1/partners/{}", &PutPartner, std::nullopt},
+    {"GET", "/v1/partners/{}/state", &GetState, Action::kReadState},
+    {"GET", "/v1/partners/{}/customers", &ListCustomers, Action::kReadCustomers},
+    {"GET", "/v1/partners/{}/customers/{}", &GetCustomer, Action::kReadCustomers},
+    {"GET", "/v1/partners/{}/customers/{}/config", &GetCustomerConfig, Action::kReadCustomers},
+    {"PUT", "/v1/partners/{}/customers/{}", &PutCustomer, Action::kWriteCustomers},
+    {"DELETE", "/v1/partners/{}/customers/{}", &DeleteCustomer, Action::kWriteCustomers},
+    {"GET", "/v1/partners/{}/customers/{}/users", &ListUsers, Action::kReadUsers},
+    {"POST", "/v1/partners/{}/customers/{}/users:batch", &BatchUsers, Action::kWriteUsers},
+    {"GET", "/v1/gateway", &GetGateway, std::nullopt},
+    {"GET", "/v1/partners/{}/domains", &ListDomainClaims, Action::kReadDomainClaims},
+    {"POST", "/v1/partners/{}/customers/{}/domains:check", &CheckDomains, Action::kCheckDomains},
+    {"POST", "/v1/partners/{}/customers/{}/domains/{}/verify", &VerifyDomain,
+     Action::kVerifyDomains},
+    {"POST", "/v1/partners/{}/lease", &TakeLease, Action::kTakeLease},
+    {"POST", "/v1/partners/{}/customers/{}/quarantine", &Quarantine, Action::kKeepQuarantined},
+    {"GET", "/v1/partners/{}/customers/{}/quarantine", &ListQuarantine, Action::kReadQuarantine},
+    {"POST", "/v1/partners/{}/customers/{}/quarantine/{}/release", &ReleaseQuarantined,
+     Action::kReleaseQuarantined},
+    {"PUT", "/v1/partners/{}/customers/{}/users/{}/continuity-password", &SetContinuityPassword,
+     Action::kSetContinuityPassword},
+    {"GET", "/v1/continuity", &ListContinuity, std::nullopt},
+    {"POST", "/v1/continuity/retention:run", &RunContinuityRetention, Action::kRunHousekeeping},
+    {"POST", "/v1/spam-reports:run", &RunSpamReports, Action::kRunHousekeeping},
+    {"GET", "/v1/audit", &ListAudit, std::nullopt},
 };
+
+std::pair<std::string, std::string> ScopeOf(const AdminRoute& route, const HttpRequest& req) {
+  std::string_view pattern = route.pattern;
+  std::pair<std::string, std::string> scope;
+  if (pattern.rfind("/v1/partners/{}", 0) == 0 && req.matches.size() > 1)
+    scope.first = req.matches[1];
+  if (pattern.rfind("/v1/partners/{}/customers/{}", 0) == 0 && req.matches.size() > 2)
+    scope.second = req.matches[2];
+  return scope;
+}
 
 }  // namespace gw

@@ -4,10 +4,13 @@
 // calls and Service answers to JSON, with the one error shape admin_server.h describes.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/admin_server.h"
+#include "gateway/access.h"
 #include "gateway/http_server.h"
 #include "gateway/service.h"
 #include "gateway/status.h"
@@ -27,7 +30,14 @@ struct AdminRoute {
   const char* method;
   const char* pattern;  // HttpServer's: "{}" is one path segment
   AdminHandler handler;
+  // What the route does (access.h), checked before its body is parsed, on the partner
+  // and customer its path names; unset where the handler decides per item (the
+  // continuity list, the audit log's ?partner=, a partner confirming itself).
+  std::optional<Action> action;
 };
+
+// The partner and customer a route's path names ("" where it names none).
+std::pair<std::string, std::string> ScopeOf(const AdminRoute& route, const HttpRequest& req);
 
 extern const std::vector<AdminRoute> kAdminRoutes;
 

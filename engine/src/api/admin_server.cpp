@@ -154,9 +154,15 @@ void AdminServer::Impl::Install() {
   });
   for (const AdminRoute& entry : kAdminRoutes) {
     s.Route(entry.method, entry.pattern,
-            Route([this, handler = entry.handler](const Actor& actor, const HttpRequest& req,
-                                                  HttpResponse& res) {
-              handler({service, options}, actor, req, res);
+            Route([this, &entry](const Actor& actor, const HttpRequest& req, HttpResponse& res) {
+              // Who may is decided before what was asked is read (access.h).
+              if (entry.action) {
+                auto [partner, customer] = ScopeOf(entry, req);
+                if (Status allowed = Authorize(actor, *entry.action, partner, customer);
+                    !allowed.ok())
+                  return WriteStatus(res, allowed);
+              }
+              entry.handler({service, options}, actor, req, res);
             }));
   }
 }
