@@ -320,7 +320,8 @@ void CheckPartnerDefaults(const nlohmann::json& document, RuleFindings& findings
   CustomerChecker(document, options, findings).CheckValues();
 }
 
-// model.h's, here because the rules (gw_schema) need them and the model's codec does not.
+// Declared in model.h; defined here, in gw_schema, because the rules use them and
+// model.cpp (gw_engine) links after the rules.
 bool IsDirectorySource(std::string_view source) {
   return std::find(std::begin(kDirectorySources), std::end(kDirectorySources), source) !=
          std::end(kDirectorySources);
