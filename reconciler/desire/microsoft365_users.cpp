@@ -29,10 +29,6 @@ const char* const kUserFields =
     "id,userPrincipalName,mail,proxyAddresses,accountEnabled,assignedLicenses,givenName,surname";
 const char* const kGroupFields = "id,displayName,mail,mailEnabled,proxyAddresses";
 
-std::string Lower(std::string text) {
-  return gw::AsciiLower(text);
-}
-
 std::string GroupFields(const Microsoft365Source& source) {
   // Members are read only when a group is excluded: they are most of a group's weight.
   return source.exclude.groups.empty() ? kGroupFields : std::string(kGroupFields) + ",members";
@@ -455,8 +451,8 @@ std::optional<std::string> CredentialExpiryWarning(const Microsoft365Source& sou
 
 std::filesystem::path GraphCacheFile(const std::filesystem::path& cache_dir,
                                      const Microsoft365Source& source) {
-  std::string key = fmt::format("{}|{}|{}|{}|{}", source.cloud, Lower(source.tenant),
-                                Lower(source.client_id), kUserFields, GroupFields(source));
+  std::string key = fmt::format("{}|{}|{}|{}|{}", source.cloud, gw::AsciiLower(source.tenant),
+                                gw::AsciiLower(source.client_id), kUserFields, GroupFields(source));
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   EVP_Digest(key.data(), key.size(), digest, &length, EVP_sha256(), nullptr);

@@ -176,16 +176,7 @@ Result<std::vector<Customer>> Service::ListCustomers(const Actor& actor,
                                                      const std::string& partner) {
   return impl_->Read<std::vector<Customer>>([&]() -> Result<std::vector<Customer>> {
     if (Status s = impl_->CheckPartner(actor, Action::kReadCustomers, partner); !s.ok()) return s;
-    auto customers = impl_->store->ListCustomers(partner);
-    if (!customers.ok()) return customers;
-    std::string only = NarrowedCustomer(actor, "");
-    std::vector<Customer> listed;
-    for (auto& customer : *customers)
-      if (only.empty() || customer.name == only) listed.push_back(std::move(customer));
-    std::vector<Customer*> pointers;
-    for (auto& customer : listed) pointers.push_back(&customer);
-    if (Status s = impl_->AttachClaims(partner, pointers); !s.ok()) return s;
-    return listed;
+    return impl_->CustomersWithClaims(partner, NarrowedCustomer(actor, ""));
   });
 }
 
@@ -197,12 +188,9 @@ Result<PartnerState> Service::GetState(const Actor& actor, const std::string& pa
     auto revision = impl_->store->PartnerRevision(partner);
     if (!revision.ok()) return revision.status();
     state.revision = *revision;
-    auto customers = impl_->store->ListCustomers(partner);
+    auto customers = impl_->CustomersWithClaims(partner);
     if (!customers.ok()) return customers.status();
     state.customers = std::move(*customers);
-    std::vector<Customer*> listed;
-    for (auto& customer : state.customers) listed.push_back(&customer);
-    if (Status s = impl_->AttachClaims(partner, listed); !s.ok()) return s;
     return state;
   });
 }

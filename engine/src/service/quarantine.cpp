@@ -35,11 +35,8 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
   }
   meta.received_at = Now();
   return impl_->Write<int64_t>([&]() -> Result<int64_t> {
-    // The filter keeps mail for any partner: its one action is checked above.
-    if (Status s = impl_->CheckPartner(Actor::Local(), Action::kKeepQuarantined, partner);
-        !s.ok()) {
-      return s;
-    }
+    // Who may is checked above, before the message is looked at.
+    if (Status s = impl_->ExistingPartner(partner); !s.ok()) return s;
     auto customer = impl_->ExistingCustomer(partner, meta.customer);
     if (!customer.ok()) return customer.status();
     // A release delivers to these recipients: mail kept for the customer is mail to its

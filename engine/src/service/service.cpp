@@ -74,8 +74,7 @@ Status Service::PutPartner(const Actor& actor, const std::string& partner) {
     // plan), so that costs neither a refusal nor a write; only an operator creates one.
     if (actor.partner == partner && !actor.is_filter()) {
       auto exists = impl_->Read<bool>([&]() -> Result<bool> {
-        if (Status s = impl_->CheckPartner(Actor::Local(), Action::kReadState, partner); !s.ok())
-          return s;
+        if (Status s = impl_->ExistingPartner(partner); !s.ok()) return s;
         return true;
       });
       if (exists.ok()) return Status::Ok();

@@ -123,10 +123,28 @@ struct Service::Impl {
   Status CheckPartner(const Actor& actor, Action action, const std::string& partner,
                       const std::string& customer = {}) {
     if (Status allowed = Authorize(actor, action, partner, customer); !allowed.ok()) return allowed;
+    return ExistingPartner(partner);
+  }
+
+  Status ExistingPartner(const std::string& partner) {
     auto exists = store->PartnerExists(partner);
     if (!exists.ok()) return exists.status();
     if (!*exists) return NotFound(fmt::format("partner '{}'", partner));
     return Status::Ok();
+  }
+
+  // The partner's customers (only `only`, when set) with their domain claims.
+  Result<std::vector<Customer>> CustomersWithClaims(const std::string& partner,
+                                                    const std::string& only = {}) {
+    auto customers = store->ListCustomers(partner);
+    if (!customers.ok()) return customers;
+    if (!only.empty()) {
+      std::erase_if(*customers, [&](const Customer& c) { return c.name != only; });
+    }
+    std::vector<Customer*> listed;
+    for (auto& customer : *customers) listed.push_back(&customer);
+    if (Status s = AttachClaims(partner, listed); !s.ok()) return s;
+    return customers;
   }
 
   Result<Customer> ExistingCustomer(const std::string& partner, const std::string& name) {
