@@ -15,6 +15,7 @@
 #include "cloud_directory.h"
 #include "fake_graph.h"
 #include "gatewayd_fixture.h"
+#include "git_cli.h"
 #include "microsoft365_users.h"
 #include "process.h"
 #include "temp_repo.h"
@@ -375,6 +376,51 @@ TEST_F(Microsoft365SyncTest, AWrongSecretOrATenantThatLostUsersChangesNothing) {
   EXPECT_THAT(output, HasSubstr("AADSTS7000215"));
   EXPECT_THAT(output, Not(HasSubstr("a-wrong-secret")));
   EXPECT_EQ(client->GetCustomer("northwind", "contoso")->user_count, 20);
+}
+
+// A pull request's plan (untrusted) reads a tenant only as the default branch has it: a
+// source whose settings the pull request changes (here, the tenant the client secret is
+// sent for) is not contacted and gets no secret; its users stay as they are.
+TEST_F(Microsoft365SyncTest, APullRequestCannotPointTheCredentialsAtAnotherTenant) {
+  for (int n = 1; n <= 12; ++n) graph_.PutUser(GraphUser(n));
+  gwtest::Git(repo_.root(), "init -q");
+  gwtest::Git(repo_.root(), "add -A");
+  gwtest::Git(repo_.root(), "commit -q -m base");
+  auto gwctl = [&](const std::string& arguments) {
+    return gwtest::RunCommand(fmt::format(
+        "cd '{}' && GWCTL_TOKEN='{}' '{}' {} --gateway '{}'", repo_.root().string(),
+        gwtest::Gatewayd::PartnerToken("northwind"), GWCTL_BINARY, arguments, gatewayd_.url()));
+  };
+  auto applied = gwctl("apply --yes --repo . --ref main");
+  ASSERT_EQ(applied.exit_code, 0) << applied.output;
+  gwtest::Git(repo_.root(), "checkout -q -b pr");
+
+  // A change elsewhere in the manifest: the unchanged source is read.
+  std::ifstream in(repo_.root() / "customers" / "contoso.yaml");
+  std::string manifest((std::istreambuf_iterator<char>(in)), {});
+  std::string bigger = manifest;
+  bigger.replace(bigger.find("billableUsers: 5000"), 19, "billableUsers: 6000");
+  repo_.Write("customers/contoso.yaml", bigger);
+  gwtest::Git(repo_.root(), "commit -q -am bigger");
+  graph_.ClearRequests();
+  auto plan = gwctl("plan --repo . --ref pr --since main");
+  EXPECT_EQ(plan.exit_code, 2) << plan.output;
+  EXPECT_THAT(plan.output, HasSubstr("as an untrusted revision"));
+  EXPECT_THAT(plan.output, HasSubstr("microsoft365 contoso.onmicrosoft.com: 12 users"));
+  EXPECT_FALSE(graph_.requests().empty());
+
+  std::string moved = bigger;
+  moved.replace(moved.find("tenant: contoso.onmicrosoft.com"), 31,
+                "tenant: attacker.onmicrosoft.com");
+  repo_.Write("customers/contoso.yaml", moved);
+  gwtest::Git(repo_.root(), "commit -q -am 'another tenant'");
+  graph_.ClearRequests();
+  plan = gwctl("plan --repo . --ref pr --since main");
+  EXPECT_EQ(plan.exit_code, 2) << plan.output;
+  EXPECT_THAT(plan.output, HasSubstr("microsoft365 source attacker.onmicrosoft.com was not read"));
+  EXPECT_THAT(plan.output, HasSubstr("its settings are new in this revision"));
+  EXPECT_TRUE(graph_.requests().empty()) << "the pull request's tenant was contacted";
+  EXPECT_THAT(plan.output, Not(HasSubstr("the-client-secret")));
 }
 
 // gwctl run reads the tenant once per syncInterval, not on every pass, and says how it
