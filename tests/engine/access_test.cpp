@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
+#include <sqlite3.h>
 
 #include "gateway/access.h"
 #include "gateway/tokens.h"
@@ -128,6 +129,12 @@ TEST_F(AccessTest, EveryRoleGetsWhatItsRowSaysOnARouteOfEveryAction) {
       {"GET", p + "/domains", "", {200, 200, 200, 200, 200, 403, 404}},
       {"GET", "/v1/audit?partner=northwind", "", {200, 200, 200, 200, 403, 403, 404}},
       {"POST", "/v1/spam-reports:run", "", {412, 403, 403, 403, 403, 403, 403}},
+      {"GET", p + "/tokens", "", {200, 200, 403, 403, 403, 403, 404}},
+      {"POST",
+       p + "/tokens",
+       R"({"name": "x", "role": "read-only"})",
+       {201, 201, 403, 403, 403, 403, 404}},
+      {"DELETE", p + "/tokens/0123456789abcdef", "", {404, 404, 403, 403, 403, 403, 404}},
   };
   const std::vector<std::string> roles = {"operator",       "admin",  "technician",   "read-only",
                                           "customer-admin", "filter", "other-partner"};
@@ -166,8 +173,104 @@ TEST_F(AccessTest, ManifestsStayWithThePartnersAdminsAndATechniciansWorkIsAudite
   EXPECT_EQ(entries.back()["target"], "acme");
 }
 
+// Bearer `token`'s answer to `method path`.
+int CallWith(const std::string& url, const std::string& token, const std::string& method,
+             const std::string& path, const std::string& body, std::string* answer = nullptr) {
+  httplib::Client client(url);
+  httplib::Headers headers = {{"Authorization", "Bearer " + token}};
+  httplib::Result result = method == "GET"    ? client.Get(path.c_str(), headers)
+                           : method == "POST" ? client.Post(path.c_str(), headers, body,
+                                                            "application/json")
+                           : method == "PUT"  ? client.Put(path.c_str(), headers, body,
+                                                           "application/json")
+                                              : client.Delete(path.c_str(), headers);
+  if (answer) *answer = result ? result->body : "";
+  return result ? result->status : -1;
+}
+
+TEST_F(AccessTest, MintedTokensActAsTheirRoleUntilRevokedOrExpired) {
+  const std::string p = "/v1/partners/northwind";
+  ASSERT_EQ(Call("admin", "POST", p + "/tokens",
+                 R"({"name": "bob", "role": "technician", "expiresInDays": 30})"),
+            201)
+      << last_body_;
+  json minted = json::parse(last_body_);
+  std::string bob = minted["token"];
+  EXPECT_EQ(bob.rfind("gwt_" + minted["id"].get<std::string>() + "_", 0), 0u) << bob;
+  EXPECT_EQ(minted["role"], "technician");
+  EXPECT_FALSE(minted.contains("sha256"));
+
+  // The technician works under its own name, and mints nothing.
+  json replaced = Customer("acme");
+  replaced["spec"]["billableUsers"] = 7;
+  EXPECT_EQ(CallWith(gatewayd_.url(), bob, "POST", p + "/tokens",
+                     R"({"name": "eve", "role": "admin"})"),
+            403);
+  httplib::Client client(gatewayd_.url());
+  auto put = client.Put((p + "/customers/acme").c_str(),
+                        {{"Authorization", "Bearer " + bob}, {"If-Match", "\"1\""}},
+                        replaced.dump(), "application/json");
+  ASSERT_TRUE(put);
+  ASSERT_EQ(put->status, 200) << put->body;
+  ASSERT_EQ(Call("admin", "GET", "/v1/audit?partner=northwind"), 200);
+  json entries = json::parse(last_body_)["entries"];
+  EXPECT_EQ(entries.back()["actor"], "bob");
+  bool mint_audited = false;
+  for (const auto& e : entries)
+    mint_audited |= e["action"] == "token.mint" && e["detail"]["name"] == "bob";
+  EXPECT_TRUE(mint_audited) << entries.dump();
+  EXPECT_EQ(last_body_.find(bob), std::string::npos) << "the audit log holds a secret";
+
+  // A customer admin's minted token reaches its customer only.
+  ASSERT_EQ(Call("admin", "POST", p + "/tokens",
+                 R"({"name": "acme-boss", "role": "customer-admin", "customer": "acme"})"),
+            201);
+  std::string boss = json::parse(last_body_)["token"];
+  EXPECT_EQ(CallWith(gatewayd_.url(), boss, "GET", p + "/customers/acme", ""), 200);
+  EXPECT_EQ(CallWith(gatewayd_.url(), boss, "GET", p + "/customers/globex", ""), 404);
+
+  // What cannot be minted is refused, saying which field.
+  for (const std::string bad :
+       {R"({"name": "root", "role": "operator"})", R"({"name": "x", "role": "customer-admin"})",
+        R"({"name": "x", "role": "customer-admin", "customer": "nobody"})",
+        R"({"name": "x", "role": "read-only", "expiresInDays": 0})",
+        R"({"name": "x", "role": "read-only", "expiresInDays": 366})",
+        R"({"name": "a b", "role": "read-only"})", R"({"name": "x", "role": "read-only", "k": 1})"}) {
+    EXPECT_EQ(Call("admin", "POST", p + "/tokens", bad), 422) << bad << ": " << last_body_;
+  }
+
+  // The list shows who holds what, never a secret or its hash.
+  ASSERT_EQ(Call("admin", "GET", p + "/tokens"), 200);
+  json listed = json::parse(last_body_)["tokens"];
+  ASSERT_EQ(listed.size(), 2u) << listed.dump();
+  EXPECT_EQ(last_body_.find("gwt_"), std::string::npos);
+  EXPECT_EQ(last_body_.find("sha256"), std::string::npos);
+
+  // Revoked: unknown at once; revoking again is fine; another partner cannot see it.
+  std::string id = minted["id"];
+  EXPECT_EQ(CallWith(gatewayd_.url(), kTokens.at("other-partner"), "DELETE",
+                     "/v1/partners/contoso/tokens/" + id, ""),
+            404);
+  EXPECT_EQ(Call("admin", "DELETE", p + "/tokens/" + id), 204);
+  EXPECT_EQ(Call("admin", "DELETE", p + "/tokens/" + id), 204);
+  EXPECT_EQ(CallWith(gatewayd_.url(), bob, "GET", p + "/customers", ""), 401);
+  // A guessed secret for a real id is refused like any unknown token.
+  std::string forged = boss.substr(0, boss.size() - 4) + "0000";
+  EXPECT_EQ(CallWith(gatewayd_.url(), forged, "GET", p + "/customers", ""), 401);
+
+  // Expired: as if the 30 days had passed.
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(gatewayd_.store_path().c_str(), &db), SQLITE_OK);
+  sqlite3_busy_timeout(db, 5000);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE access_tokens SET expires_at = '2020-01-01T00:00:00.000Z'",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(CallWith(gatewayd_.url(), boss, "GET", p + "/customers/acme", ""), 401);
+}
+
 TEST(AccessTableTest, TheOperatorMayDoEverythingAndTheFilterOneThing) {
-  for (int a = 0; a <= static_cast<int>(gw::Action::kRunHousekeeping); ++a) {
+  for (int a = 0; a <= static_cast<int>(gw::Action::kManageTokens); ++a) {
     auto action = static_cast<gw::Action>(a);
     auto roles = gw::RolesAllowed(action);
     EXPECT_EQ(roles.front(), gw::Role::kOperator) << gw::ActionName(action);

@@ -195,6 +195,40 @@ class FaultyStore : public gw::Store {
     if (Fail()) return Injected();
     return inner_->PurgeQuarantine(before);
   }
+  Status SaveAccessToken(const gw::AccessToken& t) override {
+    if (Fail()) return Injected();
+    return inner_->SaveAccessToken(t);
+  }
+  Result<std::optional<gw::AccessToken>> LoadAccessToken(const std::string& id) override {
+    return inner_->LoadAccessToken(id);
+  }
+  Result<std::vector<gw::AccessToken>> ListAccessTokens(const std::string& p) override {
+    return inner_->ListAccessTokens(p);
+  }
+  Status RevokeAccessToken(const std::string& id, const std::string& at) override {
+    if (Fail()) return Injected();
+    return inner_->RevokeAccessToken(id, at);
+  }
+  Result<std::vector<gw::PersonalListEntry>> ListPersonalEntries(const std::string& p,
+                                                                 const std::string& c,
+                                                                 const std::string& a) override {
+    return inner_->ListPersonalEntries(p, c, a);
+  }
+  Status PutPersonalEntry(const std::string& p, const std::string& c,
+                          const gw::PersonalListEntry& e) override {
+    if (Fail()) return Injected();
+    return inner_->PutPersonalEntry(p, c, e);
+  }
+  Result<bool> RemovePersonalEntry(const std::string& p, const std::string& c,
+                                   const std::string& a, const std::string& v) override {
+    if (Fail()) return Injected();
+    return inner_->RemovePersonalEntry(p, c, a, v);
+  }
+  Result<bool> UseLinkNonce(const std::string& n, const std::string& at,
+                            const std::string& expires) override {
+    if (Fail()) return Injected();
+    return inner_->UseLinkNonce(n, at, expires);
+  }
   Result<gw::SpamReportState> LoadSpamReportState(const std::string& p,
                                                   const std::string& c) override {
     if (Fail()) return Injected();

@@ -356,7 +356,9 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
                    "DROP TABLE continuity_outages; "
                    "DROP TABLE spam_reports; DROP TABLE spam_report_marks; "
                    "DROP TABLE quarantine; DROP TABLE relay_sources; DROP TABLE user_aliases; "
-                   "DROP TABLE customers_to_recompile; "
+                   "DROP TABLE customers_to_recompile; DROP TABLE access_tokens; "
+                   "DROP TABLE personal_lists; DROP TABLE personal_list_revisions; "
+                   "DROP TABLE used_links; "
                    "PRAGMA user_version = 1",
                    nullptr, nullptr, &error),
       SQLITE_OK)

@@ -35,7 +35,11 @@ enum class Action {
   kVerifyDomains,  // vouch for a claim without DNS, record checks
   kReadContinuity,
   kRunHousekeeping,  // spam report passes and retention on demand
+  kManageTokens,     // mint, list and revoke the partner's scoped tokens
 };
+
+// Hex SHA-256 of a bearer token, as the tokens file and the store keep it.
+std::string HashToken(std::string_view token);
 
 std::string_view RoleName(Role role);
 std::optional<Role> ParseRole(std::string_view name);

@@ -152,6 +152,32 @@ struct QuarantinedMessage {
   std::string released_at;  // "" until released
 };
 
+// A bearer token minted through the admin API for one of a partner's people (access.h
+// says what its role may do). The bearer token is "gwt_<id>_<secret>", shown once when
+// minted; the store keeps only its SHA-256.
+struct AccessToken {
+  std::string id;  // public: names the token in lists, revocation and the audit log
+  std::string partner;
+  std::string name;      // who uses it: the audit log's actor
+  std::string role;      // admin | technician | read-only | customer-admin
+  std::string customer;  // a customer admin's one customer; "" otherwise
+  std::string created_at, expires_at;  // RFC 3339
+  std::string created_by;              // the minting actor's name
+  std::string revoked_at;              // "" while in force
+  std::string sha256;                  // of the bearer token; never answered
+};
+
+// One entry of a mailbox user's own allow or block list, kept on the gateway (users
+// change them; they are not in git). `kind` is sender (an address) or senderDomain.
+struct PersonalListEntry {
+  std::string address;  // the user's
+  std::string list;     // allow | block
+  std::string kind;
+  std::string value;  // lower case
+  std::string added_at;
+  std::string added_by;  // the actor that added it
+};
+
 struct AuditEntry {
   int64_t id = 0;
   std::string at;  // RFC 3339
@@ -194,5 +220,7 @@ nlohmann::json ToJson(const Customer& customer);
 nlohmann::json ToJson(const AuditEntry& entry);
 nlohmann::json ToJson(const QuarantinedMessage& message);
 nlohmann::json ToJson(const DomainClaim& claim);
+nlohmann::json ToJson(const AccessToken& token);  // without its hash
+nlohmann::json ToJson(const PersonalListEntry& entry);
 
 }  // namespace gw

@@ -24,6 +24,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gateway/endpoint.h"
@@ -101,6 +102,19 @@ struct SpamReportRun {
   int64_t reports_sent = 0;
   int64_t messages_listed = 0;
   std::vector<std::string> failures;  // "partner/customer: recipient: why"
+};
+
+// A scoped token a partner admin mints for one of its people (access.h).
+struct TokenRequest {
+  std::string name;  // who will use it: the audit log's actor; letters, digits, . _ @ + -
+  std::string role;  // admin | technician | read-only | customer-admin
+  std::string customer;          // customer-admin only: the one customer it acts on
+  int64_t expires_in_days = 90;  // 1..365: every minted token expires
+};
+
+struct MintedToken {
+  AccessToken token;
+  std::string bearer;  // "gwt_<id>_<secret>": returned this once, never stored
 };
 
 class Service {
@@ -204,6 +218,18 @@ class Service {
   // holds the name of (operator only): for a gateway that stopped verifying domains.
   // Returns how many were verified.
   Result<int64_t> VerifyPendingClaims(const Actor& actor);
+
+  // Minted tokens (operator and the partner's admins only). A minted token acts as its
+  // role on its partner (customer) until it expires or is revoked; minting and revoking
+  // are audited. Listing never shows a secret or its hash.
+  Result<MintedToken> MintToken(const Actor& actor, const std::string& partner,
+                                const TokenRequest& request);
+  Result<std::vector<AccessToken>> ListTokens(const Actor& actor, const std::string& partner);
+  // kNotFound for a token that is not the partner's; revoking twice is not an error.
+  Status RevokeToken(const Actor& actor, const std::string& partner, const std::string& id);
+  // The actor a minted bearer token stands for while it is in force (not revoked, not
+  // expired); nullopt for anything else. Compares the secret in constant time.
+  std::optional<Actor> AuthenticateMinted(std::string_view bearer);
 
   // Takes or renews the store's job lease `job` for this replica (ServiceOptions::
   // replica) for `ttl`: kConflict naming the replica that holds it. For work that replicas

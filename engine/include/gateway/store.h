@@ -49,6 +49,7 @@ struct CustomerMark {
   int64_t version = 0;
   std::string users_digest;
   std::vector<std::string> pending_domains;  // claimed, not verified: they take no mail
+  int64_t personal_lists_revision = 0;       // bumped by every change of its users' lists
 };
 
 // A partner's proof of a domain: the token its claims publish, and when the record was
@@ -240,6 +241,32 @@ class Store {
                       .count();
     return HoldJob(job, holder, now, now + ttl.count());
   }
+
+  // Minted access tokens (model.h AccessToken): saved once, revoked by setting
+  // revoked_at, listed by partner (newest first) and found by id.
+  virtual Status SaveAccessToken(const AccessToken& token) = 0;
+  virtual Result<std::optional<AccessToken>> LoadAccessToken(const std::string& id) = 0;
+  virtual Result<std::vector<AccessToken>> ListAccessTokens(const std::string& partner) = 0;
+  virtual Status RevokeAccessToken(const std::string& id, const std::string& revoked_at) = 0;
+
+  // Mailbox users' own allow and block lists. An address has one entry per value: adding
+  // a value to one list moves it from the other. Every change bumps the customer's
+  // personal_lists_revision (CustomerMark). A user's entries go with the user
+  // (RemoveUsers, DeleteCustomer). `address` "" lists every user's.
+  virtual Result<std::vector<PersonalListEntry>> ListPersonalEntries(const std::string& partner,
+                                                                     const std::string& customer,
+                                                                     const std::string& address) = 0;
+  virtual Status PutPersonalEntry(const std::string& partner, const std::string& customer,
+                                  const PersonalListEntry& entry) = 0;
+  // Whether there was such an entry.
+  virtual Result<bool> RemovePersonalEntry(const std::string& partner, const std::string& customer,
+                                           const std::string& address, const std::string& value) = 0;
+
+  // Single-use links (a spam report's action links): records `nonce` as used, and says
+  // whether it was unused until now. Records past `expires_at` are purged with the
+  // quarantine (PurgeQuarantine), once no link naming them can be valid.
+  virtual Result<bool> UseLinkNonce(const std::string& nonce, const std::string& used_at,
+                                    const std::string& expires_at) = 0;
 
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;

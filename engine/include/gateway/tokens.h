@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/access.h"
 #include "gateway/service.h"
 #include "gateway/status.h"
 
@@ -25,9 +26,6 @@ class Node;
 }
 
 namespace gw {
-
-// Hex SHA-256 of a token, as written in the tokens file.
-std::string HashToken(std::string_view token);
 
 class TokenStore {
  public:

@@ -1,6 +1,7 @@
 #include "api/admin_handlers.h"
 
 #include <algorithm>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -383,6 +384,49 @@ void RunSpamReports(const AdminContext& admin, const Actor& actor, const HttpReq
              {"failures", run->failures}});
 }
 
+// {"name", "role", "customer"?, "expiresInDays"?} -> 201 with the bearer token, once.
+void MintToken(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+               HttpResponse& res) {
+  auto body = Body(req, res);
+  if (!body) return;
+  TokenRequest request;
+  static const std::set<std::string> kFields = {"name", "role", "customer", "expiresInDays"};
+  if (!body->is_object()) return WriteError(res, 422, "expected a JSON object");
+  for (const auto& [key, value] : body->items()) {
+    if (!kFields.contains(key)) return WriteError(res, 422, "unknown field " + key, "/" + key);
+    bool number = key == "expiresInDays";
+    if (number ? !value.is_number_integer() : !value.is_string())
+      return WriteError(res, 422, key + (number ? " must be a whole number" : " must be a string"),
+                        "/" + key);
+  }
+  request.name = body->value("name", "");
+  request.role = body->value("role", "");
+  request.customer = body->value("customer", "");
+  request.expires_in_days = body->value("expiresInDays", request.expires_in_days);
+  auto minted = admin.service.MintToken(actor, req.matches[1], request);
+  if (!minted.ok()) return WriteStatus(res, minted.status());
+  json answer = ToJson(minted->token);
+  answer["token"] = minted->bearer;
+  res.SetHeader("Cache-Control", "no-store");
+  WriteJson(res, 201, answer);
+}
+
+void ListTokens(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                HttpResponse& res) {
+  auto tokens = admin.service.ListTokens(actor, req.matches[1]);
+  if (!tokens.ok()) return WriteStatus(res, tokens.status());
+  json list = json::array();
+  for (const auto& token : *tokens) list.push_back(ToJson(token));
+  WriteJson(res, 200, {{"tokens", std::move(list)}});
+}
+
+void RevokeToken(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                 HttpResponse& res) {
+  if (Status s = admin.service.RevokeToken(actor, req.matches[1], req.matches[2]); !s.ok())
+    return WriteStatus(res, s);
+  res.status = 204;
+}
+
 void ListAudit(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
                HttpResponse& res) {
   int64_t after = 0;
@@ -420,7 +464,7 @@ void WriteStatus(HttpResponse& res, const Status& status) {
 }
 
 // Every /v1 route, grouped as service/ is: partners, customers, users, domains,
-// quarantine, continuity, spam reports, audit.
+// quarantine, continuity, spam reports, audit, tokens.
 const std::vector<AdminRoute> kAdminRoutes = {
     {"GET", "/v1/partners", &ListPartners, Action::kListPartners},
     {"PUT", "/v1/partners/{}", &PutPartner, std::nullopt},
@@ -448,6 +492,9 @@ const std::vector<AdminRoute> kAdminRoutes = {
     {"POST", "/v1/continuity/retention:run", &RunContinuityRetention, Action::kRunHousekeeping},
     {"POST", "/v1/spam-reports:run", &RunSpamReports, Action::kRunHousekeeping},
     {"GET", "/v1/audit", &ListAudit, std::nullopt},
+    {"POST", "/v1/partners/{}/tokens", &MintToken, Action::kManageTokens},
+    {"GET", "/v1/partners/{}/tokens", &ListTokens, Action::kManageTokens},
+    {"DELETE", "/v1/partners/{}/tokens/{}", &RevokeToken, Action::kManageTokens},
 };
 
 std::pair<std::string, std::string> ScopeOf(const AdminRoute& route, const HttpRequest& req) {

@@ -62,7 +62,9 @@ struct AdminServer::Impl {
   std::optional<Actor> Authenticate(const HttpRequest& req) const {
     std::string header = req.Header("Authorization");
     if (header.rfind("Bearer ", 0) != 0) return std::nullopt;
-    return tokens.Authenticate(std::string_view(header).substr(7));
+    std::string_view bearer = std::string_view(header).substr(7);
+    if (auto actor = tokens.Authenticate(bearer)) return actor;
+    return service.AuthenticateMinted(bearer);
   }
 
   static void WriteUnauthenticated(const HttpRequest& req, HttpResponse& res) {

@@ -1,7 +1,6 @@
 #include "gateway/tokens.h"
 
 #include <openssl/crypto.h>
-#include <openssl/sha.h>
 
 #include <regex>
 
@@ -11,14 +10,6 @@
 #include "gateway/access.h"
 
 namespace gw {
-
-std::string HashToken(std::string_view token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  std::string hex;
-  for (unsigned char byte : digest) hex += fmt::format("{:02x}", byte);
-  return hex;
-}
 
 Result<std::vector<TokenStore::Entry>> TokenStore::Parse(const std::string& path) {
   YAML::Node root;

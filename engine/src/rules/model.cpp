@@ -283,6 +283,23 @@ nlohmann::json ToJson(const QuarantinedMessage& m) {
           {"releasedAt", m.released_at}};
 }
 
+nlohmann::json ToJson(const AccessToken& t) {
+  nlohmann::json out = {{"id", t.id},
+                        {"name", t.name},
+                        {"role", t.role},
+                        {"createdAt", t.created_at},
+                        {"createdBy", t.created_by},
+                        {"expiresAt", t.expires_at}};
+  if (!t.customer.empty()) out["customer"] = t.customer;
+  if (!t.revoked_at.empty()) out["revokedAt"] = t.revoked_at;
+  return out;
+}
+
+nlohmann::json ToJson(const PersonalListEntry& e) {
+  return {{"address", e.address}, {"list", e.list},         {"kind", e.kind},
+          {"value", e.value},     {"addedAt", e.added_at}, {"addedBy", e.added_by}};
+}
+
 nlohmann::json ToJson(const AuditEntry& e) {
   return {{"id", e.id},         {"at", e.at},         {"partner", e.partner}, {"actor", e.actor},
           {"action", e.action}, {"target", e.target}, {"detail", e.detail}};

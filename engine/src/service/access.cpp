@@ -4,6 +4,7 @@
 #include <array>
 
 #include <fmt/format.h>
+#include <openssl/sha.h>
 
 namespace gw {
 
@@ -51,6 +52,7 @@ const std::vector<Permission>& Table() {
        "continuity.read",
        {kPartnerAdmin, kTechnician, kReadOnly, kCustomerAdmin}},
       {Action::kRunHousekeeping, "housekeeping.run", {}},
+      {Action::kManageTokens, "tokens.manage", {kPartnerAdmin}},
   };
   return table;
 }
@@ -71,6 +73,14 @@ constexpr std::array<std::pair<Role, std::string_view>, 6> kRoleNames = {{
 }};
 
 }  // namespace
+
+std::string HashToken(std::string_view token) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
+  std::string hex;
+  for (unsigned char byte : digest) hex += fmt::format("{:02x}", byte);
+  return hex;
+}
 
 std::string_view RoleName(Role role) {
   for (const auto& [known, name] : kRoleNames)

@@ -95,6 +95,7 @@ Status SqlStore::MarkReleased(const std::string& partner, const std::string& cus
 }
 
 Result<int64_t> SqlStore::PurgeQuarantine(const std::string& before) {
+  if (Status s = Run("DELETE FROM used_links WHERE expires_at < $1", {before}); !s.ok()) return s;
   return db_->Execute("DELETE FROM quarantine WHERE received_at < $1", {before});
 }
 

@@ -69,14 +69,19 @@ SqlStore::SqlStore(std::unique_ptr<sql::Connection> db)
           addresses_),
       remove_aliases_(
           "DELETE FROM user_aliases WHERE partner = $1 AND customer = $2 AND owner IN " +
+          addresses_),
+      remove_personal_(
+          "DELETE FROM personal_lists WHERE partner = $1 AND customer = $2 AND address IN " +
           addresses_) {}
 
 Result<std::vector<CustomerMark>> SqlStore::ListCustomerMarks() {
   std::vector<CustomerMark> marks;
   Status listed = db_->Select(
-      "SELECT partner, name, version, users_digest FROM customers ORDER BY partner, name", {},
-      [&](const Row& row) {
-        marks.push_back({{row.Text(0), row.Text(1)}, row.Int(2), row.Text(3), {}});
+      "SELECT c.partner, c.name, c.version, c.users_digest, coalesce(r.revision, 0) FROM "
+      "customers c LEFT JOIN personal_list_revisions r ON r.partner = c.partner AND r.customer "
+      "= c.name ORDER BY c.partner, c.name",
+      {}, [&](const Row& row) {
+        marks.push_back({{row.Text(0), row.Text(1)}, row.Int(2), row.Text(3), {}, row.Int(4)});
       });
   if (!listed.ok()) return listed;
   std::map<std::pair<std::string, std::string>, CustomerMark*> by_customer;
@@ -159,6 +164,10 @@ Status SqlStore::DeleteCustomer(const std::string& partner, const std::string& n
                           "DELETE FROM spam_report_marks WHERE partner = $1 AND customer = $2",
                           "DELETE FROM continuity_passwords WHERE partner = $1 AND customer = $2",
                           "DELETE FROM continuity_outages WHERE partner = $1 AND customer = $2",
+                          "DELETE FROM personal_lists WHERE partner = $1 AND customer = $2",
+                          "DELETE FROM personal_list_revisions WHERE partner = $1 AND customer "
+                          "= $2",
+                          "DELETE FROM access_tokens WHERE partner = $1 AND customer = $2",
                           "DELETE FROM customers WHERE partner = $1 AND name = $2"}) {
     if (Status s = Run(sql, {partner, name}); !s.ok()) return s;
   }

@@ -1,7 +1,7 @@
 // The Store written once in SQL: the class behind MakeSqlStore, split by concern into
 // sql_store.cpp (partners, customers, domain and relay claims), sql_users.cpp (users,
 // aliases, continuity passwords) and sql_records.cpp (leases, quarantine, spam report
-// state, outages, jobs, audit). Only those files include this header.
+// state, outages, jobs, audit) and sql_self_service.cpp (tokens, personal lists, links). Only those files include this header.
 #pragma once
 
 #include <map>
@@ -109,6 +109,21 @@ class SqlStore : public Store {
                               int64_t until_ms) override;
   Status ReleaseJob(const std::string& job, const std::string& holder) override;
   Status AppendAudit(const AuditEntry& e) override;
+
+  // Tokens, personal lists and link nonces (sql_self_service.cpp).
+  Status SaveAccessToken(const AccessToken& t) override;
+  Result<std::optional<AccessToken>> LoadAccessToken(const std::string& id) override;
+  Result<std::vector<AccessToken>> ListAccessTokens(const std::string& partner) override;
+  Status RevokeAccessToken(const std::string& id, const std::string& revoked_at) override;
+  Result<std::vector<PersonalListEntry>> ListPersonalEntries(const std::string& partner,
+                                                             const std::string& customer,
+                                                             const std::string& address) override;
+  Status PutPersonalEntry(const std::string& partner, const std::string& customer,
+                          const PersonalListEntry& e) override;
+  Result<bool> RemovePersonalEntry(const std::string& partner, const std::string& customer,
+                                   const std::string& address, const std::string& value) override;
+  Result<bool> UseLinkNonce(const std::string& nonce, const std::string& used_at,
+                            const std::string& expires_at) override;
   Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
                                             size_t limit) override;
 
@@ -117,6 +132,8 @@ class SqlStore : public Store {
   using Row = sql::Row;
 
   Status Run(std::string_view sql, Params params) { return db_->Execute(sql, params).status(); }
+
+  Status BumpPersonalLists(const std::string& partner, const std::string& customer);
 
   Result<bool> Exists(std::string_view sql, Params params) {
     bool found = false;
@@ -170,7 +187,7 @@ class SqlStore : public Store {
   std::unique_ptr<sql::Connection> db_;
   // Statements that read a JSON array parameter, spelled for this database once.
   const std::string addresses_, user_hashes_, alias_owners_, put_users_, put_aliases_,
-      remove_users_, remove_passwords_, remove_aliases_;
+      remove_users_, remove_passwords_, remove_aliases_, remove_personal_;
 };
 
 }  // namespace gw

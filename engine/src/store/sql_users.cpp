@@ -68,7 +68,9 @@ Status SqlStore::RemoveUsers(const std::string& partner, const std::string& cust
   for (const std::string* sql : {&remove_users_, &remove_passwords_, &remove_aliases_}) {
     if (Status s = Run(*sql, {partner, customer, list}); !s.ok()) return s;
   }
-  return Status::Ok();
+  auto removed = db_->Execute(remove_personal_, {partner, customer, list});
+  if (!removed.ok()) return removed.status();
+  return *removed > 0 ? BumpPersonalLists(partner, customer) : Status::Ok();
 }
 
 Result<bool> SqlStore::HasAliases(const std::string& partner, const std::string& customer) {

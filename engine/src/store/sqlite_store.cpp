@@ -125,6 +125,24 @@ CREATE TABLE customers_to_recompile(partner TEXT NOT NULL, name TEXT NOT NULL,
 INSERT INTO customers_to_recompile SELECT partner, name FROM customers WHERE config = '';
 ALTER TABLE customers DROP COLUMN config;
 )sql",
+    // 10: self-service: minted access tokens, mailbox users' own lists, and the used
+    // nonces of single-use links.
+    R"sql(
+CREATE TABLE access_tokens(
+  id TEXT PRIMARY KEY, partner TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL,
+  customer TEXT NOT NULL, sha256 TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL,
+  created_by TEXT NOT NULL, revoked_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX access_tokens_by_partner ON access_tokens(partner, created_at);
+CREATE TABLE personal_lists(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, address TEXT NOT NULL, value TEXT NOT NULL,
+  list TEXT NOT NULL, kind TEXT NOT NULL, added_at TEXT NOT NULL, added_by TEXT NOT NULL,
+  PRIMARY KEY(partner, customer, address, value)) WITHOUT ROWID;
+CREATE TABLE personal_list_revisions(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, revision INTEGER NOT NULL,
+  PRIMARY KEY(partner, customer)) WITHOUT ROWID;
+CREATE TABLE used_links(nonce TEXT PRIMARY KEY, used_at TEXT NOT NULL, expires_at TEXT NOT NULL)
+  WITHOUT ROWID;
+)sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
