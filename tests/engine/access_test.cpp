@@ -269,16 +269,67 @@ TEST_F(AccessTest, MintedTokensActAsTheirRoleUntilRevokedOrExpired) {
   EXPECT_EQ(CallWith(gatewayd_.url(), boss, "GET", p + "/customers/acme", ""), 401);
 }
 
+TEST_F(AccessTest, PersonalListsRefuseHighRiskSendersAndStayInTheirScope) {
+  const std::string ann = "/v1/partners/northwind/customers/acme/users/ann@acme.example/lists";
+  auto put = [&](const std::string& who, const std::string& path, const std::string& list,
+                 const std::string& value) {
+    return Call(who, "POST", path, json{{"list", list}, {"value", value}}.dump());
+  };
+  EXPECT_EQ(put("customer-admin", ann, "allow", "boss@supplier.example"), 204) << last_body_;
+  EXPECT_EQ(put("technician", ann, "block", "pest.example"), 204) << last_body_;
+  // The same value moves between the lists rather than sitting on both.
+  EXPECT_EQ(put("admin", ann, "block", "Boss@Supplier.Example"), 204) << last_body_;
+  ASSERT_EQ(Call("read-only", "GET", ann), 200);
+  json entries = json::parse(last_body_)["entries"];
+  ASSERT_EQ(entries.size(), 2u) << entries.dump();
+  EXPECT_EQ(entries[0]["list"], "block");
+  EXPECT_EQ(entries[0]["value"], "boss@supplier.example");
+  EXPECT_EQ(entries[0]["addedBy"], "northwind-ci");
+
+  // High-risk senders cannot be allowed: the customer's own domain, a public mail domain.
+  for (const std::string value : {"acme.example", "ceo@acme.example", "mail.acme.example",
+                                   "gmail.com", "not an address@"}) {
+    EXPECT_EQ(put("admin", ann, "allow", value), 422) << value << ": " << last_body_;
+  }
+  EXPECT_EQ(put("admin", ann, "allow", "friend@gmail.com"), 204) << last_body_;
+  EXPECT_EQ(put("admin", ann, "maybe", "x.example"), 422);
+
+  // Scope: another customer's user is not found for acme's admin; read-only writes nothing.
+  const std::string globex =
+      "/v1/partners/northwind/customers/globex/users/ann@globex.example/lists";
+  EXPECT_EQ(put("customer-admin", globex, "block", "x.example"), 404);
+  EXPECT_EQ(put("read-only", ann, "block", "x.example"), 403);
+  EXPECT_EQ(put("other-partner", ann, "block", "x.example"), 404);
+  EXPECT_EQ(put("admin", "/v1/partners/northwind/customers/acme/users/nobody@acme.example/lists",
+                "block", "x.example"),
+            404);
+
+  // Removed, then gone; every change is audited.
+  EXPECT_EQ(Call("customer-admin", "DELETE", ann + "/pest.example"), 204);
+  EXPECT_EQ(Call("customer-admin", "DELETE", ann + "/pest.example"), 404);
+  ASSERT_EQ(Call("admin", "GET", "/v1/audit?partner=northwind"), 200);
+  EXPECT_THAT(last_body_, ::testing::HasSubstr("\"lists.remove\""));
+
+  // A customer that keeps no personal lists refuses them.
+  json off = Customer("globex");
+  off["spec"]["selfService"] = {{"personalLists", false}};
+  ASSERT_EQ(Call("admin", "PUT", "/v1/partners/northwind/customers/globex", off.dump(),
+                 {{"If-Match", "\"1\""}}),
+            200)
+      << last_body_;
+  EXPECT_EQ(put("admin", globex, "block", "x.example"), 412) << last_body_;
+}
+
 TEST(AccessTableTest, TheOperatorMayDoEverythingAndTheFilterOneThing) {
-  for (int a = 0; a <= static_cast<int>(gw::Action::kManageTokens); ++a) {
+  for (int a = 0; a <= static_cast<int>(gw::Action::kWritePersonalLists); ++a) {
     auto action = static_cast<gw::Action>(a);
     auto roles = gw::RolesAllowed(action);
     EXPECT_EQ(roles.front(), gw::Role::kOperator) << gw::ActionName(action);
     bool filter = std::find(roles.begin(), roles.end(), gw::Role::kFilter) != roles.end();
     EXPECT_EQ(filter, action == gw::Action::kKeepQuarantined) << gw::ActionName(action);
   }
-  for (const char* name :
-       {"operator", "filter", "admin", "technician", "read-only", "customer-admin"}) {
+  for (const char* name : {"operator", "filter", "admin", "technician", "read-only",
+                           "customer-admin", "mailbox-user"}) {
     auto role = gw::ParseRole(name);
     ASSERT_TRUE(role) << name;
     EXPECT_EQ(gw::RoleName(*role), name);

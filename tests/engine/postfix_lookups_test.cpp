@@ -17,6 +17,7 @@
 #include <thread>
 
 #include <fmt/format.h>
+#include <httplib.h>
 
 #include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
@@ -404,6 +405,94 @@ TEST_F(PostfixLookupsTest, KeptMailHandedBackGoesToTheCustomersServers) {
   EXPECT_EQ(ask("gatewayd", "alice@acme.example"), "action=DUNNO\n\n") << "a release";
   EXPECT_EQ(ask(gw::kContinuityRedeliveryHelo, "x@elsewhere.example"), "action=DUNNO\n\n");
   close(fd);
+}
+
+// A user's own lists, written through the admin API, decide that user's mail live: an
+// allowed sender skips scoring for that user only, so the policy keeps the user's
+// recipients in a transaction of their own, and a blocked sender is refused at RCPT.
+TEST_F(PostfixLookupsTest, AUsersOwnListsDecideItsMailLiveAndNoOneElses) {
+  json acme = Acme(25);
+  acme["users"] = json::object();
+  acme["destinations"] = "mx.acme.example";
+  acme["lists"] = {{"block", {{{"senderDomain", "spam.example"}}}}};
+  ASSERT_TRUE(PutCustomer("acme", acme).ok());
+  gw::UserBatch users;
+  for (const char* address : {"alice@acme.example", "bob@acme.example"}) {
+    users.upsert.push_back(gw::User{});
+    users.upsert.back().address = address;
+  }
+  auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
+  ASSERT_TRUE(ops->BatchUsers("northwind", "acme", users).ok());
+  httplib::Client admin(gatewayd_->url());
+  admin.set_bearer_token_auth(Gatewayd::PartnerToken("northwind"));
+  const std::string lists = "/v1/partners/northwind/customers/acme/users/";
+  auto put = [&](const std::string& user, const std::string& list, const std::string& value) {
+    auto res = admin.Post((lists + user + "/lists").c_str(),
+                          json{{"list", list}, {"value", value}}.dump(), "application/json");
+    return res ? res->status : -1;
+  };
+  ASSERT_EQ(put("alice@acme.example", "allow", "Deals@Spam.Example"), 204);
+  ASSERT_EQ(put("alice@acme.example", "allow", "news@shop.example"), 204);
+  ASSERT_EQ(put("alice@acme.example", "block", "pest.example"), 204);
+
+  auto filter = [](const std::string& recipient, const std::string& sender) {
+    return "filter " + gw::FilterLookupKey(recipient, sender, "203.0.113.9");
+  };
+  std::string alice;
+  for (int i = 0; i < 40 && alice.find("\"skipSpam\":true") == std::string::npos; ++i) {
+    if (i) std::this_thread::sleep_for(50ms);
+    int fd = gwtest::ConnectLoopback(socketmap_);
+    alice = Ask(fd, filter("alice@acme.example", "deals@spam.example"));
+    close(fd);
+  }
+  EXPECT_THAT(alice, HasSubstr("\"skipSpam\":true"));
+  int fd = gwtest::ConnectLoopback(socketmap_);
+  EXPECT_THAT(Ask(fd, filter("bob@acme.example", "deals@spam.example")),
+              HasSubstr("\"skipSpam\":false"));
+  close(fd);
+
+  fd = gwtest::ConnectLoopback(policy_);
+  auto ask = [&](const std::string& attributes) {
+    gwtest::SendAll(fd, attributes + "\n");
+    return gwtest::ReadUntil(fd, 5s,
+                             [](const std::string& b) {
+                               return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
+                             })
+        .bytes;
+  };
+  auto rcpt = [](const std::string& sender, const std::string& recipient,
+                 const std::string& instance) {
+    return fmt::format(
+        "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=203.0.113.9\n"
+        "sender={}\nsize=0\ninstance={}\nrecipient={}\n",
+        sender, instance, recipient);
+  };
+  EXPECT_EQ(ask(rcpt("deals@spam.example", "alice@acme.example", "t.1")), "action=DUNNO\n\n");
+  EXPECT_THAT(ask(rcpt("deals@spam.example", "bob@acme.example", "t.1")),
+              HasSubstr("action=550 5.7.1 sender is blocked by acme.example"));
+  // Bob's copy is scored where Alice's is not: it goes in a transaction of its own.
+  EXPECT_EQ(ask(rcpt("news@shop.example", "alice@acme.example", "t.2")), "action=DUNNO\n\n");
+  EXPECT_THAT(ask(rcpt("news@shop.example", "bob@acme.example", "t.2")),
+              HasSubstr("action=452 4.5.3"));
+  EXPECT_EQ(ask(rcpt("news@shop.example", "bob@acme.example", "t.5")), "action=DUNNO\n\n");
+  EXPECT_THAT(ask(rcpt("x@pest.example", "alice@acme.example", "t.3")),
+              HasSubstr("action=550 5.7.1 <alice@acme.example>: sender blocked by the recipient"));
+  EXPECT_EQ(ask(rcpt("x@pest.example", "bob@acme.example", "t.4")), "action=DUNNO\n\n");
+  close(fd);
+
+  // Removing the entry takes it out of the decision.
+  auto removed = admin.Delete((lists + "alice@acme.example/lists/pest.example").c_str());
+  ASSERT_TRUE(removed);
+  EXPECT_EQ(removed->status, 204);
+  bool unblocked = false;
+  for (int i = 0; i < 40 && !unblocked; ++i) {
+    if (i) std::this_thread::sleep_for(50ms);
+    fd = gwtest::ConnectLoopback(policy_);
+    unblocked = ask(rcpt("x@pest.example", "alice@acme.example", fmt::format("u.{}", i))) ==
+                "action=DUNNO\n\n";
+    close(fd);
+  }
+  EXPECT_TRUE(unblocked);
 }
 
 TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTemporarily) {

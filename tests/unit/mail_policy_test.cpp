@@ -104,6 +104,52 @@ TEST_F(MailPolicyTest, RulesApplyInTheirOrderAndNameTheSettingThatDecided) {
   EXPECT_FALSE(DecideSize(*directory_.CustomerFor("acme.example"), 1025).accepted());
 }
 
+// user allow > user block > customer allow > customer block, each user's lists its own.
+TEST(MailPolicyPersonalListsTest, AUsersOwnListsComeBeforeTheCustomersAndReachOnlyThatUser) {
+  RuleFindings findings;
+  json spec = {{"product", "ultimate-access"},
+               {"billableUsers", 3},
+               {"domains", {{"primary", "acme.example"}}},
+               {"destinations", "mx.acme.example"},
+               {"lists",
+                {{"allow", {{{"senderDomain", "partner.example"}}}},
+                 {"block", {{{"senderDomain", "spam.example"}}}},
+                 {"recipientAllow", {"postmaster"}}}}};
+  auto compiled = CompileCustomer(json{{"spec", spec}}, {}, findings);
+  ASSERT_FALSE(HasErrors(findings));
+  std::unordered_map<std::string, Lists> personal;
+  personal["alice@acme.example"].allow = {{"sender", "deals@spam.example"}};
+  personal["alice@acme.example"].block = {{"senderDomain", "spam.example"},
+                                          {"sender", "noisy@partner.example"}};
+  personal["postmaster@acme.example"].block = {{"senderDomain", "ext.example"}};
+  MailDirectory directory({MakeMailCustomer(
+      "northwind", "acme", compiled.config,
+      {{"alice@acme.example", "alice@acme.example"}, {"bob@acme.example", "bob@acme.example"},
+       {"postmaster@acme.example", "postmaster@acme.example"}},
+      {}, personal)});
+  auto decide = [&](const std::string& from, const std::string& to) {
+    return DecideRecipient(directory, {from, to, 0, "198.51.100.7"});
+  };
+  // Alice's allow beats her own block and the customer's block; it exempts from scoring.
+  Verdict allowed = decide("deals@spam.example", "alice+x@acme.example");
+  EXPECT_EQ(allowed.rule, "personal-allow") << allowed.reason;
+  EXPECT_TRUE(SkipsSpamScoring(allowed));
+  EXPECT_THAT(allowed.reason, HasSubstr("alice@acme.example's own allow list"));
+  // Her block beats the customer's allow.
+  Verdict blocked = decide("noisy@partner.example", "alice@acme.example");
+  EXPECT_EQ(blocked.rule, "personal-block");
+  EXPECT_EQ(blocked.action, Verdict::Action::kRefuse);
+  EXPECT_THAT(blocked.reply, HasSubstr("550 5.7.1"));
+  // Bob meets the customer's lists only.
+  EXPECT_EQ(decide("deals@spam.example", "bob@acme.example").rule, "block-list");
+  Verdict partner = decide("noisy@partner.example", "bob@acme.example");
+  EXPECT_EQ(partner.rule, "allow-list");
+  EXPECT_TRUE(SkipsSpamScoring(partner));
+  // recipientAllow still comes first (postmaster takes every complaint).
+  EXPECT_EQ(decide("a@ext.example", "postmaster@acme.example").rule, "recipient-allow");
+  EXPECT_FALSE(SkipsSpamScoring(decide("x@other.example", "bob@acme.example")));
+}
+
 TEST_F(MailPolicyTest, AcceptedMailIsRoutedToTheDestinationsInPreferenceOrder) {
   Verdict v = Inbound("bob@ext.example", "alice@acme.example");
   EXPECT_EQ(v.route, "smtp:[mx1.acme.example]:25, [mx2.acme.example]:25, [ipv6:2001:db8::25]:2525");

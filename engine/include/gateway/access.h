@@ -36,6 +36,8 @@ enum class Action {
   kReadContinuity,
   kRunHousekeeping,  // spam report passes and retention on demand
   kManageTokens,     // mint, list and revoke the partner's scoped tokens
+  kReadPersonalLists,
+  kWritePersonalLists,
 };
 
 // Hex SHA-256 of a bearer token, as the tokens file and the store keep it.

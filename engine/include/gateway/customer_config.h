@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -86,6 +87,28 @@ struct ContinuityPolicy {
   std::vector<std::string> members;  // scope: selected; normalised addresses
 };
 
+// What a mailbox user may do with their own held mail of one verdict.
+enum class QuarantineRight { kNone, kView, kRequest, kRelease };
+const char* QuarantineRightName(QuarantineRight right);
+
+// What the customer's own people do themselves (selfService in the manifest).
+struct SelfService {
+  // By quarantine reason (spam, infomail, attachment, virus); a reason not listed is
+  // kNone. A virus is at most kView: only the partner releases malware.
+  std::map<std::string, QuarantineRight> quarantine = {{"spam", QuarantineRight::kRelease},
+                                                       {"infomail", QuarantineRight::kRelease},
+                                                       {"attachment", QuarantineRight::kRequest},
+                                                       {"virus", QuarantineRight::kNone}};
+  std::vector<std::string> release_requests_to;  // told of a user's release request
+  bool personal_lists = true;
+  bool digest_actions = true;
+
+  QuarantineRight RightFor(const std::string& reason) const {
+    auto it = quarantine.find(reason);
+    return it == quarantine.end() ? QuarantineRight::kNone : it->second;
+  }
+};
+
 struct CustomerConfig {
   std::string product;
   std::vector<std::string> domains;       // normalised; the primary first
@@ -105,6 +128,7 @@ struct CustomerConfig {
   DeliveryTls delivery_tls;
   Lists lists;
   SpamReportSettings spam_report;
+  SelfService self_service;
   ContinuityPolicy continuity;
   bool archiving_enabled = false;
   int64_t archive_retention_days = 0;  // 0: kept without limit

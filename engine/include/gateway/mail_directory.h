@@ -33,13 +33,17 @@ struct MailCustomer {
   std::string transport;
   // Users activated for continuity (User::continuity), by address.
   std::unordered_set<std::string> continuity_activated;
+  // Users' own allow and block lists (only `allow` and `block` of each are used), by the
+  // user's address; empty unless the customer keeps them (selfService.personalLists).
+  std::unordered_map<std::string, Lists> personal_lists;
 };
 
 // A MailCustomer with its transport answer filled in.
 std::shared_ptr<const MailCustomer> MakeMailCustomer(
     std::string partner, std::string name, CustomerConfig config,
     std::unordered_map<std::string, std::string> recipients,
-    std::unordered_set<std::string> continuity_activated = {});
+    std::unordered_set<std::string> continuity_activated = {},
+    std::unordered_map<std::string, Lists> personal_lists = {});
 
 // A destination as Postfix's transport answers and TLS policy lookups name it:
 // "[host]:port", "[ipv6:2001:db8::25]:25".

@@ -11,6 +11,9 @@
 //   local part on recipientBlock         -> refused 550, whatever the sender
 //   announced size over maxMessageSize   -> refused 552 (DecideSize repeats it at end of data)
 //   local part on recipientAllow         -> accepted
+//   sender/domain on the user's own allow list -> accepted (personal lists, kept on the
+//                                           gateway, come before the customer's)
+//   sender/domain on the user's own block list -> refused 550
 //   sender/domain/client on the allow list -> accepted (the allow list beats the block list)
 //   sender/domain/client on the block list -> refused 550
 //   no destination to deliver to         -> deferred 451
@@ -77,6 +80,12 @@ RecipientLookup FindRecipient(const MailDirectory& directory, std::string_view a
 
 // Inbound mail to `envelope.recipient`, as at RCPT TO.
 Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope);
+
+// Whether an inbound recipient's verdict exempts the message from spam scoring (an allow
+// list or recipientAllow decided it); attachment rules still apply. A transaction's
+// recipients all share it (the policy service splits them), since the content filter
+// scores a message once for all of them.
+bool SkipsSpamScoring(const Verdict& verdict);
 
 // Inbound mail of `size` bytes to `customer`, as at the end of DATA.
 Verdict DecideSize(const MailCustomer& customer, uint64_t size);

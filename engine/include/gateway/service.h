@@ -45,13 +45,16 @@ enum class Role {
   kTechnician,     // a named person of the partner: what an admin does, under its own name
   kReadOnly,       // a partner's dashboards and auditors: reads, never writes
   kCustomerAdmin,  // one customer's admin: its quarantine, passwords, domain checks, reads
+  // One mailbox user (Actor::name is its address), signed in by a link mailed to it: its
+  // own held mail and its own allow and block lists, as its customer's selfService allows.
+  kMailboxUser,
 };
 
 struct Actor {
   std::string name;  // recorded in the audit log
   Role role = Role::kPartnerAdmin;
   std::string partner;   // the only partner a partner's role may touch
-  std::string customer;  // the only customer a customer admin may touch
+  std::string customer;  // the only customer a customer admin or mailbox user may touch
 
   bool is_operator() const { return role == Role::kOperator; }
   bool is_filter() const { return role == Role::kFilter; }
@@ -230,6 +233,28 @@ class Service {
   // The actor a minted bearer token stands for while it is in force (not revoked, not
   // expired); nullopt for anything else. Compares the secret in constant time.
   std::optional<Actor> AuthenticateMinted(std::string_view bearer);
+
+  // Mailbox users' own allow and block lists (model.h PersonalListEntry), honoured by the
+  // mail decision above the customer's lists (mail_policy.h). A mailbox user reaches only
+  // its own; a customer admin every user of its customer. `address` "" lists every user's.
+  Result<std::vector<PersonalListEntry>> ListPersonalEntries(const Actor& actor,
+                                                             const std::string& partner,
+                                                             const std::string& customer,
+                                                             const std::string& address);
+  // Puts `value` (an address, or a domain) on the user's `list` (allow | block), moving it
+  // from the other. kInvalidArgument for what is not an address or domain, and on the
+  // allow list for high-risk senders: the customer's own domains (forged most often) and
+  // whole public mail domains (anyone may send from them); kFailedPrecondition when the
+  // customer's selfService.personalLists is off or the user has kMaxPersonalEntries;
+  // kNotFound for an address that is not the customer's user. Audited.
+  Status PutPersonalEntry(const Actor& actor, const std::string& partner,
+                          const std::string& customer, const std::string& address,
+                          const std::string& list, const std::string& value);
+  // kNotFound when there is no such entry. Audited.
+  Status RemovePersonalEntry(const Actor& actor, const std::string& partner,
+                             const std::string& customer, const std::string& address,
+                             const std::string& value);
+  static constexpr size_t kMaxPersonalEntries = 1000;
 
   // Takes or renews the store's job lease `job` for this replica (ServiceOptions::
   // replica) for `ttl`: kConflict naming the replica that holds it. For work that replicas

@@ -427,6 +427,41 @@ void RevokeToken(const AdminContext& admin, const Actor& actor, const HttpReques
   res.status = 204;
 }
 
+// A customer's personal list entries: every user's, or one user's (/users/{}/lists).
+void ListPersonalEntries(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                         HttpResponse& res) {
+  std::string address = req.matches.size() > 3 ? req.matches[3] : "";
+  auto entries = admin.service.ListPersonalEntries(actor, req.matches[1], req.matches[2], address);
+  if (!entries.ok()) return WriteStatus(res, entries.status());
+  json list = json::array();
+  for (const auto& entry : *entries) list.push_back(ToJson(entry));
+  WriteJson(res, 200, {{"entries", std::move(list)}});
+}
+
+// {"list": "allow" | "block", "value": address or domain}
+void PutPersonalEntry(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                      HttpResponse& res) {
+  auto body = Body(req, res);
+  if (!body) return;
+  if (!body->is_object() || body->size() != 2 || !(*body)["list"].is_string() ||
+      !(*body)["value"].is_string())
+    return WriteError(res, 422, "expected {\"list\": \"allow\" or \"block\", \"value\": string}");
+  if (Status s = admin.service.PutPersonalEntry(actor, req.matches[1], req.matches[2],
+                                                req.matches[3], (*body)["list"], (*body)["value"]);
+      !s.ok())
+    return WriteStatus(res, s);
+  res.status = 204;
+}
+
+void RemovePersonalEntry(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                         HttpResponse& res) {
+  if (Status s = admin.service.RemovePersonalEntry(actor, req.matches[1], req.matches[2],
+                                                   req.matches[3], req.matches[4]);
+      !s.ok())
+    return WriteStatus(res, s);
+  res.status = 204;
+}
+
 void ListAudit(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
                HttpResponse& res) {
   int64_t after = 0;
@@ -464,7 +499,7 @@ void WriteStatus(HttpResponse& res, const Status& status) {
 }
 
 // Every /v1 route, grouped as service/ is: partners, customers, users, domains,
-// quarantine, continuity, spam reports, audit, tokens.
+// quarantine, continuity, spam reports, audit, personal lists, tokens.
 const std::vector<AdminRoute> kAdminRoutes = {
     {"GET", "/v1/partners", &ListPartners, Action::kListPartners},
     {"PUT", "/v1/partners/{}", &PutPartner, std::nullopt},
@@ -492,6 +527,14 @@ const std::vector<AdminRoute> kAdminRoutes = {
     {"POST", "/v1/continuity/retention:run", &RunContinuityRetention, Action::kRunHousekeeping},
     {"POST", "/v1/spam-reports:run", &RunSpamReports, Action::kRunHousekeeping},
     {"GET", "/v1/audit", &ListAudit, std::nullopt},
+    {"GET", "/v1/partners/{}/customers/{}/lists", &ListPersonalEntries,
+     Action::kReadPersonalLists},
+    {"GET", "/v1/partners/{}/customers/{}/users/{}/lists", &ListPersonalEntries,
+     Action::kReadPersonalLists},
+    {"POST", "/v1/partners/{}/customers/{}/users/{}/lists", &PutPersonalEntry,
+     Action::kWritePersonalLists},
+    {"DELETE", "/v1/partners/{}/customers/{}/users/{}/lists/{}", &RemovePersonalEntry,
+     Action::kWritePersonalLists},
     {"POST", "/v1/partners/{}/tokens", &MintToken, Action::kManageTokens},
     {"GET", "/v1/partners/{}/tokens", &ListTokens, Action::kManageTokens},
     {"DELETE", "/v1/partners/{}/tokens/{}", &RevokeToken, Action::kManageTokens},

@@ -70,7 +70,8 @@ Result<std::vector<TokenStore::Entry>> TokenStore::ParseEntries(const YAML::Node
     }
     // A partner's token is its admin's unless it says otherwise.
     auto parsed = ParseRole(role.empty() && !entry.actor.partner.empty() ? "admin" : role);
-    if (!parsed) {
+    // A mailbox user signs in by a link mailed to it, never with a standing token.
+    if (!parsed || *parsed == Role::kMailboxUser) {
       return Status::Invalid(where +
                              ": role must be operator or filter, or with a partner admin, "
                              "technician, read-only or customer-admin");

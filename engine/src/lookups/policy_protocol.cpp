@@ -109,6 +109,9 @@ class Policy : public Protocol {
           return verdict.reply;
         }
         owner = verdict.customer->partner + "/" + verdict.customer->name;
+        // The content filter scores a message once: recipients an allow list exempts
+        // from scoring travel apart from those it does not.
+        if (SkipsSpamScoring(verdict)) owner += " unscored";
       }
       // One customer per transaction, so the end-of-data rules (and the milters') are
       // that customer's; clients send the other recipients again in a new transaction.

@@ -154,8 +154,7 @@ class Socketmap : public Protocol {
     FilterProfile profile =
         FilterProfileOf(customer->partner + "/" + customer->name, customer->config);
     Verdict verdict = DecideRecipient(directory, envelope);
-    profile.skip_spam = verdict.action == Verdict::Action::kAccept &&
-                        (verdict.rule == "allow-list" || verdict.rule == "recipient-allow");
+    profile.skip_spam = SkipsSpamScoring(verdict);
     return profile;
   }
 

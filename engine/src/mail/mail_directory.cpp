@@ -81,7 +81,8 @@ std::string MailDirectory::TlsPolicyFor(std::string_view nexthop) const {
 std::shared_ptr<const MailCustomer> MakeMailCustomer(
     std::string partner, std::string name, CustomerConfig config,
     std::unordered_map<std::string, std::string> recipients,
-    std::unordered_set<std::string> continuity_activated) {
+    std::unordered_set<std::string> continuity_activated,
+    std::unordered_map<std::string, Lists> personal_lists) {
   auto customer = std::make_shared<MailCustomer>();
   customer->partner = std::move(partner);
   customer->name = std::move(name);
@@ -89,6 +90,7 @@ std::shared_ptr<const MailCustomer> MakeMailCustomer(
   customer->config = std::move(config);
   customer->recipients = std::move(recipients);
   customer->continuity_activated = std::move(continuity_activated);
+  customer->personal_lists = std::move(personal_lists);
   return customer;
 }
 

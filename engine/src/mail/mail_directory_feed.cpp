@@ -58,8 +58,18 @@ struct MailDirectoryFeed::Impl {
       if (!listed.ok()) return listed.status();
       activated.insert(listed->begin(), listed->end());
     }
+    std::unordered_map<std::string, Lists> personal;
+    if (config.self_service.personal_lists) {
+      auto entries = store->ListPersonalEntries(partner, name, "");
+      if (!entries.ok()) return entries.status();
+      for (auto& entry : *entries) {
+        Lists& lists = personal[entry.address];
+        (entry.list == "allow" ? lists.allow : lists.block)
+            .push_back({std::move(entry.kind), std::move(entry.value)});
+      }
+    }
     return MakeMailCustomer(partner, name, std::move(config), std::move(by_address),
-                            std::move(activated));
+                            std::move(activated), std::move(personal));
   }
 
   Status RefreshLocked() {
@@ -82,7 +92,8 @@ struct MailDirectoryFeed::Impl {
         std::shared_ptr<const MailCustomer> customer;
         if (it != known.end() && it->second.first.version == m.version &&
             it->second.first.users_digest == m.users_digest &&
-            it->second.first.pending_domains == m.pending_domains) {
+            it->second.first.pending_domains == m.pending_domains &&
+            it->second.first.personal_lists_revision == m.personal_lists_revision) {
           customer = it->second.second;
         } else {
           auto read = Read(m);

@@ -132,6 +132,12 @@ Verdict SizeVerdict(const MailCustomer& customer, uint64_t size) {
 
 }  // namespace
 
+bool SkipsSpamScoring(const Verdict& verdict) {
+  return verdict.action == Verdict::Action::kAccept &&
+         (verdict.rule == "allow-list" || verdict.rule == "recipient-allow" ||
+          verdict.rule == "personal-allow");
+}
+
 Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope) {
   auto recipient = SplitAddress(envelope.recipient);
   const MailCustomer* customer = recipient ? directory.CustomerFor(recipient->domain) : nullptr;
@@ -180,6 +186,21 @@ Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope
   }
   auto sender = SplitAddress(envelope.sender);
   auto client = ParseClient(envelope.client_address);
+  // The user's own lists come before the customer's: allow, then block.
+  if (auto own = customer->personal_lists.find(user); own != customer->personal_lists.end()) {
+    if (auto i = SenderMatch(own->second.allow, sender, client)) {
+      return finish(Accept("personal-allow",
+                           fmt::format("{} is on {}'s own allow list", own->second.allow[*i].value,
+                                       user)));
+    }
+    if (auto i = SenderMatch(own->second.block, sender, client)) {
+      return finish(Refuse(fmt::format("550 5.7.1 <{}>: sender blocked by the recipient",
+                                       recipient->full()),
+                           "personal-block",
+                           fmt::format("{} is on {}'s own block list",
+                                       own->second.block[*i].value, user)));
+    }
+  }
   if (auto i = SenderMatch(lists.allow, sender, client)) {
     return finish(Accept("allow-list",
                          fmt::format("{} is on the allow list", lists.allow[*i].value),

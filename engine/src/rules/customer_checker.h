@@ -65,6 +65,7 @@ class CustomerChecker {
   std::optional<ListEntry> ListEntryAt(const JsonCursor& entry, bool own_domain_warning);
   void CheckLists();
   void CheckSpamReport();
+  void CheckSelfService();
 
   const CustomerRuleOptions& options_;
   RuleFindings& findings_;

@@ -48,6 +48,34 @@ void ExtendRelayServiceRanges(std::string_view service, const IpRange& range) {
   AllRelayServices()[std::string(service)].push_back(range);
 }
 
+const char* QuarantineRightName(QuarantineRight right) {
+  switch (right) {
+    case QuarantineRight::kRelease:
+      return "release";
+    case QuarantineRight::kRequest:
+      return "request";
+    case QuarantineRight::kView:
+      return "view";
+    case QuarantineRight::kNone:
+      break;
+  }
+  return "none";
+}
+
+namespace {
+
+nlohmann::json SelfServiceJson(const SelfService& self) {
+  nlohmann::json quarantine = nlohmann::json::object();
+  for (const auto& [reason, right] : self.quarantine)
+    quarantine[reason] = QuarantineRightName(right);
+  return {{"quarantine", std::move(quarantine)},
+          {"releaseRequestsTo", self.release_requests_to},
+          {"personalLists", self.personal_lists},
+          {"digestActions", self.digest_actions}};
+}
+
+}  // namespace
+
 nlohmann::json ToJson(const CustomerConfig& config) {
   using nlohmann::json;
   auto ranges = [](const std::vector<IpRange>& list) {
@@ -109,6 +137,7 @@ nlohmann::json ToJson(const CustomerConfig& config) {
         {"members", config.continuity.members}}},
       {"archiving",
        {{"enabled", config.archiving_enabled}, {"retentionDays", config.archive_retention_days}}},
+      {"selfService", SelfServiceJson(config.self_service)},
   };
 }
 

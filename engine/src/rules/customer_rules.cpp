@@ -52,6 +52,7 @@ CompiledCustomer CustomerChecker::Compile() {
   CheckContentFilter();
   CheckLists();
   CheckSpamReport();
+  CheckSelfService();
   CheckContinuity();
   CheckArchiving();
   return Finish();
@@ -60,6 +61,7 @@ CompiledCustomer CustomerChecker::Compile() {
 void CustomerChecker::CheckValues() {
   CheckContentFilter();
   CheckSpamReport();
+  CheckSelfService();
   CheckRetention(spec_["continuity"]["retention"]);
   CheckArchiving();
 }

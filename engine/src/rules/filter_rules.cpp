@@ -206,4 +206,34 @@ void CustomerChecker::CheckSpamReport() {
   }
 }
 
+// What the customer's people may do themselves (the schema holds a virus at view or
+// none: only the partner releases malware).
+void CustomerChecker::CheckSelfService() {
+  auto self = spec_["selfService"];
+  if (!self.is_object()) return;
+  SelfService& out = config_.self_service;
+  out.personal_lists = self["personalLists"].boolean_or(true);
+  out.digest_actions = self["digestActions"].boolean_or(true);
+  auto quarantine = self["quarantine"];
+  for (auto& [reason, right] : out.quarantine) {
+    const std::string* text = quarantine[reason].string();
+    if (!text) continue;
+    for (auto known : {QuarantineRight::kNone, QuarantineRight::kView, QuarantineRight::kRequest,
+                       QuarantineRight::kRelease}) {
+      if (*text == QuarantineRightName(known)) right = known;
+    }
+  }
+  auto requests_to = self["releaseRequestsTo"];
+  for (size_t i = 0; i < requests_to.size(); ++i) {
+    const std::string* text = requests_to[i].string();
+    if (!text) continue;
+    auto address = ParseEmailAddress(*text);
+    if (!address.ok()) {
+      Error(requests_to[i], "self-service", address.status().message());
+      continue;
+    }
+    out.release_requests_to.push_back(address->ToString());
+  }
+}
+
 }  // namespace gw

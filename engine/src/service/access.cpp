@@ -53,6 +53,12 @@ const std::vector<Permission>& Table() {
        {kPartnerAdmin, kTechnician, kReadOnly, kCustomerAdmin}},
       {Action::kRunHousekeeping, "housekeeping.run", {}},
       {Action::kManageTokens, "tokens.manage", {kPartnerAdmin}},
+      {Action::kReadPersonalLists,
+       "lists.read",
+       {kPartnerAdmin, kTechnician, kReadOnly, kCustomerAdmin, kMailboxUser}},
+      {Action::kWritePersonalLists,
+       "lists.write",
+       {kPartnerAdmin, kTechnician, kCustomerAdmin, kMailboxUser}},
   };
   return table;
 }
@@ -63,13 +69,14 @@ const Permission& Find(Action action) {
                        [&](const Permission& p) { return p.action == action; });
 }
 
-constexpr std::array<std::pair<Role, std::string_view>, 6> kRoleNames = {{
+constexpr std::array<std::pair<Role, std::string_view>, 7> kRoleNames = {{
     {kOperator, "operator"},
     {kFilter, "filter"},
     {kPartnerAdmin, "admin"},
     {kTechnician, "technician"},
     {kReadOnly, "read-only"},
     {kCustomerAdmin, "customer-admin"},
+    {kMailboxUser, "mailbox-user"},
 }};
 
 }  // namespace
@@ -123,7 +130,8 @@ Status Authorize(const Actor& actor, Action action, std::string_view partner,
   }
   if (actor.partner != partner)
     return Status(StatusCode::kNotFound, fmt::format("partner '{}' not found", partner));
-  if (actor.role == kCustomerAdmin && !customer.empty() && customer != actor.customer)
+  if ((actor.role == kCustomerAdmin || actor.role == kMailboxUser) && !customer.empty() &&
+      customer != actor.customer)
     return Status(StatusCode::kNotFound, fmt::format("customer '{}' not found", customer));
   if (!allowed) {
     return Status(StatusCode::kPermissionDenied,
@@ -134,7 +142,7 @@ Status Authorize(const Actor& actor, Action action, std::string_view partner,
 }
 
 std::string NarrowedCustomer(const Actor& actor, const std::string& requested) {
-  return actor.role == kCustomerAdmin ? actor.customer : requested;
+  return actor.role == kCustomerAdmin || actor.role == kMailboxUser ? actor.customer : requested;
 }
 
 }  // namespace gw

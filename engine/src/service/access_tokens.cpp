@@ -30,7 +30,7 @@ Status CheckRequest(const TokenRequest& request) {
   if (!std::regex_match(request.name, kName))
     return Status::Invalid("name: 1 to 64 letters, digits or . _ @ + -", "/name");
   auto role = ParseRole(request.role);
-  if (!role || *role == Role::kOperator || *role == Role::kFilter)
+  if (!role || *role == Role::kOperator || *role == Role::kFilter || *role == Role::kMailboxUser)
     return Status::Invalid("role must be admin, technician, read-only or customer-admin", "/role");
   if ((*role == Role::kCustomerAdmin) != !request.customer.empty()) {
     return Status::Invalid(request.customer.empty() ? "a customer-admin token needs a customer"

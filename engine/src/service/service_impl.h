@@ -147,6 +147,11 @@ struct Service::Impl {
     return customers;
   }
 
+  // The customer's user `address` as `actor` may reach it (a mailbox user only itself);
+  // kNotFound otherwise.
+  Status CheckMailboxUser(const Actor& actor, const std::string& partner,
+                          const std::string& customer, const std::string& address);
+
   Result<Customer> ExistingCustomer(const std::string& partner, const std::string& name) {
     auto customer = store->LoadCustomer(partner, name);
     if (!customer.ok()) return customer.status();
