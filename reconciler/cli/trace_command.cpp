@@ -21,7 +21,8 @@ namespace {
 
 constexpr int kExitNotAccepted = 2;  // refused or deferred
 
-// The live gateway's mail directory: every customer of the partner with its users.
+// The live gateway's mail directory: every customer of the partner with its users and
+// their own lists.
 gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway,
                                             const std::string& partner) {
   auto state = gateway.GetState(partner);
@@ -36,8 +37,15 @@ gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway,
       recipients.emplace(user.address, user.address);
       for (const auto& alias : user.aliases) recipients.emplace(alias, user.address);
     }
-    customers.push_back(gw::MakeMailCustomer(
-        partner, customer.name, gw::CompileStored(customer).config, std::move(recipients)));
+    gw::CustomerConfig config = gw::CompileStored(customer).config;
+    std::unordered_map<std::string, gw::Lists> personal;
+    if (config.self_service.personal_lists) {
+      auto entries = gateway.ListPersonalEntries(partner, customer.name);
+      if (!entries.ok()) return entries.status();
+      personal = gw::PersonalListsOf(std::move(*entries));
+    }
+    customers.push_back(gw::MakeMailCustomer(partner, customer.name, std::move(config),
+                                             std::move(recipients), {}, std::move(personal)));
   }
   return gw::MailDirectory(std::move(customers));
 }

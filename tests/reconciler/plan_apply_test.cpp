@@ -89,6 +89,10 @@ class FlakyGateway final : public gw::GatewayClient {
                                                         int64_t id) override {
     return inner_.ReleaseQuarantined(p, c, id);
   }
+  gw::Result<std::vector<gw::PersonalListEntry>> ListPersonalEntries(
+      const std::string& p, const std::string& c) override {
+    return inner_.ListPersonalEntries(p, c);
+  }
   gw::Result<std::optional<std::vector<gw::ContinuityEntry>>> ListContinuity(
       const std::string& p) override {
     return inner_.ListContinuity(p);

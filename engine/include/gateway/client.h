@@ -52,6 +52,10 @@ class GatewayClient {
                                                         const std::string& customer,
                                                         int64_t id) = 0;
 
+  // Every personal list entry of the customer's users (Service::ListPersonalEntries).
+  virtual Result<std::vector<PersonalListEntry>> ListPersonalEntries(
+      const std::string& partner, const std::string& customer) = 0;
+
   // The partner's customers in continuity now (GET /v1/continuity); nullopt when the
   // gateway carries no mail (an embedded one, or gatewayd without continuity).
   virtual Result<std::optional<std::vector<ContinuityEntry>>> ListContinuity(

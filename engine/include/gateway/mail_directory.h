@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "gateway/customer_config.h"
+#include "gateway/model.h"
 
 namespace gw {
 
@@ -37,6 +38,9 @@ struct MailCustomer {
   // user's address; empty unless the customer keeps them (selfService.personalLists).
   std::unordered_map<std::string, Lists> personal_lists;
 };
+
+// Users' own list entries as MailCustomer::personal_lists holds them.
+std::unordered_map<std::string, Lists> PersonalListsOf(std::vector<PersonalListEntry> entries);
 
 // A MailCustomer with its transport answer filled in.
 std::shared_ptr<const MailCustomer> MakeMailCustomer(

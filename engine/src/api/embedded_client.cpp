@@ -54,6 +54,10 @@ class EmbeddedClient final : public GatewayClient {
                                                 const std::string& customer, int64_t id) override {
     return service_->ReleaseQuarantined(actor_, partner, customer, id);
   }
+  Result<std::vector<PersonalListEntry>> ListPersonalEntries(const std::string& partner,
+                                                             const std::string& customer) override {
+    return service_->ListPersonalEntries(actor_, partner, customer, "");
+  }
   Result<std::optional<std::vector<ContinuityEntry>>> ListContinuity(const std::string&) override {
     return std::optional<std::vector<ContinuityEntry>>();  // in-process: no mail, no outages
   }

@@ -136,6 +136,19 @@ class HttpClient final : public GatewayClient {
     return messages;
   }
 
+  Result<std::vector<PersonalListEntry>> ListPersonalEntries(const std::string& partner,
+                                                             const std::string& customer) override {
+    auto body = Call("GET", Partner(partner) + "/customers/" + Escape(customer) + "/lists");
+    if (!body.ok()) return body.status();
+    std::vector<PersonalListEntry> entries;
+    for (const auto& e : body->value("entries", json::array())) {
+      auto entry = Decode(PersonalListEntryFromJson(e));
+      if (!entry.ok()) return entry.status();
+      entries.push_back(std::move(*entry));
+    }
+    return entries;
+  }
+
   Result<QuarantinedMessage> ReleaseQuarantined(const std::string& partner,
                                                 const std::string& customer, int64_t id) override {
     auto body = Call("POST", fmt::format("{}/{}/release", Quarantined(partner, customer), id),

@@ -260,6 +260,19 @@ Result<QuarantinedMessage> QuarantinedMessageFromJson(const json& value) {
   return m;
 }
 
+Result<PersonalListEntry> PersonalListEntryFromJson(const json& value) {
+  Reader r(value, "");
+  PersonalListEntry e;
+  r.Get("address", e.address, true);
+  r.Get("list", e.list, true);
+  r.Get("kind", e.kind, true);
+  r.Get("value", e.value, true);
+  r.Get("addedAt", e.added_at);
+  r.Get("addedBy", e.added_by);
+  if (!r.status().ok()) return r.status();
+  return e;
+}
+
 json QuarantineRequestToJson(const QuarantinedMessage& meta, const std::string& message) {
   return {{"customer", meta.customer},       {"sender", meta.sender},
           {"recipients", meta.recipients},   {"subject", meta.subject},

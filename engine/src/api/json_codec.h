@@ -33,6 +33,7 @@ nlohmann::json ToJson(const PartnerState& state);
 Result<PartnerState> PartnerStateFromJson(const nlohmann::json& value);
 Result<AuditEntry> AuditEntryFromJson(const nlohmann::json& value);
 Result<QuarantinedMessage> QuarantinedMessageFromJson(const nlohmann::json& value);
+Result<PersonalListEntry> PersonalListEntryFromJson(const nlohmann::json& value);
 // A message to keep: its metadata and its bytes (base64, as JSON carries only text).
 nlohmann::json QuarantineRequestToJson(const QuarantinedMessage& meta, const std::string& message);
 Result<std::pair<QuarantinedMessage, std::string>> QuarantineRequestFromJson(

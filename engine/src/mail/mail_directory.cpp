@@ -78,6 +78,16 @@ std::string MailDirectory::TlsPolicyFor(std::string_view nexthop) const {
   return it == tls_policies_.end() ? "" : it->second;
 }
 
+std::unordered_map<std::string, Lists> PersonalListsOf(std::vector<PersonalListEntry> entries) {
+  std::unordered_map<std::string, Lists> personal;
+  for (auto& entry : entries) {
+    Lists& lists = personal[entry.address];
+    (entry.list == "allow" ? lists.allow : lists.block)
+        .push_back({std::move(entry.kind), std::move(entry.value)});
+  }
+  return personal;
+}
+
 std::shared_ptr<const MailCustomer> MakeMailCustomer(
     std::string partner, std::string name, CustomerConfig config,
     std::unordered_map<std::string, std::string> recipients,

@@ -62,11 +62,7 @@ struct MailDirectoryFeed::Impl {
     if (config.self_service.personal_lists) {
       auto entries = store->ListPersonalEntries(partner, name, "");
       if (!entries.ok()) return entries.status();
-      for (auto& entry : *entries) {
-        Lists& lists = personal[entry.address];
-        (entry.list == "allow" ? lists.allow : lists.block)
-            .push_back({std::move(entry.kind), std::move(entry.value)});
-      }
+      personal = PersonalListsOf(std::move(*entries));
     }
     return MakeMailCustomer(partner, name, std::move(config), std::move(by_address),
                             std::move(activated), std::move(personal));
