@@ -219,10 +219,24 @@ class FaultyStore : public gw::Store {
     if (Fail()) return Injected();
     return inner_->PutPersonalEntry(p, c, e);
   }
-  Result<bool> RemovePersonalEntry(const std::string& p, const std::string& c,
-                                   const std::string& a, const std::string& v) override {
+  Result<bool> RemovePersonalEntry(const std::string& p, const std::string& c, const std::string& a,
+                                   const std::string& v) override {
     if (Fail()) return Injected();
     return inner_->RemovePersonalEntry(p, c, a, v);
+  }
+  Result<std::string> GatewaySecret(const std::string& n, const std::string& f) override {
+    if (Fail()) return Injected();
+    return inner_->GatewaySecret(n, f);
+  }
+  Status RecordQuarantineAction(const std::string& p, const std::string& c, int64_t id,
+                                const std::string& r, const std::string& a, const std::string& at,
+                                const std::string& actor) override {
+    if (Fail()) return Injected();
+    return inner_->RecordQuarantineAction(p, c, id, r, a, at, actor);
+  }
+  Status ForgetLinkNonce(const std::string& n) override {
+    if (Fail()) return Injected();
+    return inner_->ForgetLinkNonce(n);
   }
   Result<bool> UseLinkNonce(const std::string& n, const std::string& at,
                             const std::string& expires) override {

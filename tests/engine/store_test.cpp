@@ -358,7 +358,8 @@ TEST(StoreUpgradeTest, CustomersOfAnOlderStoreAreCompiledAndTheirClaimsHold) {
                    "DROP TABLE quarantine; DROP TABLE relay_sources; DROP TABLE user_aliases; "
                    "DROP TABLE customers_to_recompile; DROP TABLE access_tokens; "
                    "DROP TABLE personal_lists; DROP TABLE personal_list_revisions; "
-                   "DROP TABLE used_links; "
+                   "DROP TABLE used_links; DROP TABLE gateway_keys; "
+                   "DROP TABLE quarantine_actions; "
                    "PRAGMA user_version = 1",
                    nullptr, nullptr, &error),
       SQLITE_OK)

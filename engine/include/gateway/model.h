@@ -149,7 +149,10 @@ struct QuarantinedMessage {
   int64_t size = 0;
   std::string reason;       // spam | infomail | attachment
   std::string detail;       // what the filter saw, e.g. "score 15.0 (reject) GTUBE"
-  std::string released_at;  // "" until released
+  std::string released_at;  // "" until released (to every recipient, by an admin)
+  // Recipients who released it to themselves, and who asked for it (self-service).
+  std::vector<std::string> released_to;
+  std::vector<std::string> release_requests;
 };
 
 // A bearer token minted through the admin API for one of a partner's people (access.h
@@ -158,9 +161,9 @@ struct QuarantinedMessage {
 struct AccessToken {
   std::string id;  // public: names the token in lists, revocation and the audit log
   std::string partner;
-  std::string name;      // who uses it: the audit log's actor
-  std::string role;      // admin | technician | read-only | customer-admin
-  std::string customer;  // a customer admin's one customer; "" otherwise
+  std::string name;                    // who uses it: the audit log's actor
+  std::string role;                    // admin | technician | read-only | customer-admin
+  std::string customer;                // a customer admin's one customer; "" otherwise
   std::string created_at, expires_at;  // RFC 3339
   std::string created_by;              // the minting actor's name
   std::string revoked_at;              // "" while in force

@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/digest_links.h"
 #include "gateway/endpoint.h"
 #include "gateway/model.h"
 #include "gateway/network_policy.h"
@@ -83,6 +84,12 @@ struct ServiceOptions {
       send_mail;
   // The envelope and From address of spam reports.
   std::string report_sender = "quarantine@localhost";
+  // Where users reach the gateway's self-service pages (gatewayd --portal-url), e.g.
+  // "https://quarantine.gw.example"; empty: spam reports carry no action links.
+  std::string portal_url;
+  // How long a spam report's link acts: gatewayd makes it at most the quarantine's
+  // retention, and never more than 7 days.
+  std::chrono::seconds link_lifetime = std::chrono::hours(24 * 7);
   // This replica's name in the store's job leases: replicas sharing a store run one
   // spam report pass at a time, so each report is sent once.
   std::string replica = "gatewayd";
@@ -107,11 +114,18 @@ struct SpamReportRun {
   std::vector<std::string> failures;  // "partner/customer: recipient: why"
 };
 
+// What a spam report's link would do, for the page that asks the user to confirm it.
+struct LinkView {
+  LinkClaim claim;
+  QuarantinedMessage message;  // sender, subject, time, verdict
+  std::string effect;          // what confirming does, for a person
+};
+
 // A scoped token a partner admin mints for one of its people (access.h).
 struct TokenRequest {
-  std::string name;  // who will use it: the audit log's actor; letters, digits, . _ @ + -
-  std::string role;  // admin | technician | read-only | customer-admin
-  std::string customer;          // customer-admin only: the one customer it acts on
+  std::string name;      // who will use it: the audit log's actor; letters, digits, . _ @ + -
+  std::string role;      // admin | technician | read-only | customer-admin
+  std::string customer;  // customer-admin only: the one customer it acts on
   int64_t expires_in_days = 90;  // 1..365: every minted token expires
 };
 
@@ -221,6 +235,19 @@ class Service {
   // holds the name of (operator only): for a gateway that stopped verifying domains.
   // Returns how many were verified.
   Result<int64_t> VerifyPendingClaims(const Actor& actor);
+
+  // Spam report links (digest_links.h), acting as their recipient (a mailbox user) within
+  // what the customer's selfService allows now: a release needs the `release` right for
+  // the message's verdict (`request` turns it into a request, mailed to
+  // releaseRequestsTo), allow and block need personalLists, and every link needs
+  // digestActions. A link acts once.
+  // InspectLink reads without acting (GET: mail scanners fetch every URL in a message);
+  // kInvalidArgument for a link that is not valid, kFailedPrecondition for one expired,
+  // used, or no longer allowed (saying why), kNotFound for mail no longer held.
+  Result<LinkView> InspectLink(std::string_view token);
+  // Does what the link says (POST) and returns what was done, for a person. A delivery
+  // that fails leaves the link unused, to try again.
+  Result<std::string> UseLink(std::string_view token);
 
   // Minted tokens (operator and the partner's admins only). A minted token acts as its
   // role on its partner (customer) until it expires or is revoked; minting and revoking

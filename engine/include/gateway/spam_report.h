@@ -13,8 +13,10 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gateway/customer_config.h"
@@ -36,12 +38,17 @@ struct SpamReportMail {
   size_t listed = 0;    // held messages it lists
 };
 
+// The action links listed under one held message: (what it does, URL).
+using ReportLinks =
+    std::function<std::vector<std::pair<std::string, std::string>>(const QuarantinedMessage&)>;
+
 // The digest for `recipient` of `held` (oldest first), sent from `from` at `at`; nullopt
-// when none of them is in a section the settings show.
+// when none of them is in a section the settings show. `links`, when set, gives each
+// message's action links.
 std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settings,
                                                 const std::string& from,
                                                 const std::string& recipient,
                                                 const std::vector<QuarantinedMessage>& held,
-                                                TimePoint at);
+                                                TimePoint at, const ReportLinks& links = {});
 
 }  // namespace gw

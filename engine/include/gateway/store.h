@@ -253,20 +253,34 @@ class Store {
   // a value to one list moves it from the other. Every change bumps the customer's
   // personal_lists_revision (CustomerMark). A user's entries go with the user
   // (RemoveUsers, DeleteCustomer). `address` "" lists every user's.
-  virtual Result<std::vector<PersonalListEntry>> ListPersonalEntries(const std::string& partner,
-                                                                     const std::string& customer,
-                                                                     const std::string& address) = 0;
+  virtual Result<std::vector<PersonalListEntry>> ListPersonalEntries(
+      const std::string& partner, const std::string& customer, const std::string& address) = 0;
   virtual Status PutPersonalEntry(const std::string& partner, const std::string& customer,
                                   const PersonalListEntry& entry) = 0;
   // Whether there was such an entry.
   virtual Result<bool> RemovePersonalEntry(const std::string& partner, const std::string& customer,
-                                           const std::string& address, const std::string& value) = 0;
+                                           const std::string& address,
+                                           const std::string& value) = 0;
 
   // Single-use links (a spam report's action links): records `nonce` as used, and says
   // whether it was unused until now. Records past `expires_at` are purged with the
   // quarantine (PurgeQuarantine), once no link naming them can be valid.
   virtual Result<bool> UseLinkNonce(const std::string& nonce, const std::string& used_at,
                                     const std::string& expires_at) = 0;
+
+  // The gateway's secret named `name` (e.g. the key that signs links): `fresh` is kept if
+  // there is none yet, and the one kept is returned, so replicas sharing a store agree.
+  virtual Result<std::string> GatewaySecret(const std::string& name, const std::string& fresh) = 0;
+
+  // What a recipient did with a held message (released | requested), once each; listed
+  // and loaded messages carry them (released_to, release_requests). They go with the
+  // message (PurgeQuarantine, DeleteCustomer).
+  virtual Status RecordQuarantineAction(const std::string& partner, const std::string& customer,
+                                        int64_t id, const std::string& recipient,
+                                        const std::string& action, const std::string& at,
+                                        const std::string& actor) = 0;
+  // Forgets a link's nonce recorded by UseLinkNonce (its action could not be done).
+  virtual Status ForgetLinkNonce(const std::string& nonce) = 0;
 
   // The audit log (entry.id is assigned by the store).
   virtual Status AppendAudit(const AuditEntry& entry) = 0;

@@ -256,6 +256,8 @@ Result<QuarantinedMessage> QuarantinedMessageFromJson(const json& value) {
   r.Get("reason", m.reason);
   r.Get("detail", m.detail);
   r.Get("releasedAt", m.released_at);
+  r.Get("releasedTo", m.released_to);
+  r.Get("releaseRequests", m.release_requests);
   if (!r.status().ok()) return r.status();
   return m;
 }

@@ -32,4 +32,21 @@ inline std::optional<std::string> DecodeBase64(const std::string& text) {
   return out;
 }
 
+// The URL- and filename-safe alphabet without padding (RFC 4648 section 5): tokens in links.
+inline std::string EncodeBase64Url(const std::string& bytes) {
+  std::string out = EncodeBase64(bytes);
+  while (!out.empty() && out.back() == '=') out.pop_back();
+  for (char& c : out) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return out;
+}
+
+inline std::optional<std::string> DecodeBase64Url(std::string text) {
+  for (char& c : text) {
+    if (c == '+' || c == '/' || c == '=') return std::nullopt;
+    c = c == '-' ? '+' : c == '_' ? '/' : c;
+  }
+  while (text.size() % 4 != 0) text += '=';
+  return DecodeBase64(text);
+}
+
 }  // namespace gw

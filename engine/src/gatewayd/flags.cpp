@@ -84,6 +84,12 @@ void AddServiceFlags(CLI::App& app, ServeFlags& flags) {
   app.add_option("--report-from", flags.report_from,
                  "Sender of spam reports (default: quarantine@ the first --hostname, else "
                  "quarantine@localhost)");
+  app.add_option("--portal", flags.portal,
+                 "HOST:PORT to serve users' pages on (a spam report's links), apart from the "
+                 "admin API; HTTPS with --tls-cert");
+  app.add_option("--portal-url", flags.portal_url,
+                 "The URL users reach --portal at, as spam report links name it (default: "
+                 "--portal's own)");
   app.add_flag("--no-scheduled-reports", flags.no_scheduled_reports,
                "Send spam reports only when an operator runs them (POST /v1/spam-reports:run), "
                "not at their scheduled times");
@@ -217,6 +223,12 @@ gw::Status ResolveServeFlags(ServeFlags& flags) {
       return gw::SendMail(server, sender, recipients, message);
     };
   }
+  // A link acts no longer than the mail it names is kept, and a week at most.
+  flags.store.link_lifetime = std::min<std::chrono::seconds>(
+      std::chrono::hours(24 * 7),
+      std::chrono::hours(24 * flags.housekeeping.quarantine_retention_days));
+  if (!flags.portal_url.empty() && flags.portal.empty())
+    return gw::Status::Invalid("--portal-url names the --portal listener, which is not set");
   if (flags.report_from.empty() && !flags.store.gateway_hosts.empty())
     flags.report_from = "quarantine@" + flags.store.gateway_hosts.front();
   if (!flags.report_from.empty()) {

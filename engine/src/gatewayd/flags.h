@@ -57,6 +57,7 @@ struct ServeFlags {
   DomainFlags domains;
   // As given; ResolveServeFlags turns them into the options above.
   std::string release_smtp, report_from;
+  std::string portal, portal_url;  // users' pages: HOST:PORT, and the URL links name
   bool no_scheduled_reports = false;
   std::vector<std::string> smtp_addresses, destination_networks, relay_service_ranges;
 };

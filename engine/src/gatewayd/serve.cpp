@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "api/portal_server.h"
 #include "gateway/continuity_monitor.h"
 #include "gateway/customer_config.h"
 #include "gateway/domain_verifier.h"
@@ -272,6 +273,19 @@ int Serve(ServeFlags flags) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   gw::RaiseOpenFileLimit();
+  // Users' pages: bound first, so that spam report links can name the listener.
+  std::unique_ptr<gw::PortalServer> portal;
+  if (!flags.portal.empty()) {
+    gw::HttpServerOptions http;
+    http.tls_cert = options.http.tls_cert;
+    http.tls_key = options.http.tls_key;
+    if (gw::Status parsed = gw::ParseListenAddress(flags.portal, http); !parsed.ok())
+      return StartFailed(gw::Status::Invalid("--portal: " + parsed.message()));
+    auto bound = gw::PortalServer::Bind(std::move(http));
+    if (!bound.ok()) return StartFailed(bound.status(), 1);
+    portal = std::move(*bound);
+    flags.store.portal_url = flags.portal_url.empty() ? portal->url() : flags.portal_url;
+  }
   std::string store_path = flags.store_location.empty()
                                ? (std::filesystem::path(flags.data) / "gateway.db").string()
                                : flags.store_location;
@@ -304,8 +318,14 @@ int Serve(ServeFlags flags) {
   if (!server.ok()) return StartFailed(server.status(), 1);
   flags.housekeeping.log = Log;
   auto housekeeper = gw::Housekeeper::Start(**service, flags.housekeeping);
+  std::thread portal_thread;
+  if (portal) {
+    Log(fmt::format("portal on {} (links name {})", portal->url(), flags.store.portal_url));
+    portal_thread = std::thread([&] { portal->Serve(**service); });
+  }
   std::thread waiter([&] {
     HandleSignals(signals, **tokens, [&] {
+      if (portal) portal->Stop();
       (*server)->Stop();
       verifier.reset();
       plane.monitor.reset();
@@ -315,6 +335,7 @@ int Serve(ServeFlags flags) {
   Log(fmt::format("listening on {}", (*server)->url()));
   (*server)->Serve();
   waiter.join();
+  if (portal_thread.joinable()) portal_thread.join();
   housekeeper->Stop();
   Log("stopped");
   return 0;

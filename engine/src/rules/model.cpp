@@ -280,7 +280,9 @@ nlohmann::json ToJson(const QuarantinedMessage& m) {
           {"size", m.size},
           {"reason", m.reason},
           {"detail", m.detail},
-          {"releasedAt", m.released_at}};
+          {"releasedAt", m.released_at},
+          {"releasedTo", m.released_to},
+          {"releaseRequests", m.release_requests}};
 }
 
 nlohmann::json ToJson(const AccessToken& t) {
@@ -296,7 +298,7 @@ nlohmann::json ToJson(const AccessToken& t) {
 }
 
 nlohmann::json ToJson(const PersonalListEntry& e) {
-  return {{"address", e.address}, {"list", e.list},         {"kind", e.kind},
+  return {{"address", e.address}, {"list", e.list},        {"kind", e.kind},
           {"value", e.value},     {"addedAt", e.added_at}, {"addedBy", e.added_by}};
 }
 

@@ -16,15 +16,6 @@ using nlohmann::json;
 constexpr std::string_view kMintedPrefix = "gwt_";
 constexpr int64_t kMaxTokenDays = 365;
 
-Result<std::string> RandomHex(size_t bytes) {
-  std::vector<unsigned char> buffer(bytes);
-  if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1)
-    return Status(StatusCode::kInternal, "no random bytes for a token");
-  std::string hex;
-  for (unsigned char b : buffer) hex += fmt::format("{:02x}", b);
-  return hex;
-}
-
 Status CheckRequest(const TokenRequest& request) {
   static const std::regex kName("[A-Za-z0-9._@+-]{1,64}");
   if (!std::regex_match(request.name, kName))
@@ -44,6 +35,15 @@ Status CheckRequest(const TokenRequest& request) {
 }
 
 }  // namespace
+
+Result<std::string> RandomHex(size_t bytes) {
+  std::vector<unsigned char> buffer(bytes);
+  if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1)
+    return Status(StatusCode::kInternal, "no random bytes");
+  std::string hex;
+  for (unsigned char b : buffer) hex += fmt::format("{:02x}", b);
+  return hex;
+}
 
 Result<MintedToken> Service::MintToken(const Actor& actor, const std::string& partner,
                                        const TokenRequest& request) {
@@ -74,8 +74,7 @@ Result<MintedToken> Service::MintToken(const Actor& actor, const std::string& pa
     if (Status s = impl_->store->SaveAccessToken(token); !s.ok()) return s;
     json detail = {{"name", token.name}, {"role", token.role}, {"expiresAt", token.expires_at}};
     if (!token.customer.empty()) detail["customer"] = token.customer;
-    if (Status s = impl_->Audit(actor, partner, "token.mint", token.id, std::move(detail));
-        !s.ok())
+    if (Status s = impl_->Audit(actor, partner, "token.mint", token.id, std::move(detail)); !s.ok())
       return s;
     return minted;
   });
@@ -114,8 +113,8 @@ std::optional<Actor> Service::AuthenticateMinted(std::string_view bearer) {
   size_t cut = rest.find('_');
   if (cut != 16) return std::nullopt;
   std::string id(rest.substr(0, cut));
-  auto token = impl_->Read<std::optional<AccessToken>>(
-      [&]() { return impl_->store->LoadAccessToken(id); });
+  auto token =
+      impl_->Read<std::optional<AccessToken>>([&]() { return impl_->store->LoadAccessToken(id); });
   if (!token.ok() || !*token) return std::nullopt;
   const AccessToken& found = **token;
   std::string hash = HashToken(bearer);

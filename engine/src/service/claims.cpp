@@ -8,8 +8,6 @@
 
 #include <fmt/format.h>
 
-#include <openssl/rand.h>
-
 #include "service/service_impl.h"
 
 namespace gw {
@@ -22,16 +20,6 @@ using nlohmann::json;
 // a domain moved between the partner's customers within it, takes mail on at once. Past
 // it the partner proves the domain again, with a new record.
 constexpr std::chrono::hours kProofOutlivesClaims{24 * 7};
-
-// A domain claim's verification token: 16 random bytes, hex.
-Result<std::string> NewVerificationToken() {
-  unsigned char bytes[16];
-  if (RAND_bytes(bytes, sizeof bytes) != 1)
-    return Status(StatusCode::kInternal, "no random bytes for a domain verification token");
-  std::string hex;
-  for (unsigned char b : bytes) hex += fmt::format("{:02x}", b);
-  return hex;
-}
 
 }  // namespace
 
@@ -61,7 +49,7 @@ Result<std::vector<DomainClaim>> Service::Impl::ClaimsFor(const ClaimOwner& owne
         (proof.released_at.empty() || (released && now - *released < kProofOutlivesClaims));
     if (!proof.verified_at.empty() && !proven) proof = {owner.partner, domain, "", "", ""};
     if (proof.token.empty()) {
-      auto token = NewVerificationToken();
+      auto token = RandomHex(16);  // the claim's verification token
       if (!token.ok()) return token.status();
       proof.token = *token;
     }

@@ -13,10 +13,10 @@ using nlohmann::json;
 
 // Domains anyone may have an address at: allowing one whole lets every sender in.
 constexpr std::array<std::string_view, 24> kPublicMailDomains = {
-    "163.com",      "aol.com",        "gmail.com",   "gmx.com",     "gmx.de",     "gmx.net",
-    "googlemail.com", "hotmail.com",  "icloud.com",  "live.com",    "mac.com",    "mail.com",
-    "mail.ru",      "me.com",         "msn.com",     "outlook.com", "proton.me",  "protonmail.com",
-    "qq.com",       "web.de",         "yahoo.com",   "yandex.com",  "yandex.ru",  "zoho.com"};
+    "163.com",        "aol.com",     "gmail.com",  "gmx.com",     "gmx.de",    "gmx.net",
+    "googlemail.com", "hotmail.com", "icloud.com", "live.com",    "mac.com",   "mail.com",
+    "mail.ru",        "me.com",      "msn.com",    "outlook.com", "proton.me", "protonmail.com",
+    "qq.com",         "web.de",      "yahoo.com",  "yandex.com",  "yandex.ru", "zoho.com"};
 
 // The entry `value` stands for: a sender address or a sender domain, normalised.
 Result<PersonalListEntry> EntryOf(const std::string& list, const std::string& value) {
@@ -41,13 +41,12 @@ Result<PersonalListEntry> EntryOf(const std::string& list, const std::string& va
 // Why `entry` may not be on an allow list, or "".
 std::string HighRisk(const PersonalListEntry& entry, const CustomerConfig& config) {
   if (entry.list != "allow") return "";
-  std::string domain = entry.kind == "sender" ? entry.value.substr(entry.value.find('@') + 1)
-                                              : entry.value;
+  std::string domain =
+      entry.kind == "sender" ? entry.value.substr(entry.value.find('@') + 1) : entry.value;
   for (const auto& own : config.domains) {
     if (IsSameOrSubdomain(domain, own)) {
-      return fmt::format(
-          "{} is the customer's own domain: mail forged as it would skip filtering",
-          domain);
+      return fmt::format("{} is the customer's own domain: mail forged as it would skip filtering",
+                         domain);
     }
   }
   if (entry.kind == "senderDomain" &&
@@ -71,10 +70,27 @@ Status Service::Impl::CheckMailboxUser(const Actor& actor, const std::string& pa
   return Status::Ok();
 }
 
+Result<std::string> Service::Impl::UserNamed(const std::string& partner,
+                                             const std::string& customer,
+                                             const std::string& address) {
+  std::string named = AsciiLower(address);
+  size_t at = named.rfind('@');
+  if (size_t plus = named.find('+');
+      plus != std::string::npos && at != std::string::npos && plus < at)
+    named.erase(plus, at - plus);
+  auto own = store->UserHashOf(partner, customer, named);
+  if (!own.ok()) return own.status();
+  if (*own) return named;
+  auto aliases = store->AliasOwners(partner, customer, {named});
+  if (!aliases.ok()) return aliases.status();
+  if (aliases->empty()) return NotFound(fmt::format("user {}", address));
+  return aliases->begin()->second;
+}
+
 Result<std::vector<PersonalListEntry>> Service::ListPersonalEntries(const Actor& actor,
-                                                                   const std::string& partner,
-                                                                   const std::string& customer,
-                                                                   const std::string& address) {
+                                                                    const std::string& partner,
+                                                                    const std::string& customer,
+                                                                    const std::string& address) {
   std::string user = AsciiLower(address);
   if (actor.role == Role::kMailboxUser) user = actor.name;
   return impl_->Read<std::vector<PersonalListEntry>>(
@@ -84,8 +100,7 @@ Result<std::vector<PersonalListEntry>> Service::ListPersonalEntries(const Actor&
           return s;
         if (auto c = impl_->ExistingCustomer(partner, customer); !c.ok()) return c.status();
         if (!user.empty()) {
-          if (Status s = impl_->CheckMailboxUser(actor, partner, customer, user); !s.ok())
-            return s;
+          if (Status s = impl_->CheckMailboxUser(actor, partner, customer, user); !s.ok()) return s;
         }
         return impl_->store->ListPersonalEntries(partner, customer, user);
       });
@@ -128,10 +143,9 @@ Status Service::PutPersonalEntry(const Actor& actor, const std::string& partner,
                                     kMaxPersonalEntries));
         }
         if (Status s = impl_->store->PutPersonalEntry(partner, customer, *entry); !s.ok()) return s;
-        if (Status s = impl_->Audit(actor, partner, "lists.put", customer,
-                                    json{{"address", entry->address},
-                                         {"list", entry->list},
-                                         {"value", entry->value}});
+        if (Status s = impl_->Audit(
+                actor, partner, "lists.put", customer,
+                json{{"address", entry->address}, {"list", entry->list}, {"value", entry->value}});
             !s.ok())
           return s;
         return true;

@@ -35,6 +35,9 @@ inline int64_t UnixNow() {
       .count();
 }
 
+// `bytes` random bytes as hex.
+Result<std::string> RandomHex(size_t bytes);
+
 inline Status NotFound(std::string what) {
   return Status(StatusCode::kNotFound, fmt::format("{} not found", what));
 }
@@ -59,6 +62,7 @@ inline Status Refusal(std::vector<StatusDetail> details) {
 struct ReportSettingsAt {
   int64_t version = -1;
   SpamReportSettings settings;  // disabled unless the customer sends reports
+  SelfService self_service;     // which messages users see, and the links they get
 };
 
 struct Service::Impl {
@@ -73,6 +77,14 @@ struct Service::Impl {
   // One spam report pass at a time; the settings it read, by customer, under it.
   std::mutex reports_mutex;
   std::map<std::pair<std::string, std::string>, ReportSettingsAt> report_settings;
+  // The key that signs links, read from the store once (LinkKey).
+  std::mutex link_key_mutex;
+  std::string link_key;
+
+  Result<std::string> LinkKey();
+  // The link to `action` on `message` for `recipient`, expiring after link_lifetime.
+  Result<std::string> MakeLink(const ClaimOwner& owner, const std::string& recipient,
+                               int64_t message, const std::string& action);
 
   // Runs `body` (returning Result<T>) as one store transaction, serialised with every
   // other call. The body's writes are kept only if it succeeds.
@@ -151,6 +163,11 @@ struct Service::Impl {
   // kNotFound otherwise.
   Status CheckMailboxUser(const Actor& actor, const std::string& partner,
                           const std::string& customer, const std::string& address);
+
+  // The user an address names (its own address or an alias, with or without a
+  // +extension); kNotFound when none.
+  Result<std::string> UserNamed(const std::string& partner, const std::string& customer,
+                                const std::string& address);
 
   Result<Customer> ExistingCustomer(const std::string& partner, const std::string& name) {
     auto customer = store->LoadCustomer(partner, name);

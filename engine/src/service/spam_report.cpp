@@ -108,7 +108,7 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
                                                 const std::string& from,
                                                 const std::string& recipient,
                                                 const std::vector<QuarantinedMessage>& held,
-                                                TimePoint at) {
+                                                TimePoint at, const ReportLinks& links) {
   const date::time_zone* zone = ZoneOf(settings.time_zone);
   if (!zone) zone = date::locate_zone("UTC");
   const Section sections[] = {
@@ -119,6 +119,7 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
   };
   SpamReportMail mail;
   std::string listing;
+  bool any_links = false;
   for (const Section& section : sections) {
     if (!Contains(settings.categories, section.key)) continue;
     std::string lines;
@@ -129,6 +130,11 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
       lines += fmt::format(
           "  {}  from {}\r\n      \"{}\"  (ref {})\r\n", LocalTimeText(zone, m.received_at),
           m.sender.empty() ? "<>" : Shown(m.sender, 100), Shown(m.subject, 100), m.id);
+      if (links) {
+        for (const auto& [label, url] : links(m))
+          lines += fmt::format("      {}: {}\r\n", label, url);
+        any_links = true;
+      }
     }
     if (count == 0) continue;
     mail.listed += count;
@@ -158,13 +164,20 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
       "The email security gateway held these messages addressed to {to} since your last "
       "report. Times are in {zone}.\r\n\r\n"
       "{listing}"
-      "Held messages are deleted after a while. To receive one, ask your email administrator "
-      "to release it, quoting its ref.\r\n",
+      "{closing}",
       fmt::arg("from", from), fmt::arg("to", recipient), fmt::arg("count", mail.listed),
       fmt::arg("s", mail.listed == 1 ? "" : "s"), fmt::arg("date", fmt::gmtime(seconds)),
       fmt::arg("unix", static_cast<int64_t>(seconds)),
       fmt::arg("hash", std::hash<std::string>{}(recipient)), fmt::arg("domain", domain),
-      fmt::arg("zone", zone->name()), fmt::arg("listing", listing));
+      fmt::arg("zone", zone->name()), fmt::arg("listing", listing),
+      fmt::arg("closing",
+               any_links
+                   ? "Each link asks you to confirm before anything happens, and works once. "
+                     "Do not forward this report: its links act for you. Held messages are "
+                     "deleted after a while; for one without a link, ask your email "
+                     "administrator, quoting its ref.\r\n"
+                   : "Held messages are deleted after a while. To receive one, ask your email "
+                     "administrator to release it, quoting its ref.\r\n"));
   return mail;
 }
 

@@ -20,6 +20,7 @@ namespace {
 struct DueReport {
   ClaimOwner owner;
   SpamReportSettings settings;
+  SelfService self_service;
   SpamReportState state;
   bool first_pass = false;
   std::vector<QuarantinedMessage> held;  // unreleased, oldest first
@@ -70,13 +71,17 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
         if (!*customer) continue;
         known.version = mark.version;
         // Most customers send no reports: their settings are not compiled.
-        if (SpamReportEnabled((*customer)->spec))
-          known.settings = CompileStored(**customer).config.spam_report;
+        if (SpamReportEnabled((*customer)->spec)) {
+          CustomerConfig config = CompileStored(**customer).config;
+          known.settings = config.spam_report;
+          known.self_service = config.self_service;
+        }
       }
       if (!known.settings.enabled) continue;
       DueReport report;
       report.owner = mark.customer;
       report.settings = known.settings;
+      report.self_service = known.self_service;
       auto state = store.LoadSpamReportState(partner, name);
       if (!state.ok()) return state.status();
       report.state = std::move(*state);
@@ -99,6 +104,27 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
   });
   if (!due.ok()) return due.status();
 
+  // A message's links, by what its recipient may do with its verdict.
+  auto links_for = [&](const DueReport& report, const std::string& recipient) -> ReportLinks {
+    const SelfService& self = report.self_service;
+    if (impl_->options.portal_url.empty() || !self.digest_actions) return {};
+    return [&, recipient](const QuarantinedMessage& m) {
+      std::vector<std::pair<std::string, std::string>> listed;
+      auto add = [&](const char* label, const char* action) {
+        auto link = impl_->MakeLink(report.owner, recipient, m.id, action);
+        if (link.ok()) listed.emplace_back(label, std::move(*link));
+      };
+      QuarantineRight right = self.RightFor(m.reason);
+      bool lists = self.personal_lists && !m.sender.empty();
+      if (right == QuarantineRight::kRelease) add("Release", "release");
+      if (right == QuarantineRight::kRelease && lists)
+        add("Release and always accept this sender", "allow");
+      if (right == QuarantineRight::kRequest) add("Ask for release", "request");
+      if (lists) add("Block this sender", "block");
+      return listed;
+    };
+  };
+
   SpamReportRun run;
   for (DueReport& report : *due) {
     const std::string name = report.owner.partner + "/" + report.owner.customer;
@@ -113,6 +139,8 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
       // Each recipient's held mail that no report of theirs covered yet.
       std::map<std::string, std::vector<QuarantinedMessage>> by_recipient;
       for (const QuarantinedMessage& m : report.held) {
+        // A verdict the customer hides from its users is not reported to them.
+        if (report.self_service.RightFor(m.reason) == QuarantineRight::kNone) continue;
         for (const std::string& recipient : m.recipients) {
           auto mark = report.state.reported_through.find(recipient);
           if (mark == report.state.reported_through.end() || m.id > mark->second)
@@ -121,7 +149,7 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
       }
       for (const auto& [recipient, held] : by_recipient) {
         auto mail = ComposeSpamReport(report.settings, impl_->options.report_sender, recipient,
-                                      held, as_of);
+                                      held, as_of, links_for(report, recipient));
         if (mail) {
           Status sent =
               impl_->options.send_mail(impl_->options.report_sender, {recipient}, mail->message);

@@ -110,8 +110,8 @@ CREATE TABLE customers_to_recompile(partner TEXT NOT NULL, name TEXT NOT NULL,
 INSERT INTO customers_to_recompile SELECT partner, name FROM customers WHERE config = '';
 ALTER TABLE customers DROP COLUMN config;
 )sql",
-    // 5: self-service: minted access tokens, mailbox users' own lists, and the used
-    // nonces of single-use links.
+    // 5: self-service: minted access tokens, mailbox users' own lists, the used nonces
+    // of single-use links, the key that signs them, and what users did with held mail.
     R"sql(
 CREATE TABLE access_tokens(
   id TEXT COLLATE "C" PRIMARY KEY, partner TEXT COLLATE "C" NOT NULL, name TEXT NOT NULL,
@@ -128,6 +128,11 @@ CREATE TABLE personal_list_revisions(
   PRIMARY KEY(partner, customer));
 CREATE TABLE used_links(nonce TEXT COLLATE "C" PRIMARY KEY, used_at TEXT NOT NULL,
   expires_at TEXT NOT NULL);
+CREATE TABLE gateway_keys(name TEXT COLLATE "C" PRIMARY KEY, secret TEXT NOT NULL);
+CREATE TABLE quarantine_actions(
+  partner TEXT COLLATE "C" NOT NULL, customer TEXT COLLATE "C" NOT NULL, id BIGINT NOT NULL,
+  recipient TEXT COLLATE "C" NOT NULL, action TEXT COLLATE "C" NOT NULL, at TEXT NOT NULL,
+  actor TEXT NOT NULL, PRIMARY KEY(partner, customer, id, recipient, action));
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

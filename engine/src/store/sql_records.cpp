@@ -75,16 +75,22 @@ Result<std::vector<QuarantinedMessage>> SqlStore::ListQuarantined(const std::str
       {partner, customer, after, static_cast<int64_t>(limit)},
       [&](const Row& row) { out.push_back(ReadQuarantined(row)); });
   if (!status.ok()) return status;
+  std::vector<QuarantinedMessage*> listed;
+  for (auto& m : out) listed.push_back(&m);
+  if (Status s = AttachQuarantineActions(partner, customer, listed); !s.ok()) return s;
   return out;
 }
 
 Result<std::optional<std::pair<QuarantinedMessage, std::string>>> SqlStore::LoadQuarantined(
     const std::string& partner, const std::string& customer, int64_t id) {
-  return First<std::pair<QuarantinedMessage, std::string>>(
+  auto loaded = First<std::pair<QuarantinedMessage, std::string>>(
       "SELECT id, customer, received_at, sender, recipients, subject, size, reason, detail, "
       "released_at, message FROM quarantine WHERE partner = $1 AND customer = $2 AND id = $3",
       {partner, customer, id},
       [](const Row& row) { return std::make_pair(ReadQuarantined(row), row.Bytes(10)); });
+  if (!loaded.ok() || !*loaded) return loaded;
+  if (Status s = AttachQuarantineActions(partner, customer, {&(*loaded)->first}); !s.ok()) return s;
+  return loaded;
 }
 
 Status SqlStore::MarkReleased(const std::string& partner, const std::string& customer, int64_t id,
@@ -96,6 +102,12 @@ Status SqlStore::MarkReleased(const std::string& partner, const std::string& cus
 
 Result<int64_t> SqlStore::PurgeQuarantine(const std::string& before) {
   if (Status s = Run("DELETE FROM used_links WHERE expires_at < $1", {before}); !s.ok()) return s;
+  if (Status s =
+          Run("DELETE FROM quarantine_actions WHERE (partner, customer, id) IN (SELECT partner, "
+              "customer, id FROM quarantine WHERE received_at < $1)",
+              {before});
+      !s.ok())
+    return s;
   return db_->Execute("DELETE FROM quarantine WHERE received_at < $1", {before});
 }
 

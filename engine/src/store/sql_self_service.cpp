@@ -8,7 +8,7 @@ namespace {
 
 using sql::Row;
 
-#define kSelectToken                                                                  \
+#define kSelectToken                                                                       \
   "SELECT id, partner, name, role, customer, sha256, created_at, expires_at, created_by, " \
   "revoked_at FROM access_tokens "
 
@@ -43,9 +43,8 @@ Result<std::optional<AccessToken>> SqlStore::LoadAccessToken(const std::string& 
 
 Result<std::vector<AccessToken>> SqlStore::ListAccessTokens(const std::string& partner) {
   std::vector<AccessToken> tokens;
-  Status status =
-      db_->Select(kSelectToken "WHERE partner = $1 ORDER BY created_at DESC, id", {partner},
-                  [&](const Row& row) { tokens.push_back(ReadToken(row)); });
+  Status status = db_->Select(kSelectToken "WHERE partner = $1 ORDER BY created_at DESC, id",
+                              {partner}, [&](const Row& row) { tokens.push_back(ReadToken(row)); });
   if (!status.ok()) return status;
   return tokens;
 }
@@ -81,12 +80,12 @@ Result<std::vector<PersonalListEntry>> SqlStore::ListPersonalEntries(const std::
 
 Status SqlStore::PutPersonalEntry(const std::string& partner, const std::string& customer,
                                   const PersonalListEntry& e) {
-  if (Status s = Run(
-          "INSERT INTO personal_lists(partner, customer, address, value, list, kind, added_at, "
-          "added_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (partner, customer, address, "
-          "value) DO UPDATE SET list = EXCLUDED.list, kind = EXCLUDED.kind, added_at = "
-          "EXCLUDED.added_at, added_by = EXCLUDED.added_by",
-          {partner, customer, e.address, e.value, e.list, e.kind, e.added_at, e.added_by});
+  if (Status s =
+          Run("INSERT INTO personal_lists(partner, customer, address, value, list, kind, added_at, "
+              "added_by) VALUES ($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT (partner, customer, address, "
+              "value) DO UPDATE SET list = EXCLUDED.list, kind = EXCLUDED.kind, added_at = "
+              "EXCLUDED.added_at, added_by = EXCLUDED.added_by",
+              {partner, customer, e.address, e.value, e.list, e.kind, e.added_at, e.added_by});
       !s.ok())
     return s;
   return BumpPersonalLists(partner, customer);
@@ -112,6 +111,48 @@ Result<bool> SqlStore::UseLinkNonce(const std::string& nonce, const std::string&
       {nonce, used_at, expires_at});
   if (!inserted.ok()) return inserted.status();
   return *inserted > 0;
+}
+
+Result<std::string> SqlStore::GatewaySecret(const std::string& name, const std::string& fresh) {
+  if (Status s =
+          Run("INSERT INTO gateway_keys(name, secret) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+              {name, fresh});
+      !s.ok())
+    return s;
+  auto kept = FirstText("SELECT secret FROM gateway_keys WHERE name = $1", {name});
+  if (!kept.ok()) return kept.status();
+  if (!*kept) return Status(StatusCode::kInternal, "the store lost the gateway's " + name);
+  return std::move(**kept);
+}
+
+Status SqlStore::RecordQuarantineAction(const std::string& partner, const std::string& customer,
+                                        int64_t id, const std::string& recipient,
+                                        const std::string& action, const std::string& at,
+                                        const std::string& actor) {
+  return Run(
+      "INSERT INTO quarantine_actions(partner, customer, id, recipient, action, at, actor) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+      {partner, customer, id, recipient, action, at, actor});
+}
+
+Status SqlStore::ForgetLinkNonce(const std::string& nonce) {
+  return Run("DELETE FROM used_links WHERE nonce = $1", {nonce});
+}
+
+Status SqlStore::AttachQuarantineActions(const std::string& partner, const std::string& customer,
+                                         std::vector<QuarantinedMessage*> messages) {
+  if (messages.empty()) return Status::Ok();
+  std::map<int64_t, QuarantinedMessage*> by_id;
+  for (QuarantinedMessage* m : messages) by_id[m->id] = m;
+  return db_->Select(
+      "SELECT id, recipient, action FROM quarantine_actions WHERE partner = $1 AND customer = $2 "
+      "AND id BETWEEN $3 AND $4 ORDER BY id, at, recipient",
+      {partner, customer, by_id.begin()->first, by_id.rbegin()->first}, [&](const Row& row) {
+        auto it = by_id.find(row.Int(0));
+        if (it == by_id.end()) return;
+        (row.Text(2) == "released" ? it->second->released_to : it->second->release_requests)
+            .push_back(row.Text(1));
+      });
 }
 
 }  // namespace gw

@@ -165,6 +165,7 @@ Status SqlStore::DeleteCustomer(const std::string& partner, const std::string& n
                           "DELETE FROM continuity_passwords WHERE partner = $1 AND customer = $2",
                           "DELETE FROM continuity_outages WHERE partner = $1 AND customer = $2",
                           "DELETE FROM personal_lists WHERE partner = $1 AND customer = $2",
+                          "DELETE FROM quarantine_actions WHERE partner = $1 AND customer = $2",
                           "DELETE FROM personal_list_revisions WHERE partner = $1 AND customer "
                           "= $2",
                           "DELETE FROM access_tokens WHERE partner = $1 AND customer = $2",

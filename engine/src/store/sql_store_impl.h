@@ -1,7 +1,8 @@
 // The Store written once in SQL: the class behind MakeSqlStore, split by concern into
 // sql_store.cpp (partners, customers, domain and relay claims), sql_users.cpp (users,
 // aliases, continuity passwords) and sql_records.cpp (leases, quarantine, spam report
-// state, outages, jobs, audit) and sql_self_service.cpp (tokens, personal lists, links). Only those files include this header.
+// state, outages, jobs, audit) and sql_self_service.cpp (tokens, personal lists, links). Only those
+// files include this header.
 #pragma once
 
 #include <map>
@@ -124,6 +125,11 @@ class SqlStore : public Store {
                                    const std::string& address, const std::string& value) override;
   Result<bool> UseLinkNonce(const std::string& nonce, const std::string& used_at,
                             const std::string& expires_at) override;
+  Result<std::string> GatewaySecret(const std::string& name, const std::string& fresh) override;
+  Status RecordQuarantineAction(const std::string& partner, const std::string& customer, int64_t id,
+                                const std::string& recipient, const std::string& action,
+                                const std::string& at, const std::string& actor) override;
+  Status ForgetLinkNonce(const std::string& nonce) override;
   Result<std::vector<AuditEntry>> ListAudit(const std::string& partner, int64_t after,
                                             size_t limit) override;
 
@@ -134,6 +140,9 @@ class SqlStore : public Store {
   Status Run(std::string_view sql, Params params) { return db_->Execute(sql, params).status(); }
 
   Status BumpPersonalLists(const std::string& partner, const std::string& customer);
+  // Gives each message what its recipients did with it (quarantine_actions).
+  Status AttachQuarantineActions(const std::string& partner, const std::string& customer,
+                                 std::vector<QuarantinedMessage*> messages);
 
   Result<bool> Exists(std::string_view sql, Params params) {
     bool found = false;

@@ -125,8 +125,8 @@ CREATE TABLE customers_to_recompile(partner TEXT NOT NULL, name TEXT NOT NULL,
 INSERT INTO customers_to_recompile SELECT partner, name FROM customers WHERE config = '';
 ALTER TABLE customers DROP COLUMN config;
 )sql",
-    // 10: self-service: minted access tokens, mailbox users' own lists, and the used
-    // nonces of single-use links.
+    // 10: self-service: minted access tokens, mailbox users' own lists, the used nonces
+    // of single-use links, the key that signs them, and what users did with held mail.
     R"sql(
 CREATE TABLE access_tokens(
   id TEXT PRIMARY KEY, partner TEXT NOT NULL, name TEXT NOT NULL, role TEXT NOT NULL,
@@ -142,6 +142,11 @@ CREATE TABLE personal_list_revisions(
   PRIMARY KEY(partner, customer)) WITHOUT ROWID;
 CREATE TABLE used_links(nonce TEXT PRIMARY KEY, used_at TEXT NOT NULL, expires_at TEXT NOT NULL)
   WITHOUT ROWID;
+CREATE TABLE gateway_keys(name TEXT PRIMARY KEY, secret TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE quarantine_actions(
+  partner TEXT NOT NULL, customer TEXT NOT NULL, id INTEGER NOT NULL, recipient TEXT NOT NULL,
+  action TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+  PRIMARY KEY(partner, customer, id, recipient, action)) WITHOUT ROWID;
 )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);

@@ -1,0 +1,290 @@
+// Spam report links against a real gatewayd: the report carries one per action the
+// customer allows; following a link (GET) shows what it would do and does nothing, as
+// mail scanners follow every URL; confirming (POST) acts once, for that recipient only;
+// a link altered, expired or used again does nothing. The mail goes to an SMTP sink.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <regex>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "gateway/digest_links.h"
+#include "gateway/rfc3339.h"
+#include "mail_fixture.h"
+
+namespace {
+
+using gwtest::Gatewayd;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+TEST(DigestLinksTest, OnlyTheKeysOwnUnalteredUnexpiredLinksVerify) {
+  gw::LinkClaim claim{"northwind", "acme", "alice@acme.example", 42, "release", 2000, "n1"};
+  std::string token = gw::SignLink("key-one", claim);
+  auto verified = gw::VerifyLink("key-one", token, 1999);
+  ASSERT_TRUE(verified.ok()) << verified.status().message();
+  EXPECT_EQ(verified->recipient, "alice@acme.example");
+  EXPECT_EQ(verified->message, 42);
+  EXPECT_EQ(verified->action, "release");
+  EXPECT_EQ(gw::VerifyLink("key-one", token, 2000).status().code(),
+            gw::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(gw::VerifyLink("key-two", token, 1).status().code(), gw::StatusCode::kInvalidArgument);
+  // Another action, recipient or message under the same signature is refused.
+  gw::LinkClaim other = claim;
+  other.action = "allow";
+  std::string forged = gw::SignLink("key-two", other);
+  std::string spliced = forged.substr(0, forged.find('.')) + token.substr(token.find('.'));
+  EXPECT_EQ(gw::VerifyLink("key-one", spliced, 1).status().code(),
+            gw::StatusCode::kInvalidArgument);
+  for (const std::string& bad : {std::string(), std::string("."), token.substr(0, token.size() - 3),
+                                 token + "x", std::string(5000, 'a') + "." + "b"}) {
+    EXPECT_FALSE(gw::VerifyLink("key-one", bad, 1).ok()) << bad;
+  }
+}
+
+class SelfServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (gwtest::RunCommand("/usr/bin/python3 -c 'import aiosmtpd'").exit_code != 0)
+      GTEST_SKIP() << "needs python3-aiosmtpd (ci/setup --tests)";
+    ASSERT_TRUE(sink_.ready()) << sink_.output();
+    gatewayd_ = std::make_unique<Gatewayd>(
+        std::vector<std::string>{"northwind"},
+        std::vector<std::string>{
+            "--portal", "127.0.0.1:0", "--release-smtp", fmt::format("127.0.0.1:{}", sink_.port()),
+            "--no-scheduled-reports", "--report-from", "quarantine@gw.example"});
+    ASSERT_TRUE(gatewayd_->started()) << gatewayd_->process().output();
+    portal_ = gatewayd_->LoggedPort("portal on ");
+    ASSERT_NE(portal_, 0) << gatewayd_->process().output();
+    auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
+    ASSERT_TRUE(ops->EnsurePartner("northwind").ok());
+    std::vector<std::string> every_hour;
+    for (int h = 0; h < 24; ++h) every_hour.push_back(fmt::format("{:02}:00", h));
+    gw::CustomerWrite acme;
+    acme.spec = {{"product", "ultimate-defense"},
+                 {"billableUsers", 5},
+                 {"domains", {{"primary", "acme.example"}}},
+                 {"destinations", "mx.acme.example"},
+                 {"filtering",
+                  {{"spamReport",
+                    {{"enabled", true},
+                     {"days", {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}},
+                     {"times", every_hour},
+                     {"categories", {"spam", "content"}}}}}},
+                 {"selfService", {{"releaseRequestsTo", {"it@acme.example"}}}}};
+    ASSERT_TRUE(ops->PutCustomer("northwind", "acme", acme, gw::WriteCondition::CreateOnly()).ok());
+    gw::UserBatch users;
+    for (const char* address : {"alice@acme.example", "bob@acme.example", "it@acme.example"}) {
+      users.upsert.push_back(gw::User{});
+      users.upsert.back().address = address;
+    }
+    ASSERT_TRUE(ops->BatchUsers("northwind", "acme", users).ok());
+  }
+
+  // Keeps a message as gw-milter would.
+  int64_t Hold(const std::string& reason, const std::string& subject,
+               std::vector<std::string> recipients) {
+    gw::QuarantinedMessage meta;
+    meta.customer = "acme";
+    meta.sender = "offers@shop.example";
+    meta.recipients = std::move(recipients);
+    meta.subject = subject;
+    meta.reason = reason;
+    meta.detail = "test";
+    auto id =
+        gatewayd_->Client(Gatewayd::kFilterToken)
+            ->Quarantine("northwind", meta,
+                         "From: offers@shop.example\r\nSubject: " + subject + "\r\n\r\nhi\r\n");
+    EXPECT_TRUE(id.ok()) << id.status().message();
+    return id.ok() ? *id : 0;
+  }
+
+  json Run(std::chrono::system_clock::time_point as_of) {
+    httplib::Client http(gatewayd_->url());
+    http.set_bearer_token_auth(Gatewayd::kOperatorToken);
+    json body = {{"asOf", gw::FormatRfc3339(as_of)}};
+    auto res = http.Post("/v1/spam-reports:run", body.dump(), "application/json");
+    EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
+    return res ? json::parse(res->body, nullptr, false) : json();
+  }
+
+  // The report mailed to `recipient`: each "label: URL" line under the message `subject`.
+  std::map<std::string, std::string> LinksFor(const std::string& recipient,
+                                              const std::string& subject) {
+    std::map<std::string, std::string> links;
+    for (const auto& message : sink_.Messages()) {
+      if (message.find("X-Sink-To: " + recipient) == std::string::npos ||
+          message.find("Subject: Quarantine report") == std::string::npos)
+        continue;
+      size_t at = message.find("\"" + subject + "\"");
+      if (at == std::string::npos) continue;
+      std::regex line(R"(^      ([A-Za-z ]+): (http://\S+)\r?$)");
+      std::istringstream lines(message.substr(message.find('\n', at) + 1));
+      for (std::string text; std::getline(lines, text);) {
+        std::smatch match;
+        if (!std::regex_match(text, match, line)) break;
+        links[match[1]] = match[2];
+      }
+    }
+    return links;
+  }
+
+  httplib::Result Get(const std::string& url) {
+    httplib::Client portal(fmt::format("http://127.0.0.1:{}", portal_));
+    return portal.Get(url.substr(url.find("/q/")).c_str());
+  }
+  httplib::Result Confirm(const std::string& url) {
+    std::string token = url.substr(url.find("t=") + 2);
+    httplib::Client portal(fmt::format("http://127.0.0.1:{}", portal_));
+    return portal.Post("/q/link", "t=" + token, "application/x-www-form-urlencoded");
+  }
+
+  std::vector<gw::QuarantinedMessage> Held() {
+    auto held =
+        gatewayd_->Client(Gatewayd::kOperatorToken)->ListQuarantine("northwind", "acme", 0, 100);
+    EXPECT_TRUE(held.ok()) << held.status().message();
+    return held.ok() ? *held : std::vector<gw::QuarantinedMessage>{};
+  }
+
+  gwtest::Sink sink_;
+  std::unique_ptr<Gatewayd> gatewayd_;
+  int portal_ = 0;
+};
+
+TEST_F(SelfServiceTest, AReportsLinksAskFirstActOnceAndOnlyForTheirRecipient) {
+  auto now = std::chrono::system_clock::now();
+  Run(now - std::chrono::hours(3));  // a customer's first pass only notes the time
+  int64_t spam = Hold("spam", "Cheap <b>watches</b>", {"alice@acme.example", "bob@acme.example"});
+  int64_t attachment = Hold("attachment", "Invoice", {"alice@acme.example"});
+  json run = Run(now);
+  EXPECT_EQ(run["reportsSent"], 2) << run.dump();
+
+  // Spam may be released; an attachment only asked for (the defaults).
+  auto alice_spam = LinksFor("alice@acme.example", "Cheap <b>watches</b>");
+  ASSERT_EQ(alice_spam.size(), 3u) << sink_.Messages().front();
+  ASSERT_TRUE(alice_spam.count("Release"));
+  ASSERT_TRUE(alice_spam.count("Release and always accept this sender"));
+  ASSERT_TRUE(alice_spam.count("Block this sender"));
+  auto alice_invoice = LinksFor("alice@acme.example", "Invoice");
+  ASSERT_TRUE(alice_invoice.count("Ask for release")) << sink_.Messages().front();
+  EXPECT_FALSE(alice_invoice.count("Release"));
+  size_t mailed = sink_.Messages().size();
+
+  // Following a link shows what it would do, escaped, and changes nothing.
+  auto shown = Get(alice_spam["Release"]);
+  ASSERT_TRUE(shown);
+  EXPECT_EQ(shown->status, 200) << shown->body;
+  EXPECT_THAT(shown->body, HasSubstr("deliver this message to alice@acme.example"));
+  EXPECT_THAT(shown->body, HasSubstr("Cheap &lt;b&gt;watches&lt;/b&gt;"));
+  EXPECT_THAT(shown->body, Not(HasSubstr("<b>watches")));
+  EXPECT_THAT(shown->body, Not(HasSubstr("<script")));
+  EXPECT_THAT(shown->get_header_value("Content-Security-Policy"), HasSubstr("default-src 'none'"));
+  EXPECT_EQ(shown->get_header_value("Referrer-Policy"), "no-referrer");
+  EXPECT_EQ(shown->get_header_value("Cache-Control"), "no-store");
+  ASSERT_TRUE(Get(alice_spam["Release"]));  // a scanner's second look
+  EXPECT_EQ(sink_.Messages().size(), mailed);
+  EXPECT_TRUE(Held()[0].released_to.empty());
+
+  // Confirming delivers to Alice only, once.
+  auto done = Confirm(alice_spam["Release"]);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->status, 200) << done->body;
+  EXPECT_THAT(done->body, HasSubstr("The message was delivered to alice@acme.example."));
+  ASSERT_EQ(sink_.WaitForMessages(mailed + 1), mailed + 1);
+  std::string released = sink_.Messages().back();
+  EXPECT_THAT(released, HasSubstr("X-Sink-To: alice@acme.example"));
+  EXPECT_THAT(released, Not(HasSubstr("bob@acme.example")));
+  EXPECT_THAT(released, HasSubstr("X-GW-Released: from quarantine (spam"));
+  auto again = Confirm(alice_spam["Release"]);
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 410);
+  EXPECT_THAT(again->body, HasSubstr("released already"));
+  auto held = Held();
+  ASSERT_EQ(held.size(), 2u);
+  EXPECT_EQ(held[0].id, spam);
+  EXPECT_EQ(held[0].released_to, std::vector<std::string>{"alice@acme.example"});
+  EXPECT_TRUE(held[0].released_at.empty()) << "Bob's copy is still held";
+
+  // An altered link does nothing.
+  std::string altered = alice_spam["Block this sender"];
+  altered[altered.size() - 5] = altered[altered.size() - 5] == 'A' ? 'B' : 'A';
+  auto refused = Confirm(altered);
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 400);
+
+  // Asking for the attachment tells the customer's release desk; nothing is delivered.
+  ASSERT_EQ(Confirm(alice_invoice["Ask for release"])->status, 200);
+  ASSERT_EQ(sink_.WaitForMessages(mailed + 2), mailed + 2);
+  std::string request = sink_.Messages().back();
+  EXPECT_THAT(request, HasSubstr("X-Sink-To: it@acme.example"));
+  EXPECT_THAT(request, HasSubstr("alice@acme.example asks for the release"));
+  EXPECT_EQ(Held()[1].release_requests, std::vector<std::string>{"alice@acme.example"});
+  EXPECT_EQ(Held()[1].id, attachment);
+
+  // Bob blocks the sender: his own list, and mail from it is refused for him from now on.
+  auto bob_spam = LinksFor("bob@acme.example", "Cheap <b>watches</b>");
+  ASSERT_EQ(Confirm(bob_spam["Block this sender"])->status, 200);
+  auto twice = Confirm(bob_spam["Block this sender"]);
+  EXPECT_EQ(twice->status, 410);
+  EXPECT_THAT(twice->body, HasSubstr("used already"));
+  auto lists = gatewayd_->Client(Gatewayd::PartnerToken("northwind"))
+                   ->ListPersonalEntries("northwind", "acme");
+  ASSERT_TRUE(lists.ok()) << lists.status().message();
+  ASSERT_EQ(lists->size(), 1u);
+  EXPECT_EQ((*lists)[0].address, "bob@acme.example");
+  EXPECT_EQ((*lists)[0].list, "block");
+  EXPECT_EQ((*lists)[0].value, "offers@shop.example");
+  EXPECT_EQ((*lists)[0].added_by, "bob@acme.example");
+
+  // Alice's "release and allow" after her release: the sender is allowed, nothing resent.
+  size_t before = sink_.Messages().size();
+  auto allowed = Confirm(alice_spam["Release and always accept this sender"]);
+  ASSERT_TRUE(allowed);
+  EXPECT_EQ(allowed->status, 200) << allowed->body;
+  EXPECT_THAT(allowed->body, HasSubstr("Mail from offers@shop.example will always be accepted."));
+  EXPECT_EQ(sink_.Messages().size(), before);
+
+  // Every act is audited under the user's address.
+  auto audit = gatewayd_->Client(Gatewayd::kOperatorToken)->ListAudit("northwind", 0, 100);
+  ASSERT_TRUE(audit.ok());
+  std::vector<std::string> acts;
+  for (const auto& e : *audit)
+    if (e.actor.find('@') != std::string::npos) acts.push_back(e.actor + " " + e.action);
+  EXPECT_THAT(acts,
+              ::testing::ElementsAre("alice@acme.example quarantine.release",
+                                     "alice@acme.example quarantine.request",
+                                     "bob@acme.example lists.put", "alice@acme.example lists.put"));
+}
+
+TEST_F(SelfServiceTest, ACustomerThatTurnsActionsOffGetsNoLinksAndOldOnesStopWorking) {
+  auto now = std::chrono::system_clock::now();
+  Run(now - std::chrono::hours(3));
+  Hold("spam", "Offer", {"alice@acme.example"});
+  Run(now - std::chrono::minutes(30));
+  auto links = LinksFor("alice@acme.example", "Offer");
+  ASSERT_TRUE(links.count("Release")) << sink_.Messages().front();
+  auto ops = gatewayd_->Client(Gatewayd::kOperatorToken);
+  auto acme = ops->GetCustomer("northwind", "acme");
+  ASSERT_TRUE(acme.ok());
+  gw::CustomerWrite write;
+  write.spec = acme->spec;
+  write.spec["selfService"]["digestActions"] = false;
+  ASSERT_TRUE(
+      ops->PutCustomer("northwind", "acme", write, gw::WriteCondition::AtVersion(acme->version))
+          .ok());
+  auto shown = Get(links["Release"]);
+  ASSERT_TRUE(shown);
+  EXPECT_EQ(shown->status, 410);
+  EXPECT_THAT(shown->body, HasSubstr("turned off actions"));
+  EXPECT_EQ(Confirm(links["Release"])->status, 410);
+  Hold("spam", "Second offer", {"alice@acme.example"});
+  Run(now);
+  EXPECT_TRUE(LinksFor("alice@acme.example", "Second offer").empty());
+  EXPECT_THAT(sink_.Messages().back(), HasSubstr("ask your email administrator"));
+}
+
+}  // namespace
