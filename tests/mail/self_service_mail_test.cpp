@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <regex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -75,8 +76,14 @@ class SelfServiceTest : public ::testing::Test {
                      {"days", {"mon", "tue", "wed", "thu", "fri", "sat", "sun"}},
                      {"times", every_hour},
                      {"categories", {"spam", "content"}}}}}},
-                 {"selfService", {{"releaseRequestsTo", {"it@acme.example"}}}}};
-    ASSERT_TRUE(ops->PutCustomer("northwind", "acme", acme, gw::WriteCondition::CreateOnly()).ok());
+                 {"selfService", {{"releaseRequestsTo", {"it@acme.example"}}}},
+                 {"panelLogin",
+                  {{"email", "it@acme.example"},
+                   {"status", "activated"},
+                   {"passwordRef", "env:ACME_PANEL_PASSWORD"}}}};
+    acme.secrets["/panelLogin/password"] = "correct horse battery staple";
+    auto put = ops->PutCustomer("northwind", "acme", acme, gw::WriteCondition::CreateOnly());
+    ASSERT_TRUE(put.ok()) << put.status().message();
     gw::UserBatch users;
     for (const char* address : {"alice@acme.example", "bob@acme.example", "it@acme.example"}) {
       users.upsert.push_back(gw::User{});
@@ -285,6 +292,126 @@ TEST_F(SelfServiceTest, ACustomerThatTurnsActionsOffGetsNoLinksAndOldOnesStopWor
   Run(now);
   EXPECT_TRUE(LinksFor("alice@acme.example", "Second offer").empty());
   EXPECT_THAT(sink_.Messages().back(), HasSubstr("ask your email administrator"));
+}
+
+// The quarantine page: a user signs in by a link mailed to it (asking gives away nothing),
+// sees only its own held mail, and acts with forms another site cannot forge; the
+// customer admin signs in with the manifest's panelLogin and sees everyone's.
+TEST_F(SelfServiceTest, TheQuarantinePageShowsEachUserItsOwnMailAndActsOnlyByItsForms) {
+  int64_t spam =
+      Hold("spam", "<img src=x onerror=alert(1)>", {"alice@acme.example", "bob@acme.example"});
+  int64_t attachment = Hold("attachment", "Invoice", {"alice@acme.example"});
+  int64_t bobs = Hold("spam", "For Bob", {"bob@acme.example"});
+  httplib::Client portal(fmt::format("http://127.0.0.1:{}", portal_));
+  auto form = [&](const std::string& path, const std::string& body,
+                  const std::string& cookie = "") {
+    httplib::Headers headers;
+    if (!cookie.empty()) headers.emplace("Cookie", cookie);
+    return portal.Post(path.c_str(), headers, body, "application/x-www-form-urlencoded");
+  };
+
+  // Asking for a link answers the same for anyone; only a user gets mail, once in a while.
+  size_t mailed = sink_.Messages().size();
+  auto asked = form("/q/sign-in", "address=alice%40acme.example");
+  ASSERT_TRUE(asked);
+  EXPECT_EQ(asked->status, 200);
+  EXPECT_THAT(asked->body, HasSubstr("a sign-in link is on its way"));
+  for (const char* other : {"address=nobody%40acme.example", "address=x%40elsewhere.example",
+                            "address=alice%40acme.example"}) {
+    auto same = form("/q/sign-in", other);
+    ASSERT_TRUE(same);
+    EXPECT_EQ(same->status, 200);
+    EXPECT_THAT(same->body, HasSubstr("a sign-in link is on its way"));
+  }
+  ASSERT_EQ(sink_.WaitForMessages(mailed + 1), mailed + 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(sink_.Messages().size(), mailed + 1) << "one mail, to the one user";
+  std::string mail = sink_.Messages().back();
+  EXPECT_THAT(mail, HasSubstr("X-Sink-To: alice@acme.example"));
+  std::smatch link;
+  ASSERT_TRUE(std::regex_search(mail, link, std::regex(R"(/q/session\?t=(\S+))"))) << mail;
+  std::string token = link[1];
+
+  // The link asks first; the POST opens the session, once.
+  auto confirm = portal.Get(("/q/session?t=" + token).c_str());
+  ASSERT_TRUE(confirm);
+  EXPECT_EQ(confirm->status, 200);
+  EXPECT_THAT(confirm->body, HasSubstr("Show my held mail"));
+  auto opened = form("/q/session", "t=" + token);
+  ASSERT_TRUE(opened);
+  ASSERT_EQ(opened->status, 303);
+  std::string set_cookie = opened->get_header_value("Set-Cookie");
+  EXPECT_THAT(set_cookie, HasSubstr("HttpOnly"));
+  EXPECT_THAT(set_cookie, HasSubstr("SameSite=Strict"));
+  std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  EXPECT_EQ(form("/q/session", "t=" + token)->status, 410) << "a sign-in link works once";
+
+  // Alice sees her two messages, escaped, with what she may do; not Bob's.
+  httplib::Headers with_cookie = {{"Cookie", cookie}};
+  auto inbox = portal.Get("/q/", with_cookie);
+  ASSERT_TRUE(inbox);
+  ASSERT_EQ(inbox->status, 200) << inbox->body;
+  EXPECT_THAT(inbox->body, HasSubstr(fmt::format("data-id=\"{}\"", spam)));
+  EXPECT_THAT(inbox->body, HasSubstr(fmt::format("data-id=\"{}\"", attachment)));
+  EXPECT_THAT(inbox->body, Not(HasSubstr(fmt::format("data-id=\"{}\"", bobs))));
+  EXPECT_THAT(inbox->body, HasSubstr("&lt;img src=x onerror=alert(1)&gt;"));
+  EXPECT_THAT(inbox->body, Not(HasSubstr("<img")));
+  EXPECT_THAT(inbox->body, HasSubstr("Ask for release"));
+  std::smatch csrf;
+  ASSERT_TRUE(
+      std::regex_search(inbox->body, csrf, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")));
+  EXPECT_EQ(portal.Get("/q/")->status, 401) << "no cookie, no mail";
+
+  // A form without the session's token is refused, even with the cookie.
+  std::string release = fmt::format("id={}&action=release", spam);
+  EXPECT_EQ(form("/q/act", release, cookie)->status, 403);
+  EXPECT_EQ(form("/q/act", release + "&csrf=" + std::string(64, '0'), cookie)->status, 403);
+  // Bob's own message, or an action not offered, is not hers to act on.
+  std::string token_field = "&csrf=" + csrf[1].str();
+  EXPECT_EQ(form("/q/act", fmt::format("id={}&action=release", bobs) + token_field, cookie)->status,
+            404);
+  EXPECT_EQ(
+      form("/q/act", fmt::format("id={}&action=release", attachment) + token_field, cookie)->status,
+      403);
+  auto released = form("/q/act", release + token_field, cookie);
+  ASSERT_TRUE(released);
+  EXPECT_EQ(released->status, 200) << released->body;
+  ASSERT_EQ(sink_.WaitForMessages(mailed + 2), mailed + 2);
+  EXPECT_THAT(sink_.Messages().back(), HasSubstr("X-Sink-To: alice@acme.example"));
+  EXPECT_EQ(
+      form("/q/act", fmt::format("id={}&action=delete", attachment) + token_field, cookie)->status,
+      200);
+  inbox = portal.Get("/q/", with_cookie);
+  EXPECT_THAT(inbox->body, Not(HasSubstr(fmt::format("data-id=\"{}\"", attachment))));
+
+  // The preview is the message as text; another user's is not found.
+  auto preview = portal.Get(fmt::format("/q/message/{}", spam).c_str(), with_cookie);
+  ASSERT_TRUE(preview);
+  EXPECT_EQ(preview->status, 200);
+  EXPECT_THAT(preview->body, HasSubstr("Subject: &lt;img src=x onerror=alert(1)&gt;"));
+  EXPECT_EQ(portal.Get(fmt::format("/q/message/{}", bobs).c_str(), with_cookie)->status, 404);
+
+  // The customer admin: panelLogin's password, else the same refusal, then a lockout.
+  auto wrong = form("/q/admin-sign-in", "email=it%40acme.example&password=guess");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(form("/q/admin-sign-in", "email=nobody%40acme.example&password=x")->status, 401);
+  auto admin =
+      form("/q/admin-sign-in", "email=it%40acme.example&password=correct+horse+battery+staple");
+  ASSERT_TRUE(admin);
+  ASSERT_EQ(admin->status, 303) << admin->body;
+  std::string admin_cookie = admin->get_header_value("Set-Cookie");
+  admin_cookie = admin_cookie.substr(0, admin_cookie.find(';'));
+  auto everyone = portal.Get("/q/", {{"Cookie", admin_cookie}});
+  ASSERT_TRUE(everyone);
+  EXPECT_THAT(everyone->body, HasSubstr(fmt::format("data-id=\"{}\"", bobs)));
+  EXPECT_THAT(everyone->body, HasSubstr("the administrator of acme"));
+  for (int i = 0; i < 5; ++i) form("/q/admin-sign-in", "email=it%40acme.example&password=guess");
+  EXPECT_EQ(
+      form("/q/admin-sign-in", "email=it%40acme.example&password=correct+horse+battery+staple")
+          ->status,
+      401)
+      << "locked after five failures";
 }
 
 }  // namespace

@@ -153,6 +153,7 @@ struct QuarantinedMessage {
   // Recipients who released it to themselves, and who asked for it (self-service).
   std::vector<std::string> released_to;
   std::vector<std::string> release_requests;
+  std::vector<std::string> removed_by;  // took it off their own list (still held)
 };
 
 // A bearer token minted through the admin API for one of a partner's people (access.h

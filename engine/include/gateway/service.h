@@ -121,6 +121,13 @@ struct LinkView {
   std::string effect;          // what confirming does, for a person
 };
 
+// One held message as the quarantine page shows it to an actor.
+struct HeldView {
+  QuarantinedMessage message;
+  std::string recipient;             // a mailbox user's: the address it was sent to
+  std::vector<std::string> actions;  // what the actor may do: release, request, allow, ...
+};
+
 // A scoped token a partner admin mints for one of its people (access.h).
 struct TokenRequest {
   std::string name;      // who will use it: the audit log's actor; letters, digits, . _ @ + -
@@ -249,6 +256,28 @@ class Service {
   // that fails leaves the link unused, to try again.
   Result<std::string> UseLink(std::string_view token);
 
+  // The quarantine page's sessions (a cookie holding a signed token, 8 hours).
+  // SendSignInLink mails `address` a link (an hour, once) that opens a session, when it is
+  // a user of a customer whose selfService.digestActions is on and the portal is set;
+  // whatever the address, it answers the same, and mails one address once in 10 minutes.
+  Status SendSignInLink(const std::string& address);
+  // The session a sign-in link opens (spending the link).
+  Result<std::string> OpenSession(std::string_view sign_in_token);
+  // A customer admin's session, by its customer's panelLogin: an email in one of the
+  // customer's domains, status activated, and its password. kUnauthenticated, the same
+  // for every failure, otherwise; 5 failures in 15 minutes lock the email that long.
+  Result<std::string> OpenAdminSession(const std::string& email, const std::string& password);
+  // The actor a session stands for: a mailbox user (name: its address) or a customer admin.
+  Result<Actor> SessionActor(std::string_view session);
+  // The held mail the actor sees, newest first: a user's own (not removed), or every
+  // message of the customer for its admin; each with what the actor may do now.
+  Result<std::vector<HeldView>> ListHeld(const Actor& actor);
+  // Does `action` (one ListHeld offered) on message `id` as the actor. A customer admin
+  // releases to every recipient what its users may release or request.
+  Result<std::string> ActOnHeld(const Actor& actor, int64_t id, const std::string& action);
+  // The message's text for a preview the actor may see: at most `limit` bytes, as kept.
+  Result<std::string> PreviewHeld(const Actor& actor, int64_t id, size_t limit);
+
   // Minted tokens (operator and the partner's admins only). A minted token acts as its
   // role on its partner (customer) until it expires or is revoked; minting and revoking
   // are audited. Listing never shows a secret or its hash.
@@ -295,6 +324,9 @@ class Service {
  private:
   struct Impl;
   explicit Service(std::unique_ptr<Impl> impl);
+  // What a link (or the quarantine page) does for its recipient; `spend` records its
+  // nonce so that it acts once.
+  Result<std::string> ActAsRecipient(const LinkClaim& claim, bool spend);
   std::unique_ptr<Impl> impl_;
 };
 

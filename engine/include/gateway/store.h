@@ -272,8 +272,9 @@ class Store {
   // there is none yet, and the one kept is returned, so replicas sharing a store agree.
   virtual Result<std::string> GatewaySecret(const std::string& name, const std::string& fresh) = 0;
 
-  // What a recipient did with a held message (released | requested), once each; listed
-  // and loaded messages carry them (released_to, release_requests). They go with the
+  // What a recipient did with a held message (released | requested | deleted), once
+  // each; listed and loaded messages carry them (released_to, release_requests,
+  // removed_by). They go with the
   // message (PurgeQuarantine, DeleteCustomer).
   virtual Status RecordQuarantineAction(const std::string& partner, const std::string& customer,
                                         int64_t id, const std::string& recipient,

@@ -258,6 +258,7 @@ Result<QuarantinedMessage> QuarantinedMessageFromJson(const json& value) {
   r.Get("releasedAt", m.released_at);
   r.Get("releasedTo", m.released_to);
   r.Get("releaseRequests", m.release_requests);
+  r.Get("removedBy", m.removed_by);
   if (!r.status().ok()) return r.status();
   return m;
 }

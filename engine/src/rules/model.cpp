@@ -282,7 +282,8 @@ nlohmann::json ToJson(const QuarantinedMessage& m) {
           {"detail", m.detail},
           {"releasedAt", m.released_at},
           {"releasedTo", m.released_to},
-          {"releaseRequests", m.release_requests}};
+          {"releaseRequests", m.release_requests},
+          {"removedBy", m.removed_by}};
 }
 
 nlohmann::json ToJson(const AccessToken& t) {

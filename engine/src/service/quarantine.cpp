@@ -99,6 +99,17 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
     if (!loaded.ok()) return loaded.status();
     if (!*loaded)
       return NotFound(fmt::format("quarantined message {} of customer '{}'", id, customer));
+    // A customer admin releases what its users may release or ask for, never malware.
+    if (actor.role == Role::kCustomerAdmin) {
+      auto stored = impl_->ExistingCustomer(partner, customer);
+      if (!stored.ok()) return stored.status();
+      if (CompileStored(*stored).config.self_service.RightFor((*loaded)->first.reason) <
+          QuarantineRight::kRequest) {
+        return Status(
+            StatusCode::kPermissionDenied,
+            fmt::format("only the partner releases {} held as {}", id, (*loaded)->first.reason));
+      }
+    }
     if (!(*loaded)->first.released_at.empty()) {
       return Status(StatusCode::kFailedPrecondition,
                     fmt::format("message {} was released at {}", id, (*loaded)->first.released_at));

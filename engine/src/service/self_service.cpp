@@ -11,6 +11,10 @@ namespace {
 using nlohmann::json;
 
 const char* const kLinkKey = "link-key";
+// Claims that open a session rather than act on a message (message 0).
+const char* const kSignIn = "sign-in";              // mailed: opens a user's session, once
+const char* const kSession = "session";             // a mailbox user's session cookie
+const char* const kAdminSession = "admin-session";  // a customer admin's (panelLogin)
 
 bool Contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
@@ -50,6 +54,10 @@ Result<Plan> PlanLink(const LinkClaim& claim, const SelfService& self,
         return refuse("only your email administrator releases this kind of message");
       }
     }
+  } else if (claim.action == "delete") {
+    plan.effect = "remove this message from your list";
+    plan.done = "The message was removed from your list.";
+    return plan;
   } else if (claim.action != "block") {
     return Status::Invalid("this link is not valid");
   }
@@ -170,6 +178,13 @@ Result<std::string> Service::UseLink(std::string_view token) {
   if (!key.ok()) return key.status();
   auto claim = VerifyLink(*key, token, UnixNow());
   if (!claim.ok()) return claim.status();
+  if (claim->action == kSignIn || claim->action == kSession || claim->action == kAdminSession)
+    return Status::Invalid("this link is not valid");
+  return ActAsRecipient(*claim, /*spend=*/true);
+}
+
+Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
+  const LinkClaim* claim = &link;
   // One release of a message at a time in this process (ReleaseQuarantined's guard).
   {
     std::lock_guard lock(impl_->releasing_mutex);
@@ -200,9 +215,11 @@ Result<std::string> Service::UseLink(std::string_view token) {
     CustomerConfig config = CompileStored(**customer).config;
     auto plan = PlanLink(*claim, config.self_service, (*loaded)->first);
     if (!plan.ok()) return plan.status();
-    auto fresh = impl_->store->UseLinkNonce(claim->nonce, Now(), expires);
-    if (!fresh.ok()) return fresh.status();
-    if (!*fresh) return Status(StatusCode::kFailedPrecondition, "this link was used already");
+    if (spend) {
+      auto fresh = impl_->store->UseLinkNonce(claim->nonce, Now(), expires);
+      if (!fresh.ok()) return fresh.status();
+      if (!*fresh) return Status(StatusCode::kFailedPrecondition, "this link was used already");
+    }
     Checked checked{*claim, std::move((*loaded)->first), std::move((*loaded)->second),
                     config.self_service, config.self_service.release_requests_to};
     return Taken{std::move(checked), std::move(*plan)};
@@ -228,15 +245,23 @@ Result<std::string> Service::UseLink(std::string_view token) {
     }
   }
   if (!delivered.ok()) {
-    impl_->Write<bool>([&]() -> Result<bool> {
-      if (Status s = impl_->store->ForgetLinkNonce(claim->nonce); !s.ok()) return s;
-      return true;
-    });
+    if (spend) {
+      impl_->Write<bool>([&]() -> Result<bool> {
+        if (Status s = impl_->store->ForgetLinkNonce(claim->nonce); !s.ok()) return s;
+        return true;
+      });
+    }
     return Status(StatusCode::kUnavailable,
-                  "the gateway could not do this just now; try the link again later");
+                  "the gateway could not do this just now; try again later");
   }
   auto recorded = impl_->Write<bool>([&]() -> Result<bool> {
     const std::string at = Now();
+    if (plan.action == "delete") {
+      if (Status s = impl_->store->RecordQuarantineAction(
+              claim->partner, claim->customer, m.id, claim->recipient, "deleted", at, user.name);
+          !s.ok())
+        return s;
+    }
     if (plan.deliver || plan.action == "request") {
       const char* action = plan.deliver ? "released" : "requested";
       if (Status s = impl_->store->RecordQuarantineAction(claim->partner, claim->customer, m.id,
@@ -274,6 +299,254 @@ Result<std::string> Service::UseLink(std::string_view token) {
     }
   }
   return plan.done;
+}
+
+}  // namespace gw
+
+namespace gw {
+
+namespace {
+
+constexpr auto kSignInLife = std::chrono::hours(1);
+constexpr auto kSessionLife = std::chrono::hours(8);
+constexpr auto kSignInEvery = std::chrono::minutes(10);
+constexpr auto kLockout = std::chrono::minutes(15);
+constexpr size_t kMaxFailures = 5;
+
+int64_t UnixIn(std::chrono::seconds from_now) {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             (std::chrono::system_clock::now() + from_now).time_since_epoch())
+      .count();
+}
+
+Status NotSignedIn() {
+  return Status(StatusCode::kUnauthenticated, "please sign in again");
+}
+
+}  // namespace
+
+Status Service::SendSignInLink(const std::string& address) {
+  auto parsed = ParseEmailAddress(address);
+  if (!parsed.ok() || impl_->options.portal_url.empty() || !impl_->options.send_mail)
+    return Status::Ok();
+  std::string named = parsed->ToString();
+  {
+    std::lock_guard lock(impl_->sign_in_mutex);
+    auto now = std::chrono::steady_clock::now();
+    auto& last = impl_->sign_in_sent[named];
+    if (last != std::chrono::steady_clock::time_point{} && now - last < kSignInEvery)
+      return Status::Ok();
+    last = now;
+  }
+  struct Found {
+    ClaimOwner owner;
+    std::string user;
+  };
+  auto found = impl_->Read<std::optional<Found>>([&]() -> Result<std::optional<Found>> {
+    auto owner = impl_->store->DomainOwner(parsed->domain);
+    if (!owner.ok()) return owner.status();
+    if (!*owner) return std::optional<Found>();
+    auto customer = impl_->store->LoadCustomer((*owner)->partner, (*owner)->customer);
+    if (!customer.ok()) return customer.status();
+    if (!*customer || !CompileStored(**customer).config.self_service.digest_actions)
+      return std::optional<Found>();
+    auto user = impl_->UserNamed((*owner)->partner, (*owner)->customer, named);
+    if (!user.ok()) return std::optional<Found>();
+    return std::optional<Found>(Found{**owner, *user});
+  });
+  if (!found.ok() || !*found) return Status::Ok();  // the same answer, whatever happened
+  auto key = impl_->LinkKey();
+  auto nonce = RandomHex(12);
+  if (!key.ok() || !nonce.ok()) return Status::Ok();
+  const Found& f = **found;
+  LinkClaim claim{f.owner.partner, f.owner.customer,    f.user, 0,
+                  kSignIn,         UnixIn(kSignInLife), *nonce};
+  std::string base = impl_->options.portal_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  std::string link = base + "/q/session?t=" + SignLink(*key, claim);
+  const std::string& from = impl_->options.report_sender;
+  impl_->options.send_mail(
+      from, {f.user},
+      fmt::format("From: Quarantine <{}>\r\nTo: <{}>\r\nSubject: Your quarantine sign-in link\r\n"
+                  "Auto-Submitted: auto-generated\r\nMIME-Version: 1.0\r\n"
+                  "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+                  "Someone (we hope you) asked to see the mail the gateway holds for {}.\r\n\r\n"
+                  "Sign in within the hour, once: {}\r\n\r\n"
+                  "If it was not you, ignore this message: nothing happens without the link.\r\n",
+                  from, f.user, f.user, link));
+  return Status::Ok();
+}
+
+Result<std::string> Service::OpenSession(std::string_view sign_in_token) {
+  auto key = impl_->LinkKey();
+  if (!key.ok()) return key.status();
+  auto claim = VerifyLink(*key, sign_in_token, UnixNow());
+  if (!claim.ok()) return claim.status();
+  if (claim->action != kSignIn) return Status::Invalid("this link is not valid");
+  auto spent = impl_->Write<bool>([&]() -> Result<bool> {
+    return impl_->store->UseLinkNonce(claim->nonce, Now(),
+                                      FormatRfc3339(std::chrono::system_clock::time_point(
+                                          std::chrono::seconds(claim->expires_unix))));
+  });
+  if (!spent.ok()) return spent.status();
+  if (!*spent) return Status(StatusCode::kFailedPrecondition, "this link was used already");
+  auto nonce = RandomHex(12);
+  if (!nonce.ok()) return nonce.status();
+  LinkClaim session = *claim;
+  session.action = kSession;
+  session.expires_unix = UnixIn(kSessionLife);
+  session.nonce = *nonce;
+  return SignLink(*key, session);
+}
+
+Result<std::string> Service::OpenAdminSession(const std::string& email,
+                                              const std::string& password) {
+  auto parsed = ParseEmailAddress(email);
+  if (!parsed.ok()) return NotSignedIn();
+  std::string named = parsed->ToString();
+  auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(impl_->sign_in_mutex);
+    auto& failures = impl_->admin_failures[named];
+    std::erase_if(failures, [&](auto at) { return now - at > kLockout; });
+    if (failures.size() >= kMaxFailures) return NotSignedIn();
+  }
+  auto owner = impl_->Read<std::optional<ClaimOwner>>([&]() -> Result<std::optional<ClaimOwner>> {
+    auto found = impl_->store->DomainOwner(parsed->domain);
+    if (!found.ok() || !*found) return found;
+    auto customer = impl_->store->LoadCustomer((*found)->partner, (*found)->customer);
+    if (!customer.ok()) return customer.status();
+    if (!*customer) return std::optional<ClaimOwner>();
+    const json& login = (*customer)->spec.value("panelLogin", json::object());
+    auto fingerprint = (*customer)->secret_fingerprints.find("/panelLogin/password");
+    if (!login.is_object() || login.value("status", "") != "activated" ||
+        AsciiLower(login.value("email", "")) != named ||
+        fingerprint == (*customer)->secret_fingerprints.end() ||
+        !SecretMatches(fingerprint->second, password))
+      return std::optional<ClaimOwner>();
+    return found;
+  });
+  if (!owner.ok()) return owner.status();
+  if (!*owner) {
+    std::lock_guard lock(impl_->sign_in_mutex);
+    impl_->admin_failures[named].push_back(now);
+    return NotSignedIn();
+  }
+  auto key = impl_->LinkKey();
+  auto nonce = RandomHex(12);
+  if (!key.ok()) return key.status();
+  if (!nonce.ok()) return nonce.status();
+  LinkClaim session{(*owner)->partner, (*owner)->customer,   named, 0,
+                    kAdminSession,     UnixIn(kSessionLife), *nonce};
+  return SignLink(*key, session);
+}
+
+Result<Actor> Service::SessionActor(std::string_view session) {
+  auto key = impl_->LinkKey();
+  if (!key.ok()) return key.status();
+  auto claim = VerifyLink(*key, session, UnixNow());
+  if (!claim.ok() || (claim->action != kSession && claim->action != kAdminSession))
+    return NotSignedIn();
+  if (claim->action == kAdminSession)
+    return Actor{"panel:" + claim->recipient, Role::kCustomerAdmin, claim->partner,
+                 claim->customer};
+  return Actor{claim->recipient, Role::kMailboxUser, claim->partner, claim->customer};
+}
+
+namespace {
+
+// What `actor` may do with `m` now (the recipient's address for a user).
+std::vector<std::string> ActionsOn(const Actor& actor, const SelfService& self,
+                                   const QuarantinedMessage& m, const std::string& recipient) {
+  QuarantineRight right = self.RightFor(m.reason);
+  bool all_released = !m.released_at.empty();
+  if (actor.role == Role::kCustomerAdmin) {
+    if (!all_released && right >= QuarantineRight::kRequest) return {"release"};
+    return {};
+  }
+  std::vector<std::string> actions;
+  bool released = all_released || Contains(m.released_to, recipient);
+  if (!released && right == QuarantineRight::kRelease) actions.push_back("release");
+  if (!released && right == QuarantineRight::kRequest && !Contains(m.release_requests, recipient))
+    actions.push_back("request");
+  if (self.personal_lists && !m.sender.empty()) {
+    actions.push_back("allow");
+    actions.push_back("block");
+  }
+  actions.push_back("delete");
+  return actions;
+}
+
+}  // namespace
+
+Result<std::vector<HeldView>> Service::ListHeld(const Actor& actor) {
+  return impl_->Read<std::vector<HeldView>>([&]() -> Result<std::vector<HeldView>> {
+    // A mailbox user reaches this only through its session (SessionActor), its own mail.
+    if (actor.role != Role::kMailboxUser) {
+      if (Status s = Authorize(actor, Action::kReadQuarantine, actor.partner, actor.customer);
+          !s.ok())
+        return s;
+    }
+    auto customer = impl_->ExistingCustomer(actor.partner, actor.customer);
+    if (!customer.ok()) return customer.status();
+    SelfService self = CompileStored(*customer).config.self_service;
+    std::vector<HeldView> held;
+    for (int64_t after = 0;;) {
+      auto page = impl_->store->ListQuarantined(actor.partner, actor.customer, after, 1000);
+      if (!page.ok()) return page.status();
+      if (page->empty()) break;
+      after = page->back().id;
+      for (auto& m : *page) {
+        if (actor.role == Role::kCustomerAdmin) {
+          held.push_back({m, "", ActionsOn(actor, self, m, "")});
+          continue;
+        }
+        if (self.RightFor(m.reason) == QuarantineRight::kNone) continue;
+        for (const auto& recipient : m.recipients) {
+          auto user = impl_->UserNamed(actor.partner, actor.customer, recipient);
+          if (!user.ok() || *user != actor.name) continue;
+          if (Contains(m.removed_by, recipient)) break;
+          held.push_back({m, recipient, ActionsOn(actor, self, m, recipient)});
+          break;
+        }
+      }
+    }
+    std::reverse(held.begin(), held.end());
+    return held;
+  });
+}
+
+Result<std::string> Service::ActOnHeld(const Actor& actor, int64_t id, const std::string& action) {
+  auto listed = ListHeld(actor);
+  if (!listed.ok()) return listed.status();
+  auto it = std::find_if(listed->begin(), listed->end(),
+                         [&](const HeldView& view) { return view.message.id == id; });
+  if (it == listed->end()) return NotFound(fmt::format("held message {}", id));
+  if (!Contains(it->actions, action))
+    return Status(StatusCode::kPermissionDenied, "you may not do that with this message");
+  if (actor.role == Role::kCustomerAdmin) {
+    auto released = ReleaseQuarantined(actor, actor.partner, actor.customer, id);
+    if (!released.ok()) return released.status();
+    return "The message was delivered to " +
+           fmt::format("{}", fmt::join(released->recipients, ", ")) + ".";
+  }
+  LinkClaim claim{
+      actor.partner, actor.customer, it->recipient, id, action, UnixIn(kSessionLife), ""};
+  return ActAsRecipient(claim, /*spend=*/false);
+}
+
+Result<std::string> Service::PreviewHeld(const Actor& actor, int64_t id, size_t limit) {
+  auto listed = ListHeld(actor);
+  if (!listed.ok()) return listed.status();
+  if (std::none_of(listed->begin(), listed->end(),
+                   [&](const HeldView& view) { return view.message.id == id; }))
+    return NotFound(fmt::format("held message {}", id));
+  return impl_->Read<std::string>([&]() -> Result<std::string> {
+    auto loaded = impl_->store->LoadQuarantined(actor.partner, actor.customer, id);
+    if (!loaded.ok()) return loaded.status();
+    if (!*loaded) return NotFound(fmt::format("held message {}", id));
+    return (*loaded)->second.substr(0, limit);
+  });
 }
 
 }  // namespace gw

@@ -82,6 +82,10 @@ struct Service::Impl {
   std::string link_key;
 
   Result<std::string> LinkKey();
+  // When each address was last mailed a sign-in link, and each panel email's failures.
+  std::mutex sign_in_mutex;
+  std::map<std::string, std::chrono::steady_clock::time_point> sign_in_sent;
+  std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> admin_failures;
   // The link to `action` on `message` for `recipient`, expiring after link_lifetime.
   Result<std::string> MakeLink(const ClaimOwner& owner, const std::string& recipient,
                                int64_t message, const std::string& action);

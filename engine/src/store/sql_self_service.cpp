@@ -150,7 +150,11 @@ Status SqlStore::AttachQuarantineActions(const std::string& partner, const std::
       {partner, customer, by_id.begin()->first, by_id.rbegin()->first}, [&](const Row& row) {
         auto it = by_id.find(row.Int(0));
         if (it == by_id.end()) return;
-        (row.Text(2) == "released" ? it->second->released_to : it->second->release_requests)
+        std::string action = row.Text(2);
+        QuarantinedMessage& m = *it->second;
+        (action == "released"    ? m.released_to
+         : action == "requested" ? m.release_requests
+                                 : m.removed_by)
             .push_back(row.Text(1));
       });
 }
