@@ -5,6 +5,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 #include <regex>
 #include <thread>
 
@@ -412,6 +416,57 @@ TEST_F(SelfServiceTest, TheQuarantinePageShowsEachUserItsOwnMailAndActsOnlyByIts
           ->status,
       401)
       << "locked after five failures";
+}
+
+// What headless Chromium makes of a page: its DOM, and a screenshot kept in the build's
+// screenshots/ folder for a person to look at.
+std::string Rendered(const std::string& url, const std::string& name) {
+  auto profile = gwtest::MakeTempDir("chromium-profile");
+  std::filesystem::create_directories(SCREENSHOT_DIR);
+  std::string png = std::string(SCREENSHOT_DIR) + "/" + name + ".png";
+  std::string dom_file = (profile / "dom.html").string();
+  std::string flags = fmt::format(
+      "--headless --no-sandbox --disable-gpu --no-first-run --user-data-dir='{}' "
+      "--window-size=1100,800",
+      profile.string());
+  int shot = std::system(fmt::format("'{}' {} --screenshot='{}' '{}' >/dev/null 2>&1",
+                                     CHROMIUM_BINARY, flags, png, url)
+                             .c_str());
+  int dumped = std::system(fmt::format("'{}' {} --dump-dom '{}' > '{}' 2>/dev/null",
+                                       CHROMIUM_BINARY, flags, url, dom_file)
+                               .c_str());
+  EXPECT_EQ(shot, 0);
+  EXPECT_EQ(dumped, 0);
+  std::ifstream image(png, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(image)), {});
+  EXPECT_EQ(bytes.substr(0, 4), "\x89PNG") << png;
+  EXPECT_GT(bytes.size(), 5000u) << png << ": a blank page?";
+  std::ifstream in(dom_file);
+  std::string dom((std::istreambuf_iterator<char>(in)), {});
+  std::filesystem::remove_all(profile);
+  return dom;
+}
+
+TEST_F(SelfServiceTest, TheSignInAndConfirmationPagesRenderInAHeadlessBrowser) {
+  if (access(CHROMIUM_BINARY, X_OK) != 0) GTEST_SKIP() << "needs chromium (ci/setup --tests)";
+  std::string base = fmt::format("http://127.0.0.1:{}", portal_);
+  std::string sign_in = Rendered(base + "/q/", "quarantine-sign-in");
+  EXPECT_THAT(sign_in, HasSubstr("<label for=\"address\">"));
+  EXPECT_THAT(sign_in, HasSubstr("<label for=\"password\">"));
+  EXPECT_THAT(sign_in, HasSubstr("autocomplete=\"current-password\""));
+
+  auto now = std::chrono::system_clock::now();
+  Run(now - std::chrono::hours(3));
+  Hold("spam", "Cheap watches", {"alice@acme.example"});
+  Run(now);
+  auto links = LinksFor("alice@acme.example", "Cheap watches");
+  ASSERT_TRUE(links.count("Release"));
+  size_t mailed = sink_.Messages().size();
+  std::string confirm = Rendered(links["Release"], "quarantine-confirm-release");
+  EXPECT_THAT(confirm, HasSubstr("deliver this message to alice@acme.example"));
+  EXPECT_THAT(confirm, HasSubstr("<button type=\"submit\">Confirm</button>"));
+  EXPECT_EQ(sink_.Messages().size(), mailed) << "a browser opening the link releases nothing";
+  EXPECT_TRUE(Held()[0].released_to.empty());
 }
 
 }  // namespace
