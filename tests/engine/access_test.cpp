@@ -11,8 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
-#include <nlohmann/json.hpp>
 #include <sqlite3.h>
+#include <nlohmann/json.hpp>
 
 #include "gateway/access.h"
 #include "gateway/tokens.h"
@@ -178,12 +178,11 @@ int CallWith(const std::string& url, const std::string& token, const std::string
              const std::string& path, const std::string& body, std::string* answer = nullptr) {
   httplib::Client client(url);
   httplib::Headers headers = {{"Authorization", "Bearer " + token}};
-  httplib::Result result = method == "GET"    ? client.Get(path.c_str(), headers)
-                           : method == "POST" ? client.Post(path.c_str(), headers, body,
-                                                            "application/json")
-                           : method == "PUT"  ? client.Put(path.c_str(), headers, body,
-                                                           "application/json")
-                                              : client.Delete(path.c_str(), headers);
+  httplib::Result result =
+      method == "GET"    ? client.Get(path.c_str(), headers)
+      : method == "POST" ? client.Post(path.c_str(), headers, body, "application/json")
+      : method == "PUT"  ? client.Put(path.c_str(), headers, body, "application/json")
+                         : client.Delete(path.c_str(), headers);
   if (answer) *answer = result ? result->body : "";
   return result ? result->status : -1;
 }
@@ -203,9 +202,9 @@ TEST_F(AccessTest, MintedTokensActAsTheirRoleUntilRevokedOrExpired) {
   // The technician works under its own name, and mints nothing.
   json replaced = Customer("acme");
   replaced["spec"]["billableUsers"] = 7;
-  EXPECT_EQ(CallWith(gatewayd_.url(), bob, "POST", p + "/tokens",
-                     R"({"name": "eve", "role": "admin"})"),
-            403);
+  EXPECT_EQ(
+      CallWith(gatewayd_.url(), bob, "POST", p + "/tokens", R"({"name": "eve", "role": "admin"})"),
+      403);
   httplib::Client client(gatewayd_.url());
   auto put = client.Put((p + "/customers/acme").c_str(),
                         {{"Authorization", "Bearer " + bob}, {"If-Match", "\"1\""}},
@@ -235,7 +234,8 @@ TEST_F(AccessTest, MintedTokensActAsTheirRoleUntilRevokedOrExpired) {
         R"({"name": "x", "role": "customer-admin", "customer": "nobody"})",
         R"({"name": "x", "role": "read-only", "expiresInDays": 0})",
         R"({"name": "x", "role": "read-only", "expiresInDays": 366})",
-        R"({"name": "a b", "role": "read-only"})", R"({"name": "x", "role": "read-only", "k": 1})"}) {
+        R"({"name": "a b", "role": "read-only"})",
+        R"({"name": "x", "role": "read-only", "k": 1})"}) {
     EXPECT_EQ(Call("admin", "POST", p + "/tokens", bad), 422) << bad << ": " << last_body_;
   }
 
@@ -287,8 +287,8 @@ TEST_F(AccessTest, PersonalListsRefuseHighRiskSendersAndStayInTheirScope) {
   EXPECT_EQ(entries[0]["addedBy"], "northwind-ci");
 
   // High-risk senders cannot be allowed: the customer's own domain, a public mail domain.
-  for (const std::string value : {"acme.example", "ceo@acme.example", "mail.acme.example",
-                                   "gmail.com", "not an address@"}) {
+  for (const std::string value :
+       {"acme.example", "ceo@acme.example", "mail.acme.example", "gmail.com", "not an address@"}) {
     EXPECT_EQ(put("admin", ann, "allow", value), 422) << value << ": " << last_body_;
   }
   EXPECT_EQ(put("admin", ann, "allow", "friend@gmail.com"), 204) << last_body_;

@@ -122,11 +122,12 @@ TEST(MailPolicyPersonalListsTest, AUsersOwnListsComeBeforeTheCustomersAndReachOn
   personal["alice@acme.example"].block = {{"senderDomain", "spam.example"},
                                           {"sender", "noisy@partner.example"}};
   personal["postmaster@acme.example"].block = {{"senderDomain", "ext.example"}};
-  MailDirectory directory({MakeMailCustomer(
-      "northwind", "acme", compiled.config,
-      {{"alice@acme.example", "alice@acme.example"}, {"bob@acme.example", "bob@acme.example"},
-       {"postmaster@acme.example", "postmaster@acme.example"}},
-      {}, personal)});
+  MailDirectory directory(
+      {MakeMailCustomer("northwind", "acme", compiled.config,
+                        {{"alice@acme.example", "alice@acme.example"},
+                         {"bob@acme.example", "bob@acme.example"},
+                         {"postmaster@acme.example", "postmaster@acme.example"}},
+                        {}, personal)});
   auto decide = [&](const std::string& from, const std::string& to) {
     return DecideRecipient(directory, {from, to, 0, "198.51.100.7"});
   };

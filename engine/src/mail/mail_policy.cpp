@@ -189,16 +189,14 @@ Verdict DecideRecipient(const MailDirectory& directory, const Envelope& envelope
   // The user's own lists come before the customer's: allow, then block.
   if (auto own = customer->personal_lists.find(user); own != customer->personal_lists.end()) {
     if (auto i = SenderMatch(own->second.allow, sender, client)) {
-      return finish(Accept("personal-allow",
-                           fmt::format("{} is on {}'s own allow list", own->second.allow[*i].value,
-                                       user)));
+      return finish(Accept("personal-allow", fmt::format("{} is on {}'s own allow list",
+                                                         own->second.allow[*i].value, user)));
     }
     if (auto i = SenderMatch(own->second.block, sender, client)) {
-      return finish(Refuse(fmt::format("550 5.7.1 <{}>: sender blocked by the recipient",
-                                       recipient->full()),
-                           "personal-block",
-                           fmt::format("{} is on {}'s own block list",
-                                       own->second.block[*i].value, user)));
+      return finish(
+          Refuse(fmt::format("550 5.7.1 <{}>: sender blocked by the recipient", recipient->full()),
+                 "personal-block",
+                 fmt::format("{} is on {}'s own block list", own->second.block[*i].value, user)));
     }
   }
   if (auto i = SenderMatch(lists.allow, sender, client)) {
