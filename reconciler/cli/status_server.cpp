@@ -3,38 +3,13 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "gateway/html.h"
 #include "text.h"
 #include "webhook.h"
 
 namespace gwctl::cli {
 
 namespace {
-
-std::string Escape(const std::string& text) {
-  std::string out;
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&#39;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
 
 constexpr const char* kPageStyle = R"(
 body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}
@@ -94,9 +69,10 @@ std::string StatusPage(const LoopStatus& status) {
     rows += fmt::format(
         "<tr data-customer=\"{0}\"><td>{0}</td><td class=\"state {1}\">{1}</td><td><code>{2}</code>"
         "</td><td>{3}</td><td>{4}</td><td>{5}</td></tr>\n",
-        Escape(name), Escape(c.state), Escape(c.applied_commit.substr(0, 12)), Escape(c.last_error),
+        gw::EscapeHtml(name), gw::EscapeHtml(c.state),
+        gw::EscapeHtml(c.applied_commit.substr(0, 12)), gw::EscapeHtml(c.last_error),
         c.next_retry ? gw::FormatRfc3339(*c.next_retry) : "",
-        Escape(fmt::format("{}", fmt::join(c.pending_domains, ", "))));
+        gw::EscapeHtml(fmt::format("{}", fmt::join(c.pending_domains, ", "))));
   }
   // Directory sources that need someone: failing, or with a credential about to expire.
   std::string sources;
@@ -104,19 +80,20 @@ std::string StatusPage(const LoopStatus& status) {
     if (d.last_error.empty() && d.warnings.empty()) continue;
     sources += fmt::format(
         "<tr><td>{}</td><td>{}</td><td class=\"state {}\">{}</td><td>{}</td><td>{}</td></tr>\n",
-        Escape(d.customer), Escape(d.kind + " " + d.name),
+        gw::EscapeHtml(d.customer), gw::EscapeHtml(d.kind + " " + d.name),
         d.last_error.empty() ? "in-sync" : "failed", d.last_error.empty() ? "ok" : "failing",
         d.last_success ? gw::FormatRfc3339(*d.last_success) : "never",
-        Escape(d.last_error.empty() ? fmt::format("{}", fmt::join(d.warnings, "; "))
-                                    : d.last_error));
+        gw::EscapeHtml(d.last_error.empty() ? fmt::format("{}", fmt::join(d.warnings, "; "))
+                                            : d.last_error));
   }
-  std::string error = status.last_error.empty()
-                          ? ""
-                          : "<br><span class=\"failed\">" + Escape(status.last_error) + "</span>";
+  std::string error = status.last_error.empty() ? ""
+                                                : "<br><span class=\"failed\">" +
+                                                      gw::EscapeHtml(status.last_error) + "</span>";
   if (!status.rejected_commit.empty()) {
     error +=
         fmt::format("<br><span class=\"failed\">Not applied: commit <code>{}</code>: {}</span>",
-                    Escape(status.rejected_commit.substr(0, 12)), Escape(status.rejected_reason));
+                    gw::EscapeHtml(status.rejected_commit.substr(0, 12)),
+                    gw::EscapeHtml(status.rejected_reason));
   }
   return fmt::format(
       "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -134,9 +111,9 @@ std::string StatusPage(const LoopStatus& status) {
       "<a href=\"/metrics\">/metrics</a>.</p>\n<script>const LIST_ALL_UP_TO={};{}</script>"
       "</body></html>\n",
       kPageStyle,
-      Escape(status.applied_commit.empty() ? "none" : status.applied_commit.substr(0, 12)),
-      Escape(status.branch_commit.substr(0, 12)), Escape(status.last_result), status.passes, error,
-      rows,
+      gw::EscapeHtml(status.applied_commit.empty() ? "none" : status.applied_commit.substr(0, 12)),
+      gw::EscapeHtml(status.branch_commit.substr(0, 12)), gw::EscapeHtml(status.last_result),
+      status.passes, error, rows,
       unlisted
           ? fmt::format("{} customers in sync are not listed (/status?state=in-sync lists them).",
                         unlisted)

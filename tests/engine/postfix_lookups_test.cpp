@@ -71,6 +71,16 @@ class PostfixLookupsTest : public ::testing::Test {
             {"users", {{"addressDiscovery", true}}}};
   }
 
+  // One policy request (attribute lines) and its reply on connection `fd`.
+  static std::string AskPolicy(int fd, const std::string& attributes) {
+    gwtest::SendAll(fd, attributes + "\n");
+    return gwtest::ReadUntil(fd, 5s,
+                             [](const std::string& b) {
+                               return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
+                             })
+        .bytes;
+  }
+
   // One socketmap request and its reply on connection `fd`.
   static std::string Ask(int fd, const std::string& request) {
     gwtest::SendAll(fd, Netstring(request));
@@ -452,14 +462,7 @@ TEST_F(PostfixLookupsTest, AUsersOwnListsDecideItsMailLiveAndNoOneElses) {
   close(fd);
 
   fd = gwtest::ConnectLoopback(policy_);
-  auto ask = [&](const std::string& attributes) {
-    gwtest::SendAll(fd, attributes + "\n");
-    return gwtest::ReadUntil(fd, 5s,
-                             [](const std::string& b) {
-                               return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
-                             })
-        .bytes;
-  };
+  auto ask = [&](const std::string& attributes) { return AskPolicy(fd, attributes); };
   auto rcpt = [](const std::string& sender, const std::string& recipient,
                  const std::string& instance) {
     return fmt::format(
@@ -499,14 +502,7 @@ TEST_F(PostfixLookupsTest, ThePolicyServerDecidesAndRefusesIncompleteRequestsTem
   ASSERT_TRUE(PutCustomer("acme", Acme(2626)).ok());
   ASSERT_TRUE(Eventually("domains acme.example", "OK northwind/acme"));
   int fd = gwtest::ConnectLoopback(policy_);
-  auto ask = [&](const std::string& attributes) {
-    gwtest::SendAll(fd, attributes + "\n");
-    return gwtest::ReadUntil(fd, 5s,
-                             [](const std::string& b) {
-                               return b.size() >= 2 && b.compare(b.size() - 2, 2, "\n\n") == 0;
-                             })
-        .bytes;
-  };
+  auto ask = [&](const std::string& attributes) { return AskPolicy(fd, attributes); };
   std::string rcpt =
       "request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=192.0.2.1\n"
       "sender=bob@ext.example\nsize=0\ninstance=a.1\n";

@@ -37,7 +37,4 @@ class PortalServer {
   std::unique_ptr<Impl> impl_;
 };
 
-// `text` safe inside HTML text and attribute values.
-std::string EscapeHtml(std::string_view text);
-
 }  // namespace gw

@@ -76,20 +76,9 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
                                                        const std::string& partner,
                                                        const std::string& customer, int64_t id) {
   if (Status s = impl_->CanSendMail("releasing"); !s.ok()) return s;
-  {
-    std::lock_guard lock(impl_->releasing_mutex);
-    if (!impl_->releasing.emplace(partner, id).second) {
-      return Status(StatusCode::kConflict, fmt::format("message {} is being released", id));
-    }
-  }
-  struct Done {
-    Impl& impl;
-    std::pair<std::string, int64_t> key;
-    ~Done() {
-      std::lock_guard lock(impl.releasing_mutex);
-      impl.releasing.erase(key);
-    }
-  } done{*impl_, {partner, id}};
+  Impl::ReleaseTurn turn(*impl_, partner, id);
+  if (!turn.ok())
+    return Status(StatusCode::kConflict, fmt::format("message {} is being released", id));
   using Kept = std::pair<QuarantinedMessage, std::string>;
   auto kept = impl_->Read<Kept>([&]() -> Result<Kept> {
     if (Status s = impl_->CheckPartner(actor, Action::kReleaseQuarantined, partner, customer);

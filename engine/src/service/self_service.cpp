@@ -144,14 +144,24 @@ Result<std::string> Service::Impl::MakeLink(const ClaimOwner& owner, const std::
 
 namespace {
 
-// The link's claim, checked, with the message and the customer's settings as they are.
+// What a link names, as it is now: the held message (addressed to the link's recipient)
+// and its customer's self-service settings.
 struct Checked {
-  LinkClaim claim;
   QuarantinedMessage message;
   std::string raw;  // the message itself
   SelfService self;
-  std::vector<std::string> release_requests_to;
 };
+
+Result<Checked> LinkTarget(Store& store, const LinkClaim& claim) {
+  auto customer = store.LoadCustomer(claim.partner, claim.customer);
+  if (!customer.ok()) return customer.status();
+  auto loaded = store.LoadQuarantined(claim.partner, claim.customer, claim.message);
+  if (!loaded.ok()) return loaded.status();
+  if (!*customer || !*loaded || !Contains((*loaded)->first.recipients, claim.recipient))
+    return NotFound("the message (held mail is deleted after a while)");
+  return Checked{std::move((*loaded)->first), std::move((*loaded)->second),
+                 CompileStored(**customer).config.self_service};
+}
 
 }  // namespace
 
@@ -161,15 +171,11 @@ Result<LinkView> Service::InspectLink(std::string_view token) {
   auto claim = VerifyLink(*key, token, UnixNow());
   if (!claim.ok()) return claim.status();
   return impl_->Read<LinkView>([&]() -> Result<LinkView> {
-    auto customer = impl_->store->LoadCustomer(claim->partner, claim->customer);
-    if (!customer.ok()) return customer.status();
-    auto loaded = impl_->store->LoadQuarantined(claim->partner, claim->customer, claim->message);
-    if (!loaded.ok()) return loaded.status();
-    if (!*customer || !*loaded || !Contains((*loaded)->first.recipients, claim->recipient))
-      return NotFound("the message (held mail is deleted after a while)");
-    auto plan = PlanLink(*claim, CompileStored(**customer).config.self_service, (*loaded)->first);
+    auto target = LinkTarget(*impl_->store, *claim);
+    if (!target.ok()) return target.status();
+    auto plan = PlanLink(*claim, target->self, target->message);
     if (!plan.ok()) return plan.status();
-    return LinkView{*claim, std::move((*loaded)->first), plan->effect};
+    return LinkView{*claim, std::move(target->message), plan->effect};
   });
 }
 
@@ -185,20 +191,9 @@ Result<std::string> Service::UseLink(std::string_view token) {
 
 Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
   const LinkClaim* claim = &link;
-  // One release of a message at a time in this process (ReleaseQuarantined's guard).
-  {
-    std::lock_guard lock(impl_->releasing_mutex);
-    if (!impl_->releasing.emplace(claim->partner, claim->message).second)
-      return Status(StatusCode::kConflict, "this message is being released; try again shortly");
-  }
-  struct Done {
-    Impl& impl;
-    std::pair<std::string, int64_t> key;
-    ~Done() {
-      std::lock_guard lock(impl.releasing_mutex);
-      impl.releasing.erase(key);
-    }
-  } done{*impl_, {claim->partner, claim->message}};
+  Impl::ReleaseTurn turn(*impl_, claim->partner, claim->message);
+  if (!turn.ok())
+    return Status(StatusCode::kConflict, "this message is being released; try again shortly");
 
   const Actor user{claim->recipient, Role::kMailboxUser, claim->partner, claim->customer};
   const std::string expires = FormatRfc3339(
@@ -206,32 +201,26 @@ Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
   // Checked and the link spent in one transaction: a second use finds it spent.
   using Taken = std::pair<Checked, Plan>;
   auto taken = impl_->Write<Taken>([&]() -> Result<Taken> {
-    auto customer = impl_->store->LoadCustomer(claim->partner, claim->customer);
-    if (!customer.ok()) return customer.status();
-    auto loaded = impl_->store->LoadQuarantined(claim->partner, claim->customer, claim->message);
-    if (!loaded.ok()) return loaded.status();
-    if (!*customer || !*loaded || !Contains((*loaded)->first.recipients, claim->recipient))
-      return NotFound("the message (held mail is deleted after a while)");
-    CustomerConfig config = CompileStored(**customer).config;
-    auto plan = PlanLink(*claim, config.self_service, (*loaded)->first);
+    auto target = LinkTarget(*impl_->store, *claim);
+    if (!target.ok()) return target.status();
+    auto plan = PlanLink(*claim, target->self, target->message);
     if (!plan.ok()) return plan.status();
     if (spend) {
       auto fresh = impl_->store->UseLinkNonce(claim->nonce, Now(), expires);
       if (!fresh.ok()) return fresh.status();
       if (!*fresh) return Status(StatusCode::kFailedPrecondition, "this link was used already");
     }
-    Checked checked{*claim, std::move((*loaded)->first), std::move((*loaded)->second),
-                    config.self_service, config.self_service.release_requests_to};
-    return Taken{std::move(checked), std::move(*plan)};
+    return Taken{std::move(*target), std::move(*plan)};
   });
   if (!taken.ok()) return taken.status();
-  auto& [checked, plan] = *taken;
+  Checked& checked = taken->first;
+  const Plan& plan = taken->second;
   const QuarantinedMessage& m = checked.message;
 
   // Delivered outside the transaction (it waits on Postfix); on failure the link is
   // given back, so the user may try again.
   Status delivered = Status::Ok();
-  if (plan.deliver || (plan.action == "request" && !checked.release_requests_to.empty())) {
+  if (plan.deliver || (plan.action == "request" && !checked.self.release_requests_to.empty())) {
     delivered = impl_->CanSendMail("releasing");
     if (delivered.ok() && plan.deliver) {
       delivered = impl_->options.send_mail(
@@ -240,8 +229,8 @@ Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
                       m.received_at, claim->recipient, checked.raw));
     } else if (delivered.ok()) {
       delivered = impl_->options.send_mail(
-          impl_->options.report_sender, checked.release_requests_to,
-          RequestMail(impl_->options.report_sender, checked.release_requests_to, *claim, m));
+          impl_->options.report_sender, checked.self.release_requests_to,
+          RequestMail(impl_->options.report_sender, checked.self.release_requests_to, *claim, m));
     }
   }
   if (!delivered.ok()) {

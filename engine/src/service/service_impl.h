@@ -74,6 +74,28 @@ struct Service::Impl {
   // out rather than delivering it again.
   std::mutex releasing_mutex;
   std::set<std::pair<std::string, int64_t>> releasing;
+  // This process's turn to release one message, while it lives; ok() is false when
+  // another call is releasing it now.
+  class ReleaseTurn {
+   public:
+    ReleaseTurn(Impl& impl, std::string partner, int64_t id) : impl_(impl), key_(partner, id) {
+      std::lock_guard lock(impl_.releasing_mutex);
+      ok_ = impl_.releasing.insert(key_).second;
+    }
+    ~ReleaseTurn() {
+      if (!ok_) return;
+      std::lock_guard lock(impl_.releasing_mutex);
+      impl_.releasing.erase(key_);
+    }
+    ReleaseTurn(const ReleaseTurn&) = delete;
+    ReleaseTurn& operator=(const ReleaseTurn&) = delete;
+    bool ok() const { return ok_; }
+
+   private:
+    Impl& impl_;
+    std::pair<std::string, int64_t> key_;
+    bool ok_ = false;
+  };
   // One spam report pass at a time; the settings it read, by customer, under it.
   std::mutex reports_mutex;
   std::map<std::pair<std::string, std::string>, ReportSettingsAt> report_settings;
