@@ -43,6 +43,10 @@ enum class Action {
 // Hex SHA-256 of a bearer token, as the tokens file and the store keep it.
 std::string HashToken(std::string_view token);
 
+// Whether `bearer` has the form of a minted token, "gwt_<16 hex>_<48 hex>" (not whether
+// it is one: Service::AuthenticateMinted says that).
+bool LooksLikeMintedToken(std::string_view bearer);
+
 std::string_view RoleName(Role role);
 std::optional<Role> ParseRole(std::string_view name);
 std::string_view ActionName(Action action);

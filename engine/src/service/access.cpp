@@ -89,6 +89,15 @@ std::string HashToken(std::string_view token) {
   return hex;
 }
 
+bool LooksLikeMintedToken(std::string_view bearer) {
+  auto hex = [](std::string_view text) {
+    return std::all_of(text.begin(), text.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  return bearer.size() == 4 + 16 + 1 + 48 && bearer.substr(0, 4) == "gwt_" && bearer[20] == '_' &&
+         hex(bearer.substr(4, 16)) && hex(bearer.substr(21));
+}
+
 std::string_view RoleName(Role role) {
   for (const auto& [known, name] : kRoleNames)
     if (known == role) return name;

@@ -108,11 +108,8 @@ Status Service::RevokeToken(const Actor& actor, const std::string& partner, cons
 }
 
 std::optional<Actor> Service::AuthenticateMinted(std::string_view bearer) {
-  if (bearer.substr(0, kMintedPrefix.size()) != kMintedPrefix) return std::nullopt;
-  std::string_view rest = bearer.substr(kMintedPrefix.size());
-  size_t cut = rest.find('_');
-  if (cut != 16) return std::nullopt;
-  std::string id(rest.substr(0, cut));
+  if (!LooksLikeMintedToken(bearer)) return std::nullopt;
+  std::string id(bearer.substr(kMintedPrefix.size(), 16));
   auto token =
       impl_->Read<std::optional<AccessToken>>([&]() { return impl_->store->LoadAccessToken(id); });
   if (!token.ok() || !*token) return std::nullopt;

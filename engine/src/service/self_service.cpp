@@ -300,7 +300,7 @@ constexpr auto kSignInLife = std::chrono::hours(1);
 constexpr auto kSessionLife = std::chrono::hours(8);
 constexpr auto kSignInEvery = std::chrono::minutes(10);
 constexpr auto kLockout = std::chrono::minutes(15);
-constexpr size_t kMaxFailures = 5;
+constexpr std::ptrdiff_t kMaxFailures = 5;
 
 int64_t UnixIn(std::chrono::seconds from_now) {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -319,13 +319,11 @@ Status Service::SendSignInLink(const std::string& address) {
   if (!parsed.ok() || impl_->options.portal_url.empty() || !impl_->options.send_mail)
     return Status::Ok();
   std::string named = parsed->ToString();
+  auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(impl_->sign_in_mutex);
-    auto now = std::chrono::steady_clock::now();
-    auto& last = impl_->sign_in_sent[named];
-    if (last != std::chrono::steady_clock::time_point{} && now - last < kSignInEvery)
-      return Status::Ok();
-    last = now;
+    auto last = impl_->sign_in_sent.find(named);
+    if (last != impl_->sign_in_sent.end() && now - last->second < kSignInEvery) return Status::Ok();
   }
   struct Found {
     ClaimOwner owner;
@@ -344,6 +342,13 @@ Status Service::SendSignInLink(const std::string& address) {
     return std::optional<Found>(Found{**owner, *user});
   });
   if (!found.ok() || !*found) return Status::Ok();  // the same answer, whatever happened
+  {
+    // Only users are remembered, and only for the interval: the map stays small.
+    std::lock_guard lock(impl_->sign_in_mutex);
+    std::erase_if(impl_->sign_in_sent,
+                  [&](const auto& sent) { return now - sent.second >= kSignInEvery; });
+    if (!impl_->sign_in_sent.emplace(named, now).second) return Status::Ok();  // raced
+  }
   auto key = impl_->LinkKey();
   auto nonce = RandomHex(12);
   if (!key.ok() || !nonce.ok()) return Status::Ok();
@@ -396,9 +401,11 @@ Result<std::string> Service::OpenAdminSession(const std::string& email,
   auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(impl_->sign_in_mutex);
-    auto& failures = impl_->admin_failures[named];
-    std::erase_if(failures, [&](auto at) { return now - at > kLockout; });
-    if (failures.size() >= kMaxFailures) return NotSignedIn();
+    auto failures = impl_->admin_failures.find(named);
+    if (failures != impl_->admin_failures.end() &&
+        std::count_if(failures->second.begin(), failures->second.end(),
+                      [&](auto at) { return now - at <= kLockout; }) >= kMaxFailures)
+      return NotSignedIn();
   }
   auto owner = impl_->Read<std::optional<ClaimOwner>>([&]() -> Result<std::optional<ClaimOwner>> {
     auto found = impl_->store->DomainOwner(parsed->domain);
@@ -418,6 +425,12 @@ Result<std::string> Service::OpenAdminSession(const std::string& email,
   if (!owner.ok()) return owner.status();
   if (!*owner) {
     std::lock_guard lock(impl_->sign_in_mutex);
+    // Emails whose failures have all expired are forgotten: guesses cannot grow the map
+    // past what one lockout interval holds.
+    for (auto it = impl_->admin_failures.begin(); it != impl_->admin_failures.end();) {
+      std::erase_if(it->second, [&](auto at) { return now - at > kLockout; });
+      it = it->second.empty() ? impl_->admin_failures.erase(it) : std::next(it);
+    }
     impl_->admin_failures[named].push_back(now);
     return NotSignedIn();
   }
