@@ -38,6 +38,10 @@ gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway,
       for (const auto& alias : user.aliases) recipients.emplace(alias, user.address);
     }
     gw::CustomerConfig config = gw::CompileStored(customer).config;
+    // As the mail path: a domain whose claim is not verified takes no mail (554).
+    for (const auto& claim : customer.domain_claims) {
+      if (!claim.verified()) std::erase(config.domains, claim.domain);
+    }
     std::unordered_map<std::string, gw::Lists> personal;
     if (config.self_service.personal_lists) {
       auto entries = gateway.ListPersonalEntries(partner, customer.name);

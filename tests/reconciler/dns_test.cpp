@@ -76,6 +76,12 @@ TEST_F(GwctlDnsTest, WarningsAppearWhereDnsMissesTheGatewayAndClearOnceItReaches
   auto applied = Gwctl(fmt::format("apply --yes {}", repo_.root().string()));
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
   EXPECT_THAT(applied.output, HasSubstr("acme.example: waiting for TXT gwctl-verify="));
+  // The live trace decides as Postfix does: a pending domain takes no mail yet.
+  std::string trace = fmt::format("trace --from x@ext.example --to alice@acme.example {}",
+                                  repo_.root().string());
+  auto pending = Gwctl(trace);
+  EXPECT_EQ(pending.exit_code, 2) << pending.output;
+  EXPECT_THAT(pending.output, HasSubstr("[unknown-domain]"));
   auto listed = Gwctl(fmt::format("dns --dir {} --format json", repo_.root().string()));
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   auto records = nlohmann::json::parse(listed.output);
@@ -99,6 +105,8 @@ TEST_F(GwctlDnsTest, WarningsAppearWhereDnsMissesTheGatewayAndClearOnceItReaches
   EXPECT_THAT(zone.output, HasSubstr("; acme.example: verified"));
   EXPECT_THAT(zone.output, HasSubstr("acme.example.\t3600\tIN\tMX\t10 mx1.gw.test."));
   EXPECT_THAT(zone.output, Not(HasSubstr("gwctl-verify")));
+  auto verified = Gwctl(trace);
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
   auto after = Gwctl(plan);
   EXPECT_EQ(after.exit_code, 0) << after.output;
   EXPECT_THAT(after.output, Not(HasSubstr("warning:")));
