@@ -64,6 +64,32 @@ void WarnWithoutRecipients(const CustomerManifest& customer, Diagnostics& diagno
                       "message to it would be refused with 550");
 }
 
+// recipientAllow lets mail to a local part past the customer's lists, but only to an
+// address that exists: one that names no user or alias is refused with 550 first.
+void WarnRecipientAllowWithoutUser(const CustomerManifest& customer,
+                                   const std::unordered_set<std::string>& addresses,
+                                   Diagnostics& diagnostics) {
+  const nlohmann::json& document = customer.effective.value();
+  if (!document.is_object() || !document.contains("spec")) return;
+  const gw::CustomerConfig& config = customer.compiled.config;
+  if (config.address_discovery || config.domains.empty() ||
+      gw::ReadsDirectoryUsers(document["spec"]))
+    return;
+  const auto& allowed = config.lists.recipient_allow;
+  for (size_t i = 0; i < allowed.size(); ++i) {
+    bool named = std::any_of(
+        config.domains.begin(), config.domains.end(),
+        [&](const std::string& domain) { return addresses.count(allowed[i] + "@" + domain) > 0; });
+    if (named) continue;
+    diagnostics.Warning(
+        customer.effective.LocationOf(fmt::format("/spec/lists/recipientAllow/{}", i)),
+        "recipient-allow-unknown",
+        fmt::format("'{0}' names no user or alias of this customer: mail to {0}@{1} is refused "
+                    "(550) before recipientAllow applies; give a user the alias {0}@{1}",
+                    allowed[i], config.domains.front()));
+  }
+}
+
 }  // namespace
 
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
@@ -85,6 +111,7 @@ size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& cont
       [&](const std::string& address) { return addresses.count(address) > 0; }, members);
   AddFindings(customer.effective, members, diagnostics);
   WarnWithoutRecipients(customer, diagnostics);
+  WarnRecipientAllowWithoutUser(customer, addresses, diagnostics);
   return csv_files;
 }
 

@@ -77,8 +77,8 @@ TEST_F(GwctlDnsTest, WarningsAppearWhereDnsMissesTheGatewayAndClearOnceItReaches
   ASSERT_EQ(applied.exit_code, 0) << applied.output;
   EXPECT_THAT(applied.output, HasSubstr("acme.example: waiting for TXT gwctl-verify="));
   // The live trace decides as Postfix does: a pending domain takes no mail yet.
-  std::string trace = fmt::format("trace --from x@ext.example --to alice@acme.example {}",
-                                  repo_.root().string());
+  std::string trace =
+      fmt::format("trace --from x@ext.example --to alice@acme.example {}", repo_.root().string());
   auto pending = Gwctl(trace);
   EXPECT_EQ(pending.exit_code, 2) << pending.output;
   EXPECT_THAT(pending.output, HasSubstr("[unknown-domain]"));

@@ -31,6 +31,27 @@ std::string CustomerYaml(const std::string& name, const std::string& domain,
          domain + "}\n  destinations: mail." + domain + "\n" + extra;
 }
 
+// recipientAllow names local parts; one that no user or alias has is refused with 550
+// before the list applies, which is said where it is written.
+TEST(ValidateTest, ARecipientAllowThatNamesNoAddressIsWarnedAbout) {
+  TempRepo repo;
+  repo.WriteRepository();
+  repo.Write("customers/acme.yaml",
+             CustomerYaml("acme", "acme.example",
+                          "  users: {mailboxes: [{address: a@acme.example, aliases: "
+                          "[postmaster@acme.example]}]}\n"
+                          "  lists: {recipientAllow: [postmaster, abuse]}\n"));
+  repo.Write("customers/finds.yaml", CustomerYaml("finds", "finds.example",
+                                                  "  users: {addressDiscovery: true}\n"
+                                                  "  lists: {recipientAllow: [abuse]}\n"));
+  auto report = repo.Validate();
+  EXPECT_THAT(Reported(report.diagnostics),
+              ElementsAre("customers/acme.yaml:10:40: warning: 'abuse' names no user or alias of "
+                          "this customer: mail to abuse@acme.example is refused (550) before "
+                          "recipientAllow applies; give a user the alias abuse@acme.example "
+                          "[recipient-allow-unknown]"));
+}
+
 TEST(ValidateTest, ACustomerThatWouldRefuseAllItsMailIsWarnedAbout) {
   TempRepo repo;
   repo.WriteRepository();
