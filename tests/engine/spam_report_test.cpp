@@ -274,6 +274,26 @@ TEST_F(SpamReportPass, AReportThatCouldNotBeSentIsRetriedAndNoOtherIsSentTwice) 
   EXPECT_EQ(Run("2026-11-23T13:02:30Z").customers_due, 0) << "done with this time";
 }
 
+// The hourly purge, with a clock: nothing younger than the retention goes, all older does.
+TEST_F(SpamReportPass, TheQuarantinePurgeForgetsOnlyMailPastItsRetention) {
+  Keep("first", {"ann@acme.example"});
+  Keep("second", {"bob@acme.example"});
+  auto now = std::chrono::system_clock::now();
+  auto listed = [&] {
+    auto held = service_->ListQuarantine(local_, "northwind", "acme", 0, 100);
+    EXPECT_TRUE(held.ok());
+    return held.ok() ? held->size() : 0u;
+  };
+  auto kept = service_->PurgeQuarantine(30, now + std::chrono::hours(24 * 30 - 1));
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  EXPECT_EQ(*kept, 0);
+  EXPECT_EQ(listed(), 2u);
+  auto purged = service_->PurgeQuarantine(30, now + std::chrono::hours(24 * 30 + 1));
+  ASSERT_TRUE(purged.ok()) << purged.status().message();
+  EXPECT_EQ(*purged, 2);
+  EXPECT_EQ(listed(), 0u);
+}
+
 TEST_F(SpamReportPass, OnlyTheOperatorRunsItAndNeverAheadOfTime) {
   gw::Actor partner{"ci", gw::Role::kPartnerAdmin, "northwind", ""};
   EXPECT_EQ(service_->RunSpamReports(partner, At("2026-11-23T13:00:00Z")).status().code(),

@@ -202,8 +202,11 @@ class Service {
                                                          size_t limit);
   Result<QuarantinedMessage> ReleaseQuarantined(const Actor& actor, const std::string& partner,
                                                 const std::string& customer, int64_t id);
-  // Forgets messages received more than `retention_days` ago; returns how many.
-  Result<int64_t> PurgeQuarantine(int64_t retention_days);
+  // Forgets messages received more than `retention_days` before `as_of` (with what users
+  // did with them, and the used links they outlived); returns how many.
+  Result<int64_t> PurgeQuarantine(
+      int64_t retention_days,
+      std::chrono::system_clock::time_point as_of = std::chrono::system_clock::now());
 
   // Sets the continuity password of the customer's user `address` (not an alias), kept as
   // an Argon2id hash (password_hash.h). kInvalidArgument, saying why, for a password the

@@ -127,8 +127,9 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
   });
 }
 
-Result<int64_t> Service::PurgeQuarantine(int64_t retention_days) {
-  auto cutoff = std::chrono::system_clock::now() - std::chrono::hours(24 * retention_days);
+Result<int64_t> Service::PurgeQuarantine(int64_t retention_days,
+                                         std::chrono::system_clock::time_point as_of) {
+  auto cutoff = as_of - std::chrono::hours(24 * retention_days);
   std::string before = FormatRfc3339(cutoff);
   return impl_->Write<int64_t>(
       [&]() -> Result<int64_t> { return impl_->store->PurgeQuarantine(before); });
