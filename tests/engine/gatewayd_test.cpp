@@ -434,7 +434,8 @@ TEST(GatewaydTlsTest, ServesHttpsWithTheGivenCertificate) {
       "subjectAltName=IP:127.0.0.1 -keyout " +
       key + " -out " + cert + " 2>/dev/null";
   ASSERT_EQ(std::system(command.c_str()), 0) << "openssl is needed (ci/setup installs it)";
-  Gatewayd gatewayd({"northwind"}, {"--tls-cert", cert, "--tls-key", key});
+  Gatewayd gatewayd({"northwind"},
+                    {"--tls-cert", cert, "--tls-key", key, "--portal", "127.0.0.1:0"});
   ASSERT_TRUE(gatewayd.started()) << gatewayd.process().output();
   EXPECT_EQ(gatewayd.url().substr(0, 8), "https://");
   gw::ClientOptions options;
@@ -442,6 +443,28 @@ TEST(GatewaydTlsTest, ServesHttpsWithTheGivenCertificate) {
   options.ca_file = cert;
   auto client = std::move(gw::ConnectGateway(gatewayd.url(), options)).value();
   EXPECT_TRUE(client->EnsurePartner("northwind").ok());
+
+  // The users' portal is HTTPS too, and its session cookie is only ever sent back over it.
+  gw::CustomerWrite acme;
+  acme.spec = {{"product", "ultimate-defense"},
+               {"billableUsers", 1},
+               {"domains", {{"primary", "acme.example"}}},
+               {"destinations", "mx.acme.example"},
+               {"panelLogin",
+                {{"email", "it@acme.example"},
+                 {"status", "activated"},
+                 {"passwordRef", "env:ACME_PANEL_PASSWORD"}}}};
+  acme.secrets["/panelLogin/password"] = "correct horse battery staple";
+  ASSERT_TRUE(
+      client->PutCustomer("northwind", "acme", acme, gw::WriteCondition::CreateOnly()).ok());
+  httplib::SSLClient portal("127.0.0.1", gatewayd.LoggedPort("portal on "));
+  portal.set_ca_cert_path(cert.c_str());
+  auto signed_in = portal.Post("/q/admin-sign-in",
+                               "email=it%40acme.example&password=correct+horse+battery+staple",
+                               "application/x-www-form-urlencoded");
+  ASSERT_TRUE(signed_in) << httplib::to_string(signed_in.error());
+  EXPECT_EQ(signed_in->status, 303) << signed_in->body;
+  EXPECT_THAT(signed_in->get_header_value("Set-Cookie"), HasSubstr("; Secure"));
   // Without trusting the certificate, the client refuses to talk.
   options.ca_file = "";
   auto untrusting = std::move(gw::ConnectGateway(gatewayd.url(), options)).value();

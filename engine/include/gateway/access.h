@@ -43,9 +43,14 @@ enum class Action {
 // Hex SHA-256 of a bearer token, as the tokens file and the store keep it.
 std::string HashToken(std::string_view token);
 
-// Whether `bearer` has the form of a minted token, "gwt_<16 hex>_<48 hex>" (not whether
-// it is one: Service::AuthenticateMinted says that).
+// A minted token is "gwt_<16 hex id>_<48 hex secret>". LooksLikeMintedToken says whether
+// `bearer` has that form (not whether it is one: Service::AuthenticateMinted says that).
+inline constexpr std::string_view kMintedTokenPrefix = "gwt_";
 bool LooksLikeMintedToken(std::string_view bearer);
+
+// Why a token of `role` may not name `customer` (only a customer admin names one, and it
+// must), or "". The tokens file and minted tokens check the same.
+std::string CustomerScopeProblem(Role role, std::string_view customer);
 
 std::string_view RoleName(Role role);
 std::optional<Role> ParseRole(std::string_view name);

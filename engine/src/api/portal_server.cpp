@@ -1,5 +1,7 @@
 #include "api/portal_server.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 #include "api/http_target.h"
@@ -87,10 +89,6 @@ std::string Described(const LinkView& view) {
       EscapeHtml(view.claim.recipient), EscapeHtml(m.received_at), EscapeHtml(m.reason));
 }
 
-}  // namespace
-
-namespace {
-
 constexpr const char* kCookie = "gw_session";
 constexpr size_t kPreviewBytes = 16u << 10;
 
@@ -115,10 +113,15 @@ std::string CsrfOf(const std::string& session) {
   return HashToken("csrf:" + session);
 }
 
-const char* ActionLabel(const std::string& action) {
+// A button's words for `action`, among the `offered` ones: where the message may be
+// released, allowing its sender releases it too (as the report's link does).
+const char* ActionLabel(const std::string& action, const std::vector<std::string>& offered) {
   if (action == "release") return "Release";
   if (action == "request") return "Ask for release";
-  if (action == "allow") return "Always accept sender";
+  if (action == "allow") {
+    bool releases = std::find(offered.begin(), offered.end(), "release") != offered.end();
+    return releases ? "Release and always accept sender" : "Always accept sender";
+  }
   if (action == "block") return "Block sender";
   return "Remove from my list";
 }
@@ -145,7 +148,7 @@ struct PortalServer::Impl {
   std::unique_ptr<HttpServer> server;
   bool secure = false;  // HTTPS: the cookie is Secure
 
-  std::optional<std::multimap<std::string, std::string>> Form(const HttpRequest& req) {
+  static std::optional<std::multimap<std::string, std::string>> Form(const HttpRequest& req) {
     return ParseQuery(req.body);
   }
   static std::string Field(const std::multimap<std::string, std::string>& form,
@@ -192,7 +195,7 @@ struct PortalServer::Impl {
             "value=\"{}\"><input type=\"hidden\" name=\"id\" value=\"{}\"><input "
             "type=\"hidden\" name=\"action\" value=\"{}\"><button type=\"submit\">{}"
             "</button></form>",
-            csrf, m.id, EscapeHtml(action), ActionLabel(action));
+            csrf, m.id, EscapeHtml(action), ActionLabel(action, view.actions));
       }
       rows += fmt::format(
           "<tr data-id=\"{0}\"><td>{1}</td><td>{2}</td><td><a href=\"/q/message/{0}\">{3}</a>"
@@ -334,10 +337,10 @@ struct PortalServer::Impl {
 
   // POST: acts, once.
   void UseLink(const HttpRequest& req, HttpResponse& res) {
-    auto form = ParseQuery(req.body);
+    auto form = Form(req);
     if (!form || form->count("t") != 1)
       return ErrorPage(res, Status::Invalid("the form was not sent whole"));
-    auto done = service->UseLink(form->find("t")->second);
+    auto done = service->UseLink(Field(*form, "t"));
     if (!done.ok()) return ErrorPage(res, done.status());
     Page(res, 200, "Done", "<p>" + EscapeHtml(*done) + "</p>\n");
   }
@@ -351,10 +354,10 @@ Result<std::unique_ptr<PortalServer>> PortalServer::Bind(HttpServerOptions http)
   http.error_body = [](HttpResponse& res, int status, const std::string& message) {
     Page(res, status, "This page cannot be shown", "<p>" + EscapeHtml(message) + "</p>\n");
   };
+  auto impl = std::make_unique<Impl>();
+  impl->secure = !http.tls_cert.empty();  // before `http` is handed over
   auto server = HttpServer::Bind(std::move(http));
   if (!server.ok()) return server.status();
-  auto impl = std::make_unique<Impl>();
-  impl->secure = !http.tls_cert.empty();
   impl->server = std::move(*server);
   return std::unique_ptr<PortalServer>(new PortalServer(std::move(impl)));
 }
@@ -367,16 +370,14 @@ void PortalServer::Serve(Service& service) {
     Secure(res);
     res.SetContent(kStyle, "text/css; charset=utf-8");
   });
-  s.Route("GET", "/q/link",
-          [self](const HttpRequest& req, HttpResponse& res) { self->Confirm(req, res); });
-  s.Route("POST", "/q/link",
-          [self](const HttpRequest& req, HttpResponse& res) { self->UseLink(req, res); });
   auto route = [&](const char* method, const char* pattern,
                    void (Impl::*handler)(const HttpRequest&, HttpResponse&)) {
     s.Route(method, pattern, [self, handler](const HttpRequest& req, HttpResponse& res) {
       (self->*handler)(req, res);
     });
   };
+  route("GET", "/q/link", &Impl::Confirm);
+  route("POST", "/q/link", &Impl::UseLink);
   route("GET", "/q/", &Impl::Inbox);
   route("POST", "/q/sign-in", &Impl::SignIn);
   route("POST", "/q/admin-sign-in", &Impl::AdminSignIn);

@@ -82,11 +82,8 @@ Result<std::vector<TokenStore::Entry>> TokenStore::ParseEntries(const YAML::Node
       return Status::Invalid(where + (of_partner ? ": a " + role + " token needs a partner"
                                                  : ": an " + role + " token has no partner"));
     }
-    if ((*parsed == Role::kCustomerAdmin) != !entry.actor.customer.empty()) {
-      return Status::Invalid(where + (entry.actor.customer.empty()
-                                          ? ": a customer-admin token needs a customer"
-                                          : ": only a customer-admin token has a customer"));
-    }
+    if (std::string problem = CustomerScopeProblem(*parsed, entry.actor.customer); !problem.empty())
+      return Status::Invalid(where + ": " + problem);
     entries.push_back(std::move(entry));
   }
   return entries;

@@ -94,8 +94,15 @@ bool LooksLikeMintedToken(std::string_view bearer) {
     return std::all_of(text.begin(), text.end(),
                        [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
   };
-  return bearer.size() == 4 + 16 + 1 + 48 && bearer.substr(0, 4) == "gwt_" && bearer[20] == '_' &&
-         hex(bearer.substr(4, 16)) && hex(bearer.substr(21));
+  const size_t id = kMintedTokenPrefix.size(), secret = id + 16 + 1;
+  return bearer.size() == secret + 48 && bearer.substr(0, id) == kMintedTokenPrefix &&
+         bearer[secret - 1] == '_' && hex(bearer.substr(id, 16)) && hex(bearer.substr(secret));
+}
+
+std::string CustomerScopeProblem(Role role, std::string_view customer) {
+  if ((role == kCustomerAdmin) == !customer.empty()) return "";
+  return customer.empty() ? "a customer-admin token needs a customer"
+                          : "only a customer-admin token has a customer";
 }
 
 std::string_view RoleName(Role role) {

@@ -1,7 +1,6 @@
 // Minted access tokens (service.h): a partner admin's scoped tokens for its people.
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include <regex>
 
@@ -13,7 +12,6 @@ namespace {
 
 using nlohmann::json;
 
-constexpr std::string_view kMintedPrefix = "gwt_";
 constexpr int64_t kMaxTokenDays = 365;
 
 Status CheckRequest(const TokenRequest& request) {
@@ -23,11 +21,8 @@ Status CheckRequest(const TokenRequest& request) {
   auto role = ParseRole(request.role);
   if (!role || *role == Role::kOperator || *role == Role::kFilter || *role == Role::kMailboxUser)
     return Status::Invalid("role must be admin, technician, read-only or customer-admin", "/role");
-  if ((*role == Role::kCustomerAdmin) != !request.customer.empty()) {
-    return Status::Invalid(request.customer.empty() ? "a customer-admin token needs a customer"
-                                                    : "only a customer-admin token has a customer",
-                           "/customer");
-  }
+  if (std::string problem = CustomerScopeProblem(*role, request.customer); !problem.empty())
+    return Status::Invalid(problem, "/customer");
   if (request.expires_in_days < 1 || request.expires_in_days > kMaxTokenDays)
     return Status::Invalid(fmt::format("expiresInDays must be 1 to {}", kMaxTokenDays),
                            "/expiresInDays");
@@ -35,15 +30,6 @@ Status CheckRequest(const TokenRequest& request) {
 }
 
 }  // namespace
-
-Result<std::string> RandomHex(size_t bytes) {
-  std::vector<unsigned char> buffer(bytes);
-  if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1)
-    return Status(StatusCode::kInternal, "no random bytes");
-  std::string hex;
-  for (unsigned char b : buffer) hex += fmt::format("{:02x}", b);
-  return hex;
-}
 
 Result<MintedToken> Service::MintToken(const Actor& actor, const std::string& partner,
                                        const TokenRequest& request) {
@@ -53,7 +39,7 @@ Result<MintedToken> Service::MintToken(const Actor& actor, const std::string& pa
   if (!id.ok()) return id.status();
   if (!secret.ok()) return secret.status();
   MintedToken minted;
-  minted.bearer = fmt::format("{}{}_{}", kMintedPrefix, *id, *secret);
+  minted.bearer = fmt::format("{}{}_{}", kMintedTokenPrefix, *id, *secret);
   AccessToken& token = minted.token;
   token.id = *id;
   token.partner = partner;
@@ -109,7 +95,7 @@ Status Service::RevokeToken(const Actor& actor, const std::string& partner, cons
 
 std::optional<Actor> Service::AuthenticateMinted(std::string_view bearer) {
   if (!LooksLikeMintedToken(bearer)) return std::nullopt;
-  std::string id(bearer.substr(kMintedPrefix.size(), 16));
+  std::string id(bearer.substr(kMintedTokenPrefix.size(), 16));
   auto token =
       impl_->Read<std::optional<AccessToken>>([&]() { return impl_->store->LoadAccessToken(id); });
   if (!token.ok() || !*token) return std::nullopt;

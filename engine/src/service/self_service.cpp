@@ -20,6 +20,12 @@ bool Contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// Until when a link's nonce must be remembered.
+std::string ExpiresAt(const LinkClaim& claim) {
+  return FormatRfc3339(
+      std::chrono::system_clock::time_point(std::chrono::seconds(claim.expires_unix)));
+}
+
 // What a link does now for its recipient, under the customer's current settings; a
 // refusal is kFailedPrecondition saying why.
 struct Plan {
@@ -122,24 +128,41 @@ Result<std::string> Service::Impl::LinkKey() {
   return link_key;
 }
 
-Result<std::string> Service::Impl::MakeLink(const ClaimOwner& owner, const std::string& recipient,
-                                            int64_t message, const std::string& action) {
+Result<std::string> Service::Impl::Sign(LinkClaim claim, std::chrono::seconds life) {
   auto key = LinkKey();
   if (!key.ok()) return key.status();
   auto nonce = RandomHex(12);
   if (!nonce.ok()) return nonce.status();
-  auto expires = std::chrono::system_clock::now() + options.link_lifetime;
-  LinkClaim claim{
-      owner.partner,
-      owner.customer,
-      recipient,
-      message,
-      action,
-      std::chrono::duration_cast<std::chrono::seconds>(expires.time_since_epoch()).count(),
-      *nonce};
+  claim.expires_unix = std::chrono::duration_cast<std::chrono::seconds>(
+                           (std::chrono::system_clock::now() + life).time_since_epoch())
+                           .count();
+  claim.nonce = *nonce;
+  return SignLink(*key, claim);
+}
+
+std::string Service::Impl::PortalUrl(const std::string& path, const std::string& token) const {
   std::string base = options.portal_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
-  return base + "/q/link?t=" + SignLink(*key, claim);
+  return base + path + "?t=" + token;
+}
+
+Result<std::string> Service::Impl::MakeLink(const ClaimOwner& owner, const std::string& recipient,
+                                            int64_t message, const std::string& action) {
+  auto token = Sign({owner.partner, owner.customer, recipient, message, action, 0, ""},
+                    options.link_lifetime);
+  if (!token.ok()) return token.status();
+  return PortalUrl("/q/link", *token);
+}
+
+Result<LinkClaim> Service::Impl::ActionLink(std::string_view token) {
+  auto key = LinkKey();
+  if (!key.ok()) return key.status();
+  auto claim = VerifyLink(*key, token, UnixNow());
+  if (!claim.ok()) return claim.status();
+  // The same key signs sessions (message 0): never an action on a message.
+  if (claim->action == kSignIn || claim->action == kSession || claim->action == kAdminSession)
+    return Status::Invalid("this link is not valid");
+  return claim;
 }
 
 namespace {
@@ -166,9 +189,7 @@ Result<Checked> LinkTarget(Store& store, const LinkClaim& claim) {
 }  // namespace
 
 Result<LinkView> Service::InspectLink(std::string_view token) {
-  auto key = impl_->LinkKey();
-  if (!key.ok()) return key.status();
-  auto claim = VerifyLink(*key, token, UnixNow());
+  auto claim = impl_->ActionLink(token);
   if (!claim.ok()) return claim.status();
   return impl_->Read<LinkView>([&]() -> Result<LinkView> {
     auto target = LinkTarget(*impl_->store, *claim);
@@ -180,33 +201,26 @@ Result<LinkView> Service::InspectLink(std::string_view token) {
 }
 
 Result<std::string> Service::UseLink(std::string_view token) {
-  auto key = impl_->LinkKey();
-  if (!key.ok()) return key.status();
-  auto claim = VerifyLink(*key, token, UnixNow());
+  auto claim = impl_->ActionLink(token);
   if (!claim.ok()) return claim.status();
-  if (claim->action == kSignIn || claim->action == kSession || claim->action == kAdminSession)
-    return Status::Invalid("this link is not valid");
   return ActAsRecipient(*claim, /*spend=*/true);
 }
 
-Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
-  const LinkClaim* claim = &link;
-  Impl::ReleaseTurn turn(*impl_, claim->partner, claim->message);
+Result<std::string> Service::ActAsRecipient(const LinkClaim& claim, bool spend) {
+  Impl::ReleaseTurn turn(*impl_, claim.partner, claim.message);
   if (!turn.ok())
     return Status(StatusCode::kConflict, "this message is being released; try again shortly");
 
-  const Actor user{claim->recipient, Role::kMailboxUser, claim->partner, claim->customer};
-  const std::string expires = FormatRfc3339(
-      std::chrono::system_clock::time_point(std::chrono::seconds(claim->expires_unix)));
+  const Actor user{claim.recipient, Role::kMailboxUser, claim.partner, claim.customer};
   // Checked and the link spent in one transaction: a second use finds it spent.
   using Taken = std::pair<Checked, Plan>;
   auto taken = impl_->Write<Taken>([&]() -> Result<Taken> {
-    auto target = LinkTarget(*impl_->store, *claim);
+    auto target = LinkTarget(*impl_->store, claim);
     if (!target.ok()) return target.status();
-    auto plan = PlanLink(*claim, target->self, target->message);
+    auto plan = PlanLink(claim, target->self, target->message);
     if (!plan.ok()) return plan.status();
     if (spend) {
-      auto fresh = impl_->store->UseLinkNonce(claim->nonce, Now(), expires);
+      auto fresh = impl_->store->UseLinkNonce(claim.nonce, Now(), ExpiresAt(claim));
       if (!fresh.ok()) return fresh.status();
       if (!*fresh) return Status(StatusCode::kFailedPrecondition, "this link was used already");
     }
@@ -224,19 +238,19 @@ Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
     delivered = impl_->CanSendMail("releasing");
     if (delivered.ok() && plan.deliver) {
       delivered = impl_->options.send_mail(
-          m.sender, {claim->recipient},
+          m.sender, {claim.recipient},
           fmt::format("X-GW-Released: from quarantine ({}, {}) by {}\r\n{}", m.reason,
-                      m.received_at, claim->recipient, checked.raw));
+                      m.received_at, claim.recipient, checked.raw));
     } else if (delivered.ok()) {
       delivered = impl_->options.send_mail(
           impl_->options.report_sender, checked.self.release_requests_to,
-          RequestMail(impl_->options.report_sender, checked.self.release_requests_to, *claim, m));
+          RequestMail(impl_->options.report_sender, checked.self.release_requests_to, claim, m));
     }
   }
   if (!delivered.ok()) {
     if (spend) {
       impl_->Write<bool>([&]() -> Result<bool> {
-        if (Status s = impl_->store->ForgetLinkNonce(claim->nonce); !s.ok()) return s;
+        if (Status s = impl_->store->ForgetLinkNonce(claim.nonce); !s.ok()) return s;
         return true;
       });
     }
@@ -247,22 +261,22 @@ Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
     const std::string at = Now();
     if (plan.action == "delete") {
       if (Status s = impl_->store->RecordQuarantineAction(
-              claim->partner, claim->customer, m.id, claim->recipient, "deleted", at, user.name);
+              claim.partner, claim.customer, m.id, claim.recipient, "deleted", at, user.name);
           !s.ok())
         return s;
     }
     if (plan.deliver || plan.action == "request") {
       const char* action = plan.deliver ? "released" : "requested";
-      if (Status s = impl_->store->RecordQuarantineAction(claim->partner, claim->customer, m.id,
-                                                          claim->recipient, action, at, user.name);
+      if (Status s = impl_->store->RecordQuarantineAction(claim.partner, claim.customer, m.id,
+                                                          claim.recipient, action, at, user.name);
           !s.ok())
         return s;
-      if (Status s = impl_->Audit(user, claim->partner,
+      if (Status s = impl_->Audit(user, claim.partner,
                                   plan.deliver ? "quarantine.release" : "quarantine.request",
-                                  claim->customer,
+                                  claim.customer,
                                   json{{"id", m.id},
                                        {"reason", m.reason},
-                                       {"recipient", claim->recipient},
+                                       {"recipient", claim.recipient},
                                        {"by", "link"}});
           !s.ok())
         return s;
@@ -273,12 +287,12 @@ Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
   if (!plan.entry_list.empty()) {
     // The list is the user's, whichever of its addresses the mail was sent to.
     auto owner = impl_->Read<std::string>(
-        [&] { return impl_->UserNamed(claim->partner, claim->customer, claim->recipient); });
+        [&] { return impl_->UserNamed(claim.partner, claim.customer, claim.recipient); });
     Status listed = owner.status();
     if (listed.ok()) {
       Actor as_user = user;
       as_user.name = *owner;
-      listed = PutPersonalEntry(as_user, claim->partner, claim->customer, *owner, plan.entry_list,
+      listed = PutPersonalEntry(as_user, claim.partner, claim.customer, *owner, plan.entry_list,
                                 m.sender);
     }
     // A sender too risky to allow is said so; what was released stays released.
@@ -290,10 +304,6 @@ Result<std::string> Service::ActAsRecipient(const LinkClaim& link, bool spend) {
   return plan.done;
 }
 
-}  // namespace gw
-
-namespace gw {
-
 namespace {
 
 constexpr auto kSignInLife = std::chrono::hours(1);
@@ -301,12 +311,6 @@ constexpr auto kSessionLife = std::chrono::hours(8);
 constexpr auto kSignInEvery = std::chrono::minutes(10);
 constexpr auto kLockout = std::chrono::minutes(15);
 constexpr std::ptrdiff_t kMaxFailures = 5;
-
-int64_t UnixIn(std::chrono::seconds from_now) {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             (std::chrono::system_clock::now() + from_now).time_since_epoch())
-      .count();
-}
 
 Status NotSignedIn() {
   return Status(StatusCode::kUnauthenticated, "please sign in again");
@@ -349,15 +353,11 @@ Status Service::SendSignInLink(const std::string& address) {
                   [&](const auto& sent) { return now - sent.second >= kSignInEvery; });
     if (!impl_->sign_in_sent.emplace(named, now).second) return Status::Ok();  // raced
   }
-  auto key = impl_->LinkKey();
-  auto nonce = RandomHex(12);
-  if (!key.ok() || !nonce.ok()) return Status::Ok();
   const Found& f = **found;
-  LinkClaim claim{f.owner.partner, f.owner.customer,    f.user, 0,
-                  kSignIn,         UnixIn(kSignInLife), *nonce};
-  std::string base = impl_->options.portal_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  std::string link = base + "/q/session?t=" + SignLink(*key, claim);
+  auto token =
+      impl_->Sign({f.owner.partner, f.owner.customer, f.user, 0, kSignIn, 0, ""}, kSignInLife);
+  if (!token.ok()) return Status::Ok();
+  std::string link = impl_->PortalUrl("/q/session", *token);
   const std::string& from = impl_->options.report_sender;
   impl_->options.send_mail(
       from, {f.user},
@@ -377,20 +377,13 @@ Result<std::string> Service::OpenSession(std::string_view sign_in_token) {
   auto claim = VerifyLink(*key, sign_in_token, UnixNow());
   if (!claim.ok()) return claim.status();
   if (claim->action != kSignIn) return Status::Invalid("this link is not valid");
-  auto spent = impl_->Write<bool>([&]() -> Result<bool> {
-    return impl_->store->UseLinkNonce(claim->nonce, Now(),
-                                      FormatRfc3339(std::chrono::system_clock::time_point(
-                                          std::chrono::seconds(claim->expires_unix))));
-  });
+  auto spent = impl_->Write<bool>(
+      [&]() { return impl_->store->UseLinkNonce(claim->nonce, Now(), ExpiresAt(*claim)); });
   if (!spent.ok()) return spent.status();
   if (!*spent) return Status(StatusCode::kFailedPrecondition, "this link was used already");
-  auto nonce = RandomHex(12);
-  if (!nonce.ok()) return nonce.status();
   LinkClaim session = *claim;
   session.action = kSession;
-  session.expires_unix = UnixIn(kSessionLife);
-  session.nonce = *nonce;
-  return SignLink(*key, session);
+  return impl_->Sign(session, kSessionLife);
 }
 
 Result<std::string> Service::OpenAdminSession(const std::string& email,
@@ -434,13 +427,8 @@ Result<std::string> Service::OpenAdminSession(const std::string& email,
     impl_->admin_failures[named].push_back(now);
     return NotSignedIn();
   }
-  auto key = impl_->LinkKey();
-  auto nonce = RandomHex(12);
-  if (!key.ok()) return key.status();
-  if (!nonce.ok()) return nonce.status();
-  LinkClaim session{(*owner)->partner, (*owner)->customer,   named, 0,
-                    kAdminSession,     UnixIn(kSessionLife), *nonce};
-  return SignLink(*key, session);
+  return impl_->Sign({(*owner)->partner, (*owner)->customer, named, 0, kAdminSession, 0, ""},
+                     kSessionLife);
 }
 
 Result<Actor> Service::SessionActor(std::string_view session) {
@@ -457,60 +445,67 @@ Result<Actor> Service::SessionActor(std::string_view session) {
 
 namespace {
 
-// What `actor` may do with `m` now (the recipient's address for a user).
+// What `actor` may do with `m` now (the recipient's address for a user): for a user,
+// exactly the actions a link would carry out (PlanLink), each offered by its own name.
 std::vector<std::string> ActionsOn(const Actor& actor, const SelfService& self,
                                    const QuarantinedMessage& m, const std::string& recipient) {
-  QuarantineRight right = self.RightFor(m.reason);
-  bool all_released = !m.released_at.empty();
   if (actor.role == Role::kCustomerAdmin) {
-    if (!all_released && right >= QuarantineRight::kRequest) return {"release"};
+    if (m.released_at.empty() && self.RightFor(m.reason) >= QuarantineRight::kRequest)
+      return {"release"};
     return {};
   }
   std::vector<std::string> actions;
-  bool released = all_released || Contains(m.released_to, recipient);
-  if (!released && right == QuarantineRight::kRelease) actions.push_back("release");
-  if (!released && right == QuarantineRight::kRequest && !Contains(m.release_requests, recipient))
-    actions.push_back("request");
-  if (self.personal_lists && !m.sender.empty()) {
-    actions.push_back("allow");
-    actions.push_back("block");
+  for (const char* action : {"release", "request", "allow", "block", "delete"}) {
+    LinkClaim claim;
+    claim.recipient = recipient;
+    claim.action = action;
+    auto plan = PlanLink(claim, self, m);
+    // A request is offered only where a release is not.
+    if (plan.ok() && plan->action == action && !(plan->action == "request" && !actions.empty()))
+      actions.push_back(action);
   }
-  actions.push_back("delete");
   return actions;
 }
 
 }  // namespace
 
+std::optional<HeldView> Service::Impl::HeldViewOf(const Actor& actor, const SelfService& self,
+                                                  const QuarantinedMessage& m) {
+  if (actor.role == Role::kCustomerAdmin) return HeldView{m, "", ActionsOn(actor, self, m, "")};
+  if (self.RightFor(m.reason) == QuarantineRight::kNone) return std::nullopt;
+  for (const auto& recipient : m.recipients) {
+    auto user = UserNamed(actor.partner, actor.customer, recipient);
+    if (!user.ok() || *user != actor.name) continue;
+    if (Contains(m.removed_by, recipient)) return std::nullopt;
+    return HeldView{m, recipient, ActionsOn(actor, self, m, recipient)};
+  }
+  return std::nullopt;
+}
+
+Result<SelfService> Service::Impl::HeldMailOf(const Actor& actor) {
+  // A mailbox user reaches this only through its session (SessionActor), its own mail.
+  if (actor.role != Role::kMailboxUser) {
+    if (Status s = Authorize(actor, Action::kReadQuarantine, actor.partner, actor.customer);
+        !s.ok())
+      return s;
+  }
+  auto customer = ExistingCustomer(actor.partner, actor.customer);
+  if (!customer.ok()) return customer.status();
+  return CompileStored(*customer).config.self_service;
+}
+
 Result<std::vector<HeldView>> Service::ListHeld(const Actor& actor) {
   return impl_->Read<std::vector<HeldView>>([&]() -> Result<std::vector<HeldView>> {
-    // A mailbox user reaches this only through its session (SessionActor), its own mail.
-    if (actor.role != Role::kMailboxUser) {
-      if (Status s = Authorize(actor, Action::kReadQuarantine, actor.partner, actor.customer);
-          !s.ok())
-        return s;
-    }
-    auto customer = impl_->ExistingCustomer(actor.partner, actor.customer);
-    if (!customer.ok()) return customer.status();
-    SelfService self = CompileStored(*customer).config.self_service;
+    auto self = impl_->HeldMailOf(actor);
+    if (!self.ok()) return self.status();
     std::vector<HeldView> held;
     for (int64_t after = 0;;) {
       auto page = impl_->store->ListQuarantined(actor.partner, actor.customer, after, 1000);
       if (!page.ok()) return page.status();
       if (page->empty()) break;
       after = page->back().id;
-      for (auto& m : *page) {
-        if (actor.role == Role::kCustomerAdmin) {
-          held.push_back({m, "", ActionsOn(actor, self, m, "")});
-          continue;
-        }
-        if (self.RightFor(m.reason) == QuarantineRight::kNone) continue;
-        for (const auto& recipient : m.recipients) {
-          auto user = impl_->UserNamed(actor.partner, actor.customer, recipient);
-          if (!user.ok() || *user != actor.name) continue;
-          if (Contains(m.removed_by, recipient)) break;
-          held.push_back({m, recipient, ActionsOn(actor, self, m, recipient)});
-          break;
-        }
+      for (const auto& m : *page) {
+        if (auto view = impl_->HeldViewOf(actor, *self, m)) held.push_back(std::move(*view));
       }
     }
     std::reverse(held.begin(), held.end());
@@ -518,13 +513,26 @@ Result<std::vector<HeldView>> Service::ListHeld(const Actor& actor) {
   });
 }
 
+// One held message as the actor sees it, with the message itself; kNotFound when the
+// actor does not see it.
+Result<std::pair<HeldView, std::string>> Service::Impl::HeldOne(const Actor& actor, int64_t id) {
+  return Read<std::pair<HeldView, std::string>>([&]() -> Result<std::pair<HeldView, std::string>> {
+    auto self = HeldMailOf(actor);
+    if (!self.ok()) return self.status();
+    auto loaded = store->LoadQuarantined(actor.partner, actor.customer, id);
+    if (!loaded.ok()) return loaded.status();
+    std::optional<HeldView> view;
+    if (*loaded) view = HeldViewOf(actor, *self, (*loaded)->first);
+    if (!view) return NotFound(fmt::format("held message {}", id));
+    return std::make_pair(std::move(*view), std::move((*loaded)->second));
+  });
+}
+
 Result<std::string> Service::ActOnHeld(const Actor& actor, int64_t id, const std::string& action) {
-  auto listed = ListHeld(actor);
-  if (!listed.ok()) return listed.status();
-  auto it = std::find_if(listed->begin(), listed->end(),
-                         [&](const HeldView& view) { return view.message.id == id; });
-  if (it == listed->end()) return NotFound(fmt::format("held message {}", id));
-  if (!Contains(it->actions, action))
+  auto held = impl_->HeldOne(actor, id);
+  if (!held.ok()) return held.status();
+  const HeldView& view = held->first;
+  if (!Contains(view.actions, action))
     return Status(StatusCode::kPermissionDenied, "you may not do that with this message");
   if (actor.role == Role::kCustomerAdmin) {
     auto released = ReleaseQuarantined(actor, actor.partner, actor.customer, id);
@@ -532,23 +540,14 @@ Result<std::string> Service::ActOnHeld(const Actor& actor, int64_t id, const std
     return "The message was delivered to " +
            fmt::format("{}", fmt::join(released->recipients, ", ")) + ".";
   }
-  LinkClaim claim{
-      actor.partner, actor.customer, it->recipient, id, action, UnixIn(kSessionLife), ""};
+  LinkClaim claim{actor.partner, actor.customer, view.recipient, id, action, 0, ""};
   return ActAsRecipient(claim, /*spend=*/false);
 }
 
 Result<std::string> Service::PreviewHeld(const Actor& actor, int64_t id, size_t limit) {
-  auto listed = ListHeld(actor);
-  if (!listed.ok()) return listed.status();
-  if (std::none_of(listed->begin(), listed->end(),
-                   [&](const HeldView& view) { return view.message.id == id; }))
-    return NotFound(fmt::format("held message {}", id));
-  return impl_->Read<std::string>([&]() -> Result<std::string> {
-    auto loaded = impl_->store->LoadQuarantined(actor.partner, actor.customer, id);
-    if (!loaded.ok()) return loaded.status();
-    if (!*loaded) return NotFound(fmt::format("held message {}", id));
-    return (*loaded)->second.substr(0, limit);
-  });
+  auto held = impl_->HeldOne(actor, id);
+  if (!held.ok()) return held.status();
+  return held->second.substr(0, limit);
 }
 
 }  // namespace gw

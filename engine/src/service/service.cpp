@@ -1,6 +1,8 @@
 // Service: opening a store, partners, the audit log and job leases (service_impl.h).
 #include "gateway/service.h"
 
+#include <openssl/rand.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
@@ -25,6 +27,15 @@ bool ValidName(const std::string& name) {
 }
 
 }  // namespace
+
+Result<std::string> RandomHex(size_t bytes) {
+  std::vector<unsigned char> buffer(bytes);
+  if (RAND_bytes(buffer.data(), static_cast<int>(bytes)) != 1)
+    return Status(StatusCode::kInternal, "no random bytes");
+  std::string hex;
+  for (unsigned char b : buffer) hex += fmt::format("{:02x}", b);
+  return hex;
+}
 
 Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Service::~Service() = default;

@@ -108,9 +108,23 @@ struct Service::Impl {
   std::mutex sign_in_mutex;
   std::map<std::string, std::chrono::steady_clock::time_point> sign_in_sent;
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> admin_failures;
+  // `claim` signed with the link key, expiring after `life`, with a fresh nonce.
+  Result<std::string> Sign(LinkClaim claim, std::chrono::seconds life);
+  // The portal's URL of `path` carrying `token`.
+  std::string PortalUrl(const std::string& path, const std::string& token) const;
   // The link to `action` on `message` for `recipient`, expiring after link_lifetime.
   Result<std::string> MakeLink(const ClaimOwner& owner, const std::string& recipient,
                                int64_t message, const std::string& action);
+  // The claim of a link that acts on a message, verified (never a session's).
+  Result<LinkClaim> ActionLink(std::string_view token);
+
+  // The quarantine page: the customer's self-service settings, once the actor may read
+  // its held mail; one message as the actor sees it (nullopt: not shown to it); one
+  // message by id with its content.
+  Result<SelfService> HeldMailOf(const Actor& actor);
+  std::optional<HeldView> HeldViewOf(const Actor& actor, const SelfService& self,
+                                     const QuarantinedMessage& m);
+  Result<std::pair<HeldView, std::string>> HeldOne(const Actor& actor, int64_t id);
 
   // Runs `body` (returning Result<T>) as one store transaction, serialised with every
   // other call. The body's writes are kept only if it succeeds.
