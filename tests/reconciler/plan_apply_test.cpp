@@ -89,6 +89,27 @@ class FlakyGateway final : public gw::GatewayClient {
                                                         int64_t id) override {
     return inner_.ReleaseQuarantined(p, c, id);
   }
+  gw::Result<int64_t> Archive(const std::string& p, const gw::ArchivedMessage& m,
+                              const std::string& message, const std::string& text) override {
+    return inner_.Archive(p, m, message, text);
+  }
+  gw::Result<std::vector<gw::ArchivedMessage>> SearchArchive(const std::string& p,
+                                                             const std::string& c,
+                                                             const gw::ArchiveQuery& q) override {
+    return inner_.SearchArchive(p, c, q);
+  }
+  gw::Result<std::string> LoadArchived(const std::string& p, const std::string& c,
+                                       int64_t id) override {
+    return inner_.LoadArchived(p, c, id);
+  }
+  gw::Result<std::string> ExportArchive(const std::string& p, const std::string& c,
+                                        const gw::ArchiveQuery& q,
+                                        const std::string& format) override {
+    return inner_.ExportArchive(p, c, q, format);
+  }
+  gw::Result<gw::ArchiveCheck> VerifyArchive(const std::string& p, const std::string& c) override {
+    return inner_.VerifyArchive(p, c);
+  }
   gw::Result<std::vector<gw::PersonalListEntry>> ListPersonalEntries(
       const std::string& p, const std::string& c) override {
     return inner_.ListPersonalEntries(p, c);

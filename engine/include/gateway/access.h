@@ -38,6 +38,8 @@ enum class Action {
   kManageTokens,     // mint, list and revoke the partner's scoped tokens
   kReadPersonalLists,
   kWritePersonalLists,
+  kArchiveMail,  // gw-milter's: keep a delivered message in the archive
+  kReadArchive,  // search, read, export and verify a customer's archive
 };
 
 // Hex SHA-256 of a bearer token, as the tokens file and the store keep it.

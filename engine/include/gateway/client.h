@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "gateway/archive.h"
 #include "gateway/continuity.h"
 #include "gateway/model.h"
 #include "gateway/status.h"
@@ -51,6 +52,22 @@ class GatewayClient {
   virtual Result<QuarantinedMessage> ReleaseQuarantined(const std::string& partner,
                                                         const std::string& customer,
                                                         int64_t id) = 0;
+
+  // The archive (Service::Archive and what follows it). LoadArchived is the message as
+  // kept; ExportArchive an mbox or zip of what the query finds.
+  virtual Result<int64_t> Archive(const std::string& partner, const ArchivedMessage& meta,
+                                  const std::string& message, const std::string& text) = 0;
+  virtual Result<std::vector<ArchivedMessage>> SearchArchive(const std::string& partner,
+                                                             const std::string& customer,
+                                                             const ArchiveQuery& query) = 0;
+  virtual Result<std::string> LoadArchived(const std::string& partner,
+                                           const std::string& customer, int64_t id) = 0;
+  virtual Result<std::string> ExportArchive(const std::string& partner,
+                                            const std::string& customer,
+                                            const ArchiveQuery& query,
+                                            const std::string& format) = 0;
+  virtual Result<ArchiveCheck> VerifyArchive(const std::string& partner,
+                                             const std::string& customer) = 0;
 
   // Every personal list entry of the customer's users (Service::ListPersonalEntries).
   virtual Result<std::vector<PersonalListEntry>> ListPersonalEntries(

@@ -132,6 +132,8 @@ struct CustomerConfig {
   ContinuityPolicy continuity;
   bool archiving_enabled = false;
   int64_t archive_retention_days = 0;  // 0: kept without limit
+  bool archive_inbound = true;         // mail to the customer's users
+  bool archive_outbound = true;        // mail its servers relay
 };
 
 // The published sending ranges of a named relay service ("office365", "google"), from

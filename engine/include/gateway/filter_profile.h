@@ -52,6 +52,9 @@ struct FilterProfile {
   // recipientAllow: no spam scoring. Attachment rules still apply.
   bool skip_spam = false;
   TenantProof proof;  // only in the sender's profile of relayed mail
+  // Keep a copy of the message as delivered in the customer's archive: its archiving
+  // covers this direction (inbound for a recipient's profile, outbound for a sender's).
+  bool archive = false;
 };
 
 // The relay listener's question: the sending customer's settings (its outbound
@@ -62,7 +65,9 @@ struct RelayFilter {
   std::optional<FilterProfile> recipient;
 };
 
-FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig& config);
+// The customer's settings for mail to it, or with `outbound` for mail it sends.
+FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig& config,
+                              bool outbound = false);
 TenantProof TenantProofOf(const CustomerConfig& config);
 
 // The spam score (rspamd's) from which a message of a customer at `level` is spam.

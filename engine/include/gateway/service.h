@@ -27,6 +27,7 @@
 #include <string_view>
 #include <vector>
 
+#include "gateway/archive.h"
 #include "gateway/digest_links.h"
 #include "gateway/endpoint.h"
 #include "gateway/model.h"
@@ -207,6 +208,43 @@ class Service {
   Result<int64_t> PurgeQuarantine(
       int64_t retention_days,
       std::chrono::system_clock::time_point as_of = std::chrono::system_clock::now());
+
+  // The mail archive (archive.h), beside the store Open was given (none for Create).
+  // Archive keeps a message as it was delivered: the filter's call, like Quarantine, not
+  // audited. kFailedPrecondition when the customer's archiving does not cover
+  // `meta.direction` now (the filter asks again), so mail is archived under the settings
+  // it was delivered under. `text` is the message's searchable text (the filter reads
+  // MIME). Searching, reading, exporting and verifying are the partner's admins' and
+  // the customer admin's (archive.read); a message whose bytes no longer match its
+  // digest is kDataLoss, never served. No call of the API removes an entry.
+  Result<int64_t> Archive(const Actor& actor, const std::string& partner, ArchivedMessage meta,
+                          const std::string& message, const std::string& text);
+  Result<std::vector<ArchivedMessage>> SearchArchive(const Actor& actor, const std::string& partner,
+                                                     const std::string& customer,
+                                                     ArchiveQuery query);
+  Result<std::pair<ArchivedMessage, std::string>> LoadArchived(const Actor& actor,
+                                                               const std::string& partner,
+                                                               const std::string& customer,
+                                                               int64_t id);
+  // The messages a query finds, newest first, as one mbox or a zip of .eml files
+  // (`format` mbox | zip). Audited: an export is a copy of mail leaving the gateway.
+  Result<std::string> ExportArchive(const Actor& actor, const std::string& partner,
+                                    const std::string& customer, const ArchiveQuery& query,
+                                    const std::string& format);
+  // Walks the customer's chain from its anchor, checking every entry's fields, message
+  // and link.
+  Result<ArchiveCheck> VerifyArchive(const Actor& actor, const std::string& partner,
+                                     const std::string& customer);
+  // Removes, per customer, its oldest entries that are past their retention as of
+  // `as_of`: the retention they were archived under and, while the customer still
+  // archives, its retention now (a longer one keeps them longer). Returns how many.
+  Result<int64_t> PurgeArchive(
+      std::chrono::system_clock::time_point as_of = std::chrono::system_clock::now());
+  // The legal release of one entry before its retention ends: only from the gateway's
+  // host (Actor::Local(), `gatewayd archive-release`), with a reason, audited. The
+  // entry's message and fields go; its digests stay, so the chain still verifies.
+  Status ReleaseArchived(const Actor& actor, const std::string& partner,
+                         const std::string& customer, int64_t id, const std::string& reason);
 
   // Sets the continuity password of the customer's user `address` (not an alias), kept as
   // an Argon2id hash (password_hash.h). kInvalidArgument, saying why, for a password the

@@ -309,6 +309,86 @@ void ReleaseQuarantined(const AdminContext& admin, const Actor& actor, const Htt
   WriteJson(res, 200, ToJson(*released));
 }
 
+void ArchiveMessage(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                    HttpResponse& res) {
+  auto body = Body(req, res);
+  if (!body) return;
+  auto request = ArchiveRequestFromJson(*body);
+  if (!request.ok()) return WriteStatus(res, request.status());
+  if (request->meta.customer != req.matches[2]) {
+    return WriteError(res, 422, "customer must match the path", "/customer");
+  }
+  auto id = admin.service.Archive(actor, req.matches[1], request->meta, request->message,
+                                  request->text);
+  if (!id.ok()) return WriteStatus(res, id.status());
+  WriteJson(res, 201, {{"id", *id}});
+}
+
+// An archive search's query parameters; false (answered 400) when one is not readable.
+bool ArchiveQueryOf(const HttpRequest& req, HttpResponse& res, ArchiveQuery& query) {
+  query.sender = req.Param("sender");
+  query.recipient = req.Param("recipient");
+  query.since = req.Param("since");
+  query.until = req.Param("until");
+  query.subject = req.Param("subject");
+  query.text = req.Param("text");
+  try {
+    if (req.HasParam("before")) query.before = std::stoll(req.Param("before"));
+    if (req.HasParam("limit")) query.limit = std::stoul(req.Param("limit"));
+  } catch (const std::exception&) {
+    WriteError(res, 400, "before and limit must be numbers");
+    return false;
+  }
+  return true;
+}
+
+void SearchArchive(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                   HttpResponse& res) {
+  ArchiveQuery query;
+  if (!ArchiveQueryOf(req, res, query)) return;
+  auto found = admin.service.SearchArchive(actor, req.matches[1], req.matches[2], query);
+  if (!found.ok()) return WriteStatus(res, found.status());
+  json list = json::array();
+  for (const auto& m : *found) list.push_back(ToJson(m));
+  WriteJson(res, 200, {{"messages", std::move(list)}});
+}
+
+void LoadArchived(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                  HttpResponse& res) {
+  int64_t id = 0;
+  try {
+    id = std::stoll(req.matches[3]);
+  } catch (const std::exception&) {
+    return WriteError(res, 404, "an archived message is named by its number");
+  }
+  auto loaded = admin.service.LoadArchived(actor, req.matches[1], req.matches[2], id);
+  if (!loaded.ok()) return WriteStatus(res, loaded.status());
+  res.status = 200;
+  res.SetContent(std::move(loaded->second), "message/rfc822");
+}
+
+void ExportArchive(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                   HttpResponse& res) {
+  ArchiveQuery query;
+  query.limit = 0;  // the export's own maximum
+  if (!ArchiveQueryOf(req, res, query)) return;
+  std::string format = req.HasParam("format") ? req.Param("format") : "mbox";
+  auto exported =
+      admin.service.ExportArchive(actor, req.matches[1], req.matches[2], query, format);
+  if (!exported.ok()) return WriteStatus(res, exported.status());
+  res.status = 200;
+  res.SetHeader("Content-Disposition",
+                fmt::format("attachment; filename=\"{}-archive.{}\"", req.matches[2], format));
+  res.SetContent(std::move(*exported), format == "zip" ? "application/zip" : "application/mbox");
+}
+
+void VerifyArchive(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
+                   HttpResponse& res) {
+  auto check = admin.service.VerifyArchive(actor, req.matches[1], req.matches[2]);
+  if (!check.ok()) return WriteStatus(res, check.status());
+  WriteJson(res, 200, ToJson(*check));
+}
+
 // Write-only: the password is hashed at once and never answered, logged or audited.
 void SetContinuityPassword(const AdminContext& admin, const Actor& actor, const HttpRequest& req,
                            HttpResponse& res) {
@@ -521,6 +601,11 @@ const std::vector<AdminRoute> kAdminRoutes = {
     {"GET", "/v1/partners/{}/customers/{}/quarantine", &ListQuarantine, Action::kReadQuarantine},
     {"POST", "/v1/partners/{}/customers/{}/quarantine/{}/release", &ReleaseQuarantined,
      Action::kReleaseQuarantined},
+    {"POST", "/v1/partners/{}/customers/{}/archive", &ArchiveMessage, Action::kArchiveMail},
+    {"GET", "/v1/partners/{}/customers/{}/archive", &SearchArchive, Action::kReadArchive},
+    {"GET", "/v1/partners/{}/customers/{}/archive:export", &ExportArchive, Action::kReadArchive},
+    {"GET", "/v1/partners/{}/customers/{}/archive:verify", &VerifyArchive, Action::kReadArchive},
+    {"GET", "/v1/partners/{}/customers/{}/archive/{}", &LoadArchived, Action::kReadArchive},
     {"PUT", "/v1/partners/{}/customers/{}/users/{}/continuity-password", &SetContinuityPassword,
      Action::kSetContinuityPassword},
     {"GET", "/v1/continuity", &ListContinuity, std::nullopt},

@@ -45,6 +45,29 @@ class EmbeddedClient final : public GatewayClient {
                              const std::string& message) override {
     return service_->Quarantine(actor_, partner, meta, message);
   }
+  Result<int64_t> Archive(const std::string& partner, const ArchivedMessage& meta,
+                          const std::string& message, const std::string& text) override {
+    return service_->Archive(actor_, partner, meta, message, text);
+  }
+  Result<std::vector<ArchivedMessage>> SearchArchive(const std::string& partner,
+                                                     const std::string& customer,
+                                                     const ArchiveQuery& query) override {
+    return service_->SearchArchive(actor_, partner, customer, query);
+  }
+  Result<std::string> LoadArchived(const std::string& partner, const std::string& customer,
+                                   int64_t id) override {
+    auto loaded = service_->LoadArchived(actor_, partner, customer, id);
+    if (!loaded.ok()) return loaded.status();
+    return std::move(loaded->second);
+  }
+  Result<std::string> ExportArchive(const std::string& partner, const std::string& customer,
+                                    const ArchiveQuery& query, const std::string& format) override {
+    return service_->ExportArchive(actor_, partner, customer, query, format);
+  }
+  Result<ArchiveCheck> VerifyArchive(const std::string& partner,
+                                     const std::string& customer) override {
+    return service_->VerifyArchive(actor_, partner, customer);
+  }
   Result<std::vector<QuarantinedMessage>> ListQuarantine(const std::string& partner,
                                                          const std::string& customer, int64_t after,
                                                          size_t limit) override {

@@ -203,7 +203,74 @@ class HttpClient final : public GatewayClient {
     return claims;
   }
 
+  Result<int64_t> Archive(const std::string& partner, const ArchivedMessage& meta,
+                          const std::string& message, const std::string& text) override {
+    auto body =
+        Call("POST", Archived(partner, meta.customer), ArchiveRequestToJson(meta, message, text));
+    if (!body.ok()) return body.status();
+    return body->value("id", int64_t{0});
+  }
+
+  Result<std::vector<ArchivedMessage>> SearchArchive(const std::string& partner,
+                                                     const std::string& customer,
+                                                     const ArchiveQuery& query) override {
+    auto body = Call("GET", Archived(partner, customer) + QueryOf(query));
+    if (!body.ok()) return body.status();
+    std::vector<ArchivedMessage> found;
+    for (const auto& m : body->value("messages", json::array())) {
+      auto entry = Decode(ArchivedMessageFromJson(m));
+      if (!entry.ok()) return entry.status();
+      found.push_back(std::move(*entry));
+    }
+    return found;
+  }
+
+  Result<std::string> LoadArchived(const std::string& partner, const std::string& customer,
+                                   int64_t id) override {
+    return Fetch("GET", fmt::format("{}/{}", Archived(partner, customer), id));
+  }
+
+  Result<std::string> ExportArchive(const std::string& partner, const std::string& customer,
+                                    const ArchiveQuery& query, const std::string& format) override {
+    std::string query_text = QueryOf(query);
+    query_text += query_text.empty() ? "?format=" : "&format=";
+    query_text += Escape(format);
+    return Fetch("GET", Archived(partner, customer) + ":export" + query_text);
+  }
+
+  Result<ArchiveCheck> VerifyArchive(const std::string& partner,
+                                     const std::string& customer) override {
+    auto body = Call("GET", Archived(partner, customer) + ":verify");
+    if (!body.ok()) return body.status();
+    return Decode(ArchiveCheckFromJson(*body));
+  }
+
  private:
+  static std::string Archived(const std::string& partner, const std::string& customer) {
+    return Partner(partner) + "/customers/" + Escape(customer) + "/archive";
+  }
+
+  // The query string of an archive search ("" when nothing narrows it).
+  static std::string QueryOf(const ArchiveQuery& q) {
+    std::string out;
+    auto add = [&](const char* name, const std::string& value) {
+      if (value.empty()) return;
+      out += out.empty() ? '?' : '&';
+      out += name;
+      out += '=';
+      out += Escape(value);
+    };
+    add("sender", q.sender);
+    add("recipient", q.recipient);
+    add("since", q.since);
+    add("until", q.until);
+    add("subject", q.subject);
+    add("text", q.text);
+    add("before", q.before > 0 ? std::to_string(q.before) : "");
+    add("limit", std::to_string(q.limit));
+    return out;
+  }
+
   static std::string Quarantined(const std::string& partner, const std::string& customer) {
     return Partner(partner) + "/customers/" + Escape(customer) + "/quarantine";
   }
@@ -219,9 +286,27 @@ class HttpClient final : public GatewayClient {
                                                      url_, decoded.status().message()));
   }
 
+  // The JSON body of a 2xx answer; any other answer as the Status it carries.
   Result<json> Call(const std::string& method, const std::string& path,
                     std::optional<json> request = std::nullopt,
                     const httplib::Headers& headers = {}) {
+    auto body = Fetch(method, path, std::move(request), headers);
+    if (!body.ok()) return body.status();
+    if (body->empty()) return json::object();
+    // A gateway is trusted with configuration, not with this process's stack.
+    auto parsed = ParseBoundedJson(*body);
+    if (!parsed.ok()) {
+      return Status(StatusCode::kInternal,
+                    fmt::format("{} answered {} {} with a body that is not JSON", url_, method,
+                                path.substr(0, path.find('?'))));
+    }
+    return std::move(*parsed);
+  }
+
+  // The body of a 2xx answer, as it came (a message, an export).
+  Result<std::string> Fetch(const std::string& method, const std::string& path,
+                            std::optional<json> request = std::nullopt,
+                            const httplib::Headers& headers = {}) {
     std::string body = request ? request->dump() : "";
     std::unique_ptr<httplib::Client> client = Acquire();
     httplib::Result response =
@@ -234,18 +319,9 @@ class HttpClient final : public GatewayClient {
       return Status(StatusCode::kUnavailable, fmt::format("cannot reach gateway at {}: {}", url_,
                                                           httplib::to_string(response.error())));
     }
-    // A gateway is trusted with configuration, not with this process's stack.
+    if (response->status >= 200 && response->status < 300) return std::move(response->body);
     auto bounded = ParseBoundedJson(response->body);
     json parsed = bounded.ok() ? std::move(*bounded) : json(json::value_t::discarded);
-    if (response->status >= 200 && response->status < 300) {
-      if (response->body.empty()) return json::object();
-      if (parsed.is_discarded()) {
-        return Status(StatusCode::kInternal,
-                      fmt::format("{} answered {} {} with a body that is not JSON", url_, method,
-                                  path.substr(0, path.find('?'))));
-      }
-      return parsed;
-    }
     std::string message = fmt::format("HTTP {}", response->status), field;
     std::vector<StatusDetail> details;
     if (!parsed.is_discarded() && parsed.contains("error") && parsed["error"].is_object()) {

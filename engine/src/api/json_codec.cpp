@@ -301,6 +301,66 @@ Result<std::pair<QuarantinedMessage, std::string>> QuarantineRequestFromJson(con
   return std::make_pair(std::move(meta), std::move(*message));
 }
 
+json ArchiveRequestToJson(const ArchivedMessage& meta, const std::string& message,
+                          const std::string& text) {
+  return {{"customer", meta.customer},     {"direction", meta.direction},
+          {"sender", meta.sender},         {"recipients", meta.recipients},
+          {"subject", meta.subject},       {"message", EncodeBase64(message)},
+          {"text", text}};
+}
+
+Result<ArchiveRequest> ArchiveRequestFromJson(const json& value) {
+  Reader r(value, "");
+  r.AllowOnly({"customer", "direction", "sender", "recipients", "subject", "message", "text"});
+  ArchiveRequest request;
+  std::string encoded;
+  r.Get("customer", request.meta.customer, true);
+  r.Get("direction", request.meta.direction, true);
+  r.Get("sender", request.meta.sender);
+  r.Get("recipients", request.meta.recipients, true);
+  r.Get("subject", request.meta.subject);
+  r.Get("message", encoded, true);
+  r.Get("text", request.text);
+  if (!r.status().ok()) return r.status();
+  auto message = DecodeBase64(encoded);
+  if (!message) return Status::Invalid("message must be base64", "/message");
+  request.message = std::move(*message);
+  return request;
+}
+
+Result<ArchivedMessage> ArchivedMessageFromJson(const json& value) {
+  Reader r(value, "");
+  ArchivedMessage m;
+  r.Get("id", m.id, true);
+  r.Get("customer", m.customer);
+  r.Get("direction", m.direction);
+  r.Get("receivedAt", m.received_at);
+  r.Get("sender", m.sender);
+  r.Get("recipients", m.recipients);
+  r.Get("subject", m.subject);
+  r.Get("size", m.size);
+  r.Get("digest", m.digest);
+  r.Get("retainUntil", m.retain_until);
+  r.Get("chain", m.chain);
+  r.Get("releasedAt", m.released_at);
+  r.Get("releaseReason", m.release_reason);
+  if (!r.status().ok()) return r.status();
+  return m;
+}
+
+Result<ArchiveCheck> ArchiveCheckFromJson(const json& value) {
+  Reader r(value, "");
+  ArchiveCheck c;
+  r.Get("entries", c.entries, true);
+  r.Get("firstId", c.first_id);
+  r.Get("lastId", c.last_id);
+  r.Get("anchor", c.anchor);
+  r.Get("head", c.head);
+  r.Get("problems", c.problems);
+  if (!r.status().ok()) return r.status();
+  return c;
+}
+
 Result<AuditEntry> AuditEntryFromJson(const json& value) {
   Reader r(value, "");
   AuditEntry e;

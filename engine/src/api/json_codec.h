@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "gateway/archive.h"
 #include "gateway/model.h"
 #include "gateway/status.h"
 
@@ -38,5 +39,17 @@ Result<PersonalListEntry> PersonalListEntryFromJson(const nlohmann::json& value)
 nlohmann::json QuarantineRequestToJson(const QuarantinedMessage& meta, const std::string& message);
 Result<std::pair<QuarantinedMessage, std::string>> QuarantineRequestFromJson(
     const nlohmann::json& value);
+
+// The archive: a delivered message to keep (its envelope, its bytes in base64, its
+// searchable text), an entry as listed, and a verification.
+nlohmann::json ArchiveRequestToJson(const ArchivedMessage& meta, const std::string& message,
+                                    const std::string& text);
+struct ArchiveRequest {
+  ArchivedMessage meta;
+  std::string message, text;
+};
+Result<ArchiveRequest> ArchiveRequestFromJson(const nlohmann::json& value);
+Result<ArchivedMessage> ArchivedMessageFromJson(const nlohmann::json& value);
+Result<ArchiveCheck> ArchiveCheckFromJson(const nlohmann::json& value);
 
 }  // namespace gw

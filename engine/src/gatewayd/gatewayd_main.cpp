@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 
 #include "gateway/tokens.h"
+#include "gatewayd/archive_commands.h"
 #include "gatewayd/flags.h"
 #include "gatewayd/instance_commands.h"
 #include "gatewayd/process.h"
@@ -36,12 +37,14 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember(
           {"operator", "filter", "admin", "technician", "read-only", "customer-admin"}));
   gatewayd::InstanceCommands instances(app);
+  gatewayd::ArchiveCommands archive(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (auto written = instances.Run()) return *written;
+  if (auto released = archive.Run()) return *released;
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);

@@ -178,7 +178,9 @@ class Socketmap : public Protocol {
       return "NOTFOUND ";
     }
     const MailCustomer& sending = *relayed.customer;
-    RelayFilter filter{FilterProfileOf(sending.partner + "/" + sending.name, sending.config), {}};
+    RelayFilter filter{
+        FilterProfileOf(sending.partner + "/" + sending.name, sending.config, /*outbound=*/true),
+        {}};
     filter.sender.proof = TenantProofOf(sending.config);
     filter.recipient = InboundProfile(directory, *envelope);
     return "OK " + ToJson(filter).dump();

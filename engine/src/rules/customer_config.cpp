@@ -136,7 +136,10 @@ nlohmann::json ToJson(const CustomerConfig& config) {
         {"allUsers", config.continuity.all_users},
         {"members", config.continuity.members}}},
       {"archiving",
-       {{"enabled", config.archiving_enabled}, {"retentionDays", config.archive_retention_days}}},
+       {{"enabled", config.archiving_enabled},
+        {"retentionDays", config.archive_retention_days},
+        {"inbound", config.archive_inbound},
+        {"outbound", config.archive_outbound}}},
       {"selfService", SelfServiceJson(config.self_service)},
   };
 }

@@ -279,6 +279,14 @@ std::optional<int64_t> CustomerChecker::CheckRetention(const JsonCursor& retenti
 void CustomerChecker::CheckArchiving() {
   auto archiving = spec_["archiving"];
   config_.archiving_enabled = archiving["enabled"].boolean_or(false);
+  if (archiving["directions"].exists()) {
+    config_.archive_inbound = config_.archive_outbound = false;
+    for (size_t i = 0; i < archiving["directions"].size(); ++i) {
+      if (const std::string* name = archiving["directions"][i].string()) {
+        (*name == "inbound" ? config_.archive_inbound : config_.archive_outbound) = true;
+      }
+    }
+  }
   if (const std::string* text = archiving["retention"].string()) {
     auto days = ParseDays(*text);
     if (days.ok() && *days < 1) {

@@ -21,8 +21,11 @@ const char* AttachmentActionName(AttachmentAction action) {
   return "cut-and-inform";
 }
 
-FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig& config) {
+FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig& config,
+                              bool outbound) {
   FilterProfile profile;
+  profile.archive =
+      config.archiving_enabled && (outbound ? config.archive_outbound : config.archive_inbound);
   profile.customer = customer;
   profile.filtering = config.filtering_enabled;
   profile.level = config.filtering_level;
@@ -57,7 +60,8 @@ nlohmann::json ToJson(const FilterProfile& profile) {
                         {"forbidden", profile.content.forbidden},
                         {"forbidEncrypted", profile.content.forbid_encrypted},
                         {"action", AttachmentActionName(profile.content.action)},
-                        {"skipSpam", profile.skip_spam}};
+                        {"skipSpam", profile.skip_spam},
+                        {"archive", profile.archive}};
   if (!profile.proof.service.empty()) {
     out["proof"] = {{"service", profile.proof.service},
                     {"tenantId", profile.proof.tenant_id},
@@ -100,6 +104,7 @@ Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
   r.Get("forbidEncrypted", profile.content.forbid_encrypted);
   r.Get("action", action);
   r.Get("skipSpam", profile.skip_spam);
+  r.Get("archive", profile.archive);
   if (!r.status().ok()) return r.status();
   if (auto proof = value.find("proof"); proof != value.end()) {
     JsonReader p(*proof, "proof");

@@ -59,6 +59,9 @@ const std::vector<Permission>& Table() {
       {Action::kWritePersonalLists,
        "lists.write",
        {kPartnerAdmin, kTechnician, kCustomerAdmin, kMailboxUser}},
+      {Action::kArchiveMail, "archive.keep", {kFilter}},
+      // Archived mail is everyone's mail: not for technicians or read-only tokens.
+      {Action::kReadArchive, "archive.read", {kPartnerAdmin, kCustomerAdmin}},
   };
   return table;
 }

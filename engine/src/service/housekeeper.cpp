@@ -50,6 +50,13 @@ void Housekeeper::Round(std::chrono::steady_clock::time_point& next_purge) {
       Log(fmt::format("quarantine purge: forgot {} message(s) past {} days", *purged,
                       options_.quarantine_retention_days));
     }
+    auto archived = service_.PurgeArchive();
+    if (!archived.ok()) {
+      if (archived.status().code() != StatusCode::kFailedPrecondition)  // no archive kept
+        Log("archive retention: " + archived.status().message());
+    } else if (*archived > 0) {
+      Log(fmt::format("archive retention: removed {} message(s) past their retention", *archived));
+    }
   }
   if (!options_.spam_reports) return;
   auto run = service_.RunSpamReports(Actor::Local(), std::chrono::system_clock::now());

@@ -21,37 +21,17 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
   if (meta.reason != "spam" && meta.reason != "infomail" && meta.reason != "attachment")
     return Status::Invalid("reason must be spam, infomail or attachment", "/reason");
   if (message.empty()) return Status::Invalid("the message is empty", "/message");
-  if (meta.recipients.empty()) return Status::Invalid("a message needs recipients", "/recipients");
-  // Released mail is handed to SMTP with these: nothing that could end a command.
-  auto plain = [](const std::string& address) {
-    return std::none_of(address.begin(), address.end(), [](unsigned char c) {
-      return c <= ' ' || c == '<' || c == '>' || c >= 0x7f;
-    });
-  };
-  if (!plain(meta.sender)) return Status::Invalid("the sender is not an address", "/sender");
-  for (size_t i = 0; i < meta.recipients.size(); ++i) {
-    if (meta.recipients[i].empty() || !plain(meta.recipients[i]))
-      return Status::Invalid("a recipient is not an address", fmt::format("/recipients/{}", i));
-  }
+  if (Status s = CheckEnvelope(meta.sender, meta.recipients); !s.ok()) return s;
   meta.received_at = Now();
   return impl_->Write<int64_t>([&]() -> Result<int64_t> {
     // Who may is checked above, before the message is looked at.
     if (Status s = impl_->ExistingPartner(partner); !s.ok()) return s;
     auto customer = impl_->ExistingCustomer(partner, meta.customer);
     if (!customer.ok()) return customer.status();
-    // A release delivers to these recipients: mail kept for the customer is mail to its
-    // users, or mail from it (outbound mail held), never a message between strangers.
-    auto domains = impl_->store->CustomerDomains(partner, meta.customer);
-    if (!domains.ok()) return domains.status();
-    auto ours = [&](const std::string& address) {
-      return !FindAddressProblem(address, *domains).has_value();
-    };
-    if (!ours(meta.sender) && !std::all_of(meta.recipients.begin(), meta.recipients.end(), ours)) {
-      return Status::Invalid(fmt::format("neither the sender nor every recipient is in a domain of "
-                                         "customer '{}'",
-                                         meta.customer),
-                             "/recipients");
-    }
+    // A release delivers to these recipients.
+    if (Status s = impl_->CheckMailOfCustomer(partner, meta.customer, meta.sender, meta.recipients);
+        !s.ok())
+      return s;
     return impl_->store->AddQuarantined(partner, meta, message);
   });
 }

@@ -43,7 +43,9 @@ Service::~Service() = default;
 Result<std::unique_ptr<Service>> Service::Open(const std::string& path, ServiceOptions options) {
   auto store = OpenStore(path, {options.busy_timeout_ms});
   if (!store.ok()) return store.status();
-  return Create(std::move(*store), options);
+  auto service = Create(std::move(*store), options);
+  if (service.ok()) (*service)->impl_->archive_location = path;
+  return service;
 }
 
 Result<std::unique_ptr<Service>> Service::Create(std::unique_ptr<Store> store,

@@ -4,6 +4,7 @@
 // claims), quarantine.cpp and spam_report_pass.cpp. Included only by those files.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include <fmt/format.h>
 
 #include "gateway/access.h"
+#include "gateway/archive_store.h"
 #include "gateway/customer_rules.h"
 #include "gateway/rfc3339.h"
 #include "gateway/service.h"
@@ -33,6 +35,23 @@ inline int64_t UnixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+// A kept message's envelope (the quarantine's, the archive's): released mail is handed
+// to SMTP with it, so nothing in it could end a command.
+inline Status CheckEnvelope(const std::string& sender, const std::vector<std::string>& recipients) {
+  auto plain = [](const std::string& address) {
+    return std::none_of(address.begin(), address.end(), [](unsigned char c) {
+      return c <= ' ' || c == '<' || c == '>' || c >= 0x7f;
+    });
+  };
+  if (recipients.empty()) return Status::Invalid("a message needs recipients", "/recipients");
+  if (!plain(sender)) return Status::Invalid("the sender is not an address", "/sender");
+  for (size_t i = 0; i < recipients.size(); ++i) {
+    if (recipients[i].empty() || !plain(recipients[i]))
+      return Status::Invalid("a recipient is not an address", fmt::format("/recipients/{}", i));
+  }
+  return Status::Ok();
 }
 
 // `bytes` random bytes as hex.
@@ -70,6 +89,32 @@ struct Service::Impl {
   CustomerRuleOptions rules;  // options' gateway names, normalised
   std::unique_ptr<Store> store;
   std::mutex mutex;
+  // The archive, opened on first use beside the store at archive_location ("" : none);
+  // its own lock, so archiving mail does not wait on an apply.
+  std::string archive_location;
+  std::mutex archive_mutex;
+  std::unique_ptr<ArchiveStore> archive;
+  // Runs `body(ArchiveStore&)` (returning Result<T>) in one archive transaction under
+  // the archive's lock, opening the archive on first use (an embedded gwctl that never
+  // reads it makes no file).
+  template <typename T, typename Body>
+  Result<T> InArchive(bool write, Body body) {
+    std::lock_guard lock(archive_mutex);
+    if (!archive) {
+      if (archive_location.empty())
+        return Status(StatusCode::kFailedPrecondition, "this gateway keeps no archive");
+      auto opened = OpenArchiveStore(archive_location);
+      if (!opened.ok()) return opened.status();
+      archive = std::move(*opened);
+    }
+    std::optional<Result<T>> result;
+    Status status = archive->Transaction(write, [&]() -> Status {
+      result.emplace(body(*archive));
+      return result->status();
+    });
+    if (!status.ok()) return status;
+    return std::move(*result);
+  }
   // Quarantined messages being delivered now: a second release of one waits its turn
   // out rather than delivering it again.
   std::mutex releasing_mutex;
@@ -208,6 +253,24 @@ struct Service::Impl {
   // +extension); kNotFound when none.
   Result<std::string> UserNamed(const std::string& partner, const std::string& customer,
                                 const std::string& address);
+
+  // Mail kept for a customer (held, archived) is mail to its users or from it, never a
+  // message between strangers: the sender or every recipient is in its domains.
+  Status CheckMailOfCustomer(const std::string& partner, const std::string& customer,
+                             const std::string& sender,
+                             const std::vector<std::string>& recipients) {
+    auto domains = store->CustomerDomains(partner, customer);
+    if (!domains.ok()) return domains.status();
+    auto ours = [&](const std::string& address) {
+      return !FindAddressProblem(address, *domains).has_value();
+    };
+    if (ours(sender) || std::all_of(recipients.begin(), recipients.end(), ours))
+      return Status::Ok();
+    return Status::Invalid(
+        fmt::format("neither the sender nor every recipient is in a domain of customer '{}'",
+                    customer),
+        "/recipients");
+  }
 
   Result<Customer> ExistingCustomer(const std::string& partner, const std::string& name) {
     auto customer = store->LoadCustomer(partner, name);

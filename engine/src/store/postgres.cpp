@@ -99,7 +99,7 @@ Status Connection::Reconnect() {
                                                       name_, FirstLine(PQerrorMessage(conn_))));
 }
 
-Result<Rows> Connection::Query(std::string_view sql, std::initializer_list<Param> params) {
+Result<Rows> Connection::Query(std::string_view sql, sql::Params params) {
   if (Status s = Reconnect(); !s.ok()) return s;
   // libpq reads text parameters up to their NUL, so each is copied into a string.
   std::vector<std::string> texts;

@@ -79,7 +79,7 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  Result<Rows> Query(std::string_view sql, std::initializer_list<Param> params = {});
+  Result<Rows> Query(std::string_view sql, sql::Params params = {});
   // One or more statements without parameters or rows (migrations).
   Status Execute(const std::string& sql);
 

@@ -135,7 +135,6 @@ CREATE TABLE quarantine_actions(
   actor TEXT NOT NULL, PRIMARY KEY(partner, customer, id, recipient, action));
 )sql",
 };
-constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 class PostgresRow : public sql::Row {
  public:
@@ -210,37 +209,51 @@ bool IsPostgresUrl(const std::string& location) {
   return location.rfind("postgres://", 0) == 0 || location.rfind("postgresql://", 0) == 0;
 }
 
-Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
-                                                 std::chrono::seconds connect_timeout) {
+Result<std::unique_ptr<sql::Connection>> OpenPostgresDatabase(
+    const std::string& url, std::span<const char* const> migrations, std::string_view schema_table,
+    int64_t lock_key, std::chrono::seconds connect_timeout) {
+  const int schema_version = static_cast<int>(migrations.size());
   auto db = pg::Connection::Open(url, connect_timeout);
   if (!db.ok()) return db.status();
   pg::Connection& d = **db;
   // Replicas starting together migrate one at a time (a transaction-scoped lock).
   Status migrated = d.Transaction(true, [&]() -> Status {
-    if (Status s = d.Query("SELECT pg_advisory_xact_lock(7361029)").status(); !s.ok()) return s;
-    if (Status s = d.Execute("CREATE TABLE IF NOT EXISTS gatewayd_schema(version INTEGER NOT NULL);"
-                             "INSERT INTO gatewayd_schema SELECT 0 WHERE NOT EXISTS "
-                             "(SELECT 1 FROM gatewayd_schema)");
+    if (Status s = d.Query("SELECT pg_advisory_xact_lock($1)", {lock_key}).status(); !s.ok())
+      return s;
+    if (Status s = d.Execute(fmt::format("CREATE TABLE IF NOT EXISTS {0}(version INTEGER NOT NULL);"
+                                         "INSERT INTO {0} SELECT 0 WHERE NOT EXISTS "
+                                         "(SELECT 1 FROM {0})",
+                                         schema_table));
         !s.ok())
       return s;
-    auto version = d.Query("SELECT version FROM gatewayd_schema");
+    auto version = d.Query(fmt::format("SELECT version FROM {}", schema_table));
     if (!version.ok()) return version.status();
     int64_t v = version->Int(0, 0);
-    if (v > kSchemaVersion) {
+    if (v > schema_version) {
       return Status(StatusCode::kUnavailable,
-                    fmt::format("the PostgreSQL store at {} has schema version {}, newer than "
-                                "this gatewayd understands ({})",
-                                d.name(), v, kSchemaVersion));
+                    fmt::format("the PostgreSQL store at {} has schema version {} ({}), newer "
+                                "than this gatewayd understands ({})",
+                                d.name(), v, schema_table, schema_version));
     }
-    for (; v < kSchemaVersion; ++v) {
-      if (Status s = d.Execute(kMigrations[v]); !s.ok()) return s;
-      if (Status s = d.Query("UPDATE gatewayd_schema SET version = $1", {v + 1}).status(); !s.ok())
+    for (; v < schema_version; ++v) {
+      if (Status s = d.Execute(migrations[v]); !s.ok()) return s;
+      if (Status s =
+              d.Query(fmt::format("UPDATE {} SET version = $1", schema_table), {v + 1}).status();
+          !s.ok())
         return s;
     }
     return Status::Ok();
   });
   if (!migrated.ok()) return migrated;
-  return MakeSqlStore(std::make_unique<PostgresConnection>(std::move(*db)));
+  return std::unique_ptr<sql::Connection>(std::make_unique<PostgresConnection>(std::move(*db)));
+}
+
+Result<std::unique_ptr<Store>> OpenPostgresStore(const std::string& url,
+                                                 std::chrono::seconds connect_timeout) {
+  auto connection =
+      OpenPostgresDatabase(url, kMigrations, "gatewayd_schema", 7361029, connect_timeout);
+  if (!connection.ok()) return connection.status();
+  return MakeSqlStore(std::move(*connection));
 }
 
 }  // namespace gw

@@ -20,6 +20,7 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "gateway/status.h"
 
@@ -50,6 +51,30 @@ struct Param {
   }
 };
 
+// The parameters of one statement: a braced list at the call, or a vector built for a
+// statement whose predicates depend on the request. Viewed, not copied.
+class Params {
+ public:
+// The list's array lives to the end of the call's full expression, as long as Params is
+// meant to (GCC warns that the view does not extend it).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winit-list-lifetime"
+#endif
+  Params(std::initializer_list<Param> list) : begin_(list.begin()), size_(list.size()) {}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+  Params(const std::vector<Param>& list) : begin_(list.data()), size_(list.size()) {}
+  const Param* begin() const { return begin_; }
+  const Param* end() const { return begin_ + size_; }
+  size_t size() const { return size_; }
+
+ private:
+  const Param* begin_;
+  size_t size_;
+};
+
 class Row {
  public:
   virtual ~Row() = default;
@@ -60,7 +85,7 @@ class Row {
 
 class Connection {
  public:
-  using Params = std::initializer_list<Param>;
+  using Params = sql::Params;
   virtual ~Connection() = default;
 
   virtual Status Select(std::string_view sql, Params params,

@@ -149,7 +149,6 @@ CREATE TABLE quarantine_actions(
   PRIMARY KEY(partner, customer, id, recipient, action)) WITHOUT ROWID;
 )sql",
 };
-constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 // The store's $N placeholders as SQLite's ?N (a bare $N is a named parameter to SQLite,
 // numbered by first appearance rather than by N). Quoted text is left alone.
@@ -274,71 +273,81 @@ Status Unavailable(std::string message) {
 
 }  // namespace
 
-Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
-                                               SqliteStoreOptions options) {
+Result<std::unique_ptr<sql::Connection>> OpenSqliteDatabase(const std::string& path,
+                                                            std::span<const char* const> migrations,
+                                                            int busy_timeout_ms,
+                                                            std::string_view what) {
+  const int schema_version = static_cast<int>(migrations.size());
   std::error_code ec;
   bool exists = fs::exists(path, ec);
   if (exists) {
     if (!fs::is_regular_file(path, ec))
-      return Unavailable(fmt::format("store {} is not a regular file", path));
+      return Unavailable(fmt::format("{} {} is not a regular file", what, path));
     if (access(path.c_str(), R_OK | W_OK) != 0) {
-      return Unavailable(
-          fmt::format("store {} is not writable by this user; gatewayd needs to write it", path));
+      return Unavailable(fmt::format(
+          "{} {} is not writable by this user; gatewayd needs to write it", what, path));
     }
   } else if (fs::path parent = fs::path(path).parent_path(); !parent.empty()) {
     fs::create_directories(parent, ec);
     if (ec) return Unavailable(fmt::format("cannot create {}: {}", parent.string(), ec.message()));
   }
-  auto db = sqlite::Database::Open(path, !exists, options.busy_timeout_ms);
+  auto db = sqlite::Database::Open(path, !exists, busy_timeout_ms);
   if (!db.ok()) return db.status();
   sqlite::Database& d = **db;
 
   // Read before writing anything, so a foreign or damaged file is left as it was.
   auto version_statement = d.Prepare("PRAGMA user_version");
   if (!version_statement.ok()) {
-    return Unavailable(fmt::format("store {} is not a gatewayd store or is corrupt ({})", path,
-                                   version_statement.status().message()));
+    return Unavailable(fmt::format("{} {} is not a gatewayd {} or is corrupt ({})", what, path,
+                                   what, version_statement.status().message()));
   }
   Status status;
   version_statement->Step(status);
   if (!status.ok()) {
-    return Unavailable(
-        fmt::format("store {} is not a gatewayd store or is corrupt ({})", path, status.message()));
+    return Unavailable(fmt::format("{} {} is not a gatewayd {} or is corrupt ({})", what, path,
+                                   what, status.message()));
   }
   int64_t version = version_statement->Int(0);
   version_statement->Reset();
-  if (version > kSchemaVersion) {
+  if (version > schema_version) {
     return Unavailable(
-        fmt::format("store {} has schema version {}, newer than this gatewayd understands ({})",
-                    path, version, kSchemaVersion));
+        fmt::format("{} {} has schema version {}, newer than this gatewayd understands ({})", what,
+                    path, version, schema_version));
   }
   if (exists) {
     auto check = d.Prepare("PRAGMA quick_check");
-    if (!check.ok()) return Unavailable(fmt::format("store {} is corrupt", path));
+    if (!check.ok()) return Unavailable(fmt::format("{} {} is corrupt", what, path));
     check->Step(status);
     std::string verdict = check->Text(0);
     check->Reset();
     if (!status.ok() || verdict != "ok") {
-      return Unavailable(fmt::format("store {} is corrupt ({}); it was not changed", path,
+      return Unavailable(fmt::format("{} {} is corrupt ({}); it was not changed", what, path,
                                      status.ok() ? verdict : status.message()));
     }
   }
-  if (d.ReadOnly()) return Unavailable(fmt::format("store {} is read-only", path));
+  if (d.ReadOnly()) return Unavailable(fmt::format("{} {} is read-only", what, path));
   for (const char* pragma :
        {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
     if (Status s = d.Execute(pragma); !s.ok())
-      return Unavailable(fmt::format("store {}: {}", path, s.message()));
+      return Unavailable(fmt::format("{} {}: {}", what, path, s.message()));
   }
-  for (int64_t v = version; v < kSchemaVersion; ++v) {
+  for (int64_t v = version; v < schema_version; ++v) {
     std::string sql =
-        fmt::format("BEGIN; {} PRAGMA user_version = {}; COMMIT;", kMigrations[v], v + 1);
+        fmt::format("BEGIN; {} PRAGMA user_version = {}; COMMIT;", migrations[v], v + 1);
     if (Status s = d.Execute(sql); !s.ok()) {
       d.Execute("ROLLBACK");
       return Unavailable(
-          fmt::format("store {}: migration to version {} failed: {}", path, v + 1, s.message()));
+          fmt::format("{} {}: migration to version {} failed: {}", what, path, v + 1, s.message()));
     }
   }
-  return MakeSqlStore(std::make_unique<SqliteConnection>(std::move(*db)));
+  return std::unique_ptr<sql::Connection>(std::make_unique<SqliteConnection>(std::move(*db)));
+}
+
+Result<std::unique_ptr<Store>> OpenSqliteStore(const std::string& path,
+                                               SqliteStoreOptions options) {
+  auto connection = OpenSqliteDatabase(path, kMigrations, options.busy_timeout_ms, "store");
+  if (!connection.ok()) return connection.status();
+  return MakeSqlStore(std::move(*connection));
 }
 
 }  // namespace gw
