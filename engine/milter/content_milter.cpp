@@ -100,9 +100,11 @@ MilterDecision Tempfail(const std::string& why) {
 
 }  // namespace
 
-MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
-                             const ProfileLookup& lookup, const SpamCheck& spam,
-                             const ContentLimits& limits) {
+namespace {
+
+MilterDecision DecideUnarchived(const SpamEnvelope& envelope, std::string_view message,
+                                const ProfileLookup& lookup, const SpamCheck& spam,
+                                const ContentLimits& limits) {
   using Kind = MilterDecision::Kind;
   MilterDecision decision;
   if (envelope.recipients.empty()) return decision;
@@ -177,6 +179,36 @@ MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view mess
   decision.log = decision.log.empty() ? fmt::format("accept: {}: {}", profile.customer, score)
                                       : decision.log + "; " + score;
   return decision;
+}
+
+bool Delivered(const MilterDecision& decision) {
+  return decision.kind == MilterDecision::Kind::kAccept ||
+         decision.kind == MilterDecision::Kind::kRewrite;
+}
+
+// The decision, and the archive that keeps what it delivers (`direction` of the
+// profile's customer, when its archiving covers it).
+MilterDecision DecideFor(const SpamEnvelope& envelope, std::string_view message,
+                         const ProfileLookup& lookup, const SpamCheck& spam,
+                         const ContentLimits& limits, const char* direction) {
+  std::optional<FilterProfile> seen;
+  ProfileLookup remembered = [&](const SpamEnvelope& e) {
+    auto found = lookup(e);
+    if (found.ok() && *found) seen = **found;
+    return found;
+  };
+  MilterDecision decision = DecideUnarchived(envelope, message, remembered, spam, limits);
+  if (seen && seen->archive && Delivered(decision))
+    decision.archive.push_back({seen->customer, direction});
+  return decision;
+}
+
+}  // namespace
+
+MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
+                             const ProfileLookup& lookup, const SpamCheck& spam,
+                             const ContentLimits& limits) {
+  return DecideFor(envelope, message, lookup, spam, limits, "inbound");
 }
 
 namespace {
@@ -264,18 +296,22 @@ MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_vi
       return Result<std::optional<FilterProfile>>(std::optional<FilterProfile>(profile));
     };
   };
-  MilterDecision outbound = DecideMessage(envelope, message, as(sender), score_once, limits);
+  MilterDecision outbound =
+      DecideFor(envelope, message, as(sender), score_once, limits, "outbound");
   outbound.log = "outbound " + outbound.log;
-  if (!(*found)->recipient || (outbound.kind != Kind::kAccept && outbound.kind != Kind::kRewrite)) {
-    return outbound;
-  }
+  if (!(*found)->recipient || !Delivered(outbound)) return outbound;
   std::string_view left = outbound.kind == Kind::kRewrite ? outbound.rewritten : message;
   MilterDecision inbound =
-      DecideMessage(envelope, left, as(*(*found)->recipient), score_once, limits);
+      DecideFor(envelope, left, as(*(*found)->recipient), score_once, limits, "inbound");
   inbound.log = outbound.log + "; then inbound " + inbound.log;
+  // Delivered to a customer of the gateway: in the sender's archive and the recipient's.
+  if (Delivered(inbound))
+    inbound.archive.insert(inbound.archive.begin(), outbound.archive.begin(),
+                           outbound.archive.end());
   if (outbound.kind != Kind::kRewrite) return inbound;
   if (inbound.kind == Kind::kAccept) {
     outbound.log = inbound.log;
+    outbound.archive = inbound.archive;
     return outbound;
   }
   if (inbound.kind == Kind::kRewrite) {

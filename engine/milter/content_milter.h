@@ -42,6 +42,13 @@ struct MilterDecision {
   std::string quarantined;
   std::string subject;  // the kept message's, for the quarantine's listing
   std::string log;      // one line for the log
+  // kAccept, kRewrite: the archives that keep the message as delivered, each a customer
+  // ("partner/name") and the direction (inbound | outbound) its archiving covers.
+  struct ArchiveCopy {
+    std::string customer, direction;
+    bool operator==(const ArchiveCopy&) const = default;
+  };
+  std::vector<ArchiveCopy> archive;
 };
 
 // The filter settings for mail from the envelope's sender and client to its first
@@ -50,7 +57,9 @@ using ProfileLookup = std::function<Result<std::optional<FilterProfile>>(const S
 using SpamCheck = std::function<Result<SpamVerdict>(
     std::string_view message, const FilterProfile& profile, const SpamEnvelope& envelope)>;
 
-// `message` is the whole message as received (headers, blank line, body).
+// `message` is the whole message as received (headers, blank line, body). A message
+// delivered (accepted or cut) for a customer whose profile archives is to be archived
+// (MilterDecision::archive).
 MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
                              const ProfileLookup& lookup, const SpamCheck& spam,
                              const ContentLimits& limits = {});

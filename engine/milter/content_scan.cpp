@@ -435,7 +435,97 @@ size_t CountNestingMarkers(std::string_view message) {
   return count;
 }
 
+// Collects the text of every part, within the limits.
+class TextWalk {
+ public:
+  TextWalk(size_t limit, const ContentLimits& limits) : limit_(limit), limits_(limits) {}
+
+  void Walk(GMimeObject* object, int depth) {
+    if (!object || depth > limits_.max_mime_depth || ++parts_ > limits_.max_parts) return;
+    if (text_.size() >= limit_) return;
+    if (GMIME_IS_MULTIPART(object)) {
+      auto* multipart = GMIME_MULTIPART(object);
+      int count = g_mime_multipart_get_count(multipart);
+      for (int i = 0; i < count; ++i) Walk(g_mime_multipart_get_part(multipart, i), depth + 1);
+    } else if (GMIME_IS_MESSAGE_PART(object)) {
+      GMimeMessage* inner = g_mime_message_part_get_message(GMIME_MESSAGE_PART(object));
+      if (inner) {
+        if (const char* subject = g_mime_message_get_subject(inner)) Add(subject);
+        Walk(g_mime_message_get_mime_part(inner), depth + 1);
+      }
+    } else if (GMIME_IS_PART(object)) {
+      if (const char* name = g_mime_part_get_filename(GMIME_PART(object))) Add(name);
+      if (!GMIME_IS_TEXT_PART(object) || g_mime_part_is_attachment(GMIME_PART(object))) return;
+      char* text = g_mime_text_part_get_text(GMIME_TEXT_PART(object));
+      if (!text) return;
+      GMimeContentType* type = g_mime_object_get_content_type(object);
+      bool html = type && g_mime_content_type_is_type(type, "text", "html");
+      Add(html ? WithoutTags(text) : std::string(text));
+      g_free(text);
+    }
+  }
+
+  std::string Take() {
+    if (text_.size() > limit_) {
+      size_t end = limit_;
+      while (end > 0 && (static_cast<unsigned char>(text_[end]) & 0xC0) == 0x80) --end;
+      text_.resize(end);
+    }
+    return std::move(text_);
+  }
+
+ private:
+  void Add(std::string_view words) {
+    if (!text_.empty()) text_ += '\n';
+    text_.append(words.substr(0, limit_ + 4 - std::min(limit_, text_.size())));
+  }
+
+  // Tags and what scripts and styles hold go; entities stay as they are (words enough).
+  static std::string WithoutTags(std::string_view html) {
+    std::string out;
+    std::string lower = AsciiLower(html);
+    size_t i = 0;
+    while (i < html.size()) {
+      if (html[i] != '<') {
+        out += html[i++];
+        continue;
+      }
+      for (std::string_view hidden : {"script", "style"}) {
+        if (lower.compare(i + 1, hidden.size(), hidden) == 0) {
+          size_t end = lower.find("</" + std::string(hidden), i);
+          i = end == std::string::npos ? html.size() : end;
+        }
+      }
+      size_t close = html.find('>', i);
+      i = close == std::string_view::npos ? html.size() : close + 1;
+      out += ' ';
+    }
+    return out;
+  }
+
+  size_t limit_;
+  const ContentLimits& limits_;
+  size_t parts_ = 0;
+  std::string text_;
+};
+
 }  // namespace
+
+SearchableText ExtractSearchableText(std::string_view message, size_t limit,
+                                     const ContentLimits& limits) {
+  SearchableText out;
+  if (CountNestingMarkers(message) > limits.max_parts) return out;
+  InitGMime();
+  GObjectPtr<GMimeStream> stream(g_mime_stream_mem_new_with_buffer(message.data(), message.size()));
+  GObjectPtr<GMimeParser> parser(g_mime_parser_new_with_stream(stream.p));
+  GObjectPtr<GMimeMessage> parsed(g_mime_parser_construct_message(parser.p, nullptr));
+  if (!parsed.p) return out;
+  if (const char* subject = g_mime_message_get_subject(parsed.p)) out.subject = subject;
+  TextWalk walk(limit, limits);
+  walk.Walk(g_mime_message_get_mime_part(parsed.p), 0);
+  out.text = walk.Take();
+  return out;
+}
 
 ContentVerdict ScanMessage(std::string_view message, const ContentRules& rules, bool cut,
                            const ContentLimits& limits) {

@@ -179,6 +179,29 @@ gw::Status Keep(const gw::MilterDecision& decision, const gw::SpamEnvelope& enve
   return id.ok() ? gw::Status::Ok() : id.status();
 }
 
+// Keeps the message as delivered in each archive the decision names. Any failure defers
+// the message: a customer that archives is promised every message it receives.
+gw::Status KeepArchiveCopies(const gw::MilterDecision& decision, const gw::SpamEnvelope& envelope,
+                             const std::string& delivered) {
+  if (decision.archive.empty()) return gw::Status::Ok();
+  auto client = gw::ConnectGateway(settings.gateway_url, settings.gateway);
+  if (!client.ok()) return client.status();
+  gw::SearchableText searchable = gw::ExtractSearchableText(delivered);
+  for (const auto& copy : decision.archive) {
+    size_t slash = copy.customer.find('/');
+    if (slash == std::string::npos) return gw::Status(gw::StatusCode::kInternal, "no customer");
+    gw::ArchivedMessage meta;
+    meta.customer = copy.customer.substr(slash + 1);
+    meta.direction = copy.direction;
+    meta.sender = envelope.sender;
+    meta.recipients = envelope.recipients;
+    meta.subject = searchable.subject;
+    auto id = (*client)->Archive(copy.customer.substr(0, slash), meta, delivered, searchable.text);
+    if (!id.ok()) return id.status();
+  }
+  return gw::Status::Ok();
+}
+
 sfsistat OnEndOfMessage(SMFICTX* ctx) {
   using Kind = gw::MilterDecision::Kind;
   Message* m = Current(ctx);
@@ -200,6 +223,18 @@ sfsistat OnEndOfMessage(SMFICTX* ctx) {
       decision.kind = Kind::kTempfail;
       decision.reply = "the message cannot be filtered now; try again later";
       decision.log += "; not kept, so deferred: " + kept.message();
+    }
+  }
+  if (decision.kind == Kind::kAccept || decision.kind == Kind::kRewrite) {
+    const std::string& delivered = decision.kind == Kind::kRewrite ? decision.rewritten : m->data;
+    if (gw::Status kept = KeepArchiveCopies(decision, m->envelope, delivered); !kept.ok()) {
+      decision.kind = Kind::kTempfail;
+      decision.reply = "the message cannot be archived now; try again later";
+      decision.log += "; not archived, so deferred: " + kept.message();
+    } else if (!decision.archive.empty()) {
+      decision.log += fmt::format("; archived for {}", decision.archive.size() == 1
+                                                           ? decision.archive.front().customer
+                                                           : "the sender and the recipient");
     }
   }
   Log(fmt::format("{} {}", m->envelope.queue_id.empty() ? "-" : m->envelope.queue_id,

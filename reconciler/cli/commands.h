@@ -15,6 +15,7 @@ void RegisterExportCommand(CLI::App& app, int& exit_code);
 void RegisterTraceCommand(CLI::App& app, int& exit_code);
 void RegisterQuarantineCommand(CLI::App& app, int& exit_code);
 void RegisterListsCommand(CLI::App& app, int& exit_code);
+void RegisterArchiveCommand(CLI::App& app, int& exit_code);
 void RegisterContinuityCommand(CLI::App& app, int& exit_code);
 void RegisterDnsCommand(CLI::App& app, int& exit_code);
 

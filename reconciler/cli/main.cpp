@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   gwctl::cli::RegisterTraceCommand(app, exit_code);
   gwctl::cli::RegisterQuarantineCommand(app, exit_code);
   gwctl::cli::RegisterListsCommand(app, exit_code);
+  gwctl::cli::RegisterArchiveCommand(app, exit_code);
   gwctl::cli::RegisterContinuityCommand(app, exit_code);
   gwctl::cli::RegisterDnsCommand(app, exit_code);
   gwctl::cli::RegisterSchemaCommand(app, exit_code);

@@ -16,6 +16,7 @@
 #include "gateway/rfc3339.h"
 #include "gateway/service.h"
 #include "gatewayd_fixture.h"
+#include "postgres_fixture.h"
 
 // Queries and records are written with designated initializers naming only what matters.
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -340,3 +341,66 @@ TEST(ArchiveCodec, MboxQuotesFromLinesAndZlibRoundTrips) {
 }
 
 }  // namespace
+
+// The same archive on PostgreSQL (a tsvector where SQLite has FTS5): what the SQLite
+// tests show, in one pass.
+TEST(ArchivePostgres, SearchReadVerifyPurgeAndReleaseWorkAsOnSqlite) {
+  if (std::string missing = gwtest::PostgresMissing(); !missing.empty()) {
+    GTEST_SKIP() << "PostgreSQL test skipped: " << missing;
+  }
+  gwtest::Postgres server;
+  ASSERT_EQ(server.problem(), "");
+  auto service = gw::Service::Open(server.url());
+  ASSERT_TRUE(service.ok()) << service.status().message();
+  gw::Actor local = gw::Actor::Local();
+  ASSERT_TRUE((*service)->PutPartner(local, "northwind").ok());
+  gw::CustomerWrite write;
+  write.spec = {{"product", "ultimate-defense"},
+                {"billableUsers", 5},
+                {"domains", {{"primary", "acme.example"}}},
+                {"destinations", "mx.acme.example"},
+                {"archiving", {{"enabled", true}, {"retention", "30d"}}}};
+  ASSERT_TRUE((*service)
+                  ->PutCustomer(local, "northwind", "acme", write, gw::WriteCondition::CreateOnly())
+                  .ok());
+  auto keep = [&](const std::string& message, const std::string& subject) {
+    gw::ArchivedMessage meta{.customer = "acme",
+                             .direction = "inbound",
+                             .sender = "cfo@partner.example",
+                             .recipients = {"ann@acme.example"},
+                             .subject = subject};
+    auto id = (*service)->Archive(kFilter, "northwind", meta, message, subject + "\n" + message);
+    EXPECT_TRUE(id.ok()) << id.status().message();
+    return id.ok() ? *id : 0;
+  };
+  int64_t first = keep(kFigures, "Quarterly figures");
+  int64_t second = keep(kFigures, "Quarterly figures");
+  int64_t third = keep("Subject: Lunch\r\n\r\nPizza on Friday?\r\n", "Lunch");
+  auto search = [&](gw::ArchiveQuery query) {
+    auto found = (*service)->SearchArchive(kAdmin, "northwind", "acme", query);
+    EXPECT_TRUE(found.ok()) << found.status().message();
+    std::vector<int64_t> ids;
+    for (const auto& m : found.ok() ? *found : std::vector<gw::ArchivedMessage>{})
+      ids.push_back(m.id);
+    return ids;
+  };
+  EXPECT_THAT(search({.text = "zeppelin budget"}), ElementsAre(second, first));
+  EXPECT_THAT(search({.text = "pizza"}), ElementsAre(third));
+  EXPECT_THAT(search({.sender = "CFO@partner.example", .subject = "quarter"}),
+              ElementsAre(second, first));
+  EXPECT_THAT(search({.recipient = "ANN@acme.example", .before = second}), ElementsAre(first));
+  auto loaded = (*service)->LoadArchived(kAdmin, "northwind", "acme", first);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_EQ(loaded->second, kFigures);
+  ASSERT_TRUE(
+      (*service)->ReleaseArchived(local, "northwind", "acme", third, "erasure request 77").ok());
+  EXPECT_THAT(search({.text = "pizza"}), IsEmpty());
+  auto check = (*service)->VerifyArchive(kAdmin, "northwind", "acme");
+  ASSERT_TRUE(check.ok()) << check.status().message();
+  EXPECT_THAT(check->problems, IsEmpty());
+  EXPECT_EQ(check->entries, 3);
+  auto purged = (*service)->PurgeArchive(Clock::now() + Days(31));
+  ASSERT_TRUE(purged.ok()) << purged.status().message();
+  EXPECT_EQ(*purged, 3);
+  EXPECT_THAT(search({}), IsEmpty());
+}

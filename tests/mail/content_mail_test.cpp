@@ -187,6 +187,78 @@ TEST_F(ContentMailTest, ForbiddenAttachmentsAreRefusedOrCutPerCustomer) {
   EXPECT_THAT(delivered, HasSubstr("Content-Type: multipart/mixed"));
 }
 
+TEST_F(ContentMailTest, ArchivedMailIsKeptAsDeliveredSearchedExportedAndVerified) {
+  PutCustomer("acme", ContentFilter("cut-and-inform", {"docmacro"}, false),
+              {{"archiving", {{"enabled", true}, {"retention", "30d"}}}});
+  PutCustomer("globex", json::object());  // archives nothing
+  std::string plain =
+      "From: Sender <sender@outside.example>\r\nTo: user@acme.example\r\nSubject: "
+      "=?utf-8?q?Heliotrope_order_=E2=84=967?=\r\nMessage-ID: <h1@outside.example>\r\n\r\nThe "
+      "heliotrope seeds ship Monday.\r\nFrom Rotterdam, by barge.\r\n";
+  EXPECT_TRUE(Send("user@acme.example", plain).accepted()) << gateway_->MilterLog();
+  EXPECT_TRUE(Send("user@globex.example", plain).accepted()) << gateway_->MilterLog();
+  auto cut = Send(
+      "user@acme.example",
+      gwtest::MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}},
+                          "user@acme.example", "Invoice attached, marmalade."));
+  EXPECT_TRUE(cut.accepted()) << cut.transcript;
+  ASSERT_EQ(destination_.WaitForMessages(3), 3u) << gateway_->MailLog() << gateway_->MilterLog();
+  EXPECT_THAT(gateway_->MilterLog(), HasSubstr("archived for northwind/acme"));
+
+  auto found = Gwctl("archive search --customer acme --text heliotrope --format json");
+  ASSERT_EQ(found.exit_code, 0) << found.output;
+  json listed = json::parse(found.output, nullptr, false);
+  ASSERT_TRUE(listed.is_object()) << found.output;
+  ASSERT_EQ(listed["messages"].size(), 1u) << found.output;
+  const json& entry = listed["messages"][0];
+  EXPECT_EQ(entry["sender"], "sender@outside.example");
+  EXPECT_EQ(entry["recipients"], json::array({"user@acme.example"}));
+  EXPECT_EQ(entry["direction"], "inbound");
+  EXPECT_EQ(entry["subject"], "Heliotrope order \u21167") << "the subject decoded";
+  auto by_sender = Gwctl("archive search --customer acme --sender sender@outside.example");
+  EXPECT_EQ(by_sender.exit_code, 0) << by_sender.output;
+  EXPECT_THAT(by_sender.output, HasSubstr("Heliotrope order"));
+  EXPECT_THAT(Gwctl("archive search --customer globex").output, HasSubstr("No archived message"));
+
+  // As delivered: the cut copy, not the macro the customer never received.
+  auto shown =
+      Gwctl(fmt::format("archive show --customer acme --id {}", entry["id"].get<int64_t>()));
+  ASSERT_EQ(shown.exit_code, 0) << shown.output;
+  EXPECT_THAT(shown.output, HasSubstr("The heliotrope seeds ship Monday."));
+  auto marmalade = Gwctl("archive search --customer acme --text marmalade --format json");
+  json cut_entry = json::parse(marmalade.output, nullptr, false);
+  ASSERT_TRUE(cut_entry.is_object() && cut_entry["messages"].size() == 1) << marmalade.output;
+  auto cut_copy = Gwctl(fmt::format("archive show --customer acme --id {}",
+                                    cut_entry["messages"][0]["id"].get<int64_t>()));
+  EXPECT_THAT(cut_copy.output, HasSubstr("invoice.docm: a Word document with macros"));
+  EXPECT_THAT(cut_copy.output, Not(HasSubstr("filename=\"invoice.docm\"")));
+
+  auto mbox_file = dir_ / "acme.mbox";
+  auto exported =
+      Gwctl(fmt::format("archive export --customer acme --output {}", mbox_file.string()));
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  std::ifstream mbox_in(mbox_file, std::ios::binary);
+  std::string mbox((std::istreambuf_iterator<char>(mbox_in)), {});
+  EXPECT_THAT(mbox, HasSubstr("From sender@outside.example "));
+  EXPECT_THAT(mbox, HasSubstr("\n>From Rotterdam, by barge.\n"));
+  EXPECT_THAT(mbox, HasSubstr("marmalade"));
+  EXPECT_EQ(std::filesystem::status(mbox_file).permissions() & std::filesystem::perms::others_read,
+            std::filesystem::perms::none);
+  auto zip_file = dir_ / "acme.zip";
+  ASSERT_EQ(
+      Gwctl(fmt::format("archive export --customer acme --format zip -o {}", zip_file.string()))
+          .exit_code,
+      0);
+  std::ifstream zip_in(zip_file, std::ios::binary);
+  std::string zip((std::istreambuf_iterator<char>(zip_in)), {});
+  EXPECT_EQ(zip.substr(0, 4), std::string("PK\x03\x04", 4));
+
+  auto verified = Gwctl("archive verify --customer acme");
+  EXPECT_EQ(verified.exit_code, 0) << verified.output;
+  EXPECT_THAT(verified.output, HasSubstr("2 entries"));
+  EXPECT_THAT(verified.output, HasSubstr("intact"));
+}
+
 TEST_F(ContentMailTest, FilteringOffPassesEverythingAndAMilterThatIsDownDefersMail) {
   json off = ContentFilter("reject", {"executable"}, true);
   off["enabled"] = false;

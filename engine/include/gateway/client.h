@@ -60,10 +60,9 @@ class GatewayClient {
   virtual Result<std::vector<ArchivedMessage>> SearchArchive(const std::string& partner,
                                                              const std::string& customer,
                                                              const ArchiveQuery& query) = 0;
-  virtual Result<std::string> LoadArchived(const std::string& partner,
-                                           const std::string& customer, int64_t id) = 0;
-  virtual Result<std::string> ExportArchive(const std::string& partner,
-                                            const std::string& customer,
+  virtual Result<std::string> LoadArchived(const std::string& partner, const std::string& customer,
+                                           int64_t id) = 0;
+  virtual Result<std::string> ExportArchive(const std::string& partner, const std::string& customer,
                                             const ArchiveQuery& query,
                                             const std::string& format) = 0;
   virtual Result<ArchiveCheck> VerifyArchive(const std::string& partner,

@@ -53,6 +53,16 @@ struct ContentVerdict {
 ContentVerdict ScanMessage(std::string_view message, const ContentRules& rules, bool cut = false,
                            const ContentLimits& limits = {});
 
+// What an archive indexes of a message: its subject and the words of its text parts
+// (decoded to UTF-8; HTML without its tags) and attachment names, at most `limit` bytes
+// of text. Bounded like ScanMessage; never throws.
+struct SearchableText {
+  std::string subject;
+  std::string text;
+};
+SearchableText ExtractSearchableText(std::string_view message, size_t limit = 256u << 10,
+                                     const ContentLimits& limits = {});
+
 // One line naming the findings, for an SMTP reply or a log ("invoice.docm: a Word
 // document with macros").
 std::string DescribeFindings(const std::vector<ContentFinding>& findings);

@@ -318,8 +318,8 @@ void ArchiveMessage(const AdminContext& admin, const Actor& actor, const HttpReq
   if (request->meta.customer != req.matches[2]) {
     return WriteError(res, 422, "customer must match the path", "/customer");
   }
-  auto id = admin.service.Archive(actor, req.matches[1], request->meta, request->message,
-                                  request->text);
+  auto id =
+      admin.service.Archive(actor, req.matches[1], request->meta, request->message, request->text);
   if (!id.ok()) return WriteStatus(res, id.status());
   WriteJson(res, 201, {{"id", *id}});
 }
@@ -373,8 +373,7 @@ void ExportArchive(const AdminContext& admin, const Actor& actor, const HttpRequ
   query.limit = 0;  // the export's own maximum
   if (!ArchiveQueryOf(req, res, query)) return;
   std::string format = req.HasParam("format") ? req.Param("format") : "mbox";
-  auto exported =
-      admin.service.ExportArchive(actor, req.matches[1], req.matches[2], query, format);
+  auto exported = admin.service.ExportArchive(actor, req.matches[1], req.matches[2], query, format);
   if (!exported.ok()) return WriteStatus(res, exported.status());
   res.status = 200;
   res.SetHeader("Content-Disposition",

@@ -303,9 +303,12 @@ Result<std::pair<QuarantinedMessage, std::string>> QuarantineRequestFromJson(con
 
 json ArchiveRequestToJson(const ArchivedMessage& meta, const std::string& message,
                           const std::string& text) {
-  return {{"customer", meta.customer},     {"direction", meta.direction},
-          {"sender", meta.sender},         {"recipients", meta.recipients},
-          {"subject", meta.subject},       {"message", EncodeBase64(message)},
+  return {{"customer", meta.customer},
+          {"direction", meta.direction},
+          {"sender", meta.sender},
+          {"recipients", meta.recipients},
+          {"subject", meta.subject},
+          {"message", EncodeBase64(message)},
           {"text", text}};
 }
 
