@@ -104,7 +104,7 @@ namespace {
 
 MilterDecision DecideUnarchived(const SpamEnvelope& envelope, std::string_view message,
                                 const ProfileLookup& lookup, const SpamCheck& spam,
-                                const ContentLimits& limits) {
+                                const VirusCheck& virus, const ContentLimits& limits) {
   using Kind = MilterDecision::Kind;
   MilterDecision decision;
   if (envelope.recipients.empty()) return decision;
@@ -132,6 +132,18 @@ MilterDecision DecideUnarchived(const SpamEnvelope& envelope, std::string_view m
     decision.log = fmt::format("quarantine: {}: {}", profile.customer, why);
     return decision;
   };
+  if (virus) {
+    auto scanned = virus(message);
+    if (!scanned.ok()) return Tempfail(scanned.status().message());
+    if (scanned->infected) {
+      if (!profile.reject_viruses) return quarantine("virus", "virus " + scanned->name);
+      decision.kind = Kind::kReject;
+      decision.reply = ReplyText("message refused by the recipient's policy: it carries malware (" +
+                                 scanned->name + ")");
+      decision.log = fmt::format("reject: {}: virus {}", profile.customer, scanned->name);
+      return decision;
+    }
+  }
   if (profile.content.any()) {
     bool cut = profile.content.action == AttachmentAction::kCutAndInform;
     ContentVerdict verdict = ScanMessage(message, profile.content, cut, limits);
@@ -190,14 +202,15 @@ bool Delivered(const MilterDecision& decision) {
 // profile's customer, when its archiving covers it).
 MilterDecision DecideFor(const SpamEnvelope& envelope, std::string_view message,
                          const ProfileLookup& lookup, const SpamCheck& spam,
-                         const ContentLimits& limits, const char* direction) {
+                         const VirusCheck& virus, const ContentLimits& limits,
+                         const char* direction) {
   std::optional<FilterProfile> seen;
   ProfileLookup remembered = [&](const SpamEnvelope& e) {
     auto found = lookup(e);
     if (found.ok() && *found) seen = **found;
     return found;
   };
-  MilterDecision decision = DecideUnarchived(envelope, message, remembered, spam, limits);
+  MilterDecision decision = DecideUnarchived(envelope, message, remembered, spam, virus, limits);
   if (seen && seen->archive && Delivered(decision))
     decision.archive.push_back({seen->customer, direction});
   return decision;
@@ -207,8 +220,8 @@ MilterDecision DecideFor(const SpamEnvelope& envelope, std::string_view message,
 
 MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
                              const ProfileLookup& lookup, const SpamCheck& spam,
-                             const ContentLimits& limits) {
-  return DecideFor(envelope, message, lookup, spam, limits, "inbound");
+                             const VirusCheck& virus, const ContentLimits& limits) {
+  return DecideFor(envelope, message, lookup, spam, virus, limits, "inbound");
 }
 
 namespace {
@@ -245,7 +258,7 @@ std::string MissingTenantProof(const TenantProof& proof, std::string_view messag
 
 MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_view message,
                                     const RelayLookup& lookup, const SpamCheck& spam,
-                                    const ContentLimits& limits) {
+                                    const VirusCheck& virus, const ContentLimits& limits) {
   using Kind = MilterDecision::Kind;
   MilterDecision decision;
   if (envelope.recipients.empty()) return decision;
@@ -269,6 +282,20 @@ MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_vi
     }
     return scored->verdict;
   };
+
+  // One scan per text, likewise.
+  std::optional<std::pair<std::string, VirusVerdict>> scanned;
+  VirusCheck scan_once;
+  if (virus) {
+    scan_once = [&](std::string_view text) -> Result<VirusVerdict> {
+      if (!scanned || scanned->first != text) {
+        auto verdict = virus(text);
+        if (!verdict.ok()) return verdict.status();
+        scanned.emplace(std::string(text), std::move(*verdict));
+      }
+      return scanned->second;
+    };
+  }
 
   if (!sender.proof.service.empty()) {
     std::vector<std::string> dkim;
@@ -297,12 +324,12 @@ MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_vi
     };
   };
   MilterDecision outbound =
-      DecideFor(envelope, message, as(sender), score_once, limits, "outbound");
+      DecideFor(envelope, message, as(sender), score_once, scan_once, limits, "outbound");
   outbound.log = "outbound " + outbound.log;
   if (!(*found)->recipient || !Delivered(outbound)) return outbound;
   std::string_view left = outbound.kind == Kind::kRewrite ? outbound.rewritten : message;
   MilterDecision inbound =
-      DecideFor(envelope, left, as(*(*found)->recipient), score_once, limits, "inbound");
+      DecideFor(envelope, left, as(*(*found)->recipient), score_once, scan_once, limits, "inbound");
   inbound.log = outbound.log + "; then inbound " + inbound.log;
   // Delivered to a customer of the gateway: in the sender's archive and the recipient's.
   if (Delivered(inbound))

@@ -3,9 +3,10 @@
 // attachment rules, score spam, and decide. Pure but for `lookup` and `spam`, so it is
 // tested without Postfix or rspamd.
 //
-// Order (inbound): no customer -> deferred (451); filtering off -> accept untouched. Attachment
-// rules -> refuse, cut, or quarantine. Then, unless the allow list exempts the sender, spam
-// scoring: spam is quarantined (never refused: a user can release a false positive). With the
+// Order (inbound): no customer -> deferred (451); filtering off -> accept untouched. Malware
+// (ClamAV) -> quarantined or refused per the customer's virusAction, whoever the sender.
+// Attachment rules -> refuse, cut, or quarantine. Then, unless the allow list exempts the sender,
+// spam scoring: spam is quarantined (never refused: a user can release a false positive). With the
 // infomail filter on, a newsletter that is not spam is quarantined as infomail. Anything the milter
 // cannot find out (gatewayd or rspamd unreachable) defers the message (451): mail is never passed
 // unfiltered.
@@ -18,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "clamd_client.h"
 #include "gateway/content_scan.h"
 #include "gateway/filter_profile.h"
 #include "gateway/status.h"
@@ -56,13 +58,16 @@ struct MilterDecision {
 using ProfileLookup = std::function<Result<std::optional<FilterProfile>>(const SpamEnvelope&)>;
 using SpamCheck = std::function<Result<SpamVerdict>(
     std::string_view message, const FilterProfile& profile, const SpamEnvelope& envelope)>;
+// Malware scanning of the whole message; empty: the gateway runs without antivirus
+// (gw-milter --no-antivirus), and nothing is scanned.
+using VirusCheck = std::function<Result<VirusVerdict>(std::string_view message)>;
 
 // `message` is the whole message as received (headers, blank line, body). A message
 // delivered (accepted or cut) for a customer whose profile archives is to be archived
 // (MilterDecision::archive).
 MilterDecision DecideMessage(const SpamEnvelope& envelope, std::string_view message,
                              const ProfileLookup& lookup, const SpamCheck& spam,
-                             const ContentLimits& limits = {});
+                             const VirusCheck& virus, const ContentLimits& limits = {});
 
 // The relay listener's settings for the envelope; nullopt when no customer relays it.
 using RelayLookup = std::function<Result<std::optional<RelayFilter>>(const SpamEnvelope&)>;
@@ -77,6 +82,6 @@ using RelayLookup = std::function<Result<std::optional<RelayFilter>>(const SpamE
 // left, as for inbound mail.
 MilterDecision DecideRelayedMessage(const SpamEnvelope& envelope, std::string_view message,
                                     const RelayLookup& lookup, const SpamCheck& spam,
-                                    const ContentLimits& limits = {});
+                                    const VirusCheck& virus, const ContentLimits& limits = {});
 
 }  // namespace gw

@@ -12,6 +12,7 @@
 #include <iostream>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@ namespace {
 struct Settings {
   gw::Endpoint socketmap;
   gw::Endpoint rspamd;
+  std::optional<gw::Endpoint> clamd;  // nullopt: --no-antivirus
   std::string gateway_url;
   gw::ClientOptions gateway;  // a token of role filter: it may keep messages, nothing else
   std::chrono::milliseconds lookup_timeout{2000};
@@ -162,6 +164,13 @@ gw::Result<gw::SpamVerdict> ScoreSpam(std::string_view message, const gw::Filter
   return gw::CheckWithRspamd(settings.rspamd, message, profile, envelope, settings.scan_timeout);
 }
 
+gw::VirusCheck ScanVirus() {
+  if (!settings.clamd) return {};
+  return [](std::string_view message) {
+    return gw::ScanWithClamd(*settings.clamd, message, settings.scan_timeout);
+  };
+}
+
 // Keeps the message in gatewayd's quarantine; the customer is "partner/name".
 gw::Status Keep(const gw::MilterDecision& decision, const gw::SpamEnvelope& envelope) {
   size_t slash = decision.customer.find('/');
@@ -213,10 +222,11 @@ sfsistat OnEndOfMessage(SMFICTX* ctx) {
     decision.reply = "the message is larger than the filter reads";
     decision.log = fmt::format("tempfail: over {} bytes", settings.max_message_bytes);
   } else if (ContextOf(ctx)->relayed) {
-    decision =
-        gw::DecideRelayedMessage(m->envelope, m->data, LookupRelay, ScoreSpam, settings.limits);
+    decision = gw::DecideRelayedMessage(m->envelope, m->data, LookupRelay, ScoreSpam, ScanVirus(),
+                                        settings.limits);
   } else {
-    decision = gw::DecideMessage(m->envelope, m->data, LookupProfile, ScoreSpam, settings.limits);
+    decision = gw::DecideMessage(m->envelope, m->data, LookupProfile, ScoreSpam, ScanVirus(),
+                                 settings.limits);
   }
   if (decision.kind == Kind::kQuarantine) {
     if (gw::Status kept = Keep(decision, m->envelope); !kept.ok()) {
@@ -288,7 +298,8 @@ sfsistat OnClose(SMFICTX* ctx) {
 
 int main(int argc, char** argv) {
   CLI::App app{"gw-milter: the gateway's filter (attachment rules, spam, quarantine)"};
-  std::string listen, socketmap, rspamd, token_file;
+  std::string listen, socketmap, rspamd, token_file, clamd;
+  bool no_antivirus = false;
   int lookup_timeout_ms = 2000;
   app.add_option("--listen", listen,
                  "HOST:PORT to serve the milter protocol on (a loopback address: refused "
@@ -297,6 +308,12 @@ int main(int argc, char** argv) {
   app.add_option("--socketmap", socketmap, "gatewayd's --socketmap HOST:PORT")->required();
   app.add_option("--rspamd", rspamd, "HOST:PORT of rspamd's normal worker (spam scoring)")
       ->required();
+  auto* clamd_option =
+      app.add_option("--clamd", clamd,
+                     "HOST:PORT of clamd's TCPSocket (malware scanning; clamd down defers mail)");
+  app.add_flag("--no-antivirus", no_antivirus,
+               "Run without malware scanning (customers' virusAction then does nothing)")
+      ->excludes(clamd_option);
   app.add_option("--gateway", settings.gateway_url,
                  "gatewayd's admin API (http://HOST:PORT), where quarantined mail is kept")
       ->required();
@@ -340,6 +357,18 @@ int main(int argc, char** argv) {
                     listen));
     return 2;
   }
+  if (clamd.empty() && !no_antivirus) {
+    Log("--clamd HOST:PORT is required (or --no-antivirus, to filter without malware scanning)");
+    return 2;
+  }
+  if (!clamd.empty()) {
+    auto clamd_at = gw::ParseEndpoint(clamd, "--clamd");
+    if (!clamd_at.ok()) {
+      Log(clamd_at.status().message());
+      return 2;
+    }
+    settings.clamd = *clamd_at;
+  }
   settings.socketmap = *gatewayd;
   settings.rspamd = *rspamd_at;
   if (!token_file.empty()) {
@@ -376,7 +405,9 @@ int main(int argc, char** argv) {
     Log("cannot listen on " + listen + " (in use, or not an address of this machine)");
     return 1;
   }
-  Log(fmt::format("serving on {}, settings from gatewayd at {}, spam scores from rspamd at {}",
-                  listen, socketmap, rspamd));
+  Log(fmt::format("serving on {}, settings from gatewayd at {}, spam scores from rspamd at {}, {}",
+                  listen, socketmap, rspamd,
+                  clamd.empty() ? "NO malware scanning (--no-antivirus)"
+                                : "malware scanning by clamd at " + clamd));
   return smfi_main() == MI_SUCCESS ? 0 : 1;
 }

@@ -20,8 +20,11 @@ namespace {
 using gwtest::Attachment;
 using gwtest::MessageWith;
 using gwtest::Zip;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::Not;
+using ::testing::SizeIs;
 
 ContentRules Forbid(std::vector<std::string> forbidden, bool encrypted = false) {
   ContentRules rules;
@@ -230,7 +233,8 @@ TEST(ContentScan, AMessageThatParsesDifferentlyOnceRewrittenIsNotCut) {
       },
       [](std::string_view, const FilterProfile&, const SpamEnvelope&) -> Result<SpamVerdict> {
         return SpamVerdict{};
-      });
+      },
+      {});
   EXPECT_EQ(decision.kind, MilterDecision::Kind::kReject);
 }
 
@@ -257,12 +261,14 @@ class ContentMilter : public ::testing::Test {
           ++scored_;
           EXPECT_EQ(profile.customer, "northwind/acme");
           return spam_;
-        });
+        },
+        virus_);
   }
 
   Result<std::optional<FilterProfile>> profile_ = std::optional(Profile(AttachmentAction::kReject));
   Result<SpamVerdict> spam_ = SpamVerdict{false, 1.5, "no action", "", {}};
   int scored_ = 0;
+  VirusCheck virus_;  // none: no antivirus
   std::string macro_ =
       MessageWith({{"invoice.docm", "application/octet-stream", gwtest::MacroDocument()}});
   std::string plain_ = MessageWith({{"notes.txt", "text/plain", "plain notes"}});
@@ -312,6 +318,59 @@ TEST_F(ContentMilter, SpamIsQuarantinedUnlessTheAllowListExemptsTheSender) {
   EXPECT_EQ(Decide(plain_).kind, Kind::kAccept);
   EXPECT_EQ(scored_, 0);
   EXPECT_EQ(Decide(macro_).kind, Kind::kReject) << "attachment rules still apply";
+}
+
+TEST_F(ContentMilter, MalwareIsQuarantinedOrRefusedWhoeverSendsItAndAScannerDownDefers) {
+  using Kind = MilterDecision::Kind;
+  int scanned = 0;
+  Result<VirusVerdict> verdict = VirusVerdict{true, "Win.Test.EICAR_HDB-1"};
+  virus_ = [&](std::string_view) -> Result<VirusVerdict> {
+    ++scanned;
+    return verdict;
+  };
+  FilterProfile allowed = Profile(AttachmentAction::kCutAndInform);
+  allowed.skip_spam = true;  // an allow-listed sender is still scanned for malware
+  profile_ = std::optional(allowed);
+  MilterDecision d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kQuarantine);
+  EXPECT_EQ(d.reason, "virus");
+  EXPECT_EQ(d.quarantined, plain_);
+  EXPECT_THAT(d.log, HasSubstr("virus Win.Test.EICAR_HDB-1"));
+  EXPECT_EQ(scored_, 0) << "malware is not scored for spam";
+
+  allowed.reject_viruses = true;
+  profile_ = std::optional(allowed);
+  d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kReject);
+  EXPECT_THAT(d.reply, HasSubstr("malware (Win.Test.EICAR_HDB-1)"));
+  EXPECT_TRUE(d.archive.empty());
+
+  verdict = Status(StatusCode::kUnavailable, "connection refused");
+  d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kTempfail) << "clamd down: never a pass";
+  EXPECT_THAT(d.log, HasSubstr("connection refused"));
+
+  verdict = VirusVerdict{};
+  EXPECT_EQ(Decide(plain_).kind, Kind::kAccept);
+  profile_ = std::optional(Profile(AttachmentAction::kReject, /*filtering=*/false));
+  scanned = 0;
+  EXPECT_EQ(Decide(plain_).kind, Kind::kAccept);
+  EXPECT_EQ(scanned, 0) << "filtering off: no scanning at all";
+}
+
+TEST_F(ContentMilter, WhatIsDeliveredForAnArchivingCustomerNamesItsArchive) {
+  using Kind = MilterDecision::Kind;
+  FilterProfile archiving = Profile(AttachmentAction::kCutAndInform);
+  archiving.archive = true;
+  profile_ = std::optional(archiving);
+  MilterDecision d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kAccept);
+  EXPECT_THAT(d.archive, ElementsAre(MilterDecision::ArchiveCopy{"northwind/acme", "inbound"}));
+  d = Decide(macro_);
+  EXPECT_EQ(d.kind, Kind::kRewrite);
+  EXPECT_THAT(d.archive, SizeIs(1)) << "the cut message is archived";
+  spam_ = SpamVerdict{true, 15, "reject", "GTUBE(0.0)", {}};
+  EXPECT_THAT(Decide(plain_).archive, IsEmpty()) << "held mail is not delivered, not archived";
 }
 
 TEST_F(ContentMilter, NewslettersAreQuarantinedOnlyWhereTheInfomailFilterIsOn) {
@@ -434,7 +493,8 @@ class RelayedMilter : public ::testing::Test {
           scored_for_.push_back(profile.customer);
           if (!down_.ok()) return down_;
           return spam_;
-        });
+        },
+        virus_);
   }
 
   static std::string From365(const std::vector<std::string>& tenants, const std::string& rest) {
@@ -450,6 +510,7 @@ class RelayedMilter : public ::testing::Test {
   SpamVerdict spam_{false, 0.5, "no action", "", {}};
   Status down_;  // rspamd's failure, when not ok
   std::vector<std::string> scored_for_;
+  VirusCheck virus_;
   std::string plain_ = "\r\nQuarterly figures.\r\n";
 };
 
@@ -506,6 +567,34 @@ TEST_F(RelayedMilter, OutboundSpamIsHeldEvenFromAnAllowListedSender) {
   found_ = false;
   EXPECT_EQ(Decide(From365({kTenant}, plain_)).kind, Kind::kTempfail)
       << "no customer relays it: never passed unfiltered";
+}
+
+TEST_F(RelayedMilter, MalwareIsScannedOnceAndMailBetweenCustomersIsInBothArchives) {
+  using Kind = MilterDecision::Kind;
+  filter_.sender.proof = {};
+  filter_.sender.archive = true;
+  recipient_ = "alice@globex.example";
+  FilterProfile globex;
+  globex.customer = "northwind/globex";
+  globex.archive = true;
+  filter_.recipient = globex;
+  int scans = 0;
+  virus_ = [&](std::string_view) -> Result<VirusVerdict> {
+    ++scans;
+    return VirusVerdict{};
+  };
+  MilterDecision d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kAccept);
+  EXPECT_EQ(scans, 1) << "the same text is scanned once for both customers";
+  EXPECT_THAT(d.archive, ElementsAre(MilterDecision::ArchiveCopy{"northwind/acme", "outbound"},
+                                     MilterDecision::ArchiveCopy{"northwind/globex", "inbound"}));
+  virus_ = [](std::string_view) -> Result<VirusVerdict> {
+    return VirusVerdict{true, "Gw.Test.Pattern"};
+  };
+  d = Decide(plain_);
+  EXPECT_EQ(d.kind, Kind::kQuarantine);
+  EXPECT_EQ(d.customer, "northwind/acme") << "outbound malware is held for the sender";
+  EXPECT_TRUE(d.archive.empty());
 }
 
 TEST_F(RelayedMilter, MailToAnotherCustomerMeetsThatCustomersRulesToo) {

@@ -48,7 +48,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [](std::string_view, const gw::FilterProfile&, const gw::SpamEnvelope&) {
         return gw::Result<gw::SpamVerdict>(gw::SpamVerdict{});
       },
-      limits);
+      {}, limits);
   bool stamped = message.find("3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d") != std::string::npos ||
                  message.find("3F2B8C1E") != std::string::npos;
   if (!stamped && decision.kind != gw::MilterDecision::Kind::kReject) std::abort();

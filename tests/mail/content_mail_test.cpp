@@ -37,6 +37,11 @@ class ContentMailTest : public ::testing::Test {
     ASSERT_TRUE(internet_->ready()) << internet_->output();
     gwtest::MailGatewayOptions options;
     options.content_milter = true;
+    if (antivirus_) {
+      if (std::string missing = gwtest::ClamdMissing(); !missing.empty())
+        GTEST_SKIP() << "antivirus mail test skipped: " << missing;
+      options.antivirus = true;
+    }
     options.gatewayd_args = gatewayd_args_;
     gateway_ = std::make_unique<MailGateway>(internet_->port(), options);
     ASSERT_EQ(gateway_->problem(), "");
@@ -106,6 +111,7 @@ class ContentMailTest : public ::testing::Test {
   }
 
   std::vector<std::string> gatewayd_args_;  // more gatewayd flags, set before SetUp
+  bool antivirus_ = false;                  // a private clamd scans, set before SetUp
   std::filesystem::path dir_ = gwtest::MakeTempDir("content-mail");
   int sent_ = 0;
   std::unique_ptr<Sink> internet_;
@@ -409,6 +415,57 @@ TEST_F(ContentMailTest, ASpamReportIsSentAtItsTimeInTheCustomersZoneAndNotOnAnOf
 // Microsoft 365's, by gatewayd's --relay-service-range) relays as acme only with acme's
 // tenant stamped by Exchange Online; what it relays is filtered with acme's rules, and
 // mail for another customer of the gateway with that customer's too.
+class AntivirusMailTest : public ContentMailTest {
+ protected:
+  AntivirusMailTest() { antivirus_ = true; }
+};
+
+TEST_F(AntivirusMailTest, MalwareIsRefusedOrQuarantinedNamedAndReportedAndClamdDownDefers) {
+  PutCustomer("acme", {{"virusAction", "reject"}});
+  PutCustomer("globex",
+              {{"spamReport",
+                {{"enabled", true},
+                 {"days", {"mon"}},
+                 {"times", {"08:00"}},
+                 {"timezone", "UTC"},
+                 {"categories", {"spam", "virus"}}}}},
+              {{"lists", {{"allow", {{{"senderDomain", "outside.example"}}}}}},
+               // Users see held malware in their report (and never release it).
+               {"selfService", {{"quarantine", {{"virus", "view"}}}}}});
+  EXPECT_EQ(RunSpamReports("2026-11-15T12:00:00Z")["reportsSent"], 0) << "the first pass";
+  std::string zipped_eicar = gwtest::MessageWith(
+      {{"invoice.zip", "application/zip", gwtest::Zip({{"readme.com", gwtest::kEicar}})}},
+      "user@acme.example");
+  auto refused = Send("user@acme.example", zipped_eicar);
+  EXPECT_EQ(refused.code, 550) << refused.transcript << gateway_->MilterLog();
+  EXPECT_THAT(refused.reply, HasSubstr("malware (" + gwtest::kEicarName + ")"));
+
+  // globex quarantines, and its allow list does not exempt the sender from scanning.
+  auto held =
+      Send("user@globex.example",
+           gwtest::MessageWith({{"notes.txt", "text/plain", "see " + gwtest::kVirusPattern}},
+                               "user@globex.example"));
+  EXPECT_TRUE(held.accepted()) << held.transcript;
+  auto kept = Client()->ListQuarantine("northwind", "globex", 0, 10);
+  ASSERT_TRUE(kept.ok()) << kept.status().message();
+  ASSERT_EQ(kept->size(), 1u) << gateway_->MilterLog();
+  EXPECT_EQ((*kept)[0].reason, "virus");
+  EXPECT_THAT((*kept)[0].detail, HasSubstr(gwtest::kPatternName));
+  EXPECT_TRUE(Send("user@globex.example", "Subject: clean\r\n\r\nnothing to see\r\n").accepted());
+  ASSERT_EQ(destination_.WaitForMessages(1), 1u) << gateway_->MailLog();
+  EXPECT_THAT(destination_.Messages()[0], HasSubstr("nothing to see"));
+
+  json monday = RunSpamReports("2026-11-16T08:00:30Z");
+  EXPECT_EQ(monday["reportsSent"], 1) << monday;
+  ASSERT_EQ(destination_.WaitForMessages(2), 2u) << gateway_->MailLog();
+  EXPECT_THAT(destination_.Messages()[1], HasSubstr("Viruses (1)"));
+
+  gateway_->clamd()->Stop();
+  auto deferred = Send("user@acme.example", "Subject: later\r\n\r\nclean\r\n");
+  EXPECT_EQ(deferred.code, 451) << deferred.transcript;
+  EXPECT_THAT(gateway_->MilterLog(), HasSubstr("tempfail"));
+}
+
 class RelayMailTest : public ContentMailTest {
  protected:
   static constexpr const char* kTenant = "3f2b8c1e-7d4a-4e6b-9c2d-5a1e8f0b7c3d";

@@ -18,11 +18,6 @@
 
 namespace gwtest {
 
-inline std::filesystem::path MakeTempDir(const std::string& prefix) {
-  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
-  return mkdtemp(pattern.data());
-}
-
 class Gatewayd {
  public:
   static constexpr const char* kOperatorToken = "operator-token-for-tests";

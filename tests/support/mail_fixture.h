@@ -25,6 +25,7 @@
 
 #include <fmt/format.h>
 
+#include "clamd_fixture.h"
 #include "gateway/socketmap_client.h"
 #include "gatewayd_fixture.h"
 #include "loopback.h"
@@ -175,6 +176,9 @@ struct MailGatewayOptions {
   // Inbound mail also passes gw-milter (GW_MILTER_BINARY), which asks a private rspamd;
   // gatewayd releases quarantined mail through Postfix.
   bool content_milter = false;
+  // With content_milter: a private clamd with the test signatures (clamd_fixture.h)
+  // scans for malware; otherwise gw-milter runs with --no-antivirus.
+  bool antivirus = false;
   // Also a private Dovecot (`gatewayd dovecot-config`) with IMAP, POP3, LMTP, auth and
   // the doveadm API, Postfix's continuity and submission listeners, and gatewayd probing
   // customers' servers twice a second.
@@ -255,6 +259,13 @@ class MailGateway {
         problem_ = "rspamd did not start:\n" + rspamd_->Log();
         return;
       }
+      if (options.antivirus) {
+        clamd_ = std::make_unique<Clamd>();
+        if (!clamd_->ready()) {
+          problem_ = "clamd did not start:\n" + clamd_->output();
+          return;
+        }
+      }
       problem_ = StartMilter();
       if (!problem_.empty()) return;
     }
@@ -283,6 +294,7 @@ class MailGateway {
     for (pid_t pid : children) kill(pid, SIGKILL);
     milter_.reset();
     rspamd_.reset();
+    clamd_.reset();
     StopDovecot();
     gatewayd_.reset();
     std::filesystem::remove_all(dir_);
@@ -377,6 +389,7 @@ class MailGateway {
   // gw-milter's log so far (empty without it).
   std::string MilterLog() const { return milter_ ? milter_->output() : ""; }
   void StopMilter() { milter_.reset(); }
+  Clamd* clamd() { return clamd_.get(); }
 
   std::string MailLog() const {
     std::ifstream in(postfix_dir() / "maillog");
@@ -413,11 +426,23 @@ class MailGateway {
     std::ofstream(token_file) << Gatewayd::kFilterToken << "\n";
     for (int attempt = 0; attempt < 3; ++attempt) {
       milter_port_ = PickFreePort();
-      milter_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-          GW_MILTER_BINARY, "--listen", fmt::format("127.0.0.1:{}", milter_port_), "--socketmap",
-          fmt::format("127.0.0.1:{}", socketmap_), "--rspamd",
-          fmt::format("127.0.0.1:{}", rspamd_->port()), "--gateway", gatewayd_->url(),
-          "--token-file", token_file.string()});
+      std::vector<std::string> argv = {GW_MILTER_BINARY,
+                                       "--listen",
+                                       fmt::format("127.0.0.1:{}", milter_port_),
+                                       "--socketmap",
+                                       fmt::format("127.0.0.1:{}", socketmap_),
+                                       "--rspamd",
+                                       fmt::format("127.0.0.1:{}", rspamd_->port()),
+                                       "--gateway",
+                                       gatewayd_->url(),
+                                       "--token-file",
+                                       token_file.string()};
+      if (clamd_) {
+        argv.insert(argv.end(), {"--clamd", clamd_->endpoint()});
+      } else {
+        argv.push_back("--no-antivirus");
+      }
+      milter_ = std::make_unique<ChildProcess>(argv);
       if (milter_->WaitForLine("serving on", std::chrono::seconds(10))) return "";
     }
     return "gw-milter did not start: " + milter_->output();
@@ -553,6 +578,7 @@ class MailGateway {
   int socketmap_ = 0, policy_ = 0, verify_ = 0;  // 0 until gatewayd has bound them
   std::unique_ptr<Gatewayd> gatewayd_;
   std::unique_ptr<Rspamd> rspamd_;
+  std::unique_ptr<Clamd> clamd_;
   std::unique_ptr<ChildProcess> milter_;
   int milter_port_ = 0;
   std::string problem_;

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -17,6 +18,12 @@
 #include <vector>
 
 namespace gwtest {
+
+// A fresh directory under the system's temporary directory, named after `prefix`.
+inline std::filesystem::path MakeTempDir(const std::string& prefix) {
+  std::string pattern = (std::filesystem::temp_directory_path() / (prefix + "-XXXXXX")).string();
+  return mkdtemp(pattern.data());
+}
 
 struct CommandResult {
   int exit_code = -1;

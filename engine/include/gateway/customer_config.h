@@ -119,6 +119,7 @@ struct CustomerConfig {
   bool filtering_enabled = true;
   std::string filtering_level = "premium";  // standard | premium (spam thresholds)
   bool infomail = false;                    // newsletters filtered as spam
+  std::string virus_action = "quarantine";  // quarantine | reject: what ClamAV finds
   uint64_t max_message_size_bytes = 0;      // 0: none set; the gateway's own limit applies
   // Attachment rules (content_scan.h reads them).
   std::vector<std::string> forbidden_attachments;  // categories and ".ext" extensions

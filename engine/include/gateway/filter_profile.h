@@ -47,6 +47,7 @@ struct FilterProfile {
   bool filtering = true;  // off: no content or spam filtering at all
   std::string level = "premium";
   bool infomail = false;
+  bool reject_viruses = false;  // refuse what ClamAV finds (else quarantine it)
   ContentRules content;
   // The sender (or client) is on the customer's allow list, or the recipient on
   // recipientAllow: no spam scoring. Attachment rules still apply.

@@ -147,7 +147,7 @@ struct QuarantinedMessage {
   std::vector<std::string> recipients;
   std::string subject;
   int64_t size = 0;
-  std::string reason;       // spam | infomail | attachment
+  std::string reason;       // spam | infomail | attachment | virus
   std::string detail;       // what the filter saw, e.g. "score 15.0 (reject) GTUBE"
   std::string released_at;  // "" until released (to every recipient, by an admin)
   // Recipients who released it to themselves, and who asked for it (self-service).

@@ -100,6 +100,7 @@ nlohmann::json ToJson(const CustomerConfig& config) {
       {"filteringEnabled", config.filtering_enabled},
       {"filteringLevel", config.filtering_level},
       {"infomail", config.infomail},
+      {"virusAction", config.virus_action},
       {"maxMessageSizeBytes", config.max_message_size_bytes},
       {"forbiddenAttachments", config.forbidden_attachments},
       {"forbidEncryptedAttachments", config.forbid_encrypted_attachments},

@@ -69,6 +69,7 @@ void CustomerChecker::CheckDestinations() {
   config_.filtering_enabled = spec_["filtering"]["enabled"].boolean_or(true);
   config_.filtering_level = spec_["filtering"]["level"].string_or("premium");
   config_.infomail = spec_["filtering"]["infomail"].boolean_or(false);
+  config_.virus_action = spec_["filtering"]["virusAction"].string_or("quarantine");
   if (config_.filtering_enabled && !destinations.exists()) {
     Error(spec_, "destination-missing",
           "filtering is enabled but no destinations are set: the gateway would have nowhere to "

@@ -30,6 +30,7 @@ FilterProfile FilterProfileOf(const std::string& customer, const CustomerConfig&
   profile.filtering = config.filtering_enabled;
   profile.level = config.filtering_level;
   profile.infomail = config.infomail;
+  profile.reject_viruses = config.virus_action == "reject";
   profile.content.forbidden = config.forbidden_attachments;
   profile.content.forbid_encrypted = config.forbid_encrypted_attachments;
   for (const auto& [value, name] : kActions) {
@@ -57,6 +58,7 @@ nlohmann::json ToJson(const FilterProfile& profile) {
                         {"filtering", profile.filtering},
                         {"level", profile.level},
                         {"infomail", profile.infomail},
+                        {"rejectViruses", profile.reject_viruses},
                         {"forbidden", profile.content.forbidden},
                         {"forbidEncrypted", profile.content.forbid_encrypted},
                         {"action", AttachmentActionName(profile.content.action)},
@@ -100,6 +102,7 @@ Result<FilterProfile> FilterProfileFromJson(const nlohmann::json& value) {
   r.Get("filtering", profile.filtering);
   r.Get("level", profile.level);
   r.Get("infomail", profile.infomail);
+  r.Get("rejectViruses", profile.reject_viruses);
   r.Get("forbidden", profile.content.forbidden);
   r.Get("forbidEncrypted", profile.content.forbid_encrypted);
   r.Get("action", action);

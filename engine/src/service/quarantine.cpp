@@ -18,8 +18,9 @@ Result<int64_t> Service::Quarantine(const Actor& actor, const std::string& partn
                                     QuarantinedMessage meta, const std::string& message) {
   if (Status s = Authorize(actor, Action::kKeepQuarantined, partner, meta.customer); !s.ok())
     return s;
-  if (meta.reason != "spam" && meta.reason != "infomail" && meta.reason != "attachment")
-    return Status::Invalid("reason must be spam, infomail or attachment", "/reason");
+  if (meta.reason != "spam" && meta.reason != "infomail" && meta.reason != "attachment" &&
+      meta.reason != "virus")
+    return Status::Invalid("reason must be spam, infomail, attachment or virus", "/reason");
   if (message.empty()) return Status::Invalid("the message is empty", "/message");
   if (Status s = CheckEnvelope(meta.sender, meta.recipients); !s.ok()) return s;
   meta.received_at = Now();
