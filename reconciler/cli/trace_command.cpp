@@ -5,11 +5,14 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "commands.h"
 #include "exit_codes.h"
 #include "gateway/customer_rules.h"
+#include "gateway/filter_profile.h"
+#include "gateway/mail_policy.h"
 #include "gwctl/diagnostics.h"
 #include "gwctl/mail_trace.h"
 #include "gwctl/validate.h"
@@ -52,6 +55,32 @@ gw::Result<gw::MailDirectory> LiveDirectory(gw::GatewayClient& gateway,
                                              std::move(recipients), {}, std::move(personal)));
   }
   return gw::MailDirectory(std::move(customers));
+}
+
+}  // namespace
+
+namespace {
+
+// What gw-milter then does with the message's content, from the same profile the
+// gateway hands it (filter_profile.h): malware, attachments, spam, and the archive.
+std::string ContentSummary(const gw::Verdict& v) {
+  gw::FilterProfile p = gw::FilterProfileOf(v.customer->name, v.customer->config, v.outbound);
+  if (!p.filtering)
+    return fmt::format("not filtered (filtering is off){}", p.archive ? "; archived" : "");
+  std::string out =
+      fmt::format("malware {} (ClamAV)", p.reject_viruses ? "refused" : "quarantined");
+  if (p.content.any()) {
+    out += fmt::format("; attachments {}: {}", gw::AttachmentActionName(p.content.action),
+                       fmt::join(p.content.forbidden, ", "));
+    if (p.content.forbid_encrypted)
+      out += p.content.forbidden.empty() ? "encrypted" : ", encrypted";
+  }
+  out += !v.outbound && gw::SkipsSpamScoring(v) ? "; not spam-scored (allow-listed)"
+                                                : fmt::format("; spam scored at {} (held above {})",
+                                                              p.level, gw::SpamThreshold(p.level));
+  if (p.infomail) out += "; newsletters held";
+  if (p.archive) out += fmt::format("; archived ({})", v.outbound ? "outbound" : "inbound");
+  return out;
 }
 
 }  // namespace
@@ -124,6 +153,9 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
     }
     TracedMail traced = TraceMail(manifests, directory, options->envelope);
     const gw::Verdict& v = traced.verdict;
+    bool through =
+        v.action == gw::Verdict::Action::kAccept || v.action == gw::Verdict::Action::kProbe;
+    std::string content = through && v.customer ? ContentSummary(v) : "";
     std::string where = live || traced.decided_at.file.empty()
                             ? ""
                             : FormatLocation(traced.decided_at, source->display_root);
@@ -140,6 +172,7 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
                             {"user", v.user},
                             {"route", v.route},
                             {"tls", v.tls},
+                            {"content", content},
                             {"usersIncomplete", traced.users_incomplete}};
       std::cout << out.dump(2) << "\n";
     } else {
@@ -156,13 +189,12 @@ void RegisterTraceCommand(CLI::App& app, int& exit_code) {
       if (!v.user.empty()) std::cout << "  user:   " << v.user << "\n";
       if (!v.route.empty()) std::cout << "  route:  " << v.route << "\n";
       if (!v.tls.empty()) std::cout << "  tls:    " << v.tls << "\n";
+      if (!content.empty()) std::cout << "  then:   " << content << "\n";
       if (traced.users_incomplete) {
         std::cout << "  note:   " << v.customer->name
                   << " reads users from LDAP, which an offline trace does not; try --gateway\n";
       }
     }
-    bool through =
-        v.action == gw::Verdict::Action::kAccept || v.action == gw::Verdict::Action::kProbe;
     exit_code = through ? kExitOk : kExitNotAccepted;
   });
 }
