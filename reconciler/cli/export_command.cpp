@@ -97,6 +97,21 @@ int Export(const ExportCommandOptions& options) {
     auto exported = ExportCustomer(*c, *users, export_options);
     files.insert(files.end(), exported.begin(), exported.end());
   }
+  // Customers sharing a branded template name it once; two different ones of one name
+  // cannot both be written.
+  std::map<std::string, const ExportedFile*> by_path;
+  std::vector<ExportedFile> unique;
+  for (const auto& f : files) {
+    auto [it, fresh] = by_path.emplace(f.path, &f);
+    if (fresh) {
+      unique.push_back(f);
+    } else if (it->second->content != f.content) {
+      std::cerr << "gwctl: two customers' " << f.path
+                << " differ on the gateway; nothing was written (export them one at a time)\n";
+      return kExitCouldNotRun;
+    }
+  }
+  files = std::move(unique);
   // Nothing is overwritten unless asked: check every file before writing any.
   if (!options.force) {
     for (const auto& f : files) {

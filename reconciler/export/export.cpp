@@ -177,6 +177,15 @@ std::vector<ExportedFile> ExportCustomer(const gw::Customer& customer,
     }
   }
 
+  // A branded report template goes back to its own file, where validate reads it.
+  std::vector<ExportedFile> files;
+  json::json_pointer template_html("/filtering/spamReport/templateHtml");
+  if (spec.contains(template_html)) {
+    std::string name = spec["filtering"]["spamReport"].value("template", "default");
+    files.push_back({"report-templates/" + name + ".html", spec[template_html].get<std::string>()});
+    spec["filtering"]["spamReport"].erase("templateHtml");
+  }
+
   std::vector<const gw::User*> declared;
   std::map<std::string, size_t> from_directory;  // kind -> users
   for (const auto& u : users) {
@@ -190,7 +199,6 @@ std::vector<ExportedFile> ExportCustomer(const gw::Customer& customer,
                     "users.{}, or the plan will remove them.",
                     count, kind));
   }
-  std::vector<ExportedFile> files;
   if (!declared.empty()) {
     if (!spec["users"].is_object()) spec["users"] = json::object();
     if (declared.size() <= options.inline_users_max) {

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "gateway/domain_name.h"
+#include "gateway/report_template.h"
 #include "repository_users.h"
 #include "yaml_documents.h"
 
@@ -90,14 +91,76 @@ void WarnRecipientAllowWithoutUser(const CustomerManifest& customer,
   }
 }
 
+// Where in `text` byte `offset` is, 1-based.
+Location LocationIn(const std::string& file, std::string_view text, size_t offset) {
+  Location at{file, 1, 1};
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++at.line;
+      at.column = 1;
+    } else if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
+      ++at.column;
+    }
+  }
+  return at;
+}
+
+// A branded spam report template: report-templates/NAME.html of the repository, checked
+// where it is written and handed to the customer's settings as spamReport.templateHtml
+// (the gateway keeps and fills it). False when it is not usable; gwctl said why.
+bool ReadReportTemplate(CustomerManifest& customer, const SourceTree& tree,
+                        Diagnostics& diagnostics) {
+  const std::string pointer = "/spec/filtering/spamReport";
+  const nlohmann::json& document = customer.effective.value();
+  nlohmann::json::json_pointer at(pointer);
+  if (!document.contains(at) || !document[at].is_object()) return true;
+  const nlohmann::json& report = document[at];
+  if (report.contains("templateHtml")) {
+    diagnostics.Error(customer.effective.LocationOf(pointer + "/templateHtml", true),
+                      "report-template-inline",
+                      "templateHtml is filled by gwctl: write the template in "
+                      "report-templates/NAME.html and name it in template");
+    return false;
+  }
+  if (!report.contains("template") || !report["template"].is_string()) return true;
+  std::string name = report["template"].get<std::string>();
+  if (name == "default") return true;
+  std::string path = "report-templates/" + name + ".html";
+  Location named = customer.effective.LocationOf(pointer + "/template");
+  auto html = tree.Read(path, gw::kMaxReportTemplateBytes + 1);
+  if (!html.ok()) {
+    diagnostics.Error(named, "report-template",
+                      fmt::format("the branded template '{}': {}", name, html.status().message()));
+    return false;
+  }
+  int line = 0, column = 0;
+  if (FindInvalidUtf8(*html, line, column)) {
+    diagnostics.Error({path, line, column}, "report-template", "the template is not UTF-8");
+    return false;
+  }
+  auto problems = gw::CheckReportTemplate(*html);
+  for (const auto& problem : problems) {
+    diagnostics.Error(LocationIn(path, *html, problem.offset), problem.rule, problem.message);
+  }
+  if (!problems.empty()) return false;
+  customer.effective.mutable_value()[at]["templateHtml"] = std::move(*html);
+  return true;
+}
+
 }  // namespace
 
 size_t CheckCustomer(CustomerManifest& customer, const CustomerRuleContext& context,
                      Diagnostics& diagnostics) {
   CheckSecretReferences(customer.document, context.secrets, diagnostics);
+  bool template_read = ReadReportTemplate(customer, *context.tree, diagnostics);
   gw::RuleFindings findings;
   customer.compiled =
       gw::CompileCustomer(customer.effective.value(), context.rule_options, findings);
+  // A template gwctl could not read is said once, where it is named.
+  if (!template_read) {
+    std::erase_if(findings,
+                  [](const gw::RuleFinding& f) { return f.rule == "report-template-missing"; });
+  }
   AddFindings(customer.effective, findings, diagnostics);
   size_t csv_files = ReadRepositoryUsers(customer, *context.tree, context.limits, diagnostics);
   std::unordered_set<std::string> addresses;

@@ -15,7 +15,15 @@ namespace {
 
 std::string Show(const json& value) {
   if (value.is_null()) return "(unset)";
-  if (value.is_string()) return value.get<std::string>();
+  if (value.is_string()) {
+    const auto& text = value.get_ref<const std::string&>();
+    // A document (a branded template) is named by its size and a fingerprint, not shown.
+    if (text.size() > 200 || text.find('\n') != std::string::npos) {
+      return fmt::format("({} bytes, #{:08x})", text.size(),
+                         std::hash<std::string>{}(text) & 0xffffffffu);
+    }
+    return text;
+  }
   return value.dump();
 }
 

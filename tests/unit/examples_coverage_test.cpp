@@ -39,6 +39,8 @@ void SchemaPaths(const json& node, std::string file, const std::string& path,
   }
   if (node.contains("properties")) {
     for (const auto& [key, child] : node["properties"].items()) {
+      // Filled by gwctl, never written in a manifest (x-gwctl-derived).
+      if (child.value("x-gwctl-derived", false)) continue;
       out.insert(path + "/" + key);
       SchemaPaths(child, file, path + "/" + key, out, depth + 1);
     }

@@ -78,6 +78,10 @@ struct SpamReportSettings {
   // Whether the spam / infomail sections tell the user how to have a sender allow-listed.
   bool whitelist_spam = false;
   bool whitelist_infomail = false;
+  // A branded template (report_template.h): its name and HTML; "" and "": the plain
+  // text report.
+  std::string template_name;
+  std::string template_html;
 };
 
 struct ContinuityPolicy {

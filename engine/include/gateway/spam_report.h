@@ -44,11 +44,14 @@ using ReportLinks =
 
 // The digest for `recipient` of `held` (oldest first), sent from `from` at `at`; nullopt
 // when none of them is in a section the settings show. `links`, when set, gives each
-// message's action links.
+// message's action links; `portal` is the quarantine page's address ("" for none). With
+// a branded template (settings.template_html) the mail is multipart/alternative: the
+// plain text, and the template filled (report_template.h).
 std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settings,
                                                 const std::string& from,
                                                 const std::string& recipient,
                                                 const std::vector<QuarantinedMessage>& held,
-                                                TimePoint at, const ReportLinks& links = {});
+                                                TimePoint at, const ReportLinks& links = {},
+                                                const std::string& portal = "");
 
 }  // namespace gw

@@ -10,6 +10,7 @@
 #include "gateway/domain_name.h"
 #include "gateway/ip_range.h"
 #include "gateway/quantity.h"
+#include "gateway/report_template.h"
 #include "gateway/time_zone.h"
 #include "rules/customer_checker.h"
 
@@ -195,6 +196,29 @@ void CustomerChecker::CheckSpamReport() {
     for (size_t i = 0; i < list.size(); ++i) {
       if (const std::string* text = list[i].string()) into.push_back(*text);
     }
+  }
+  const std::string* name = report["template"].string();
+  const std::string* html = report["templateHtml"].string();
+  if (name && *name != "default") {
+    if (!html) {
+      Error(report["template"], "report-template-missing",
+            fmt::format("the branded template '{}' comes without its HTML (gwctl reads it from "
+                        "report-templates/{}.html)",
+                        *name, *name));
+    } else {
+      auto problems = CheckReportTemplate(*html);
+      for (const auto& problem : problems) {
+        Error(report["templateHtml"], problem.rule.c_str(),
+              fmt::format("at byte {}: {}", problem.offset, problem.message));
+      }
+      if (problems.empty()) {
+        schedule.template_name = *name;
+        schedule.template_html = *html;
+      }
+    }
+  } else if (html) {
+    Error(report["templateHtml"], "report-template",
+          "templateHtml is a branded template's: name it in template");
   }
   if (const std::string* zone = report["timezone"].string()) {
     if (IsKnownTimeZone(*zone)) {

@@ -8,6 +8,9 @@
 #include <fmt/chrono.h>
 #include <fmt/format.h>
 
+#include "base/base64.h"
+#include "gateway/html.h"
+#include "gateway/report_template.h"
 #include "gateway/rfc3339.h"
 #include "gateway/utf8.h"
 
@@ -104,11 +107,23 @@ std::string ReportSection(const QuarantinedMessage& message) {
   return "content";
 }
 
+namespace {
+
+// Base64 in lines of 76, for a body whose lines the template's author chose.
+std::string Base64Lines(const std::string& bytes) {
+  std::string encoded = EncodeBase64(bytes), out;
+  for (size_t at = 0; at < encoded.size(); at += 76) out += encoded.substr(at, 76) + "\r\n";
+  return out;
+}
+
+}  // namespace
+
 std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settings,
                                                 const std::string& from,
                                                 const std::string& recipient,
                                                 const std::vector<QuarantinedMessage>& held,
-                                                TimePoint at, const ReportLinks& links) {
+                                                TimePoint at, const ReportLinks& links,
+                                                const std::string& portal) {
   const date::time_zone* zone = ZoneOf(settings.time_zone);
   if (!zone) zone = date::locate_zone("UTC");
   const Section sections[] = {
@@ -118,27 +133,38 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
       {"content", "Forbidden attachments", false},
   };
   SpamReportMail mail;
-  std::string listing;
+  std::string listing, html;  // the text's, and the branded template's {{messages}}
   bool any_links = false;
   for (const Section& section : sections) {
     if (!Contains(settings.categories, section.key)) continue;
-    std::string lines;
+    std::string lines, rows;
     size_t count = 0;
     for (const QuarantinedMessage& m : held) {
       if (ReportSection(m) != section.key) continue;
       ++count;
-      lines += fmt::format(
-          "  {}  from {}\r\n      \"{}\"  (ref {})\r\n", LocalTimeText(zone, m.received_at),
-          m.sender.empty() ? "<>" : Shown(m.sender, 100), Shown(m.subject, 100), m.id);
+      std::string when = LocalTimeText(zone, m.received_at);
+      std::string sender = m.sender.empty() ? "<>" : Shown(m.sender, 100);
+      std::string subject = Shown(m.subject, 100);
+      lines +=
+          fmt::format("  {}  from {}\r\n      \"{}\"  (ref {})\r\n", when, sender, subject, m.id);
+      std::string actions;
       if (links) {
-        for (const auto& [label, url] : links(m))
+        for (const auto& [label, url] : links(m)) {
           lines += fmt::format("      {}: {}\r\n", label, url);
+          actions += fmt::format(" <a href=\"{}\">{}</a>", EscapeHtml(url), EscapeHtml(label));
+        }
         any_links = true;
       }
+      rows +=
+          fmt::format("<tr><td>{}</td><td>{}</td><td>{}</td><td>ref {}</td><td>{}</td></tr>\r\n",
+                      EscapeHtml(when), EscapeHtml(sender), EscapeHtml(subject), m.id, actions);
     }
     if (count == 0) continue;
     mail.listed += count;
     listing += fmt::format("{} ({})\r\n{}", section.title, count, lines);
+    html += fmt::format(
+        "<h3 class=\"gw-section\">{} ({})</h3>\r\n<table class=\"gw-held\">\r\n{}</table>\r\n",
+        EscapeHtml(section.title), count, rows);
     if (section.whitelist) {
       listing +=
           "  To always accept mail from one of these senders, ask your email administrator to "
@@ -150,6 +176,9 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
 
   auto seconds = std::chrono::system_clock::to_time_t(at);
   std::string domain = from.substr(from.find('@') + 1);
+  std::string boundary = fmt::format("gw-report-{:x}-{}", std::hash<std::string>{}(recipient),
+                                     static_cast<int64_t>(seconds));
+  bool branded = !settings.template_html.empty();
   mail.message = fmt::format(
       "From: Quarantine report <{from}>\r\n"
       "To: <{to}>\r\n"
@@ -158,9 +187,7 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
       "Message-ID: <spam-report.{unix}.{hash:x}@{domain}>\r\n"
       "Auto-Submitted: auto-generated\r\n"
       "MIME-Version: 1.0\r\n"
-      "Content-Type: text/plain; charset=utf-8\r\n"
-      "Content-Transfer-Encoding: 8bit\r\n"
-      "\r\n"
+      "{text_part}"
       "The email security gateway held these messages addressed to {to} since your last "
       "report. Times are in {zone}.\r\n\r\n"
       "{listing}"
@@ -170,6 +197,14 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
       fmt::arg("unix", static_cast<int64_t>(seconds)),
       fmt::arg("hash", std::hash<std::string>{}(recipient)), fmt::arg("domain", domain),
       fmt::arg("zone", zone->name()), fmt::arg("listing", listing),
+      fmt::arg("text_part",
+               branded ? fmt::format("Content-Type: multipart/alternative; boundary=\"{0}\"\r\n"
+                                     "\r\n--{0}\r\n"
+                                     "Content-Type: text/plain; charset=utf-8\r\n"
+                                     "Content-Transfer-Encoding: 8bit\r\n\r\n",
+                                     boundary)
+                       : "Content-Type: text/plain; charset=utf-8\r\n"
+                         "Content-Transfer-Encoding: 8bit\r\n\r\n"),
       fmt::arg("closing",
                any_links
                    ? "Each link asks you to confirm before anything happens, and works once. "
@@ -178,6 +213,18 @@ std::optional<SpamReportMail> ComposeSpamReport(const SpamReportSettings& settin
                      "administrator, quoting its ref.\r\n"
                    : "Held messages are deleted after a while. To receive one, ask your email "
                      "administrator to release it, quoting its ref.\r\n"));
+  if (branded) {
+    std::string page =
+        FillReportTemplate(settings.template_html, {{"recipient", EscapeHtml(recipient)},
+                                                    {"count", std::to_string(mail.listed)},
+                                                    {"time_zone", EscapeHtml(zone->name())},
+                                                    {"portal", EscapeHtml(portal)},
+                                                    {"messages", html}});
+    mail.message += fmt::format(
+        "\r\n--{0}\r\nContent-Type: text/html; charset=utf-8\r\n"
+        "Content-Transfer-Encoding: base64\r\n\r\n{1}--{0}--\r\n",
+        boundary, Base64Lines(page));
+  }
   return mail;
 }
 
