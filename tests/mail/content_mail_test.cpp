@@ -415,6 +415,42 @@ TEST_F(ContentMailTest, ASpamReportIsSentAtItsTimeInTheCustomersZoneAndNotOnAnOf
 // Microsoft 365's, by gatewayd's --relay-service-range) relays as acme only with acme's
 // tenant stamped by Exchange Online; what it relays is filtered with acme's rules, and
 // mail for another customer of the gateway with that customer's too.
+TEST_F(ContentMailTest, ABrandedReportCarriesThePartnersPageWithEveryValueEscaped) {
+  const std::string brand =
+      "<html><body><div class=\"brand\">Northwind Secure Mail</div><p>For {{recipient}}: "
+      "{{count}} held ({{time_zone}})</p>{{messages}}</body></html>";
+  PutCustomer("acme", {{"spamReport",
+                        {{"enabled", true},
+                         {"days", {"mon"}},
+                         {"times", {"08:00"}},
+                         {"timezone", "Europe/London"},
+                         {"template", "northwind-brand"},
+                         {"templateHtml", brand}}}});
+  EXPECT_EQ(RunSpamReports("2026-11-15T12:00:00Z")["reportsSent"], 0) << "the first pass";
+  EXPECT_TRUE(
+      Send("user@acme.example", Gtube("user@acme.example", "<script>alert(1)</script> & offers"))
+          .accepted());
+  EXPECT_EQ(RunSpamReports("2026-11-16T08:00:30Z")["reportsSent"], 1);
+  ASSERT_EQ(destination_.WaitForMessages(1), 1u) << gateway_->MailLog();
+  std::string report = destination_.Messages()[0];
+  EXPECT_THAT(report, HasSubstr("Content-Type: multipart/alternative"));
+  EXPECT_THAT(report, HasSubstr("Content-Type: text/plain"));
+  EXPECT_THAT(report, HasSubstr("<script>alert(1)</script> & offers")) << "the text part, as text";
+  size_t html_at = report.find("Content-Type: text/html; charset=utf-8");
+  ASSERT_NE(html_at, std::string::npos) << report;
+  size_t body = report.find("\r\n\r\n", html_at);
+  ASSERT_NE(body, std::string::npos);
+  std::string encoded;
+  for (size_t i = body + 4; i < report.size() && report[i] != '-'; ++i) {
+    if (report[i] != '\r' && report[i] != '\n') encoded += report[i];
+  }
+  auto html = gwtest::DecodeBase64(encoded);
+  EXPECT_THAT(html, HasSubstr("<div class=\"brand\">Northwind Secure Mail</div>"));
+  EXPECT_THAT(html, HasSubstr("For user@acme.example: 1 held (Europe/London)"));
+  EXPECT_THAT(html, HasSubstr("&lt;script&gt;alert(1)&lt;/script&gt; &amp; offers"));
+  EXPECT_THAT(html, Not(HasSubstr("<script>")));
+}
+
 class AntivirusMailTest : public ContentMailTest {
  protected:
   AntivirusMailTest() { antivirus_ = true; }

@@ -85,6 +85,34 @@ inline std::string WindowsProgram() {
 inline const std::string kEicar =
     "X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
 
+// Base64 text (padding and line breaks allowed) as bytes; what is not base64 is skipped.
+inline std::string DecodeBase64(const std::string& text) {
+  static const std::string kAlphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  uint32_t bits = 0;
+  int count = 0;
+  for (char c : text) {
+    size_t value = kAlphabet.find(c);
+    if (value == std::string::npos) continue;
+    bits = (bits << 6) | static_cast<uint32_t>(value);
+    if (++count == 4) {
+      out += static_cast<char>((bits >> 16) & 0xFF);
+      out += static_cast<char>((bits >> 8) & 0xFF);
+      out += static_cast<char>(bits & 0xFF);
+      bits = 0;
+      count = 0;
+    }
+  }
+  if (count == 3) {
+    out += static_cast<char>((bits >> 10) & 0xFF);
+    out += static_cast<char>((bits >> 2) & 0xFF);
+  } else if (count == 2) {
+    out += static_cast<char>((bits >> 4) & 0xFF);
+  }
+  return out;
+}
+
 inline std::string Base64(const std::string& data) {
   static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;

@@ -36,7 +36,7 @@ bool IsNameChar(char c) {
 void CheckMarkup(const std::string& lower, std::vector<TemplateProblem>& problems) {
   for (size_t open = lower.find('<'); open != std::string::npos; open = lower.find('<', open + 1)) {
     size_t name_at = open + 1;
-    if (name_at < lower.size() && lower[name_at] == '/') ++name_at;
+    if (name_at < lower.size() && lower[name_at] == '/') continue;  // a closing tag
     size_t name_end = name_at;
     while (name_end < lower.size() && IsNameChar(lower[name_end])) ++name_end;
     std::string_view name(lower.data() + name_at, name_end - name_at);
