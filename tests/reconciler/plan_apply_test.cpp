@@ -27,7 +27,7 @@ std::string Customer(const std::string& name, const std::string& extra = "",
   return fmt::format(
       "apiVersion: gwctl/v1\nkind: Customer\nmetadata: {{name: {0}, labels: {{tier: "
       "gold}}}}\nspec:\n"
-      "  product: {2}\n  billableUsers: 10\n  region: eu\n  domains: {{primary: {0}.example, "
+      "  product: {2}\n  billableUsers: 10\n  domains: {{primary: {0}.example, "
       "aliases: [{0}.co.uk]}}\n"
       "  destinations: mx.{0}.example\n  filtering: {{contentFilter: {{maxMessageSize: 50MiB}}}}\n"
       "  users:\n    mailboxes:\n      - {{address: alice@{0}.example, firstName: Alice}}\n    "
@@ -358,7 +358,7 @@ TEST_P(PlanApplyTest, AClaimHeldOutsideTheRepositoryFailsThatCustomerAtItsLine) 
   ASSERT_TRUE(report.ok()) << report.status().message();
   ASSERT_EQ(report->failed.size(), 1u);
   EXPECT_EQ(report->failed.at("acme"),
-            "the gateway refused it:\n  customers/acme.yaml:8:46: domain 'held.example' is "
+            "the gateway refused it:\n  customers/acme.yaml:7:46: domain 'held.example' is "
             "already claimed by customer 'holder' [domain-duplicate]");
   EXPECT_TRUE(gateway_->GetCustomer(kPartner, "globex").ok());
   EXPECT_EQ(gateway_->GetCustomer(kPartner, "acme").status().code(), gw::StatusCode::kNotFound);
@@ -393,17 +393,20 @@ TEST_P(PlanApplyTest, AnImmutableFieldIsAReplacementRefusedWithoutForce) {
   WriteCustomer("acme", 2);
   Converge();
   std::string text = Customer("acme");
-  text.replace(text.find("region: eu"), 10, "region: us");
+  // The same domains, the other one primary.
+  const std::string domains = "{primary: acme.example, aliases: [acme.co.uk]}";
+  text.replace(text.find(domains), domains.size(),
+               "{primary: acme.co.uk, aliases: [acme.example]}");
   repo_.Write("customers/acme.yaml", text);
   Plan plan = MakePlan();
   ASSERT_THAT(plan.changes, SizeIs(1));
   EXPECT_EQ(plan.changes[0].kind, ChangeKind::kReplace);
   ASSERT_FALSE(plan.refusals.empty());
-  EXPECT_THAT(plan.refusals[0], HasSubstr("customer acme: region changes"));
+  EXPECT_THAT(plan.refusals[0], HasSubstr("customer acme: domains.primary changes"));
   PlanOptions force;
   force.force = true;
   Converge(1, nullptr, force);
-  EXPECT_EQ(gateway_->GetCustomer(kPartner, "acme")->spec["region"], "us");
+  EXPECT_EQ(gateway_->GetCustomer(kPartner, "acme")->spec["domains"]["primary"], "acme.co.uk");
   EXPECT_EQ(UsersOf("acme").size(), 3u);  // re-created with its users
   EXPECT_TRUE(MakePlan().empty());
 }

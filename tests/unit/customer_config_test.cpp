@@ -153,7 +153,7 @@ TEST(CustomerConfigTest, DeliveryTlsIsTypedAndItsDetailsNeedVerify) {
 
 TEST(CustomerFieldsTest, TheSchemaAnnotationsAreReadOnce) {
   const auto& fields = CustomerFields::Get();
-  EXPECT_THAT(fields.immutable(), ::testing::UnorderedElementsAre("/region", "/domains/primary"));
+  EXPECT_THAT(fields.immutable(), ::testing::UnorderedElementsAre("/domains/primary"));
   ASSERT_EQ(fields.secrets().size(), 1u);
   EXPECT_EQ(fields.secrets()[0].reference, "/panelLogin/passwordRef");
   EXPECT_EQ(fields.secrets()[0].gateway_field, "/panelLogin/password");

@@ -39,8 +39,9 @@ void SchemaPaths(const json& node, std::string file, const std::string& path,
   }
   if (node.contains("properties")) {
     for (const auto& [key, child] : node["properties"].items()) {
-      // Filled by gwctl, never written in a manifest (x-gwctl-derived).
-      if (child.value("x-gwctl-derived", false)) continue;
+      // Filled by gwctl, never written in a manifest (x-gwctl-derived), or refused.
+      if (child.value("x-gwctl-derived", false) || child.value("x-gwctl-refused", false))
+        continue;
       out.insert(path + "/" + key);
       SchemaPaths(child, file, path + "/" + key, out, depth + 1);
     }

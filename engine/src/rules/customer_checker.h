@@ -51,6 +51,7 @@ class CustomerChecker {
   void CheckContinuity();
   std::optional<int64_t> CheckRetention(const JsonCursor& retention);
   void CheckArchiving();
+  void CheckRegion();
 
   // delivery_rules.cpp
   void CheckDestinations();

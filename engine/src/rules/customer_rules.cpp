@@ -55,6 +55,7 @@ CompiledCustomer CustomerChecker::Compile() {
   CheckSelfService();
   CheckContinuity();
   CheckArchiving();
+  CheckRegion();
   return Finish();
 }
 
@@ -274,6 +275,16 @@ std::optional<int64_t> CustomerChecker::CheckRetention(const JsonCursor& retenti
     return std::nullopt;
   }
   return *days;
+}
+
+// region promised where mail is routed and stored, and nothing made it so: refused
+// rather than accepted and ignored.
+void CustomerChecker::CheckRegion() {
+  if (!spec_["region"].exists()) return;
+  Error(spec_["region"], "region-unsupported",
+        "region is not supported: a gateway keeps a customer's mail and data where that "
+        "gateway runs, so run one gateway per region and apply that region's customers to it; "
+        "remove region (README: Regions)");
 }
 
 void CustomerChecker::CheckArchiving() {
