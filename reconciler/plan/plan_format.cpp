@@ -20,7 +20,7 @@ std::string Show(const json& value) {
     // A document (a branded template) is named by its size and a fingerprint, not shown.
     if (text.size() > 200 || text.find('\n') != std::string::npos) {
       return fmt::format("({} bytes, #{:08x})", text.size(),
-                         std::hash<std::string>{}(text) & 0xffffffffu);
+                         std::hash<std::string>{}(text)&0xffffffffu);
     }
     return text;
   }

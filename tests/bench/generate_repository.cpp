@@ -58,8 +58,8 @@ int main(int argc, char** argv) {
         << "\n  labels: {tier: " << (c % 4 == 0 ? "gold" : "silver")
         << "}\nspec:\n  product: " << (access ? "ultimate-access" : "ultimate-defense")
         << "\n  billableUsers: " << count + 5 << "\n  contact: it@" << domain
-        << "\n  domains:\n    primary: " << domain
-        << "\n    aliases: [" << name << "-corp.example, " << name << ".co.example]\n"
+        << "\n  domains:\n    primary: " << domain << "\n    aliases: [" << name
+        << "-corp.example, " << name << ".co.example]\n"
         << "  destinations:\n    - {host: mail." << domain
         << ", port: 25, preference: 10}\n    - {host: backup." << domain
         << ", preference: 20}\n  outboundRelay:\n    enabled: true\n    sources: [" << relay

@@ -271,11 +271,15 @@ TEST_F(PostfixLookupsTest, TheRelayFilterNamesTheSenderTheProofAndTheReceivingCu
   EXPECT_THAT(out, Not(HasSubstr(R"("recipient")")));
   int fd = gwtest::ConnectLoopback(socketmap_);
   std::string between = Ask(fd, relay("bob@acme.example", "ann@globex.example", "203.0.113.5"));
-  EXPECT_THAT(between,
-              HasSubstr(R"("recipient":{"action":"cut-and-inform","archive":false,"customer":"northwind/acme")"))
+  EXPECT_THAT(
+      between,
+      HasSubstr(
+          R"("recipient":{"action":"cut-and-inform","archive":false,"customer":"northwind/acme")"))
       << between;
-  EXPECT_THAT(between,
-              HasSubstr(R"("sender":{"action":"cut-and-inform","archive":false,"customer":"northwind/globex")"));
+  EXPECT_THAT(
+      between,
+      HasSubstr(
+          R"("sender":{"action":"cut-and-inform","archive":false,"customer":"northwind/globex")"));
   EXPECT_THAT(between, HasSubstr(R"("skipSpam":false)"));
   EXPECT_EQ(Ask(fd, relay("x@external.example", "ceo@acme.example", "198.51.100.1")),
             Netstring("NOTFOUND "))

@@ -20,10 +20,10 @@ ArchiveCommands::ArchiveCommands(CLI::App& app) {
   release_->add_option("--store", store_, "gatewayd's --store (a postgres:// URL) instead");
   release_->add_option("--partner", partner_, "The partner")->required();
   release_->add_option("--customer", customer_, "The customer")->required();
-  release_->add_option("--id", id_, "The archived message's id (gwctl archive search)")
-      ->required();
-  release_->add_option("--reason", reason_,
-                       "Why: the court order, request or case it answers (kept in the audit log)")
+  release_->add_option("--id", id_, "The archived message's id (gwctl archive search)")->required();
+  release_
+      ->add_option("--reason", reason_,
+                   "Why: the court order, request or case it answers (kept in the audit log)")
       ->required();
   release_->footer(
       "Runs on the gateway's host with access to its store; the admin API has no way to do "
@@ -45,8 +45,8 @@ std::optional<int> ArchiveCommands::Run() const {
     Log("archive-release: " + released.message());
     return released.code() == gw::StatusCode::kInvalidArgument ? 2 : 1;
   }
-  std::cout << fmt::format("archived message {} of {}/{} released: {}\n", id_, partner_,
-                           customer_, reason_);
+  std::cout << fmt::format("archived message {} of {}/{} released: {}\n", id_, partner_, customer_,
+                           reason_);
   return 0;
 }
 

@@ -51,8 +51,8 @@ void CheckMarkup(const std::string& lower, std::vector<TemplateProblem>& problem
     // Attributes: on* handlers, and code in any attribute's URL.
     std::string_view tag(lower.data() + name_end, close - name_end);
     if (name == "meta" && tag.find("http-equiv") != std::string_view::npos) {
-      problems.push_back({open, "report-template",
-                          "<meta http-equiv> is not allowed in a report template"});
+      problems.push_back(
+          {open, "report-template", "<meta http-equiv> is not allowed in a report template"});
     }
     for (size_t at = 0; at < tag.size(); ++at) {
       bool starts = at == 0 || std::isspace(static_cast<unsigned char>(tag[at - 1])) ||

@@ -148,11 +148,10 @@ Result<SpamReportRun> Service::RunSpamReports(const Actor& actor,
         }
       }
       for (const auto& [recipient, held] : by_recipient) {
-        auto mail = ComposeSpamReport(report.settings, impl_->options.report_sender, recipient,
-                                      held, as_of, links_for(report, recipient),
-                                      impl_->options.portal_url.empty()
-                                          ? ""
-                                          : impl_->options.portal_url + "/q/");
+        auto mail = ComposeSpamReport(
+            report.settings, impl_->options.report_sender, recipient, held, as_of,
+            links_for(report, recipient),
+            impl_->options.portal_url.empty() ? "" : impl_->options.portal_url + "/q/");
         if (mail) {
           Status sent =
               impl_->options.send_mail(impl_->options.report_sender, {recipient}, mail->message);

@@ -66,9 +66,15 @@ class Params {
 #pragma GCC diagnostic pop
 #endif
   Params(const std::vector<Param>& list) : begin_(list.data()), size_(list.size()) {}
-  const Param* begin() const { return begin_; }
-  const Param* end() const { return begin_ + size_; }
-  size_t size() const { return size_; }
+  const Param* begin() const {
+    return begin_;
+  }
+  const Param* end() const {
+    return begin_ + size_;
+  }
+  size_t size() const {
+    return size_;
+  }
 
  private:
   const Param* begin_;
