@@ -19,6 +19,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/access.h"
 #include "gateway/service.h"
 #include "gateway/tokens.h"
 #include "hostile_clients.h"
@@ -65,7 +66,10 @@ void BuildStore(const fs::path& store, long customers, long per_customer, int de
         {"domains", {{"primary", name + ".example"}, {"aliases", {name + "-corp.example"}}}},
         {"destinations", {{{"host", "127.0.0.1"}, {"port", destination_port}}}},
         {"filtering", {{"contentFilter", {{"maxMessageSize", "20MiB"}}}}},
-        {"lists", {{"block", {{{"senderDomain", "spam.example"}}}}}}};
+        {"lists", {{"block", {{{"senderDomain", "spam.example"}}}}}},
+        // The second half archives its mail: the filter's cost of archiving is the
+        // difference between mail to the two halves.
+        {"archiving", {{"enabled", c >= customers / 2}, {"retention", "30d"}}}};
     auto put =
         (*service)->PutCustomer(actor, "bench", name, write, gw::WriteCondition::CreateOnly());
     if (!put.ok()) Die(put.status().message());
@@ -91,8 +95,10 @@ int PortAfter(const std::string& log, const std::string& what) {
 }
 
 // Sends `messages` through the instance at `smtp_port` with smtp-source (several senders
-// at once, to users of different customers) and waits for the queue to empty.
-double MessagesPerSecond(const fs::path& etc, int smtp_port, long messages, long customers) {
+// at once, to users of different customers among `customers` from `first`) and waits for
+// the queue to empty.
+double MessagesPerSecond(const fs::path& etc, int smtp_port, long messages, long customers,
+                         long first = 0) {
   const int senders = 4;
   auto started = Clock::now();
   std::vector<std::thread> threads;
@@ -100,7 +106,7 @@ double MessagesPerSecond(const fs::path& etc, int smtp_port, long messages, long
     threads.emplace_back([&, s] {
       gwtest::RunCommand(fmt::format(
           "/usr/sbin/smtp-source -s 10 -m {} -l 2000 -f sender@ext.example -t {} 127.0.0.1:{}",
-          messages / senders, UserAddress((s * 7919) % customers, s), smtp_port));
+          messages / senders, UserAddress(first + (s * 7919) % customers, s), smtp_port));
     });
   }
   for (auto& t : threads) t.join();
@@ -147,7 +153,12 @@ int main(int argc, char** argv) {
   int sink_port = gwtest::PickFreePort();
   BuildStore(dir / "data" / "gateway.db", customers, per_customer, sink_port);
 
-  std::ofstream(dir / "tokens.yaml") << "tokens: []\n";
+  // gw-milter's token (role filter): it keeps archived and quarantined mail.
+  const std::string filter_token = "bench-filter-token";
+  std::ofstream(dir / "tokens.yaml")
+      << fmt::format("tokens:\n  - {{name: gw-milter, role: filter, sha256: \"{}\"}}\n",
+                     gw::HashToken(filter_token));
+  std::ofstream(dir / "milter-token") << filter_token << "\n";
   auto started = Clock::now();
   gwtest::ChildProcess gatewayd({GATEWAYD_BINARY, "--data", (dir / "data").string(), "--tokens",
                                  (dir / "tokens.yaml").string(), "--listen", "127.0.0.1:0",
@@ -227,7 +238,9 @@ int main(int argc, char** argv) {
     std::string name;
     fs::path dir;
     int smtp;
-    std::string extra;  // more postfix-config flags
+    std::string extra;            // more postfix-config flags
+    long first_customer = 0;      // mail goes to customers from here (half of them)
+    bool shares_postfix = false;  // the instance before's Postfix, other customers
   };
   // The rules (size, lists) have no static equivalent: the third instance keeps the
   // policy service with static maps, so the maps alone are compared too.
@@ -250,7 +263,8 @@ int main(int argc, char** argv) {
     milter = std::make_unique<gwtest::ChildProcess>(std::vector<std::string>{
         GW_MILTER_BINARY, "--listen", fmt::format("127.0.0.1:{}", milter_port), "--socketmap",
         fmt::format("127.0.0.1:{}", socketmap), "--rspamd",
-        fmt::format("127.0.0.1:{}", rspamd->port()), "--gateway", admin_url, "--no-antivirus"});
+        fmt::format("127.0.0.1:{}", rspamd->port()), "--gateway", admin_url, "--no-antivirus",
+        "--token-file", (dir / "milter-token").string()});
     if (!milter->WaitForLine("serving on", std::chrono::seconds(10))) Die(milter->output());
     // It logs a line per message: its stderr pipe must be read, or the milter blocks on it.
     milter_drain = std::thread([&] {
@@ -261,11 +275,14 @@ int main(int argc, char** argv) {
     });
     instances.push_back({"gatewayd + gw-milter", dir / "pf-milter", gwtest::PickFreePort(),
                          fmt::format(" --milter 127.0.0.1:{}", milter_port)});
+    instances.push_back({"gw-milter + archiving", dir / "pf-milter", instances.back().smtp,
+                         instances.back().extra, customers / 2, true});
   } else {
     std::printf("the filter (gw-milter, rspamd): skipped (%s)\n", gwtest::RspamdMissing().c_str());
   }
   std::vector<double> rates;
   for (const auto& instance : instances) {
+    if (instance.shares_postfix) continue;
     auto written = gwtest::RunCommand(fmt::format(
         "{} postfix-config --out {} --smtp 127.0.0.1:{} --socketmap 127.0.0.1:{} --policy "
         "127.0.0.1:{} --verify 127.0.0.1:{} --hostname gw.bench{}",
@@ -310,8 +327,8 @@ int main(int argc, char** argv) {
   std::vector<std::vector<double>> samples(instances.size());
   for (int round = 0; round < rounds; ++round) {
     for (size_t i = 0; i < instances.size(); ++i) {
-      samples[i].push_back(
-          MessagesPerSecond(instances[i].dir / "etc", instances[i].smtp, messages, customers));
+      samples[i].push_back(MessagesPerSecond(instances[i].dir / "etc", instances[i].smtp, messages,
+                                             customers / 2, instances[i].first_customer));
     }
   }
   for (size_t i = 0; i < instances.size(); ++i) {
@@ -324,6 +341,7 @@ int main(int argc, char** argv) {
         messages);
   }
   for (const auto& instance : instances) {
+    if (instance.shares_postfix) continue;
     gwtest::RunCommand(fmt::format("/usr/sbin/postfix -c {}/etc stop", instance.dir.string()));
   }
   std::printf("ratio gatewayd/static: %.2f; with the policy on both: %.2f\n", rates[0] / rates[1],
@@ -331,6 +349,10 @@ int main(int argc, char** argv) {
   if (milter) {
     std::printf("ratio with the filter/without: %.2f; gw-milter RSS %ld MiB\n", rates[3] / rates[0],
                 gwtest::ProcessRssKib(milter->pid()) / 1024);
+    std::printf(
+        "ratio archiving/not, through the same filter: %.2f; archive file %.1f MiB\n",
+        rates[4] / rates[3],
+        static_cast<double>(fs::file_size(dir / "data" / "gateway.db.archive")) / (1 << 20));
     draining_done = true;
     milter_drain.join();
   }

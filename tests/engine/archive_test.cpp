@@ -312,6 +312,9 @@ TEST_F(ArchiveTest, ALegalReleaseRemovesTheMessageAndKeepsTheChain) {
                                     "erasure request 2026-118 (GDPR art. 17)")
                   .ok());
   EXPECT_THAT(Search({.text = "medical"}), IsEmpty());
+  EXPECT_EQ(CountRows("archive_text WHERE archive_text MATCH 'medical'"), 0)
+      << "its words are out of the index, not only hidden";
+  EXPECT_EQ(CountRows("archive_text WHERE archive_text MATCH 'zeppelin'"), 1);
   EXPECT_THAT(Search({.sender = "doctor@clinic.example"}), IsEmpty());
   EXPECT_EQ(service_->LoadArchived(kAdmin, "northwind", "acme", *released).status().code(),
             gw::StatusCode::kFailedPrecondition);

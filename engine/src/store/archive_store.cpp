@@ -44,8 +44,13 @@ CREATE TABLE archive_recipients(partner TEXT NOT NULL, customer TEXT NOT NULL,
   PRIMARY KEY (partner, customer, recipient, entry)) WITHOUT ROWID;
 CREATE TABLE archive_messages(partner TEXT NOT NULL, customer TEXT NOT NULL,
   digest TEXT NOT NULL, compressed BLOB NOT NULL, UNIQUE (partner, customer, digest));
-CREATE VIRTUAL TABLE archive_text USING fts5(subject, body,
-  tokenize = 'unicode61 remove_diacritics 2');
+-- The index keeps no copy of the text (content=''; detail=none: words, not positions,
+-- as searches are for words): a third of the size. FTS5 of this SQLite removes a row
+-- of such an index only when given its text again, so the text is kept compressed.
+CREATE VIRTUAL TABLE archive_text USING fts5(subject, body, content = '',
+  tokenize = 'unicode61 remove_diacritics 2', detail = none);
+CREATE TABLE archive_text_kept(entry INTEGER PRIMARY KEY, subject TEXT NOT NULL,
+  body BLOB NOT NULL);
 CREATE TABLE archive_anchors(partner TEXT NOT NULL, customer TEXT NOT NULL,
   anchor TEXT NOT NULL, PRIMARY KEY (partner, customer)) WITHOUT ROWID;
 )sql",
@@ -80,7 +85,9 @@ CREATE TABLE archive_anchors(partner TEXT COLLATE "C" NOT NULL,
 
 // Where SQLite and PostgreSQL spell full-text search differently.
 struct TextSearch {
-  std::string_view key;  // the text table's column naming the entry
+  // SQLite's index holds no text: a row is removed by giving its text again, kept
+  // compressed in archive_text_kept. PostgreSQL's tsvector rows are deleted by id.
+  bool contentless;
   std::string_view add;  // $1 id, $2 subject, $3 body
   // A predicate on e.id: the entry's text holds every word of parameter ${0}.
   std::string_view matches;
@@ -114,10 +121,10 @@ std::string Verbatim(std::string_view words) {
 }
 
 const TextSearch kSqliteText = {
-    "rowid", "INSERT INTO archive_text(rowid, subject, body) VALUES ($1, $2, $3)",
+    true, "INSERT INTO archive_text(rowid, subject, body) VALUES ($1, $2, $3)",
     "e.id IN (SELECT rowid FROM archive_text WHERE archive_text MATCH ${0})", &Fts5Query};
 const TextSearch kPostgresText = {
-    "id",
+    false,
     "INSERT INTO archive_text(id, search) VALUES ($1, to_tsvector('simple', CAST($2 AS TEXT) || ' "
     "' || CAST($3 AS TEXT)))",
     "e.id IN (SELECT id FROM archive_text WHERE search @@ plainto_tsquery('simple', "
@@ -237,6 +244,13 @@ class SqlArchiveStore : public ArchiveStore {
     }
     if (auto indexed = db_->Execute(text_.add, {*id, e.subject, text}); !indexed.ok())
       return indexed.status();
+    if (text_.contentless) {
+      std::string kept = CompressMessage(text);
+      auto stored =
+          db_->Execute("INSERT INTO archive_text_kept(entry, subject, body) VALUES ($1, $2, $3)",
+                       {*id, e.subject, Param::Bytes(kept)});
+      if (!stored.ok()) return stored.status();
+    }
     return *id;
   }
 
@@ -331,12 +345,7 @@ class SqlArchiveStore : public ArchiveStore {
 
   Result<int64_t> RemoveThrough(const std::string& partner, const std::string& customer,
                                 int64_t through_id, const std::string& anchor) override {
-    auto text = db_->Execute(
-        fmt::format("DELETE FROM archive_text WHERE {} IN (SELECT id FROM archive_entries WHERE "
-                    "partner = $1 AND customer = $2 AND id <= $3)",
-                    text_.key),
-        {partner, customer, through_id});
-    if (!text.ok()) return text.status();
+    if (Status s = RemoveText(partner, customer, 0, through_id); !s.ok()) return s;
     auto recipients = db_->Execute(
         "DELETE FROM archive_recipients WHERE partner = $1 AND customer = $2 AND entry <= $3",
         {partner, customer, through_id});
@@ -356,9 +365,7 @@ class SqlArchiveStore : public ArchiveStore {
 
   Status Release(const std::string& partner, const std::string& customer, int64_t id,
                  const std::string& released_at, const std::string& reason) override {
-    auto text =
-        db_->Execute(fmt::format("DELETE FROM archive_text WHERE {} = $1", text_.key), {id});
-    if (!text.ok()) return text.status();
+    if (Status s = RemoveText(partner, customer, id, id); !s.ok()) return s;
     auto recipients = db_->Execute(
         "DELETE FROM archive_recipients WHERE partner = $1 AND customer = $2 AND entry = $3",
         {partner, customer, id});
@@ -375,6 +382,44 @@ class SqlArchiveStore : public ArchiveStore {
   }
 
  private:
+  // Takes the customer's entries from `first` to `last` (ids; 0: from the oldest) out of
+  // the full-text index.
+  Status RemoveText(const std::string& partner, const std::string& customer, int64_t first,
+                    int64_t last) {
+    if (!text_.contentless) {
+      return db_
+          ->Execute(
+              "DELETE FROM archive_text WHERE id IN (SELECT id FROM archive_entries WHERE "
+              "partner = $1 AND customer = $2 AND id >= $3 AND id <= $4)",
+              {partner, customer, first, last})
+          .status();
+    }
+    struct Kept {
+      int64_t entry;
+      std::string subject, body;
+    };
+    std::vector<Kept> kept;
+    Status read = db_->Select(
+        "SELECT k.entry, k.subject, k.body FROM archive_text_kept k JOIN archive_entries e ON "
+        "e.id = k.entry WHERE e.partner = $1 AND e.customer = $2 AND e.id >= $3 AND e.id <= $4",
+        {partner, customer, first, last}, [&](const Row& row) {
+          kept.push_back({row.Int(0), row.Text(1), row.Bytes(2)});
+        });
+    if (!read.ok()) return read;
+    for (const Kept& k : kept) {
+      auto body = DecompressMessage(k.body);
+      if (!body.ok()) return body.status();
+      auto removed = db_->Execute(
+          "INSERT INTO archive_text(archive_text, rowid, subject, body) VALUES ('delete', $1, $2, "
+          "$3)",
+          {k.entry, k.subject, *body});
+      if (!removed.ok()) return removed.status();
+      auto forgotten = db_->Execute("DELETE FROM archive_text_kept WHERE entry = $1", {k.entry});
+      if (!forgotten.ok()) return forgotten.status();
+    }
+    return Status::Ok();
+  }
+
   // Messages no live entry of the customer names any more.
   Status DropUnnamedMessages(const std::string& partner, const std::string& customer) {
     return db_
