@@ -171,20 +171,27 @@ gw::VirusCheck ScanVirus() {
   };
 }
 
-// Keeps the message in gatewayd's quarantine; the customer is "partner/name".
-gw::Status Keep(const gw::MilterDecision& decision, const gw::SpamEnvelope& envelope) {
-  size_t slash = decision.customer.find('/');
+// "partner/name", as the filter profile names a customer: (partner, name).
+gw::Result<std::pair<std::string, std::string>> PartnerAndName(const std::string& customer) {
+  size_t slash = customer.find('/');
   if (slash == std::string::npos) return gw::Status(gw::StatusCode::kInternal, "no customer");
+  return std::make_pair(customer.substr(0, slash), customer.substr(slash + 1));
+}
+
+// Keeps the message in gatewayd's quarantine.
+gw::Status Keep(const gw::MilterDecision& decision, const gw::SpamEnvelope& envelope) {
+  auto owner = PartnerAndName(decision.customer);
+  if (!owner.ok()) return owner.status();
   auto client = gw::ConnectGateway(settings.gateway_url, settings.gateway);
   if (!client.ok()) return client.status();
   gw::QuarantinedMessage meta;
-  meta.customer = decision.customer.substr(slash + 1);
+  meta.customer = owner->second;
   meta.sender = envelope.sender;
   meta.recipients = envelope.recipients;
   meta.subject = decision.subject;
   meta.reason = decision.reason;
   meta.detail = decision.log;
-  auto id = (*client)->Quarantine(decision.customer.substr(0, slash), meta, decision.quarantined);
+  auto id = (*client)->Quarantine(owner->first, meta, decision.quarantined);
   return id.ok() ? gw::Status::Ok() : id.status();
 }
 
@@ -197,15 +204,15 @@ gw::Status KeepArchiveCopies(const gw::MilterDecision& decision, const gw::SpamE
   if (!client.ok()) return client.status();
   gw::SearchableText searchable = gw::ExtractSearchableText(delivered);
   for (const auto& copy : decision.archive) {
-    size_t slash = copy.customer.find('/');
-    if (slash == std::string::npos) return gw::Status(gw::StatusCode::kInternal, "no customer");
+    auto owner = PartnerAndName(copy.customer);
+    if (!owner.ok()) return owner.status();
     gw::ArchivedMessage meta;
-    meta.customer = copy.customer.substr(slash + 1);
+    meta.customer = owner->second;
     meta.direction = copy.direction;
     meta.sender = envelope.sender;
     meta.recipients = envelope.recipients;
     meta.subject = searchable.subject;
-    auto id = (*client)->Archive(copy.customer.substr(0, slash), meta, delivered, searchable.text);
+    auto id = (*client)->Archive(owner->first, meta, delivered, searchable.text);
     if (!id.ok()) return id.status();
   }
   return gw::Status::Ok();
