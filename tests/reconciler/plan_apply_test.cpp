@@ -389,6 +389,34 @@ TEST_P(PlanApplyTest, SafetyLimitsRefuseLargeDeletesAndEmptyRepositories) {
               HasSubstr("the manifests hold no customers but the gateway holds 5"));
 }
 
+TEST_P(PlanApplyTest, ProtectedKindsAreNeverDeletedWithoutForce) {
+  repo_.Write("gwctl.yaml",
+              "apiVersion: gwctl/v1\nkind: Repository\nmetadata: {name: northwind}\n"
+              "spec: {safety: {protect: [customers, users]}}\n");
+  WriteCustomer("acme", 3);
+  WriteCustomer("globex", 1);
+  Converge();
+  std::filesystem::remove(repo_.root() / "customers" / "globex.yaml");
+  // The limits as gwctl reads them from gwctl.yaml.
+  PlanOptions from_repository;
+  auto validated = repo_.Validate();
+  from_repository.safety = SafetyFromRepository(&*validated.manifests.repository);
+  from_repository.safety.min_existing = 1000;  // the percentages do not apply to two customers
+  ASSERT_THAT(from_repository.safety.protect, ::testing::ElementsAre("customers", "users"));
+  Plan deleting = MakePlan(from_repository);
+  ASSERT_EQ(deleting.Count(ChangeKind::kDelete), 1u);
+  ASSERT_FALSE(deleting.refusals.empty());
+  EXPECT_THAT(deleting.refusals[0],
+              HasSubstr("customers are protected (safety.protect) and 1 would be deleted"));
+  WriteCustomer("globex", 1);
+  WriteCustomer("acme", 1);  // two of acme's CSV users go
+  Plan removing = MakePlan(from_repository);
+  ASSERT_FALSE(removing.refusals.empty());
+  EXPECT_THAT(removing.refusals[0], HasSubstr("users are protected (safety.protect)"));
+  from_repository.force = true;
+  EXPECT_TRUE(MakePlan(from_repository).refusals.empty()) << "--force overrides it";
+}
+
 TEST_P(PlanApplyTest, AnImmutableFieldIsAReplacementRefusedWithoutForce) {
   WriteCustomer("acme", 2);
   Converge();
