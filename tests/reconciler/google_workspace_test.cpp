@@ -135,6 +135,34 @@ TEST_F(GoogleWorkspaceTest, AnExcludedGroupsMembersAreLeftOut) {
   EXPECT_EQ(left_out["excluded groups"], 1u);
 }
 
+TEST_F(GoogleWorkspaceTest, SuspendedAndArchivedAccountsGoOnlyWhenAskedAndAnAccountIsNamedById) {
+  google_.SetCustomerId("C03abc123");
+  for (int n = 1; n <= 4; ++n) {
+    json user = WorkspaceUser(n);
+    if (n == 2) user["suspended"] = true;
+    if (n == 3) user["archived"] = true;
+    google_.AddUser(user);
+  }
+  GoogleWorkspaceSource source = Source();
+  source.customer_id = "C03abc123";
+  auto read = Read(KeyFile(key_), source);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  auto users = [&](std::map<std::string, size_t>& left_out) {
+    return MapDirectoryObjects(WorkspaceRecipients(*read, source, left_out), "googleWorkspace",
+                               {"acme.example"}, {})
+        .users.size();
+  };
+  std::map<std::string, size_t> none;
+  EXPECT_EQ(users(none), 4u) << "kept unless asked";
+  source.skip_suspended = source.skip_archived = true;
+  std::map<std::string, size_t> left_out;
+  EXPECT_EQ(users(left_out), 2u);
+  EXPECT_EQ(left_out["suspended users (skipSuspended)"], 1u);
+  EXPECT_EQ(left_out["archived users (skipArchived)"], 1u);
+  source.customer_id = "C0another";
+  EXPECT_FALSE(Read(KeyFile(key_), source).ok()) << "an account the key does not reach";
+}
+
 TEST_F(GoogleWorkspaceTest, AKeyTheAccountDoesNotKnowIsRefusedWithoutShowingIt) {
   std::string other = NewRsaKey(dir_ / "other.key");
   auto read = Read(KeyFile(other));
