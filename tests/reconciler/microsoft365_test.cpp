@@ -283,6 +283,32 @@ TEST_F(Microsoft365Test, SharedMailboxesStayUnlessAskedAndExclusionsLeaveOut) {
   EXPECT_TRUE(mapping.users.empty());
   EXPECT_EQ(left_out["accounts with sign-in blocked (skipDisabled)"], 1u);
   EXPECT_EQ(mapping.left_out["excluded"], 1u);
+
+  // The shared mailbox has no licence either.
+  source.skip_disabled = false;
+  source.skip_unlicensed = true;
+  left_out.clear();
+  mapping = MapDirectoryObjects(GraphRecipients(*read, source, left_out), "microsoft365",
+                                {"contoso.example"}, {});
+  ASSERT_EQ(mapping.users.size(), 1u);
+  EXPECT_EQ(mapping.users[0].address, "user1@contoso.example");
+  EXPECT_EQ(left_out["accounts without a licence (skipUnlicensed)"], 1u);
+}
+
+TEST(GraphEndpointsTest, EachNationalCloudHasItsOwnLoginAndGraphHosts) {
+  // The tests point every cloud at the fake through these; the hosts are the defaults'.
+  std::map<std::string, std::string> saved;
+  for (const char* name : {"GWCTL_MICROSOFT_LOGIN_URL", "GWCTL_MICROSOFT_GRAPH_URL"}) {
+    if (const char* value = std::getenv(name)) saved[name] = value;
+    unsetenv(name);
+  }
+  EXPECT_EQ(GraphEndpoints::For("global").graph, "https://graph.microsoft.com");
+  EXPECT_EQ(GraphEndpoints::For("global").login, "https://login.microsoftonline.com");
+  EXPECT_EQ(GraphEndpoints::For("usgov").graph, "https://graph.microsoft.us");
+  EXPECT_EQ(GraphEndpoints::For("usgov-dod").graph, "https://dod-graph.microsoft.us");
+  EXPECT_EQ(GraphEndpoints::For("china").login, "https://login.chinacloudapi.cn");
+  EXPECT_EQ(GraphEndpoints::For("china").graph, "https://microsoftgraph.chinacloudapi.cn");
+  for (const auto& [name, value] : saved) setenv(name.c_str(), value.c_str(), 1);
 }
 
 // End to end: the gwctl binary, a real gatewayd and the fake Graph.

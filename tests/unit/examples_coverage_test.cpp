@@ -159,7 +159,7 @@ TEST(SchemaEffectsTest, EveryFieldNamesTheTestThatShowsItsEffect) {
   }
   EXPECT_THAT(problems, ::testing::IsEmpty());
   // A debt that may shrink, never grow: a new field comes with the test of its effect.
-  EXPECT_LE(untested, 3) << "fields whose effect no test shows";
+  EXPECT_LE(untested, 1) << "fields whose effect no test shows";
 }
 
 }  // namespace
