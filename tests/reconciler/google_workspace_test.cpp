@@ -2,6 +2,7 @@
 // loopback (tests/support/fake_google_directory.h): paging, aliases, an empty account,
 // an excluded group, a key the account does not know, and end to end through the gwctl
 // binary and a real gatewayd.
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <string>
@@ -14,6 +15,7 @@
 #include "fake_google_directory.h"
 #include "gatewayd_fixture.h"
 #include "google_workspace_users.h"
+#include "loopback.h"
 #include "temp_repo.h"
 
 namespace gwctl {
@@ -161,6 +163,31 @@ TEST_F(GoogleWorkspaceTest, SuspendedAndArchivedAccountsGoOnlyWhenAskedAndAnAcco
   EXPECT_EQ(left_out["archived users (skipArchived)"], 1u);
   source.customer_id = "C0another";
   EXPECT_FALSE(Read(KeyFile(key_), source).ok()) << "an account the key does not reach";
+}
+
+TEST_F(GoogleWorkspaceTest, AServiceThatNeverAnswersTimesOutAtTheSourcesTimeout) {
+  gwtest::SilentListener silent;  // accepts connections, never answers (not even TLS)
+  ASSERT_NE(silent.port(), 0);
+  setenv("GWCTL_GOOGLE_TOKEN_URL", fmt::format("https://127.0.0.1:{}/token", silent.port()).c_str(),
+         1);
+  // As the user source resolver reads it: timeoutSeconds bounds each request.
+  GoogleWorkspaceSource source =
+      GoogleWorkspaceSource::FromJson({{"adminEmail", "admin@acme.example"},
+                                       {"serviceAccountRef", "env:UNUSED"},
+                                       {"timeoutSeconds", 1}});
+  ASSERT_EQ(source.timeout_seconds, 1);
+  CloudHttpOptions options;
+  options.timeout = std::chrono::seconds(source.timeout_seconds);
+  options.wait_budget = std::chrono::seconds(0);  // no second try
+  CloudHttp http(options);
+  WorkspaceReader reader(source, KeyFile(key_), http);
+  auto started = std::chrono::steady_clock::now();
+  auto read = reader.Read();
+  auto took = std::chrono::steady_clock::now() - started;
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().code(), gw::StatusCode::kUnavailable) << read.status().message();
+  EXPECT_LT(took, std::chrono::seconds(5));
+  EXPECT_GE(took, std::chrono::milliseconds(900)) << "it waited for its timeout";
 }
 
 TEST_F(GoogleWorkspaceTest, AKeyTheAccountDoesNotKnowIsRefusedWithoutShowingIt) {
