@@ -241,7 +241,10 @@ Result<int64_t> Service::PurgeArchive(std::chrono::system_clock::time_point as_o
   if (!customers.ok()) return customers.status();
   std::string now = FormatRfc3339(as_of);
   int64_t removed = 0;
-  for (const auto& [partner, customer] : *customers) {
+  for (const auto& owner : *customers) {
+    // Named, not bound: lambdas below use them (clang 14 cannot capture a binding).
+    const std::string& partner = owner.first;
+    const std::string& customer = owner.second;
     // The customer's retention now, while it still archives ("": none applies; "max":
     // it keeps mail without limit).
     auto current = impl_->Read<std::string>([&]() -> Result<std::string> {
