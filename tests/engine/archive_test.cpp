@@ -407,3 +407,60 @@ TEST(ArchivePostgres, SearchReadVerifyPurgeAndReleaseWorkAsOnSqlite) {
   EXPECT_EQ(*purged, 3);
   EXPECT_THAT(search({}), IsEmpty());
 }
+
+// A held message released is delivered mail: in the archive of a customer that archives,
+// before it is sent; a customer that does not archive releases as before.
+TEST(ArchiveRelease, AReleasedMessageIsArchivedAsItIsDelivered) {
+  auto dir = gwtest::MakeTempDir("archive-release");
+  std::vector<std::string> sent;
+  gw::ServiceOptions options;
+  options.send_mail = [&](const std::string&, const std::vector<std::string>&,
+                          const std::string& message) {
+    sent.push_back(message);
+    return gw::Status::Ok();
+  };
+  auto service = gw::Service::Open((dir / "gateway.db").string(), options);
+  ASSERT_TRUE(service.ok()) << service.status().message();
+  gw::Actor local = gw::Actor::Local();
+  ASSERT_TRUE((*service)->PutPartner(local, "northwind").ok());
+  for (const char* name : {"acme", "globex"}) {
+    gw::CustomerWrite write;
+    write.spec = {{"product", "ultimate-defense"},
+                  {"billableUsers", 5},
+                  {"domains", {{"primary", std::string(name) + ".example"}}},
+                  {"destinations", "mx.example.net"},
+                  {"archiving", {{"enabled", std::string(name) == "acme"}}}};
+    ASSERT_TRUE((*service)
+                    ->PutCustomer(local, "northwind", name, write, gw::WriteCondition::CreateOnly())
+                    .ok());
+  }
+  auto hold = [&](const std::string& customer) {
+    gw::QuarantinedMessage meta;
+    meta.customer = customer;
+    meta.sender = "offers@shop.example";
+    meta.recipients = {"ann@" + customer + ".example"};
+    meta.subject = "Winter sale";
+    meta.reason = "spam";
+    auto id = (*service)->Quarantine(kFilter, "northwind", meta,
+                                     "Subject: Winter sale\r\n\r\nA false positive.\r\n");
+    EXPECT_TRUE(id.ok()) << id.status().message();
+    return id.ok() ? *id : 0;
+  };
+  ASSERT_TRUE((*service)->ReleaseQuarantined(kAdmin, "northwind", "acme", hold("acme")).ok());
+  ASSERT_TRUE((*service)->ReleaseQuarantined(kAdmin, "northwind", "globex", hold("globex")).ok());
+  ASSERT_EQ(sent.size(), 2u);
+  gw::ArchiveQuery query;
+  query.subject = "winter";
+  auto found = (*service)->SearchArchive(kAdmin, "northwind", "acme", query);
+  ASSERT_TRUE(found.ok()) << found.status().message();
+  ASSERT_EQ(found->size(), 1u);
+  EXPECT_EQ((*found)[0].direction, "inbound");
+  auto loaded = (*service)->LoadArchived(kAdmin, "northwind", "acme", (*found)[0].id);
+  ASSERT_TRUE(loaded.ok());
+  EXPECT_EQ(loaded->second, sent[0]) << "the copy delivered, its release marker included";
+  EXPECT_THAT(loaded->second, HasSubstr("X-GW-Released: from quarantine"));
+  auto globex = (*service)->SearchArchive(kAdmin, "northwind", "globex", {});
+  ASSERT_TRUE(globex.ok());
+  EXPECT_THAT(*globex, IsEmpty());
+  std::filesystem::remove_all(dir);
+}

@@ -310,9 +310,9 @@ TEST_F(ContentMailTest, SpamIsQuarantinedPerCustomerAndAReleaseDeliversIt) {
                     .ok());
     ASSERT_TRUE(gateway_->WaitForLookup(
         "filter " + gw::FilterLookupKey("user@globex.example", "friend@outside.example", ""),
-        "OK {\"action\":\"cut-and-inform\",\"customer\":\"northwind/globex\",\"filtering\":true,"
-        "\"forbidEncrypted\":false,\"forbidden\":[],\"infomail\":false,\"level\":\"standard\","
-        "\"skipSpam\":true}"));
+        "OK {\"action\":\"cut-and-inform\",\"archive\":false,\"customer\":\"northwind/globex\","
+        "\"filtering\":true,\"forbidEncrypted\":false,\"forbidden\":[],\"infomail\":false,"
+        "\"level\":\"standard\",\"rejectViruses\":false,\"skipSpam\":true}"));
   }
 
   auto spam = Send("user@acme.example", Gtube("user@acme.example", "cheap-watches"));

@@ -3,6 +3,8 @@
 // and what gatewayd's Postfix lookups answer on the mail path (the recipient domain's
 // socketmap entry, then the policy service at RCPT, on the inbound or the relay
 // listener's context) must agree with each other and with the case.
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -37,6 +39,17 @@ class TraceMailPathTest : public ::testing::Test {
     auto applied = Gwctl(
         fmt::format("apply {}/examples --gateway {} --yes", GWCTL_SOURCE_DIR, gatewayd_->url()));
     ASSERT_EQ(applied.exit_code, 0) << applied.output;
+    // The lookups answer from a copy gatewayd reloads when the store changes: wait until
+    // it holds what was applied (the last customer's users included).
+    bool loaded = false;
+    for (int i = 0; i < 200 && !loaded; ++i) {
+      auto user =
+          gw::SocketmapLookup({"127.0.0.1", socketmap_}, "recipients", "gavin@hooli.example", 2s);
+      auto domain = gw::SocketmapLookup({"127.0.0.1", socketmap_}, "domains", "wonka.example", 2s);
+      loaded = user.ok() && *user && domain.ok() && *domain;
+      if (!loaded) std::this_thread::sleep_for(50ms);
+    }
+    ASSERT_TRUE(loaded) << "gatewayd's lookups never saw the applied examples";
   }
 
   gwtest::CommandResult Gwctl(const std::string& arguments) {

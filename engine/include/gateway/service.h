@@ -368,6 +368,10 @@ class Service {
   // What a link (or the quarantine page) does for its recipient; `spend` records its
   // nonce so that it acts once.
   Result<std::string> ActAsRecipient(const LinkClaim& claim, bool spend);
+  // A held message released to `recipients` is delivered mail: archived (as `marked`,
+  // before it is sent) when its customer's archiving covers it. No archiving is no error.
+  Status ArchiveReleased(const std::string& partner, const QuarantinedMessage& message,
+                         const std::vector<std::string>& recipients, const std::string& marked);
   std::unique_ptr<Impl> impl_;
 };
 

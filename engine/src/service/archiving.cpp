@@ -89,6 +89,31 @@ Result<int64_t> Service::Archive(const Actor& actor, const std::string& partner,
   });
 }
 
+Status Service::ArchiveReleased(const std::string& partner, const QuarantinedMessage& message,
+                                const std::vector<std::string>& recipients,
+                                const std::string& marked) {
+  // Held inbound mail is for the customer's users; held outbound mail is from it.
+  auto inbound = impl_->Read<bool>([&]() -> Result<bool> {
+    auto domains = impl_->store->CustomerDomains(partner, message.customer);
+    if (!domains.ok()) return domains.status();
+    return std::all_of(recipients.begin(), recipients.end(), [&](const std::string& r) {
+      return !FindAddressProblem(r, *domains).has_value();
+    });
+  });
+  if (!inbound.ok()) return inbound.status();
+  ArchivedMessage meta;
+  meta.customer = message.customer;
+  meta.direction = *inbound ? "inbound" : "outbound";
+  meta.sender = message.sender;
+  meta.recipients = recipients;
+  meta.subject = message.subject;
+  // gatewayd reads no MIME: the subject is what a search by words finds of it.
+  auto kept = Archive({"gatewayd (release)", Role::kFilter, "", ""}, partner, meta, marked,
+                      message.subject);
+  if (!kept.ok() && kept.status().code() != StatusCode::kFailedPrecondition) return kept.status();
+  return Status::Ok();
+}
+
 Result<std::vector<ArchivedMessage>> Service::SearchArchive(const Actor& actor,
                                                             const std::string& partner,
                                                             const std::string& customer,

@@ -92,6 +92,8 @@ Result<QuarantinedMessage> Service::ReleaseQuarantined(const Actor& actor,
   // Marked, so whoever reads it knows the filter held it and a person let it go.
   std::string marked = fmt::format("X-GW-Released: from quarantine ({}, {})\r\n{}",
                                    kept->first.reason, kept->first.received_at, kept->second);
+  if (Status s = ArchiveReleased(partner, kept->first, kept->first.recipients, marked); !s.ok())
+    return s;
   if (Status s = impl_->options.send_mail(kept->first.sender, kept->first.recipients, marked);
       !s.ok())
     return s;

@@ -237,10 +237,10 @@ Result<std::string> Service::ActAsRecipient(const LinkClaim& claim, bool spend) 
   if (plan.deliver || (plan.action == "request" && !checked.self.release_requests_to.empty())) {
     delivered = impl_->CanSendMail("releasing");
     if (delivered.ok() && plan.deliver) {
-      delivered = impl_->options.send_mail(
-          m.sender, {claim.recipient},
-          fmt::format("X-GW-Released: from quarantine ({}, {}) by {}\r\n{}", m.reason,
-                      m.received_at, claim.recipient, checked.raw));
+      std::string marked = fmt::format("X-GW-Released: from quarantine ({}, {}) by {}\r\n{}",
+                                       m.reason, m.received_at, claim.recipient, checked.raw);
+      delivered = ArchiveReleased(claim.partner, m, {claim.recipient}, marked);
+      if (delivered.ok()) delivered = impl_->options.send_mail(m.sender, {claim.recipient}, marked);
     } else if (delivered.ok()) {
       delivered = impl_->options.send_mail(
           impl_->options.report_sender, checked.self.release_requests_to,
