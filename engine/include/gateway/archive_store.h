@@ -20,7 +20,7 @@ std::string MessageDigest(std::string_view message);
 std::string ArchiveEntryDigest(const ArchivedMessage& entry);
 std::string ArchiveChainLink(const std::string& previous_chain, const std::string& entry_digest);
 
-// The rows under the archive (the contract above). Not thread-safe; every method but
+// The rows under the archive (archive.h states its contract). Not thread-safe; every method but
 // Transaction is called inside Transaction's body.
 class ArchiveStore {
  public:
