@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "gateway/customer_rules.h"
 #include "gateway/report_template.h"
 
 namespace {
@@ -59,6 +60,36 @@ TEST(ReportTemplate, FillingPutsEachValueInItsPlaceholder) {
       gw::FillReportTemplate("<p>{{recipient}}: {{ count }}</p>{{messages}}{{unknown}}",
                              {{"recipient", "a&amp;b"}, {"count", "3"}, {"messages", "<ul/>"}}),
       "<p>a&amp;b: 3</p><ul/>");
+}
+
+// A partner's token can write templateHtml straight through the API, past gwctl: the
+// engine's own rules refuse a hostile page, and a branded name without its page.
+TEST(ReportTemplate, TheEngineRefusesAHostilePageWrittenPastGwctl) {
+  auto findings_for = [](nlohmann::json report) {
+    nlohmann::json document = {{"spec",
+                                {{"product", "ultimate-defense"},
+                                 {"billableUsers", 1},
+                                 {"domains", {{"primary", "acme.example"}}},
+                                 {"destinations", "mx.acme.example"},
+                                 {"filtering", {{"spamReport", std::move(report)}}}}}};
+    gw::RuleFindings findings;
+    gw::CompiledCustomer compiled = gw::CompileCustomer(document, {}, findings);
+    std::vector<std::string> rules;
+    for (const auto& f : findings) {
+      if (f.is_error()) rules.push_back(f.rule + " " + f.pointer);
+    }
+    return std::make_pair(rules, compiled.config.spam_report.template_html);
+  };
+  auto hostile = findings_for(
+      {{"template", "brand"}, {"templateHtml", "{{messages}}<img src=x onerror=alert(1)>"}});
+  EXPECT_THAT(hostile.first,
+              ElementsAre("report-template /spec/filtering/spamReport/templateHtml"));
+  EXPECT_EQ(hostile.second, "") << "a refused page is never used";
+  EXPECT_THAT(findings_for({{"template", "brand"}}).first,
+              ElementsAre("report-template-missing /spec/filtering/spamReport/template"));
+  auto usable = findings_for({{"template", "brand"}, {"templateHtml", "<p>{{messages}}</p>"}});
+  EXPECT_THAT(usable.first, IsEmpty());
+  EXPECT_EQ(usable.second, "<p>{{messages}}</p>");
 }
 
 }  // namespace
