@@ -18,10 +18,12 @@ set(kLayers
   "continuity:base,rules,mail,smtp,store"
   "lookups:base,rules,mail,continuity"
   "instances:base"
+  "config:base,rules"
+  "alerts:base"
   "api:base,rules,service,continuity"
-  "milter:base,rules,smtp,api"
-  "gatewayd:base,rules,store,service,mail,smtp,dns,continuity,lookups,instances,api")
-set(kHeaderOnly "status:base" "store:store")
+  "milter:base,rules,smtp,api,config"
+  "gatewayd:base,rules,store,service,mail,smtp,dns,continuity,lookups,instances,api,config,alerts")
+set(kHeaderOnly "status:base" "store:store" "delivery_transports:base")
 
 foreach(entry IN LISTS kLayers)
   string(REPLACE ":" ";" parts "${entry}")

@@ -21,6 +21,8 @@
 
 #include "content_milter.h"
 #include "gateway/client.h"
+#include "gateway/config_flags.h"
+#include "gateway/daemon_config.h"
 #include "gateway/endpoint.h"
 #include "gateway/socketmap_client.h"
 
@@ -310,11 +312,9 @@ int main(int argc, char** argv) {
   int lookup_timeout_ms = 2000;
   app.add_option("--listen", listen,
                  "HOST:PORT to serve the milter protocol on (a loopback address: refused "
-                 "otherwise)")
-      ->required();
-  app.add_option("--socketmap", socketmap, "gatewayd's --socketmap HOST:PORT")->required();
-  app.add_option("--rspamd", rspamd, "HOST:PORT of rspamd's normal worker (spam scoring)")
-      ->required();
+                 "otherwise)");
+  app.add_option("--socketmap", socketmap, "gatewayd's --socketmap HOST:PORT");
+  app.add_option("--rspamd", rspamd, "HOST:PORT of rspamd's normal worker (spam scoring)");
   auto* clamd_option =
       app.add_option("--clamd", clamd,
                      "HOST:PORT of clamd's TCPSocket (malware scanning; clamd down defers mail)");
@@ -322,8 +322,7 @@ int main(int argc, char** argv) {
                "Run without malware scanning (customers' virusAction then does nothing)")
       ->excludes(clamd_option);
   app.add_option("--gateway", settings.gateway_url,
-                 "gatewayd's admin API (http://HOST:PORT), where quarantined mail is kept")
-      ->required();
+                 "gatewayd's admin API (http://HOST:PORT), where quarantined mail is kept");
   app.add_option("--token-file", token_file,
                  "A file holding a token for --gateway of role filter (gatewayd hash-token "
                  "--role filter), which may keep messages and nothing else (default: "
@@ -343,7 +342,26 @@ int main(int argc, char** argv) {
   app.footer(
       "Anything it cannot find out (gatewayd or rspamd unreachable) defers the message: mail is "
       "never passed unfiltered.\nSignals: SIGTERM/SIGINT finish the messages in flight and exit.");
+  std::string config_file;
+  app.add_option("--config", config_file,
+                 "gatewayd.yaml, the host's configuration, which gives every flag above; a flag "
+                 "given here wins over the file");
   CLI11_PARSE(app, argc, argv);
+  if (!config_file.empty()) {
+    auto config = gw::DaemonConfig::Read(config_file);
+    gw::Status applied =
+        config.ok() ? gw::ApplyConfigArgs(app, *config, gw::MilterArgs(*config)) : config.status();
+    if (!applied.ok()) {
+      std::cerr << applied.message() << "\n";  // FILE:LINE:COLUMN: ..., one per line
+      return 2;
+    }
+  }
+  if (gw::Status given =
+          gw::RequireFlags(app, {"--listen", "--socketmap", "--rspamd", "--gateway"});
+      !given.ok()) {
+    Log(given.message());
+    return 2;
+  }
   settings.lookup_timeout = std::chrono::milliseconds(lookup_timeout_ms);
 
   auto listen_at = gw::ParseEndpoint(listen, "--listen");

@@ -15,6 +15,7 @@
 #include "exit_codes.h"
 #include "gateway/quantity.h"
 #include "loop.h"
+#include "loop_alerts.h"
 #include "pipeline.h"
 #include "status_server.h"
 
@@ -28,6 +29,7 @@ struct RunOptions : PipelineOptions {
   std::string drift = "correct";
   std::string listen = "127.0.0.1:9090";
   std::string webhook_secret_file;
+  std::string notify_file, notify_secret_file;
   std::string log_format = "text";
   int parallelism = 8;
   std::string holder;
@@ -117,12 +119,28 @@ int Run(const RunOptions& options) {
     return kExitCouldNotRun;
   }
 
+  std::vector<gw::WebhookTarget> webhooks;
+  if (!options.notify_file.empty()) {
+    auto read = gw::ReadWebhooks(options.notify_file, options.notify_secret_file);
+    if (!read.ok()) {
+      log.Error("--notify-file " + read.status().message());
+      return kExitCouldNotRun;
+    }
+    webhooks = std::move(*read);
+  }
+  std::string holder = options.holder.empty() ? DefaultLeaseHolder("gwctl-run") : options.holder;
+  gw::Notifier notifier("gwctl run " + holder, std::move(webhooks),
+                        [&log](const std::string& line) { log.Error(line); });
+  LoopAlerts alerts(notifier);
+
   LoopOptions loop_options;
   loop_options.pass = options;
   loop_options.drift = options.drift == "report" ? DriftMode::kReport : DriftMode::kCorrect;
   loop_options.parallelism = options.parallelism;
-  loop_options.lease_holder =
-      options.holder.empty() ? DefaultLeaseHolder("gwctl-run") : options.holder;
+  loop_options.lease_holder = holder;
+  if (notifier.enabled()) {
+    loop_options.after_pass = [&alerts](const LoopStatus& status) { alerts.Report(status); };
+  }
   LoopMetrics metrics;
   ReconcileLoop loop(loop_options, log, metrics);
 
@@ -207,6 +225,12 @@ void RegisterRunCommand(CLI::App& app, int& exit_code) {
   command->add_option("--webhook-secret-file", options->webhook_secret_file,
                       "File holding the webhook secret (re-read on SIGHUP); else "
                       "$GWCTL_WEBHOOK_SECRET; webhooks are off without one");
+  command->add_option("--notify-file", options->notify_file,
+                      "File of webhooks told when a pass cannot run, a commit is refused, a "
+                      "customer fails or drifts, or a user source fails, and again when it ends; "
+                      "one per line: generic=URL (JSON, signed), slack=URL or teams=URL");
+  command->add_option("--notify-secret-file", options->notify_secret_file,
+                      "File whose first line signs generic webhooks (X-Gateway-Signature)");
   command->add_option("--log-format", options->log_format, "text or json (one object per line)")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();

@@ -173,16 +173,19 @@ void ReconcileLoop::RunPass(unsigned reasons) {
       log_.Info("pass finished", {{"result", result}, {"seconds", seconds}});
     }
     if (!pass_retry_at_) pass_failures_ = 0;  // the pass ran: the backoff starts over
-    std::lock_guard lock(mutex_);
-    ++status_.passes;
-    status_.last_result = result;
-    status_.last_pass_at = options_.now();
-    status_.last_pass_seconds = seconds;
-    if (result == "ok" || result == "partial" || result == "drift-reported") {
-      status_.ready = true;
-      status_.last_error.clear();
-      metrics_.SetReady(true);
+    {
+      std::lock_guard lock(mutex_);
+      ++status_.passes;
+      status_.last_result = result;
+      status_.last_pass_at = options_.now();
+      status_.last_pass_seconds = seconds;
+      if (result == "ok" || result == "partial" || result == "drift-reported") {
+        status_.ready = true;
+        status_.last_error.clear();
+        metrics_.SetReady(true);
+      }
     }
+    if (options_.after_pass) options_.after_pass(Status());
   };
 
   // A pass after one that could not run starts over completely.

@@ -41,6 +41,8 @@ namespace gwctl {
 
 enum class DriftMode { kCorrect, kReport };
 
+struct LoopStatus;
+
 struct LoopOptions {
   PassSettings pass;  // where the manifests and the gateway are
   DriftMode drift = DriftMode::kCorrect;
@@ -49,6 +51,8 @@ struct LoopOptions {
   int lease_wait_seconds = 10;
   // The time every backoff is measured by (tests give one they move by hand).
   std::function<std::chrono::system_clock::time_point()> now = std::chrono::system_clock::now;
+  // Called with the status after every pass, on the loop's thread (alerts, loop_alerts.h).
+  std::function<void(const LoopStatus&)> after_pass;
 };
 
 struct CustomerStatus {

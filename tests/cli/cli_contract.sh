@@ -28,7 +28,7 @@ check trace-refused 2 "$gwctl" trace --from x@spam.example --to alice@acme.examp
 contains trace-reply "reply:  550 5.7.1 sender is blocked by acme.example"
 contains trace-where "set at: $src/examples/customers/acme.yaml:50:9 (/spec/lists/block/0)"
 check trace-accepted 0 "$gwctl" trace --from x@example.org --to a.smith@acme.example "$src/examples"
-contains trace-route "route:  smtp:[mail.acme.example]:25, [203.0.113.10]:25"
+contains trace-route "route:  smtp-verify:[mail.acme.example]:25, [203.0.113.10]:25"
 contains trace-tls "tls:    [mail.acme.example]:25 verify match=mail.acme.example; [203.0.113.10]:25 verify match=mail.acme.example"
 check trace-relay-cleartext 2 "$gwctl" trace --from it@acme.example --to x@else.example --client 203.0.113.10 --client-tls false "$src/examples"
 contains trace-relay-tls-rule "[relay-tls-required]"

@@ -380,19 +380,36 @@ TEST(PostfixLookupsAdmissionTest, ContinuityDeliveryNeedsTheReleaseListener) {
   std::filesystem::remove_all(dir);
 }
 
-// smtp_tls_policy_maps: a next hop of a customer that requires TLS is "encrypt".
-TEST_F(PostfixLookupsTest, TheTlsPolicyOfANextHopIsItsCustomersRequirement) {
+// A customer that requires TLS has its mail routed by the encrypting transport; its next
+// hops are still answered "dane" in the smtp transport's map (another customer's mail
+// there stays opportunistic) and not in the verifying transport's.
+TEST_F(PostfixLookupsTest, TheTlsOfACustomersMailIsItsOwnTransportsAndPolicy) {
   json acme = Acme(2525);
   acme["destinations"] = "mx.acme.example;[2001:db8::25]:2525";
   acme["tls"] = {{"delivery", "required"}};
   ASSERT_TRUE(PutCustomer("acme", acme).ok());
-  ASSERT_TRUE(Eventually("tls-policy [MX.acme.example]:25", "OK encrypt"));
+  ASSERT_TRUE(Eventually("transport acme.example",
+                         "OK smtp-encrypt:[mx.acme.example]:25, [ipv6:2001:db8::25]:2525"));
   int fd = gwtest::ConnectLoopback(socketmap_);
-  EXPECT_EQ(Ask(fd, "tls-policy [ipv6:2001:db8::25]:2525"), Netstring("OK encrypt"));
+  EXPECT_EQ(Ask(fd, "tls-policy [MX.acme.example]:25"), Netstring("OK dane"));
+  EXPECT_EQ(Ask(fd, "tls-policy [ipv6:2001:db8::25]:2525"), Netstring("OK dane"));
+  EXPECT_EQ(Ask(fd, "tls-verify [mx.acme.example]:25"), Netstring("NOTFOUND "));
   EXPECT_EQ(Ask(fd, "tls-policy [mx.acme.example]:2525"), Netstring("NOTFOUND "));
   EXPECT_EQ(Ask(fd, "tls-policy [mx.other.example]:25"), Netstring("NOTFOUND "));
   EXPECT_EQ(Ask(fd, "tls-policy other.example"), Netstring("NOTFOUND "))
       << "an internet domain is left to DANE and MTA-STS";
+
+  // A customer sharing that server verifies it: its own mail alone is checked.
+  json globex = acme;
+  globex["domains"] = {{"primary", "globex.example"}};
+  globex["tls"] = {{"delivery", "verify"}, {"serverNames", {"mx.acme.example"}}};
+  ASSERT_TRUE(PutCustomer("globex", globex).ok());
+  ASSERT_TRUE(Eventually("tls-verify [MX.acme.example]:25", "OK verify match=mx.acme.example"));
+  EXPECT_EQ(Ask(fd, "transport globex.example"),
+            Netstring("OK smtp-verify:[mx.acme.example]:25, [ipv6:2001:db8::25]:2525"));
+  EXPECT_EQ(Ask(fd, "transport acme.example"),
+            Netstring("OK smtp-encrypt:[mx.acme.example]:25, [ipv6:2001:db8::25]:2525"));
+  EXPECT_EQ(Ask(fd, "tls-policy [mx.acme.example]:25"), Netstring("OK dane"));
   close(fd);
 }
 

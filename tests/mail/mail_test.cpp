@@ -14,11 +14,13 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "gateway/notifier.h"
 #include "gateway/smtp_client.h"
 #include "mail_fixture.h"
 #include "metrics.h"
 #include "nsd_fixture.h"
 #include "test_ca.h"
+#include "webhook_receiver.h"
 
 namespace {
 
@@ -167,7 +169,8 @@ TEST_F(MailTest, InboundMailToACustomersDomainsIsDeliveredAndAnythingElseRefused
 // Mail leaves the gateway encrypted wherever the other side offers STARTTLS, with no
 // certificate of the gateway's own (postfix-config writes outbound TLS always); a server
 // without STARTTLS still gets its mail (opportunistic), unless its customer requires TLS
-// (tls.delivery: required, the tls-policy map): then the mail waits.
+// (tls.delivery: required, the encrypting transport): then the mail waits. That
+// requirement is its customer's own: another customer's mail to the same server goes.
 TEST_F(MailTest, MailGoesOutOverStartTlsWhereverOfferedAndWaitsWhereRequiredAndNot) {
   auto dir = gwtest::MakeTempDir("tls-sink");
   auto issued = gwtest::TestCa(dir).SelfSigned("sink", "mx.acme.example");
@@ -182,12 +185,11 @@ TEST_F(MailTest, MailGoesOutOverStartTlsWhereverOfferedAndWaitsWhereRequiredAndN
                          {"destinations", json::array({Destination(cleartext.port(), 10)})},
                          {"users", {{"addressDiscovery", false}}},
                          {"lists", {{"recipientAllow", {"postmaster"}}}}});
-  Sink refused;  // a customer that requires TLS, whose server does not offer it
-  ASSERT_TRUE(refused.ready()) << refused.output();
+  // A customer that requires TLS, on globex's server, which does not offer it.
   PutCustomer("initech", {{"product", "ultimate-access"},
                           {"billableUsers", 5},
                           {"domains", {{"primary", "initech.example"}}},
-                          {"destinations", json::array({Destination(refused.port(), 10)})},
+                          {"destinations", json::array({Destination(cleartext.port(), 10)})},
                           {"tls", {{"delivery", "required"}}}});
   gw::User bill;
   bill.address = "bill@initech.example";
@@ -210,14 +212,15 @@ TEST_F(MailTest, MailGoesOutOverStartTlsWhereverOfferedAndWaitsWhereRequiredAndN
   EXPECT_TRUE(gateway_->Send("bob@ext.example", "bill@initech.example").accepted());
   EXPECT_TRUE(gateway_->WaitForMailLog("TLS is required, but was not offered"))
       << gateway_->MailLog();
-  EXPECT_EQ(refused.Messages().size(), 0u);
+  EXPECT_EQ(cleartext.Messages().size(), 1u) << "only globex's";
   EXPECT_THAT(gateway_->Queue(), HasSubstr("bill@initech.example"));
   std::filesystem::remove_all(dir);
 }
 
 // tls.delivery: verify over real Postfix: a certificate a trusted CA signed for the
-// expected name delivers, one for another name leaves the mail waiting, and a pinned
-// self-signed one delivers with no CA at all.
+// expected name delivers, one for another name leaves the mail waiting (while another
+// customer's mail to that server, which verifies nothing, goes), and a pinned self-signed
+// one delivers with no CA at all.
 TEST(MailTlsTest, VerifiedDeliveryChecksTheCertificatesNameOrItsPin) {
   if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
     GTEST_SKIP() << "mail data plane test skipped: " << missing;
@@ -260,15 +263,18 @@ TEST(MailTlsTest, VerifiedDeliveryChecksTheCertificatesNameOrItsPin) {
   put("globex", *wrong, {{"delivery", "verify"}, {"serverNames", {"mx.globex.example"}}});
   put("initech", *pinned,
       {{"delivery", "verify"}, {"fingerprints", {gwtest::TestCa::Fingerprint(self_signed.cert)}}});
+  put("hooli", *wrong, {{"delivery", "opportunistic"}});
 
-  for (const char* to : {"user@acme.example", "user@globex.example", "user@initech.example"}) {
+  for (const char* to :
+       {"user@acme.example", "user@globex.example", "user@initech.example", "user@hooli.example"}) {
     EXPECT_TRUE(gateway.Send("bob@ext.example", to).accepted()) << to;
   }
   ASSERT_EQ(right->WaitForMessages(1), 1u) << gateway.MailLog();
   EXPECT_THAT(right->Messages()[0], ::testing::ContainsRegex("X-Sink-TLS: TLSv1\\.[23]"));
   ASSERT_EQ(pinned->WaitForMessages(1), 1u) << gateway.MailLog();
   EXPECT_TRUE(gateway.WaitForMailLog("Server certificate not verified")) << gateway.MailLog();
-  EXPECT_EQ(wrong->Messages().size(), 0u);
+  ASSERT_EQ(wrong->WaitForMessages(1), 1u) << gateway.MailLog();
+  EXPECT_THAT(wrong->Messages()[0], HasSubstr("X-Sink-To: user@hooli.example"));
   EXPECT_THAT(gateway.Queue(), HasSubstr("user@globex.example"));
   EXPECT_THAT(gateway.MailLog(), HasSubstr("Verified TLS connection established"));
   std::filesystem::remove_all(dir);
@@ -412,6 +418,90 @@ TEST_F(MailTest, WhenEveryDestinationIsDownMailWaitsInTheQueueUntilOneReturns) {
   RecordProperty("retry_seconds",
                  fmt::format("{:.1f}", std::chrono::duration<double>(Clock::now() - back).count()));
   EXPECT_THAT(gateway_->MailLog(), Not(HasSubstr("status=bounced")));
+}
+
+// gatewayd watches its Postfix instance's queue: a customer's server that stops taking
+// mail grows its destination's queue past the threshold, and a signed webhook says so
+// once; when the server is back and the queue drains, once more that it recovered.
+TEST(MailAlertTest, ADestinationsGrowingQueueIsAlertedOnceAndItsRecoveryOnce) {
+  if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
+    GTEST_SKIP() << "mail data plane test skipped: " << missing;
+  }
+  gwtest::WebhookReceiver receiver;
+  auto dir = gwtest::MakeTempDir("alerts");
+  std::ofstream(dir / "webhooks") << "generic=" << receiver.Url("/alerts") << "\n";
+  std::ofstream(dir / "secret") << "alert-secret\n";
+  Sink internet;
+  ASSERT_TRUE(internet.ready()) << internet.output();
+  gwtest::MailGatewayOptions options;
+  options.watch_queue = true;
+  options.gatewayd_args = {
+      "--notify-file",           (dir / "webhooks").string(),     "--notify-secret-file",
+      (dir / "secret").string(), "--alert-queue-per-destination", "2"};
+  MailGateway gateway(internet.port(), options);
+  ASSERT_EQ(gateway.problem(), "");
+  auto client = gateway.gatewayd().Client(Gatewayd::kOperatorToken);
+  ASSERT_TRUE(client->EnsurePartner("northwind").ok());
+  Sink server;
+  ASSERT_TRUE(server.ready()) << server.output();
+  gw::CustomerWrite write;
+  write.spec = {{"product", "ultimate-access"},
+                {"billableUsers", 5},
+                {"domains", {{"primary", "acme.example"}}},
+                {"destinations", json::array({Destination(server.port(), 10)})}};
+  ASSERT_TRUE(
+      client->PutCustomer("northwind", "acme", write, gw::WriteCondition::CreateOnly()).ok());
+  gw::User alice, bob;
+  alice.address = "alice@acme.example";
+  bob.address = "bob@acme.example";
+  ASSERT_TRUE(client->BatchUsers("northwind", "acme", {{alice, bob}, {}}).ok());
+  ASSERT_TRUE(gateway.WaitForLookup("recipients bob@acme.example", "OK"));
+  server.Stop();
+
+  ASSERT_TRUE(gateway.Send("x@ext.example", "alice@acme.example").accepted());
+  ASSERT_TRUE(gateway.Send("x@ext.example", "bob@acme.example").accepted());
+  auto notices_for = [&](const std::string& key) {
+    std::vector<json> found;
+    for (const auto& request : receiver.Take()) {
+      json notice = json::parse(request.body);
+      EXPECT_EQ(
+          request.signature,
+          gw::SignNotice("alert-secret", request.body,
+                         std::stoll(request.signature.substr(2, request.signature.find(',') - 2))));
+      if (notice["key"] == key) found.push_back(notice);
+    }
+    return found;
+  };
+  std::vector<json> seen;
+  for (int i = 0; i < 300 && seen.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    seen = notices_for("queue/acme.example");
+  }
+  ASSERT_EQ(seen.size(), 1u) << gateway.gatewayd().process().output();
+  EXPECT_EQ(seen[0]["state"], "firing");
+  EXPECT_THAT(seen[0]["detail"].get<std::string>(),
+              HasSubstr("2 recipient(s) at acme.example waiting"));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  EXPECT_TRUE(notices_for("queue/acme.example").empty()) << "told once";
+
+  server.Start();
+  ASSERT_TRUE(server.ready()) << server.output();
+  gateway.FlushQueue();
+  ASSERT_EQ(server.WaitForMessages(2, std::chrono::seconds(45)), 2u) << gateway.MailLog();
+  seen.clear();
+  for (int i = 0; i < 300 && seen.empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    seen = notices_for("queue/acme.example");
+  }
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0]["state"], "resolved");
+  // /readyz: the store answers; a destination's queue warns but leaves the host ready.
+  httplib::Client admin(gateway.gatewayd().url());
+  auto ready = admin.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+  EXPECT_EQ(json::parse(ready->body)["checks"]["store"]["ok"], true);
+  std::filesystem::remove_all(dir);
 }
 
 TEST_F(MailTest, TheCustomersSizeLimitRefusesAtSizeWhenAnnouncedAndAtEndOfDataOtherwise) {

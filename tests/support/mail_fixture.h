@@ -196,6 +196,8 @@ struct MailGatewayOptions {
   int mta_sts_port = 0;
   // More gatewayd arguments (e.g. --verify-domains).
   std::vector<std::string> gatewayd_args;
+  // gatewayd's health watch reads the instance's queue every second (--watch-postfix).
+  bool watch_queue = false;
 };
 
 // gatewayd with its lookup servers, and the Postfix instance that asks them.
@@ -213,6 +215,11 @@ class MailGateway {
                                  std::filesystem::perm_options::add);
     const bool content_milter = options.content_milter;
     gatewayd_args_ = options.gatewayd_args;
+    if (options.watch_queue) {
+      gatewayd_args_.insert(
+          gatewayd_args_.end(),
+          {"--watch-postfix", (postfix_dir() / "etc").string(), "--health-interval-s", "1"});
+    }
     dovecot_tls_ = options.dovecot_tls;
     postfix_tls_ = options.postfix_tls;
     postfix_ca_file_ = options.postfix_ca_file;

@@ -273,8 +273,9 @@ TEST(MailDirectoryTest, ADomainNamesOneCustomer) {
   EXPECT_EQ(directory.recipient_count(), 1u);
 }
 
-// smtp_tls_policy_maps' answers, one customer's and a shared server's.
-TEST(MailDirectoryTest, EachNextHopCarriesTheTlsItsCustomersRequire) {
+// Each customer's mail takes the transport of its own TLS level, and the verifying
+// transport's policy map answers what the verifying customers of a server require.
+TEST(MailDirectoryTest, EachCustomersMailCarriesTheTlsItRequires) {
   const std::string pin_a(64, 'a'), pin_b(64, 'b');
   std::string pinned_a = "AA";  // as Postfix prints digests
   for (int i = 1; i < 32; ++i) pinned_a += ":AA";
@@ -293,7 +294,9 @@ TEST(MailDirectoryTest, EachNextHopCarriesTheTlsItsCustomersRequire) {
       delivering("named", "mx.named.example", {{"delivery", "verify"}}),
       delivering("pinned", "mx.pinned.example",
                  {{"delivery", "verify"}, {"fingerprints", {pin_a}}}),
-      // Two customers on one hosted server: the stricter level, and what both accept.
+      // Customers on one hosted server, each with its own level; the verifying ones are
+      // held to what they all accept.
+      delivering("s0", "mx.shared.example", {{"delivery", "opportunistic"}}),
       delivering("s1", "mx.shared.example", {{"delivery", "required"}}),
       delivering("s2", "mx.shared.example",
                  {{"delivery", "verify"}, {"serverNames", {"mx.shared.example", "a.example"}}}),
@@ -302,20 +305,36 @@ TEST(MailDirectoryTest, EachNextHopCarriesTheTlsItsCustomersRequire) {
       delivering("p1", "mx.pins.example", {{"delivery", "verify"}, {"fingerprints", {pin_a}}}),
       delivering("p2", "mx.pins.example", {{"delivery", "verify"}, {"fingerprints", {pin_b}}}),
   });
-  // Answered even when opportunistic, so that no map asked later (MTA-STS) decides it.
+  auto transport = [&](const char* domain) { return directory.CustomerFor(domain)->transport; };
+  EXPECT_EQ(transport("plain.example"), "smtp:[mx.plain.example]:25");
+  EXPECT_EQ(transport("strict.example"), "smtp-verify:[mx.strict.example]:25, [192.0.2.25]:2525");
+  EXPECT_EQ(transport("s0.example"), "smtp:[mx.shared.example]:25");
+  EXPECT_EQ(transport("s1.example"), "smtp-encrypt:[mx.shared.example]:25");
+  EXPECT_EQ(transport("s2.example"), "smtp-verify:[mx.shared.example]:25");
+
+  // The smtp transport's map answers every customer's next hop, so that no map asked
+  // later (MTA-STS) decides it, and with DANE whatever another customer requires there.
   EXPECT_EQ(directory.TlsPolicyFor("[mx.plain.example]:25"), "dane");
-  EXPECT_EQ(directory.TlsPolicyFor("[MX.strict.example]:25"),
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.shared.example]:25"), "dane");
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.pins.example]:25"), "dane");
+  EXPECT_EQ(directory.TlsPolicyFor("[mx.unknown.example]:25"), "");
+
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[MX.strict.example]:25"),
             "verify match=.strict.example:mx.strict.example");
-  EXPECT_EQ(directory.TlsPolicyFor("[192.0.2.25]:2525"),
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[192.0.2.25]:2525"),
             "verify match=.strict.example:mx.strict.example");
-  EXPECT_EQ(directory.TlsPolicyFor("[mx.named.example]:25"), "verify match=mx.named.example");
-  EXPECT_EQ(directory.TlsPolicyFor("[mx.pinned.example]:25"), "fingerprint match=" + pinned_a);
-  EXPECT_EQ(directory.TlsPolicyFor("[mx.shared.example]:25"), "verify match=mx.shared.example");
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[mx.named.example]:25"),
+            "verify match=mx.named.example");
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[mx.pinned.example]:25"),
+            "fingerprint match=" + pinned_a);
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[mx.shared.example]:25"),
+            "verify match=mx.shared.example");
   // Pins of two customers that disagree: neither customer's mail goes to a server the
   // other vouched for.
-  EXPECT_EQ(directory.TlsPolicyFor("[mx.pins.example]:25"),
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[mx.pins.example]:25"),
             "verify match=tls-requirements-disagree.invalid");
-  EXPECT_EQ(directory.TlsPolicyFor("[mx.unknown.example]:25"), "");
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[mx.plain.example]:25"), "");
+  EXPECT_EQ(directory.VerifiedTlsPolicyFor("[mx.unknown.example]:25"), "");
 }
 
 }  // namespace

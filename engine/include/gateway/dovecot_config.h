@@ -32,6 +32,9 @@ struct DovecotInstanceOptions {
   std::string doveadm_key;                 // the API key (from --doveadm-key-file)
   std::string tls_cert, tls_key;           // PEM files: IMAPS/POP3S-style STARTTLS, required
   int mail_uid = 65534, mail_gid = 65534;  // nobody:nogroup
+  // A host's own settings, appended as given to dovecot.conf (later settings win):
+  // overrides kept across regeneration.
+  std::string conf_local;
 };
 
 Status WriteDovecotInstance(const DovecotInstanceOptions& options);

@@ -54,7 +54,8 @@ std::shared_ptr<const MailCustomer> MakeMailCustomer(
 std::string NextHopOf(const Destination& destination);
 
 // The Postfix transport answer that delivers to `config`'s destinations in preference
-// order, one after the other: "smtp:[mail.example]:25, [203.0.113.10]:25". Without
+// order, one after the other, on the transport of its TLS level (delivery_transports.h):
+// "smtp:[mail.example]:25, [203.0.113.10]:25", "smtp-verify:[mail.example]:25". Without
 // destinations, a "retry:" answer that keeps the mail queued rather than bouncing it.
 std::string TransportOf(const CustomerConfig& config);
 
@@ -67,14 +68,19 @@ class MailDirectory {
   // take mail for it.
   const MailCustomer* CustomerFor(std::string_view domain) const;
 
-  // Postfix's TLS policy for a customer's next hop ("[host]:port", as transport answers
-  // name it), from the delivery TLS of the customers delivering there: "dane"
-  // (opportunistic, DANE-verified where TLSA records are published), "encrypt", "verify
-  // match=NAME:NAME" or "fingerprint match=HEX|HEX"; "" for a next hop of no customer. A server two
-  // customers share is held to the stricter level, and at the same level to what both accept; when
-  // that is nothing, to a name no certificate can carry, so the mail waits rather than one customer
-  // weakening another's check.
+  // The TLS policy map of the instance's "smtp" transport (opportunistic customers, relayed
+  // mail): "dane" for any customer's next hop ("[host]:port", as transport answers name
+  // it), so that no map asked after gatewayd's (MTA-STS) decides it; "" for others.
   std::string TlsPolicyFor(std::string_view nexthop) const;
+
+  // The TLS policy map of the verifying transport (tls.delivery: verify): "verify
+  // match=NAME:NAME" or "fingerprint match=HEX|HEX"; "" for a next hop no customer verifies.
+  // A server two verifying customers share is held to the stricter check (pins over names)
+  // and at the same strength to what both accept; when that is nothing, to a name no
+  // certificate can carry, so the mail waits rather than one customer weakening another's
+  // check. Customers that only require TLS, or not even that, are never held by it: their
+  // mail takes another transport (delivery_transports.h).
+  std::string VerifiedTlsPolicyFor(std::string_view nexthop) const;
 
   const std::vector<std::shared_ptr<const MailCustomer>>& customers() const { return customers_; }
   size_t domain_count() const { return by_domain_.size(); }
@@ -83,7 +89,8 @@ class MailDirectory {
  private:
   std::vector<std::shared_ptr<const MailCustomer>> customers_;
   std::unordered_map<std::string, const MailCustomer*> by_domain_;
-  std::unordered_map<std::string, std::string> tls_policies_;  // by next hop, lower case
+  // Every customer's next hop, lower case: the verifying customers' policy, or "".
+  std::unordered_map<std::string, std::string> hop_tls_;
   size_t recipient_count_ = 0;
 };
 

@@ -53,6 +53,9 @@ struct PostfixInstanceOptions {
   // Retry deferred mail every 10 s, give up on a server that does not connect or greet
   // within 5 s (tests and demos; production keeps Postfix's defaults).
   bool fast_retry = false;
+  // A host's own settings for main.cf and master.cf, kept across regeneration: each
+  // parameter or service they define replaces the generated one, and they come last.
+  std::string main_cf_local, master_cf_local;
 };
 
 Status WritePostfixInstance(const PostfixInstanceOptions& options);

@@ -161,6 +161,12 @@ void AdminServer::Impl::Install() {
   s.RouteInline("GET", "/healthz", [](const HttpRequest&, HttpResponse& res) {
     res.SetContent("ok\n", "text/plain");
   });
+  s.Route("GET", "/readyz", [this](const HttpRequest&, HttpResponse& res) {
+    auto [ready, checks] =
+        options.readiness ? options.readiness() : std::pair<bool, std::string>{true, "{}"};
+    res.status = ready ? 200 : 503;
+    res.SetContent(checks + "\n", "application/json");
+  });
   s.Route("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
     res.SetContent(Metrics(), "text/plain; version=0.0.4");
   });

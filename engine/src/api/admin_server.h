@@ -36,6 +36,8 @@ struct AdminServerOptions {
   // and the retention pass (GET /v1/continuity, POST /v1/continuity/retention:run).
   std::function<std::vector<ContinuityEntry>()> continuity;
   std::function<Result<int64_t>(std::chrono::system_clock::time_point)> expire_continuity;
+  // GET /readyz: whether the host can carry mail now, and its checks as JSON (200 or 503).
+  std::function<std::pair<bool, std::string>()> readiness;
   // GET /v1/gateway: the MX hosts and SPF include customers publish.
   GatewayFacts facts;
   // Domain verification (domain_verifier.h), when gatewayd runs it: a customer's pending

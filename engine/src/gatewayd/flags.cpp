@@ -192,6 +192,41 @@ void AddDomainFlags(CLI::App& app, ServeFlags& flags) {
       ->take_all();
 }
 
+// This host's health (/readyz) and the webhooks told when it fails and recovers.
+void AddHealthFlags(CLI::App& app, ServeFlags& flags) {
+  HealthFlags& h = flags.health;
+  app.add_option("--watch-postfix", h.postfix_config,
+                 "The Postfix instance's etc/ directory (postfix-config --out DIR/etc): its "
+                 "queue is watched (postqueue -j; gatewayd's user needs group postdrop)");
+  app.add_option("--watch-milter", h.milter, "HOST:PORT of gw-milter, checked for /readyz");
+  app.add_option("--watch-rspamd", h.rspamd, "HOST:PORT of rspamd's normal worker (GET /ping)");
+  app.add_option("--watch-clamd", h.clamd, "HOST:PORT of clamd (PING)");
+  app.add_option("--watch-lmtp", h.lmtp, "HOST:PORT of Dovecot's LMTP (continuity)");
+  app.add_option("--alert-queue-messages", h.queue_messages,
+                 "Messages in the Postfix queue at which an alert goes out")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000'000));
+  app.add_option("--alert-queue-age-minutes", h.queue_age_minutes,
+                 "Age of the oldest queued message at which an alert goes out")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000));
+  app.add_option("--alert-queue-per-destination", h.queue_per_destination,
+                 "Recipients of one domain waiting in the queue at which an alert goes out (a "
+                 "customer's server that stopped taking mail)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100'000'000));
+  app.add_option("--health-interval-s", h.interval_s, "How often the health checks run")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 3600));
+  app.add_option("--notify-file", h.notify_file,
+                 "File of webhooks told when a check fails and when it recovers, one per line: "
+                 "generic=URL (JSON, signed), slack=URL (incoming webhook) or teams=URL "
+                 "(Workflows); keep it private: the URLs are credentials");
+  app.add_option("--notify-secret-file", h.notify_secret_file,
+                 "File whose first line signs generic webhooks' bodies (X-Gateway-Signature: "
+                 "t=UNIX,v1=HMAC-SHA256 of \"UNIX.BODY\")");
+}
+
 }  // namespace
 
 void AddServeFlags(CLI::App& app, ServeFlags& flags) {
@@ -200,6 +235,7 @@ void AddServeFlags(CLI::App& app, ServeFlags& flags) {
   AddMailFlags(app, flags);
   AddContinuityFlags(app, flags);
   AddDomainFlags(app, flags);
+  AddHealthFlags(app, flags);
 }
 
 gw::Status ResolveServeFlags(ServeFlags& flags) {

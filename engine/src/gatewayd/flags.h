@@ -42,6 +42,16 @@ struct DomainFlags {
   std::string spf_include;
 };
 
+// The health watch (health_watch.h) and where its alerts go, as given.
+struct HealthFlags {
+  std::string postfix_config;  // --watch-postfix
+  std::string milter, rspamd, clamd, lmtp;
+  size_t queue_messages = 1000, queue_per_destination = 100;
+  int queue_age_minutes = 60;
+  int interval_s = 30;
+  std::string notify_file, notify_secret_file;
+};
+
 // Everything `gatewayd` is told when it serves.
 struct ServeFlags {
   std::string data = ".";      // the SQLite store's directory
@@ -55,6 +65,7 @@ struct ServeFlags {
   MailFlags mail;
   ContinuityFlags continuity;
   DomainFlags domains;
+  HealthFlags health;
   // As given; ResolveServeFlags turns them into the options above.
   std::string release_smtp, report_from;
   std::string portal, portal_url;  // users' pages: HOST:PORT, and the URL links name

@@ -7,12 +7,15 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "gateway/config_flags.h"
+#include "gateway/daemon_config.h"
 #include "gateway/tokens.h"
 #include "gatewayd/archive_commands.h"
 #include "gatewayd/flags.h"
 #include "gatewayd/instance_commands.h"
 #include "gatewayd/process.h"
 #include "gatewayd/serve.h"
+#include "gatewayd/setup_command.h"
 
 using gatewayd::Log;
 
@@ -20,10 +23,15 @@ int main(int argc, char** argv) {
   CLI::App app("gatewayd: the email security gateway engine and its admin API", "gatewayd");
   gatewayd::ServeFlags flags;
   gatewayd::AddServeFlags(app, flags);
+  std::string config_file;
+  app.add_option("--config", config_file,
+                 "gatewayd.yaml: the host's configuration (schemas/gatewayd.schema.json); a flag "
+                 "given here wins over the file");
   app.footer(
       "Signals: SIGTERM/SIGINT finish requests in flight and exit 0; SIGHUP re-reads the tokens "
       "file.\n"
-      "Example: gatewayd --data /var/lib/gatewayd --tokens /etc/gatewayd/tokens.yaml");
+      "Example: gatewayd --config /etc/gatewayd/gatewayd.yaml\n"
+      "         gatewayd --data /var/lib/gatewayd --tokens /etc/gatewayd/tokens.yaml");
   CLI::App* hash =
       app.add_subcommand("hash-token", "Read a token on stdin and print its tokens-file entry");
   std::string name = "NAME", partner, customer, role;
@@ -38,6 +46,7 @@ int main(int argc, char** argv) {
           {"operator", "filter", "admin", "technician", "read-only", "customer-admin"}));
   gatewayd::InstanceCommands instances(app);
   gatewayd::ArchiveCommands archive(app);
+  gatewayd::SetupCommand setup(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -45,6 +54,7 @@ int main(int argc, char** argv) {
   }
   if (auto written = instances.Run()) return *written;
   if (auto released = archive.Run()) return *released;
+  if (auto set_up = setup.Run()) return *set_up;
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);
@@ -65,6 +75,15 @@ int main(int argc, char** argv) {
     }
     std::cout << entry;
     return 0;
+  }
+  if (!config_file.empty()) {
+    auto config = gw::DaemonConfig::Read(config_file);
+    gw::Status applied = config.ok() ? gw::ApplyConfigArgs(app, *config, gw::GatewaydArgs(*config))
+                                     : config.status();
+    if (!applied.ok()) {
+      std::cerr << applied.message() << "\n";  // FILE:LINE:COLUMN: ..., one per line
+      return 2;
+    }
   }
   if (gw::Status resolved = gatewayd::ResolveServeFlags(flags); !resolved.ok()) {
     Log(resolved.message());

@@ -1,10 +1,15 @@
 #include "gatewayd/process.h"
 
 #include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -13,6 +18,23 @@ namespace gatewayd {
 
 void Log(const std::string& message) {
   std::fprintf(stderr, "gatewayd: %s\n", message.c_str());
+}
+
+void NotifySystemd(const std::string& state) {
+  // sd_notify(3)'s protocol: one datagram to the socket systemd names; '@' is abstract.
+  const char* socket_path = std::getenv("NOTIFY_SOCKET");
+  if (socket_path == nullptr || socket_path[0] == '\0') return;
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  size_t length = std::strlen(socket_path);
+  if (length >= sizeof(address.sun_path)) return;
+  std::memcpy(address.sun_path, socket_path, length);
+  if (address.sun_path[0] == '@') address.sun_path[0] = '\0';
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  ::sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&address),
+           static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + length));
+  ::close(fd);
 }
 
 gw::Result<std::string> ReadKeyFile(const std::string& path) {

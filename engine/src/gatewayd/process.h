@@ -11,6 +11,10 @@ namespace gatewayd {
 // One line on stderr, prefixed "gatewayd: " (journald adds the time).
 void Log(const std::string& message);
 
+// Tells systemd (Type=notify) of a state change, "READY=1", "RELOADING=1", "STOPPING=1";
+// nothing when not started by systemd ($NOTIFY_SOCKET unset).
+void NotifySystemd(const std::string& state);
+
 // The first line of a key file; kInvalidArgument naming the file when there is none.
 gw::Result<std::string> ReadKeyFile(const std::string& path);
 

@@ -17,6 +17,7 @@
 #include "gateway/mail_directory_feed.h"
 #include "gateway/smtp_client.h"
 #include "gateway/tokens.h"
+#include "gatewayd/health_watch.h"
 #include "gatewayd/process.h"
 #include "lookups/postfix_lookups.h"
 #include "service/housekeeper.h"
@@ -244,16 +245,63 @@ void HandleSignals(const sigset_t& signals, gw::TokenStore& tokens,
     int signal = 0;
     sigwait(&signals, &signal);
     if (signal == SIGHUP) {
+      NotifySystemd("RELOADING=1");
       gw::Status reloaded = tokens.Reload();
       Log(reloaded.ok() ? fmt::format("SIGHUP: reloaded {} token(s)", tokens.size())
                         : fmt::format("SIGHUP: kept the previous tokens: {}", reloaded.message()));
+      NotifySystemd("READY=1");
       continue;
     }
+    NotifySystemd("STOPPING=1");
     Log(fmt::format("{}: finishing requests in flight, then stopping",
                     signal == SIGTERM ? "SIGTERM" : "SIGINT"));
     stop();
     return;
   }
+}
+
+// The health watch and the webhooks it tells.
+struct Health {
+  std::unique_ptr<gw::Notifier> notifier;
+  std::unique_ptr<HealthWatch> watch;
+};
+
+gw::Result<Health> StartHealthWatch(const ServeFlags& flags, gw::Service& service) {
+  const HealthFlags& h = flags.health;
+  std::vector<gw::WebhookTarget> targets;
+  if (!h.notify_file.empty()) {
+    auto read = gw::ReadWebhooks(h.notify_file, h.notify_secret_file);
+    if (!read.ok()) return gw::Status::Invalid("--notify-file " + read.status().message());
+    targets = std::move(*read);
+  } else if (!h.notify_secret_file.empty()) {
+    return gw::Status::Invalid("--notify-secret-file signs the webhooks of --notify-file, not set");
+  }
+  HealthOptions options;
+  options.postfix_config = h.postfix_config;
+  options.queue_messages = h.queue_messages;
+  options.queue_age = std::chrono::minutes(h.queue_age_minutes);
+  options.queue_per_destination = h.queue_per_destination;
+  options.interval = std::chrono::seconds(h.interval_s);
+  for (auto [text, flag, out] : {std::tuple{&h.milter, "--watch-milter", &options.milter},
+                                 std::tuple{&h.rspamd, "--watch-rspamd", &options.rspamd},
+                                 std::tuple{&h.clamd, "--watch-clamd", &options.clamd},
+                                 std::tuple{&h.lmtp, "--watch-lmtp", &options.lmtp}}) {
+    if (text->empty()) continue;
+    auto endpoint = gw::ParseEndpoint(*text, flag);
+    if (!endpoint.ok()) return gw::Status::Invalid(endpoint.status().message());
+    *out = *endpoint;
+  }
+  std::string host =
+      flags.store.gateway_hosts.empty() ? DefaultReplicaName() : flags.store.gateway_hosts.front();
+  Health health;
+  // Two failing rounds in a row make an incident: a daemon restarting, or Postfix starting
+  // after gatewayd at boot, is not one.
+  health.notifier = std::make_unique<gw::Notifier>("gatewayd " + host, std::move(targets), Log, 2);
+  if (health.notifier->enabled()) {
+    Log(fmt::format("alerts go to the webhooks of {}", h.notify_file));
+  }
+  health.watch = HealthWatch::Start(service, std::move(options), health.notifier.get());
+  return health;
 }
 
 }  // namespace
@@ -314,6 +362,9 @@ int Serve(ServeFlags flags) {
   }
   options.facts = {flags.store.gateway_hosts, flags.domains.spf_include,
                    flags.store.verify_domains};
+  auto health = StartHealthWatch(flags, **service);
+  if (!health.ok()) return StartFailed(health.status());
+  options.readiness = [&watch = health->watch] { return watch->Readiness(); };
   auto server = gw::AdminServer::Bind(**service, **tokens, options);
   if (!server.ok()) return StartFailed(server.status(), 1);
   flags.housekeeping.log = Log;
@@ -333,10 +384,12 @@ int Serve(ServeFlags flags) {
     });
   });
   Log(fmt::format("listening on {}", (*server)->url()));
+  NotifySystemd("READY=1");  // every listener is bound: Postfix may start asking
   (*server)->Serve();
   waiter.join();
   if (portal_thread.joinable()) portal_thread.join();
   housekeeper->Stop();
+  health->watch->Stop();
   Log("stopped");
   return 0;
 }

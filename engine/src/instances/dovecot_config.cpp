@@ -212,6 +212,8 @@ default_pass_scheme = ARGON2ID
 )",
       fmt::arg("socket", o.auth_socket));
   if (Status s = WriteFileAtomically(dir / "dovecot-dict-auth.conf.ext", dict); !s.ok()) return s;
+  if (!o.conf_local.empty())
+    conf += "\n# The host's own settings (kept across regeneration):\n" + o.conf_local;
   return WriteFileAtomically(dir / "dovecot.conf", conf);
 }
 

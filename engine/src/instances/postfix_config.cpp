@@ -4,11 +4,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "base/atomic_file.h"
+#include "gateway/delivery_transports.h"
 
 namespace gw {
 namespace {
@@ -200,8 +204,9 @@ address_verify_poll_delay = 1s
 # STARTTLS towards every destination that offers it, authenticated by DANE where the
 # destination publishes TLSA records (DNSSEC-validated: the host's resolver must validate
 # and /etc/resolv.conf say `options trust-ad`); towards customers' servers, as their
-# manifests say (gatewayd's tls-policy map, which answers for every customer's next hop);
-# towards internet domains with an MTA-STS policy, as it says (--mta-sts, asked second).
+# manifests say (the transport gatewayd names for each customer, below in master.cf; here,
+# gatewayd's tls-policy map answers for every customer's next hop); towards internet
+# domains with an MTA-STS policy, as it says (--mta-sts, asked second).
 smtp_dns_support_level = dnssec
 smtp_tls_security_level = dane
 smtp_tls_loglevel = 1
@@ -212,6 +217,8 @@ smtp_tls_CAfile = )" +
           o.tls_ca_file +
           R"(
 smtp_tls_fingerprint_digest = sha256
+gw_verified_tls_policy_maps = )" +
+          socketmap + R"(:tls-verify
 )";
   if (!o.tls_cert.empty()) {
     main += fmt::format(R"(# STARTTLS offered to senders.
@@ -335,7 +342,20 @@ proxymap  unix  -       -       n       -       -       proxymap
 proxywrite unix -       -       n       -       1       proxymap
 smtp      unix  -       -       n       -       -       smtp
 relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
+)";
+  // Customers' servers whose manifests require TLS or verify it: gatewayd's transport map
+  // names these for the recipient's customer, so another customer's stricter requirement
+  // on a shared server never holds this customer's mail. A next hop the verify map does not
+  // answer (a change on its way) still gets encryption.
+  master += fmt::format(R"({} unix - - n - - smtp
+  -o smtp_tls_security_level=encrypt
+  -o smtp_tls_policy_maps=
+{} unix - - n - - smtp
+  -o smtp_tls_security_level=encrypt
+  -o smtp_tls_policy_maps=$gw_verified_tls_policy_maps
+)",
+                        kRequiredTlsTransport, kVerifiedTlsTransport);
+  master += R"(showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
 discard   unix  -       -       n       -       -       discard
@@ -349,6 +369,45 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 
 }  // namespace
 
+namespace {
+
+// The entry a line starts: a main.cf parameter's name ("smtpd_banner"), a master.cf
+// service's "NAME TYPE"; "" for comments, blank and continuation lines.
+std::string MainCfKey(const std::string& line) {
+  static const std::regex kParameter(R"(^([A-Za-z0-9_]+)\s*=.*)");
+  std::smatch match;
+  return std::regex_match(line, match, kParameter) ? match[1].str() : "";
+}
+std::string MasterCfKey(const std::string& line) {
+  static const std::regex kService(R"(^([^\s#]+)\s+(inet|unix|unix-dgram|fifo|pass)\s.*)");
+  std::smatch match;
+  return std::regex_match(line, match, kService) ? match[1].str() + " " + match[2].str() : "";
+}
+
+// `generated` with `local`'s entries in place of its own of the same key, appended after
+// `heading`: Postfix would take the last definition anyway, but warns of each duplicate
+// on every command.
+std::string WithLocalEntries(const std::string& generated, const std::string& local,
+                             std::string (*key_of)(const std::string&), const char* heading) {
+  if (local.empty()) return generated;
+  std::set<std::string> replaced;
+  std::istringstream local_lines(local);
+  for (std::string line; std::getline(local_lines, line);) {
+    if (std::string key = key_of(line); !key.empty()) replaced.insert(key);
+  }
+  std::string kept;
+  bool dropping = false;  // inside an entry being replaced (its continuation lines too)
+  std::istringstream lines(generated);
+  for (std::string line; std::getline(lines, line);) {
+    bool continuation = !line.empty() && (line[0] == ' ' || line[0] == '\t');
+    if (!continuation) dropping = replaced.count(key_of(line)) > 0;
+    if (!dropping) kept += line + "\n";
+  }
+  return kept + heading + local;
+}
+
+}  // namespace
+
 Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   if (Status checked = CheckOptions(o); !checked.ok()) return checked;
   fs::path dir = fs::absolute(o.dir);
@@ -357,6 +416,10 @@ Status WritePostfixInstance(const PostfixInstanceOptions& o) {
   std::string milters = MilterList(o);
   std::string main = MainCf(o, dir, socketmap, milters);
   std::string master = MasterCf(o, dir, socketmap, milters);
+  main = WithLocalEntries(main, o.main_cf_local, MainCfKey,
+                          "\n# The host's own settings (kept across regeneration):\n");
+  master = WithLocalEntries(master, o.master_cf_local, MasterCfKey,
+                            "# The host's own services (kept across regeneration):\n");
   std::string memcache = fmt::format(
       "# verify(8)'s cache is gatewayd: probe results, and discovered addresses.\n"
       "memcache = {}\nkey_format = verify:%s\nttl = 2678400\n",

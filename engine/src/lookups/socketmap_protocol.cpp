@@ -94,9 +94,11 @@ class Socketmap : public Protocol {
       if (!customer) return "NOTFOUND ";
       return "OK " + (continuity_ ? continuity_->TransportOf(*customer) : customer->transport);
     }
-    // smtp_tls_policy_maps: the next hop's TLS policy; NOTFOUND keeps the default.
-    if (map == "tls-policy") {
-      std::string policy = directory->TlsPolicyFor(key);
+    // smtp_tls_policy_maps of the "smtp" and the verifying transports: the next hop's TLS
+    // policy; NOTFOUND keeps the default.
+    if (map == "tls-policy" || map == "tls-verify") {
+      std::string policy =
+          map == "tls-policy" ? directory->TlsPolicyFor(key) : directory->VerifiedTlsPolicyFor(key);
       return policy.empty() ? "NOTFOUND " : "OK " + policy;
     }
     if (map == "filter") return FilterAnswer(*directory, key);
@@ -123,7 +125,8 @@ class Socketmap : public Protocol {
     }
     log_(fmt::format("socketmap: unknown map '{}'", Quote(map)));
     return fmt::format(
-        "PERM unknown map '{}' (maps: domains, recipients, transport, tls-policy, filter, "
+        "PERM unknown map '{}' (maps: domains, recipients, transport, tls-policy, tls-verify, "
+        "filter, "
         "relay-filter, continuity, logins)",
         Quote(map));
   }

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "gateway/delivery_transports.h"
 #include "gateway/domain_name.h"
 
 namespace gw {
@@ -40,11 +41,7 @@ void Tighten(HopTls& held, const HopTls& other) {
   }
 }
 
-std::string PostfixPolicy(const HopTls& hop) {
-  // Answered rather than left to the instance's default, so that no policy asked after
-  // gatewayd's (MTA-STS) decides a customer's next hop.
-  if (hop.strength == HopTls::kNone) return "dane";
-  if (hop.strength == HopTls::kEncrypted) return "encrypt";
+std::string VerifyPolicy(const HopTls& hop) {
   if (hop.accepted.empty()) return "verify match=tls-requirements-disagree.invalid";
   bool pinned = hop.strength == HopTls::kPinned;
   std::string policy = pinned ? "fingerprint match=" : "verify match=";
@@ -54,6 +51,18 @@ std::string PostfixPolicy(const HopTls& hop) {
     first = false;
   }
   return policy;
+}
+
+std::string_view TransportNameOf(DeliveryTls::Level level) {
+  switch (level) {
+    case DeliveryTls::Level::kOpportunistic:
+      return "smtp";
+    case DeliveryTls::Level::kRequired:
+      return kRequiredTlsTransport;
+    case DeliveryTls::Level::kVerified:
+      return kVerifiedTlsTransport;
+  }
+  return "smtp";
 }
 
 }  // namespace
@@ -66,7 +75,7 @@ std::string NextHopOf(const Destination& d) {
 
 std::string TransportOf(const CustomerConfig& config) {
   if (config.destinations.empty()) return "retry:4.3.5 no destination is configured";
-  std::string answer = "smtp:";
+  std::string answer = std::string(TransportNameOf(config.delivery_tls.level)) + ":";
   for (size_t i = 0; i < config.destinations.size(); ++i) {
     answer += (i ? ", " : "") + NextHopOf(config.destinations[i]);
   }
@@ -74,8 +83,14 @@ std::string TransportOf(const CustomerConfig& config) {
 }
 
 std::string MailDirectory::TlsPolicyFor(std::string_view nexthop) const {
-  auto it = tls_policies_.find(AsciiLower(nexthop));
-  return it == tls_policies_.end() ? "" : it->second;
+  // Answered rather than left to the instance's default, so that no policy asked after
+  // gatewayd's (MTA-STS) decides a customer's next hop.
+  return hop_tls_.count(AsciiLower(nexthop)) ? "dane" : "";
+}
+
+std::string MailDirectory::VerifiedTlsPolicyFor(std::string_view nexthop) const {
+  auto it = hop_tls_.find(AsciiLower(nexthop));
+  return it == hop_tls_.end() ? "" : it->second;
 }
 
 std::unordered_map<std::string, Lists> PersonalListsOf(std::vector<PersonalListEntry> entries) {
@@ -112,13 +127,15 @@ MailDirectory::MailDirectory(std::vector<std::shared_ptr<const MailCustomer>> cu
     for (const Destination& d : customer->config.destinations) {
       HopTls wanted = HopTlsOf(customer->config.delivery_tls, d);
       auto [at, added] = hops.try_emplace(AsciiLower(NextHopOf(d)), wanted);
-      if (!added) Tighten(at->second, wanted);
+      if (!added && wanted.strength >= HopTls::kName) Tighten(at->second, wanted);
     }
     for (const auto& domain : customer->config.domains) {
       by_domain_.emplace(domain, customer.get());
     }
   }
-  for (const auto& [nexthop, hop] : hops) tls_policies_.emplace(nexthop, PostfixPolicy(hop));
+  for (const auto& [nexthop, hop] : hops) {
+    hop_tls_.emplace(nexthop, hop.strength >= HopTls::kName ? VerifyPolicy(hop) : "");
+  }
 }
 
 const MailCustomer* MailDirectory::CustomerFor(std::string_view domain) const {

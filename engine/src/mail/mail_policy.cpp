@@ -388,10 +388,18 @@ std::string RouteTls(const MailDirectory& directory, const Envelope& envelope) {
   }
   std::vector<std::string> hops;
   for (const Destination& d : local->config.destinations) {
-    std::string policy = directory.TlsPolicyFor(NextHopOf(d));
-    hops.push_back(fmt::format(
-        "{} {}", NextHopOf(d),
-        policy == "dane" ? "STARTTLS where offered (DANE where TLSA is published)" : policy));
+    std::string hop = NextHopOf(d);
+    switch (local->config.delivery_tls.level) {
+      case DeliveryTls::Level::kOpportunistic:
+        hops.push_back(hop + " STARTTLS where offered (DANE where TLSA is published)");
+        break;
+      case DeliveryTls::Level::kRequired:
+        hops.push_back(hop + " encrypt");
+        break;
+      case DeliveryTls::Level::kVerified:
+        hops.push_back(hop + " " + directory.VerifiedTlsPolicyFor(hop));
+        break;
+    }
   }
   return fmt::format("{}", fmt::join(hops, "; "));
 }
