@@ -22,6 +22,7 @@
 #include "hostile_clients.h"
 #include "process.h"
 #include "temp_repo.h"
+#include "webhook_receiver.h"
 #include "test_gateway.h"
 #include "webhook.h"
 
@@ -115,6 +116,21 @@ class LoopTest : public ::testing::TestWithParam<std::string> {
     if (!line) return "";
     size_t start = line->find("http://");
     return line->substr(start, line->find_first_of(" \"", start) - start);
+  }
+
+  // A webhook receiver the loop tells (--notify-file), and the arguments that name it.
+  std::vector<std::string> NotifyArgs(const gwtest::WebhookReceiver& receiver) {
+    std::ofstream(repo_.root() / "webhooks") << "generic=" << receiver.Url("/loop") << "\n";
+    return {"--notify-file", (repo_.root() / "webhooks").string()};
+  }
+  // The states the webhook was told for `key`, in order ("firing", "resolved").
+  static std::vector<std::string> Told(gwtest::WebhookReceiver& receiver, const std::string& key,
+                                       std::vector<std::string>& so_far) {
+    for (const auto& request : receiver.Take()) {
+      auto notice = nlohmann::json::parse(request.body);
+      if (notice["key"] == key) so_far.push_back(notice["state"]);
+    }
+    return so_far;
   }
 
   nlohmann::json Status(const std::string& url, const std::string& query = "") {
@@ -316,8 +332,10 @@ TEST_P(LoopTest, AnEmbeddedLoopSeesWhatOtherProcessesWriteToItsStore) {
 
 TEST_P(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
   std::unique_ptr<gwtest::ChildProcess> loop;
-  std::string url =
-      StartLoop(loop, {"--interval", "1h", "--drift-interval", "300ms", "--drift", "report"});
+  gwtest::WebhookReceiver receiver;
+  std::vector<std::string> args = NotifyArgs(receiver);
+  args.insert(args.end(), {"--interval", "1h", "--drift-interval", "300ms", "--drift", "report"});
+  std::string url = StartLoop(loop, args);
   ASSERT_FALSE(url.empty()) << loop->output();
   ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
   auto partner = gatewayd_->Client(gwtest::Gatewayd::PartnerToken("northwind"));
@@ -335,6 +353,11 @@ TEST_P(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
       std::chrono::seconds(3)))
       << loop->output();
   EXPECT_EQ(Billable("b"), 42);  // left as it was
+  std::vector<std::string> told;
+  EXPECT_TRUE(WaitUntil([&] { return !Told(receiver, "drift/b", told).empty(); },
+                        std::chrono::seconds(5)));
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // more drift passes: told once
+  EXPECT_EQ(Told(receiver, "drift/b", told), std::vector<std::string>{"firing"});
 }
 
 TEST_P(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
@@ -375,7 +398,10 @@ TEST_P(LoopTest, AnInvalidCommitKeepsThePreviousOneEnforced) {
 
 TEST_P(LoopTest, AGatewayDownForAWhileThenBackConverges) {
   std::unique_ptr<gwtest::ChildProcess> loop;
-  std::string url = StartLoop(loop, {"--interval", "300ms"});
+  gwtest::WebhookReceiver receiver;
+  std::vector<std::string> args = NotifyArgs(receiver);
+  args.insert(args.end(), {"--interval", "300ms"});
+  std::string url = StartLoop(loop, args);
   ASSERT_FALSE(url.empty()) << loop->output();
   ASSERT_TRUE(WaitUntil([&] { return Ready(url); }, std::chrono::seconds(10))) << loop->output();
 
@@ -395,6 +421,11 @@ TEST_P(LoopTest, AGatewayDownForAWhileThenBackConverges) {
     ++failed;
   EXPECT_GE(failed, 1u);
   EXPECT_LE(failed, 4u) << loop->output();
+  // The webhook heard that the loop could not sync, once, and that it can again.
+  std::vector<std::string> told;
+  EXPECT_TRUE(WaitUntil([&] { return Told(receiver, "sync", told).size() >= 2; },
+                        std::chrono::seconds(5)));
+  EXPECT_EQ(told, (std::vector<std::string>{"firing", "resolved"})) << loop->output();
 }
 
 TEST_P(LoopTest, SigtermDuringAnApplyLeavesAStateTheNextStartFinishes) {
