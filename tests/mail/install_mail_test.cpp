@@ -53,14 +53,15 @@ TEST(InstallMailTest, AHostFromOneConfigFileCarriesMail) {
       rspamd.port());
 
   // The one command: the instance, the filter's token, the operator's.
-  auto setup = gwtest::RunCommand(fmt::format("{} setup --config {}", GATEWAYD_BINARY, config.string()));
+  auto setup =
+      gwtest::RunCommand(fmt::format("{} setup --config {}", GATEWAYD_BINARY, config.string()));
   ASSERT_EQ(setup.exit_code, 0) << setup.output;
   fs::path postfix_etc = dir / "mail/postfix/etc";
 
   // What the units run. The customers' server is on loopback, which gatewayd refuses as a
   // destination unless told (a flag over the file).
-  gwtest::ChildProcess gatewayd({GATEWAYD_BINARY, "--config", config.string(),
-                                 "--allow-destination-network", "127.0.0.0/8"});
+  gwtest::ChildProcess gatewayd(
+      {GATEWAYD_BINARY, "--config", config.string(), "--allow-destination-network", "127.0.0.0/8"});
   ASSERT_TRUE(gatewayd.WaitForLine("listening on ").has_value()) << gatewayd.output();
   gwtest::ChildProcess milter({GW_MILTER_BINARY, "--config", config.string()});
   ASSERT_TRUE(milter.WaitForLine("serving on", std::chrono::seconds(10)).has_value())

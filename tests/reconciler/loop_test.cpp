@@ -22,9 +22,9 @@
 #include "hostile_clients.h"
 #include "process.h"
 #include "temp_repo.h"
-#include "webhook_receiver.h"
 #include "test_gateway.h"
 #include "webhook.h"
+#include "webhook_receiver.h"
 
 namespace gwctl {
 namespace {
@@ -354,8 +354,8 @@ TEST_P(LoopTest, DriftIsOnlyReportedWhenAskedTo) {
       << loop->output();
   EXPECT_EQ(Billable("b"), 42);  // left as it was
   std::vector<std::string> told;
-  EXPECT_TRUE(WaitUntil([&] { return !Told(receiver, "drift/b", told).empty(); },
-                        std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      WaitUntil([&] { return !Told(receiver, "drift/b", told).empty(); }, std::chrono::seconds(5)));
   std::this_thread::sleep_for(std::chrono::seconds(1));  // more drift passes: told once
   EXPECT_EQ(Told(receiver, "drift/b", told), std::vector<std::string>{"firing"});
 }
@@ -423,8 +423,8 @@ TEST_P(LoopTest, AGatewayDownForAWhileThenBackConverges) {
   EXPECT_LE(failed, 4u) << loop->output();
   // The webhook heard that the loop could not sync, once, and that it can again.
   std::vector<std::string> told;
-  EXPECT_TRUE(WaitUntil([&] { return Told(receiver, "sync", told).size() >= 2; },
-                        std::chrono::seconds(5)));
+  EXPECT_TRUE(
+      WaitUntil([&] { return Told(receiver, "sync", told).size() >= 2; }, std::chrono::seconds(5)));
   EXPECT_EQ(told, (std::vector<std::string>{"firing", "resolved"})) << loop->output();
 }
 

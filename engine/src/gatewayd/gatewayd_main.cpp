@@ -11,6 +11,7 @@
 #include "gateway/daemon_config.h"
 #include "gateway/tokens.h"
 #include "gatewayd/archive_commands.h"
+#include "gatewayd/backup_commands.h"
 #include "gatewayd/flags.h"
 #include "gatewayd/instance_commands.h"
 #include "gatewayd/process.h"
@@ -47,6 +48,7 @@ int main(int argc, char** argv) {
   gatewayd::InstanceCommands instances(app);
   gatewayd::ArchiveCommands archive(app);
   gatewayd::SetupCommand setup(app);
+  gatewayd::BackupCommands backups(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -55,6 +57,7 @@ int main(int argc, char** argv) {
   if (auto written = instances.Run()) return *written;
   if (auto released = archive.Run()) return *released;
   if (auto set_up = setup.Run()) return *set_up;
+  if (auto backed_up = backups.Run()) return *backed_up;
   if (hash->parsed()) {
     std::string token;
     std::getline(std::cin, token);
