@@ -17,11 +17,6 @@ namespace {
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 class Host {
  public:
   explicit Host(const fs::path& dir) : dir_(dir) {}
@@ -37,7 +32,7 @@ class Host {
   void Stop() { process_.reset(); }
   std::unique_ptr<gw::GatewayClient> Client(const std::string& url) const {
     gw::ClientOptions options;
-    options.token = Slurp(dir_ / "etc/operator-token");
+    options.token = gwtest::ReadWholeFile(dir_ / "etc/operator-token");
     options.token.pop_back();
     return std::move(gw::ConnectGateway(url, options)).value();
   }
@@ -94,7 +89,7 @@ TEST(BackupTest, AHostWipedAndRestoredFromOneFileServesTheSameState) {
   struct stat info {};
   ASSERT_EQ(::stat(backup.c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600) << "it holds tokens and keys";
-  std::string doveadm_key = Slurp(dir / "data/continuity/doveadm-key");
+  std::string doveadm_key = gwtest::ReadWholeFile(dir / "data/continuity/doveadm-key");
   host.Stop();
 
   // The host loses its store, keys and configuration.
@@ -103,8 +98,8 @@ TEST(BackupTest, AHostWipedAndRestoredFromOneFileServesTheSameState) {
   auto restored =
       gwtest::RunCommand(fmt::format("{} restore --from {}", GATEWAYD_BINARY, backup.string()));
   ASSERT_EQ(restored.exit_code, 0) << restored.output;
-  EXPECT_THAT(Slurp(dir / "etc/main.cf.local"), HasSubstr("ESMTP local"));
-  EXPECT_EQ(Slurp(dir / "data/continuity/doveadm-key"), doveadm_key);
+  EXPECT_THAT(gwtest::ReadWholeFile(dir / "etc/main.cf.local"), HasSubstr("ESMTP local"));
+  EXPECT_EQ(gwtest::ReadWholeFile(dir / "data/continuity/doveadm-key"), doveadm_key);
   ASSERT_EQ(::stat((dir / "etc/operator-token").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600);
   auto again =
@@ -124,7 +119,7 @@ TEST(BackupTest, AHostWipedAndRestoredFromOneFileServesTheSameState) {
   host.Stop();
 
   // A damaged backup changes nothing.
-  std::string bytes = Slurp(backup);
+  std::string bytes = gwtest::ReadWholeFile(backup);
   std::ofstream(dir / "damaged.tar.gz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
   auto damaged = gwtest::RunCommand(
       fmt::format("{} restore --force --from {}/damaged.tar.gz", GATEWAYD_BINARY, dir.string()));

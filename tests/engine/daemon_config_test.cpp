@@ -21,11 +21,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 namespace fs = std::filesystem;
 
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
-
 void Write(const fs::path& path, const std::string& text) {
   std::ofstream(path) << text;
 }
@@ -196,16 +191,16 @@ TEST(DaemonConfigTest, SetupWritesTheInstancesKeepsLocalLinesAndSaysWhatChanged)
   EXPECT_THAT(
       first.output,
       HasSubstr("systemctl enable --now gatewayd gw-milter gateway-postfix gateway-dovecot"));
-  std::string main_cf = Slurp(dir / "mail/postfix/etc/main.cf");
+  std::string main_cf = gwtest::ReadWholeFile(dir / "mail/postfix/etc/main.cf");
   EXPECT_THAT(main_cf, HasSubstr("message_size_limit = 10485760"));
-  EXPECT_THAT(Slurp(dir / "mail/postfix/etc/master.cf"),
+  EXPECT_THAT(gwtest::ReadWholeFile(dir / "mail/postfix/etc/master.cf"),
               HasSubstr("smtpd_milters=inet:127.0.0.1:10044"));
   // The host's line replaces the generated one.
   EXPECT_THAT(main_cf, HasSubstr("smtpd_banner = $myhostname ESMTP local"));
   EXPECT_THAT(main_cf, Not(HasSubstr("smtpd_banner = $myhostname ESMTP\n")));
   // gw-milter's token and the operator's are made with the tokens file, which names them.
-  std::string tokens = Slurp(etc / "tokens.yaml");
-  std::string filter = Slurp(etc / "filter-token");
+  std::string tokens = gwtest::ReadWholeFile(etc / "tokens.yaml");
+  std::string filter = gwtest::ReadWholeFile(etc / "filter-token");
   filter.pop_back();
   EXPECT_THAT(tokens,
               HasSubstr("{name: gw-milter, role: filter, sha256: \"" + gw::HashToken(filter)));
@@ -214,23 +209,23 @@ TEST(DaemonConfigTest, SetupWritesTheInstancesKeepsLocalLinesAndSaysWhatChanged)
   ASSERT_EQ(::stat((etc / "operator-token").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600);
   EXPECT_THAT(first.output, Not(HasSubstr(filter)));
-  std::string key = Slurp(dir / "data/continuity/doveadm-key");
+  std::string key = gwtest::ReadWholeFile(dir / "data/continuity/doveadm-key");
   EXPECT_EQ(key.size(), 65u);
-  EXPECT_THAT(Slurp(dir / "mail/dovecot/doveadm-api.conf"), HasSubstr(key.substr(0, 64)));
+  EXPECT_THAT(gwtest::ReadWholeFile(dir / "mail/dovecot/doveadm-api.conf"), HasSubstr(key.substr(0, 64)));
 
   auto again = gwtest::RunCommand(setup);
   ASSERT_EQ(again.exit_code, 0) << again.output;
   EXPECT_THAT(again.output, Not(HasSubstr("changed  ")));
   EXPECT_THAT(again.output, Not(HasSubstr("new ")));
   EXPECT_THAT(again.output, Not(HasSubstr("made ")));
-  EXPECT_EQ(Slurp(etc / "filter-token"), filter + "\n") << "made once";
+  EXPECT_EQ(gwtest::ReadWholeFile(etc / "filter-token"), filter + "\n") << "made once";
 
   config(20971520);
   auto changed = gwtest::RunCommand(setup);
   ASSERT_EQ(changed.exit_code, 0) << changed.output;
   EXPECT_THAT(changed.output, HasSubstr("changed  " + (dir / "mail/postfix/etc/main.cf").string()));
   EXPECT_THAT(changed.output, Not(HasSubstr("dovecot.conf")));
-  EXPECT_THAT(Slurp(dir / "mail/postfix/etc/main.cf"),
+  EXPECT_THAT(gwtest::ReadWholeFile(dir / "mail/postfix/etc/main.cf"),
               HasSubstr("smtpd_banner = $myhostname ESMTP local"));
   if (fs::exists("/usr/sbin/postconf")) {
     auto size = gwtest::RunCommand(

@@ -13,17 +13,13 @@
 
 #include "gateway/client.h"
 #include "mail_fixture.h"
+#include "process.h"
 #include "rspamd_fixture.h"
 
 namespace {
 
 using ::testing::HasSubstr;
 namespace fs = std::filesystem;
-
-std::string Slurp(const fs::path& path) {
-  std::ifstream in(path);
-  return {std::istreambuf_iterator<char>(in), {}};
-}
 
 TEST(InstallMailTest, AHostFromOneConfigFileCarriesMail) {
   if (std::string missing = gwtest::MailPlaneMissing(); !missing.empty()) {
@@ -74,7 +70,7 @@ TEST(InstallMailTest, AHostFromOneConfigFileCarriesMail) {
   } stop_postfix{postfix_etc};
 
   // The partner's first customer, with the operator token setup made.
-  std::string operator_token = Slurp(dir / "etc/operator-token");
+  std::string operator_token = gwtest::ReadWholeFile(dir / "etc/operator-token");
   operator_token.pop_back();
   gw::ClientOptions options;
   options.token = operator_token;
@@ -104,7 +100,7 @@ TEST(InstallMailTest, AHostFromOneConfigFileCarriesMail) {
   }
   ASSERT_THAT(sent, HasSubstr("queued as"));
   ASSERT_EQ(server.WaitForMessages(1, std::chrono::seconds(30)), 1u)
-      << Slurp(dir / "mail/postfix/maillog") << milter.output();
+      << gwtest::ReadWholeFile(dir / "mail/postfix/maillog") << milter.output();
   EXPECT_THAT(server.Messages()[0], HasSubstr("hello from the installed gateway"));
   // It passed gw-milter (which logs each message by Postfix's queue id) and so rspamd.
   std::string queue_id = sent.substr(sent.find("queued as ") + 10);

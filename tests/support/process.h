@@ -25,6 +25,12 @@ inline std::filesystem::path MakeTempDir(const std::string& prefix) {
   return mkdtemp(pattern.data());
 }
 
+// A file's whole content ("" when it cannot be read).
+inline std::string ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
 struct CommandResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together

@@ -114,6 +114,8 @@ void HealthWatch::Run() {
   while (!stopping_) {
     lock.unlock();
     std::vector<HealthCheck> checks = Round();
+    // A round that finished is a process that is not stuck (WatchdogSec= in the unit).
+    NotifySystemd("WATCHDOG=1");
     lock.lock();
     last_ = std::move(checks);
     last_at_ = std::chrono::system_clock::now();

@@ -3,6 +3,8 @@
 // Dovecot's LMTP, each where configured. Its last round answers /readyz; every check
 // is reported to the Notifier, which alerts once per incident and again on recovery.
 //
+// Each finished round also tells systemd's watchdog that gatewayd is not stuck.
+//
 // Contract: Start runs the first round at once; Readiness() is safe from any thread and
 // answers "not checked yet" until that round ends. Stop (or destruction) lets a round in
 // progress finish and joins the thread. A check that cannot run counts as failing.
