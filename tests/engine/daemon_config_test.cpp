@@ -211,7 +211,8 @@ TEST(DaemonConfigTest, SetupWritesTheInstancesKeepsLocalLinesAndSaysWhatChanged)
   EXPECT_THAT(first.output, Not(HasSubstr(filter)));
   std::string key = gwtest::ReadWholeFile(dir / "data/continuity/doveadm-key");
   EXPECT_EQ(key.size(), 65u);
-  EXPECT_THAT(gwtest::ReadWholeFile(dir / "mail/dovecot/doveadm-api.conf"), HasSubstr(key.substr(0, 64)));
+  EXPECT_THAT(gwtest::ReadWholeFile(dir / "mail/dovecot/doveadm-api.conf"),
+              HasSubstr(key.substr(0, 64)));
 
   auto again = gwtest::RunCommand(setup);
   ASSERT_EQ(again.exit_code, 0) << again.output;

@@ -76,7 +76,6 @@ std::vector<ConfigArg> GatewaydArgs(const DaemonConfig& c) {
   args.Take("--watch-milter", "/mail/internal/milter");
   args.Take("--watch-rspamd", "/filtering/rspamd");
   if (c.String("/filtering/clamd") != "off") args.Take("--watch-clamd", "/filtering/clamd");
-  if (c.Flag("/continuity/enabled")) args.Take("--watch-lmtp", "/continuity/internal/lmtp");
   args.Take("--notify-file", "/alerts/webhooksFile");
   args.Take("--notify-secret-file", "/alerts/secretFile");
   args.Take("--health-interval-s", "/alerts/intervalSeconds");
@@ -84,6 +83,7 @@ std::vector<ConfigArg> GatewaydArgs(const DaemonConfig& c) {
   args.Take("--alert-queue-age-minutes", "/alerts/queue/ageMinutes");
   args.Take("--alert-queue-per-destination", "/alerts/queue/perDestination");
   if (c.Flag("/continuity/enabled")) {
+    args.Take("--watch-lmtp", "/continuity/internal/lmtp");
     args.Take("--continuity-smtp", "/continuity/internal/smtp");
     args.Add("--continuity-auth", {ContinuityAuthSocket(c)}, "/continuity/enabled");
     args.Take("--doveadm", "/continuity/internal/doveadm");
