@@ -95,15 +95,19 @@ TEST(BackupTest, AHostWipedAndRestoredFromOneFileServesTheSameState) {
   // The host loses its store, keys and configuration.
   fs::remove_all(dir / "data");
   fs::remove_all(dir / "etc");
-  auto restored =
+  auto elsewhere =
       gwtest::RunCommand(fmt::format("{} restore --from {}", GATEWAYD_BINARY, backup.string()));
+  EXPECT_EQ(elsewhere.exit_code, 2) << "the default --config is not this host's";
+  EXPECT_THAT(elsewhere.output, HasSubstr("give --config " + config));
+  auto restored = gwtest::RunCommand(
+      fmt::format("{} restore --config {} --from {}", GATEWAYD_BINARY, config, backup.string()));
   ASSERT_EQ(restored.exit_code, 0) << restored.output;
   EXPECT_THAT(gwtest::ReadWholeFile(dir / "etc/main.cf.local"), HasSubstr("ESMTP local"));
   EXPECT_EQ(gwtest::ReadWholeFile(dir / "data/continuity/doveadm-key"), doveadm_key);
   ASSERT_EQ(::stat((dir / "etc/operator-token").c_str(), &info), 0);
   EXPECT_EQ(info.st_mode & 0777, 0600);
-  auto again =
-      gwtest::RunCommand(fmt::format("{} restore --from {}", GATEWAYD_BINARY, backup.string()));
+  auto again = gwtest::RunCommand(
+      fmt::format("{} restore --config {} --from {}", GATEWAYD_BINARY, config, backup.string()));
   EXPECT_EQ(again.exit_code, 2);
   EXPECT_THAT(again.output, HasSubstr("exists; stop gatewayd and give --force"));
 
@@ -118,11 +122,32 @@ TEST(BackupTest, AHostWipedAndRestoredFromOneFileServesTheSameState) {
   EXPECT_EQ(after->customers[0].users_digest, before->customers[0].users_digest);
   host.Stop();
 
+  // A backup whose manifest points outside the data and configuration directories is
+  // refused before anything is written.
+  auto crafted = gwtest::RunCommand(fmt::format(
+      R"(cd {0} && mkdir -p crafted/config && cp etc/gatewayd.yaml crafted/config/ && )"
+      R"(echo owned > crafted/config/evil && )"
+      R"(printf '{{"format": 1, "config": "{0}/etc/gatewayd.yaml", "files": [)"
+      R"({{"name": "config/gatewayd.yaml", "path": "{0}/etc/gatewayd.yaml", "mode": 420}}, )"
+      R"({{"name": "config/evil", "path": "{0}/etc/../outside/evil", "mode": 420}}]}}' )"
+      R"(> crafted/backup.json && tar -czf crafted.tar.gz -C crafted backup.json config)",
+      dir.string()));
+  ASSERT_EQ(crafted.exit_code, 0) << crafted.output;
+  fs::remove(dir / "etc/gatewayd.yaml");
+  auto outside =
+      gwtest::RunCommand(fmt::format("{} restore --force --config {} --from {}/crafted.tar.gz",
+                                     GATEWAYD_BINARY, config, dir.string()));
+  EXPECT_EQ(outside.exit_code, 2) << outside.output;
+  EXPECT_THAT(outside.output, HasSubstr("not under"));
+  EXPECT_FALSE(fs::exists(dir / "outside/evil"));
+  EXPECT_FALSE(fs::exists(dir / "etc/gatewayd.yaml")) << "nothing written";
+
   // A damaged backup changes nothing.
   std::string bytes = gwtest::ReadWholeFile(backup);
   std::ofstream(dir / "damaged.tar.gz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  auto damaged = gwtest::RunCommand(
-      fmt::format("{} restore --force --from {}/damaged.tar.gz", GATEWAYD_BINARY, dir.string()));
+  auto damaged =
+      gwtest::RunCommand(fmt::format("{} restore --force --config {} --from {}/damaged.tar.gz",
+                                     GATEWAYD_BINARY, config, dir.string()));
   EXPECT_EQ(damaged.exit_code, 2) << damaged.output;
   EXPECT_THAT(damaged.output, HasSubstr("damaged or not a gatewayd backup"));
   fs::remove_all(dir);

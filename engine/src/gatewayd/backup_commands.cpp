@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -195,7 +196,7 @@ Result<std::map<std::string, std::string>> ReadArchive(const std::string& file) 
   return members;
 }
 
-int Restore(const std::string& file, bool force) {
+int Restore(const std::string& file, const std::string& expected_config, bool force) {
   auto members = ReadArchive(file);
   if (!members.ok()) {
     Log("restore: " + members.status().message());
@@ -211,8 +212,16 @@ int Restore(const std::string& file, bool force) {
                     manifest.value("format", 0), kFormat));
     return 2;
   }
-  // The configuration comes back with the rest: it says where the store goes.
+  // The configuration comes back with the rest, where the operator says it lives; it
+  // says where the store goes.
   std::string config_path = manifest.value("config", "");
+  if (fs::path(config_path) != fs::absolute(expected_config).lexically_normal()) {
+    Log(
+        fmt::format("restore: {} is the backup of the host configured by {}, not {} (give "
+                    "--config {} to restore it)",
+                    file, config_path, expected_config, config_path));
+    return 2;
+  }
   auto config = gw::DaemonConfig::Parse(
       config_path, (*members)["config/" + fs::path(config_path).filename().string()]);
   if (!config.ok()) {
@@ -229,13 +238,29 @@ int Restore(const std::string& file, bool force) {
   std::error_code ec;
   fs::create_directories(data, ec);
   ::stat(data.c_str(), &owner);
+  // Every file goes under the data directory or beside the configuration, nowhere else,
+  // and all are checked before any is written: a damaged or hand-edited manifest cannot
+  // write elsewhere. (A backup holds the host's tokens: it is trusted as its configuration
+  // is, and kept as safely.)
+  fs::path etc = fs::path(config_path).parent_path();
+  auto inside = [](const fs::path& path, const fs::path& root) {
+    auto [end, _] = std::mismatch(root.begin(), root.end(), path.begin(), path.end());
+    return end == root.end();
+  };
   for (const json& f : manifest["files"]) {
     std::string name = f.value("name", "");
-    fs::path path = f.value("path", "");
-    if (!members->count(name) || !path.is_absolute() || name.find("..") != std::string::npos) {
-      Log("restore: the manifest names " + name + ", which the backup does not hold");
+    fs::path path = fs::path(f.value("path", "")).lexically_normal();
+    bool placed = path.is_absolute() && path.filename() != ".." &&
+                  (inside(path, data.lexically_normal()) || inside(path, etc.lexically_normal()));
+    if (!members->count(name) || !placed) {
+      Log(fmt::format("restore: the manifest's {} ({}) is not in the backup or not under {} or {}",
+                      name, path.string(), data.string(), etc.string()));
       return 2;
     }
+  }
+  for (const json& f : manifest["files"]) {
+    std::string name = f.value("name", "");
+    fs::path path = fs::path(f.value("path", "")).lexically_normal();
     fs::create_directories(path.parent_path(), ec);
     if (f.value("store", false)) {
       // A store's journals from before belong to the store being replaced.
@@ -271,11 +296,15 @@ BackupCommands::BackupCommands(CLI::App& app) {
   restore_ = app.add_subcommand(
       "restore", "Put a backup's store, keys and configuration back where they came from");
   restore_->add_option("--from", file_, "The backup file")->required();
+  restore_
+      ->add_option("--config", config_,
+                   "Where the host's configuration lives (the backup's must be the same)")
+      ->capture_default_str();
   restore_->add_flag("--force", force_, "Replace an existing store (stop gatewayd first)");
 }
 
 std::optional<int> BackupCommands::Run() const {
-  if (restore_->parsed()) return Restore(file_, force_);
+  if (restore_->parsed()) return Restore(file_, config_, force_);
   if (!backup_->parsed()) return std::nullopt;
   auto config = gw::DaemonConfig::Read(config_);
   if (!config.ok()) {

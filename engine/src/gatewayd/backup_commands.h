@@ -7,10 +7,11 @@
 // 0600: it holds secrets. Not in it: mail in Postfix's queue and continuity mailboxes
 // (mail in flight), and a PostgreSQL store, which its own tools (pg_dump) back up.
 //
-// Restore needs nothing but the backup: its own gatewayd.yaml says where the store goes.
-// It puts each file back where the manifest says, with its mode, and the store's files
-// under the data directory's owner. It refuses to overwrite an existing store
-// unless --force, and refuses a backup from a newer format.
+// Restore needs nothing but the backup and where the configuration lives (--config, as
+// the backup recorded it): the backup's own gatewayd.yaml says where the store goes. Only
+// paths under that directory and the data directory are written. It puts each file back where the
+// manifest says, with its mode, and the store's files under the data directory's owner. It refuses
+// to overwrite an existing store unless --force, and refuses a backup from a newer format.
 #pragma once
 
 #include <optional>
