@@ -173,16 +173,21 @@ std::vector<HealthCheck> HealthWatch::Round() {
           check.ok ? check.name + " is healthy again" : check.name + " needs attention",
           check.detail);
     }
-    // A destination's queue that drained is no longer listed: report it recovered.
-    std::lock_guard lock(mutex_);
-    if (last_) {
-      for (const HealthCheck& before : *last_) {
+    // A destination's queue that drained is no longer listed: report it recovered (sent
+    // outside the lock, which /readyz takes).
+    std::vector<std::string> drained;
+    {
+      std::lock_guard lock(mutex_);
+      for (const HealthCheck& before : last_ ? *last_ : std::vector<HealthCheck>{}) {
         if (before.name.starts_with("queue/") &&
             std::find(crowded.begin(), crowded.end(), before.name) == crowded.end()) {
-          notifier_->Report(before.name, false, before.name + " is healthy again",
-                            "its queue is below the threshold");
+          drained.push_back(before.name);
         }
       }
+    }
+    for (const std::string& name : drained) {
+      notifier_->Report(name, false, name + " is healthy again",
+                        "its queue is below the threshold");
     }
   }
   return checks;
