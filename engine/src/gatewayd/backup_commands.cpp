@@ -45,24 +45,21 @@ Result<std::string> CopySqlite(const fs::path& database, const fs::path& scratch
   }
   sqlite3_busy_timeout(db, 10'000);
   fs::path copy = scratch / database.filename();
-  char* error = nullptr;
-  std::string sql = "VACUUM INTO '" + copy.string() + "'";  // a path of our own making
-  int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
-  std::string why = error ? error : "";
-  sqlite3_free(error);
+  // The path is bound, not spliced into the SQL: the operator chose its directory.
+  sqlite3_stmt* vacuum = nullptr;
+  int rc = sqlite3_prepare_v2(db, "VACUUM INTO ?1", -1, &vacuum, nullptr);
+  if (rc == SQLITE_OK) {
+    sqlite3_bind_text(vacuum, 1, copy.c_str(), -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(vacuum) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+  }
+  std::string why = sqlite3_errmsg(db);
+  sqlite3_finalize(vacuum);
   sqlite3_close(db);
   if (rc != SQLITE_OK)
     return Unavailable(fmt::format("cannot copy {}: {}", database.string(), why));
-  std::ifstream in(copy, std::ios::binary);
-  std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  auto bytes = ReadWholeFile(copy.string());
   fs::remove(copy);
   return bytes;
-}
-
-Result<std::string> ReadWhole(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Unavailable("cannot read " + path.string());
-  return std::string{std::istreambuf_iterator<char>(in), {}};
 }
 
 struct Member {
@@ -93,20 +90,22 @@ Result<std::vector<Member>> Collect(const gw::DaemonConfig& config, const fs::pa
   }
   fs::path key = gw::DoveadmKeyFile(config);
   if (fs::exists(key)) {
-    auto bytes = ReadWhole(key);
+    auto bytes = ReadWholeFile(key.string());
     if (!bytes.ok()) return bytes.status();
     members.push_back({"keys/doveadm-key", key, 0640, std::move(*bytes), true});
   }
   fs::path etc = fs::absolute(config.file()).parent_path();
-  for (const auto& entry : fs::directory_iterator(etc)) {
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(etc, ec)) {
     if (!entry.is_regular_file()) continue;
-    auto bytes = ReadWhole(entry.path());
+    auto bytes = ReadWholeFile(entry.path().string());
     if (!bytes.ok()) return bytes.status();
     struct stat info {};
     ::stat(entry.path().c_str(), &info);
     members.push_back({"config/" + entry.path().filename().string(), entry.path(),
                        static_cast<mode_t>(info.st_mode & 0777), std::move(*bytes)});
   }
+  if (ec) return Unavailable(fmt::format("cannot list {}: {}", etc.string(), ec.message()));
   return members;
 }
 

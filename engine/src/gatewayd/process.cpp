@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
 #include <fmt/format.h>
 
@@ -45,6 +46,12 @@ gw::Result<std::string> ReadKeyFile(const std::string& path) {
                       fmt::format("--doveadm-key-file {}: no key on its first line", path));
   }
   return key;
+}
+
+gw::Result<std::string> ReadWholeFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return gw::Status(gw::StatusCode::kUnavailable, "cannot read " + path);
+  return std::string{std::istreambuf_iterator<char>(in), {}};
 }
 
 std::string DefaultReplicaName() {

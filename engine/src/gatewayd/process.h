@@ -18,6 +18,9 @@ void NotifySystemd(const std::string& state);
 // The first line of a key file; kInvalidArgument naming the file when there is none.
 gw::Result<std::string> ReadKeyFile(const std::string& path);
 
+// A file's whole content; kUnavailable naming it when it cannot be read.
+gw::Result<std::string> ReadWholeFile(const std::string& path);
+
 // The default replica name: this host and process.
 std::string DefaultReplicaName();
 

@@ -73,21 +73,20 @@ std::map<std::string, std::string> Snapshot(const std::vector<fs::path>& dirs) {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       if (!entry.is_regular_file() || entry.path().extension() == ".tmp") continue;
-      std::ifstream in(entry.path(), std::ios::binary);
-      files[entry.path().string()] = {std::istreambuf_iterator<char>(in), {}};
+      auto text = ReadWholeFile(entry.path().string());
+      files[entry.path().string()] = text.ok() ? *text : "";
     }
   }
   return files;
 }
 
 // A file's text beside the configuration file, "" when there is none.
-Result<std::string> LocalOverride(const fs::path& config_dir, const char* name) {
+std::string LocalOverride(const fs::path& config_dir, const char* name) {
   fs::path path = config_dir / name;
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return std::string();
-  std::string text{std::istreambuf_iterator<char>(in), {}};
-  if (!text.empty() && text.back() != '\n') text += '\n';
-  return fmt::format("# from {}\n{}", path.string(), text);
+  auto text = ReadWholeFile(path.string());
+  if (!text.ok()) return "";
+  if (!text->empty() && text->back() != '\n') *text += '\n';
+  return fmt::format("# from {}\n{}", path.string(), *text);
 }
 
 class Setup {
@@ -116,7 +115,8 @@ class Setup {
     std::cout << fmt::format(
         "\nnext:\n"
         "  systemctl enable --now gatewayd gw-milter gateway-postfix{}\n"
-        "  (after a change: systemctl reload gatewayd gateway-postfix{})\n"
+        "  (after a change: systemctl restart gatewayd gw-milter; systemctl reload "
+        "gateway-postfix{})\n"
         "DNS:\n"
         "  {} A/AAAA  this host's addresses, with PTR records naming it back\n"
         "  each customer's domain: MX 10 {}.  (gwctl dns names the records per customer)\n",
@@ -138,18 +138,14 @@ class Setup {
   Result<gw::Endpoint> At(const char* pointer) const {
     return gw::ParseEndpoint(c_.String(pointer), c_.Where(pointer));
   }
-  Status Optional(const char* pointer, std::optional<gw::Endpoint>& out) const {
-    if (c_.String(pointer).empty()) return Status::Ok();
-    auto endpoint = At(pointer);
-    if (!endpoint.ok()) return endpoint.status();
-    out = *endpoint;
-    return Status::Ok();
-  }
   Status Required(const char* pointer, gw::Endpoint& out) const {
     auto endpoint = At(pointer);
     if (!endpoint.ok()) return endpoint.status();
     out = *endpoint;
     return Status::Ok();
+  }
+  Status Optional(const char* pointer, std::optional<gw::Endpoint>& out) const {
+    return c_.String(pointer).empty() ? Status::Ok() : Required(pointer, out.emplace());
   }
 
   // The data directory for gatewayd (and, with continuity, the directory Dovecot meets it
@@ -254,12 +250,8 @@ class Setup {
     o.tls_cert = c_.String("/mail/tlsCert");
     o.tls_key = c_.String("/mail/tlsKey");
     o.tls_ca_file = c_.String("/mail/tlsCaFile");
-    auto main_local = LocalOverride(config_dir_, "main.cf.local");
-    auto master_local = LocalOverride(config_dir_, "master.cf.local");
-    if (!main_local.ok()) return main_local.status();
-    if (!master_local.ok()) return master_local.status();
-    o.main_cf_local = *main_local;
-    o.master_cf_local = *master_local;
+    o.main_cf_local = LocalOverride(config_dir_, "main.cf.local");
+    o.master_cf_local = LocalOverride(config_dir_, "master.cf.local");
     return o;
   }
 
@@ -282,9 +274,7 @@ class Setup {
     o.doveadm_key = *key;
     o.tls_cert = c_.String("/continuity/tlsCert");
     o.tls_key = c_.String("/continuity/tlsKey");
-    auto local = LocalOverride(config_dir_, "dovecot.local.conf");
-    if (!local.ok()) return local.status();
-    o.conf_local = *local;
+    o.conf_local = LocalOverride(config_dir_, "dovecot.local.conf");
     return o;
   }
 
